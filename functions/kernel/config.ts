@@ -1,0 +1,56 @@
+/**
+ * Run-time configuration, read from the environment the manifest gives each function.
+ * Nothing here has a default that would be wrong on AWS: table and queue names must be set.
+ */
+import {
+  envNameForQueue,
+  envNameForTable,
+  type QueueName,
+  type TableName,
+} from '../../lib/manifest.js';
+
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new ConfigurationError(`environment variable ${name} is not set`);
+  return value;
+}
+
+export function tableName(table: TableName): string {
+  return required(envNameForTable(table));
+}
+
+export function queueUrl(queue: QueueName): string {
+  return required(envNameForQueue(queue));
+}
+
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(`${name} must be a positive number of seconds, got ${raw}`);
+  }
+  return value;
+}
+
+/** Windows from `api.md`: settings on AWS as well as locally. */
+export const settings = {
+  get leaseSeconds(): number {
+    return seconds('ONCEFLOW_LEASE_SECONDS', 60);
+  },
+  get reconcileWindowSeconds(): number {
+    return seconds('ONCEFLOW_RECONCILE_WINDOW_SECONDS', 600);
+  },
+  get ociStaleSeconds(): number {
+    return seconds('ONCEFLOW_OCI_STALE_SECONDS', 900);
+  },
+};
+
+/** True inside the local runtime and the test harness, never on AWS. */
+export function isLocal(): boolean {
+  return process.env.ONCEFLOW_LOCAL === '1';
+}

@@ -1,0 +1,113 @@
+/**
+ * Telemetry: the Powertools Logger, Metrics and Tracer (created once per execution environment) and
+ * the telemetry context, an AsyncLocalStorage that says on whose behalf the current code runs:
+ * `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`.
+ *
+ * Logs carry `source` through a log formatter that reads the context when the line is written, and
+ * metrics take it as a dimension through `countMetric`, so concurrent invocations in one process
+ * (the local runtime) never see each other's source. The formatter also masks phone numbers and
+ * drops message bodies: nothing personal reaches a log line.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
+import type {
+  LogAttributes,
+  UnformattedAttributes,
+} from '@aws-lambda-powertools/logger/types';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+
+export interface TelemetryContext {
+  /** `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`. */
+  readonly source: string;
+  readonly tenantId?: string;
+}
+
+const storage = new AsyncLocalStorage<TelemetryContext>();
+
+/** Runs `fn` with `context` as the current telemetry context. */
+export function withTelemetry<T>(context: TelemetryContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** Runs `fn` with the current context extended (e.g. a queue consumer entering a job type). */
+export function withTelemetrySource<T>(source: string, fn: () => T): T {
+  return storage.run({ ...storage.getStore(), source }, fn);
+}
+
+export function currentTelemetry(): TelemetryContext {
+  return storage.getStore() ?? { source: 'unknown' };
+}
+
+// +972501234567, 972501234567@s.whatsapp.net, 050-123-4567: any run of 7+ digits (with separators).
+const PHONE_LIKE = /\+?\d[\d\s().-]{5,}\d/g;
+const SECRET_KEYS = /^(body|text|message_body|messageBody|phone|phones|to|from|wa_id|remoteJid|remoteJidAlt|participant|authorization|apiKey|webhookToken|exportToken)$/i;
+
+/** Masks a phone-like run, keeping its last two digits for correlation: `+97250***67` → `***67`. */
+export function maskPhones(text: string): string {
+  return text.replace(PHONE_LIKE, (match) => `***${match.replace(/\D/g, '').slice(-2)}`);
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 6) return '[depth]';
+  if (typeof value === 'string') return maskPhones(value);
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (value instanceof Error) {
+    return { name: value.name, message: maskPhones(value.message) };
+  }
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      out[key] = SECRET_KEYS.test(key) ? '[redacted]' : redact(inner, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+class OnceflowLogFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const context = storage.getStore();
+    const base: LogAttributes = {
+      level: attributes.logLevel,
+      message: maskPhones(attributes.message),
+      timestamp: this.formatTimestamp(attributes.timestamp),
+      service: attributes.serviceName,
+      source: context?.source,
+      tenant: context?.tenantId,
+      cold_start: attributes.lambdaContext?.coldStart,
+      function_name: attributes.lambdaContext?.functionName,
+      function_request_id: attributes.lambdaContext?.awsRequestId,
+      xray_trace_id: attributes.xRayTraceId,
+    };
+    return new LogItem({ attributes: base }).addAttributes(redact(additional) as LogAttributes);
+  }
+}
+
+export const SERVICE_NAME = 'onceflow';
+export const METRICS_NAMESPACE = 'Onceflow';
+
+export const logger = new Logger({
+  serviceName: SERVICE_NAME,
+  logFormatter: new OnceflowLogFormatter(),
+});
+
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+
+export const tracer = new Tracer({
+  serviceName: SERVICE_NAME,
+  enabled: process.env.POWERTOOLS_TRACE_ENABLED !== 'false',
+});
+
+export { MetricUnit };
+
+/** Emits one metric now, dimensioned by the current telemetry source. */
+export function countMetric(
+  name: string,
+  value = 1,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+): void {
+  const single = metrics.singleMetric();
+  single.addDimension('source', currentTelemetry().source);
+  single.addMetric(name, unit, value);
+}

@@ -1,0 +1,147 @@
+/**
+ * The one declaration of onceflow's runtime shape: every table, queue and function, with each
+ * function's trigger and the resources it may touch. The CDK stack (`lib/onceflow-stack.ts`) and the
+ * local runtime (`lib/local/`) are both generated from this file; nothing is wired by hand twice.
+ *
+ * Handler files export `handler`. Resource names here are logical: the stack maps them to physical
+ * names and passes them to the function as environment variables (see `envNameForTable` and
+ * `envNameForQueue`), which is how `functions/kernel/config.ts` finds them at run time.
+ */
+
+export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
+export type QueueName = 'jobs' | 'sends' | 'fanout';
+export type SecretName = 'adminKeyHash' | 'whatsappAppSecret' | 'whatsappVerifyToken';
+
+export interface IndexSpec {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+}
+
+export interface TableSpec {
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  /** Items with this epoch-seconds attribute expire (DynamoDB TTL). */
+  readonly ttlAttribute: string;
+  /** Global secondary indexes. `sweep` indexes are sparse: only items waiting for a schedule carry the key. */
+  readonly indexes: readonly IndexSpec[];
+}
+
+export interface QueueSpec {
+  /** Seconds a received message stays invisible; must exceed the consumer's timeout. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the queue's FIFO dead-letter queue. */
+  readonly maxReceiveCount: number;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  /** HTTP API route syntax, e.g. `/v1/tenants/{tenantId}`. */
+  readonly path: string;
+}
+
+export type Trigger =
+  | { readonly kind: 'http'; readonly routes: readonly HttpRoute[] }
+  | {
+      readonly kind: 'queue';
+      readonly queue: QueueName;
+      readonly batchSize: number;
+    }
+  | {
+      readonly kind: 'schedule';
+      /** How often the schedule fires, in seconds (EventBridge Scheduler `rate(...)`). */
+      readonly everySeconds: number;
+    };
+
+export type TableAccess = 'read' | 'readWrite';
+
+export interface FunctionSpec {
+  /** Handler module, relative to the project root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly trigger: Trigger;
+  readonly tables: Readonly<Partial<Record<TableName, TableAccess>>>;
+  /** Queues this function sends to. */
+  readonly sendsTo?: readonly QueueName[];
+  readonly secrets?: readonly SecretName[];
+  /** @default 10 */
+  readonly timeoutSeconds?: number;
+  /** @default 512 */
+  readonly memoryMb?: number;
+}
+
+const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
+/** A general-purpose listing index (e.g. a tenant's conversations by recency). */
+const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
+/** The sparse index the recovery and cleanup schedules query instead of scanning. */
+const SWEEP: IndexSpec = { name: 'sweep', partitionKey: 'sweepPk', sortKey: 'sweepAt' };
+
+export const tables: Readonly<Record<TableName, TableSpec>> = {
+  tenants: { ...KEYS, indexes: [] },
+  inbound: { ...KEYS, indexes: [GSI1, SWEEP] },
+  campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
+  // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
+  idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
+};
+
+export const queues: Readonly<Record<QueueName, QueueSpec>> = {
+  jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  sends: { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 },
+  fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+};
+
+export const functions: Readonly<Record<string, FunctionSpec>> = {
+  health: {
+    entry: 'functions/health/get-health.ts',
+    description: 'GET /health',
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/health' }] },
+    tables: {},
+  },
+  putTenant: {
+    entry: 'functions/tenants/put-tenant.ts',
+    description: 'Create or update a tenant configuration (platform admin)',
+    trigger: { kind: 'http', routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}' }] },
+    tables: { tenants: 'readWrite' },
+    secrets: ['adminKeyHash'],
+  },
+  issueCredentials: {
+    entry: 'functions/tenants/issue-credentials.ts',
+    description: "Issue a tenant's API key, webhook token and export token (platform admin)",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/tenants/{tenantId}/credentials' }],
+    },
+    tables: { tenants: 'readWrite' },
+    secrets: ['adminKeyHash'],
+  },
+};
+
+/** Environment variable that carries a table's physical name. */
+export function envNameForTable(table: TableName): string {
+  return `ONCEFLOW_TABLE_${table.toUpperCase()}`;
+}
+
+/** Environment variable that carries a queue's URL. */
+export function envNameForQueue(queue: QueueName): string {
+  return `ONCEFLOW_QUEUE_${queue.toUpperCase()}_URL`;
+}
+
+/** Environment variable that carries where a secret lives (an SSM parameter or secret ARN). */
+export function envNameForSecret(secret: SecretName): string {
+  return `ONCEFLOW_SECRET_${secret.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** FIFO queue physical name suffix is required by SQS. */
+export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string {
+  return `${prefix}-${queue}.fifo`;
+}
+
+export function httpRoutes(): Array<HttpRoute & { functionName: string }> {
+  return Object.entries(functions).flatMap(([functionName, spec]) =>
+    spec.trigger.kind === 'http'
+      ? spec.trigger.routes.map((route) => ({ ...route, functionName }))
+      : [],
+  );
+}
