@@ -8,7 +8,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from './telemetry.js';
 
-const dynamodbClient = tracer.captureAWSv3Client(new DynamoDBClient({}));
+export const dynamodbClient = tracer.captureAWSv3Client(new DynamoDBClient({}));
 
 export const ddb = DynamoDBDocumentClient.from(dynamodbClient, {
   marshallOptions: { removeUndefinedValues: true },

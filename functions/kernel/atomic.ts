@@ -1,0 +1,180 @@
+/**
+ * `writeAtomically`: several writes that must happen together or not at all (a state change, its
+ * counter and its uniqueness item), as one `TransactWriteItems`. Each write carries a label, so a
+ * cancelled transaction reports which condition failed, with the item as it stood.
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Item } from './put-once.js';
+
+type Names = Record<string, string>;
+type Values = Record<string, unknown>;
+
+export type AtomicWrite =
+  | {
+      readonly label: string;
+      readonly put: {
+        readonly table: string;
+        readonly item: Item;
+        readonly condition?: string;
+        readonly names?: Names;
+        readonly values?: Values;
+      };
+    }
+  | {
+      readonly label: string;
+      readonly update: {
+        readonly table: string;
+        readonly key: Item;
+        readonly update: string;
+        readonly condition?: string;
+        readonly names?: Names;
+        readonly values?: Values;
+      };
+    }
+  | {
+      readonly label: string;
+      readonly delete: {
+        readonly table: string;
+        readonly key: Item;
+        readonly condition?: string;
+        readonly names?: Names;
+        readonly values?: Values;
+      };
+    }
+  | {
+      readonly label: string;
+      readonly check: {
+        readonly table: string;
+        readonly key: Item;
+        readonly condition: string;
+        readonly names?: Names;
+        readonly values?: Values;
+      };
+    };
+
+export type AtomicResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** Label of the write whose condition failed. */
+      readonly failed: string;
+      /** That item as it stood, when it existed. */
+      readonly current?: Item;
+    };
+
+/** DynamoDB's limit on one transaction. */
+export const MAX_TRANSACTION_ITEMS = 100;
+
+function expressionParts(names?: Names, values?: Values) {
+  return {
+    ...(names && Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+    ...(values && Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+  };
+}
+
+function toTransactItem(write: AtomicWrite) {
+  const ret = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+  if ('put' in write) {
+    const w = write.put;
+    return {
+      Put: {
+        TableName: w.table,
+        Item: w.item,
+        ...(w.condition ? { ConditionExpression: w.condition } : {}),
+        ...expressionParts(w.names, w.values),
+        ...ret,
+      },
+    };
+  }
+  if ('update' in write) {
+    const w = write.update;
+    return {
+      Update: {
+        TableName: w.table,
+        Key: w.key,
+        UpdateExpression: w.update,
+        ...(w.condition ? { ConditionExpression: w.condition } : {}),
+        ...expressionParts(w.names, w.values),
+        ...ret,
+      },
+    };
+  }
+  if ('delete' in write) {
+    const w = write.delete;
+    return {
+      Delete: {
+        TableName: w.table,
+        Key: w.key,
+        ...(w.condition ? { ConditionExpression: w.condition } : {}),
+        ...expressionParts(w.names, w.values),
+        ...ret,
+      },
+    };
+  }
+  const w = write.check;
+  return {
+    ConditionCheck: {
+      TableName: w.table,
+      Key: w.key,
+      ConditionExpression: w.condition,
+      ...expressionParts(w.names, w.values),
+      ...ret,
+    },
+  };
+}
+
+export class TransactionTooLargeError extends Error {
+  override name = 'TransactionTooLargeError';
+}
+
+/**
+ * Runs the writes as one transaction. A failed condition is an answer, not an error; a conflict with
+ * another transaction (`TransactionConflict`) or throttling is thrown for the caller's retry policy
+ * (the SDK already retries throttling).
+ */
+export async function writeAtomically(
+  ddb: DynamoDBDocumentClient,
+  writes: readonly AtomicWrite[],
+  clientRequestToken?: string,
+): Promise<AtomicResult> {
+  if (writes.length === 0) return { ok: true };
+  if (writes.length > MAX_TRANSACTION_ITEMS) {
+    throw new TransactionTooLargeError(
+      `a transaction holds at most ${MAX_TRANSACTION_ITEMS} writes, got ${writes.length}`,
+    );
+  }
+  try {
+    await ddb.send(
+      new TransactWriteCommand({
+        TransactItems: writes.map(toTransactItem),
+        ...(clientRequestToken ? { ClientRequestToken: clientRequestToken } : {}),
+      }),
+    );
+    return { ok: true };
+  } catch (error) {
+    if (error instanceof TransactionCanceledException) {
+      const reasons = error.CancellationReasons ?? [];
+      const index = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+      if (index >= 0) {
+        const reason = reasons[index];
+        const write = writes[index];
+        return {
+          ok: false,
+          failed: write?.label ?? `#${index}`,
+          ...(reason?.Item ? { current: unmarshall(reason.Item) } : {}),
+        };
+      }
+    }
+    throw error;
+  }
+}
+
+/** True when a transaction lost a race with another one and may simply be retried. */
+export function isTransactionConflict(error: unknown): boolean {
+  return (
+    error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')
+  );
+}

@@ -1,0 +1,64 @@
+/**
+ * Operator `Idempotency-Key` semantics for POST routes that create something (api.md), built on
+ * Powertools Idempotency with its DynamoDB persistence layer: a retry with the same key and body
+ * gets the first response again; the same key with another body is 409 `idempotency_key_mismatch`;
+ * a retry while the first is still running is 409 `request_in_progress`. Keys are scoped to the
+ * tenant and route and kept for 48 hours (the contract promises at least 24).
+ */
+import {
+  IdempotencyConfig,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { dynamodbClient } from './clients.js';
+import { tableName } from './config.js';
+import { InvalidRequestError } from './errors.js';
+import { type HttpRequest, type HttpResponse, jsonBody } from './http.js';
+
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 48 * 3600;
+
+interface IdempotentCall {
+  readonly scope: string;
+  readonly key: string;
+  readonly body: unknown;
+}
+
+let runner: ((call: IdempotentCall, run: () => Promise<HttpResponse>) => Promise<HttpResponse>) | undefined;
+
+function idempotentRunner() {
+  runner ??= makeIdempotent(
+    async (_call: IdempotentCall, run: () => Promise<HttpResponse>) => run(),
+    {
+      persistenceStore: new DynamoDBPersistenceLayer({
+        tableName: tableName('idempotency'),
+        awsSdkV3Client: dynamodbClient,
+      }),
+      config: new IdempotencyConfig({
+        eventKeyJmesPath: '[scope, key]',
+        payloadValidationJmesPath: 'body',
+        expiresAfterSeconds: IDEMPOTENCY_KEY_TTL_SECONDS,
+        throwOnNoIdempotencyKey: true,
+      }),
+    },
+  );
+  return runner;
+}
+
+/** Runs `run` once per (tenant, route, Idempotency-Key); without the header it just runs. */
+export async function withIdempotencyKey(
+  request: HttpRequest,
+  tenantId: string,
+  run: () => Promise<HttpResponse>,
+): Promise<HttpResponse> {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return run();
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new InvalidRequestError('The Idempotency-Key header is not valid.', [
+      { field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' },
+    ]);
+  }
+  return idempotentRunner()(
+    { scope: `${tenantId} ${request.routeKey} ${request.path}`, key, body: jsonBody(request) },
+    run,
+  );
+}

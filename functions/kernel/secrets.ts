@@ -1,0 +1,61 @@
+/**
+ * Secrets: generation, hashing and constant-time comparison, and where the platform's own secrets
+ * come from. On AWS a secret's ARN is in the function's environment (set by the stack from the
+ * manifest) and the value is read through Powertools Parameters with a cache; in the local runtime
+ * the documented defaults apply, each overridable by its environment variable. There are no
+ * defaults on AWS.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { envNameForSecret, type SecretName } from '../../lib/manifest.js';
+import { ConfigurationError, isLocal } from './config.js';
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/** Stored form of a credential: never the credential itself. */
+export const hashSecret = sha256Hex;
+
+/**
+ * Compares two secrets in time independent of where they differ. Both sides are hashed first, so
+ * their lengths are equal and the length of the secret leaks nothing either.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a, 'utf8').digest();
+  const right = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(left, right);
+}
+
+/** Compares a presented secret with a stored sha256 hex hash, in constant time. */
+export function matchesHash(presented: string, storedHashHex: string): boolean {
+  const presentedHash = createHash('sha256').update(presented, 'utf8').digest();
+  const stored = Buffer.from(storedHashHex, 'hex');
+  if (stored.length !== presentedHash.length) return false;
+  return timingSafeEqual(presentedHash, stored);
+}
+
+/** A fresh random credential with a readable prefix (`of_key_...`). */
+export function generateSecret(prefix: string): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`;
+}
+
+const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
+  adminKeyHash: () => sha256Hex(process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key'),
+  whatsappAppSecret: () => process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret',
+  whatsappVerifyToken: () => process.env.WHATSAPP_VERIFY_TOKEN ?? 'local-verify-token',
+};
+
+/** Reads one of the platform's secrets (cached for five minutes on AWS). */
+export async function platformSecret(name: SecretName): Promise<string> {
+  const location = process.env[envNameForSecret(name)];
+  if (location) {
+    const value = await getSecret(location, { maxAge: 300 });
+    if (typeof value !== 'string' || value === '') {
+      throw new ConfigurationError(`secret ${name} is empty`);
+    }
+    return value.trim();
+  }
+  if (isLocal()) return LOCAL_DEFAULTS[name]();
+  throw new ConfigurationError(`secret ${name} has no location (${envNameForSecret(name)})`);
+}
