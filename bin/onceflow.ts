@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+import { App, Aspects } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { OnceflowStack } from '../lib/onceflow-stack.js';
+
+const app = new App();
+new OnceflowStack(app, 'OnceflowStack', {
+  description: 'onceflow: exactly-once effects for messaging platforms',
+});
+Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -1,0 +1,238 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import {
+  envNameForQueue,
+  envNameForSecret,
+  envNameForTable,
+  type QueueName,
+  type SecretName,
+  type TableAccess,
+  type TableName,
+} from '../manifest.js';
+
+/** The project root: it holds `package-lock.json` and the `functions/` tree. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The newest Node.js runtime this aws-cdk-lib knows (cdk-nag AwsSolutions-L1 checks the same). */
+export const ONCEFLOW_RUNTIME = Runtime.NODEJS_24_X;
+
+/** esbuild target matching {@link ONCEFLOW_RUNTIME}: `nodejs24.x` → `node24`. */
+const ESBUILD_TARGET = ONCEFLOW_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
+
+/** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __onceflowCreateRequire } from 'node:module'; const require = __onceflowCreateRequire(import.meta.url);";
+
+/** Placeholder entry used only when bundling is skipped and the real entry does not exist yet. */
+const PLACEHOLDER_ENTRY = fileURLToPath(import.meta.url);
+
+export interface OnceflowFunctionProps {
+  /** Handler module exporting `handler`, relative to `projectRoot` (or absolute). */
+  readonly entry: string;
+  /** Shown in the Lambda console; the manifest's description. */
+  readonly description: string;
+  /**
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory in MB, between 128 and 10240.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * How long the function's log group keeps events.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Extra environment variables, merged over the defaults (Powertools, source maps).
+   * @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Directory holding `package-lock.json`; `entry` is resolved against it.
+   * @default the repository root
+   */
+  readonly projectRoot?: string;
+}
+
+export interface BindTableOptions {
+  /** Logical table name from the manifest; selects the environment variable. */
+  readonly name: TableName;
+  readonly table: ITable;
+  readonly access: TableAccess;
+}
+
+export interface BindQueueOptions {
+  /** Logical queue name from the manifest; selects the environment variable. */
+  readonly name: QueueName;
+  readonly queue: IQueue;
+}
+
+export interface BindSecretOptions {
+  /** Logical secret name from the manifest; selects the environment variable. */
+  readonly name: SecretName;
+  readonly secret: ISecret;
+}
+
+const DEFAULT_TIMEOUT = Duration.seconds(10);
+const DEFAULT_MEMORY_MB = 512;
+
+/**
+ * A Lambda function with onceflow's defaults fixed in one place: the newest Node.js runtime on
+ * arm64, an ESM bundle with source maps, active tracing, an explicit log group with retention and
+ * the Powertools environment. Resources are attached only through the `bind*` methods, which set
+ * the environment variable and grant least privilege in the same call.
+ */
+export class OnceflowFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: OnceflowFunctionProps) {
+    const checked = checkProps(props);
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+    const entry = resolveEntry(scope, id, projectRoot, props.entry);
+    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
+    // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.entry}`,
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+
+    super(scope, id, {
+      entry,
+      handler: 'handler',
+      description: props.description,
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      runtime: ONCEFLOW_RUNTIME,
+      architecture: Architecture.ARM_64,
+      timeout: checked.timeout,
+      memorySize: checked.memorySize,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'onceflow',
+        POWERTOOLS_METRICS_NAMESPACE: 'Onceflow',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: ESBUILD_TARGET,
+        mainFields: ['module', 'main'],
+        banner: CREATE_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // The SDK is bundled at the version the tests ran against, not the runtime's copy.
+        externalModules: [],
+      },
+    });
+    NagSuppressions.addResourceSuppressions(
+      role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
+  }
+
+  /** Passes the table's name in `envNameForTable(name)` and grants exactly `access` on it. */
+  bindTable({ name, table, access }: BindTableOptions): void {
+    this.addEnvironment(envNameForTable(name), table.tableName);
+    if (table instanceof Table && this.role) {
+      const tableId = Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement);
+      NagSuppressions.addResourceSuppressions(
+        this.role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason: `Queries on ${name}'s own GSIs; the wildcard covers only that table's indexes.`,
+            appliesTo: [`Resource::<${tableId}.Arn>/index/*`],
+          },
+        ],
+        true,
+      );
+    }
+    switch (access) {
+      case 'read':
+        table.grantReadData(this);
+        return;
+      case 'readWrite':
+        table.grantReadWriteData(this);
+        return;
+      default:
+        throw new Error(`unknown table access '${String(access satisfies never)}' for ${name}`);
+    }
+  }
+
+  /** Passes the queue's URL in `envNameForQueue(name)` and grants sending to it, nothing more. */
+  bindQueue({ name, queue }: BindQueueOptions): void {
+    this.addEnvironment(envNameForQueue(name), queue.queueUrl);
+    queue.grantSendMessages(this);
+  }
+
+  /** Passes the secret's ARN in `envNameForSecret(name)` and grants reading its value. */
+  bindSecret({ name, secret }: BindSecretOptions): void {
+    this.addEnvironment(envNameForSecret(name), secret.secretArn);
+    secret.grantRead(this);
+  }
+}
+
+function checkProps(props: OnceflowFunctionProps): {
+  timeout: Duration;
+  memorySize: number;
+} {
+  if (props.entry.trim() === '') throw new Error('OnceflowFunction: entry must not be empty');
+  if (props.description.length > 256) {
+    throw new Error(`OnceflowFunction: description of ${props.entry} exceeds 256 characters`);
+  }
+  const timeout = props.timeout ?? DEFAULT_TIMEOUT;
+  const seconds = timeout.toSeconds();
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+    throw new Error(`OnceflowFunction: timeout of ${props.entry} must be 1-900 whole seconds`);
+  }
+  const memorySize = props.memorySize ?? DEFAULT_MEMORY_MB;
+  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
+    throw new Error(`OnceflowFunction: memorySize of ${props.entry} must be 128-10240 MB`);
+  }
+  return { timeout, memorySize };
+}
+
+/**
+ * A missing entry fails the synth (NodejsFunction throws) unless bundling is skipped for this
+ * stack, as in infrastructure tests while another engineer is still writing the handler.
+ */
+function resolveEntry(scope: Construct, id: string, projectRoot: string, entry: string): string {
+  const path = isAbsolute(entry) ? entry : resolve(projectRoot, entry);
+  if (existsSync(path) || Stack.of(scope).bundlingRequired) return path;
+  Annotations.of(scope).addWarningV2(
+    'onceflow:missing-entry',
+    `${id}: entry ${entry} does not exist; allowed only because bundling is skipped`,
+  );
+  return PLACEHOLDER_ENTRY;
+}

@@ -1,0 +1,417 @@
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  PayloadFormatVersion,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  DeduplicationScope,
+  FifoThroughputLimit,
+  Queue,
+  QueueEncryption,
+} from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { OnceflowFunction } from './constructs/onceflow-function.js';
+import {
+  type FunctionSpec,
+  functions as manifestFunctions,
+  queues as manifestQueues,
+  tables as manifestTables,
+  type QueueName,
+  type QueueSpec,
+  type SecretName,
+  type TableName,
+  type TableSpec,
+} from './manifest.js';
+
+/** The part of `lib/manifest.ts` the stack is generated from. */
+export interface OnceflowManifest {
+  readonly tables: Readonly<Record<TableName, TableSpec>>;
+  readonly queues: Readonly<Record<QueueName, QueueSpec>>;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+}
+
+/** The project's manifest. */
+export const MANIFEST: OnceflowManifest = {
+  tables: manifestTables,
+  queues: manifestQueues,
+  functions: manifestFunctions,
+};
+
+/**
+ * Every secret the functions may name. A `Record` so a new `SecretName` does not compile until it
+ * is described here. Values are set by the operator; until then each holds a random string, so
+ * whatever it guards fails closed.
+ */
+export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
+  adminKeyHash: 'sha256 hex of the onceflow platform admin key (set by the operator)',
+  whatsappAppSecret:
+    'WhatsApp Cloud API app secret, verifies X-Hub-Signature-256 (set by the operator)',
+  whatsappVerifyToken: 'WhatsApp webhook verify token, answers hub.challenge (set by the operator)',
+};
+
+export interface OnceflowStackProps extends StackProps {
+  /**
+   * `ONCEFLOW_LEASE_SECONDS`: how long a worker's claim on an item lasts.
+   * @default 60
+   */
+  readonly leaseSeconds?: number;
+  /**
+   * `ONCEFLOW_RECONCILE_WINDOW_SECONDS`: how long an unknown send outcome waits for evidence.
+   * @default 600
+   */
+  readonly reconcileWindowSeconds?: number;
+  /**
+   * `ONCEFLOW_OCI_STALE_SECONDS`: when a claimed Google Ads export row returns to `retry`.
+   * @default 900
+   */
+  readonly ociStaleSeconds?: number;
+  /**
+   * Default throttle of every HTTP API route.
+   * @default { rateLimit: 500, burstLimit: 1000 }
+   */
+  readonly httpThrottle?: ThrottleSettings;
+  /**
+   * Retention of the function and API access log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What to build. Tests pass variations to prove the synth-time checks.
+   * @default MANIFEST, the project's `lib/manifest.ts`
+   */
+  readonly manifest?: OnceflowManifest;
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 10;
+const DEFAULT_MEMORY_MB = 512;
+
+/**
+ * onceflow on AWS, generated from the manifest: nothing here names a particular function, table
+ * or queue, so a manifest entry is all it takes to add one.
+ */
+export class OnceflowStack extends Stack {
+  readonly tables: Readonly<Record<TableName, Table>>;
+  readonly queues: Readonly<Record<QueueName, Queue>>;
+  readonly deadLetterQueues: Readonly<Record<QueueName, Queue>>;
+  readonly secrets: Readonly<Record<SecretName, Secret>>;
+  readonly functions: Readonly<Record<string, OnceflowFunction>>;
+  readonly httpApi: HttpApi;
+
+  constructor(scope: Construct, id: string, props: OnceflowStackProps = {}) {
+    super(scope, id, props);
+    const manifest = props.manifest ?? MANIFEST;
+    const settings = {
+      ONCEFLOW_LEASE_SECONDS: positiveSeconds('leaseSeconds', props.leaseSeconds ?? 60),
+      ONCEFLOW_RECONCILE_WINDOW_SECONDS: positiveSeconds(
+        'reconcileWindowSeconds',
+        props.reconcileWindowSeconds ?? 600,
+      ),
+      ONCEFLOW_OCI_STALE_SECONDS: positiveSeconds('ociStaleSeconds', props.ociStaleSeconds ?? 900),
+    };
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    checkQueueConsumers(manifest);
+
+    this.tables = mapRecord(manifest.tables, (name, spec) => this.createTable(name, spec));
+    const queuePairs = mapRecord(manifest.queues, (name, spec) => this.createQueue(name, spec));
+    this.queues = mapRecord(queuePairs, (_, pair) => pair.queue);
+    this.deadLetterQueues = mapRecord(queuePairs, (_, pair) => pair.deadLetterQueue);
+    this.secrets = mapRecord(SECRET_DESCRIPTIONS, (name, description) =>
+      this.createSecret(name, description),
+    );
+    this.httpApi = this.createHttpApi(props.httpThrottle, logRetention);
+
+    const functions: Record<string, OnceflowFunction> = {};
+    for (const [name, spec] of Object.entries(manifest.functions)) {
+      const fn = new OnceflowFunction(this, `${pascal(name)}Function`, {
+        entry: spec.entry,
+        description: spec.description,
+        timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
+        memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
+        logRetention,
+        environment: settings,
+      });
+      this.bindResources(name, fn, spec);
+      this.attachTrigger(name, fn, spec, manifest);
+      functions[name] = fn;
+    }
+    this.functions = functions;
+
+    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint });
+    for (const [name, table] of entries(this.tables)) {
+      new CfnOutput(this, `${pascal(name)}TableName`, {
+        value: table.tableName,
+      });
+    }
+    for (const [name, queue] of entries(this.queues)) {
+      new CfnOutput(this, `${pascal(name)}QueueUrl`, { value: queue.queueUrl });
+    }
+  }
+
+  private createTable(name: TableName, spec: TableSpec): Table {
+    const table = new Table(this, `${pascal(name)}Table`, {
+      partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
+      sortKey: spec.sortKey ? { name: spec.sortKey, type: AttributeType.STRING } : undefined,
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: spec.ttlAttribute,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of spec.indexes) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+    return table;
+  }
+
+  private createQueue(name: QueueName, spec: QueueSpec): { queue: Queue; deadLetterQueue: Queue } {
+    const id = pascal(name);
+    const fifo = {
+      fifo: true,
+      contentBasedDeduplication: false,
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    } as const;
+    const deadLetterQueue = new Queue(this, `${id}DeadLetterQueue`, {
+      ...fifo,
+      retentionPeriod: Duration.days(14),
+    });
+    const queue = new Queue(this, `${id}Queue`, {
+      ...fifo,
+      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      deadLetterQueue: {
+        queue: deadLetterQueue,
+        maxReceiveCount: spec.maxReceiveCount,
+      },
+    });
+    return { queue, deadLetterQueue };
+  }
+
+  private createSecret(name: SecretName, description: string): Secret {
+    const secret = new Secret(this, `${pascal(name)}Secret`, {
+      description,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(secret, [
+      {
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The value is issued by a third party (Meta) or chosen by the operator, so no rotation Lambda can produce a new one; operators rotate it by hand.',
+      },
+    ]);
+    return secret;
+  }
+
+  private createHttpApi(throttle: ThrottleSettings | undefined, retention: RetentionDays): HttpApi {
+    const api = new HttpApi(this, 'HttpApi', {
+      description: 'onceflow public HTTP contract (api.md)',
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', { retention });
+    new HttpStage(this, 'HttpApiDefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+      },
+    });
+    return api;
+  }
+
+  private bindResources(name: string, fn: OnceflowFunction, spec: FunctionSpec): void {
+    for (const [tableName, access] of entries(spec.tables)) {
+      if (access === undefined) continue;
+      fn.bindTable({
+        name: tableName,
+        table: lookup(this.tables, tableName, name),
+        access,
+      });
+    }
+    for (const queueName of spec.sendsTo ?? []) {
+      fn.bindQueue({
+        name: queueName,
+        queue: lookup(this.queues, queueName, name),
+      });
+    }
+    for (const secretName of spec.secrets ?? []) {
+      fn.bindSecret({
+        name: secretName,
+        secret: lookup(this.secrets, secretName, name),
+      });
+    }
+  }
+
+  private attachTrigger(
+    name: string,
+    fn: OnceflowFunction,
+    spec: FunctionSpec,
+    manifest: OnceflowManifest,
+  ): void {
+    const trigger = spec.trigger;
+    switch (trigger.kind) {
+      case 'http': {
+        const integration = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn, {
+          payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+        });
+        for (const route of trigger.routes) {
+          const added = this.httpApi.addRoutes({
+            path: route.path,
+            methods: [HttpMethod[route.method]],
+            integration,
+          });
+          NagSuppressions.addResourceSuppressions(
+            added,
+            [
+              {
+                id: 'AwsSolutions-APIG4',
+                reason:
+                  'api.md authenticates in the handler (hashed bearer keys, webhook HMAC over the raw body or tokens), which an API Gateway authorizer cannot see; /health is public by contract.',
+              },
+            ],
+            true,
+          );
+        }
+        return;
+      }
+      case 'queue': {
+        const queueSpec = manifest.queues[trigger.queue];
+        const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+        if (!(queueSpec.visibilityTimeoutSeconds > timeoutSeconds)) {
+          throw new Error(
+            `queue '${trigger.queue}' visibility timeout (${queueSpec.visibilityTimeoutSeconds}s) must exceed the timeout of its consumer '${name}' (${timeoutSeconds}s); AWS advises 6x`,
+          );
+        }
+        fn.addEventSource(
+          new SqsEventSource(lookup(this.queues, trigger.queue, name), {
+            batchSize: trigger.batchSize,
+            reportBatchItemFailures: true,
+          }),
+        );
+        return;
+      }
+      case 'schedule': {
+        const every = scheduleRate(trigger.everySeconds);
+        const role = new Role(this, `${pascal(name)}ScheduleRole`, {
+          assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+            conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+          }),
+          description: `EventBridge Scheduler invoking ${name}`,
+        });
+        new Schedule(this, `${pascal(name)}Schedule`, {
+          description: `${name} every ${every.toMinutes()} minute(s)`,
+          schedule: ScheduleExpression.rate(every),
+          target: new LambdaInvoke(fn, {
+            role,
+            input: ScheduleTargetInput.fromObject({ schedule: name }),
+            // A sweep older than its own interval is superseded by the next firing.
+            maxEventAge: every,
+            retryAttempts: 2,
+          }),
+        });
+        const fnId = this.getLogicalId(fn.node.defaultChild as CfnElement);
+        NagSuppressions.addResourceSuppressions(
+          role,
+          [
+            {
+              id: 'AwsSolutions-IAM5',
+              reason: `grantInvoke adds ${name}'s own versions and aliases (ARN:*); the role invokes no other function.`,
+              appliesTo: [`Resource::<${fnId}.Arn>:*`],
+            },
+          ],
+          true,
+        );
+        return;
+      }
+      default:
+        throw new Error(
+          `function ${name}: unknown trigger ${JSON.stringify(trigger satisfies never)}`,
+        );
+    }
+  }
+}
+
+/** EventBridge Scheduler rates are whole minutes, at least one; never fire more often than asked. */
+export function scheduleRate(everySeconds: number): Duration {
+  if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
+    throw new Error(`schedule everySeconds must be positive, got ${everySeconds}`);
+  }
+  return Duration.minutes(Math.max(1, Math.ceil(everySeconds / 60)));
+}
+
+/** A FIFO queue with two consumers would split its message groups between them. */
+function checkQueueConsumers(manifest: OnceflowManifest): void {
+  const consumers = new Map<QueueName, string>();
+  for (const [name, spec] of Object.entries(manifest.functions)) {
+    if (spec.trigger.kind !== 'queue') continue;
+    const other = consumers.get(spec.trigger.queue);
+    if (other) {
+      throw new Error(`queue '${spec.trigger.queue}' has two consumers: ${other} and ${name}`);
+    }
+    consumers.set(spec.trigger.queue, name);
+  }
+}
+
+function positiveSeconds(name: string, value: number): string {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`OnceflowStack: ${name} must be a positive whole number of seconds`);
+  }
+  return String(value);
+}
+
+function lookup<K extends string, V>(record: Readonly<Record<K, V>>, key: K, user: string): V {
+  const value = record[key];
+  if (value === undefined)
+    throw new Error(`function ${user} names '${key}', which the manifest does not declare`);
+  return value;
+}
+
+function entries<K extends string, V>(record: Readonly<Partial<Record<K, V>>>): Array<[K, V]> {
+  return Object.entries(record) as Array<[K, V]>;
+}
+
+function mapRecord<K extends string, V, R>(
+  record: Readonly<Record<K, V>>,
+  map: (key: K, value: V) => R,
+): Record<K, R> {
+  return Object.fromEntries(
+    entries<K, V>(record).map(([key, value]) => [key, map(key, value)]),
+  ) as Record<K, R>;
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
