@@ -1,0 +1,28 @@
+/**
+ * `npm run bench -- <name>`: runs `test/bench/<name>.bench.ts`, whose default export prints its
+ * figures beside a baseline measured in the same run. With no name, lists the benchmarks.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.replace(/\.bench\.ts$/, ''));
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+if (names.length === 0) {
+  console.log(`usage: npm run bench -- <${available.join('|')}>`);
+  process.exit(available.length === 0 ? 1 : 0);
+}
+for (const name of names) {
+  if (!available.includes(name)) {
+    console.error(`no benchmark named ${name}; available: ${available.join(', ')}`);
+    process.exit(2);
+  }
+  const module = (await import(pathToFileURL(join(here, `${name}.bench.ts`)).href)) as {
+    default: (args: string[]) => Promise<void>;
+  };
+  await module.default(process.argv.slice(2));
+}
