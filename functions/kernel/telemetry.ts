@@ -40,12 +40,15 @@ export function currentTelemetry(): TelemetryContext {
 }
 
 // +972501234567, 972501234567@s.whatsapp.net, 050-123-4567: any run of 7+ digits (with separators).
-const PHONE_LIKE = /\+?\d[\d\s().-]{5,}\d/g;
+const PHONE_LIKE = /\+?\(?\d[\d\s().-]{5,}\d/g;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
 const SECRET_KEYS = /^(body|text|message_body|messageBody|phone|phones|to|from|wa_id|remoteJid|remoteJidAlt|participant|authorization|apiKey|webhookToken|exportToken)$/i;
 
 /** Masks a phone-like run, keeping its last two digits for correlation: `+97250***67` → `***67`. */
 export function maskPhones(text: string): string {
-  return text.replace(PHONE_LIKE, (match) => `***${match.replace(/\D/g, '').slice(-2)}`);
+  return text.replace(PHONE_LIKE, (match) =>
+    ISO_DATE.test(match) ? match : `***${match.replace(/\D/g, '').slice(-2)}`,
+  );
 }
 
 function redact(value: unknown, depth = 0): unknown {
@@ -53,7 +56,7 @@ function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return maskPhones(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) {
-    return { name: value.name, message: maskPhones(value.message) };
+    return { name: value.name, message: maskPhones(value.message), stack: maskPhones(value.stack ?? '') };
   }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -1,0 +1,71 @@
+import { describe, expect, it, vi } from 'vitest';
+import {
+  currentTelemetry,
+  logger,
+  maskPhones,
+  withTelemetry,
+  withTelemetrySource,
+} from '../../../functions/kernel/telemetry.js';
+
+describe('telemetry context', () => {
+  it('keeps concurrent sources apart', async () => {
+    const seen: string[] = [];
+    await Promise.all(
+      ['http:GET /a', 'queue:jobs', 'schedule:recover'].map((source) =>
+        withTelemetry({ source }, async () => {
+          await new Promise((r) => setImmediate(r));
+          seen.push(`${source}=${currentTelemetry().source}`);
+        }),
+      ),
+    );
+    expect(seen.sort()).toEqual([
+      'http:GET /a=http:GET /a',
+      'queue:jobs=queue:jobs',
+      'schedule:recover=schedule:recover',
+    ]);
+  });
+
+  it('lets a queue consumer re-attribute work to a job type', () => {
+    const source = withTelemetry({ source: 'queue:jobs', tenantId: 't1' }, () =>
+      withTelemetrySource('background_job:ai_triage', () => currentTelemetry()),
+    );
+    expect(source).toEqual({ source: 'background_job:ai_triage', tenantId: 't1' });
+  });
+});
+
+describe('log masking', () => {
+  it('masks phone numbers in any common form, keeping two digits', () => {
+    expect(maskPhones('to +972501234567 now')).toBe('to ***67 now');
+    expect(maskPhones('jid 972501234567@s.whatsapp.net')).toBe('jid ***67@s.whatsapp.net');
+    expect(maskPhones('call (415) 555-2671')).toBe('call ***71');
+    expect(maskPhones('order 42 of 3')).toBe('order 42 of 3');
+    expect(maskPhones('at 2026-11-22T05:19:55.000Z')).toBe('at 2026-11-22T05:19:55.000Z');
+  });
+
+  it('writes log lines with the source and without phones or bodies', () => {
+    // Prepare
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const info = vi.spyOn(console, 'info').mockImplementation((...args) => {
+      lines.push(args.map(String).join(' '));
+    });
+    try {
+      // Act
+      withTelemetry({ source: 'background_job:lead_match' }, () =>
+        logger.info('sent to +972501234567', { body: 'hello secret', to: '+972501234567', n: 3 }),
+      );
+    } finally {
+      spy.mockRestore();
+      info.mockRestore();
+    }
+    // Assess
+    const text = lines.join('\n');
+    expect(text).toContain('background_job:lead_match');
+    expect(text).not.toContain('972501234567');
+    expect(text).not.toContain('hello secret');
+    expect(text).toContain('"n":3');
+  });
+});
