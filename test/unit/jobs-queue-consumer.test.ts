@@ -1,0 +1,82 @@
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { armFailpoints, clearFailpoints, defineFailpoint, failpoint } from '../../functions/kernel/failpoints.js';
+import { consumeBatch } from '../../functions/kernel/queue-consumer.js';
+import { currentTelemetry } from '../../functions/kernel/telemetry.js';
+
+function record(id: string, group: string, body: unknown): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'x',
+      ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: group,
+      MessageDeduplicationId: id,
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:onceflow-jobs.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const schema = z.object({ n: z.number() });
+const CRASH = defineFailpoint('test.queue-consumer.crash', 'inside a test record handler');
+
+describe('queue consumer', () => {
+  afterEach(() => {
+    clearFailpoints();
+    delete process.env.ONCEFLOW_FAILPOINTS;
+  });
+
+  it('reports only the failed record and the rest of its group, and runs inside queue:<name>', async () => {
+    const seen: Array<[number, string]> = [];
+    const consume = consumeBatch({
+      queue: 'jobs',
+      schema,
+      handle: async ({ body }) => {
+        seen.push([body.n, currentTelemetry().source]);
+        if (body.n === 1) throw new Error('boom');
+      },
+    });
+    const event: SQSEvent = {
+      Records: [record('a', 'g1', { n: 1 }), record('b', 'g1', { n: 2 }), record('c', 'g2', { n: 3 })],
+    };
+    const response = await consume(event);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a', 'b']);
+    expect(seen).toEqual([
+      [1, 'queue:jobs'],
+      [3, 'queue:jobs'],
+    ]);
+  });
+
+  it('acknowledges poison messages instead of looping them', async () => {
+    const consume = consumeBatch({ queue: 'jobs', schema, handle: async () => {} });
+    const response = await consume({ Records: [record('p', 'g', 'not json'), record('q', 'g', { n: 'x' })] });
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('lets a failpoint crash abort the whole invocation', async () => {
+    process.env.ONCEFLOW_FAILPOINTS = 'on';
+    armFailpoints({ [CRASH]: { probability: 1, times: 1 } });
+    const handled: number[] = [];
+    const consume = consumeBatch({
+      queue: 'jobs',
+      schema,
+      handle: async ({ body }) => {
+        failpoint(CRASH);
+        handled.push(body.n);
+      },
+    });
+    await expect(consume({ Records: [record('a', 'g1', { n: 1 }), record('b', 'g2', { n: 2 })] })).rejects.toThrow(
+      /failpoint/,
+    );
+    expect(handled).toEqual([]);
+  });
+});
