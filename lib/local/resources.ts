@@ -1,0 +1,78 @@
+/**
+ * Physical names of the manifest's tables and queues in the local emulators, and the environment
+ * variables that carry them to handlers (the same variables the CDK stack sets on AWS).
+ */
+import {
+  envNameForQueue,
+  envNameForTable,
+  type QueueName,
+  queueResourceName,
+  queues,
+  type TableName,
+  tables,
+} from '../manifest.js';
+
+export const LOCAL_REGION = 'us-east-1';
+/** The account id fauxqs puts in every queue URL and ARN. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
+export const DEFAULT_PREFIX = 'onceflow';
+
+export interface LocalQueue {
+  readonly queue: QueueName;
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly dlqName: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+export function physicalTableName(table: TableName, prefix = DEFAULT_PREFIX): string {
+  return `${prefix}-${table}`;
+}
+
+export function deadLetterQueueName(queue: QueueName, prefix = DEFAULT_PREFIX): string {
+  return `${prefix}-${queue}-dlq.fifo`;
+}
+
+/**
+ * Queue URLs are path-style on the emulator's own origin, e.g.
+ * `http://127.0.0.1:9324/000000000000/onceflow-jobs.fifo` (see `sqs-emulator.ts` for why).
+ */
+export function localQueueUrl(sqsEndpoint: string, name: string): string {
+  return `${sqsEndpoint.replace(/\/$/, '')}/${LOCAL_ACCOUNT_ID}/${name}`;
+}
+
+export function localQueueArn(name: string): string {
+  return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`;
+}
+
+export function tableNames(): TableName[] {
+  return Object.keys(tables) as TableName[];
+}
+
+export function queueNames(): QueueName[] {
+  return Object.keys(queues) as QueueName[];
+}
+
+export function localQueue(queue: QueueName, sqsEndpoint: string, prefix = DEFAULT_PREFIX): LocalQueue {
+  const name = queueResourceName(queue, prefix);
+  const dlqName = deadLetterQueueName(queue, prefix);
+  return {
+    queue,
+    name,
+    url: localQueueUrl(sqsEndpoint, name),
+    arn: localQueueArn(name),
+    dlqName,
+    dlqUrl: localQueueUrl(sqsEndpoint, dlqName),
+    dlqArn: localQueueArn(dlqName),
+  };
+}
+
+/** Table-name and queue-URL variables for every manifest resource. */
+export function resourceEnvironment(sqsEndpoint: string, prefix = DEFAULT_PREFIX): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const table of tableNames()) env[envNameForTable(table)] = physicalTableName(table, prefix);
+  for (const queue of queueNames()) env[envNameForQueue(queue)] = localQueue(queue, sqsEndpoint, prefix).url;
+  return env;
+}

@@ -1,0 +1,271 @@
+/**
+ * `startLocalRuntime()`: the whole of onceflow on one machine, generated from the manifest.
+ * DynamoDB Local (persisted under `<dataDir>/dynamodb`), the SQS emulator, every table and queue
+ * provisioned, the HTTP API adapter on PORT, a poller per queue-triggered function, the schedules,
+ * and the provider simulators on SIM_PORT. Used by `npm start` and, in-process, by tests.
+ *
+ * It writes the handlers' environment into `process.env` (see `environment.ts`), so one process
+ * runs one runtime at a time.
+ */
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { functions as manifestFunctions } from '../manifest.js';
+import { assertJavaAvailable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import { applyEnvironment, localEnvironment } from './environment.js';
+import { createHttpAdapter } from './http-adapter.js';
+import { closeServer, listen } from './http-util.js';
+import { createHandlerLoader, type LocalFunction } from './lambda.js';
+import { createLocalRoutes } from './local-routes.js';
+import { assertPortsFree, freePort } from './ports.js';
+import { localSqsClient, provision } from './provision.js';
+import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
+import { type LocalQueue, localQueue, queueNames } from './resources.js';
+import { type Scheduler, type ScheduledFunction, startScheduler } from './scheduler.js';
+import { createSimulatorServer, type SimulatorServer } from './simulators.js';
+import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
+
+/** The project root: where manifest entries (`functions/...`) are resolved. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LocalRuntimeOptions {
+  /** API port; 0 picks a free one. @default $PORT or 3000 */
+  readonly port?: number;
+  /** Simulator port. @default $SIM_PORT or 4010 */
+  readonly simPort?: number;
+  /** DynamoDB Local port. @default $DYNAMODB_PORT or 8000 */
+  readonly dynamodbPort?: number;
+  /** SQS emulator port. @default $SQS_PORT or 9324 */
+  readonly sqsPort?: number;
+  /** Where DynamoDB keeps its file and handlers' logs go. @default $ONCEFLOW_DATA_DIR or `.local` */
+  readonly dataDir?: string;
+  /** Start from empty data: wipes `<dataDir>/dynamodb` and `<dataDir>/logs`. @default false */
+  readonly fresh?: boolean;
+  /** Keep DynamoDB in memory (nothing under dataDir). @default false */
+  readonly inMemory?: boolean;
+  /** Fire every schedule N times as often. @default 1 */
+  readonly scheduleSpeed?: number;
+  /** Concurrent pollers per queue. @default 2 */
+  readonly pollersPerQueue?: number;
+  /** Set false to run no schedules (tests that drive schedule handlers themselves). @default true */
+  readonly schedules?: boolean;
+  /** @default the repository root */
+  readonly projectRoot?: string;
+  /** Runtime lines (errors of handlers, failed loads). @default stderr */
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalRuntimeUrls {
+  readonly api: string;
+  readonly sim: string;
+  readonly dynamodb: string;
+  readonly sqs: string;
+}
+
+export interface LocalRuntime {
+  readonly urls: LocalRuntimeUrls;
+  readonly dataDir: string;
+  /** Whether DynamoDB keeps its data in `<dataDir>/dynamodb` (false: in memory). */
+  readonly persistent: boolean;
+  /** The variables handlers see (already applied to `process.env`). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Milliseconds from the call to ready. */
+  readonly startupMs: number;
+  /** Stops everything started; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function envPort(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const port = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be a port number, got ${raw}`);
+  }
+  return port;
+}
+
+async function orFree(port: number): Promise<number> {
+  return port === 0 ? freePort() : port;
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const startedAt = performance.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const projectRoot = options.projectRoot ?? PROJECT_ROOT;
+  const dataDir = resolve(options.dataDir ?? (process.env.ONCEFLOW_DATA_DIR || '.local'));
+  const persistent = options.inMemory !== true;
+  const ports = {
+    PORT: await orFree(options.port ?? envPort('PORT', 3000)),
+    SIM_PORT: await orFree(options.simPort ?? envPort('SIM_PORT', 4010)),
+    DYNAMODB_PORT: await orFree(options.dynamodbPort ?? envPort('DYNAMODB_PORT', 8000)),
+    SQS_PORT: await orFree(options.sqsPort ?? envPort('SQS_PORT', 9324)),
+  };
+  await assertPortsFree(ports);
+  await assertJavaAvailable();
+  if (options.fresh) {
+    for (const sub of ['dynamodb', 'logs']) rmSync(join(dataDir, sub), { recursive: true, force: true });
+  }
+
+  const urls: LocalRuntimeUrls = {
+    api: `http://127.0.0.1:${ports.PORT}`,
+    sim: `http://127.0.0.1:${ports.SIM_PORT}`,
+    dynamodb: `http://127.0.0.1:${ports.DYNAMODB_PORT}`,
+    sqs: `http://127.0.0.1:${ports.SQS_PORT}`,
+  };
+  const env = localEnvironment({
+    dynamodbEndpoint: urls.dynamodb,
+    sqsEndpoint: urls.sqs,
+    apiPort: ports.PORT,
+    simPort: ports.SIM_PORT,
+  });
+  applyEnvironment(env);
+
+  const functions = manifestLocalFunctions(urls.sqs);
+  const loader = createHandlerLoader({ projectRoot, log });
+  const stack: Array<() => Promise<void>> = [];
+  let ready = false;
+  const runStack = async () => {
+    while (stack.length > 0) {
+      await stack
+        .pop()?.()
+        .catch((error: unknown) => log(`[runtime] stop: ${String(error)}`));
+    }
+  };
+
+  try {
+    const dynamodbStarting = startDynamoDbLocal({
+      port: ports.DYNAMODB_PORT,
+      dbPath: persistent ? join(dataDir, 'dynamodb') : null,
+    });
+    stack.push(async () => (await dynamodbStarting.catch(() => null))?.stop());
+    // Importing handlers declares their failpoints; it runs while the JVM starts.
+    const handlersLoaded = loader.preload(functions.map((f) => f.fn));
+
+    const sqsEmulator: SqsEmulator = await startSqsEmulator({ port: ports.SQS_PORT });
+    stack.push(() => sqsEmulator.stop());
+    const sqs = localSqsClient(urls.sqs);
+    stack.push(async () => sqs.destroy());
+
+    const api = createHttpAdapter({
+      loader,
+      log,
+      extraRoutes: createLocalRoutes({
+        handlersLoaded: () => handlersLoaded,
+        queueStats: () => queueStats(sqs, queueNames().map((q) => localQueue(q, urls.sqs))),
+        isReady: () => ready,
+      }),
+    });
+    await listenOrClose(api, ports.PORT, stack);
+
+    const simulators: SimulatorServer = createSimulatorServer({
+      context: {
+        apiBaseUrl: urls.api,
+        simBaseUrl: urls.sim,
+        env: (name) => process.env[name],
+        log,
+      },
+    });
+    await listenOrClose(simulators.server, ports.SIM_PORT, stack);
+    stack.push(() => simulators.closeModules());
+
+    const dynamodb: DynamoDbLocal = await dynamodbStarting;
+    await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
+
+    const pollers: QueuePoller[] = functions.flatMap((f) =>
+      f.queue
+        ? [
+            startQueuePoller({
+              sqs,
+              queueUrl: f.queue.local.url,
+              queueArn: f.queue.local.arn,
+              fn: f.fn,
+              loader,
+              batchSize: f.queue.batchSize,
+              concurrency: options.pollersPerQueue ?? 2,
+              log,
+            }),
+          ]
+        : [],
+    );
+    const scheduled: ScheduledFunction[] = functions.flatMap((f) =>
+      f.everySeconds !== undefined && options.schedules !== false
+        ? [{ fn: f.fn, everySeconds: f.everySeconds }]
+        : [],
+    );
+    const scheduler: Scheduler = startScheduler({
+      schedules: scheduled,
+      loader,
+      speed: options.scheduleSpeed,
+      log,
+    });
+    // Handlers in flight finish (bounded by their timeout) unless they take longer than this.
+    stack.push(() => settleWithin([scheduler.stop(), ...pollers.map((p) => p.stop())], 3000));
+    await handlersLoaded;
+  } catch (error) {
+    await runStack();
+    throw error;
+  }
+
+  ready = true;
+  let stopping: Promise<void> | undefined;
+  return {
+    urls,
+    dataDir,
+    persistent,
+    env,
+    startupMs: Math.round(performance.now() - startedAt),
+    stop() {
+      ready = false;
+      stopping ??= runStack();
+      return stopping;
+    },
+  };
+}
+
+interface RuntimeFunction {
+  readonly fn: LocalFunction;
+  readonly queue?: { readonly local: LocalQueue; readonly batchSize: number };
+  readonly everySeconds?: number;
+}
+
+function manifestLocalFunctions(sqsEndpoint: string): RuntimeFunction[] {
+  return Object.entries(manifestFunctions).map(([name, spec]) => {
+    const fn: LocalFunction = {
+      name,
+      entry: spec.entry,
+      timeoutSeconds: spec.timeoutSeconds,
+      memoryMb: spec.memoryMb,
+    };
+    const trigger = spec.trigger;
+    if (trigger.kind === 'queue') {
+      return {
+        fn,
+        queue: { local: localQueue(trigger.queue, sqsEndpoint), batchSize: trigger.batchSize },
+      };
+    }
+    if (trigger.kind === 'schedule') return { fn, everySeconds: trigger.everySeconds };
+    return { fn };
+  });
+}
+
+async function listenOrClose(
+  server: Server,
+  port: number,
+  stack: Array<() => Promise<void>>,
+): Promise<void> {
+  await listen(server, port, '127.0.0.1');
+  stack.push(() => closeServer(server));
+}
+
+/** Waits for all, but no longer than `ms` (stopping must not hang on a slow handler). */
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
