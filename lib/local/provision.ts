@@ -178,6 +178,14 @@ export interface FifoQueueSettings {
   readonly maxReceiveCount: number;
 }
 
+/** As in the stack: high-throughput FIFO, no content-based deduplication. */
+const FIFO_ATTRIBUTES = {
+  FifoQueue: 'true',
+  ContentBasedDeduplication: 'false',
+  DeduplicationScope: 'messageGroup',
+  FifoThroughputLimit: 'perMessageGroupId',
+} as const;
+
 /**
  * Creates (or re-applies) a FIFO queue and its FIFO dead-letter queue. No content-based
  * deduplication: every sender must pass a deterministic `MessageDeduplicationId`.
@@ -188,14 +196,12 @@ export async function ensureFifoQueue(
   settings: FifoQueueSettings,
 ): Promise<void> {
   await createOrUpdateQueue(client, queue.dlqName, queue.dlqUrl, {
-    FifoQueue: 'true',
-    ContentBasedDeduplication: 'false',
+    ...FIFO_ATTRIBUTES,
     // The longest SQS allows: a dead letter waits for a human.
     MessageRetentionPeriod: '1209600',
   });
   await createOrUpdateQueue(client, queue.name, queue.url, {
-    FifoQueue: 'true',
-    ContentBasedDeduplication: 'false',
+    ...FIFO_ATTRIBUTES,
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: queue.dlqArn,

@@ -56,10 +56,16 @@ export function queueNames(): QueueName[] {
 }
 
 export function localQueue(queue: QueueName, sqsEndpoint: string, prefix = DEFAULT_PREFIX): LocalQueue {
-  const name = queueResourceName(queue, prefix);
-  const dlqName = deadLetterQueueName(queue, prefix);
+  return { queue, ...fifoQueuePair(queueResourceName(queue, prefix), deadLetterQueueName(queue, prefix), sqsEndpoint) };
+}
+
+/** URLs and ARNs of a FIFO queue and its dead-letter queue, by their physical names. */
+export function fifoQueuePair(
+  name: string,
+  dlqName: string,
+  sqsEndpoint: string,
+): Omit<LocalQueue, 'queue'> {
   return {
-    queue,
     name,
     url: localQueueUrl(sqsEndpoint, name),
     arn: localQueueArn(name),
