@@ -63,7 +63,9 @@ try {
 } catch (error) {
   output?.restore();
   if (error instanceof JavaMissingError) {
-    fail('onceflow: DynamoDB Local needs Java: install Java 17 (e.g. apt-get install -y default-jre-headless)');
+    fail(
+      'onceflow: DynamoDB Local needs Java: install Java 17 (e.g. apt-get install -y default-jre-headless)',
+    );
   }
   if (error instanceof PortInUseError) fail(`onceflow: ${error.message}`);
   fail(`onceflow: cannot start: ${error instanceof Error ? error.message : String(error)}`);
@@ -79,13 +81,15 @@ print(`  handler logs    ${output ? logFile : 'console'}`);
 if (scheduleSpeed !== 1) print(`  schedules       ${scheduleSpeed}x`);
 print(`ready in ${(runtime.startupMs / 1000).toFixed(1)} s (Ctrl-C to stop)`);
 
-let stopping = false;
+let stopRequestedAt: number | undefined;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) {
-    // A second Ctrl-C: do not wait any longer.
-    process.exit(130);
+  if (stopRequestedAt !== undefined) {
+    // Ctrl-C reaches both tsx and this process, and tsx may relay it again: only a later,
+    // deliberate second Ctrl-C means "stop waiting".
+    if (Date.now() - stopRequestedAt > 1000) process.exit(130);
+    return;
   }
-  stopping = true;
+  stopRequestedAt = Date.now();
   print(`${signal}: stopping`);
   const force = setTimeout(() => process.exit(1), 10_000);
   force.unref();

@@ -59,9 +59,7 @@ export function assertJavaAvailable(javaCommand = 'java'): Promise<void> {
     child.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'ENOENT' ? new JavaMissingError() : error),
     );
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new JavaMissingError()),
-    );
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new JavaMissingError())));
   });
 }
 

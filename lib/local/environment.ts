@@ -61,7 +61,8 @@ export function localEnvironment(
     emulatorEnvironment(options.dynamodbEndpoint, options.sqsEndpoint),
     resourceEnvironment(options.sqsEndpoint, options.prefix ?? DEFAULT_PREFIX),
   );
-  if (options.apiPort !== undefined) env.ONCEFLOW_API_BASE_URL = `http://${host}:${options.apiPort}`;
+  if (options.apiPort !== undefined)
+    env.ONCEFLOW_API_BASE_URL = `http://${host}:${options.apiPort}`;
   if (options.simPort !== undefined) env.SIM_BASE_URL = `http://${host}:${options.simPort}`;
   return env;
 }

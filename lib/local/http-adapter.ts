@@ -7,12 +7,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type HttpMethod, httpRoutes, functions as manifestFunctions } from '../manifest.js';
 import {
-  MAX_BODY_BYTES,
-  PayloadTooLargeError,
-  readBody,
-  sendError,
-} from './http-util.js';
-import {
   apiGatewayRequestId,
   buildHttpApiEvent,
   type HttpResponse,
@@ -20,6 +14,7 @@ import {
   type RouteMatch,
   toHttpResponse,
 } from './http-event.js';
+import { MAX_BODY_BYTES, PayloadTooLargeError, readBody, sendError } from './http-util.js';
 import { describeError, type HandlerLoader, invokeHandler, type LocalFunction } from './lambda.js';
 
 /** One HTTP API route bound to the function that serves it. */
@@ -165,7 +160,9 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
       const handler = await options.loader.load(match.fn);
       response = toHttpResponse(await invokeHandler(handler, event, match.fn));
     } catch (error) {
-      options.log(`[api] ${match.routeKey} → 500: ${match.fn.name} failed: ${describeError(error)}`);
+      options.log(
+        `[api] ${match.routeKey} → 500: ${match.fn.name} failed: ${describeError(error)}`,
+      );
       response = internalServerError();
     }
     writeResponse(res, response, requestId);

@@ -152,7 +152,12 @@ export function toHttpResponse(result: unknown): HttpResponse {
       cookies?: unknown;
     };
     const { statusCode } = structured;
-    if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
+    if (
+      typeof statusCode !== 'number' ||
+      !Number.isInteger(statusCode) ||
+      statusCode < 100 ||
+      statusCode > 599
+    ) {
       throw new MalformedLambdaResponseError(`invalid statusCode ${String(statusCode)}`);
     }
     const headers: Record<string, string> = {};
@@ -176,7 +181,8 @@ export function toHttpResponse(result: unknown): HttpResponse {
       body: Buffer.from(body ?? '', structured.isBase64Encoded === true ? 'base64' : 'utf8'),
     };
   }
-  const body = typeof result === 'string' ? result : result === undefined ? '' : JSON.stringify(result);
+  const body =
+    typeof result === 'string' ? result : result === undefined ? '' : JSON.stringify(result);
   return {
     statusCode: 200,
     headers: { 'content-type': 'application/json' },

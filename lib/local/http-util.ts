@@ -51,7 +51,10 @@ function drain(req: IncomingMessage, capBytes = 16 * MAX_BODY_BYTES): void {
 }
 
 /** Reads and parses a JSON body; throws `SyntaxError` on invalid JSON, empty body → `undefined`. */
-export async function readJson(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Promise<unknown> {
+export async function readJson(
+  req: IncomingMessage,
+  limitBytes = MAX_BODY_BYTES,
+): Promise<unknown> {
   const body = await readBody(req, limitBytes);
   if (body.length === 0) return undefined;
   return JSON.parse(body.toString('utf8'));

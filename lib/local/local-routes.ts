@@ -11,7 +11,11 @@
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { advanceSystemClock, systemClock, systemClockOffset } from '../../functions/kernel/clock.js';
+import {
+  advanceSystemClock,
+  systemClock,
+  systemClockOffset,
+} from '../../functions/kernel/clock.js';
 import {
   armFailpoints,
   clearFailpoints,
@@ -79,7 +83,10 @@ export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
 }
 
 function clockState() {
-  return { now: new Date(systemClock.now()).toISOString(), offsetSeconds: systemClockOffset() / 1000 };
+  return {
+    now: new Date(systemClock.now()).toISOString(),
+    offsetSeconds: systemClockOffset() / 1000,
+  };
 }
 
 async function armFromRequest(

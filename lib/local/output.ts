@@ -21,7 +21,11 @@ export function captureProcessOutput(logFile: string): CapturedOutput {
   mkdirSync(dirname(logFile), { recursive: true });
   const stdoutWrite: Write = process.stdout.write.bind(process.stdout);
   const stderrWrite: Write = process.stderr.write.bind(process.stderr);
-  const toFile = ((chunk: string | Uint8Array, encodingOrCallback?: unknown, callback?: unknown) => {
+  const toFile = ((
+    chunk: string | Uint8Array,
+    encodingOrCallback?: unknown,
+    callback?: unknown,
+  ) => {
     try {
       appendFileSync(logFile, chunk);
     } catch {

@@ -143,7 +143,10 @@ export async function ensureTable(
   await ensureTimeToLive(client, tableName, spec.ttlAttribute);
 }
 
-async function describeIndexes(client: DynamoDBClient, tableName: string): Promise<string[] | null> {
+async function describeIndexes(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<string[] | null> {
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     return (Table?.GlobalSecondaryIndexes ?? []).flatMap((index) =>

@@ -96,7 +96,9 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
         }),
       );
       for (const failure of result.Failed ?? []) {
-        options.log(`[queue] ${options.fn.name}: delete failed: ${failure.Message ?? failure.Code}`);
+        options.log(
+          `[queue] ${options.fn.name}: delete failed: ${failure.Message ?? failure.Code}`,
+        );
       }
     } catch (error) {
       // Not deleted means delivered again: the handler must be idempotent anyway.
@@ -118,7 +120,8 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
  */
 export function failedItems(result: unknown, event: SQSEvent): Set<string> {
   const all = new Set(event.Records.map((record) => record.messageId));
-  const failures = (result as { batchItemFailures?: unknown } | null | undefined)?.batchItemFailures;
+  const failures = (result as { batchItemFailures?: unknown } | null | undefined)
+    ?.batchItemFailures;
   if (failures === undefined || failures === null) return new Set();
   if (!Array.isArray(failures)) return all;
   const failed = new Set<string>();
@@ -177,11 +180,18 @@ export interface QueueStats {
   readonly visible: number;
   readonly inFlight: number;
   readonly delayed: number;
-  readonly deadLetter: { readonly url: string; readonly visible: number; readonly inFlight: number };
+  readonly deadLetter: {
+    readonly url: string;
+    readonly visible: number;
+    readonly inFlight: number;
+  };
 }
 
 /** Approximate depths of each queue and its dead-letter queue. */
-export async function queueStats(sqs: SQSClient, queues: readonly LocalQueue[]): Promise<QueueStats[]> {
+export async function queueStats(
+  sqs: SQSClient,
+  queues: readonly LocalQueue[],
+): Promise<QueueStats[]> {
   const depth = async (url: string) => {
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({

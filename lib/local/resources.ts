@@ -55,8 +55,19 @@ export function queueNames(): QueueName[] {
   return Object.keys(queues) as QueueName[];
 }
 
-export function localQueue(queue: QueueName, sqsEndpoint: string, prefix = DEFAULT_PREFIX): LocalQueue {
-  return { queue, ...fifoQueuePair(queueResourceName(queue, prefix), deadLetterQueueName(queue, prefix), sqsEndpoint) };
+export function localQueue(
+  queue: QueueName,
+  sqsEndpoint: string,
+  prefix = DEFAULT_PREFIX,
+): LocalQueue {
+  return {
+    queue,
+    ...fifoQueuePair(
+      queueResourceName(queue, prefix),
+      deadLetterQueueName(queue, prefix),
+      sqsEndpoint,
+    ),
+  };
 }
 
 /** URLs and ARNs of a FIFO queue and its dead-letter queue, by their physical names. */
@@ -76,9 +87,13 @@ export function fifoQueuePair(
 }
 
 /** Table-name and queue-URL variables for every manifest resource. */
-export function resourceEnvironment(sqsEndpoint: string, prefix = DEFAULT_PREFIX): Record<string, string> {
+export function resourceEnvironment(
+  sqsEndpoint: string,
+  prefix = DEFAULT_PREFIX,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const table of tableNames()) env[envNameForTable(table)] = physicalTableName(table, prefix);
-  for (const queue of queueNames()) env[envNameForQueue(queue)] = localQueue(queue, sqsEndpoint, prefix).url;
+  for (const queue of queueNames())
+    env[envNameForQueue(queue)] = localQueue(queue, sqsEndpoint, prefix).url;
   return env;
 }

@@ -22,7 +22,7 @@ import { assertPortsFree, freePort } from './ports.js';
 import { localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
 import { type LocalQueue, localQueue, queueNames } from './resources.js';
-import { type Scheduler, type ScheduledFunction, startScheduler } from './scheduler.js';
+import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
 
@@ -104,7 +104,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   await assertPortsFree(ports);
   await assertJavaAvailable();
   if (options.fresh) {
-    for (const sub of ['dynamodb', 'logs']) rmSync(join(dataDir, sub), { recursive: true, force: true });
+    for (const sub of ['dynamodb', 'logs'])
+      rmSync(join(dataDir, sub), { recursive: true, force: true });
   }
 
   const urls: LocalRuntimeUrls = {
@@ -152,7 +153,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log,
       extraRoutes: createLocalRoutes({
         handlersLoaded: () => handlersLoaded,
-        queueStats: () => queueStats(sqs, queueNames().map((q) => localQueue(q, urls.sqs))),
+        queueStats: () =>
+          queueStats(
+            sqs,
+            queueNames().map((q) => localQueue(q, urls.sqs)),
+          ),
         isReady: () => ready,
       }),
     });

@@ -9,8 +9,8 @@
  * - `POST /_sim/reset` → every module's `reset` (clears ledgers).
  */
 import { createServer, type Server } from 'node:http';
-import { describeError } from './lambda.js';
 import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import { describeError } from './lambda.js';
 import {
   type SimulatorContext,
   type SimulatorFactory,
@@ -34,7 +34,9 @@ export interface SimulatorServer {
 }
 
 export function createSimulatorServer(options: SimulatorServerOptions): SimulatorServer {
-  const modules = (options.factories ?? simulatorFactories).map((create) => create(options.context));
+  const modules = (options.factories ?? simulatorFactories).map((create) =>
+    create(options.context),
+  );
   const log = options.context.log;
 
   const server = createServer((req, res) => {
@@ -62,7 +64,9 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
           return;
         }
         const entries = Object.entries(body);
-        const unknown = entries.filter(([name]) => !modules.some((m) => m.name === name && m.setFaults));
+        const unknown = entries.filter(
+          ([name]) => !modules.some((m) => m.name === name && m.setFaults),
+        );
         if (unknown.length > 0) {
           sendError(
             res,

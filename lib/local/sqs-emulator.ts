@@ -20,7 +20,9 @@ export interface SqsEmulator {
 const FAUXQS_URL = /^http:\/\/sqs\.[a-z0-9-]+\.localhost(:\d+)?\//;
 
 function signingRegion(authorization: string | undefined): string {
-  return /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/sqs\//.exec(authorization ?? '')?.[1] ?? LOCAL_REGION;
+  return (
+    /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/sqs\//.exec(authorization ?? '')?.[1] ?? LOCAL_REGION
+  );
 }
 
 /** `http://127.0.0.1:9324/000000000000/q.fifo` → fauxqs' own key for that queue. */

@@ -114,7 +114,9 @@ describe('the event a handler receives', () => {
     expect(Object.keys(event.headers).every((name) => name === name.toLowerCase())).toBe(true);
     expect(event.headers.cookie).toBeUndefined();
     expect(event.requestContext.requestId).toMatch(/\S+/);
-    expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+    expect(event.requestContext.time).toMatch(
+      /^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/,
+    );
     expect(Math.abs(event.requestContext.timeEpoch - Date.now())).toBeLessThan(60_000);
     expect(context).toMatchObject({
       functionName: 'onceflow-putTenant',
@@ -218,7 +220,9 @@ describe('what the client receives', () => {
 
     expect(first.status).toBe(500);
     expect(await second.text()).toBe('{"message":"Internal Server Error"}');
-    expect(logLines.filter((line) => line.startsWith('[runtime] cannot load missing'))).toHaveLength(1);
+    expect(
+      logLines.filter((line) => line.startsWith('[runtime] cannot load missing')),
+    ).toHaveLength(1);
   });
 
   it('500 for a result API Gateway cannot map', async () => {

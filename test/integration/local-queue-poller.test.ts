@@ -58,10 +58,19 @@ function recordingHandler(decide: (record: SQSRecord, attempt: number) => 'ok' |
     }
     return response;
   };
-  return { handler, deliveries, batches, count: (body: string) => deliveries.filter((d) => d.body === body).length };
+  return {
+    handler,
+    deliveries,
+    batches,
+    count: (body: string) => deliveries.filter((d) => d.body === body).length,
+  };
 }
 
-function poll(queue: Awaited<ReturnType<typeof freshQueue>>, handler: LambdaHandler, batchSize = 10) {
+function poll(
+  queue: Awaited<ReturnType<typeof freshQueue>>,
+  handler: LambdaHandler,
+  batchSize = 10,
+) {
   const poller = startQueuePoller({
     sqs,
     queueUrl: queue.url,
