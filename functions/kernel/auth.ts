@@ -48,10 +48,18 @@ export async function authenticate(
   if (!token) throw new UnauthorizedError();
   const hash = hashSecret(token);
   const out = await ddb.send(
-    new GetCommand({ TableName: tableName('tenants'), Key: credentialKey(hash) }),
+    new GetCommand({
+      TableName: tableName('tenants'),
+      Key: credentialKey(hash),
+    }),
   );
   const item = out.Item;
-  if (!item || item.kind !== kind || typeof item.hash !== 'string' || !matchesHash(token, item.hash)) {
+  if (
+    !item ||
+    item.kind !== kind ||
+    typeof item.hash !== 'string' ||
+    !matchesHash(token, item.hash)
+  ) {
     throw new UnauthorizedError();
   }
   return String(item.tenantId);

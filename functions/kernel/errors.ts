@@ -21,7 +21,9 @@ export class HttpError extends Error {
     this.name = 'HttpError';
   }
 
-  toBody(): { error: { code: string; message: string; details?: readonly ErrorDetail[] } } {
+  toBody(): {
+    error: { code: string; message: string; details?: readonly ErrorDetail[] };
+  } {
     return {
       error: {
         code: this.code,

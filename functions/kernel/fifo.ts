@@ -5,7 +5,7 @@
  * request) and entries SQS refuses are retried before giving up.
  */
 import { createHash } from 'node:crypto';
-import { type SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 export interface FifoMessage {
   /** JSON-serialisable body. */

@@ -5,12 +5,13 @@
  * naming what is wrong; anything unexpected is logged and answered with a plain 500 carrying no
  * internals.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,
@@ -43,6 +44,8 @@ export interface HttpRequest {
   readonly rawBody: string;
   readonly sourceIp: string;
   readonly requestId: string;
+  /** The invocation's Lambda context (remaining time, request id). */
+  readonly lambdaContext?: Context;
 }
 
 export interface HttpResponse {
@@ -63,10 +66,17 @@ export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
 }
 
 /** Parses a value with a zod schema, or throws a 400 naming every bad field. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what = 'body'): z.output<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what = 'body',
+): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new InvalidRequestError(`The request ${what} is not valid.`, detailsFromZod(result.error));
+    throw new InvalidRequestError(
+      `The request ${what} is not valid.`,
+      detailsFromZod(result.error),
+    );
   }
   return result.data;
 }
@@ -92,7 +102,7 @@ export function parseJsonBody<S extends z.ZodType>(request: HttpRequest, schema:
   return parseWith(schema, jsonBody(request));
 }
 
-function toRequest(event: APIGatewayProxyEventV2): HttpRequest {
+function toRequest(event: APIGatewayProxyEventV2, lambdaContext: Context): HttpRequest {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers[name.toLowerCase()] = value;
@@ -120,6 +130,7 @@ function toRequest(event: APIGatewayProxyEventV2): HttpRequest {
     rawBody,
     sourceIp: event.requestContext.http.sourceIp,
     requestId: event.requestContext.requestId,
+    lambdaContext,
   };
 }
 
@@ -127,7 +138,10 @@ function toResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
   if (typeof response.body === 'string') {
     return {
       statusCode: response.status,
-      headers: { 'content-type': 'text/plain; charset=utf-8', ...response.headers },
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        ...response.headers,
+      },
       body: response.body,
     };
   }
@@ -172,7 +186,12 @@ export function errorResponse(error: unknown): HttpResponse {
   logger.error('unhandled error', { error });
   return {
     status: 500,
-    body: { error: { code: 'internal_error', message: 'Something went wrong; retry later.' } },
+    body: {
+      error: {
+        code: 'internal_error',
+        message: 'Something went wrong; retry later.',
+      },
+    },
   };
 }
 
@@ -183,11 +202,11 @@ export function errorResponse(error: unknown): HttpResponse {
 export function httpHandler(handle: RouteHandler) {
   const base = async (
     event: APIGatewayProxyEventV2,
-    _context: Context,
+    context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> =>
     withTelemetry({ source: `http:${event.routeKey}` }, async () => {
       try {
-        return toResult(await handle(toRequest(event)));
+        return toResult(await handle(toRequest(event, context)));
       } catch (error) {
         if (error instanceof FailpointCrashError) throw error;
         return toResult(errorResponse(error));
@@ -206,7 +225,10 @@ export function pathParam(request: HttpRequest, name: string): string {
   const value = request.pathParameters[name];
   if (!value || !/^[A-Za-z0-9_.:-]{1,128}$/.test(value)) {
     throw new InvalidRequestError(`The path parameter ${name} is not valid.`, [
-      { field: name, message: 'must be 1-128 characters of letters, digits, _ . : -' },
+      {
+        field: name,
+        message: 'must be 1-128 characters of letters, digits, _ . : -',
+      },
     ]);
   }
   return value;

@@ -5,11 +5,9 @@
  * a retry while the first is still running is 409 `request_in_progress`. Keys are scoped to the
  * tenant and route and kept for 48 hours (the contract promises at least 24).
  */
-import {
-  IdempotencyConfig,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context } from 'aws-lambda';
 import { dynamodbClient } from './clients.js';
 import { tableName } from './config.js';
 import { InvalidRequestError } from './errors.js';
@@ -23,25 +21,29 @@ interface IdempotentCall {
   readonly body: unknown;
 }
 
-let runner: ((call: IdempotentCall, run: () => Promise<HttpResponse>) => Promise<HttpResponse>) | undefined;
+let persistenceStore: DynamoDBPersistenceLayer | undefined;
 
-function idempotentRunner() {
-  runner ??= makeIdempotent(
-    async (_call: IdempotentCall, run: () => Promise<HttpResponse>) => run(),
-    {
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: tableName('idempotency'),
-        awsSdkV3Client: dynamodbClient,
-      }),
-      config: new IdempotencyConfig({
-        eventKeyJmesPath: '[scope, key]',
-        payloadValidationJmesPath: 'body',
-        expiresAfterSeconds: IDEMPOTENCY_KEY_TTL_SECONDS,
-        throwOnNoIdempotencyKey: true,
-      }),
-    },
-  );
-  return runner;
+/**
+ * One idempotent runner per request: the config must carry this invocation's Lambda context, so an
+ * in-progress record expires with the invocation's remaining time and a crashed request can be
+ * retried instead of answering `request_in_progress` until the key's TTL.
+ */
+function idempotentRunner(context: Context | undefined) {
+  persistenceStore ??= new DynamoDBPersistenceLayer({
+    tableName: tableName('idempotency'),
+    awsSdkV3Client: dynamodbClient,
+  });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: '[scope, key]',
+    payloadValidationJmesPath: 'body',
+    expiresAfterSeconds: IDEMPOTENCY_KEY_TTL_SECONDS,
+    throwOnNoIdempotencyKey: true,
+  });
+  if (context) config.registerLambdaContext(context);
+  return makeIdempotent(async (_call: IdempotentCall, run: () => Promise<HttpResponse>) => run(), {
+    persistenceStore,
+    config,
+  });
 }
 
 /** Runs `run` once per (tenant, route, Idempotency-Key); without the header it just runs. */
@@ -54,11 +56,18 @@ export async function withIdempotencyKey(
   if (key === undefined) return run();
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
     throw new InvalidRequestError('The Idempotency-Key header is not valid.', [
-      { field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' },
+      {
+        field: 'Idempotency-Key',
+        message: 'must be 1-255 visible ASCII characters',
+      },
     ]);
   }
-  return idempotentRunner()(
-    { scope: `${tenantId} ${request.routeKey} ${request.path}`, key, body: jsonBody(request) },
+  return idempotentRunner(request.lambdaContext)(
+    {
+      scope: `${tenantId} ${request.routeKey} ${request.path}`,
+      key,
+      body: jsonBody(request),
+    },
     run,
   );
 }

@@ -81,7 +81,10 @@ export async function claimLease(
     return { claimed: true, item: out.Attributes ?? {}, expiresAt };
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      return { claimed: false, ...(error.Item ? { current: unmarshall(error.Item) } : {}) };
+      return {
+        claimed: false,
+        ...(error.Item ? { current: unmarshall(error.Item) } : {}),
+      };
     }
     throw error;
   }
@@ -99,7 +102,10 @@ export async function releaseLease(
         Key: input.key,
         UpdateExpression: 'REMOVE #owner, #exp',
         ConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: { '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
+        ExpressionAttributeNames: {
+          '#owner': LEASE_OWNER,
+          '#exp': LEASE_EXPIRES_AT,
+        },
         ExpressionAttributeValues: { ':owner': input.owner },
       }),
     );

@@ -19,7 +19,10 @@ export function toE164(input: string, defaultCountry?: string): string | undefin
   // Bare international digits (as WhatsApp sends them: `972501234567`) carry no plus sign.
   const candidates = /^\d{8,15}$/.test(trimmed) ? [trimmed, `+${trimmed}`] : [trimmed];
   for (const candidate of candidates) {
-    const parsed = parsePhoneNumberFromString(candidate, country ? { defaultCountry: country } : {});
+    const parsed = parsePhoneNumberFromString(
+      candidate,
+      country ? { defaultCountry: country } : {},
+    );
     if (parsed?.isValid()) return parsed.number;
   }
   return undefined;

@@ -9,11 +9,8 @@
  * drops message bodies: nothing personal reaches a log line.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
-import type {
-  LogAttributes,
-  UnformattedAttributes,
-} from '@aws-lambda-powertools/logger/types';
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 
@@ -42,7 +39,8 @@ export function currentTelemetry(): TelemetryContext {
 // +972501234567, 972501234567@s.whatsapp.net, 050-123-4567: any run of 7+ digits (with separators).
 const PHONE_LIKE = /\+?\(?\d[\d\s().-]{5,}\d/g;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
-const SECRET_KEYS = /^(body|text|message_body|messageBody|phone|phones|to|from|wa_id|remoteJid|remoteJidAlt|participant|authorization|apiKey|webhookToken|exportToken)$/i;
+const SECRET_KEYS =
+  /^(body|text|message_body|messageBody|phone|phones|to|from|wa_id|remoteJid|remoteJidAlt|participant|authorization|apiKey|webhookToken|exportToken)$/i;
 
 /** Masks a phone-like run, keeping its last two digits for correlation: `+97250***67` → `***67`. */
 export function maskPhones(text: string): string {
@@ -56,7 +54,11 @@ function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return maskPhones(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) {
-    return { name: value.name, message: maskPhones(value.message), stack: maskPhones(value.stack ?? '') };
+    return {
+      name: value.name,
+      message: maskPhones(value.message),
+      stack: maskPhones(value.stack ?? ''),
+    };
   }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
@@ -95,7 +97,10 @@ export const logger = new Logger({
   logFormatter: new OnceflowLogFormatter(),
 });
 
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+export const metrics = new Metrics({
+  namespace: METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
+});
 
 export const tracer = new Tracer({
   serviceName: SERVICE_NAME,

@@ -43,8 +43,14 @@ export type TransitionResult =
 /** Builds the update for a transition; shared by the single-item and transactional paths. */
 export function transitionUpdate(input: TransitionInput) {
   const field = input.field ?? 'status';
-  const names: Record<string, string> = { '#state': field, ...input.also?.names };
-  const values: Record<string, unknown> = { ':to': input.to, ...input.also?.values };
+  const names: Record<string, string> = {
+    '#state': field,
+    ...input.also?.names,
+  };
+  const values: Record<string, unknown> = {
+    ':to': input.to,
+    ...input.also?.values,
+  };
   const sets = ['#state = :to'];
   Object.entries(input.set ?? {}).forEach(([attr, value], i) => {
     names[`#s${i}`] = attr;
@@ -104,7 +110,17 @@ export async function transition(
     }
   }
   const result = await writeAtomically(ddb, [
-    { label: 'transition', update: { table: input.table, key: input.key, update, condition, names, values } },
+    {
+      label: 'transition',
+      update: {
+        table: input.table,
+        key: input.key,
+        update,
+        condition,
+        names,
+        values,
+      },
+    },
     ...input.with,
   ]);
   if (result.ok) return { applied: true };

@@ -18,10 +18,15 @@ import { tableName } from '../kernel/config.js';
 import { ConflictError, NotFoundError } from '../kernel/errors.js';
 import { generateSecret, hashSecret } from '../kernel/secrets.js';
 
-const providerId = z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 letters, digits, _ . : @ -');
-const idList = z.array(providerId).max(30).refine((ids) => new Set(ids).size === ids.length, {
-  message: 'must not repeat an id',
-});
+const providerId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 letters, digits, _ . : @ -');
+const idList = z
+  .array(providerId)
+  .max(30)
+  .refine((ids) => new Set(ids).size === ids.length, {
+    message: 'must not repeat an id',
+  });
 
 export const tenantConfigSchema = z
   .object({
@@ -39,7 +44,10 @@ export const tenantConfigSchema = z
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
         conversionAction: z
           .string()
-          .regex(/^customers\/\d{10}\/conversionActions\/\d+$/, 'must be a conversion action resource name'),
+          .regex(
+            /^customers\/\d{10}\/conversionActions\/\d+$/,
+            'must be a conversion action resource name',
+          ),
         uploadMode: z.enum(['script', 'api']).default('script'),
       })
       .strict()
@@ -61,13 +69,22 @@ export interface Tenant extends TenantConfig {
 export type ClaimKind = 'whatsapp_phone' | 'ghl_location' | 'whatsapp_web_instance';
 
 export const tenantKey = (tenantId: string) => ({ pk: `TENANT#${tenantId}`, sk: 'CONFIG' });
-export const claimKey = (kind: ClaimKind, id: string) => ({ pk: `CLAIM#${kind}#${id}`, sk: 'CLAIM' });
+export const claimKey = (kind: ClaimKind, id: string) => ({
+  pk: `CLAIM#${kind}#${id}`,
+  sk: 'CLAIM',
+});
 
 function claimsOf(config: Partial<TenantConfig>): Array<{ kind: ClaimKind; id: string }> {
   return [
-    ...(config.whatsapp?.phoneNumberIds ?? []).map((id) => ({ kind: 'whatsapp_phone' as const, id })),
+    ...(config.whatsapp?.phoneNumberIds ?? []).map((id) => ({
+      kind: 'whatsapp_phone' as const,
+      id,
+    })),
     ...(config.ghl?.locationIds ?? []).map((id) => ({ kind: 'ghl_location' as const, id })),
-    ...(config.whatsappWeb?.instances ?? []).map((id) => ({ kind: 'whatsapp_web_instance' as const, id })),
+    ...(config.whatsappWeb?.instances ?? []).map((id) => ({
+      kind: 'whatsapp_web_instance' as const,
+      id,
+    })),
   ];
 }
 
@@ -80,7 +97,11 @@ export async function getTenant(
   consistent = false,
 ): Promise<Tenant | undefined> {
   const out = await ddb.send(
-    new GetCommand({ TableName: tableName('tenants'), Key: tenantKey(tenantId), ConsistentRead: consistent }),
+    new GetCommand({
+      TableName: tableName('tenants'),
+      Key: tenantKey(tenantId),
+      ConsistentRead: consistent,
+    }),
   );
   return out.Item as Tenant | undefined;
 }
@@ -91,7 +112,9 @@ export async function findTenantByClaim(
   kind: ClaimKind,
   id: string,
 ): Promise<Tenant | undefined> {
-  const out = await ddb.send(new GetCommand({ TableName: tableName('tenants'), Key: claimKey(kind, id) }));
+  const out = await ddb.send(
+    new GetCommand({ TableName: tableName('tenants'), Key: claimKey(kind, id) }),
+  );
   const owner = out.Item?.tenantId;
   return typeof owner === 'string' ? getTenant(ddb, owner) : undefined;
 }
@@ -130,7 +153,11 @@ export async function putTenantConfig(
             ...(current?.credentials ? { credentials: current.credentials } : {}),
           },
           ...(current
-            ? { condition: '#v = :v', names: { '#v': 'version' }, values: { ':v': current.version } }
+            ? {
+                condition: '#v = :v',
+                names: { '#v': 'version' },
+                values: { ':v': current.version },
+              }
             : { condition: 'attribute_not_exists(pk)' }),
         },
       },
@@ -168,9 +195,11 @@ export async function putTenantConfig(
           : kind === 'ghl_location'
             ? 'ghl.locationIds'
             : 'whatsappWeb.instances';
-      throw new ConflictError(`The identifier ${id} already belongs to another tenant.`, 'conflict', [
-        { field, message: `${id} is owned by another tenant` },
-      ]);
+      throw new ConflictError(
+        `The identifier ${id} already belongs to another tenant.`,
+        'conflict',
+        [{ field, message: `${id} is owned by another tenant` }],
+      );
     }
     // The config changed under us (or a claim we held was released): read again and retry.
   }
@@ -215,12 +244,21 @@ export async function issueCredentials(
           update: 'SET credentials = :c, #v = :next, updatedAt = :now',
           condition: '#v = :v',
           names: { '#v': 'version' },
-          values: { ':c': hashes, ':v': current.version, ':next': current.version + 1, ':now': isoTime(clock) },
+          values: {
+            ':c': hashes,
+            ':v': current.version,
+            ':next': current.version + 1,
+            ':now': isoTime(clock),
+          },
         },
       },
       ...(Object.entries(hashes) as Array<[CredentialKind, string]>).map(([kind, hash]) => ({
         label: `credential:${kind}`,
-        put: { table, item: credentialItem(hash, tenantId, kind), condition: 'attribute_not_exists(pk)' },
+        put: {
+          table,
+          item: credentialItem(hash, tenantId, kind),
+          condition: 'attribute_not_exists(pk)',
+        },
       })),
       ...Object.values(current.credentials ?? {}).map((hash) => ({
         label: 'revoke',

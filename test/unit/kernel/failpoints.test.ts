@@ -50,7 +50,11 @@ describe('failpoints', () => {
 
   it('lists declared points with where they sit', () => {
     expect(listFailpoints()).toContainEqual(
-      expect.objectContaining({ name: point, where: 'between two writes of a unit test', armed: null }),
+      expect.objectContaining({
+        name: point,
+        where: 'between two writes of a unit test',
+        armed: null,
+      }),
     );
   });
 

@@ -1,0 +1,222 @@
+/**
+ * The exactly-once primitives against the real DynamoDB Local: each race here would produce two
+ * winners if the primitive were a read-then-write.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { writeAtomically } from '../../../functions/kernel/atomic.js';
+import { ddb } from '../../../functions/kernel/clients.js';
+import { ManualClock } from '../../../functions/kernel/clock.js';
+import { tableName } from '../../../functions/kernel/config.js';
+import { claimLease, leaseHeldBy, releaseLease } from '../../../functions/kernel/lease.js';
+import { putOnce } from '../../../functions/kernel/put-once.js';
+import { transition } from '../../../functions/kernel/transition.js';
+
+const table = () => tableName('inbound');
+const key = () => ({ pk: `TEST#${randomUUID()}`, sk: 'ITEM' });
+
+async function read(k: { pk: string; sk: string }) {
+  return (await ddb.send(new GetCommand({ TableName: table(), Key: k, ConsistentRead: true })))
+    .Item;
+}
+
+describe('putOnce', () => {
+  it('50 concurrent creates of one key → exactly one created, the rest see the winner', async () => {
+    // Prepare
+    const k = key();
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, writer) =>
+        putOnce(ddb, { table: table(), item: { ...k, writer } }),
+      ),
+    );
+    // Assess
+    const winners = results.filter((r) => r.created);
+    expect(winners).toHaveLength(1);
+    const winner = winners[0]?.created ? winners[0].item.writer : undefined;
+    for (const r of results) {
+      if (!r.created) expect(r.existing.writer).toBe(winner);
+    }
+    expect((await read(k))?.writer).toBe(winner);
+  });
+});
+
+describe('transition', () => {
+  it('a transition racing itself has exactly one winner', async () => {
+    // Prepare
+    const k = key();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'pending' } });
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, worker) =>
+        transition(ddb, {
+          table: table(),
+          key: k,
+          from: ['pending'],
+          to: 'sending',
+          set: { worker },
+        }),
+      ),
+    );
+    // Assess
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    const losers = results.filter((r) => !r.applied);
+    expect(losers).toHaveLength(19);
+    for (const r of losers) {
+      expect(r).toMatchObject({
+        applied: false,
+        failed: 'transition',
+        current: { status: 'sending' },
+      });
+    }
+  });
+
+  it('moves a counter with the state, or neither, and says which guard failed', async () => {
+    // Prepare
+    const item = key();
+    const counter = key();
+    await putOnce(ddb, {
+      table: table(),
+      item: { ...item, status: 'sending' },
+    });
+    await putOnce(ddb, {
+      table: table(),
+      item: { ...counter, sent: 0, locked: true },
+    });
+    const bump = (condition?: string) => ({
+      label: 'counter',
+      update: {
+        table: table(),
+        key: counter,
+        update: 'ADD sent :one',
+        values: { ':one': 1, ...(condition ? { ':f': false } : {}) },
+        ...(condition ? { condition } : {}),
+      },
+    });
+    // Act: the counter's own guard fails → the state must not move either.
+    const blocked = await transition(ddb, {
+      table: table(),
+      key: item,
+      from: ['sending'],
+      to: 'sent',
+      with: [bump('locked = :f')],
+    });
+    const applied = await transition(ddb, {
+      table: table(),
+      key: item,
+      from: ['sending'],
+      to: 'sent',
+      with: [bump()],
+    });
+    const replay = await transition(ddb, {
+      table: table(),
+      key: item,
+      from: ['sending'],
+      to: 'sent',
+      with: [bump()],
+    });
+    // Assess
+    expect(blocked).toMatchObject({ applied: false, failed: 'counter' });
+    expect(applied).toEqual({ applied: true });
+    expect(replay).toMatchObject({
+      applied: false,
+      failed: 'transition',
+      current: { status: 'sent' },
+    });
+    expect((await read(counter))?.sent).toBe(1);
+    expect((await read(item))?.status).toBe('sent');
+  });
+});
+
+describe('writeAtomically', () => {
+  it('writes all or nothing and reports the failed label with the item as it stood', async () => {
+    const a = key();
+    const b = key();
+    await putOnce(ddb, { table: table(), item: { ...b, owner: 'someone' } });
+    const result = await writeAtomically(ddb, [
+      {
+        label: 'a',
+        put: {
+          table: table(),
+          item: { ...a, v: 1 },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        label: 'b',
+        put: {
+          table: table(),
+          item: { ...b, v: 1 },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
+    expect(result).toMatchObject({
+      ok: false,
+      failed: 'b',
+      current: { owner: 'someone' },
+    });
+    expect(await read(a)).toBeUndefined();
+  });
+});
+
+describe('leases', () => {
+  it('a lease is taken over only after it expires (clock, no sleep)', async () => {
+    // Prepare
+    const k = key();
+    const clock = new ManualClock();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'sending' } });
+    const claim = (owner: string) =>
+      claimLease(ddb, {
+        table: table(),
+        key: k,
+        owner,
+        leaseSeconds: 60,
+        clock,
+        increment: 'attempts',
+      });
+    // Act / Assess
+    expect((await claim('worker-a')).claimed).toBe(true);
+    clock.advance(59_000);
+    expect(await claim('worker-b')).toMatchObject({
+      claimed: false,
+      current: { leaseOwner: 'worker-a' },
+    });
+    clock.advance(1_000);
+    const takeover = await claim('worker-b');
+    expect(takeover).toMatchObject({
+      claimed: true,
+      item: { leaseOwner: 'worker-b', attempts: 2 },
+    });
+    // The old owner can neither release nor write under its stale lease.
+    expect(await releaseLease(ddb, { table: table(), key: k, owner: 'worker-a' })).toBe(false);
+    const stale = await transition(ddb, {
+      table: table(),
+      key: k,
+      from: ['sending'],
+      to: 'sent',
+      also: leaseHeldBy('worker-a'),
+    });
+    expect(stale.applied).toBe(false);
+    expect(await releaseLease(ddb, { table: table(), key: k, owner: 'worker-b' })).toBe(true);
+  });
+
+  it('concurrent claims of a free item → one owner', async () => {
+    const k = key();
+    const clock = new ManualClock();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'pending' } });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        claimLease(ddb, {
+          table: table(),
+          key: k,
+          owner: `w${i}`,
+          leaseSeconds: 30,
+          clock,
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+  });
+});

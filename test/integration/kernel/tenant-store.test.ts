@@ -1,0 +1,75 @@
+/** Tenant configuration and credentials against the real DynamoDB Local. */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { authenticate } from '../../../functions/kernel/auth.js';
+import { ddb } from '../../../functions/kernel/clients.js';
+import { ManualClock } from '../../../functions/kernel/clock.js';
+import { ConflictError, UnauthorizedError } from '../../../functions/kernel/errors.js';
+import type { HttpRequest } from '../../../functions/kernel/http.js';
+import {
+  findTenantByClaim,
+  issueCredentials,
+  putTenantConfig,
+  tenantConfigSchema,
+} from '../../../functions/tenants/tenant-store.js';
+
+const clock = new ManualClock();
+const id = () => `t-${randomUUID().slice(0, 8)}`;
+const config = (phoneNumberIds: string[]) =>
+  tenantConfigSchema.parse({
+    name: 'Acme',
+    defaultCountry: 'il',
+    whatsapp: { phoneNumberIds },
+  });
+const bearer = (token: string) =>
+  ({ headers: { authorization: `Bearer ${token}` } }) as unknown as HttpRequest;
+
+describe('tenant configuration', () => {
+  it('creates once, then updates; releases identifiers it no longer lists', async () => {
+    const tenant = id();
+    const phone = `pn-${randomUUID()}`;
+    const other = `pn-${randomUUID()}`;
+    expect(await putTenantConfig(ddb, clock, tenant, config([phone]))).toEqual({
+      created: true,
+    });
+    expect(await putTenantConfig(ddb, clock, tenant, config([other]))).toEqual({
+      created: false,
+    });
+    expect(await findTenantByClaim(ddb, 'whatsapp_phone', phone)).toBeUndefined();
+    expect((await findTenantByClaim(ddb, 'whatsapp_phone', other))?.tenantId).toBe(tenant);
+  });
+
+  it('two tenants racing for one phone number id → exactly one owner, the other gets 409', async () => {
+    const phone = `pn-${randomUUID()}`;
+    const tenants = Array.from({ length: 8 }, id);
+    const results = await Promise.allSettled(
+      tenants.map((t) => putTenantConfig(ddb, clock, t, config([phone]))),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+    }
+    const owner = await findTenantByClaim(ddb, 'whatsapp_phone', phone);
+    expect(tenants).toContain(owner?.tenantId);
+  });
+});
+
+describe('credentials', () => {
+  it('issues credentials that authenticate, and a rotation invalidates the previous ones', async () => {
+    const tenant = id();
+    await putTenantConfig(ddb, clock, tenant, config([]));
+    const first = await issueCredentials(ddb, clock, tenant);
+    expect(await authenticate(ddb, bearer(first.apiKey), 'api')).toBe(tenant);
+    expect(await authenticate(ddb, bearer(first.exportToken), 'export')).toBe(tenant);
+    // A credential of one kind never passes as another.
+    await expect(authenticate(ddb, bearer(first.exportToken), 'api')).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
+
+    const second = await issueCredentials(ddb, clock, tenant);
+    await expect(authenticate(ddb, bearer(first.apiKey), 'api')).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
+    expect(await authenticate(ddb, bearer(second.apiKey), 'api')).toBe(tenant);
+  });
+});
