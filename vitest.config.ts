@@ -8,18 +8,23 @@ import { defineConfig } from 'vitest/config';
  * - infra: CDK assertions and cdk-nag, no emulators.
  * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time.
  */
+/** Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in test output. */
+const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
+          env,
           include: ['test/unit/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
+          env,
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/integration-global-setup.ts'],
           setupFiles: ['test/support/integration-env.ts'],
@@ -30,6 +35,7 @@ export default defineConfig({
       {
         test: {
           name: 'infra',
+          env,
           include: ['test/infra/**/*.test.ts'],
           testTimeout: 120_000,
         },
@@ -37,6 +43,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          env,
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

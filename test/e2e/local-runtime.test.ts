@@ -150,6 +150,22 @@ describe('stopping and restarting', () => {
     await runtime.stop();
   });
 
+  it('exits 0 on SIGTERM to the process alone (not its group) and leaves nothing behind', async () => {
+    // Prepare
+    const runtime = await spawnLocalRuntime();
+
+    // Act: `kill <pid>` reaches tsx only; it relays the signal to the runtime.
+    process.kill(runtime.pid, 'SIGTERM');
+    const { code } = await runtime.exited;
+
+    // Assess
+    expect(code).toBe(0);
+    for (const port of Object.values(runtime.ports)) {
+      expect(await isPortFree(port)).toBe(true);
+    }
+    await runtime.stop();
+  });
+
   it('keeps DynamoDB data when the whole process tree is killed with SIGKILL', async () => {
     // Prepare
     const dataDir = mkdtempSync(join(tmpdir(), 'onceflow-e2e-kill-'));
