@@ -12,6 +12,7 @@ export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
 export type QueueName = 'jobs' | 'sends' | 'fanout';
 export type SecretName = 'adminKeyHash' | 'whatsappAppSecret' | 'whatsappVerifyToken';
 
+/** Every key attribute, of tables and of indexes, is a string (`S`): ISO-8601 times sort as strings. */
 export interface IndexSpec {
   readonly name: string;
   readonly partitionKey: string;
