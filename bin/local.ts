@@ -46,6 +46,10 @@ if (!Number.isFinite(scheduleSpeed) || scheduleSpeed <= 0) {
   fail(`--schedule-speed must be a positive number\n${USAGE}`);
 }
 
+// A closed terminal or pipe must not crash the runtime before it stops its children.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 const dataDir = process.env.ONCEFLOW_DATA_DIR || '.local';
 const logFile = join(dataDir, 'logs', 'onceflow.log');
 const output = args['logs-to-console'] ? undefined : captureProcessOutput(logFile);
@@ -99,3 +103,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+// Under `npm start` this process is tsx's child; if tsx is killed outright, do not live on as an
+// orphan holding the ports.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown('SIGHUP');
+}, 1000).unref();

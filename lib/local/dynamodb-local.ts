@@ -4,7 +4,7 @@
  * see one database, so handlers, tests and the AWS CLI all see the same tables.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -88,6 +88,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
     cwd: jarDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (options.dbPath !== null && child.pid !== undefined) {
+    writeFileSync(pidFile(options.dbPath), String(child.pid));
+  }
   let output = '';
   const keepTail = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-4000);
@@ -110,7 +113,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   exited.catch(() => {});
 
   const endpoint = `http://127.0.0.1:${options.port}`;
-  const stop = () => stopChild(child);
+  const stop = async () => {
+    await stopChild(child);
+    if (options.dbPath !== null) rmSync(pidFile(options.dbPath), { force: true });
+  };
   try {
     await Promise.race([waitUntilAnswering(endpoint, options.readyTimeoutMs ?? 20_000), exited]);
   } catch (error) {
@@ -160,4 +166,42 @@ export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+function pidFile(dbPath: string): string {
+  return join(dbPath, 'dynamodb-local.pid');
+}
+
+/**
+ * A runtime killed alone (`kill -9 <node pid>`) leaves its JVM running, holding the port and the
+ * database file. If the pid recorded under `dbPath` is still a DynamoDB Local serving that same
+ * path, kill it so the next start can take over. Returns true when it reaped one.
+ */
+export async function reapOrphanedDynamoDbLocal(dbPath: string): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile(dbPath), 'utf8').trim());
+  } catch {
+    return false;
+  }
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    rmSync(pidFile(dbPath), { force: true });
+    return false;
+  }
+  if (!commandLine.includes('DynamoDBLocal.jar') || !commandLine.includes(dbPath)) return false;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  rmSync(pidFile(dbPath), { force: true });
+  return true;
 }

@@ -12,7 +12,12 @@ import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { functions as manifestFunctions } from '../manifest.js';
-import { assertJavaAvailable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import {
+  assertJavaAvailable,
+  type DynamoDbLocal,
+  reapOrphanedDynamoDbLocal,
+  startDynamoDbLocal,
+} from './dynamodb-local.js';
 import { applyEnvironment, localEnvironment } from './environment.js';
 import { createHttpAdapter } from './http-adapter.js';
 import { closeServer, listen } from './http-util.js';
@@ -101,6 +106,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     DYNAMODB_PORT: await orFree(options.dynamodbPort ?? envPort('DYNAMODB_PORT', 8000)),
     SQS_PORT: await orFree(options.sqsPort ?? envPort('SQS_PORT', 9324)),
   };
+  if (persistent && (await reapOrphanedDynamoDbLocal(join(dataDir, 'dynamodb')))) {
+    log(`[runtime] stopped a DynamoDB Local left running by an earlier run on ${dataDir}`);
+  }
   await assertPortsFree(ports);
   await assertJavaAvailable();
   if (options.fresh) {

@@ -5,7 +5,7 @@
  * install when Java is missing.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -14,6 +14,15 @@ import { isPortFree } from '../../lib/local/ports.js';
 import { localDynamoDbClient } from '../../lib/local/provision.js';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { type SpawnedRuntime, spawnLocalRuntime, tsxCommand } from '../support/local-runtime.js';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function json(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
@@ -192,6 +201,42 @@ describe('stopping and restarting', () => {
 
       // Assess
       expect(killed.signal).toBe('SIGKILL');
+      expect(Item).toEqual(item);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a runtime killed alone leaves its JVM; the next start stops it and keeps the data', async () => {
+    // Prepare
+    const dataDir = mkdtempSync(join(tmpdir(), 'onceflow-e2e-orphan-'));
+    const item = { pk: { S: 'e2e#orphan' }, sk: { S: 'kept' } };
+    try {
+      const first = await spawnLocalRuntime({ dataDir });
+      const writer = localDynamoDbClient(first.dynamodbUrl);
+      await writer.send(new PutItemCommand({ TableName: 'onceflow-tenants', Item: item }));
+      writer.destroy();
+      const javaPid = Number(readFileSync(join(dataDir, 'dynamodb', 'dynamodb-local.pid'), 'utf8'));
+      const runtimePid = Number(
+        readFileSync(`/proc/${first.pid}/task/${first.pid}/children`, 'utf8').trim().split(' ')[0],
+      );
+
+      // Act: kill -9 the node process running bin/local.ts, nothing else.
+      process.kill(runtimePid, 'SIGKILL');
+      await first.exited;
+      const orphanAlive = isAlive(javaPid);
+      const second = await spawnLocalRuntime({ dataDir });
+      const reader = localDynamoDbClient(second.dynamodbUrl);
+      const { Item } = await reader.send(
+        new GetItemCommand({ TableName: 'onceflow-tenants', Key: item, ConsistentRead: true }),
+      );
+      reader.destroy();
+      await second.stop();
+
+      // Assess
+      expect(orphanAlive).toBe(true);
+      expect(isAlive(javaPid)).toBe(false);
+      expect(second.output()).toContain('stopped a DynamoDB Local left running');
       expect(Item).toEqual(item);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

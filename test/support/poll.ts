@@ -11,6 +11,9 @@ export interface PollOptions {
   readonly description?: string;
 }
 
+/** What a truthy result can be: `fn` may return `false`, `0`, `''`, `null` or `undefined` to mean "not yet". */
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 export class PollTimeoutError extends Error {
   override name = 'PollTimeoutError';
 }
@@ -18,7 +21,7 @@ export class PollTimeoutError extends Error {
 export async function pollUntil<T>(
   fn: () => T | Promise<T>,
   options: PollOptions = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
@@ -26,7 +29,7 @@ export async function pollUntil<T>(
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
       last = { value };
     } catch (error) {
       last = { error };

@@ -15,6 +15,7 @@
  * Helpers for bodies and JSON answers: `../http-util.ts` (`readJson`, `sendJson`, `sendError`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { openaiSimulator } from './openai.js';
 
 export interface SimulatorContext {
   /** Base URL of the onceflow API (`ONCEFLOW_API_BASE_URL`), for status webhooks. */
@@ -45,4 +46,4 @@ export interface SimulatorModule {
 export type SimulatorFactory = (context: SimulatorContext) => SimulatorModule;
 
 /** Every provider simulator, in the order they are asked. */
-export const simulatorFactories: SimulatorFactory[] = [];
+export const simulatorFactories: SimulatorFactory[] = [openaiSimulator];

@@ -1,0 +1,117 @@
+/**
+ * An OpenAI-compatible chat endpoint for the post-processing jobs that call a model:
+ * `POST /v1/chat/completions` with the real request and response shapes (including `usage` token
+ * counts and the error shape), answering a deterministic triage label so tests can assert on it.
+ *
+ * - `GET /_sim/openai/completions` → `{"completions": [{id, model, promptTokens, completionTokens, at}]}`.
+ * - Faults (`PUT /_sim/faults {"openai": {...}}`): `errorRate` (0..1, answers 500), `latencyMs`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { readJson, sendJson } from '../http-util.js';
+import type { SimulatorFactory } from './index.js';
+
+interface Faults {
+  errorRate: number;
+  latencyMs: number;
+}
+
+interface Completion {
+  readonly id: string;
+  readonly model: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly at: string;
+}
+
+/** Roughly what a BPE tokenizer gives for English: four characters a token, plus per-message overhead. */
+export function countTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+/** The label a triage prompt would get: keyword rules, deterministic. */
+export function triageLabel(text: string): string {
+  const t = text.toLowerCase();
+  if (/(price|buy|quote|available|interested|order)/.test(t)) return 'sales_lead';
+  if (/(help|broken|problem|refund|support|issue)/.test(t)) return 'support';
+  if (/(http:\/\/|https:\/\/|winner|crypto|free money)/.test(t)) return 'spam';
+  return 'other';
+}
+
+function openAiError(res: ServerResponse, status: number, message: string, type: string): void {
+  sendJson(res, status, { error: { message, type, param: null, code: null } });
+}
+
+export const openaiSimulator: SimulatorFactory = () => {
+  const ledger: Completion[] = [];
+  let faults: Faults = { errorRate: 0, latencyMs: 0 };
+  return {
+    name: 'openai',
+    async handle(req, res, url) {
+      if (req.method === 'GET' && url.pathname === '/_sim/openai/completions') {
+        sendJson(res, 200, { completions: ledger });
+        return true;
+      }
+      if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') return false;
+      const body = (await readJson(req)) as
+        | { model?: unknown; messages?: Array<{ role?: unknown; content?: unknown }> }
+        | undefined;
+      if (
+        !body ||
+        typeof body.model !== 'string' ||
+        !Array.isArray(body.messages) ||
+        body.messages.length === 0 ||
+        body.messages.some((m) => typeof m?.role !== 'string' || typeof m.content !== 'string')
+      ) {
+        openAiError(res, 400, "'model' and a non-empty 'messages' list of {role, content} are required", 'invalid_request_error');
+        return true;
+      }
+      if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      if (Math.random() < faults.errorRate) {
+        openAiError(res, 500, 'The server had an error while processing your request.', 'server_error');
+        return true;
+      }
+      const messages = body.messages as Array<{ role: string; content: string }>;
+      const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+      const content = triageLabel(lastUser);
+      const promptTokens = messages.reduce((sum, m) => sum + 4 + countTokens(m.content), 3);
+      const completionTokens = countTokens(content);
+      const completion: Completion = {
+        id: `chatcmpl-${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+        model: body.model,
+        promptTokens,
+        completionTokens,
+        at: new Date().toISOString(),
+      };
+      ledger.push(completion);
+      sendJson(res, 200, {
+        id: completion.id,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      });
+      return true;
+    },
+    reset() {
+      ledger.length = 0;
+    },
+    setFaults(raw) {
+      const f = (raw ?? {}) as Partial<Record<keyof Faults, unknown>>;
+      const next = { ...faults };
+      if (f.errorRate !== undefined) {
+        if (typeof f.errorRate !== 'number' || f.errorRate < 0 || f.errorRate > 1) throw new Error('errorRate must be 0..1');
+        next.errorRate = f.errorRate;
+      }
+      if (f.latencyMs !== undefined) {
+        if (typeof f.latencyMs !== 'number' || f.latencyMs < 0 || f.latencyMs > 60_000) throw new Error('latencyMs must be 0..60000');
+        next.latencyMs = f.latencyMs;
+      }
+      faults = next;
+    },
+    clearFaults() {
+      faults = { errorRate: 0, latencyMs: 0 };
+    },
+  };
+};
