@@ -147,6 +147,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: ports.DYNAMODB_PORT,
       dbPath: persistent ? join(dataDir, 'dynamodb') : null,
     });
+    // Awaited below; until then a failed start must not count as an unhandled rejection.
+    dynamodbStarting.catch(() => {});
     stack.push(async () => (await dynamodbStarting.catch(() => null))?.stop());
     // Importing handlers declares their failpoints; it runs while the JVM starts.
     const handlersLoaded = loader.preload(functions.map((f) => f.fn));
