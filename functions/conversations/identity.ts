@@ -80,7 +80,8 @@ export function identifyPerson(
     if (id.kind === 'phone') e164 ??= id.e164;
     else if (id.kind === 'lid' || id.kind === 'bsuid') aliases.add(id.alias);
   }
-  if (!e164 && typeof options.phone === 'string') e164 = toE164(options.phone, options.defaultCountry);
+  if (!e164 && typeof options.phone === 'string')
+    e164 = toE164(options.phone, options.defaultCountry);
   return { ...(e164 ? { e164 } : {}), aliases: [...aliases].sort() };
 }
 

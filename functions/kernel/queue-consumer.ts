@@ -60,7 +60,10 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
         if (crash) throw crash;
         const body = parseRecord(options.schema, record);
         if (body === undefined) {
-          logger.error('poison message acknowledged', { messageId: record.messageId, queue: options.queue });
+          logger.error('poison message acknowledged', {
+            messageId: record.messageId,
+            queue: options.queue,
+          });
           countMetric('PoisonMessage');
           return;
         }
@@ -68,12 +71,18 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
           await options.handle({
             body,
             messageId: record.messageId,
-            ...(record.attributes.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
+            ...(record.attributes.MessageGroupId
+              ? { groupId: record.attributes.MessageGroupId }
+              : {}),
             receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
           });
         } catch (error) {
           if (error instanceof FailpointCrashError) crash = error;
-          else logger.warn('queue record failed; SQS will redeliver it', { messageId: record.messageId, error });
+          else
+            logger.warn('queue record failed; SQS will redeliver it', {
+              messageId: record.messageId,
+              error,
+            });
           throw error;
         }
       });
@@ -90,5 +99,7 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
   const consume = consumeBatch(options);
-  return middy((event: SQSEvent, _context: Context) => consume(event)).use(injectLambdaContext(logger));
+  return middy((event: SQSEvent, _context: Context) => consume(event)).use(
+    injectLambdaContext(logger),
+  );
 }

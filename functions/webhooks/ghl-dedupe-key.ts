@@ -22,7 +22,12 @@ function stable(value: unknown): string | null {
 /** A provider message id, when the workflow was set up to send one. */
 export function ghlProviderId(payload: unknown): string | undefined {
   const p = asObject(payload);
-  const candidates = [asObject(p.message).id, p.messageId, p.message_id, asObject(p.customData).messageId];
+  const candidates = [
+    asObject(p.message).id,
+    p.messageId,
+    p.message_id,
+    asObject(p.customData).messageId,
+  ];
   for (const c of candidates) {
     const id = stable(c)?.trim();
     if (id && id.length <= 256) return id;

@@ -25,17 +25,35 @@ describe('parseWhatsAppId', () => {
   });
 
   it('reads @lid and business-scoped ids as aliases, groups as groups', () => {
-    expect(parseWhatsAppId('82399031480511@lid')).toEqual({ kind: 'lid', alias: 'lid:82399031480511' });
-    expect(parseWhatsAppId('82399031480511:4@lid')).toEqual({ kind: 'lid', alias: 'lid:82399031480511' });
+    expect(parseWhatsAppId('82399031480511@lid')).toEqual({
+      kind: 'lid',
+      alias: 'lid:82399031480511',
+    });
+    expect(parseWhatsAppId('82399031480511:4@lid')).toEqual({
+      kind: 'lid',
+      alias: 'lid:82399031480511',
+    });
     expect(parseWhatsAppId('US.13491208655302741918')).toEqual({
       kind: 'bsuid',
       alias: 'bsuid:US.13491208655302741918',
     });
-    expect(parseWhatsAppId('120363025246125486@g.us')).toEqual({ kind: 'group', groupId: '120363025246125486' });
+    expect(parseWhatsAppId('120363025246125486@g.us')).toEqual({
+      kind: 'group',
+      groupId: '120363025246125486',
+    });
   });
 
   it('rejects what is not a person', () => {
-    for (const raw of ['', 'status@broadcast', 'abc@s.whatsapp.net', '1@s.whatsapp.net', 42, null, {}, 'x'.repeat(500)]) {
+    for (const raw of [
+      '',
+      'status@broadcast',
+      'abc@s.whatsapp.net',
+      '1@s.whatsapp.net',
+      42,
+      null,
+      {},
+      'x'.repeat(500),
+    ]) {
       expect(parseWhatsAppId(raw)).toBeUndefined();
     }
   });
@@ -70,11 +88,19 @@ describe('identifyPerson', () => {
   it('folds a JID, its @lid and a national GHL phone into one identity', () => {
     const fromBaileys = identifyPerson(['82399031480511@lid', '972501234567@s.whatsapp.net']);
     expect(fromBaileys).toEqual({ e164: PHONE, aliases: ['lid:82399031480511'] });
-    expect(identifyPerson([], { phone: '050-123-4567', defaultCountry: 'IL' })).toEqual({ e164: PHONE, aliases: [] });
+    expect(identifyPerson([], { phone: '050-123-4567', defaultCountry: 'IL' })).toEqual({
+      e164: PHONE,
+      aliases: [],
+    });
   });
 
   it('property: the order of identifiers does not change the identity', () => {
-    const ids = ['82399031480511@lid', '972501234567:3@s.whatsapp.net', 'US.13491208655302741918', '120363@g.us'];
+    const ids = [
+      '82399031480511@lid',
+      '972501234567:3@s.whatsapp.net',
+      'US.13491208655302741918',
+      '120363@g.us',
+    ];
     fc.assert(
       fc.property(fc.shuffledSubarray(ids, { minLength: 1 }), (subset) => {
         const a = identifyPerson(subset);
@@ -94,13 +120,19 @@ describe('conversation keys and display names', () => {
   it('never shows a raw @lid or JID', () => {
     expect(displayNameFor({ leadName: 'Dana', profileName: 'D', e164: PHONE })).toBe('Dana');
     expect(displayNameFor({ profileName: 'Dana K', e164: PHONE })).toBe('Dana K');
-    expect(displayNameFor({ profileName: '82399031480511@lid', e164: PHONE })).toBe('+972 50 123 4567');
+    expect(displayNameFor({ profileName: '82399031480511@lid', e164: PHONE })).toBe(
+      '+972 50 123 4567',
+    );
     expect(displayNameFor({ profileName: '82399031480511@lid' })).toBe('WhatsApp user');
     fc.assert(
-      fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), (profileName, leadName) => {
-        const name = displayNameFor({ profileName, leadName });
-        expect(name).not.toMatch(/@(lid|s\.whatsapp\.net|c\.us)$/i);
-      }),
+      fc.property(
+        fc.string(),
+        fc.option(fc.string(), { nil: undefined }),
+        (profileName, leadName) => {
+          const name = displayNameFor({ profileName, leadName });
+          expect(name).not.toMatch(/@(lid|s\.whatsapp\.net|c\.us)$/i);
+        },
+      ),
     );
   });
 });

@@ -1,7 +1,12 @@
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { armFailpoints, clearFailpoints, defineFailpoint, failpoint } from '../../functions/kernel/failpoints.js';
+import {
+  armFailpoints,
+  clearFailpoints,
+  defineFailpoint,
+  failpoint,
+} from '../../functions/kernel/failpoints.js';
 import { consumeBatch } from '../../functions/kernel/queue-consumer.js';
 import { currentTelemetry } from '../../functions/kernel/telemetry.js';
 
@@ -46,7 +51,11 @@ describe('queue consumer', () => {
       },
     });
     const event: SQSEvent = {
-      Records: [record('a', 'g1', { n: 1 }), record('b', 'g1', { n: 2 }), record('c', 'g2', { n: 3 })],
+      Records: [
+        record('a', 'g1', { n: 1 }),
+        record('b', 'g1', { n: 2 }),
+        record('c', 'g2', { n: 3 }),
+      ],
     };
     const response = await consume(event);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a', 'b']);
@@ -58,7 +67,9 @@ describe('queue consumer', () => {
 
   it('acknowledges poison messages instead of looping them', async () => {
     const consume = consumeBatch({ queue: 'jobs', schema, handle: async () => {} });
-    const response = await consume({ Records: [record('p', 'g', 'not json'), record('q', 'g', { n: 'x' })] });
+    const response = await consume({
+      Records: [record('p', 'g', 'not json'), record('q', 'g', { n: 'x' })],
+    });
     expect(response.batchItemFailures).toEqual([]);
   });
 
@@ -74,9 +85,9 @@ describe('queue consumer', () => {
         handled.push(body.n);
       },
     });
-    await expect(consume({ Records: [record('a', 'g1', { n: 1 }), record('b', 'g2', { n: 2 })] })).rejects.toThrow(
-      /failpoint/,
-    );
+    await expect(
+      consume({ Records: [record('a', 'g1', { n: 1 }), record('b', 'g2', { n: 2 })] }),
+    ).rejects.toThrow(/failpoint/);
     expect(handled).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ const base = {
 /** Serialises with keys in a random order and random whitespace: the bytes a retry might carry. */
 function reserialise(value: unknown, rand: () => number): string {
   const ws = () => [' ', '', '\n', '\t', '  '][Math.floor(rand() * 5)] ?? '';
-  if (Array.isArray(value)) return `[${ws()}${value.map((v) => reserialise(v, rand)).join(`,${ws()}`)}]`;
+  if (Array.isArray(value))
+    return `[${ws()}${value.map((v) => reserialise(v, rand)).join(`,${ws()}`)}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value).sort(() => rand() - 0.5);
     return `{${ws()}${entries.map(([k, v]) => `${JSON.stringify(k)}${ws()}:${ws()}${reserialise(v, rand)}`).join(`,${ws()}`)}${ws()}}`;
@@ -45,7 +46,9 @@ describe('GHL dedupe key', () => {
           s = (s * 1103515245 + 12345) & 0x7fffffff;
           return s / 0x7fffffff;
         };
-        const retried = JSON.parse(reserialise({ ...base, receivedAt: receivedAt.toISOString() }, rand));
+        const retried = JSON.parse(
+          reserialise({ ...base, receivedAt: receivedAt.toISOString() }, rand),
+        );
         expect(ghlDedupeKey('t1', retried)).toBe(ghlDedupeKey('t1', base));
       }),
     );
@@ -53,12 +56,18 @@ describe('GHL dedupe key', () => {
 
   it('property: any stable field changes it, and so does the tenant', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...STABLE_PATHS), fc.string({ minLength: 1 }), ([path, set], value) => {
-        const changed = set(base, value);
-        const original = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], base);
-        fc.pre(value !== original);
-        expect(ghlDedupeKey('t1', changed)).not.toBe(ghlDedupeKey('t1', base));
-      }),
+      fc.property(
+        fc.constantFrom(...STABLE_PATHS),
+        fc.string({ minLength: 1 }),
+        ([path, set], value) => {
+          const changed = set(base, value);
+          const original = path
+            .split('.')
+            .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], base);
+          fc.pre(value !== original);
+          expect(ghlDedupeKey('t1', changed)).not.toBe(ghlDedupeKey('t1', base));
+        },
+      ),
     );
     expect(ghlDedupeKey('t2', base)).not.toBe(ghlDedupeKey('t1', base));
   });
@@ -67,11 +76,16 @@ describe('GHL dedupe key', () => {
     const noBody = { ...base, message: { type: 2 } };
     const otherMessage = { ...noBody, customData: { ...base.customData, Message: 'different' } };
     expect(ghlDedupeKey('t1', noBody)).not.toBe(ghlDedupeKey('t1', otherMessage));
-    const neither = { ...noBody, customData: { Date: base.customData.Date, Time: base.customData.Time } };
+    const neither = {
+      ...noBody,
+      customData: { Date: base.customData.Date, Time: base.customData.Time },
+    };
     expect(ghlDedupeKey('t1', neither)).toMatch(/^ghl_sms:[0-9a-f]{64}$/);
   });
 
   it('uses the provider id when the payload has one', () => {
-    expect(ghlDedupeKey('t1', { ...base, message: { ...base.message, id: 'sms-77' } })).toBe('ghl_sms:id:sms-77');
+    expect(ghlDedupeKey('t1', { ...base, message: { ...base.message, id: 'sms-77' } })).toBe(
+      'ghl_sms:id:sms-77',
+    );
   });
 });

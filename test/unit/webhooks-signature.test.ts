@@ -7,9 +7,17 @@ describe('X-Hub-Signature-256', () => {
     const body = '{"object":"whatsapp_business_account","entry":[]}';
     const header = signHubBody(body, 'app-secret');
     expect(verifyHubSignature(body, header, 'app-secret')).toBe(true);
-    expect(verifyHubSignature(body, header.toUpperCase().replace('SHA256=', 'sha256='), 'app-secret')).toBe(true);
+    expect(
+      verifyHubSignature(body, header.toUpperCase().replace('SHA256=', 'sha256='), 'app-secret'),
+    ).toBe(true);
     // Same JSON, different whitespace: a different raw body, so a different signature.
-    expect(verifyHubSignature('{"object": "whatsapp_business_account","entry":[]}', header, 'app-secret')).toBe(false);
+    expect(
+      verifyHubSignature(
+        '{"object": "whatsapp_business_account","entry":[]}',
+        header,
+        'app-secret',
+      ),
+    ).toBe(false);
     expect(verifyHubSignature(body, header, 'other-secret')).toBe(false);
     expect(verifyHubSignature(body, undefined, 'app-secret')).toBe(false);
     expect(verifyHubSignature(body, 'sha1=abc', 'app-secret')).toBe(false);

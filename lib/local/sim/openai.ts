@@ -63,12 +63,22 @@ export const openaiSimulator: SimulatorFactory = () => {
         body.messages.length === 0 ||
         body.messages.some((m) => typeof m?.role !== 'string' || typeof m.content !== 'string')
       ) {
-        openAiError(res, 400, "'model' and a non-empty 'messages' list of {role, content} are required", 'invalid_request_error');
+        openAiError(
+          res,
+          400,
+          "'model' and a non-empty 'messages' list of {role, content} are required",
+          'invalid_request_error',
+        );
         return true;
       }
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
       if (Math.random() < faults.errorRate) {
-        openAiError(res, 500, 'The server had an error while processing your request.', 'server_error');
+        openAiError(
+          res,
+          500,
+          'The server had an error while processing your request.',
+          'server_error',
+        );
         return true;
       }
       const messages = body.messages as Array<{ role: string; content: string }>;
@@ -90,7 +100,11 @@ export const openaiSimulator: SimulatorFactory = () => {
         created: Math.floor(Date.now() / 1000),
         model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       });
       return true;
     },
@@ -101,11 +115,13 @@ export const openaiSimulator: SimulatorFactory = () => {
       const f = (raw ?? {}) as Partial<Record<keyof Faults, unknown>>;
       const next = { ...faults };
       if (f.errorRate !== undefined) {
-        if (typeof f.errorRate !== 'number' || f.errorRate < 0 || f.errorRate > 1) throw new Error('errorRate must be 0..1');
+        if (typeof f.errorRate !== 'number' || f.errorRate < 0 || f.errorRate > 1)
+          throw new Error('errorRate must be 0..1');
         next.errorRate = f.errorRate;
       }
       if (f.latencyMs !== undefined) {
-        if (typeof f.latencyMs !== 'number' || f.latencyMs < 0 || f.latencyMs > 60_000) throw new Error('latencyMs must be 0..60000');
+        if (typeof f.latencyMs !== 'number' || f.latencyMs < 0 || f.latencyMs > 60_000)
+          throw new Error('latencyMs must be 0..60000');
         next.latencyMs = f.latencyMs;
       }
       faults = next;

@@ -1,0 +1,30 @@
+/**
+ * Trigger: HTTP API `GET /v1/conversations/{conversationId}/messages` (operator key), oldest first.
+ * Another tenant's conversation is 404; a conversation merged into another answers with the
+ * survivor's messages.
+ */
+import { authenticate } from '../kernel/auth.js';
+import { ddb } from '../kernel/clients.js';
+import { tableName } from '../kernel/config.js';
+import { NotFoundError } from '../kernel/errors.js';
+import { httpHandler, pathParam } from '../kernel/http.js';
+import { getConversation, listMessages, pageLimit } from './conversation-store.js';
+
+export const handler = httpHandler(async (request) => {
+  const tenantId = await authenticate(ddb, request, 'api');
+  const table = tableName('inbound');
+  let conversationId = pathParam(request, 'conversationId');
+  for (let hop = 0; ; hop++) {
+    const conversation = await getConversation(ddb, table, conversationId);
+    if (!conversation || conversation.tenantId !== tenantId || hop > 3) {
+      throw new NotFoundError('No such conversation.');
+    }
+    if (typeof conversation.mergedInto !== 'string') break;
+    conversationId = conversation.mergedInto;
+  }
+  const page = await listMessages(ddb, table, conversationId, {
+    ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
+    limit: pageLimit(request.query.limit),
+  });
+  return { status: 200, body: page };
+});

@@ -1,0 +1,49 @@
+/**
+ * Trigger: HTTP API `PUT /v1/leads/{leadId}` (operator key). Creates or updates a lead and attaches
+ * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
+ */
+import { z } from 'zod';
+import { authenticate } from '../kernel/auth.js';
+import { ddb } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { tableName } from '../kernel/config.js';
+import { InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import { httpHandler, parseJsonBody, pathParam } from '../kernel/http.js';
+import { toE164 } from '../kernel/phone.js';
+import { getTenant } from '../tenants/tenant-store.js';
+import { attachLead } from './conversation-store.js';
+
+const leadSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    phones: z.array(z.string().min(1).max(64)).min(1).max(20),
+  })
+  .strict();
+
+export const handler = httpHandler(async (request) => {
+  const tenantId = await authenticate(ddb, request, 'api');
+  const leadId = pathParam(request, 'leadId');
+  const body = parseJsonBody(request, leadSchema);
+  const tenant = await getTenant(ddb, tenantId);
+  if (!tenant) throw new NotFoundError('No such tenant.');
+  const phones = body.phones.map((raw) => toE164(raw, tenant.defaultCountry));
+  const bad = phones.flatMap((p, i) =>
+    p ? [] : [{ field: `phones.${i}`, message: 'is not a valid phone number' }],
+  );
+  if (bad.length > 0)
+    throw new InvalidRequestError('Some phones are not valid phone numbers.', bad);
+  const result = await attachLead(ddb, systemClock, tableName('inbound'), tenantId, leadId, {
+    ...(body.name !== undefined ? { name: body.name } : {}),
+    phones: phones as string[],
+  });
+  return {
+    status: 200,
+    body: {
+      leadId,
+      phones,
+      conversationId: result.conversationId,
+      merged: result.merged,
+      created: result.created,
+    },
+  };
+});

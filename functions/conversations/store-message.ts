@@ -1,0 +1,267 @@
+/**
+ * Files one inbound (or the business's own outbound) message exactly once, into its person's
+ * conversation, with its post-processing jobs. The durable effect spans items, so it is one
+ * `TransactWriteItems`: the message (`attribute_not_exists`, the dedupe), the conversation's counter
+ * and display fields (an upsert), the conversation key item on first contact (`attribute_not_exists`:
+ * unique by a conditional write, never by a query), the alias links the payload shows, and one job
+ * per type. Then the jobs are enqueued in one SQS batch.
+ *
+ * A duplicate loses on the message condition and learns nothing was written; it then re-enqueues a
+ * job only when that job failed (reset to a new generation). Pending and done jobs are left alone;
+ * a pending job whose enqueue was lost in a crash is found by the recovery schedule.
+ */
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  enqueueJobs,
+  JOB_TYPES,
+  type Job,
+  type JobType,
+  messagePk,
+  newJob,
+  readMessagePartition,
+  resetFailedJob,
+} from '../jobs/job-store.js';
+import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { retryOnConflict } from '../kernel/retry.js';
+import { sha256Hex } from '../kernel/secrets.js';
+import {
+  ckey,
+  conversationIdFor,
+  conversationMessagesPk,
+  convKey,
+  linkKey,
+  resolveRoute,
+  tenantConversationsPk,
+} from './conversation-store.js';
+import type { PersonIdentity } from './identity.js';
+
+export const AFTER_MESSAGE_STORED = defineFailpoint(
+  'inbound.after-message-stored',
+  'inbound webhook: message, conversation and jobs written, jobs not yet enqueued',
+);
+export const AFTER_JOB_RESET = defineFailpoint(
+  'inbound.after-job-reset',
+  'inbound duplicate: a failed job was reset to pending, not yet enqueued',
+);
+
+export interface InboundDeps {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly clock: Clock;
+  readonly table: string;
+  readonly jobsQueueUrl: string;
+}
+
+export interface IncomingMessage {
+  readonly tenantId: string;
+  readonly channel: 'whatsapp' | 'sms';
+  readonly direction: 'in' | 'out';
+  /** The provider identity of the message: `wamid:<id>`, `wa_web:<key.id>`, `ghl_sms:<sha256>`. */
+  readonly dedupeKey: string;
+  readonly providerMessageId?: string;
+  readonly body: string;
+  /** Provider time when trustworthy, else receipt time. */
+  readonly createdAt: string;
+  readonly person: PersonIdentity;
+  /** WhatsApp profile name of the person (never set from the business's own messages). */
+  readonly profileName?: string;
+  readonly groupId?: string;
+}
+
+export interface StoreResult {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly deduped: boolean;
+}
+
+/** Deterministic: the same provider message of the same tenant always gets the same id. */
+export function messageIdFor(tenantId: string, dedupeKey: string): string {
+  return `m_${sha256Hex(`${tenantId}|${dedupeKey}`).slice(0, 32)}`;
+}
+
+export function jobTypesFor(message: Pick<IncomingMessage, 'direction'>): readonly JobType[] {
+  // The business's own replies need no lead matching or triage.
+  return message.direction === 'in' ? JOB_TYPES : [];
+}
+
+const MAX_ROUTE_ATTEMPTS = 5;
+
+export async function storeMessage(
+  deps: InboundDeps,
+  message: IncomingMessage,
+): Promise<StoreResult> {
+  const messageId = messageIdFor(message.tenantId, message.dedupeKey);
+  const types = jobTypesFor(message);
+  for (let attempt = 1; attempt <= MAX_ROUTE_ATTEMPTS; attempt++) {
+    const outcome = await retryOnConflict(() => tryStore(deps, message, messageId, types));
+    if (outcome.kind === 'stored') {
+      failpoint(AFTER_MESSAGE_STORED);
+      await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
+      return { messageId, conversationId: outcome.conversationId, deduped: false };
+    }
+    if (outcome.kind === 'duplicate')
+      return handleDuplicate(deps, messageId, outcome.conversationId);
+    // The route moved under us (a first contact raced us, or the conversation was merged): re-read it.
+  }
+  throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
+}
+
+type Outcome =
+  | { kind: 'stored'; conversationId: string; jobs: Job[] }
+  | { kind: 'duplicate'; conversationId?: string }
+  | { kind: 'rerouted' };
+
+async function tryStore(
+  deps: InboundDeps,
+  message: IncomingMessage,
+  messageId: string,
+  types: readonly JobType[],
+): Promise<Outcome> {
+  const { ddb, clock, table } = deps;
+  const route = await resolveRoute(ddb, table, message.tenantId, message.person);
+  const conversationId = route.existing?.conversationId ?? conversationIdFor(route.routeKey);
+  const conversationKey = route.existing?.conversationKey ?? route.routeKey;
+  const now = clock.now();
+  const receivedAt = isoTime(clock);
+  const e164 = route.e164;
+  const jobs = types.map((type) => newJob(message.tenantId, messageId, type, now));
+
+  const convValues: Record<string, unknown> = {
+    ':t': message.tenantId,
+    ':id': conversationId,
+    ':key': conversationKey,
+    ':now': receivedAt,
+    ':one': 1,
+    ':gpk': tenantConversationsPk(message.tenantId),
+    ':gsk': `${receivedAt}#${conversationId}`,
+  };
+  const sets = [
+    'tenantId = :t',
+    'conversationId = :id',
+    'conversationKey = if_not_exists(conversationKey, :key)',
+    'createdAt = if_not_exists(createdAt, :now)',
+    'lastMessageAt = :now',
+    'gsi1pk = :gpk',
+    'gsi1sk = :gsk',
+  ];
+  if (e164) {
+    sets.push('e164 = if_not_exists(e164, :e164)');
+    convValues[':e164'] = e164;
+  }
+  if (message.profileName) {
+    sets.push('profileName = :pn');
+    convValues[':pn'] = message.profileName.slice(0, 200);
+  }
+  if (route.existing?.leadId) {
+    sets.push('leadId = if_not_exists(leadId, :lead)');
+    convValues[':lead'] = route.existing.leadId;
+  }
+
+  const writes: AtomicWrite[] = [
+    {
+      label: 'message',
+      put: {
+        table,
+        item: {
+          pk: messagePk(messageId),
+          sk: 'MSG',
+          kind: 'message',
+          tenantId: message.tenantId,
+          messageId,
+          conversationId,
+          direction: message.direction,
+          channel: message.channel,
+          body: message.body,
+          ...(message.providerMessageId ? { providerMessageId: message.providerMessageId } : {}),
+          dedupeKey: message.dedupeKey,
+          createdAt: message.createdAt,
+          receivedAt,
+          ...(e164 ? { e164 } : {}),
+          ...(message.person.aliases.length > 0 ? { aliases: [...message.person.aliases] } : {}),
+          ...(message.profileName ? { profileName: message.profileName.slice(0, 200) } : {}),
+          ...(message.groupId ? { groupId: message.groupId } : {}),
+          jobTypes: [...types],
+          gsi1pk: conversationMessagesPk(conversationId),
+          gsi1sk: `${message.createdAt}#${messageId}`,
+        },
+        condition: 'attribute_not_exists(pk)',
+      },
+    },
+    {
+      label: 'conversation',
+      update: {
+        table,
+        key: convKey(conversationId),
+        update: `SET ${sets.join(', ')} ADD messageCount :one`,
+        condition: 'attribute_not_exists(mergedInto)',
+        values: convValues,
+      },
+    },
+    ...(route.existing
+      ? []
+      : [
+          {
+            label: 'key',
+            put: {
+              table,
+              item: {
+                ...ckey(route.routeKey),
+                tenantId: message.tenantId,
+                conversationId,
+                conversationKey,
+              },
+              condition: 'attribute_not_exists(pk)',
+            },
+          },
+        ]),
+    ...(e164
+      ? message.person.aliases.map((alias) => ({
+          label: `link:${alias}`,
+          put: {
+            table,
+            item: { ...linkKey(message.tenantId, alias), tenantId: message.tenantId, alias, e164 },
+          },
+        }))
+      : []),
+    ...jobs.map((job) => ({
+      label: `job:${job.jobType}`,
+      put: { table, item: { ...job }, condition: 'attribute_not_exists(pk)' },
+    })),
+  ];
+  const result = await writeAtomically(ddb, writes);
+  if (result.ok) return { kind: 'stored', conversationId, jobs };
+  if (result.failed === 'message' || result.failed.startsWith('job:')) {
+    const existing = result.current?.conversationId;
+    return {
+      kind: 'duplicate',
+      ...(typeof existing === 'string' ? { conversationId: existing } : {}),
+    };
+  }
+  return { kind: 'rerouted' };
+}
+
+async function handleDuplicate(
+  deps: InboundDeps,
+  messageId: string,
+  knownConversation?: string,
+): Promise<StoreResult> {
+  const { message, jobs } = await readMessagePartition(deps.ddb, deps.table, messageId);
+  const conversationId =
+    typeof message?.conversationId === 'string'
+      ? message.conversationId
+      : (knownConversation ?? '');
+  const reset: Job[] = [];
+  for (const job of jobs) {
+    if (job.status !== 'failed') continue;
+    const fresh = await resetFailedJob(deps.ddb, { table: deps.table, job, clock: deps.clock });
+    if (fresh) reset.push(fresh);
+  }
+  if (reset.length > 0) {
+    failpoint(AFTER_JOB_RESET);
+    await enqueueJobs(deps.sqs, deps.jobsQueueUrl, reset);
+  }
+  return { messageId, conversationId, deduped: true };
+}

@@ -1,0 +1,37 @@
+/** Trigger: HTTP API `GET /v1/messages/{messageId}/jobs` (operator key): a message's jobs, at most one per type. */
+import { authenticate } from '../kernel/auth.js';
+import { ddb } from '../kernel/clients.js';
+import { tableName } from '../kernel/config.js';
+import { NotFoundError } from '../kernel/errors.js';
+import { httpHandler, pathParam } from '../kernel/http.js';
+import { readMessagePartition } from './job-store.js';
+
+export const handler = httpHandler(async (request) => {
+  const tenantId = await authenticate(ddb, request, 'api');
+  const messageId = pathParam(request, 'messageId');
+  const { message, jobs, interactions } = await readMessagePartition(
+    ddb,
+    tableName('inbound'),
+    messageId,
+  );
+  if (!message || message.tenantId !== tenantId) throw new NotFoundError('No such message.');
+  return {
+    status: 200,
+    body: {
+      jobs: jobs.map((j) => ({
+        type: j.jobType,
+        status: j.status,
+        attempts: j.attempts,
+        source: j.source,
+        updatedAt: j.updatedAt,
+      })),
+      interactions: interactions.map((i) => ({
+        source: i.source,
+        model: i.model,
+        promptTokens: i.promptTokens,
+        completionTokens: i.completionTokens,
+        latencyMs: i.latencyMs,
+      })),
+    },
+  };
+});

@@ -1,0 +1,20 @@
+/** Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs. */
+import { z } from 'zod';
+import { jobDeps } from '../conversations/runtime-deps.js';
+import { queueConsumer } from '../kernel/queue-consumer.js';
+import { JOB_TYPES } from './job-store.js';
+import { runJob } from './run-job.js';
+
+const ringSchema = z.object({
+  tenantId: z.string().min(1).max(128),
+  messageId: z.string().regex(/^m_[0-9a-f]{32}$/),
+  jobType: z.enum(JOB_TYPES),
+});
+
+export const handler = queueConsumer({
+  queue: 'jobs',
+  schema: ringSchema,
+  handle: async ({ body }) => {
+    await runJob(jobDeps(), body);
+  },
+});

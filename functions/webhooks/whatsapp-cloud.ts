@@ -1,0 +1,183 @@
+/**
+ * The WhatsApp Cloud API webhook: the payload schema, and what each message and status of every
+ * entry and change means for onceflow. Signature checking happens before this (kernel
+ * `webhook-signature.ts`); the whole payload is validated before anything is written, so a
+ * malformed delivery stores nothing.
+ */
+import { z } from 'zod';
+import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/apply-status.js';
+import { identifyPerson, isIdentified, parseWhatsAppId } from '../conversations/identity.js';
+import { type InboundDeps, storeMessage } from '../conversations/store-message.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
+import { findTenantByClaim, type Tenant } from '../tenants/tenant-store.js';
+import { providerTime } from './provider-time.js';
+
+const id = z.string().min(1).max(256);
+const text = z.string().max(16384);
+
+const messageSchema = z.looseObject({
+  id,
+  from: id.optional(),
+  from_user_id: id.optional(),
+  timestamp: z.union([z.string().max(20), z.number()]).optional(),
+  type: z.string().max(64).optional(),
+  text: z.looseObject({ body: text }).optional(),
+  button: z.looseObject({ text: text.optional() }).optional(),
+  interactive: z
+    .looseObject({
+      button_reply: z.looseObject({ title: text.optional() }).optional(),
+      list_reply: z.looseObject({ title: text.optional() }).optional(),
+    })
+    .optional(),
+  image: z.looseObject({ caption: text.optional() }).optional(),
+  video: z.looseObject({ caption: text.optional() }).optional(),
+  document: z.looseObject({ caption: text.optional() }).optional(),
+  reaction: z.looseObject({ emoji: z.string().max(64).optional() }).optional(),
+});
+
+const statusSchema = z.looseObject({
+  id,
+  status: z.string().max(32),
+  timestamp: z.union([z.string().max(20), z.number()]).optional(),
+  recipient_id: id.optional(),
+  recipient_user_id: id.optional(),
+  biz_opaque_callback_data: z.string().max(1024).optional(),
+  errors: z
+    .array(z.looseObject({ code: z.number().optional(), title: z.string().max(1024).optional() }))
+    .max(20)
+    .optional(),
+});
+
+const contactSchema = z.looseObject({
+  wa_id: id.optional(),
+  user_id: id.optional(),
+  profile: z.looseObject({ name: z.string().max(512).optional() }).optional(),
+});
+
+const valueSchema = z.looseObject({
+  metadata: z.looseObject({ phone_number_id: id }).optional(),
+  contacts: z.array(contactSchema).max(100).optional(),
+  messages: z.array(messageSchema).max(100).optional(),
+  statuses: z.array(statusSchema).max(100).optional(),
+});
+
+export const cloudWebhookSchema = z.looseObject({
+  object: z.literal('whatsapp_business_account'),
+  entry: z
+    .array(
+      z.looseObject({
+        id: id.optional(),
+        changes: z
+          .array(z.looseObject({ field: z.string().max(128).optional(), value: valueSchema }))
+          .max(100),
+      }),
+    )
+    .max(100),
+});
+
+export type CloudWebhook = z.output<typeof cloudWebhookSchema>;
+type CloudMessage = z.output<typeof messageSchema>;
+
+const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
+
+export function messageText(m: CloudMessage): string {
+  return (
+    m.text?.body ??
+    m.button?.text ??
+    m.interactive?.button_reply?.title ??
+    m.interactive?.list_reply?.title ??
+    m.image?.caption ??
+    m.video?.caption ??
+    m.document?.caption ??
+    m.reaction?.emoji ??
+    `[${m.type ?? 'message'}]`
+  );
+}
+
+export interface CloudOutcome {
+  readonly received: number;
+  readonly deduped: number;
+}
+
+export async function receiveCloudWebhook(
+  deps: InboundDeps,
+  payload: CloudWebhook,
+  lookupTenant: (phoneNumberId: string) => Promise<Tenant | undefined> = (pid) =>
+    findTenantByClaim(deps.ddb, 'whatsapp_phone', pid),
+): Promise<CloudOutcome> {
+  let received = 0;
+  let deduped = 0;
+  const tenants = new Map<string, Promise<Tenant | undefined>>();
+  for (const entry of payload.entry) {
+    for (const change of entry.changes) {
+      const value = change.value;
+      const messages = value.messages ?? [];
+      const statuses = value.statuses ?? [];
+      if (messages.length === 0 && statuses.length === 0) continue;
+      const phoneNumberId = value.metadata?.phone_number_id;
+      const tenantLookup = phoneNumberId
+        ? (tenants.get(phoneNumberId) ??
+          tenants.set(phoneNumberId, lookupTenant(phoneNumberId)).get(phoneNumberId))
+        : undefined;
+      const tenant = await tenantLookup;
+      if (!tenant || !phoneNumberId) {
+        countMetric('Unroutable', messages.length + statuses.length);
+        logger.warn('webhook for an unknown phone number id', { phoneNumberId });
+        continue;
+      }
+      for (const message of messages) {
+        received += 1;
+        const contact =
+          value.contacts?.find(
+            (c) =>
+              (c.wa_id && c.wa_id === message.from) ||
+              (c.user_id && c.user_id === message.from_user_id),
+          ) ?? (value.contacts?.length === 1 ? value.contacts[0] : undefined);
+        const person = identifyPerson(
+          [message.from, contact?.wa_id, message.from_user_id, contact?.user_id],
+          {
+            defaultCountry: tenant.defaultCountry,
+          },
+        );
+        if (!isIdentified(person)) {
+          countMetric('Unroutable');
+          continue;
+        }
+        const result = await storeMessage(deps, {
+          tenantId: tenant.tenantId,
+          channel: 'whatsapp',
+          direction: 'in',
+          dedupeKey: `wamid:${message.id}`,
+          providerMessageId: message.id,
+          body: messageText(message),
+          createdAt: providerTime(message.timestamp, deps.clock.now()),
+          person,
+          ...(contact?.profile?.name ? { profileName: contact.profile.name } : {}),
+        });
+        if (result.deduped) deduped += 1;
+      }
+      for (const status of statuses) {
+        received += 1;
+        if (!STATUSES.has(status.status)) continue;
+        const recipient = parseWhatsAppId(status.recipient_id);
+        const event: WhatsAppStatusEvent = {
+          tenantId: tenant.tenantId,
+          phoneNumberId,
+          wamid: status.id,
+          status: status.status as WhatsAppStatusEvent['status'],
+          occurredAt: providerTime(status.timestamp, deps.clock.now()),
+          ...(recipient?.kind === 'phone' ? { recipientPhone: recipient.e164 } : {}),
+          ...(status.biz_opaque_callback_data !== undefined
+            ? { bizOpaqueCallbackData: status.biz_opaque_callback_data }
+            : {}),
+          ...(status.errors
+            ? { errors: status.errors.map((e) => ({ code: e.code, title: e.title })) }
+            : {}),
+        };
+        const applied = await applyCampaignStatus(deps.ddb, deps.clock, event);
+        if (applied.matched && !applied.applied) deduped += 1;
+      }
+    }
+  }
+  return { received, deduped };
+}

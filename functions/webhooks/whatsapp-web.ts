@@ -1,0 +1,112 @@
+/**
+ * Events of a Baileys-based WhatsApp Web gateway in the Evolution API v2 shape. Only
+ * `messages.upsert` carries messages; every other event is acknowledged and ignored.
+ *
+ * `remoteJid` is the chat: a phone JID, an `@lid`, or a group (`@g.us`, whose sender is
+ * `participant`). `remoteJidAlt` / `participantAlt` carry the other form of the same person, which
+ * is how an `@lid` gets linked to a phone. `fromMe` messages are the business's own, filed as
+ * outbound in the same person's conversation.
+ */
+import { z } from 'zod';
+import { identifyPerson, isIdentified, parseWhatsAppId } from '../conversations/identity.js';
+import { type InboundDeps, storeMessage } from '../conversations/store-message.js';
+import { countMetric } from '../kernel/telemetry.js';
+import type { Tenant } from '../tenants/tenant-store.js';
+import { providerTime } from './provider-time.js';
+
+const id = z.string().min(1).max(256);
+const text = z.string().max(16384);
+
+const keySchema = z.looseObject({
+  remoteJid: id,
+  remoteJidAlt: id.optional().nullable(),
+  participant: id.optional().nullable(),
+  participantAlt: id.optional().nullable(),
+  fromMe: z.boolean().optional(),
+  id,
+});
+
+const upsertSchema = z.looseObject({
+  key: keySchema,
+  pushName: z.string().max(512).optional().nullable(),
+  message: z
+    .looseObject({
+      conversation: text.optional().nullable(),
+      extendedTextMessage: z
+        .looseObject({ text: text.optional().nullable() })
+        .optional()
+        .nullable(),
+      imageMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
+    })
+    .optional()
+    .nullable(),
+  messageTimestamp: z
+    .union([
+      z.number(),
+      z.string().max(20),
+      z.looseObject({ low: z.number(), high: z.number().optional() }),
+    ])
+    .optional()
+    .nullable(),
+});
+
+export const gatewayEnvelopeSchema = z.looseObject({
+  event: z.string().min(1).max(128),
+  instance: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/),
+  data: z.unknown().optional(),
+});
+
+export const upsertDataSchema = z.union([upsertSchema, z.array(upsertSchema).min(1).max(100)]);
+
+export type GatewayEnvelope = z.output<typeof gatewayEnvelopeSchema>;
+export type UpsertData = z.output<typeof upsertDataSchema>;
+
+/** `MESSAGES_UPSERT`, `messages.upsert` and `messages-upsert` are the same event. */
+export function isMessagesUpsert(event: string): boolean {
+  return event.toLowerCase().replace(/[_-]/g, '.') === 'messages.upsert';
+}
+
+export async function receiveGatewayMessages(
+  deps: InboundDeps,
+  tenant: Tenant,
+  data: UpsertData,
+): Promise<{ received: number; deduped: number }> {
+  const items = Array.isArray(data) ? data : [data];
+  let received = 0;
+  let deduped = 0;
+  for (const item of items) {
+    received += 1;
+    const { key } = item;
+    const chat = parseWhatsAppId(key.remoteJid);
+    const fromMe = key.fromMe === true;
+    const inGroup = chat?.kind === 'group';
+    // In a group the person is the participant; the business's own group messages name nobody.
+    const ids = inGroup
+      ? [key.participant, key.participantAlt]
+      : [key.remoteJid, key.remoteJidAlt, key.participant];
+    const person = identifyPerson(ids, { defaultCountry: tenant.defaultCountry });
+    if (!isIdentified(person) || (inGroup && fromMe)) {
+      countMetric('Unroutable');
+      continue;
+    }
+    const body =
+      item.message?.conversation ??
+      item.message?.extendedTextMessage?.text ??
+      item.message?.imageMessage?.caption ??
+      '';
+    const result = await storeMessage(deps, {
+      tenantId: tenant.tenantId,
+      channel: 'whatsapp',
+      direction: fromMe ? 'out' : 'in',
+      dedupeKey: `wa_web:${key.id}`,
+      providerMessageId: key.id,
+      body,
+      createdAt: providerTime(item.messageTimestamp, deps.clock.now()),
+      person,
+      ...(!fromMe && item.pushName ? { profileName: item.pushName } : {}),
+      ...(inGroup && chat.kind === 'group' ? { groupId: chat.groupId } : {}),
+    });
+    if (result.deduped) deduped += 1;
+  }
+  return { received, deduped };
+}
