@@ -10,7 +10,11 @@
 
 export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
 export type QueueName = 'jobs' | 'sends' | 'fanout';
-export type SecretName = 'adminKeyHash' | 'whatsappAppSecret' | 'whatsappVerifyToken';
+export type SecretName =
+  | 'adminKeyHash'
+  | 'whatsappAppSecret'
+  | 'whatsappVerifyToken'
+  | 'whatsappAccessToken';
 
 /** Every key attribute, of tables and of indexes, is a string (`S`): ISO-8601 times sort as strings. */
 export interface IndexSpec {
@@ -187,6 +191,84 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { inbound: 'readWrite' },
     sendsTo: ['jobs'],
     timeoutSeconds: 120,
+  },
+  // Campaigns (issue 4): API, fan-out, sender, recovery and counter reconciliation.
+  createCampaign: {
+    entry: 'functions/campaigns/create-campaign.ts',
+    description: 'Create a draft campaign with its first page of recipients (Idempotency-Key)',
+    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/campaigns' }] },
+    tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
+    timeoutSeconds: 29,
+  },
+  addCampaignRecipients: {
+    entry: 'functions/campaigns/add-recipients.ts',
+    description: 'Add a page of recipients to a draft campaign, unique by E.164 across pages',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients' }],
+    },
+    tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
+    timeoutSeconds: 29,
+  },
+  changeCampaignState: {
+    entry: 'functions/campaigns/change-campaign-state.ts',
+    description: 'Start (idempotent), pause or resume a campaign',
+    trigger: {
+      kind: 'http',
+      routes: [
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/start' },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/pause' },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/resume' },
+      ],
+    },
+    tables: { tenants: 'read', campaigns: 'readWrite' },
+    sendsTo: ['fanout'],
+  },
+  getCampaign: {
+    entry: 'functions/campaigns/get-campaign.ts',
+    description: 'A campaign with its totals',
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/campaigns/{campaignId}' }] },
+    tables: { tenants: 'read', campaigns: 'read' },
+  },
+  listCampaignRecipients: {
+    entry: 'functions/campaigns/list-recipients.ts',
+    description: "A campaign's recipients, by status, with a cursor",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'GET', path: '/v1/campaigns/{campaignId}/recipients' }],
+    },
+    tables: { tenants: 'read', campaigns: 'read' },
+  },
+  fanoutCampaign: {
+    entry: 'functions/campaigns/fanout-campaign.ts',
+    description: "Turns one shard of a running campaign's pending recipients into send messages",
+    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1 },
+    tables: { tenants: 'read', campaigns: 'readWrite' },
+    sendsTo: ['sends', 'fanout'],
+    timeoutSeconds: 60,
+  },
+  sendCampaignMessage: {
+    entry: 'functions/campaigns/send-campaign-message.ts',
+    description: 'Sends one campaign recipient its WhatsApp template, at most once',
+    trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
+    tables: { tenants: 'read', campaigns: 'readWrite' },
+    secrets: ['whatsappAccessToken'],
+    timeoutSeconds: 50,
+  },
+  recoverCampaigns: {
+    entry: 'functions/campaigns/recover-campaigns.ts',
+    description: 'Re-rings lost campaign work, releases unknown outcomes after the window, completes campaigns',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { tenants: 'read', campaigns: 'readWrite' },
+    sendsTo: ['sends', 'fanout'],
+    timeoutSeconds: 120,
+  },
+  reconcileCampaignCounters: {
+    entry: 'functions/campaigns/reconcile-campaign-counters.ts',
+    description: 'Recounts campaign recipients against their counters; emits CounterDrift',
+    trigger: { kind: 'schedule', everySeconds: 300 },
+    tables: { campaigns: 'readWrite' },
+    timeoutSeconds: 300,
   },
 };
 

@@ -73,6 +73,8 @@ export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
   whatsappAppSecret:
     'WhatsApp Cloud API app secret, verifies X-Hub-Signature-256 (set by the operator)',
   whatsappVerifyToken: 'WhatsApp webhook verify token, answers hub.challenge (set by the operator)',
+  whatsappAccessToken:
+    'WhatsApp Cloud API access token (system user), sends campaign templates (set by the operator)',
 };
 
 export interface OnceflowStackProps extends StackProps {

@@ -1,9 +1,30 @@
 /**
- * Applies a WhatsApp Cloud API status (from the inbound webhook) to the campaign recipient it
- * belongs to. Placeholder interface: the campaigns context implements it (issue: campaign sends).
+ * Applies a WhatsApp Cloud API status (from the inbound webhook, `POST /webhooks/whatsapp`) to the
+ * campaign recipient it belongs to.
+ *
+ * The recipient is found by the echoed `biz_opaque_callback_data` (which names campaign and
+ * contact, so it also completes a send whose answer was lost: `sending` with no wamid), else by
+ * the wamid index. Statuses only move a recipient forward (pending < sending < sent < delivered <
+ * read; `failed` is terminal and only follows sending or sent), each move a guarded transition
+ * with its counters in the same transaction, so duplicates and late statuses change nothing.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../kernel/clock.js';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { tableName } from '../kernel/config.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
+import { countMetric } from '../kernel/telemetry.js';
+import { countedTransition, counterWrite, moveDeltas } from './counters.js';
+import {
+  decodeCallbackData,
+  type RecipientItem,
+  type RecipientStatus,
+  recipientKey,
+  STATUS_RANK,
+  shardOf,
+  wamidIndexKey,
+} from './model.js';
+import { readRecipient } from './sender.js';
 
 export interface WhatsAppStatusEvent {
   readonly tenantId: string;
@@ -27,10 +48,118 @@ export interface ApplyStatusResult {
   readonly applied: boolean;
 }
 
+export const FP_STATUS_AFTER_APPLY = defineFailpoint(
+  'campaign.status.after-apply',
+  'a status moved its recipient (with counters), the webhook not yet answered',
+);
+
+/** Whether `status` may replace `current`. */
+export function movesForward(
+  current: RecipientStatus,
+  status: WhatsAppStatusEvent['status'],
+): boolean {
+  if (current === 'failed' || current === 'skipped') return false;
+  if (status === 'failed') return current === 'sending' || current === 'sent';
+  return STATUS_RANK[status] > STATUS_RANK[current];
+}
+
+async function findRecipient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  event: WhatsAppStatusEvent,
+): Promise<RecipientItem | undefined> {
+  const echo = decodeCallbackData(event.bizOpaqueCallbackData);
+  if (echo) {
+    const item = await readRecipient(
+      ddb,
+      table,
+      recipientKey(event.tenantId, echo.campaignId, echo.phone),
+    );
+    if (item) return item;
+  }
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :w',
+      ExpressionAttributeValues: { ':w': wamidIndexKey(event.phoneNumberId, event.wamid) },
+      Limit: 2,
+    }),
+  );
+  const hit = (out.Items ?? []).find((item) => item.tenantId === event.tenantId) as
+    | RecipientItem
+    | undefined;
+  return hit ? readRecipient(ddb, table, { pk: hit.pk, sk: hit.sk }) : undefined;
+}
+
+const MAX_RACES = 6;
+
 export async function applyCampaignStatus(
-  _ddb: DynamoDBDocumentClient,
-  _clock: Clock,
-  _event: WhatsAppStatusEvent,
+  ddb: DynamoDBDocumentClient,
+  clock: Clock,
+  event: WhatsAppStatusEvent,
 ): Promise<ApplyStatusResult> {
-  return { matched: false, applied: false };
+  const table = tableName('campaigns');
+  let recipient = await findRecipient(ddb, table, event);
+  if (!recipient) return { matched: false, applied: false };
+  for (let race = 0; race < MAX_RACES && recipient; race++) {
+    if (recipient.providerMessageId && recipient.providerMessageId !== event.wamid) {
+      // Evidence of a second message to one contact: never applied, always visible.
+      countMetric('CampaignStatusWamidMismatch');
+      return { matched: true, applied: false };
+    }
+    if (!movesForward(recipient.status, event.status)) return { matched: true, applied: false };
+    const now = isoTime(clock);
+    const firstError = event.errors?.[0];
+    const result = await countedTransition(ddb, {
+      table,
+      key: { pk: recipient.pk, sk: recipient.sk },
+      from: [recipient.status],
+      to: event.status,
+      set: {
+        providerMessageId: event.wamid,
+        gsi1pk: wamidIndexKey(event.phoneNumberId, event.wamid),
+        gsi1sk: 'R',
+        statusAt: event.occurredAt,
+        updatedAt: now,
+        ...(event.status === 'failed'
+          ? {
+              lastError: `${firstError?.code ?? 'failed'}: ${firstError?.title ?? 'reported failed by WhatsApp'}`,
+            }
+          : {}),
+      },
+      remove: [
+        LEASE_OWNER,
+        LEASE_EXPIRES_AT,
+        'sweepPk',
+        'sweepAt',
+        'retryAt',
+        ...(event.status === 'failed' ? [] : ['lastError']),
+      ],
+      also: {
+        condition: 'attribute_not_exists(#pmid) OR #pmid = :wamid',
+        names: { '#pmid': 'providerMessageId' },
+        values: { ':wamid': event.wamid },
+      },
+      with: [
+        counterWrite(
+          table,
+          recipient.tenantId,
+          recipient.campaignId,
+          shardOf(recipient.phone),
+          moveDeltas(recipient.status, event.status),
+        ),
+      ],
+    });
+    if (result.applied) {
+      if (recipient.status === 'sending' || recipient.status === 'pending') {
+        countMetric('CampaignOutcomeReconciled');
+      }
+      failpoint(FP_STATUS_AFTER_APPLY);
+      return { matched: true, applied: true };
+    }
+    // Someone moved it meanwhile (the sender storing the wamid, another status): look again.
+    recipient = await readRecipient(ddb, table, { pk: recipient.pk, sk: recipient.sk });
+  }
+  return { matched: recipient !== undefined, applied: false };
 }

@@ -44,6 +44,7 @@ const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
   adminKeyHash: () => sha256Hex(process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key'),
   whatsappAppSecret: () => process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret',
   whatsappVerifyToken: () => process.env.WHATSAPP_VERIFY_TOKEN ?? 'local-verify-token',
+  whatsappAccessToken: () => process.env.WHATSAPP_ACCESS_TOKEN ?? 'local-whatsapp-token',
 };
 
 /** Reads one of the platform's secrets (cached for five minutes on AWS). */

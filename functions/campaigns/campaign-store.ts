@@ -1,0 +1,598 @@
+/**
+ * Campaigns as the operator sees them: create with a first page of recipients, add pages while a
+ * draft, start / pause / resume, totals and the recipient listing.
+ *
+ * Uniqueness by E.164 is a conditional put of the recipient item itself (its key derives from the
+ * contact), in the same transaction as its shard's counter and a check that the campaign is still
+ * a draft, so a page can never be half counted and a contact never lands twice, whatever page it
+ * comes in.
+ */
+import { randomBytes } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import type { Item } from '../kernel/put-once.js';
+import { putOnce } from '../kernel/put-once.js';
+import { sha256Hex } from '../kernel/secrets.js';
+import { transition } from '../kernel/transition.js';
+import type { Tenant } from '../tenants/tenant-store.js';
+import { readTotals } from './counters.js';
+import {
+  ACTIVE_CAMPAIGNS,
+  type CampaignItem,
+  type CampaignTemplate,
+  COUNTER_SPREAD,
+  campaignKey,
+  counterKey,
+  MAX_RECIPIENTS_PER_CAMPAIGN,
+  newCampaignId,
+  type RecipientItem,
+  type RecipientStatus,
+  recipientKey,
+  recipientPartition,
+  SHARDS,
+  shardOf,
+  skippedKey,
+  type Totals,
+} from './model.js';
+import {
+  type Contact,
+  invalidPhoneDetails,
+  normalizeRecipients,
+  type RecipientInput,
+} from './recipient-input.js';
+
+export interface CampaignStore {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly clock: Clock;
+  /** Physical name of the `campaigns` table. */
+  readonly table: string;
+}
+
+export const FP_CREATE_AFTER_META = defineFailpoint(
+  'campaign.create.after-meta',
+  'campaign item written, its first page of recipients not yet',
+);
+export const FP_RECIPIENTS_AFTER_CHUNK = defineFailpoint(
+  'campaign.recipients.after-chunk',
+  'one transaction of recipients (with their counters) committed, the rest of the page not yet',
+);
+
+export interface CreateCampaignInput {
+  readonly name: string;
+  readonly template: CampaignTemplate;
+  readonly phoneNumberId: string;
+  readonly recipients: readonly RecipientInput[];
+  readonly skipInvalid?: boolean | undefined;
+}
+
+export interface PageResult {
+  /** Contacts this request added. */
+  readonly recipients: number;
+  /** Entries that were a contact already in this page or the campaign. */
+  readonly duplicatesCollapsed: number;
+  /** Invalid phones kept as `skipped` (only with `skipInvalid`). */
+  readonly skipped: number;
+}
+
+/**
+ * A campaign id. With an Idempotency-Key it derives from tenant and key, so a create retried after
+ * a crash continues the same campaign instead of starting a second one.
+ */
+export function campaignIdFor(
+  tenantId: string,
+  idempotencyKey: string | undefined,
+  nowMs: number,
+): string {
+  if (idempotencyKey)
+    return `cmp_${sha256Hex(`${tenantId}|create|${idempotencyKey}`).slice(0, 24)}`;
+  return newCampaignId(nowMs, randomBytes(8).toString('hex'));
+}
+
+export async function getCampaign(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  consistent = true,
+): Promise<CampaignItem | undefined> {
+  const out = await store.ddb.send(
+    new GetCommand({
+      TableName: store.table,
+      Key: campaignKey(tenantId, campaignId),
+      ConsistentRead: consistent,
+    }),
+  );
+  return out.Item as CampaignItem | undefined;
+}
+
+async function requireCampaign(store: CampaignStore, tenantId: string, campaignId: string) {
+  const campaign = await getCampaign(store, tenantId, campaignId);
+  if (!campaign) throw new NotFoundError(`Campaign ${campaignId} does not exist.`);
+  return campaign;
+}
+
+function validatePage(tenant: Tenant, recipients: readonly RecipientInput[], skipInvalid: boolean) {
+  const page = normalizeRecipients(recipients, tenant.defaultCountry);
+  if (page.invalid.length > 0 && !skipInvalid) {
+    throw new InvalidRequestError(
+      `${page.invalid.length} recipient phone number(s) are not valid; fix them or set skipInvalid.`,
+      invalidPhoneDetails(page.invalid, tenant.defaultCountry),
+    );
+  }
+  return page;
+}
+
+export async function createCampaign(
+  store: CampaignStore,
+  tenant: Tenant,
+  campaignId: string,
+  input: CreateCampaignInput,
+  addedBy?: string,
+): Promise<PageResult & { campaignId: string }> {
+  // Everything is checked before the first write: a bad request leaves nothing behind.
+  if (!(tenant.whatsapp?.phoneNumberIds ?? []).includes(input.phoneNumberId)) {
+    throw new InvalidRequestError('phoneNumberId is not one of this tenant’s WhatsApp numbers.', [
+      { field: 'phoneNumberId', message: 'must be one of the tenant’s whatsapp.phoneNumberIds' },
+    ]);
+  }
+  const page = validatePage(tenant, input.recipients, input.skipInvalid === true);
+  const now = isoTime(store.clock);
+  const meta = await putOnce(store.ddb, {
+    table: store.table,
+    item: {
+      ...campaignKey(tenant.tenantId, campaignId),
+      kind: 'campaign',
+      tenantId: tenant.tenantId,
+      campaignId,
+      name: input.name,
+      template: input.template,
+      phoneNumberId: input.phoneNumberId,
+      status: 'draft',
+      fanoutGeneration: 0,
+      createdAt: now,
+      updatedAt: now,
+    },
+  });
+  if (!meta.created && meta.existing.status !== 'draft') {
+    throw new ConflictError(`Campaign ${campaignId} already exists and is no longer a draft.`);
+  }
+  failpoint(FP_CREATE_AFTER_META);
+  const result = await insertPage(store, tenant.tenantId, campaignId, page, addedBy);
+  return { campaignId, ...result };
+}
+
+export async function addRecipients(
+  store: CampaignStore,
+  tenant: Tenant,
+  campaignId: string,
+  recipients: readonly RecipientInput[],
+  skipInvalid: boolean,
+  addedBy?: string,
+): Promise<PageResult> {
+  const campaign = await requireCampaign(store, tenant.tenantId, campaignId);
+  if (campaign.status !== 'draft') {
+    throw new ConflictError('Recipients can only be added while the campaign is a draft.');
+  }
+  const page = validatePage(tenant, recipients, skipInvalid);
+  return insertPage(store, tenant.tenantId, campaignId, page, addedBy);
+}
+
+interface PendingPut {
+  readonly shard: number;
+  readonly item: Item;
+  readonly status: RecipientStatus;
+}
+
+/** Puts per transaction: 100 minus the campaign check and the counter. */
+const PUTS_PER_TRANSACTION = 98;
+const PAGE_CONCURRENCY = 8;
+
+async function insertPage(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  page: ReturnType<typeof normalizeRecipients>,
+  addedBy: string | undefined,
+): Promise<PageResult> {
+  const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
+  const incoming = page.contacts.length + page.invalid.length;
+  if (totals.recipients + incoming > MAX_RECIPIENTS_PER_CAMPAIGN) {
+    throw new InvalidRequestError(
+      `A campaign holds at most ${MAX_RECIPIENTS_PER_CAMPAIGN} recipients; it has ${totals.recipients}.`,
+      [
+        {
+          field: 'recipients',
+          message: `at most ${MAX_RECIPIENTS_PER_CAMPAIGN - totals.recipients} more`,
+        },
+      ],
+    );
+  }
+  const now = isoTime(store.clock);
+  const base = (status: RecipientStatus) => ({
+    kind: 'recipient',
+    tenantId,
+    campaignId,
+    status,
+    attempts: 0,
+    createdAt: now,
+    updatedAt: now,
+    ...(addedBy ? { addedBy } : {}),
+  });
+  const puts: PendingPut[] = [
+    ...page.contacts.map((contact: Contact) => {
+      const key = recipientKey(tenantId, campaignId, contact.phone);
+      return {
+        shard: shardOf(contact.phone),
+        status: 'pending' as const,
+        item: {
+          ...key,
+          ...base('pending'),
+          phone: contact.phone,
+          ...(contact.name ? { name: contact.name } : {}),
+        },
+      };
+    }),
+    ...page.invalid.map(({ raw }) => {
+      const key = skippedKey(tenantId, campaignId, raw);
+      return {
+        shard: Number(key.pk.split('#').at(-1)),
+        status: 'skipped' as const,
+        item: { ...key, ...base('skipped'), phone: raw, lastError: 'invalid phone number' },
+      };
+    }),
+  ];
+  const chunks: PendingPut[][] = [];
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const inShard = puts.filter((p) => p.shard === shard);
+    for (let i = 0; i < inShard.length; i += PUTS_PER_TRANSACTION) {
+      chunks.push(inShard.slice(i, i + PUTS_PER_TRANSACTION));
+    }
+  }
+  let added = 0;
+  let skipped = 0;
+  let duplicates = page.duplicates;
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++];
+      if (!chunk) break;
+      const outcome = await insertChunk(store, tenantId, campaignId, chunk, addedBy);
+      added += outcome.added;
+      skipped += outcome.skipped;
+      duplicates += outcome.duplicates;
+      failpoint(FP_RECIPIENTS_AFTER_CHUNK);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PAGE_CONCURRENCY, chunks.length) }, worker));
+  return { recipients: added, duplicatesCollapsed: duplicates, skipped };
+}
+
+/**
+ * One transaction: campaign still a draft + the shard's counter + each contact put only if new.
+ * Contacts that already exist are taken out and the rest tried again: they are duplicates, or,
+ * when an earlier run of this same request (same Idempotency-Key) wrote them, already counted.
+ */
+async function insertChunk(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  chunk: readonly PendingPut[],
+  addedBy: string | undefined,
+): Promise<{ added: number; skipped: number; duplicates: number }> {
+  let remaining = [...chunk];
+  let duplicates = 0;
+  let earlier = { added: 0, skipped: 0 };
+  for (let attempt = 0; remaining.length > 0; attempt++) {
+    const shard = remaining[0]?.shard ?? 0;
+    const pending = remaining.filter((p) => p.status === 'pending').length;
+    const skipped = remaining.length - pending;
+    const counterAdds: string[] = ['#n :n'];
+    const values: Record<string, unknown> = { ':n': remaining.length };
+    if (pending > 0) {
+      counterAdds.push('#p :p');
+      values[':p'] = pending;
+    }
+    if (skipped > 0) {
+      counterAdds.push('#s :s');
+      values[':s'] = skipped;
+    }
+    try {
+      await store.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: store.table,
+                Key: campaignKey(tenantId, campaignId),
+                ConditionExpression: '#st = :draft',
+                ExpressionAttributeNames: { '#st': 'status' },
+                ExpressionAttributeValues: { ':draft': 'draft' },
+              },
+            },
+            {
+              Update: {
+                TableName: store.table,
+                Key: counterKey(
+                  tenantId,
+                  campaignId,
+                  shard,
+                  Math.floor(Math.random() * COUNTER_SPREAD),
+                ),
+                UpdateExpression: `ADD ${counterAdds.join(', ')}`,
+                ExpressionAttributeNames: {
+                  '#n': 'recipients',
+                  ...(pending > 0 ? { '#p': 'pending' } : {}),
+                  ...(skipped > 0 ? { '#s': 'skipped' } : {}),
+                },
+                ExpressionAttributeValues: values,
+              },
+            },
+            ...remaining.map((p) => ({
+              Put: {
+                TableName: store.table,
+                Item: p.item,
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+              },
+            })),
+          ],
+        }),
+      );
+      return {
+        added: pending + earlier.added,
+        skipped: skipped + earlier.skipped,
+        duplicates,
+      };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+        throw new ConflictError(
+          'The campaign is no longer a draft; recipients can no longer be added.',
+        );
+      }
+      const existing = new Map<number, Item | undefined>();
+      reasons.forEach((reason, index) => {
+        if (index >= 2 && reason.Code === 'ConditionalCheckFailed') {
+          existing.set(index - 2, reason.Item ? unmarshall(reason.Item) : undefined);
+        }
+      });
+      if (existing.size === 0) {
+        // A conflict with a concurrent transaction (another page of the same shard): try again.
+        if (attempt > 8) throw error;
+        await new Promise((r) => setTimeout(r, 10 * 2 ** attempt + Math.random() * 20));
+        continue;
+      }
+      const kept: PendingPut[] = [];
+      remaining.forEach((p, index) => {
+        if (!existing.has(index)) {
+          kept.push(p);
+          return;
+        }
+        const old = existing.get(index);
+        if (addedBy && old?.addedBy === addedBy) {
+          earlier = {
+            added: earlier.added + (p.status === 'pending' ? 1 : 0),
+            skipped: earlier.skipped + (p.status === 'skipped' ? 1 : 0),
+          };
+        } else {
+          duplicates += 1;
+        }
+      });
+      remaining = kept;
+    }
+  }
+  return { ...earlier, duplicates };
+}
+
+/**
+ * Operator view of a campaign. Totals are the sum of the shard counters, which move in the same
+ * transactions as the recipients they count.
+ */
+export async function describeCampaign(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+): Promise<{
+  campaignId: string;
+  name: string;
+  status: string;
+  phoneNumberId: string;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  totals: Totals;
+}> {
+  const campaign = await requireCampaign(store, tenantId, campaignId);
+  const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
+  return {
+    campaignId,
+    name: campaign.name,
+    status: campaign.status,
+    phoneNumberId: campaign.phoneNumberId,
+    createdAt: campaign.createdAt,
+    ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
+    ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
+    totals,
+  };
+}
+
+export interface RecipientView {
+  readonly phone: string;
+  readonly name?: string;
+  readonly status: RecipientStatus;
+  readonly providerMessageId: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+interface Cursor {
+  readonly s: number;
+  readonly k?: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(raw: string | undefined): Cursor {
+  if (!raw) return { s: 0 };
+  try {
+    const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
+    if (
+      Number.isInteger(value.s) &&
+      value.s >= 0 &&
+      value.s < SHARDS &&
+      (value.k === undefined || (typeof value.k === 'string' && value.k.length < 200))
+    ) {
+      return value;
+    }
+  } catch {
+    // fall through to the 400
+  }
+  throw new InvalidRequestError('The cursor is not valid.', [
+    { field: 'cursor', message: 'must be a nextCursor returned by this listing' },
+  ]);
+}
+
+export function toRecipientView(item: RecipientItem): RecipientView {
+  return {
+    phone: item.phone,
+    ...(item.name ? { name: item.name } : {}),
+    status: item.status,
+    providerMessageId: item.providerMessageId ?? null,
+    attempts: item.attempts ?? 0,
+    lastError: item.lastError ?? null,
+  };
+}
+
+/** How many items one listing request may read before it answers with a cursor. */
+const MAX_EVALUATED_PER_REQUEST = 5000;
+
+/**
+ * Lists recipients shard by shard (strongly consistent, so the listing agrees with the counters
+ * moved in the same transactions). The cursor names the shard and the last key read in it.
+ */
+export async function listRecipients(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  options: { status?: RecipientStatus; cursor?: string; limit: number },
+): Promise<{ recipients: RecipientView[]; nextCursor: string | null }> {
+  await requireCampaign(store, tenantId, campaignId);
+  let cursor: Cursor | undefined = decodeCursor(options.cursor);
+  const recipients: RecipientView[] = [];
+  let evaluated = 0;
+  while (cursor && recipients.length < options.limit && evaluated < MAX_EVALUATED_PER_REQUEST) {
+    const pk = recipientPartition(tenantId, campaignId, cursor.s);
+    const out: QueryCommandOutput = await store.ddb.send(
+      new QueryCommand({
+        TableName: store.table,
+        KeyConditionExpression: 'pk = :pk',
+        ConsistentRead: true,
+        Limit: options.limit - recipients.length,
+        ...(cursor.k ? { ExclusiveStartKey: { pk, sk: cursor.k } } : {}),
+        ...(options.status
+          ? {
+              FilterExpression: '#st = :st',
+              ExpressionAttributeNames: { '#st': 'status' },
+              ExpressionAttributeValues: { ':pk': pk, ':st': options.status },
+            }
+          : { ExpressionAttributeValues: { ':pk': pk } }),
+      }),
+    );
+    evaluated += out.ScannedCount ?? 0;
+    for (const item of out.Items ?? []) recipients.push(toRecipientView(item as RecipientItem));
+    const last: unknown = out.LastEvaluatedKey?.sk;
+    if (typeof last === 'string') cursor = { s: cursor.s, k: last };
+    else cursor = cursor.s + 1 < SHARDS ? { s: cursor.s + 1 } : undefined;
+  }
+  return { recipients, nextCursor: cursor ? encodeCursor(cursor) : null };
+}
+
+export const FP_START_AFTER_RUNNING = defineFailpoint(
+  'campaign.start.after-running',
+  'campaign moved to running, its fan-out messages not yet enqueued',
+);
+
+/**
+ * Moves a draft to running. Starting a running (or paused, or completed) campaign changes
+ * nothing; the caller then (re-)rings fan-out for the shards not done yet, which is what makes a
+ * start that crashed half-way resumable.
+ */
+export async function markRunning(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+): Promise<CampaignItem> {
+  const campaign = await requireCampaign(store, tenantId, campaignId);
+  if (campaign.status !== 'draft') return campaign;
+  const now = isoTime(store.clock);
+  const result = await transition(store.ddb, {
+    table: store.table,
+    key: campaignKey(tenantId, campaignId),
+    from: ['draft'],
+    to: 'running',
+    set: {
+      startedAt: now,
+      updatedAt: now,
+      sweepPk: ACTIVE_CAMPAIGNS,
+      sweepAt: now,
+      fanoutGeneration: 0,
+    },
+  });
+  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
+  return { ...campaign, status: 'running', startedAt: now };
+}
+
+export async function pauseCampaign(store: CampaignStore, tenantId: string, campaignId: string) {
+  const campaign = await requireCampaign(store, tenantId, campaignId);
+  if (campaign.status === 'paused') return campaign;
+  if (campaign.status !== 'running') {
+    throw new ConflictError(
+      `Only a running campaign can be paused; this one is ${campaign.status}.`,
+    );
+  }
+  const result = await transition(store.ddb, {
+    table: store.table,
+    key: campaignKey(tenantId, campaignId),
+    from: ['running'],
+    to: 'paused',
+    set: { updatedAt: isoTime(store.clock) },
+  });
+  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
+  return { ...campaign, status: 'paused' as const };
+}
+
+/**
+ * Paused → running with a new fan-out generation: senders acknowledged (and dropped) the queue
+ * messages of a paused campaign, so its pending recipients are rung again.
+ */
+export async function resumeCampaign(store: CampaignStore, tenantId: string, campaignId: string) {
+  const campaign = await requireCampaign(store, tenantId, campaignId);
+  if (campaign.status === 'running') return campaign;
+  if (campaign.status !== 'paused') {
+    throw new ConflictError(
+      `Only a paused campaign can be resumed; this one is ${campaign.status}.`,
+    );
+  }
+  const generation = (campaign.fanoutGeneration ?? 0) + 1;
+  const result = await transition(store.ddb, {
+    table: store.table,
+    key: campaignKey(tenantId, campaignId),
+    from: ['paused'],
+    to: 'running',
+    set: { updatedAt: isoTime(store.clock), fanoutGeneration: generation },
+  });
+  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
+  return { ...campaign, status: 'running' as const, fanoutGeneration: generation };
+}

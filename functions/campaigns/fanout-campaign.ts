@@ -1,0 +1,33 @@
+/**
+ * Trigger: SQS FIFO queue `fanout`. One message fans out one shard of a running campaign (see
+ * `fanout.ts`); a shard too large for one invocation rings itself to continue.
+ */
+import { z } from 'zod';
+import { systemClock } from '../kernel/clock.js';
+import { queueConsumer } from '../kernel/queue-consumer.js';
+import { fanoutShard } from './fanout.js';
+import { SHARDS } from './model.js';
+import { fanoutDeps, messagesPerSecond } from './wiring.js';
+
+const schema = z.object({
+  tenantId: z.string().min(1),
+  campaignId: z.string().min(1),
+  generation: z.number().int().min(0),
+  shard: z
+    .number()
+    .int()
+    .min(0)
+    .max(SHARDS - 1),
+});
+
+/** Work per invocation before handing over to a continuation message. */
+const BUDGET_MS = 20_000;
+
+export const handler = queueConsumer({
+  queue: 'fanout',
+  schema,
+  handle: async (message) => {
+    const rate = await messagesPerSecond(message.body.tenantId);
+    await fanoutShard(fanoutDeps(), systemClock, message.body, rate, BUDGET_MS);
+  },
+});

@@ -1,0 +1,312 @@
+/**
+ * Fan-out: turns a running campaign's pending recipients into send work, one shard per queue
+ * message (so shards fan out in parallel), a page at a time:
+ *
+ *   mark the page's pending recipients as enqueued (sweep index: due again at `sweepAt`)
+ *   → enqueue one send message each (SQS batch, deterministic deduplication ids)
+ *   → save the shard's cursor.
+ *
+ * A crash anywhere repeats at most the current page: marking is a conditional update on `pending`
+ * (a recipient a sender already claimed is left alone), the re-sent messages carry the same
+ * deduplication ids, and a sender re-reads the recipient anyway. Recipients marked but never
+ * enqueued are rung again by the recovery schedule once their `sweepAt` passes.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
+import type { CampaignStore } from './campaign-store.js';
+import { readTotals } from './counters.js';
+import {
+  type CampaignItem,
+  campaignKey,
+  type FanoutMessageBody,
+  fanoutKey,
+  type RecipientItem,
+  recipientPartition,
+  type SendMessageBody,
+  SHARDS,
+  sendGroupOf,
+  sendIdentity,
+  sweepPartition,
+} from './model.js';
+
+export interface FanoutDeps extends CampaignStore {
+  readonly sqs: SQSClient;
+  readonly sendsQueueUrl: string;
+  readonly fanoutQueueUrl: string;
+}
+
+export const FP_FANOUT_AFTER_MARK = defineFailpoint(
+  'campaign.fanout.after-mark',
+  'a page of recipients marked as enqueued, their send messages not yet sent',
+);
+export const FP_FANOUT_AFTER_ENQUEUE = defineFailpoint(
+  'campaign.fanout.after-enqueue',
+  'send messages of a page enqueued, the shard cursor not yet saved',
+);
+export const FP_FANOUT_AFTER_BATCH = defineFailpoint(
+  'campaign.fanout.after-batch',
+  'a page done and its cursor saved, the next page not started',
+);
+
+const PAGE_SIZE = 100;
+const MARK_CONCURRENCY = 25;
+
+/**
+ * When a pending recipient that was enqueued is due for another look: well after the moment the
+ * queue should have reached it at the tenant's rate, so the recovery schedule only re-rings
+ * recipients whose message is really gone.
+ */
+export function pendingHorizonMs(pendingTotal: number, messagesPerSecond: number): number {
+  return Math.max(300_000, Math.ceil((2 * pendingTotal * 1000) / Math.max(1, messagesPerSecond)));
+}
+
+export function sendMessage(
+  tenantId: string,
+  campaignId: string,
+  phone: string,
+  ring: string,
+): FifoMessage {
+  const body: SendMessageBody = { tenantId, campaignId, phone };
+  return {
+    body,
+    groupId: sendGroupOf(campaignId, phone),
+    identity: sendIdentity(tenantId, campaignId, phone, ring),
+  };
+}
+
+interface FanoutProgress {
+  readonly cursor?: string;
+  readonly done?: boolean;
+  readonly seq?: number;
+  readonly enqueued?: number;
+  readonly updatedAt?: string;
+}
+
+export async function readFanoutProgress(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  tenantId: string,
+  campaignId: string,
+  generation: number,
+): Promise<Map<number, FanoutProgress>> {
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': campaignKey(tenantId, campaignId).pk,
+        ':prefix': `FANOUT#${generation}#`,
+      },
+      ConsistentRead: true,
+    }),
+  );
+  const progress = new Map<number, FanoutProgress>();
+  for (const item of out.Items ?? []) {
+    progress.set(Number(String(item.sk).split('#').at(-1)), item as FanoutProgress);
+  }
+  return progress;
+}
+
+/**
+ * Enqueues a fan-out message for every shard of the current generation not done yet. `ring`
+ * separates deliberate re-rings from retries (which SQS deduplicates for five minutes).
+ */
+export async function ringFanout(
+  deps: FanoutDeps,
+  campaign: Pick<CampaignItem, 'tenantId' | 'campaignId' | 'fanoutGeneration'>,
+  ring: string,
+  shards?: readonly number[],
+): Promise<number> {
+  const generation = campaign.fanoutGeneration ?? 0;
+  const progress = await readFanoutProgress(
+    deps.ddb,
+    deps.table,
+    campaign.tenantId,
+    campaign.campaignId,
+    generation,
+  );
+  const messages: FifoMessage[] = [];
+  for (let shard = 0; shard < SHARDS; shard++) {
+    if (shards && !shards.includes(shard)) continue;
+    if (progress.get(shard)?.done) continue;
+    const body: FanoutMessageBody = {
+      tenantId: campaign.tenantId,
+      campaignId: campaign.campaignId,
+      generation,
+      shard,
+    };
+    messages.push({
+      body,
+      groupId: `fanout.${campaign.campaignId}.${shard}`,
+      identity: `fanout|${campaign.tenantId}|${campaign.campaignId}|${generation}|${shard}|${ring}`,
+    });
+  }
+  await enqueueFifo(deps.sqs, deps.fanoutQueueUrl, messages);
+  return messages.length;
+}
+
+async function markEnqueued(
+  deps: FanoutDeps,
+  item: RecipientItem,
+  sweepAt: string,
+  generation: number,
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: 'SET sweepPk = :spk, sweepAt = :at, fanoutGeneration = :g',
+        ConditionExpression: '#st = :pending',
+        ExpressionAttributeNames: { '#st': 'status' },
+        ExpressionAttributeValues: {
+          ':spk': sweepPartition(item.tenantId, item.campaignId, Number(item.pk.split('#').at(-1))),
+          ':at': sweepAt,
+          ':g': generation,
+          ':pending': 'pending',
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index] as T);
+      }
+    }),
+  );
+  return results;
+}
+
+export interface FanoutShardResult {
+  readonly enqueued: number;
+  readonly done: boolean;
+}
+
+/**
+ * Fans out one shard from its saved cursor until done or `budgetMs` is spent; then rings itself
+ * again to continue. A paused, completed or superseded (older generation) campaign is left alone.
+ */
+export async function fanoutShard(
+  deps: FanoutDeps,
+  clock: Clock,
+  message: FanoutMessageBody,
+  messagesPerSecond: number,
+  budgetMs: number,
+): Promise<FanoutShardResult> {
+  const { tenantId, campaignId, generation, shard } = message;
+  const startedAt = Date.now();
+  const campaignOut = await deps.ddb.send(
+    new GetCommand({
+      TableName: deps.table,
+      Key: campaignKey(tenantId, campaignId),
+      ConsistentRead: true,
+    }),
+  );
+  const campaign = campaignOut.Item as CampaignItem | undefined;
+  if (campaign?.status !== 'running' || (campaign.fanoutGeneration ?? 0) !== generation) {
+    return { enqueued: 0, done: true };
+  }
+  const progressKey = fanoutKey(tenantId, campaignId, generation, shard);
+  const progressOut = await deps.ddb.send(
+    new GetCommand({ TableName: deps.table, Key: progressKey, ConsistentRead: true }),
+  );
+  let progress = (progressOut.Item ?? {}) as FanoutProgress;
+  if (progress.done) return { enqueued: 0, done: true };
+
+  const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
+  const horizonMs = pendingHorizonMs(totals.pending, messagesPerSecond);
+  const pk = recipientPartition(tenantId, campaignId, shard);
+  let enqueued = 0;
+  for (;;) {
+    const page: QueryCommandOutput = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.table,
+        KeyConditionExpression: 'pk = :pk',
+        ConsistentRead: true,
+        Limit: PAGE_SIZE,
+        FilterExpression: '#st = :pending',
+        ExpressionAttributeNames: { '#st': 'status' },
+        ExpressionAttributeValues: { ':pk': pk, ':pending': 'pending' },
+        ...(progress.cursor ? { ExclusiveStartKey: { pk, sk: progress.cursor } } : {}),
+      }),
+    );
+    const pending = (page.Items ?? []) as RecipientItem[];
+    const sweepAt = new Date(clock.now() + horizonMs).toISOString();
+    const marked = await inParallel(pending, MARK_CONCURRENCY, (item) =>
+      markEnqueued(deps, item, sweepAt, generation),
+    );
+    failpoint(FP_FANOUT_AFTER_MARK);
+    const toSend = pending.filter((_, i) => marked[i]);
+    await enqueueFifo(
+      deps.sqs,
+      deps.sendsQueueUrl,
+      toSend.map((item) => sendMessage(tenantId, campaignId, item.phone, `f${generation}`)),
+    );
+    enqueued += toSend.length;
+    failpoint(FP_FANOUT_AFTER_ENQUEUE);
+    const last: unknown = page.LastEvaluatedKey?.sk;
+    const next: FanoutProgress = {
+      ...(typeof last === 'string' ? { cursor: last } : {}),
+      done: typeof last !== 'string',
+      seq: (progress.seq ?? 0) + 1,
+      enqueued: (progress.enqueued ?? 0) + toSend.length,
+      updatedAt: isoTime(clock),
+    };
+    const saved = await saveProgress(deps, progressKey, progress.seq, next);
+    if (!saved) return { enqueued, done: false }; // another worker is ahead on this shard
+    progress = next;
+    failpoint(FP_FANOUT_AFTER_BATCH);
+    if (progress.done) return { enqueued, done: true };
+    if (Date.now() - startedAt > budgetMs) {
+      await ringFanout(deps, campaign, `s${progress.seq}`, [shard]);
+      return { enqueued, done: false };
+    }
+  }
+}
+
+/** Saves the cursor only if nobody saved a newer one since we read it (never moves backwards). */
+async function saveProgress(
+  deps: FanoutDeps,
+  key: { pk: string; sk: string },
+  previousSeq: number | undefined,
+  next: FanoutProgress,
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new PutCommand({
+        TableName: deps.table,
+        Item: { ...key, kind: 'fanout', ...next },
+        ConditionExpression: previousSeq === undefined ? 'attribute_not_exists(pk)' : 'seq = :prev',
+        ...(previousSeq === undefined
+          ? {}
+          : { ExpressionAttributeValues: { ':prev': previousSeq } }),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The campaigns context's item layout and the rules every part of it shares.
+ *
+ * Items in the `campaigns` table:
+ * - `CAMPAIGN#<tenant>#<campaign> / META`: the campaign (name, template, phoneNumberId, status).
+ *   While running or paused it sits in the sparse `sweep` index under `CAMPAIGNS#ACTIVE`, which is
+ *   how the schedules find work without a scan.
+ * - `CAMPAIGN#<tenant>#<campaign> / FANOUT#<generation>#<shard>`: how far fan-out got in one shard
+ *   (a generation per start and per resume).
+ * - `CR#<tenant>#<campaign>#<shard> / R#<e164>`: one recipient. Its key *is* its uniqueness item:
+ *   the shard is a hash of the E.164, so one contact always lands on one item, across every page.
+ *   Invalid phones kept with `skipInvalid` are `X#<hash of the input>` items with status `skipped`.
+ *   A recipient waiting for a schedule (enqueued pending, sending, retry later) carries
+ *   `sweepPk = RS#<tenant>#<campaign>#<shard>` and `sweepAt` (ISO time it becomes due).
+ * - `CC#<tenant>#<campaign>#<shard> / COUNT#<part>`: the counters of one shard (in parts). Every transition of a
+ *   recipient moves its shard's counters in the same transaction; totals are the sum of the shards.
+ *   Recipients and counters are spread over `SHARDS` partition keys so a large, fast campaign has
+ *   no hot partition (1,000 sends/s with ~4 counted transitions each is ~125 writes/s per shard).
+ */
+import { createHash } from 'node:crypto';
+
+export const SHARDS = 32;
+
+/** Message groups per campaign on the sends queue: enough parallelism, ordered within a group. */
+export const SEND_GROUPS = 32;
+
+export const RECIPIENT_STATUSES = [
+  'pending',
+  'sending',
+  'sent',
+  'delivered',
+  'read',
+  'failed',
+  'skipped',
+] as const;
+export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
+
+export const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'completed'] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+/** States a recipient never leaves. */
+export const FINAL_STATUSES: readonly RecipientStatus[] = ['failed', 'skipped'];
+
+/**
+ * How far along a recipient is. Statuses move forward only: a status of lower or equal rank never
+ * replaces a higher one (a late `sent` after `delivered` changes nothing); `failed` is terminal.
+ */
+export const STATUS_RANK: Readonly<Record<RecipientStatus, number>> = {
+  pending: 0,
+  sending: 1,
+  sent: 2,
+  delivered: 3,
+  read: 4,
+  failed: 5,
+  skipped: 5,
+};
+
+/** Final for the campaign: nothing more will be sent to this contact. */
+export function isDone(status: RecipientStatus): boolean {
+  return status !== 'pending' && status !== 'sending';
+}
+
+export const MAX_RECIPIENTS_PER_REQUEST = 5000;
+export const MAX_RECIPIENTS_PER_CAMPAIGN = 1_000_000;
+
+function hashNumber(value: string): number {
+  return createHash('sha256').update(value).digest().readUInt32BE(0);
+}
+
+export function shardOf(contactKey: string): number {
+  return hashNumber(contactKey) % SHARDS;
+}
+
+export function shardLabel(shard: number): string {
+  return String(shard).padStart(2, '0');
+}
+
+export const campaignKey = (tenantId: string, campaignId: string) => ({
+  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
+  sk: 'META',
+});
+
+export const fanoutKey = (
+  tenantId: string,
+  campaignId: string,
+  generation: number,
+  shard: number,
+) => ({
+  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
+  sk: `FANOUT#${generation}#${shardLabel(shard)}`,
+});
+
+export const recipientPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `CR#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+
+/** The key of a valid recipient, derived from the contact alone. */
+export function recipientKey(tenantId: string, campaignId: string, e164: string) {
+  return { pk: recipientPartition(tenantId, campaignId, shardOf(e164)), sk: `R#${e164}` };
+}
+
+/** The key of an invalid phone kept as `skipped`. */
+export function skippedKey(tenantId: string, campaignId: string, raw: string) {
+  const digest = createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  return {
+    pk: recipientPartition(tenantId, campaignId, shardOf(`X#${digest}`)),
+    sk: `X#${digest}`,
+  };
+}
+
+/**
+ * Each shard's counters are split over `COUNTER_SPREAD` items, one picked at random per
+ * transition, so concurrent transactions seldom meet on one counter item (a meeting is a
+ * `TransactionConflict` and a retry).
+ */
+export const COUNTER_SPREAD = 4;
+
+export const counterKey = (tenantId: string, campaignId: string, shard: number, part: number) => ({
+  pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,
+  sk: `COUNT#${part}`,
+});
+
+export const sweepPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+
+/** The sweep partition of running and paused campaigns. */
+export const ACTIVE_CAMPAIGNS = 'CAMPAIGNS#ACTIVE';
+
+/** `gsi1` of a recipient once it has a wamid: statuses without the echo still find it. */
+export const wamidIndexKey = (phoneNumberId: string, wamid: string) =>
+  `WAMID#${phoneNumberId}#${wamid}`;
+
+/**
+ * `biz_opaque_callback_data`: the recipient's identity, echoed by every status webhook of the
+ * message, so a send whose answer was lost is still matched to its contact.
+ */
+const OPAQUE_PREFIX = 'ofc1';
+
+export function encodeCallbackData(campaignId: string, e164: string): string {
+  return `${OPAQUE_PREFIX}|${campaignId}|${e164}`;
+}
+
+export function decodeCallbackData(
+  value: string | undefined,
+): { campaignId: string; phone: string } | undefined {
+  if (!value) return undefined;
+  const [prefix, campaignId, phone, ...rest] = value.split('|');
+  if (prefix !== OPAQUE_PREFIX || !campaignId || !phone || rest.length > 0) return undefined;
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(campaignId) || !/^\+\d{6,15}$/.test(phone)) return undefined;
+  return { campaignId, phone };
+}
+
+/** The send queue's message group of a contact: a hash into `SEND_GROUPS`, never one per campaign. */
+export function sendGroupOf(campaignId: string, e164: string): string {
+  return `${campaignId}.${hashNumber(`g|${e164}`) % SEND_GROUPS}`;
+}
+
+/** Deterministic queue identity of one ring of a recipient's doorbell. */
+export function sendIdentity(
+  tenantId: string,
+  campaignId: string,
+  e164: string,
+  ring: string,
+): string {
+  return `send|${tenantId}|${campaignId}|${e164}|${ring}`;
+}
+
+export interface SendMessageBody {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly phone: string;
+}
+
+export interface FanoutMessageBody {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly generation: number;
+  readonly shard: number;
+}
+
+export interface CampaignTemplate {
+  readonly name: string;
+  readonly language: string;
+  readonly components?: readonly unknown[];
+}
+
+export interface CampaignItem {
+  readonly pk: string;
+  readonly sk: string;
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly name: string;
+  readonly template: CampaignTemplate;
+  readonly phoneNumberId: string;
+  readonly status: CampaignStatus;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  /** Bumped by resume: fan-out of each generation rings every pending recipient once. */
+  readonly fanoutGeneration?: number;
+}
+
+export interface RecipientItem {
+  readonly pk: string;
+  readonly sk: string;
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly phone: string;
+  readonly name?: string;
+  readonly status: RecipientStatus;
+  readonly attempts: number;
+  readonly providerMessageId?: string;
+  readonly lastError?: string;
+  readonly leaseOwner?: string;
+  readonly leaseExpiresAt?: number;
+  readonly sendingSince?: string;
+  /** How many times the doorbell was rung (fan-out is ring 0; recovery adds one each time). */
+  readonly ring?: number;
+  /** Retries after an unknown outcome, each recorded. */
+  readonly unknownRetries?: number;
+  readonly retryAt?: string;
+  readonly sweepPk?: string;
+  readonly sweepAt?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type Totals = { recipients: number } & Record<RecipientStatus, number>;
+
+export function emptyTotals(): Totals {
+  return {
+    recipients: 0,
+    pending: 0,
+    sending: 0,
+    sent: 0,
+    delivered: 0,
+    read: 0,
+    failed: 0,
+    skipped: 0,
+  };
+}
+
+/** A fresh campaign id: sortable by time, unguessable. */
+export function newCampaignId(nowMs: number, random: string): string {
+  return `cmp_${nowMs.toString(36)}${random}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * Trigger: SQS FIFO queue `sends` (batch, `ReportBatchItemFailures`). One message rings one
+ * recipient; the recipient item decides what happens (see `sender.ts`). A refusal worth retrying
+ * soon (130429, 5xx) fails just that record, so it comes back in its place in its message group.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ddb } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { settings, tableName } from '../kernel/config.js';
+import { queueConsumer } from '../kernel/queue-consumer.js';
+import { platformSecret } from '../kernel/secrets.js';
+import { createTokenBucket } from '../kernel/token-bucket.js';
+import { getCampaign } from './campaign-store.js';
+import { sendToRecipient } from './sender.js';
+import { createWhatsAppClient, whatsappApiBaseUrl, whatsappApiVersion } from './whatsapp-client.js';
+import { cached, campaignStore, messagesPerSecond } from './wiring.js';
+
+const schema = z.object({
+  tenantId: z.string().min(1),
+  campaignId: z.string().min(1),
+  phone: z.string().regex(/^\+\d{6,15}$/),
+});
+
+const whatsapp = createWhatsAppClient({
+  baseUrl: whatsappApiBaseUrl(),
+  version: whatsappApiVersion(),
+  accessToken: () => platformSecret('whatsappAccessToken'),
+});
+const tokens = createTokenBucket({ ddb, table: tableName('campaigns') });
+// Pausing reaches senders within about a second.
+const campaignFor = cached(1000, async (key) => {
+  const [tenantId = '', campaignId = ''] = key.split('|');
+  return getCampaign(campaignStore(), tenantId, campaignId, false);
+});
+
+export const handler = queueConsumer({
+  queue: 'sends',
+  schema,
+  handle: async (message) => {
+    await sendToRecipient(
+      {
+        ddb,
+        clock: systemClock,
+        table: tableName('campaigns'),
+        whatsapp,
+        tokens,
+        campaign: (tenantId, campaignId) => campaignFor(`${tenantId}|${campaignId}`),
+        messagesPerSecond,
+        owner: `${message.messageId}:${randomUUID()}`,
+        leaseSeconds: settings.leaseSeconds,
+        reconcileWindowSeconds: settings.reconcileWindowSeconds,
+      },
+      message.body,
+    );
+  },
+});

@@ -1,0 +1,271 @@
+/**
+ * Sending one recipient, from its queue message:
+ *
+ *   re-read → skip unless pending → rate-limit token → claim (pending → sending, lease, attempt,
+ *   counters) → call the provider with `biz_opaque_callback_data` = the recipient → store the wamid
+ *   (sending → sent, counters) as the very next write.
+ *
+ * The queue message is only a doorbell: whatever it says, the recipient item decides. A claimed
+ * recipient whose call ended with an unknown outcome stays `sending` without a wamid: it is never
+ * re-sent at once; a status webhook echoing its callback data completes it, or the recovery
+ * schedule releases it once the reconciliation window passes with no evidence.
+ */
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
+import type { TokenBucket } from '../kernel/token-bucket.js';
+import { countedTransition, counterWrite } from './counters.js';
+import {
+  type CampaignItem,
+  encodeCallbackData,
+  type RecipientItem,
+  recipientKey,
+  type SendMessageBody,
+  shardOf,
+  sweepPartition,
+  wamidIndexKey,
+} from './model.js';
+import type { SendResult, WhatsAppSender } from './whatsapp-client.js';
+
+export const FP_SEND_AFTER_CLAIM = defineFailpoint(
+  'campaign.send.after-claim',
+  'recipient claimed (sending, lease, attempt counted), the provider not yet called',
+);
+export const FP_SEND_AFTER_ACCEPTED = defineFailpoint(
+  'campaign.send.after-provider-accepted',
+  'the provider accepted the message, its wamid not yet stored',
+);
+export const FP_SEND_AFTER_REJECTED = defineFailpoint(
+  'campaign.send.after-provider-rejected',
+  'the provider refused the message, the recipient not yet released or failed',
+);
+export const FP_SEND_AFTER_STORED = defineFailpoint(
+  'campaign.send.after-wamid-stored',
+  'wamid stored (sent), the queue message not yet acknowledged',
+);
+
+export interface SenderDeps {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly clock: Clock;
+  readonly table: string;
+  readonly whatsapp: WhatsAppSender;
+  readonly tokens: TokenBucket;
+  /** The campaign (may be cached for a second or two: pausing is prompt, not instant). */
+  readonly campaign: (tenantId: string, campaignId: string) => Promise<CampaignItem | undefined>;
+  readonly messagesPerSecond: (tenantId: string) => Promise<number>;
+  /** Lease owner: unique per delivery. */
+  readonly owner: string;
+  readonly leaseSeconds: number;
+  readonly reconcileWindowSeconds: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Throughput/5xx retries made inside one delivery before handing back to the queue. @default 2 */
+  readonly inlineRetries?: number;
+}
+
+/** Thrown to make the queue redeliver this message later, in its place in its group. */
+export class SendRetryError extends Error {
+  override name = 'SendRetryError';
+}
+
+export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'paused' | 'later' | 'unknown';
+
+/** How long a pair-rate-limited contact waits before the recovery schedule rings it again. */
+export const PAIR_RATE_RETRY_MS = 60_000;
+/** Released recipients whose message is still in the queue: look again only if it is lost. */
+const RELEASED_HORIZON_MS = 15 * 60_000;
+
+export async function readRecipient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  key: { pk: string; sk: string },
+): Promise<RecipientItem | undefined> {
+  const out = await ddb.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+  return out.Item as RecipientItem | undefined;
+}
+
+export async function sendToRecipient(
+  deps: SenderDeps,
+  message: SendMessageBody,
+): Promise<SendOutcome> {
+  const { tenantId, campaignId, phone } = message;
+  const key = recipientKey(tenantId, campaignId, phone);
+  const shard = shardOf(phone);
+  const recipient = await readRecipient(deps.ddb, deps.table, key);
+  if (recipient?.status !== 'pending') return 'skipped';
+  if (recipient.retryAt && recipient.retryAt > isoTime(deps.clock)) return 'later';
+  const campaign = await deps.campaign(tenantId, campaignId);
+  if (campaign?.status !== 'running') return 'paused';
+
+  const rate = await deps.messagesPerSecond(tenantId);
+  if (!(await deps.tokens.take(`wa:${campaign.phoneNumberId}`, rate))) {
+    throw new SendRetryError('no send token within the wait limit');
+  }
+
+  // Claim: pending → sending, with lease and attempt, counters in the same transaction.
+  const now = deps.clock.now();
+  const sendingSince = new Date(now).toISOString();
+  const dueAt = new Date(
+    now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
+  ).toISOString();
+  const claim = await countedTransition(deps.ddb, {
+    table: deps.table,
+    key,
+    from: ['pending'],
+    to: 'sending',
+    set: {
+      [LEASE_OWNER]: deps.owner,
+      [LEASE_EXPIRES_AT]: now + deps.leaseSeconds * 1000,
+      attempts: (recipient.attempts ?? 0) + 1,
+      sendingSince,
+      sweepPk: sweepPartition(tenantId, campaignId, shard),
+      sweepAt: dueAt,
+      updatedAt: sendingSince,
+    },
+    remove: ['retryAt'],
+    also: {
+      condition: '#att = :att AND (attribute_not_exists(#lexp) OR #lexp <= :lnow)',
+      names: { '#att': 'attempts', '#lexp': LEASE_EXPIRES_AT },
+      values: { ':att': recipient.attempts ?? 0, ':lnow': now },
+    },
+    with: [counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 })],
+  });
+  if (!claim.applied) return 'skipped';
+  failpoint(FP_SEND_AFTER_CLAIM);
+
+  const inlineRetries = deps.inlineRetries ?? 2;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let result: SendResult;
+  for (let attempt = 0; ; attempt++) {
+    result = await deps.whatsapp.sendTemplate({
+      phoneNumberId: campaign.phoneNumberId,
+      to: phone,
+      template: campaign.template,
+      callbackData: encodeCallbackData(campaignId, phone),
+    });
+    const retryable =
+      result.kind === 'rejected' && (result.class === 'throughput' || result.class === 'transient');
+    if (!retryable || attempt >= inlineRetries) break;
+    // Refused, so nothing was sent: back off and try again while holding the claim.
+    countMetric('CampaignSendThrottled');
+    await sleep(250 * 2 ** attempt + Math.random() * 100);
+    if (!(await deps.tokens.take(`wa:${campaign.phoneNumberId}`, rate))) break;
+  }
+
+  if (result.kind === 'accepted') {
+    failpoint(FP_SEND_AFTER_ACCEPTED);
+    await storeWamid(deps, key, message, campaign.phoneNumberId, result.wamid);
+    failpoint(FP_SEND_AFTER_STORED);
+    countMetric('CampaignMessageSent');
+    return 'sent';
+  }
+  if (result.kind === 'unknown') {
+    // Maybe sent. Not retried now: the status webhook (which echoes the callback data) or the
+    // recovery schedule after the reconciliation window decides.
+    countMetric('CampaignSendOutcomeUnknown');
+    logger.warn('send outcome unknown; waiting for evidence', {
+      campaignId,
+      reason: result.reason,
+    });
+    return 'unknown';
+  }
+
+  failpoint(FP_SEND_AFTER_REJECTED);
+  const lastError = `${result.code ?? `HTTP ${result.httpStatus}`}: ${result.message}`;
+  if (result.class === 'permanent') {
+    await finishClaim(deps, key, message, 'failed', { lastError });
+    countMetric('CampaignMessageFailed');
+    return 'failed';
+  }
+  if (result.class === 'pair_rate') {
+    const retryAt = new Date(deps.clock.now() + PAIR_RATE_RETRY_MS).toISOString();
+    await finishClaim(deps, key, message, 'pending', {
+      lastError,
+      retryAt,
+      sweepPk: sweepPartition(tenantId, campaignId, shard),
+      sweepAt: retryAt,
+    });
+    return 'later';
+  }
+  await finishClaim(deps, key, message, 'pending', {
+    lastError,
+    sweepPk: sweepPartition(tenantId, campaignId, shard),
+    sweepAt: new Date(deps.clock.now() + RELEASED_HORIZON_MS).toISOString(),
+  });
+  throw new SendRetryError(`provider refused (${lastError}); the queue retries it`);
+}
+
+/**
+ * sending → sent with the wamid: the first write after the provider's answer. A status webhook
+ * may have got there first with the same wamid; that is the same fact, not a conflict.
+ */
+async function storeWamid(
+  deps: SenderDeps,
+  key: { pk: string; sk: string },
+  message: SendMessageBody,
+  phoneNumberId: string,
+  wamid: string,
+): Promise<void> {
+  const now = isoTime(deps.clock);
+  const stored = await countedTransition(deps.ddb, {
+    table: deps.table,
+    key,
+    from: ['sending'],
+    to: 'sent',
+    set: {
+      providerMessageId: wamid,
+      gsi1pk: wamidIndexKey(phoneNumberId, wamid),
+      gsi1sk: 'R',
+      updatedAt: now,
+      statusAt: now,
+    },
+    remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
+    also: { condition: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
+    with: [
+      counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
+        sending: -1,
+        sent: 1,
+      }),
+    ],
+  });
+  if (stored.applied) return;
+  const current = await readRecipient(deps.ddb, deps.table, key);
+  if (current?.providerMessageId !== wamid) {
+    countMetric('CampaignWamidConflict');
+    logger.error('recipient holds another wamid than the one just accepted', {
+      campaignId: message.campaignId,
+      status: current?.status,
+    });
+  }
+}
+
+/** Ends this delivery's claim as `failed` or back to `pending`, only if we still hold it. */
+async function finishClaim(
+  deps: SenderDeps,
+  key: { pk: string; sk: string },
+  message: SendMessageBody,
+  to: 'failed' | 'pending',
+  set: Record<string, unknown>,
+): Promise<boolean> {
+  const result = await countedTransition(deps.ddb, {
+    table: deps.table,
+    key,
+    from: ['sending'],
+    to,
+    set: { ...set, updatedAt: isoTime(deps.clock) },
+    remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(to === 'failed' ? ['sweepPk', 'sweepAt'] : [])],
+    also: {
+      condition: '#lo = :me AND attribute_not_exists(#pmid)',
+      names: { '#lo': LEASE_OWNER, '#pmid': 'providerMessageId' },
+      values: { ':me': deps.owner },
+    },
+    with: [
+      counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
+        sending: -1,
+        [to]: 1,
+      }),
+    ],
+  });
+  return result.applied;
+}

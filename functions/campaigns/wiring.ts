@@ -1,0 +1,56 @@
+/**
+ * What the campaign handlers share at run time: the stores built from the environment the
+ * manifest gives each function, created once per execution environment.
+ */
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { ddb, sqs } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { queueUrl, settings, tableName } from '../kernel/config.js';
+import { getTenant } from '../tenants/tenant-store.js';
+import type { CampaignStore } from './campaign-store.js';
+import type { FanoutDeps } from './fanout.js';
+
+export function campaignStore(): CampaignStore {
+  return { ddb, clock: systemClock, table: tableName('campaigns') };
+}
+
+export function fanoutDeps(): FanoutDeps {
+  return {
+    ...campaignStore(),
+    sqs,
+    sendsQueueUrl: queueUrl('sends'),
+    fanoutQueueUrl: queueUrl('fanout'),
+  };
+}
+
+/** A value cached for `ttlMs` per key (per execution environment). */
+export function cached<T>(ttlMs: number, load: (key: string) => Promise<T>) {
+  const entries = new Map<string, { value: T; until: number }>();
+  return async (key: string): Promise<T> => {
+    const hit = entries.get(key);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await load(key);
+    entries.set(key, { value, until: Date.now() + ttlMs });
+    return value;
+  };
+}
+
+/** The tenant's configured WhatsApp rate (messages per second), cached for ten seconds. */
+export const messagesPerSecond = cached(10_000, async (tenantId) => {
+  const tenant = await getTenant(ddb, tenantId);
+  return tenant?.messagesPerSecond ?? 80;
+});
+
+export async function sendsQueueIsEmpty(): Promise<boolean> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl('sends'),
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  const visible = Number(out.Attributes?.ApproximateNumberOfMessages ?? '1');
+  const inFlight = Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? '1');
+  return visible === 0 && inFlight === 0;
+}
+
+export { settings };
