@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openaiSimulator } from './openai.js';
+import { whatsappSimulator } from './whatsapp.js';
 
 export interface SimulatorContext {
   /** Base URL of the onceflow API (`ONCEFLOW_API_BASE_URL`), for status webhooks. */
@@ -46,4 +47,4 @@ export interface SimulatorModule {
 export type SimulatorFactory = (context: SimulatorContext) => SimulatorModule;
 
 /** Every provider simulator, in the order they are asked. */
-export const simulatorFactories: SimulatorFactory[] = [openaiSimulator];
+export const simulatorFactories: SimulatorFactory[] = [openaiSimulator, whatsappSimulator];

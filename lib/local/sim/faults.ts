@@ -1,0 +1,70 @@
+/**
+ * The fault settings of the provider simulators, one schema per provider key of
+ * `PUT /_sim/faults` (`whatsapp`, `googleAds`), and a small store each simulator keeps its
+ * current settings in. A Google Ads simulator takes `googleAdsFaultsSchema` from here, so both
+ * providers read the same body the same way.
+ */
+import { z } from 'zod';
+
+const rate = z.number().min(0).max(1);
+const ms = z.number().int().min(0).max(600_000);
+
+export const whatsappFaultsSchema = z
+  .object({
+    /** Share of sends answered with an error (a mix of 5xx `131000` and permanent `131026`). */
+    errorRate: rate.default(0),
+    /** Accepted sends per second per phone number id; over it → `130429`. 0 = unlimited. */
+    rateLimitPerSecond: z.number().min(0).max(100_000).default(0),
+    latencyMs: ms.default(0),
+    /** Share of sends accepted and recorded, whose answer is then lost (connection destroyed). */
+    lostResponseRate: rate.default(0),
+    /** Share of status webhooks delivered twice. */
+    statusDuplicateRate: rate.default(0),
+    /** Typical delay of a status webhook after the send (each status is jittered around it). */
+    statusDelayMs: ms.default(100),
+  })
+  .strict();
+
+export const googleAdsFaultsSchema = z
+  .object({
+    errorRate: rate.default(0),
+    lostResponseRate: rate.default(0),
+    latencyMs: ms.default(0),
+  })
+  .strict();
+
+export const simulatorFaultsSchema = z
+  .object({
+    whatsapp: whatsappFaultsSchema.optional(),
+    googleAds: googleAdsFaultsSchema.optional(),
+  })
+  .strict();
+
+export type WhatsAppFaults = z.output<typeof whatsappFaultsSchema>;
+export type GoogleAdsFaults = z.output<typeof googleAdsFaultsSchema>;
+
+/** Current settings of one provider; `set` validates (throwing names the bad field). */
+export class FaultStore<S extends z.ZodType<object>> {
+  private current: z.output<S>;
+  constructor(private readonly schema: S) {
+    this.current = schema.parse({});
+  }
+  get(): z.output<S> {
+    return this.current;
+  }
+  set(input: unknown): z.output<S> {
+    const parsed = this.schema.safeParse(input ?? {});
+    if (!parsed.success) {
+      throw new Error(
+        parsed.error.issues
+          .map((i) => `${i.path.join('.') || '(faults)'}: ${i.message}`)
+          .join('; '),
+      );
+    }
+    this.current = parsed.data;
+    return this.current;
+  }
+  clear(): void {
+    this.current = this.schema.parse({});
+  }
+}
