@@ -1,0 +1,355 @@
+/**
+ * Shared setup for the inbound, conversations and jobs integration tests: tenants with credentials,
+ * HTTP API v2 events for the real handlers, a private jobs queue per test file (so parallel files
+ * never drain each other's work), a drain that runs the real job consumer on it, and an OpenAI
+ * simulator on a free port for `ai_triage`.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ddb } from '../../functions/kernel/clients.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { tableName } from '../../functions/kernel/config.js';
+import { signHubBody } from '../../functions/kernel/webhook-signature.js';
+import {
+  issueCredentials,
+  putTenantConfig,
+  tenantConfigSchema,
+} from '../../functions/tenants/tenant-store.js';
+import { closeServer, listen } from '../../lib/local/http-util.js';
+import { ensureFifoQueue } from '../../lib/local/provision.js';
+import { toSqsRecord } from '../../lib/local/queue-poller.js';
+import { fifoQueuePair } from '../../lib/local/resources.js';
+import { openaiSimulator } from '../../lib/local/sim/openai.js';
+import { createSimulatorServer } from '../../lib/local/simulators.js';
+import { envNameForQueue } from '../../lib/manifest.js';
+import { emulatorEndpoints } from '../support/emulators.js';
+
+export const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
+
+export function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(
+    readFileSync(new URL(`../fixtures/inbound/${name}.json`, import.meta.url), 'utf8'),
+  );
+}
+
+export interface TestTenant {
+  readonly tenantId: string;
+  readonly phoneNumberId: string;
+  readonly locationId: string;
+  readonly instance: string;
+  readonly apiKey: string;
+  readonly webhookToken: string;
+}
+
+export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
+  const suffix = randomUUID().slice(0, 8);
+  const tenantId = `t-${suffix}`;
+  const phoneNumberId = `pn${suffix}`;
+  const locationId = `loc-${suffix}`;
+  const instance = `inst-${suffix}`;
+  await putTenantConfig(
+    ddb,
+    systemClock,
+    tenantId,
+    tenantConfigSchema.parse({
+      name: `Tenant ${suffix}`,
+      defaultCountry,
+      whatsapp: { phoneNumberIds: [phoneNumberId] },
+      ghl: { locationIds: [locationId] },
+      whatsappWeb: { instances: [instance] },
+    }),
+  );
+  const credentials = await issueCredentials(ddb, systemClock, tenantId);
+  return {
+    tenantId,
+    phoneNumberId,
+    locationId,
+    instance,
+    apiKey: credentials.apiKey,
+    webhookToken: credentials.webhookToken,
+  };
+}
+
+export interface HttpCall {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly routeKey: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly query?: Record<string, string>;
+  readonly pathParameters?: Record<string, string>;
+  readonly body?: string;
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience for asserting on JSON answers
+  readonly json: any;
+}
+
+export const lambdaContext = {
+  functionName: 'test',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
+  memoryLimitInMB: '512',
+  awsRequestId: 'req',
+  logGroupName: '/aws/lambda/test',
+  logStreamName: 'test',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} as unknown as Context;
+
+type HttpLambda = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
+
+export async function invoke(handler: HttpLambda, call: HttpCall): Promise<HttpResult> {
+  const query = call.query ?? {};
+  const rawQueryString = new URLSearchParams(query).toString();
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: call.routeKey,
+    rawPath: call.path,
+    rawQueryString,
+    headers: call.headers ?? {},
+    ...(rawQueryString ? { queryStringParameters: query } : {}),
+    ...(call.pathParameters ? { pathParameters: call.pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: call.method,
+        path: call.path,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'test',
+      },
+      requestId: randomUUID(),
+      routeKey: call.routeKey,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    ...(call.body !== undefined ? { body: call.body } : {}),
+    isBase64Encoded: false,
+  };
+  const result = (await handler(event, lambdaContext)) as {
+    statusCode: number;
+    headers?: Record<string, string>;
+    body?: string;
+  };
+  const text = result.body ?? '';
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: result.statusCode, headers: result.headers ?? {}, text, json };
+}
+
+/** A signed Cloud API delivery (`raw` is sent byte for byte). */
+export function cloudCall(raw: string, secret = APP_SECRET): HttpCall {
+  return {
+    method: 'POST',
+    routeKey: 'POST /webhooks/whatsapp',
+    path: '/webhooks/whatsapp',
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': signHubBody(raw, secret),
+    },
+    body: raw,
+  };
+}
+
+export function tokenCall(
+  route: '/webhooks/ghl/sms' | '/webhooks/whatsapp-web',
+  body: string,
+  token?: string,
+): HttpCall {
+  return {
+    method: 'POST',
+    routeKey: `POST ${route}`,
+    path: route,
+    headers: { 'content-type': 'application/json', ...(token ? { 'x-webhook-token': token } : {}) },
+    body,
+  };
+}
+
+export function apiCall(
+  apiKey: string,
+  call: Omit<HttpCall, 'headers'> & { body?: string },
+): HttpCall {
+  return {
+    ...call,
+    headers: {
+      authorization: `Bearer ${apiKey}`,
+      ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+  };
+}
+
+/** A Cloud API text message payload for one tenant. */
+export function cloudText(
+  tenant: Pick<TestTenant, 'phoneNumberId'>,
+  opts: { wamid: string; from?: string; body?: string; name?: string; userId?: string },
+): string {
+  const payload = fixture('whatsapp-cloud-text') as {
+    entry: Array<{ changes: Array<{ value: Record<string, unknown> }> }>;
+  };
+  const value = payload.entry[0]?.changes[0]?.value as Record<string, unknown>;
+  value.metadata = { display_phone_number: '15550783881', phone_number_id: tenant.phoneNumberId };
+  const from = opts.from ?? '972501234567';
+  value.contacts = [
+    {
+      profile: { name: opts.name ?? 'Dana Levi' },
+      ...(opts.from !== '' ? { wa_id: from } : {}),
+      ...(opts.userId ? { user_id: opts.userId } : {}),
+    },
+  ];
+  value.messages = [
+    {
+      ...(opts.from !== '' ? { from } : {}),
+      ...(opts.userId ? { from_user_id: opts.userId } : {}),
+      id: opts.wamid,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+      type: 'text',
+      text: { body: opts.body ?? 'Hi, is the apartment still available?' },
+    },
+  ];
+  return JSON.stringify(payload);
+}
+
+export function ghlPayload(
+  tenant: Pick<TestTenant, 'locationId'>,
+  overrides: Record<string, unknown> = {},
+) {
+  return { ...fixture('ghl-sms'), location: { name: 'Acme', id: tenant.locationId }, ...overrides };
+}
+
+export function webPayload(
+  tenant: Pick<TestTenant, 'instance'>,
+  key: Record<string, unknown>,
+  text = 'hello from web',
+  pushName = 'Dana',
+) {
+  const payload = fixture('whatsapp-web-upsert') as {
+    instance: string;
+    data: Record<string, unknown>;
+  };
+  payload.instance = tenant.instance;
+  payload.data = {
+    ...payload.data,
+    key: { fromMe: false, ...key },
+    pushName,
+    message: { conversation: text },
+  };
+  return payload;
+}
+
+// --- the jobs queue --------------------------------------------------------------------------------
+
+/** Points this worker's `jobs` queue at a fresh FIFO pair (short visibility so crashes come back fast). */
+export async function privateJobsQueue(sqs: SQSClient): Promise<string> {
+  const base = `jobs-${randomUUID().slice(0, 8)}`;
+  const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
+  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 1, maxReceiveCount: 10 });
+  process.env[envNameForQueue('jobs')] = queue.url;
+  return queue.url;
+}
+
+type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/**
+ * Receives from the queue and runs the consumer until a receive comes back empty; deletes what
+ * succeeded, as the Lambda event source does. Returns how many queue messages were handled.
+ * A crash (thrown handler) leaves the batch for its visibility timeout, as on AWS.
+ */
+export async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  handler: SqsLambda,
+): Promise<number> {
+  let handled = 0;
+  for (let empty = 0; empty < 2; ) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) {
+      empty += 1;
+      continue;
+    }
+    const event: SQSEvent = {
+      Records: messages.map((m) => toSqsRecord(m, 'arn:aws:sqs:us-east-1:000000000000:jobs')),
+    };
+    const response = await handler(event, lambdaContext);
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+    handled += done.length;
+  }
+  return handled;
+}
+
+// --- the OpenAI simulator --------------------------------------------------------------------------
+
+export async function startAiSimulator(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const sim = createSimulatorServer({
+    context: {
+      apiBaseUrl: 'http://127.0.0.1:1',
+      simBaseUrl: '',
+      env: (n) => process.env[n],
+      log: () => {},
+    },
+    factories: [openaiSimulator],
+  });
+  const port = await listen(sim.server as Server, 0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  process.env.SIM_BASE_URL = url;
+  return {
+    url,
+    stop: async () => {
+      await sim.closeModules();
+      await closeServer(sim.server);
+    },
+  };
+}
+
+// --- reading the store -----------------------------------------------------------------------------
+
+export async function tenantConversations(tenantId: string): Promise<Record<string, unknown>[]> {
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: tableName('inbound'),
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': `TCONV#${tenantId}` },
+    }),
+  );
+  return out.Items ?? [];
+}
