@@ -1,0 +1,615 @@
+/**
+ * Campaigns against the real DynamoDB Local and SQS emulator, with the real WhatsApp simulator on a
+ * free port and a ManualClock: the API's guarantees (uniqueness across pages, Idempotency-Key
+ * replay, totals equal to the listing), and the sender / status / recovery guarantees (one send per
+ * contact, unknown outcomes completed by evidence or retried once after the window, statuses never
+ * moving a recipient backward).
+ */
+import type { Server } from 'node:http';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ApplyStatusResult,
+  applyCampaignStatus,
+} from '../../functions/campaigns/apply-status.js';
+import {
+  addRecipients,
+  type CampaignStore,
+  createCampaign,
+  describeCampaign,
+  listRecipients,
+  markRunning,
+  type RecipientView,
+} from '../../functions/campaigns/campaign-store.js';
+import { readTotals } from '../../functions/campaigns/counters.js';
+import { handler as createHandler } from '../../functions/campaigns/create-campaign.js';
+import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+import {
+  type CampaignItem,
+  recipientKey,
+  type SendMessageBody,
+  SHARDS,
+  type Totals,
+} from '../../functions/campaigns/model.js';
+import { reconcileCampaign } from '../../functions/campaigns/reconcile-counters.js';
+import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
+import {
+  readRecipient,
+  type SenderDeps,
+  sendToRecipient,
+} from '../../functions/campaigns/sender.js';
+import {
+  createWhatsAppClient,
+  type WhatsAppSender,
+} from '../../functions/campaigns/whatsapp-client.js';
+import { ddb, sqs } from '../../functions/kernel/clients.js';
+import { ManualClock } from '../../functions/kernel/clock.js';
+import { queueUrl, tableName } from '../../functions/kernel/config.js';
+import {
+  armFailpoints,
+  clearFailpoints,
+  FailpointCrashError,
+} from '../../functions/kernel/failpoints.js';
+import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
+import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
+import { closeServer, listen } from '../../lib/local/http-util.js';
+import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
+import { createSimulatorServer } from '../../lib/local/simulators.js';
+import { createTenant, invoke, type TestTenant } from './inbound-support.js';
+
+const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
+let clock: ManualClock;
+let store: CampaignStore;
+let tenant: Tenant;
+let testTenant: TestTenant;
+let simServer: Server;
+let simUrl: string;
+
+beforeAll(async () => {
+  testTenant = await createTenant('IL');
+  tenant = (await getTenant(ddb, testTenant.tenantId, true)) as Tenant;
+  clock = new ManualClock(Date.now());
+  store = { ddb, clock, table: tableName('campaigns') };
+  const sim = createSimulatorServer({
+    context: {
+      apiBaseUrl: 'http://127.0.0.1:9', // statuses are applied by the tests themselves
+      simBaseUrl: '',
+      env: (name) =>
+        name === 'ONCEFLOW_DATA_DIR' ? `/tmp/onceflow-it-${process.pid}` : process.env[name],
+      log: () => {},
+    },
+    factories: [whatsappSimulator],
+  });
+  simServer = sim.server;
+  simUrl = `http://127.0.0.1:${await listen(simServer, 0, '127.0.0.1')}`;
+  await sim.closeModules; // modules keep a timer; closed with the server below
+  afterAll(async () => {
+    await sim.closeModules();
+    await closeServer(simServer);
+  });
+});
+
+function phones(count: number, from = 0): string[] {
+  return Array.from({ length: count }, (_, i) => `+97250${String(10_000_000 + from + i).slice(1)}`);
+}
+
+async function newCampaign(
+  recipients: readonly string[],
+  id = `cmp_it_${Math.random().toString(36).slice(2)}`,
+) {
+  await createCampaign(store, tenant, id, {
+    name: 'Spring',
+    template: TEMPLATE,
+    phoneNumberId: testTenant.phoneNumberId,
+    recipients: recipients.map((phone) => ({ phone })),
+  });
+  return id;
+}
+
+async function listAll(campaignId: string, status?: RecipientView['status'], limit = 100) {
+  const all: RecipientView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listRecipients(store, tenant.tenantId, campaignId, {
+      limit,
+      ...(status ? { status } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
+    all.push(...page.recipients);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
+function countByStatus(list: readonly RecipientView[]): Totals {
+  const totals: Totals = {
+    recipients: list.length,
+    pending: 0,
+    sending: 0,
+    sent: 0,
+    delivered: 0,
+    read: 0,
+    failed: 0,
+    skipped: 0,
+  };
+  for (const r of list) totals[r.status] += 1;
+  return totals;
+}
+
+describe('campaign API', () => {
+  it('collapses one contact written in other formats into one recipient, across pages', async () => {
+    // Prepare / Act
+    const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
+    const first = await createCampaign(store, tenant, id, {
+      name: 'Formats',
+      template: TEMPLATE,
+      phoneNumberId: testTenant.phoneNumberId,
+      recipients: [
+        { phone: '+972501234567', name: 'Dana' },
+        { phone: '050-123-4567' },
+        { phone: '+972 50 123 4567' },
+        { phone: '+972501234568' },
+      ],
+    });
+    const second = await addRecipients(
+      store,
+      tenant,
+      id,
+      [{ phone: '0501234568' }, { phone: '0501234569' }],
+      false,
+    );
+    // Assess
+    expect(first).toMatchObject({ campaignId: id, recipients: 2, duplicatesCollapsed: 2 });
+    expect(second).toMatchObject({ recipients: 1, duplicatesCollapsed: 1 });
+    const listed = await listAll(id);
+    expect(listed.map((r) => r.phone).sort()).toEqual([
+      '+972501234567',
+      '+972501234568',
+      '+972501234569',
+    ]);
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+  });
+
+  it('refuses invalid phones with details and writes nothing; skipInvalid keeps them as skipped', async () => {
+    const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
+    const input = {
+      name: 'Invalid',
+      template: TEMPLATE,
+      phoneNumberId: testTenant.phoneNumberId,
+      recipients: [{ phone: '+972501234567' }, { phone: 'not a phone' }, { phone: '123' }],
+    };
+    await expect(createCampaign(store, tenant, id, input)).rejects.toMatchObject({
+      status: 400,
+      details: [
+        { field: 'recipients.1.phone', message: expect.any(String) },
+        { field: 'recipients.2.phone', message: expect.any(String) },
+      ],
+    });
+    await expect(describeCampaign(store, tenant.tenantId, id)).rejects.toMatchObject({
+      status: 404,
+    });
+
+    const kept = await createCampaign(store, tenant, id, { ...input, skipInvalid: true });
+    expect(kept).toMatchObject({ recipients: 1, skipped: 2, duplicatesCollapsed: 0 });
+    const { totals } = await describeCampaign(store, tenant.tenantId, id);
+    expect(totals).toMatchObject({ recipients: 3, pending: 1, skipped: 2 });
+    expect(totals).toEqual(countByStatus(await listAll(id)));
+  });
+
+  it('refuses a phoneNumberId the tenant does not own', async () => {
+    await expect(
+      createCampaign(store, tenant, 'cmp_it_foreign', {
+        name: 'x',
+        template: TEMPLATE,
+        phoneNumberId: 'someone-else',
+        recipients: [],
+      }),
+    ).rejects.toMatchObject({ status: 400, details: [{ field: 'phoneNumberId' }] });
+  });
+
+  it('adds pages only while a draft; start is idempotent', async () => {
+    const id = await newCampaign(phones(3));
+    await markRunning(store, tenant.tenantId, id);
+    const again = await markRunning(store, tenant.tenantId, id);
+    expect(again.status).toBe('running');
+    await expect(
+      addRecipients(store, tenant, id, [{ phone: '+972509999999' }], false),
+    ).rejects.toMatchObject({
+      status: 409,
+    });
+  });
+
+  it('lists with a cursor and a status filter, agreeing with the totals', async () => {
+    const id = await newCampaign(phones(250, 5000));
+    const all = await listAll(id, undefined, 37);
+    expect(new Set(all.map((r) => r.phone)).size).toBe(250);
+    expect(await listAll(id, 'pending', 60)).toHaveLength(250);
+    expect(await listAll(id, 'sent')).toHaveLength(0);
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(all));
+    await expect(
+      listRecipients(store, tenant.tenantId, id, { limit: 10, cursor: 'garbage' }),
+    ).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('replays a create with the same Idempotency-Key, and refuses the key with another body', async () => {
+    const body = JSON.stringify({
+      name: 'Replay',
+      template: TEMPLATE,
+      phoneNumberId: testTenant.phoneNumberId,
+      recipients: [{ phone: '+972501111111' }, { phone: '0501111111' }],
+    });
+    const call = (raw: string) =>
+      invoke(createHandler, {
+        method: 'POST',
+        routeKey: 'POST /v1/campaigns',
+        path: '/v1/campaigns',
+        headers: {
+          authorization: `Bearer ${testTenant.apiKey}`,
+          'content-type': 'application/json',
+          'idempotency-key': `key-${testTenant.tenantId}`,
+        },
+        body: raw,
+      });
+    const first = await call(body);
+    const second = await call(body);
+    expect(first.status).toBe(201);
+    expect(first.json).toMatchObject({ recipients: 1, duplicatesCollapsed: 1 });
+    expect(second.status).toBe(201);
+    expect(second.json).toEqual(first.json);
+    const other = await call(body.replace('Replay', 'Other'));
+    expect(other.status).toBe(409);
+    expect(other.json.error.code).toBe('idempotency_key_mismatch');
+  });
+});
+
+function senderDeps(whatsapp: WhatsAppSender, owner: string): SenderDeps {
+  return {
+    ddb,
+    clock,
+    table: store.table,
+    whatsapp,
+    tokens: createTokenBucket({ ddb, table: store.table }),
+    campaign: async (tenantId, campaignId) =>
+      (
+        await ddb.send(
+          new (
+            await import('@aws-sdk/lib-dynamodb')
+          ).GetCommand({
+            TableName: store.table,
+            Key: { pk: `CAMPAIGN#${tenantId}#${campaignId}`, sk: 'META' },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item as CampaignItem | undefined,
+    messagesPerSecond: async () => 500,
+    owner,
+    leaseSeconds: 60,
+    reconcileWindowSeconds: 600,
+    sleep: async () => {},
+  };
+}
+
+function simClient(): WhatsAppSender {
+  return createWhatsAppClient({ baseUrl: simUrl, version: 'v21.0', accessToken: async () => 't' });
+}
+
+async function ledgerFor(
+  campaignId: string,
+): Promise<Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>> {
+  const out = (await (await fetch(`${simUrl}/_sim/whatsapp/messages`)).json()) as {
+    messages: Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>;
+  };
+  return out.messages.filter((m) => m.bizOpaqueCallbackData?.includes(`|${campaignId}|`));
+}
+
+async function setFaults(faults: Record<string, number>) {
+  await fetch(`${simUrl}/_sim/faults`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ whatsapp: faults }),
+  });
+}
+
+describe('sending', () => {
+  it('sends once per contact however often the doorbell rings, storing the wamid', async () => {
+    const id = await newCampaign(phones(5, 9000));
+    await markRunning(store, tenant.tenantId, id);
+    const deps = senderDeps(simClient(), 'w1');
+    const bodies: SendMessageBody[] = phones(5, 9000).map((phone) => ({
+      tenantId: tenant.tenantId,
+      campaignId: id,
+      phone,
+    }));
+    // Every message delivered three times, concurrently.
+    const outcomes = await Promise.all(
+      [...bodies, ...bodies, ...bodies].map((b, i) =>
+        sendToRecipient({ ...deps, owner: `w${i}` }, b),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'sent')).toHaveLength(5);
+    const ledger = await ledgerFor(id);
+    expect(ledger).toHaveLength(5);
+    const listed = await listAll(id);
+    expect(
+      listed.every((r) => r.status === 'sent' && r.providerMessageId && r.attempts === 1),
+    ).toBe(true);
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+  });
+
+  it('a lost answer leaves the recipient sending without wamid until the status echo completes it', async () => {
+    const [phone = ''] = phones(1, 9100);
+    const id = await newCampaign([phone]);
+    await markRunning(store, tenant.tenantId, id);
+    await setFaults({ lostResponseRate: 1 });
+    try {
+      const outcome = await sendToRecipient(senderDeps(simClient(), 'w1'), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      });
+      expect(outcome).toBe('unknown');
+    } finally {
+      await setFaults({});
+    }
+    const key = recipientKey(tenant.tenantId, id, phone);
+    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'sending' });
+    expect((await readRecipient(ddb, store.table, key))?.providerMessageId).toBeUndefined();
+    // A redelivered doorbell does not send again.
+    expect(
+      await sendToRecipient(senderDeps(simClient(), 'w2'), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      }),
+    ).toBe('skipped');
+    const [accepted] = await ledgerFor(id);
+    expect(accepted).toBeDefined();
+    const result = await applyCampaignStatus(ddb, clock, {
+      tenantId: tenant.tenantId,
+      phoneNumberId: testTenant.phoneNumberId,
+      wamid: accepted?.wamid ?? '',
+      status: 'delivered',
+      occurredAt: new Date(clock.now()).toISOString(),
+      bizOpaqueCallbackData: accepted?.bizOpaqueCallbackData ?? '',
+    });
+    expect(result).toEqual({ matched: true, applied: true });
+    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+      status: 'delivered',
+      providerMessageId: accepted?.wamid,
+    });
+    expect(await ledgerFor(id)).toHaveLength(1);
+  });
+
+  it('with no evidence, recovery releases an unknown outcome once after the window, recorded', async () => {
+    const [phone = ''] = phones(1, 9200);
+    const id = await newCampaign([phone]);
+    await markRunning(store, tenant.tenantId, id);
+    const lost: WhatsAppSender = {
+      sendTemplate: async () => ({ kind: 'unknown', reason: 'timeout' }),
+    };
+    expect(
+      await sendToRecipient(senderDeps(lost, 'w1'), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      }),
+    ).toBe('unknown');
+    const deps = {
+      ...({
+        ...store,
+        sqs,
+        sendsQueueUrl: queueUrl('sends'),
+        fanoutQueueUrl: queueUrl('fanout'),
+      } as FanoutDeps),
+      clock,
+      leaseSeconds: 60,
+      reconcileWindowSeconds: 600,
+      messagesPerSecond: async () => 80,
+      sendsQueueIsEmpty: async () => false,
+    };
+    const key = recipientKey(tenant.tenantId, id, phone);
+    // Inside the window nothing happens.
+    clock.advance(300_000);
+    await recoverCampaigns(deps);
+    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'sending' });
+    // After it, one recorded retry.
+    clock.advance(301_000);
+    await recoverCampaigns(deps);
+    const released = await readRecipient(ddb, store.table, key);
+    expect(released).toMatchObject({ status: 'pending', unknownRetries: 1, attempts: 1 });
+    expect(released?.lastError).toMatch(/outcome unknown/);
+    expect(
+      await sendToRecipient(senderDeps(simClient(), 'w2'), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      }),
+    ).toBe('sent');
+    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+    });
+    expect(await ledgerFor(id)).toHaveLength(1);
+    await drainSendsFor(id);
+  });
+
+  it('classifies refusals: a permanent error fails the contact with lastError', async () => {
+    const [phone = ''] = phones(1, 9300);
+    const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
+    await createCampaign(store, tenant, id, {
+      name: 'Bad template',
+      template: { name: 'missing_template', language: 'en_US' },
+      phoneNumberId: testTenant.phoneNumberId,
+      recipients: [{ phone }],
+    });
+    await markRunning(store, tenant.tenantId, id);
+    expect(
+      await sendToRecipient(senderDeps(simClient(), 'w1'), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      }),
+    ).toBe('failed');
+    const [recipient] = await listAll(id);
+    expect(recipient).toMatchObject({
+      status: 'failed',
+      lastError: expect.stringMatching(/^132001/),
+    });
+  });
+});
+
+describe('status webhooks', () => {
+  it('duplicated and reordered statuses never move a recipient backward', async () => {
+    const all = phones(30, 9400);
+    const id = await newCampaign(all);
+    await markRunning(store, tenant.tenantId, id);
+    await Promise.all(
+      all.map((phone, i) =>
+        sendToRecipient(senderDeps(simClient(), `w${i}`), {
+          tenantId: tenant.tenantId,
+          campaignId: id,
+          phone,
+        }),
+      ),
+    );
+    const ledger = await ledgerFor(id);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 29 }),
+            fc.constantFrom('sent', 'delivered', 'read' as const),
+          ),
+          {
+            minLength: 5,
+            maxLength: 40,
+          },
+        ),
+        async (events) => {
+          const results: ApplyStatusResult[] = await Promise.all(
+            events.map(([i, status]) => {
+              const entry = ledger[i];
+              return applyCampaignStatus(ddb, clock, {
+                tenantId: tenant.tenantId,
+                phoneNumberId: testTenant.phoneNumberId,
+                wamid: entry?.wamid ?? '',
+                status,
+                occurredAt: new Date(clock.now()).toISOString(),
+                bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
+              });
+            }),
+          );
+          expect(results.every((r) => r.matched)).toBe(true);
+        },
+      ),
+      { numRuns: 15 },
+    );
+    // Each recipient ends at the highest status it was ever told, however they arrived.
+    const listed = await listAll(id);
+    const rank = { pending: 0, sending: 1, sent: 2, delivered: 3, read: 4, failed: 5, skipped: 5 };
+    for (const r of listed) expect(rank[r.status]).toBeGreaterThanOrEqual(2);
+    // A late `sent` after `delivered` changes nothing.
+    const delivered = listed.find((r) => r.status === 'delivered' || r.status === 'read');
+    const entry = ledger.find((l) => `+${l.to}` === delivered?.phone);
+    const late = await applyCampaignStatus(ddb, clock, {
+      tenantId: tenant.tenantId,
+      phoneNumberId: testTenant.phoneNumberId,
+      wamid: entry?.wamid ?? '',
+      status: 'sent',
+      occurredAt: new Date(clock.now()).toISOString(),
+      bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
+    });
+    expect(late).toEqual({ matched: true, applied: false });
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+      countByStatus(await listAll(id)),
+    );
+    expect(
+      await reconcileCampaign(store, { tenantId: tenant.tenantId, campaignId: id }),
+    ).toMatchObject({
+      drift: 0,
+      inconclusiveShards: 0,
+    });
+  });
+});
+
+async function drainSendsFor(campaignId: string): Promise<Set<string>> {
+  const phonesSeen = new Set<string>();
+  for (let empty = 0; empty < 2; ) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl('sends'),
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) {
+      empty += 1;
+      continue;
+    }
+    for (const m of messages) {
+      const body = JSON.parse(m.Body ?? '{}') as SendMessageBody;
+      if (body.campaignId === campaignId) phonesSeen.add(body.phone);
+    }
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl('sends'),
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
+  }
+  return phonesSeen;
+}
+
+describe('fan-out', () => {
+  it('resumes after crashing half-way and rings every pending recipient', async () => {
+    const all = phones(400, 20_000);
+    const id = await newCampaign(all);
+    const campaign = await markRunning(store, tenant.tenantId, id);
+    const deps: FanoutDeps = {
+      ...store,
+      sqs,
+      sendsQueueUrl: queueUrl('sends'),
+      fanoutQueueUrl: queueUrl('fanout'),
+    };
+    await drainSendsFor('none');
+    // Every shard crashes after its first page once, then runs again from its saved cursor.
+    for (let shard = 0; shard < SHARDS; shard++) {
+      armFailpoints({ 'campaign.fanout.after-enqueue': { probability: 1, times: 1 } });
+      const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
+      await fanoutShard(deps, clock, body, 80, 60_000).catch((error: unknown) => {
+        if (!(error instanceof FailpointCrashError)) throw error;
+      });
+      clearFailpoints();
+      expect((await fanoutShard(deps, clock, body, 80, 60_000)).done).toBe(true);
+    }
+    const rung = await drainSendsFor(id);
+    expect(rung).toEqual(new Set(all));
+    // Start again: fan-out is done, nothing more is rung.
+    expect(await ringFanout(deps, campaign, 'again')).toBe(0);
+  });
+});
+
+describe('token bucket', () => {
+  it('keeps concurrent takers within the rate in every window', async () => {
+    const bucket = createTokenBucket({ ddb, table: store.table });
+    const name = `test-${Math.random().toString(36).slice(2)}`;
+    const startedAt = Date.now();
+    const times = await Promise.all(
+      Array.from({ length: 120 }, async () => {
+        expect(await bucket.take(name, 100)).toBe(true);
+        return Date.now();
+      }),
+    );
+    // 120 tokens at 100/s: the first 10 windows hold at most 100.
+    expect(Math.max(...times) - startedAt).toBeGreaterThanOrEqual(150);
+    const perSecond = new Map<number, number>();
+    for (const t of times)
+      perSecond.set(
+        Math.floor((t - startedAt) / 1000),
+        (perSecond.get(Math.floor((t - startedAt) / 1000)) ?? 0) + 1,
+      );
+    for (const count of perSecond.values()) expect(count).toBeLessThanOrEqual(110);
+  });
+});

@@ -1,0 +1,134 @@
+/** The campaign rules that need no network: identities, ordering of statuses, error classes, rates. */
+import { describe, expect, it } from 'vitest';
+import { movesForward } from '../../functions/campaigns/apply-status.js';
+import {
+  decodeCallbackData,
+  encodeCallbackData,
+  recipientKey,
+  SEND_GROUPS,
+  sendGroupOf,
+} from '../../functions/campaigns/model.js';
+import { normalizeRecipients } from '../../functions/campaigns/recipient-input.js';
+import { classifyError, createWhatsAppClient } from '../../functions/campaigns/whatsapp-client.js';
+import { windowAllowance } from '../../functions/kernel/token-bucket.js';
+import { newWamid, validateSend } from '../../lib/local/sim/whatsapp.js';
+
+describe('recipients', () => {
+  it('collapses formats of one contact and reports invalid phones by position', () => {
+    const page = normalizeRecipients(
+      [
+        { phone: '+972501234567' },
+        { phone: '050-123-4567' },
+        { phone: 'nope' },
+        { phone: '0521234567' },
+      ],
+      'IL',
+    );
+    expect(page.contacts.map((c) => c.phone)).toEqual(['+972501234567', '+972521234567']);
+    expect(page.duplicates).toBe(1);
+    expect(page.invalid).toEqual([{ index: 2, raw: 'nope' }]);
+  });
+
+  it('derives one key per contact whatever page it comes in', () => {
+    expect(recipientKey('t', 'c', '+972501234567')).toEqual(
+      recipientKey('t', 'c', '+972501234567'),
+    );
+  });
+
+  it('spreads one campaign over many message groups', () => {
+    const groups = new Set(
+      Array.from({ length: 2000 }, (_, i) => sendGroupOf('cmp', `+9725${String(10_000_000 + i)}`)),
+    );
+    expect(groups.size).toBe(SEND_GROUPS);
+  });
+
+  it('round-trips the callback data and refuses anything else', () => {
+    expect(decodeCallbackData(encodeCallbackData('cmp_1', '+972501234567'))).toEqual({
+      campaignId: 'cmp_1',
+      phone: '+972501234567',
+    });
+    expect(decodeCallbackData('ofc1|cmp|+97250|x')).toBeUndefined();
+    expect(decodeCallbackData('hello')).toBeUndefined();
+    expect(decodeCallbackData(undefined)).toBeUndefined();
+  });
+});
+
+describe('status order', () => {
+  it('moves forward only; failed is terminal and follows sending or sent', () => {
+    expect(movesForward('sending', 'sent')).toBe(true);
+    expect(movesForward('pending', 'delivered')).toBe(true);
+    expect(movesForward('delivered', 'sent')).toBe(false);
+    expect(movesForward('read', 'delivered')).toBe(false);
+    expect(movesForward('delivered', 'delivered')).toBe(false);
+    expect(movesForward('sent', 'failed')).toBe(true);
+    expect(movesForward('delivered', 'failed')).toBe(false);
+    expect(movesForward('failed', 'read')).toBe(false);
+  });
+});
+
+describe('provider errors', () => {
+  it('classifies the Cloud API codes', () => {
+    expect(classifyError(400, 130429)).toBe('throughput');
+    expect(classifyError(500, 131000)).toBe('transient');
+    expect(classifyError(503, undefined)).toBe('transient');
+    expect(classifyError(400, 131056)).toBe('pair_rate');
+    expect(classifyError(400, 131026)).toBe('permanent');
+    expect(classifyError(404, 132001)).toBe('permanent');
+    expect(classifyError(400, 100)).toBe('permanent');
+  });
+
+  it('tells a refused connection (not sent) from a lost answer (unknown)', async () => {
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: { code: 'ECONNREFUSED' },
+    });
+    const reset = Object.assign(new TypeError('fetch failed'), {
+      cause: { code: 'UND_ERR_SOCKET' },
+    });
+    const client = (error: Error) =>
+      createWhatsAppClient({
+        baseUrl: 'http://x',
+        version: 'v21.0',
+        accessToken: async () => 't',
+        fetch: async () => {
+          throw error;
+        },
+      });
+    const send = {
+      phoneNumberId: '1',
+      to: '+972501234567',
+      template: { name: 'a', language: 'en' },
+      callbackData: 'c',
+    };
+    expect(await client(refused).sendTemplate(send)).toMatchObject({
+      kind: 'rejected',
+      class: 'transient',
+    });
+    expect(await client(reset).sendTemplate(send)).toMatchObject({ kind: 'unknown' });
+  });
+});
+
+describe('token bucket windows', () => {
+  it('spreads any rate over a second exactly', () => {
+    for (const rate of [1, 7, 80, 1000]) {
+      let sum = 0;
+      for (let w = 0; w < 10; w++) sum += windowAllowance(12_340 + w, rate, 100);
+      expect(sum).toBe(rate);
+    }
+  });
+});
+
+describe('simulator request validation', () => {
+  it('accepts a template send and refuses malformed ones with code 100', () => {
+    const ok = {
+      messaging_product: 'whatsapp',
+      to: '972501234567',
+      type: 'template',
+      template: { name: 'x', language: { code: 'en_US' } },
+    };
+    expect(validateSend(ok)).toBeUndefined();
+    expect(validateSend({ ...ok, messaging_product: undefined })?.code).toBe(100);
+    expect(validateSend({ ...ok, to: 'abc' })?.code).toBe(100);
+    expect(validateSend({ ...ok, template: { name: 'x' } })?.code).toBe(100);
+    expect(newWamid('972501234567')).toMatch(/^wamid\.[A-Za-z0-9+/=]+$/);
+  });
+});
