@@ -426,7 +426,10 @@ export async function foldIntoLeadConversation(
   );
   failpoint(AFTER_KEYS_REDIRECTED);
   let merged = 0;
-  for (const other of new Set(allKeys.map(idOf))) {
+  // Candidates include the ids each key would have been given (ids are deterministic), so a retry
+  // after a crash that already redirected the keys still finds the conversations left to merge.
+  const candidates = new Set([...allKeys.map(idOf), ...allKeys.map(conversationIdFor)]);
+  for (const other of candidates) {
     if (other === undefined) continue;
     if (other === survivor) continue;
     merged += await mergeConversation(ddb, table, other, survivor);

@@ -43,7 +43,12 @@ afterAll(async () => {
 const conversations = (t: TestTenant, query: Record<string, string> = {}) =>
   invoke(
     listConversations,
-    apiCall(t.apiKey, { method: 'GET', routeKey: 'GET /v1/conversations', path: '/v1/conversations', query }),
+    apiCall(t.apiKey, {
+      method: 'GET',
+      routeKey: 'GET /v1/conversations',
+      path: '/v1/conversations',
+      query,
+    }),
   );
 
 const messages = (t: TestTenant, conversationId: string, query: Record<string, string> = {}) =>
@@ -71,7 +76,10 @@ const lead = (t: TestTenant, leadId: string, body: unknown) =>
   );
 
 async function send(t: TestTenant, from: string, body = 'hello', name = 'Someone') {
-  const answer = await invoke(whatsapp, cloudCall(cloudText(t, { wamid: `wamid.${randomUUID()}`, from, body, name })));
+  const answer = await invoke(
+    whatsapp,
+    cloudCall(cloudText(t, { wamid: `wamid.${randomUUID()}`, from, body, name })),
+  );
   expect(answer.status).toBe(200);
 }
 
@@ -85,7 +93,9 @@ describe('GET /v1/conversations', () => {
       const page = await conversations(t, { limit: '2', ...(cursor ? { cursor } : {}) });
       expect(page.status).toBe(200);
       expect(page.json.conversations.length).toBeLessThanOrEqual(2);
-      seen.push(...page.json.conversations.map((c: { conversationId: string }) => c.conversationId));
+      seen.push(
+        ...page.json.conversations.map((c: { conversationId: string }) => c.conversationId),
+      );
       cursor = page.json.nextCursor ?? undefined;
     } while (cursor);
     expect(seen).toHaveLength(5);
@@ -137,9 +147,16 @@ describe('PUT /v1/leads/{leadId}', () => {
     await send(t, '972501113002', 'second phone', 'Avi work');
     expect((await conversations(t)).json.conversations).toHaveLength(2);
 
-    const answer = await lead(t, 'lead-1', { name: 'Avi Cohen', phones: ['050-111-3001', '+972501113002'] });
+    const answer = await lead(t, 'lead-1', {
+      name: 'Avi Cohen',
+      phones: ['050-111-3001', '+972501113002'],
+    });
     expect(answer.status).toBe(200);
-    expect(answer.json).toMatchObject({ leadId: 'lead-1', merged: 1, phones: ['+972501113001', '+972501113002'] });
+    expect(answer.json).toMatchObject({
+      leadId: 'lead-1',
+      merged: 1,
+      phones: ['+972501113001', '+972501113002'],
+    });
     await send(t, '972501113002', 'after the merge');
 
     const listed = (await conversations(t)).json.conversations;
@@ -157,7 +174,10 @@ describe('PUT /v1/leads/{leadId}', () => {
       'second phone',
     ]);
     // Idempotent: the same PUT again changes nothing.
-    expect((await lead(t, 'lead-1', { name: 'Avi Cohen', phones: ['050-111-3001', '+972501113002'] })).json).toMatchObject({
+    expect(
+      (await lead(t, 'lead-1', { name: 'Avi Cohen', phones: ['050-111-3001', '+972501113002'] }))
+        .json,
+    ).toMatchObject({
       merged: 0,
       created: false,
     });
