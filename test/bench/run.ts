@@ -11,7 +11,11 @@ const available = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .map((f) => f.replace(/\.bench\.ts$/, ''));
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const argv = process.argv.slice(2);
+// A number right after a `--flag` is that flag's value (`--deliveries 2000`), not a benchmark name.
+const names = argv.filter(
+  (a, i) => !a.startsWith('-') && !(/^\d/.test(a) && /^--[^=]+$/.test(argv[i - 1] ?? '')),
+);
 if (names.length === 0) {
   console.log(`usage: npm run bench -- <${available.join('|')}>`);
   process.exit(available.length === 0 ? 1 : 0);

@@ -1,0 +1,112 @@
+/**
+ * The benchmark's baseline: the usual way to make a webhook idempotent, a plain handler wrapped in
+ * Powertools Idempotency (DynamoDB persistence layer, keyed by the wamid). The plain handler does
+ * the same work as onceflow's (tenant lookup, conversation routing, message, conversation counter,
+ * two job items, one SQS batch) but as separate writes, since the idempotency record is its dedupe.
+ * Its items live under `BL#` keys so they never meet onceflow's. Served over the runtime's HTTP
+ * adapter at `POST /bench/baseline/whatsapp`; never deployed.
+ */
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { identifyPerson } from '../../functions/conversations/identity.js';
+import { ddb, dynamodbClient, sqs } from '../../functions/kernel/clients.js';
+import { tableName } from '../../functions/kernel/config.js';
+import { UnauthorizedError } from '../../functions/kernel/errors.js';
+import { enqueueFifo } from '../../functions/kernel/fifo.js';
+import {
+  type HttpResponse,
+  header,
+  httpHandler,
+  parseJsonBody,
+} from '../../functions/kernel/http.js';
+import { platformSecret } from '../../functions/kernel/secrets.js';
+import { verifyHubSignature } from '../../functions/kernel/webhook-signature.js';
+import { findTenantByClaim } from '../../functions/tenants/tenant-store.js';
+import { cloudWebhookSchema, messageText } from '../../functions/webhooks/whatsapp-cloud.js';
+
+let persistenceStore: DynamoDBPersistenceLayer | undefined;
+
+function idempotent() {
+  persistenceStore ??= new DynamoDBPersistenceLayer({
+    tableName: tableName('idempotency'),
+    awsSdkV3Client: dynamodbClient,
+  });
+  const config = new IdempotencyConfig({ eventKeyJmesPath: 'key', expiresAfterSeconds: 24 * 3600 });
+  // As the kernel's Idempotency-Key does: the in-progress record expires with the invocation.
+  config.registerLambdaContext({ getRemainingTimeInMillis: () => 30_000 } as Context);
+  return makeIdempotent(async (_call: { key: string }, run: () => Promise<HttpResponse>) => run(), {
+    persistenceStore,
+    config,
+  });
+}
+
+export const handler = httpHandler(async (request) => {
+  const secret = await platformSecret('whatsappAppSecret');
+  if (!verifyHubSignature(request.rawBody, header(request, 'x-hub-signature-256'), secret)) {
+    throw new UnauthorizedError();
+  }
+  const payload = parseJsonBody(request, cloudWebhookSchema);
+  const value = payload.entry[0]?.changes[0]?.value;
+  const message = value?.messages?.[0];
+  const phoneNumberId = value?.metadata?.phone_number_id;
+  if (!value || !message || !phoneNumberId)
+    return { status: 200, body: { received: 0, deduped: 0 } };
+  return idempotent()({ key: `baseline:${message.id}` }, async () => {
+    const table = tableName('inbound');
+    const tenant = await findTenantByClaim(ddb, 'whatsapp_phone', phoneNumberId);
+    if (!tenant) return { status: 200, body: { received: 0, deduped: 0 } };
+    const person = identifyPerson([message.from], { defaultCountry: tenant.defaultCountry });
+    const key = `BL#phone:${tenant.tenantId}:${person.e164}`;
+    const route = await ddb.send(
+      new GetCommand({ TableName: table, Key: { pk: key, sk: 'CKEY' } }),
+    );
+    const conversationId = route.Item ? String(route.Item.conversationId) : `BLC#${person.e164}`;
+    const now = new Date().toISOString();
+    const messageId = `BLM#${message.id}`;
+    await ddb.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: messageId,
+          sk: 'MSG',
+          conversationId,
+          body: messageText(message),
+          createdAt: now,
+        },
+      }),
+    );
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: conversationId, sk: 'CONV' },
+        UpdateExpression: 'SET lastMessageAt = :now ADD messageCount :one',
+        ExpressionAttributeValues: { ':now': now, ':one': 1 },
+      }),
+    );
+    if (!route.Item) {
+      await ddb.send(
+        new PutCommand({ TableName: table, Item: { pk: key, sk: 'CKEY', conversationId } }),
+      );
+    }
+    for (const type of ['lead_match', 'ai_triage']) {
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk: messageId, sk: `JOB#${type}`, status: 'pending' },
+        }),
+      );
+    }
+    await enqueueFifo(
+      sqs,
+      process.env.BENCH_BASELINE_QUEUE_URL ?? '',
+      ['lead_match', 'ai_triage'].map((type) => ({
+        body: { messageId, type },
+        groupId: messageId,
+        identity: `${messageId}:${type}`,
+      })),
+    );
+    return { status: 200, body: { received: 1, deduped: 0 } };
+  });
+});

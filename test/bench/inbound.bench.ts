@@ -1,0 +1,435 @@
+/**
+ * `npm run bench -- inbound [--deliveries N] [--concurrency C]`: WhatsApp Cloud API webhook
+ * deliveries (default 20,000, 30% duplicates, concurrency 64) against the local runtime started in
+ * this process, once through onceflow's `POST /webhooks/whatsapp` and once through a baseline
+ * that wraps a plain handler with Powertools Idempotency (`inbound-baseline.ts`), same payloads.
+ *
+ * Per run: deliveries/s, p50/p99 latency, DynamoDB and SQS requests per unique message and per
+ * duplicate (an SDK middleware on the shared clients counts every request made inside the webhook's
+ * telemetry context, so the job consumer's work is not counted), DynamoDB write and read units per
+ * event (`ReturnConsumedCapacity: TOTAL`, set by the same middleware), and the cost per million
+ * deliveries those counts imply at us-east-1 list prices. Uniques are sent first, then the
+ * duplicates (re-deliveries of random earlier messages), so the two can be counted apart.
+ *
+ * The jobs each run enqueues go to a sink queue nobody polls, so neither run pays for job work.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+
+// Handlers log at WARN and above only: a benchmark's stdout is its report.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+interface Options {
+  deliveries: number;
+  concurrency: number;
+  duplicateShare: number;
+  phones: number;
+}
+
+function parseArgs(args: readonly string[]): Options {
+  const options: Options = {
+    deliveries: 20_000,
+    concurrency: 64,
+    duplicateShare: 0.3,
+    phones: 2_000,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = (args[i] ?? '').split('=', 2);
+    const value = () => Number(inline ?? args[++i]);
+    if (flag === '--deliveries') options.deliveries = value();
+    else if (flag === '--concurrency') options.concurrency = value();
+    else if (flag === '--duplicates') options.duplicateShare = value();
+  }
+  if (!Number.isInteger(options.deliveries) || options.deliveries < 10)
+    throw new Error('--deliveries must be ≥ 10');
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    throw new Error('--concurrency must be ≥ 1');
+  options.phones = Math.max(10, Math.min(options.phones, Math.floor(options.deliveries / 10)));
+  return options;
+}
+
+// --- counting ------------------------------------------------------------------------------------
+
+interface Tally {
+  ddbRequests: number;
+  sqsRequests: number;
+  wcu: number;
+  rcu: number;
+  /** Conditional writes that failed report no capacity; AWS still charges them (estimated). */
+  estimatedWcu: number;
+}
+
+const emptyTally = (): Tally => ({
+  ddbRequests: 0,
+  sqsRequests: 0,
+  wcu: 0,
+  rcu: 0,
+  estimatedWcu: 0,
+});
+const WRITES = new Set([
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'BatchWriteItem',
+]);
+
+function commandOf(name: string | undefined): string {
+  return (name ?? '').replace(/Command$/, '');
+}
+
+type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+
+function addCapacity(
+  tally: Tally,
+  command: string,
+  consumed: Capacity | Capacity[] | undefined,
+): boolean {
+  const list = Array.isArray(consumed) ? consumed : consumed ? [consumed] : [];
+  if (list.length === 0) return false;
+  for (const c of list) {
+    const write = c.WriteCapacityUnits ?? (WRITES.has(command) ? c.CapacityUnits : 0) ?? 0;
+    const read = c.ReadCapacityUnits ?? (WRITES.has(command) ? 0 : c.CapacityUnits) ?? 0;
+    tally.wcu += write;
+    tally.rcu += read;
+  }
+  return true;
+}
+
+// --- list prices (us-east-1, on-demand) -----------------------------------------------------------
+
+const PRICE = {
+  /** DynamoDB on-demand, per write / read request unit. */
+  wru: 0.625 / 1e6,
+  rru: 0.125 / 1e6,
+  /** SQS FIFO, per request (64 KiB chunk). */
+  sqsFifo: 0.5 / 1e6,
+  /** HTTP API + one Lambda request; the same for both, shown for scale. */
+  edge: 1.0 / 1e6 + 0.2 / 1e6,
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+interface RunResult {
+  name: string;
+  deliveries: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  unique: Tally;
+  duplicate: Tally;
+  uniques: number;
+  duplicates: number;
+}
+
+export default async function inboundBench(args: string[]): Promise<void> {
+  const options = parseArgs(args);
+  const { startLocalRuntime, PROJECT_ROOT } = await import('../../lib/local/runtime.js');
+  const runtime = await startLocalRuntime({
+    port: 0,
+    simPort: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    inMemory: true,
+    schedules: false,
+    pollersPerQueue: 1,
+    log: () => {},
+  });
+  const baselineServer: { server?: Server } = {};
+  try {
+    // Imported only now: SDK clients read the runtime's endpoints when they are created.
+    const { dynamodbClient, sqs, ddb } = await import('../../functions/kernel/clients.js');
+    const { systemClock } = await import('../../functions/kernel/clock.js');
+    const { currentTelemetry } = await import('../../functions/kernel/telemetry.js');
+    const { signHubBody } = await import('../../functions/kernel/webhook-signature.js');
+    const { issueCredentials, putTenantConfig, tenantConfigSchema } = await import(
+      '../../functions/tenants/tenant-store.js'
+    );
+    const { ensureFifoQueue, localSqsClient } = await import('../../lib/local/provision.js');
+    const { fifoQueuePair } = await import('../../lib/local/resources.js');
+    const { createHttpAdapter } = await import('../../lib/local/http-adapter.js');
+    const { createHandlerLoader } = await import('../../lib/local/lambda.js');
+    const { listen } = await import('../../lib/local/http-util.js');
+    const { envNameForQueue } = await import('../../lib/manifest.js');
+
+    // Sink queues: both runs enqueue their job rings somewhere nobody polls.
+    const admin = localSqsClient(runtime.urls.sqs);
+    const sink = async (name: string) => {
+      const queue = fifoQueuePair(`${name}.fifo`, `${name}-dlq.fifo`, runtime.urls.sqs);
+      await ensureFifoQueue(admin, queue, { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 });
+      return queue.url;
+    };
+    process.env[envNameForQueue('jobs')] = await sink('bench-onceflow-sink');
+    process.env.BENCH_BASELINE_QUEUE_URL = await sink('bench-baseline-sink');
+    admin.destroy();
+
+    // The baseline, served by the same HTTP adapter code as the manifest routes.
+    const adapter = createHttpAdapter({
+      loader: createHandlerLoader({ projectRoot: PROJECT_ROOT, log: () => {} }),
+      routes: [
+        {
+          method: 'POST',
+          path: '/bench/baseline/whatsapp',
+          fn: { name: 'baseline', entry: 'test/bench/inbound-baseline.ts', timeoutSeconds: 30 },
+        },
+      ],
+      log: () => {},
+    });
+    baselineServer.server = adapter;
+    const baselinePort = await listen(adapter, 0, '127.0.0.1');
+
+    // One tenant per run.
+    const tenants = await Promise.all(
+      ['onceflow', 'baseline'].map(async (label) => {
+        const suffix = randomUUID().slice(0, 8);
+        const tenantId = `bench-${label}-${suffix}`;
+        const phoneNumberId = `pn${suffix}`;
+        await putTenantConfig(
+          ddb,
+          systemClock,
+          tenantId,
+          tenantConfigSchema.parse({
+            name: label,
+            defaultCountry: 'IL',
+            whatsapp: { phoneNumberIds: [phoneNumberId] },
+          }),
+        );
+        await issueCredentials(ddb, systemClock, tenantId);
+        return { tenantId, phoneNumberId };
+      }),
+    );
+
+    // Counting middleware on the shared clients: attributed to whichever run is in progress, and
+    // only for requests made inside a webhook's telemetry context.
+    const tallies = { current: emptyTally(), counting: false };
+    const sourceCounted = () =>
+      tallies.counting && currentTelemetry().source.startsWith('http:POST /');
+    dynamodbClient.middlewareStack.add(
+      (next, context) => async (call) => {
+        if (!sourceCounted()) return next(call);
+        const tally = tallies.current;
+        const command = commandOf(context.commandName);
+        tally.ddbRequests += 1;
+        const input = call.input as Record<string, unknown>;
+        input.ReturnConsumedCapacity ??= 'TOTAL';
+        try {
+          const out = await next(call);
+          const output = out.output as { ConsumedCapacity?: Capacity | Capacity[] };
+          if (!addCapacity(tally, command, output.ConsumedCapacity) && WRITES.has(command))
+            tally.estimatedWcu += 1;
+          return out;
+        } catch (error) {
+          // A failed condition is charged as a write (two units per item in a transaction).
+          if (WRITES.has(command)) {
+            const items = (input.TransactItems as unknown[] | undefined)?.length;
+            tally.estimatedWcu += items ? 2 * items : 1;
+          }
+          throw error;
+        }
+      },
+      { step: 'initialize', name: 'benchCountDynamoDb' },
+    );
+    sqs.middlewareStack.add(
+      (next) => async (call) => {
+        if (sourceCounted()) tallies.current.sqsRequests += 1;
+        return next(call);
+      },
+      { step: 'initialize', name: 'benchCountSqs' },
+    );
+
+    const secret = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
+    const payloadFor = (phoneNumberId: string, wamid: string, phone: string) =>
+      JSON.stringify({
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: 'waba',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
+                  contacts: [{ profile: { name: 'Bench' }, wa_id: phone }],
+                  messages: [
+                    {
+                      from: phone,
+                      id: wamid,
+                      timestamp: String(Math.floor(Date.now() / 1000)),
+                      type: 'text',
+                      text: { body: 'Is it still available?' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      });
+
+    const duplicates = Math.round(options.deliveries * options.duplicateShare);
+    const uniques = options.deliveries - duplicates;
+
+    async function run(name: string, url: string, phoneNumberId: string): Promise<RunResult> {
+      const bodies = Array.from({ length: uniques }, (_, i) =>
+        payloadFor(
+          phoneNumberId,
+          `wamid.${name}.${i}.${randomUUID()}`,
+          `97250${String(1_000_000 + (i % options.phones))}`,
+        ),
+      );
+      const dupBodies = Array.from(
+        { length: duplicates },
+        () => bodies[Math.floor(Math.random() * uniques)] ?? '',
+      );
+      const latencies: number[] = [];
+      let errors = 0;
+      const send = async (raw: string) => {
+        const started = performance.now();
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature-256': signHubBody(raw, secret),
+          },
+          body: raw,
+        });
+        await response.arrayBuffer();
+        latencies.push(performance.now() - started);
+        if (response.status !== 200) errors += 1;
+      };
+      const pool = async (items: string[]) => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: options.concurrency }, async () => {
+            while (next < items.length) {
+              const item = items[next++];
+              if (item !== undefined) await send(item);
+            }
+          }),
+        );
+      };
+      const started = performance.now();
+      tallies.counting = true;
+      tallies.current = emptyTally();
+      await pool(bodies);
+      const unique = tallies.current;
+      tallies.current = emptyTally();
+      await pool(dupBodies);
+      const duplicate = tallies.current;
+      tallies.counting = false;
+      const seconds = (performance.now() - started) / 1000;
+      latencies.sort((a, b) => a - b);
+      return {
+        name,
+        deliveries: options.deliveries,
+        seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        errors,
+        unique,
+        duplicate,
+        uniques,
+        duplicates,
+      };
+    }
+
+    const [onceflowTenant, baselineTenant] = tenants;
+    if (!onceflowTenant || !baselineTenant) throw new Error('tenants missing');
+    console.log(
+      `inbound bench: ${options.deliveries} deliveries (${uniques} unique, ${duplicates} duplicates), concurrency ${options.concurrency}, ${options.phones} senders`,
+    );
+    // Warm both paths (module load, JIT) outside the measurement.
+    for (const [url, t] of [
+      [`${runtime.urls.api}/webhooks/whatsapp`, onceflowTenant],
+      [`http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`, baselineTenant],
+    ] as const) {
+      const raw = payloadFor(t.phoneNumberId, `wamid.warm.${randomUUID()}`, '972509999999');
+      await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signHubBody(raw, secret),
+        },
+        body: raw,
+      });
+    }
+    const results = [
+      await run('onceflow', `${runtime.urls.api}/webhooks/whatsapp`, onceflowTenant.phoneNumberId),
+      await run(
+        'baseline',
+        `http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`,
+        baselineTenant.phoneNumberId,
+      ),
+    ];
+    report(results);
+  } finally {
+    if (baselineServer.server)
+      await new Promise((r) => baselineServer.server?.close(() => r(undefined)));
+    await runtime.stop();
+  }
+}
+
+function report(results: RunResult[]): void {
+  const rows = results.map((r) => {
+    const per = (t: Tally, n: number) => ({
+      ddb: t.ddbRequests / n,
+      sqs: t.sqsRequests / n,
+      wcu: (t.wcu + t.estimatedWcu) / n,
+      rcu: t.rcu / n,
+    });
+    const u = per(r.unique, r.uniques);
+    const d = per(r.duplicate, r.duplicates);
+    const events = r.uniques + r.duplicates;
+    const total = {
+      requests:
+        (r.unique.ddbRequests +
+          r.unique.sqsRequests +
+          r.duplicate.ddbRequests +
+          r.duplicate.sqsRequests) /
+        events,
+      wcu:
+        (r.unique.wcu + r.unique.estimatedWcu + r.duplicate.wcu + r.duplicate.estimatedWcu) /
+        events,
+      rcu: (r.unique.rcu + r.duplicate.rcu) / events,
+      sqs: (r.unique.sqsRequests + r.duplicate.sqsRequests) / events,
+    };
+    const costPerMillion =
+      1e6 * (total.wcu * PRICE.wru + total.rcu * PRICE.rru + total.sqs * PRICE.sqsFifo);
+    return { r, u, d, total, costPerMillion };
+  });
+  const f = (n: number, digits = 2) => n.toFixed(digits);
+  const table = rows.map(({ r, u, d, total, costPerMillion }) => ({
+    run: r.name,
+    'deliveries/s': f(r.deliveries / r.seconds, 0),
+    'p50 ms': f(r.p50, 1),
+    'p99 ms': f(r.p99, 1),
+    'non-200': r.errors,
+    'DDB req/unique': f(u.ddb),
+    'SQS req/unique': f(u.sqs),
+    'DDB req/dup': f(d.ddb),
+    'SQS req/dup': f(d.sqs),
+    'req/event': f(total.requests),
+    'WCU/event': f(total.wcu),
+    'RCU/event': f(total.rcu),
+    '$ DDB+SQS / M deliveries': f(costPerMillion),
+    '$ incl. API+Lambda req / M': f(costPerMillion + 1e6 * PRICE.edge),
+  }));
+  console.table(table);
+  const [ours, base] = rows;
+  if (ours && base) {
+    const fewer = 1 - ours.total.requests / base.total.requests;
+    console.log(
+      `onceflow makes ${f(ours.total.requests)} DynamoDB+SQS requests per delivery vs ${f(base.total.requests)} for the Powertools Idempotency baseline: ${f(fewer * 100, 1)}% fewer; ` +
+        `DynamoDB+SQS cost per million deliveries $${f(ours.costPerMillion)} vs $${f(base.costPerMillion)}.`,
+    );
+    console.log(
+      'Write units for failed conditional writes are estimated (DynamoDB Local reports none): 1 per item, 2 per transactional item. Prices: us-east-1 on-demand list.',
+    );
+  }
+}
