@@ -3,7 +3,7 @@
  * transition it counts, and summed on read. Counting contacts, not attempts, falls out of that:
  * a transition happens once per contact and state, whatever retries came before it.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { type TransitionInput, type TransitionResult, transition } from '../kernel/transition.js';
@@ -53,7 +53,11 @@ export function moveDeltas(from: RecipientStatus, to: RecipientStatus): CounterD
   return from === to ? {} : { [from]: -1, [to]: 1 };
 }
 
-/** Reads every shard's counters (strongly consistent), per shard. */
+/**
+ * Reads every shard's counters as one snapshot (`TransactGetItems`: all SHARDS x
+ * COUNTER_SPREAD parts at one point in time), so the totals are never caught between the two
+ * halves of a move.
+ */
 export async function readShardCounters(
   ddb: DynamoDBDocumentClient,
   table: string,
@@ -61,34 +65,27 @@ export async function readShardCounters(
   campaignId: string,
 ): Promise<Totals[]> {
   const perShard = Array.from({ length: SHARDS }, () => emptyTotals());
-  const all = Array.from({ length: SHARDS * COUNTER_SPREAD }, (_, i) =>
+  const keys = Array.from({ length: SHARDS * COUNTER_SPREAD }, (_, i) =>
     counterKey(tenantId, campaignId, Math.floor(i / COUNTER_SPREAD), i % COUNTER_SPREAD),
   );
-  // BatchGetItem takes 100 keys a call.
-  const batches: Array<Array<Record<string, unknown>>> = [];
-  for (let i = 0; i < all.length; i += 100) batches.push(all.slice(i, i + 100));
-  await Promise.all(batches.map((batch) => readBatch(batch)));
-  return perShard;
-
-  async function readBatch(first: Array<Record<string, unknown>>): Promise<void> {
-    let keys = first;
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-      const out = await ddb.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of out.Responses?.[table] ?? []) {
-        const shard = Number(String(item.pk).split('#').at(-1));
-        const totals = perShard[shard];
-        if (!totals) continue;
-        for (const field of ['recipients', ...RECIPIENT_STATUSES] as const) {
-          const value = item[field];
-          if (typeof value === 'number') totals[field] += value;
-        }
-      }
-      keys = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, unknown>>;
+  const out = await retryOnConflict(() =>
+    ddb.send(
+      new TransactGetCommand({
+        TransactItems: keys.map((Key) => ({ Get: { TableName: table, Key } })),
+      }),
+    ),
+  );
+  for (const response of out.Responses ?? []) {
+    const item = response.Item;
+    if (!item) continue;
+    const totals = perShard[Number(String(item.pk).split('#').at(-1))];
+    if (!totals) continue;
+    for (const field of ['recipients', ...RECIPIENT_STATUSES] as const) {
+      const value = item[field];
+      if (typeof value === 'number') totals[field] += value;
     }
   }
+  return perShard;
 }
 
 export function sumTotals(parts: readonly Totals[]): Totals {

@@ -112,7 +112,7 @@ export function skippedKey(tenantId: string, campaignId: string, raw: string) {
  * transition, so concurrent transactions seldom meet on one counter item (a meeting is a
  * `TransactionConflict` and a retry).
  */
-export const COUNTER_SPREAD = 4;
+export const COUNTER_SPREAD = 3;
 
 export const counterKey = (tenantId: string, campaignId: string, shard: number, part: number) => ({
   pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,

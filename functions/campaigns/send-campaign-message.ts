@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { settings, tableName } from '../kernel/config.js';
-import { queueConsumer } from '../kernel/queue-consumer.js';
+import { fifoGroupConsumer } from '../kernel/fifo-group-consumer.js';
 import { platformSecret } from '../kernel/secrets.js';
 import { createTokenBucket } from '../kernel/token-bucket.js';
 import { getCampaign } from './campaign-store.js';
@@ -34,7 +34,7 @@ const campaignFor = cached(1000, async (key) => {
   return getCampaign(campaignStore(), tenantId, campaignId, false);
 });
 
-export const handler = queueConsumer({
+export const handler = fifoGroupConsumer({
   queue: 'sends',
   schema,
   handle: async (message) => {

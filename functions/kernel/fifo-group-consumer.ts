@@ -1,0 +1,85 @@
+/**
+ * An SQS FIFO consumer that works the message groups of a batch in parallel: records of one group
+ * one after the other, in order; different groups at the same time. A failed record fails the rest
+ * of its group (so nothing overtakes it) and only that group. Same record parsing, poison handling
+ * and crash semantics as `queue-consumer.ts`, whose options it takes.
+ *
+ * For consumers whose records wait on a provider (the campaign sender): Powertools'
+ * `SqsFifoPartialProcessorAsync` runs a batch strictly one record at a time, which caps a consumer
+ * at one provider call in flight per batch.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { FailpointCrashError } from './failpoints.js';
+import type { QueueConsumerOptions } from './queue-consumer.js';
+import { countMetric, logger, withTelemetry } from './telemetry.js';
+
+export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const groups = new Map<string, SQSRecord[]>();
+    for (const record of event.Records) {
+      const group = record.attributes.MessageGroupId ?? record.messageId;
+      groups.set(group, [...(groups.get(group) ?? []), record]);
+    }
+    const failed: string[] = [];
+    let crash: FailpointCrashError | undefined;
+    await Promise.all(
+      [...groups.values()].map(async (records) => {
+        for (const [index, record] of records.entries()) {
+          const failRest = () => failed.push(...records.slice(index).map((r) => r.messageId));
+          if (crash) return failRest();
+          try {
+            await withTelemetry({ source: `queue:${options.queue}` }, async () => {
+              const body = parse(options.schema, record);
+              if (body === undefined) {
+                logger.error('poison message acknowledged', {
+                  messageId: record.messageId,
+                  queue: options.queue,
+                });
+                countMetric('PoisonMessage');
+                return;
+              }
+              await options.handle({
+                body,
+                messageId: record.messageId,
+                ...(record.attributes.MessageGroupId
+                  ? { groupId: record.attributes.MessageGroupId }
+                  : {}),
+                receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
+              });
+            });
+          } catch (error) {
+            if (error instanceof FailpointCrashError) crash = error;
+            else
+              logger.warn('queue record failed; SQS will redeliver it', {
+                messageId: record.messageId,
+                error,
+              });
+            return failRest();
+          }
+        }
+      }),
+    );
+    if (crash) throw crash;
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}
+
+function parse<S extends z.ZodType>(schema: S, record: SQSRecord): z.output<S> | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(record.body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
+export function fifoGroupConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+  const consume = consumeGroupsInParallel(options);
+  return middy((event: SQSEvent, _context: Context) => consume(event)).use(
+    injectLambdaContext(logger),
+  );
+}

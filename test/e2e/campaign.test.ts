@@ -1,0 +1,163 @@
+/**
+ * Campaigns end to end: the local runtime started as `npm start` starts it, driven over HTTP.
+ *
+ * - Every campaign failpoint armed at 10% plus simulator faults (errors, lost answers, duplicated
+ *   and late status webhooks): the simulator's ledger holds each contact at most once, every
+ *   contact ends sent|delivered|read|failed, and totals count exactly the listed contacts at every
+ *   poll (and equal it status by status once quiet).
+ * - The whole process tree SIGKILLed mid-campaign and started again on the same data: the campaign
+ *   completes with no duplicate.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime.js';
+import {
+  armCampaignFailpoints,
+  countListing,
+  createCampaign,
+  driveToCompletion,
+  http,
+  ledger,
+  listing,
+  otherFormat,
+  phoneAt,
+  retry,
+  sendsPerContact,
+  setupTenant,
+  totals,
+  waitForStatuses,
+} from './campaign-driver.js';
+
+const ADMIN = 'e2e-admin-key';
+const running: SpawnedRuntime[] = [];
+
+async function start(dataDir?: string): Promise<SpawnedRuntime> {
+  const runtime = await spawnLocalRuntime({
+    env: { ONCEFLOW_ADMIN_KEY: ADMIN },
+    args: ['--schedule-speed', '30'],
+    ...(dataDir ? { dataDir } : {}),
+  });
+  running.push(runtime);
+  return runtime;
+}
+
+afterAll(async () => {
+  for (const runtime of running) await runtime.stop().catch(() => undefined);
+});
+
+describe('campaign sends', () => {
+  it('sends each contact at most once with every campaign failpoint at 10% and simulator faults', async () => {
+    // Prepare
+    const runtime = await start();
+    const apiKey = await setupTenant(runtime, ADMIN, {
+      tenantId: 'fp-tenant',
+      phoneNumberId: '100200300',
+      messagesPerSecond: 200,
+    });
+    const contacts = Array.from({ length: 200 }, (_, i) => phoneAt(i));
+    const entries = [...contacts, ...contacts.slice(0, 10).map(otherFormat)];
+    const created = await createCampaign(runtime, apiKey, '100200300', entries, 'fp');
+    expect(created).toMatchObject({ recipients: 200, duplicatesCollapsed: 10 });
+    await http(runtime.simUrl, 'PUT', '/_sim/faults', {
+      body: {
+        whatsapp: {
+          errorRate: 0.05,
+          lostResponseRate: 0.05,
+          statusDuplicateRate: 0.3,
+          statusDelayMs: 150,
+        },
+      },
+    });
+    const armed = await armCampaignFailpoints(
+      runtime,
+      0.1,
+      (name) => !name.startsWith('campaign.create') && !name.startsWith('campaign.recipients'),
+    );
+    expect(armed).toEqual(
+      expect.arrayContaining([
+        'campaign.send.after-claim',
+        'campaign.send.after-provider-accepted',
+        'campaign.fanout.after-batch',
+      ]),
+    );
+
+    // Act
+    await retry(() =>
+      http(runtime.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
+    );
+    const report = await driveToCompletion(runtime, apiKey, created.campaignId, {
+      timeoutMs: 240_000,
+    });
+
+    // Assess
+    expect(report.mismatchedPolls).toBe(0);
+    await http(runtime.apiUrl, 'DELETE', '/_local/failpoints');
+    await waitForStatuses(runtime);
+    const sends = sendsPerContact((await ledger(runtime)).messages, created.campaignId);
+    expect([...sends.values()].filter((n) => n > 1)).toEqual([]);
+    const listed = await listing(runtime, apiKey, created.campaignId);
+    expect(listed).toHaveLength(200);
+    expect(listed.every((r) => ['sent', 'delivered', 'read', 'failed'].includes(r.status))).toBe(
+      true,
+    );
+    // Every contact with a wamid is one the provider accepted, and vice versa.
+    const withWamid = listed.filter((r) => r.providerMessageId).map((r) => r.phone.slice(1));
+    expect(new Set(withWamid)).toEqual(new Set(sends.keys()));
+    expect((await totals(runtime, apiKey, created.campaignId)).totals).toEqual(
+      countListing(listed),
+    );
+    const failpoints = await http(runtime.apiUrl, 'GET', '/_local/failpoints');
+    const fired = (failpoints.json.failpoints as Array<{ name: string; fired: number }>).filter(
+      (f) => f.name.startsWith('campaign.') && f.fired > 0,
+    );
+    expect(fired.length).toBeGreaterThan(0);
+  }, 480_000);
+
+  it('completes with no duplicate after the whole runtime is SIGKILLed mid-campaign', async () => {
+    // Prepare
+    const first = await start();
+    const dataDir = first.dataDir;
+    const apiKey = await setupTenant(first, ADMIN, {
+      tenantId: 'kill-tenant',
+      phoneNumberId: '400500600',
+      messagesPerSecond: 60,
+    });
+    const contacts = Array.from({ length: 400 }, (_, i) => phoneAt(10_000 + i));
+    const created = await createCampaign(first, apiKey, '400500600', contacts, 'kill');
+    await http(first.simUrl, 'PUT', '/_sim/faults', {
+      body: { whatsapp: { lostResponseRate: 0.02, statusDelayMs: 300 } },
+    });
+    await retry(() =>
+      http(first.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
+    );
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const t = (await totals(first, apiKey, created.campaignId)).totals;
+      if (t.sent + t.delivered + t.read >= 100) break;
+      if (Date.now() > deadline) throw new Error('campaign did not get going');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    // Act: kill the whole tree mid-flight, start again on the same data.
+    await first.kill('SIGKILL');
+    const second = await spawnLocalRuntime({
+      env: { ONCEFLOW_ADMIN_KEY: ADMIN },
+      args: ['--schedule-speed', '30'],
+      dataDir,
+    });
+    running.push(second);
+    const report = await driveToCompletion(second, apiKey, created.campaignId, {
+      timeoutMs: 240_000,
+    });
+
+    // Assess
+    expect(report.mismatchedPolls).toBe(0);
+    await waitForStatuses(second);
+    const sends = sendsPerContact((await ledger(second)).messages, created.campaignId);
+    expect([...sends.values()].filter((n) => n > 1)).toEqual([]);
+    const listed = await listing(second, apiKey, created.campaignId);
+    expect(listed.every((r) => ['sent', 'delivered', 'read', 'failed'].includes(r.status))).toBe(
+      true,
+    );
+    expect((await totals(second, apiKey, created.campaignId)).totals).toEqual(countListing(listed));
+  }, 480_000);
+});
