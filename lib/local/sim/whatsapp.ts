@@ -10,7 +10,7 @@
  *   `biz_opaque_callback_data`; statuses are jittered so they sometimes arrive out of order, and
  *   a webhook that is not answered 200 is retried until it is, as Meta does.
  * - `GET /_sim/whatsapp/messages` → `{"messages": [{wamid, phoneNumberId, to, template,
- *   bizOpaqueCallbackData, acceptedAt}], "pendingStatuses": n}`.
+ *   bizOpaqueCallbackData, acceptedAt}], "pendingStatuses": n, "refused": {"<code>": n}}`.
  * - Faults (`PUT /_sim/faults {"whatsapp": {...}}`, see `faults.ts`): `errorRate`,
  *   `rateLimitPerSecond` (→ 130429), `latencyMs`, `lostResponseRate` (accepted and recorded, answer
  *   dropped), `statusDuplicateRate`, `statusDelayMs`.
@@ -54,6 +54,9 @@ function fbtraceId(): string {
   return randomBytes(9).toString('base64url');
 }
 
+/** Refusals answered since the last reset, by error code (e.g. how many 130429s). */
+const refusals = new Map<number, number>();
+
 export function graphError(
   res: ServerResponse,
   httpStatus: number,
@@ -62,6 +65,7 @@ export function graphError(
   details?: string,
   type = 'OAuthException',
 ): void {
+  refusals.set(code, (refusals.get(code) ?? 0) + 1);
   sendJson(res, httpStatus, {
     error: {
       message,
@@ -404,7 +408,11 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
     name: 'whatsapp',
     async handle(req, res, url) {
       if (req.method === 'GET' && url.pathname === '/_sim/whatsapp/messages') {
-        sendJson(res, 200, { messages: ledger, pendingStatuses: owed.size });
+        sendJson(res, 200, {
+          messages: ledger,
+          pendingStatuses: owed.size,
+          refused: Object.fromEntries(refusals),
+        });
         return true;
       }
       const match = SEND_PATH.exec(url.pathname);
@@ -428,6 +436,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       byWamid.clear();
       owed.clear();
       buckets.clear();
+      refusals.clear();
       writeFileSync(journal, '');
     },
     setFaults(input) {
