@@ -364,3 +364,70 @@ describe('identity', () => {
     });
   });
 });
+
+describe('alias linking', () => {
+  it('a Cloud API business-scoped user id seen beside wa_id routes later id-only messages to the phone', async () => {
+    const t = await createTenant();
+    const userId = `IL.${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+    await invoke(
+      whatsapp,
+      cloudCall(cloudText(t, { wamid: `wamid.${randomUUID()}`, from: '972528880001', userId })),
+    );
+    const hidden = await invoke(
+      whatsapp,
+      cloudCall(
+        cloudText(t, { wamid: `wamid.${randomUUID()}`, from: '', userId, body: 'number hidden' }),
+      ),
+    );
+    expect(hidden.json).toEqual({ received: 1, deduped: 0 });
+    const conversations = await tenantConversations(t.tenantId);
+    expect(conversations.map((c) => [c.conversationKey, c.messageCount])).toEqual([
+      [`phone:${t.tenantId}:+972528880001`, 2],
+    ]);
+  });
+
+  it('messages under an unlinked @lid are folded into the phone conversation once a payload links it', async () => {
+    const t = await createTenant();
+    const lid = `${Date.now()}77@lid`;
+    const web = (key: Record<string, unknown>, text: string) =>
+      invoke(
+        whatsappWeb,
+        tokenCall(
+          '/webhooks/whatsapp-web',
+          JSON.stringify(webPayload(t, key, text, 'Omer')),
+          t.webhookToken,
+        ),
+      );
+    await web({ remoteJid: lid, id: `L1-${randomUUID()}` }, 'before the link');
+    let conversations = await tenantConversations(t.tenantId);
+    expect(conversations).toHaveLength(1);
+    expect(conversations[0]?.conversationKey).toMatch(/^alias:/);
+    await web({ remoteJid: '972528880002@s.whatsapp.net', id: `L2-${randomUUID()}` }, 'by phone');
+    await web(
+      { remoteJid: lid, remoteJidAlt: '972528880002@s.whatsapp.net', id: `L3-${randomUUID()}` },
+      'linked',
+    );
+    // lead_match folds the alias conversation into the phone's.
+    await pollUntil(
+      async () => {
+        await drainQueue(sqs, queueUrl, processJob);
+        conversations = await tenantConversations(t.tenantId);
+        return conversations.length === 1;
+      },
+      { timeoutMs: 20_000, description: 'the alias conversation folded' },
+    );
+    expect(conversations[0]).toMatchObject({
+      conversationKey: `phone:${t.tenantId}:+972528880002`,
+      messageCount: 3,
+    });
+    const listed = await invoke(
+      listConversations,
+      apiCall(t.apiKey, {
+        method: 'GET',
+        routeKey: 'GET /v1/conversations',
+        path: '/v1/conversations',
+      }),
+    );
+    expect(listed.json.conversations[0].displayName).toBe('Omer');
+  });
+});
