@@ -68,6 +68,8 @@ export interface Route {
   /** The key the person's messages are filed under (`phone:` or `alias:`). */
   readonly routeKey: string;
   readonly e164?: string;
+  /** Aliases of the payload already linked to `e164` (their link items need no rewrite). */
+  readonly linked?: ReadonlySet<string>;
   /** The conversation the key item names, when it exists. */
   readonly existing?: {
     readonly conversationId: string;
@@ -78,7 +80,9 @@ export interface Route {
 
 /**
  * Where a person's messages go. An alias without a phone in the payload is looked up in the link
- * items (one batch read with the alias's own key item); then the phone's key item is read.
+ * items (one batch read with the alias's own key item); then the phone's key item is read, in one
+ * batch with the link items of the payload's aliases when it shows any (so links already in place
+ * are not written again).
  */
 export async function resolveRoute(
   ddb: DynamoDBDocumentClient,
@@ -87,6 +91,7 @@ export async function resolveRoute(
   person: PersonIdentity,
 ): Promise<Route> {
   let e164 = person.e164;
+  let linkedVia: string | undefined;
   const alias = person.aliases[0];
   if (!e164 && alias) {
     const aliasRouteKey = conversationKey(tenantId, { alias });
@@ -101,6 +106,7 @@ export async function resolveRoute(
     const link = items.find((i) => i.sk === 'LINK');
     if (typeof link?.e164 === 'string') {
       e164 = link.e164;
+      linkedVia = alias;
     } else {
       const keyItem = items.find((i) => i.sk === 'CKEY');
       return { routeKey: aliasRouteKey, ...(keyItem ? { existing: existingOf(keyItem) } : {}) };
@@ -108,10 +114,38 @@ export async function resolveRoute(
   }
   if (!e164) throw new Error('resolveRoute needs a phone or an alias');
   const routeKey = conversationKey(tenantId, { e164 });
+  if (person.aliases.length === 0 || !person.e164) {
+    const out = await ddb.send(
+      new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
+    );
+    return {
+      routeKey,
+      e164,
+      ...(linkedVia ? { linked: new Set([linkedVia]) } : {}),
+      ...(out.Item ? { existing: existingOf(out.Item) } : {}),
+    };
+  }
   const out = await ddb.send(
-    new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
+    new BatchGetCommand({
+      RequestItems: {
+        [table]: {
+          Keys: [ckey(routeKey), ...person.aliases.map((a) => linkKey(tenantId, a))],
+          ConsistentRead: true,
+        },
+      },
+    }),
   );
-  return { routeKey, e164, ...(out.Item ? { existing: existingOf(out.Item) } : {}) };
+  const items = out.Responses?.[table] ?? [];
+  const keyItem = items.find((i) => i.sk === 'CKEY');
+  const linked = new Set(
+    items.filter((i) => i.sk === 'LINK' && i.e164 === e164).map((i) => String(i.alias)),
+  );
+  return {
+    routeKey,
+    e164,
+    linked,
+    ...(keyItem ? { existing: existingOf(keyItem) } : {}),
+  };
 }
 
 function existingOf(item: Record<string, unknown>) {

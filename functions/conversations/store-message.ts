@@ -1,25 +1,27 @@
 /**
  * Files one inbound (or the business's own outbound) message exactly once, into its person's
  * conversation, with its post-processing jobs. The durable effect spans items, so it is one
- * `TransactWriteItems`: the message (`attribute_not_exists`, the dedupe), the conversation's counter
- * and display fields (an upsert), the conversation key item on first contact (`attribute_not_exists`:
- * unique by a conditional write, never by a query), the alias links the payload shows, and one job
- * per type. Then the jobs are enqueued in one SQS batch.
+ * `TransactWriteItems`: the message with its jobs map (`attribute_not_exists`, the dedupe), the
+ * conversation's counter and display fields (an upsert), the conversation key item on first contact
+ * (`attribute_not_exists`: unique by a conditional write, never by a query) and the alias links the
+ * payload shows that are not linked yet. Then the jobs are enqueued in one SQS batch.
  *
- * A duplicate loses on the message condition and learns nothing was written; it then re-enqueues a
- * job only when that job failed (reset to a new generation). Pending and done jobs are left alone;
- * a pending job whose enqueue was lost in a crash is found by the recovery schedule.
+ * A duplicate loses on the message condition, which answers with the message item as it stands,
+ * jobs included (no extra read); it then re-enqueues a job only when that job failed (reset to a new
+ * generation). Pending and done jobs are left alone; a pending job whose enqueue was lost in a crash
+ * is found by the recovery schedule.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   enqueueJobs,
   JOB_TYPES,
   type Job,
   type JobType,
-  messagePk,
-  newJob,
-  readMessagePartition,
+  jobsOf,
+  messageKey,
+  newJobsAttributes,
   resetFailedJob,
 } from '../jobs/job-store.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
@@ -102,8 +104,7 @@ export async function storeMessage(
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
     }
-    if (outcome.kind === 'duplicate')
-      return handleDuplicate(deps, messageId, outcome.conversationId);
+    if (outcome.kind === 'duplicate') return handleDuplicate(deps, messageId, outcome.current);
     // The route moved under us (a first contact raced us, or the conversation was merged): re-read it.
   }
   throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
@@ -111,7 +112,7 @@ export async function storeMessage(
 
 type Outcome =
   | { kind: 'stored'; conversationId: string; jobs: Job[] }
-  | { kind: 'duplicate'; conversationId?: string }
+  | { kind: 'duplicate'; current?: Record<string, unknown> }
   | { kind: 'rerouted' };
 
 async function tryStore(
@@ -127,7 +128,7 @@ async function tryStore(
   const now = clock.now();
   const receivedAt = isoTime(clock);
   const e164 = route.e164;
-  const jobs = types.map((type) => newJob(message.tenantId, messageId, type, now));
+  const jobsAttributes = newJobsAttributes(messageId, types, now);
 
   const convValues: Record<string, unknown> = {
     ':t': message.tenantId,
@@ -166,8 +167,7 @@ async function tryStore(
       put: {
         table,
         item: {
-          pk: messagePk(messageId),
-          sk: 'MSG',
+          ...messageKey(messageId),
           kind: 'message',
           tenantId: message.tenantId,
           messageId,
@@ -183,7 +183,7 @@ async function tryStore(
           ...(message.person.aliases.length > 0 ? { aliases: [...message.person.aliases] } : {}),
           ...(message.profileName ? { profileName: message.profileName.slice(0, 200) } : {}),
           ...(message.groupId ? { groupId: message.groupId } : {}),
-          jobTypes: [...types],
+          ...jobsAttributes,
           gsi1pk: conversationMessagesPk(conversationId),
           gsi1sk: `${message.createdAt}#${messageId}`,
         },
@@ -217,44 +217,57 @@ async function tryStore(
             },
           },
         ]),
+    // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
     ...(e164
-      ? message.person.aliases.map((alias) => ({
-          label: `link:${alias}`,
-          put: {
-            table,
-            item: { ...linkKey(message.tenantId, alias), tenantId: message.tenantId, alias, e164 },
-          },
-        }))
+      ? message.person.aliases
+          .filter((alias) => !route.linked?.has(alias))
+          .map((alias) => ({
+            label: `link:${alias}`,
+            put: {
+              table,
+              item: {
+                ...linkKey(message.tenantId, alias),
+                tenantId: message.tenantId,
+                alias,
+                e164,
+              },
+            },
+          }))
       : []),
-    ...jobs.map((job) => ({
-      label: `job:${job.jobType}`,
-      put: { table, item: { ...job }, condition: 'attribute_not_exists(pk)' },
-    })),
   ];
   const result = await writeAtomically(ddb, writes);
-  if (result.ok) return { kind: 'stored', conversationId, jobs };
-  if (result.failed === 'message' || result.failed.startsWith('job:')) {
-    const existing = result.current?.conversationId;
+  if (result.ok) {
     return {
-      kind: 'duplicate',
-      ...(typeof existing === 'string' ? { conversationId: existing } : {}),
+      kind: 'stored',
+      conversationId,
+      jobs: jobsOf({ tenantId: message.tenantId, messageId, ...jobsAttributes }),
     };
+  }
+  if (result.failed === 'message') {
+    return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };
   }
   return { kind: 'rerouted' };
 }
 
+/**
+ * The failed put answered with the message as it stands (its jobs included), so a duplicate needs
+ * no read of its own; a failed job is reset (guarded on its generation) and enqueued.
+ */
 async function handleDuplicate(
   deps: InboundDeps,
   messageId: string,
-  knownConversation?: string,
+  answered?: Record<string, unknown>,
 ): Promise<StoreResult> {
-  const { message, jobs } = await readMessagePartition(deps.ddb, deps.table, messageId);
-  const conversationId =
-    typeof message?.conversationId === 'string'
-      ? message.conversationId
-      : (knownConversation ?? '');
+  const stored =
+    answered ??
+    (
+      await deps.ddb.send(
+        new GetCommand({ TableName: deps.table, Key: messageKey(messageId), ConsistentRead: true }),
+      )
+    ).Item;
+  const conversationId = typeof stored?.conversationId === 'string' ? stored.conversationId : '';
   const reset: Job[] = [];
-  for (const job of jobs) {
+  for (const job of jobsOf(stored)) {
     if (job.status !== 'failed') continue;
     const fresh = await resetFailedJob(deps.ddb, { table: deps.table, job, clock: deps.clock });
     if (fresh) reset.push(fresh);

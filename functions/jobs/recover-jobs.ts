@@ -1,24 +1,25 @@
 /**
- * The recovery sweep: finds jobs that should have moved and did not, through the sparse `sweep`
- * index (only pending and running jobs carry its keys; never a scan):
+ * The recovery sweep: finds messages whose jobs should have moved and did not, through the sparse
+ * `sweep` index (only messages with a pending or running job carry its keys; never a scan):
  * - a pending job past its grace period (its enqueue was lost in a crash, or the queue message
- *   went to the DLQ) is enqueued again and its next look pushed out;
- * - a running job whose lease expired (its worker crashed) goes back to pending and is enqueued.
- * Re-enqueueing is always safe: the consumer re-reads and claims the job before working.
+ *   went to the DLQ) is enqueued again;
+ * - a running job whose lease expired (its worker crashed) goes back to pending and is enqueued;
+ * then the message's next look is set to the earliest time one of its jobs is due (or it leaves the
+ * index when none is pending or running). Re-enqueueing is always safe: the consumer claims the job
+ * before working.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric } from '../kernel/telemetry.js';
-import { transition } from '../kernel/transition.js';
 import {
   enqueueJobs,
   iso,
-  type Job,
-  jobKey,
+  jobsOf,
+  nextLookFor,
   PENDING_GRACE_SECONDS,
+  rescheduleMessage,
   SWEEP_SHARDS,
 } from './job-store.js';
 
@@ -65,12 +66,12 @@ export async function recoverJobs(deps: RecoveryDeps): Promise<RecoveryReport> {
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      for (const item of (page.Items ?? []) as Job[]) {
+      for (const item of page.Items ?? []) {
         seen += 1;
-        if (item.kind !== 'job') continue;
+        if (item.kind !== 'message') continue;
         const outcome = await recoverOne(deps, item, now);
-        if (outcome === 'requeued') requeued += 1;
-        if (outcome === 'reset') staleReset += 1;
+        requeued += outcome.requeued;
+        staleReset += outcome.reset;
       }
       start = page.LastEvaluatedKey;
     } while (start && seen < MAX_PER_SHARD);
@@ -81,42 +82,43 @@ export async function recoverJobs(deps: RecoveryDeps): Promise<RecoveryReport> {
 
 async function recoverOne(
   deps: RecoveryDeps,
-  job: Job,
+  message: Record<string, unknown>,
   now: number,
-): Promise<'requeued' | 'reset' | 'none'> {
-  const key = jobKey(job.messageId, job.jobType);
-  const nextLook = iso(now + PENDING_GRACE_SECONDS * 1000);
-  if (job.status === 'running') {
-    const reset = await transition(deps.ddb, {
+): Promise<{ requeued: number; reset: number }> {
+  const jobs = jobsOf(message);
+  const stale = jobs.filter(
+    (j) => j.status === 'running' && j.leaseExpiresAt !== undefined && j.leaseExpiresAt <= now,
+  );
+  const due = jobs.filter((j) => j.status === 'pending' && (nextLookFor(j) ?? now) <= now);
+  // The next look: each job still pending or running, as it stands after this sweep.
+  const looks = jobs.map((j) =>
+    stale.includes(j) || due.includes(j) ? now + PENDING_GRACE_SECONDS * 1000 : nextLookFor(j),
+  );
+  const next = looks.reduce<number | undefined>(
+    (min, at) => (at === undefined ? min : Math.min(min ?? at, Math.max(at, now + 1000))),
+    undefined,
+  );
+  if (stale.length > 0) {
+    const reset = await rescheduleMessage(deps.ddb, {
       table: deps.table,
-      key,
-      from: ['running'],
-      to: 'pending',
-      set: { sweepAt: nextLook, updatedAt: iso(now) },
-      remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
-      also: {
-        condition: '#exp <= :now',
-        names: { '#exp': LEASE_EXPIRES_AT },
-        values: { ':now': now },
-      },
+      message,
+      staleReset: stale,
+      now,
+      ...(next !== undefined ? { nextLook: next } : {}),
     });
-    if (!reset.applied) return 'none';
+    if (!reset) return { requeued: 0, reset: 0 };
     failpoint(AFTER_STALE_RESET);
-    await enqueueJobs(deps.sqs, deps.jobsQueueUrl, [job]);
-    return 'reset';
+    await enqueueJobs(deps.sqs, deps.jobsQueueUrl, [...stale, ...due]);
+    return { requeued: due.length, reset: stale.length };
   }
-  if (job.status === 'pending') {
-    await enqueueJobs(deps.sqs, deps.jobsQueueUrl, [job]);
-    failpoint(AFTER_REQUEUE);
-    await transition(deps.ddb, {
-      table: deps.table,
-      key,
-      from: ['pending'],
-      to: 'pending',
-      set: { sweepAt: nextLook },
-      also: { condition: 'sweepAt = :seen', values: { ':seen': job.sweepAt } },
-    });
-    return 'requeued';
-  }
-  return 'none';
+  if (due.length > 0) await enqueueJobs(deps.sqs, deps.jobsQueueUrl, due);
+  if (due.length > 0) failpoint(AFTER_REQUEUE);
+  await rescheduleMessage(deps.ddb, {
+    table: deps.table,
+    message,
+    staleReset: [],
+    now,
+    ...(next !== undefined ? { nextLook: next } : {}),
+  });
+  return { requeued: due.length, reset: 0 };
 }

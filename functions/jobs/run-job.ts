@@ -1,6 +1,6 @@
 /**
- * Runs one post-processing job: claim it (re-reading its state; a done job or one another worker
- * holds is left alone), do the work, and record `done` in the same transaction as the work's own
+ * Runs one post-processing job: claim it (a conditional update of its entry in the message item,
+ * which answers with the message; a done job or one another worker holds is left alone), do the work, and record `done` in the same transaction as the work's own
  * record, or `failed` with the attempt count. Everything runs in the telemetry context
  * `background_job:<type>`, so logs, metrics and the AI interaction name the job, not the queue.
  *
@@ -10,8 +10,7 @@
  *   interaction (model, tokens, latency, source).
  */
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ckey,
   foldIntoLeadConversation,
@@ -75,24 +74,15 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
     if (!claim.claimed) {
       logger.info('job not claimable; leaving it', {
         messageId: ring.messageId,
-        status: claim.current?.status,
+        status: claim.job?.status,
       });
       return 'skipped';
     }
     failpoint(AFTER_CLAIM);
-    const attempts = Number(claim.item.attempts ?? 1);
-    const generation = Number(claim.item.generation ?? 1);
+    const { attempts, generation } = claim.job;
+    // The claim answered with the whole message item: the work's input, no second read.
+    const message = claim.message as MessageItem;
     try {
-      const out = await deps.ddb.send(
-        new GetCommand({
-          TableName: deps.table,
-          Key: { pk: messagePk(ring.messageId), sk: 'MSG' },
-          ConsistentRead: true,
-        }),
-      );
-      const message = out.Item as MessageItem | undefined;
-      if (!message || message.tenantId !== ring.tenantId)
-        throw new Error('the message of this job is missing');
       const work =
         ring.jobType === 'lead_match'
           ? await matchLead(deps, message)
@@ -102,6 +92,7 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
         ring,
         owner,
         clock: deps.clock,
+        message,
         result: work.result,
         ...(work.writes ? { with: work.writes } : {}),
       });
@@ -120,6 +111,7 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
         ring,
         owner,
         clock: deps.clock,
+        message,
         error: error instanceof Error ? error.message : String(error),
       });
       countMetric('JobFailed');

@@ -414,6 +414,8 @@ function report(results: RunResult[]): void {
     'SQS req/unique': f(u.sqs),
     'DDB req/dup': f(d.ddb),
     'SQS req/dup': f(d.sqs),
+    'WCU/unique': f(u.wcu),
+    'WCU/dup': f(d.wcu),
     'req/event': f(total.requests),
     'WCU/event': f(total.wcu),
     'RCU/event': f(total.rcu),

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as listConversations } from '../../functions/conversations/list-conversations.js';
 import { handler as listMessages } from '../../functions/conversations/list-messages.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { jobsOf } from '../../functions/jobs/job-store.js';
 import { handler as listJobs } from '../../functions/jobs/list-jobs.js';
 import { handler as processJob } from '../../functions/jobs/process-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
@@ -52,6 +53,7 @@ afterAll(async () => {
   sqs.destroy();
 });
 
+/** Every item under the message's key (the message, its interactions) and its jobs, strongly consistent. */
 async function messagePartition(messageId: string) {
   const out = await ddb.send(
     new QueryCommand({
@@ -61,7 +63,8 @@ async function messagePartition(messageId: string) {
       ConsistentRead: true,
     }),
   );
-  return out.Items ?? [];
+  const items = out.Items ?? [];
+  return { items, jobs: jobsOf(items.find((i) => i.kind === 'message')) };
 }
 
 async function queueDepth(): Promise<number> {
@@ -89,14 +92,12 @@ describe('POST /webhooks/whatsapp', () => {
     expect(answers.reduce((n, a) => n + a.json.received, 0)).toBe(50);
     expect(answers.reduce((n, a) => n + a.json.deduped, 0)).toBe(49);
     const messageId = messageIdFor(t.tenantId, `wamid:${wamid}`);
-    const items = await messagePartition(messageId);
+    const { items, jobs: stored } = await messagePartition(messageId);
     expect(items.filter((i) => i.kind === 'message')).toHaveLength(1);
-    expect(
-      items
-        .filter((i) => i.kind === 'job')
-        .map((j) => j.jobType)
-        .sort(),
-    ).toEqual(['ai_triage', 'lead_match']);
+    expect(stored.map((j) => [j.jobType, j.generation]).sort()).toEqual([
+      ['ai_triage', 1],
+      ['lead_match', 1],
+    ]);
     const conversations = await tenantConversations(t.tenantId);
     expect(conversations).toHaveLength(1);
     expect(conversations[0]?.messageCount).toBe(1);
@@ -159,7 +160,9 @@ describe('POST /webhooks/whatsapp', () => {
     const answer = await invoke(whatsapp, cloudCall(raw, 'not-the-app-secret'));
     expect(answer.status).toBe(401);
     expect(answer.json.error.code).toBe('unauthorized');
-    expect(await messagePartition(messageIdFor(tenant.tenantId, `wamid:${wamid}`))).toEqual([]);
+    expect((await messagePartition(messageIdFor(tenant.tenantId, `wamid:${wamid}`))).items).toEqual(
+      [],
+    );
   });
 
   it('acknowledges an unknown phone_number_id and stores nothing', async () => {
@@ -232,7 +235,7 @@ describe('POST /webhooks/ghl/sms', () => {
     const failed = await pollUntil(
       async () => {
         await drainQueue(sqs, queueUrl, processJob);
-        const job = (await messagePartition(messageId)).find((i) => i.jobType === 'ai_triage');
+        const job = (await messagePartition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
         return job?.status === 'failed' && job.attempts === 3 && job;
       },
       { timeoutMs: 20_000, description: 'ai_triage failed for good' },
@@ -245,8 +248,8 @@ describe('POST /webhooks/ghl/sms', () => {
     const jobs = await pollUntil(
       async () => {
         await drainQueue(sqs, queueUrl, processJob);
-        const items = await messagePartition(messageId);
-        return items.find((i) => i.jobType === 'ai_triage')?.status === 'done' && items;
+        const { jobs } = await messagePartition(messageId);
+        return jobs.find((j) => j.jobType === 'ai_triage')?.status === 'done' && jobs;
       },
       { timeoutMs: 20_000, description: 'the reset ai_triage job done' },
     );

@@ -171,14 +171,16 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
     const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
     const messageId = first.json.messageId as string;
     await drain();
-    // The triage ended failed for good.
+    // The triage ended failed for good (lead_match is done, so the message left the sweep index).
     await ddb.send(
       new UpdateCommand({
         TableName: tableName('inbound'),
-        Key: { pk: `MSG#${messageId}`, sk: 'JOB#ai_triage' },
-        UpdateExpression: 'SET #s = :failed, attempts = :three REMOVE sweepPk, sweepAt',
+        Key: { pk: `MSG#${messageId}`, sk: 'MSG' },
+        UpdateExpression:
+          'SET jobs.ai_triage.#s = :failed, jobs.ai_triage.attempts = :three REMOVE sweepPk, sweepAt',
+        ConditionExpression: 'jobs.lead_match.#s = :done',
         ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':failed': 'failed', ':three': 3 },
+        ExpressionAttributeValues: { ':failed': 'failed', ':three': 3, ':done': 'done' },
       }),
     );
     armFailpoints({ 'inbound.after-job-reset': { probability: 1, times: 1 } });
