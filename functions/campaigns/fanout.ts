@@ -148,7 +148,9 @@ export async function ringFanout(
     };
     messages.push({
       body,
-      groupId: `fanout.${campaign.campaignId}.${shard}`,
+      // The ring is part of the group: a deliberate re-ring must not queue behind a crashed,
+      // still invisible message of the same shard (the shard's cursor guard keeps two workers apart).
+      groupId: `fanout.${campaign.campaignId}.${shard}.${ring}`,
       identity: `fanout|${campaign.tenantId}|${campaign.campaignId}|${generation}|${shard}|${ring}`,
     });
   }

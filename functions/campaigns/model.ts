@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 export const SHARDS = 32;
 
 /** Message groups per campaign on the sends queue: enough parallelism, ordered within a group. */
-export const SEND_GROUPS = 32;
+export const SEND_GROUPS = 256;
 
 export const RECIPIENT_STATUSES = [
   'pending',

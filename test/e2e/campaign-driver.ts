@@ -219,9 +219,7 @@ export async function queuesIdle(urls: RuntimeUrls): Promise<boolean> {
     visible: number;
     inFlight: number;
   }>;
-  return queues
-    .filter((q) => q.queue === 'sends' || q.queue === 'fanout')
-    .every((q) => q.visible === 0);
+  return queues.filter((q) => q.queue === 'sends').every((q) => q.visible === 0);
 }
 
 export interface DriveReport {
