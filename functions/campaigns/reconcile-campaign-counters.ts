@@ -4,14 +4,13 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { logger, metrics, withTelemetry } from '../kernel/telemetry.js';
+import { logger, withTelemetry } from '../kernel/telemetry.js';
 import { reconcileCampaignCounters } from './reconcile-counters.js';
 import { campaignStore } from './wiring.js';
 
 export const handler = middy(async () =>
   withTelemetry({ source: 'schedule:reconcileCampaignCounters' }, async () => {
     const results = await reconcileCampaignCounters(campaignStore());
-    metrics.publishStoredMetrics();
     return { campaigns: results.length, drift: results.reduce((sum, r) => sum + r.drift, 0) };
   }),
 ).use(injectLambdaContext(logger));
