@@ -14,7 +14,8 @@ export type SecretName =
   | 'adminKeyHash'
   | 'whatsappAppSecret'
   | 'whatsappVerifyToken'
-  | 'whatsappAccessToken';
+  | 'whatsappAccessToken'
+  | 'aiApiKey';
 
 /** Every key attribute, of tables and of indexes, is a string (`S`): ISO-8601 times sort as strings. */
 export interface IndexSpec {
@@ -75,6 +76,11 @@ export interface FunctionSpec {
   readonly timeoutSeconds?: number;
   /** @default 512 */
   readonly memoryMb?: number;
+  /**
+   * Deployed-only settings (e.g. a provider's public endpoint). The local runtime does not apply
+   * them: there every function shares the process environment, which points at the simulators.
+   */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
@@ -182,6 +188,8 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
     tables: { inbound: 'readWrite' },
+    secrets: ['aiApiKey'],
+    environment: { ONCEFLOW_AI_BASE_URL: 'https://api.openai.com' },
     timeoutSeconds: 60,
   },
   recoverJobs: {
@@ -253,11 +261,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
+    environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com' },
     timeoutSeconds: 50,
   },
   recoverCampaigns: {
     entry: 'functions/campaigns/recover-campaigns.ts',
-    description: 'Re-rings lost campaign work, releases unknown outcomes after the window, completes campaigns',
+    description:
+      'Re-rings lost campaign work, releases unknown outcomes after the window, completes campaigns',
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['sends', 'fanout'],

@@ -75,6 +75,8 @@ export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
   whatsappVerifyToken: 'WhatsApp webhook verify token, answers hub.challenge (set by the operator)',
   whatsappAccessToken:
     'WhatsApp Cloud API access token (system user), sends campaign templates (set by the operator)',
+  aiApiKey:
+    'API key of the OpenAI-compatible endpoint the ai_triage job calls (set by the operator)',
 };
 
 export interface OnceflowStackProps extends StackProps {
@@ -156,7 +158,7 @@ export class OnceflowStack extends Stack {
         timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
         logRetention,
-        environment: settings,
+        environment: { ...settings, ...spec.environment },
       });
       this.bindResources(name, fn, spec);
       this.attachTrigger(name, fn, spec, manifest);

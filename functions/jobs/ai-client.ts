@@ -4,6 +4,7 @@
  * would reach a real provider from a laptop by accident.
  */
 import { ConfigurationError } from '../kernel/config.js';
+import { platformSecret } from '../kernel/secrets.js';
 
 export interface ChatUsage {
   readonly promptTokens: number;
@@ -36,14 +37,13 @@ export async function chatCompletion(input: {
   readonly timeoutMs?: number;
 }): Promise<ChatResult> {
   const model = input.model ?? process.env.ONCEFLOW_AI_MODEL ?? 'gpt-4o-mini';
+  const apiKey = await platformSecret('aiApiKey');
   const started = performance.now();
   const response = await fetch(`${aiBaseUrl()}/v1/chat/completions`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...(process.env.ONCEFLOW_AI_API_KEY
-        ? { authorization: `Bearer ${process.env.ONCEFLOW_AI_API_KEY}` }
-        : {}),
+      authorization: `Bearer ${apiKey}`,
     },
     body: JSON.stringify({
       model,

@@ -45,6 +45,8 @@ const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
   whatsappAppSecret: () => process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret',
   whatsappVerifyToken: () => process.env.WHATSAPP_VERIFY_TOKEN ?? 'local-verify-token',
   whatsappAccessToken: () => process.env.WHATSAPP_ACCESS_TOKEN ?? 'local-whatsapp-token',
+  // The local chat simulator needs no key.
+  aiApiKey: () => process.env.ONCEFLOW_AI_API_KEY ?? 'local-ai-key',
 };
 
 /** Reads one of the platform's secrets (cached for five minutes on AWS). */
