@@ -90,6 +90,12 @@ describe('campaign sends', () => {
 
     // Assess
     expect(report.mismatchedPolls).toBe(0);
+    // The crashes really happened (counted before disarming, which resets the counts).
+    const failpoints = await http(runtime.apiUrl, 'GET', '/_local/failpoints');
+    const fired = (failpoints.json.failpoints as Array<{ name: string; fired: number }>).filter(
+      (f) => f.name.startsWith('campaign.') && f.fired > 0,
+    );
+    expect(fired.length).toBeGreaterThan(0);
     await http(runtime.apiUrl, 'DELETE', '/_local/failpoints');
     await waitForStatuses(runtime);
     const sends = sendsPerContact((await ledger(runtime)).messages, created.campaignId);
@@ -105,11 +111,6 @@ describe('campaign sends', () => {
     expect((await totals(runtime, apiKey, created.campaignId)).totals).toEqual(
       countListing(listed),
     );
-    const failpoints = await http(runtime.apiUrl, 'GET', '/_local/failpoints');
-    const fired = (failpoints.json.failpoints as Array<{ name: string; fired: number }>).filter(
-      (f) => f.name.startsWith('campaign.') && f.fired > 0,
-    );
-    expect(fired.length).toBeGreaterThan(0);
   }, 600_000);
 
   it('completes with no duplicate after the whole runtime is SIGKILLed mid-campaign', async () => {
