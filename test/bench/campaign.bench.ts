@@ -84,6 +84,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const killedAt = Date.now();
+    const firstHalfSent = (await ledger(first)).messages.length;
     await first.kill('SIGKILL');
     current = await spawnLocalRuntime({ env, args: args30, dataDir });
     console.log(
@@ -126,6 +127,12 @@ export default async function campaignBench(args: string[]): Promise<void> {
     console.log(`drain time               ${(drainMs / 1000).toFixed(1)} s (incl. kill + restart)`);
     console.log(
       `accepted sends           ${sim.messages.length} for ${sent} contacts with a wamid`,
+    );
+    console.log(
+      `provider refusals        ${JSON.stringify(sim.refused ?? {})} (130429 = over the provider's rate)`,
+    );
+    console.log(
+      `first half               ${((firstHalfSent / (killedAt - startedAt)) * 1000).toFixed(1)} sends/s before the kill`,
     );
     console.log(
       `sends/s                  ${sendsPerSecond.toFixed(1)} vs configured ${rate}/s (${((100 * sendsPerSecond) / rate).toFixed(0)}%)`,
