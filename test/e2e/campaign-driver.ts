@@ -188,11 +188,16 @@ export function countListing(list: readonly Recipient[]): Totals {
   return t;
 }
 
-export async function ledger(
-  urls: RuntimeUrls,
-): Promise<{ messages: LedgerMessage[]; pendingStatuses: number }> {
+export interface SimLedger {
+  readonly messages: LedgerMessage[];
+  readonly pendingStatuses: number;
+  /** Refusals by error code since the last reset (130429: over the rate). */
+  readonly refused?: Record<string, number>;
+}
+
+export async function ledger(urls: RuntimeUrls): Promise<SimLedger> {
   const out = await http(urls.simUrl, 'GET', '/_sim/whatsapp/messages');
-  return out.json as unknown as { messages: LedgerMessage[]; pendingStatuses: number };
+  return out.json as unknown as SimLedger;
 }
 
 export async function armCampaignFailpoints(
