@@ -62,16 +62,15 @@ export default async function campaignBench(args: string[]): Promise<void> {
     console.log(
       `created ${created.campaignId}: ${created.recipients} recipients, ${created.duplicatesCollapsed} collapsed (${Date.now() - createdAt} ms)`,
     );
-    await http(first.simUrl, 'PUT', '/_sim/faults', {
-      body: {
-        whatsapp: {
-          errorRate: 0.01,
-          lostResponseRate: 0.005,
-          rateLimitPerSecond: rate,
-          statusDelayMs: 200,
-        },
+    const faults = {
+      whatsapp: {
+        errorRate: 0.01,
+        lostResponseRate: 0.005,
+        rateLimitPerSecond: rate,
+        statusDelayMs: 200,
       },
-    });
+    };
+    await http(first.simUrl, 'PUT', '/_sim/faults', { body: faults });
     const startedAt = Date.now();
     await retry(() =>
       http(first.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
@@ -84,9 +83,12 @@ export default async function campaignBench(args: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const killedAt = Date.now();
-    const firstHalfSent = (await ledger(first)).messages.length;
+    const firstHalf = await ledger(first);
+    const firstHalfSent = firstHalf.messages.length;
     await first.kill('SIGKILL');
     current = await spawnLocalRuntime({ env, args: args30, dataDir });
+    // The provider's faults are settings of the simulator process: set them again.
+    await http(current.simUrl, 'PUT', '/_sim/faults', { body: faults });
     console.log(
       `killed half-way at ${((killedAt - startedAt) / 1000).toFixed(1)} s; restarted in ${current.readyMs} ms`,
     );
@@ -129,7 +131,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
       `accepted sends           ${sim.messages.length} for ${sent} contacts with a wamid`,
     );
     console.log(
-      `provider refusals        ${JSON.stringify(sim.refused ?? {})} (130429 = over the provider's rate)`,
+      `provider refusals        before kill ${JSON.stringify(firstHalf.refused ?? {})}, after ${JSON.stringify(sim.refused ?? {})} (130429 = over the rate)`,
     );
     console.log(
       `first half               ${((firstHalfSent / (killedAt - startedAt)) * 1000).toFixed(1)} sends/s before the kill`,
