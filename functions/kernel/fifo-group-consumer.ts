@@ -8,13 +8,10 @@
  * `SqsFifoPartialProcessorAsync` runs a batch strictly one record at a time, which caps a consumer
  * at one provider call in flight per batch.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { FailpointCrashError } from './failpoints.js';
-import type { QueueConsumerOptions } from './queue-consumer.js';
-import { countMetric, logger, withTelemetry } from './telemetry.js';
+import { handleRecord, type QueueConsumerOptions, sqsLambdaHandler } from './queue-consumer.js';
 
 export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
@@ -31,32 +28,9 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
           const failRest = () => failed.push(...records.slice(index).map((r) => r.messageId));
           if (crash) return failRest();
           try {
-            await withTelemetry({ source: `queue:${options.queue}` }, async () => {
-              const body = parse(options.schema, record);
-              if (body === undefined) {
-                logger.error('poison message acknowledged', {
-                  messageId: record.messageId,
-                  queue: options.queue,
-                });
-                countMetric('PoisonMessage');
-                return;
-              }
-              await options.handle({
-                body,
-                messageId: record.messageId,
-                ...(record.attributes.MessageGroupId
-                  ? { groupId: record.attributes.MessageGroupId }
-                  : {}),
-                receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
-              });
-            });
+            await handleRecord(options, record);
           } catch (error) {
             if (error instanceof FailpointCrashError) crash = error;
-            else
-              logger.warn('queue record failed; SQS will redeliver it', {
-                messageId: record.messageId,
-                error,
-              });
             return failRest();
           }
         }
@@ -67,19 +41,7 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
   };
 }
 
-function parse<S extends z.ZodType>(schema: S, record: SQSRecord): z.output<S> | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(record.body));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function fifoGroupConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  const consume = consumeGroupsInParallel(options);
-  return middy((event: SQSEvent, _context: Context) => consume(event)).use(
-    injectLambdaContext(logger),
-  );
+  return sqsLambdaHandler(consumeGroupsInParallel(options));
 }

@@ -51,41 +51,56 @@ function parseRecord<S extends z.ZodType>(schema: S, record: SQSRecord): z.outpu
   return parsed.success ? parsed.data : undefined;
 }
 
+/**
+ * One record: parsed (a poison record is logged, counted and acknowledged), then handled inside the
+ * telemetry context `queue:<name>`. Throws to fail the record; a failpoint crash is rethrown as is.
+ */
+export async function handleRecord<S extends z.ZodType>(
+  options: QueueConsumerOptions<S>,
+  record: SQSRecord,
+): Promise<void> {
+  return withTelemetry({ source: `queue:${options.queue}` }, async () => {
+    const body = parseRecord(options.schema, record);
+    if (body === undefined) {
+      logger.error('poison message acknowledged', {
+        messageId: record.messageId,
+        queue: options.queue,
+      });
+      countMetric('PoisonMessage');
+      return;
+    }
+    try {
+      await options.handle({
+        body,
+        messageId: record.messageId,
+        ...(record.attributes.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
+        receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
+      });
+    } catch (error) {
+      if (!(error instanceof FailpointCrashError)) {
+        logger.warn('queue record failed; SQS will redeliver it', {
+          messageId: record.messageId,
+          error,
+        });
+      }
+      throw error;
+    }
+  });
+}
+
 /** Builds the record-level work of a consumer; exported so tests can drive it without a Lambda. */
 export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     let crash: FailpointCrashError | undefined;
-    const recordHandler = async (record: SQSRecord): Promise<void> =>
-      withTelemetry({ source: `queue:${options.queue}` }, async () => {
-        if (crash) throw crash;
-        const body = parseRecord(options.schema, record);
-        if (body === undefined) {
-          logger.error('poison message acknowledged', {
-            messageId: record.messageId,
-            queue: options.queue,
-          });
-          countMetric('PoisonMessage');
-          return;
-        }
-        try {
-          await options.handle({
-            body,
-            messageId: record.messageId,
-            ...(record.attributes.MessageGroupId
-              ? { groupId: record.attributes.MessageGroupId }
-              : {}),
-            receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
-          });
-        } catch (error) {
-          if (error instanceof FailpointCrashError) crash = error;
-          else
-            logger.warn('queue record failed; SQS will redeliver it', {
-              messageId: record.messageId,
-              error,
-            });
-          throw error;
-        }
-      });
+    const recordHandler = async (record: SQSRecord): Promise<void> => {
+      if (crash) throw crash;
+      try {
+        await handleRecord(options, record);
+      } catch (error) {
+        if (error instanceof FailpointCrashError) crash = error;
+        throw error;
+      }
+    };
     const processor = new SqsFifoPartialProcessorAsync();
     const response = await processPartialResponse(event, recordHandler, processor, {
       skipGroupOnError: true,
@@ -96,10 +111,14 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
   };
 }
 
-/** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
-export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  const consume = consumeBatch(options);
+/** Wraps a batch function as a Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
+export function sqsLambdaHandler(consume: (event: SQSEvent) => Promise<SQSBatchResponse>) {
   return middy((event: SQSEvent, _context: Context) => consume(event)).use(
     injectLambdaContext(logger),
   );
+}
+
+/** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
+export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+  return sqsLambdaHandler(consumeBatch(options));
 }

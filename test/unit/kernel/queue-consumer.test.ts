@@ -6,9 +6,10 @@ import {
   clearFailpoints,
   defineFailpoint,
   failpoint,
-} from '../../functions/kernel/failpoints.js';
-import { consumeBatch } from '../../functions/kernel/queue-consumer.js';
-import { currentTelemetry } from '../../functions/kernel/telemetry.js';
+} from '../../../functions/kernel/failpoints.js';
+import { consumeGroupsInParallel } from '../../../functions/kernel/fifo-group-consumer.js';
+import { consumeBatch } from '../../../functions/kernel/queue-consumer.js';
+import { currentTelemetry } from '../../../functions/kernel/telemetry.js';
 
 function record(id: string, group: string, body: unknown): SQSRecord {
   return {
@@ -34,7 +35,11 @@ function record(id: string, group: string, body: unknown): SQSRecord {
 const schema = z.object({ n: z.number() });
 const CRASH = defineFailpoint('test.queue-consumer.crash', 'inside a test record handler');
 
-describe('queue consumer', () => {
+// Both consumers promise the same record semantics; one runs a batch's groups in parallel.
+describe.each([
+  ['Powertools FIFO processor', consumeBatch],
+  ['groups in parallel', consumeGroupsInParallel],
+] as const)('queue consumer (%s)', (_name, consumeWith) => {
   afterEach(() => {
     clearFailpoints();
     delete process.env.ONCEFLOW_FAILPOINTS;
@@ -42,7 +47,7 @@ describe('queue consumer', () => {
 
   it('reports only the failed record and the rest of its group, and runs inside queue:<name>', async () => {
     const seen: Array<[number, string]> = [];
-    const consume = consumeBatch({
+    const consume = consumeWith({
       queue: 'jobs',
       schema,
       handle: async ({ body }) => {
@@ -59,14 +64,14 @@ describe('queue consumer', () => {
     };
     const response = await consume(event);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a', 'b']);
-    expect(seen).toEqual([
+    expect(seen.sort()).toEqual([
       [1, 'queue:jobs'],
       [3, 'queue:jobs'],
     ]);
   });
 
   it('acknowledges poison messages instead of looping them', async () => {
-    const consume = consumeBatch({ queue: 'jobs', schema, handle: async () => {} });
+    const consume = consumeWith({ queue: 'jobs', schema, handle: async () => {} });
     const response = await consume({
       Records: [record('p', 'g', 'not json'), record('q', 'g', { n: 'x' })],
     });
@@ -77,7 +82,7 @@ describe('queue consumer', () => {
     process.env.ONCEFLOW_FAILPOINTS = 'on';
     armFailpoints({ [CRASH]: { probability: 1, times: 1 } });
     const handled: number[] = [];
-    const consume = consumeBatch({
+    const consume = consumeWith({
       queue: 'jobs',
       schema,
       handle: async ({ body }) => {
@@ -88,6 +93,45 @@ describe('queue consumer', () => {
     await expect(
       consume({ Records: [record('a', 'g1', { n: 1 }), record('b', 'g2', { n: 2 })] }),
     ).rejects.toThrow(/failpoint/);
-    expect(handled).toEqual([]);
+    // Sequentially nothing after the crash runs; in parallel another group may already be in
+    // flight. Either way the invocation fails whole, so SQS redelivers every record.
+    if (consumeWith === consumeBatch) expect(handled).toEqual([]);
+  });
+});
+
+describe('consumeGroupsInParallel', () => {
+  it('has records of different groups in flight at once, and one group strictly in order', async () => {
+    // Prepare: each record waits until two records are in flight, which only parallel groups reach.
+    let inFlight = 0;
+    let peak = 0;
+    const order: number[] = [];
+    let release: () => void = () => {};
+    const bothStarted = new Promise<void>((r) => {
+      release = r;
+    });
+    const consume = consumeGroupsInParallel({
+      queue: 'sends',
+      schema,
+      handle: async ({ body }) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        if (inFlight === 2) release();
+        if (body.n < 3) await bothStarted;
+        order.push(body.n);
+        inFlight--;
+      },
+    });
+    // Act
+    const response = await consume({
+      Records: [
+        record('a', 'g1', { n: 1 }),
+        record('b', 'g1', { n: 3 }),
+        record('c', 'g2', { n: 2 }),
+      ],
+    });
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(peak).toBe(2);
+    expect(order.indexOf(1)).toBeLessThan(order.indexOf(3));
   });
 });
