@@ -112,7 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   await assertPortsFree(ports);
   await assertJavaAvailable();
   if (options.fresh) {
-    for (const sub of ['dynamodb', 'logs'])
+    for (const sub of ['dynamodb', 'logs', 'sim'])
       rmSync(join(dataDir, sub), { recursive: true, force: true });
   }
 
@@ -128,6 +128,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     apiPort: ports.PORT,
     simPort: ports.SIM_PORT,
   });
+  // The simulators keep their provider-side ledgers beside our data (see lib/local/sim/).
+  env.ONCEFLOW_DATA_DIR = dataDir;
   applyEnvironment(env);
 
   const functions = manifestLocalFunctions(urls.sqs);
