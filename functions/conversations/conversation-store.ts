@@ -246,7 +246,19 @@ export async function listConversations(
   tenantId: string,
   page: { cursor?: string; limit: number },
 ): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
-  const indexPkValue = tenantConversationsPk(tenantId);
+  // Most recent first.
+  const out = await queryGsi1Page(ddb, table, tenantConversationsPk(tenantId), page, false);
+  return { conversations: out.items.map(toConversationView), nextCursor: out.nextCursor };
+}
+
+/** One page of a `gsi1` partition, with the partition-bound opaque cursor. */
+async function queryGsi1Page(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  indexPkValue: string,
+  page: { cursor?: string; limit: number },
+  forward: boolean,
+): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
   const start = decodeCursor(page.cursor, { indexPk: 'gsi1pk', indexPkValue });
   const out = await ddb.send(
     new QueryCommand({
@@ -254,15 +266,12 @@ export async function listConversations(
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :pk',
       ExpressionAttributeValues: { ':pk': indexPkValue },
-      ScanIndexForward: false,
+      ScanIndexForward: forward,
       Limit: page.limit,
       ...(start ? { ExclusiveStartKey: start } : {}),
     }),
   );
-  return {
-    conversations: (out.Items ?? []).map(toConversationView),
-    nextCursor: encodeCursor(out.LastEvaluatedKey),
-  };
+  return { items: out.Items ?? [], nextCursor: encodeCursor(out.LastEvaluatedKey) };
 }
 
 export interface MessageView {
@@ -280,20 +289,10 @@ export async function listMessages(
   conversationId: string,
   page: { cursor?: string; limit: number },
 ): Promise<{ messages: MessageView[]; nextCursor: string | null }> {
-  const indexPkValue = conversationMessagesPk(conversationId);
-  const start = decodeCursor(page.cursor, { indexPk: 'gsi1pk', indexPkValue });
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': indexPkValue },
-      Limit: page.limit,
-      ...(start ? { ExclusiveStartKey: start } : {}),
-    }),
-  );
+  // Oldest first, as a thread reads.
+  const out = await queryGsi1Page(ddb, table, conversationMessagesPk(conversationId), page, true);
   return {
-    messages: (out.Items ?? []).map((m) => ({
+    messages: out.items.map((m) => ({
       messageId: String(m.messageId),
       direction: m.direction === 'out' ? 'out' : 'in',
       channel: m.channel === 'sms' ? 'sms' : 'whatsapp',
@@ -301,7 +300,7 @@ export async function listMessages(
       providerMessageId: typeof m.providerMessageId === 'string' ? m.providerMessageId : null,
       createdAt: String(m.createdAt),
     })),
-    nextCursor: encodeCursor(out.LastEvaluatedKey),
+    nextCursor: out.nextCursor,
   };
 }
 

@@ -27,6 +27,7 @@ import { handler as createHandler } from '../../functions/campaigns/create-campa
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
 import {
   type CampaignItem,
+  emptyTotals,
   recipientKey,
   type SendMessageBody,
   SHARDS,
@@ -123,16 +124,7 @@ async function listAll(campaignId: string, status?: RecipientView['status'], lim
 }
 
 function countByStatus(list: readonly RecipientView[]): Totals {
-  const totals: Totals = {
-    recipients: list.length,
-    pending: 0,
-    sending: 0,
-    sent: 0,
-    delivered: 0,
-    read: 0,
-    failed: 0,
-    skipped: 0,
-  };
+  const totals: Totals = { ...emptyTotals(), recipients: list.length };
   for (const r of list) totals[r.status] += 1;
   return totals;
 }
