@@ -4,71 +4,22 @@
  * for a manifest with every trigger kind, so the queue and schedule wiring is covered before the
  * project manifest uses them.
  */
-import { readFileSync } from 'node:fs';
-import { App, Aspects, type Stack } from 'aws-cdk-lib';
+import { Aspects, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import type { QueueName, SecretName, TableName } from '../../lib/manifest.js';
-import {
-  MANIFEST,
-  type OnceflowManifest,
-  OnceflowStack,
-  SECRET_DESCRIPTIONS,
-} from '../../lib/onceflow-stack.js';
-
-const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
-  .context as Record<string, unknown>;
+import { MANIFEST, type OnceflowManifest, OnceflowStack } from '../../lib/onceflow-stack.js';
+import { everyTriggerManifest, testApp } from './synth-support.js';
 
 const AWS_SOLUTIONS = Match.stringLikeRegexp('AwsSolutions-.*');
 
 /** A stack as `bin/onceflow.ts` builds it (cdk.json flags, AwsSolutionsChecks), without bundling. */
 function checkedStack(manifest: OnceflowManifest): Stack {
-  const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new OnceflowStack(app, 'Nag', { manifest });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return stack;
-}
-
-/** One function per trigger kind, touching tables, queues and secrets (entries need not exist). */
-function everyTriggerManifest(): OnceflowManifest {
-  const [table, indexedTable] = [
-    ...(Object.keys(MANIFEST.tables) as TableName[]).sort(
-      (a, b) => MANIFEST.tables[a].indexes.length - MANIFEST.tables[b].indexes.length,
-    ),
-  ].filter((_, i, all) => i === 0 || i === all.length - 1);
-  const [queue, otherQueue] = Object.keys(MANIFEST.queues) as QueueName[];
-  const [secret] = Object.keys(SECRET_DESCRIPTIONS) as SecretName[];
-  if (!table || !indexedTable || !queue || !otherQueue || !secret) {
-    throw new Error('the probe manifest needs two tables, two queues and a secret');
-  }
-  return {
-    ...MANIFEST,
-    functions: {
-      probeHttp: {
-        entry: 'functions/__probe__/http.ts',
-        description: 'probe: http',
-        trigger: { kind: 'http', routes: [{ method: 'POST', path: '/probe' }] },
-        tables: { [table]: 'readWrite', [indexedTable]: 'read' },
-        sendsTo: [queue],
-        secrets: [secret],
-      },
-      probeConsumer: {
-        entry: 'functions/__probe__/consumer.ts',
-        description: 'probe: queue consumer',
-        trigger: { kind: 'queue', queue, batchSize: 10 },
-        tables: { [indexedTable]: 'readWrite' },
-        sendsTo: [otherQueue],
-      },
-      probeSchedule: {
-        entry: 'functions/__probe__/schedule.ts',
-        description: 'probe: schedule',
-        trigger: { kind: 'schedule', everySeconds: 300 },
-        tables: { [indexedTable]: 'read' },
-      },
-    },
-  };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
@@ -25,73 +25,9 @@ import {
   MANIFEST,
   type OnceflowManifest,
   OnceflowStack,
-  SECRET_DESCRIPTIONS,
   scheduleRate,
 } from '../../lib/onceflow-stack.js';
-
-const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
-  .context as Record<string, unknown>;
-
-/** The context `cdk synth` uses (cdk.json's feature flags), without bundling. */
-function testApp(bundle = false): App {
-  return new App({
-    context: { ...CDK_CONTEXT, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
-  });
-}
-
-const TABLE_NAMES = Object.keys(MANIFEST.tables) as TableName[];
-const QUEUE_NAMES = Object.keys(MANIFEST.queues) as QueueName[];
-const SECRET_NAMES = Object.keys(SECRET_DESCRIPTIONS) as SecretName[];
-
-/**
- * One function of every trigger kind over the real tables and queues, so the queue and schedule
- * wiring is proven before the project manifest has such functions. Entries do not exist on
- * purpose: with bundling skipped that must still synthesize.
- */
-function everyTriggerManifest(): OnceflowManifest {
-  const [firstTable, secondTable, thirdTable] = TABLE_NAMES;
-  const [firstQueue, secondQueue] = QUEUE_NAMES;
-  const [firstSecret] = SECRET_NAMES;
-  if (!firstTable || !secondTable || !thirdTable || !firstQueue || !secondQueue || !firstSecret) {
-    throw new Error('the probe manifest needs three tables, two queues and a secret');
-  }
-  const consumerTimeout = MANIFEST.queues[firstQueue].visibilityTimeoutSeconds - 1;
-  return {
-    tables: MANIFEST.tables,
-    queues: MANIFEST.queues,
-    functions: {
-      probeHttp: {
-        entry: 'functions/__probe__/http.ts',
-        description: 'probe: http',
-        trigger: {
-          kind: 'http',
-          routes: [
-            { method: 'GET', path: '/probe/{probeId}' },
-            { method: 'POST', path: '/probe/{probeId}/things' },
-          ],
-        },
-        tables: { [firstTable]: 'read', [secondTable]: 'readWrite' },
-        sendsTo: [firstQueue],
-        secrets: [firstSecret],
-      },
-      probeConsumer: {
-        entry: 'functions/__probe__/consumer.ts',
-        description: 'probe: queue consumer',
-        trigger: { kind: 'queue', queue: firstQueue, batchSize: 7 },
-        tables: { [thirdTable]: 'readWrite' },
-        sendsTo: [secondQueue],
-        timeoutSeconds: consumerTimeout,
-        memoryMb: 1024,
-      },
-      probeSchedule: {
-        entry: 'functions/__probe__/schedule.ts',
-        description: 'probe: schedule',
-        trigger: { kind: 'schedule', everySeconds: 90 },
-        tables: { [secondTable]: 'read' },
-      },
-    },
-  };
-}
+import { everyTriggerManifest, QUEUE_NAMES, SECRET_NAMES, testApp } from './synth-support.js';
 
 function synth(manifest: OnceflowManifest) {
   const stack = new OnceflowStack(testApp(), 'Test', { manifest });
