@@ -29,6 +29,22 @@ describe('recipients', () => {
     expect(page.invalid).toEqual([{ index: 2, raw: 'nope' }]);
   });
 
+  it('reads WhatsApp identifiers as international numbers, never as national ones', () => {
+    const page = normalizeRecipients(
+      [
+        { phone: '12125550102@c.us' },
+        { phone: '972501234567:12@s.whatsapp.net' },
+        { phone: '972501234567@s.whatsapp.net' },
+        { phone: '82399031480511@lid' },
+        { phone: '120363025246125486@g.us' },
+      ],
+      'IL',
+    );
+    expect(page.contacts.map((c) => c.phone)).toEqual(['+12125550102', '+972501234567']);
+    expect(page.duplicates).toBe(1);
+    expect(page.invalid.map((i) => i.index)).toEqual([3, 4]);
+  });
+
   it('derives one key per contact whatever page it comes in', () => {
     expect(recipientKey('t', 'c', '+972501234567')).toEqual(
       recipientKey('t', 'c', '+972501234567'),
