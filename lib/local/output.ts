@@ -17,6 +17,20 @@ export interface CapturedOutput {
 
 type Write = typeof process.stdout.write;
 
+/**
+ * Appends to the log file, creating its directory again when it is gone: `--fresh` wipes
+ * `<dataDir>/logs` after the capture started, which used to lose every handler line of the run.
+ */
+function appendLine(logFile: string, chunk: string | Uint8Array): void {
+  try {
+    appendFileSync(logFile, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dirname(logFile), { recursive: true });
+    appendFileSync(logFile, chunk);
+  }
+}
+
 export function captureProcessOutput(logFile: string): CapturedOutput {
   mkdirSync(dirname(logFile), { recursive: true });
   const stdoutWrite: Write = process.stdout.write.bind(process.stdout);
@@ -27,7 +41,7 @@ export function captureProcessOutput(logFile: string): CapturedOutput {
     callback?: unknown,
   ) => {
     try {
-      appendFileSync(logFile, chunk);
+      appendLine(logFile, chunk);
     } catch {
       // A log line that cannot be written must not crash a handler.
     }
