@@ -3,13 +3,13 @@
 import { inboundDeps } from '../conversations/runtime-deps.js';
 import { ddb } from '../kernel/clients.js';
 import { UnauthorizedError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody, parseWith } from '../kernel/http.js';
+import { httpHandler, parseJsonBody } from '../kernel/http.js';
 import { authenticateWebhook, webhookToken } from './webhook-auth.js';
 import {
   gatewayEnvelopeSchema,
   isMessagesUpsert,
+  parseUpsertData,
   receiveGatewayMessages,
-  upsertDataSchema,
 } from './whatsapp-web.js';
 
 export const handler = httpHandler(async (request) => {
@@ -23,6 +23,6 @@ export const handler = httpHandler(async (request) => {
     envelope.instance,
   );
   if (!isMessagesUpsert(envelope.event)) return { status: 200, body: { ignored: true } };
-  const data = parseWith(upsertDataSchema, envelope.data);
+  const data = parseUpsertData(envelope.data);
   return { status: 200, body: await receiveGatewayMessages(inboundDeps(), tenant, data) };
 });

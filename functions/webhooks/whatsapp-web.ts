@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { identifyPerson, isIdentified, parseWhatsAppId } from '../conversations/identity.js';
 import { type InboundDeps, storeMessage } from '../conversations/store-message.js';
+import { parseWith } from '../kernel/http.js';
 import { countMetric } from '../kernel/telemetry.js';
 import type { Tenant } from '../tenants/tenant-store.js';
 import { providerTime } from './provider-time.js';
@@ -37,9 +38,12 @@ const upsertSchema = z.looseObject({
         .optional()
         .nullable(),
       imageMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
+      videoMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
+      documentMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
     })
     .optional()
     .nullable(),
+  messageType: z.string().max(64).optional().nullable(),
   messageTimestamp: z
     .union([
       z.number(),
@@ -57,6 +61,30 @@ export const gatewayEnvelopeSchema = z.looseObject({
 });
 
 export const upsertDataSchema = z.union([upsertSchema, z.array(upsertSchema).min(1).max(100)]);
+
+/**
+ * `data` of a `messages.upsert`: one message or a list of them. Validated against the one shape it
+ * has, so a 400 names the bad field (`data.key.remoteJid`, `data.3.key.id`) rather than "(body)".
+ */
+export function parseUpsertData(data: unknown): UpsertData {
+  const shape = Array.isArray(data) ? z.array(upsertSchema).min(1).max(100) : upsertSchema;
+  return parseWith(z.looseObject({ data: shape }), { data }).data;
+}
+
+/** Status updates ("stories") are not messages to the business. */
+const STATUS_BROADCAST = 'status@broadcast';
+
+/** Words a person would see for a message without text: `[audio]`, `[sticker]`, `[location]`. */
+function placeholder(item: { messageType?: string | null; message?: object | null }): string {
+  const type =
+    item.messageType ??
+    Object.keys(item.message ?? {}).find(
+      (k) => k !== 'messageContextInfo' && k.endsWith('Message'),
+    ) ??
+    'message';
+  const word = type.replace(/Message$/, '').replace(/[^A-Za-z0-9_]/g, '');
+  return `[${word || 'message'}]`;
+}
 
 export type GatewayEnvelope = z.output<typeof gatewayEnvelopeSchema>;
 export type UpsertData = z.output<typeof upsertDataSchema>;
@@ -77,6 +105,7 @@ export async function receiveGatewayMessages(
   for (const item of items) {
     received += 1;
     const { key } = item;
+    if (key.remoteJid.trim().toLowerCase() === STATUS_BROADCAST) continue;
     const chat = parseWhatsAppId(key.remoteJid);
     const fromMe = key.fromMe === true;
     const inGroup = chat?.kind === 'group';
@@ -93,7 +122,9 @@ export async function receiveGatewayMessages(
       item.message?.conversation ??
       item.message?.extendedTextMessage?.text ??
       item.message?.imageMessage?.caption ??
-      '';
+      item.message?.videoMessage?.caption ??
+      item.message?.documentMessage?.caption ??
+      placeholder(item);
     const result = await storeMessage(deps, {
       tenantId: tenant.tenantId,
       channel: 'whatsapp',

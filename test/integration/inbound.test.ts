@@ -298,6 +298,81 @@ describe('POST /webhooks/whatsapp-web', () => {
     ]);
   });
 
+  it('keeps status updates out, and names a message without text by its type', async () => {
+    const t = await createTenant();
+    const send = (data: Record<string, unknown>) =>
+      invoke(
+        whatsappWeb,
+        tokenCall(
+          '/webhooks/whatsapp-web',
+          JSON.stringify({ ...webPayload(t, {}), data }),
+          t.webhookToken,
+        ),
+      );
+    // A contact's WhatsApp Status ("story") is not a message to the business.
+    const story = await send({
+      key: {
+        remoteJid: 'status@broadcast',
+        participant: '972541112244@s.whatsapp.net',
+        fromMe: false,
+        id: `ST-${randomUUID()}`,
+      },
+      pushName: 'Dana',
+      message: { conversation: 'my holiday story' },
+    });
+    expect(story.status).toBe(200);
+    expect(await tenantConversations(t.tenantId)).toEqual([]);
+    const voice = await send({
+      key: { remoteJid: '972541112244@s.whatsapp.net', fromMe: false, id: `AU-${randomUUID()}` },
+      pushName: 'Dana',
+      messageType: 'audioMessage',
+      message: { audioMessage: { seconds: 4, ptt: true } },
+    });
+    const sticker = await send({
+      key: { remoteJid: '972541112244@s.whatsapp.net', fromMe: false, id: `SK-${randomUUID()}` },
+      message: { stickerMessage: { isAnimated: false }, messageContextInfo: {} },
+    });
+    expect([voice.json, sticker.json]).toEqual([
+      { received: 1, deduped: 0 },
+      { received: 1, deduped: 0 },
+    ]);
+    const [conversation] = await tenantConversations(t.tenantId);
+    const messages = await invoke(
+      listMessages,
+      apiCall(t.apiKey, {
+        method: 'GET',
+        routeKey: 'GET /v1/conversations/{conversationId}/messages',
+        path: '/x',
+        pathParameters: { conversationId: String(conversation?.conversationId) },
+      }),
+    );
+    expect(messages.json.messages.map((m: { body: string }) => m.body).sort()).toEqual([
+      '[audio]',
+      '[sticker]',
+    ]);
+  });
+
+  it('names the bad field of an invalid messages.upsert', async () => {
+    const answer = await invoke(
+      whatsappWeb,
+      tokenCall(
+        '/webhooks/whatsapp-web',
+        JSON.stringify({
+          event: 'messages.upsert',
+          instance: tenant.instance,
+          data: { key: { remoteJid: 5, id: 'X1', fromMe: 'yes' } },
+        }),
+        tenant.webhookToken,
+      ),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.json.error.code).toBe('invalid_request');
+    expect(answer.json.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      'data.key.fromMe',
+      'data.key.remoteJid',
+    ]);
+  });
+
   it('acknowledges other events as ignored', async () => {
     const body = JSON.stringify({
       event: 'connection.update',
