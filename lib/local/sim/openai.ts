@@ -2,6 +2,8 @@
  * An OpenAI-compatible chat endpoint for the post-processing jobs that call a model:
  * `POST /v1/chat/completions` with the real request and response shapes (including `usage` token
  * counts and the error shape), answering a deterministic triage label so tests can assert on it.
+ * Like OpenAI it wants `Authorization: Bearer <key>` (401 without), takes `content` as a string or a
+ * list of parts, and answers a body that is not JSON with its own 400 shape.
  *
  * - `GET /_sim/openai/completions` → `{"completions": [{id, model, promptTokens, completionTokens, at}]}`.
  * - Faults (`PUT /_sim/faults {"openai": {...}}`): `errorRate` (0..1, answers 500), `latencyMs`.
@@ -38,6 +40,32 @@ export function triageLabel(text: string): string {
   return 'other';
 }
 
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+/**
+ * One chat message as OpenAI accepts it: a known role, and `content` as a string or a list of
+ * parts (`{"type": "text", "text"}`, images…); an assistant turn may have none. Undefined when invalid.
+ */
+function chatMessage(raw: unknown): { role: string; content: string } | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const { role, content } = raw as { role?: unknown; content?: unknown };
+  if (typeof role !== 'string' || !ROLES.has(role)) return undefined;
+  if (typeof content === 'string') return { role, content };
+  if ((content === null || content === undefined) && role === 'assistant')
+    return { role, content: '' };
+  if (!Array.isArray(content) || content.length === 0) return undefined;
+  const texts: string[] = [];
+  for (const part of content) {
+    const p = part as { type?: unknown; text?: unknown } | null;
+    if (!p || typeof p.type !== 'string') return undefined;
+    if (p.type === 'text') {
+      if (typeof p.text !== 'string') return undefined;
+      texts.push(p.text);
+    }
+  }
+  return { role, content: texts.join('\n') };
+}
+
 function openAiError(res: ServerResponse, status: number, message: string, type: string): void {
   sendJson(res, status, { error: { message, type, param: null, code: null } });
 }
@@ -53,15 +81,33 @@ export const openaiSimulator: SimulatorFactory = () => {
         return true;
       }
       if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') return false;
-      const body = (await readJson(req)) as
-        | { model?: unknown; messages?: Array<{ role?: unknown; content?: unknown }> }
-        | undefined;
+      if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) {
+        openAiError(
+          res,
+          401,
+          "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+          'invalid_request_error',
+        );
+        return true;
+      }
+      let body: { model?: unknown; messages?: unknown } | undefined;
+      try {
+        body = (await readJson(req)) as typeof body;
+      } catch {
+        openAiError(
+          res,
+          400,
+          'We could not parse the JSON body of your request.',
+          'invalid_request_error',
+        );
+        return true;
+      }
+      const messages = Array.isArray(body?.messages) ? body.messages.map(chatMessage) : [];
       if (
         !body ||
         typeof body.model !== 'string' ||
-        !Array.isArray(body.messages) ||
-        body.messages.length === 0 ||
-        body.messages.some((m) => typeof m?.role !== 'string' || typeof m.content !== 'string')
+        messages.length === 0 ||
+        messages.some((m) => m === undefined)
       ) {
         openAiError(
           res,
@@ -81,14 +127,14 @@ export const openaiSimulator: SimulatorFactory = () => {
         );
         return true;
       }
-      const messages = body.messages as Array<{ role: string; content: string }>;
-      const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+      const model = body.model;
+      const lastUser = [...messages].reverse().find((m) => m?.role === 'user')?.content ?? '';
       const content = triageLabel(lastUser);
-      const promptTokens = messages.reduce((sum, m) => sum + 4 + countTokens(m.content), 3);
+      const promptTokens = messages.reduce((sum, m) => sum + 4 + countTokens(m?.content ?? ''), 3);
       const completionTokens = countTokens(content);
       const completion: Completion = {
         id: `chatcmpl-${randomUUID().replace(/-/g, '').slice(0, 24)}`,
-        model: body.model,
+        model,
         promptTokens,
         completionTokens,
         at: new Date().toISOString(),
@@ -98,7 +144,7 @@ export const openaiSimulator: SimulatorFactory = () => {
         id: completion.id,
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
-        model: body.model,
+        model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
         usage: {
           prompt_tokens: promptTokens,
