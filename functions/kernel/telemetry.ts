@@ -36,17 +36,15 @@ export function currentTelemetry(): TelemetryContext {
   return storage.getStore() ?? { source: 'unknown' };
 }
 
-// +972501234567, 972501234567@s.whatsapp.net, 050-123-4567: any run of 7+ digits (with separators).
-const PHONE_LIKE = /\+?\(?\d[\d\s().-]{5,}\d/g;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
+// +972501234567, 972501234567@s.whatsapp.net, 050-123-4567: any run of 7+ digits (with separators)
+// standing on its own, so the digits inside an id such as `m_3fa91234567b` stay readable.
+const PHONE_LIKE = /(?<![A-Za-z0-9_])(?!\d{4}-\d\d-\d\d)\+?\(?\d[\d\s().-]{5,}\d(?![A-Za-z0-9_])/g;
 const SECRET_KEYS =
   /^(body|text|message_body|messageBody|phone|phones|to|from|wa_id|remoteJid|remoteJidAlt|participant|authorization|apiKey|webhookToken|exportToken)$/i;
 
 /** Masks a phone-like run, keeping its last two digits for correlation: `+97250***67` → `***67`. */
 export function maskPhones(text: string): string {
-  return text.replace(PHONE_LIKE, (match) =>
-    ISO_DATE.test(match) ? match : `***${match.replace(/\D/g, '').slice(-2)}`,
-  );
+  return text.replace(PHONE_LIKE, (match) => `***${match.replace(/\D/g, '').slice(-2)}`);
 }
 
 function redact(value: unknown, depth = 0): unknown {

@@ -147,7 +147,12 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
     } catch (error) {
       if (error instanceof PayloadTooLargeError) {
         res.setHeader('connection', 'close');
-        sendError(res, 413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`);
+        sendError(
+          res,
+          413,
+          'payload_too_large',
+          `The request body is larger than ${maxBodyBytes} bytes.`,
+        );
         return;
       }
       throw error;

@@ -39,6 +39,8 @@ describe('log masking', () => {
     expect(maskPhones('jid 972501234567@s.whatsapp.net')).toBe('jid ***67@s.whatsapp.net');
     expect(maskPhones('call (415) 555-2671')).toBe('call ***71');
     expect(maskPhones('order 42 of 3')).toBe('order 42 of 3');
+    expect(maskPhones('message m_3fa91234567b80 stored')).toBe('message m_3fa91234567b80 stored');
+    expect(maskPhones('wa_id=972501234567,')).toBe('wa_id=***67,');
     expect(maskPhones('at 2026-11-22T05:19:55.000Z')).toBe('at 2026-11-22T05:19:55.000Z');
   });
 
