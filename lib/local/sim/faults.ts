@@ -22,6 +22,14 @@ export const whatsappFaultsSchema = z
     statusDuplicateRate: rate.default(0),
     /** Typical delay of a status webhook after the send (each status is jittered around it). */
     statusDelayMs: ms.default(100),
+    /**
+     * Numbers that cannot receive WhatsApp messages (E.164 or digits): the send is accepted, as the
+     * Cloud API does, and its only status webhook is `failed` with error 131026.
+     */
+    undeliverableNumbers: z
+      .array(z.string().regex(/^\+?\d{6,15}$/, 'must be a phone number in E.164 or digits'))
+      .max(10_000)
+      .default([]),
   })
   .strict();
 

@@ -13,7 +13,8 @@
  *   bizOpaqueCallbackData, acceptedAt}], "pendingStatuses": n, "refused": {"<code>": n}}`.
  * - Faults (`PUT /_sim/faults {"whatsapp": {...}}`, see `faults.ts`): `errorRate`,
  *   `rateLimitPerSecond` (→ 130429), `latencyMs`, `lostResponseRate` (accepted and recorded, answer
- *   dropped), `statusDuplicateRate`, `statusDelayMs`.
+ *   dropped), `statusDuplicateRate`, `statusDelayMs`, `undeliverableNumbers` (accepted, then a
+ *   `failed` status with 131026, as for a number that is not on WhatsApp).
  * - Template `missing_template` is refused with 132001 (template does not exist): a permanent error.
  *
  * The provider outlives onceflow: the ledger and the undelivered status webhooks are appended to
@@ -38,7 +39,7 @@ export interface LedgerEntry {
   readonly acceptedAt: string;
 }
 
-type StatusName = 'sent' | 'delivered' | 'read';
+type StatusName = 'sent' | 'delivered' | 'read' | 'failed';
 
 interface OwedStatus {
   readonly id: string;
@@ -201,8 +202,15 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
   }
 
   function scheduleStatuses(entry: LedgerEntry): void {
-    const { statusDelayMs, statusDuplicateRate } = faults.get();
+    const { statusDelayMs, statusDuplicateRate, undeliverableNumbers } = faults.get();
     const jitter = () => statusDelayMs * (0.5 + Math.random());
+    if (undeliverableNumbers.some((n) => n.replace(/^\+/, '') === entry.to)) {
+      // Not a WhatsApp user: accepted, then reported failed (never sent or delivered).
+      const at = jitter();
+      owe(entry.wamid, 'failed', at);
+      if (Math.random() < statusDuplicateRate) owe(entry.wamid, 'failed', at + jitter());
+      return;
+    }
     // Each status is jittered on its own, so `delivered` sometimes overtakes `sent`.
     const sentAt = jitter();
     const deliveredAt = sentAt + jitter() * 0.6;
@@ -239,7 +247,22 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
                     ...(entry?.bizOpaqueCallbackData
                       ? { biz_opaque_callback_data: entry.bizOpaqueCallbackData }
                       : {}),
-                    ...(s.status === 'read'
+                    ...(s.status === 'failed'
+                      ? {
+                          errors: [
+                            {
+                              code: 131026,
+                              title: 'Message undeliverable',
+                              message: 'Message undeliverable',
+                              error_data: {
+                                details:
+                                  'Message undeliverable: the recipient is not a WhatsApp user.',
+                              },
+                            },
+                          ],
+                        }
+                      : {}),
+                    ...(s.status === 'read' || s.status === 'failed'
                       ? {}
                       : {
                           conversation: {
