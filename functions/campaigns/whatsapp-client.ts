@@ -150,6 +150,11 @@ export function createWhatsAppClient(options: WhatsAppClientOptions): WhatsAppSe
       }
       const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const code = typeof error?.code === 'number' ? error.code : undefined;
+      if (response.status >= 500 && code === undefined) {
+        // Not the Graph API refusing (it always names a code) but something in front of it, e.g. a
+        // 502/504 from a gateway that timed out waiting: the message may well have been accepted.
+        return { kind: 'unknown', reason: `HTTP ${response.status} without a Graph API error` };
+      }
       return {
         kind: 'rejected',
         class: classifyError(response.status, code),

@@ -125,6 +125,40 @@ describe('provider errors', () => {
   });
 });
 
+describe('provider answers in front of the Graph API', () => {
+  const send = {
+    phoneNumberId: '1',
+    to: '+972501234567',
+    template: { name: 'a', language: 'en' },
+    callbackData: 'c',
+  };
+  const answering = (status: number, body: string) =>
+    createWhatsAppClient({
+      baseUrl: 'http://x',
+      version: 'v21.0',
+      accessToken: async () => 't',
+      fetch: async () => new Response(body, { status }),
+    });
+
+  it('a 5xx without a Graph error (gateway timeout) is an unknown outcome, never a refusal', async () => {
+    expect(await answering(504, '<html>Gateway Time-out</html>').sendTemplate(send)).toMatchObject({
+      kind: 'unknown',
+    });
+    expect(await answering(502, '').sendTemplate(send)).toMatchObject({ kind: 'unknown' });
+  });
+
+  it('a 5xx the Graph API answered with its error code is a refusal to retry', async () => {
+    const graph = JSON.stringify({
+      error: { message: '(#131000) Something went wrong', code: 131000 },
+    });
+    expect(await answering(500, graph).sendTemplate(send)).toMatchObject({
+      kind: 'rejected',
+      class: 'transient',
+      code: 131000,
+    });
+  });
+});
+
 describe('token bucket windows', () => {
   it('spreads any rate over a second exactly', () => {
     for (const rate of [1, 7, 80, 1000]) {
