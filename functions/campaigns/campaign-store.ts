@@ -85,16 +85,20 @@ export interface PageResult {
 }
 
 /**
- * A campaign id. With an Idempotency-Key it derives from tenant and key, so a create retried after
- * a crash continues the same campaign instead of starting a second one.
+ * A campaign id. With an Idempotency-Key it derives from tenant, key and request body, so a create
+ * retried after a crash continues the same campaign instead of starting a second one, while the
+ * key reused with another body once it expired (24 h) starts a new campaign instead of adding to
+ * (or conflicting with) the old one.
  */
 export function campaignIdFor(
   tenantId: string,
   idempotencyKey: string | undefined,
   nowMs: number,
+  requestFingerprint = '',
 ): string {
-  if (idempotencyKey)
-    return `cmp_${sha256Hex(`${tenantId}|create|${idempotencyKey}`).slice(0, 24)}`;
+  if (idempotencyKey) {
+    return `cmp_${sha256Hex(`${tenantId}|create|${idempotencyKey}|${requestFingerprint}`).slice(0, 24)}`;
+  }
   return newCampaignId(nowMs, randomBytes(8).toString('hex'));
 }
 

@@ -22,7 +22,12 @@ export const handler = httpHandler(async (request) => {
     if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
     const store = campaignStore();
     const key = request.headers['idempotency-key'];
-    const campaignId = campaignIdFor(tenantId, key, store.clock.now());
+    const campaignId = campaignIdFor(
+      tenantId,
+      key,
+      store.clock.now(),
+      sha256Hex(JSON.stringify(body)),
+    );
     const result = await createCampaign(
       store,
       tenant,

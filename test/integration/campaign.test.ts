@@ -253,6 +253,47 @@ describe('campaign API', () => {
     expect(other.status).toBe(409);
     expect(other.json.error.code).toBe('idempotency_key_mismatch');
   });
+
+  it('a key reused with another body after it expired starts a new campaign', async () => {
+    const key = `expired-${testTenant.tenantId}`;
+    const call = (name: string, phone: string) =>
+      invoke(createHandler, {
+        method: 'POST',
+        routeKey: 'POST /v1/campaigns',
+        path: '/v1/campaigns',
+        headers: {
+          authorization: `Bearer ${testTenant.apiKey}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify({
+          name,
+          template: TEMPLATE,
+          phoneNumberId: testTenant.phoneNumberId,
+          recipients: [{ phone }],
+        }),
+      });
+    const first = await call('Monday', '+972501212121');
+    expect(first.status).toBe(201);
+    const firstId = first.json.campaignId as string;
+    await markRunning(store, tenant.tenantId, firstId);
+    // The key's record expires (kept at least 24 h): forget it as its TTL would.
+    const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const records = await ddb.send(new ScanCommand({ TableName: tableName('idempotency') }));
+    for (const item of records.Items ?? []) {
+      if (JSON.stringify(item).includes(firstId)) {
+        await ddb.send(
+          new DeleteCommand({ TableName: tableName('idempotency'), Key: { id: item.id } }),
+        );
+      }
+    }
+    const later = await call('Thursday', '+972501313131');
+    expect(later.status).toBe(201);
+    expect(later.json.campaignId).not.toBe(firstId);
+    const described = await describeCampaign(store, tenant.tenantId, later.json.campaignId);
+    expect(described).toMatchObject({ name: 'Thursday', status: 'draft' });
+    expect((await listAll(firstId)).map((r) => r.phone)).toEqual(['+972501212121']);
+  });
 });
 
 function senderDeps(whatsapp: WhatsAppSender, owner: string): SenderDeps {
