@@ -59,10 +59,14 @@ export type RouteHandler = (request: HttpRequest) => Promise<HttpResponse>;
 
 /** Converts zod issues into the contract's `details` list. */
 export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    // An unknown field is named itself, not its parent object.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...at, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ field: at.join('.') || '(body)', message: issue.message }];
+  });
 }
 
 /** Parses a value with a zod schema, or throws a 400 naming every bad field. */

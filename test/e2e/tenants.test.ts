@@ -109,7 +109,7 @@ describe('PUT /v1/tenants/{tenantId}', () => {
     expect(res.status).toBe(400);
     const details = (res.body.error as unknown as { details: Array<{ field: string }> }).details;
     expect(details.map((d) => d.field).sort()).toEqual(
-      ['(body)', 'defaultCountry', 'messagesPerSecond', 'name'].sort(),
+      ['defaultCountry', 'messagesPerSecond', 'name', 'surprise'].sort(),
     );
   });
 

@@ -84,7 +84,7 @@ describe('httpHandler', () => {
     const res = await call({ body: '{"name":"","count":-1,"extra":true}' });
     expect(res.status).toBe(400);
     const fields = res.body.error.details.map((d: { field: string }) => d.field).sort();
-    expect(fields).toEqual(['(body)', 'count', 'name']);
+    expect(fields).toEqual(['count', 'extra', 'name']);
   });
 
   it('answers 413 for bodies over 1 MiB', async () => {
