@@ -27,7 +27,7 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.js';
 import { FailpointCrashError } from './failpoints.js';
-import { logger, tracer, withTelemetry } from './telemetry.js';
+import { logger, tracer, withInvocation } from './telemetry.js';
 
 /** Bodies over 1 MiB are refused (api.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -208,7 +208,7 @@ export function httpHandler(handle: RouteHandler) {
     event: APIGatewayProxyEventV2,
     context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> =>
-    withTelemetry({ source: `http:${event.routeKey}` }, async () => {
+    withInvocation(`http:${event.routeKey}`, context, async () => {
       try {
         return toResult(await handle(toRequest(event, context)));
       } catch (error) {

@@ -22,7 +22,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { z } from 'zod';
 import type { QueueName } from '../../lib/manifest.js';
 import { FailpointCrashError } from './failpoints.js';
-import { countMetric, logger, withTelemetry } from './telemetry.js';
+import { countMetric, logger, withInvocation, withTelemetrySource } from './telemetry.js';
 
 export interface QueueMessage<T> {
   readonly body: T;
@@ -59,7 +59,7 @@ export async function handleRecord<S extends z.ZodType>(
   options: QueueConsumerOptions<S>,
   record: SQSRecord,
 ): Promise<void> {
-  return withTelemetry({ source: `queue:${options.queue}` }, async () => {
+  return withTelemetrySource(`queue:${options.queue}`, async () => {
     const body = parseRecord(options.schema, record);
     if (body === undefined) {
       logger.error('poison message acknowledged', {
@@ -113,9 +113,9 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
 
 /** Wraps a batch function as a Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function sqsLambdaHandler(consume: (event: SQSEvent) => Promise<SQSBatchResponse>) {
-  return middy((event: SQSEvent, _context: Context) => consume(event)).use(
-    injectLambdaContext(logger),
-  );
+  return middy((event: SQSEvent, context: Context) =>
+    withInvocation('queue', context, () => consume(event)),
+  ).use(injectLambdaContext(logger));
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */

@@ -18,6 +18,13 @@ export interface TelemetryContext {
   /** `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`. */
   readonly source: string;
   readonly tenantId?: string;
+  /**
+   * The invocation this work belongs to. Powertools keeps the Lambda context on the shared Logger,
+   * which is right on AWS (one invocation per environment at a time) but not in the local runtime,
+   * where invocations of many functions overlap in one process; the context travels with the work.
+   */
+  readonly functionName?: string;
+  readonly requestId?: string;
 }
 
 const storage = new AsyncLocalStorage<TelemetryContext>();
@@ -30,6 +37,22 @@ export function withTelemetry<T>(context: TelemetryContext, fn: () => T): T {
 /** Runs `fn` with the current context extended (e.g. a queue consumer entering a job type). */
 export function withTelemetrySource<T>(source: string, fn: () => T): T {
   return storage.run({ ...storage.getStore(), source }, fn);
+}
+
+/** Runs one Lambda invocation's work with its source and identity. */
+export function withInvocation<T>(
+  source: string,
+  context: { readonly functionName?: string; readonly awsRequestId?: string } | undefined,
+  fn: () => T,
+): T {
+  return storage.run(
+    {
+      source,
+      ...(context?.functionName ? { functionName: context.functionName } : {}),
+      ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
+    },
+    fn,
+  );
 }
 
 export function currentTelemetry(): TelemetryContext {
@@ -79,8 +102,8 @@ class OnceflowLogFormatter extends LogFormatter {
       source: context?.source,
       tenant: context?.tenantId,
       cold_start: attributes.lambdaContext?.coldStart,
-      function_name: attributes.lambdaContext?.functionName,
-      function_request_id: attributes.lambdaContext?.awsRequestId,
+      function_name: context?.functionName ?? attributes.lambdaContext?.functionName,
+      function_request_id: context?.requestId ?? attributes.lambdaContext?.awsRequestId,
       xray_trace_id: attributes.xRayTraceId,
     };
     return new LogItem({ attributes: base }).addAttributes(redact(additional) as LogAttributes);

@@ -3,6 +3,7 @@ import {
   currentTelemetry,
   logger,
   maskPhones,
+  withInvocation,
   withTelemetry,
   withTelemetrySource,
 } from '../../../functions/kernel/telemetry.js';
@@ -69,5 +70,50 @@ describe('log masking', () => {
     expect(text).not.toContain('972501234567');
     expect(text).not.toContain('hello secret');
     expect(text).toContain('"n":3');
+  });
+});
+
+describe('invocation identity in logs', () => {
+  it('names the function of the invocation that wrote the line, when invocations overlap', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        lines.push(String(chunk));
+        return true;
+      }),
+      vi.spyOn(console, 'info').mockImplementation((...args) => {
+        lines.push(args.map(String).join(' '));
+      }),
+    ];
+    try {
+      // Act: two invocations interleave in one process, as in the local runtime.
+      await Promise.all(
+        ['fnA', 'fnB'].map((functionName) =>
+          withInvocation(
+            `queue:${functionName}`,
+            { functionName, awsRequestId: `r-${functionName}` },
+            async () => {
+              await new Promise((r) => setImmediate(r));
+              logger.info(`hello from ${functionName}`);
+            },
+          ),
+        ),
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // Assess
+    const parsed = lines
+      .flatMap((l) => l.split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    for (const name of ['fnA', 'fnB']) {
+      expect(parsed.find((p) => p.message === `hello from ${name}`)).toMatchObject({
+        function_name: name,
+        function_request_id: `r-${name}`,
+        source: `queue:${name}`,
+      });
+    }
   });
 });
