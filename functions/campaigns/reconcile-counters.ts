@@ -5,12 +5,7 @@
  * inconclusive and looked at again next run rather than reported as drift. Counters are never
  * "fixed" here: drift is a bug to find, not a number to paper over.
  */
-import {
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandOutput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { countMetric, logger, MetricUnit } from '../kernel/telemetry.js';
 import { readShardCounters } from './counters.js';
 import {
@@ -44,26 +39,24 @@ async function recountShard(
   shard: number,
 ) {
   const counts = emptyTotals();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out: QueryCommandOutput = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'pk = :pk',
-        ProjectionExpression: '#st',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':pk': recipientPartition(tenantId, campaignId, shard) },
-        ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    for (const item of out.Items ?? []) {
+  const pages = paginateQuery(
+    { client: deps.ddb },
+    {
+      TableName: deps.table,
+      KeyConditionExpression: 'pk = :pk',
+      ProjectionExpression: '#st',
+      ExpressionAttributeNames: { '#st': 'status' },
+      ExpressionAttributeValues: { ':pk': recipientPartition(tenantId, campaignId, shard) },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
       const status = item.status as RecipientStatus;
       if (RECIPIENT_STATUSES.includes(status)) counts[status] += 1;
       counts.recipients += 1;
     }
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return counts;
 }
 

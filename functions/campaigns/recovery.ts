@@ -12,7 +12,12 @@
  * - a running campaign with nothing pending or sending and fan-out done is completed.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand, type QueryCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  paginateQuery,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
@@ -77,20 +82,16 @@ export async function listSweepCampaigns(
   partition: string,
 ): Promise<CampaignItem[]> {
   const campaigns: CampaignItem[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out: QueryCommandOutput = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        IndexName: 'sweep',
-        KeyConditionExpression: 'sweepPk = :p',
-        ExpressionAttributeValues: { ':p': partition },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    campaigns.push(...((out.Items ?? []) as CampaignItem[]));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery(
+    { client: deps.ddb },
+    {
+      TableName: deps.table,
+      IndexName: 'sweep',
+      KeyConditionExpression: 'sweepPk = :p',
+      ExpressionAttributeValues: { ':p': partition },
+    },
+  );
+  for await (const page of pages) campaigns.push(...((page.Items ?? []) as CampaignItem[]));
   return campaigns;
 }
 
