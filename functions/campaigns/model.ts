@@ -39,8 +39,6 @@ export const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'completed'] as 
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 /** States a recipient never leaves. */
-export const FINAL_STATUSES: readonly RecipientStatus[] = ['failed', 'skipped'];
-
 /**
  * How far along a recipient is. Statuses move forward only: a status of lower or equal rank never
  * replaces a higher one (a late `sent` after `delivered` changes nothing); `failed` is terminal.
@@ -54,11 +52,6 @@ export const STATUS_RANK: Readonly<Record<RecipientStatus, number>> = {
   failed: 5,
   skipped: 5,
 };
-
-/** Final for the campaign: nothing more will be sent to this contact. */
-export function isDone(status: RecipientStatus): boolean {
-  return status !== 'pending' && status !== 'sending';
-}
 
 export const MAX_RECIPIENTS_PER_REQUEST = 5000;
 export const MAX_RECIPIENTS_PER_CAMPAIGN = 1_000_000;

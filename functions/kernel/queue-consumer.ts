@@ -38,8 +38,6 @@ export interface QueueConsumerOptions<S extends z.ZodType> {
   readonly handle: (message: QueueMessage<z.output<S>>) => Promise<void>;
 }
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
 function parseRecord<S extends z.ZodType>(schema: S, record: SQSRecord): z.output<S> | undefined {
   let json: unknown;
   try {

@@ -86,7 +86,6 @@ function placeholder(item: { messageType?: string | null; message?: object | nul
   return `[${word || 'message'}]`;
 }
 
-export type GatewayEnvelope = z.output<typeof gatewayEnvelopeSchema>;
 export type UpsertData = z.output<typeof upsertDataSchema>;
 
 /** `MESSAGES_UPSERT`, `messages.upsert` and `messages-upsert` are the same event. */

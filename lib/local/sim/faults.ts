@@ -41,16 +41,6 @@ export const googleAdsFaultsSchema = z
   })
   .strict();
 
-export const simulatorFaultsSchema = z
-  .object({
-    whatsapp: whatsappFaultsSchema.optional(),
-    googleAds: googleAdsFaultsSchema.optional(),
-  })
-  .strict();
-
-export type WhatsAppFaults = z.output<typeof whatsappFaultsSchema>;
-export type GoogleAdsFaults = z.output<typeof googleAdsFaultsSchema>;
-
 /** Current settings of one provider; `set` validates (throwing names the bad field). */
 export class FaultStore<S extends z.ZodType<object>> {
   private current: z.output<S>;
