@@ -77,6 +77,19 @@ async function queueDepth(): Promise<number> {
   return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
 }
 
+/** `GET /v1/conversations/{id}/messages` through its handler, as an operator calls it. */
+function conversationMessages(apiKey: string, conversationId: unknown) {
+  return invoke(
+    listMessages,
+    apiCall(apiKey, {
+      method: 'GET',
+      routeKey: 'GET /v1/conversations/{conversationId}/messages',
+      path: '/x',
+      pathParameters: { conversationId: String(conversationId) },
+    }),
+  );
+}
+
 describe('POST /webhooks/whatsapp', () => {
   it('the same webhook 50 times concurrently → one message, one job per type, jobs run once', async () => {
     // Prepare
@@ -283,15 +296,7 @@ describe('POST /webhooks/whatsapp-web', () => {
     const [conversation, ...rest] = await tenantConversations(t.tenantId);
     expect(rest).toEqual([]);
     expect(conversation?.messageCount).toBe(2);
-    const messages = await invoke(
-      listMessages,
-      apiCall(t.apiKey, {
-        method: 'GET',
-        routeKey: 'GET /v1/conversations/{conversationId}/messages',
-        path: '/x',
-        pathParameters: { conversationId: String(conversation?.conversationId) },
-      }),
-    );
+    const messages = await conversationMessages(t.apiKey, conversation?.conversationId);
     expect(messages.json.messages.map((m: { direction: string }) => m.direction).sort()).toEqual([
       'in',
       'out',
@@ -337,15 +342,7 @@ describe('POST /webhooks/whatsapp-web', () => {
       { received: 1, deduped: 0 },
     ]);
     const [conversation] = await tenantConversations(t.tenantId);
-    const messages = await invoke(
-      listMessages,
-      apiCall(t.apiKey, {
-        method: 'GET',
-        routeKey: 'GET /v1/conversations/{conversationId}/messages',
-        path: '/x',
-        pathParameters: { conversationId: String(conversation?.conversationId) },
-      }),
-    );
+    const messages = await conversationMessages(t.apiKey, conversation?.conversationId);
     expect(messages.json.messages.map((m: { body: string }) => m.body).sort()).toEqual([
       '[audio]',
       '[sticker]',
