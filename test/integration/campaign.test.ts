@@ -129,6 +129,21 @@ function countByStatus(list: readonly RecipientView[]): Totals {
   return totals;
 }
 
+/** A WhatsApp status for a send in the simulator's ledger, echoing its callback data as Meta does. */
+function statusWebhook(
+  entry: { wamid: string; bizOpaqueCallbackData: string } | undefined,
+  status: 'sent' | 'delivered' | 'read' | 'failed',
+) {
+  return applyCampaignStatus(ddb, clock, {
+    tenantId: tenant.tenantId,
+    phoneNumberId: testTenant.phoneNumberId,
+    wamid: entry?.wamid ?? '',
+    status,
+    occurredAt: new Date(clock.now()).toISOString(),
+    bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
+  });
+}
+
 describe('campaign API', () => {
   it('collapses one contact written in other formats into one recipient, across pages', async () => {
     // Prepare / Act
@@ -398,14 +413,7 @@ describe('sending', () => {
     ).toBe('skipped');
     const [accepted] = await ledgerFor(id);
     expect(accepted).toBeDefined();
-    const result = await applyCampaignStatus(ddb, clock, {
-      tenantId: tenant.tenantId,
-      phoneNumberId: testTenant.phoneNumberId,
-      wamid: accepted?.wamid ?? '',
-      status: 'delivered',
-      occurredAt: new Date(clock.now()).toISOString(),
-      bizOpaqueCallbackData: accepted?.bizOpaqueCallbackData ?? '',
-    });
+    const result = await statusWebhook(accepted, 'delivered');
     expect(result).toEqual({ matched: true, applied: true });
     expect(await readRecipient(ddb, store.table, key)).toMatchObject({
       status: 'delivered',
@@ -523,14 +531,7 @@ describe('status webhooks', () => {
           const results: ApplyStatusResult[] = await Promise.all(
             events.map(([i, status]) => {
               const entry = ledger[i];
-              return applyCampaignStatus(ddb, clock, {
-                tenantId: tenant.tenantId,
-                phoneNumberId: testTenant.phoneNumberId,
-                wamid: entry?.wamid ?? '',
-                status,
-                occurredAt: new Date(clock.now()).toISOString(),
-                bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
-              });
+              return statusWebhook(entry, status);
             }),
           );
           expect(results.every((r) => r.matched)).toBe(true);
@@ -545,14 +546,7 @@ describe('status webhooks', () => {
     // A late `sent` after `delivered` changes nothing.
     const delivered = listed.find((r) => r.status === 'delivered' || r.status === 'read');
     const entry = ledger.find((l) => `+${l.to}` === delivered?.phone);
-    const late = await applyCampaignStatus(ddb, clock, {
-      tenantId: tenant.tenantId,
-      phoneNumberId: testTenant.phoneNumberId,
-      wamid: entry?.wamid ?? '',
-      status: 'sent',
-      occurredAt: new Date(clock.now()).toISOString(),
-      bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
-    });
+    const late = await statusWebhook(entry, 'sent');
     expect(late).toEqual({ matched: true, applied: false });
     expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
       countByStatus(await listAll(id)),
