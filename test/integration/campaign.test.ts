@@ -618,6 +618,46 @@ describe('fan-out', () => {
   });
 });
 
+describe('campaign create through crashes', () => {
+  it.each([
+    ['campaign.create.after-meta', 'after the campaign item, before any recipient'],
+    ['campaign.recipients.after-chunk', 'after one transaction of recipients, before the rest'],
+  ])(
+    'a create crashed at %s (%s) and retried holds each contact once, counted once',
+    async (point) => {
+      // Prepare: 300 contacts spread over every shard, so a page takes many transactions.
+      const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
+      const recipients = Array.from({ length: 300 }, (_, i) => ({
+        phone: `+97250${String(3000000 + i).padStart(7, '0')}`,
+      }));
+      const input = {
+        name: 'Crash',
+        template: TEMPLATE,
+        phoneNumberId: testTenant.phoneNumberId,
+        recipients,
+      };
+      armFailpoints({ [point]: { probability: 1, times: 1 } });
+      // Act: the first attempt crashes part-way; the caller retries the same request.
+      try {
+        await expect(createCampaign(store, tenant, id, input)).rejects.toBeInstanceOf(
+          FailpointCrashError,
+        );
+      } finally {
+        clearFailpoints();
+      }
+      const retried = await createCampaign(store, tenant, id, input);
+      // Assess
+      const listed = await listAll(id);
+      expect(new Set(listed.map((r) => r.phone)).size).toBe(300);
+      expect(listed).toHaveLength(300);
+      expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+        countByStatus(listed),
+      );
+      expect(retried.campaignId).toBe(id);
+    },
+  );
+});
+
 describe('token bucket', () => {
   it('keeps concurrent takers within the rate in every window', async () => {
     const bucket = createTokenBucket({ ddb, table: store.table });
