@@ -18,6 +18,7 @@
  *   no hot partition (1,000 sends/s with ~4 counted transitions each is ~125 writes/s per shard).
  */
 import { createHash } from 'node:crypto';
+import { sha256Hex } from '../kernel/secrets.js';
 
 export const SHARDS = 32;
 
@@ -93,7 +94,7 @@ export function recipientKey(tenantId: string, campaignId: string, e164: string)
 
 /** The key of an invalid phone kept as `skipped`. */
 export function skippedKey(tenantId: string, campaignId: string, raw: string) {
-  const digest = createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  const digest = sha256Hex(raw).slice(0, 32);
   return {
     pk: recipientPartition(tenantId, campaignId, shardOf(`X#${digest}`)),
     sk: `X#${digest}`,

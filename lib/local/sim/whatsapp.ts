@@ -21,10 +21,11 @@
  * `<ONCEFLOW_DATA_DIR>/sim/whatsapp.jsonl`, so a runtime killed and started again still holds every
  * send it ever accepted (duplicates stay visible) and still delivers the statuses it owed.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { signHubBody } from '../../../functions/kernel/webhook-signature.js';
 import { readJson, sendJson } from '../http-util.js';
 import { FaultStore, whatsappFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
@@ -284,14 +285,13 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
   async function post(phoneNumberId: string, batch: OwedStatus[]): Promise<void> {
     const apiBaseUrl = context.apiBaseUrl.replace(/\/$/, '');
     const body = payload(phoneNumberId, batch);
-    const signature = createHmac('sha256', secret()).update(body).digest('hex');
     let ok = false;
     try {
       const response = await fetch(`${apiBaseUrl}/webhooks/whatsapp`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-hub-signature-256': `sha256=${signature}`,
+          'x-hub-signature-256': signHubBody(body, secret()),
         },
         body,
         signal: AbortSignal.timeout(15_000),
