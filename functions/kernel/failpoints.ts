@@ -94,6 +94,16 @@ export function armFailpoints(settings: Record<string, FailpointArming>): void {
   }
 }
 
+/** How many times a point has fired since the last `clearFailpoints()`. */
+export function firedCount(name: string): number {
+  return firedCounts.get(name) ?? 0;
+}
+
+/** Arms one point to fire exactly once, at its next pass (the crash matrix's arming). */
+export function armOnce(name: string): void {
+  armFailpoints({ [name]: { probability: 1, times: 1 } });
+}
+
 export function clearFailpoints(): void {
   armed.clear();
   firedCounts.clear();
