@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inbound [--deliveries N] [--concurrency C]`: WhatsApp Cloud API webhook
+ * `npm run bench -- inbound [--deliveries N] [--concurrency C] [--json]`: WhatsApp Cloud API webhook
  * deliveries (default 20,000, 30% duplicates, concurrency 64) against the local runtime started in
  * this process, once through onceflow's `POST /webhooks/whatsapp` and once through a baseline
  * that wraps a plain handler with Powertools Idempotency (`inbound-baseline.ts`), same payloads.
@@ -367,7 +367,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
         baselineTenant.phoneNumberId,
       ),
     ];
-    report(results);
+    report(results, args.includes('--json'));
   } finally {
     if (baselineServer.server)
       await new Promise((r) => baselineServer.server?.close(() => r(undefined)));
@@ -375,7 +375,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
   }
 }
 
-function report(results: RunResult[]): void {
+function report(results: RunResult[], json: boolean): void {
   const rows = results.map((r) => {
     const per = (t: Tally, n: number) => ({
       ddb: t.ddbRequests / n,
@@ -433,5 +433,38 @@ function report(results: RunResult[]): void {
     console.log(
       'Write units for failed conditional writes are estimated (DynamoDB Local reports none): 1 per item, 2 per transactional item. Prices: us-east-1 on-demand list.',
     );
+  }
+  if (json) {
+    const figures = Object.fromEntries(
+      rows.map(({ r, u, d, total, costPerMillion }) => [
+        r.name,
+        {
+          deliveries: r.deliveries,
+          uniques: r.uniques,
+          duplicates: r.duplicates,
+          deliveriesPerSecond: r.deliveries / r.seconds,
+          p50Ms: r.p50,
+          p99Ms: r.p99,
+          non200: r.errors,
+          requestsPerDelivery: total.requests,
+          wcuPerDelivery: total.wcu,
+          rcuPerDelivery: total.rcu,
+          dollarsPerMillion: costPerMillion,
+          perUnique: { ddbRequests: u.ddb, sqsRequests: u.sqs, wcu: u.wcu, rcu: u.rcu },
+          perDuplicate: { ddbRequests: d.ddb, sqsRequests: d.sqs, wcu: d.wcu, rcu: d.rcu },
+        },
+      ]),
+    );
+    const ratios =
+      ours && base
+        ? {
+            dollarsPerMillion: ours.costPerMillion / base.costPerMillion,
+            requestsPerDelivery: ours.total.requests / base.total.requests,
+            wcuPerDelivery: ours.total.wcu / base.total.wcu,
+            deliveriesPerSecond:
+              ours.r.deliveries / ours.r.seconds / (base.r.deliveries / base.r.seconds),
+          }
+        : {};
+    console.log(JSON.stringify({ ...figures, ratios }));
   }
 }
