@@ -227,11 +227,11 @@ export function header(request: HttpRequest, name: string): string | undefined {
 /** A required path parameter, validated so ids cannot smuggle key separators. */
 export function pathParam(request: HttpRequest, name: string): string {
   const value = request.pathParameters[name];
-  if (!value || !/^[A-Za-z0-9_.:-]{1,128}$/.test(value)) {
+  if (!value || !/^[A-Za-z0-9_.:-]{1,256}$/.test(value)) {
     throw new InvalidRequestError(`The path parameter ${name} is not valid.`, [
       {
         field: name,
-        message: 'must be 1-128 characters of letters, digits, _ . : -',
+        message: 'must be 1-256 characters of letters, digits, _ . : -',
       },
     ]);
   }

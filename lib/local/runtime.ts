@@ -163,6 +163,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const api = createHttpAdapter({
       loader,
       log,
+      isReady: () => ready,
       extraRoutes: createLocalRoutes({
         handlersLoaded: () => handlersLoaded,
         queueStats: () =>
