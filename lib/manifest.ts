@@ -8,14 +8,18 @@
  * `envNameForQueue`), which is how `functions/kernel/config.ts` finds them at run time.
  */
 
-export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
-export type QueueName = 'jobs' | 'sends' | 'fanout';
-export type SecretName =
-  | 'adminKeyHash'
-  | 'whatsappAppSecret'
-  | 'whatsappVerifyToken'
-  | 'whatsappAccessToken'
-  | 'aiApiKey';
+import type { QueueName, SecretName, TableName } from '../functions/kernel/resource-names.js';
+
+// The names and their environment variables are the kernel's (it reads them at run time); the
+// manifest declares the resources. Re-exported so `lib/` and tests keep one import.
+export {
+  envNameForQueue,
+  envNameForSecret,
+  envNameForTable,
+  type QueueName,
+  type SecretName,
+  type TableName,
+} from '../functions/kernel/resource-names.js';
 
 /** Every key attribute, of tables and of indexes, is a string (`S`): ISO-8601 times sort as strings. */
 export interface IndexSpec {
@@ -295,21 +299,6 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 300,
   },
 };
-
-/** Environment variable that carries a table's physical name. */
-export function envNameForTable(table: TableName): string {
-  return `ONCEFLOW_TABLE_${table.toUpperCase()}`;
-}
-
-/** Environment variable that carries a queue's URL. */
-export function envNameForQueue(queue: QueueName): string {
-  return `ONCEFLOW_QUEUE_${queue.toUpperCase()}_URL`;
-}
-
-/** Environment variable that carries where a secret lives (an SSM parameter or secret ARN). */
-export function envNameForSecret(secret: SecretName): string {
-  return `ONCEFLOW_SECRET_${secret.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-}
 
 /** FIFO queue physical name suffix is required by SQS. */
 export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string {

@@ -20,8 +20,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
-import type { QueueName } from '../../lib/manifest.js';
 import { FailpointCrashError } from './failpoints.js';
+import type { QueueName } from './resource-names.js';
 import { countMetric, logger, withInvocation, withTelemetrySource } from './telemetry.js';
 
 export interface QueueMessage<T> {

@@ -35,7 +35,10 @@ describe('conditionalUpdate', () => {
   it('applies set, add and remove in one write and answers the item as it now is', async () => {
     const k = key();
     await ddb.send(
-      new PutCommand({ TableName: table(), Item: { ...k, status: 'a', count: 2, note: 'x', by: 'first' } }),
+      new PutCommand({
+        TableName: table(),
+        Item: { ...k, status: 'a', count: 2, note: 'x', by: 'first' },
+      }),
     );
     const result = await conditionalUpdate(ddb, {
       table: table(),
