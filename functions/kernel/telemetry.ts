@@ -124,9 +124,26 @@ export const logger = new Logger({
   logFormatter: new OnceflowLogFormatter(),
 });
 
+/**
+ * Metrics' own diagnostics go to our logger, minus the warning `logMetrics` would print after every
+ * invocation that recorded no metric (most do not, and the local runtime's overlapping invocations
+ * never use the shared batch): noise that would bury real lines.
+ */
+const metricsDiagnostics = {
+  debug: (...args: unknown[]) => logger.debug(String(args[0] ?? '')),
+  info: (...args: unknown[]) => logger.info(String(args[0] ?? '')),
+  warn: (...args: unknown[]) => {
+    const message = String(args[0] ?? '');
+    if (message.startsWith('No application metrics to publish')) return;
+    logger.warn(message);
+  },
+  error: (...args: unknown[]) => logger.error(String(args[0] ?? '')),
+};
+
 export const metrics = new Metrics({
   namespace: METRICS_NAMESPACE,
   serviceName: SERVICE_NAME,
+  logger: metricsDiagnostics,
 });
 
 export const tracer = new Tracer({
