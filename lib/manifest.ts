@@ -8,14 +8,18 @@
  * `envNameForQueue`), which is how `functions/kernel/config.ts` finds them at run time.
  */
 
-export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
-export type QueueName = 'jobs' | 'sends' | 'fanout';
-export type SecretName =
-  | 'adminKeyHash'
-  | 'whatsappAppSecret'
-  | 'whatsappVerifyToken'
-  | 'whatsappAccessToken'
-  | 'aiApiKey';
+import type { QueueName, SecretName, TableName } from '../functions/kernel/resource-names.js';
+
+// The names and their environment variables are the kernel's (it reads them at run time); the
+// manifest declares the resources. Re-exported so `lib/` and tests keep one import.
+export {
+  envNameForQueue,
+  envNameForSecret,
+  envNameForTable,
+  type QueueName,
+  type SecretName,
+  type TableName,
+} from '../functions/kernel/resource-names.js';
 
 /** Every key attribute, of tables and of indexes, is a string (`S`): ISO-8601 times sort as strings. */
 export interface IndexSpec {
@@ -49,7 +53,15 @@ export interface HttpRoute {
 }
 
 export type Trigger =
-  | { readonly kind: 'http'; readonly routes: readonly HttpRoute[] }
+  | {
+      readonly kind: 'http';
+      readonly routes: readonly HttpRoute[];
+      /**
+       * This function also answers every request no route matches (the HTTP API `$default` route),
+       * so AWS and the local runtime give an unknown route the same contract 404.
+       */
+      readonly defaultRoute?: boolean;
+    }
   | {
       readonly kind: 'queue';
       readonly queue: QueueName;
@@ -105,20 +117,26 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
 
 export const functions: Readonly<Record<string, FunctionSpec>> = {
   health: {
-    entry: 'functions/health/get-health.ts',
-    description: 'GET /health',
+    entry: 'functions/health/handlers/get-health.ts',
+    description: 'GET /health: 200 only when the store answers a read, else 503',
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/health' }] },
+    tables: { tenants: 'read' },
+  },
+  notFound: {
+    entry: 'functions/health/handlers/not-found.ts',
+    description: "The HTTP API $default route: the contract's 404 for any unknown route",
+    trigger: { kind: 'http', routes: [], defaultRoute: true },
     tables: {},
   },
   putTenant: {
-    entry: 'functions/tenants/put-tenant.ts',
+    entry: 'functions/tenants/handlers/put-tenant.ts',
     description: 'Create or update a tenant configuration (platform admin)',
     trigger: { kind: 'http', routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}' }] },
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
   },
   issueCredentials: {
-    entry: 'functions/tenants/issue-credentials.ts',
+    entry: 'functions/tenants/handlers/issue-credentials.ts',
     description: "Issue a tenant's API key, webhook token and export token (platform admin)",
     trigger: {
       kind: 'http',
@@ -282,24 +300,18 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   },
 };
 
-/** Environment variable that carries a table's physical name. */
-export function envNameForTable(table: TableName): string {
-  return `ONCEFLOW_TABLE_${table.toUpperCase()}`;
-}
-
-/** Environment variable that carries a queue's URL. */
-export function envNameForQueue(queue: QueueName): string {
-  return `ONCEFLOW_QUEUE_${queue.toUpperCase()}_URL`;
-}
-
-/** Environment variable that carries where a secret lives (an SSM parameter or secret ARN). */
-export function envNameForSecret(secret: SecretName): string {
-  return `ONCEFLOW_SECRET_${secret.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-}
-
 /** FIFO queue physical name suffix is required by SQS. */
 export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string {
   return `${prefix}-${queue}.fifo`;
+}
+
+/** The function declared as the HTTP API's `$default` route, if any (at most one). */
+export function defaultRouteFunction(): string | undefined {
+  const names = Object.entries(functions)
+    .filter(([, spec]) => spec.trigger.kind === 'http' && spec.trigger.defaultRoute === true)
+    .map(([name]) => name);
+  if (names.length > 1) throw new Error(`only one function may be the $default route: ${names}`);
+  return names[0];
 }
 
 export function httpRoutes(): Array<HttpRoute & { functionName: string }> {

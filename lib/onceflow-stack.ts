@@ -9,6 +9,8 @@ import {
 import {
   HttpApi,
   HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
   HttpStage,
   LogGroupLogDestination,
   PayloadFormatVersion,
@@ -306,6 +308,20 @@ export class OnceflowStack extends Stack {
               },
             ]);
           }
+        }
+        if (trigger.defaultRoute) {
+          const fallback = new HttpRoute(this, `${pascal(name)}DefaultRoute`, {
+            httpApi: this.httpApi,
+            routeKey: HttpRouteKey.DEFAULT,
+            integration,
+          });
+          NagSuppressions.addResourceSuppressions(fallback.node.defaultChild as CfnElement, [
+            {
+              id: 'AwsSolutions-APIG4',
+              reason:
+                "The $default route only answers the contract's 404 for unknown routes; it reads and writes nothing.",
+            },
+          ]);
         }
         return;
       }

@@ -54,14 +54,22 @@ export type AtomicWrite =
       };
     };
 
+/** One write whose condition failed, with its item as it stood (when it existed). */
+export interface FailedWrite {
+  readonly label: string;
+  readonly current?: Item;
+}
+
 export type AtomicResult =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      /** Label of the write whose condition failed. */
+      /** Label of the first write whose condition failed (see `failures` for all of them). */
       readonly failed: string;
       /** That item as it stood, when it existed. */
       readonly current?: Item;
+      /** EVERY write whose condition failed, in the order given. */
+      readonly failures: readonly FailedWrite[];
     };
 
 /** DynamoDB's limit on one transaction. */
@@ -156,14 +164,23 @@ export async function writeAtomically(
   } catch (error) {
     if (error instanceof TransactionCanceledException) {
       const reasons = error.CancellationReasons ?? [];
-      const index = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
-      if (index >= 0) {
-        const reason = reasons[index];
-        const write = writes[index];
+      const failures: FailedWrite[] = reasons.flatMap((reason, index) =>
+        reason.Code === 'ConditionalCheckFailed'
+          ? [
+              {
+                label: writes[index]?.label ?? `#${index}`,
+                ...(reason.Item ? { current: unmarshall(reason.Item) } : {}),
+              },
+            ]
+          : [],
+      );
+      const [first] = failures;
+      if (first) {
         return {
           ok: false,
-          failed: write?.label ?? `#${index}`,
-          ...(reason?.Item ? { current: unmarshall(reason.Item) } : {}),
+          failed: first.label,
+          ...(first.current ? { current: first.current } : {}),
+          failures,
         };
       }
     }

@@ -1,8 +1,10 @@
 /**
  * Authentication for the three kinds of caller: the platform admin (one key, its hash held as a
  * platform secret), tenants' operators (API keys) and the Google Ads script (export tokens).
- * Tenant credentials are stored only as sha256 hashes, in credential items keyed by that hash; a
- * rotation deletes the old items in the same transaction that writes the new ones.
+ *
+ * The kernel knows how a bearer token is read, hashed and compared (in constant time); where a
+ * credential hash is stored is the tenants context's business (`functions/tenants/credential-store.ts`),
+ * handed in as a `CredentialLookup`.
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { tableName } from './config.js';
@@ -12,14 +14,15 @@ import { hashSecret, matchesHash, platformSecret } from './secrets.js';
 
 export type CredentialKind = 'api' | 'webhook' | 'export';
 
-/** Key of the item that maps a credential hash to its tenant. */
-export function credentialKey(hash: string): { pk: string; sk: string } {
-  return { pk: `CRED#${hash}`, sk: 'CRED' };
+/** What a credential hash resolves to. */
+export interface CredentialRecord {
+  readonly tenantId: string;
+  readonly kind: CredentialKind;
+  readonly hash: string;
 }
 
-export function credentialItem(hash: string, tenantId: string, kind: CredentialKind) {
-  return { ...credentialKey(hash), tenantId, kind, hash };
-}
+/** Finds the credential stored under a sha256 hash (injected by the tenants context). */
+export type CredentialLookup = (hash: string) => Promise<CredentialRecord | undefined>;
 
 /** The bearer token of the request, or undefined. */
 export function bearerToken(request: HttpRequest): string | undefined {
@@ -38,29 +41,46 @@ export async function requireAdmin(request: HttpRequest): Promise<void> {
   }
 }
 
-/** Resolves a tenant credential of the given kind to its tenant id, or throws 401. */
-export async function authenticate(
-  ddb: DynamoDBDocumentClient,
+/** Resolves a bearer token of the given kind to its tenant id through `lookup`, or throws 401. */
+export async function authenticateWith(
+  lookup: CredentialLookup,
   request: HttpRequest,
   kind: Exclude<CredentialKind, 'webhook'>,
 ): Promise<string> {
   const token = bearerToken(request);
   if (!token) throw new UnauthorizedError();
-  const hash = hashSecret(token);
-  const out = await ddb.send(
-    new GetCommand({
-      TableName: tableName('tenants'),
-      Key: credentialKey(hash),
-    }),
-  );
-  const item = out.Item;
-  if (
-    !item ||
-    item.kind !== kind ||
-    typeof item.hash !== 'string' ||
-    !matchesHash(token, item.hash)
-  ) {
+  const record = await lookup(hashSecret(token));
+  if (!record || record.kind !== kind || !matchesHash(token, record.hash)) {
     throw new UnauthorizedError();
   }
-  return String(item.tenantId);
+  return record.tenantId;
+}
+
+/**
+ * @deprecated Use the tenants context's `authenticate` (`functions/tenants/index.ts`), which owns
+ * the credential item layout. Kept, with a copy of that layout, only until every context has
+ * switched (the lead removes it at merge time).
+ */
+export async function authenticate(
+  ddb: DynamoDBDocumentClient,
+  request: HttpRequest,
+  kind: Exclude<CredentialKind, 'webhook'>,
+): Promise<string> {
+  return authenticateWith(
+    async (hash) => {
+      const out = await ddb.send(
+        new GetCommand({
+          TableName: tableName('tenants'),
+          Key: { pk: `CRED#${hash}`, sk: 'CRED' },
+        }),
+      );
+      const item = out.Item;
+      if (!item || typeof item.hash !== 'string' || typeof item.tenantId !== 'string') {
+        return undefined;
+      }
+      return { tenantId: item.tenantId, kind: item.kind as CredentialKind, hash: item.hash };
+    },
+    request,
+    kind,
+  );
 }

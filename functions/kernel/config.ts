@@ -7,7 +7,7 @@ import {
   envNameForTable,
   type QueueName,
   type TableName,
-} from '../../lib/manifest.js';
+} from './resource-names.js';
 
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';

@@ -10,8 +10,7 @@ import {
   IdempotencyAlreadyInProgressError,
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { APIGatewayProxyEventV2Schema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,
@@ -19,6 +18,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { z } from 'zod';
+import { withEdgeMiddleware } from './edge-middleware.js';
 import {
   type ErrorDetail,
   HttpError,
@@ -27,7 +27,10 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.js';
 import { FailpointCrashError } from './failpoints.js';
-import { logger, tracer, withInvocation } from './telemetry.js';
+import { logger, withInvocation } from './telemetry.js';
+
+/** The HTTP API payload format 2.0 event, as Powertools Parser validates it. */
+export type HttpApiEvent = z.output<typeof APIGatewayProxyEventV2Schema>;
 
 /** Bodies over 1 MiB are refused (api.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -106,7 +109,7 @@ export function parseJsonBody<S extends z.ZodType>(request: HttpRequest, schema:
   return parseWith(schema, jsonBody(request));
 }
 
-function toRequest(event: APIGatewayProxyEventV2, lambdaContext: Context): HttpRequest {
+function toRequest(event: HttpApiEvent, lambdaContext: Context): HttpRequest {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers[name.toLowerCase()] = value;
@@ -209,14 +212,22 @@ export function httpHandler(handle: RouteHandler) {
     context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> =>
     withInvocation(`http:${event.routeKey}`, context, async () => {
+      // API Gateway never sends an event that fails its own schema: one that does is our fault (500).
+      const parsed = APIGatewayProxyEventV2Schema.safeParse(event);
+      if (!parsed.success) {
+        logger.error('the HTTP API event does not match payload format 2.0', {
+          issues: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+        });
+        return toResult(errorResponse(new Error('malformed HTTP API event')));
+      }
       try {
-        return toResult(await handle(toRequest(event, context)));
+        return toResult(await handle(toRequest(parsed.data, context)));
       } catch (error) {
         if (error instanceof FailpointCrashError) throw error;
         return toResult(errorResponse(error));
       }
     });
-  return middy(base).use(injectLambdaContext(logger)).use(captureLambdaHandler(tracer));
+  return withEdgeMiddleware(middy(base));
 }
 
 /** Reads a header case-insensitively. */
@@ -227,11 +238,11 @@ export function header(request: HttpRequest, name: string): string | undefined {
 /** A required path parameter, validated so ids cannot smuggle key separators. */
 export function pathParam(request: HttpRequest, name: string): string {
   const value = request.pathParameters[name];
-  if (!value || !/^[A-Za-z0-9_.:-]{1,128}$/.test(value)) {
+  if (!value || !/^[A-Za-z0-9_.:-]{1,256}$/.test(value)) {
     throw new InvalidRequestError(`The path parameter ${name} is not valid.`, [
       {
         field: name,
-        message: 'must be 1-128 characters of letters, digits, _ . : -',
+        message: 'must be 1-256 characters of letters, digits, _ . : -',
       },
     ]);
   }

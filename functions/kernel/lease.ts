@@ -3,11 +3,11 @@
  * provider, so two workers never work the same item at once, and a crashed worker's item becomes
  * claimable again only after its lease expires. Time comes from the clock seam.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock.js';
+import { conditionalUpdate } from './conditional-update.js';
 import type { Item } from './put-once.js';
+import type { Condition } from './update-expression.js';
 
 export const LEASE_OWNER = 'leaseOwner';
 export const LEASE_EXPIRES_AT = 'leaseExpiresAt';
@@ -41,53 +41,25 @@ export async function claimLease(
 ): Promise<ClaimResult> {
   const now = input.clock.now();
   const expiresAt = now + input.leaseSeconds * 1000;
-  const names: Record<string, string> = {
-    '#owner': LEASE_OWNER,
-    '#exp': LEASE_EXPIRES_AT,
-    ...input.also?.names,
+  const leaseFree: Condition = {
+    expression: '(attribute_not_exists(#exp) OR #exp <= :now OR #owner = :owner)',
+    names: { '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
+    values: { ':owner': input.owner, ':now': now },
   };
-  const values: Record<string, unknown> = {
-    ':owner': input.owner,
-    ':exp': expiresAt,
-    ':now': now,
-    ...input.also?.values,
-  };
-  const sets = ['#owner = :owner', '#exp = :exp'];
-  Object.entries(input.set ?? {}).forEach(([attr, value], i) => {
-    names[`#s${i}`] = attr;
-    values[`:s${i}`] = value;
-    sets.push(`#s${i} = :s${i}`);
+  const result = await conditionalUpdate(ddb, {
+    table: input.table,
+    key: input.key,
+    set: { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt },
+    ...(input.increment ? { add: { [input.increment]: 1 } } : {}),
+    conditions: [
+      leaseFree,
+      ...(input.also
+        ? [{ expression: input.also.condition, names: input.also.names, values: input.also.values }]
+        : []),
+    ],
   });
-  if (input.increment) {
-    names['#inc'] = input.increment;
-    values[':zero'] = 0;
-    values[':one'] = 1;
-    sets.push('#inc = if_not_exists(#inc, :zero) + :one');
-  }
-  const leaseFree = '(attribute_not_exists(#exp) OR #exp <= :now OR #owner = :owner)';
-  try {
-    const out = await ddb.send(
-      new UpdateCommand({
-        TableName: input.table,
-        Key: input.key,
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: input.also ? `${leaseFree} AND (${input.also.condition})` : leaseFree,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return { claimed: true, item: out.Attributes ?? {}, expiresAt };
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) {
-      return {
-        claimed: false,
-        ...(error.Item ? { current: unmarshall(error.Item) } : {}),
-      };
-    }
-    throw error;
-  }
+  if (result.applied) return { claimed: true, item: result.item, expiresAt };
+  return { claimed: false, ...(result.current ? { current: result.current } : {}) };
 }
 
 /** Releases a lease this owner holds; returns false when someone else holds it now. */
@@ -95,25 +67,19 @@ export async function releaseLease(
   ddb: DynamoDBDocumentClient,
   input: { readonly table: string; readonly key: Item; readonly owner: string },
 ): Promise<boolean> {
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: input.table,
-        Key: input.key,
-        UpdateExpression: 'REMOVE #owner, #exp',
-        ConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: {
-          '#owner': LEASE_OWNER,
-          '#exp': LEASE_EXPIRES_AT,
-        },
-        ExpressionAttributeValues: { ':owner': input.owner },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  const result = await conditionalUpdate(ddb, {
+    table: input.table,
+    key: input.key,
+    remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
+    conditions: [
+      {
+        expression: '#owner = :owner',
+        names: { '#owner': LEASE_OWNER },
+        values: { ':owner': input.owner },
+      },
+    ],
+  });
+  return result.applied;
 }
 
 /** The guard to add to a write that must only happen while this owner still holds the lease. */

@@ -10,19 +10,29 @@
  * group), so other groups in the batch still complete; a plain processor would report later records
  * of the failed group as done, out of order.
  *
- * A record whose body does not parse is poison: it is logged, counted (`PoisonMessage`) and
- * acknowledged, because DynamoDB holds the truth and the recovery schedule re-rings real work.
+ * Each record is parsed with Powertools Parser's `SqsRecordSchema`, its body with the consumer's
+ * schema (JSON-decoded). A record that does not parse is poison: it is logged (without its body),
+ * counted (`PoisonMessage`) and reported as a batch item failure, never silently acknowledged, so
+ * SQS redelivers it until `maxReceiveCount` moves it to the queue's dead-letter queue, where an
+ * operator can see it.
  * A failpoint crash aborts the whole invocation, as a real crash would: the remaining records are
  * not processed and the batch comes back after its visibility timeout.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
+import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
-import type { QueueName } from '../../lib/manifest.js';
+import { withEdgeMiddleware } from './edge-middleware.js';
 import { FailpointCrashError } from './failpoints.js';
+import type { QueueName } from './resource-names.js';
 import { countMetric, logger, withInvocation, withTelemetrySource } from './telemetry.js';
+
+/** A record that does not match its schema: failed, so that it ends in the dead-letter queue. */
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}
 
 export interface QueueMessage<T> {
   readonly body: T;
@@ -38,19 +48,33 @@ export interface QueueConsumerOptions<S extends z.ZodType> {
   readonly handle: (message: QueueMessage<z.output<S>>) => Promise<void>;
 }
 
-function parseRecord<S extends z.ZodType>(schema: S, record: SQSRecord): z.output<S> | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(record.body);
-  } catch {
-    return undefined;
+const recordSchemas = new WeakMap<z.ZodType, z.ZodType>();
+
+/** The SQS record schema with this body schema (JSON-decoded), built once per body schema. */
+export function sqsRecordSchema<S extends z.ZodType>(body: S) {
+  let schema = recordSchemas.get(body);
+  if (!schema) {
+    schema = SqsRecordSchema.extend({ body: JSONStringified(body) });
+    recordSchemas.set(body, schema);
   }
-  const parsed = schema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
+  return schema;
+}
+
+function parseRecord<S extends z.ZodType>(
+  schema: S,
+  record: SQSRecord,
+): { ok: true; body: z.output<S> } | { ok: false; issues: string[] } {
+  const parsed = sqsRecordSchema(schema).safeParse(record);
+  if (parsed.success) return { ok: true, body: (parsed.data as { body: z.output<S> }).body };
+  return {
+    ok: false,
+    // Paths and messages only: never the body's values (phone numbers, texts).
+    issues: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.code}`),
+  };
 }
 
 /**
- * One record: parsed (a poison record is logged, counted and acknowledged), then handled inside the
+ * One record: parsed (a poison record is logged, counted and failed), then handled inside the
  * telemetry context `queue:<name>`. Throws to fail the record; a failpoint crash is rethrown as is.
  */
 export async function handleRecord<S extends z.ZodType>(
@@ -58,18 +82,20 @@ export async function handleRecord<S extends z.ZodType>(
   record: SQSRecord,
 ): Promise<void> {
   return withTelemetrySource(`queue:${options.queue}`, async () => {
-    const body = parseRecord(options.schema, record);
-    if (body === undefined) {
-      logger.error('poison message acknowledged', {
+    const parsed = parseRecord(options.schema, record);
+    if (!parsed.ok) {
+      logger.error('poison message: failed so that it reaches the dead-letter queue', {
         messageId: record.messageId,
         queue: options.queue,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+        issues: parsed.issues,
       });
       countMetric('PoisonMessage');
-      return;
+      throw new PoisonMessageError(`record ${record.messageId} does not match its schema`);
     }
     try {
       await options.handle({
-        body,
+        body: parsed.body,
         messageId: record.messageId,
         ...(record.attributes.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
         receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
@@ -111,9 +137,11 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
 
 /** Wraps a batch function as a Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function sqsLambdaHandler(consume: (event: SQSEvent) => Promise<SQSBatchResponse>) {
-  return middy((event: SQSEvent, context: Context) =>
-    withInvocation('queue', context, () => consume(event)),
-  ).use(injectLambdaContext(logger));
+  return withEdgeMiddleware(
+    middy((event: SQSEvent, context: Context) =>
+      withInvocation('queue', context, () => consume(event)),
+    ),
+  );
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */

@@ -7,8 +7,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { envNameForSecret, type SecretName } from '../../lib/manifest.js';
 import { ConfigurationError, isLocal } from './config.js';
+import { envNameForSecret, type SecretName } from './resource-names.js';
 
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');

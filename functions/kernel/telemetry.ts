@@ -25,6 +25,8 @@ export interface TelemetryContext {
    */
   readonly functionName?: string;
   readonly requestId?: string;
+  /** The source the invocation started with (metrics of that source go through `logMetrics`). */
+  readonly invocationSource?: string;
 }
 
 const storage = new AsyncLocalStorage<TelemetryContext>();
@@ -45,9 +47,13 @@ export function withInvocation<T>(
   context: { readonly functionName?: string; readonly awsRequestId?: string } | undefined,
   fn: () => T,
 ): T {
+  // On AWS one invocation runs at a time per environment: the invocation's metrics share its
+  // source as a dimension and the `logMetrics` middleware flushes them once, at the end.
+  if (!sharedProcess()) metrics.setDefaultDimensions({ source });
   return storage.run(
     {
       source,
+      invocationSource: source,
       ...(context?.functionName ? { functionName: context.functionName } : {}),
       ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
     },
@@ -118,9 +124,26 @@ export const logger = new Logger({
   logFormatter: new OnceflowLogFormatter(),
 });
 
+/**
+ * Metrics' own diagnostics go to our logger, minus the warning `logMetrics` would print after every
+ * invocation that recorded no metric (most do not, and the local runtime's overlapping invocations
+ * never use the shared batch): noise that would bury real lines.
+ */
+const metricsDiagnostics = {
+  debug: (...args: unknown[]) => logger.debug(String(args[0] ?? '')),
+  info: (...args: unknown[]) => logger.info(String(args[0] ?? '')),
+  warn: (...args: unknown[]) => {
+    const message = String(args[0] ?? '');
+    if (message.startsWith('No application metrics to publish')) return;
+    logger.warn(message);
+  },
+  error: (...args: unknown[]) => logger.error(String(args[0] ?? '')),
+};
+
 export const metrics = new Metrics({
   namespace: METRICS_NAMESPACE,
   serviceName: SERVICE_NAME,
+  logger: metricsDiagnostics,
 });
 
 export const tracer = new Tracer({
@@ -130,13 +153,29 @@ export const tracer = new Tracer({
 
 export { MetricUnit };
 
-/** Emits one metric now, dimensioned by the current telemetry source. */
+/** True where invocations overlap in one process (the local runtime and tests), never on AWS. */
+function sharedProcess(): boolean {
+  return process.env.ONCEFLOW_LOCAL === '1';
+}
+
+/**
+ * Records one metric, dimensioned by the current telemetry source. Inside an invocation and under
+ * its own source, the metric joins the invocation's batch, which the `logMetrics` middleware
+ * flushes as one EMF blob; a narrowed source (e.g. `background_job:<type>`), code outside a
+ * handler, and the local runtime (where invocations overlap, so a shared batch would mix them) emit
+ * a single metric instead.
+ */
 export function countMetric(
   name: string,
   value = 1,
   unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
 ): void {
+  const telemetry = currentTelemetry();
+  if (!sharedProcess() && telemetry.invocationSource === telemetry.source) {
+    metrics.addMetric(name, unit, value);
+    return;
+  }
   const single = metrics.singleMetric();
-  single.addDimension('source', currentTelemetry().source);
+  single.addDimension('source', telemetry.source);
   single.addMetric(name, unit, value);
 }

@@ -3,11 +3,11 @@
  * then. With companion writes (counters, uniqueness items) the whole move is one transaction, so a
  * counter can never move without the state it counts. The result says which guard failed.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from './atomic.js';
+import { conditionalUpdate, conditionalUpdateWrite } from './conditional-update.js';
 import type { Item } from './put-once.js';
+import { buildUpdate, type Condition } from './update-expression.js';
 
 export interface TransitionInput {
   readonly table: string;
@@ -40,41 +40,39 @@ export type TransitionResult =
       readonly current?: Item;
     };
 
-/** Builds the update for a transition; shared by the single-item and transactional paths. */
-export function transitionUpdate(input: TransitionInput) {
+function transitionParts(input: TransitionInput) {
   const field = input.field ?? 'status';
-  const names: Record<string, string> = {
-    '#state': field,
-    ...input.also?.names,
-  };
-  const values: Record<string, unknown> = {
-    ':to': input.to,
-    ...input.also?.values,
-  };
-  const sets = ['#state = :to'];
-  Object.entries(input.set ?? {}).forEach(([attr, value], i) => {
-    names[`#s${i}`] = attr;
-    values[`:s${i}`] = value;
-    sets.push(`#s${i} = :s${i}`);
-  });
-  const removes = (input.remove ?? []).map((attr, i) => {
-    names[`#r${i}`] = attr;
-    return `#r${i}`;
-  });
+  const fromValues: Record<string, unknown> = {};
   const fromGuards = input.from.map((state, i) => {
-    values[`:from${i}`] = state;
+    fromValues[`:from${i}`] = state;
     return `#state = :from${i}`;
   });
-  const condition = [
-    'attribute_exists(#state)',
-    `(${fromGuards.join(' OR ')})`,
-    ...(input.also ? [`(${input.also.condition})`] : []),
-  ].join(' AND ');
+  const conditions: Condition[] = [
+    {
+      expression: `attribute_exists(#state) AND (${fromGuards.join(' OR ')})`,
+      names: { '#state': field },
+      values: fromValues,
+    },
+    ...(input.also
+      ? [{ expression: input.also.condition, names: input.also.names, values: input.also.values }]
+      : []),
+  ];
   return {
-    update: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-    condition,
-    names,
-    values,
+    set: { ...input.set, [field]: input.to },
+    ...(input.remove && input.remove.length > 0 ? { remove: input.remove } : {}),
+    conditions,
+  };
+}
+
+/** Builds the update for a transition (the kernel's one builder, `update-expression.ts`). */
+export function transitionUpdate(input: TransitionInput) {
+  const parts = transitionParts(input);
+  const built = buildUpdate(parts, parts.conditions);
+  return {
+    update: built.update,
+    condition: built.condition ?? '',
+    names: built.names,
+    values: built.values,
   };
 }
 
@@ -83,44 +81,18 @@ export async function transition(
   input: TransitionInput,
 ): Promise<TransitionResult> {
   if (input.from.length === 0) throw new Error('transition needs at least one from-state');
-  const { update, condition, names, values } = transitionUpdate(input);
+  const update = { table: input.table, key: input.key, ...transitionParts(input) };
   if (!input.with || input.with.length === 0) {
-    try {
-      await ddb.send(
-        new UpdateCommand({
-          TableName: input.table,
-          Key: input.key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { applied: true };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        return {
-          applied: false,
-          failed: 'transition',
-          ...(error.Item ? { current: unmarshall(error.Item) } : {}),
-        };
-      }
-      throw error;
-    }
+    const result = await conditionalUpdate(ddb, update);
+    if (result.applied) return { applied: true };
+    return {
+      applied: false,
+      failed: 'transition',
+      ...(result.current ? { current: result.current } : {}),
+    };
   }
   const result = await writeAtomically(ddb, [
-    {
-      label: 'transition',
-      update: {
-        table: input.table,
-        key: input.key,
-        update,
-        condition,
-        names,
-        values,
-      },
-    },
+    conditionalUpdateWrite('transition', update),
     ...input.with,
   ]);
   if (result.ok) return { applied: true };

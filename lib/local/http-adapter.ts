@@ -1,11 +1,18 @@
 /**
  * The API Gateway stand-in: one node:http server serving every manifest route by invoking its
- * handler with a real HTTP API v2 event, plus the local-only `/_local/*` routes. Errors look like
- * API Gateway's: unknown route 404, body over 1 MiB 413 (both in the contract's error shape), and a
- * handler that throws or cannot load is 500 `{"message":"Internal Server Error"}`.
+ * handler with a real HTTP API v2 event, plus the local-only `/_local/*` routes. An unknown route
+ * goes to the manifest's `$default` function, as on AWS (without one: the contract's 404). Errors
+ * look like API Gateway's: body over 1 MiB 413 (in the contract's error shape), and a handler that
+ * throws or cannot load is 500 `{"message":"Internal Server Error"}`. Until the runtime is ready,
+ * `GET /health` answers 503 `{"status":"unavailable"}` whatever the store says (api.md).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type HttpMethod, httpRoutes, functions as manifestFunctions } from '../manifest.js';
+import {
+  defaultRouteFunction,
+  type HttpMethod,
+  httpRoutes,
+  functions as manifestFunctions,
+} from '../manifest.js';
 import {
   apiGatewayRequestId,
   buildHttpApiEvent,
@@ -14,7 +21,13 @@ import {
   type RouteMatch,
   toHttpResponse,
 } from './http-event.js';
-import { MAX_BODY_BYTES, PayloadTooLargeError, readBody, sendError } from './http-util.js';
+import {
+  MAX_BODY_BYTES,
+  PayloadTooLargeError,
+  readBody,
+  sendError,
+  sendJson,
+} from './http-util.js';
 import { describeError, type HandlerLoader, invokeHandler, type LocalFunction } from './lambda.js';
 
 /** One HTTP API route bound to the function that serves it. */
@@ -36,6 +49,18 @@ export interface HttpAdapterOptions {
   readonly log: (line: string) => void;
   /** @default 1 MiB */
   readonly maxBodyBytes?: number;
+  /** Serves requests no route matches. @default the manifest's `$default` function when `routes` is not given */
+  readonly defaultRoute?: LocalFunction;
+  /** False while the runtime starts (or stops): `GET /health` is then 503. @default always ready */
+  readonly isReady?: () => boolean;
+}
+
+/** The manifest's `$default` route function, if it declares one. */
+export function manifestDefaultRoute(): LocalFunction | undefined {
+  const name = defaultRouteFunction();
+  const spec = name ? manifestFunctions[name] : undefined;
+  if (!name || !spec) return undefined;
+  return { name, entry: spec.entry, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb };
 }
 
 /** The manifest's HTTP routes, each with its function. */
@@ -130,13 +155,20 @@ function safeDecode(value: string): string {
 export function createHttpAdapter(options: HttpAdapterOptions): Server {
   const route = createRouter(options.routes ?? manifestApiRoutes());
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const fallback = options.defaultRoute ?? (options.routes ? undefined : manifestDefaultRoute());
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
     if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
 
     const method = req.method ?? 'GET';
-    const match = route(method, url.pathname);
+    if (method === 'GET' && url.pathname === '/health' && options.isReady?.() === false) {
+      sendJson(res, 503, { status: 'unavailable' });
+      return;
+    }
+    const match =
+      route(method, url.pathname) ??
+      (fallback ? { routeKey: '$default', pathParameters: {}, fn: fallback } : undefined);
     if (!match) {
       sendError(res, 404, 'not_found', `no route for ${method} ${url.pathname}`);
       return;

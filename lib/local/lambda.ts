@@ -75,16 +75,35 @@ export function createHandlerLoader(options: {
       }
       throw error instanceof HandlerLoadError
         ? error
-        : new HandlerLoadError(`cannot load ${fn.entry}: ${describeError(error)}`);
+        : new HandlerLoadError(`cannot load ${fn.entry}: ${describeError(error)}`, {
+            cause: error,
+          });
     }
   }
 
   return {
     load,
     async preload(fns) {
-      await Promise.all(fns.map((fn) => load(fn).catch(() => undefined)));
+      // A module that throws a ConfigurationError at import refuses the settings: the runtime must
+      // not start (and print ready) with it. Other load failures are logged and retried per request.
+      await Promise.all(
+        fns.map((fn) =>
+          load(fn).catch((error: unknown) => {
+            const refused = configurationError(error);
+            if (refused) throw refused;
+          }),
+        ),
+      );
     },
   };
+}
+
+/** The ConfigurationError a load failed with (itself or as the cause), if any. */
+function configurationError(error: unknown): Error | undefined {
+  const cause = error instanceof Error && 'cause' in error ? error.cause : undefined;
+  return [error, cause].find(
+    (e): e is Error => e instanceof Error && e.name === 'ConfigurationError',
+  );
 }
 
 export function physicalFunctionName(name: string): string {

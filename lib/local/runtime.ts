@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { settings } from '../../functions/kernel/config.js';
 import { functions as manifestFunctions } from '../manifest.js';
 import {
   assertJavaAvailable,
@@ -131,6 +132,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The simulators keep their provider-side ledgers beside our data (see lib/local/sim/).
   env.ONCEFLOW_DATA_DIR = dataDir;
   applyEnvironment(env);
+  checkSettings();
 
   const functions = manifestLocalFunctions(urls.sqs);
   const loader = createHandlerLoader({ projectRoot, log });
@@ -163,6 +165,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const api = createHttpAdapter({
       loader,
       log,
+      isReady: () => ready,
       extraRoutes: createLocalRoutes({
         handlersLoaded: () => handlersLoaded,
         queueStats: () =>
@@ -238,6 +241,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return stopping;
     },
   };
+}
+
+/**
+ * Reads every kernel setting once, before anything starts, so a bad window (or a window that breaks
+ * a guarantee) stops the start with its one-line ConfigurationError, as it would on AWS at the
+ * first invocation.
+ */
+export function checkSettings(): void {
+  for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
+    void settings[name as keyof typeof settings];
+  }
 }
 
 interface RuntimeFunction {

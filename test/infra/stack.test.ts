@@ -392,8 +392,36 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       spec.trigger.kind === 'http' ? spec.trigger.routes.map((r) => ({ ...r, name })) : [],
     );
 
-    it('has exactly the manifest routes', () => {
-      template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
+    const defaultRouteFunctions = functionEntries.filter(
+      ([, spec]) => spec.trigger.kind === 'http' && spec.trigger.defaultRoute === true,
+    );
+
+    it('has exactly the manifest routes, plus the $default route', () => {
+      template.resourceCountIs(
+        'AWS::ApiGatewayV2::Route',
+        routes.length + defaultRouteFunctions.length,
+      );
+    });
+
+    it("has a $default route to the manifest's notFound function, so unknown routes get the contract's 404", () => {
+      expect(defaultRouteFunctions.map(([name]) => name)).toEqual(
+        manifest === MANIFEST ? ['notFound'] : [],
+      );
+      const found = template.findResources('AWS::ApiGatewayV2::Route', {
+        Properties: { RouteKey: '$default' },
+      });
+      expect(Object.keys(found)).toHaveLength(defaultRouteFunctions.length);
+      for (const [name] of defaultRouteFunctions) {
+        const [routeResource] = Object.values(found);
+        const targetJoin = props<{ Target: { 'Fn::Join': [string, unknown[]] } }>(routeResource)
+          .Target['Fn::Join'][1];
+        const integration = resources[target(targetJoin[1])];
+        expect(integration?.Properties).toMatchObject({
+          IntegrationType: 'AWS_PROXY',
+          PayloadFormatVersion: '2.0',
+          IntegrationUri: { 'Fn::GetAtt': [idOf(fnOf(name)), 'Arn'] },
+        });
+      }
     });
 
     it.each(routes)('$method $path reaches $name with payload format 2.0', (route) => {

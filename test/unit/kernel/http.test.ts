@@ -69,6 +69,25 @@ describe('httpHandler', () => {
     expect(await call()).toEqual({ status: 201, body: { id: 't-1', name: 'x', count: 2 } });
   });
 
+  it('parses the event with Powertools Parser: one that is not payload format 2.0 never reaches the route', async () => {
+    const broken = await call({
+      requestContext: {
+        ...event().requestContext,
+        http: { ...event().requestContext.http, sourceIp: 'not-an-ip' },
+      },
+    });
+    expect(broken.status).toBe(500);
+    expect(broken.body.error.code).toBe('internal_error');
+  });
+
+  it('accepts ids up to 256 characters and refuses longer ones with a 400', async () => {
+    const id = 'a'.repeat(256);
+    expect((await call({ pathParameters: { thingId: id } })).status).toBe(201);
+    const tooLong = await call({ pathParameters: { thingId: `${id}b` } });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.details[0].field).toBe('thingId');
+  });
+
   it('answers 415 in the contract shape for a non-JSON content type', async () => {
     const res = await call({ headers: { 'content-type': 'text/plain' } });
     expect(res.status).toBe(415);

@@ -70,12 +70,34 @@ describe.each([
     ]);
   });
 
-  it('acknowledges poison messages instead of looping them', async () => {
-    const consume = consumeWith({ queue: 'jobs', schema, handle: async () => {} });
-    const response = await consume({
-      Records: [record('p', 'g', 'not json'), record('q', 'g', { n: 'x' })],
+  it('fails poison messages (so SQS dead-letters them) and never hands them to the handler', async () => {
+    const handled: number[] = [];
+    const consume = consumeWith({
+      queue: 'jobs',
+      schema,
+      handle: async ({ body }) => {
+        handled.push(body.n);
+      },
     });
-    expect(response.batchItemFailures).toEqual([]);
+    const response = await consume({
+      Records: [
+        record('p', 'g1', 'not json'),
+        record('q', 'g2', { n: 'x' }),
+        record('ok', 'g3', { n: 3 }),
+      ],
+    });
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['p', 'q']);
+    expect(handled).toEqual([3]);
+  });
+
+  it('fails a record that is not an SQS record (Parser SqsRecordSchema)', async () => {
+    const consume = consumeWith({ queue: 'jobs', schema, handle: async () => {} });
+    const broken = {
+      ...record('r', 'g', { n: 1 }),
+      eventSource: 'aws:kinesis',
+    } as unknown as SQSRecord;
+    const response = await consume({ Records: [broken] });
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'r' }]);
   });
 
   it('lets a failpoint crash abort the whole invocation', async () => {

@@ -1,11 +1,11 @@
 /** Tenant configuration and credentials against the real DynamoDB Local. */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { authenticate } from '../../../functions/kernel/auth.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
 import { ConflictError, UnauthorizedError } from '../../../functions/kernel/errors.js';
 import type { HttpRequest } from '../../../functions/kernel/http.js';
+import { authenticate } from '../../../functions/tenants/index.js';
 import {
   findTenantByClaim,
   issueCredentials,
@@ -59,17 +59,17 @@ describe('credentials', () => {
     const tenant = id();
     await putTenantConfig(ddb, clock, tenant, config([]));
     const first = await issueCredentials(ddb, clock, tenant);
-    expect(await authenticate(ddb, bearer(first.apiKey), 'api')).toBe(tenant);
-    expect(await authenticate(ddb, bearer(first.exportToken), 'export')).toBe(tenant);
+    expect(await authenticate(bearer(first.apiKey), 'api')).toBe(tenant);
+    expect(await authenticate(bearer(first.exportToken), 'export')).toBe(tenant);
     // A credential of one kind never passes as another.
-    await expect(authenticate(ddb, bearer(first.exportToken), 'api')).rejects.toBeInstanceOf(
+    await expect(authenticate(bearer(first.exportToken), 'api')).rejects.toBeInstanceOf(
       UnauthorizedError,
     );
 
     const second = await issueCredentials(ddb, clock, tenant);
-    await expect(authenticate(ddb, bearer(first.apiKey), 'api')).rejects.toBeInstanceOf(
+    await expect(authenticate(bearer(first.apiKey), 'api')).rejects.toBeInstanceOf(
       UnauthorizedError,
     );
-    expect(await authenticate(ddb, bearer(second.apiKey), 'api')).toBe(tenant);
+    expect(await authenticate(bearer(second.apiKey), 'api')).toBe(tenant);
   });
 });

@@ -1,0 +1,3 @@
+/** The health context's public surface. */
+export { checkHealth, type HealthAnswer } from './health.js';
+export { DynamoDbStoreProbe, type StoreProbe } from './store-probe.js';

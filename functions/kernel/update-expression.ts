@@ -1,0 +1,92 @@
+/**
+ * The one update-expression builder: attribute values in, `UpdateExpression` with placeholders out,
+ * merged with the caller's conditions. Placeholders are `#u<n>` / `:u<n>`; a condition must not use
+ * those (checked), so builders never collide.
+ *
+ * Attribute names are top-level attributes (a dot is part of the name, not a path).
+ */
+import type { Item } from './put-once.js';
+
+export interface UpdateSpec {
+  /** `attr = value`. */
+  readonly set?: Readonly<Record<string, unknown>>;
+  /** `attr = if_not_exists(attr, value)`: set only when absent. */
+  readonly setIfAbsent?: Readonly<Record<string, unknown>>;
+  /** `ADD attr n`: numeric increments (a missing attribute counts as 0). */
+  readonly add?: Readonly<Record<string, number>>;
+  readonly remove?: readonly string[];
+}
+
+/** A condition in DynamoDB syntax with its own placeholders. */
+export interface Condition {
+  readonly expression: string;
+  readonly names?: Readonly<Record<string, string>>;
+  readonly values?: Readonly<Record<string, unknown>>;
+}
+
+export interface BuiltUpdate {
+  readonly update: string;
+  readonly condition?: string;
+  readonly names: Record<string, string>;
+  readonly values: Item;
+}
+
+const RESERVED = /^[#:]u\d+$/;
+
+/** Builds the update (and the ANDed conditions, if any). Throws when there is nothing to update. */
+export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] = []): BuiltUpdate {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  let n = 0;
+  const name = (attr: string) => {
+    const placeholder = `#u${n++}`;
+    names[placeholder] = attr;
+    return placeholder;
+  };
+  const value = (v: unknown) => {
+    const placeholder = `:u${n++}`;
+    values[placeholder] = v;
+    return placeholder;
+  };
+  const sets = [
+    ...Object.entries(spec.set ?? {}).map(([attr, v]) => `${name(attr)} = ${value(v)}`),
+    ...Object.entries(spec.setIfAbsent ?? {}).map(([attr, v]) => {
+      const a = name(attr);
+      return `${a} = if_not_exists(${a}, ${value(v)})`;
+    }),
+  ];
+  const adds = Object.entries(spec.add ?? {}).map(([attr, v]) => `${name(attr)} ${value(v)}`);
+  const removes = (spec.remove ?? []).map(name);
+  const clauses = [
+    sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+    adds.length > 0 ? `ADD ${adds.join(', ')}` : '',
+    removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+  ].filter(Boolean);
+  if (clauses.length === 0) throw new Error('an update needs at least one set, add or remove');
+
+  for (const condition of conditions) {
+    for (const [placeholder, attr] of Object.entries(condition.names ?? {})) {
+      if (RESERVED.test(placeholder))
+        throw new Error(`condition placeholder ${placeholder} is reserved`);
+      if (placeholder in names && names[placeholder] !== attr) {
+        throw new Error(`condition placeholder ${placeholder} names two attributes`);
+      }
+      names[placeholder] = attr;
+    }
+    for (const [placeholder, v] of Object.entries(condition.values ?? {})) {
+      if (RESERVED.test(placeholder))
+        throw new Error(`condition placeholder ${placeholder} is reserved`);
+      if (placeholder in values && values[placeholder] !== v) {
+        throw new Error(`condition placeholder ${placeholder} has two values`);
+      }
+      values[placeholder] = v;
+    }
+  }
+  const condition =
+    conditions.length === 0
+      ? undefined
+      : conditions.length === 1
+        ? conditions[0]?.expression
+        : conditions.map((c) => `(${c.expression})`).join(' AND ');
+  return { update: clauses.join(' '), ...(condition ? { condition } : {}), names, values };
+}

@@ -1,0 +1,28 @@
+/**
+ * The tenants context's composition root: reads the configuration once and builds its stores.
+ * Handlers and `index.ts` take their stores from here; stores never read the environment.
+ */
+import { ddb } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { tableName } from '../kernel/config.js';
+import { type CredentialStore, DynamoDbCredentialStore } from './credential-store.js';
+import { DynamoDbTenantStore, type TenantStore } from './tenant-store.js';
+
+export interface TenantsDeps {
+  readonly tenants: TenantStore;
+  readonly credentials: CredentialStore;
+}
+
+let deps: TenantsDeps | undefined;
+
+/** Built on first use (the table name is read then, not at import). */
+export function tenantsDeps(): TenantsDeps {
+  if (!deps) {
+    const table = tableName('tenants');
+    deps = {
+      tenants: new DynamoDbTenantStore(ddb, table, systemClock),
+      credentials: new DynamoDbCredentialStore(ddb, table),
+    };
+  }
+  return deps;
+}

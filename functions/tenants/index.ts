@@ -1,0 +1,36 @@
+/**
+ * The tenants context's public surface: the only file other contexts import from.
+ */
+import { authenticateWith, type CredentialKind } from '../kernel/auth.js';
+import type { HttpRequest } from '../kernel/http.js';
+import { tenantsDeps } from './deps.js';
+import type { TenantStore } from './tenant-store.js';
+
+export type { CredentialStore } from './credential-store.js';
+export {
+  type Claim,
+  type ClaimKind,
+  MAX_CLAIM_CHANGES_PER_UPDATE,
+  type TenantConfig,
+  tenantConfigSchema,
+} from './tenant-config.js';
+export {
+  DynamoDbTenantStore,
+  type IssuedCredentials,
+  type Tenant,
+  type TenantStore,
+} from './tenant-store.js';
+
+/** The tenant store of this deployment. */
+export function tenantStore(): TenantStore {
+  return tenantsDeps().tenants;
+}
+
+/** Resolves the request's bearer token of the given kind to its tenant id, or throws 401. */
+export function authenticate(
+  request: HttpRequest,
+  kind: Exclude<CredentialKind, 'webhook'>,
+): Promise<string> {
+  const { credentials } = tenantsDeps();
+  return authenticateWith((hash) => credentials.find(hash), request, kind);
+}

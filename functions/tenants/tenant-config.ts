@@ -1,0 +1,145 @@
+/**
+ * A tenant's configuration and the rules on it that need no store: its schema, the provider
+ * identifiers it claims, whether two configurations are the same, and how many identifier changes
+ * one update may carry.
+ */
+import { isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { InvalidRequestError } from '../kernel/errors.js';
+
+/** api.md: every client-supplied id is 1–256 characters. */
+const providerId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@-]{1,256}$/, 'must be 1-256 letters, digits, _ . : @ -');
+/** Each list is capped at 30 ids. */
+export const MAX_IDS_PER_LIST = 30;
+const idList = z
+  .array(providerId)
+  .max(MAX_IDS_PER_LIST)
+  .refine((ids) => new Set(ids).size === ids.length, {
+    message: 'must not repeat an id',
+  });
+
+export const tenantConfigSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    defaultCountry: z
+      .string()
+      .length(2)
+      .transform((c) => c.toUpperCase())
+      .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
+    whatsapp: z.object({ phoneNumberIds: idList }).strict().optional(),
+    ghl: z.object({ locationIds: idList }).strict().optional(),
+    whatsappWeb: z.object({ instances: idList }).strict().optional(),
+    googleAds: z
+      .object({
+        customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
+        conversionAction: z
+          .string()
+          .regex(
+            /^customers\/\d{10}\/conversionActions\/\d+$/,
+            'must be a conversion action resource name',
+          ),
+        uploadMode: z.enum(['script', 'api']).default('script'),
+      })
+      .strict()
+      .optional(),
+    messagesPerSecond: z.number().int().min(1).max(1000).default(80),
+    /** api.md: what a send whose outcome stayed unknown past the window becomes. */
+    unknownOutcome: z.enum(['hold', 'retry_once']).default('hold'),
+  })
+  .strict();
+
+export type TenantConfig = z.output<typeof tenantConfigSchema>;
+
+export type ClaimKind = 'whatsapp_phone' | 'ghl_location' | 'whatsapp_web_instance';
+
+export interface Claim {
+  readonly kind: ClaimKind;
+  readonly id: string;
+}
+
+/** The request field that lists each kind of claim (for 409 and 400 details). */
+export const CLAIM_FIELD: Readonly<Record<ClaimKind, string>> = {
+  whatsapp_phone: 'whatsapp.phoneNumberIds',
+  ghl_location: 'ghl.locationIds',
+  whatsapp_web_instance: 'whatsappWeb.instances',
+};
+
+export function claimsOf(config: Partial<TenantConfig>): Claim[] {
+  return [
+    ...(config.whatsapp?.phoneNumberIds ?? []).map((id) => ({
+      kind: 'whatsapp_phone' as const,
+      id,
+    })),
+    ...(config.ghl?.locationIds ?? []).map((id) => ({ kind: 'ghl_location' as const, id })),
+    ...(config.whatsappWeb?.instances ?? []).map((id) => ({
+      kind: 'whatsapp_web_instance' as const,
+      id,
+    })),
+  ];
+}
+
+const sameClaim = (a: Claim) => (b: Claim) => a.kind === b.kind && a.id === b.id;
+
+/** The claims an update must take and the ones it must release. */
+export function claimChanges(
+  held: readonly Claim[],
+  wanted: readonly Claim[],
+): { take: Claim[]; release: Claim[] } {
+  return {
+    take: wanted.filter((claim) => !held.some(sameClaim(claim))),
+    release: held.filter((claim) => !wanted.some(sameClaim(claim))),
+  };
+}
+
+/**
+ * One update is one DynamoDB transaction (≤ 100 writes): the configuration item plus one write per
+ * identifier taken or released. Applying a bigger change in several transactions would leave, between
+ * them, identifiers owned by a tenant whose configuration does not list them; so it is refused.
+ */
+export const MAX_TRANSACTION_WRITES = 100;
+export const MAX_CLAIM_CHANGES_PER_UPDATE = MAX_TRANSACTION_WRITES - 1;
+
+/** Throws a 400 naming the limit when an update changes more identifiers than one transaction holds. */
+export function assertUpdateFits(changes: { take: Claim[]; release: Claim[] }): void {
+  const count = changes.take.length + changes.release.length;
+  if (count <= MAX_CLAIM_CHANGES_PER_UPDATE) return;
+  const fields = [
+    ...new Set([...changes.take, ...changes.release].map((c) => CLAIM_FIELD[c.kind])),
+  ];
+  throw new InvalidRequestError(
+    `One tenant update may add or remove at most ${MAX_CLAIM_CHANGES_PER_UPDATE} identifiers; this one changes ${count}. Apply it in several smaller updates.`,
+    fields.map((field) => ({
+      field,
+      message: `at most ${MAX_CLAIM_CHANGES_PER_UPDATE} identifiers may change in one update`,
+    })),
+  );
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
+
+/** The configuration fields of a stored tenant (what a PUT body sets). */
+export function configFields(stored: Partial<TenantConfig>): Partial<TenantConfig> {
+  const keys = Object.keys(tenantConfigSchema.shape) as Array<keyof TenantConfig>;
+  return Object.fromEntries(keys.map((key) => [key, stored[key]])) as Partial<TenantConfig>;
+}
+
+/** True when a stored configuration already says exactly what `config` says (a no-op PUT). */
+export function sameConfig(stored: Partial<TenantConfig>, config: TenantConfig): boolean {
+  return (
+    JSON.stringify(canonical(configFields(stored))) ===
+    JSON.stringify(canonical(configFields(config)))
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * The boundaries `npm run lint` enforces (biome.json `overrides`, `noRestrictedImports`): the kernel
+ * imports neither `lib/` nor any context; a context imports another only through its `index.ts`;
+ * `functions/**` never imports `lib/**`. Each case lints a one-line module as if it lived at that
+ * path (a probe file written there for the run and removed after), so a violating import is shown
+ * to fail the check, and a compliant one to pass.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIOME = 'node_modules/.bin/biome';
+
+function lint(path: string, source: string): { ok: boolean; output: string } {
+  const probe = join(dirname(path), `boundary-probe-${randomUUID().slice(0, 8)}.ts`);
+  writeFileSync(probe, `${source}\n`);
+  try {
+    const run = spawnSync(BIOME, ['lint', probe], { encoding: 'utf8' });
+    return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+describe('import boundaries', () => {
+  it.each([
+    ['functions/kernel/probe.ts', "export { functions } from '../../lib/manifest.js';"],
+    ['functions/kernel/probe.ts', "export { tenantStore } from '../tenants/index.js';"],
+    ['functions/tenants/probe.ts', "export { functions } from '../../lib/manifest.js';"],
+    ['functions/tenants/probe.ts', "export { checkHealth } from '../health/health.js';"],
+    [
+      'functions/health/handlers/probe.ts',
+      "export { DynamoDbTenantStore } from '../../tenants/tenant-store.js';",
+    ],
+    ['functions/health/handlers/probe.ts', "export { functions } from '../../../lib/manifest.js';"],
+  ])('%s: `%s` fails the lint', (path, source) => {
+    const result = lint(path, source);
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('noRestrictedImports');
+  });
+
+  it.each([
+    ['functions/kernel/probe.ts', "export { ddb } from './clients.js';"],
+    ['functions/tenants/probe.ts', "export { checkHealth } from '../health/index.js';"],
+    ['functions/tenants/probe.ts', "export { httpHandler } from '../kernel/http.js';"],
+    ['functions/health/handlers/probe.ts', "export { healthDeps } from '../deps.js';"],
+    ['functions/health/handlers/probe.ts', "export { tenantStore } from '../../tenants/index.js';"],
+  ])('%s: `%s` passes', (path, source) => {
+    const result = lint(path, source);
+    expect(result.output).not.toContain('noRestrictedImports');
+    expect(result.ok).toBe(true);
+  });
+});

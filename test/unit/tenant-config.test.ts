@@ -1,0 +1,75 @@
+/** The tenants' configuration rules, without DynamoDB. */
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../functions/kernel/errors.js';
+import {
+  assertUpdateFits,
+  type Claim,
+  claimChanges,
+  claimsOf,
+  sameConfig,
+  tenantConfigSchema,
+} from '../../functions/tenants/tenant-config.js';
+
+const config = (phones: string[], extra: Record<string, unknown> = {}) =>
+  tenantConfigSchema.parse({
+    name: 'Acme',
+    defaultCountry: 'il',
+    whatsapp: { phoneNumberIds: phones },
+    ...extra,
+  });
+const claims = (kind: Claim['kind'], n: number, prefix = 'x'): Claim[] =>
+  Array.from({ length: n }, (_, i) => ({ kind, id: `${prefix}${i}` }));
+
+describe('sameConfig', () => {
+  it('is true for the same configuration stored with bookkeeping fields and keys in another order', () => {
+    const wanted = config(['a', 'b']);
+    const stored = {
+      tenantId: 't',
+      version: 3,
+      updatedAt: 'later',
+      messagesPerSecond: wanted.messagesPerSecond,
+      unknownOutcome: wanted.unknownOutcome,
+      whatsapp: { phoneNumberIds: ['a', 'b'] },
+      defaultCountry: wanted.defaultCountry,
+      name: 'Acme',
+    };
+    expect(sameConfig(stored, wanted)).toBe(true);
+  });
+
+  it('is false when any field differs, including list order and a removed section', () => {
+    expect(sameConfig(config(['a', 'b']), config(['b', 'a']))).toBe(false);
+    expect(sameConfig(config(['a'], { ghl: { locationIds: ['l'] } }), config(['a']))).toBe(false);
+    expect(sameConfig(config(['a']), config(['a'], { messagesPerSecond: 10 }))).toBe(false);
+  });
+});
+
+describe('claimChanges and assertUpdateFits', () => {
+  it('takes what is new and releases what is gone', () => {
+    const held = claimsOf(config(['a', 'b']));
+    const wanted = claimsOf(config(['b', 'c']));
+    expect(claimChanges(held, wanted)).toEqual({
+      take: [{ kind: 'whatsapp_phone', id: 'c' }],
+      release: [{ kind: 'whatsapp_phone', id: 'a' }],
+    });
+  });
+
+  it('accepts 99 changes and refuses 100 with a 400 naming the limit and the fields', () => {
+    expect(() =>
+      assertUpdateFits({ take: claims('ghl_location', 50), release: claims('whatsapp_phone', 49) }),
+    ).not.toThrow();
+    let thrown: unknown;
+    try {
+      assertUpdateFits({ take: claims('ghl_location', 50), release: claims('whatsapp_phone', 50) });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidRequestError);
+    expect((thrown as InvalidRequestError).message).toMatch(
+      /at most 99 identifiers; this one changes 100/,
+    );
+    expect((thrown as InvalidRequestError).details?.map((d) => d.field).sort()).toEqual([
+      'ghl.locationIds',
+      'whatsapp.phoneNumberIds',
+    ]);
+  });
+});
