@@ -222,7 +222,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
           { dateError: 'INVALID_FIELD_FORMAT' },
           'conversion_date_time must be yyyy-mm-dd hh:mm:ss+|-hh:mm.',
         );
-      } else if (orderId && (orderId.length > 64 || /@|\+?\d{8,}/.test(orderId))) {
+      } else if (orderId && (orderId.length > 64 || /@|^\+?\d{8,15}$/.test(orderId))) {
         outcome = fail(
           { conversionUploadError: 'ORDER_ID_CONTAINS_PII' },
           'The order id may contain personal data.',
