@@ -6,7 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ddb } from '../../functions/kernel/clients.js';
+import { tableName } from '../../functions/kernel/config.js';
 import { orderIdFor } from '../../functions/oci/model.js';
+import { DynamoOciStore } from '../../functions/oci/oci-store.js';
 import { raceTrials } from '../support/race.js';
 import {
   ack,
@@ -75,10 +78,20 @@ describe('calls and seals', () => {
     const calls = sessions.flatMap((s) =>
       [0, 1, 2].map((c) => ({ ...s, callId: `${s.sessionId}-c${c}` })),
     );
-    await inChunks(calls, 100, async (c) => {
-      const r = await postCall(tenant, { ...c, source: 'click', occurredAt });
-      expect(r.status).toBe(201);
-    });
+    // The calls are set up through the store (the route is tested elsewhere); the seals race.
+    const store = new DynamoOciStore(ddb, tableName('conversions'));
+    await inChunks(calls, 200, (c) =>
+      store.createCall({
+        tenantId: tenant.tenantId,
+        callId: c.callId,
+        sessionId: c.sessionId,
+        clickKind: 'gclid',
+        clickId: c.gclid,
+        source: 'click',
+        occurredAt,
+        createdAt: occurredAt,
+      }),
+    );
     const shuffled = [...calls].sort(() => Math.random() - 0.5);
     const answers: Array<Record<string, unknown>> = [];
     await inChunks(shuffled, 300, async (c) => {
@@ -186,11 +199,20 @@ describe('script mode: export and ack', () => {
           expect(r.status).toBe(200);
           return r.json.rows.map((row) => row.orderId);
         });
+        // Disjoint: no orderId in two exports.
         expect(new Set(exported).size).toBe(exported.length);
-        expect(exported.length).toBe(30);
-        expect(new Set(exported)).toEqual(new Set(orderIds));
-        const listed = await listAll(tenant);
-        expect(listed.every((c) => c.status === 'processing' && c.attempts === 1)).toBe(true);
+        expect(exported.length).toBeGreaterThan(0);
+        const byOrder = new Map((await listAll(tenant)).map((c) => [c.orderId, c]));
+        for (const orderId of exported) {
+          expect(byOrder.get(orderId)?.status).toBe('processing');
+          expect(byOrder.get(orderId)?.attempts).toBe(1);
+        }
+        // An export may come back short (its candidates were claimed by the others), never lose
+        // a row: the next export returns exactly the rest.
+        const rest = (await exportRowsCall(tenant.exportToken, { limit: '100' })).json.rows.map(
+          (row: { orderId: string }) => row.orderId,
+        );
+        expect([...exported, ...rest].sort()).toEqual([...orderIds].sort());
       },
     });
   });
