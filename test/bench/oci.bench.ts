@@ -88,8 +88,11 @@ export default async function ociBench(args: string[]): Promise<void> {
       counting: false,
     };
     dynamodbClient.middlewareStack.add(
-      (next) => async (call) => {
+      (next, context) => async (call) => {
         if (!tally.counting) return next(call);
+        const isWrite = ['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems'].includes(
+          String(context.commandName ?? '').replace(/Command$/, ''),
+        );
         tally.current.requests += 1;
         const input = call.input as Record<string, unknown>;
         input.ReturnConsumedCapacity ??= 'TOTAL';
@@ -100,7 +103,9 @@ export default async function ociBench(args: string[]): Promise<void> {
             CapacityUnits?: number;
             WriteCapacityUnits?: number;
           }>;
-          for (const c of list) tally.current.wcu += c.WriteCapacityUnits ?? 0;
+          for (const c of list) {
+            tally.current.wcu += c.WriteCapacityUnits ?? (isWrite ? (c.CapacityUnits ?? 0) : 0);
+          }
           return out;
         } catch (error) {
           // A refused conditional write is still charged (1 WCU per item written).
