@@ -74,22 +74,15 @@ export async function claimRows(
 ): Promise<OciRow[]> {
   const claimed: OciRow[] = [];
   let next = 0;
+  let inFlight = 0;
   async function worker() {
-    while (next < candidates.length && claimed.length < limit) {
+    // Never start more claims than the limit still allows, so no row is claimed only to be given back.
+    while (next < candidates.length && claimed.length + inFlight < limit) {
       const ref = candidates[next++] as RowRef;
+      inFlight += 1;
       const row = await store.claim(ref, { claimId, now, leaseExpiresAt });
-      if (row) {
-        if (claimed.length < limit) claimed.push(row);
-        else {
-          // Over the limit by a race between workers: give it straight back.
-          await store.recordResult(
-            ref,
-            claimId,
-            { to: 'retry', notBefore: new Date(now).toISOString() },
-            new Date(now).toISOString(),
-          );
-        }
-      }
+      inFlight -= 1;
+      if (row) claimed.push(row);
     }
   }
   await Promise.all(Array.from({ length: CLAIM_CONCURRENCY }, worker));
