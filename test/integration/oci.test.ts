@@ -5,10 +5,12 @@
  * API mode counted once per session through every fault, retractions once.
  */
 import { randomUUID } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
-import { orderIdFor } from '../../functions/oci/model.js';
+import { type Conversion, orderIdFor } from '../../functions/oci/model.js';
 import { DynamoOciStore } from '../../functions/oci/oci-store.js';
 import { raceTrials } from '../support/race.js';
 import {
@@ -466,5 +468,73 @@ describe('retractions', () => {
     const ledger = await (await googleSim()).ledger();
     expect(ledger.retracted.filter((o) => o === orderIds[0])).toHaveLength(1);
     expect((await retract(tenant, conversionId)).json.retraction).toBe('completed');
+  });
+});
+
+describe('seal under DynamoDB errors no emulator produces', () => {
+  const realSend = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
+  function conversionFor(tenantId: string, sessionId: string, callId: string): Conversion {
+    const now = new Date().toISOString();
+    return {
+      kind: 'conversion',
+      tenantId,
+      conversionId: `cv_${randomUUID().replaceAll('-', '')}`,
+      orderId: orderIdFor(tenantId, sessionId),
+      sessionId,
+      callId,
+      clickKind: 'gclid',
+      clickId: 'Cj0Kx',
+      conversionName: 'customers/1234567890/conversionActions/1',
+      conversionTime: now,
+      value: 1,
+      currency: 'USD',
+      customerId: '1234567890',
+      uploadMode: 'script',
+      status: 'queued',
+      attempts: 0,
+      createdAt: now,
+      notBefore: now,
+    };
+  }
+
+  it('a TransactionConflict is retried; a refusal without the item reads the winner by key', async () => {
+    const tenantId = `oci-err-${randomUUID().slice(0, 8)}`;
+    let conflicts = 2;
+    let stripItems = false;
+    const flaky = {
+      send: async (command: unknown) => {
+        if (command instanceof TransactWriteCommand && conflicts > 0) {
+          conflicts -= 1;
+          throw new TransactionCanceledException({
+            message: 'Transaction cancelled',
+            $metadata: {},
+            CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+          });
+        }
+        try {
+          return await realSend(command);
+        } catch (error) {
+          if (stripItems && error instanceof TransactionCanceledException) {
+            throw new TransactionCanceledException({
+              message: error.message,
+              $metadata: {},
+              CancellationReasons: (error.CancellationReasons ?? []).map((r) => ({ Code: r.Code })),
+            });
+          }
+          throw error;
+        }
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = new DynamoOciStore(flaky, tableName('conversions'));
+    const first = await store.createConversion(conversionFor(tenantId, 's1', 'c1'));
+    expect(first.created).toBe(true);
+    expect(conflicts).toBe(0);
+    stripItems = true;
+    const second = await store.createConversion(conversionFor(tenantId, 's1', 'c2'));
+    expect(second.created).toBe(false);
+    if (first.created && !second.created) {
+      expect(second.existing.conversionId).toBe(first.conversion.conversionId);
+      expect(second.existing.callId).toBe('c1');
+    }
   });
 });
