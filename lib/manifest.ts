@@ -107,6 +107,8 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
+  // Offline conversions (issue 9): calls, session items, conversion and retraction rows.
+  conversions: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
@@ -297,6 +299,67 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'schedule', everySeconds: 300 },
     tables: { campaigns: 'readWrite' },
     timeoutSeconds: 300,
+  },
+  // Offline conversions to Google Ads (issue 9).
+  recordCall: {
+    entry: 'functions/oci/handlers/record-call.ts',
+    description: 'Record a call from an ad click, idempotent by callId',
+    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls' }] },
+    tables: { tenants: 'read', conversions: 'readWrite' },
+  },
+  sealCall: {
+    entry: 'functions/oci/handlers/seal-call.ts',
+    description: "Seal a call: the session's one conversion, created with its uniqueness item",
+    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls/{callId}/seal' }] },
+    tables: { tenants: 'read', conversions: 'readWrite' },
+  },
+  exportConversions: {
+    entry: 'functions/oci/handlers/export-conversions.ts',
+    description: 'Google Ads script export: claims due conversion or retraction rows (JSON or CSV)',
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/oci/google-ads-export' }] },
+    tables: { tenants: 'read', conversions: 'readWrite' },
+    timeoutSeconds: 29,
+  },
+  ackConversions: {
+    entry: 'functions/oci/handlers/ack-conversions.ts',
+    description: "Google Ads script ack: applies Google's answers to exported rows",
+    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/oci/ack' }] },
+    tables: { tenants: 'read', conversions: 'readWrite' },
+    timeoutSeconds: 29,
+  },
+  listOciConversions: {
+    entry: 'functions/oci/handlers/list-conversions.ts',
+    description: "A tenant's Google Ads conversions, newest first, by status",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/conversions/oci' }] },
+    tables: { tenants: 'read', conversions: 'read' },
+  },
+  retractOciConversion: {
+    entry: 'functions/oci/handlers/retract-conversion.ts',
+    description: 'Retract a conversion at Google once, or withdraw it before upload',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/conversions/oci/{conversionId}/retract' }],
+    },
+    tables: { tenants: 'read', conversions: 'readWrite' },
+  },
+  uploadOciConversions: {
+    entry: 'functions/oci/handlers/upload-conversions.ts',
+    description: 'API mode: uploads due conversions and retractions to Google Ads in batches',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { conversions: 'readWrite' },
+    secrets: ['googleAdsOAuthClient', 'googleAdsDeveloperToken'],
+    environment: {
+      GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
+      GOOGLE_ADS_OAUTH_TOKEN_URL: 'https://oauth2.googleapis.com/token',
+    },
+    timeoutSeconds: 300,
+  },
+  recoverStaleOciRows: {
+    entry: 'functions/oci/handlers/recover-stale-rows.ts',
+    description: 'Returns conversion rows stuck in processing past their lease to retry',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { conversions: 'readWrite' },
+    timeoutSeconds: 120,
   },
 };
 

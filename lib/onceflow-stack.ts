@@ -79,6 +79,9 @@ export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
     'WhatsApp Cloud API access token (system user), sends campaign templates (set by the operator)',
   aiApiKey:
     'API key of the OpenAI-compatible endpoint the ai_triage job calls (set by the operator)',
+  googleAdsOAuthClient:
+    'Google Ads API OAuth client as JSON {clientId, clientSecret, refreshToken} (set by the operator)',
+  googleAdsDeveloperToken: 'Google Ads API developer token (set by the operator)',
 };
 
 export interface OnceflowStackProps extends StackProps {

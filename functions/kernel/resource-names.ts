@@ -5,14 +5,16 @@
  * never imports `lib/`.
  */
 
-export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency';
+export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency' | 'conversions';
 export type QueueName = 'jobs' | 'sends' | 'fanout';
 export type SecretName =
   | 'adminKeyHash'
   | 'whatsappAppSecret'
   | 'whatsappVerifyToken'
   | 'whatsappAccessToken'
-  | 'aiApiKey';
+  | 'aiApiKey'
+  | 'googleAdsOAuthClient'
+  | 'googleAdsDeveloperToken';
 
 /** Environment variable that carries a table's physical name. */
 export function envNameForTable(table: TableName): string {

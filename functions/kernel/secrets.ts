@@ -47,6 +47,11 @@ const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
   whatsappAccessToken: () => process.env.WHATSAPP_ACCESS_TOKEN ?? 'local-whatsapp-token',
   // The local chat simulator needs no key.
   aiApiKey: () => process.env.ONCEFLOW_AI_API_KEY ?? 'local-ai-key',
+  // The local Google Ads simulator accepts any OAuth client and developer token.
+  googleAdsOAuthClient: () =>
+    process.env.GOOGLE_ADS_OAUTH_CLIENT ??
+    '{"clientId":"local-client","clientSecret":"local-secret","refreshToken":"local-refresh"}',
+  googleAdsDeveloperToken: () => process.env.GOOGLE_ADS_DEVELOPER_TOKEN ?? 'local-developer-token',
 };
 
 /** Reads one of the platform's secrets (cached for five minutes on AWS). */

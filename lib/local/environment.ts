@@ -24,6 +24,10 @@ export const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   ONCEFLOW_ADMIN_KEY: 'local-admin-key',
   WHATSAPP_APP_SECRET: 'local-app-secret',
   WHATSAPP_VERIFY_TOKEN: 'local-verify-token',
+  // Google Ads API mode: the simulator accepts any OAuth client and developer token.
+  GOOGLE_ADS_OAUTH_CLIENT:
+    '{"clientId":"local-client","clientSecret":"local-secret","refreshToken":"local-refresh"}',
+  GOOGLE_ADS_DEVELOPER_TOKEN: 'local-developer-token',
   // No X-Ray daemon locally.
   POWERTOOLS_TRACE_ENABLED: 'false',
   // Node 20 is this project's runtime; the SDK's "upgrade to 22" notice is noise here.

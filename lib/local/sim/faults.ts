@@ -33,11 +33,21 @@ export const whatsappFaultsSchema = z
   })
   .strict();
 
+const clickIds = z.array(z.string().min(1).max(256)).max(100_000).default([]);
+
 export const googleAdsFaultsSchema = z
   .object({
+    /** Share of requests answered 500 INTERNAL without being processed. */
     errorRate: rate.default(0),
+    /** Share of requests processed (conversions counted) whose answer is then lost. */
     lostResponseRate: rate.default(0),
     latencyMs: ms.default(0),
+    /** Share of requests refused 429 RESOURCE_EXHAUSTED (quota) without being processed. */
+    quotaExceededRate: rate.default(0),
+    /** Clicks under 6 hours old from when the faults were set: TOO_RECENT_EVENT until then. */
+    tooRecentClickIds: clickIds,
+    /** Clicks Google cannot parse: UNPARSEABLE_GCLID (or _GBRAID / _WBRAID), a permanent error. */
+    unknownClickIds: clickIds,
   })
   .strict();
 

@@ -15,6 +15,7 @@
  * Helpers for bodies and JSON answers: `../http-util.ts` (`readJson`, `sendJson`, `sendError`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
 import { whatsappSimulator } from './whatsapp.js';
 
@@ -47,4 +48,8 @@ export interface SimulatorModule {
 export type SimulatorFactory = (context: SimulatorContext) => SimulatorModule;
 
 /** Every provider simulator, in the order they are asked. */
-export const simulatorFactories: SimulatorFactory[] = [openaiSimulator, whatsappSimulator];
+export const simulatorFactories: SimulatorFactory[] = [
+  openaiSimulator,
+  whatsappSimulator,
+  googleAdsSimulator,
+];

@@ -1,0 +1,149 @@
+/**
+ * Calls and seals. A call is idempotent by callId. A seal creates the session's one conversion in
+ * the same conditional transaction as the session's uniqueness item, so sealing every call of a
+ * session concurrently yields one conversion and every seal answers with it.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { countMetric } from '../kernel/telemetry.js';
+import { OciMetric } from './metrics.js';
+import {
+  type Call,
+  type ClickKind,
+  type Conversion,
+  type GoogleAdsSettings,
+  orderIdFor,
+} from './model.js';
+import type { OciStore } from './oci-store.js';
+
+export const FP_SEAL_AFTER_CREATE = defineFailpoint(
+  'oci.seal.after-create',
+  'after the conversion and its session item were written, before the seal answers',
+);
+
+export interface CallInput {
+  readonly callId: string;
+  readonly sessionId: string;
+  readonly clickKind: ClickKind;
+  readonly clickId: string;
+  readonly occurredAt: string;
+}
+
+export interface SealInput {
+  readonly conversionName?: string;
+  readonly value: number;
+  readonly currency: string;
+  readonly conversionTime: string;
+}
+
+export interface OciContext {
+  readonly store: OciStore;
+  readonly clock: Clock;
+  /** The tenant's Google Ads settings, or undefined when it has none. */
+  readonly googleAds: (tenantId: string) => Promise<GoogleAdsSettings | undefined>;
+}
+
+export async function recordCall(
+  ctx: Pick<OciContext, 'store' | 'clock'>,
+  tenantId: string,
+  input: CallInput,
+): Promise<{ created: boolean; call: Call }> {
+  const call: Call = {
+    tenantId,
+    callId: input.callId,
+    sessionId: input.sessionId,
+    clickKind: input.clickKind,
+    clickId: input.clickId,
+    source: 'click',
+    occurredAt: new Date(input.occurredAt).toISOString(),
+    createdAt: isoTime(ctx.clock),
+  };
+  const result = await ctx.store.createCall(call);
+  if (result.created) return { created: true, call };
+  const existing = result.existing;
+  const same =
+    existing.sessionId === call.sessionId &&
+    existing.clickKind === call.clickKind &&
+    existing.clickId === call.clickId &&
+    existing.occurredAt === call.occurredAt;
+  if (!same) {
+    throw new ConflictError(`Call ${input.callId} already exists with a different body.`);
+  }
+  return { created: false, call: existing };
+}
+
+export interface SealAnswer {
+  readonly enqueued: boolean;
+  readonly reason?: 'duplicate_session';
+  readonly conversionId: string;
+  readonly orderId: string;
+}
+
+const RESOURCE_NAME = /^customers\/\d{10}\/conversionActions\/\d+$/;
+
+export async function sealCall(
+  ctx: OciContext,
+  tenantId: string,
+  callId: string,
+  input: SealInput,
+): Promise<SealAnswer> {
+  const call = await ctx.store.getCall(tenantId, callId);
+  if (!call) throw new NotFoundError(`Call ${callId} does not exist.`);
+  const settings = await ctx.googleAds(tenantId);
+  if (!settings) {
+    throw new ConflictError('This tenant has no googleAds configuration.');
+  }
+  const conversionTime = new Date(input.conversionTime).toISOString();
+  if (conversionTime < call.occurredAt) {
+    throw new InvalidRequestError('The conversion time is before the click.', [
+      { field: 'conversionTime', message: 'must not be before the call occurredAt' },
+    ]);
+  }
+  const conversionName = input.conversionName ?? settings.conversionAction;
+  if (settings.uploadMode === 'api' && !RESOURCE_NAME.test(conversionName)) {
+    throw new InvalidRequestError('In api mode the conversion name must be a conversion action.', [
+      { field: 'conversionName', message: 'must be customers/<id>/conversionActions/<id>' },
+    ]);
+  }
+  const now = isoTime(ctx.clock);
+  const conversion: Conversion = {
+    kind: 'conversion',
+    tenantId,
+    conversionId: `cv_${randomUUID().replaceAll('-', '')}`,
+    orderId: orderIdFor(tenantId, call.sessionId),
+    sessionId: call.sessionId,
+    callId,
+    clickKind: call.clickKind,
+    clickId: call.clickId,
+    conversionName,
+    conversionTime,
+    value: input.value,
+    currency: input.currency,
+    customerId: settings.customerId,
+    uploadMode: settings.uploadMode,
+    status: 'queued',
+    attempts: 0,
+    createdAt: now,
+    notBefore: now,
+  };
+  const result = await ctx.store.createConversion(conversion);
+  if (result.created) {
+    countMetric(OciMetric.Sealed);
+    failpoint(FP_SEAL_AFTER_CREATE);
+    return { enqueued: true, conversionId: conversion.conversionId, orderId: conversion.orderId };
+  }
+  const existing = result.existing;
+  // The retry of the seal that created it gets the first answer again.
+  if (existing.callId === callId) {
+    return { enqueued: true, conversionId: existing.conversionId, orderId: existing.orderId };
+  }
+  countMetric(OciMetric.DuplicateSeal);
+  return {
+    enqueued: false,
+    reason: 'duplicate_session',
+    conversionId: existing.conversionId,
+    orderId: existing.orderId,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The OCI context's composition root: reads configuration once and builds the store, the tenant
+ * lookup and the Google Ads client the handlers pass to the domain modules.
+ */
+import { ddb } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { ConfigurationError, isLocal, settings, tableName } from '../kernel/config.js';
+import { platformSecret } from '../kernel/secrets.js';
+import { getTenant } from '../tenants/tenant-store.js';
+import type { OciContext } from './calls.js';
+import { HttpGoogleAdsUploader, type OAuthClient } from './google-ads-client.js';
+import type { GoogleAdsSettings } from './model.js';
+import { DynamoOciStore, type OciStore } from './oci-store.js';
+
+let store: OciStore | undefined;
+
+export function ociStore(): OciStore {
+  store ??= new DynamoOciStore(ddb, tableName('conversions'));
+  return store;
+}
+
+export async function googleAdsSettings(tenantId: string): Promise<GoogleAdsSettings | undefined> {
+  const tenant = await getTenant(ddb, tenantId);
+  const g = tenant?.googleAds;
+  return g
+    ? { customerId: g.customerId, conversionAction: g.conversionAction, uploadMode: g.uploadMode }
+    : undefined;
+}
+
+export function ociContext(): OciContext {
+  return { store: ociStore(), clock: systemClock, googleAds: googleAdsSettings };
+}
+
+export function exportDeps() {
+  return { store: ociStore(), clock: systemClock, staleSeconds: settings.ociStaleSeconds };
+}
+
+/** Google's API version the uploader speaks. */
+export const GOOGLE_ADS_API_VERSION = 'v22';
+
+function googleBaseUrls(): { api: string; token: string } {
+  const api = process.env.GOOGLE_ADS_API_BASE_URL;
+  const token = process.env.GOOGLE_ADS_OAUTH_TOKEN_URL;
+  if (api && token) return { api: api.replace(/\/$/, ''), token };
+  const sim = process.env.SIM_BASE_URL?.replace(/\/$/, '');
+  if (isLocal() && sim) return { api: api ?? sim, token: token ?? `${sim}/token` };
+  throw new ConfigurationError(
+    'GOOGLE_ADS_API_BASE_URL and GOOGLE_ADS_OAUTH_TOKEN_URL must be set',
+  );
+}
+
+async function oauthClient(): Promise<OAuthClient> {
+  const raw = await platformSecret('googleAdsOAuthClient');
+  const parsed = JSON.parse(raw) as Partial<OAuthClient>;
+  if (!parsed.clientId || !parsed.clientSecret || !parsed.refreshToken) {
+    throw new ConfigurationError(
+      'googleAdsOAuthClient must hold clientId, clientSecret, refreshToken',
+    );
+  }
+  return parsed as OAuthClient;
+}
+
+let uploader: HttpGoogleAdsUploader | undefined;
+let uploaderBase: string | undefined;
+
+export function uploadDeps() {
+  const urls = googleBaseUrls();
+  // Rebuilt only when the endpoint changes (tests point it at their own simulator).
+  if (!uploader || uploaderBase !== urls.api) {
+    uploader = new HttpGoogleAdsUploader({
+      apiBaseUrl: urls.api,
+      apiVersion: GOOGLE_ADS_API_VERSION,
+      tokenUrl: urls.token,
+      oauth: oauthClient,
+      developerToken: () => platformSecret('googleAdsDeveloperToken'),
+      ...(process.env.GOOGLE_ADS_LOGIN_CUSTOMER_ID
+        ? { loginCustomerId: process.env.GOOGLE_ADS_LOGIN_CUSTOMER_ID }
+        : {}),
+    });
+    uploaderBase = urls.api;
+  }
+  return {
+    store: ociStore(),
+    clock: systemClock,
+    google: uploader,
+    leaseSeconds: settings.leaseSeconds,
+  };
+}

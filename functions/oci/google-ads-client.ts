@@ -1,0 +1,161 @@
+/**
+ * The Google Ads API client for API mode: an OAuth access token from the refresh token (cached until
+ * shortly before it expires), then `uploadClickConversions` / `uploadConversionAdjustments` with
+ * `partialFailure: true`. The answer is read by index: `partialFailureError.details[].errors[]`
+ * name `conversions` (or `conversion_adjustments`) and the row's index in `fieldPathElements`.
+ * Anything but a readable answer (a request-level error, RESOURCE_EXHAUSTED, a timeout, a lost
+ * answer) is `unknown`: the caller uploads again later with the same orderIds.
+ */
+export interface OAuthClient {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly refreshToken: string;
+}
+
+export interface GoogleAdsClientConfig {
+  readonly apiBaseUrl: string;
+  readonly apiVersion: string;
+  readonly tokenUrl: string;
+  readonly oauth: () => Promise<OAuthClient>;
+  readonly developerToken: () => Promise<string>;
+  readonly loginCustomerId?: string;
+}
+
+export type UploadAnswer =
+  | {
+      readonly kind: 'answered';
+      readonly jobId?: number;
+      /** Google's error code for each failed row, by the row's index in the request. */
+      readonly rowErrors: ReadonlyMap<number, string>;
+    }
+  | {
+      readonly kind: 'unknown';
+      readonly reason: 'quota' | 'request_error' | 'timeout' | 'lost';
+      readonly detail?: string;
+    };
+
+export interface GoogleAdsUploader {
+  upload(
+    operation: 'uploadClickConversions' | 'uploadConversionAdjustments',
+    customerId: string,
+    rows: readonly Record<string, unknown>[],
+    timeoutMs: number,
+  ): Promise<UploadAnswer>;
+}
+
+interface GoogleFailure {
+  errors?: Array<{
+    errorCode?: Record<string, string>;
+    location?: { fieldPathElements?: Array<{ fieldName?: string; index?: number }> };
+  }>;
+}
+
+/** Reads `partialFailureError` into index → error code. */
+export function rowErrorsOf(body: unknown, listField: string): Map<number, string> {
+  const errors = new Map<number, string>();
+  const details = (body as { partialFailureError?: { details?: GoogleFailure[] } })
+    ?.partialFailureError?.details;
+  for (const detail of details ?? []) {
+    for (const error of detail.errors ?? []) {
+      const element = error.location?.fieldPathElements?.find(
+        (e) => e.fieldName === listField && typeof e.index === 'number',
+      );
+      if (element?.index === undefined) continue;
+      const code = Object.values(error.errorCode ?? {})[0] ?? 'UNKNOWN';
+      if (!errors.has(element.index)) errors.set(element.index, code);
+    }
+  }
+  return errors;
+}
+
+export class HttpGoogleAdsUploader implements GoogleAdsUploader {
+  private token?: { value: string; expiresAt: number };
+
+  constructor(private readonly config: GoogleAdsClientConfig) {}
+
+  private async accessToken(timeoutMs: number): Promise<string> {
+    if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
+    const oauth = await this.config.oauth();
+    const response = await fetch(this.config.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: oauth.clientId,
+        client_secret: oauth.clientSecret,
+        refresh_token: oauth.refreshToken,
+      }).toString(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = (await response.json()) as { access_token?: string; expires_in?: number };
+    if (!response.ok || !body.access_token) {
+      throw new Error(`OAuth token request failed with ${response.status}`);
+    }
+    this.token = {
+      value: body.access_token,
+      expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000,
+    };
+    return body.access_token;
+  }
+
+  async upload(
+    operation: 'uploadClickConversions' | 'uploadConversionAdjustments',
+    customerId: string,
+    rows: readonly Record<string, unknown>[],
+    timeoutMs: number,
+  ): Promise<UploadAnswer> {
+    const listField =
+      operation === 'uploadClickConversions' ? 'conversions' : 'conversion_adjustments';
+    const bodyField =
+      operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
+    try {
+      const token = await this.accessToken(timeoutMs);
+      const response = await fetch(
+        `${this.config.apiBaseUrl}/${this.config.apiVersion}/customers/${customerId}:${operation}`,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'developer-token': await this.config.developerToken(),
+            ...(this.config.loginCustomerId
+              ? { 'login-customer-id': this.config.loginCustomerId }
+              : {}),
+          },
+          body: JSON.stringify({ [bodyField]: rows, partialFailure: true }),
+          signal: AbortSignal.timeout(timeoutMs),
+        },
+      );
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return { kind: 'unknown', reason: 'request_error', detail: `HTTP ${response.status}` };
+      }
+      if (!response.ok) {
+        const status = (body as { error?: { status?: string } })?.error?.status;
+        if (response.status === 429 || status === 'RESOURCE_EXHAUSTED') {
+          return { kind: 'unknown', reason: 'quota', detail: status ?? 'RESOURCE_EXHAUSTED' };
+        }
+        if (response.status === 401) this.token = undefined;
+        return {
+          kind: 'unknown',
+          reason: 'request_error',
+          detail: status ?? `HTTP ${response.status}`,
+        };
+      }
+      const jobId = (body as { jobId?: unknown }).jobId;
+      return {
+        kind: 'answered',
+        ...(typeof jobId === 'number' || typeof jobId === 'string' ? { jobId: Number(jobId) } : {}),
+        rowErrors: rowErrorsOf(body, listField),
+      };
+    } catch (error) {
+      const name = (error as { name?: string })?.name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        return { kind: 'unknown', reason: 'timeout' };
+      return { kind: 'unknown', reason: 'lost', detail: (error as Error)?.message };
+    }
+  }
+}

@@ -1,0 +1,14 @@
+/** Trigger: HTTP API `POST /v1/calls/{callId}/seal` (operator key): the session's one conversion. */
+import { authenticate } from '../../kernel/auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { sealCall } from '../calls.js';
+import { ociContext } from '../deps.js';
+import { idParam, sealSchema } from '../schemas.js';
+
+export const handler = httpHandler(async (request) => {
+  const tenantId = await authenticate(ddb, request, 'api');
+  const callId = idParam(request, 'callId');
+  const body = parseJsonBody(request, sealSchema);
+  return { status: 200, body: await sealCall(ociContext(), tenantId, callId, body) };
+});

@@ -1,0 +1,260 @@
+/**
+ * Script mode: the Google Ads script fetches claimed rows (JSON or Google's CSV) and acks Google's
+ * answers. Each row is claimed by a conditional write on its own item (`queued`/`retry` →
+ * `processing` with this export's claim id), so two concurrent exports never return the same row,
+ * whatever the sparse index said.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Clock, isoTime } from '../kernel/clock.js';
+import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { countMetric } from '../kernel/telemetry.js';
+import { classifyAck } from './error-mapping.js';
+import { OciMetric } from './metrics.js';
+import {
+  type Adjustment,
+  type Conversion,
+  googleTime,
+  type OciRow,
+  type RowKind,
+} from './model.js';
+import { keys, type OciStore, type RowRef, type RowResult } from './oci-store.js';
+
+export const FP_EXPORT_AFTER_CLAIM = defineFailpoint(
+  'oci.export.after-claim',
+  'after the export claimed its rows (processing), before it answers the script',
+);
+export const FP_ACK_AFTER_SOME = defineFailpoint(
+  'oci.ack.after-first-row',
+  'after an ack applied its first row, before the rest',
+);
+
+export interface ExportDeps {
+  readonly store: OciStore;
+  readonly clock: Clock;
+  /** How long an exported row stays `processing` before the stale recovery returns it. */
+  readonly staleSeconds: number;
+}
+
+export interface ConversionExportRow {
+  readonly orderId: string;
+  readonly gclid?: string;
+  readonly gbraid?: string;
+  readonly wbraid?: string;
+  readonly conversionName: string;
+  readonly conversionTime: string;
+  readonly value: number;
+  readonly currency: string;
+}
+
+export interface AdjustmentExportRow {
+  readonly orderId: string;
+  readonly conversionName: string;
+  readonly adjustmentTime: string;
+  readonly adjustmentType: 'RETRACTION';
+}
+
+export type ExportAnswer =
+  | { readonly kind: 'conversions'; readonly claimId: string; readonly rows: ConversionExportRow[] }
+  | {
+      readonly kind: 'adjustments';
+      readonly claimId: string;
+      readonly rows: AdjustmentExportRow[];
+    };
+
+const CLAIM_CONCURRENCY = 16;
+
+/** Claims up to `limit` due rows of the tenant, in parallel, each by its own conditional write. */
+export async function claimRows(
+  store: OciStore,
+  candidates: readonly RowRef[],
+  limit: number,
+  claimId: string,
+  now: number,
+  leaseExpiresAt: number,
+): Promise<OciRow[]> {
+  const claimed: OciRow[] = [];
+  let next = 0;
+  let inFlight = 0;
+  async function worker() {
+    // Never start more claims than the limit still allows, so no row is claimed only to be given back.
+    while (next < candidates.length && claimed.length + inFlight < limit) {
+      const ref = candidates[next++] as RowRef;
+      inFlight += 1;
+      const row = await store.claim(ref, { claimId, now, leaseExpiresAt });
+      inFlight -= 1;
+      if (row) claimed.push(row);
+    }
+  }
+  await Promise.all(Array.from({ length: CLAIM_CONCURRENCY }, worker));
+  if (claimed.length > 0) countMetric(OciMetric.RowsClaimed, claimed.length);
+  return claimed;
+}
+
+export async function exportRows(
+  deps: ExportDeps,
+  tenantId: string,
+  kind: 'conversions' | 'adjustments',
+  limit: number,
+): Promise<ExportAnswer> {
+  const rowKind: RowKind = kind === 'conversions' ? 'conversion' : 'adjustment';
+  const now = deps.clock.now();
+  const claimId = `cl_${randomUUID().replaceAll('-', '')}`;
+  // Ask the index for more than the limit: some candidates may be stale or claimed meanwhile.
+  const candidates = await deps.store.pendingCandidates(
+    keys.pending('script', tenantId, rowKind, ''),
+    new Date(now).toISOString(),
+    Math.min(limit * 2, 4000),
+  );
+  const rows = await claimRows(
+    deps.store,
+    candidates,
+    limit,
+    claimId,
+    now,
+    now + deps.staleSeconds * 1000,
+  );
+  failpoint(FP_EXPORT_AFTER_CLAIM);
+  if (kind === 'conversions') {
+    return {
+      kind,
+      claimId,
+      rows: (rows as Conversion[]).map((row) => ({
+        orderId: row.orderId,
+        [row.clickKind]: row.clickId,
+        conversionName: row.conversionName,
+        conversionTime: googleTime(row.conversionTime),
+        value: row.value,
+        currency: row.currency,
+      })),
+    };
+  }
+  return {
+    kind,
+    claimId,
+    rows: (rows as Adjustment[]).map((row) => ({
+      orderId: row.orderId,
+      conversionName: row.conversionName,
+      adjustmentTime: googleTime(row.adjustmentTime),
+      adjustmentType: row.adjustmentType,
+    })),
+  };
+}
+
+function csvField(value: string | number | undefined): string {
+  const text = value === undefined ? '' : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Google Ads' offline conversion import file (times are UTC, so the time zone is +0000). */
+export function exportCsv(answer: ExportAnswer): string {
+  const lines = ['Parameters:TimeZone=+0000'];
+  if (answer.kind === 'conversions') {
+    const braids = answer.rows.some((r) => r.gbraid || r.wbraid);
+    lines.push(
+      [
+        'Google Click ID',
+        ...(braids ? ['GBRAID', 'WBRAID'] : []),
+        'Conversion Name',
+        'Conversion Time',
+        'Conversion Value',
+        'Conversion Currency',
+        'Order ID',
+      ].join(','),
+    );
+    for (const r of answer.rows) {
+      lines.push(
+        [
+          r.gclid,
+          ...(braids ? [r.gbraid, r.wbraid] : []),
+          r.conversionName,
+          r.conversionTime,
+          r.value,
+          r.currency,
+          r.orderId,
+        ]
+          .map(csvField)
+          .join(','),
+      );
+    }
+  } else {
+    lines.push(
+      'Order ID,Conversion Name,Adjustment Time,Adjustment Type,Adjusted Value,Adjusted Value Currency',
+    );
+    for (const r of answer.rows) {
+      lines.push(
+        [r.orderId, r.conversionName, r.adjustmentTime, r.adjustmentType, '', '']
+          .map(csvField)
+          .join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface AckLine {
+  readonly orderId: string;
+  readonly status: 'completed' | 'failed' | 'retry';
+  readonly error?: string;
+}
+
+export function toRowResult(
+  outcome: ReturnType<typeof classifyAck>,
+  now: number,
+  jobId?: number,
+): RowResult {
+  if (outcome.to === 'completed')
+    return { to: 'completed', ...(jobId !== undefined ? { jobId } : {}) };
+  if (outcome.to === 'failed') return { to: 'failed', error: outcome.error };
+  return {
+    to: 'retry',
+    notBefore: new Date(now + outcome.waitMs).toISOString(),
+    ...(outcome.error ? { error: outcome.error } : {}),
+  };
+}
+
+export function countOutcome(to: RowResult['to'], n = 1): void {
+  if (n <= 0) return;
+  countMetric(
+    to === 'completed'
+      ? OciMetric.RowsCompleted
+      : to === 'failed'
+        ? OciMetric.RowsFailed
+        : OciMetric.RowsRetry,
+    n,
+  );
+}
+
+/**
+ * Applies the script's answers. The row is found by the tenant's session item for that orderId (a
+ * consistent get by key), so another tenant's orderId finds nothing; a second ack of the same
+ * answer finds the row already moved and changes nothing.
+ */
+export async function ackRows(
+  deps: Pick<ExportDeps, 'store' | 'clock'>,
+  tenantId: string,
+  kind: 'conversions' | 'adjustments',
+  lines: readonly AckLine[],
+): Promise<{ updated: number }> {
+  let updated = 0;
+  for (const line of lines) {
+    const session = await deps.store.getSession(tenantId, line.orderId);
+    if (!session) continue;
+    const now = deps.clock.now();
+    const result = toRowResult(classifyAck(line.status, line.error), now);
+    const applied = await deps.store.recordAck(
+      {
+        tenantId,
+        conversionId: session.conversionId,
+        kind: kind === 'conversions' ? 'conversion' : 'adjustment',
+      },
+      result,
+      isoTime(deps.clock),
+    );
+    if (applied) {
+      updated += 1;
+      countOutcome(result.to);
+      if (updated === 1) failpoint(FP_ACK_AFTER_SOME);
+    }
+  }
+  return { updated };
+}

@@ -1,0 +1,486 @@
+/**
+ * The Google Ads API simulator (part of the provider simulators on SIM_PORT), for API-mode uploads.
+ *
+ * - `POST /token`: OAuth refresh-token exchange → `{access_token, expires_in, token_type}`.
+ * - `POST /{version}/customers/{customerId}:uploadClickConversions` and
+ *   `:uploadConversionAdjustments`, with Google's request checks (Bearer token and
+ *   `developer-token` → else 401 UNAUTHENTICATED; `partialFailure: true` → else 400
+ *   INVALID_ARGUMENT; at most 2,000 rows → TOO_MANY_CONVERSIONS_IN_REQUEST) and per-row answers
+ *   as Google gives them: an empty result at the row's index plus an error in
+ *   `partialFailureError.details[].errors[]` whose `location.fieldPathElements` name the list and
+ *   the index.
+ * - Deduplication as Google counts: one conversion per (conversion action, orderId)
+ *   (`ORDER_ID_ALREADY_IN_USE`, `DUPLICATE_ORDER_ID` inside one request), one per (click,
+ *   conversion time, action) (`CLICK_CONVERSION_ALREADY_EXISTS`). Retractions: one per counted
+ *   conversion (`CONVERSION_ALREADY_RETRACTED`), only 24 hours to 54 days after its conversion
+ *   time (`TOO_RECENT_CONVERSION`, `CONVERSION_EXPIRED`).
+ * - `GET /_sim/google-ads/conversions` → `{received, counted, retracted, adjustments, requests}`.
+ * - Faults (`PUT /_sim/faults {"googleAds": {...}}`): `errorRate`, `lostResponseRate` (processed,
+ *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`.
+ *
+ * Its clock is the process clock seam (`/_local/clock/advance` moves it too). Like the WhatsApp
+ * simulator, the ledger is appended to `<ONCEFLOW_DATA_DIR>/sim/google-ads.jsonl`, so Google's
+ * memory of what it counted survives a restart of the runtime.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { systemClock } from '../../../functions/kernel/clock.js';
+import { readBody, readJson, sendJson } from '../http-util.js';
+import { FaultStore, googleAdsFaultsSchema } from './faults.js';
+import type { SimulatorContext, SimulatorFactory } from './index.js';
+
+const UPLOAD_PATH =
+  /^\/(v\d+)\/customers\/(\d{10}):(uploadClickConversions|uploadConversionAdjustments)$/;
+const GOOGLE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$/;
+const CLICK_ID = /^[A-Za-z0-9_-]{1,256}$/;
+const HOUR = 3600_000;
+
+export interface ReceivedRow {
+  readonly customerId: string;
+  readonly orderId: string | null;
+  readonly conversionAction: string;
+  readonly gclid?: string;
+  readonly gbraid?: string;
+  readonly wbraid?: string;
+  readonly conversionDateTime: string;
+  readonly receivedAt: string;
+  readonly jobId: number;
+  /** `counted` or Google's error code. */
+  readonly outcome: string;
+}
+
+export interface CountedConversion {
+  readonly customerId: string;
+  readonly orderId: string | null;
+  readonly conversionAction: string;
+  readonly click: string;
+  readonly conversionDateTime: string;
+  readonly countedAt: string;
+  readonly jobId: number;
+}
+
+function parseGoogleTime(text: string): number {
+  // `2026-11-22 05:19:55+00:00` → ISO.
+  return Date.parse(text.replace(' ', 'T'));
+}
+
+function failure(
+  errors: Array<{ code: Record<string, string>; message: string; index?: number; list?: string }>,
+) {
+  return {
+    '@type': 'type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure',
+    errors: errors.map((e) => ({
+      errorCode: e.code,
+      message: e.message,
+      ...(e.index !== undefined
+        ? { location: { fieldPathElements: [{ fieldName: e.list, index: e.index }] } }
+        : {}),
+    })),
+    requestId: randomBytes(11).toString('base64url'),
+  };
+}
+
+function requestError(
+  res: ServerResponse,
+  httpStatus: number,
+  status: string,
+  message: string,
+  code?: Record<string, string>,
+): void {
+  sendJson(res, httpStatus, {
+    error: {
+      code: httpStatus,
+      message,
+      status,
+      ...(code ? { details: [failure([{ code, message }])] } : {}),
+    },
+  });
+}
+
+export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) => {
+  const faults = new FaultStore(googleAdsFaultsSchema);
+  let faultsSetAt = systemClock.now();
+  const dataDir = join(context.env('ONCEFLOW_DATA_DIR') ?? '.local', 'sim');
+  const journal = join(dataDir, 'google-ads.jsonl');
+  const received: ReceivedRow[] = [];
+  const counted = new Map<string, CountedConversion>();
+  const byClick = new Set<string>();
+  const retracted = new Map<string, string>();
+  const adjustments: Array<{ orderId: string; outcome: string; receivedAt: string }> = [];
+  const requests = { total: 0, refused: 0 };
+
+  const orderKey = (action: string, orderId: string) => `${action}|${orderId}`;
+  const clickKey = (action: string, click: string, time: string) =>
+    `${action}|${click}|${parseGoogleTime(time)}`;
+
+  function record(line: unknown): void {
+    appendFileSync(journal, `${JSON.stringify(line)}\n`);
+  }
+
+  mkdirSync(dataDir, { recursive: true });
+  if (existsSync(journal)) {
+    for (const line of readFileSync(journal, 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        const event = JSON.parse(line) as {
+          t: string;
+          row?: ReceivedRow;
+          entry?: CountedConversion;
+          key?: string;
+          orderId?: string;
+        };
+        if (event.t === 'received' && event.row) received.push(event.row);
+        if (event.t === 'counted' && event.entry) {
+          const e = event.entry;
+          if (e.orderId) counted.set(orderKey(e.conversionAction, e.orderId), e);
+          else counted.set(`click|${received.length}|${counted.size}`, e);
+          byClick.add(clickKey(e.conversionAction, e.click, e.conversionDateTime));
+        }
+        if (event.t === 'retracted' && event.key && event.orderId) {
+          retracted.set(event.key, event.orderId);
+        }
+      } catch {
+        // a line cut short by a kill
+      }
+    }
+  }
+
+  function checkAuth(req: IncomingMessage, res: ServerResponse): boolean {
+    const auth = req.headers.authorization ?? '';
+    const developerToken = req.headers['developer-token'];
+    if (!/^Bearer\s+\S+/.test(auth) || typeof developerToken !== 'string' || !developerToken) {
+      requestError(
+        res,
+        401,
+        'UNAUTHENTICATED',
+        'Request is missing required authentication credential.',
+        {
+          authenticationError: developerToken
+            ? 'AUTHENTICATION_ERROR'
+            : 'DEVELOPER_TOKEN_PARAMETER_MISSING',
+        },
+      );
+      return false;
+    }
+    return true;
+  }
+
+  function tooRecent(click: string): boolean {
+    return (
+      faults.get().tooRecentClickIds.includes(click) && systemClock.now() < faultsSetAt + 6 * HOUR
+    );
+  }
+
+  function uploadConversions(
+    customerId: string,
+    rows: Array<Record<string, unknown>>,
+    jobId: number,
+  ) {
+    const results: Array<Record<string, unknown>> = [];
+    const errors: Array<{
+      code: Record<string, string>;
+      message: string;
+      index: number;
+      list: string;
+    }> = [];
+    const seenOrders = new Set<string>();
+    const now = new Date(systemClock.now()).toISOString();
+    rows.forEach((row, index) => {
+      const fail = (code: Record<string, string>, message: string) => {
+        errors.push({ code, message, index, list: 'conversions' });
+        results.push({});
+        return Object.values(code)[0] as string;
+      };
+      const action = typeof row.conversionAction === 'string' ? row.conversionAction : '';
+      const time = typeof row.conversionDateTime === 'string' ? row.conversionDateTime : '';
+      const orderId = typeof row.orderId === 'string' && row.orderId !== '' ? row.orderId : null;
+      const clicks = (['gclid', 'gbraid', 'wbraid'] as const).filter(
+        (k) => typeof row[k] === 'string' && row[k] !== '',
+      );
+      const clickField = clicks[0];
+      const click = clickField ? String(row[clickField]) : '';
+      let outcome: string;
+      if (row.gbraid && row.wbraid) {
+        outcome = fail(
+          { conversionUploadError: 'GBRAID_WBRAID_BOTH_SET' },
+          'Both gbraid and wbraid are set.',
+        );
+      } else if (clicks.length !== 1) {
+        outcome = fail(
+          { conversionUploadError: 'UNPARSEABLE_GCLID' },
+          'Exactly one of gclid, gbraid, wbraid is required.',
+        );
+      } else if (!new RegExp(`^customers/${customerId}/conversionActions/\\d+$`).test(action)) {
+        outcome = fail(
+          { conversionUploadError: 'NO_CONVERSION_ACTION_FOUND' },
+          'The conversion action was not found.',
+        );
+      } else if (!GOOGLE_TIME.test(time) || Number.isNaN(parseGoogleTime(time))) {
+        outcome = fail(
+          { dateError: 'INVALID_FIELD_FORMAT' },
+          'conversion_date_time must be yyyy-mm-dd hh:mm:ss+|-hh:mm.',
+        );
+      } else if (orderId && (orderId.length > 64 || /@|^\+?\d{8,15}$/.test(orderId))) {
+        outcome = fail(
+          { conversionUploadError: 'ORDER_ID_CONTAINS_PII' },
+          'The order id may contain personal data.',
+        );
+      } else if (!CLICK_ID.test(click) || faults.get().unknownClickIds.includes(click)) {
+        const code = `UNPARSEABLE_${(clickField ?? 'gclid').toUpperCase()}`;
+        outcome = fail({ conversionUploadError: code }, 'The click id could not be decoded.');
+      } else if (tooRecent(click)) {
+        outcome = fail(
+          { conversionUploadError: 'TOO_RECENT_EVENT' },
+          'The click occurred less than 6 hours ago.',
+        );
+      } else if (orderId && seenOrders.has(orderId)) {
+        outcome = fail(
+          { conversionUploadError: 'DUPLICATE_ORDER_ID' },
+          'The order id is repeated in this request.',
+        );
+      } else if (orderId && counted.has(orderKey(action, orderId))) {
+        outcome = fail(
+          { conversionUploadError: 'ORDER_ID_ALREADY_IN_USE' },
+          'A conversion with this order id was already uploaded.',
+        );
+      } else if (byClick.has(clickKey(action, click, time))) {
+        outcome = fail(
+          { conversionUploadError: 'CLICK_CONVERSION_ALREADY_EXISTS' },
+          'A conversion for this click and time already exists.',
+        );
+      } else {
+        const entry: CountedConversion = {
+          customerId,
+          orderId,
+          conversionAction: action,
+          click,
+          conversionDateTime: time,
+          countedAt: now,
+          jobId,
+        };
+        counted.set(
+          orderId ? orderKey(action, orderId) : `click|${received.length}|${counted.size}`,
+          entry,
+        );
+        byClick.add(clickKey(action, click, time));
+        record({ t: 'counted', entry });
+        results.push({
+          [clickField as string]: click,
+          conversionAction: action,
+          conversionDateTime: time,
+          ...(orderId ? { orderId } : {}),
+        });
+        outcome = 'counted';
+      }
+      if (orderId) seenOrders.add(orderId);
+      const entry: ReceivedRow = {
+        customerId,
+        orderId,
+        conversionAction: action,
+        ...(clickField ? { [clickField]: click } : {}),
+        conversionDateTime: time,
+        receivedAt: now,
+        jobId,
+        outcome,
+      };
+      received.push(entry);
+      record({ t: 'received', row: entry });
+    });
+    return { results, errors };
+  }
+
+  function uploadAdjustments(customerId: string, rows: Array<Record<string, unknown>>) {
+    const results: Array<Record<string, unknown>> = [];
+    const errors: Array<{
+      code: Record<string, string>;
+      message: string;
+      index: number;
+      list: string;
+    }> = [];
+    const now = systemClock.now();
+    rows.forEach((row, index) => {
+      const action = typeof row.conversionAction === 'string' ? row.conversionAction : '';
+      const orderId = typeof row.orderId === 'string' ? row.orderId : '';
+      const fail = (code: string, message: string) => {
+        errors.push({
+          code: { conversionAdjustmentUploadError: code },
+          message,
+          index,
+          list: 'conversion_adjustments',
+        });
+        results.push({});
+        adjustments.push({ orderId, outcome: code, receivedAt: new Date(now).toISOString() });
+      };
+      const key = orderKey(action, orderId);
+      const conversion = counted.get(key);
+      if (row.adjustmentType !== 'RETRACTION' && row.adjustmentType !== 'RESTATEMENT') {
+        fail('INVALID_ADJUSTMENT_TYPE', 'adjustment_type must be RETRACTION or RESTATEMENT.');
+      } else if (!new RegExp(`^customers/${customerId}/conversionActions/\\d+$`).test(action)) {
+        fail('INVALID_CONVERSION_ACTION', 'The conversion action was not found.');
+      } else if (!conversion) {
+        fail('CONVERSION_NOT_FOUND', 'No conversion with this order id.');
+      } else if (retracted.has(key)) {
+        fail('CONVERSION_ALREADY_RETRACTED', 'The conversion was already retracted.');
+      } else if (now < parseGoogleTime(conversion.conversionDateTime) + 24 * HOUR) {
+        fail('TOO_RECENT_CONVERSION', 'The conversion is less than 24 hours old.');
+      } else if (now > parseGoogleTime(conversion.conversionDateTime) + 54 * 24 * HOUR) {
+        fail('CONVERSION_EXPIRED', 'The conversion is more than 54 days old.');
+      } else {
+        retracted.set(key, orderId);
+        record({ t: 'retracted', key, orderId });
+        adjustments.push({
+          orderId,
+          outcome: 'retracted',
+          receivedAt: new Date(now).toISOString(),
+        });
+        results.push({
+          conversionAction: action,
+          adjustmentType: row.adjustmentType,
+          adjustmentDateTime: row.adjustmentDateTime,
+          orderId,
+        });
+      }
+    });
+    return { results, errors };
+  }
+
+  async function handleUpload(
+    req: IncomingMessage,
+    res: ServerResponse,
+    customerId: string,
+    operation: string,
+  ) {
+    requests.total += 1;
+    let body: Record<string, unknown>;
+    try {
+      body = ((await readJson(req)) ?? {}) as Record<string, unknown>;
+    } catch {
+      requests.refused += 1;
+      requestError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+      return;
+    }
+    if (!checkAuth(req, res)) {
+      requests.refused += 1;
+      return;
+    }
+    const current = faults.get();
+    if (current.latencyMs > 0) await new Promise((r) => setTimeout(r, current.latencyMs));
+    const listField =
+      operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
+    const rows = body[listField];
+    if (body.partialFailure !== true) {
+      requests.refused += 1;
+      requestError(res, 400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', {
+        requestError: 'INVALID_ARGUMENT',
+      });
+      return;
+    }
+    if (!Array.isArray(rows) || rows.length === 0) {
+      requests.refused += 1;
+      requestError(res, 400, 'INVALID_ARGUMENT', `${listField} is required.`, {
+        fieldError: 'REQUIRED',
+      });
+      return;
+    }
+    if (rows.length > 2000) {
+      requests.refused += 1;
+      requestError(res, 400, 'INVALID_ARGUMENT', 'Too many conversions in the request.', {
+        conversionUploadError: 'TOO_MANY_CONVERSIONS_IN_REQUEST',
+      });
+      return;
+    }
+    if (Math.random() < current.quotaExceededRate) {
+      requests.refused += 1;
+      requestError(res, 429, 'RESOURCE_EXHAUSTED', 'Too many requests.', {
+        quotaError: 'RESOURCE_EXHAUSTED',
+      });
+      return;
+    }
+    if (Math.random() < current.errorRate) {
+      requests.refused += 1;
+      requestError(res, 500, 'INTERNAL', 'Internal error encountered.', {
+        internalError: 'INTERNAL_ERROR',
+      });
+      return;
+    }
+    const jobId =
+      typeof body.jobId === 'number' ? body.jobId : 1 + Math.floor(Math.random() * 2_000_000_000);
+    const { results, errors } =
+      operation === 'uploadClickConversions'
+        ? uploadConversions(customerId, rows as Array<Record<string, unknown>>, jobId)
+        : uploadAdjustments(customerId, rows as Array<Record<string, unknown>>);
+    if (Math.random() < current.lostResponseRate) {
+      // Google processed the request; its answer never arrives.
+      req.socket.destroy();
+      return;
+    }
+    sendJson(res, 200, {
+      results,
+      ...(errors.length > 0
+        ? {
+            partialFailureError: {
+              code: 3,
+              message: errors
+                .map((e) => `${e.message} at ${e.list}[${e.index}]`)
+                .slice(0, 20)
+                .join(', '),
+              details: [failure(errors)],
+            },
+          }
+        : {}),
+      ...(operation === 'uploadClickConversions' ? { jobId } : {}),
+    });
+  }
+
+  return {
+    name: 'googleAds',
+    async handle(req, res, url) {
+      if (req.method === 'GET' && url.pathname === '/_sim/google-ads/conversions') {
+        sendJson(res, 200, {
+          received,
+          counted: [...counted.values()],
+          retracted: [...retracted.values()],
+          adjustments,
+          requests,
+        });
+        return true;
+      }
+      if (req.method === 'POST' && url.pathname === '/token') {
+        await readBody(req).catch(() => Buffer.alloc(0));
+        sendJson(res, 200, {
+          access_token: `ya29.local-${randomBytes(12).toString('base64url')}`,
+          expires_in: 3599,
+          token_type: 'Bearer',
+        });
+        return true;
+      }
+      const match = UPLOAD_PATH.exec(url.pathname);
+      if (!match) return false;
+      if (req.method !== 'POST') {
+        requestError(res, 405, 'INVALID_ARGUMENT', 'Method not allowed.');
+        return true;
+      }
+      await handleUpload(req, res, match[2] ?? '', match[3] ?? '');
+      return true;
+    },
+    reset() {
+      received.length = 0;
+      counted.clear();
+      byClick.clear();
+      retracted.clear();
+      adjustments.length = 0;
+      requests.total = 0;
+      requests.refused = 0;
+      writeFileSync(journal, '');
+    },
+    setFaults(input) {
+      faults.set(input);
+      faultsSetAt = systemClock.now();
+    },
+    clearFaults() {
+      faults.clear();
+    },
+  };
+};
