@@ -7,6 +7,13 @@ import { MAX_VALIDATE_USERS } from './validation.js';
 
 export const ledgerId = z.string().regex(LEDGER_ID, LEDGER_ID_RULE);
 
+/** `Date` rolls 2026-02-30 over to March; a time naming a day that does not exist is refused. */
+function calendarDate(s: string): boolean {
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 /** ISO-8601 with a zone, normalised to `toISOString()` so times compare as strings. */
 const isoTime = z
   .string()
@@ -14,6 +21,7 @@ const isoTime = z
   .refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s), {
     message: 'must be an ISO-8601 time with a zone, e.g. 2026-11-22T05:19:55.000Z',
   })
+  .refine(calendarDate, { message: 'must be a real calendar date' })
   .transform((s) => new Date(s))
   .refine(
     (d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 2000 && d.getUTCFullYear() < 3000,
