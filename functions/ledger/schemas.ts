@@ -20,8 +20,9 @@ const isoTime = z
   .max(64)
   .refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s), {
     message: 'must be an ISO-8601 time with a zone, e.g. 2026-11-22T05:19:55.000Z',
+    abort: true,
   })
-  .refine(calendarDate, { message: 'must be a real calendar date' })
+  .refine(calendarDate, { message: 'must be a real calendar date', abort: true })
   .transform((s) => new Date(s))
   .refine(
     (d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 2000 && d.getUTCFullYear() < 3000,
