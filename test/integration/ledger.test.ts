@@ -323,6 +323,46 @@ describe('the seed race', () => {
   });
 });
 
+describe('a join racing with evidence', () => {
+  it('the conversion exists exactly when a stay (as finally recorded) holds the evidence time', async () => {
+    await raceTrials({
+      trials: 20,
+      maxStaggerMs: 20,
+      setup: async () => {
+        const { tenant, api } = await tenantWithApi();
+        const user = userId();
+        await api.join(Q, user);
+        await api.leave(Q, user);
+        return { tenant, api, user };
+      },
+      contenders: ({ api, user }) => [
+        () => api.join(Q, user),
+        () => api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'e1' }),
+        () => api.validate(Q, { userIds: [user] }),
+      ],
+      check: async ({ tenant, user }) => {
+        await runSchedules(tenant);
+        const { store } = depsAhead(0);
+        const member = await store.getMember(tenant.tenantId, Q, user);
+        const past = await store.pastStays(tenant.tenantId, Q, user);
+        const [evidence] = await store.evidenceOf(tenant.tenantId, user, SIGNED);
+        if (!member || !evidence) throw new Error('member or evidence missing');
+        const latest = {
+          stayId: member.stayId,
+          joinedAt: member.joinedAt,
+          leftAt: member.leftAt ?? '9999',
+        };
+        const holding = [...past, latest].filter(
+          (s) => s.joinedAt <= evidence.effectiveAt && evidence.effectiveAt <= s.leftAt,
+        );
+        const logged = await conversionsOf(tenant.tenantId, user);
+        expect(logged.map((c) => c.stayId)).toEqual(holding.map((s) => s.stayId));
+        expect(evidence.state).toBe('applied');
+      },
+    });
+  });
+});
+
 describe('tenants are isolated', () => {
   it("another tenant's key sees and changes nothing of this tenant's queues and conversions", async () => {
     const a = await tenantWithApi();
