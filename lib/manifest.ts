@@ -109,6 +109,9 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
   // Offline conversions (issue 9): calls, session items, conversion and retraction rows.
   conversions: { ...KEYS, indexes: [GSI1, SWEEP] },
+  // Conversion ledger (issue 10): members and stays, evidence, conversions. `sweep` holds only
+  // evidence not yet applied; `gsi1` lists a tenant's conversions and its pending evidence.
+  ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
@@ -360,6 +363,78 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { conversions: 'readWrite' },
     timeoutSeconds: 120,
+  },
+  // Conversion ledger (issue 10): work-queue stays, evidence, conversions logged once per stay.
+  putQueueMember: {
+    entry: 'functions/ledger/handlers/put-member.ts',
+    description: 'Join a work queue (idempotent while the stay lasts; a new stay after leaving)',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'PUT', path: '/v1/work-queues/{queueType}/members/{userId}' }],
+    },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+  },
+  removeQueueMember: {
+    entry: 'functions/ledger/handlers/remove-member.ts',
+    description:
+      'Leave a work queue for another reason (the stay ends; owed conversions stay owed)',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'DELETE', path: '/v1/work-queues/{queueType}/members/{userId}' }],
+    },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+  },
+  listQueueMembers: {
+    entry: 'functions/ledger/handlers/list-members.ts',
+    description: "A work queue's current members with their stay",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'GET', path: '/v1/work-queues/{queueType}/members' }],
+    },
+    tables: { tenants: 'read', ledger: 'read' },
+  },
+  recordUserEvent: {
+    entry: 'functions/ledger/handlers/record-event.ts',
+    description: 'Store conversion evidence once and log the conversion it proves (source event)',
+    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/users/{userId}/events' }] },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+  },
+  validateQueue: {
+    entry: 'functions/ledger/handlers/validate-queue.ts',
+    description: 'Pre-call validation: remove users who converted and log their conversions',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/work-queues/{queueType}/validate' }],
+    },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+    timeoutSeconds: 29,
+  },
+  listConversions: {
+    entry: 'functions/ledger/handlers/list-conversions.ts',
+    description: "A tenant's logged conversions, by user, type and source",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/conversions' }] },
+    tables: { tenants: 'read', ledger: 'read' },
+  },
+  listMissingConversions: {
+    entry: 'functions/ledger/handlers/list-missing-conversions.ts',
+    description: 'Dry run of the reconciliation: conversions it would log now',
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/conversions/missing' }] },
+    tables: { tenants: 'read', ledger: 'read' },
+  },
+  sweepWorkQueues: {
+    entry: 'functions/ledger/handlers/sweep-work-queues.ts',
+    description: 'Cleanup sweep: applies stored evidence not yet applied (source cleanup)',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+    timeoutSeconds: 120,
+  },
+  reconcileConversions: {
+    entry: 'functions/ledger/handlers/reconcile-conversions.ts',
+    description:
+      'Logs conversions every pipeline missed past the window (source reconciliation; ConversionsReconciled)',
+    trigger: { kind: 'schedule', everySeconds: 300 },
+    tables: { tenants: 'read', ledger: 'readWrite' },
+    timeoutSeconds: 300,
   },
 };
 

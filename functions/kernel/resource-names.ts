@@ -5,7 +5,13 @@
  * never imports `lib/`.
  */
 
-export type TableName = 'tenants' | 'inbound' | 'campaigns' | 'idempotency' | 'conversions';
+export type TableName =
+  | 'tenants'
+  | 'inbound'
+  | 'campaigns'
+  | 'idempotency'
+  | 'conversions'
+  | 'ledger';
 export type QueueName = 'jobs' | 'sends' | 'fanout';
 export type SecretName =
   | 'adminKeyHash'

@@ -20,6 +20,11 @@ const idList = z
     message: 'must not repeat an id',
   });
 
+/** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
+const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
+const LEDGER_NAME_RULE = 'must be 1-256 letters, digits, _ . : @ + = ~ -';
+const MAX_WORK_QUEUES = 50;
+
 export const tenantConfigSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
@@ -47,6 +52,16 @@ export const tenantConfigSchema = z
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
     /** api.md: what a send whose outcome stayed unknown past the window becomes. */
     unknownOutcome: z.enum(['hold', 'retry_once']).default('hold'),
+    /** Conversion ledger: the tenant's own work queues, each waiting for one event type. */
+    workQueues: z
+      .record(
+        z.string().regex(LEDGER_NAME, LEDGER_NAME_RULE),
+        z.string().regex(LEDGER_NAME, LEDGER_NAME_RULE),
+      )
+      .refine((queues) => Object.keys(queues).length <= MAX_WORK_QUEUES, {
+        message: `at most ${MAX_WORK_QUEUES} work queues`,
+      })
+      .optional(),
   })
   .strict();
 

@@ -1,0 +1,15 @@
+/**
+ * Trigger: HTTP API `POST /v1/users/{userId}/events` (operator key): conversion evidence, stored
+ * once by `eventId` and applied at once (`source: event`). → 202.
+ */
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { ledgerDeps, operatorTenant } from '../deps.js';
+import { recordEvent } from '../evidence.js';
+import { eventBody, ledgerPathParam } from '../schemas.js';
+
+export const handler = httpHandler(async (request) => {
+  const tenantId = await operatorTenant(request);
+  const userId = ledgerPathParam(request, 'userId');
+  const input = parseJsonBody(request, eventBody);
+  return { status: 202, body: await recordEvent(ledgerDeps(), tenantId, userId, input) };
+});

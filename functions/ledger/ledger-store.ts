@@ -1,0 +1,613 @@
+/**
+ * The ledger's store: a port (`LedgerStore`) and its DynamoDB adapter. Keys are built and parsed
+ * here only. Every once-only effect is one conditional write: starting a stay (`putOnce`, or the
+ * guarded bump of `stayNo` with the closed stay's record in one transaction), closing a stay
+ * (guarded on the stay number), creating a conversion (`attribute_not_exists`), and marking
+ * evidence applied (guarded on `pending`, plus, when no stay held the evidence, a check that the
+ * member's stays did not change since they were read).
+ *
+ * Layout of the `ledger` table:
+ * - `LQ#<tenant>#<queue> / U#<user>`: the member item (latest stay).
+ * - `LQ#<tenant>#<queue> / S#<user>#<stayNo, 10 digits>`: a closed past stay.
+ * - `LU#<tenant>#<user> / E#<type>#<evidenceId>`: evidence. While pending: `sweepPk`
+ *   (`LEDGER#<shard>`) / `sweepAt` (received at), and `gsi1pk` (`LPE#<tenant>`) / `gsi1sk`.
+ * - `LU#<tenant>#<user> / C#<type>#<queue>#<stayNo>`: a conversion; `gsi1pk` `LCV#<tenant>` /
+ *   `gsi1sk` `<loggedAt>#<conversionId>` lists a tenant's conversions.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
+import { InvalidRequestError } from '../kernel/errors.js';
+import { putOnce } from '../kernel/put-once.js';
+import { sha256Hex } from '../kernel/secrets.js';
+import type {
+  ClosedStay,
+  ConversionItem,
+  ConversionSource,
+  EvidenceItem,
+  MemberItem,
+} from './model.js';
+
+/** Shards of the sweep index, so no schedule query reads one hot partition. */
+export const SWEEP_SHARDS = 8;
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+export interface PendingRef {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly type: string;
+  readonly evidenceId: string;
+}
+
+/** A member whose stays must not have changed when evidence is marked applied with no stay. */
+export interface MemberGuard {
+  readonly queueType: string;
+  /** The stay number read; 0 when there was no member item. */
+  readonly stayNo: number;
+}
+
+export type MarkAppliedResult = 'applied' | 'already_applied' | 'member_changed';
+
+export interface ConversionFilter {
+  readonly type?: string | undefined;
+  readonly source?: ConversionSource | undefined;
+}
+
+export interface LedgerStore {
+  getMember(tenantId: string, queueType: string, userId: string): Promise<MemberItem | undefined>;
+  /** Creates the member with its first stay, unless it exists (then returns it). */
+  createMember(
+    member: MemberItem,
+  ): Promise<{ created: true } | { created: false; existing: MemberItem }>;
+  /** Starts the next stay of a member that is out, recording its closed stay; false if it moved. */
+  startNextStay(
+    current: MemberItem,
+    next: Pick<MemberItem, 'stayNo' | 'stayId' | 'joinedAt' | 'eventType'>,
+  ): Promise<boolean>;
+  /** Ends the member's stay `stayNo` if it is still open; false if it moved. */
+  closeStay(
+    member: MemberItem,
+    end: { leftAt: string; leftReason: string; leftBy: string },
+  ): Promise<boolean>;
+  pastStays(tenantId: string, queueType: string, userId: string): Promise<ClosedStay[]>;
+  listMembers(
+    tenantId: string,
+    queueType: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<Page<MemberItem>>;
+
+  putEvidence(
+    evidence: EvidenceItem,
+  ): Promise<{ created: true } | { created: false; existing: EvidenceItem }>;
+  getEvidence(ref: PendingRef): Promise<EvidenceItem | undefined>;
+  evidenceOf(tenantId: string, userId: string, type: string): Promise<EvidenceItem[]>;
+  markEvidenceApplied(
+    evidence: EvidenceItem,
+    appliedAt: string,
+    appliedBy: ConversionSource,
+    unchanged: readonly MemberGuard[],
+  ): Promise<MarkAppliedResult>;
+  /** Pending evidence received at or before `receivedBy`, from one shard of the sweep index. */
+  pendingEvidence(
+    shard: number,
+    receivedBy: string,
+    limit: number,
+    after?: string,
+  ): Promise<{ refs: PendingRef[]; after: string | undefined }>;
+  pendingEvidenceOfTenant(
+    tenantId: string,
+    receivedBy: string,
+    limit: number,
+  ): Promise<PendingRef[]>;
+
+  putConversion(
+    conversion: ConversionItem,
+  ): Promise<{ created: true } | { created: false; existing: ConversionItem }>;
+  getConversion(
+    tenantId: string,
+    userId: string,
+    type: string,
+    queueType: string,
+    stayNo: number,
+  ): Promise<ConversionItem | undefined>;
+  conversionsOfUser(
+    tenantId: string,
+    userId: string,
+    filter: ConversionFilter,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<Page<ConversionItem>>;
+  conversionsOfTenant(
+    tenantId: string,
+    filter: ConversionFilter,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<Page<ConversionItem>>;
+}
+
+// --- keys ------------------------------------------------------------------------------------------
+
+const queuePk = (tenantId: string, queueType: string) => `LQ#${tenantId}#${queueType}`;
+const userPk = (tenantId: string, userId: string) => `LU#${tenantId}#${userId}`;
+const memberSk = (userId: string) => `U#${userId}`;
+const stayPrefix = (userId: string) => `S#${userId}#`;
+const staySk = (userId: string, stayNo: number) =>
+  `${stayPrefix(userId)}${String(stayNo).padStart(10, '0')}`;
+const evidenceSk = (type: string, evidenceId: string) => `E#${type}#${evidenceId}`;
+const conversionSk = (type: string, queueType: string, stayNo: number) =>
+  `C#${type}#${queueType}#${String(stayNo).padStart(10, '0')}`;
+const pendingGsi1 = (tenantId: string) => `LPE#${tenantId}`;
+const conversionGsi1 = (tenantId: string) => `LCV#${tenantId}`;
+
+export function sweepShardOf(ref: PendingRef): number {
+  const hex = sha256Hex(`${ref.tenantId}#${ref.userId}#${ref.type}#${ref.evidenceId}`).slice(0, 8);
+  return Number.parseInt(hex, 16) % SWEEP_SHARDS;
+}
+
+const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'sweepPk', 'sweepAt', 'expiresAt'];
+
+function strip<T>(item: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRS.includes(k)) out[k] = v;
+  return out as T;
+}
+
+// --- cursors ---------------------------------------------------------------------------------------
+
+function encodeCursor(key: Record<string, unknown> | undefined): string | null {
+  return key ? Buffer.from(JSON.stringify(key), 'utf8').toString('base64url') : null;
+}
+
+/** Decodes a cursor, accepting only a key of the partition being listed (never another tenant's). */
+function decodeCursor(
+  cursor: string | undefined,
+  expected: Record<string, string>,
+  attrs: readonly string[],
+): Record<string, string> | undefined {
+  if (cursor === undefined) return undefined;
+  const bad = () =>
+    new InvalidRequestError('The cursor is not valid.', [
+      { field: 'cursor', message: 'must be a nextCursor from this listing' },
+    ]);
+  if (cursor.length > 4096) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad();
+  const key = parsed as Record<string, unknown>;
+  if (Object.keys(key).length !== attrs.length) throw bad();
+  for (const attr of attrs) if (typeof key[attr] !== 'string') throw bad();
+  for (const [attr, value] of Object.entries(expected)) if (key[attr] !== value) throw bad();
+  return key as Record<string, string>;
+}
+
+// --- the DynamoDB adapter --------------------------------------------------------------------------
+
+export class DynamoDbLedgerStore implements LedgerStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async getMember(tenantId: string, queueType: string, userId: string) {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: queuePk(tenantId, queueType), sk: memberSk(userId) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? strip<MemberItem>(out.Item) : undefined;
+  }
+
+  async createMember(member: MemberItem) {
+    const result = await putOnce(this.ddb, {
+      table: this.table,
+      item: {
+        pk: queuePk(member.tenantId, member.queueType),
+        sk: memberSk(member.userId),
+        ...member,
+      },
+    });
+    return result.created
+      ? { created: true as const }
+      : { created: false as const, existing: strip<MemberItem>(result.existing) };
+  }
+
+  async startNextStay(
+    current: MemberItem,
+    next: Pick<MemberItem, 'stayNo' | 'stayId' | 'joinedAt' | 'eventType'>,
+  ) {
+    if (current.status !== 'out' || current.leftAt === undefined) return false;
+    const pk = queuePk(current.tenantId, current.queueType);
+    const closed: ClosedStay = {
+      tenantId: current.tenantId,
+      queueType: current.queueType,
+      userId: current.userId,
+      eventType: current.eventType,
+      stayNo: current.stayNo,
+      stayId: current.stayId,
+      joinedAt: current.joinedAt,
+      leftAt: current.leftAt,
+      ...(current.leftReason !== undefined ? { leftReason: current.leftReason } : {}),
+      ...(current.leftBy !== undefined ? { leftBy: current.leftBy } : {}),
+    };
+    const writes: AtomicWrite[] = [
+      {
+        label: 'member',
+        update: {
+          table: this.table,
+          key: { pk, sk: memberSk(current.userId) },
+          update:
+            'SET stayNo = :next, stayId = :stayId, #status = :in, joinedAt = :joinedAt, eventType = :eventType REMOVE leftAt, leftReason, leftBy',
+          condition: 'stayNo = :current AND #status = :out',
+          names: { '#status': 'status' },
+          values: {
+            ':next': next.stayNo,
+            ':stayId': next.stayId,
+            ':in': 'in',
+            ':out': 'out',
+            ':joinedAt': next.joinedAt,
+            ':eventType': next.eventType,
+            ':current': current.stayNo,
+          },
+        },
+      },
+      {
+        label: 'stay',
+        put: {
+          table: this.table,
+          item: { pk, sk: staySk(current.userId, current.stayNo), ...closed },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+    const result = await writeAtomically(this.ddb, writes);
+    return result.ok;
+  }
+
+  async closeStay(member: MemberItem, end: { leftAt: string; leftReason: string; leftBy: string }) {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
+          UpdateExpression:
+            'SET #status = :out, leftAt = :leftAt, leftReason = :reason, leftBy = :by',
+          ConditionExpression: 'stayNo = :stayNo AND #status = :in',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':out': 'out',
+            ':in': 'in',
+            ':leftAt': end.leftAt,
+            ':reason': end.leftReason,
+            ':by': end.leftBy,
+            ':stayNo': member.stayNo,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async pastStays(tenantId: string, queueType: string, userId: string) {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': queuePk(tenantId, queueType),
+        ':prefix': stayPrefix(userId),
+      },
+      ConsistentRead: true,
+    });
+    return items.map((item) => strip<ClosedStay>(item));
+  }
+
+  async listMembers(
+    tenantId: string,
+    queueType: string,
+    cursor: string | undefined,
+    limit: number,
+  ) {
+    const pk = queuePk(tenantId, queueType);
+    const start = decodeCursor(cursor, { pk }, ['pk', 'sk']);
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: '#status = :in',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'U#', ':in': 'in' },
+        Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return {
+      items: (out.Items ?? []).map((item) => strip<MemberItem>(item)),
+      nextCursor: encodeCursor(out.LastEvaluatedKey),
+    };
+  }
+
+  async putEvidence(evidence: EvidenceItem) {
+    const ref: PendingRef = evidence;
+    const result = await putOnce(this.ddb, {
+      table: this.table,
+      item: {
+        pk: userPk(evidence.tenantId, evidence.userId),
+        sk: evidenceSk(evidence.type, evidence.evidenceId),
+        ...evidence,
+        ...(evidence.state === 'pending'
+          ? {
+              sweepPk: `LEDGER#${sweepShardOf(ref)}`,
+              sweepAt: evidence.receivedAt,
+              gsi1pk: pendingGsi1(evidence.tenantId),
+              gsi1sk: `${evidence.receivedAt}#${evidence.userId}#${evidence.type}#${evidence.evidenceId}`,
+            }
+          : {}),
+      },
+    });
+    return result.created
+      ? { created: true as const }
+      : { created: false as const, existing: strip<EvidenceItem>(result.existing) };
+  }
+
+  async getEvidence(ref: PendingRef) {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: userPk(ref.tenantId, ref.userId), sk: evidenceSk(ref.type, ref.evidenceId) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? strip<EvidenceItem>(out.Item) : undefined;
+  }
+
+  async evidenceOf(tenantId: string, userId: string, type: string) {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': userPk(tenantId, userId), ':prefix': `E#${type}#` },
+      ConsistentRead: true,
+    });
+    return items.map((item) => strip<EvidenceItem>(item));
+  }
+
+  async markEvidenceApplied(
+    evidence: EvidenceItem,
+    appliedAt: string,
+    appliedBy: ConversionSource,
+    unchanged: readonly MemberGuard[],
+  ): Promise<MarkAppliedResult> {
+    const writes: AtomicWrite[] = [
+      {
+        label: 'evidence',
+        update: {
+          table: this.table,
+          key: {
+            pk: userPk(evidence.tenantId, evidence.userId),
+            sk: evidenceSk(evidence.type, evidence.evidenceId),
+          },
+          update:
+            'SET #state = :applied, appliedAt = :at, appliedBy = :by REMOVE sweepPk, sweepAt, gsi1pk, gsi1sk',
+          condition: '#state = :pending',
+          names: { '#state': 'state' },
+          values: {
+            ':applied': 'applied',
+            ':pending': 'pending',
+            ':at': appliedAt,
+            ':by': appliedBy,
+          },
+        },
+      },
+      ...unchanged.map((guard) => ({
+        label: `member:${guard.queueType}`,
+        check: {
+          table: this.table,
+          key: { pk: queuePk(evidence.tenantId, guard.queueType), sk: memberSk(evidence.userId) },
+          condition: 'attribute_not_exists(pk) OR stayNo = :stayNo',
+          values: { ':stayNo': guard.stayNo },
+        },
+      })),
+    ];
+    if (writes.length === 1) {
+      // One item: a plain conditional update costs half a transaction.
+      const write = writes[0] as Extract<AtomicWrite, { update: unknown }>;
+      try {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: write.update.key,
+            UpdateExpression: write.update.update,
+            ConditionExpression: write.update.condition,
+            ExpressionAttributeNames: write.update.names,
+            ExpressionAttributeValues: write.update.values,
+          }),
+        );
+        return 'applied';
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'already_applied';
+        throw error;
+      }
+    }
+    const result = await writeAtomically(this.ddb, writes);
+    if (result.ok) return 'applied';
+    return result.failed === 'evidence' ? 'already_applied' : 'member_changed';
+  }
+
+  async pendingEvidence(shard: number, receivedBy: string, limit: number, after?: string) {
+    const sweepPk = `LEDGER#${shard}`;
+    const start = decodeCursor(after, { sweepPk }, ['pk', 'sk', 'sweepPk', 'sweepAt']);
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'sweep',
+        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :by',
+        ExpressionAttributeValues: { ':pk': sweepPk, ':by': receivedBy },
+        Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return {
+      refs: (out.Items ?? []).map(toRef),
+      after: encodeCursor(out.LastEvaluatedKey) ?? undefined,
+    };
+  }
+
+  async pendingEvidenceOfTenant(tenantId: string, receivedBy: string, limit: number) {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :by',
+        ExpressionAttributeValues: { ':pk': pendingGsi1(tenantId), ':by': `${receivedBy}#\uffff` },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(toRef);
+  }
+
+  async putConversion(conversion: ConversionItem) {
+    const result = await putOnce(this.ddb, {
+      table: this.table,
+      item: {
+        pk: userPk(conversion.tenantId, conversion.userId),
+        sk: conversionSk(conversion.type, conversion.queueType, conversion.stayNo),
+        gsi1pk: conversionGsi1(conversion.tenantId),
+        gsi1sk: `${conversion.loggedAt}#${conversion.conversionId}`,
+        ...conversion,
+      },
+    });
+    return result.created
+      ? { created: true as const }
+      : { created: false as const, existing: strip<ConversionItem>(result.existing) };
+  }
+
+  async getConversion(
+    tenantId: string,
+    userId: string,
+    type: string,
+    queueType: string,
+    stayNo: number,
+  ) {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: userPk(tenantId, userId), sk: conversionSk(type, queueType, stayNo) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? strip<ConversionItem>(out.Item) : undefined;
+  }
+
+  async conversionsOfUser(
+    tenantId: string,
+    userId: string,
+    filter: ConversionFilter,
+    cursor: string | undefined,
+    limit: number,
+  ) {
+    const pk = userPk(tenantId, userId);
+    const start = decodeCursor(cursor, { pk }, ['pk', 'sk']);
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': pk,
+          ':prefix': filter.type !== undefined ? `C#${filter.type}#` : 'C#',
+          ...(filter.source !== undefined ? { ':source': filter.source } : {}),
+        },
+        ...(filter.source !== undefined ? { FilterExpression: '#source = :source' } : {}),
+        ...(filter.source !== undefined
+          ? { ExpressionAttributeNames: { '#source': 'source' } }
+          : {}),
+        ConsistentRead: true,
+        Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return {
+      items: (out.Items ?? []).map((item) => strip<ConversionItem>(item)),
+      nextCursor: encodeCursor(out.LastEvaluatedKey),
+    };
+  }
+
+  async conversionsOfTenant(
+    tenantId: string,
+    filter: ConversionFilter,
+    cursor: string | undefined,
+    limit: number,
+  ) {
+    const gsi1pk = conversionGsi1(tenantId);
+    const start = decodeCursor(cursor, { gsi1pk }, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+    const filters: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': gsi1pk };
+    if (filter.type !== undefined) {
+      filters.push('#type = :type');
+      names['#type'] = 'type';
+      values[':type'] = filter.type;
+    }
+    if (filter.source !== undefined) {
+      filters.push('#source = :source');
+      names['#source'] = 'source';
+      values[':source'] = filter.source;
+    }
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: values,
+        ...(filters.length > 0
+          ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names }
+          : {}),
+        Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return {
+      items: (out.Items ?? []).map((item) => strip<ConversionItem>(item)),
+      nextCursor: encodeCursor(out.LastEvaluatedKey),
+    };
+  }
+
+  private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}
+
+function toRef(item: Record<string, unknown>): PendingRef {
+  return {
+    tenantId: String(item.tenantId),
+    userId: String(item.userId),
+    type: String(item.type),
+    evidenceId: String(item.evidenceId),
+  };
+}
