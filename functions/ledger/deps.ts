@@ -3,12 +3,11 @@
  * the clock and the work-queue catalog (from the tenant's configuration).
  */
 
-import { authenticate } from '../kernel/auth.js';
 import { ddb } from '../kernel/clients.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import { settings, tableName } from '../kernel/config.js';
 import type { HttpRequest } from '../kernel/http.js';
-import { getTenant } from '../tenants/tenant-store.js';
+import { authenticate, tenantStore } from '../tenants/index.js';
 import { DynamoDbLedgerStore, type LedgerStore } from './ledger-store.js';
 import { type WorkQueueCatalog, workQueueCatalog } from './work-queues.js';
 
@@ -27,7 +26,7 @@ const tenantQueues = new Map<string, { value: Readonly<Record<string, string>>; 
 async function workQueuesOf(tenantId: string): Promise<Readonly<Record<string, string>>> {
   const hit = tenantQueues.get(tenantId);
   if (hit && hit.until > Date.now()) return hit.value;
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   const value = tenant?.workQueues ?? {};
   tenantQueues.set(tenantId, { value, until: Date.now() + TENANT_CACHE_MS });
   return value;
@@ -46,5 +45,5 @@ export function ledgerDeps(overrides: Partial<Pick<LedgerDeps, 'clock'>> = {}): 
 
 /** The operator's tenant, from the request's API key (401 otherwise). */
 export function operatorTenant(request: HttpRequest): Promise<string> {
-  return authenticate(ddb, request, 'api');
+  return authenticate(request, 'api');
 }

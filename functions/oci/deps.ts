@@ -6,7 +6,7 @@ import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { ConfigurationError, isLocal, settings, tableName } from '../kernel/config.js';
 import { platformSecret } from '../kernel/secrets.js';
-import { getTenant } from '../tenants/tenant-store.js';
+import { tenantStore } from '../tenants/index.js';
 import type { OciContext } from './calls.js';
 import { HttpGoogleAdsUploader, type OAuthClient } from './google-ads-client.js';
 import type { GoogleAdsSettings } from './model.js';
@@ -20,7 +20,7 @@ export function ociStore(): OciStore {
 }
 
 export async function googleAdsSettings(tenantId: string): Promise<GoogleAdsSettings | undefined> {
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   const g = tenant?.googleAds;
   return g
     ? { customerId: g.customerId, conversionAction: g.conversionAction, uploadMode: g.uploadMode }

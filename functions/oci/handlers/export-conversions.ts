@@ -2,15 +2,15 @@
  * Trigger: HTTP API `GET /oci/google-ads-export` (export token): claims due rows for the Google
  * Ads script, as JSON or Google's CSV; `?kind=adjustments` for retractions.
  */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
+
 import { httpHandler, parseWith } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { exportDeps } from '../deps.js';
 import { exportQuerySchema } from '../schemas.js';
 import { exportCsv, exportRows } from '../script-export.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'export');
+  const tenantId = await authenticate(request, 'export');
   const query = parseWith(exportQuerySchema, request.query, 'query');
   const answer = await exportRows(exportDeps(), tenantId, query.kind, query.limit);
   if (query.format === 'csv') {

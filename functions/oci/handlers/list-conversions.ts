@@ -1,14 +1,14 @@
 /** Trigger: HTTP API `GET /v1/conversions/oci` (operator key): newest first, by status. */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
+
 import { InvalidRequestError } from '../../kernel/errors.js';
 import { httpHandler, parseWith } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { ociStore } from '../deps.js';
 import { InvalidCursorError } from '../oci-store.js';
 import { listQuerySchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const query = parseWith(listQuerySchema, request.query, 'query');
   try {
     const page = await ociStore().listConversions(tenantId, query.status, query.cursor);

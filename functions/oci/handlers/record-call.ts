@@ -1,13 +1,13 @@
 /** Trigger: HTTP API `POST /v1/calls` (operator key). Idempotent by callId. */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
+
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { recordCall } from '../calls.js';
 import { ociContext } from '../deps.js';
 import { callSchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const body = parseJsonBody(request, callSchema);
   const clickKind = body.gclid ? 'gclid' : body.gbraid ? 'gbraid' : 'wbraid';
   const { created, call } = await recordCall(ociContext(), tenantId, {

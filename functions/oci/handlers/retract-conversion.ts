@@ -1,14 +1,14 @@
 /** Trigger: HTTP API `POST /v1/conversions/oci/{conversionId}/retract` (operator key). Idempotent. */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
+
 import { systemClock } from '../../kernel/clock.js';
 import { httpHandler } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { ociStore } from '../deps.js';
 import { retractConversion } from '../retraction.js';
 import { idParam } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const conversionId = idParam(request, 'conversionId');
   const answer = await retractConversion(
     { store: ociStore(), clock: systemClock },

@@ -1,13 +1,13 @@
 /** Trigger: HTTP API `POST /v1/calls/{callId}/seal` (operator key): the session's one conversion. */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
+
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { sealCall } from '../calls.js';
 import { ociContext } from '../deps.js';
 import { idParam, sealSchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const callId = idParam(request, 'callId');
   const body = parseJsonBody(request, sealSchema);
   return { status: 200, body: await sealCall(ociContext(), tenantId, callId, body) };
