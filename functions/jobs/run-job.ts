@@ -10,13 +10,10 @@
  *   interaction (model, tokens, latency, source).
  */
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  ckey,
-  foldIntoLeadConversation,
-  leadForPhone,
-} from '../conversations/conversation-store.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { leadForPhone } from '../conversations/conversation-store.js';
 import { conversationKey } from '../conversations/identity.js';
+import { foldConversations, foldLinkedAliases } from '../conversations/merge.js';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
@@ -131,35 +128,15 @@ async function matchLead(deps: JobDeps, message: MessageItem): Promise<Work> {
   const aliases = Array.isArray(message.aliases)
     ? message.aliases.filter((a): a is string => typeof a === 'string')
     : [];
-  let folded = 0;
-  for (const alias of aliases) {
-    const aliasKey = conversationKey(tenantId, { alias });
-    const keyItem = await deps.ddb.send(
-      new GetCommand({ TableName: deps.table, Key: ckey(aliasKey), ConsistentRead: true }),
-    );
-    if (keyItem.Item && keyItem.Item.conversationKey === aliasKey) {
-      folded += (
-        await foldIntoLeadConversation(deps.ddb, deps.clock, deps.table, tenantId, {
-          keys: [phoneKey, aliasKey],
-          e164,
-        })
-      ).merged;
-    }
-  }
+  const folded = await foldLinkedAliases(deps, tenantId, e164, aliases);
   const lead = await leadForPhone(deps.ddb, deps.table, tenantId, e164);
   if (!lead) return { result: { matched: false, folded } };
-  const { conversationId, merged } = await foldIntoLeadConversation(
-    deps.ddb,
-    deps.clock,
-    deps.table,
-    tenantId,
-    {
-      leadId: lead.leadId,
-      ...(lead.name !== undefined ? { leadName: lead.name } : {}),
-      keys: [phoneKey],
-      e164,
-    },
-  );
+  const { conversationId, merged } = await foldConversations(deps, tenantId, {
+    leadId: lead.leadId,
+    ...(lead.name !== undefined ? { leadName: lead.name } : {}),
+    keys: [phoneKey],
+    e164,
+  });
   failpoint(AFTER_LEAD_ATTACH);
   return { result: { matched: true, leadId: lead.leadId, conversationId, merged, folded } };
 }

@@ -343,15 +343,22 @@ export async function startAiSimulator(): Promise<{ url: string; stop: () => Pro
 // --- reading the store -----------------------------------------------------------------------------
 
 export async function tenantConversations(tenantId: string): Promise<Record<string, unknown>[]> {
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: tableName('inbound'),
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': `TCONV#${tenantId}` },
-    }),
+  const { LISTING_SHARDS, tenantListingPk } = await import('../../functions/conversations/keys.js');
+  const shards = await Promise.all(
+    Array.from({ length: LISTING_SHARDS }, (_, shard) =>
+      ddb.send(
+        new QueryCommand({
+          TableName: tableName('inbound'),
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': tenantListingPk(tenantId, shard) },
+        }),
+      ),
+    ),
   );
-  return out.Items ?? [];
+  return shards
+    .flatMap((out) => out.Items ?? [])
+    .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
 }
 
 // --- calls the race and crash tests share ------------------------------------------------------------

@@ -146,7 +146,8 @@ describe('jobs', () => {
         'recovery.after-requeue',
         'leads.after-lead-saved',
         'conversations.after-rekey',
-        'conversations.after-keys-redirected',
+        'conversations.after-merge-marked',
+        'conversations.after-messages-moved',
       ]),
     );
   });
@@ -257,7 +258,8 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
   for (const point of [
     'leads.after-lead-saved',
     'conversations.after-rekey',
-    'conversations.after-keys-redirected',
+    'conversations.after-merge-marked',
+    'conversations.after-messages-moved',
   ]) {
     it(`${point}: PUT /v1/leads crashed; the retry completes the attach and merge`, async () => {
       const t = await createTenant();
