@@ -28,6 +28,12 @@ export type JobStatus = 'pending' | 'running' | 'done' | 'failed';
 
 /** Attempts per generation before a job stays failed until its message is delivered again. */
 export const MAX_JOB_ATTEMPTS = 3;
+/**
+ * Generations a job may have: a duplicate delivery of its message resets a failed job to a new
+ * generation only below this, so a duplicate storm cannot run a failing job forever
+ * (at most MAX_JOB_ATTEMPTS × MAX_JOB_GENERATIONS runs in all).
+ */
+export const MAX_JOB_GENERATIONS = 3;
 /** The sweep index is sharded so no single partition takes every message's writes. */
 export const SWEEP_SHARDS = 8;
 /** A pending job nobody picked up within this long is re-enqueued by the recovery schedule. */
@@ -427,6 +433,7 @@ export async function resetFailedJob(
   ddb: DynamoDBDocumentClient,
   input: { table: string; job: Job; clock: Clock },
 ): Promise<Job | undefined> {
+  if (input.job.generation >= MAX_JOB_GENERATIONS) return undefined;
   const now = input.clock.now();
   const generation = input.job.generation + 1;
   const u = new JobUpdate(input.job.jobType)

@@ -13,11 +13,17 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as putLead } from '../../functions/conversations/put-lead.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { PENDING_GRACE_SECONDS, readMessagePartition } from '../../functions/jobs/job-store.js';
+import {
+  MAX_JOB_ATTEMPTS,
+  MAX_JOB_GENERATIONS,
+  PENDING_GRACE_SECONDS,
+  readMessagePartition,
+} from '../../functions/jobs/job-store.js';
 import { handler as processJob } from '../../functions/jobs/process-job.js';
 import { handler as recoverSchedule } from '../../functions/jobs/recover-jobs-schedule.js';
+import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
-import { advanceSystemClock } from '../../functions/kernel/clock.js';
+import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
 import { settings, tableName } from '../../functions/kernel/config.js';
 import {
   armFailpoints,
@@ -290,4 +296,43 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
       expect(listed[0]).toMatchObject({ leadId: 'L1', leadName: 'Ron', messageCount: 2 });
     });
   }
+});
+
+describe('a duplicate storm while a job is failed (issue 7.12)', () => {
+  it('resets the failed job a bounded number of times: the attempt cap holds across duplicates', async () => {
+    const t = await createTenant();
+    const body = JSON.stringify(ghlPayload(t, { contact_id: `c-${randomUUID()}` }));
+    const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
+    const messageId = first.json.messageId as string;
+    const ring = { tenantId: t.tenantId, messageId, jobType: 'ai_triage' as const };
+    const deps = {
+      ddb,
+      clock: systemClock,
+      table: tableName('inbound'),
+      leaseSeconds: settings.leaseSeconds,
+    };
+    await fetch(`${ai.url}/_sim/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ openai: { errorRate: 1 } }),
+    });
+    let runs = 0;
+    try {
+      // Ten rounds of "run the job until it stops being claimable, then a duplicate arrives".
+      for (let round = 0; round < 10; round++) {
+        for (;;) {
+          const outcome = await runJob(deps, ring).catch(() => 'failed-retryable' as const);
+          if (outcome === 'skipped') break;
+          runs += 1;
+          if (runs > 100) throw new Error('the job never stops running');
+        }
+        const dup = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
+        expect(dup.json).toMatchObject({ deduped: true, messageId });
+      }
+    } finally {
+      await fetch(`${ai.url}/_sim/faults`, { method: 'DELETE' });
+    }
+    expect(runs).toBeLessThanOrEqual(MAX_JOB_ATTEMPTS * MAX_JOB_GENERATIONS);
+    const job = (await partition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
+    expect(job?.status).toBe('failed');
+  });
 });
