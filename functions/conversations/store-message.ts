@@ -75,6 +75,21 @@ export interface IncomingMessage {
   readonly groupId?: string;
 }
 
+/**
+ * An extra once-only write that must commit with the message (e.g. a dedupe window's claim item).
+ * When its condition fails, nothing is written and `storeMessage` throws `ClaimLostError`.
+ */
+export interface MessageClaim {
+  readonly key: Record<string, unknown>;
+  readonly item: Record<string, unknown>;
+  readonly condition: string;
+  readonly values?: Record<string, unknown>;
+}
+
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
 export interface StoreResult {
   readonly messageId: string;
   readonly conversationId: string;
@@ -103,13 +118,14 @@ interface Followed {
 export async function storeMessage(
   deps: InboundDeps,
   message: IncomingMessage,
+  claim?: MessageClaim,
 ): Promise<StoreResult> {
   const messageId = messageIdFor(message.tenantId, message.dedupeKey);
   const types = jobTypesFor(message);
   const followed = new Map<string, Followed>();
   for (let attempt = 1; attempt <= MAX_ROUTE_ATTEMPTS; attempt++) {
     const outcome = await retryOnConflict(() =>
-      tryStore(deps, message, messageId, types, followed),
+      tryStore(deps, message, messageId, types, followed, claim),
     );
     if (outcome.kind === 'stored') {
       failpoint(AFTER_MESSAGE_STORED);
@@ -148,6 +164,7 @@ async function tryStore(
   messageId: string,
   types: readonly JobType[],
   followed: ReadonlyMap<string, Followed>,
+  claim: MessageClaim | undefined,
 ): Promise<Outcome> {
   const { ddb, clock, table } = deps;
   const route = await resolveRoute(deps, message.tenantId, message.person);
@@ -194,6 +211,19 @@ async function tryStore(
   const newLinks = e164 ? message.person.aliases.filter((alias) => !route.linked?.has(alias)) : [];
 
   const writes: AtomicWrite[] = [
+    ...(claim
+      ? [
+          {
+            label: 'claim',
+            put: {
+              table,
+              item: { ...claim.item, ...claim.key },
+              condition: claim.condition,
+              ...(claim.values ? { values: claim.values } : {}),
+            },
+          },
+        ]
+      : []),
     {
       label: 'message',
       put: {
@@ -315,6 +345,7 @@ async function tryStore(
       linkedNew: newLinks.length > 0,
     };
   }
+  if (result.failed === 'claim') throw new ClaimLostError('the claim was taken meanwhile');
   if (result.failed === 'message') {
     return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };
   }

@@ -1,7 +1,7 @@
 /** Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs. */
 import { z } from 'zod';
-import { jobDeps } from '../conversations/runtime-deps.js';
 import { queueConsumer } from '../kernel/queue-consumer.js';
+import { jobDeps } from './deps.js';
 import { JOB_TYPES } from './job-store.js';
 import { runJob } from './run-job.js';
 

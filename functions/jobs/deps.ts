@@ -1,24 +1,24 @@
-/** The stores the inbound, conversation and job handlers work with, from the function's environment. */
+/** The jobs context's composition root: stores, clock and settings from the environment, once. */
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, settings, tableName } from '../kernel/config.js';
-import type { InboundDeps } from './store-message.js';
+import type { JobDeps } from './run-job.js';
 
-export function inboundDeps(): InboundDeps {
+export function jobDeps(): JobDeps {
+  return {
+    ddb,
+    clock: systemClock,
+    table: tableName('inbound'),
+    leaseSeconds: settings.leaseSeconds,
+  };
+}
+
+export function recoveryDeps() {
   return {
     ddb,
     sqs,
     clock: systemClock,
     table: tableName('inbound'),
     jobsQueueUrl: queueUrl('jobs'),
-  };
-}
-
-export function jobDeps() {
-  return {
-    ddb,
-    clock: systemClock,
-    table: tableName('inbound'),
-    leaseSeconds: settings.leaseSeconds,
   };
 }
