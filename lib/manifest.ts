@@ -22,6 +22,8 @@ export interface IndexSpec {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /** What the index copies: every attribute (default), or only the keys (the reader fetches the item). */
+  readonly projection?: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableSpec {
@@ -88,10 +90,20 @@ const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as
 const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
 /** The sparse index the recovery and cleanup schedules query instead of scanning. */
 const SWEEP: IndexSpec = { name: 'sweep', partitionKey: 'sweepPk', sortKey: 'sweepAt' };
+/**
+ * The jobs' sweep index on the inbound table: keys only, so the many job-state writes of a message
+ * never copy its body into the index (recovery reads each message strongly consistently).
+ */
+const JOB_SWEEP: IndexSpec = {
+  name: 'jobsweep',
+  partitionKey: 'sweepPk',
+  sortKey: 'sweepAt',
+  projection: 'KEYS_ONLY',
+};
 
 export const tables: Readonly<Record<TableName, TableSpec>> = {
   tenants: { ...KEYS, indexes: [] },
-  inbound: { ...KEYS, indexes: [GSI1, SWEEP] },
+  inbound: { ...KEYS, indexes: [GSI1, JOB_SWEEP] },
   campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },

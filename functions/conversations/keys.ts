@@ -42,7 +42,7 @@ export const leadPhoneKey = (tenantId: string, e164: string) => ({
  * sort key; with one key per tenant a tenant above ~1,000 messages/s would throttle that index
  * partition (docs/scale.md has the arithmetic).
  */
-export const LISTING_SHARDS = 16;
+export const LISTING_SHARDS = 32;
 export function listingShard(conversationId: string): number {
   return Number.parseInt(sha256Hex(conversationId).slice(0, 4), 16) % LISTING_SHARDS;
 }

@@ -34,8 +34,14 @@ export const MAX_JOB_ATTEMPTS = 3;
  * (at most MAX_JOB_ATTEMPTS × MAX_JOB_GENERATIONS runs in all).
  */
 export const MAX_JOB_GENERATIONS = 3;
-/** The sweep index is sharded so no single partition takes every message's writes. */
-export const SWEEP_SHARDS = 8;
+/**
+ * The sweep index is sharded so no partition key takes more than its share of the index writes
+ * (two per message with jobs: entering and leaving; docs/scale.md has the arithmetic).
+ */
+export const SWEEP_SHARDS = 64;
+/** The keys-only index of the inbound table the recovery schedule queries. */
+export const JOB_SWEEP_INDEX = 'jobsweep';
+export const sweepShardKey = (shard: number) => `JOBSWEEP#${shard}`;
 /** A pending job nobody picked up within this long is re-enqueued by the recovery schedule. */
 export const PENDING_GRACE_SECONDS = 120;
 
@@ -71,7 +77,7 @@ export const messageKey = (messageId: string) => ({ pk: messagePk(messageId), sk
 export const jobSource = (type: JobType) => `background_job:${type}`;
 
 export function sweepShard(messageId: string): string {
-  return `JOBSWEEP#${Number.parseInt(sha256Hex(messageId).slice(0, 4), 16) % SWEEP_SHARDS}`;
+  return sweepShardKey(Number.parseInt(sha256Hex(messageId).slice(0, 4), 16) % SWEEP_SHARDS);
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
