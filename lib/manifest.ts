@@ -141,7 +141,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
-    entry: 'functions/webhooks/receive-whatsapp.ts',
+    entry: 'functions/webhooks/handlers/receive-whatsapp.ts',
     description: 'WhatsApp Cloud API webhook: challenge; messages stored and statuses applied once',
     trigger: {
       kind: 'http',
@@ -155,27 +155,27 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     secrets: ['whatsappAppSecret', 'whatsappVerifyToken'],
   },
   receiveWhatsAppWeb: {
-    entry: 'functions/webhooks/receive-whatsapp-web.ts',
+    entry: 'functions/webhooks/handlers/receive-whatsapp-web.ts',
     description: 'WhatsApp Web (Baileys gateway, Evolution API v2) webhook: messages stored once',
     trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/whatsapp-web' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
   receiveGhlSms: {
-    entry: 'functions/webhooks/receive-ghl-sms.ts',
+    entry: 'functions/webhooks/handlers/receive-ghl-sms.ts',
     description: 'GoHighLevel inbound SMS workflow webhook: stored once by its stable-field key',
     trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/ghl/sms' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
   listConversations: {
-    entry: 'functions/conversations/list-conversations.ts',
+    entry: 'functions/conversations/handlers/list-conversations.ts',
     description: "A tenant's conversations, most recent first",
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/conversations' }] },
     tables: { tenants: 'read', inbound: 'read' },
   },
   listConversationMessages: {
-    entry: 'functions/conversations/list-messages.ts',
+    entry: 'functions/conversations/handlers/list-messages.ts',
     description: "A conversation's messages, oldest first",
     trigger: {
       kind: 'http',
@@ -184,19 +184,19 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', inbound: 'read' },
   },
   putLead: {
-    entry: 'functions/conversations/put-lead.ts',
+    entry: 'functions/conversations/handlers/put-lead.ts',
     description: 'Create or update a lead; attach and merge the conversations of its phones',
     trigger: { kind: 'http', routes: [{ method: 'PUT', path: '/v1/leads/{leadId}' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
   },
   listMessageJobs: {
-    entry: 'functions/jobs/list-jobs.ts',
+    entry: 'functions/jobs/handlers/list-jobs.ts',
     description: "A message's post-processing jobs",
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/messages/{messageId}/jobs' }] },
     tables: { tenants: 'read', inbound: 'read' },
   },
   processJob: {
-    entry: 'functions/jobs/process-job.ts',
+    entry: 'functions/jobs/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
     tables: { inbound: 'readWrite' },
@@ -205,7 +205,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 60,
   },
   recoverJobs: {
-    entry: 'functions/jobs/recover-jobs-schedule.ts',
+    entry: 'functions/jobs/handlers/recover-jobs-schedule.ts',
     description: 'Re-enqueues jobs whose enqueue was lost and jobs whose worker crashed',
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { inbound: 'readWrite' },

@@ -8,19 +8,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
+import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
   claimJob,
   PENDING_GRACE_SECONDS,
   readMessagePartition,
 } from '../../functions/jobs/job-store.js';
-import { handler as processJob } from '../../functions/jobs/process-job.js';
-import { handler as recoverSchedule } from '../../functions/jobs/recover-jobs-schedule.js';
 import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
 import { settings, tableName } from '../../functions/kernel/config.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
 import { ensureTable } from '../../lib/local/provision.js';
 import { envNameForQueue, envNameForTable, tables } from '../../lib/manifest.js';
 import {

@@ -7,9 +7,9 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ghlSmsSchema } from '../../functions/webhooks/ghl-sms.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
-import { handler as whatsapp } from '../../functions/webhooks/receive-whatsapp.js';
-import { handler as whatsappWeb } from '../../functions/webhooks/receive-whatsapp-web.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
+import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
+import { handler as whatsappWeb } from '../../functions/webhooks/handlers/receive-whatsapp-web.js';
 import { cloudWebhookSchema } from '../../functions/webhooks/whatsapp-cloud.js';
 import { gatewayEnvelopeSchema, upsertDataSchema } from '../../functions/webhooks/whatsapp-web.js';
 import { testSqsClient } from '../support/emulators.js';
@@ -227,10 +227,11 @@ describe('POST /webhooks/whatsapp-web under hostile input', () => {
 
 describe('operator routes of conversations, leads and jobs under hostile input', () => {
   const routes = async () => ({
-    lead: (await import('../../functions/conversations/put-lead.js')).handler,
-    conversations: (await import('../../functions/conversations/list-conversations.js')).handler,
-    messages: (await import('../../functions/conversations/list-messages.js')).handler,
-    jobs: (await import('../../functions/jobs/list-jobs.js')).handler,
+    lead: (await import('../../functions/conversations/handlers/put-lead.js')).handler,
+    conversations: (await import('../../functions/conversations/handlers/list-conversations.js'))
+      .handler,
+    messages: (await import('../../functions/conversations/handlers/list-messages.js')).handler,
+    jobs: (await import('../../functions/jobs/handlers/list-jobs.js')).handler,
   });
   const id = fc.oneof(
     fc.string({ minLength: 0, maxLength: 300 }),

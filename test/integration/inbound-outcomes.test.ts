@@ -10,8 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { advanceSystemClock } from '../../functions/kernel/clock.js';
 import { logger } from '../../functions/kernel/telemetry.js';
 import { DEFAULT_GHL_DEDUPE_WINDOW_SECONDS } from '../../functions/webhooks/deps.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
-import { handler as whatsapp } from '../../functions/webhooks/receive-whatsapp.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
+import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
 import { testSqsClient } from '../support/emulators.js';
 import {
   cloudCall,

@@ -370,7 +370,7 @@ export async function sendCloud(
   body: string,
   wamid = `wamid.${randomUUID()}`,
 ): Promise<HttpResult> {
-  const { handler } = await import('../../functions/webhooks/receive-whatsapp.js');
+  const { handler } = await import('../../functions/webhooks/handlers/receive-whatsapp.js');
   return invoke(handler, cloudCall(cloudText(t, { wamid, from, body })));
 }
 
@@ -380,7 +380,7 @@ export async function sendWeb(
   key: Record<string, unknown>,
   text: string,
 ): Promise<HttpResult> {
-  const { handler } = await import('../../functions/webhooks/receive-whatsapp-web.js');
+  const { handler } = await import('../../functions/webhooks/handlers/receive-whatsapp-web.js');
   return invoke(
     handler,
     tokenCall('/webhooks/whatsapp-web', JSON.stringify(webPayload(t, key, text)), t.webhookToken),
@@ -389,7 +389,7 @@ export async function sendWeb(
 
 /** `PUT /v1/leads/{leadId}` through the real handler. */
 export async function leadCall(t: TestTenant, leadId: string, body: unknown): Promise<HttpResult> {
-  const { handler } = await import('../../functions/conversations/put-lead.js');
+  const { handler } = await import('../../functions/conversations/handlers/put-lead.js');
   return invoke(
     handler,
     apiCall(t.apiKey, {
@@ -406,7 +406,7 @@ export async function leadCall(t: TestTenant, leadId: string, body: unknown): Pr
 export async function listedConversations(
   t: TestTenant,
 ): Promise<Array<{ conversationId: string; messageCount: number; conversationKey: string }>> {
-  const { handler } = await import('../../functions/conversations/list-conversations.js');
+  const { handler } = await import('../../functions/conversations/handlers/list-conversations.js');
   const all = [];
   let cursor: string | undefined;
   do {
@@ -428,7 +428,7 @@ export async function listedConversations(
 
 /** The bodies of every message `GET /v1/conversations/{id}/messages` lists (all pages). */
 export async function threadOf(t: TestTenant, conversationId: string): Promise<string[]> {
-  const { handler } = await import('../../functions/conversations/list-messages.js');
+  const { handler } = await import('../../functions/conversations/handlers/list-messages.js');
   const bodies: string[] = [];
   let cursor: string | undefined;
   do {

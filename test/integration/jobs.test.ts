@@ -11,16 +11,16 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { handler as putLead } from '../../functions/conversations/put-lead.js';
+import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
+import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
   MAX_JOB_ATTEMPTS,
   MAX_JOB_GENERATIONS,
   PENDING_GRACE_SECONDS,
   readMessagePartition,
 } from '../../functions/jobs/job-store.js';
-import { handler as processJob } from '../../functions/jobs/process-job.js';
-import { handler as recoverSchedule } from '../../functions/jobs/recover-jobs-schedule.js';
 import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
@@ -31,8 +31,8 @@ import {
   FailpointCrashError,
   listFailpoints,
 } from '../../functions/kernel/failpoints.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
-import { handler as whatsapp } from '../../functions/webhooks/receive-whatsapp.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
+import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
 import { ensureTable } from '../../lib/local/provision.js';
 import { envNameForTable, tables } from '../../lib/manifest.js';
 import { testDynamoDbClient, testSqsClient } from '../support/emulators.js';

@@ -3,13 +3,13 @@
  * (the WhatsApp Cloud API webhook, signed with `X-Hub-Signature-256` over the raw body).
  */
 
-import { ForbiddenError, UnauthorizedError } from '../kernel/errors.js';
-import { header, httpHandler, parseJsonBody } from '../kernel/http.js';
-import { constantTimeEqual, platformSecret } from '../kernel/secrets.js';
-import { verifyHubSignature } from '../kernel/webhook-signature.js';
-import { inboundDeps } from './deps.js';
-import { logRejected } from './outcomes.js';
-import { cloudWebhookSchema, receiveCloudWebhook } from './whatsapp-cloud.js';
+import { ForbiddenError, UnauthorizedError } from '../../kernel/errors.js';
+import { header, httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { constantTimeEqual, platformSecret } from '../../kernel/secrets.js';
+import { verifyHubSignature } from '../../kernel/webhook-signature.js';
+import { inboundDeps } from '../deps.js';
+import { logRejected } from '../outcomes.js';
+import { cloudWebhookSchema, receiveCloudWebhook } from '../whatsapp-cloud.js';
 
 export const handler = httpHandler(async (request) => {
   if (request.method === 'GET') {

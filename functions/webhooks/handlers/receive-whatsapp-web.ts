@@ -1,15 +1,15 @@
 /** Trigger: HTTP API `POST /webhooks/whatsapp-web` (Baileys gateway events, Evolution API v2 shape; tenant webhook token). */
 
-import { ddb } from '../kernel/clients.js';
-import { httpHandler, parseJsonBody } from '../kernel/http.js';
-import { inboundDeps } from './deps.js';
-import { authenticateWebhook, requireWebhookToken } from './webhook-auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { inboundDeps } from '../deps.js';
+import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 import {
   gatewayEnvelopeSchema,
   isMessagesUpsert,
   parseUpsertData,
   receiveGatewayMessages,
-} from './whatsapp-web.js';
+} from '../whatsapp-web.js';
 
 export const handler = httpHandler(async (request) => {
   requireWebhookToken(request, 'whatsapp_web_instance');

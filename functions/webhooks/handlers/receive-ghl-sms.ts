@@ -1,10 +1,10 @@
 /** Trigger: HTTP API `POST /webhooks/ghl/sms` (a GoHighLevel workflow webhook; tenant webhook token). */
 
-import { ddb } from '../kernel/clients.js';
-import { httpHandler, parseJsonBody } from '../kernel/http.js';
-import { ghlDedupeWindowSeconds, inboundDeps } from './deps.js';
-import { ghlSmsSchema, receiveGhlSms } from './ghl-sms.js';
-import { authenticateWebhook, requireWebhookToken } from './webhook-auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { ghlDedupeWindowSeconds, inboundDeps } from '../deps.js';
+import { ghlSmsSchema, receiveGhlSms } from '../ghl-sms.js';
+import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 
 export const handler = httpHandler(async (request) => {
   requireWebhookToken(request, 'ghl_location');
