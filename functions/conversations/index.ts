@@ -9,6 +9,7 @@ export {
   parseWhatsAppId,
 } from './identity.js';
 export { conversationIdFor, messageKey, messagePk } from './keys.js';
+export { matchLead } from './lead-match.js';
 export {
   type ConversationsStoreContext,
   foldConversations,

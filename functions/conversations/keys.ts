@@ -21,9 +21,8 @@ export const memberKey = (conversationId: string, messageId: string) => ({
   pk: `CONV#${conversationId}`,
   sk: `${MEMBER_PREFIX}${messageId}`,
 });
-/** The message item (its jobs live in it: `functions/jobs/job-store.ts`). */
-export const messagePk = (messageId: string) => `MSG#${messageId}`;
-export const messageKey = (messageId: string) => ({ pk: messagePk(messageId), sk: 'MSG' });
+/** The message item, whose `jobs` map the jobs context keeps: one key schema, defined there. */
+export { messageKey, messagePk } from '../jobs/index.js';
 export const linkKey = (tenantId: string, alias: string) => ({
   pk: `LINK#${tenantId}#${alias}`,
   sk: 'LINK',

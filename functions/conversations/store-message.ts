@@ -20,10 +20,9 @@ import {
   type Job,
   type JobType,
   jobsOf,
-  messageKey,
   newJobsAttributes,
   resetFailedJob,
-} from '../jobs/job-store.js';
+} from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
@@ -38,6 +37,7 @@ import {
   linkKey,
   listingPkFor,
   memberKey,
+  messageKey,
 } from './keys.js';
 import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
 import { resolveRoute } from './routing.js';

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { jobDeps } from '../../functions/jobs/deps.js';
 import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
 import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
@@ -95,12 +96,6 @@ const expectCrash = async (run: () => Promise<unknown>) => {
 const pastGrace = () =>
   advanceSystemClock((Math.max(PENDING_GRACE_SECONDS, settings.leaseSeconds) + 1) * 1000);
 const recover = () => recoverSchedule({}, lambdaContext);
-const jobDeps = () => ({
-  ddb,
-  clock: systemClock,
-  table: tableName('inbound'),
-  leaseSeconds: settings.leaseSeconds,
-});
 
 /** Drains, and while anything is left, jumps the clock and runs the recovery schedule. */
 async function settle(w: World, messageIds: readonly string[]) {

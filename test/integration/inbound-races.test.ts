@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { jobDeps } from '../../functions/jobs/deps.js';
 import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
@@ -104,16 +105,7 @@ describe('concurrent lead merges (issue 7.1)', () => {
       },
       contenders: ({ t, a, b, messageId }) => [
         () => leadCall(t, 'lead-2', { phones: [`+${b}`, `+${a}`] }),
-        () =>
-          runJob(
-            {
-              ddb,
-              clock: systemClock,
-              table: tableName('inbound'),
-              leaseSeconds: settings.leaseSeconds,
-            },
-            { tenantId: t.tenantId, messageId, jobType: 'lead_match' },
-          ),
+        () => runJob(jobDeps(), { tenantId: t.tenantId, messageId, jobType: 'lead_match' }),
       ],
       check: async ({ t, a, b }, outcomes) => {
         for (const o of outcomes) expect(o.status).toBe('fulfilled');

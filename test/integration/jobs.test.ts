@@ -13,6 +13,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
+import { jobDeps } from '../../functions/jobs/deps.js';
 import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
 import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
@@ -305,12 +306,7 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
     const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
     const messageId = first.json.messageId as string;
     const ring = { tenantId: t.tenantId, messageId, jobType: 'ai_triage' as const };
-    const deps = {
-      ddb,
-      clock: systemClock,
-      table: tableName('inbound'),
-      leaseSeconds: settings.leaseSeconds,
-    };
+    const deps = jobDeps();
     await fetch(`${ai.url}/_sim/faults`, {
       method: 'PUT',
       body: JSON.stringify({ openai: { errorRate: 1 } }),
