@@ -11,9 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { jobDeps } from '../../functions/jobs/deps.js';
 import { runJob } from '../../functions/jobs/run-job.js';
-import { ddb } from '../../functions/kernel/clients.js';
-import { systemClock } from '../../functions/kernel/clock.js';
-import { settings, tableName } from '../../functions/kernel/config.js';
 import {
   armOnce,
   clearFailpoints,

@@ -24,7 +24,7 @@ import {
 } from '../../functions/jobs/job-store.js';
 import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
-import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
+import { advanceSystemClock } from '../../functions/kernel/clock.js';
 import { settings, tableName } from '../../functions/kernel/config.js';
 import {
   armFailpoints,
