@@ -26,6 +26,8 @@ export interface IndexSpec {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /** What the index copies: every attribute (default), or only the keys (the reader fetches the item). */
+  readonly projection?: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableSpec {
@@ -100,10 +102,20 @@ const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as
 const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
 /** The sparse index the recovery and cleanup schedules query instead of scanning. */
 const SWEEP: IndexSpec = { name: 'sweep', partitionKey: 'sweepPk', sortKey: 'sweepAt' };
+/**
+ * The jobs' sweep index on the inbound table: keys only, so the many job-state writes of a message
+ * never copy its body into the index (recovery reads each message strongly consistently).
+ */
+const JOB_SWEEP: IndexSpec = {
+  name: 'jobsweep',
+  partitionKey: 'sweepPk',
+  sortKey: 'sweepAt',
+  projection: 'KEYS_ONLY',
+};
 
 export const tables: Readonly<Record<TableName, TableSpec>> = {
   tenants: { ...KEYS, indexes: [] },
-  inbound: { ...KEYS, indexes: [GSI1, SWEEP] },
+  inbound: { ...KEYS, indexes: [GSI1, JOB_SWEEP] },
   campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
@@ -152,7 +164,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
-    entry: 'functions/webhooks/receive-whatsapp.ts',
+    entry: 'functions/webhooks/handlers/receive-whatsapp.ts',
     description: 'WhatsApp Cloud API webhook: challenge; messages stored and statuses applied once',
     trigger: {
       kind: 'http',
@@ -166,27 +178,27 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     secrets: ['whatsappAppSecret', 'whatsappVerifyToken'],
   },
   receiveWhatsAppWeb: {
-    entry: 'functions/webhooks/receive-whatsapp-web.ts',
+    entry: 'functions/webhooks/handlers/receive-whatsapp-web.ts',
     description: 'WhatsApp Web (Baileys gateway, Evolution API v2) webhook: messages stored once',
     trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/whatsapp-web' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
   receiveGhlSms: {
-    entry: 'functions/webhooks/receive-ghl-sms.ts',
+    entry: 'functions/webhooks/handlers/receive-ghl-sms.ts',
     description: 'GoHighLevel inbound SMS workflow webhook: stored once by its stable-field key',
     trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/ghl/sms' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
   listConversations: {
-    entry: 'functions/conversations/list-conversations.ts',
+    entry: 'functions/conversations/handlers/list-conversations.ts',
     description: "A tenant's conversations, most recent first",
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/conversations' }] },
     tables: { tenants: 'read', inbound: 'read' },
   },
   listConversationMessages: {
-    entry: 'functions/conversations/list-messages.ts',
+    entry: 'functions/conversations/handlers/list-messages.ts',
     description: "A conversation's messages, oldest first",
     trigger: {
       kind: 'http',
@@ -195,19 +207,19 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', inbound: 'read' },
   },
   putLead: {
-    entry: 'functions/conversations/put-lead.ts',
+    entry: 'functions/conversations/handlers/put-lead.ts',
     description: 'Create or update a lead; attach and merge the conversations of its phones',
     trigger: { kind: 'http', routes: [{ method: 'PUT', path: '/v1/leads/{leadId}' }] },
     tables: { tenants: 'read', inbound: 'readWrite' },
   },
   listMessageJobs: {
-    entry: 'functions/jobs/list-jobs.ts',
+    entry: 'functions/jobs/handlers/list-jobs.ts',
     description: "A message's post-processing jobs",
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/messages/{messageId}/jobs' }] },
     tables: { tenants: 'read', inbound: 'read' },
   },
   processJob: {
-    entry: 'functions/jobs/process-job.ts',
+    entry: 'functions/jobs/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
     tables: { inbound: 'readWrite' },
@@ -216,7 +228,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 60,
   },
   recoverJobs: {
-    entry: 'functions/jobs/recover-jobs-schedule.ts',
+    entry: 'functions/jobs/handlers/recover-jobs-schedule.ts',
     description: 'Re-enqueues jobs whose enqueue was lost and jobs whose worker crashed',
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { inbound: 'readWrite' },

@@ -1,160 +1,34 @@
 /**
- * Conversations: one per person per tenant, found by key, never by a query.
- *
- * Items in the `inbound` table:
- * - `CKEY#<conversationKey> / CKEY` → `conversationId`: the uniqueness item of a conversation key
- *   (`lead:{tenant}:{leadId}`, `phone:{tenant}:{e164}`, or `alias:{tenant}:{lid|bsuid}` for a person
- *   seen only under an unlinked WhatsApp alias). Created with `attribute_not_exists` in the same
- *   transaction as the first message. A phone attached to a lead keeps its key item, pointing at
- *   the lead's conversation, so its later messages land there.
- * - `CONV#<conversationId> / CONV`: the conversation (counters, display fields). Listed per tenant
- *   by recency on `gsi1` (`TCONV#<tenant>`, `<lastMessageAt>#<id>`). A merged conversation keeps
- *   `mergedInto` and leaves the listing.
- * - `LINK#<tenant>#<alias> / LINK` → `e164`: an `@lid` or business-scoped user id seen beside a phone.
- * - `LEAD#<tenant>#<leadId> / LEAD` and `LEADPHONE#<tenant>#<e164> / LEADPHONE` → `leadId`.
+ * The conversations read side and leads: views, cursors, the tenant's listing (sharded over
+ * `LISTING_SHARDS` index keys, merged on read) and a conversation's messages, and `attachLead`.
+ * Keys are in `keys.ts`, routing in `routing.ts`, folding and merging in `merge.ts`.
  */
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
+import { writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { InvalidRequestError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { formatPhone } from '../kernel/phone.js';
-import { retryOnConflict } from '../kernel/retry.js';
-import { sha256Hex } from '../kernel/secrets.js';
-import { conversationKey, displayNameFor, type PersonIdentity } from './identity.js';
+import { conversationKey, displayNameFor } from './identity.js';
+import {
+  conversationMessagesPk,
+  convKey,
+  LISTING_SHARDS,
+  leadKey,
+  leadPhoneKey,
+  tenantListingPk,
+} from './keys.js';
+import { foldConversations } from './merge.js';
 
 export const AFTER_LEAD_SAVED = defineFailpoint(
   'leads.after-lead-saved',
   'PUT /v1/leads: the lead and its phone index are written, its conversations not yet re-keyed',
 );
-export const AFTER_CONVERSATION_REKEYED = defineFailpoint(
-  'conversations.after-rekey',
-  'attach/merge: the surviving conversation carries the lead, the phone key items not yet redirected',
-);
-export const AFTER_KEYS_REDIRECTED = defineFailpoint(
-  'conversations.after-keys-redirected',
-  'attach/merge: phone key items point at the survivor, older conversations not yet merged',
-);
-
-export const ckey = (key: string) => ({ pk: `CKEY#${key}`, sk: 'CKEY' });
-export const convKey = (conversationId: string) => ({ pk: `CONV#${conversationId}`, sk: 'CONV' });
-export const linkKey = (tenantId: string, alias: string) => ({
-  pk: `LINK#${tenantId}#${alias}`,
-  sk: 'LINK',
-});
-export const leadKey = (tenantId: string, leadId: string) => ({
-  pk: `LEAD#${tenantId}#${leadId}`,
-  sk: 'LEAD',
-});
-export const leadPhoneKey = (tenantId: string, e164: string) => ({
-  pk: `LEADPHONE#${tenantId}#${e164}`,
-  sk: 'LEADPHONE',
-});
-export const tenantConversationsPk = (tenantId: string) => `TCONV#${tenantId}`;
-export const conversationMessagesPk = (conversationId: string) => `CMSG#${conversationId}`;
-
-/** Deterministic: the same key always names the same conversation id. */
-export function conversationIdFor(key: string): string {
-  return `c_${sha256Hex(key).slice(0, 32)}`;
-}
-
-export interface Route {
-  /** The key the person's messages are filed under (`phone:` or `alias:`). */
-  readonly routeKey: string;
-  readonly e164?: string;
-  /** Aliases of the payload already linked to `e164` (their link items need no rewrite). */
-  readonly linked?: ReadonlySet<string>;
-  /** The conversation the key item names, when it exists. */
-  readonly existing?: {
-    readonly conversationId: string;
-    readonly conversationKey: string;
-    readonly leadId?: string;
-  };
-}
-
-/**
- * Where a person's messages go. An alias without a phone in the payload is looked up in the link
- * items (one batch read with the alias's own key item); then the phone's key item is read, in one
- * batch with the link items of the payload's aliases when it shows any (so links already in place
- * are not written again).
- */
-export async function resolveRoute(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  tenantId: string,
-  person: PersonIdentity,
-): Promise<Route> {
-  let e164 = person.e164;
-  let linkedVia: string | undefined;
-  const alias = person.aliases[0];
-  if (!e164 && alias) {
-    const aliasRouteKey = conversationKey(tenantId, { alias });
-    const out = await ddb.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: { Keys: [linkKey(tenantId, alias), ckey(aliasRouteKey)], ConsistentRead: true },
-        },
-      }),
-    );
-    const items = out.Responses?.[table] ?? [];
-    const link = items.find((i) => i.sk === 'LINK');
-    if (typeof link?.e164 === 'string') {
-      e164 = link.e164;
-      linkedVia = alias;
-    } else {
-      const keyItem = items.find((i) => i.sk === 'CKEY');
-      return { routeKey: aliasRouteKey, ...(keyItem ? { existing: existingOf(keyItem) } : {}) };
-    }
-  }
-  if (!e164) throw new Error('resolveRoute needs a phone or an alias');
-  const routeKey = conversationKey(tenantId, { e164 });
-  if (person.aliases.length === 0 || !person.e164) {
-    const out = await ddb.send(
-      new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
-    );
-    return {
-      routeKey,
-      e164,
-      ...(linkedVia ? { linked: new Set([linkedVia]) } : {}),
-      ...(out.Item ? { existing: existingOf(out.Item) } : {}),
-    };
-  }
-  const out = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [table]: {
-          Keys: [ckey(routeKey), ...person.aliases.map((a) => linkKey(tenantId, a))],
-          ConsistentRead: true,
-        },
-      },
-    }),
-  );
-  const items = out.Responses?.[table] ?? [];
-  const keyItem = items.find((i) => i.sk === 'CKEY');
-  const linked = new Set(
-    items.filter((i) => i.sk === 'LINK' && i.e164 === e164).map((i) => String(i.alias)),
-  );
-  return {
-    routeKey,
-    e164,
-    linked,
-    ...(keyItem ? { existing: existingOf(keyItem) } : {}),
-  };
-}
-
-function existingOf(item: Record<string, unknown>) {
-  return {
-    conversationId: String(item.conversationId),
-    conversationKey: String(item.conversationKey),
-    ...(typeof item.leadId === 'string' ? { leadId: item.leadId } : {}),
-  };
-}
 
 export interface ConversationView {
   readonly conversationId: string;
@@ -240,17 +114,6 @@ export function pageLimit(raw: string | undefined, fallback = 50, max = 200): nu
   return n;
 }
 
-export async function listConversations(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  tenantId: string,
-  page: { cursor?: string; limit: number },
-): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
-  // Most recent first.
-  const out = await queryGsi1Page(ddb, table, tenantConversationsPk(tenantId), page, false);
-  return { conversations: out.items.map(toConversationView), nextCursor: out.nextCursor };
-}
-
 /** One page of a `gsi1` partition, with the partition-bound opaque cursor. */
 async function queryGsi1Page(
   ddb: DynamoDBDocumentClient,
@@ -304,7 +167,77 @@ export async function listMessages(
   };
 }
 
-// --- leads, attach and merge ---------------------------------------------------------------------
+/** The listing cursor: the sort key of the last conversation returned, bound to the tenant. */
+function decodeListingCursor(cursor: string | undefined, tenantId: string): string | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  const invalid = () =>
+    new InvalidRequestError('The cursor is not valid.', [
+      { field: 'cursor', message: 'use a nextCursor from a previous page' },
+    ]);
+  if (cursor.length > 2048) throw invalid();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const v = value as { t?: unknown; b?: unknown } | null;
+  if (
+    !v ||
+    typeof v !== 'object' ||
+    v.t !== tenantId ||
+    typeof v.b !== 'string' ||
+    v.b.length > 512 ||
+    Object.keys(v).length !== 2
+  ) {
+    throw invalid();
+  }
+  return v.b;
+}
+
+/**
+ * Most recent first, across every listing shard: each shard's next `limit` items older than the
+ * cursor, merged by sort key (`<lastMessageAt>#<id>`, unique per tenant), the first `limit` kept.
+ */
+export async function listConversations(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  tenantId: string,
+  page: { cursor?: string; limit: number },
+): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
+  const before = decodeListingCursor(page.cursor, tenantId);
+  const shards = await Promise.all(
+    Array.from({ length: LISTING_SHARDS }, async (_, shard) => {
+      const out = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: 'gsi1',
+          KeyConditionExpression: before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': tenantListingPk(tenantId, shard),
+            ...(before ? { ':before': before } : {}),
+          },
+          ScanIndexForward: false,
+          Limit: page.limit,
+        }),
+      );
+      return { items: out.Items ?? [], more: out.LastEvaluatedKey !== undefined };
+    }),
+  );
+  const merged = shards
+    .flatMap((s) => s.items)
+    .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
+  const items = merged.slice(0, page.limit);
+  const more = merged.length > page.limit || shards.some((s) => s.more);
+  const last = items.at(-1);
+  const nextCursor =
+    more && last
+      ? Buffer.from(JSON.stringify({ t: tenantId, b: String(last.gsi1sk) })).toString('base64url')
+      : null;
+  return { conversations: items.map(toConversationView), nextCursor };
+}
+
+// --- leads ---------------------------------------------------------------------------------------
 
 export interface LeadInput {
   readonly name?: string;
@@ -356,193 +289,13 @@ export async function attachLead(
     })),
   );
   failpoint(AFTER_LEAD_SAVED);
-  const { conversationId, merged } = await foldIntoLeadConversation(ddb, clock, table, tenantId, {
+  const { conversationId, merged } = await foldConversations({ ddb, clock, table }, tenantId, {
     leadId,
     ...(leadName !== undefined ? { leadName } : {}),
     keys: phones.map((e164) => conversationKey(tenantId, { e164 })),
     e164: phones[0],
   });
   return { conversationId, merged, created };
-}
-
-/**
- * The core of attach and link: every conversation named by `keys` ends up in one conversation,
- * keyed `lead:` when a lead is given, else by `keys[0]`.
- */
-export async function foldIntoLeadConversation(
-  ddb: DynamoDBDocumentClient,
-  clock: Clock,
-  table: string,
-  tenantId: string,
-  target: {
-    leadId?: string;
-    leadName?: string;
-    keys: readonly string[];
-    e164?: string | undefined;
-  },
-): Promise<{ conversationId: string; merged: number }> {
-  const leadTargetKey = target.leadId
-    ? conversationKey(tenantId, { leadId: target.leadId })
-    : undefined;
-  const first = target.keys[0];
-  if (!first && !leadTargetKey) throw new Error('nothing to fold');
-  const allKeys = [...new Set([...(leadTargetKey ? [leadTargetKey] : []), ...target.keys])];
-  const out = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: { [table]: { Keys: allKeys.map(ckey), ConsistentRead: true } },
-    }),
-  );
-  const found = new Map<string, Record<string, unknown>>();
-  for (const item of out.Responses?.[table] ?? [])
-    found.set(String(item.pk).slice('CKEY#'.length), item);
-  // Without a lead, the target is whatever the first key already names (it may be a lead's conversation).
-  const firstItem = first ? found.get(first) : undefined;
-  const targetKey =
-    leadTargetKey ??
-    (typeof firstItem?.conversationKey === 'string'
-      ? firstItem.conversationKey
-      : (first as string));
-  const leadId =
-    target.leadId ?? (typeof firstItem?.leadId === 'string' ? firstItem.leadId : undefined);
-  if (!allKeys.includes(targetKey)) allKeys.push(targetKey);
-  const idOf = (key: string) => {
-    const id = found.get(key)?.conversationId;
-    return typeof id === 'string' ? id : undefined;
-  };
-  const survivor =
-    idOf(targetKey) ??
-    target.keys.map(idOf).find((id): id is string => id !== undefined) ??
-    conversationIdFor(targetKey);
-  const now = isoTime(clock);
-  // The survivor carries the target key (an upsert: it may not exist yet when no message arrived).
-  await ddb.send(
-    new UpdateCommand({
-      TableName: table,
-      Key: convKey(survivor),
-      UpdateExpression:
-        'SET conversationKey = :key, tenantId = :t, conversationId = :id, createdAt = if_not_exists(createdAt, :now), ' +
-        'messageCount = if_not_exists(messageCount, :zero), gsi1pk = :gpk, gsi1sk = if_not_exists(gsi1sk, :gsk)' +
-        (leadId ? ', leadId = :lead' : '') +
-        (target.leadName !== undefined ? ', leadName = :leadName' : '') +
-        (target.e164 ? ', e164 = if_not_exists(e164, :e164)' : '') +
-        ' REMOVE mergedInto',
-      ExpressionAttributeValues: {
-        ':key': targetKey,
-        ':t': tenantId,
-        ':id': survivor,
-        ':now': now,
-        ':zero': 0,
-        ':gpk': tenantConversationsPk(tenantId),
-        ':gsk': `${now}#${survivor}`,
-        ...(leadId ? { ':lead': leadId } : {}),
-        ...(target.leadName !== undefined ? { ':leadName': target.leadName } : {}),
-        ...(target.e164 ? { ':e164': target.e164 } : {}),
-      },
-    }),
-  );
-  failpoint(AFTER_CONVERSATION_REKEYED);
-  await writeAtomically(
-    ddb,
-    allKeys.map((key) => ({
-      label: `key:${key}`,
-      put: {
-        table,
-        item: {
-          ...ckey(key),
-          tenantId,
-          conversationId: survivor,
-          conversationKey: targetKey,
-          ...(leadId ? { leadId } : {}),
-        },
-      },
-    })),
-  );
-  failpoint(AFTER_KEYS_REDIRECTED);
-  let merged = 0;
-  // Candidates include the ids each key would have been given (ids are deterministic), so a retry
-  // after a crash that already redirected the keys still finds the conversations left to merge.
-  const candidates = new Set([...allKeys.map(idOf), ...allKeys.map(conversationIdFor)]);
-  for (const other of candidates) {
-    if (other === undefined) continue;
-    if (other === survivor) continue;
-    merged += await mergeConversation(ddb, table, other, survivor);
-  }
-  return { conversationId: survivor, merged };
-}
-
-/**
- * Moves every message of `from` into `into`, each move with its two counters in one transaction
- * (guarded on the message still being in `from`), after marking `from` merged so no new message
- * is filed there. Returns the number of messages moved.
- */
-export async function mergeConversation(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  from: string,
-  into: string,
-): Promise<number> {
-  await ddb
-    .send(
-      new UpdateCommand({
-        TableName: table,
-        Key: convKey(from),
-        UpdateExpression: 'SET mergedInto = :into REMOVE gsi1pk, gsi1sk',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':into': into },
-      }),
-    )
-    .catch((error: unknown) => {
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
-    });
-  let moved = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': conversationMessagesPk(from) },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    for (const message of page.Items ?? []) {
-      const writes: AtomicWrite[] = [
-        {
-          label: 'message',
-          update: {
-            table,
-            key: { pk: message.pk, sk: message.sk },
-            update: 'SET conversationId = :into, gsi1pk = :gpk',
-            condition: 'conversationId = :from',
-            values: { ':into': into, ':from': from, ':gpk': conversationMessagesPk(into) },
-          },
-        },
-        {
-          label: 'from',
-          update: {
-            table,
-            key: convKey(from),
-            update: 'ADD messageCount :minus',
-            values: { ':minus': -1 },
-          },
-        },
-        {
-          label: 'into',
-          update: {
-            table,
-            key: convKey(into),
-            update: 'ADD messageCount :one SET lastMessageAt = if_not_exists(lastMessageAt, :at)',
-            values: { ':one': 1, ':at': message.createdAt },
-          },
-        },
-      ];
-      const result = await retryOnConflict(() => writeAtomically(ddb, writes));
-      if (result.ok) moved += 1;
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return moved;
 }
 
 /** The lead that owns a phone, if any. */

@@ -20,25 +20,27 @@ import {
   type Job,
   type JobType,
   jobsOf,
-  messageKey,
   newJobsAttributes,
   resetFailedJob,
-} from '../jobs/job-store.js';
+} from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
+import type { PersonIdentity } from './identity.js';
 import {
   ckey,
   conversationIdFor,
   conversationMessagesPk,
   convKey,
   linkKey,
-  resolveRoute,
-  tenantConversationsPk,
-} from './conversation-store.js';
-import type { PersonIdentity } from './identity.js';
+  listingPkFor,
+  memberKey,
+  messageKey,
+} from './keys.js';
+import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
+import { resolveRoute } from './routing.js';
 
 export const AFTER_MESSAGE_STORED = defineFailpoint(
   'inbound.after-message-stored',
@@ -73,6 +75,21 @@ export interface IncomingMessage {
   readonly groupId?: string;
 }
 
+/**
+ * An extra once-only write that must commit with the message (e.g. a dedupe window's claim item).
+ * When its condition fails, nothing is written and `storeMessage` throws `ClaimLostError`.
+ */
+export interface MessageClaim {
+  readonly key: Record<string, unknown>;
+  readonly item: Record<string, unknown>;
+  readonly condition: string;
+  readonly values?: Record<string, unknown>;
+}
+
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
 export interface StoreResult {
   readonly messageId: string;
   readonly conversationId: string;
@@ -89,30 +106,56 @@ export function jobTypesFor(message: Pick<IncomingMessage, 'direction'>): readon
   return message.direction === 'in' ? JOB_TYPES : [];
 }
 
-const MAX_ROUTE_ATTEMPTS = 5;
+const MAX_ROUTE_ATTEMPTS = 10;
+
+/** A key item found naming a merged conversation: the message goes to its root, and the key is repaired. */
+interface Followed {
+  readonly root: string;
+  readonly rootKey: string;
+  readonly leadId?: string;
+}
 
 export async function storeMessage(
   deps: InboundDeps,
   message: IncomingMessage,
+  claim?: MessageClaim,
 ): Promise<StoreResult> {
   const messageId = messageIdFor(message.tenantId, message.dedupeKey);
   const types = jobTypesFor(message);
+  const followed = new Map<string, Followed>();
   for (let attempt = 1; attempt <= MAX_ROUTE_ATTEMPTS; attempt++) {
-    const outcome = await retryOnConflict(() => tryStore(deps, message, messageId, types));
+    const outcome = await retryOnConflict(() =>
+      tryStore(deps, message, messageId, types, followed, claim),
+    );
     if (outcome.kind === 'stored') {
       failpoint(AFTER_MESSAGE_STORED);
+      if (outcome.linkedNew && outcome.e164) {
+        await foldLinkedAliases(deps, message.tenantId, outcome.e164, message.person.aliases);
+      }
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
     }
     if (outcome.kind === 'duplicate') return handleDuplicate(deps, messageId, outcome.current);
-    // The route moved under us (a first contact raced us, or the conversation was merged): re-read it.
+    if (outcome.kind === 'merged') {
+      // The key names a merged conversation: file under its root, finish moving whatever the
+      // merged one still holds (a fold that crashed before moving), and repair the key.
+      const root = await rootOf(deps, outcome.conversationId);
+      for (const id of root.chain) await moveMessages(deps, id, root.conversationId);
+      followed.set(outcome.keyNamed, {
+        root: root.conversationId,
+        rootKey: String(root.item?.conversationKey ?? ''),
+        ...(typeof root.item?.leadId === 'string' ? { leadId: root.item.leadId } : {}),
+      });
+    }
+    // Otherwise the route moved under us (a first contact or a link raced us): re-read it.
   }
   throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
 }
 
 type Outcome =
-  | { kind: 'stored'; conversationId: string; jobs: Job[] }
+  | { kind: 'stored'; conversationId: string; jobs: Job[]; e164?: string; linkedNew: boolean }
   | { kind: 'duplicate'; current?: Record<string, unknown> }
+  | { kind: 'merged'; conversationId: string; keyNamed: string }
   | { kind: 'rerouted' };
 
 async function tryStore(
@@ -120,11 +163,16 @@ async function tryStore(
   message: IncomingMessage,
   messageId: string,
   types: readonly JobType[],
+  followed: ReadonlyMap<string, Followed>,
+  claim: MessageClaim | undefined,
 ): Promise<Outcome> {
   const { ddb, clock, table } = deps;
-  const route = await resolveRoute(ddb, table, message.tenantId, message.person);
-  const conversationId = route.existing?.conversationId ?? conversationIdFor(route.routeKey);
-  const conversationKey = route.existing?.conversationKey ?? route.routeKey;
+  const route = await resolveRoute(deps, message.tenantId, message.person);
+  const follow = route.existing ? followed.get(route.existing.conversationId) : undefined;
+  const conversationId =
+    follow?.root ?? route.existing?.conversationId ?? conversationIdFor(route.routeKey);
+  const conversationKey = follow?.rootKey || route.existing?.conversationKey || route.routeKey;
+  const leadId = follow ? follow.leadId : route.existing?.leadId;
   const now = clock.now();
   const receivedAt = isoTime(clock);
   const e164 = route.e164;
@@ -136,7 +184,7 @@ async function tryStore(
     ':key': conversationKey,
     ':now': receivedAt,
     ':one': 1,
-    ':gpk': tenantConversationsPk(message.tenantId),
+    ':gpk': listingPkFor(message.tenantId, conversationId),
     ':gsk': `${receivedAt}#${conversationId}`,
   };
   const sets = [
@@ -156,12 +204,26 @@ async function tryStore(
     sets.push('profileName = :pn');
     convValues[':pn'] = message.profileName.slice(0, 200);
   }
-  if (route.existing?.leadId) {
+  if (leadId) {
     sets.push('leadId = if_not_exists(leadId, :lead)');
-    convValues[':lead'] = route.existing.leadId;
+    convValues[':lead'] = leadId;
   }
+  const newLinks = e164 ? message.person.aliases.filter((alias) => !route.linked?.has(alias)) : [];
 
   const writes: AtomicWrite[] = [
+    ...(claim
+      ? [
+          {
+            label: 'claim',
+            put: {
+              table,
+              item: { ...claim.item, ...claim.key },
+              condition: claim.condition,
+              ...(claim.values ? { values: claim.values } : {}),
+            },
+          },
+        ]
+      : []),
     {
       label: 'message',
       put: {
@@ -191,6 +253,19 @@ async function tryStore(
       },
     },
     {
+      label: 'member',
+      put: {
+        table,
+        item: {
+          ...memberKey(conversationId, messageId),
+          tenantId: message.tenantId,
+          messageId,
+          conversationId,
+          createdAt: message.createdAt,
+        },
+      },
+    },
+    {
       label: 'conversation',
       update: {
         table,
@@ -217,23 +292,48 @@ async function tryStore(
             },
           },
         ]),
-    // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
-    ...(e164
-      ? message.person.aliases
-          .filter((alias) => !route.linked?.has(alias))
-          .map((alias) => ({
-            label: `link:${alias}`,
+    // A key found naming a merged conversation now names its root (if nobody repaired it first).
+    ...(follow && route.existing
+      ? [
+          {
+            label: 'key-repair',
             put: {
               table,
               item: {
-                ...linkKey(message.tenantId, alias),
+                ...ckey(route.routeKey),
                 tenantId: message.tenantId,
-                alias,
-                e164,
+                conversationId,
+                conversationKey,
+                ...(leadId ? { leadId } : {}),
               },
+              condition: 'conversationId = :seen',
+              values: { ':seen': route.existing.conversationId },
             },
-          }))
+          },
+        ]
       : []),
+    // A person seen only under an alias: only while no link names the alias's phone (else a
+    // concurrent linking message would leave two conversations of one person).
+    ...(!e164 && message.person.aliases[0]
+      ? [
+          {
+            label: 'unlinked',
+            check: {
+              table,
+              key: linkKey(message.tenantId, message.person.aliases[0]),
+              condition: 'attribute_not_exists(pk)',
+            },
+          },
+        ]
+      : []),
+    // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
+    ...newLinks.map((alias) => ({
+      label: `link:${alias}`,
+      put: {
+        table,
+        item: { ...linkKey(message.tenantId, alias), tenantId: message.tenantId, alias, e164 },
+      },
+    })),
   ];
   const result = await writeAtomically(ddb, writes);
   if (result.ok) {
@@ -241,10 +341,20 @@ async function tryStore(
       kind: 'stored',
       conversationId,
       jobs: jobsOf({ tenantId: message.tenantId, messageId, ...jobsAttributes }),
+      ...(e164 ? { e164 } : {}),
+      linkedNew: newLinks.length > 0,
     };
   }
+  if (result.failed === 'claim') throw new ClaimLostError('the claim was taken meanwhile');
   if (result.failed === 'message') {
     return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };
+  }
+  if (result.failed === 'conversation' && typeof result.current?.mergedInto === 'string') {
+    return {
+      kind: 'merged',
+      conversationId,
+      keyNamed: route.existing?.conversationId ?? conversationId,
+    };
   }
   return { kind: 'rerouted' };
 }
@@ -266,6 +376,12 @@ async function handleDuplicate(
       )
     ).Item;
   const conversationId = typeof stored?.conversationId === 'string' ? stored.conversationId : '';
+  // The first delivery may have died before folding the aliases it linked: fold them now.
+  const aliases = Array.isArray(stored?.aliases)
+    ? stored.aliases.filter((a): a is string => typeof a === 'string')
+    : [];
+  if (typeof stored?.e164 === 'string' && aliases.length > 0 && typeof stored.tenantId === 'string')
+    await foldLinkedAliases(deps, stored.tenantId, stored.e164, aliases);
   const reset: Job[] = [];
   for (const job of jobsOf(stored)) {
     if (job.status !== 'failed') continue;

@@ -28,8 +28,20 @@ export type JobStatus = 'pending' | 'running' | 'done' | 'failed';
 
 /** Attempts per generation before a job stays failed until its message is delivered again. */
 export const MAX_JOB_ATTEMPTS = 3;
-/** The sweep index is sharded so no single partition takes every message's writes. */
-export const SWEEP_SHARDS = 8;
+/**
+ * Generations a job may have: a duplicate delivery of its message resets a failed job to a new
+ * generation only below this, so a duplicate storm cannot run a failing job forever
+ * (at most MAX_JOB_ATTEMPTS × MAX_JOB_GENERATIONS runs in all).
+ */
+export const MAX_JOB_GENERATIONS = 3;
+/**
+ * The sweep index is sharded so no partition key takes more than its share of the index writes
+ * (two per message with jobs: entering and leaving; docs/scale.md has the arithmetic).
+ */
+export const SWEEP_SHARDS = 64;
+/** The keys-only index of the inbound table the recovery schedule queries. */
+export const JOB_SWEEP_INDEX = 'jobsweep';
+export const sweepShardKey = (shard: number) => `JOBSWEEP#${shard}`;
 /** A pending job nobody picked up within this long is re-enqueued by the recovery schedule. */
 export const PENDING_GRACE_SECONDS = 120;
 
@@ -65,7 +77,7 @@ export const messageKey = (messageId: string) => ({ pk: messagePk(messageId), sk
 export const jobSource = (type: JobType) => `background_job:${type}`;
 
 export function sweepShard(messageId: string): string {
-  return `JOBSWEEP#${Number.parseInt(sha256Hex(messageId).slice(0, 4), 16) % SWEEP_SHARDS}`;
+  return sweepShardKey(Number.parseInt(sha256Hex(messageId).slice(0, 4), 16) % SWEEP_SHARDS);
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -427,6 +439,7 @@ export async function resetFailedJob(
   ddb: DynamoDBDocumentClient,
   input: { table: string; job: Job; clock: Clock },
 ): Promise<Job | undefined> {
+  if (input.job.generation >= MAX_JOB_GENERATIONS) return undefined;
   const now = input.clock.now();
   const generation = input.job.generation + 1;
   const u = new JobUpdate(input.job.jobType)

@@ -9,18 +9,20 @@
  * before working.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { countMetric } from '../kernel/telemetry.js';
 import {
   enqueueJobs,
   iso,
+  JOB_SWEEP_INDEX,
   jobsOf,
   nextLookFor,
   PENDING_GRACE_SECONDS,
   rescheduleMessage,
   SWEEP_SHARDS,
+  sweepShardKey,
 } from './job-store.js';
 
 export const AFTER_STALE_RESET = defineFailpoint(
@@ -48,33 +50,43 @@ export interface RecoveryReport {
 const PAGE = 100;
 const MAX_PER_SHARD = 1000;
 
+/**
+ * Walks every sweep shard's due keys (the index holds keys only) and recovers each message from a
+ * strongly consistent read of it, so the index being behind never decides anything.
+ */
 export async function recoverJobs(deps: RecoveryDeps): Promise<RecoveryReport> {
   const now = deps.clock.now();
   let requeued = 0;
   let staleReset = 0;
   for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
-    let start: Record<string, unknown> | undefined;
     let seen = 0;
-    do {
-      const page = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.table,
-          IndexName: 'sweep',
-          KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
-          ExpressionAttributeValues: { ':pk': `JOBSWEEP#${shard}`, ':now': iso(now) },
-          Limit: PAGE,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = paginateQuery(
+      { client: deps.ddb, pageSize: PAGE },
+      {
+        TableName: deps.table,
+        IndexName: JOB_SWEEP_INDEX,
+        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
+        ExpressionAttributeValues: { ':pk': sweepShardKey(shard), ':now': iso(now) },
+      },
+    );
+    for await (const page of pages) {
+      for (const key of page.Items ?? []) {
         seen += 1;
-        if (item.kind !== 'message') continue;
+        const out = await deps.ddb.send(
+          new GetCommand({
+            TableName: deps.table,
+            Key: { pk: key.pk, sk: key.sk },
+            ConsistentRead: true,
+          }),
+        );
+        const item = out.Item;
+        if (item?.kind !== 'message' || item.sweepAt === undefined) continue;
         const outcome = await recoverOne(deps, item, now);
         requeued += outcome.requeued;
         staleReset += outcome.reset;
       }
-      start = page.LastEvaluatedKey;
-    } while (start && seen < MAX_PER_SHARD);
+      if (seen >= MAX_PER_SHARD) break;
+    }
   }
   if (requeued + staleReset > 0) countMetric('JobsRecovered', requeued + staleReset);
   return { requeued, staleReset };

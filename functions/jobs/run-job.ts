@@ -4,62 +4,36 @@
  * record, or `failed` with the attempt count. Everything runs in the telemetry context
  * `background_job:<type>`, so logs, metrics and the AI interaction name the job, not the queue.
  *
- * - `lead_match`: folds conversations held under the message's linked aliases into the phone's
- *   conversation, then attaches the conversation to the lead owning the phone, if any.
- * - `ai_triage`: asks the OpenAI-compatible endpoint to classify the message and records an
- *   interaction (model, tokens, latency, source).
+ * The work of each type is registered by the context that owns it (`job-work.ts`): `lead_match`
+ * by conversations (`functions/conversations/lead-match.ts`), `ai_triage` by jobs (`ai-triage.ts`);
+ * the composition root (`deps.ts`) wires them in, so this module imports no other context.
  */
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  ckey,
-  foldIntoLeadConversation,
-  leadForPhone,
-} from '../conversations/conversation-store.js';
-import { conversationKey } from '../conversations/identity.js';
-import type { AtomicWrite } from '../kernel/atomic.js';
-import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
-import { countMetric, currentTelemetry, logger, withTelemetry } from '../kernel/telemetry.js';
-import { chatCompletion } from './ai-client.js';
+import { countMetric, logger, withTelemetry } from '../kernel/telemetry.js';
 import {
   claimJob,
   completeJob,
   failJob,
   type JobRing,
+  type JobType,
   jobSource,
   MAX_JOB_ATTEMPTS,
-  messagePk,
 } from './job-store.js';
+import type { JobWork, JobWorkContext, MessageItem } from './job-work.js';
 
 export const AFTER_CLAIM = defineFailpoint(
   'jobs.after-claim',
   'job consumer: the job is running, no work done yet',
 );
-export const AFTER_LEAD_ATTACH = defineFailpoint(
-  'jobs.lead_match.after-attach',
-  'lead_match: the conversation is attached to the lead, the job not yet done',
-);
-export const AFTER_MODEL_CALL = defineFailpoint(
-  'jobs.ai_triage.after-model-call',
-  'ai_triage: the model answered, the interaction and done not yet written',
-);
 
-export interface JobDeps {
-  readonly ddb: DynamoDBDocumentClient;
-  readonly clock: Clock;
-  readonly table: string;
+export interface JobDeps extends JobWorkContext {
   readonly leaseSeconds: number;
+  /** The work of each job type, registered by the context that owns it (see `deps.ts`). */
+  readonly work: Readonly<Record<JobType, JobWork>>;
 }
 
 export type JobOutcome = 'done' | 'skipped' | 'failed';
-
-interface Work {
-  readonly result: Record<string, unknown>;
-  readonly writes?: AtomicWrite[];
-}
-
-type MessageItem = Record<string, unknown> & { tenantId: string; messageId: string };
 
 export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> {
   return withTelemetry({ source: jobSource(ring.jobType), tenantId: ring.tenantId }, async () => {
@@ -83,10 +57,7 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
     // The claim answered with the whole message item: the work's input, no second read.
     const message = claim.message as MessageItem;
     try {
-      const work =
-        ring.jobType === 'lead_match'
-          ? await matchLead(deps, message)
-          : await triage(deps, message, `g${generation}a${attempts}`);
+      const work = await deps.work[ring.jobType](deps, message, `g${generation}a${attempts}`);
       const done = await completeJob(deps.ddb, {
         table: deps.table,
         ring,
@@ -120,92 +91,4 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
       return 'failed';
     }
   });
-}
-
-async function matchLead(deps: JobDeps, message: MessageItem): Promise<Work> {
-  const e164 = typeof message.e164 === 'string' ? message.e164 : undefined;
-  if (!e164) return { result: { matched: false, reason: 'no_phone' } };
-  const tenantId = message.tenantId;
-  const phoneKey = conversationKey(tenantId, { e164 });
-  // Messages that arrived under an alias before any payload linked it sit in an alias conversation.
-  const aliases = Array.isArray(message.aliases)
-    ? message.aliases.filter((a): a is string => typeof a === 'string')
-    : [];
-  let folded = 0;
-  for (const alias of aliases) {
-    const aliasKey = conversationKey(tenantId, { alias });
-    const keyItem = await deps.ddb.send(
-      new GetCommand({ TableName: deps.table, Key: ckey(aliasKey), ConsistentRead: true }),
-    );
-    if (keyItem.Item && keyItem.Item.conversationKey === aliasKey) {
-      folded += (
-        await foldIntoLeadConversation(deps.ddb, deps.clock, deps.table, tenantId, {
-          keys: [phoneKey, aliasKey],
-          e164,
-        })
-      ).merged;
-    }
-  }
-  const lead = await leadForPhone(deps.ddb, deps.table, tenantId, e164);
-  if (!lead) return { result: { matched: false, folded } };
-  const { conversationId, merged } = await foldIntoLeadConversation(
-    deps.ddb,
-    deps.clock,
-    deps.table,
-    tenantId,
-    {
-      leadId: lead.leadId,
-      ...(lead.name !== undefined ? { leadName: lead.name } : {}),
-      keys: [phoneKey],
-      e164,
-    },
-  );
-  failpoint(AFTER_LEAD_ATTACH);
-  return { result: { matched: true, leadId: lead.leadId, conversationId, merged, folded } };
-}
-
-const TRIAGE_PROMPT =
-  'Classify the customer message into one of: sales_lead, support, spam, other. Answer with the label only.';
-
-async function triage(deps: JobDeps, message: MessageItem, run: string): Promise<Work> {
-  const body = typeof message.body === 'string' ? message.body : '';
-  const answer = await chatCompletion({ system: TRIAGE_PROMPT, user: body.slice(0, 4000) });
-  failpoint(AFTER_MODEL_CALL);
-  const label = /sales_lead|support|spam|other/.exec(answer.content)?.[0] ?? 'other';
-  const source = currentTelemetry().source;
-  countMetric('AiTokens', answer.usage.totalTokens);
-  logger.info('ai interaction', {
-    model: answer.model,
-    tokens: answer.usage.totalTokens,
-    latencyMs: answer.latencyMs,
-  });
-  const interactionId = `${message.messageId}:ai_triage:${run}`;
-  return {
-    result: { label, interactionId },
-    writes: [
-      {
-        label: 'interaction',
-        put: {
-          table: deps.table,
-          item: {
-            pk: messagePk(message.messageId),
-            sk: `INTERACTION#ai_triage#${run}`,
-            kind: 'interaction',
-            interactionId,
-            tenantId: message.tenantId,
-            messageId: message.messageId,
-            source,
-            model: answer.model,
-            promptTokens: answer.usage.promptTokens,
-            completionTokens: answer.usage.completionTokens,
-            totalTokens: answer.usage.totalTokens,
-            latencyMs: answer.latencyMs,
-            label,
-            createdAt: isoTime(deps.clock),
-          },
-          condition: 'attribute_not_exists(pk)',
-        },
-      },
-    ],
-  };
 }

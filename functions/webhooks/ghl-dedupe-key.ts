@@ -41,6 +41,30 @@ export function ghlBody(payload: unknown): string {
   return stable(asObject(p.message).body) ?? stable(asObject(p.customData).Message) ?? '';
 }
 
+/**
+ * Which rule makes the key exact: the provider's id, a mapped message time (`customData.Date` /
+ * `customData.Time`), or neither, when two identical texts of one contact in one workflow share the
+ * key: then the key is only trusted for a window (see `receiveGhlSms`).
+ */
+export type GhlDedupeRule = 'provider_id' | 'message_time' | 'window';
+
+export function ghlDedupeRule(payload: unknown): GhlDedupeRule {
+  if (ghlProviderId(payload)) return 'provider_id';
+  const custom = asObject(asObject(payload).customData);
+  const mapped = [custom.Date, custom.Time].map(stable).some((v) => v !== null && v.trim() !== '');
+  return mapped ? 'message_time' : 'window';
+}
+
+/** The mapped message time, when `customData.Date` (with `customData.Time`, if any) parses. */
+export function ghlMessageTime(payload: unknown): number | undefined {
+  const custom = asObject(asObject(payload).customData);
+  const date = stable(custom.Date);
+  if (!date) return undefined;
+  const time = stable(custom.Time);
+  const ms = Date.parse(time ? `${date} ${time}` : date);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 export function ghlDedupeKey(tenantId: string, payload: unknown): string {
   const providerId = ghlProviderId(payload);
   if (providerId) return `ghl_sms:id:${providerId}`;

@@ -1,17 +1,34 @@
 /**
  * A GoHighLevel workflow webhook for an inbound SMS. Only the fields onceflow reads are validated;
  * the rest of GHL's contact dump passes through untouched. The dedupe key is in `ghl-dedupe-key.ts`.
+ *
+ * Without a provider id or a mapped message time, two identical texts of one contact in one
+ * workflow ("Ok", "Yes") have the same key. Such a key is trusted only for a window (default
+ * 7,200 s, longer than GHL's retry horizon of six retries ~10 minutes apart): a claim item
+ * `GHLWINDOW#<key>` names the message the key stands for until it expires, written in the message's
+ * own transaction (`attribute_not_exists` or expired), so a retry within the window is deduplicated
+ * and the same text after it is a new message.
  */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { identifyPerson } from '../conversations/identity.js';
 import {
+  ClaimLostError,
   type InboundDeps,
+  type IncomingMessage,
+  identifyPerson,
   type StoreResult,
   storeMessage,
-} from '../conversations/store-message.js';
+} from '../conversations/index.js';
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { Tenant } from '../tenants/tenant-store.js';
-import { ghlBody, ghlDedupeKey, ghlProviderId } from './ghl-dedupe-key.js';
+import {
+  type GhlDedupeRule,
+  ghlBody,
+  ghlDedupeKey,
+  ghlDedupeRule,
+  ghlMessageTime,
+  ghlProviderId,
+} from './ghl-dedupe-key.js';
 import { providerTime } from './provider-time.js';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
@@ -43,11 +60,18 @@ export const ghlSmsSchema = z.looseObject({
 
 export type GhlSms = z.output<typeof ghlSmsSchema>;
 
+export interface GhlResult extends StoreResult {
+  readonly dedupeRule: GhlDedupeRule;
+}
+
+const MAX_CLAIM_ATTEMPTS = 5;
+
 export async function receiveGhlSms(
   deps: InboundDeps,
   tenant: Tenant,
   payload: GhlSms,
-): Promise<StoreResult> {
+  options: { readonly dedupeWindowSeconds: number },
+): Promise<GhlResult> {
   const person = identifyPerson([], {
     phone: payload.phone ?? undefined,
     defaultCountry: tenant.defaultCountry,
@@ -61,18 +85,63 @@ export async function receiveGhlSms(
     ]);
   }
   const providerId = ghlProviderId(payload);
-  return storeMessage(deps, {
+  const mappedTime = ghlMessageTime(payload);
+  const message = (dedupeKey: string): IncomingMessage => ({
     tenantId: tenant.tenantId,
     channel: 'sms',
     direction: 'in',
-    dedupeKey: ghlDedupeKey(tenant.tenantId, payload),
+    dedupeKey,
     ...(providerId ? { providerMessageId: providerId } : {}),
     body: ghlBody(payload),
+    // `date_created` is the contact's creation date, not the message's: only a mapped time counts.
     createdAt:
-      typeof payload.date_created === 'string' && !Number.isNaN(Date.parse(payload.date_created))
-        ? providerTime(Math.floor(Date.parse(payload.date_created) / 1000), deps.clock.now())
+      mappedTime !== undefined
+        ? providerTime(Math.floor(mappedTime / 1000), deps.clock.now())
         : new Date(deps.clock.now()).toISOString(),
     person,
     ...(payload.full_name ? { profileName: payload.full_name } : {}),
   });
+  const dedupeRule = ghlDedupeRule(payload);
+  const key = ghlDedupeKey(tenant.tenantId, payload);
+  if (dedupeRule !== 'window') {
+    return { ...(await storeMessage(deps, message(key))), dedupeRule };
+  }
+  const claimKey = { pk: `GHLWINDOW#${key}`, sk: 'GHLWINDOW' };
+  for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
+    const now = deps.clock.now();
+    const live = await readLiveClaim(deps, claimKey, now);
+    if (live) return { ...(await storeMessage(deps, message(live))), dedupeRule };
+    const windowKey = `${key}:w${now}`;
+    try {
+      const stored = await storeMessage(deps, message(windowKey), {
+        key: claimKey,
+        item: {
+          tenantId: tenant.tenantId,
+          dedupeKey: windowKey,
+          // Also the table's TTL attribute (epoch seconds), so expired claims are deleted.
+          expiresAt: Math.ceil(now / 1000) + options.dedupeWindowSeconds,
+        },
+        condition: 'attribute_not_exists(pk) OR expiresAt <= :nowSec',
+        values: { ':nowSec': Math.floor(now / 1000) },
+      });
+      return { ...stored, dedupeRule };
+    } catch (error) {
+      if (!(error instanceof ClaimLostError)) throw error;
+      // A concurrent delivery of the same text claimed the window first: read its claim.
+    }
+  }
+  throw new Error('the GHL dedupe window claim kept changing');
+}
+
+async function readLiveClaim(
+  deps: InboundDeps,
+  key: { pk: string; sk: string },
+  nowMs: number,
+): Promise<string | undefined> {
+  const out = await deps.ddb.send(
+    new GetCommand({ TableName: deps.table, Key: key, ConsistentRead: true }),
+  );
+  const item = out.Item;
+  if (typeof item?.dedupeKey !== 'string' || typeof item.expiresAt !== 'number') return undefined;
+  return item.expiresAt > Math.floor(nowMs / 1000) ? item.dedupeKey : undefined;
 }

@@ -5,11 +5,16 @@
  * malformed delivery stores nothing.
  */
 import { z } from 'zod';
-import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/apply-status.js';
-import { identifyPerson, isIdentified, parseWhatsAppId } from '../conversations/identity.js';
-import { type InboundDeps, storeMessage } from '../conversations/store-message.js';
-import { countMetric, logger } from '../kernel/telemetry.js';
+import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
+import {
+  type InboundDeps,
+  identifyPerson,
+  isIdentified,
+  parseWhatsAppId,
+  storeMessage,
+} from '../conversations/index.js';
 import { findTenantByClaim, type Tenant } from '../tenants/tenant-store.js';
+import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerTime } from './provider-time.js';
 
 const id = z.string().min(1).max(256);
@@ -94,10 +99,7 @@ export function messageText(m: CloudMessage): string {
   );
 }
 
-export interface CloudOutcome {
-  readonly received: number;
-  readonly deduped: number;
-}
+export type CloudOutcome = OutcomeCounts;
 
 export async function receiveCloudWebhook(
   deps: InboundDeps,
@@ -105,8 +107,7 @@ export async function receiveCloudWebhook(
   lookupTenant: (phoneNumberId: string) => Promise<Tenant | undefined> = (pid) =>
     findTenantByClaim(deps.ddb, 'whatsapp_phone', pid),
 ): Promise<CloudOutcome> {
-  let received = 0;
-  let deduped = 0;
+  const tally = new OutcomeTally('whatsapp_cloud');
   const tenants = new Map<string, Promise<Tenant | undefined>>();
   for (const entry of payload.entry) {
     for (const change of entry.changes) {
@@ -121,12 +122,12 @@ export async function receiveCloudWebhook(
         : undefined;
       const tenant = await tenantLookup;
       if (!tenant || !phoneNumberId) {
-        countMetric('Unroutable', messages.length + statuses.length);
-        logger.warn('webhook for an unknown phone number id', { phoneNumberId });
+        const reason = phoneNumberId ? 'unknown_phone_number_id' : 'no_phone_number_id';
+        for (let i = 0; i < messages.length + statuses.length; i++)
+          tally.record('unroutable', reason, { phoneNumberId });
         continue;
       }
       for (const message of messages) {
-        received += 1;
         const contact =
           value.contacts?.find(
             (c) =>
@@ -140,7 +141,7 @@ export async function receiveCloudWebhook(
           },
         );
         if (!isIdentified(person)) {
-          countMetric('Unroutable');
+          tally.record('invalid', 'unparseable_sender', { tenantId: tenant.tenantId });
           continue;
         }
         const result = await storeMessage(deps, {
@@ -154,11 +155,16 @@ export async function receiveCloudWebhook(
           person,
           ...(contact?.profile?.name ? { profileName: contact.profile.name } : {}),
         });
-        if (result.deduped) deduped += 1;
+        tally.record(result.deduped ? 'deduped' : 'stored', 'message', {
+          tenantId: tenant.tenantId,
+          messageId: result.messageId,
+        });
       }
       for (const status of statuses) {
-        received += 1;
-        if (!STATUSES.has(status.status)) continue;
+        if (!STATUSES.has(status.status)) {
+          tally.record('invalid', 'unsupported_status', { tenantId: tenant.tenantId });
+          continue;
+        }
         const recipient = parseWhatsAppId(status.recipient_id);
         const event: WhatsAppStatusEvent = {
           tenantId: tenant.tenantId,
@@ -175,9 +181,11 @@ export async function receiveCloudWebhook(
             : {}),
         };
         const applied = await applyCampaignStatus(deps.ddb, deps.clock, event);
-        if (applied.matched && !applied.applied) deduped += 1;
+        if (!applied.matched) tally.record('unroutable', 'status_of_no_campaign_message');
+        else if (applied.applied) tally.record('stored', 'status');
+        else tally.record('deduped', 'status_not_newer');
       }
     }
   }
-  return { received, deduped };
+  return tally.totals();
 }

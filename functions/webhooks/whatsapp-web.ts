@@ -8,11 +8,16 @@
  * outbound in the same person's conversation.
  */
 import { z } from 'zod';
-import { identifyPerson, isIdentified, parseWhatsAppId } from '../conversations/identity.js';
-import { type InboundDeps, storeMessage } from '../conversations/store-message.js';
+import {
+  type InboundDeps,
+  identifyPerson,
+  isIdentified,
+  parseWhatsAppId,
+  storeMessage,
+} from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
-import { countMetric } from '../kernel/telemetry.js';
 import type { Tenant } from '../tenants/tenant-store.js';
+import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerTime } from './provider-time.js';
 
 const id = z.string().min(1).max(256);
@@ -97,14 +102,15 @@ export async function receiveGatewayMessages(
   deps: InboundDeps,
   tenant: Tenant,
   data: UpsertData,
-): Promise<{ received: number; deduped: number }> {
+): Promise<OutcomeCounts> {
   const items = Array.isArray(data) ? data : [data];
-  let received = 0;
-  let deduped = 0;
+  const tally = new OutcomeTally('whatsapp_web');
   for (const item of items) {
-    received += 1;
     const { key } = item;
-    if (key.remoteJid.trim().toLowerCase() === STATUS_BROADCAST) continue;
+    if (key.remoteJid.trim().toLowerCase() === STATUS_BROADCAST) {
+      tally.record('unroutable', 'status_broadcast', { tenantId: tenant.tenantId });
+      continue;
+    }
     const chat = parseWhatsAppId(key.remoteJid);
     const fromMe = key.fromMe === true;
     const inGroup = chat?.kind === 'group';
@@ -113,8 +119,12 @@ export async function receiveGatewayMessages(
       ? [key.participant, key.participantAlt]
       : [key.remoteJid, key.remoteJidAlt, key.participant];
     const person = identifyPerson(ids, { defaultCountry: tenant.defaultCountry });
-    if (!isIdentified(person) || (inGroup && fromMe)) {
-      countMetric('Unroutable');
+    if (!isIdentified(person)) {
+      tally.record('invalid', 'unparseable_sender', { tenantId: tenant.tenantId });
+      continue;
+    }
+    if (inGroup && fromMe) {
+      tally.record('unroutable', 'own_group_message', { tenantId: tenant.tenantId });
       continue;
     }
     const body =
@@ -136,7 +146,10 @@ export async function receiveGatewayMessages(
       ...(!fromMe && item.pushName ? { profileName: item.pushName } : {}),
       ...(inGroup && chat.kind === 'group' ? { groupId: chat.groupId } : {}),
     });
-    if (result.deduped) deduped += 1;
+    tally.record(result.deduped ? 'deduped' : 'stored', 'message', {
+      tenantId: tenant.tenantId,
+      messageId: result.messageId,
+    });
   }
-  return { received, deduped };
+  return tally.totals();
 }

@@ -98,7 +98,7 @@ function globalIndex(index: TableSpec['indexes'][number]): GlobalSecondaryIndex 
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
       { AttributeName: index.sortKey, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: 'ALL' },
+    Projection: { ProjectionType: index.projection ?? 'ALL' },
   };
 }
 

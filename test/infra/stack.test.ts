@@ -181,7 +181,7 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
                       { AttributeName: index.partitionKey, KeyType: 'HASH' },
                       { AttributeName: index.sortKey, KeyType: 'RANGE' },
                     ],
-                    Projection: { ProjectionType: 'ALL' },
+                    Projection: { ProjectionType: index.projection ?? 'ALL' },
                   })),
           },
         });

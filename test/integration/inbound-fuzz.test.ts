@@ -7,9 +7,9 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ghlSmsSchema } from '../../functions/webhooks/ghl-sms.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
-import { handler as whatsapp } from '../../functions/webhooks/receive-whatsapp.js';
-import { handler as whatsappWeb } from '../../functions/webhooks/receive-whatsapp-web.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
+import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
+import { handler as whatsappWeb } from '../../functions/webhooks/handlers/receive-whatsapp-web.js';
 import { cloudWebhookSchema } from '../../functions/webhooks/whatsapp-cloud.js';
 import { gatewayEnvelopeSchema, upsertDataSchema } from '../../functions/webhooks/whatsapp-web.js';
 import { testSqsClient } from '../support/emulators.js';
@@ -116,7 +116,7 @@ describe('POST /webhooks/whatsapp under hostile input', () => {
         async (raw) => {
           const answer = await invoke(whatsapp, cloudCall(raw));
           // An empty but well-formed envelope is a valid no-op; anything else must be refused.
-          if (answer.status === 200) expect(answer.json).toEqual({ received: 0, deduped: 0 });
+          if (answer.status === 200) expect(answer.json).toMatchObject({ received: 0, deduped: 0 });
           else expect(answer.status).toBeLessThan(500);
         },
       ),
@@ -222,5 +222,94 @@ describe('POST /webhooks/whatsapp-web under hostile input', () => {
       (await expect4xx(tokenCall('/webhooks/whatsapp-web', body, other.webhookToken), whatsappWeb))
         .status,
     ).toBe(401);
+  });
+});
+
+describe('operator routes of conversations, leads and jobs under hostile input', () => {
+  const routes = async () => ({
+    lead: (await import('../../functions/conversations/handlers/put-lead.js')).handler,
+    conversations: (await import('../../functions/conversations/handlers/list-conversations.js'))
+      .handler,
+    messages: (await import('../../functions/conversations/handlers/list-messages.js')).handler,
+    jobs: (await import('../../functions/jobs/handlers/list-jobs.js')).handler,
+  });
+  const id = fc.oneof(
+    fc.string({ minLength: 0, maxLength: 300 }),
+    fc.constant('x'.repeat(257)),
+    fc.constant('../../etc'),
+    fc.constant('#CONV#'),
+    fc.constant('m_0000'),
+  );
+  const auth = (t: TestTenant) => ({ authorization: `Bearer ${t.apiKey}` });
+
+  it('PUT /v1/leads/{leadId}: hostile ids and bodies → never a 5xx; a 257-char id is 400', async () => {
+    const { lead } = await routes();
+    const body = fc.oneof(
+      hostile,
+      fc.record({ phones: fc.array(fc.oneof(fc.string(), hostile), { maxLength: 25 }) }),
+      fc.record({ name: hostile, phones: fc.constant(['+972501234567']) }),
+      fc.constant({ phones: Array.from({ length: 20 }, (_, i) => `+9725012340${10 + i}`) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(id, body, async (leadId, value) => {
+        const answer = await invoke(lead, {
+          method: 'PUT',
+          routeKey: 'PUT /v1/leads/{leadId}',
+          path: '/v1/leads/x',
+          headers: { ...auth(other), 'content-type': 'application/json' },
+          pathParameters: { leadId },
+          body: JSON.stringify(value),
+        });
+        expect(answer.status, answer.text).toBeLessThan(500);
+        if (leadId.length === 0 || leadId.length > 256) expect(answer.status).toBe(400);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('GET conversations, messages and jobs: hostile cursors, limits and ids → never a 5xx', async () => {
+    const { conversations, messages, jobs } = await routes();
+    const query = fc.record(
+      {
+        cursor: fc.oneof(
+          fc.string({ maxLength: 100 }),
+          fc.constant(Buffer.from('{"t":"x","b":1}').toString('base64url')),
+          fc.constant(Buffer.from(JSON.stringify({ t: 'y', b: 'z' })).toString('base64url')),
+          fc.constant('x'.repeat(5000)),
+        ),
+        limit: fc.oneof(fc.string({ maxLength: 5 }), fc.constant('1e3'), fc.constant('-1')),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(id, query, async (anyId, q) => {
+        const answers = await Promise.all([
+          invoke(conversations, {
+            method: 'GET',
+            routeKey: 'GET /v1/conversations',
+            path: '/v1/conversations',
+            headers: auth(victim),
+            query: q,
+          }),
+          invoke(messages, {
+            method: 'GET',
+            routeKey: 'GET /v1/conversations/{conversationId}/messages',
+            path: '/x',
+            headers: auth(victim),
+            pathParameters: { conversationId: anyId },
+            query: q,
+          }),
+          invoke(jobs, {
+            method: 'GET',
+            routeKey: 'GET /v1/messages/{messageId}/jobs',
+            path: '/x',
+            headers: auth(victim),
+            pathParameters: { messageId: anyId },
+          }),
+        ]);
+        for (const answer of answers) expect(answer.status, answer.text).toBeLessThan(500);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

@@ -343,13 +343,108 @@ export async function startAiSimulator(): Promise<{ url: string; stop: () => Pro
 // --- reading the store -----------------------------------------------------------------------------
 
 export async function tenantConversations(tenantId: string): Promise<Record<string, unknown>[]> {
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: tableName('inbound'),
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': `TCONV#${tenantId}` },
+  const { LISTING_SHARDS, tenantListingPk } = await import('../../functions/conversations/keys.js');
+  const shards = await Promise.all(
+    Array.from({ length: LISTING_SHARDS }, (_, shard) =>
+      ddb.send(
+        new QueryCommand({
+          TableName: tableName('inbound'),
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': tenantListingPk(tenantId, shard) },
+        }),
+      ),
+    ),
+  );
+  return shards
+    .flatMap((out) => out.Items ?? [])
+    .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
+}
+
+// --- calls the race and crash tests share ------------------------------------------------------------
+
+/** One Cloud API text from `from` (digits), through the real handler. */
+export async function sendCloud(
+  t: TestTenant,
+  from: string,
+  body: string,
+  wamid = `wamid.${randomUUID()}`,
+): Promise<HttpResult> {
+  const { handler } = await import('../../functions/webhooks/handlers/receive-whatsapp.js');
+  return invoke(handler, cloudCall(cloudText(t, { wamid, from, body })));
+}
+
+/** One WhatsApp Web `messages.upsert` with `key`, through the real handler. */
+export async function sendWeb(
+  t: TestTenant,
+  key: Record<string, unknown>,
+  text: string,
+): Promise<HttpResult> {
+  const { handler } = await import('../../functions/webhooks/handlers/receive-whatsapp-web.js');
+  return invoke(
+    handler,
+    tokenCall('/webhooks/whatsapp-web', JSON.stringify(webPayload(t, key, text)), t.webhookToken),
+  );
+}
+
+/** `PUT /v1/leads/{leadId}` through the real handler. */
+export async function leadCall(t: TestTenant, leadId: string, body: unknown): Promise<HttpResult> {
+  const { handler } = await import('../../functions/conversations/handlers/put-lead.js');
+  return invoke(
+    handler,
+    apiCall(t.apiKey, {
+      method: 'PUT',
+      routeKey: 'PUT /v1/leads/{leadId}',
+      path: `/v1/leads/${leadId}`,
+      pathParameters: { leadId },
+      body: JSON.stringify(body),
     }),
   );
-  return out.Items ?? [];
+}
+
+/** Every conversation `GET /v1/conversations` lists for the tenant (all pages). */
+export async function listedConversations(
+  t: TestTenant,
+): Promise<Array<{ conversationId: string; messageCount: number; conversationKey: string }>> {
+  const { handler } = await import('../../functions/conversations/handlers/list-conversations.js');
+  const all = [];
+  let cursor: string | undefined;
+  do {
+    const page = await invoke(
+      handler,
+      apiCall(t.apiKey, {
+        method: 'GET',
+        routeKey: 'GET /v1/conversations',
+        path: '/v1/conversations',
+        query: { limit: '200', ...(cursor ? { cursor } : {}) },
+      }),
+    );
+    if (page.status !== 200) throw new Error(`listing answered ${page.status}: ${page.text}`);
+    all.push(...page.json.conversations);
+    cursor = page.json.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
+/** The bodies of every message `GET /v1/conversations/{id}/messages` lists (all pages). */
+export async function threadOf(t: TestTenant, conversationId: string): Promise<string[]> {
+  const { handler } = await import('../../functions/conversations/handlers/list-messages.js');
+  const bodies: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await invoke(
+      handler,
+      apiCall(t.apiKey, {
+        method: 'GET',
+        routeKey: 'GET /v1/conversations/{conversationId}/messages',
+        path: `/v1/conversations/${conversationId}/messages`,
+        pathParameters: { conversationId },
+        query: { limit: '200', ...(cursor ? { cursor } : {}) },
+      }),
+    );
+    if (page.status !== 200) throw new Error(`messages answered ${page.status}: ${page.text}`);
+    bodies.push(...page.json.messages.map((m: { body: string }) => m.body));
+    cursor = page.json.nextCursor ?? undefined;
+  } while (cursor);
+  return bodies;
 }

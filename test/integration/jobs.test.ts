@@ -11,11 +11,18 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { handler as putLead } from '../../functions/conversations/put-lead.js';
+import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { PENDING_GRACE_SECONDS, readMessagePartition } from '../../functions/jobs/job-store.js';
-import { handler as processJob } from '../../functions/jobs/process-job.js';
-import { handler as recoverSchedule } from '../../functions/jobs/recover-jobs-schedule.js';
+import { jobDeps } from '../../functions/jobs/deps.js';
+import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
+import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
+import {
+  MAX_JOB_ATTEMPTS,
+  MAX_JOB_GENERATIONS,
+  PENDING_GRACE_SECONDS,
+  readMessagePartition,
+} from '../../functions/jobs/job-store.js';
+import { runJob } from '../../functions/jobs/run-job.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock } from '../../functions/kernel/clock.js';
 import { settings, tableName } from '../../functions/kernel/config.js';
@@ -25,8 +32,8 @@ import {
   FailpointCrashError,
   listFailpoints,
 } from '../../functions/kernel/failpoints.js';
-import { handler as ghl } from '../../functions/webhooks/receive-ghl-sms.js';
-import { handler as whatsapp } from '../../functions/webhooks/receive-whatsapp.js';
+import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
+import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
 import { ensureTable } from '../../lib/local/provision.js';
 import { envNameForTable, tables } from '../../lib/manifest.js';
 import { testDynamoDbClient, testSqsClient } from '../support/emulators.js';
@@ -146,7 +153,8 @@ describe('jobs', () => {
         'recovery.after-requeue',
         'leads.after-lead-saved',
         'conversations.after-rekey',
-        'conversations.after-keys-redirected',
+        'conversations.after-merge-marked',
+        'conversations.after-messages-moved',
       ]),
     );
   });
@@ -158,7 +166,7 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
     armFailpoints({ 'inbound.after-message-stored': { probability: 1, times: 1 } });
     await expect(deliverCloud(wamid)).rejects.toBeInstanceOf(FailpointCrashError);
     const again = await deliverCloud(wamid);
-    expect(again.json).toEqual({ received: 1, deduped: 1 });
+    expect(again.json).toMatchObject({ received: 1, deduped: 1 });
     const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
     await settle(messageId);
     const conversation = await expectExactlyOnce(messageId);
@@ -257,7 +265,8 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
   for (const point of [
     'leads.after-lead-saved',
     'conversations.after-rekey',
-    'conversations.after-keys-redirected',
+    'conversations.after-merge-marked',
+    'conversations.after-messages-moved',
   ]) {
     it(`${point}: PUT /v1/leads crashed; the retry completes the attach and merge`, async () => {
       const t = await createTenant();
@@ -288,4 +297,38 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
       expect(listed[0]).toMatchObject({ leadId: 'L1', leadName: 'Ron', messageCount: 2 });
     });
   }
+});
+
+describe('a duplicate storm while a job is failed (issue 7.12)', () => {
+  it('resets the failed job a bounded number of times: the attempt cap holds across duplicates', async () => {
+    const t = await createTenant();
+    const body = JSON.stringify(ghlPayload(t, { contact_id: `c-${randomUUID()}` }));
+    const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
+    const messageId = first.json.messageId as string;
+    const ring = { tenantId: t.tenantId, messageId, jobType: 'ai_triage' as const };
+    const deps = jobDeps();
+    await fetch(`${ai.url}/_sim/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ openai: { errorRate: 1 } }),
+    });
+    let runs = 0;
+    try {
+      // Ten rounds of "run the job until it stops being claimable, then a duplicate arrives".
+      for (let round = 0; round < 10; round++) {
+        for (;;) {
+          const outcome = await runJob(deps, ring).catch(() => 'failed-retryable' as const);
+          if (outcome === 'skipped') break;
+          runs += 1;
+          if (runs > 100) throw new Error('the job never stops running');
+        }
+        const dup = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
+        expect(dup.json).toMatchObject({ deduped: true, messageId });
+      }
+    } finally {
+      await fetch(`${ai.url}/_sim/faults`, { method: 'DELETE' });
+    }
+    expect(runs).toBeLessThanOrEqual(MAX_JOB_ATTEMPTS * MAX_JOB_GENERATIONS);
+    const job = (await partition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
+    expect(job?.status).toBe('failed');
+  });
 });

@@ -1,22 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  conversationIdFor,
   decodeCursor,
   encodeCursor,
   pageLimit,
   toConversationView,
 } from '../../functions/conversations/conversation-store.js';
+import { conversationIdFor } from '../../functions/conversations/keys.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { InvalidRequestError } from '../../functions/kernel/errors.js';
 import { providerTime } from '../../functions/webhooks/provider-time.js';
 
 describe('deterministic identities', () => {
-  it('the same provider message and key always give the same ids; tenants never share one', () => {
+  it('tenants never share a message id; ids have their documented shape', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), (tenant, other, key) => {
         fc.pre(tenant !== other);
-        expect(messageIdFor(tenant, key)).toBe(messageIdFor(tenant, key));
         expect(messageIdFor(tenant, key)).not.toBe(messageIdFor(other, key));
         expect(messageIdFor(tenant, key)).toMatch(/^m_[0-9a-f]{32}$/);
         expect(conversationIdFor(`phone:${tenant}:+1`)).toMatch(/^c_[0-9a-f]{32}$/);

@@ -74,12 +74,24 @@ describe('parseWhatsAppId', () => {
     );
   });
 
-  it('property: never throws and never yields a raw JID as a phone', () => {
+  it('property: a JID yields exactly its user digits (device and agent dropped), or nothing', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.anything()), (raw) => {
-        const parsed = parseWhatsAppId(raw);
-        if (parsed?.kind === 'phone') expect(parsed.e164).toMatch(/^\+\d{7,15}$/);
-      }),
+      fc.property(
+        fc.stringMatching(/^[0-9a-z]{0,16}$/),
+        fc.option(fc.stringMatching(/^[0-9]{1,3}$/), { nil: undefined }),
+        fc.constantFrom('s.whatsapp.net', 'c.us', 'lid', 'g.us', 'broadcast', 'newsletter'),
+        (user, device, server) => {
+          const parsed = parseWhatsAppId(`${user}${device ? `:${device}` : ''}@${server}`);
+          if (parsed === undefined) return;
+          // Whatever it yields is built from the user part alone, never from the device or server.
+          expect(user).toMatch(/^\d+$/);
+          if (parsed.kind === 'phone') expect(parsed.e164).toBe(`+${user}`);
+          else if (parsed.kind === 'lid') expect(parsed.alias).toBe(`lid:${user}`);
+          else if (parsed.kind === 'group') expect(parsed.groupId).toBe(user);
+          else throw new Error(`unexpected ${parsed.kind} from a JID`);
+          expect(['s.whatsapp.net', 'c.us', 'lid', 'g.us']).toContain(server);
+        },
+      ),
     );
   });
 });

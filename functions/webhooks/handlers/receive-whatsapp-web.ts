@@ -1,20 +1,18 @@
 /** Trigger: HTTP API `POST /webhooks/whatsapp-web` (Baileys gateway events, Evolution API v2 shape; tenant webhook token). */
 
-import { inboundDeps } from '../conversations/runtime-deps.js';
-import { ddb } from '../kernel/clients.js';
-import { UnauthorizedError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody } from '../kernel/http.js';
-import { authenticateWebhook, webhookToken } from './webhook-auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { inboundDeps } from '../deps.js';
+import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 import {
   gatewayEnvelopeSchema,
   isMessagesUpsert,
   parseUpsertData,
   receiveGatewayMessages,
-} from './whatsapp-web.js';
+} from '../whatsapp-web.js';
 
 export const handler = httpHandler(async (request) => {
-  if (!webhookToken(request))
-    throw new UnauthorizedError('A webhook token is required (X-Webhook-Token or ?token=).');
+  requireWebhookToken(request, 'whatsapp_web_instance');
   const envelope = parseJsonBody(request, gatewayEnvelopeSchema);
   const tenant = await authenticateWebhook(
     ddb,

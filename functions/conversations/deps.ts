@@ -1,7 +1,7 @@
-/** The stores the inbound, conversation and job handlers work with, from the function's environment. */
+/** The conversations context's composition root: its stores and clients, from the environment, once. */
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
-import { queueUrl, settings, tableName } from '../kernel/config.js';
+import { queueUrl, tableName } from '../kernel/config.js';
 import type { InboundDeps } from './store-message.js';
 
 export function inboundDeps(): InboundDeps {
@@ -11,14 +11,5 @@ export function inboundDeps(): InboundDeps {
     clock: systemClock,
     table: tableName('inbound'),
     jobsQueueUrl: queueUrl('jobs'),
-  };
-}
-
-export function jobDeps() {
-  return {
-    ddb,
-    clock: systemClock,
-    table: tableName('inbound'),
-    leaseSeconds: settings.leaseSeconds,
   };
 }

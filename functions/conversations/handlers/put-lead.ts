@@ -3,15 +3,15 @@
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
 import { z } from 'zod';
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { systemClock } from '../kernel/clock.js';
-import { tableName } from '../kernel/config.js';
-import { InvalidRequestError, NotFoundError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody, pathParam } from '../kernel/http.js';
-import { toE164 } from '../kernel/phone.js';
-import { getTenant } from '../tenants/tenant-store.js';
-import { attachLead } from './conversation-store.js';
+import { authenticate } from '../../kernel/auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { systemClock } from '../../kernel/clock.js';
+import { tableName } from '../../kernel/config.js';
+import { InvalidRequestError, NotFoundError } from '../../kernel/errors.js';
+import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
+import { toE164 } from '../../kernel/phone.js';
+import { getTenant } from '../../tenants/tenant-store.js';
+import { attachLead } from '../conversation-store.js';
 
 const leadSchema = z
   .object({

@@ -1,9 +1,9 @@
 /** Trigger: HTTP API `GET /v1/conversations` (operator key): the tenant's conversations, most recent first. */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { tableName } from '../kernel/config.js';
-import { httpHandler } from '../kernel/http.js';
-import { listConversations, pageLimit } from './conversation-store.js';
+import { authenticate } from '../../kernel/auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { tableName } from '../../kernel/config.js';
+import { httpHandler } from '../../kernel/http.js';
+import { listConversations, pageLimit } from '../conversation-store.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(ddb, request, 'api');

@@ -1,0 +1,130 @@
+/**
+ * Where a person's messages go: the key items and alias links, read strongly consistently by key
+ * (never by a query). A key item may name a conversation that was merged since; the message write
+ * then follows `mergedInto` (see `store-message.ts`).
+ */
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { conversationKey, type PersonIdentity } from './identity.js';
+import { ckey, linkKey } from './keys.js';
+import type { ConversationsStoreContext } from './merge.js';
+
+/** A `CKEY` item as stored. */
+export interface KeyItem {
+  readonly key: string;
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly leadId?: string;
+}
+
+function toKeyItem(item: Record<string, unknown>): KeyItem | undefined {
+  if (typeof item.conversationId !== 'string' || typeof item.pk !== 'string') return undefined;
+  return {
+    key: item.pk.slice('CKEY#'.length),
+    conversationId: item.conversationId,
+    conversationKey:
+      typeof item.conversationKey === 'string'
+        ? item.conversationKey
+        : item.pk.slice('CKEY#'.length),
+    ...(typeof item.leadId === 'string' ? { leadId: item.leadId } : {}),
+  };
+}
+
+/** The key items of `keys` that exist, by key (one strongly consistent batch read; ≤ 100 keys). */
+export async function readKeyItems(
+  ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
+  keys: readonly string[],
+): Promise<Map<string, KeyItem>> {
+  const found = new Map<string, KeyItem>();
+  if (keys.length === 0) return found;
+  let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> = {
+    [ctx.table]: { Keys: keys.map(ckey), ConsistentRead: true },
+  };
+  // A batch may leave keys unprocessed under load; read them again until none is left.
+  for (let round = 0; round < 10 && Object.keys(request).length > 0; round++) {
+    const out = await ctx.ddb.send(new BatchGetCommand({ RequestItems: request }));
+    for (const raw of out.Responses?.[ctx.table] ?? []) {
+      const item = toKeyItem(raw);
+      if (item) found.set(item.key, item);
+    }
+    request = (out.UnprocessedKeys ?? {}) as typeof request;
+  }
+  if (Object.keys(request).length > 0) throw new Error('key items left unprocessed');
+  return found;
+}
+
+export interface Route {
+  /** The key the person's messages are filed under (`phone:` or `alias:`). */
+  readonly routeKey: string;
+  readonly e164?: string;
+  /** Aliases of the payload already linked to `e164` (their link items need no rewrite). */
+  readonly linked?: ReadonlySet<string>;
+  /** The key item of `routeKey`, when it exists. */
+  readonly existing?: KeyItem;
+}
+
+/**
+ * An alias without a phone in the payload is looked up in the link items (one batch read with the
+ * alias's own key item); then the phone's key item is read, in one batch with the link items of the
+ * payload's aliases when it shows any (so links already in place are not written again).
+ */
+export async function resolveRoute(
+  ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
+  tenantId: string,
+  person: PersonIdentity,
+): Promise<Route> {
+  const { ddb, table } = ctx;
+  let e164 = person.e164;
+  let linkedVia: string | undefined;
+  const alias = person.aliases[0];
+  if (!e164 && alias) {
+    const aliasRouteKey = conversationKey(tenantId, { alias });
+    const out = await ddb.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [table]: { Keys: [linkKey(tenantId, alias), ckey(aliasRouteKey)], ConsistentRead: true },
+        },
+      }),
+    );
+    const items = out.Responses?.[table] ?? [];
+    const link = items.find((i) => i.sk === 'LINK');
+    if (typeof link?.e164 === 'string') {
+      e164 = link.e164;
+      linkedVia = alias;
+    } else {
+      const raw = items.find((i) => i.sk === 'CKEY');
+      const existing = raw ? toKeyItem(raw) : undefined;
+      return { routeKey: aliasRouteKey, ...(existing ? { existing } : {}) };
+    }
+  }
+  if (!e164) throw new Error('resolveRoute needs a phone or an alias');
+  const routeKey = conversationKey(tenantId, { e164 });
+  if (person.aliases.length === 0 || !person.e164) {
+    const out = await ddb.send(
+      new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
+    );
+    const existing = out.Item ? toKeyItem(out.Item) : undefined;
+    return {
+      routeKey,
+      e164,
+      ...(linkedVia ? { linked: new Set([linkedVia]) } : {}),
+      ...(existing ? { existing } : {}),
+    };
+  }
+  const out = await ddb.send(
+    new BatchGetCommand({
+      RequestItems: {
+        [table]: {
+          Keys: [ckey(routeKey), ...person.aliases.map((a) => linkKey(tenantId, a))],
+          ConsistentRead: true,
+        },
+      },
+    }),
+  );
+  const items = out.Responses?.[table] ?? [];
+  const raw = items.find((i) => i.sk === 'CKEY');
+  const existing = raw ? toKeyItem(raw) : undefined;
+  const linked = new Set(
+    items.filter((i) => i.sk === 'LINK' && i.e164 === e164).map((i) => String(i.alias)),
+  );
+  return { routeKey, e164, linked, ...(existing ? { existing } : {}) };
+}

@@ -1,0 +1,11 @@
+/** Trigger: EventBridge Scheduler, every minute: re-rings lost and stale post-processing jobs. */
+import { scheduledHandler } from '../../kernel/schedule.js';
+import { logger } from '../../kernel/telemetry.js';
+import { recoveryDeps } from '../deps.js';
+import { recoverJobs } from '../recover-jobs.js';
+
+export const handler = scheduledHandler('recoverJobs', async () => {
+  const report = await recoverJobs(recoveryDeps());
+  logger.info('job recovery', { ...report });
+  return report;
+});

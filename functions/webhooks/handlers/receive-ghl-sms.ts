@@ -1,0 +1,25 @@
+/** Trigger: HTTP API `POST /webhooks/ghl/sms` (a GoHighLevel workflow webhook; tenant webhook token). */
+
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { ghlDedupeWindowSeconds, inboundDeps } from '../deps.js';
+import { ghlSmsSchema, receiveGhlSms } from '../ghl-sms.js';
+import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
+
+export const handler = httpHandler(async (request) => {
+  requireWebhookToken(request, 'ghl_location');
+  const payload = parseJsonBody(request, ghlSmsSchema);
+  const tenant = await authenticateWebhook(ddb, request, 'ghl_location', payload.location.id);
+  const result = await receiveGhlSms(inboundDeps(), tenant, payload, {
+    dedupeWindowSeconds: ghlDedupeWindowSeconds(),
+  });
+  return {
+    status: 200,
+    body: {
+      success: true,
+      deduped: result.deduped,
+      messageId: result.messageId,
+      dedupeRule: result.dedupeRule,
+    },
+  };
+});
