@@ -20,7 +20,7 @@ import {
   storeMessage,
 } from '../conversations/index.js';
 import { InvalidRequestError } from '../kernel/errors.js';
-import type { Tenant } from '../tenants/tenant-store.js';
+import type { Tenant } from '../tenants/index.js';
 import {
   type GhlDedupeRule,
   ghlBody,

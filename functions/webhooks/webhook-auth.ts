@@ -1,19 +1,7 @@
-/**
- * Authentication of the token-authenticated webhooks (GHL, WhatsApp Web gateway): the tenant is
- * the one owning the provider identifier in the payload, and the token must be that tenant's
- * webhook token (`X-Webhook-Token` or `?token=`), compared with its stored sha256 in constant time.
- *
- * An identifier no tenant owns is 404 `not_found` ("No tenant owns this location"): the token was
- * never the problem, and a 401 would send the user rotating credentials for nothing. (It tells a
- * caller that an identifier is unregistered, which reveals nothing about any tenant.) A wrong
- * token, another tenant's token and a tenant without credentials all look the same: 401. Every
- * refusal leaves one log line with the reason, never the token or the body.
- */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError, UnauthorizedError } from '../kernel/errors.js';
 import { type HttpRequest, header } from '../kernel/http.js';
 import { matchesHash } from '../kernel/secrets.js';
-import { type ClaimKind, findTenantByClaim, type Tenant } from '../tenants/tenant-store.js';
+import { type ClaimKind, type Tenant, tenantStore } from '../tenants/index.js';
 import { logRejected } from './outcomes.js';
 
 const NOUN: Record<string, string> = {
@@ -34,14 +22,13 @@ export function requireWebhookToken(request: HttpRequest, provider: string): voi
 }
 
 export async function authenticateWebhook(
-  ddb: DynamoDBDocumentClient,
   request: HttpRequest,
   kind: ClaimKind,
   providerId: string,
 ): Promise<Tenant> {
   requireWebhookToken(request, kind);
   const token = webhookToken(request) as string;
-  const tenant = await findTenantByClaim(ddb, kind, providerId);
+  const tenant = await tenantStore().findByClaim(kind, providerId);
   if (!tenant) {
     logRejected(kind, 'unknown_provider_id');
     const noun = NOUN[kind] ?? 'identifier';

@@ -13,7 +13,7 @@ import {
   parseWhatsAppId,
   storeMessage,
 } from '../conversations/index.js';
-import { findTenantByClaim, type Tenant } from '../tenants/tenant-store.js';
+import { type Tenant, tenantStore } from '../tenants/index.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerTime } from './provider-time.js';
 
@@ -105,7 +105,7 @@ export async function receiveCloudWebhook(
   deps: InboundDeps,
   payload: CloudWebhook,
   lookupTenant: (phoneNumberId: string) => Promise<Tenant | undefined> = (pid) =>
-    findTenantByClaim(deps.ddb, 'whatsapp_phone', pid),
+    tenantStore().findByClaim('whatsapp_phone', pid),
 ): Promise<CloudOutcome> {
   const tally = new OutcomeTally('whatsapp_cloud');
   const tenants = new Map<string, Promise<Tenant | undefined>>();

@@ -16,7 +16,7 @@ import {
   storeMessage,
 } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
-import type { Tenant } from '../tenants/tenant-store.js';
+import type { Tenant } from '../tenants/index.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerTime } from './provider-time.js';
 

@@ -3,14 +3,13 @@
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
 import { z } from 'zod';
-import { authenticate } from '../../kernel/auth.js';
 import { ddb } from '../../kernel/clients.js';
 import { systemClock } from '../../kernel/clock.js';
 import { tableName } from '../../kernel/config.js';
 import { InvalidRequestError, NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
 import { toE164 } from '../../kernel/phone.js';
-import { getTenant } from '../../tenants/tenant-store.js';
+import { authenticate, tenantStore } from '../../tenants/index.js';
 import { attachLead } from '../conversation-store.js';
 
 const leadSchema = z
@@ -21,10 +20,10 @@ const leadSchema = z
   .strict();
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const leadId = pathParam(request, 'leadId');
   const body = parseJsonBody(request, leadSchema);
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   if (!tenant) throw new NotFoundError('No such tenant.');
   const phones = body.phones.map((raw) => toE164(raw, tenant.defaultCountry));
   const bad = phones.flatMap((p, i) =>

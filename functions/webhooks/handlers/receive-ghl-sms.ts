@@ -1,6 +1,5 @@
 /** Trigger: HTTP API `POST /webhooks/ghl/sms` (a GoHighLevel workflow webhook; tenant webhook token). */
 
-import { ddb } from '../../kernel/clients.js';
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
 import { ghlDedupeWindowSeconds, inboundDeps } from '../deps.js';
 import { ghlSmsSchema, receiveGhlSms } from '../ghl-sms.js';
@@ -9,7 +8,7 @@ import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 export const handler = httpHandler(async (request) => {
   requireWebhookToken(request, 'ghl_location');
   const payload = parseJsonBody(request, ghlSmsSchema);
-  const tenant = await authenticateWebhook(ddb, request, 'ghl_location', payload.location.id);
+  const tenant = await authenticateWebhook(request, 'ghl_location', payload.location.id);
   const result = await receiveGhlSms(inboundDeps(), tenant, payload, {
     dedupeWindowSeconds: ghlDedupeWindowSeconds(),
   });
