@@ -108,7 +108,11 @@ export async function applyCampaignStatus(
       countMetric('CampaignStatusWamidMismatch');
       return { matched: true, applied: false };
     }
-    if (!movesForward(recipient.status, event.status)) return { matched: true, applied: false };
+    if (!movesForward(recipient.status, event.status)) {
+      // A repeated (or late, older) status: the recipient already stands at or past it.
+      countMetric('DuplicateSuppressed');
+      return { matched: true, applied: false };
+    }
     const now = isoTime(clock);
     const firstError = event.errors?.[0];
     const result = await countedTransition(ddb, {

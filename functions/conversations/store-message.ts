@@ -29,6 +29,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
+import { countMetric } from '../kernel/telemetry.js';
 import {
   ckey,
   conversationIdFor,
@@ -104,7 +105,10 @@ export async function storeMessage(
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
     }
-    if (outcome.kind === 'duplicate') return handleDuplicate(deps, messageId, outcome.current);
+    if (outcome.kind === 'duplicate') {
+      countMetric('DuplicateSuppressed');
+      return handleDuplicate(deps, messageId, outcome.current);
+    }
     // The route moved under us (a first contact raced us, or the conversation was merged): re-read it.
   }
   throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
