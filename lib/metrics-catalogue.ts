@@ -64,7 +64,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'duplicates',
     meaning:
-      'A repeated webhook delivery (or other repeated input) found its effect already stored and wrote nothing new; the source dimension says which route or consumer',
+      "A repeated input found its effect already stored and wrote nothing new: a webhook message delivered again, or a campaign status the recipient already stands at or past (including the provider's `sent` for a send the sender recorded itself); the source dimension says which route or consumer",
   },
   {
     name: 'CampaignStatusWamidMismatch',

@@ -29,7 +29,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
-import { countMetric } from '../kernel/telemetry.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
 import {
   ckey,
   conversationIdFor,
@@ -107,6 +107,7 @@ export async function storeMessage(
     }
     if (outcome.kind === 'duplicate') {
       countMetric('DuplicateSuppressed');
+      logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
       return handleDuplicate(deps, messageId, outcome.current);
     }
     // The route moved under us (a first contact raced us, or the conversation was merged): re-read it.
