@@ -73,7 +73,8 @@ export function tapHandlerOutput(stream: NodeJS.WriteStream = process.stdout): H
             ? raw.reduce((a: number, b) => a + Number(b), 0)
             : Number(raw ?? 0);
           if (!Number.isFinite(value)) continue;
-          const entry = (totals[Name] ??= { total: 0, bySource: {} });
+          const entry = totals[Name] ?? { total: 0, bySource: {} };
+          totals[Name] = entry;
           entry.total += value;
           entry.bySource[source] = (entry.bySource[source] ?? 0) + value;
           if (!declared.has(Name)) undeclared.add(Name);
