@@ -204,6 +204,10 @@ export class OnceflowStack extends Stack {
     for (const [name, queue] of entries(this.queues)) {
       new CfnOutput(this, `${pascal(name)}QueueUrl`, { value: queue.queueUrl });
     }
+    // The ops CLI (`npx onceflow dlq ... --stack NAME`) finds the dead-letter queues here.
+    for (const [name, queue] of entries(this.deadLetterQueues)) {
+      new CfnOutput(this, `${pascal(name)}DeadLetterQueueUrl`, { value: queue.queueUrl });
+    }
   }
 
   private createTable(name: TableName, spec: TableSpec): Table {

@@ -144,13 +144,29 @@ export interface CampaignProgress {
   readonly configuredRate: number;
 }
 
+export interface DashboardRow {
+  readonly guarantee: Guarantee;
+  readonly title: string;
+  readonly metrics: Array<{ name: string; meaning: string; alarm: boolean } & MetricTotal>;
+}
+
+/** The page's rows: every catalogue metric under its guarantee, zero when not yet seen. */
+export function catalogueRows(metrics: Readonly<Record<string, MetricTotal>>): DashboardRow[] {
+  return (Object.entries(GUARANTEES) as Array<[Guarantee, string]>).map(([guarantee, title]) => ({
+    guarantee,
+    title,
+    metrics: METRICS.filter((m) => m.guarantee === guarantee).map((m) => ({
+      name: m.name,
+      meaning: m.meaning,
+      alarm: m.alarm !== undefined,
+      ...(metrics[m.name] ?? { total: 0, bySource: {} }),
+    })),
+  }));
+}
+
 export interface DashboardData {
   readonly generatedAt: string;
-  readonly rows: Array<{
-    guarantee: Guarantee;
-    title: string;
-    metrics: Array<{ name: string; meaning: string; alarm: boolean } & MetricTotal>;
-  }>;
+  readonly rows: DashboardRow[];
   readonly undeclaredMetrics: string[];
   readonly queues: unknown[];
   readonly campaigns: CampaignProgress[];
@@ -220,18 +236,7 @@ export function createDashboard(options: DashboardOptions) {
     const metrics = options.tap.metrics();
     return {
       generatedAt: new Date().toISOString(),
-      rows: (Object.entries(GUARANTEES) as Array<[Guarantee, string]>).map(
-        ([guarantee, title]) => ({
-          guarantee,
-          title,
-          metrics: METRICS.filter((m) => m.guarantee === guarantee).map((m) => ({
-            name: m.name,
-            meaning: m.meaning,
-            alarm: m.alarm !== undefined,
-            ...(metrics[m.name] ?? { total: 0, bySource: {} }),
-          })),
-        }),
-      ),
+      rows: catalogueRows(metrics),
       undeclaredMetrics: options.tap.undeclared(),
       queues: await options.queueStats(),
       campaigns: await campaigns(),
