@@ -124,7 +124,7 @@ program
       const report = {
         target: target.label,
         execute: options.execute,
-        legacyConversations: rows.length,
+        legacyConversations: plan.ordered.length,
         persons: plan.persons.length,
         messages: plan.messages,
         refused: plan.refused,
@@ -136,7 +136,7 @@ program
         () =>
           [
             `target: ${target.label}`,
-            `${rows.length} legacy conversations → ${plan.persons.length} persons, ${plan.messages} messages`,
+            `${plan.ordered.length} legacy conversations → ${plan.persons.length} persons, ${plan.messages} messages`,
             ...plan.persons.map(
               (p) =>
                 `  ${p.tenantId} ${maskTail(p.person)}: ${p.legacyIds.join(', ')} (${p.messages} messages)`,

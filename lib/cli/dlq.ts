@@ -2,7 +2,9 @@
  * `onceflow dlq list|replay QUEUE`: what sits in a queue's dead-letter queue, and moving it back.
  *
  * Listing receives with a zero visibility timeout (messages stay where they are) until no new
- * message id appears. Replay sends each message to its queue with its message group and a
+ * message id appears. A FIFO queue hands out a message group's messages in order, so where the
+ * queue returns one message per group and receive (the SQS emulator does), the listing shows each
+ * group's head; replay moves every message. Replay sends each message to its queue with its message group and a
  * deduplication id derived from the dead-letter message id (a replay repeated within SQS's
  * five-minute window is deduplicated), then deletes it from the dead-letter queue. Replaying is
  * safe because every consumer re-reads the item's state from DynamoDB before acting: a message
