@@ -26,7 +26,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every literal metric name passed to countMetric / addMetric / singleMetric().addMetric. */
-export function emittedMetricNames(files: readonly string[]): Map<string, string> {
+function emittedMetricNames(files: readonly string[]): Map<string, string> {
   const found = new Map<string, string>();
   const call = /\b(?:countMetric|addMetric)\(\s*['"`]([A-Za-z][A-Za-z0-9]*)['"`]/g;
   for (const file of files) {
