@@ -188,4 +188,46 @@ describe('local dashboard in headless chromium', () => {
     expect(openapi.json.openapi).toBe('3.1.0');
     expect(Object.keys(openapi.json.paths as object)).toContain('/webhooks/whatsapp');
   });
+
+  it('lists the simulator faults, and a PUT says what it replaced', async () => {
+    await http(runtime.simUrl, 'PUT', '/_sim/faults', { body: { whatsapp: { errorRate: 0.2 } } });
+    const put = await http(runtime.simUrl, 'PUT', '/_sim/faults', {
+      body: { whatsapp: { latencyMs: 5 } },
+    });
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({
+      replaced: { whatsapp: { errorRate: 0.2 } },
+      faults: { whatsapp: { latencyMs: 5, errorRate: 0 } },
+    });
+    const listed = await http(runtime.simUrl, 'GET', '/_sim/faults');
+    expect(listed.json).toMatchObject({ faults: { whatsapp: { latencyMs: 5, errorRate: 0 } } });
+    await http(runtime.simUrl, 'DELETE', '/_sim/faults');
+    expect((await http(runtime.simUrl, 'GET', '/_sim/faults')).json).toMatchObject({
+      faults: { whatsapp: { latencyMs: 0 } },
+    });
+  });
+
+  it('clears one failpoint by name and leaves the others armed', async () => {
+    const all = await http(runtime.apiUrl, 'GET', '/_local/failpoints');
+    const [first, second] = (all.json.failpoints as Array<{ name: string }>).map((f) => f.name);
+    expect(first && second).toBeTruthy();
+    await http(runtime.apiUrl, 'PUT', '/_local/failpoints', {
+      body: { [String(first)]: { probability: 1 }, [String(second)]: { probability: 1 } },
+    });
+    const cleared = await http(
+      runtime.apiUrl,
+      'DELETE',
+      `/_local/failpoints/${encodeURIComponent(String(first))}`,
+    );
+    expect(cleared.status).toBe(200);
+    const points = cleared.json.failpoints as Array<{
+      name: string;
+      armed: { probability: number } | null;
+    }>;
+    expect(points.find((p) => p.name === first)?.armed?.probability).toBe(0);
+    expect(points.find((p) => p.name === second)?.armed?.probability).toBe(1);
+    const unknown = await http(runtime.apiUrl, 'DELETE', '/_local/failpoints/no.such.point');
+    expect(unknown.status).toBe(404);
+    await http(runtime.apiUrl, 'DELETE', '/_local/failpoints');
+  });
 });
