@@ -23,6 +23,7 @@ export const GUARANTEES = {
   providerRefusals: 'Provider refusals (130429, 131056, Google quota)',
   unroutable: 'Unroutable webhooks',
   jobs: 'Post-processing jobs',
+  runtime: 'Runtime: cold starts',
 } as const;
 
 export type Guarantee = keyof typeof GUARANTEES;
@@ -311,6 +312,15 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'jobs',
     meaning: 'Tokens spent by ai_triage jobs',
+  },
+  // Runtime.
+  {
+    name: 'ColdStart',
+    unit: 'Count',
+    dimensions: ['service', 'function_name'],
+    guarantee: 'runtime',
+    meaning: "A new execution environment (Powertools' captureColdStartMetric), by function",
+    pendingFrom: 'kernel',
   },
 ];
 

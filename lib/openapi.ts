@@ -255,16 +255,21 @@ export function routeKey(method: HttpMethod | string, path: string): string {
   return `${method} ${path}`;
 }
 
+/** The manifest's routes with a path (API Gateway's `$default` catch-all answers 404 and is no operation). */
+export function documentedRoutes(): ReturnType<typeof httpRoutes> {
+  return httpRoutes().filter((route) => route.path.startsWith('/'));
+}
+
 /** The manifest's routes that `ROUTE_DOCS` does not describe (a test keeps this empty). */
 export function undocumentedRoutes(): string[] {
-  return httpRoutes()
+  return documentedRoutes()
     .map((r) => routeKey(r.method, r.path))
     .filter((key) => !ROUTE_DOCS[key]);
 }
 
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of httpRoutes()) {
+  for (const route of documentedRoutes()) {
     const doc = ROUTE_DOCS[routeKey(route.method, route.path)];
     const pathParams = [...route.path.matchAll(/\{([^}+]+)\+?\}/g)].map((m) => m[1] as string);
     const parameters = [

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
-import { httpRoutes } from '../../lib/manifest.js';
-import { openApiDocument, undocumentedRoutes } from '../../lib/openapi.js';
+import { documentedRoutes, openApiDocument, undocumentedRoutes } from '../../lib/openapi.js';
 
 type Operation = {
   operationId: string;
@@ -28,7 +27,7 @@ describe('OpenAPI from the handlers', () => {
 
   it('documents every manifest route', () => {
     expect(undocumentedRoutes()).toEqual([]);
-    for (const route of httpRoutes()) {
+    for (const route of documentedRoutes()) {
       const operation = doc.paths[route.path]?.[route.method.toLowerCase()];
       expect(operation, `${route.method} ${route.path}`).toBeDefined();
       expect(operation?.operationId).toBe(route.functionName);
@@ -41,7 +40,7 @@ describe('OpenAPI from the handlers', () => {
   });
 
   it('has no operation the manifest does not route', () => {
-    const routed = new Set(httpRoutes().map((r) => `${r.method.toLowerCase()} ${r.path}`));
+    const routed = new Set(documentedRoutes().map((r) => `${r.method.toLowerCase()} ${r.path}`));
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const method of Object.keys(operations))
         expect(routed.has(`${method} ${path}`)).toBe(true);
@@ -67,7 +66,7 @@ describe('OpenAPI from the handlers', () => {
 
   it('names every routed path in docs/api.md', () => {
     const api = readFileSync(join(PROJECT_ROOT, 'docs/api.md'), 'utf8');
-    for (const route of httpRoutes())
+    for (const route of documentedRoutes())
       expect(api, route.path).toContain(`${route.method} ${route.path}`);
   });
 });
