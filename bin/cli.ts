@@ -413,6 +413,9 @@ program
       'docs/runbook.md',
       `${runbook.slice(0, begin + RUNBOOK_TABLE_BEGIN.length)}\n${renderMetricsTable()}\n${runbook.slice(end)}`,
     );
+    // The repository's formatter owns the layout of checked-in JSON.
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('npx', ['biome', 'format', '--write', 'docs/openapi.json'], { stdio: 'ignore' });
     process.stdout.write('wrote docs/openapi.json and the metrics table of docs/runbook.md\n');
   });
 
