@@ -25,6 +25,7 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -38,6 +39,7 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
   type FunctionSpec,
@@ -50,6 +52,7 @@ import {
   type TableName,
   type TableSpec,
 } from './manifest.js';
+import { DEFAULT_LIMITS, type OperationalLimits } from './operational-limits.js';
 
 /** The part of `lib/manifest.ts` the stack is generated from. */
 export interface OnceflowManifest {
@@ -102,9 +105,15 @@ export interface OnceflowStackProps extends StackProps {
   readonly ociStaleSeconds?: number;
   /**
    * Default throttle of every HTTP API route.
-   * @default { rateLimit: 500, burstLimit: 1000 }
+   * @default from `limits`: { rateLimit: 10000, burstLimit: 20000 }
    */
   readonly httpThrottle?: ThrottleSettings;
+  /**
+   * Operational limits and alarm settings (`lib/operational-limits.ts`; `bin/onceflow.ts` reads
+   * them from CDK context).
+   * @default DEFAULT_LIMITS
+   */
+  readonly limits?: OperationalLimits;
   /**
    * Retention of the function and API access log groups.
    * @default RetentionDays.ONE_MONTH
@@ -131,6 +140,7 @@ export class OnceflowStack extends Stack {
   readonly secrets: Readonly<Record<SecretName, Secret>>;
   readonly functions: Readonly<Record<string, OnceflowFunction>>;
   readonly httpApi: HttpApi;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: OnceflowStackProps = {}) {
     super(scope, id, props);
@@ -145,6 +155,7 @@ export class OnceflowStack extends Stack {
     };
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     checkQueueConsumers(manifest);
+    const limits = props.limits ?? DEFAULT_LIMITS;
 
     this.tables = mapRecord(manifest.tables, (name, spec) => this.createTable(name, spec));
     const queuePairs = mapRecord(manifest.queues, (name, spec) => this.createQueue(name, spec));
@@ -153,7 +164,10 @@ export class OnceflowStack extends Stack {
     this.secrets = mapRecord(SECRET_DESCRIPTIONS, (name, description) =>
       this.createSecret(name, description),
     );
-    this.httpApi = this.createHttpApi(props.httpThrottle, logRetention);
+    this.httpApi = this.createHttpApi(
+      props.httpThrottle ?? { rateLimit: limits.httpRateLimit, burstLimit: limits.httpBurstLimit },
+      logRetention,
+    );
 
     const functions: Record<string, OnceflowFunction> = {};
     for (const [name, spec] of Object.entries(manifest.functions)) {
@@ -166,10 +180,25 @@ export class OnceflowStack extends Stack {
         environment: { ...settings, ...spec.environment },
       });
       this.bindResources(name, fn, spec);
-      this.attachTrigger(name, fn, spec, manifest);
+      this.attachTrigger(name, fn, spec, manifest, limits);
+      const reserved = limits.reservedConcurrency[name];
+      if (reserved !== undefined) {
+        (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;
+      }
       functions[name] = fn;
     }
     this.functions = functions;
+    this.observability = new Observability(this, 'Observability', {
+      functions,
+      queues: this.queues,
+      deadLetterQueues: this.deadLetterQueues,
+      tables: this.tables,
+      httpApi: this.httpApi,
+      alarmEmail: limits.alarmEmail,
+      http5xxPercent: limits.http5xxPercent,
+      staleQueueSeconds: limits.staleQueueSeconds,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint });
     for (const [name, table] of entries(this.tables)) {
@@ -179,6 +208,10 @@ export class OnceflowStack extends Stack {
     }
     for (const [name, queue] of entries(this.queues)) {
       new CfnOutput(this, `${pascal(name)}QueueUrl`, { value: queue.queueUrl });
+    }
+    // The ops CLI (`npx onceflow dlq ... --stack NAME`) finds the dead-letter queues here.
+    for (const [name, queue] of entries(this.deadLetterQueues)) {
+      new CfnOutput(this, `${pascal(name)}DeadLetterQueueUrl`, { value: queue.queueUrl });
     }
   }
 
@@ -244,7 +277,7 @@ export class OnceflowStack extends Stack {
     return secret;
   }
 
-  private createHttpApi(throttle: ThrottleSettings | undefined, retention: RetentionDays): HttpApi {
+  private createHttpApi(throttle: ThrottleSettings, retention: RetentionDays): HttpApi {
     const api = new HttpApi(this, 'HttpApi', {
       description: 'onceflow public HTTP contract (api.md)',
       createDefaultStage: false,
@@ -254,7 +287,7 @@ export class OnceflowStack extends Stack {
       httpApi: api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      throttle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
       },
@@ -290,6 +323,7 @@ export class OnceflowStack extends Stack {
     fn: OnceflowFunction,
     spec: FunctionSpec,
     manifest: OnceflowManifest,
+    limits: OperationalLimits,
   ): void {
     const trigger = spec.trigger;
     switch (trigger.kind) {
@@ -341,6 +375,7 @@ export class OnceflowStack extends Stack {
           new SqsEventSource(lookup(this.queues, trigger.queue, name), {
             batchSize: trigger.batchSize,
             reportBatchItemFailures: true,
+            maxConcurrency: limits.queueMaxConcurrency[trigger.queue],
           }),
         );
         return;

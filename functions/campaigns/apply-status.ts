@@ -13,7 +13,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
-import { countMetric } from '../kernel/telemetry.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
 import { countedTransition, counterWrite, moveDeltas } from './counters.js';
 import {
   decodeCallbackData,
@@ -108,7 +108,15 @@ export async function applyCampaignStatus(
       countMetric('CampaignStatusWamidMismatch');
       return { matched: true, applied: false };
     }
-    if (!movesForward(recipient.status, event.status)) return { matched: true, applied: false };
+    if (!movesForward(recipient.status, event.status)) {
+      // A repeated (or late, older) status: the recipient already stands at or past it.
+      countMetric('DuplicateSuppressed');
+      logger.info('duplicate suppressed', {
+        dedupeKey: `${event.wamid}|${event.status}`,
+        campaignId: recipient.campaignId,
+      });
+      return { matched: true, applied: false };
+    }
     const now = isoTime(clock);
     const firstError = event.errors?.[0];
     const result = await countedTransition(ddb, {

@@ -28,6 +28,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
 import type { PersonIdentity } from './identity.js';
 import {
   ckey,
@@ -135,7 +136,11 @@ export async function storeMessage(
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
     }
-    if (outcome.kind === 'duplicate') return handleDuplicate(deps, messageId, outcome.current);
+    if (outcome.kind === 'duplicate') {
+      countMetric('DuplicateSuppressed');
+      logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
+      return handleDuplicate(deps, messageId, outcome.current);
+    }
     if (outcome.kind === 'merged') {
       // The key names a merged conversation: file under its root, finish moving whatever the
       // merged one still holds (a fold that crashed before moving), and repair the key.

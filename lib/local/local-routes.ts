@@ -7,6 +7,8 @@
  * - `PUT /_local/failpoints` `{"<name>": {"probability": 0.3, "times"?: 1}}` → the same listing;
  *   unknown names or bad settings → 400 `invalid_request` with `details`.
  * - `DELETE /_local/failpoints` → `{"cleared": true}`.
+ * - `DELETE /_local/failpoints/{name}` → disarms that one point (armed at probability 0, so it
+ *   never fires; its fired count stays) and answers the listing; an unknown name → 404.
  * - `GET /_local/clock` and `POST /_local/clock/advance {"seconds": N}` → `{"now", "offsetSeconds"}`.
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
  */
@@ -39,6 +41,19 @@ export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
     if (!url.pathname.startsWith('/_local/')) return false;
     const key = `${req.method} ${url.pathname.replace(/\/$/, '')}`;
     try {
+      if (req.method === 'DELETE' && key.startsWith('DELETE /_local/failpoints/')) {
+        await options.handlersLoaded();
+        const name = decodeURIComponent(key.slice('DELETE /_local/failpoints/'.length));
+        try {
+          armFailpoints({ [name]: { probability: 0 } });
+        } catch (error) {
+          if (!(error instanceof UnknownFailpointError)) throw error;
+          sendError(res, 404, 'not_found', `no failpoint is named ${name}`);
+          return true;
+        }
+        sendJson(res, 200, { failpoints: listFailpoints() });
+        return true;
+      }
       switch (key) {
         case 'GET /_local/ready': {
           const ready = options.isReady();

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settings } from '../../functions/kernel/config.js';
 import { functions as manifestFunctions } from '../manifest.js';
+import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
   assertJavaAvailable,
   type DynamoDbLocal,
@@ -27,7 +28,7 @@ import { createLocalRoutes } from './local-routes.js';
 import { assertPortsFree, freePort } from './ports.js';
 import { localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
-import { type LocalQueue, localQueue, queueNames } from './resources.js';
+import { type LocalQueue, localQueue, physicalTableName, queueNames } from './resources.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
@@ -162,19 +163,33 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sqs = localSqsClient(urls.sqs);
     stack.push(async () => sqs.destroy());
 
+    const localQueueStats = () =>
+      queueStats(
+        sqs,
+        queueNames().map((q) => localQueue(q, urls.sqs)),
+      );
+    // The local dashboard reads the handlers' EMF and log lines (see lib/local/dashboard.ts).
+    const tap = tapHandlerOutput();
+    stack.push(async () => tap.stop());
+    const dashboard = createDashboard({
+      tap,
+      queueStats: localQueueStats,
+      dynamodbEndpoint: urls.dynamodb,
+      campaignsTable: physicalTableName('campaigns'),
+    });
+    stack.push(async () => dashboard.close());
     const api = createHttpAdapter({
       loader,
       log,
       isReady: () => ready,
-      extraRoutes: createLocalRoutes({
-        handlersLoaded: () => handlersLoaded,
-        queueStats: () =>
-          queueStats(
-            sqs,
-            queueNames().map((q) => localQueue(q, urls.sqs)),
-          ),
-        isReady: () => ready,
-      }),
+      extraRoutes: chainRoutes(
+        dashboard.routes,
+        createLocalRoutes({
+          handlersLoaded: () => handlersLoaded,
+          queueStats: localQueueStats,
+          isReady: () => ready,
+        }),
+      ),
     });
     await listenOrClose(api, ports.PORT, stack);
 

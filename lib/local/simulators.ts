@@ -5,7 +5,10 @@
  * Shared routes:
  * - `GET /health` → `{"status": "ok", "simulators": ["whatsapp", ...]}`
  * - `PUT /_sim/faults` `{"<module name>": {...}}` → each named module's `setFaults`; an unknown
- *   module name → 400. `DELETE /_sim/faults` → every module's `clearFaults`.
+ *   module name → 400. The answer says what it replaced: `{"faults": {<module>: settings now},
+ *   "replaced": {<module>: settings before}}` (a PUT replaces a module's earlier faults).
+ * - `GET /_sim/faults` → `{"faults": {<module>: settings in effect}}`.
+ * - `DELETE /_sim/faults` → every module's `clearFaults`.
  * - `POST /_sim/reset` → every module's `reset` (clears ledgers).
  */
 import { createServer, type Server } from 'node:http';
@@ -52,6 +55,16 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
         sendJson(res, 200, { reset: true });
         return;
       }
+      const faultsNow = (names: readonly string[]) =>
+        Object.fromEntries(
+          modules
+            .filter((m) => m.getFaults && names.includes(m.name))
+            .map((m) => [m.name, structuredClone(m.getFaults?.())]),
+        );
+      if (key === 'GET /_sim/faults') {
+        sendJson(res, 200, { faults: faultsNow(modules.map((m) => m.name)) });
+        return;
+      }
       if (key === 'DELETE /_sim/faults') {
         for (const module of modules) await module.clearFaults?.();
         sendJson(res, 200, { cleared: true });
@@ -77,6 +90,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
           );
           return;
         }
+        const replaced = faultsNow(entries.map(([name]) => name));
         for (const [name, faults] of entries) {
           try {
             await modules.find((m) => m.name === name)?.setFaults?.(faults);
@@ -87,7 +101,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
             return;
           }
         }
-        sendJson(res, 200, { faults: body });
+        sendJson(res, 200, { faults: faultsNow(entries.map(([name]) => name)), replaced });
         return;
       }
       for (const module of modules) {

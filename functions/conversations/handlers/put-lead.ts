@@ -12,7 +12,7 @@ import { toE164 } from '../../kernel/phone.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { attachLead } from '../conversation-store.js';
 
-const leadSchema = z
+export const leadSchema = z
   .object({
     name: z.string().trim().min(1).max(200).optional(),
     phones: z.array(z.string().min(1).max(64)).min(1).max(20),

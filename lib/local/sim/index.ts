@@ -41,6 +41,8 @@ export interface SimulatorModule {
   setFaults?(faults: unknown): void | Promise<void>;
   /** `DELETE /_sim/faults`. */
   clearFaults?(): void | Promise<void>;
+  /** `GET /_sim/faults`: the settings in effect (defaults when none were set). */
+  getFaults?(): unknown;
   /** Called on runtime stop: cancel pending timers (e.g. delayed status webhooks). */
   close?(): void | Promise<void>;
 }

@@ -175,5 +175,8 @@ export const openaiSimulator: SimulatorFactory = () => {
     clearFaults() {
       faults = { errorRate: 0, latencyMs: 0 };
     },
+    getFaults() {
+      return faults;
+    },
   };
 };

@@ -468,6 +468,9 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
     clearFaults() {
       faults.clear();
     },
+    getFaults() {
+      return faults.get();
+    },
     close() {
       closed = true;
       clearInterval(timer);

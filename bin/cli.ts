@@ -1,0 +1,435 @@
+/**
+ * `npx onceflow`: the ops CLI. Works against the local runtime by default (`npm start`), or a
+ * deployed stack with `--stack NAME` and the usual AWS credentials and region. Every command that
+ * writes is a dry run unless `--execute`. `--json` prints one JSON document instead of text.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { resolveTarget, type Target } from '../lib/cli/target.js';
+import { functions as manifestFunctions, type QueueName, queues } from '../lib/manifest.js';
+
+const RECONCILE_CONVERSIONS = /reconcil.*conversion/i;
+const PHONE_LIKE = /^\+?\d{7,}$/;
+
+const program = new Command();
+program
+  .name('onceflow')
+  .description('onceflow ops CLI: import, audit, dead-letter queues, inspect, reconcile')
+  .option(
+    '--stack <name>',
+    'a deployed stack (CloudFormation outputs) instead of the local runtime',
+  )
+  .option('--json', 'print one JSON document', false);
+
+interface GlobalOptions {
+  stack?: string;
+  json: boolean;
+}
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function print(json: unknown, text: () => string): void {
+  process.stdout.write(`${globals().json ? JSON.stringify(json, null, 2) : text()}\n`);
+}
+
+function progressBar(total: number, label: string): { tick(n: number): void; stop(): void } {
+  if (globals().json || !process.stderr.isTTY || total === 0) return { tick() {}, stop() {} };
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {value}/{total} ({percentage}%)`,
+    stream: process.stderr,
+    hideCursor: true,
+  });
+  bar.start(total, 0);
+  return { tick: (n) => bar.update(n), stop: () => bar.stop() };
+}
+
+async function withTarget<T>(run: (target: Target) => Promise<T>): Promise<T> {
+  const target = await resolveTarget({ stack: globals().stack });
+  try {
+    return await run(target);
+  } finally {
+    target.close();
+  }
+}
+
+function queueName(value: string): QueueName {
+  if (!(value in queues)) {
+    throw new InvalidArgumentError(`one of: ${Object.keys(queues).join(', ')}`);
+  }
+  return value as QueueName;
+}
+
+const dryRunNote = (execute: boolean) => (execute ? '' : '\n(dry run: add --execute to write)');
+
+// import conversations FILE
+program
+  .command('import')
+  .description('import legacy data')
+  .command('conversations')
+  .argument('<file>', 'JSON lines, one legacy conversation each')
+  .option('--execute', 'write (default: dry run)', false)
+  .action(async (file: string, options: { execute: boolean }) => {
+    const { parseLegacyLines, planImport, executeImport } = await import(
+      '../lib/cli/import-conversations.js'
+    );
+    await withTarget(async (target) => {
+      const { getTenant } = await import('../functions/tenants/tenant-store.js');
+      const { rows, refused } = parseLegacyLines(readFileSync(file, 'utf8'));
+      const countries = new Map<string, string | undefined>();
+      for (const tenantId of new Set(rows.map((r) => r.conversation.tenantId))) {
+        countries.set(tenantId, (await getTenant(target.ddb, tenantId, true))?.defaultCountry);
+      }
+      const plan = planImport(rows, refused, (t) => countries.get(t));
+      let result: { written: number; alreadyThere: number; conversations: number } | undefined;
+      if (options.execute) {
+        const { storeMessage } = await import('../functions/conversations/store-message.js');
+        const { attachLead } = await import('../functions/conversations/conversation-store.js');
+        const { systemClock } = await import('../functions/kernel/clock.js');
+        const deps = {
+          ddb: target.ddb,
+          sqs: target.sqs,
+          clock: systemClock,
+          table: target.tables.inbound,
+          jobsQueueUrl: target.queues.jobs.url,
+        };
+        const bar = progressBar(plan.messages, 'messages');
+        const done = await executeImport(plan, storeMessage, deps, bar.tick);
+        bar.stop();
+        // Leads named by the legacy system own their person's conversation, as PUT /v1/leads does.
+        for (const row of plan.ordered) {
+          const { leadId, name } = row.conversation;
+          if (!leadId || !row.person.e164) continue;
+          await attachLead(
+            target.ddb,
+            systemClock,
+            target.tables.inbound,
+            row.conversation.tenantId,
+            leadId,
+            {
+              ...(name ? { name } : {}),
+              phones: [row.person.e164],
+            },
+          );
+        }
+        result = {
+          written: done.written,
+          alreadyThere: done.alreadyThere,
+          conversations: done.conversations.size,
+        };
+      }
+      const report = {
+        target: target.label,
+        execute: options.execute,
+        legacyConversations: plan.ordered.length,
+        persons: plan.persons.length,
+        messages: plan.messages,
+        refused: plan.refused,
+        personsDetail: plan.persons,
+        ...(result ? { result } : {}),
+      };
+      print(
+        report,
+        () =>
+          [
+            `target: ${target.label}`,
+            `${plan.ordered.length} legacy conversations → ${plan.persons.length} persons, ${plan.messages} messages`,
+            ...plan.persons.map(
+              (p) =>
+                `  ${p.tenantId} ${maskTail(p.person)}: ${p.legacyIds.join(', ')} (${p.messages} messages)`,
+            ),
+            `${plan.refused.length} rows refused`,
+            ...plan.refused.map(
+              (r) => `  line ${r.line}${r.legacyId ? ` (${r.legacyId})` : ''}: ${r.reason}`,
+            ),
+            ...(result
+              ? [
+                  `written: ${result.written} messages; already there: ${result.alreadyThere}; conversations: ${result.conversations}`,
+                ]
+              : []),
+          ].join('\n') + dryRunNote(options.execute),
+      );
+    });
+  });
+
+// conversations audit
+program
+  .command('conversations')
+  .description('conversation maintenance')
+  .command('audit')
+  .description('persons with more than one conversation, and the merges that fix them')
+  .option('--execute', 'merge (default: dry run)', false)
+  .action(async (options: { execute: boolean }) => {
+    const { readAuditInput, planMerges } = await import('../lib/cli/audit-conversations.js');
+    await withTarget(async (target) => {
+      const merges = planMerges(await readAuditInput(target.ddb, target.tables.inbound));
+      let moved = 0;
+      if (options.execute && merges.length > 0) {
+        const { foldConversations } = await import('../functions/conversations/index.js');
+        const { systemClock } = await import('../functions/kernel/clock.js');
+        const ctx = { ddb: target.ddb, clock: systemClock, table: target.tables.inbound };
+        const bar = progressBar(merges.length, 'merges');
+        for (const [i, merge] of merges.entries()) {
+          // A lead's conversation survives as the lead's; otherwise the fold keeps the first key.
+          const [kind, , ...rest] = merge.intoKey.split(':');
+          const leadId = kind === 'lead' ? rest.join(':') : undefined;
+          const folded = await foldConversations(ctx, merge.tenantId, {
+            ...(leadId ? { leadId } : {}),
+            keys: [merge.intoKey, ...merge.fromKeys],
+          });
+          moved += folded.merged;
+          bar.tick(i + 1);
+        }
+        bar.stop();
+      }
+      print(
+        { target: target.label, execute: options.execute, merges, messagesMoved: moved },
+        () =>
+          [
+            `target: ${target.label}`,
+            merges.length === 0
+              ? 'every person has one conversation: nothing to merge'
+              : `${merges.length} persons with more than one conversation:`,
+            ...merges.map(
+              (m) => `  ${m.tenantId} ${maskTail(m.person)}: ${m.from.join(', ')} → ${m.into}`,
+            ),
+            ...(options.execute ? [`messages moved: ${moved}`] : []),
+          ].join('\n') + (merges.length > 0 ? dryRunNote(options.execute) : ''),
+      );
+    });
+  });
+
+// dlq list|replay QUEUE
+const dlq = program.command('dlq').description('dead-letter queues');
+dlq
+  .command('list')
+  .argument('<queue>', 'jobs, sends or fanout', queueName)
+  .action(async (queue: QueueName) => {
+    const { listDeadLetters } = await import('../lib/cli/dlq.js');
+    await withTarget(async (target) => {
+      const letters = await listDeadLetters(target.sqs, target.queues[queue].dlqUrl);
+      print({ target: target.label, queue, messages: letters }, () =>
+        [
+          `${queue} dead-letter queue: ${letters.length} messages`,
+          ...letters.map(
+            (l) =>
+              `  ${l.messageId} group=${l.groupId ?? '-'} receives=${l.receiveCount} ${l.sentAt ?? ''} ${l.body.slice(0, 200)}`,
+          ),
+        ].join('\n'),
+      );
+    });
+  });
+dlq
+  .command('replay')
+  .argument('<queue>', 'jobs, sends or fanout', queueName)
+  .option('--execute', 'move the messages (default: dry run)', false)
+  .action(async (queue: QueueName, options: { execute: boolean }) => {
+    const { listDeadLetters, replayDeadLetters } = await import('../lib/cli/dlq.js');
+    await withTarget(async (target) => {
+      const { url, dlqUrl } = target.queues[queue];
+      const waiting = await listDeadLetters(target.sqs, dlqUrl);
+      let replayed = 0;
+      if (options.execute) {
+        const bar = progressBar(waiting.length, 'replayed');
+        replayed = await replayDeadLetters(target.sqs, dlqUrl, url, bar.tick);
+        bar.stop();
+      }
+      print(
+        { target: target.label, queue, waiting: waiting.length, replayed },
+        () =>
+          `${queue}: ${waiting.length} dead letters${options.execute ? `; ${replayed} replayed into the queue` : ''}${dryRunNote(options.execute)}`,
+      );
+    });
+  });
+
+// inspect
+const inspect = program.command('inspect').description('a stored dedupe record or work item');
+inspect
+  .command('webhook')
+  .argument('<id>', 'message id (m_…) or provider message id (with --tenant)')
+  .option('--tenant <tenantId>')
+  .action(async (id: string, options: { tenant?: string }) => {
+    const { inspectWebhook } = await import('../lib/cli/inspect.js');
+    await withTarget(async (target) => {
+      const item = await inspectWebhook(target.ddb, target.tables.inbound, id, options.tenant);
+      found(item, `no stored webhook message ${id}`);
+    });
+  });
+inspect
+  .command('recipient')
+  .argument('<phone>')
+  .requiredOption('--tenant <tenantId>')
+  .requiredOption('--campaign <campaignId>')
+  .action(async (phone: string, options: { tenant: string; campaign: string }) => {
+    const { inspectRecipient } = await import('../lib/cli/inspect.js');
+    await withTarget(async (target) => {
+      const item = await inspectRecipient(
+        target.ddb,
+        target.tables.campaigns,
+        phone,
+        options.tenant,
+        options.campaign,
+      );
+      found(item, `no recipient ${maskTail(phone)} in campaign ${options.campaign}`);
+    });
+  });
+for (const [kind, attribute] of [
+  ['conversion', 'conversionId'],
+  ['order', 'orderId'],
+] as const) {
+  inspect
+    .command(kind)
+    .argument('<id>')
+    .action(async (id: string) => {
+      const { inspectByAttribute } = await import('../lib/cli/inspect.js');
+      await withTarget(async (target) => {
+        const items = await inspectByAttribute(
+          target.ddb,
+          Object.values(target.tables),
+          attribute,
+          id,
+        );
+        found(items.length > 0 ? items : undefined, `no item with ${attribute} ${id}`);
+      });
+    });
+}
+
+function found(item: unknown, missing: string): void {
+  if (item === undefined) {
+    process.stderr.write(`${missing}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`${JSON.stringify(item, null, 2)}\n`);
+}
+
+// reconcile counters|conversions
+const reconcile = program.command('reconcile').description('recount and compare');
+reconcile
+  .command('counters')
+  .description("recount every campaign's recipients against its counters")
+  .option('--execute', 'repair (not available: drift is reported)', false)
+  .action(async (options: { execute: boolean }) => {
+    if (options.execute) {
+      process.stderr.write(
+        'reconcile counters --execute: counter repair is not implemented; the drift below is what the CounterDrift alarm saw (see docs/runbook.md#counterdrift)\n',
+      );
+      process.exitCode = 2;
+    }
+    const { reconcileCampaign } = await import('../functions/campaigns/reconcile-counters.js');
+    const { paginateScan } = await import('@aws-sdk/lib-dynamodb');
+    await withTarget(async (target) => {
+      const results: Array<{
+        tenantId: string;
+        campaignId: string;
+        drift: number;
+        inconclusiveShards: number;
+      }> = [];
+      for await (const page of paginateScan(
+        { client: target.ddb },
+        {
+          TableName: target.tables.campaigns,
+          FilterExpression: 'sk = :meta AND begins_with(pk, :p)',
+          ExpressionAttributeValues: { ':meta': 'META', ':p': 'CAMPAIGN#' },
+        },
+      )) {
+        for (const item of page.Items ?? []) {
+          const campaign = { tenantId: String(item.tenantId), campaignId: String(item.campaignId) };
+          const r = await reconcileCampaign(
+            { ddb: target.ddb, table: target.tables.campaigns },
+            campaign,
+          );
+          results.push({ tenantId: campaign.tenantId, ...r });
+        }
+      }
+      print({ target: target.label, campaigns: results }, () =>
+        [
+          `${results.length} campaigns recounted; drift total ${results.reduce((n, r) => n + r.drift, 0)}`,
+          ...results.map(
+            (r) =>
+              `  ${r.tenantId}/${r.campaignId}: drift ${r.drift}${r.inconclusiveShards ? ` (${r.inconclusiveShards} shards moved while counting)` : ''}`,
+          ),
+        ].join('\n'),
+      );
+    });
+  });
+reconcile
+  .command('conversions')
+  .description("run the conversion ledger's reconciliation (the ConversionsReconciled schedule)")
+  .option('--execute', 'run it now (default: say what would run)', false)
+  .action(async (options: { execute: boolean }) => {
+    const entry = Object.entries(manifestFunctions).find(([name]) =>
+      RECONCILE_CONVERSIONS.test(name),
+    );
+    if (!entry) {
+      process.stderr.write(
+        'this build has no conversion ledger reconciliation function (manifest: /reconcil.*conversion/); GET /v1/conversions/missing shows what it would log\n',
+      );
+      process.exitCode = 2;
+      return;
+    }
+    const [name, spec] = entry;
+    if (!options.execute) {
+      print(
+        { function: name, entry: spec.entry },
+        () => `would run ${name} (${spec.entry})${dryRunNote(false)}`,
+      );
+      return;
+    }
+    if (globals().stack) {
+      print(
+        { function: name },
+        () =>
+          `on AWS, run: aws lambda invoke --function-name <${name} function of the stack> --payload '{"schedule":"${name}"}' out.json`,
+      );
+      return;
+    }
+    await withTarget(async () => {
+      const module = (await import(join(process.cwd(), spec.entry))) as {
+        handler: (event: unknown, context: unknown) => Promise<unknown>;
+      };
+      const result = await module.handler(
+        { schedule: name },
+        { functionName: name, awsRequestId: 'cli' },
+      );
+      print({ function: name, result }, () => `${name}: ${JSON.stringify(result)}`);
+    });
+  });
+
+// docs: regenerate the generated parts of docs/
+program
+  .command('docs')
+  .description('regenerate docs/openapi.json and the metrics table of docs/runbook.md')
+  .action(async () => {
+    const { openApiDocument } = await import('../lib/openapi.js');
+    const { renderMetricsTable, RUNBOOK_TABLE_BEGIN, RUNBOOK_TABLE_END } = await import(
+      '../lib/metrics-catalogue.js'
+    );
+    writeFileSync('docs/openapi.json', `${JSON.stringify(openApiDocument(), null, 2)}\n`);
+    const runbook = readFileSync('docs/runbook.md', 'utf8');
+    const begin = runbook.indexOf(RUNBOOK_TABLE_BEGIN);
+    const end = runbook.indexOf(RUNBOOK_TABLE_END);
+    if (begin < 0 || end < begin)
+      throw new Error('docs/runbook.md lacks the generated-table markers');
+    writeFileSync(
+      'docs/runbook.md',
+      `${runbook.slice(0, begin + RUNBOOK_TABLE_BEGIN.length)}\n${renderMetricsTable()}\n${runbook.slice(end)}`,
+    );
+    // The repository's formatter owns the layout of checked-in JSON.
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('npx', ['biome', 'format', '--write', 'docs/openapi.json'], { stdio: 'ignore' });
+    process.stdout.write('wrote docs/openapi.json and the metrics table of docs/runbook.md\n');
+  });
+
+/** Phones stay out of terminal scrollback: the last two digits are enough to match a ticket. */
+function maskTail(value: string): string {
+  return PHONE_LIKE.test(value) ? `***${value.slice(-2)}` : value;
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`onceflow: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,126 @@
+/**
+ * `onceflow conversations audit [--execute]`: any person with more than one live conversation
+ * (should be none) and the merges that would fix them. A person is what the identity rules make
+ * one: a phone, the aliases (`@lid`, BSUID) linked to it, and the lead that owns it. The survivor
+ * is the lead's conversation, else the phone's, else the oldest; `--execute` merges the others into
+ * it with the store's own `foldConversations` (the live path's merge: every move guarded and
+ * conditional), so running it twice merges nothing the second time.
+ */
+import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+
+export interface ConversationRecord {
+  readonly tenantId: string;
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly e164?: string;
+  readonly createdAt?: string;
+  readonly messageCount: number;
+}
+
+export interface PlannedMerge {
+  readonly tenantId: string;
+  readonly person: string;
+  readonly into: string;
+  readonly from: string[];
+  /** The conversation keys of `into` and `from`, which the store's fold takes. */
+  readonly intoKey: string;
+  readonly fromKeys: string[];
+}
+
+export interface AuditInput {
+  readonly conversations: readonly ConversationRecord[];
+  /** `tenant|alias` → e164 (LINK items). */
+  readonly links: ReadonlyMap<string, string>;
+  /** `tenant|leadId` → its phones (LEADPHONE items). */
+  readonly leadPhones: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Reads every live conversation, link and lead phone of the inbound table (one scan). */
+export async function readAuditInput(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+): Promise<AuditInput> {
+  const conversations: ConversationRecord[] = [];
+  const links = new Map<string, string>();
+  const leadPhones = new Map<string, string[]>();
+  for await (const page of paginateScan(
+    { client: ddb },
+    {
+      TableName: table,
+      FilterExpression: 'sk IN (:conv, :link, :lp) AND attribute_not_exists(mergedInto)',
+      ExpressionAttributeValues: { ':conv': 'CONV', ':link': 'LINK', ':lp': 'LEADPHONE' },
+      ConsistentRead: true,
+    },
+  )) {
+    for (const item of page.Items ?? []) {
+      const tenantId = String(item.tenantId ?? '');
+      if (item.sk === 'CONV' && typeof item.conversationKey === 'string') {
+        conversations.push({
+          tenantId,
+          conversationId: String(item.conversationId),
+          conversationKey: item.conversationKey,
+          ...(typeof item.e164 === 'string' ? { e164: item.e164 } : {}),
+          ...(typeof item.createdAt === 'string' ? { createdAt: item.createdAt } : {}),
+          messageCount: Number(item.messageCount ?? 0),
+        });
+      } else if (item.sk === 'LINK' && typeof item.e164 === 'string') {
+        links.set(`${tenantId}|${String(item.alias)}`, item.e164);
+      } else if (item.sk === 'LEADPHONE' && typeof item.leadId === 'string') {
+        const key = `${tenantId}|${item.leadId}`;
+        leadPhones.set(key, [...(leadPhones.get(key) ?? []), String(item.e164)]);
+      }
+    }
+  }
+  return { conversations, links, leadPhones };
+}
+
+/** The phone a conversation belongs to, if its key, its item or a link says so. */
+function phonesOf(c: ConversationRecord, input: AuditInput): string[] {
+  const [kind, , ...rest] = c.conversationKey.split(':');
+  const value = rest.join(':');
+  if (kind === 'lead') return [...(input.leadPhones.get(`${c.tenantId}|${value}`) ?? [])];
+  if (kind === 'phone') return [value];
+  if (kind === 'alias') {
+    const linked = input.links.get(`${c.tenantId}|${value}`);
+    return linked ? [linked] : c.e164 ? [c.e164] : [];
+  }
+  return c.e164 ? [c.e164] : [];
+}
+
+const RANK: Record<string, number> = { lead: 0, phone: 1, alias: 2 };
+
+export function planMerges(input: AuditInput): PlannedMerge[] {
+  const byPhone = new Map<string, ConversationRecord[]>();
+  for (const c of input.conversations) {
+    for (const phone of phonesOf(c, input)) {
+      const key = `${c.tenantId}|${phone}`;
+      const list = byPhone.get(key) ?? [];
+      if (!list.includes(c)) list.push(c);
+      byPhone.set(key, list);
+    }
+  }
+  const merges: PlannedMerge[] = [];
+  const planned = new Set<string>();
+  for (const [key, list] of byPhone) {
+    const fresh = list.filter((c) => !planned.has(c.conversationId));
+    if (fresh.length < 2) continue;
+    const sorted = [...fresh].sort(
+      (a, b) =>
+        (RANK[a.conversationKey.split(':')[0] ?? ''] ?? 3) -
+          (RANK[b.conversationKey.split(':')[0] ?? ''] ?? 3) ||
+        String(a.createdAt).localeCompare(String(b.createdAt)),
+    );
+    const [into, ...from] = sorted;
+    if (!into) continue;
+    for (const c of sorted) planned.add(c.conversationId);
+    merges.push({
+      tenantId: into.tenantId,
+      person: key.slice(key.indexOf('|') + 1),
+      into: into.conversationId,
+      from: from.map((c) => c.conversationId),
+      intoKey: into.conversationKey,
+      fromKeys: from.map((c) => c.conversationKey),
+    });
+  }
+  return merges;
+}

@@ -1,0 +1,369 @@
+/**
+ * Every metric onceflow emits, declared once. The CloudWatch dashboard and alarms
+ * (`lib/constructs/observability.ts`), the local dashboard page (`lib/local/dashboard.ts`) and the
+ * metrics table of `docs/runbook.md` are generated from this list, and
+ * `test/unit/metrics-catalogue.test.ts` fails when the code emits a name missing here or a name here
+ * is shown nowhere. Adding a metric is one entry in `METRICS`.
+ *
+ * Metrics are emitted with Powertools Metrics in the `Onceflow` namespace (`countMetric` in
+ * `functions/kernel/telemetry.ts`), dimensioned by `source` (`http:<route>`, `queue:<name>`,
+ * `schedule:<name>`, `background_job:<type>`): the dashboard sums every source with a metric-math
+ * SEARCH, so a new source shows up without a change here.
+ */
+
+/** The dashboard rows, one per guarantee onceflow watches, in display order. */
+export const GUARANTEES = {
+  duplicates: 'Duplicates suppressed (webhook, job, campaign status, seal, event)',
+  idempotencyKeys: 'Idempotency-Key replays and 409s',
+  recoveries: 'Recoveries by pipeline',
+  sendOutcomes: 'Send outcomes: unknown outcomes and their resolution',
+  counters: 'Counter drift',
+  conversions: 'Conversions by source, and reconciled',
+  oci: 'Offline conversion imports: states and stale recoveries',
+  providerRefusals: 'Provider refusals (130429, 131056, Google quota)',
+  unroutable: 'Unroutable webhooks',
+  jobs: 'Post-processing jobs',
+  runtime: 'Runtime: cold starts',
+} as const;
+
+export type Guarantee = keyof typeof GUARANTEES;
+
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds';
+
+/** An alarm on a metric's sum over `periodSeconds`, sent to the stack's alarm topic. */
+export interface MetricAlarmSpec {
+  /** Fires when the sum is `>` this value (0: any occurrence). */
+  readonly greaterThan: number;
+  readonly periodSeconds: number;
+  /** What the alarm means, in the runbook's words (its section is `## <alarm name>`). */
+  readonly summary: string;
+}
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly unit: MetricUnitName;
+  /** Dimensions besides `service`. */
+  readonly dimensions: readonly string[];
+  readonly guarantee: Guarantee;
+  /** What one unit of it means. */
+  readonly meaning: string;
+  readonly alarm?: MetricAlarmSpec;
+  /**
+   * Who emits it, when not yet this branch's code (a parallel branch declared here ahead of its
+   * merge, so the merge adds no line here).
+   */
+  readonly pendingFrom?: string;
+}
+
+const BY_SOURCE = ['service', 'source'] as const;
+
+export const METRICS: readonly MetricSpec[] = [
+  // Duplicates suppressed: the effect already happened, the repeat changed nothing.
+  {
+    name: 'DuplicateSuppressed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning:
+      "A repeated input found its effect already stored and wrote nothing new: a webhook message delivered again, or a campaign status the recipient already stands at or past (including the provider's `sent` for a send the sender recorded itself); the source dimension says which route or consumer",
+  },
+  {
+    name: 'CampaignStatusWamidMismatch',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning:
+      'A campaign status webhook named a message id other than the one stored for its recipient; ignored',
+  },
+  {
+    name: 'OciDuplicateSeal',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning: 'A repeated conversion-export seal found the session already sealed',
+    pendingFrom: 'oci',
+  },
+  {
+    name: 'DuplicateEvidenceSuppressed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning: 'A repeated ledger event found its evidence already stored',
+    pendingFrom: 'ledger',
+  },
+  // Idempotency-Key (api.md): replays answer the first response; 409s are the contract's two conflicts.
+  {
+    name: 'IdempotencyKeyReplayed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'idempotencyKeys',
+    meaning:
+      'A request with a known Idempotency-Key and the same body got the first response again',
+    pendingFrom: 'kernel',
+  },
+  {
+    name: 'IdempotencyKeyInProgress',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'idempotencyKeys',
+    meaning: '409 request_in_progress: a retry arrived while the first request was still running',
+    pendingFrom: 'kernel',
+  },
+  {
+    name: 'IdempotencyKeyMismatch',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'idempotencyKeys',
+    meaning: '409 idempotency_key_mismatch: a known key came with another body',
+    pendingFrom: 'kernel',
+  },
+  // Recoveries: work a crash or a lost doorbell left behind, picked up by a schedule.
+  {
+    name: 'JobsRecovered',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning:
+      'Post-processing jobs re-enqueued by the recovery schedule (lost enqueue or crashed worker)',
+  },
+  {
+    name: 'CampaignUnknownOutcomeRetried',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning:
+      'A campaign send whose outcome stayed unknown past the window, with provider evidence that nothing was sent, was sent again',
+  },
+  {
+    name: 'OciStaleRecovered',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning: 'A claimed conversion export older than its stale window returned to retry',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary: 'Conversion-export work sat claimed past its stale window',
+    },
+    pendingFrom: 'oci',
+  },
+  {
+    name: 'PoisonMessage',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning: 'A queue message whose body cannot be read; it goes to the dead-letter queue',
+  },
+  // Send outcomes.
+  {
+    name: 'CampaignMessageSent',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning: 'A campaign template accepted by the provider, its message id stored',
+  },
+  {
+    name: 'CampaignMessageFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning: 'A campaign send permanently refused by the provider',
+  },
+  {
+    name: 'CampaignSendOutcomeUnknown',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning:
+      'A campaign send whose answer was lost (timeout, gateway error): maybe sent, waiting for evidence',
+  },
+  {
+    name: 'CampaignOutcomeReconciled',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning: 'An unknown send outcome resolved by a status webhook',
+  },
+  {
+    name: 'CampaignUnknownOutcomeFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning: 'An unknown send outcome ended failed after the window rather than risk a second send',
+  },
+  {
+    name: 'CampaignWamidConflict',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning: 'A second accepted message id for one recipient (the provider sent twice)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary:
+        'One campaign recipient got two provider message ids: a duplicate send reached a customer',
+    },
+  },
+  // Counters.
+  {
+    name: 'CounterDrift',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'counters',
+    meaning: 'Campaign counters differing from a recount of their recipients (should stay 0)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: "A campaign's totals differ from its recipients",
+    },
+  },
+  // Conversions (ledger).
+  {
+    name: 'ConversionsLogged',
+    unit: 'Count',
+    dimensions: ['service', 'source', 'type'],
+    guarantee: 'conversions',
+    meaning: 'Conversions recorded, by source (api, cleanup, reconciliation) and type',
+    pendingFrom: 'ledger',
+  },
+  {
+    name: 'ConversionsReconciled',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'conversions',
+    meaning:
+      'Conversions the reconciliation schedule had to log because the live path missed them (should stay 0)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 3600,
+      summary: 'The ledger missed conversions that reconciliation had to add',
+    },
+    pendingFrom: 'ledger',
+  },
+  // OCI.
+  {
+    name: 'OciSealed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'A session sealed into one conversion-export row',
+    pendingFrom: 'oci',
+  },
+  {
+    name: 'OciUploaded',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Conversions uploaded to Google Ads and acknowledged',
+    pendingFrom: 'oci',
+  },
+  {
+    name: 'OciUploadFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Conversion uploads refused by Google Ads for good',
+    pendingFrom: 'oci',
+  },
+  // Provider refusals.
+  {
+    name: 'CampaignSendThrottled',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'providerRefusals',
+    meaning:
+      'A campaign send refused for throughput (130429, 131056 pair rate) or a transient error and retried after a back-off',
+  },
+  {
+    name: 'GoogleAdsQuotaExceeded',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'providerRefusals',
+    meaning: 'Google Ads answered RESOURCE_EXHAUSTED; the upload waits',
+    pendingFrom: 'oci',
+  },
+  // Unroutable webhooks.
+  {
+    name: 'Unroutable',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'unroutable',
+    meaning:
+      'A signed webhook for a phone number id or instance no tenant owns (answered 200 so the provider does not retry; nothing stored)',
+  },
+  // Jobs.
+  {
+    name: 'JobDone',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'jobs',
+    meaning: 'A post-processing job finished',
+  },
+  {
+    name: 'JobFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'jobs',
+    meaning: 'A post-processing job attempt failed (retried until its attempts run out)',
+  },
+  {
+    name: 'AiTokens',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'jobs',
+    meaning: 'Tokens spent by ai_triage jobs',
+  },
+  // Runtime.
+  {
+    name: 'ColdStart',
+    unit: 'Count',
+    dimensions: ['service', 'function_name'],
+    guarantee: 'runtime',
+    meaning: "A new execution environment (Powertools' captureColdStartMetric), by function",
+    pendingFrom: 'kernel',
+  },
+];
+
+/**
+ * Alarms on AWS-owned metrics (not emitted by onceflow): named here so the runbook and the infra
+ * tests cover them with the catalogue's own.
+ */
+export const PLATFORM_ALARMS = {
+  DeadLetterMessages: 'A message sits in a dead-letter queue (any queue)',
+  Http5xxRate: 'More than 1% of HTTP API requests answered 5xx over 5 minutes',
+  LambdaErrors: 'A function invocation failed (any function)',
+  StaleQueueWork: 'The oldest message of a work queue is older than its window (stuck consumer)',
+} as const;
+
+export type PlatformAlarm = keyof typeof PLATFORM_ALARMS;
+
+/** Every alarm name, catalogue and platform, as the stack and the runbook call them. */
+export function alarmNames(): string[] {
+  return [...METRICS.filter((m) => m.alarm).map((m) => m.name), ...Object.keys(PLATFORM_ALARMS)];
+}
+
+export function metricsFor(guarantee: Guarantee): MetricSpec[] {
+  return METRICS.filter((m) => m.guarantee === guarantee);
+}
+
+export function catalogueMetric(name: string): MetricSpec | undefined {
+  return METRICS.find((m) => m.name === name);
+}
+
+/** The runbook's generated metrics table (`docs/runbook.md`, between the generated markers). */
+export function renderMetricsTable(): string {
+  const rows = METRICS.map((m) => {
+    const alarm = m.alarm ? `> ${m.alarm.greaterThan} per ${m.alarm.periodSeconds / 60} min` : '';
+    const pending = m.pendingFrom ? ` (from the ${m.pendingFrom} work)` : '';
+    return `| \`${m.name}\` | ${GUARANTEES[m.guarantee]} | ${m.dimensions.join(', ')} | ${m.meaning}${pending} | ${alarm} |`;
+  });
+  return [
+    '| metric | row | dimensions | meaning | alarm |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+export const RUNBOOK_TABLE_BEGIN =
+  '<!-- metrics-catalogue:begin (generated: npx onceflow docs) -->';
+export const RUNBOOK_TABLE_END = '<!-- metrics-catalogue:end -->';

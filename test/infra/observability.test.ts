@@ -1,0 +1,157 @@
+/**
+ * The dashboard and alarms are generated from the metrics catalogue: every catalogue metric has a
+ * dashboard widget, every catalogue alarm and platform alarm exists and notifies the alarm topic,
+ * the topic is encrypted and SSL-only, an e-mail subscription appears only with the context value,
+ * and the operational limits come from context.
+ */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { METRICS, PLATFORM_ALARMS } from '../../lib/metrics-catalogue.js';
+import { OnceflowStack } from '../../lib/onceflow-stack.js';
+import { CONTEXT_KEYS, limitsFromContext } from '../../lib/operational-limits.js';
+import { CDK_CONTEXT, QUEUE_NAMES, testApp } from './synth-support.js';
+
+function synth(context: Record<string, unknown> = {}): {
+  template: Template;
+  stack: OnceflowStack;
+} {
+  const app = testApp();
+  for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
+  const stack = new OnceflowStack(app, 'Obs', { limits: limitsFromContext(app.node) });
+  return { template: Template.fromStack(stack), stack };
+}
+
+const { template, stack } = synth();
+const dashboardBody = JSON.stringify(
+  Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody,
+);
+const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+  Properties: Record<string, unknown>;
+}>;
+const alarmNames = alarms.map((a) => JSON.stringify(a.Properties.AlarmName));
+
+describe('dashboard from the catalogue', () => {
+  it('has one dashboard', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it.each(METRICS.map((m) => m.name))('shows %s, summed over its sources', (name) => {
+    expect(dashboardBody).toContain(`MetricName=\\\\\\"${name}\\\\\\"`);
+  });
+
+  it('shows DLQ depth per queue, Lambda errors/throttles/p99 and DynamoDB throttles', () => {
+    for (const title of [
+      'DLQ depth per queue',
+      'Lambda errors',
+      'Lambda throttles',
+      'Lambda duration p99',
+      'DynamoDB throttled requests',
+    ]) {
+      expect(dashboardBody).toContain(title);
+    }
+    expect(dashboardBody).toContain('ApproximateNumberOfMessagesVisible');
+    expect(dashboardBody).toContain('p99');
+  });
+});
+
+describe('alarms from the catalogue', () => {
+  it.each(METRICS.filter((m) => m.alarm).map((m) => m))(
+    '$name alarms when its total is above $alarm.greaterThan',
+    (metric) => {
+      const alarm = alarms.find((a) =>
+        JSON.stringify(a.Properties.AlarmName).includes(`-${metric.name}"`),
+      );
+      expect(alarm, `alarm for ${metric.name}`).toBeDefined();
+      expect(alarm?.Properties.Threshold).toBe(metric.alarm?.greaterThan);
+      expect(alarm?.Properties.ComparisonOperator).toBe('GreaterThanThreshold');
+      expect(JSON.stringify(alarm?.Properties.Metrics)).toContain(`SUM(${metric.name})`);
+    },
+  );
+
+  it('has an alarm on every dead-letter queue (any message) and on stale work per queue', () => {
+    for (const queue of QUEUE_NAMES) {
+      expect(alarmNames.some((n) => n.includes(`DeadLetterMessages-${queue}`))).toBe(true);
+      expect(alarmNames.some((n) => n.includes(`StaleQueueWork-${queue}`))).toBe(true);
+    }
+    const dlqAlarms = alarms.filter((a) =>
+      JSON.stringify(a.Properties.AlarmName).includes('DeadLetterMessages'),
+    );
+    for (const alarm of dlqAlarms) expect(alarm.Properties.Threshold).toBe(0);
+  });
+
+  it('has a Lambda errors alarm per function and a 5xx rate alarm', () => {
+    for (const name of Object.keys(stack.functions)) {
+      expect(alarmNames.some((n) => n.includes(`LambdaErrors-${name}"`))).toBe(true);
+    }
+    const http = alarms.find((a) => JSON.stringify(a.Properties.AlarmName).includes('Http5xxRate'));
+    expect(JSON.stringify(http?.Properties.Metrics)).toContain('5xx');
+  });
+
+  it('covers every platform alarm the runbook names', () => {
+    for (const kind of Object.keys(PLATFORM_ALARMS)) {
+      expect(alarmNames.some((n) => n.includes(kind))).toBe(true);
+    }
+  });
+
+  it('sends every alarm to the encrypted, SSL-only alarm topic', () => {
+    const topics = template.findResources('AWS::SNS::Topic');
+    const [topicId, topic] = Object.entries(topics)[0] ?? [];
+    expect(topic?.Properties?.KmsMasterKeyId).toBeDefined();
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('context values', () => {
+  it('subscribes no e-mail by default, and the address given in context', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const withEmail = synth({ [CONTEXT_KEYS.alarmEmail]: 'ops@example.com' }).template;
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('throttles the HTTP API stage at the context rate (default sized for 10,000 webhooks/s)', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 20000 },
+    });
+    const tuned = synth({
+      [CONTEXT_KEYS.httpRateLimit]: '25000',
+      [CONTEXT_KEYS.httpBurstLimit]: 50000,
+    }).template;
+    tuned.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 25000, ThrottlingBurstLimit: 50000 },
+    });
+  });
+
+  it('caps the SQS event sources and reserves function concurrency from context', () => {
+    const tuned = synth({
+      [CONTEXT_KEYS.queueMaxConcurrency]: { sends: 7 },
+      [CONTEXT_KEYS.reservedConcurrency]: '{"receiveWhatsApp": 900}',
+    });
+    tuned.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 7 },
+    });
+    tuned.template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 900,
+    });
+  });
+
+  it('refuses a bad context value with its name', () => {
+    const app = new App({ context: { ...CDK_CONTEXT, [CONTEXT_KEYS.httpRateLimit]: '-5' } });
+    expect(() => limitsFromContext(app.node)).toThrow(CONTEXT_KEYS.httpRateLimit);
+  });
+});
