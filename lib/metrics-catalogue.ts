@@ -60,6 +60,20 @@ const BY_SOURCE = ['service', 'source'] as const;
 export const METRICS: readonly MetricSpec[] = [
   // Duplicates suppressed: the effect already happened, the repeat changed nothing.
   {
+    name: 'WebhookItemStored',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning: 'A webhook item stored for the first time (the denominator of the duplicate rate)',
+  },
+  {
+    name: 'WebhookItemDeduped',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'duplicates',
+    meaning: 'A webhook item whose effect was already stored: a redelivery, answered as deduped',
+  },
+  {
     name: 'DuplicateSuppressed',
     unit: 'Count',
     dimensions: BY_SOURCE,
@@ -81,7 +95,6 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'duplicates',
     meaning: 'A repeated conversion-export seal found the session already sealed',
-    pendingFrom: 'oci',
   },
   {
     name: 'DuplicateEvidenceSuppressed',
@@ -89,7 +102,6 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'duplicates',
     meaning: 'A repeated ledger event found its evidence already stored',
-    pendingFrom: 'ledger',
   },
   // Idempotency-Key (api.md): replays answer the first response; 409s are the contract's two conflicts.
   {
@@ -145,7 +157,6 @@ export const METRICS: readonly MetricSpec[] = [
       periodSeconds: 900,
       summary: 'Conversion-export work sat claimed past its stale window',
     },
-    pendingFrom: 'oci',
   },
   {
     name: 'PoisonMessage',
@@ -224,7 +235,6 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: ['service', 'source', 'type'],
     guarantee: 'conversions',
     meaning: 'Conversions recorded, by source (api, cleanup, reconciliation) and type',
-    pendingFrom: 'ledger',
   },
   {
     name: 'ConversionsReconciled',
@@ -238,7 +248,6 @@ export const METRICS: readonly MetricSpec[] = [
       periodSeconds: 3600,
       summary: 'The ledger missed conversions that reconciliation had to add',
     },
-    pendingFrom: 'ledger',
   },
   // OCI.
   {
@@ -247,23 +256,71 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'oci',
     meaning: 'A session sealed into one conversion-export row',
-    pendingFrom: 'oci',
   },
   {
-    name: 'OciUploaded',
+    name: 'OciRowsClaimed',
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'oci',
-    meaning: 'Conversions uploaded to Google Ads and acknowledged',
-    pendingFrom: 'oci',
+    meaning: 'Conversion or retraction rows claimed (processing) by an export or the API uploader',
   },
   {
-    name: 'OciUploadFailed',
+    name: 'OciRowsCompleted',
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'oci',
-    meaning: 'Conversion uploads refused by Google Ads for good',
-    pendingFrom: 'oci',
+    meaning: 'Rows Google counted (or already had: its dedupe answers), now completed',
+  },
+  {
+    name: 'OciRowsRetry',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning:
+      'Rows sent back to retry (too-recent click, or an unknown upload outcome); the same orderId goes again later',
+  },
+  {
+    name: 'OciRowsFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Rows Google refused for good (the error code is kept on the row)',
+  },
+  {
+    name: 'OciWithdrawn',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Conversions retracted before they were ever uploaded: withdrawn, never sent',
+  },
+  {
+    name: 'OciRetractionRequested',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Retractions requested for uploaded conversions (one RETRACTION adjustment each)',
+  },
+  {
+    name: 'GoogleAdsUploadAccepted',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning: 'Google Ads upload requests answered (partial failures read row by row)',
+  },
+  {
+    name: 'GoogleAdsUploadUnknown',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning:
+      'Google Ads upload requests with no usable answer (timeout, lost answer, request-level error): rows retried with the same orderIds',
+  },
+  {
+    name: 'GoogleAdsUploadRejected',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'providerRefusals',
+    meaning: 'Google Ads upload requests refused as a whole (authentication, invalid argument)',
   },
   // Provider refusals.
   {
@@ -280,16 +337,31 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'providerRefusals',
     meaning: 'Google Ads answered RESOURCE_EXHAUSTED; the upload waits',
-    pendingFrom: 'oci',
   },
   // Unroutable webhooks.
   {
-    name: 'Unroutable',
+    name: 'WebhookItemUnroutable',
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'unroutable',
     meaning:
-      'A signed webhook for a phone number id or instance no tenant owns (answered 200 so the provider does not retry; nothing stored)',
+      'A signed webhook item for a phone number id, location or instance no tenant owns, or a status for no campaign message (answered so the provider stops retrying; nothing stored)',
+  },
+  {
+    name: 'WebhookItemInvalid',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'unroutable',
+    meaning:
+      'A webhook item that could not be read (e.g. a sender that is not a phone or WhatsApp id): counted and logged with the reason, nothing stored',
+  },
+  {
+    name: 'WebhookRejected',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'unroutable',
+    meaning:
+      'A whole webhook request refused: bad signature, missing or wrong token (logged without the secret or body)',
   },
   // Jobs.
   {

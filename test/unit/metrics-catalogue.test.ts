@@ -25,13 +25,25 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every literal metric name passed to countMetric / addMetric / singleMetric().addMetric. */
+/**
+ * Every literal metric name the code can emit: passed to countMetric / addMetric / a context's
+ * `emit`, or held in a metric-name map (`const OciMetric = {...}`, `const METRIC: ... = {...}`)
+ * that a call indexes.
+ */
 function emittedMetricNames(files: readonly string[]): Map<string, string> {
   const found = new Map<string, string>();
-  const call = /\b(?:countMetric|addMetric)\(\s*['"`]([A-Za-z][A-Za-z0-9]*)['"`]/g;
+  const call = /\b(?:countMetric|addMetric|emit)\(\s*['"`]([A-Za-z][A-Za-z0-9]*)['"`]/g;
+  const map = /\bconst\s+\w*(?:Metric|METRIC)\w*[^=]*=\s*\{([^}]*)\}/g;
+  const value = /:\s*['"`]([A-Z][A-Za-z0-9]*)['"`]/g;
   for (const file of files) {
-    for (const match of readFileSync(file, 'utf8').matchAll(call)) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(call)) {
       if (match[1]) found.set(match[1], file);
+    }
+    for (const block of text.matchAll(map)) {
+      for (const match of (block[1] ?? '').matchAll(value)) {
+        if (match[1]) found.set(match[1], file);
+      }
     }
   }
   return found;
@@ -55,6 +67,8 @@ describe('metrics catalogue', () => {
     expect(names.has('UndeclaredProbeMetric')).toBe(true);
     expect(METRICS.some((m) => m.name === 'UndeclaredProbeMetric')).toBe(false);
     // countMetric('UndeclaredProbeMetric')
+    const maps = emittedMetricNames([join(PROJECT_ROOT, 'functions/oci/metrics.ts')]);
+    expect(maps.has('OciStaleRecovered')).toBe(true);
   });
 
   it('has unique names, each with a meaning', () => {
