@@ -1,0 +1,124 @@
+/*
+ * The conversion ledger, model-checked (docs/model.md; `npm run model`).
+ *
+ * One user, one work queue (unsigned_users waits for signature_obtained), up to two stays (join,
+ * leave, join again). The user converts at some moment (during a stay or outside any); the event
+ * reaches POST /v1/users/{userId}/events later, maybe after the user left, maybe never (a client
+ * that gives up after a crash). Pre-call validation, the cleanup sweep and the reconciliation
+ * schedule race the event handler and the operator's DELETE. Each durable step with a failpoint in
+ * the code is followed by a possible crash, tagged `@failpoint <name>`.
+ *
+ * Build switches (spin -D...): PROGRESS (progress claim, pan -a -f) and one of
+ *   MUT_NO_ATTR_NOT_EXISTS  the conversion is written without attribute_not_exists
+ *   MUT_NO_RECONCILE        no reconciliation schedule
+ */
+
+#define NS 3           /* stay ids 1..2; 0 = not in the queue */
+#define MAXCRASH 1
+
+byte curStay;          /* the user's current stay, 0 when not a member */
+byte nextStay = 1;
+bool evidence[NS];     /* evidence of the queue's event type, by the stay it occurred in */
+byte conv[NS];         /* conversions logged per stay */
+byte pendingEvent;     /* the stay tag of the event on its way to the API (0: none) */
+bool eventSent;        /* the user converted (once) */
+byte crashes;
+bool gaveUp;           /* the event's client gave up after a crash */
+
+#define CRASHPOINT(L) if :: crashes < MAXCRASH -> crashes++; goto L :: true -> skip fi
+
+/* one conditional write decides each conversion: (user, type, stay) with attribute_not_exists */
+inline logConversion(s) {
+#ifdef MUT_NO_ATTR_NOT_EXISTS
+  conv[s]++;
+#else
+  if :: conv[s] == 0 -> conv[s] = 1 :: else -> skip fi;
+#endif
+  assert(conv[s] <= 1)
+}
+
+/* the operator: PUT (join), DELETE (leave for another reason), PUT again (a new stay) */
+active proctype membership() {
+  do
+  :: atomic { curStay == 0 && nextStay < NS -> curStay = nextStay; nextStay++ }
+  :: atomic {
+       curStay != 0 -> curStay = 0;
+       CRASHPOINT(end_done) /* @failpoint ledger.leave.after-remove */
+     }
+  :: nextStay == NS -> break
+  od;
+end_done:
+  skip
+}
+
+/* the user converts once, at any moment; the event carries occurredAt, i.e. the stay it fell in */
+active proctype user() {
+  atomic { !eventSent -> eventSent = true; pendingEvent = curStay + 10 }
+}
+
+/* POST /v1/users/{userId}/events: the evidence, then the conversion, then leave the queue */
+active proctype events() {
+  byte s;
+end_idle:
+  do
+  :: atomic {
+       pendingEvent != 0 -> s = pendingEvent - 10;
+       if :: s != 0 -> evidence[s] = true :: else -> skip fi;
+       CRASHPOINT(crashed) /* @failpoint ledger.event.after-evidence */
+     };
+     atomic {
+       if :: s != 0 -> logConversion(s) :: else -> skip fi;
+       CRASHPOINT(crashed) /* @failpoint ledger.event.after-conversion */
+     };
+     atomic {
+       if :: s != 0 && curStay == s -> curStay = 0 :: else -> skip fi;
+       pendingEvent = 0; s = 0
+     };
+     goto end_idle;
+crashed:
+     /* a 5xx: the client retries the POST, or gives up */
+     atomic { if :: gaveUp = true; pendingEvent = 0 :: skip fi; s = 0 }
+  od
+}
+
+/* pre-call validation and the cleanup sweep: log the current stay's conversion, then remove */
+proctype sweeper(bool validation) {
+  byte s;
+end_idle:
+  do
+  :: atomic {
+       curStay != 0 && evidence[curStay] -> s = curStay;
+       logConversion(s);
+       if
+       :: validation -> CRASHPOINT(crashed) /* @failpoint ledger.validate.after-conversion */
+       :: else -> CRASHPOINT(crashed) /* @failpoint ledger.cleanup.after-conversion */
+       fi
+     };
+     atomic { if :: curStay == s -> curStay = 0 :: else -> skip fi; s = 0 };
+     goto end_idle;
+crashed:
+     atomic { s = 0 }
+  od
+}
+
+/* reconciliation: evidence without a conversion is logged (metric ConversionsReconciled) */
+active proctype reconcile() {
+end_idle:
+  do
+#ifndef MUT_NO_RECONCILE
+  :: atomic { evidence[1] && conv[1] == 0 -> logConversion(1); CRASHPOINT(end_idle) } /* @failpoint ledger.reconcile.after-conversion */
+  :: atomic { evidence[2] && conv[2] == 0 -> logConversion(2) }
+#else
+  :: false
+#endif
+  od
+}
+
+init {
+  atomic { run sweeper(true); run sweeper(false) }
+}
+
+#ifdef PROGRESS
+/* once the schedules have run: every stay with evidence has its conversion */
+ltl progress { <> [] ((!evidence[1] || conv[1] == 1) && (!evidence[2] || conv[2] == 1)) }
+#endif
