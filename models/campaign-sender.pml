@@ -339,6 +339,13 @@ init {
 }
 
 #ifdef PROGRESS
+/* time passes even when every process waits: without it pan -f cannot see a run that stops short */
+bool tick;
+active proctype clock_ticks() {
+end_tick:
+  do :: tick = !tick od
+}
+
 /* every contact of a started campaign reaches a final status and the campaign completes */
 ltl progress { <> (camp == COMPLETED) }
 #endif

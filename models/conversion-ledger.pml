@@ -119,6 +119,13 @@ init {
 }
 
 #ifdef PROGRESS
+/* time passes even when every process waits: without it pan -f cannot see a run that stops short */
+bool tick;
+active proctype clock_ticks() {
+end_tick:
+  do :: tick = !tick od
+}
+
 /* once the schedules have run: every stay with evidence has its conversion */
 ltl progress { <> [] ((!evidence[1] || conv[1] == 1) && (!evidence[2] || conv[2] == 1)) }
 #endif

@@ -166,6 +166,13 @@ init {
 }
 
 #ifdef PROGRESS
+/* time passes even when every process waits: without it pan -f cannot see a run that stops short */
+bool tick;
+active proctype clock_ticks() {
+end_tick:
+  do :: tick = !tick od
+}
+
 /* the session's conversion is completed and Google counts it */
 ltl progress { <> (st[0] == COMPLETED && counted == 1) }
 #endif
