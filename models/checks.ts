@@ -210,8 +210,11 @@ export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}):
       cwd: dir,
       stdio: 'pipe',
     });
-    const cflags = check.mode === 'safety' ? ['-DSAFETY'] : ['-DNFAIR=3'];
-    execFileSync('gcc', ['-w', '-O2', ...cflags, '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' });
+    const cflags = check.mode === 'safety' ? ['-DSAFETY'] : ['-DNFAIR=4', '-DCOLLAPSE'];
+    execFileSync('gcc', ['-w', '-O2', ...cflags, '-o', 'pan', 'pan.c'], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
     const panArgs = ['-m200000', ...(check.mode === 'progress' ? ['-a', '-f'] : [])];
     let out: string;
     try {
@@ -226,9 +229,7 @@ export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}):
     const depthLimit = /max search depth too small/.test(out);
     const found = Number.isFinite(errors) && errors > 0;
     const ok =
-      Number.isFinite(errors) &&
-      !depthLimit &&
-      (check.expect === 'pass' ? errors === 0 : found);
+      Number.isFinite(errors) && !depthLimit && (check.expect === 'pass' ? errors === 0 : found);
     keep = found && (opts.keepTrail ?? false);
     return {
       check,
@@ -243,3 +244,10 @@ export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}):
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The failpoint-name prefix of the pipeline each model stands for. */
+export const MODEL_PIPELINES: Readonly<Record<ModelName, string>> = {
+  'campaign-sender': 'campaign.',
+  'oci-pipeline': 'oci.',
+  'conversion-ledger': 'ledger.',
+};

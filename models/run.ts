@@ -2,7 +2,8 @@
  * `npm run model`: builds and runs every model check (models/checks.ts) with spin, prints the
  * states explored and the answer of each, and exits non-zero when any answer is not the expected
  * one. `--quick` runs only the checks `npm test` runs; `--keep-trails` keeps the counterexample
- * directories so `spin -t -p <model>.pml` can replay them.
+ * directories so `spin -t -p <model>.pml` can replay them; `--only <text>` runs the checks whose
+ * name contains the text.
  */
 import { execFileSync } from 'node:child_process';
 import { CHECKS, runCheck } from './checks.js';
@@ -15,14 +16,19 @@ function spinVersion(): string | null {
   }
 }
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+/** `--only <text>`: the checks whose name contains the text. */
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const version = spinVersion();
 if (!version) {
   console.error('spin not found: apt-get install -y spin (.ci/run installs it)');
   process.exit(2);
 }
 console.log(version);
-const checks = CHECKS.filter((c) => !args.has('--quick') || c.inTestSuite);
+const checks = CHECKS.filter(
+  (c) => (!args.has('--quick') || c.inTestSuite) && (!only || c.name.includes(only)),
+);
 let failed = 0;
 for (const check of checks) {
   const r = runCheck(check, { keepTrail: args.has('--keep-trails') });
