@@ -83,6 +83,15 @@ export const CHECKS: readonly ModelCheck[] = [
     says: 'a window not longer than the call timeout: recovery releases a claim whose call is in flight; sent twice',
   },
   {
+    name: 'campaign/claim-without-pending-condition',
+    model: 'campaign-sender',
+    defines: ['MUT_NO_PENDING_GUARD'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the claim keeps its attempts condition only: still at most once (the guards are redundant)',
+  },
+  {
     name: 'campaign/mutant:no-rering',
     model: 'campaign-sender',
     defines: ['PROGRESS', 'MUT_NO_RERING'],
