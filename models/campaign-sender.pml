@@ -109,6 +109,13 @@ inline providerSends(c) {
 #define WINDOW_PASSED(c) (!inflight[c])
 #endif
 
+#ifdef MUT_NO_RERING
+#define RING_DUE(c) false
+#else
+#define RING_DUE(c) (st[c] == PENDING && camp == RUNNING && q[c] < MAXQ)
+#endif
+#define DUE(c) (exists[c] && (RING_DUE(c) || (st[c] == SENDING && !pmid[c] && WINDOW_PASSED(c))))
+
 /* the claim's condition (functions/campaigns/sender.ts, countedTransition from pending) */
 #ifdef MUT_UNGUARDED_CLAIM
 #define CLAIM_OK(c, a) (exists[c])
@@ -270,11 +277,10 @@ active proctype recovery() {
 end_idle:
   do
   :: atomic {
-       (camp == RUNNING || camp == PAUSED) ->
-       c = 0;
-#if NC > 1
-       if :: c = 0 :: c = 1 fi;
-#endif
+       /* a contact is due (a look at a contact with nothing due changes nothing, so it is left
+          out: the choice between a look and the steps below is not subject to fairness) */
+       (camp == RUNNING || camp == PAUSED) && (DUE(0) || DUE(NC - 1)) ->
+       if :: DUE(0) -> c = 0 :: DUE(NC - 1) -> c = NC - 1 fi;
        ring = false;
        if
 #ifndef MUT_NO_RERING

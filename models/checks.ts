@@ -173,13 +173,13 @@ export const CHECKS: readonly ModelCheck[] = [
     says: 'the conversion written without attribute_not_exists: two conversions for one stay',
   },
   {
-    name: 'ledger/mutant:no-reconciliation',
+    name: 'ledger/mutant:no-sweeps',
     model: 'conversion-ledger',
-    defines: ['PROGRESS', 'MUT_NO_RECONCILE'],
+    defines: ['PROGRESS', 'MUT_NO_SWEEPS'],
     mode: 'progress',
     expect: 'counterexample',
     inTestSuite: true,
-    says: 'no reconciliation: evidence whose handler crashed after the user left is never logged',
+    says: 'no cleanup or reconciliation sweep: evidence whose handler crashed after the user left is never logged',
   },
 ];
 

@@ -10,7 +10,7 @@
  *
  * Build switches (spin -D...): PROGRESS (progress claim, pan -a -f) and one of
  *   MUT_NO_ATTR_NOT_EXISTS  the conversion is written without attribute_not_exists
- *   MUT_NO_RECONCILE        no reconciliation schedule
+ *   MUT_NO_SWEEPS           neither the cleanup sweep nor the reconciliation runs
  */
 
 #define NS 3           /* stay ids 1..2; 0 = not in the queue */
@@ -18,7 +18,8 @@
 
 byte curStay;          /* the user's current stay, 0 when not a member */
 byte nextStay = 1;
-bool evidence[NS];     /* evidence of the queue's event type, by the stay it occurred in */
+bool evidence[NS];     /* evidence of the queue's event type, by the stay it occurred in (0: none) */
+bool applied[NS];      /* the evidence was applied: out of the sweep index */
 byte conv[NS];         /* conversions logged per stay */
 byte pendingEvent;     /* the stay tag of the event on its way to the API (0: none) */
 bool eventSent;        /* the user converted (once) */
@@ -39,12 +40,10 @@ inline logConversion(s) {
 
 /* the operator: PUT (join), DELETE (leave for another reason), PUT again (a new stay) */
 active proctype membership() {
+end_idle:
   do
   :: atomic { curStay == 0 && nextStay < NS -> curStay = nextStay; nextStay++ }
-  :: atomic {
-       curStay != 0 -> curStay = 0;
-       CRASHPOINT(end_done) /* @failpoint ledger.leave.after-remove */
-     }
+  :: atomic { curStay != 0 -> curStay = 0 }  /* DELETE: leaving for another reason */
   :: nextStay == NS -> break
   od;
 end_done:
@@ -56,24 +55,29 @@ active proctype user() {
   atomic { !eventSent -> eventSent = true; pendingEvent = curStay + 10 }
 }
 
-/* POST /v1/users/{userId}/events: the evidence, then the conversion, then leave the queue */
+/*
+ * Applying evidence (functions/ledger/resolve.ts), the same routine for every source: close the
+ * stay that holds the evidence if still open (guarded on the stay), log the conversion
+ * (attribute_not_exists), mark the evidence applied (it leaves the sweep index). Evidence that
+ * fell in no stay is only marked applied.
+ */
+#define CLOSE_STAY(s) if :: s != 0 && curStay == s -> curStay = 0 :: else -> skip fi
+#define LOG(s) if :: s != 0 -> logConversion(s) :: else -> skip fi
+#define MARK_APPLIED(s) applied[s] = true
+
+/* POST /v1/users/{userId}/events: store the evidence, then apply it */
 active proctype events() {
   byte s;
 end_idle:
   do
   :: atomic {
        pendingEvent != 0 -> s = pendingEvent - 10;
-       if :: s != 0 -> evidence[s] = true :: else -> skip fi;
+       evidence[s] = true;
        CRASHPOINT(crashed) /* @failpoint ledger.event.after-evidence */
      };
-     atomic {
-       if :: s != 0 -> logConversion(s) :: else -> skip fi;
-       CRASHPOINT(crashed) /* @failpoint ledger.event.after-conversion */
-     };
-     atomic {
-       if :: s != 0 && curStay == s -> curStay = 0 :: else -> skip fi;
-       pendingEvent = 0; s = 0
-     };
+     atomic { CLOSE_STAY(s); CRASHPOINT(crashed) }; /* @failpoint ledger.event.after-leave */
+     atomic { LOG(s); CRASHPOINT(crashed) }; /* @failpoint ledger.event.after-conversion */
+     atomic { MARK_APPLIED(s); pendingEvent = 0; s = 0 };
      goto end_idle;
 crashed:
      /* a 5xx: the client retries the POST, or gives up */
@@ -81,42 +85,56 @@ crashed:
   od
 }
 
-/* pre-call validation and the cleanup sweep: log the current stay's conversion, then remove */
-proctype sweeper(bool validation) {
+/* POST /v1/work-queues/{queueType}/validate: the listed user, if evidence holds its stay */
+active proctype validation() {
   byte s;
 end_idle:
   do
-  :: atomic {
-       curStay != 0 && evidence[curStay] -> s = curStay;
-       logConversion(s);
-       if
-       :: validation -> CRASHPOINT(crashed) /* @failpoint ledger.validate.after-conversion */
-       :: else -> CRASHPOINT(crashed) /* @failpoint ledger.cleanup.after-conversion */
-       fi
-     };
-     atomic { if :: curStay == s -> curStay = 0 :: else -> skip fi; s = 0 };
-     goto end_idle;
+  :: atomic { curStay != 0 && evidence[curStay] && !applied[curStay] -> s = curStay };
+     atomic { CLOSE_STAY(s); CRASHPOINT(crashed) }; /* @failpoint ledger.pre_call_validation.after-leave */
+     atomic { LOG(s); CRASHPOINT(crashed) }; /* @failpoint ledger.pre_call_validation.after-conversion */
+     atomic { MARK_APPLIED(s); s = 0; CRASHPOINT(end_idle) } /* @failpoint ledger.pre_call_validation.after-user */
 crashed:
      atomic { s = 0 }
   od
 }
 
-/* reconciliation: evidence without a conversion is logged (metric ConversionsReconciled) */
-active proctype reconcile() {
+/* the cleanup sweep and the reconciliation: every evidence still pending in the sweep index */
+#ifndef MUT_NO_SWEEPS
+active proctype cleanup() {
+  byte s;
 end_idle:
   do
-#ifndef MUT_NO_RECONCILE
-  :: atomic { evidence[1] && conv[1] == 0 -> logConversion(1); CRASHPOINT(end_idle) } /* @failpoint ledger.reconcile.after-conversion */
-  :: atomic { evidence[2] && conv[2] == 0 -> logConversion(2) }
-#else
-  :: false
-#endif
+  :: atomic {
+       if :: evidence[0] && !applied[0] -> s = 0 :: evidence[1] && !applied[1] -> s = 1
+       :: evidence[2] && !applied[2] -> s = 2 fi
+     };
+     atomic { CLOSE_STAY(s); CRASHPOINT(crashed) }; /* @failpoint ledger.cleanup.after-leave */
+     atomic { LOG(s); CRASHPOINT(crashed) }; /* @failpoint ledger.cleanup.after-conversion */
+     atomic { MARK_APPLIED(s); s = 0; CRASHPOINT(end_idle) } /* @failpoint ledger.cleanup.after-item */
+crashed:
+     atomic { s = 0 }
   od
 }
 
-init {
-  atomic { run sweeper(true); run sweeper(false) }
+/* counted in ConversionsReconciled, which should stay 0 */
+active proctype reconciliation() {
+  byte s;
+end_idle:
+  do
+  :: atomic {
+       if :: evidence[0] && !applied[0] -> s = 0 :: evidence[1] && !applied[1] -> s = 1
+       :: evidence[2] && !applied[2] -> s = 2 fi
+     };
+     atomic { CLOSE_STAY(s); CRASHPOINT(crashed) }; /* @failpoint ledger.reconciliation.after-leave */
+     atomic { LOG(s); CRASHPOINT(crashed) }; /* @failpoint ledger.reconciliation.after-conversion */
+     atomic { MARK_APPLIED(s); s = 0; CRASHPOINT(end_idle) } /* @failpoint ledger.reconciliation.after-item */
+crashed:
+     atomic { s = 0 }
+  od
 }
+#endif
+
 
 #ifdef PROGRESS
 /* time passes even when every process waits: without it pan -f cannot see a run that stops short */

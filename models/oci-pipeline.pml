@@ -7,6 +7,9 @@
  * Each durable step that has a failpoint in the code is followed by a possible crash, tagged
  * `@failpoint <name>`. Answers can be lost; Google can answer TOO_RECENT_EVENT.
  *
+ * Not modelled (the sync test accepts these names without a step):
+ *   @not-modelled oci.retract.after-create (retraction: a separate adjustment row, not a conversion)
+ *
  * Build switches (spin -D...): PROGRESS (progress claim, pan -a -f) and one of
  *   MUT_NO_SESSION_UNIQUE   the seal creates a conversion without the per-session uniqueness
  *   MUT_ORDERID_PER_UPLOAD  the orderId is not derived from the session (e.g. from a clock)
@@ -63,7 +66,7 @@ again:
     if :: !sessionTaken -> sessionTaken = true; st[rows] = QUEUED; rows++ :: else fi;
 #endif
     assert(rows <= 1);
-    CRASHPOINT(again) /* @failpoint oci.seal.after-conversion */
+    CRASHPOINT(again) /* @failpoint oci.seal.after-create */
   }
 }
 
@@ -99,7 +102,7 @@ end_idle:
           if :: st[r] == PROCESSING -> st[r] = RETRY :: else fi
        :: true -> if :: st[r] != COMPLETED -> st[r] = COMPLETED :: else fi
        fi;
-       CRASHPOINT(crashed); /* @failpoint oci.ack.after-update */
+       CRASHPOINT(crashed); /* @failpoint oci.ack.after-first-row */
        r = 0
      }
 crashed:
@@ -138,6 +141,7 @@ end_idle:
           if :: st[r] == PROCESSING -> st[r] = RETRY :: else fi
        :: true -> if :: st[r] != COMPLETED -> st[r] = COMPLETED :: else fi
        fi;
+       CRASHPOINT(crashed); /* @failpoint oci.upload.after-first-result */
        r = 0
      }
 crashed:
@@ -151,7 +155,7 @@ active proctype staleRecovery() {
 end_idle:
   do
 #ifndef MUT_NO_STALE_RECOVERY
-  :: atomic { st[0] == PROCESSING -> st[0] = RETRY; CRASHPOINT(end_idle) } /* @failpoint oci.stale.after-reset */
+  :: atomic { st[0] == PROCESSING -> st[0] = RETRY; CRASHPOINT(end_idle) } /* @failpoint oci.stale.after-first-reset */
 #ifdef MUT_NO_SESSION_UNIQUE
   :: atomic { st[1] == PROCESSING -> st[1] = RETRY }
 #endif
