@@ -207,6 +207,12 @@ export function failpointTags(model: ModelName): string[] {
     .sort();
 }
 
+/** Failpoint names a model leaves out on purpose (`@not-modelled <name> (why)` in its header). */
+export function notModelled(model: ModelName): string[] {
+  const text = readFileSync(modelPath(model), 'utf8');
+  return [...text.matchAll(/@not-modelled\s+([a-z0-9._-]+)/g)].map((m) => m[1] ?? '').sort();
+}
+
 /** Builds the verifier in a temp dir (pan.c never lands in the repo) and runs it. */
 export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}): CheckResult {
   const dir = mkdtempSync(join(tmpdir(), `onceflow-model-${check.model}-`));
