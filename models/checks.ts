@@ -98,7 +98,7 @@ export const CHECKS: readonly ModelCheck[] = [
     mode: 'progress',
     expect: 'counterexample',
     inTestSuite: false,
-    says: 'recovery that does not ring pending contacts: a lost doorbell stalls the campaign for good',
+    says: 'recovery that does not ring pending contacts: a doorbell dropped while paused stalls the campaign',
   },
   {
     name: 'oci/safety',
