@@ -1,0 +1,268 @@
+/**
+ * Every check `npm run model` runs: a model, the switches it is built with, and what the checker
+ * must answer. `expect: 'pass'` checks must explore their whole state space with no violation;
+ * `expect: 'counterexample'` checks remove one guard (a `MUT_*` switch) and must be refuted,
+ * which shows the property is not vacuous and the guard is the thing that holds it.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
+
+export type ModelName = 'campaign-sender' | 'oci-pipeline' | 'conversion-ledger';
+
+export interface ModelCheck {
+  readonly name: string;
+  readonly model: ModelName;
+  /** `spin -D` switches. */
+  readonly defines: readonly string[];
+  /** `safety`: assertions and end states; `progress`: the LTL claim under weak fairness (`pan -a -f`). */
+  readonly mode: 'safety' | 'progress';
+  readonly expect: 'pass' | 'counterexample';
+  /** Run by `npm test` (the full list runs with `npm run model`). */
+  readonly inTestSuite: boolean;
+  readonly says: string;
+}
+
+export const CHECKS: readonly ModelCheck[] = [
+  {
+    name: 'campaign/hold/safety',
+    model: 'campaign-sender',
+    defines: [],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'unknownOutcome "hold": the provider sends each contact at most once; counters equal the listing',
+  },
+  {
+    name: 'campaign/retry_once/safety',
+    model: 'campaign-sender',
+    defines: ['RETRY_ONCE'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'unknownOutcome "retry_once": at most 2 sends, and 2 only after a recorded unknown-outcome release',
+  },
+  {
+    name: 'campaign/retry_once+evidence-in-window/safety',
+    model: 'campaign-sender',
+    defines: ['RETRY_ONCE', 'EVIDENCE_IN_WINDOW'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: '"retry_once" with statuses arriving within the window: at most once',
+  },
+  {
+    name: 'campaign/hold/progress',
+    model: 'campaign-sender',
+    defines: ['PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'under weak fairness every contact reaches a final status and the campaign completes',
+  },
+  {
+    name: 'campaign/mutant:unguarded-claim',
+    model: 'campaign-sender',
+    defines: ['MUT_UNGUARDED_CLAIM'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'the claim without its condition (pending, attempts, lease): a contact sent twice',
+  },
+  {
+    name: 'campaign/mutant:window-shorter-than-call',
+    model: 'campaign-sender',
+    defines: ['RETRY_ONCE', 'EVIDENCE_IN_WINDOW', 'MUT_SHORT_WINDOW'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'a window not longer than the call timeout: recovery releases a claim whose call is in flight; sent twice',
+  },
+  {
+    name: 'campaign/claim-without-pending-condition',
+    model: 'campaign-sender',
+    defines: ['MUT_NO_PENDING_GUARD'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the claim keeps its attempts condition only: still at most once (the guards are redundant)',
+  },
+  {
+    name: 'campaign/mutant:no-rering',
+    model: 'campaign-sender',
+    defines: ['PROGRESS', 'MUT_NO_RERING'],
+    mode: 'progress',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'recovery that does not ring pending contacts: a doorbell dropped while paused stalls the campaign',
+  },
+  {
+    name: 'oci/safety',
+    model: 'oci-pipeline',
+    defines: [],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'one conversion row per session; Google counts the session once',
+  },
+  {
+    name: 'oci/progress',
+    model: 'oci-pipeline',
+    defines: ['PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'under weak fairness the conversion completes and Google counts it',
+  },
+  {
+    name: 'oci/mutant:no-session-uniqueness',
+    model: 'oci-pipeline',
+    defines: ['MUT_NO_SESSION_UNIQUE'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'sealing without the per-session item: two conversions for one session',
+  },
+  {
+    name: 'oci/mutant:orderid-per-upload',
+    model: 'oci-pipeline',
+    defines: ['MUT_ORDERID_PER_UPLOAD'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'an orderId not derived from the session: a lost answer and a re-upload count twice',
+  },
+  {
+    name: 'oci/mutant:no-stale-recovery',
+    model: 'oci-pipeline',
+    defines: ['PROGRESS', 'MUT_NO_STALE_RECOVERY'],
+    mode: 'progress',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'no stale-processing schedule: a lost export answer leaves the row processing for good',
+  },
+  {
+    name: 'ledger/safety',
+    model: 'conversion-ledger',
+    defines: [],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'at most one conversion per (user, type, stay)',
+  },
+  {
+    name: 'ledger/progress',
+    model: 'conversion-ledger',
+    defines: ['PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'once the schedules have run, every stay with evidence has its conversion',
+  },
+  {
+    name: 'ledger/mutant:no-attribute-not-exists',
+    model: 'conversion-ledger',
+    defines: ['MUT_NO_ATTR_NOT_EXISTS'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'the conversion written without attribute_not_exists: two conversions for one stay',
+  },
+  {
+    name: 'ledger/mutant:no-sweeps',
+    model: 'conversion-ledger',
+    defines: ['PROGRESS', 'MUT_NO_SWEEPS'],
+    mode: 'progress',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'no cleanup or reconciliation sweep: evidence whose handler crashed after the user left is never logged',
+  },
+];
+
+export interface CheckResult {
+  readonly check: ModelCheck;
+  readonly statesStored: number;
+  readonly errors: number;
+  /** The first violation pan reported, e.g. `assertion violated (sends[c]<=1)` or `acceptance cycle`. */
+  readonly violation: string | null;
+  readonly seconds: number;
+  readonly ok: boolean;
+  /** Where the counterexample trail was kept (read it with `spin -t -p`), when there is one. */
+  readonly trailDir: string | null;
+}
+
+export function modelPath(model: ModelName): string {
+  return join(MODELS_DIR, `${model}.pml`);
+}
+
+/** The failpoint names a model's steps carry (`@failpoint <name>` tags). */
+export function failpointTags(model: ModelName): string[] {
+  const text = readFileSync(modelPath(model), 'utf8');
+  return [...new Set([...text.matchAll(/@failpoint\s+([a-z0-9._-]+)/g)].map((m) => m[1] ?? ''))]
+    .filter((name) => name !== '')
+    .sort();
+}
+
+/** Failpoint names a model leaves out on purpose (`@not-modelled <name> (why)` in its header). */
+export function notModelled(model: ModelName): string[] {
+  const text = readFileSync(modelPath(model), 'utf8');
+  return [...text.matchAll(/@not-modelled\s+([a-z0-9._-]+)/g)].map((m) => m[1] ?? '').sort();
+}
+
+/** Builds the verifier in a temp dir (pan.c never lands in the repo) and runs it. */
+export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}): CheckResult {
+  const dir = mkdtempSync(join(tmpdir(), `onceflow-model-${check.model}-`));
+  const started = Date.now();
+  let keep = false;
+  try {
+    const model = `${check.model}.pml`;
+    execFileSync('cp', [modelPath(check.model), join(dir, model)]);
+    execFileSync('spin', [...check.defines.map((d) => `-D${d}`), '-a', model], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
+    const cflags = check.mode === 'safety' ? ['-DSAFETY'] : ['-DNFAIR=4', '-DCOLLAPSE'];
+    execFileSync('gcc', ['-w', '-O2', ...cflags, '-o', 'pan', 'pan.c'], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
+    const panArgs = ['-m200000', ...(check.mode === 'progress' ? ['-a', '-f'] : [])];
+    let out: string;
+    try {
+      out = execFileSync('./pan', panArgs, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+    } catch (err) {
+      // pan exits non-zero on some violations; its report is still on stdout.
+      out = String((err as { stdout?: string }).stdout ?? '');
+    }
+    const errors = Number(/errors: (\d+)/.exec(out)?.[1] ?? Number.NaN);
+    const statesStored = Number(/(\d+) states, stored/.exec(out)?.[1] ?? Number.NaN);
+    const violation = /pan:\d+: ([^\n]*?)(?: \(at depth \d+\))?\n/.exec(out)?.[1] ?? null;
+    const depthLimit = /max search depth too small/.test(out);
+    const found = Number.isFinite(errors) && errors > 0;
+    const ok =
+      Number.isFinite(errors) && !depthLimit && (check.expect === 'pass' ? errors === 0 : found);
+    keep = found && (opts.keepTrail ?? false);
+    return {
+      check,
+      statesStored,
+      errors,
+      violation,
+      seconds: (Date.now() - started) / 1000,
+      ok,
+      trailDir: keep ? dir : null,
+    };
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The failpoint-name prefix of the pipeline each model stands for. */
+export const MODEL_PIPELINES: Readonly<Record<ModelName, string>> = {
+  'campaign-sender': 'campaign.',
+  'oci-pipeline': 'oci.',
+  'conversion-ledger': 'ledger.',
+};
