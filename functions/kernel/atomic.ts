@@ -62,6 +62,12 @@ export type AtomicResult =
       readonly failed: string;
       /** That item as it stood, when it existed. */
       readonly current?: Item;
+      /** Every write whose condition failed, in request order (the first is `failed`). */
+      readonly failures: ReadonlyArray<{
+        readonly label: string;
+        readonly index: number;
+        readonly current?: Item;
+      }>;
     };
 
 /** DynamoDB's limit on one transaction. */
@@ -156,14 +162,24 @@ export async function writeAtomically(
   } catch (error) {
     if (error instanceof TransactionCanceledException) {
       const reasons = error.CancellationReasons ?? [];
-      const index = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
-      if (index >= 0) {
-        const reason = reasons[index];
-        const write = writes[index];
+      const failures = reasons.flatMap((reason, index) =>
+        reason.Code === 'ConditionalCheckFailed'
+          ? [
+              {
+                label: writes[index]?.label ?? `#${index}`,
+                index,
+                ...(reason.Item ? { current: unmarshall(reason.Item) } : {}),
+              },
+            ]
+          : [],
+      );
+      const first = failures[0];
+      if (first) {
         return {
           ok: false,
-          failed: write?.label ?? `#${index}`,
-          ...(reason?.Item ? { current: unmarshall(reason.Item) } : {}),
+          failed: first.label,
+          ...(first.current ? { current: first.current } : {}),
+          failures,
         };
       }
     }

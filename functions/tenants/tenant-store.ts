@@ -53,6 +53,12 @@ export const tenantConfigSchema = z
       .strict()
       .optional(),
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
+    /**
+     * A campaign send whose outcome stayed unknown past the reconciliation window: `hold` (the
+     * contact ends `unknown`, sent again only on an operator's retry) or `retry_once` (one more
+     * attempt: the one documented case in which a contact can receive two messages).
+     */
+    unknownOutcome: z.enum(['hold', 'retry_once']).default('hold'),
   })
   .strict();
 
