@@ -20,8 +20,8 @@ import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/err
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import type { Item } from '../kernel/put-once.js';
 import { putOnce } from '../kernel/put-once.js';
-import { sha256Hex } from '../kernel/secrets.js';
 import { retryOnConflict } from '../kernel/retry.js';
+import { sha256Hex } from '../kernel/secrets.js';
 import { transition } from '../kernel/transition.js';
 import type { Tenant } from '../tenants/tenant-store.js';
 import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
@@ -29,9 +29,7 @@ import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   type CampaignTemplate,
-  COUNTER_SPREAD,
   campaignKey,
-  counterKey,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   newCampaignId,
   PAUSED_CAMPAIGNS,
@@ -219,9 +217,10 @@ function capExceeded(held: number): InvalidRequestError {
  * twice is one item (two puts of one key in one transaction is a `ValidationException` on
  * DynamoDB), the second counted as a collapsed duplicate.
  */
-export function distinctInvalid(
-  invalid: ReturnType<typeof normalizeRecipients>['invalid'],
-): { readonly raws: readonly string[]; readonly duplicates: number } {
+export function distinctInvalid(invalid: ReturnType<typeof normalizeRecipients>['invalid']): {
+  readonly raws: readonly string[];
+  readonly duplicates: number;
+} {
   const raws = [...new Set(invalid.map(({ raw }) => raw))];
   return { raws, duplicates: invalid.length - raws.length };
 }

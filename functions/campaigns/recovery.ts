@@ -346,7 +346,10 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
 }
 
 /** A due pending recipient worth ringing (not waiting for a pair-rate retry), else undefined. */
-async function duePending(context: ShardContext, item: RecipientItem): Promise<DueRing | undefined> {
+async function duePending(
+  context: ShardContext,
+  item: RecipientItem,
+): Promise<DueRing | undefined> {
   const nowIso = isoTime(context.deps.clock);
   if (item.status === 'pending') {
     if (item.retryAt && item.retryAt > nowIso) return undefined;

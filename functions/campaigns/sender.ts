@@ -24,8 +24,8 @@ import {
   type RecipientItem,
   recipientKey,
   type SendMessageBody,
-  shardOf,
   sendingSweepPartition,
+  shardOf,
   sweepPartition,
   wamidIndexKey,
 } from './model.js';
