@@ -422,7 +422,7 @@ describe('sending', () => {
     expect(await ledgerFor(id)).toHaveLength(1);
   });
 
-  it('with no evidence, recovery releases an unknown outcome once after the window, recorded', async () => {
+  it('with no evidence and unknownOutcome retry_once, recovery releases an unknown outcome once after the window, recorded', async () => {
     const [phone = ''] = phones(1, 9200);
     const id = await newCampaign([phone]);
     await markRunning(store, tenant.tenantId, id);
@@ -447,6 +447,8 @@ describe('sending', () => {
       leaseSeconds: 60,
       reconcileWindowSeconds: 600,
       messagesPerSecond: async () => 80,
+      // The tenant opted in (the default, `hold`, is tested in campaign-correctness.test.ts).
+      unknownOutcome: async () => 'retry_once' as const,
       sendsQueueIsEmpty: async () => false,
     };
     const key = recipientKey(tenant.tenantId, id, phone);
