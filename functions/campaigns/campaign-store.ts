@@ -233,12 +233,9 @@ async function insertPage(
   addedBy: string | undefined,
 ): Promise<PageResult> {
   const invalid = distinctInvalid(page.invalid);
-  // A fast, friendly refusal for the common case; the condition on the campaign item in every
-  // chunk's transaction is what actually holds the cap (two pages racing cannot both pass it).
-  const held = await recipientsHeld(store, tenantId, campaignId);
-  if (held + page.contacts.length + invalid.raws.length > MAX_RECIPIENTS_PER_CAMPAIGN) {
-    throw capExceeded(held);
-  }
+  const incoming = page.contacts.length + invalid.raws.length;
+  const reservation = addedBy ?? randomBytes(12).toString('hex');
+  await reserveRoom(store, tenantId, campaignId, reservation, incoming);
   const now = isoTime(store.clock);
   const base = (status: RecipientStatus) => ({
     kind: 'recipient',
@@ -290,7 +287,112 @@ async function insertPage(
     duplicates += outcome.duplicates;
     failpoint(FP_RECIPIENTS_AFTER_CHUNK);
   });
+  await settleRoom(store, tenantId, campaignId, reservation, incoming - added - skipped);
   return { recipients: added, duplicatesCollapsed: duplicates, skipped };
+}
+
+const CAMPAIGN_WRITE = 'campaign';
+const RESERVATION_WRITE = 'reservation';
+const COUNTER_WRITE = 'counter';
+
+const reservationKey = (tenantId: string, campaignId: string, reservation: string) => ({
+  pk: campaignKey(tenantId, campaignId).pk,
+  sk: `RESERVE#${reservation}`,
+});
+
+/**
+ * The cap as a condition, for the whole page at once: one transaction moves the campaign's
+ * `recipientsHeld` by the page's size only if it stays within `MAX_RECIPIENTS_PER_CAMPAIGN` (and
+ * the campaign is a draft), together with a reservation item named after the request. Two pages
+ * racing for the last room cannot both pass, and a refused page writes nothing. A retry of the
+ * same request (same Idempotency-Key) finds its reservation and does not reserve twice.
+ */
+async function reserveRoom(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  reservation: string,
+  incoming: number,
+): Promise<void> {
+  const result = await retryOnConflict(() =>
+    writeAtomically(store.ddb, [
+      {
+        label: CAMPAIGN_WRITE,
+        update: {
+          table: store.table,
+          key: campaignKey(tenantId, campaignId),
+          update: 'ADD #held :n',
+          condition: '#st = :draft AND (attribute_not_exists(#held) OR #held <= :room)',
+          names: { '#st': 'status', '#held': 'recipientsHeld' },
+          values: {
+            ':n': incoming,
+            ':draft': 'draft',
+            ':room': MAX_RECIPIENTS_PER_CAMPAIGN - incoming,
+          },
+        },
+      },
+      {
+        label: RESERVATION_WRITE,
+        put: {
+          table: store.table,
+          item: {
+            ...reservationKey(tenantId, campaignId, reservation),
+            kind: 'reservation',
+            reserved: incoming,
+            createdAt: isoTime(store.clock),
+          },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+    ]),
+  );
+  if (result.ok) return;
+  if (result.failures.some((f) => f.label === RESERVATION_WRITE)) return; // this request's, already
+  const current = result.current as Partial<CampaignItem> | undefined;
+  if (current?.status !== 'draft') {
+    throw new ConflictError(
+      'The campaign is no longer a draft; recipients can no longer be added.',
+    );
+  }
+  throw capExceeded(current.recipientsHeld ?? 0);
+}
+
+/** Gives back the room a page reserved but did not use (duplicates), once per reservation. */
+async function settleRoom(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  reservation: string,
+  unused: number,
+): Promise<void> {
+  await retryOnConflict(() =>
+    writeAtomically(store.ddb, [
+      {
+        label: RESERVATION_WRITE,
+        update: {
+          table: store.table,
+          key: reservationKey(tenantId, campaignId, reservation),
+          update: 'SET settled = :yes, unused = :unused',
+          condition: 'attribute_exists(pk) AND attribute_not_exists(settled)',
+          values: { ':yes': true, ':unused': unused },
+        },
+      },
+      ...(unused > 0
+        ? [
+            {
+              label: CAMPAIGN_WRITE,
+              update: {
+                table: store.table,
+                key: campaignKey(tenantId, campaignId),
+                update: 'ADD #held :minus',
+                names: { '#held': 'recipientsHeld' },
+                values: { ':minus': -unused },
+              },
+            } satisfies AtomicWrite,
+          ]
+        : []),
+    ]),
+  );
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -310,18 +412,9 @@ async function inBatches<T>(
   );
 }
 
-/** Recipients the campaign item has counted in (the cap's own counter). */
-async function recipientsHeld(store: CampaignStore, tenantId: string, campaignId: string) {
-  const campaign = await getCampaign(store, tenantId, campaignId);
-  return campaign?.recipientsHeld ?? 0;
-}
-
-const CAMPAIGN_WRITE = 'campaign';
-const COUNTER_WRITE = 'counter';
-
 /**
- * One transaction: the campaign item (still a draft, and under its cap: `recipientsHeld` moves by
- * the contacts added, conditionally) + the shard's counter + each contact put only if new.
+ * One transaction: the campaign still a draft + the shard's counter + each contact put only if new
+ * (the page's room under the cap was reserved before, see `reserveRoom`).
  * Contacts that already exist are taken out and the rest tried again: they are duplicates, or,
  * when an earlier run of this same request (same Idempotency-Key) wrote them, already counted.
  */
@@ -343,17 +436,12 @@ async function insertChunk(
     const writes: AtomicWrite[] = [
       {
         label: CAMPAIGN_WRITE,
-        update: {
+        check: {
           table: store.table,
           key: campaignKey(tenantId, campaignId),
-          update: 'ADD #held :n',
-          condition: '#st = :draft AND (attribute_not_exists(#held) OR #held <= :room)',
-          names: { '#st': 'status', '#held': 'recipientsHeld' },
-          values: {
-            ':n': remaining.length,
-            ':draft': 'draft',
-            ':room': MAX_RECIPIENTS_PER_CAMPAIGN - remaining.length,
-          },
+          condition: '#st = :draft',
+          names: { '#st': 'status' },
+          values: { ':draft': 'draft' },
         },
       },
       { ...counterWrite(store.table, tenantId, campaignId, shard, counts), label: COUNTER_WRITE },
@@ -376,19 +464,10 @@ async function insertChunk(
         duplicates,
       };
     }
-    const campaignFailure = result.failures.find((f) => f.label === CAMPAIGN_WRITE);
-    if (campaignFailure) {
-      const current = campaignFailure.current as Partial<CampaignItem> | undefined;
-      if (current?.status !== 'draft') {
-        throw new ConflictError(
-          'The campaign is no longer a draft; recipients can no longer be added.',
-        );
-      }
-      // Only the cap can have failed; but a put that failed alongside is a duplicate, not a
-      // reason to refuse the page: take the duplicates out first and try again.
-      if (!result.failures.some((f) => f.label.startsWith('put#'))) {
-        throw capExceeded(current.recipientsHeld ?? 0);
-      }
+    if (result.failures.some((f) => f.label === CAMPAIGN_WRITE)) {
+      throw new ConflictError(
+        'The campaign is no longer a draft; recipients can no longer be added.',
+      );
     }
     const existing = new Map<number, Item | undefined>();
     for (const failure of result.failures) {
