@@ -75,8 +75,11 @@ export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'paused' | 'later' | '
 
 /** How long a pair-rate-limited contact waits before the recovery schedule rings it again. */
 export const PAIR_RATE_RETRY_MS = 60_000;
-/** Released recipients whose message is still in the queue: look again only if it is lost. */
-const RELEASED_HORIZON_MS = 15 * 60_000;
+/**
+ * Released recipients whose message is still in the queue (it comes back after its visibility
+ * timeout): recovery looks again after this, in case it is lost meanwhile (e.g. parked in the DLQ).
+ */
+const RELEASED_HORIZON_MS = 2 * 60_000;
 
 export async function readRecipient(
   ddb: DynamoDBDocumentClient,
