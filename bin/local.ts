@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { assertSafeReconcileWindow } from '../functions/kernel/config.js';
 import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { captureProcessOutput } from '../lib/local/output.js';
 import { PortInUseError } from '../lib/local/ports.js';
@@ -44,6 +45,13 @@ if (args.help) {
 const scheduleSpeed = Number(args['schedule-speed']);
 if (!Number.isFinite(scheduleSpeed) || scheduleSpeed <= 0) {
   fail(`--schedule-speed must be a positive number\n${USAGE}`);
+}
+
+// Settings that would break the at-most-once promise are refused before anything starts.
+try {
+  assertSafeReconcileWindow();
+} catch (error) {
+  fail(`onceflow: ${(error as Error).message}`);
 }
 
 // A closed terminal or pipe must not crash the runtime before it stops its children.

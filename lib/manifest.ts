@@ -282,6 +282,16 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     },
     tables: { tenants: 'read', campaigns: 'read' },
   },
+  retryCampaignRecipient: {
+    entry: 'functions/campaigns/handlers/retry-recipient.ts',
+    description: 'Sends a recipient whose outcome is unknown once more, on an operator request',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry' }],
+    },
+    tables: { tenants: 'read', campaigns: 'readWrite' },
+    sendsTo: ['sends'],
+  },
   fanoutCampaign: {
     entry: 'functions/campaigns/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",

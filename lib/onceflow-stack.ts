@@ -39,6 +39,7 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { reconcileWindowProblem } from '../functions/kernel/config.js';
 import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
@@ -99,6 +100,12 @@ export interface OnceflowStackProps extends StackProps {
    */
   readonly reconcileWindowSeconds?: number;
   /**
+   * `ONCEFLOW_PROVIDER_TIMEOUT_SECONDS`: the longest one provider call may stay in flight; the
+   * reconcile window must exceed it (synth refuses otherwise).
+   * @default 10
+   */
+  readonly providerTimeoutSeconds?: number;
+  /**
    * `ONCEFLOW_OCI_STALE_SECONDS`: when a claimed Google Ads export row returns to `retry`.
    * @default 900
    */
@@ -152,7 +159,16 @@ export class OnceflowStack extends Stack {
         props.reconcileWindowSeconds ?? 600,
       ),
       ONCEFLOW_OCI_STALE_SECONDS: positiveSeconds('ociStaleSeconds', props.ociStaleSeconds ?? 900),
+      ONCEFLOW_PROVIDER_TIMEOUT_SECONDS: positiveSeconds(
+        'providerTimeoutSeconds',
+        props.providerTimeoutSeconds ?? 10,
+      ),
     };
+    const windowProblem = reconcileWindowProblem(
+      Number(settings.ONCEFLOW_RECONCILE_WINDOW_SECONDS),
+      Number(settings.ONCEFLOW_PROVIDER_TIMEOUT_SECONDS),
+    );
+    if (windowProblem) throw new Error(windowProblem);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     checkQueueConsumers(manifest);
     const limits = props.limits ?? DEFAULT_LIMITS;

@@ -5,8 +5,9 @@
  * The recipient is found by the echoed `biz_opaque_callback_data` (which names campaign and
  * contact, so it also completes a send whose answer was lost: `sending` with no wamid), else by
  * the wamid index. Statuses only move a recipient forward (pending < sending < sent < delivered <
- * read; `failed` is terminal and only follows sending or sent), each move a guarded transition
- * with its counters in the same transaction, so duplicates and late statuses change nothing.
+ * read; a provider `failed` follows sending or sent), each move a guarded transition with its
+ * counters in the same transaction, so duplicates and late statuses change nothing. Late evidence
+ * moves a recipient we ended `unknown` or `failed` to what the provider reports.
  */
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
@@ -53,12 +54,20 @@ export const FP_STATUS_AFTER_APPLY = defineFailpoint(
   'a status moved its recipient (with counters), the webhook not yet answered',
 );
 
-/** Whether `status` may replace `current`. */
+/**
+ * Whether `status` may replace `current`. Forward only (a late `sent` after `delivered` changes
+ * nothing), except that the provider's word outranks our own verdicts: a contact we ended
+ * `unknown` (no evidence in the window) or `failed` (e.g. a retry refused after a first attempt
+ * whose answer was lost) moves to what the provider reports for its message. A `failed` status
+ * only follows a send (`sending`, `sent`) or an `unknown` outcome; a provider `failed` is final.
+ */
 export function movesForward(
   current: RecipientStatus,
   status: WhatsAppStatusEvent['status'],
 ): boolean {
-  if (current === 'failed' || current === 'skipped') return false;
+  if (current === 'skipped') return false;
+  if (current === 'unknown') return true;
+  if (current === 'failed') return status !== 'failed';
   if (status === 'failed') return current === 'sending' || current === 'sent';
   return STATUS_RANK[status] > STATUS_RANK[current];
 }
@@ -162,6 +171,9 @@ export async function applyCampaignStatus(
     if (result.applied) {
       if (recipient.status === 'sending' || recipient.status === 'pending') {
         countMetric('CampaignOutcomeReconciled');
+      }
+      if (recipient.status === 'unknown' || recipient.status === 'failed') {
+        countMetric('CampaignLateEvidenceApplied');
       }
       failpoint(FP_STATUS_AFTER_APPLY);
       return { matched: true, applied: true };

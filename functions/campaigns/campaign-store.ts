@@ -8,33 +8,31 @@
  * comes in.
  */
 import { randomBytes } from 'node:crypto';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
-  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import type { Item } from '../kernel/put-once.js';
 import { putOnce } from '../kernel/put-once.js';
+import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { transition } from '../kernel/transition.js';
 import type { Tenant } from '../tenants/tenant-store.js';
-import { readTotals } from './counters.js';
+import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
 import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   type CampaignTemplate,
-  COUNTER_SPREAD,
   campaignKey,
-  counterKey,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   newCampaignId,
+  PAUSED_CAMPAIGNS,
   type RecipientItem,
   type RecipientStatus,
   recipientKey,
@@ -196,9 +194,36 @@ interface PendingPut {
   readonly status: RecipientStatus;
 }
 
-/** Puts per transaction: 100 minus the campaign check and the counter. */
+/** Puts per transaction: 100 minus the campaign item and the counter. */
 const PUTS_PER_TRANSACTION = 98;
-const PAGE_CONCURRENCY = 8;
+/** Chunks in flight at once: each also moves the campaign item (the cap), so keep it small. */
+const PAGE_CONCURRENCY = 4;
+
+/** The 400 for a page that would take the campaign past its cap. */
+function capExceeded(held: number): InvalidRequestError {
+  return new InvalidRequestError(
+    `A campaign holds at most ${MAX_RECIPIENTS_PER_CAMPAIGN} recipients; it has ${held}.`,
+    [
+      {
+        field: 'recipients',
+        message: `at most ${Math.max(0, MAX_RECIPIENTS_PER_CAMPAIGN - held)} more`,
+      },
+    ],
+  );
+}
+
+/**
+ * The invalid phones of a page as `skipped` items, one per distinct input: the same bad string
+ * twice is one item (two puts of one key in one transaction is a `ValidationException` on
+ * DynamoDB), the second counted as a collapsed duplicate.
+ */
+export function distinctInvalid(invalid: ReturnType<typeof normalizeRecipients>['invalid']): {
+  readonly raws: readonly string[];
+  readonly duplicates: number;
+} {
+  const raws = [...new Set(invalid.map(({ raw }) => raw))];
+  return { raws, duplicates: invalid.length - raws.length };
+}
 
 async function insertPage(
   store: CampaignStore,
@@ -207,19 +232,10 @@ async function insertPage(
   page: ReturnType<typeof normalizeRecipients>,
   addedBy: string | undefined,
 ): Promise<PageResult> {
-  const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
-  const incoming = page.contacts.length + page.invalid.length;
-  if (totals.recipients + incoming > MAX_RECIPIENTS_PER_CAMPAIGN) {
-    throw new InvalidRequestError(
-      `A campaign holds at most ${MAX_RECIPIENTS_PER_CAMPAIGN} recipients; it has ${totals.recipients}.`,
-      [
-        {
-          field: 'recipients',
-          message: `at most ${MAX_RECIPIENTS_PER_CAMPAIGN - totals.recipients} more`,
-        },
-      ],
-    );
-  }
+  const invalid = distinctInvalid(page.invalid);
+  const incoming = page.contacts.length + invalid.raws.length;
+  const reservation = addedBy ?? randomBytes(12).toString('hex');
+  await reserveRoom(store, tenantId, campaignId, reservation, incoming);
   const now = isoTime(store.clock);
   const base = (status: RecipientStatus) => ({
     kind: 'recipient',
@@ -245,7 +261,7 @@ async function insertPage(
         },
       };
     }),
-    ...page.invalid.map(({ raw }) => {
+    ...invalid.raws.map((raw) => {
       const key = skippedKey(tenantId, campaignId, raw);
       return {
         shard: Number(key.pk.split('#').at(-1)),
@@ -263,25 +279,142 @@ async function insertPage(
   }
   let added = 0;
   let skipped = 0;
-  let duplicates = page.duplicates;
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++];
-      if (!chunk) break;
-      const outcome = await insertChunk(store, tenantId, campaignId, chunk, addedBy);
-      added += outcome.added;
-      skipped += outcome.skipped;
-      duplicates += outcome.duplicates;
-      failpoint(FP_RECIPIENTS_AFTER_CHUNK);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PAGE_CONCURRENCY, chunks.length) }, worker));
+  let duplicates = page.duplicates + invalid.duplicates;
+  await inBatches(chunks, PAGE_CONCURRENCY, async (chunk) => {
+    const outcome = await insertChunk(store, tenantId, campaignId, chunk, addedBy);
+    added += outcome.added;
+    skipped += outcome.skipped;
+    duplicates += outcome.duplicates;
+    failpoint(FP_RECIPIENTS_AFTER_CHUNK);
+  });
+  await settleRoom(store, tenantId, campaignId, reservation, incoming - added - skipped);
   return { recipients: added, duplicatesCollapsed: duplicates, skipped };
 }
 
+const CAMPAIGN_WRITE = 'campaign';
+const RESERVATION_WRITE = 'reservation';
+const COUNTER_WRITE = 'counter';
+
+const reservationKey = (tenantId: string, campaignId: string, reservation: string) => ({
+  pk: campaignKey(tenantId, campaignId).pk,
+  sk: `RESERVE#${reservation}`,
+});
+
 /**
- * One transaction: campaign still a draft + the shard's counter + each contact put only if new.
+ * The cap as a condition, for the whole page at once: one transaction moves the campaign's
+ * `recipientsHeld` by the page's size only if it stays within `MAX_RECIPIENTS_PER_CAMPAIGN` (and
+ * the campaign is a draft), together with a reservation item named after the request. Two pages
+ * racing for the last room cannot both pass, and a refused page writes nothing. A retry of the
+ * same request (same Idempotency-Key) finds its reservation and does not reserve twice.
+ */
+async function reserveRoom(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  reservation: string,
+  incoming: number,
+): Promise<void> {
+  const result = await retryOnConflict(() =>
+    writeAtomically(store.ddb, [
+      {
+        label: CAMPAIGN_WRITE,
+        update: {
+          table: store.table,
+          key: campaignKey(tenantId, campaignId),
+          update: 'ADD #held :n',
+          condition: '#st = :draft AND (attribute_not_exists(#held) OR #held <= :room)',
+          names: { '#st': 'status', '#held': 'recipientsHeld' },
+          values: {
+            ':n': incoming,
+            ':draft': 'draft',
+            ':room': MAX_RECIPIENTS_PER_CAMPAIGN - incoming,
+          },
+        },
+      },
+      {
+        label: RESERVATION_WRITE,
+        put: {
+          table: store.table,
+          item: {
+            ...reservationKey(tenantId, campaignId, reservation),
+            kind: 'reservation',
+            reserved: incoming,
+            createdAt: isoTime(store.clock),
+          },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+    ]),
+  );
+  if (result.ok) return;
+  if (result.failures.some((f) => f.label === RESERVATION_WRITE)) return; // this request's, already
+  const current = result.current as Partial<CampaignItem> | undefined;
+  if (current?.status !== 'draft') {
+    throw new ConflictError(
+      'The campaign is no longer a draft; recipients can no longer be added.',
+    );
+  }
+  throw capExceeded(current.recipientsHeld ?? 0);
+}
+
+/** Gives back the room a page reserved but did not use (duplicates), once per reservation. */
+async function settleRoom(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  reservation: string,
+  unused: number,
+): Promise<void> {
+  await retryOnConflict(() =>
+    writeAtomically(store.ddb, [
+      {
+        label: RESERVATION_WRITE,
+        update: {
+          table: store.table,
+          key: reservationKey(tenantId, campaignId, reservation),
+          update: 'SET settled = :yes, unused = :unused',
+          condition: 'attribute_exists(pk) AND attribute_not_exists(settled)',
+          values: { ':yes': true, ':unused': unused },
+        },
+      },
+      ...(unused > 0
+        ? [
+            {
+              label: CAMPAIGN_WRITE,
+              update: {
+                table: store.table,
+                key: campaignKey(tenantId, campaignId),
+                update: 'ADD #held :minus',
+                names: { '#held': 'recipientsHeld' },
+                values: { ':minus': -unused },
+              },
+            } satisfies AtomicWrite,
+          ]
+        : []),
+    ]),
+  );
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function inBatches<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await fn(item);
+      }
+    }),
+  );
+}
+
+/**
+ * One transaction: the campaign still a draft + the shard's counter + each contact put only if new
+ * (the page's room under the cap was reserved before, see `reserveRoom`).
  * Contacts that already exist are taken out and the rest tried again: they are duplicates, or,
  * when an earlier run of this same request (same Idempotency-Key) wrote them, already counted.
  */
@@ -295,105 +428,70 @@ async function insertChunk(
   let remaining = [...chunk];
   let duplicates = 0;
   let earlier = { added: 0, skipped: 0 };
-  for (let attempt = 0; remaining.length > 0; attempt++) {
+  while (remaining.length > 0) {
     const shard = remaining[0]?.shard ?? 0;
     const pending = remaining.filter((p) => p.status === 'pending').length;
     const skipped = remaining.length - pending;
-    const counterAdds: string[] = ['#n :n'];
-    const values: Record<string, unknown> = { ':n': remaining.length };
-    if (pending > 0) {
-      counterAdds.push('#p :p');
-      values[':p'] = pending;
-    }
-    if (skipped > 0) {
-      counterAdds.push('#s :s');
-      values[':s'] = skipped;
-    }
-    try {
-      await store.ddb.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: store.table,
-                Key: campaignKey(tenantId, campaignId),
-                ConditionExpression: '#st = :draft',
-                ExpressionAttributeNames: { '#st': 'status' },
-                ExpressionAttributeValues: { ':draft': 'draft' },
-              },
-            },
-            {
-              Update: {
-                TableName: store.table,
-                Key: counterKey(
-                  tenantId,
-                  campaignId,
-                  shard,
-                  Math.floor(Math.random() * COUNTER_SPREAD),
-                ),
-                UpdateExpression: `ADD ${counterAdds.join(', ')}`,
-                ExpressionAttributeNames: {
-                  '#n': 'recipients',
-                  ...(pending > 0 ? { '#p': 'pending' } : {}),
-                  ...(skipped > 0 ? { '#s': 'skipped' } : {}),
-                },
-                ExpressionAttributeValues: values,
-              },
-            },
-            ...remaining.map((p) => ({
-              Put: {
-                TableName: store.table,
-                Item: p.item,
-                ConditionExpression: 'attribute_not_exists(pk)',
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-              },
-            })),
-          ],
+    const counts: CounterDeltas = { recipients: remaining.length, pending, skipped };
+    const writes: AtomicWrite[] = [
+      {
+        label: CAMPAIGN_WRITE,
+        check: {
+          table: store.table,
+          key: campaignKey(tenantId, campaignId),
+          condition: '#st = :draft',
+          names: { '#st': 'status' },
+          values: { ':draft': 'draft' },
+        },
+      },
+      { ...counterWrite(store.table, tenantId, campaignId, shard, counts), label: COUNTER_WRITE },
+      ...remaining.map(
+        (p, index): AtomicWrite => ({
+          label: `put#${index}`,
+          put: {
+            table: store.table,
+            item: p.item,
+            condition: 'attribute_not_exists(pk)',
+          },
         }),
-      );
+      ),
+    ];
+    const result = await retryOnConflict(() => writeAtomically(store.ddb, writes));
+    if (result.ok) {
       return {
         added: pending + earlier.added,
         skipped: skipped + earlier.skipped,
         duplicates,
       };
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reasons = error.CancellationReasons ?? [];
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
-        throw new ConflictError(
-          'The campaign is no longer a draft; recipients can no longer be added.',
-        );
-      }
-      const existing = new Map<number, Item | undefined>();
-      reasons.forEach((reason, index) => {
-        if (index >= 2 && reason.Code === 'ConditionalCheckFailed') {
-          existing.set(index - 2, reason.Item ? unmarshall(reason.Item) : undefined);
-        }
-      });
-      if (existing.size === 0) {
-        // A conflict with a concurrent transaction (another page of the same shard): try again.
-        if (attempt > 8) throw error;
-        await new Promise((r) => setTimeout(r, 10 * 2 ** attempt + Math.random() * 20));
-        continue;
-      }
-      const kept: PendingPut[] = [];
-      remaining.forEach((p, index) => {
-        if (!existing.has(index)) {
-          kept.push(p);
-          return;
-        }
-        const old = existing.get(index);
-        if (addedBy && old?.addedBy === addedBy) {
-          earlier = {
-            added: earlier.added + (p.status === 'pending' ? 1 : 0),
-            skipped: earlier.skipped + (p.status === 'skipped' ? 1 : 0),
-          };
-        } else {
-          duplicates += 1;
-        }
-      });
-      remaining = kept;
     }
+    if (result.failures.some((f) => f.label === CAMPAIGN_WRITE)) {
+      throw new ConflictError(
+        'The campaign is no longer a draft; recipients can no longer be added.',
+      );
+    }
+    const existing = new Map<number, Item | undefined>();
+    for (const failure of result.failures) {
+      if (failure.label.startsWith('put#')) {
+        existing.set(Number(failure.label.slice(4)), failure.current);
+      }
+    }
+    const kept: PendingPut[] = [];
+    remaining.forEach((p, index) => {
+      if (!existing.has(index)) {
+        kept.push(p);
+        return;
+      }
+      const old = existing.get(index);
+      if (addedBy && old?.addedBy === addedBy) {
+        earlier = {
+          added: earlier.added + (p.status === 'pending' ? 1 : 0),
+          skipped: earlier.skipped + (p.status === 'skipped' ? 1 : 0),
+        };
+      } else {
+        duplicates += 1;
+      }
+    });
+    remaining = kept;
   }
   return { ...earlier, duplicates };
 }
@@ -571,7 +669,8 @@ export async function pauseCampaign(store: CampaignStore, tenantId: string, camp
     key: campaignKey(tenantId, campaignId),
     from: ['running'],
     to: 'paused',
-    set: { updatedAt: isoTime(store.clock) },
+    // Out of the running list: recovery no longer rings its backlog, only settles sends in flight.
+    set: { updatedAt: isoTime(store.clock), sweepPk: PAUSED_CAMPAIGNS },
   });
   if (!result.applied) return requireCampaign(store, tenantId, campaignId);
   return { ...campaign, status: 'paused' as const };
@@ -595,7 +694,11 @@ export async function resumeCampaign(store: CampaignStore, tenantId: string, cam
     key: campaignKey(tenantId, campaignId),
     from: ['paused'],
     to: 'running',
-    set: { updatedAt: isoTime(store.clock), fanoutGeneration: generation },
+    set: {
+      updatedAt: isoTime(store.clock),
+      fanoutGeneration: generation,
+      sweepPk: ACTIVE_CAMPAIGNS,
+    },
   });
   if (!result.applied) return requireCampaign(store, tenantId, campaignId);
   return { ...campaign, status: 'running' as const, fanoutGeneration: generation };

@@ -3,7 +3,7 @@
  * transition it counts, and summed on read. Counting contacts, not attempts, falls out of that:
  * a transition happens once per contact and state, whatever retries came before it.
  */
-import { type DynamoDBDocumentClient, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { type TransitionInput, type TransitionResult, transition } from '../kernel/transition.js';
@@ -53,10 +53,22 @@ export function moveDeltas(from: RecipientStatus, to: RecipientStatus): CounterD
   return from === to ? {} : { [from]: -1, [to]: 1 };
 }
 
+/** Keys per `BatchGetItem` request (DynamoDB's limit). */
+const BATCH_GET_KEYS = 100;
+const BATCH_GET_ROUNDS = 8;
+
 /**
- * Reads every shard's counters as one snapshot (`TransactGetItems`: all SHARDS x
- * COUNTER_SPREAD parts at one point in time), so the totals are never caught between the two
- * halves of a move.
+ * Reads every shard's counter parts with plain strongly consistent reads (`BatchGetItem`,
+ * `ConsistentRead`), never a `TransactGetItems` snapshot: DynamoDB cancels a transactional read of
+ * an item with a write in flight (`TransactionConflict`), and at 1,000 sends/s some counter item
+ * always has one, so a snapshot read would fail exactly when the campaign is busiest.
+ *
+ * What that costs: while recipients are moving, the sum may catch one move between its two halves
+ * (`pending - 1` read, `sending + 1` not yet), so a busy total is off by at most the moves in flight
+ * during the read; once the campaign is quiet it is exact (every move is one transaction, and the
+ * reads are strongly consistent). Nothing decides on a busy total: fan-out only sizes a horizon with
+ * it, completion re-checks the recipients themselves (`recovery.ts`), reconciliation compares two
+ * reads and calls a shard that moved in between inconclusive.
  */
 export async function readShardCounters(
   ddb: DynamoDBDocumentClient,
@@ -68,16 +80,24 @@ export async function readShardCounters(
   const keys = Array.from({ length: SHARDS * COUNTER_SPREAD }, (_, i) =>
     counterKey(tenantId, campaignId, Math.floor(i / COUNTER_SPREAD), i % COUNTER_SPREAD),
   );
-  const out = await retryOnConflict(() =>
-    ddb.send(
-      new TransactGetCommand({
-        TransactItems: keys.map((Key) => ({ Get: { TableName: table, Key } })),
-      }),
-    ),
-  );
-  for (const response of out.Responses ?? []) {
-    const item = response.Item;
-    if (!item) continue;
+  const items: Record<string, unknown>[] = [];
+  for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
+    let pending: Record<string, unknown>[] = keys.slice(start, start + BATCH_GET_KEYS);
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= BATCH_GET_ROUNDS) {
+        throw new Error(`counter read still throttled after ${BATCH_GET_ROUNDS} rounds`);
+      }
+      if (round > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** round));
+      const out = await ddb.send(
+        new BatchGetCommand({
+          RequestItems: { [table]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      items.push(...(out.Responses?.[table] ?? []));
+      pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
+    }
+  }
+  for (const item of items) {
     const totals = perShard[Number(String(item.pk).split('#').at(-1))];
     if (!totals) continue;
     for (const field of ['recipients', ...RECIPIENT_STATUSES] as const) {

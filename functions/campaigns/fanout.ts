@@ -65,10 +65,17 @@ const MARK_CONCURRENCY = 25;
 /**
  * When a pending recipient that was enqueued is due for another look: well after the moment the
  * queue should have reached it at the tenant's rate, so the recovery schedule only re-rings
- * recipients whose message is really gone.
+ * recipients whose message is really gone. The floor is short (a minute): it bounds how long a
+ * contact whose doorbell died (a crash between marking and enqueueing, a message parked in the
+ * DLQ) waits, and an early re-ring costs only a doorbell the sender drops after one read.
  */
+export const MIN_PENDING_HORIZON_MS = 60_000;
+
 export function pendingHorizonMs(pendingTotal: number, messagesPerSecond: number): number {
-  return Math.max(300_000, Math.ceil((2 * pendingTotal * 1000) / Math.max(1, messagesPerSecond)));
+  return Math.max(
+    MIN_PENDING_HORIZON_MS,
+    Math.ceil((2 * pendingTotal * 1000) / Math.max(1, messagesPerSecond)),
+  );
 }
 
 export function sendMessage(

@@ -1,9 +1,12 @@
 /**
- * The campaigns context's public surface: what other contexts may import. (Minimal, created by the
- * inbound branch for the webhooks' status applier; the campaigns owner extends it.)
+ * The campaigns context's public surface: the only file other contexts may import from. The
+ * webhooks context applies WhatsApp statuses to campaign recipients through it.
  */
 export {
   type ApplyStatusResult,
   applyCampaignStatus,
+  movesForward,
   type WhatsAppStatusEvent,
 } from './apply-status.js';
+export type { UnknownOutcomePolicy } from './model.js';
+export { decodeCallbackData, encodeCallbackData, type RecipientStatus } from './model.js';

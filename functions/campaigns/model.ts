@@ -32,6 +32,7 @@ export const RECIPIENT_STATUSES = [
   'delivered',
   'read',
   'failed',
+  'unknown',
   'skipped',
 ] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
@@ -39,10 +40,11 @@ export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 export const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'completed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-/** States a recipient never leaves. */
 /**
  * How far along a recipient is. Statuses move forward only: a status of lower or equal rank never
- * replaces a higher one (a late `sent` after `delivered` changes nothing); `failed` is terminal.
+ * replaces a higher one (a late `sent` after `delivered` changes nothing). `failed` and `unknown`
+ * end a contact as far as sending goes, but the provider's own word outranks them: a status
+ * webhook proving the message went out moves them to what it reports (see `movesForward`).
  */
 export const STATUS_RANK: Readonly<Record<RecipientStatus, number>> = {
   pending: 0,
@@ -51,8 +53,14 @@ export const STATUS_RANK: Readonly<Record<RecipientStatus, number>> = {
   delivered: 3,
   read: 4,
   failed: 5,
+  unknown: 5,
   skipped: 5,
 };
+
+/** What happens to a send whose outcome stayed unknown past the reconciliation window. */
+export const UNKNOWN_OUTCOME_POLICIES = ['hold', 'retry_once'] as const;
+export type UnknownOutcomePolicy = (typeof UNKNOWN_OUTCOME_POLICIES)[number];
+export const DEFAULT_UNKNOWN_OUTCOME: UnknownOutcomePolicy = 'hold';
 
 export const MAX_RECIPIENTS_PER_REQUEST = 5000;
 export const MAX_RECIPIENTS_PER_CAMPAIGN = 1_000_000;
@@ -116,8 +124,17 @@ export const counterKey = (tenantId: string, campaignId: string, shard: number, 
 export const sweepPartition = (tenantId: string, campaignId: string, shard: number) =>
   `RS#${tenantId}#${campaignId}#${shardLabel(shard)}`;
 
-/** The sweep partition of running and paused campaigns. */
+/**
+ * Recipients claimed by a sender (`sending`) wait in their own sweep partition: recovery must find
+ * them even while the campaign is paused, without reading the (possibly huge) pending backlog.
+ */
+export const sendingSweepPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}#S`;
+
+/** The sweep partition of running campaigns. */
 export const ACTIVE_CAMPAIGNS = 'CAMPAIGNS#ACTIVE';
+/** Paused campaigns: recovery only settles their in-flight sends, never rings their backlog. */
+export const PAUSED_CAMPAIGNS = 'CAMPAIGNS#PAUSED';
 
 /** `gsi1` of a recipient once it has a wamid: statuses without the echo still find it. */
 export const wamidIndexKey = (phoneNumberId: string, wamid: string) =>
@@ -146,6 +163,16 @@ export function decodeCallbackData(
 /** The send queue's message group of a contact: a hash into `SEND_GROUPS`, never one per campaign. */
 export function sendGroupOf(campaignId: string, e164: string): string {
   return `${campaignId}.${hashNumber(`g|${e164}`) % SEND_GROUPS}`;
+}
+
+/**
+ * The message group of a deliberate re-ring: its own group, so it never queues behind a doorbell
+ * of the same contact's group that a crashed consumer still holds invisible (FIFO delivers nothing
+ * of a group while one of its messages is in flight; that timeout is real time, which the clock
+ * seam does not move).
+ */
+export function reringGroupOf(campaignId: string, e164: string, ring: string): string {
+  return `${sendGroupOf(campaignId, e164)}.${ring}`;
 }
 
 /** Deterministic queue identity of one ring of a recipient's doorbell. */
@@ -191,6 +218,11 @@ export interface CampaignItem {
   readonly completedAt?: string;
   /** Bumped by resume: fan-out of each generation rings every pending recipient once. */
   readonly fanoutGeneration?: number;
+  /**
+   * Recipients counted in by the page transactions that added them: the cap's counter, moved
+   * conditionally in the same transactions (`<= MAX_RECIPIENTS_PER_CAMPAIGN`).
+   */
+  readonly recipientsHeld?: number;
 }
 
 export interface RecipientItem {
@@ -211,6 +243,8 @@ export interface RecipientItem {
   readonly ring?: number;
   /** Retries after an unknown outcome, each recorded. */
   readonly unknownRetries?: number;
+  /** Sends an operator asked for after an `unknown` outcome (`POST …/retry`). */
+  readonly operatorRetries?: number;
   readonly retryAt?: string;
   readonly sweepPk?: string;
   readonly sweepAt?: string;
@@ -229,6 +263,7 @@ export function emptyTotals(): Totals {
     delivered: 0,
     read: 0,
     failed: 0,
+    unknown: 0,
     skipped: 0,
   };
 }

@@ -13,6 +13,7 @@ import {
   type CampaignItem,
   campaignKey,
   emptyTotals,
+  PAUSED_CAMPAIGNS,
   RECIPIENT_STATUSES,
   type RecipientStatus,
   recipientPartition,
@@ -93,12 +94,27 @@ export async function reconcileCampaign(
   return { campaignId, drift, inconclusiveShards: inconclusive };
 }
 
+/**
+ * Reconciles every listed campaign. One campaign that fails (throttled, a bug, an item too odd to
+ * read) is logged and counted (`CounterReconcileFailed`) and the others are still checked.
+ */
 export async function reconcileCampaignCounters(deps: ReconcileDeps): Promise<CampaignDrift[]> {
   const active = await listSweepCampaigns(deps, ACTIVE_CAMPAIGNS);
+  const paused = await listSweepCampaigns(deps, PAUSED_CAMPAIGNS);
   const completed = await listSweepCampaigns(deps, COMPLETED_CAMPAIGNS);
   const results: CampaignDrift[] = [];
-  for (const campaign of [...active, ...completed]) {
-    const result = await reconcileCampaign(deps, campaign);
+  for (const campaign of [...active, ...paused, ...completed]) {
+    let result: CampaignDrift;
+    try {
+      result = await reconcileCampaign(deps, campaign);
+    } catch (error) {
+      countMetric('CounterReconcileFailed');
+      logger.error('counter reconciliation of one campaign failed; the others go on', {
+        campaignId: campaign.campaignId,
+        error,
+      });
+      continue;
+    }
     results.push(result);
     countMetric('CounterDrift', result.drift, MetricUnit.Count);
     if (result.drift > 0) {

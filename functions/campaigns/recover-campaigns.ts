@@ -3,11 +3,14 @@
  * gone, releases unknown outcomes after the reconciliation window, completes finished campaigns
  * (see `recovery.ts`).
  */
-import { settings } from '../kernel/config.js';
+import { assertSafeReconcileWindow, settings } from '../kernel/config.js';
 import { scheduledHandler } from '../kernel/schedule.js';
 import { logger } from '../kernel/telemetry.js';
 import { recoverCampaigns } from './recovery.js';
-import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty } from './wiring.js';
+import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty, unknownOutcome } from './wiring.js';
+
+// Refused at init: recovery must never settle a send whose provider call may still be running.
+assertSafeReconcileWindow();
 
 export const handler = scheduledHandler('recoverCampaigns', async () => {
   const report = await recoverCampaigns({
@@ -15,12 +18,15 @@ export const handler = scheduledHandler('recoverCampaigns', async () => {
     leaseSeconds: settings.leaseSeconds,
     reconcileWindowSeconds: settings.reconcileWindowSeconds,
     messagesPerSecond,
+    unknownOutcome,
     sendsQueueIsEmpty,
   });
   if (
     report.rerung +
       report.released +
-      report.failedUnknown +
+      report.held +
+      report.wamidsCompleted +
+      report.failedCampaigns +
       report.fanoutRerung +
       report.completed >
     0

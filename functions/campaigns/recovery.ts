@@ -1,15 +1,26 @@
 /**
  * The recovery schedule: DynamoDB is the truth, SQS is a doorbell, and this re-rings the bell for
- * work whose message is gone. It reads only the sparse `sweep` index: active campaigns under
- * `CAMPAIGNS#ACTIVE`, and per campaign shard the recipients that are due (`sweepAt <= now`):
+ * work whose message is gone. It reads only the sparse `sweep` index: running campaigns under
+ * `CAMPAIGNS#ACTIVE`, paused ones under `CAMPAIGNS#PAUSED`, and per campaign shard the recipients
+ * that are due (`sweepAt <= now`):
  *
- * - `pending`, enqueued long ago (or the sends queue is empty, e.g. the emulator restarted):
- *   rung again with a new ring number, so the deduplication id is new;
+ * - `pending`, enqueued long ago (or the sends queue is empty, e.g. the emulator restarted), in a
+ *   running campaign: rung again with a new ring number — a new deduplication id *and its own
+ *   message group*, so the new doorbell never waits behind an old one a crashed consumer still
+ *   holds invisible. The doorbell is enqueued first and the recipient marked as rung after, so a
+ *   crash in between only rings again next run (a doorbell is harmless: the recipient decides);
+ * - `sending` with a wamid (kept by the sender when its counted move lost every race): moved to
+ *   `sent` with its counters;
  * - `sending` with no wamid, lease expired, reconciliation window passed with no status webhook:
- *   released for one more try, recorded (`unknownRetries`, `lastError`); a second unknown
- *   outcome ends `failed` rather than risk a duplicate;
+ *   the tenant's `unknownOutcome` policy decides. `hold` (default): the contact ends `unknown`,
+ *   counted and listed, sent again only when an operator asks. `retry_once`: released for one
+ *   more attempt, recorded (`unknownRetries`, `lastError`); a second unknown outcome is held;
  * - fan-out shards that stopped before their end are rung again;
  * - a running campaign with nothing pending or sending and fan-out done is completed.
+ *
+ * Campaigns are recovered a few at a time, each on its own: one failing campaign is logged and
+ * the others go on. Paused campaigns only have their in-flight sends settled (a separate sweep
+ * partition), so a large paused backlog costs nothing and starves nobody.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -18,8 +29,9 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Clock, isoTime } from '../kernel/clock.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import type { Clock } from '../kernel/clock.js';
+import { isoTime } from '../kernel/clock.js';
+import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
@@ -36,10 +48,15 @@ import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   campaignKey,
+  PAUSED_CAMPAIGNS,
   type RecipientItem,
+  recipientPartition,
+  reringGroupOf,
   SHARDS,
+  sendingSweepPartition,
   shardOf,
   sweepPartition,
+  type UnknownOutcomePolicy,
 } from './model.js';
 
 export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
@@ -50,13 +67,14 @@ export const FP_RECOVER_AFTER_RELEASE = defineFailpoint(
 );
 export const FP_RECOVER_AFTER_ENQUEUE = defineFailpoint(
   'campaign.recover.after-enqueue',
-  'recovery re-enqueued a shard’s due recipients, the next shard not yet looked at',
+  'recovery enqueued a shard’s re-rung doorbells, the recipients not yet marked as rung',
 );
 
-/** Unknown outcomes retried at most this many times; then the contact ends `failed`. */
+/** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
 export const MAX_UNKNOWN_RETRIES = 1;
 const ITEMS_PER_SHARD_RUN = 1000;
 const SHARD_CONCURRENCY = 8;
+const CAMPAIGN_CONCURRENCY = 4;
 const FANOUT_STALE_MS = 60_000;
 
 export interface RecoveryDeps extends FanoutDeps {
@@ -64,6 +82,8 @@ export interface RecoveryDeps extends FanoutDeps {
   readonly leaseSeconds: number;
   readonly reconcileWindowSeconds: number;
   readonly messagesPerSecond: (tenantId: string) => Promise<number>;
+  /** The tenant's policy for unknown outcomes. @default always 'hold' */
+  readonly unknownOutcome?: (tenantId: string) => Promise<UnknownOutcomePolicy>;
   /** True when the sends queue holds no message at all (visible or in flight). */
   readonly sendsQueueIsEmpty: () => Promise<boolean>;
 }
@@ -72,9 +92,11 @@ export interface RecoveryReport {
   campaigns: number;
   rerung: number;
   released: number;
-  failedUnknown: number;
+  held: number;
+  wamidsCompleted: number;
   fanoutRerung: number;
   completed: number;
+  failedCampaigns: number;
 }
 
 export async function listSweepCampaigns(
@@ -95,30 +117,60 @@ export async function listSweepCampaigns(
   return campaigns;
 }
 
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await fn(item);
+      }
+    }),
+  );
+}
+
 export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     campaigns: 0,
     rerung: 0,
     released: 0,
-    failedUnknown: 0,
+    held: 0,
+    wamidsCompleted: 0,
     fanoutRerung: 0,
     completed: 0,
+    failedCampaigns: 0,
   };
-  const active = await listSweepCampaigns(deps, ACTIVE_CAMPAIGNS);
-  if (active.length === 0) return report;
+  const listed = [
+    ...(await listSweepCampaigns(deps, ACTIVE_CAMPAIGNS)),
+    ...(await listSweepCampaigns(deps, PAUSED_CAMPAIGNS)),
+  ];
+  if (listed.length === 0) return report;
   const queueEmpty = await deps.sendsQueueIsEmpty();
-  for (const listed of active) {
+  let crash: FailpointCrashError | undefined;
+  await inParallel(listed, CAMPAIGN_CONCURRENCY, async (campaign) => {
+    if (crash) return;
     report.campaigns += 1;
     try {
-      await recoverCampaign(deps, listed, queueEmpty, report);
+      await recoverCampaign(deps, campaign, queueEmpty, report);
     } catch (error) {
-      logger.error('campaign recovery failed; next run retries', {
-        campaignId: listed.campaignId,
+      if (error instanceof FailpointCrashError) {
+        crash = error;
+        return;
+      }
+      report.failedCampaigns += 1;
+      countMetric('CampaignRecoveryFailed');
+      logger.error('campaign recovery failed; the others go on, next run retries', {
+        campaignId: campaign.campaignId,
         error,
       });
-      if ((error as Error).name === 'FailpointCrashError') throw error;
     }
-  }
+  });
+  // A simulated crash ends the invocation as a real one would (after the work in flight settled).
+  if (crash) throw crash;
   return report;
 }
 
@@ -133,64 +185,112 @@ async function recoverCampaign(
   const now = deps.clock.now();
   const generation = listed.fanoutGeneration ?? 0;
   const progress = await readFanoutProgress(deps.ddb, deps.table, tenantId, campaignId, generation);
-  const stale = [...Array(SHARDS).keys()].filter((shard) => {
-    const p = progress.get(shard);
-    if (p?.done) return false;
-    const since = p?.updatedAt ?? listed.startedAt ?? listed.createdAt;
-    return Date.parse(since) + FANOUT_STALE_MS <= now;
-  });
-  if (running && stale.length > 0) {
-    report.fanoutRerung += await ringFanout(
-      deps,
-      listed,
-      `r${Math.floor(now / FANOUT_STALE_MS)}`,
-      stale,
-    );
+  if (running) {
+    const stale = [...Array(SHARDS).keys()].filter((shard) => {
+      const p = progress.get(shard);
+      if (p?.done) return false;
+      const since = p?.updatedAt ?? listed.startedAt ?? listed.createdAt;
+      return Date.parse(since) + FANOUT_STALE_MS <= now;
+    });
+    if (stale.length > 0) {
+      report.fanoutRerung += await ringFanout(
+        deps,
+        listed,
+        `r${Math.floor(now / FANOUT_STALE_MS)}`,
+        stale,
+      );
+    }
   }
   const rate = await deps.messagesPerSecond(tenantId);
+  const policy = (await deps.unknownOutcome?.(tenantId)) ?? 'hold';
   const totalsBefore = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
   const horizonMs = pendingHorizonMs(totalsBefore.pending, rate);
   // With an empty queue no pending recipient has a live message: every enqueued one is due now.
   const cutoff = running && queueEmpty ? '9999' : new Date(now).toISOString();
+  const context: ShardContext = { deps, campaign: listed, running, policy, horizonMs, report };
 
-  let nextShard = 0;
-  await Promise.all(
-    Array.from({ length: SHARD_CONCURRENCY }, async () => {
-      while (nextShard < SHARDS) {
-        const shard = nextShard++;
-        await recoverShard(deps, listed, shard, cutoff, horizonMs, running, report);
-      }
-    }),
-  );
+  let crash: unknown;
+  await inParallel([...Array(SHARDS).keys()], SHARD_CONCURRENCY, async (shard) => {
+    if (crash) return;
+    try {
+      await recoverShard(context, shard, cutoff);
+    } catch (error) {
+      crash = error;
+    }
+  });
+  if (crash) throw crash;
 
   if (!running) return;
-  const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
   const fanoutDone = [...Array(SHARDS).keys()].every((shard) => progress.get(shard)?.done);
-  if (fanoutDone && totals.pending === 0 && totals.sending === 0) {
-    const at = isoTime(deps.clock);
-    const done = await transition(deps.ddb, {
-      table: deps.table,
-      key: campaignKey(tenantId, campaignId),
-      from: ['running'],
-      to: 'completed',
-      // Kept in the sweep index one more while: the counter reconciliation checks it once more.
-      set: { completedAt: at, updatedAt: at, sweepPk: COMPLETED_CAMPAIGNS, sweepAt: at },
-    });
-    if (done.applied) report.completed += 1;
-  }
+  if (!fanoutDone) return;
+  const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
+  if (totals.pending !== 0 || totals.sending !== 0) return;
+  // The counters are read item by item, so a busy moment can hide a move: the recipients
+  // themselves (strongly consistent) have the last word before the campaign is closed.
+  if (await anyInFlight(deps, tenantId, campaignId)) return;
+  const at = isoTime(deps.clock);
+  const done = await transition(deps.ddb, {
+    table: deps.table,
+    key: campaignKey(tenantId, campaignId),
+    from: ['running'],
+    to: 'completed',
+    // Kept in the sweep index one more while: the counter reconciliation checks it once more.
+    set: { completedAt: at, updatedAt: at, sweepPk: COMPLETED_CAMPAIGNS, sweepAt: at },
+  });
+  if (done.applied) report.completed += 1;
 }
 
-async function recoverShard(
+/** True when some recipient is still `pending` or `sending` (strongly consistent reads). */
+async function anyInFlight(
+  deps: Pick<RecoveryDeps, 'ddb' | 'table'>,
+  tenantId: string,
+  campaignId: string,
+): Promise<boolean> {
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const pages = paginateQuery(
+      { client: deps.ddb },
+      {
+        TableName: deps.table,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: '#st IN (:p, :s)',
+        ProjectionExpression: '#st',
+        ExpressionAttributeNames: { '#st': 'status' },
+        ExpressionAttributeValues: {
+          ':pk': recipientPartition(tenantId, campaignId, shard),
+          ':p': 'pending',
+          ':s': 'sending',
+        },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) if ((page.Items ?? []).length > 0) return true;
+  }
+  return false;
+}
+
+interface ShardContext {
+  readonly deps: RecoveryDeps;
+  readonly campaign: CampaignItem;
+  readonly running: boolean;
+  readonly policy: UnknownOutcomePolicy;
+  readonly horizonMs: number;
+  readonly report: RecoveryReport;
+}
+
+/** A pending recipient to ring: its key, phone, ring and the `sweepAt` it was seen with. */
+interface DueRing {
+  readonly key: { pk: string; sk: string };
+  readonly phone: string;
+  readonly ring: number;
+  readonly sweepAt: string | undefined;
+}
+
+async function dueItems(
   deps: RecoveryDeps,
-  campaign: CampaignItem,
-  shard: number,
+  partition: string,
   cutoff: string,
-  horizonMs: number,
-  running: boolean,
-  report: RecoveryReport,
+  visit: (item: RecipientItem) => Promise<void>,
 ): Promise<void> {
-  const { tenantId, campaignId } = campaign;
-  const messages: FifoMessage[] = [];
   let start: Record<string, unknown> | undefined;
   let seen = 0;
   do {
@@ -199,10 +299,7 @@ async function recoverShard(
         TableName: deps.table,
         IndexName: 'sweep',
         KeyConditionExpression: 'sweepPk = :p AND sweepAt <= :cut',
-        ExpressionAttributeValues: {
-          ':p': sweepPartition(tenantId, campaignId, shard),
-          ':cut': cutoff,
-        },
+        ExpressionAttributeValues: { ':p': partition, ':cut': cutoff },
         Limit: 200,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
@@ -210,118 +307,203 @@ async function recoverShard(
     start = out.LastEvaluatedKey;
     for (const item of (out.Items ?? []) as RecipientItem[]) {
       seen += 1;
-      const ring = await handleDue(deps, item, horizonMs, running, report);
-      if (ring !== undefined && running) {
-        messages.push(sendMessage(tenantId, campaignId, item.phone, `r${ring}`));
-      }
+      await visit(item);
     }
   } while (start && seen < ITEMS_PER_SHARD_RUN);
-  if (messages.length > 0) {
-    failpoint(FP_RECOVER_AFTER_RELEASE);
-    await enqueueFifo(deps.sqs, deps.sendsQueueUrl, messages);
-    failpoint(FP_RECOVER_AFTER_ENQUEUE);
+}
+
+async function recoverShard(context: ShardContext, shard: number, cutoff: string): Promise<void> {
+  const { deps, campaign, running } = context;
+  const { tenantId, campaignId } = campaign;
+  const rings: DueRing[] = [];
+  const nowIso = isoTime(deps.clock);
+  // In-flight sends first (running or paused): completed, held or released.
+  await dueItems(deps, sendingSweepPartition(tenantId, campaignId, shard), nowIso, async (item) => {
+    const released = await settleSending(context, item);
+    if (released && running) rings.push(released);
+  });
+  if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
+  if (running) {
+    await dueItems(deps, sweepPartition(tenantId, campaignId, shard), cutoff, async (item) => {
+      const due = await duePending(context, item);
+      if (due) rings.push(due);
+    });
+  }
+  if (rings.length === 0) return;
+  const messages: FifoMessage[] = rings.map((due) => {
+    const ring = `r${due.ring + 1}`;
+    return {
+      ...sendMessage(tenantId, campaignId, due.phone, ring),
+      groupId: reringGroupOf(campaignId, due.phone, ring),
+    };
+  });
+  await enqueueFifo(deps.sqs, deps.sendsQueueUrl, messages);
+  failpoint(FP_RECOVER_AFTER_ENQUEUE);
+  const nextSweepAt = new Date(deps.clock.now() + context.horizonMs).toISOString();
+  for (const due of rings) {
+    if (await markRung(deps, due, nextSweepAt)) context.report.rerung += 1;
   }
 }
 
-/** Handles one due recipient; returns the ring number to enqueue, if it should be rung. */
-async function handleDue(
-  deps: RecoveryDeps,
+/** A due pending recipient worth ringing (not waiting for a pair-rate retry), else undefined. */
+async function duePending(
+  context: ShardContext,
   item: RecipientItem,
-  horizonMs: number,
-  running: boolean,
-  report: RecoveryReport,
-): Promise<number | undefined> {
+): Promise<DueRing | undefined> {
+  const nowIso = isoTime(context.deps.clock);
+  if (item.status === 'pending') {
+    if (item.retryAt && item.retryAt > nowIso) return undefined;
+    return {
+      key: { pk: item.pk, sk: item.sk },
+      phone: item.phone,
+      ring: item.ring ?? 0,
+      sweepAt: item.sweepAt,
+    };
+  }
+  await tidy(context.deps, item);
+  return undefined;
+}
+
+/** Records the ring and pushes the next look out by the horizon, if nobody moved it meanwhile. */
+async function markRung(deps: RecoveryDeps, due: DueRing, nextSweepAt: string): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: due.key,
+        UpdateExpression: 'SET sweepAt = :next, ring = :ring REMOVE retryAt',
+        ConditionExpression:
+          '#st = :pending AND sweepAt = :seen AND (attribute_not_exists(ring) OR ring = :old)',
+        ExpressionAttributeNames: { '#st': 'status' },
+        ExpressionAttributeValues: {
+          ':next': nextSweepAt,
+          ':ring': due.ring + 1,
+          ':old': due.ring,
+          ':pending': 'pending',
+          ':seen': due.sweepAt,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * One due `sending` recipient: a kept wamid is counted as sent; an unknown outcome past the window
+ * follows the tenant's policy. Returns the recipient to ring when `retry_once` released it.
+ */
+async function settleSending(
+  context: ShardContext,
+  item: RecipientItem,
+): Promise<DueRing | undefined> {
+  const { deps } = context;
+  if (item.status !== 'sending') {
+    await tidy(deps, item);
+    return undefined;
+  }
   const now = deps.clock.now();
   const nowIso = new Date(now).toISOString();
   const key = { pk: item.pk, sk: item.sk };
-  const nextSweepAt = new Date(now + horizonMs).toISOString();
-  if (item.status === 'pending') {
-    if (!running) return undefined;
-    if (item.retryAt && item.retryAt > nowIso) return undefined;
-    try {
-      const out = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: key,
-          UpdateExpression:
-            'SET sweepAt = :next, ring = if_not_exists(ring, :zero) + :one REMOVE retryAt',
-          ConditionExpression: '#st = :pending AND sweepAt = :seen',
-          ExpressionAttributeNames: { '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':next': nextSweepAt,
-            ':zero': 0,
-            ':one': 1,
-            ':pending': 'pending',
-            ':seen': item.sweepAt,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      report.rerung += 1;
-      return Number(out.Attributes?.ring ?? 1);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
-  }
-  if (item.status === 'sending') {
-    if (item.providerMessageId) return undefined;
-    const windowEnds =
-      Date.parse(item.sendingSince ?? item.updatedAt) + deps.reconcileWindowSeconds * 1000;
-    if ((item.leaseExpiresAt ?? 0) > now || windowEnds > now) return undefined;
-    const retries = item.unknownRetries ?? 0;
-    const giveUp = retries >= MAX_UNKNOWN_RETRIES;
-    const shard = shardOf(item.phone);
-    const result = await countedTransition(deps.ddb, {
+  const shard = shardOf(item.phone);
+  if (item.providerMessageId) {
+    const done = await countedTransition(deps.ddb, {
       table: deps.table,
       key,
       from: ['sending'],
-      to: giveUp ? 'failed' : 'pending',
-      set: giveUp
-        ? {
-            lastError: `outcome unknown after ${retries + 1} attempts with no evidence; not retried again`,
-            updatedAt: nowIso,
-          }
-        : {
-            lastError: `outcome unknown: no status within ${deps.reconcileWindowSeconds}s; retried once`,
-            unknownRetries: retries + 1,
-            ring: (item.ring ?? 0) + 1,
-            sweepAt: nextSweepAt,
-            updatedAt: nowIso,
-          },
-      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(giveUp ? ['sweepPk', 'sweepAt'] : [])],
+      to: 'sent',
+      set: { updatedAt: nowIso, statusAt: nowIso },
+      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
       also: {
-        condition: 'attribute_not_exists(#pmid) AND #since = :since AND #lexp <= :now',
-        names: {
-          '#pmid': 'providerMessageId',
-          '#since': 'sendingSince',
-          '#lexp': LEASE_EXPIRES_AT,
-        },
-        values: { ':since': item.sendingSince, ':now': now },
+        condition: '#pmid = :pmid',
+        names: { '#pmid': 'providerMessageId' },
+        values: { ':pmid': item.providerMessageId },
       },
+      with: [
+        counterWrite(deps.table, item.tenantId, item.campaignId, shard, { sending: -1, sent: 1 }),
+      ],
+    });
+    if (done.applied) context.report.wamidsCompleted += 1;
+    return undefined;
+  }
+  const windowEnds =
+    Date.parse(item.sendingSince ?? item.updatedAt) + deps.reconcileWindowSeconds * 1000;
+  if ((item.leaseExpiresAt ?? 0) > now || windowEnds > now) return undefined;
+  const retries = item.unknownRetries ?? 0;
+  const release = context.policy === 'retry_once' && retries < MAX_UNKNOWN_RETRIES;
+  const guard = {
+    condition: 'attribute_not_exists(#pmid) AND #since = :since AND #lexp <= :now',
+    names: {
+      '#pmid': 'providerMessageId',
+      '#since': 'sendingSince',
+      '#lexp': LEASE_EXPIRES_AT,
+    },
+    values: { ':since': item.sendingSince, ':now': now },
+  };
+  if (!release) {
+    const held = await countedTransition(deps.ddb, {
+      table: deps.table,
+      key,
+      from: ['sending'],
+      to: 'unknown',
+      set: {
+        lastError:
+          `outcome unknown: no provider status within ${deps.reconcileWindowSeconds}s of attempt ` +
+          `${item.attempts ?? 1}; held, not sent again unless retried (unknownOutcome: ${context.policy})`,
+        updatedAt: nowIso,
+      },
+      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt'],
+      also: guard,
       with: [
         counterWrite(deps.table, item.tenantId, item.campaignId, shard, {
           sending: -1,
-          [giveUp ? 'failed' : 'pending']: 1,
+          unknown: 1,
         }),
       ],
     });
-    if (!result.applied) return undefined;
-    if (giveUp) {
-      report.failedUnknown += 1;
-      countMetric('CampaignUnknownOutcomeFailed');
-      return undefined;
+    if (held.applied) {
+      context.report.held += 1;
+      countMetric('CampaignUnknownOutcomeHeld');
     }
-    report.released += 1;
-    countMetric('CampaignUnknownOutcomeRetried');
-    return (item.ring ?? 0) + 1;
+    return undefined;
   }
-  // Anything else should not be in the index any more: tidy it away.
+  const released = await countedTransition(deps.ddb, {
+    table: deps.table,
+    key,
+    from: ['sending'],
+    to: 'pending',
+    set: {
+      lastError: `outcome unknown: no status within ${deps.reconcileWindowSeconds}s; retried once (unknownOutcome: retry_once)`,
+      unknownRetries: retries + 1,
+      // Due at once: rung in this run, or in the next if this one stops before enqueueing.
+      sweepPk: sweepPartition(item.tenantId, item.campaignId, shard),
+      sweepAt: nowIso,
+      updatedAt: nowIso,
+    },
+    remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
+    also: guard,
+    with: [
+      counterWrite(deps.table, item.tenantId, item.campaignId, shard, {
+        sending: -1,
+        pending: 1,
+      }),
+    ],
+  });
+  if (!released.applied) return undefined;
+  context.report.released += 1;
+  countMetric('CampaignUnknownOutcomeRetried');
+  return { key, phone: item.phone, ring: item.ring ?? 0, sweepAt: nowIso };
+}
+
+/** Anything that should not be in the index any more: tidied away. */
+async function tidy(deps: RecoveryDeps, item: RecipientItem): Promise<void> {
   await deps.ddb
     .send(
       new UpdateCommand({
         TableName: deps.table,
-        Key: key,
+        Key: { pk: item.pk, sk: item.sk },
         UpdateExpression: 'REMOVE sweepPk, sweepAt',
         ConditionExpression: '#st = :st',
         ExpressionAttributeNames: { '#st': 'status' },
@@ -331,5 +513,4 @@ async function handleDue(
     .catch((error: unknown) => {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     });
-  return undefined;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
-import { settings, tableName } from '../kernel/config.js';
+import { assertSafeReconcileWindow, settings, tableName } from '../kernel/config.js';
 import { fifoGroupConsumer } from '../kernel/fifo-group-consumer.js';
 import { platformSecret } from '../kernel/secrets.js';
 import { createTokenBucket } from '../kernel/token-bucket.js';
@@ -22,10 +22,15 @@ const schema = z.object({
   phone: z.string().regex(/^\+\d{6,15}$/),
 });
 
+// Refused at init: a window that a provider call can outlast would allow a second send.
+assertSafeReconcileWindow();
+
 const whatsapp = createWhatsAppClient({
   baseUrl: whatsappApiBaseUrl(),
   version: whatsappApiVersion(),
   accessToken: () => platformSecret('whatsappAccessToken'),
+  // Every provider call is bounded: the reconcile window is checked against this very value.
+  timeoutMs: settings.providerTimeoutSeconds * 1000,
 });
 const tokens = createTokenBucket({ ddb, table: tableName('campaigns') });
 // Pausing reaches senders within about a second.

@@ -10,7 +10,8 @@
  * re-sent at once; a status webhook echoing its callback data completes it, or the recovery
  * schedule releases it once the reconciliation window passes with no evidence.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
@@ -23,6 +24,7 @@ import {
   type RecipientItem,
   recipientKey,
   type SendMessageBody,
+  sendingSweepPartition,
   shardOf,
   sweepPartition,
   wamidIndexKey,
@@ -73,8 +75,11 @@ export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'paused' | 'later' | '
 
 /** How long a pair-rate-limited contact waits before the recovery schedule rings it again. */
 export const PAIR_RATE_RETRY_MS = 60_000;
-/** Released recipients whose message is still in the queue: look again only if it is lost. */
-const RELEASED_HORIZON_MS = 15 * 60_000;
+/**
+ * Released recipients whose message is still in the queue (it comes back after its visibility
+ * timeout): recovery looks again after this, in case it is lost meanwhile (e.g. parked in the DLQ).
+ */
+const RELEASED_HORIZON_MS = 2 * 60_000;
 
 export async function readRecipient(
   ddb: DynamoDBDocumentClient,
@@ -119,7 +124,7 @@ export async function sendToRecipient(
       [LEASE_EXPIRES_AT]: now + deps.leaseSeconds * 1000,
       attempts: (recipient.attempts ?? 0) + 1,
       sendingSince,
-      sweepPk: sweepPartition(tenantId, campaignId, shard),
+      sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
       sweepAt: dueAt,
       updatedAt: sendingSince,
     },
@@ -196,39 +201,60 @@ export async function sendToRecipient(
   throw new SendRetryError(`provider refused (${lastError}); the queue retries it`);
 }
 
+/** Attempts at keeping a wamid when even the recipient-only write fails (throttling, errors). */
+const WAMID_KEEP_ATTEMPTS = 6;
+
 /**
  * sending → sent with the wamid: the first write after the provider's answer. A status webhook
  * may have got there first with the same wamid; that is the same fact, not a conflict.
+ *
+ * A wamid the provider gave us is never dropped: the counted move shares counter items with every
+ * other move of the shard and can lose races until its retries run out. Then the wamid is kept by
+ * a write that cannot meet a counter — a conditional update of the recipient alone (still
+ * `sending`, the wamid now on it, due at once) — and recovery finishes the counted move
+ * (`sending` with a wamid → `sent`), as does any status webhook of that message.
  */
-async function storeWamid(
-  deps: SenderDeps,
+export async function storeWamid(
+  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
   key: { pk: string; sk: string },
   message: SendMessageBody,
   phoneNumberId: string,
   wamid: string,
 ): Promise<void> {
   const now = isoTime(deps.clock);
-  const stored = await countedTransition(deps.ddb, {
-    table: deps.table,
-    key,
-    from: ['sending'],
-    to: 'sent',
-    set: {
-      providerMessageId: wamid,
-      gsi1pk: wamidIndexKey(phoneNumberId, wamid),
-      gsi1sk: 'R',
-      updatedAt: now,
-      statusAt: now,
-    },
-    remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
-    also: { condition: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
-    with: [
-      counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
-        sending: -1,
-        sent: 1,
-      }),
-    ],
-  });
+  let stored: { applied: boolean };
+  try {
+    stored = await countedTransition(deps.ddb, {
+      table: deps.table,
+      key,
+      from: ['sending'],
+      to: 'sent',
+      set: {
+        providerMessageId: wamid,
+        gsi1pk: wamidIndexKey(phoneNumberId, wamid),
+        gsi1sk: 'R',
+        updatedAt: now,
+        statusAt: now,
+      },
+      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
+      also: { condition: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
+      with: [
+        counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
+          sending: -1,
+          sent: 1,
+        }),
+      ],
+    });
+  } catch (error) {
+    if ((error as Error).name === 'FailpointCrashError') throw error;
+    countMetric('CampaignWamidKeptAlone');
+    logger.warn('counted wamid store failed; keeping the wamid on the recipient alone', {
+      campaignId: message.campaignId,
+      error,
+    });
+    await keepWamid(deps, key, message, phoneNumberId, wamid);
+    return;
+  }
   if (stored.applied) return;
   const current = await readRecipient(deps.ddb, deps.table, key);
   if (current?.providerMessageId !== wamid) {
@@ -237,6 +263,56 @@ async function storeWamid(
       campaignId: message.campaignId,
       status: current?.status,
     });
+  }
+}
+
+/** The wamid on the recipient, without touching counters; recovery completes the move. */
+async function keepWamid(
+  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
+  key: { pk: string; sk: string },
+  message: SendMessageBody,
+  phoneNumberId: string,
+  wamid: string,
+): Promise<void> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.table,
+          Key: key,
+          UpdateExpression:
+            'SET #pmid = :w, gsi1pk = :g, gsi1sk = :r, updatedAt = :now, sweepPk = :spk, sweepAt = :now',
+          ConditionExpression: '#st = :sending AND attribute_not_exists(#pmid)',
+          ExpressionAttributeNames: { '#pmid': 'providerMessageId', '#st': 'status' },
+          ExpressionAttributeValues: {
+            ':w': wamid,
+            ':g': wamidIndexKey(phoneNumberId, wamid),
+            ':r': 'R',
+            ':now': isoTime(deps.clock),
+            ':sending': 'sending',
+            ':spk': sendingSweepPartition(
+              message.tenantId,
+              message.campaignId,
+              shardOf(message.phone),
+            ),
+          },
+        }),
+      );
+      return;
+    } catch (error) {
+      // Moved on meanwhile (a status webhook carried the same wamid): the wamid is stored.
+      if (error instanceof ConditionalCheckFailedException) return;
+      if (attempt >= WAMID_KEEP_ATTEMPTS) {
+        countMetric('CampaignWamidLost');
+        logger.error('could not store an accepted wamid; status webhooks still carry it', {
+          campaignId: message.campaignId,
+          error,
+        });
+        throw error;
+      }
+      await sleep(Math.random() * 50 * 2 ** attempt);
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import { queueUrl, settings, tableName } from '../kernel/config.js';
 import { getTenant } from '../tenants/tenant-store.js';
 import type { CampaignStore } from './campaign-store.js';
 import type { FanoutDeps } from './fanout.js';
+import { DEFAULT_UNKNOWN_OUTCOME, type UnknownOutcomePolicy } from './model.js';
 
 export function campaignStore(): CampaignStore {
   return { ddb, clock: systemClock, table: tableName('campaigns') };
@@ -39,6 +40,12 @@ export function cached<T>(ttlMs: number, load: (key: string) => Promise<T>) {
 export const messagesPerSecond = cached(10_000, async (tenantId) => {
   const tenant = await getTenant(ddb, tenantId);
   return tenant?.messagesPerSecond ?? 80;
+});
+
+/** The tenant's unknown-outcome policy (`hold` unless it opted in to `retry_once`), cached. */
+export const unknownOutcome = cached(10_000, async (tenantId): Promise<UnknownOutcomePolicy> => {
+  const tenant = await getTenant(ddb, tenantId);
+  return tenant?.unknownOutcome ?? DEFAULT_UNKNOWN_OUTCOME;
 });
 
 export async function sendsQueueIsEmpty(): Promise<boolean> {

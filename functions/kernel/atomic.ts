@@ -57,6 +57,8 @@ export type AtomicWrite =
 /** One write whose condition failed, with its item as it stood (when it existed). */
 export interface FailedWrite {
   readonly label: string;
+  /** Its position in the writes given. */
+  readonly index: number;
   readonly current?: Item;
 }
 
@@ -169,6 +171,7 @@ export async function writeAtomically(
           ? [
               {
                 label: writes[index]?.label ?? `#${index}`,
+                index,
                 ...(reason.Item ? { current: unmarshall(reason.Item) } : {}),
               },
             ]

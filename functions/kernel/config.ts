@@ -48,7 +48,38 @@ export const settings = {
   get ociStaleSeconds(): number {
     return seconds('ONCEFLOW_OCI_STALE_SECONDS', 900);
   },
+  /** The longest one provider call (e.g. a WhatsApp send) may stay in flight before it is cut. */
+  get providerTimeoutSeconds(): number {
+    return seconds('ONCEFLOW_PROVIDER_TIMEOUT_SECONDS', 10);
+  },
 };
+
+/**
+ * Why a reconcile window / provider timeout pair would break the at-most-once promise, or
+ * undefined when it is safe: recovery treats a send with no evidence after the window as finished,
+ * so a window that does not exceed the provider call timeout lets it settle (and, under
+ * `retry_once`, release) a contact whose call is still running — two senders, two messages.
+ */
+export function reconcileWindowProblem(
+  reconcileWindowSeconds: number,
+  providerTimeoutSeconds: number,
+): string | undefined {
+  if (reconcileWindowSeconds > providerTimeoutSeconds) return undefined;
+  return (
+    `ONCEFLOW_RECONCILE_WINDOW_SECONDS (${reconcileWindowSeconds}) must exceed ` +
+    `ONCEFLOW_PROVIDER_TIMEOUT_SECONDS (${providerTimeoutSeconds}): a window that ends while a ` +
+    'provider call can still be in flight allows a second send'
+  );
+}
+
+/** Refuses to run with a window that does not exceed the provider call timeout (at init). */
+export function assertSafeReconcileWindow(): void {
+  const problem = reconcileWindowProblem(
+    settings.reconcileWindowSeconds,
+    settings.providerTimeoutSeconds,
+  );
+  if (problem) throw new ConfigurationError(problem);
+}
 
 /** True inside the local runtime and the test harness, never on AWS. */
 export function isLocal(): boolean {

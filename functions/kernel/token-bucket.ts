@@ -5,9 +5,16 @@
  * Time is cut into short windows (100 ms). Each window has its own item, `TB#<bucket>#<window>`,
  * and an allowance: the rate spread evenly over the windows of a second, so calls go out smoothly
  * instead of in a burst at the top of each second. Taking a token is one conditional `ADD`
- * (no read, no optimistic retry loop); a full window means waiting for the next one. Because every
- * window is a new partition key, no item is written for more than 100 ms and nothing runs hot,
- * whatever the rate; items expire by TTL an hour later.
+ * (no read, no optimistic retry loop); a full window means waiting for the next one. Items expire
+ * by TTL an hour later.
+ *
+ * Every sender of a number meets the same window at the same moment, so one item per window would
+ * take every write of that number while it is current (1,000 sends/s is 1,000 writes/s on one item
+ * plus the refused attempts: over DynamoDB's 1,000 WCU/s per partition). Each window's allowance is
+ * therefore split over `shardsFor(rate)` items (`TB#<bucket>#<window>#<shard>`, at most
+ * `TOKENS_PER_SHARD_WINDOW` tokens each): a taker tries one shard at random per window, so no item
+ * sees more than ~100 accepted writes/s, plus the refusals of the waiters that picked it. The
+ * arithmetic is in `docs/scale-campaigns.md`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -35,18 +42,36 @@ export function windowAllowance(index: number, ratePerSecond: number, windowMs: 
   return Math.floor((index + 1) * perWindow + 1e-9) - Math.floor(index * perWindow + 1e-9);
 }
 
+/** Tokens one shard item of one window carries at most (100 ms windows → ≤ 100 writes/s). */
+export const TOKENS_PER_SHARD_WINDOW = 10;
+
+/** Shard items per window at `ratePerSecond`. */
+export function shardsFor(ratePerSecond: number, windowMs = 100): number {
+  return Math.max(1, Math.ceil((ratePerSecond * windowMs) / 1000 / TOKENS_PER_SHARD_WINDOW));
+}
+
+/** The part of a window's `allowance` that shard `shard` of `shards` carries (parts sum exactly). */
+export function shardAllowance(allowance: number, shards: number, shard: number): number {
+  return Math.floor(((shard + 1) * allowance) / shards) - Math.floor((shard * allowance) / shards);
+}
+
 export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const windowMs = options.windowMs ?? 100;
   const maxWaitMs = options.maxWaitMs ?? 15_000;
 
-  async function tryWindow(bucket: string, index: number, allowance: number): Promise<boolean> {
+  async function tryShard(
+    bucket: string,
+    index: number,
+    shard: number,
+    allowance: number,
+  ): Promise<boolean> {
     try {
       await options.ddb.send(
         new UpdateCommand({
           TableName: options.table,
-          Key: { pk: `TB#${bucket}#${index}`, sk: 'TB' },
+          Key: { pk: `TB#${bucket}#${index}#${shard}`, sk: 'TB' },
           UpdateExpression: 'ADD used :one SET expiresAt = if_not_exists(expiresAt, :ttl)',
           ConditionExpression: 'attribute_not_exists(used) OR used < :allow',
           ExpressionAttributeValues: {
@@ -63,14 +88,27 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     }
   }
 
+  /**
+   * One attempt at window `index`, on one shard picked at random: a refusal costs a write too, so a
+   * taker never walks the shards (200 waiters walking 10 shards would be 2,000 writes a window).
+   * With more waiters than a shard has tokens, every shard fills; with fewer, none is ever full.
+   */
+  async function tryWindow(bucket: string, index: number, ratePerSecond: number): Promise<boolean> {
+    const allowance = windowAllowance(index, ratePerSecond, windowMs);
+    if (allowance <= 0) return false;
+    const shards = shardsFor(ratePerSecond, windowMs);
+    const shard = Math.floor(Math.random() * shards);
+    const part = shardAllowance(allowance, shards, shard);
+    return part > 0 && tryShard(bucket, index, shard, part);
+  }
+
   return {
     async take(bucket, ratePerSecond) {
       if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
       const deadline = now() + maxWaitMs;
       let index = Math.floor(now() / windowMs);
       for (;;) {
-        const allowance = windowAllowance(index, ratePerSecond, windowMs);
-        if (allowance > 0 && (await tryWindow(bucket, index, allowance))) return true;
+        if (await tryWindow(bucket, index, ratePerSecond)) return true;
         // This window is spent: wait for the next one, with a little jitter so waiters spread.
         const current = Math.floor(now() / windowMs);
         index = Math.max(index + 1, current);

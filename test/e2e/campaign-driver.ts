@@ -17,6 +17,7 @@ export interface Totals {
   delivered: number;
   read: number;
   failed: number;
+  unknown: number;
   skipped: number;
 }
 
@@ -73,7 +74,12 @@ export function otherFormat(e164: string): string {
 export async function setupTenant(
   urls: RuntimeUrls,
   adminKey: string,
-  options: { tenantId: string; phoneNumberId: string; messagesPerSecond: number },
+  options: {
+    tenantId: string;
+    phoneNumberId: string;
+    messagesPerSecond: number;
+    unknownOutcome?: 'hold' | 'retry_once';
+  },
 ): Promise<string> {
   const put = await http(urls.apiUrl, 'PUT', `/v1/tenants/${options.tenantId}`, {
     token: adminKey,
@@ -82,6 +88,7 @@ export async function setupTenant(
       defaultCountry: 'IL',
       whatsapp: { phoneNumberIds: [options.phoneNumberId] },
       messagesPerSecond: options.messagesPerSecond,
+      ...(options.unknownOutcome ? { unknownOutcome: options.unknownOutcome } : {}),
     },
   });
   if (put.status !== 200) throw new Error(`PUT tenant → ${put.status} ${JSON.stringify(put.json)}`);
@@ -182,6 +189,7 @@ export function countListing(list: readonly Recipient[]): Totals {
     delivered: 0,
     read: 0,
     failed: 0,
+    unknown: 0,
     skipped: 0,
   };
   for (const r of list) t[r.status] += 1;
@@ -263,7 +271,8 @@ export async function driveToCompletion(
     options.onPoll?.(t);
     if (options.checkEveryPoll !== false) {
       const listed = await listing(urls, apiKey, campaignId);
-      const sum = t.pending + t.sending + t.sent + t.delivered + t.read + t.failed + t.skipped;
+      const sum =
+        t.pending + t.sending + t.sent + t.delivered + t.read + t.failed + t.unknown + t.skipped;
       if (listed.length !== t.recipients || sum !== t.recipients) mismatchedPolls += 1;
     }
     if (t.pending === 0 && t.sending === 0) {

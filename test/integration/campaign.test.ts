@@ -422,7 +422,7 @@ describe('sending', () => {
     expect(await ledgerFor(id)).toHaveLength(1);
   });
 
-  it('with no evidence, recovery releases an unknown outcome once after the window, recorded', async () => {
+  it('with no evidence and unknownOutcome retry_once, recovery releases an unknown outcome once after the window, recorded', async () => {
     const [phone = ''] = phones(1, 9200);
     const id = await newCampaign([phone]);
     await markRunning(store, tenant.tenantId, id);
@@ -447,6 +447,8 @@ describe('sending', () => {
       leaseSeconds: 60,
       reconcileWindowSeconds: 600,
       messagesPerSecond: async () => 80,
+      // The tenant opted in (the default, `hold`, is tested in campaign-correctness.test.ts).
+      unknownOutcome: async () => 'retry_once' as const,
       sendsQueueIsEmpty: async () => false,
     };
     const key = recipientKey(tenant.tenantId, id, phone);
@@ -541,7 +543,16 @@ describe('status webhooks', () => {
     );
     // Each recipient ends at the highest status it was ever told, however they arrived.
     const listed = await listAll(id);
-    const rank = { pending: 0, sending: 1, sent: 2, delivered: 3, read: 4, failed: 5, skipped: 5 };
+    const rank = {
+      pending: 0,
+      sending: 1,
+      sent: 2,
+      delivered: 3,
+      read: 4,
+      failed: 5,
+      unknown: 5,
+      skipped: 5,
+    };
     for (const r of listed) expect(rank[r.status]).toBeGreaterThanOrEqual(2);
     // A late `sent` after `delivered` changes nothing.
     const delivered = listed.find((r) => r.status === 'delivered' || r.status === 'read');

@@ -72,7 +72,7 @@ describe('recipients', () => {
 });
 
 describe('status order', () => {
-  it('moves forward only; failed is terminal and follows sending or sent', () => {
+  it('moves forward only; a provider failed follows sending or sent; late evidence outranks our verdicts', () => {
     expect(movesForward('sending', 'sent')).toBe(true);
     expect(movesForward('pending', 'delivered')).toBe(true);
     expect(movesForward('delivered', 'sent')).toBe(false);
@@ -80,7 +80,13 @@ describe('status order', () => {
     expect(movesForward('delivered', 'delivered')).toBe(false);
     expect(movesForward('sent', 'failed')).toBe(true);
     expect(movesForward('delivered', 'failed')).toBe(false);
-    expect(movesForward('failed', 'read')).toBe(false);
+    // Issue 7 item 12: a contact we ended failed or unknown moves to what the provider reports.
+    expect(movesForward('failed', 'read')).toBe(true);
+    expect(movesForward('failed', 'delivered')).toBe(true);
+    expect(movesForward('failed', 'failed')).toBe(false);
+    expect(movesForward('unknown', 'delivered')).toBe(true);
+    expect(movesForward('unknown', 'failed')).toBe(true);
+    expect(movesForward('skipped', 'delivered')).toBe(false);
   });
 });
 

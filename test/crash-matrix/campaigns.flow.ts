@@ -1,0 +1,351 @@
+/**
+ * Campaign flows of the crash matrix: one campaign from create to completed, with every
+ * `campaign.*` failpoint armed once in turn. The driver does what production does after a crash:
+ * the HTTP client retries its request (same Idempotency-Key), a crashed queue delivery comes back
+ * (private FIFO queues with a 1 s visibility timeout, so "after the visibility timeout" is real
+ * and short), status webhooks are retried by the provider, the recovery schedule runs, and the
+ * clock seam jumps past leases and the reconciliation window between rounds.
+ *
+ * The tenant opts in to `unknownOutcome: "retry_once"` so the release path of recovery is
+ * crossed; one contact's first call ends with a lost answer that never reached the provider (so
+ * the documented second message cannot happen), another's first call is refused with 131000.
+ *
+ * Invariants after each run: the provider's ledger holds at most one accepted send per contact,
+ * every contact is final (sent / delivered / read / failed / unknown), the campaign is completed,
+ * and its totals equal the listing status by status.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
+import {
+  type CampaignStore,
+  createCampaign,
+  describeCampaign,
+  FP_START_AFTER_RUNNING,
+  listRecipients,
+  markRunning,
+  type RecipientView,
+} from '../../functions/campaigns/campaign-store.js';
+import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+import {
+  type CampaignItem,
+  campaignKey,
+  emptyTotals,
+  type FanoutMessageBody,
+  type SendMessageBody,
+  type Totals,
+} from '../../functions/campaigns/model.js';
+import { type RecoveryDeps, recoverCampaigns } from '../../functions/campaigns/recovery.js';
+import { type SenderDeps, sendToRecipient } from '../../functions/campaigns/sender.js';
+import {
+  createWhatsAppClient,
+  type WhatsAppSender,
+} from '../../functions/campaigns/whatsapp-client.js';
+import { ddb, sqs } from '../../functions/kernel/clients.js';
+import { ManualClock } from '../../functions/kernel/clock.js';
+import { tableName } from '../../functions/kernel/config.js';
+import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
+import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
+import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
+import { listen } from '../../lib/local/http-util.js';
+import { ensureFifoQueue } from '../../lib/local/provision.js';
+import { fifoQueuePair } from '../../lib/local/resources.js';
+import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
+import { createSimulatorServer } from '../../lib/local/simulators.js';
+import { createTenant } from '../integration/inbound-support.js';
+import { emulatorEndpoints } from '../support/emulators.js';
+import type { CrashFlow } from './flow.js';
+
+const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
+const CONTACTS = 6;
+const MAX_ROUNDS = 12;
+const FINAL = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
+
+let simUrl: Promise<string> | undefined;
+function simulator(): Promise<string> {
+  simUrl ??= (async () => {
+    const sim = createSimulatorServer({
+      context: {
+        apiBaseUrl: 'http://127.0.0.1:9', // statuses are applied by the driver, as retried webhooks
+        simBaseUrl: '',
+        env: (name) =>
+          name === 'ONCEFLOW_DATA_DIR' ? `/tmp/onceflow-cm-${process.pid}` : process.env[name],
+        log: () => {},
+      },
+      factories: [whatsappSimulator],
+    });
+    const server: Server = sim.server;
+    server.unref();
+    return `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
+  })();
+  return simUrl;
+}
+
+async function privateQueue(name: string): Promise<string> {
+  const base = `${name}-${randomUUID().slice(0, 8)}`;
+  const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
+  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 1, maxReceiveCount: 50 });
+  return queue.url;
+}
+
+/** Runs `fn` again after a simulated crash, as a client or a redelivery would. */
+async function untilItLands<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof FailpointCrashError) || attempt > 3) throw error;
+    }
+  }
+}
+
+/** One pass over a queue, as the event source does: delete what succeeded, leave the rest. */
+async function drain(url: string, handle: (body: unknown) => Promise<void>): Promise<void> {
+  for (let empty = 0; empty < 2; ) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    const messages: Message[] = out.Messages ?? [];
+    if (messages.length === 0) {
+      empty += 1;
+      continue;
+    }
+    const done: Message[] = [];
+    for (const m of messages) {
+      try {
+        await handle(JSON.parse(m.Body ?? '{}'));
+        done.push(m);
+      } catch (error) {
+        // A crash or a "retry later": the message comes back after its visibility timeout.
+        if (!(error instanceof FailpointCrashError) && (error as Error).name !== 'SendRetryError') {
+          throw error;
+        }
+      }
+    }
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+  }
+}
+
+async function listAll(store: CampaignStore, tenantId: string, campaignId: string) {
+  const all: RecipientView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listRecipients(store, tenantId, campaignId, {
+      limit: 100,
+      ...(cursor ? { cursor } : {}),
+    });
+    all.push(...page.recipients);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
+function countByStatus(list: readonly RecipientView[]): Totals {
+  const totals: Totals = { ...emptyTotals(), recipients: list.length };
+  for (const r of list) totals[r.status] += 1;
+  return totals;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+async function runCampaign(point: string): Promise<void> {
+  const sim = await simulator();
+  const testTenant = await createTenant('IL');
+  const tenant = (await getTenant(ddb, testTenant.tenantId, true)) as Tenant;
+  const clock = new ManualClock(Date.now());
+  const table = tableName('campaigns');
+  const store: CampaignStore = { ddb, clock, table };
+  const deps: FanoutDeps = {
+    ...store,
+    sqs,
+    sendsQueueUrl: await privateQueue('cm-sends'),
+    fanoutQueueUrl: await privateQueue('cm-fanout'),
+  };
+  const recovery: RecoveryDeps = {
+    ...deps,
+    clock,
+    leaseSeconds: 60,
+    reconcileWindowSeconds: 600,
+    messagesPerSecond: async () => 80,
+    unknownOutcome: async () => 'retry_once',
+    sendsQueueIsEmpty: async () => false,
+  };
+  const contacts = Array.from(
+    { length: CONTACTS },
+    (_, i) => `+97252${String(1_000_000 + Math.floor(Math.random() * 8_000_000) + i).slice(-7)}`,
+  );
+  const [lostOnce, refusedOnce] = contacts;
+  const firstCall = new Set<string>();
+  const real = createWhatsAppClient({
+    baseUrl: sim,
+    version: 'v21.0',
+    accessToken: async () => 't',
+  });
+  // One contact's first call never reaches the provider but its answer is lost (unknown); one's
+  // first call is refused with Meta's transient 131000.
+  const whatsapp: WhatsAppSender = {
+    async sendTemplate(send) {
+      const first = !firstCall.has(send.to);
+      firstCall.add(send.to);
+      if (first && send.to === lostOnce) return { kind: 'unknown', reason: 'socket hang up' };
+      if (first && send.to === refusedOnce) {
+        return {
+          kind: 'rejected',
+          class: 'transient',
+          httpStatus: 500,
+          code: 131000,
+          message: '(#131000) Something went wrong',
+        };
+      }
+      return real.sendTemplate(send);
+    },
+  };
+  const sender = (owner: string): SenderDeps => ({
+    ddb,
+    clock,
+    table,
+    whatsapp,
+    tokens: createTokenBucket({ ddb, table }),
+    campaign: async (tenantId, campaignId) =>
+      (
+        await ddb.send(
+          new GetCommand({
+            TableName: table,
+            Key: campaignKey(tenantId, campaignId),
+            ConsistentRead: true,
+          }),
+        )
+      ).Item as CampaignItem | undefined,
+    messagesPerSecond: async () => 500,
+    owner,
+    leaseSeconds: 60,
+    reconcileWindowSeconds: 600,
+    sleep: async () => {},
+    inlineRetries: 0,
+  });
+  const ledger = async () =>
+    (
+      (await (await fetch(`${sim}/_sim/whatsapp/messages`)).json()) as {
+        messages: Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>;
+      }
+    ).messages.filter((m) => m.bizOpaqueCallbackData?.includes(`|${campaignId}|`));
+
+  armOnce(point);
+  const campaignId = `cmp_cm_${randomUUID().slice(0, 12)}`;
+  // The operator's create, retried with the same Idempotency-Key after a crash.
+  await untilItLands(() =>
+    createCampaign(
+      store,
+      tenant,
+      campaignId,
+      {
+        name: 'Crash matrix',
+        template: TEMPLATE,
+        phoneNumberId: testTenant.phoneNumberId,
+        recipients: contacts.map((phone) => ({ phone })),
+      },
+      `create|${campaignId}`,
+    ),
+  );
+  // The operator's start, retried after a crash.
+  await untilItLands(async () => {
+    const campaign = await markRunning(store, tenant.tenantId, campaignId);
+    const { failpoint } = await import('../../functions/kernel/failpoints.js');
+    failpoint(FP_START_AFTER_RUNNING);
+    await ringFanout(deps, campaign, 'start');
+  });
+
+  const applied = new Set<string>();
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    await drain(deps.fanoutQueueUrl, async (body) => {
+      await fanoutShard(deps, clock, body as FanoutMessageBody, 80, 60_000);
+    });
+    let n = 0;
+    await drain(deps.sendsQueueUrl, async (body) => {
+      n += 1;
+      await sendToRecipient(sender(`r${round}-${n}`), body as SendMessageBody);
+    });
+    // The provider's status webhooks (echoing the callback data), retried until answered.
+    for (const entry of await ledger()) {
+      if (applied.has(entry.wamid)) continue;
+      await untilItLands(() =>
+        applyCampaignStatus(ddb, clock, {
+          tenantId: tenant.tenantId,
+          phoneNumberId: testTenant.phoneNumberId,
+          wamid: entry.wamid,
+          status: 'delivered',
+          occurredAt: new Date(clock.now()).toISOString(),
+          bizOpaqueCallbackData: entry.bizOpaqueCallbackData,
+        }),
+      );
+      applied.add(entry.wamid);
+    }
+    await untilItLands(() => recoverCampaigns(recovery));
+    const described = await describeCampaign(store, tenant.tenantId, campaignId);
+    if (described.status === 'completed') break;
+    // Past every lease, the reconciliation window and the pending horizon.
+    clock.advance(700_000);
+  }
+
+  if (firedCount(point) !== 1) fail(`${point} fired ${firedCount(point)} times, expected 1`);
+  const sends = new Map<string, number>();
+  for (const entry of await ledger()) sends.set(entry.to, (sends.get(entry.to) ?? 0) + 1);
+  const twice = [...sends.entries()].filter(([, count]) => count > 1);
+  if (twice.length > 0) fail(`${twice.length} contact(s) sent more than once`);
+  const listed = await listAll(store, tenant.tenantId, campaignId);
+  if (listed.length !== CONTACTS) fail(`listed ${listed.length} contacts, expected ${CONTACTS}`);
+  const open = listed.filter((r) => !FINAL.has(r.status));
+  if (open.length > 0) fail(`${open.length} contact(s) not final: ${open.map((r) => r.status)}`);
+  const described = await describeCampaign(store, tenant.tenantId, campaignId);
+  if (described.status !== 'completed') fail(`campaign ${described.status}, expected completed`);
+  const expected = countByStatus(listed);
+  for (const key of Object.keys(expected) as Array<keyof Totals>) {
+    if (described.totals[key] !== expected[key]) {
+      fail(`totals.${key} ${described.totals[key]} != listing ${expected[key]}`);
+    }
+  }
+  // Every accepted send is on its contact (the wamid was never dropped).
+  for (const r of listed) {
+    const accepted = sends.get(r.phone.slice(1)) ?? 0;
+    if (accepted === 1 && !r.providerMessageId) fail('an accepted send has no wamid listed');
+  }
+}
+
+const flows: CrashFlow[] = [
+  {
+    name: 'campaign create → start → fan-out → send → statuses → recovery → completed',
+    failpoints: [
+      'campaign.create.after-meta',
+      'campaign.recipients.after-chunk',
+      'campaign.start.after-running',
+      'campaign.fanout.after-mark',
+      'campaign.fanout.after-enqueue',
+      'campaign.fanout.after-batch',
+      'campaign.send.after-claim',
+      'campaign.send.after-provider-accepted',
+      'campaign.send.after-provider-rejected',
+      'campaign.send.after-wamid-stored',
+      'campaign.status.after-apply',
+      'campaign.recover.after-release',
+      'campaign.recover.after-enqueue',
+    ],
+    run: runCampaign,
+  },
+];
+
+export default flows;
