@@ -7,7 +7,7 @@
  *
  * Served locally at `GET /openapi.json`; `npx onceflow docs` writes `docs/openapi.json`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { addRecipientsSchema, createCampaignSchema } from '../functions/campaigns/schemas.js';
 import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
 import { tenantConfigSchema } from '../functions/tenants/tenant-store.js';

@@ -2,7 +2,7 @@
  * Trigger: SQS FIFO queue `fanout`. One message fans out one shard of a running campaign (see
  * `fanout.ts`); a shard too large for one invocation rings itself to continue.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../kernel/clock.js';
 import { queueConsumer } from '../kernel/queue-consumer.js';
 import { fanoutShard } from './fanout.js';

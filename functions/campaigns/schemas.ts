@@ -1,5 +1,5 @@
 /** Request bodies of the campaign routes (zod), shared by handlers and tests. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_RECIPIENTS_PER_REQUEST, RECIPIENT_STATUSES } from './model.js';
 
 const recipient = z

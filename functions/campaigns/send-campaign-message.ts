@@ -4,7 +4,7 @@
  * soon (130429, 5xx) fails just that record, so it comes back in its place in its message group.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { assertSafeReconcileWindow, settings, tableName } from '../kernel/config.js';

@@ -3,7 +3,7 @@
  * base64url string, decoded with a zod schema so a forged or foreign cursor is a 400 naming
  * `cursor`, never a 5xx from DynamoDB ("The provided starting key is invalid").
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from './errors.js';
 
 /** Longer cursors are refused before decoding. */

@@ -17,7 +17,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { withEdgeMiddleware } from './edge-middleware.js';
 import {
   type ErrorDetail,

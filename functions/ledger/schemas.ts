@@ -1,5 +1,5 @@
 /** Request shapes of the ledger routes (zod), and the path and query checks they share. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 import { CONVERSION_SOURCES, type ConversionSource, LEDGER_ID, LEDGER_ID_RULE } from './model.js';

@@ -1,5 +1,5 @@
 /** Request schemas of the OCI routes (the contract's 1–256 character ids, one click id). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 

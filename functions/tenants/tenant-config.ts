@@ -4,7 +4,7 @@
  * one update may carry.
  */
 import { isSupportedCountry } from 'libphonenumber-js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../kernel/errors.js';
 
 /** api.md: every client-supplied id is 1–256 characters. */

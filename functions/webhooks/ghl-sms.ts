@@ -10,7 +10,7 @@
  * and the same text after it is a new message.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ClaimLostError,
   type InboundDeps,

@@ -4,7 +4,7 @@
  * `webhook-signature.ts`); the whole payload is validated before anything is written, so a
  * malformed delivery stores nothing.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
 import {
   type InboundDeps,

@@ -7,7 +7,7 @@
  * is how an `@lid` gets linked to a phone. `fromMe` messages are the business's own, filed as
  * outbound in the same person's conversation.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type InboundDeps,
   identifyPerson,

@@ -10,7 +10,7 @@
  * person. When executing, legacy conversations that show a phone are written first, so their
  * `@lid` links exist before a conversation known only by its `@lid` is filed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   identifyPerson,
   isIdentified,

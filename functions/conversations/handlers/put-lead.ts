@@ -2,7 +2,7 @@
  * Trigger: HTTP API `PUT /v1/leads/{leadId}` (operator key). Creates or updates a lead and attaches
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ddb } from '../../kernel/clients.js';
 import { systemClock } from '../../kernel/clock.js';
 import { tableName } from '../../kernel/config.js';

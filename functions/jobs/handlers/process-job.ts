@@ -1,5 +1,5 @@
 /** Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
 import { jobDeps } from '../deps.js';
 import { JOB_TYPES } from '../job-store.js';

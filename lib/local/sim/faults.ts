@@ -4,7 +4,7 @@
  * current settings in. A Google Ads simulator takes `googleAdsFaultsSchema` from here, so both
  * providers read the same body the same way.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const rate = z.number().min(0).max(1);
 const ms = z.number().int().min(0).max(600_000);

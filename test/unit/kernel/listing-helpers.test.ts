@@ -1,6 +1,6 @@
 /** The kernel's one cursor codec, page-limit parser, concurrency helper and update builder. */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { mapWithConcurrency } from '../../../functions/kernel/concurrency.js';
 import { decodeCursor, encodeCursor, keyCursor } from '../../../functions/kernel/cursor.js';
 import { InvalidRequestError } from '../../../functions/kernel/errors.js';
