@@ -196,11 +196,66 @@ export const METRICS: readonly MetricSpec[] = [
     meaning: 'An unknown send outcome resolved by a status webhook',
   },
   {
-    name: 'CampaignUnknownOutcomeFailed',
+    name: 'CampaignUnknownOutcomeHeld',
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'sendOutcomes',
-    meaning: 'An unknown send outcome ended failed after the window rather than risk a second send',
+    meaning:
+      "A send whose outcome stayed unknown past the window ended `unknown` under the tenant's `hold` policy: never sent again without evidence or an operator's retry",
+  },
+  {
+    name: 'CampaignLateEvidenceApplied',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning:
+      'A status webhook moved a contact ended `unknown` or `failed` to what the provider reports',
+  },
+  {
+    name: 'CampaignWamidKeptAlone',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning:
+      'The counted store of an accepted wamid kept conflicting; the wamid was written on the recipient alone and recovery counts it',
+  },
+  {
+    name: 'CampaignWamidLost',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'sendOutcomes',
+    meaning:
+      'An accepted wamid could not be stored at all after every attempt (status webhooks still carry it)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: 'An accepted send could not be recorded: its contact waits for the status webhook',
+    },
+  },
+  {
+    name: 'CampaignRecoveryFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning: "One campaign's recovery run failed; the others went on (it is tried again next run)",
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: 'Campaign recovery keeps failing for a campaign',
+    },
+  },
+  {
+    name: 'CounterReconcileFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'counters',
+    meaning:
+      'One campaign could not be recounted by the counter reconciliation; the others went on',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary: 'Counter reconciliation failed for a campaign',
+    },
   },
   {
     name: 'CampaignWamidConflict',
