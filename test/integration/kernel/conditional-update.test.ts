@@ -132,8 +132,8 @@ describe('writeAtomically', () => {
       failed: 'a',
       current: { ...a, status: 'x' },
       failures: [
-        { label: 'a', current: { ...a, status: 'x' } },
-        { label: 'c', current: { ...c, status: 'y' } },
+        { label: 'a', index: 0, current: { ...a, status: 'x' } },
+        { label: 'c', index: 2, current: { ...c, status: 'y' } },
       ],
     });
     expect(await read(b)).toBeUndefined();
