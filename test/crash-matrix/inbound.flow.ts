@@ -41,6 +41,7 @@ import {
 } from '../integration/inbound-support.js';
 import { testDynamoDbClient, testSqsClient } from '../support/emulators.js';
 import { pollUntil } from '../support/poll.js';
+import { withClockRestored } from '../support/process-state.js';
 import type { CrashFlow } from './flow.js';
 
 interface World {
@@ -49,8 +50,15 @@ interface World {
   readonly sqs: ReturnType<typeof testSqsClient>;
 }
 
-/** Fresh table, queue, AI simulator and tenant for one run; restores the environment after. */
-async function inWorld(fn: (world: World) => Promise<void>): Promise<void> {
+/**
+ * Fresh table, queue, AI simulator and tenant for one run; restores the environment and the clock
+ * seam after (the run jumps the clock past leases; later flows in the matrix must not inherit it).
+ */
+function inWorld(fn: (world: World) => Promise<void>): Promise<void> {
+  return withClockRestored(() => inFreshResources(fn));
+}
+
+async function inFreshResources(fn: (world: World) => Promise<void>): Promise<void> {
   const tableEnv = envNameForTable('inbound');
   const queueEnv = envNameForQueue('jobs');
   const saved = {

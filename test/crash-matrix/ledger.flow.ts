@@ -54,7 +54,9 @@ async function build(): Promise<World> {
   }
   const bystander = `u-${randomUUID().slice(0, 10)}`;
   await api.join(Q, bystander);
-  return { tenant, api, converted, bystander, signedAt: new Date().toISOString() };
+  // The stays were opened on the clock seam, so the evidence is stamped on it too (not `Date`).
+  const signedAt = new Date(systemClock.now()).toISOString();
+  return { tenant, api, converted, bystander, signedAt };
 }
 
 /** Evidence stored but not applied, as the event path leaves it when it crashes right after. */

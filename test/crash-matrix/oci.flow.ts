@@ -3,7 +3,8 @@
  * upload and retraction paths is crashed once, then the flow is driven to the end the way the
  * world would (the operator retries the seal, the script runs again, the schedules tick, the
  * clock moves past leases). Invariants: the Google Ads simulator counts exactly one conversion per
- * sealed session (none lost, none twice), and a retraction reaches Google exactly once.
+ * sealed session (none lost, none twice), and a retraction reaches Google exactly once. Each run
+ * puts the clock seam back when it ends, so the flows after it start from the real time.
  */
 import { expect } from 'vitest';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
@@ -29,6 +30,7 @@ import {
   seal,
   untilNoCrash,
 } from '../integration/oci-support.js';
+import { withClockRestored } from '../support/process-state.js';
 import type { CrashFlow } from './flow.js';
 
 const SESSIONS = 3;
@@ -73,68 +75,71 @@ const apiUpload: CrashFlow = {
     FP_UPLOAD_AFTER_GOOGLE,
     FP_UPLOAD_AFTER_FIRST_RESULT,
   ],
-  async run(point) {
-    await googleSim();
-    const tenant = await createOciTenant('api');
-    armOnce(point);
-    const orderIds = await sealEverything(tenant);
-    for (let round = 0; round < 10; round++) {
-      await tick('upload');
-      await tick('recover');
-      if ((await listAll(tenant)).every((c) => c.status === 'completed')) break;
-      advanceSeconds(3601);
-    }
-    expect(firedCount(point)).toBe(1);
-    await expectCountedOncePerSession(tenant, orderIds);
-  },
+  run: (point) =>
+    withClockRestored(async () => {
+      await googleSim();
+      const tenant = await createOciTenant('api');
+      armOnce(point);
+      const orderIds = await sealEverything(tenant);
+      for (let round = 0; round < 10; round++) {
+        await tick('upload');
+        await tick('recover');
+        if ((await listAll(tenant)).every((c) => c.status === 'completed')) break;
+        advanceSeconds(3601);
+      }
+      expect(firedCount(point)).toBe(1);
+      await expectCountedOncePerSession(tenant, orderIds);
+    }),
 };
 
 const scriptExport: CrashFlow = {
   name: 'oci script export, stale recovery and ack',
   failpoints: [FP_EXPORT_AFTER_CLAIM, FP_ACK_AFTER_SOME, FP_STALE_AFTER_FIRST],
-  async run(point) {
-    await googleSim();
-    const tenant = await createOciTenant('script');
-    const orderIds = await sealEverything(tenant);
-    armOnce(point);
-    // First run: the script uploads and dies before its ack (or the export itself crashes).
-    await untilNoCrash(() => scriptRun(tenant, { crashBeforeAck: true }));
-    for (let round = 0; round < 10; round++) {
-      advanceSeconds(901);
-      await tick('recover');
-      await untilNoCrash(() => scriptRun(tenant));
-      if ((await listAll(tenant)).every((c) => c.status === 'completed')) break;
-    }
-    expect(firedCount(point)).toBe(1);
-    await expectCountedOncePerSession(tenant, orderIds);
-  },
+  run: (point) =>
+    withClockRestored(async () => {
+      await googleSim();
+      const tenant = await createOciTenant('script');
+      const orderIds = await sealEverything(tenant);
+      armOnce(point);
+      // First run: the script uploads and dies before its ack (or the export itself crashes).
+      await untilNoCrash(() => scriptRun(tenant, { crashBeforeAck: true }));
+      for (let round = 0; round < 10; round++) {
+        advanceSeconds(901);
+        await tick('recover');
+        await untilNoCrash(() => scriptRun(tenant));
+        if ((await listAll(tenant)).every((c) => c.status === 'completed')) break;
+      }
+      expect(firedCount(point)).toBe(1);
+      await expectCountedOncePerSession(tenant, orderIds);
+    }),
 };
 
 const retraction: CrashFlow = {
   name: 'oci retraction',
   failpoints: [FP_RETRACT_AFTER_CREATE],
-  async run(point) {
-    await googleSim();
-    const tenant = await createOciTenant('api');
-    const orderIds = await sealEverything(tenant);
-    await runSchedule('upload');
-    const target = (await listAll(tenant)).find((c) => c.orderId === orderIds[0]);
-    armOnce(point);
-    const answer = await untilNoCrash(() => retract(tenant, target?.conversionId as string));
-    expect(answer.status).toBe(202);
-    await retract(tenant, target?.conversionId as string);
-    advanceSeconds(24 * 3600 + 1);
-    for (let round = 0; round < 5; round++) {
-      await tick('upload');
-      await tick('recover');
-      advanceSeconds(3601);
-    }
-    expect(firedCount(point)).toBe(1);
-    const ledger = await (await googleSim()).ledger();
-    expect(ledger.retracted.filter((o) => o === orderIds[0])).toHaveLength(1);
-    for (const other of orderIds.slice(1)) expect(ledger.retracted).not.toContain(other);
-    await expectCountedOncePerSession(tenant, orderIds);
-  },
+  run: (point) =>
+    withClockRestored(async () => {
+      await googleSim();
+      const tenant = await createOciTenant('api');
+      const orderIds = await sealEverything(tenant);
+      await runSchedule('upload');
+      const target = (await listAll(tenant)).find((c) => c.orderId === orderIds[0]);
+      armOnce(point);
+      const answer = await untilNoCrash(() => retract(tenant, target?.conversionId as string));
+      expect(answer.status).toBe(202);
+      await retract(tenant, target?.conversionId as string);
+      advanceSeconds(24 * 3600 + 1);
+      for (let round = 0; round < 5; round++) {
+        await tick('upload');
+        await tick('recover');
+        advanceSeconds(3601);
+      }
+      expect(firedCount(point)).toBe(1);
+      const ledger = await (await googleSim()).ledger();
+      expect(ledger.retracted.filter((o) => o === orderIds[0])).toHaveLength(1);
+      for (const other of orderIds.slice(1)) expect(ledger.retracted).not.toContain(other);
+      await expectCountedOncePerSession(tenant, orderIds);
+    }),
 };
 
 export default [apiUpload, scriptExport, retraction];
