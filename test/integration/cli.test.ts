@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   PurgeQueueCommand,
   ReceiveMessageCommand,
@@ -239,7 +240,7 @@ describe('onceflow conversations audit', () => {
 
 describe('onceflow dlq', () => {
   it('lists dead letters, replays nothing without --execute, and moves them all back with it', async () => {
-    // Prepare: a dead-letter queue of our own making (the fanout queue: no integration test consumes it).
+    // Prepare: dead letters of our own making in the fanout queue's DLQ.
     const fanout = localQueue('fanout', endpoints.sqs);
     await sqs.send(new PurgeQueueCommand({ QueueUrl: fanout.dlqUrl })).catch(() => undefined);
     const bodies = ['{"dead":1}', '{"dead":2}', '{"dead":3}', '{"dead":4}'];
@@ -276,10 +277,22 @@ describe('onceflow dlq', () => {
         }),
       );
       for (const m of out.Messages ?? []) {
-        back.push(m.Body ?? '');
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: fanout.url, ReceiptHandle: m.ReceiptHandle }),
-        );
+        // The fanout queue is shared with other test files (campaign fan-out): take only ours and
+        // hand theirs straight back.
+        if (bodies.includes(m.Body ?? '')) {
+          back.push(m.Body ?? '');
+          await sqs.send(
+            new DeleteMessageCommand({ QueueUrl: fanout.url, ReceiptHandle: m.ReceiptHandle }),
+          );
+        } else {
+          await sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: fanout.url,
+              ReceiptHandle: m.ReceiptHandle,
+              VisibilityTimeout: 0,
+            }),
+          );
+        }
       }
     }
     expect(back.sort()).toEqual(bodies);
