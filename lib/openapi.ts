@@ -51,9 +51,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     success: { status: 200, description: '{"tenantId", "created": true|false, "replaced"?}' },
   },
   'GET /v1/tenants/{tenantId}': {
-    summary: "A tenant's configuration (no secrets)",
+    summary: "A tenant's configuration (no secrets); 404 for an unknown tenant",
     auth: 'admin',
-    success: { status: 200, description: 'the tenant configuration with version and times' },
+    success: {
+      status: 200,
+      description:
+        'the configuration as PUT (defaults filled in) with "tenantId", "version", "createdAt", "updatedAt", "credentialsIssued"; never a credential hash',
+    },
   },
   'POST /v1/tenants/{tenantId}/credentials': {
     summary: 'Issue fresh credentials, revoking the previous ones (shown once)',
