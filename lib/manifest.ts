@@ -274,6 +274,12 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['fanout'],
   },
+  listCampaigns: {
+    entry: 'functions/campaigns/handlers/list-campaigns.ts',
+    description: "A tenant's campaigns, newest first, with totals and progress (operator)",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/campaigns' }] },
+    tables: { tenants: 'read', campaigns: 'read' },
+  },
   getCampaign: {
     entry: 'functions/campaigns/get-campaign.ts',
     description: 'A campaign with its totals',
