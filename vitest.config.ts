@@ -10,6 +10,11 @@ import { defineConfig } from 'vitest/config';
  */
 /** Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in test output. */
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+/**
+ * Unit tests drive error paths on purpose; their expected error logs would bury real failures.
+ * A test that reads the logs sets its own level (see test/unit/kernel/telemetry.test.ts).
+ */
+const unitEnv = { ...env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
 
 export default defineConfig({
   test: {
@@ -17,7 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          env,
+          env: unitEnv,
           include: ['test/unit/**/*.test.ts'],
         },
       },

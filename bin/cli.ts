@@ -310,49 +310,74 @@ function found(item: unknown, missing: string): void {
 const reconcile = program.command('reconcile').description('recount and compare');
 reconcile
   .command('counters')
-  .description("recount every campaign's recipients against its counters")
-  .option('--execute', 'repair (not available: drift is reported)', false)
-  .action(async (options: { execute: boolean }) => {
-    if (options.execute) {
-      process.stderr.write(
-        'reconcile counters --execute: counter repair is not implemented; the drift below is what the CounterDrift alarm saw (see docs/runbook.md#counterdrift)\n',
-      );
-      process.exitCode = 2;
+  .description(
+    "recount campaigns' recipients against their counters; --execute sets drifting counters to the recount",
+  )
+  .option('--execute', 'repair drifting shards (default: dry run, report only)', false)
+  .option('--tenant <tenantId>', "only this tenant's campaigns (from its campaign listing)")
+  .option('--campaign <campaignId>', 'only this campaign (needs --tenant)')
+  .action(async (options: { execute: boolean; tenant?: string; campaign?: string }) => {
+    if (options.campaign && !options.tenant) {
+      throw new InvalidArgumentError('--campaign needs --tenant');
     }
-    const { reconcileCampaign } = await import('../functions/campaigns/reconcile-counters.js');
-    const { paginateScan } = await import('@aws-sdk/lib-dynamodb');
+    const { repairCampaignCounters } = await import('../functions/campaigns/counter-repair.js');
+    type Repair = Awaited<ReturnType<typeof repairCampaignCounters>>;
+    const { campaignListPartition } = await import('../functions/campaigns/campaign-listing.js');
+    const { paginateQuery, paginateScan } = await import('@aws-sdk/lib-dynamodb');
     await withTarget(async (target) => {
-      const results: Array<{
-        tenantId: string;
-        campaignId: string;
-        drift: number;
-        inconclusiveShards: number;
-      }> = [];
-      for await (const page of paginateScan(
-        { client: target.ddb },
-        {
-          TableName: target.tables.campaigns,
-          FilterExpression: 'sk = :meta AND begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':meta': 'META', ':p': 'CAMPAIGN#' },
-        },
-      )) {
-        for (const item of page.Items ?? []) {
-          const campaign = { tenantId: String(item.tenantId), campaignId: String(item.campaignId) };
-          const r = await reconcileCampaign(
-            { ddb: target.ddb, table: target.tables.campaigns },
-            campaign,
-          );
-          results.push({ tenantId: campaign.tenantId, ...r });
+      const table = target.tables.campaigns;
+      // Which campaigns: one, a tenant's (its listing partition), or every campaign (a scan of
+      // the campaigns table: an operator's full sweep, not a request path).
+      async function* campaigns(): AsyncGenerator<{ tenantId: string; campaignId: string }> {
+        if (options.tenant && options.campaign) {
+          yield { tenantId: options.tenant, campaignId: options.campaign };
+          return;
+        }
+        const pages = options.tenant
+          ? paginateQuery(
+              { client: target.ddb },
+              {
+                TableName: table,
+                KeyConditionExpression: 'pk = :pk',
+                ExpressionAttributeValues: { ':pk': campaignListPartition(options.tenant) },
+                ConsistentRead: true,
+              },
+            )
+          : paginateScan(
+              { client: target.ddb },
+              {
+                TableName: table,
+                FilterExpression: 'sk = :meta AND begins_with(pk, :p)',
+                ExpressionAttributeValues: { ':meta': 'META', ':p': 'CAMPAIGN#' },
+              },
+            );
+        for await (const page of pages) {
+          for (const item of page.Items ?? []) {
+            yield { tenantId: String(item.tenantId), campaignId: String(item.campaignId) };
+          }
         }
       }
-      print({ target: target.label, campaigns: results }, () =>
-        [
-          `${results.length} campaigns recounted; drift total ${results.reduce((n, r) => n + r.drift, 0)}`,
-          ...results.map(
-            (r) =>
-              `  ${r.tenantId}/${r.campaignId}: drift ${r.drift}${r.inconclusiveShards ? ` (${r.inconclusiveShards} shards moved while counting)` : ''}`,
-          ),
-        ].join('\n'),
+      const results: Repair[] = [];
+      for await (const campaign of campaigns()) {
+        results.push(
+          await repairCampaignCounters({ ddb: target.ddb, table }, campaign, options.execute),
+        );
+      }
+      const drift = results.reduce((n, r) => n + r.drift, 0);
+      const unsettled = results.reduce((n, r) => n + r.unsettledShards, 0);
+      if (unsettled > 0) process.exitCode = 1;
+      print(
+        { target: target.label, execute: options.execute, drift, campaigns: results },
+        () =>
+          [
+            `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards kept moving: run again` : ''})` : ''}`,
+            ...results
+              .filter((r) => r.drift > 0)
+              .map(
+                (r) =>
+                  `  ${r.tenantId}/${r.campaignId}: drift ${r.drift} in shards ${r.shards.map((s) => s.shard).join(', ')}`,
+              ),
+          ].join('\n') + dryRunNote(options.execute),
       );
     });
   });

@@ -152,6 +152,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
   },
+  getTenant: {
+    entry: 'functions/tenants/handlers/get-tenant.ts',
+    description: "A tenant's configuration, without credential hashes (platform admin)",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/tenants/{tenantId}' }] },
+    tables: { tenants: 'read' },
+    secrets: ['adminKeyHash'],
+  },
   issueCredentials: {
     entry: 'functions/tenants/handlers/issue-credentials.ts',
     description: "Issue a tenant's API key, webhook token and export token (platform admin)",
@@ -266,6 +273,12 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['fanout'],
+  },
+  listCampaigns: {
+    entry: 'functions/campaigns/handlers/list-campaigns.ts',
+    description: "A tenant's campaigns, newest first, with totals and progress (operator)",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/campaigns' }] },
+    tables: { tenants: 'read', campaigns: 'read' },
   },
   getCampaign: {
     entry: 'functions/campaigns/get-campaign.ts',

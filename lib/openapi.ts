@@ -51,9 +51,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     success: { status: 200, description: '{"tenantId", "created": true|false, "replaced"?}' },
   },
   'GET /v1/tenants/{tenantId}': {
-    summary: "A tenant's configuration (no secrets)",
+    summary: "A tenant's configuration (no secrets); 404 for an unknown tenant",
     auth: 'admin',
-    success: { status: 200, description: 'the tenant configuration with version and times' },
+    success: {
+      status: 200,
+      description:
+        'the configuration as PUT (defaults filled in) with "tenantId", "version", "createdAt", "updatedAt", "credentialsIssued"; never a credential hash',
+    },
   },
   'POST /v1/tenants/{tenantId}/credentials': {
     summary: 'Issue fresh credentials, revoking the previous ones (shown once)',
@@ -115,10 +119,14 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     success: { status: 201, description: '{"campaignId", "recipients", "duplicatesCollapsed"}' },
   },
   'GET /v1/campaigns': {
-    summary: "A tenant's campaigns with their progress, paginated",
+    summary: "A tenant's campaigns, newest first, with totals and progress, paginated",
     auth: 'operator',
     query: ['cursor', 'limit'],
-    success: { status: 200, description: '{"campaigns": [...], "nextCursor"}' },
+    success: {
+      status: 200,
+      description:
+        '{"campaigns": [{"campaignId", "name", "status", "phoneNumberId", "createdAt", "startedAt"?, "completedAt"?, "totals", "progress": {"sendsPerSecond", "configuredRate", "etaSeconds", "awaitingEvidence"}}], "nextCursor"}; limit 1-50 (default 20)',
+    },
   },
   'POST /v1/campaigns/{campaignId}/recipients': {
     summary: 'Add a page of recipients to a draft campaign',

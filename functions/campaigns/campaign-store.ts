@@ -19,11 +19,11 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import type { Item } from '../kernel/put-once.js';
-import { putOnce } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { transition } from '../kernel/transition.js';
 import type { Tenant } from '../tenants/tenant-store.js';
+import { campaignListingWrite } from './campaign-listing.js';
 import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
 import {
   ACTIVE_CAMPAIGNS,
@@ -148,23 +148,35 @@ export async function createCampaign(
   }
   const page = validatePage(tenant, input.recipients, input.skipInvalid === true);
   const now = isoTime(store.clock);
-  const meta = await putOnce(store.ddb, {
-    table: store.table,
-    item: {
-      ...campaignKey(tenant.tenantId, campaignId),
-      kind: 'campaign',
-      tenantId: tenant.tenantId,
-      campaignId,
-      name: input.name,
-      template: input.template,
-      phoneNumberId: input.phoneNumberId,
-      status: 'draft',
-      fanoutGeneration: 0,
-      createdAt: now,
-      updatedAt: now,
-    },
-  });
-  if (!meta.created && meta.existing.status !== 'draft') {
+  // The campaign and its tenant listing item (`campaign-listing.ts`) in one transaction: a campaign
+  // exists exactly when it is listed.
+  const meta = await retryOnConflict(() =>
+    writeAtomically(store.ddb, [
+      {
+        label: CAMPAIGN_WRITE,
+        put: {
+          table: store.table,
+          condition: 'attribute_not_exists(pk)',
+          item: {
+            ...campaignKey(tenant.tenantId, campaignId),
+            kind: 'campaign',
+            tenantId: tenant.tenantId,
+            campaignId,
+            name: input.name,
+            template: input.template,
+            phoneNumberId: input.phoneNumberId,
+            status: 'draft',
+            fanoutGeneration: 0,
+            createdAt: now,
+            updatedAt: now,
+          },
+        },
+      },
+      campaignListingWrite(store.table, tenant.tenantId, campaignId, now),
+    ]),
+  );
+  // A retry of the same create (same Idempotency-Key) finds its campaign, listed the first time.
+  if (!meta.ok && meta.current?.status !== 'draft') {
     throw new ConflictError(`Campaign ${campaignId} already exists and is no longer a draft.`);
   }
   failpoint(FP_CREATE_AFTER_META);

@@ -14,6 +14,7 @@
  * every contact is final (sent / delivered / read / failed / unknown), the campaign is completed,
  * and its totals equal the listing status by status.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
@@ -23,6 +24,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
+import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
 import {
   type CampaignStore,
   createCampaign,
@@ -319,6 +321,15 @@ async function runCampaign(point: string): Promise<void> {
       fail(`totals.${key} ${described.totals[key]} != listing ${expected[key]}`);
     }
   }
+  // Listed once in the tenant's campaigns, whatever crashed during the create.
+  const inListing = (
+    await listCampaigns(store, tenant.tenantId, {
+      limit: 50,
+      configuredRate: 80,
+      providerTimeoutSeconds: 10,
+    })
+  ).campaigns.filter((c) => c.campaignId === campaignId);
+  if (inListing.length !== 1) fail(`campaign listed ${inListing.length} times, expected 1`);
   // Every accepted send is on its contact (the wamid was never dropped).
   for (const r of listed) {
     const accepted = sends.get(r.phone.slice(1)) ?? 0;

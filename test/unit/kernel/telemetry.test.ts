@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   currentTelemetry,
   logger,
@@ -34,7 +34,21 @@ describe('telemetry context', () => {
   });
 });
 
+/**
+ * The unit project runs with POWERTOOLS_LOG_LEVEL=SILENT (vitest.config.ts); the tests below read
+ * the log lines, so they turn logging on for themselves.
+ */
+function withLogsOn(): void {
+  let before: ReturnType<typeof logger.getLevelName>;
+  beforeAll(() => {
+    before = logger.getLevelName();
+    logger.setLogLevel('INFO');
+  });
+  afterAll(() => logger.setLogLevel(before));
+}
+
 describe('log masking', () => {
+  withLogsOn();
   it('masks phone numbers in any common form, keeping two digits', () => {
     expect(maskPhones('to +972501234567 now')).toBe('to ***67 now');
     expect(maskPhones('jid 972501234567@s.whatsapp.net')).toBe('jid ***67@s.whatsapp.net');
@@ -74,6 +88,7 @@ describe('log masking', () => {
 });
 
 describe('invocation identity in logs', () => {
+  withLogsOn();
   it('names the function of the invocation that wrote the line, when invocations overlap', async () => {
     // Prepare
     const lines: string[] = [];
