@@ -23,8 +23,8 @@ import {
   type RecipientView,
 } from '../../functions/campaigns/campaign-store.js';
 import { readTotals } from '../../functions/campaigns/counters.js';
-import { handler as createHandler } from '../../functions/campaigns/create-campaign.js';
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+import { handler as createHandler } from '../../functions/campaigns/handlers/create-campaign.js';
 import {
   type CampaignItem,
   emptyTotals,

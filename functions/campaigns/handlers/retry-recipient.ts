@@ -9,8 +9,8 @@ import { ddb } from '../../kernel/clients.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
 import { getTenant } from '../../tenants/tenant-store.js';
+import { fanoutDeps } from '../deps.js';
 import { retryUnknownRecipient } from '../operator-retry.js';
-import { fanoutDeps } from '../wiring.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(ddb, request, 'api');

@@ -3,16 +3,16 @@
  * page of recipients; an `Idempotency-Key` replays the first answer (and fixes the campaign id, so
  * a create retried after a crash continues the same campaign).
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { NotFoundError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody } from '../kernel/http.js';
-import { withIdempotencyKey } from '../kernel/idempotency-key.js';
-import { sha256Hex } from '../kernel/secrets.js';
-import { getTenant } from '../tenants/tenant-store.js';
-import { campaignIdFor, createCampaign } from './campaign-store.js';
-import { createCampaignSchema } from './schemas.js';
-import { campaignStore } from './wiring.js';
+import { authenticate } from '../../kernel/auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { NotFoundError } from '../../kernel/errors.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { withIdempotencyKey } from '../../kernel/idempotency-key.js';
+import { sha256Hex } from '../../kernel/secrets.js';
+import { getTenant } from '../../tenants/tenant-store.js';
+import { campaignIdFor, createCampaign } from '../campaign-store.js';
+import { campaignStore } from '../deps.js';
+import { createCampaignSchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(ddb, request, 'api');

@@ -1,6 +1,7 @@
 /**
- * What the campaign handlers share at run time: the stores built from the environment the
- * manifest gives each function, created once per execution environment.
+ * The campaigns context's composition root: reads the environment the manifest gives each function
+ * and builds the stores and clients the handlers (`handlers/`) share, once per execution
+ * environment. Stores never read the environment themselves.
  */
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ddb, sqs } from '../kernel/clients.js';

@@ -2,12 +2,12 @@
  * Trigger: HTTP API `GET /v1/campaigns/{campaignId}/recipients?status=&cursor=&limit=` (operator
  * key): the recipients, strongly consistent with the totals.
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { httpHandler, parseWith, pathParam } from '../kernel/http.js';
-import { listRecipients } from './campaign-store.js';
-import { listQuerySchema } from './schemas.js';
-import { campaignStore } from './wiring.js';
+import { authenticate } from '../../kernel/auth.js';
+import { ddb } from '../../kernel/clients.js';
+import { httpHandler, parseWith, pathParam } from '../../kernel/http.js';
+import { listRecipients } from '../campaign-store.js';
+import { campaignStore } from '../deps.js';
+import { listQuerySchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(ddb, request, 'api');
