@@ -10,9 +10,9 @@
  * re-sent at once; a status webhook echoing its callback data completes it, or the recovery
  * schedule releases it once the reconciliation window passes with no evidence.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
 import { retryOnConflict } from '../kernel/retry.js';
@@ -282,32 +282,33 @@ async function keepWamid(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: key,
-          UpdateExpression:
-            'SET #pmid = :w, gsi1pk = :g, gsi1sk = :r, updatedAt = :now, sweepPk = :spk, sweepAt = :now',
-          ConditionExpression: '#st = :sending AND attribute_not_exists(#pmid)',
-          ExpressionAttributeNames: { '#pmid': 'providerMessageId', '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':w': wamid,
-            ':g': wamidIndexKey(phoneNumberId, wamid),
-            ':r': 'R',
-            ':now': isoTime(deps.clock),
-            ':sending': 'sending',
-            ':spk': sendingSweepPartition(
-              message.tenantId,
-              message.campaignId,
-              shardOf(message.phone),
-            ),
+      const now = isoTime(deps.clock);
+      // Not applied: moved on meanwhile (a status webhook carried the same wamid), so it is stored.
+      await conditionalUpdate(deps.ddb, {
+        table: deps.table,
+        key,
+        set: {
+          providerMessageId: wamid,
+          gsi1pk: wamidIndexKey(phoneNumberId, wamid),
+          gsi1sk: 'R',
+          updatedAt: now,
+          sweepPk: sendingSweepPartition(
+            message.tenantId,
+            message.campaignId,
+            shardOf(message.phone),
+          ),
+          sweepAt: now,
+        },
+        conditions: [
+          {
+            expression: '#st = :sending AND attribute_not_exists(#pmid)',
+            names: { '#st': 'status', '#pmid': 'providerMessageId' },
+            values: { ':sending': 'sending' },
           },
-        }),
-      );
+        ],
+      });
       return;
     } catch (error) {
-      // Moved on meanwhile (a status webhook carried the same wamid): the wamid is stored.
-      if (error instanceof ConditionalCheckFailedException) return;
       if (attempt >= WAMID_KEEP_ATTEMPTS) {
         countMetric('CampaignWamidLost');
         logger.error('could not store an accepted wamid; status webhooks still carry it', {
