@@ -244,14 +244,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   },
   // Campaigns (issue 4): API, fan-out, sender, recovery and counter reconciliation.
   createCampaign: {
-    entry: 'functions/campaigns/create-campaign.ts',
+    entry: 'functions/campaigns/handlers/create-campaign.ts',
     description: 'Create a draft campaign with its first page of recipients (Idempotency-Key)',
     trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/campaigns' }] },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
   },
   addCampaignRecipients: {
-    entry: 'functions/campaigns/add-recipients.ts',
+    entry: 'functions/campaigns/handlers/add-recipients.ts',
     description: 'Add a page of recipients to a draft campaign, unique by E.164 across pages',
     trigger: {
       kind: 'http',
@@ -261,7 +261,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 29,
   },
   changeCampaignState: {
-    entry: 'functions/campaigns/change-campaign-state.ts',
+    entry: 'functions/campaigns/handlers/change-campaign-state.ts',
     description: 'Start (idempotent), pause or resume a campaign',
     trigger: {
       kind: 'http',
@@ -281,13 +281,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', campaigns: 'read' },
   },
   getCampaign: {
-    entry: 'functions/campaigns/get-campaign.ts',
+    entry: 'functions/campaigns/handlers/get-campaign.ts',
     description: 'A campaign with its totals',
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/campaigns/{campaignId}' }] },
     tables: { tenants: 'read', campaigns: 'read' },
   },
   listCampaignRecipients: {
-    entry: 'functions/campaigns/list-recipients.ts',
+    entry: 'functions/campaigns/handlers/list-recipients.ts',
     description: "A campaign's recipients, by status, with a cursor",
     trigger: {
       kind: 'http',
@@ -306,7 +306,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     sendsTo: ['sends'],
   },
   fanoutCampaign: {
-    entry: 'functions/campaigns/fanout-campaign.ts',
+    entry: 'functions/campaigns/handlers/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",
     trigger: { kind: 'queue', queue: 'fanout', batchSize: 1 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
@@ -314,7 +314,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 60,
   },
   sendCampaignMessage: {
-    entry: 'functions/campaigns/send-campaign-message.ts',
+    entry: 'functions/campaigns/handlers/send-campaign-message.ts',
     description: 'Sends one campaign recipient its WhatsApp template, at most once',
     trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
@@ -323,7 +323,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 50,
   },
   recoverCampaigns: {
-    entry: 'functions/campaigns/recover-campaigns.ts',
+    entry: 'functions/campaigns/handlers/recover-campaigns.ts',
     description:
       'Re-rings lost campaign work, releases unknown outcomes after the window, completes campaigns',
     trigger: { kind: 'schedule', everySeconds: 60 },
@@ -332,7 +332,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 120,
   },
   reconcileCampaignCounters: {
-    entry: 'functions/campaigns/reconcile-campaign-counters.ts',
+    entry: 'functions/campaigns/handlers/reconcile-campaign-counters.ts',
     description: 'Recounts campaign recipients against their counters; emits CounterDrift',
     trigger: { kind: 'schedule', everySeconds: 300 },
     tables: { campaigns: 'readWrite' },

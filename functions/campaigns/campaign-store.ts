@@ -22,7 +22,7 @@ import type { Item } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { transition } from '../kernel/transition.js';
-import type { Tenant } from '../tenants/tenant-store.js';
+import type { Tenant } from '../tenants/index.js';
 import { campaignListingWrite } from './campaign-listing.js';
 import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
 import {

@@ -3,7 +3,7 @@
  * phone normaliser (the tenant's default country for national numbers), duplicates in other
  * formats collapsed (first one wins, its name kept), invalid phones reported or set aside.
  */
-import { parseWhatsAppId } from '../conversations/identity.js';
+import { parseWhatsAppId } from '../conversations/index.js';
 import type { ErrorDetail } from '../kernel/errors.js';
 import { toE164 } from '../kernel/phone.js';
 

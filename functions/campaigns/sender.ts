@@ -10,11 +10,12 @@
  * re-sent at once; a status webhook echoing its callback data completes it, or the recovery
  * schedule releases it once the reconciliation window passes with no evidence.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
+import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
+import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
 import { countedTransition, counterWrite } from './counters.js';
@@ -108,35 +109,39 @@ export async function sendToRecipient(
     throw new SendRetryError('no send token within the wait limit');
   }
 
-  // Claim: pending → sending, with lease and attempt, counters in the same transaction.
+  // Claim: the kernel's lease (free or expired), pending → sending and one more attempt in the
+  // same write, the counters in the same transaction. The attempts guard makes a claim decided on
+  // a stale read (another delivery claimed and released meanwhile) lose.
   const now = deps.clock.now();
   const sendingSince = new Date(now).toISOString();
   const dueAt = new Date(
     now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
   ).toISOString();
-  const claim = await countedTransition(deps.ddb, {
-    table: deps.table,
-    key,
-    from: ['pending'],
-    to: 'sending',
-    set: {
-      [LEASE_OWNER]: deps.owner,
-      [LEASE_EXPIRES_AT]: now + deps.leaseSeconds * 1000,
-      attempts: (recipient.attempts ?? 0) + 1,
-      sendingSince,
-      sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
-      sweepAt: dueAt,
-      updatedAt: sendingSince,
-    },
-    remove: ['retryAt'],
-    also: {
-      condition: '#att = :att AND (attribute_not_exists(#lexp) OR #lexp <= :lnow)',
-      names: { '#att': 'attempts', '#lexp': LEASE_EXPIRES_AT },
-      values: { ':att': recipient.attempts ?? 0, ':lnow': now },
-    },
-    with: [counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 })],
-  });
-  if (!claim.applied) return 'skipped';
+  const claim = await retryOnConflict(() =>
+    claimLease(deps.ddb, {
+      table: deps.table,
+      key,
+      owner: deps.owner,
+      leaseSeconds: deps.leaseSeconds,
+      clock: deps.clock,
+      increment: 'attempts',
+      set: {
+        status: 'sending',
+        sendingSince,
+        sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
+        sweepAt: dueAt,
+        updatedAt: sendingSince,
+      },
+      remove: ['retryAt'],
+      also: {
+        condition: '#st = :pending AND #att = :att',
+        names: { '#st': 'status', '#att': 'attempts' },
+        values: { ':pending': 'pending', ':att': recipient.attempts ?? 0 },
+      },
+      with: [counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 })],
+    }),
+  );
+  if (!claim.claimed) return 'skipped';
   failpoint(FP_SEND_AFTER_CLAIM);
 
   const inlineRetries = deps.inlineRetries ?? 2;
@@ -277,32 +282,33 @@ async function keepWamid(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: key,
-          UpdateExpression:
-            'SET #pmid = :w, gsi1pk = :g, gsi1sk = :r, updatedAt = :now, sweepPk = :spk, sweepAt = :now',
-          ConditionExpression: '#st = :sending AND attribute_not_exists(#pmid)',
-          ExpressionAttributeNames: { '#pmid': 'providerMessageId', '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':w': wamid,
-            ':g': wamidIndexKey(phoneNumberId, wamid),
-            ':r': 'R',
-            ':now': isoTime(deps.clock),
-            ':sending': 'sending',
-            ':spk': sendingSweepPartition(
-              message.tenantId,
-              message.campaignId,
-              shardOf(message.phone),
-            ),
+      const now = isoTime(deps.clock);
+      // Not applied: moved on meanwhile (a status webhook carried the same wamid), so it is stored.
+      await conditionalUpdate(deps.ddb, {
+        table: deps.table,
+        key,
+        set: {
+          providerMessageId: wamid,
+          gsi1pk: wamidIndexKey(phoneNumberId, wamid),
+          gsi1sk: 'R',
+          updatedAt: now,
+          sweepPk: sendingSweepPartition(
+            message.tenantId,
+            message.campaignId,
+            shardOf(message.phone),
+          ),
+          sweepAt: now,
+        },
+        conditions: [
+          {
+            expression: '#st = :sending AND attribute_not_exists(#pmid)',
+            names: { '#st': 'status', '#pmid': 'providerMessageId' },
+            values: { ':sending': 'sending' },
           },
-        }),
-      );
+        ],
+      });
       return;
     } catch (error) {
-      // Moved on meanwhile (a status webhook carried the same wamid): the wamid is stored.
-      if (error instanceof ConditionalCheckFailedException) return;
       if (attempt >= WAMID_KEEP_ATTEMPTS) {
         countMetric('CampaignWamidLost');
         logger.error('could not store an accepted wamid; status webhooks still carry it', {
@@ -316,32 +322,36 @@ async function keepWamid(
   }
 }
 
-/** Ends this delivery's claim as `failed` or back to `pending`, only if we still hold it. */
-async function finishClaim(
+/**
+ * Ends this delivery's claim as `failed` or back to `pending`: the kernel's lease release, only if
+ * we still hold the lease and the recipient is still `sending` without a wamid, counters in the
+ * same transaction.
+ */
+function finishClaim(
   deps: SenderDeps,
   key: { pk: string; sk: string },
   message: SendMessageBody,
   to: 'failed' | 'pending',
   set: Record<string, unknown>,
 ): Promise<boolean> {
-  const result = await countedTransition(deps.ddb, {
-    table: deps.table,
-    key,
-    from: ['sending'],
-    to,
-    set: { ...set, updatedAt: isoTime(deps.clock) },
-    remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(to === 'failed' ? ['sweepPk', 'sweepAt'] : [])],
-    also: {
-      condition: '#lo = :me AND attribute_not_exists(#pmid)',
-      names: { '#lo': LEASE_OWNER, '#pmid': 'providerMessageId' },
-      values: { ':me': deps.owner },
-    },
-    with: [
-      counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
-        sending: -1,
-        [to]: 1,
-      }),
-    ],
-  });
-  return result.applied;
+  return retryOnConflict(() =>
+    releaseLease(deps.ddb, {
+      table: deps.table,
+      key,
+      owner: deps.owner,
+      set: { ...set, status: to, updatedAt: isoTime(deps.clock) },
+      ...(to === 'failed' ? { remove: ['sweepPk', 'sweepAt'] } : {}),
+      also: {
+        condition: '#st = :sending AND attribute_not_exists(#pmid)',
+        names: { '#st': 'status', '#pmid': 'providerMessageId' },
+        values: { ':sending': 'sending' },
+      },
+      with: [
+        counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
+          sending: -1,
+          [to]: 1,
+        }),
+      ],
+    }),
+  );
 }

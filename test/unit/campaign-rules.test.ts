@@ -45,10 +45,19 @@ describe('recipients', () => {
     expect(page.invalid.map((i) => i.index)).toEqual([3, 4]);
   });
 
-  it('derives one key per contact whatever page it comes in', () => {
-    expect(recipientKey('t', 'c', '+972501234567')).toEqual(
-      recipientKey('t', 'c', '+972501234567'),
+  it('derives one key per contact whatever format it came in, and never shares one across campaigns or tenants', () => {
+    const [a, b] = ['050-123-4567', '+972 50 123 4567'].map(
+      (phone) => normalizeRecipients([{ phone }], 'IL').contacts[0]?.phone ?? '',
     );
+    expect([a, b]).toEqual(['+972501234567', '+972501234567']);
+    expect(recipientKey('t', 'c', a ?? '')).toEqual(recipientKey('t', 'c', b ?? ''));
+    const keys = [
+      recipientKey('t', 'c', '+972501234567'),
+      recipientKey('t', 'c', '+972501234568'),
+      recipientKey('t', 'c2', '+972501234567'),
+      recipientKey('t2', 'c', '+972501234567'),
+    ].map((k) => `${k.pk}|${k.sk}`);
+    expect(new Set(keys).size).toBe(keys.length);
   });
 
   it('spreads one campaign over many message groups', () => {

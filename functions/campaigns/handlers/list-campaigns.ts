@@ -8,7 +8,7 @@ import { ddb } from '../../kernel/clients.js';
 import { httpHandler } from '../../kernel/http.js';
 import { parsePageLimit } from '../../kernel/page-limit.js';
 import { listCampaigns, MAX_CAMPAIGNS_PER_PAGE } from '../campaign-listing.js';
-import { campaignStore, messagesPerSecond, settings } from '../wiring.js';
+import { campaignStore, messagesPerSecond, settings } from '../deps.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(ddb, request, 'api');

@@ -4,20 +4,18 @@
  * outcome is `unknown` once more, deliberately (see `operator-retry.ts`). 409 for any other status,
  * 404 for an unknown campaign or phone, 400 for a phone that is not one.
  */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
-import { getTenant } from '../../tenants/tenant-store.js';
+import { authenticate, tenantStore } from '../../tenants/index.js';
+import { fanoutDeps } from '../deps.js';
 import { retryUnknownRecipient } from '../operator-retry.js';
-import { fanoutDeps } from '../wiring.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   // A phone has a `+` (and operators paste it in other formats): the retry normalises and checks it.
   const phone = request.pathParameters.phone ?? '';
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   if (!tenant) throw new NotFoundError(`Campaign ${campaignId} does not exist.`);
   const result = await retryUnknownRecipient(fanoutDeps(), tenant, campaignId, phone);
   return { status: 202, body: result };

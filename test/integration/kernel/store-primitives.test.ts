@@ -5,12 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { writeAtomically } from '../../../functions/kernel/atomic.js';
+import { type AtomicWrite, writeAtomically } from '../../../functions/kernel/atomic.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { claimLease, leaseHeldBy, releaseLease } from '../../../functions/kernel/lease.js';
 import { putOnce } from '../../../functions/kernel/put-once.js';
+import { retryOnConflict } from '../../../functions/kernel/retry.js';
 import { transition } from '../../../functions/kernel/transition.js';
 
 const table = () => tableName('inbound');
@@ -218,5 +219,117 @@ describe('leases', () => {
       ),
     );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
+  });
+
+  it('a claim with companion writes moves them together: concurrent claims count once', async () => {
+    // Prepare
+    const k = key();
+    const counter = key();
+    const clock = new ManualClock();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'pending', attempts: 0 } });
+    const counterMove: AtomicWrite = {
+      label: 'counter',
+      update: {
+        table: table(),
+        key: counter,
+        update: 'ADD claims :one',
+        values: { ':one': 1 },
+      },
+    };
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        retryOnConflict(() =>
+          claimLease(ddb, {
+            table: table(),
+            key: k,
+            owner: `w${i}`,
+            leaseSeconds: 30,
+            clock,
+            increment: 'attempts',
+            set: { status: 'sending' },
+            also: {
+              condition: '#st = :pending',
+              names: { '#st': 'status' },
+              values: { ':pending': 'pending' },
+            },
+            with: [counterMove],
+          }),
+        ),
+      ),
+    );
+    // Assess
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    expect(results.filter((r) => !r.claimed && r.failed === 'lease')).toHaveLength(9);
+    expect(await read(k)).toMatchObject({ status: 'sending', attempts: 1 });
+    expect((await read(counter))?.claims).toBe(1);
+  });
+
+  it('a claim whose companion condition fails writes nothing', async () => {
+    // Prepare
+    const k = key();
+    const guard = key();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'pending' } });
+    await putOnce(ddb, { table: table(), item: { ...guard, isOpen: false } });
+    // Act
+    const result = await claimLease(ddb, {
+      table: table(),
+      key: k,
+      owner: 'w1',
+      leaseSeconds: 30,
+      clock: new ManualClock(),
+      with: [
+        {
+          label: 'gate',
+          check: { table: table(), key: guard, condition: 'isOpen = :t', values: { ':t': true } },
+        },
+      ],
+    });
+    // Assess
+    expect(result).toMatchObject({ claimed: false, failed: 'gate', current: { isOpen: false } });
+    expect(await read(k)).toEqual({ ...k, status: 'pending' });
+  });
+
+  it('a release with its end state and companions happens only for the holder', async () => {
+    // Prepare
+    const k = key();
+    const counter = key();
+    const clock = new ManualClock();
+    await putOnce(ddb, { table: table(), item: { ...k, status: 'sending', sweepAt: 'x' } });
+    expect(
+      (await claimLease(ddb, { table: table(), key: k, owner: 'a', leaseSeconds: 30, clock }))
+        .claimed,
+    ).toBe(true);
+    const release = (owner: string) =>
+      releaseLease(ddb, {
+        table: table(),
+        key: k,
+        owner,
+        set: { status: 'failed' },
+        remove: ['sweepAt'],
+        also: {
+          condition: '#st = :sending',
+          names: { '#st': 'status' },
+          values: { ':sending': 'sending' },
+        },
+        with: [
+          {
+            label: 'counter',
+            update: {
+              table: table(),
+              key: counter,
+              update: 'ADD failed :one',
+              values: { ':one': 1 },
+            },
+          },
+        ],
+      });
+    // Act / Assess
+    expect(await release('b')).toBe(false);
+    expect(await read(counter)).toBeUndefined();
+    expect(await release('a')).toBe(true);
+    expect(await release('a')).toBe(false);
+    expect(await read(k)).toEqual({ ...k, status: 'failed' });
+    expect((await read(counter))?.failed).toBe(1);
   });
 });

@@ -3,22 +3,20 @@
  * page of recipients; an `Idempotency-Key` replays the first answer (and fixes the campaign id, so
  * a create retried after a crash continues the same campaign).
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { NotFoundError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody } from '../kernel/http.js';
-import { withIdempotencyKey } from '../kernel/idempotency-key.js';
-import { sha256Hex } from '../kernel/secrets.js';
-import { getTenant } from '../tenants/tenant-store.js';
-import { campaignIdFor, createCampaign } from './campaign-store.js';
-import { createCampaignSchema } from './schemas.js';
-import { campaignStore } from './wiring.js';
+import { NotFoundError } from '../../kernel/errors.js';
+import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { withIdempotencyKey } from '../../kernel/idempotency-key.js';
+import { sha256Hex } from '../../kernel/secrets.js';
+import { authenticate, tenantStore } from '../../tenants/index.js';
+import { campaignIdFor, createCampaign } from '../campaign-store.js';
+import { campaignStore } from '../deps.js';
+import { createCampaignSchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const body = parseJsonBody(request, createCampaignSchema);
   return withIdempotencyKey(request, tenantId, async () => {
-    const tenant = await getTenant(ddb, tenantId);
+    const tenant = await tenantStore().get(tenantId);
     if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
     const store = campaignStore();
     const key = request.headers['idempotency-key'];

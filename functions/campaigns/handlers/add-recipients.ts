@@ -2,23 +2,21 @@
  * Trigger: HTTP API `POST /v1/campaigns/{campaignId}/recipients` (operator key). Adds a page of up
  * to 5,000 recipients while the campaign is a draft; uniqueness by E.164 holds across pages.
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { NotFoundError } from '../kernel/errors.js';
-import { httpHandler, parseJsonBody, pathParam } from '../kernel/http.js';
-import { withIdempotencyKey } from '../kernel/idempotency-key.js';
-import { sha256Hex } from '../kernel/secrets.js';
-import { getTenant } from '../tenants/tenant-store.js';
-import { addRecipients } from './campaign-store.js';
-import { addRecipientsSchema } from './schemas.js';
-import { campaignStore } from './wiring.js';
+import { NotFoundError } from '../../kernel/errors.js';
+import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
+import { withIdempotencyKey } from '../../kernel/idempotency-key.js';
+import { sha256Hex } from '../../kernel/secrets.js';
+import { authenticate, tenantStore } from '../../tenants/index.js';
+import { addRecipients } from '../campaign-store.js';
+import { campaignStore } from '../deps.js';
+import { addRecipientsSchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   const body = parseJsonBody(request, addRecipientsSchema);
   return withIdempotencyKey(request, tenantId, async () => {
-    const tenant = await getTenant(ddb, tenantId);
+    const tenant = await tenantStore().get(tenantId);
     if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
     const key = request.headers['idempotency-key'];
     const result = await addRecipients(

@@ -2,9 +2,9 @@
  * Trigger: EventBridge Scheduler, every five minutes. Recounts active campaigns' recipients and
  * emits `CounterDrift` (expected 0); see `reconcile-counters.ts`.
  */
-import { scheduledHandler } from '../kernel/schedule.js';
-import { reconcileCampaignCounters } from './reconcile-counters.js';
-import { campaignStore } from './wiring.js';
+import { scheduledHandler } from '../../kernel/schedule.js';
+import { campaignStore } from '../deps.js';
+import { reconcileCampaignCounters } from '../reconcile-counters.js';
 
 export const handler = scheduledHandler('reconcileCampaignCounters', async () => {
   const results = await reconcileCampaignCounters(campaignStore());

@@ -5,16 +5,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { ddb } from '../kernel/clients.js';
-import { systemClock } from '../kernel/clock.js';
-import { assertSafeReconcileWindow, settings, tableName } from '../kernel/config.js';
-import { fifoGroupConsumer } from '../kernel/fifo-group-consumer.js';
-import { platformSecret } from '../kernel/secrets.js';
-import { createTokenBucket } from '../kernel/token-bucket.js';
-import { getCampaign } from './campaign-store.js';
-import { sendToRecipient } from './sender.js';
-import { createWhatsAppClient, whatsappApiBaseUrl, whatsappApiVersion } from './whatsapp-client.js';
-import { cached, campaignStore, messagesPerSecond } from './wiring.js';
+import { ddb } from '../../kernel/clients.js';
+import { systemClock } from '../../kernel/clock.js';
+import { assertSafeReconcileWindow, settings, tableName } from '../../kernel/config.js';
+import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
+import { platformSecret } from '../../kernel/secrets.js';
+import { createTokenBucket } from '../../kernel/token-bucket.js';
+import { getCampaign } from '../campaign-store.js';
+import { cached, campaignStore, messagesPerSecond } from '../deps.js';
+import { sendToRecipient } from '../sender.js';
+import {
+  createWhatsAppClient,
+  whatsappApiBaseUrl,
+  whatsappApiVersion,
+} from '../whatsapp-client.js';
 
 const schema = z.object({
   tenantId: z.string().min(1),

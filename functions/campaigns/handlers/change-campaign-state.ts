@@ -4,22 +4,22 @@
  * also how a start that crashed half-way resumes. Resume re-rings the pending recipients (senders
  * drop the queue messages of a paused campaign).
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { failpoint } from '../kernel/failpoints.js';
-import { httpHandler, pathParam } from '../kernel/http.js';
+
+import { failpoint } from '../../kernel/failpoints.js';
+import { httpHandler, pathParam } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import {
   FP_START_AFTER_RUNNING,
   markRunning,
   pauseCampaign,
   resumeCampaign,
-} from './campaign-store.js';
-import { ringFanout } from './fanout.js';
-import type { CampaignItem } from './model.js';
-import { fanoutDeps } from './wiring.js';
+} from '../campaign-store.js';
+import { fanoutDeps } from '../deps.js';
+import { ringFanout } from '../fanout.js';
+import type { CampaignItem } from '../model.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   const deps = fanoutDeps();
   const action = request.path.split('/').at(-1);

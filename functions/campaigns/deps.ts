@@ -1,12 +1,13 @@
 /**
- * What the campaign handlers share at run time: the stores built from the environment the
- * manifest gives each function, created once per execution environment.
+ * The campaigns context's composition root: reads the environment the manifest gives each function
+ * and builds the stores and clients the handlers (`handlers/`) share, once per execution
+ * environment. Stores never read the environment themselves.
  */
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, settings, tableName } from '../kernel/config.js';
-import { getTenant } from '../tenants/tenant-store.js';
+import { tenantStore } from '../tenants/index.js';
 import type { CampaignStore } from './campaign-store.js';
 import type { FanoutDeps } from './fanout.js';
 import { DEFAULT_UNKNOWN_OUTCOME, type UnknownOutcomePolicy } from './model.js';
@@ -38,13 +39,13 @@ export function cached<T>(ttlMs: number, load: (key: string) => Promise<T>) {
 
 /** The tenant's configured WhatsApp rate (messages per second), cached for ten seconds. */
 export const messagesPerSecond = cached(10_000, async (tenantId) => {
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   return tenant?.messagesPerSecond ?? 80;
 });
 
 /** The tenant's unknown-outcome policy (`hold` unless it opted in to `retry_once`), cached. */
 export const unknownOutcome = cached(10_000, async (tenantId): Promise<UnknownOutcomePolicy> => {
-  const tenant = await getTenant(ddb, tenantId);
+  const tenant = await tenantStore().get(tenantId);
   return tenant?.unknownOutcome ?? DEFAULT_UNKNOWN_OUTCOME;
 });
 

@@ -2,15 +2,15 @@
  * Trigger: HTTP API `GET /v1/campaigns/{campaignId}/recipients?status=&cursor=&limit=` (operator
  * key): the recipients, strongly consistent with the totals.
  */
-import { authenticate } from '../kernel/auth.js';
-import { ddb } from '../kernel/clients.js';
-import { httpHandler, parseWith, pathParam } from '../kernel/http.js';
-import { listRecipients } from './campaign-store.js';
-import { listQuerySchema } from './schemas.js';
-import { campaignStore } from './wiring.js';
+
+import { httpHandler, parseWith, pathParam } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
+import { listRecipients } from '../campaign-store.js';
+import { campaignStore } from '../deps.js';
+import { listQuerySchema } from '../schemas.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   const query = parseWith(listQuerySchema, request.query, 'query');
   const page = await listRecipients(campaignStore(), tenantId, campaignId, {

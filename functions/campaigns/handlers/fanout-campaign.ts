@@ -3,11 +3,11 @@
  * `fanout.ts`); a shard too large for one invocation rings itself to continue.
  */
 import * as z from 'zod';
-import { systemClock } from '../kernel/clock.js';
-import { queueConsumer } from '../kernel/queue-consumer.js';
-import { fanoutShard } from './fanout.js';
-import { SHARDS } from './model.js';
-import { fanoutDeps, messagesPerSecond } from './wiring.js';
+import { systemClock } from '../../kernel/clock.js';
+import { queueConsumer } from '../../kernel/queue-consumer.js';
+import { fanoutDeps, messagesPerSecond } from '../deps.js';
+import { fanoutShard } from '../fanout.js';
+import { SHARDS } from '../model.js';
 
 const schema = z.object({
   tenantId: z.string().min(1),
