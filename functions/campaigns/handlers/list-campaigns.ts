@@ -3,15 +3,14 @@
  * "progress"}], "nextCursor"}`: the tenant's campaigns, newest first, from its listing partition
  * (see `campaign-listing.ts`; no scan).
  */
-import { authenticate } from '../../kernel/auth.js';
-import { ddb } from '../../kernel/clients.js';
 import { httpHandler } from '../../kernel/http.js';
 import { parsePageLimit } from '../../kernel/page-limit.js';
+import { authenticate } from '../../tenants/index.js';
 import { listCampaigns, MAX_CAMPAIGNS_PER_PAGE } from '../campaign-listing.js';
 import { campaignStore, messagesPerSecond, settings } from '../deps.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const limit = parsePageLimit(request.query.limit, { fallback: 20, max: MAX_CAMPAIGNS_PER_PAGE });
   const page = await listCampaigns(campaignStore(), tenantId, {
     limit,

@@ -3,15 +3,16 @@
  * Another tenant's conversation is 404; a conversation merged into another answers with the
  * survivor's messages.
  */
-import { authenticate } from '../../kernel/auth.js';
+
 import { ddb } from '../../kernel/clients.js';
 import { tableName } from '../../kernel/config.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { getConversation, listMessages, pageLimit } from '../conversation-store.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const table = tableName('inbound');
   let conversationId = pathParam(request, 'conversationId');
   for (let hop = 0; ; hop++) {

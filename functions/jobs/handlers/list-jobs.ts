@@ -1,13 +1,14 @@
 /** Trigger: HTTP API `GET /v1/messages/{messageId}/jobs` (operator key): a message's jobs, at most one per type. */
-import { authenticate } from '../../kernel/auth.js';
+
 import { ddb } from '../../kernel/clients.js';
 import { tableName } from '../../kernel/config.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
+import { authenticate } from '../../tenants/index.js';
 import { readMessagePartition } from '../job-store.js';
 
 export const handler = httpHandler(async (request) => {
-  const tenantId = await authenticate(ddb, request, 'api');
+  const tenantId = await authenticate(request, 'api');
   const messageId = pathParam(request, 'messageId');
   const { message, jobs, interactions } = await readMessagePartition(
     ddb,
