@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock.js';
 import { conditionalUpdate } from './conditional-update.js';
 import type { Item } from './put-once.js';
-import type { Condition } from './update-expression.js';
+import type { Condition, UpdateSpec } from './update-expression.js';
 
 export const LEASE_OWNER = 'leaseOwner';
 export const LEASE_EXPIRES_AT = 'leaseExpiresAt';
@@ -18,6 +18,12 @@ export interface ClaimLeaseInput {
   readonly owner: string;
   readonly leaseSeconds: number;
   readonly clock: Clock;
+  /**
+   * Where the lease lives: the item itself (default), or a map entry of it (e.g. `['jobs',
+   * 'ai_triage']`) when one item holds several independently leased parts. `set` and `increment`
+   * are then relative to that entry.
+   */
+  readonly at?: readonly string[];
   /** An extra guard (e.g. the item's state), ANDed with the lease guard. */
   readonly also?: {
     readonly condition: string;
@@ -28,6 +34,8 @@ export interface ClaimLeaseInput {
   readonly set?: Readonly<Record<string, unknown>>;
   /** Increment this numeric attribute by one with the claim (e.g. `attempts`). */
   readonly increment?: string;
+  /** Further changes to the item outside the lease entry, in the same write (e.g. index keys). */
+  readonly update?: UpdateSpec;
 }
 
 export type ClaimResult =
@@ -41,16 +49,33 @@ export async function claimLease(
 ): Promise<ClaimResult> {
   const now = input.clock.now();
   const expiresAt = now + input.leaseSeconds * 1000;
+  const at = input.at ?? [];
+  const entry = leaseEntry(at);
   const leaseFree: Condition = {
-    expression: '(attribute_not_exists(#exp) OR #exp <= :now OR #owner = :owner)',
-    names: { '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
+    expression: `(attribute_not_exists(${entry.prefix}#exp) OR ${entry.prefix}#exp <= :now OR ${entry.prefix}#owner = :owner)`,
+    names: { ...entry.names, '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
     values: { ':owner': input.owner, ':now': now },
   };
+  const set = { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt };
+  const increment = input.increment ? { [input.increment]: 1 } : undefined;
+  const update: UpdateSpec =
+    at.length === 0
+      ? {
+          ...input.update,
+          set: { ...input.update?.set, ...set },
+          ...(increment ? { add: { ...input.update?.add, ...increment } } : {}),
+        }
+      : {
+          ...input.update,
+          within: [
+            ...(input.update?.within ?? []),
+            { path: at, set, ...(increment ? { increment } : {}) },
+          ],
+        };
   const result = await conditionalUpdate(ddb, {
     table: input.table,
     key: input.key,
-    set: { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt },
-    ...(input.increment ? { add: { [input.increment]: 1 } } : {}),
+    ...update,
     conditions: [
       leaseFree,
       ...(input.also
@@ -65,28 +90,45 @@ export async function claimLease(
 /** Releases a lease this owner holds; returns false when someone else holds it now. */
 export async function releaseLease(
   ddb: DynamoDBDocumentClient,
-  input: { readonly table: string; readonly key: Item; readonly owner: string },
+  input: {
+    readonly table: string;
+    readonly key: Item;
+    readonly owner: string;
+    /** The map entry the lease lives in (see `ClaimLeaseInput.at`). */
+    readonly at?: readonly string[];
+  },
 ): Promise<boolean> {
+  const at = input.at ?? [];
+  const held = leaseHeldBy(input.owner, at);
+  const lease = [LEASE_OWNER, LEASE_EXPIRES_AT];
   const result = await conditionalUpdate(ddb, {
     table: input.table,
     key: input.key,
-    remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
-    conditions: [
-      {
-        expression: '#owner = :owner',
-        names: { '#owner': LEASE_OWNER },
-        values: { ':owner': input.owner },
-      },
-    ],
+    ...(at.length === 0 ? { remove: lease } : { within: [{ path: at, remove: lease }] }),
+    conditions: [{ expression: held.condition, names: held.names, values: held.values }],
   });
   return result.applied;
 }
 
-/** The guard to add to a write that must only happen while this owner still holds the lease. */
-export function leaseHeldBy(owner: string) {
+/** The path prefix (`#lease0.#lease1.`) and its names for a lease in a map entry; empty for the item. */
+function leaseEntry(at: readonly string[]) {
+  const names: Record<string, string> = {};
+  const prefix = at.map((segment, i) => {
+    names[`#lease${i}`] = segment;
+    return `#lease${i}.`;
+  });
+  return { prefix: prefix.join(''), names };
+}
+
+/**
+ * The guard to add to a write that must only happen while this owner still holds the lease
+ * (of the item, or of the map entry `at`).
+ */
+export function leaseHeldBy(owner: string, at: readonly string[] = []) {
+  const entry = leaseEntry(at);
   return {
-    condition: '#leaseOwner = :leaseOwner',
-    names: { '#leaseOwner': LEASE_OWNER },
+    condition: `${entry.prefix}#leaseOwner = :leaseOwner`,
+    names: { ...entry.names, '#leaseOwner': LEASE_OWNER },
     values: { ':leaseOwner': owner },
   };
 }
