@@ -128,6 +128,26 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
       ? undefined
       : conditions.length === 1
         ? conditions[0]?.expression
-        : conditions.map((c) => `(${c.expression})`).join(' AND ');
+        : conditions.map((c) => enclosed(c.expression)).join(' AND ');
   return { update: clauses.join(' '), ...(condition ? { condition } : {}), names, values };
+}
+
+/**
+ * The expression in parentheses, unless it already stands in one pair: DynamoDB refuses
+ * redundant parentheses (`((a OR b))`).
+ */
+function enclosed(expression: string): string {
+  const e = expression.trim();
+  if (e.startsWith('(')) {
+    let depth = 0;
+    for (let i = 0; i < e.length; i++) {
+      if (e[i] === '(') depth++;
+      else if (e[i] === ')') depth--;
+      if (depth === 0) {
+        if (i === e.length - 1) return e;
+        break;
+      }
+    }
+  }
+  return `(${e})`;
 }
