@@ -346,17 +346,18 @@ async function settleJob(
   throw new Error(`job ${ring.jobType} of ${ring.messageId} kept changing under us`);
 }
 
+/** What settling a job needs: the job, the lease holder, and the message item as claimed. */
+interface SettleInput {
+  table: string;
+  ring: JobRing;
+  owner: string;
+  clock: Clock;
+  message: Record<string, unknown>;
+}
+
 export function completeJob(
   ddb: DynamoDBDocumentClient,
-  input: {
-    table: string;
-    ring: JobRing;
-    owner: string;
-    clock: Clock;
-    message: Record<string, unknown>;
-    result: Record<string, unknown>;
-    with?: readonly AtomicWrite[];
-  },
+  input: SettleInput & { result: Record<string, unknown>; with?: readonly AtomicWrite[] },
 ): Promise<JobWriteResult> {
   return settleJob(ddb, {
     ...input,
@@ -368,14 +369,7 @@ export function completeJob(
 
 export function failJob(
   ddb: DynamoDBDocumentClient,
-  input: {
-    table: string;
-    ring: JobRing;
-    owner: string;
-    clock: Clock;
-    message: Record<string, unknown>;
-    error: string;
-  },
+  input: SettleInput & { error: string },
 ): Promise<JobWriteResult> {
   return settleJob(ddb, {
     ...input,

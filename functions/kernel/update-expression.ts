@@ -106,22 +106,8 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
   if (clauses.length === 0) throw new Error('an update needs at least one set, add or remove');
 
   for (const condition of conditions) {
-    for (const [placeholder, attr] of Object.entries(condition.names ?? {})) {
-      if (RESERVED.test(placeholder))
-        throw new Error(`condition placeholder ${placeholder} is reserved`);
-      if (placeholder in names && names[placeholder] !== attr) {
-        throw new Error(`condition placeholder ${placeholder} names two attributes`);
-      }
-      names[placeholder] = attr;
-    }
-    for (const [placeholder, v] of Object.entries(condition.values ?? {})) {
-      if (RESERVED.test(placeholder))
-        throw new Error(`condition placeholder ${placeholder} is reserved`);
-      if (placeholder in values && values[placeholder] !== v) {
-        throw new Error(`condition placeholder ${placeholder} has two values`);
-      }
-      values[placeholder] = v;
-    }
+    mergePlaceholders(names, condition.names, 'names two attributes');
+    mergePlaceholders(values, condition.values, 'has two values');
   }
   const condition =
     conditions.length === 0
@@ -150,4 +136,20 @@ function enclosed(expression: string): string {
     }
   }
   return `(${e})`;
+}
+
+/** Adds a condition's placeholders, refusing the builder's own and one placeholder for two things. */
+function mergePlaceholders(
+  into: Record<string, unknown>,
+  from: Readonly<Record<string, unknown>> | undefined,
+  clash: string,
+): void {
+  for (const [placeholder, v] of Object.entries(from ?? {})) {
+    if (RESERVED.test(placeholder))
+      throw new Error(`condition placeholder ${placeholder} is reserved`);
+    if (placeholder in into && into[placeholder] !== v) {
+      throw new Error(`condition placeholder ${placeholder} ${clash}`);
+    }
+    into[placeholder] = v;
+  }
 }
