@@ -9,10 +9,12 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { InvalidRequestError } from '../kernel/errors.js';
+import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { parsePageLimit } from '../kernel/page-limit.js';
 import { formatPhone } from '../kernel/phone.js';
 import { conversationKey, displayNameFor } from './identity.js';
 import {
@@ -70,49 +72,25 @@ export async function getConversation(
 
 // --- cursors -------------------------------------------------------------------------------------
 
-/** Opaque cursor: the page's last key, bound to the partition it came from so it cannot be replayed elsewhere. */
-export function encodeCursor(lastKey: Record<string, unknown> | undefined): string | null {
-  return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString('base64url') : null;
-}
+/** A page's cursor: the kernel's codec over the page's last key. */
+export { encodeCursor };
 
+/** The last key of a `gsi1` page, bound to the partition it came from so it cannot page another. */
 export function decodeCursor(
   cursor: string | undefined,
   expected: { readonly indexPk: string; readonly indexPkValue: string },
-): Record<string, unknown> | undefined {
-  if (cursor === undefined || cursor === '') return undefined;
-  const invalid = () =>
-    new InvalidRequestError('The cursor is not valid.', [
-      { field: 'cursor', message: 'use a nextCursor from a previous page' },
-    ]);
-  if (cursor.length > 2048) throw invalid();
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw invalid();
-  const key = value as Record<string, unknown>;
-  const allowed = new Set(['pk', 'sk', expected.indexPk, expected.indexPk.replace(/pk$/, 'sk')]);
-  if (
-    key[expected.indexPk] !== expected.indexPkValue ||
-    Object.entries(key).some(([k, v]) => !allowed.has(k) || typeof v !== 'string')
-  ) {
-    throw invalid();
-  }
-  return key;
+): Record<string, string> | undefined {
+  const indexSk = expected.indexPk.replace(/pk$/, 'sk');
+  return decodeKernelCursor(
+    cursor,
+    keyCursor(['pk', 'sk', expected.indexPk, indexSk], {
+      [expected.indexPk]: expected.indexPkValue,
+    }),
+  );
 }
 
-export function pageLimit(raw: string | undefined, fallback = 50, max = 200): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidRequestError('The limit is not valid.', [
-      { field: 'limit', message: `must be an integer 1-${max}` },
-    ]);
-  }
-  return n;
-}
+export const pageLimit = (raw: string | undefined): number =>
+  parsePageLimit(raw, { fallback: 50, max: 200 });
 
 /** One page of a `gsi1` partition, with the partition-bound opaque cursor. */
 async function queryGsi1Page(
@@ -169,30 +147,11 @@ export async function listMessages(
 
 /** The listing cursor: the sort key of the last conversation returned, bound to the tenant. */
 function decodeListingCursor(cursor: string | undefined, tenantId: string): string | undefined {
-  if (cursor === undefined || cursor === '') return undefined;
-  const invalid = () =>
-    new InvalidRequestError('The cursor is not valid.', [
-      { field: 'cursor', message: 'use a nextCursor from a previous page' },
-    ]);
-  if (cursor.length > 2048) throw invalid();
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  const v = value as { t?: unknown; b?: unknown } | null;
-  if (
-    !v ||
-    typeof v !== 'object' ||
-    v.t !== tenantId ||
-    typeof v.b !== 'string' ||
-    v.b.length > 512 ||
-    Object.keys(v).length !== 2
-  ) {
-    throw invalid();
-  }
-  return v.b;
+  const position = decodeKernelCursor(
+    cursor,
+    z.strictObject({ t: z.literal(tenantId), b: z.string().max(512) }),
+  );
+  return position?.b;
 }
 
 /**
@@ -230,10 +189,7 @@ export async function listConversations(
   const items = merged.slice(0, page.limit);
   const more = merged.length > page.limit || shards.some((s) => s.more);
   const last = items.at(-1);
-  const nextCursor =
-    more && last
-      ? Buffer.from(JSON.stringify({ t: tenantId, b: String(last.gsi1sk) })).toString('base64url')
-      : null;
+  const nextCursor = more && last ? encodeCursor({ t: tenantId, b: String(last.gsi1sk) }) : null;
   return { conversations: items.map(toConversationView), nextCursor };
 }
 

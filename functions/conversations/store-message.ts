@@ -182,6 +182,13 @@ async function tryStore(
   const receivedAt = isoTime(clock);
   const e164 = route.e164;
   const jobsAttributes = newJobsAttributes(messageId, types, now);
+  // The routing key item, as a new key writes it and as a repair rewrites it.
+  const keyItem = {
+    ...ckey(route.routeKey),
+    tenantId: message.tenantId,
+    conversationId,
+    conversationKey,
+  };
 
   const convValues: Record<string, unknown> = {
     ':t': message.tenantId,
@@ -287,12 +294,7 @@ async function tryStore(
             label: 'key',
             put: {
               table,
-              item: {
-                ...ckey(route.routeKey),
-                tenantId: message.tenantId,
-                conversationId,
-                conversationKey,
-              },
+              item: keyItem,
               condition: 'attribute_not_exists(pk)',
             },
           },
@@ -304,13 +306,7 @@ async function tryStore(
             label: 'key-repair',
             put: {
               table,
-              item: {
-                ...ckey(route.routeKey),
-                tenantId: message.tenantId,
-                conversationId,
-                conversationKey,
-                ...(leadId ? { leadId } : {}),
-              },
+              item: { ...keyItem, ...(leadId ? { leadId } : {}) },
               condition: 'conversationId = :seen',
               values: { ':seen': route.existing.conversationId },
             },

@@ -1,9 +1,9 @@
 /** The jobs context's composition root: stores, clock and settings from the environment, once. */
 
-import { matchLead } from '../conversations/index.js';
-import { ddb, sqs } from '../kernel/clients.js';
+import { inboundDeps, matchLead } from '../conversations/index.js';
+import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
-import { queueUrl, settings, tableName } from '../kernel/config.js';
+import { settings, tableName } from '../kernel/config.js';
 import { triage } from './ai-triage.js';
 import type { JobDeps } from './run-job.js';
 
@@ -18,12 +18,7 @@ export function jobDeps(): JobDeps {
   };
 }
 
+/** The recovery sweep works on what storing a message writes: the inbound table and the jobs queue. */
 export function recoveryDeps() {
-  return {
-    ddb,
-    sqs,
-    clock: systemClock,
-    table: tableName('inbound'),
-    jobsQueueUrl: queueUrl('jobs'),
-  };
+  return inboundDeps();
 }

@@ -3,7 +3,8 @@
  * message item's `jobs` map (`jobs.<type>` = status, attempts, generation, lease, updatedAt), written
  * in the same put as the message, so a message can never exist without its jobs and a duplicate's
  * failed put returns their states with the message (no extra read). The queue only rings the bell:
- * the consumer claims the job (a conditional update on its map entry) before working.
+ * the consumer claims the job (the kernel's `claimLease` on its map entry) before working. Every
+ * write here goes through the kernel (`claimLease`, `conditionalUpdate`, `writeAtomically`).
  *
  * States: `pending → running → done | failed`. A failed job is retried by SQS redelivery while
  * `attempts < MAX_JOB_ATTEMPTS`; a duplicate delivery of its message resets it (`failed → pending`,
@@ -12,15 +13,19 @@
  * the recovery schedule queries; the write that leaves every job done or failed drops them, guarded
  * on the other jobs' states it saw, so a concurrent change to another job is never swept away.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import type { Clock } from '../kernel/clock.js';
+import {
+  type ConditionalUpdateInput,
+  conditionalUpdate,
+  conditionalUpdateWrite,
+} from '../kernel/conditional-update.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
-import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
+import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, leaseHeldBy } from '../kernel/lease.js';
 import { sha256Hex } from '../kernel/secrets.js';
+import type { Condition } from '../kernel/update-expression.js';
 
 export const JOB_TYPES = ['lead_match', 'ai_triage'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -166,104 +171,49 @@ export async function readMessagePartition(
   };
 }
 
-// --- writes on one job's map entry ---------------------------------------------------------------
+// --- writes on one job's map entry (through the kernel: claimLease, conditionalUpdate) -----------
 
-/** Names and values for an update of `jobs.<type>`; `#j.#t.<attr>` is the job's path. */
-class JobUpdate {
-  readonly names: Record<string, string> = { '#j': 'jobs' };
-  readonly values: Record<string, unknown> = {};
-  readonly sets: string[] = [];
-  readonly removes: string[] = [];
-  readonly conditions: string[] = [];
+/** The map entry a job lives in: `jobs.<type>`; its lease lives there too. */
+const jobEntry = (type: JobType) => ['jobs', type] as const;
 
-  /** `type`: the job `#t` names; without it, only other jobs' paths (`path(attr, type)`) are used. */
-  constructor(type?: JobType) {
-    if (type) this.names['#t'] = type;
-  }
-
-  path(attr: string, type?: JobType): string {
-    const n = `#${attr}`;
-    this.names[n] = attr;
-    if (!type) return `#j.#t.${n}`;
-    this.names[`#o_${type}`] = type;
-    return `#j.#o_${type}.${n}`;
-  }
-
-  value(name: string, value: unknown): string {
-    this.values[`:${name}`] = value;
-    return `:${name}`;
-  }
-
-  set(attr: string, value: unknown): this {
-    this.sets.push(`${this.path(attr)} = ${this.value(attr, value)}`);
-    return this;
-  }
-
-  /** Adds the sweep keys: `sweepAt` only when absent, so an earlier look already due is kept. */
-  keepSwept(messageId: string, lookAt: number): this {
-    this.sets.push(
-      `sweepPk = ${this.value('spk', sweepShard(messageId))}`,
-      `sweepAt = if_not_exists(sweepAt, ${this.value('sat', iso(lookAt))})`,
-    );
-    return this;
-  }
-
-  /** Drops the sweep keys, guarded on every other job being done or failed as seen. */
-  unswept(others: readonly JobType[]): this {
-    this.removes.push('sweepPk', 'sweepAt');
-    this.value('done', 'done');
-    this.value('failed', 'failed');
-    for (const other of others) {
-      const st = this.path('status', other);
-      this.conditions.push(`(${st} = :done OR ${st} = :failed)`);
-    }
-    return this;
-  }
-
-  expression(): string {
-    return [
-      ...(this.sets.length > 0 ? [`SET ${this.sets.join(', ')}`] : []),
-      ...(this.removes.length > 0 ? [`REMOVE ${this.removes.join(', ')}`] : []),
-    ].join(' ');
-  }
-
-  condition(): string {
-    return this.conditions.join(' AND ');
-  }
+/**
+ * A guard on job attributes, written with `job(type, attr)` paths. Its placeholders
+ * (`#jobs`, `#t_<type>`, `#a_<attr>`) never clash with the kernel's (`#u<n>`, `#lease<n>`).
+ */
+function jobGuard(
+  build: (job: (type: JobType, attr: string) => string) => string,
+  values: Record<string, unknown> = {},
+): Condition {
+  const names: Record<string, string> = {};
+  const job = (type: JobType, attr: string) => {
+    names['#jobs'] = 'jobs';
+    names[`#t_${type}`] = type;
+    names[`#a_${attr}`] = attr;
+    return `#jobs.#t_${type}.#a_${attr}`;
+  };
+  const expression = build(job);
+  return { expression, names, values };
 }
+
+/** Every one of `types` is done or failed. */
+const settledGuard = (types: readonly JobType[]) =>
+  jobGuard(
+    (job) =>
+      types
+        .map((t) => `(${job(t, 'status')} = :done OR ${job(t, 'status')} = :failed)`)
+        .join(' AND '),
+    { ':done': 'done', ':failed': 'failed' },
+  );
+
+/** The sweep keys a message carries while a job may need looking at; `sweepAt` kept if earlier. */
+const keepSwept = (messageId: string, lookAt: number) => ({
+  set: { sweepPk: sweepShard(messageId) },
+  setIfAbsent: { sweepAt: iso(lookAt) },
+});
 
 export type JobWriteResult =
   | { readonly applied: true; readonly item?: Record<string, unknown> }
   | { readonly applied: false; readonly current?: Record<string, unknown> };
-
-async function updateJob(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  messageId: string,
-  update: JobUpdate,
-  returnNew = false,
-): Promise<JobWriteResult> {
-  try {
-    const out = await ddb.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: messageKey(messageId),
-        UpdateExpression: update.expression(),
-        ConditionExpression: update.condition(),
-        ExpressionAttributeNames: update.names,
-        ExpressionAttributeValues: update.values,
-        ...(returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}),
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return { applied: true, ...(out.Attributes ? { item: out.Attributes } : {}) };
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) {
-      return { applied: false, ...(error.Item ? { current: unmarshall(error.Item) } : {}) };
-    }
-    throw error;
-  }
-}
 
 export type JobClaim =
   | { readonly claimed: true; readonly message: Record<string, unknown>; readonly job: Job }
@@ -271,49 +221,50 @@ export type JobClaim =
 
 /**
  * Claims a job for one run: pending, failed with attempts left, or running under an expired lease
- * (its worker crashed). Moves it to `running`, counts the attempt and takes the lease, all in one
- * conditional update of its map entry, which answers with the whole message item (the work's input).
+ * (its worker crashed). Moves it to `running`, counts the attempt and takes the lease (the kernel's
+ * `claimLease`, on the job's map entry), all in one conditional update that answers with the whole
+ * message item (the work's input).
  */
 export async function claimJob(
   ddb: DynamoDBDocumentClient,
   input: { table: string; ring: JobRing; owner: string; leaseSeconds: number; clock: Clock },
 ): Promise<JobClaim> {
   const { ring } = input;
+  // One instant for the lease and the sweep look, so the look is exactly the lease's expiry.
   const now = input.clock.now();
   const expiresAt = now + input.leaseSeconds * 1000;
-  const u = new JobUpdate(ring.jobType)
-    .set('status', 'running')
-    .set(LEASE_OWNER, input.owner)
-    .set(LEASE_EXPIRES_AT, expiresAt)
-    .set('updatedAt', iso(now))
-    .keepSwept(ring.messageId, expiresAt);
-  const attempts = u.path('attempts');
-  u.sets.push(`${attempts} = ${attempts} + ${u.value('one', 1)}`);
-  const st = u.path('status');
-  const exp = u.path(LEASE_EXPIRES_AT);
-  const owner = u.path(LEASE_OWNER);
-  u.value('nowMs', now);
-  u.value('owner', input.owner);
-  u.value('tenant', ring.tenantId);
-  u.value('pending', 'pending');
-  u.value('running', 'running');
-  u.value('failed', 'failed');
-  u.value('max', MAX_JOB_ATTEMPTS);
-  u.conditions.push(
-    'tenantId = :tenant',
-    `attribute_exists(${st})`,
-    `(attribute_not_exists(${exp}) OR ${exp} <= :nowMs OR ${owner} = :owner)`,
-    `(${st} = :pending OR ${st} = :running OR (${st} = :failed AND ${attempts} < :max))`,
+  const claimable = jobGuard(
+    (job) => {
+      const st = job(ring.jobType, 'status');
+      return `tenantId = :tenant AND attribute_exists(${st}) AND (${st} = :pending OR ${st} = :running OR (${st} = :failed AND ${job(ring.jobType, 'attempts')} < :max))`;
+    },
+    {
+      ':tenant': ring.tenantId,
+      ':pending': 'pending',
+      ':running': 'running',
+      ':failed': 'failed',
+      ':max': MAX_JOB_ATTEMPTS,
+    },
   );
-  const result = await updateJob(ddb, input.table, ring.messageId, u, true);
-  if (!result.applied) {
-    const job = jobsOf(result.current).find((j) => j.jobType === ring.jobType);
+  const claim = await claimLease(ddb, {
+    table: input.table,
+    key: messageKey(ring.messageId),
+    owner: input.owner,
+    leaseSeconds: input.leaseSeconds,
+    clock: { now: () => now },
+    at: jobEntry(ring.jobType),
+    set: { status: 'running', updatedAt: iso(now) },
+    increment: 'attempts',
+    update: keepSwept(ring.messageId, expiresAt),
+    also: { condition: claimable.expression, names: claimable.names, values: claimable.values },
+  });
+  if (!claim.claimed) {
+    const job = jobsOf(claim.current).find((j) => j.jobType === ring.jobType);
     return { claimed: false, ...(job ? { job } : {}) };
   }
-  const message = result.item ?? {};
-  const job = jobsOf(message).find((j) => j.jobType === ring.jobType);
+  const job = jobsOf(claim.item).find((j) => j.jobType === ring.jobType);
   if (!job) throw new Error(`claimed job ${ring.jobType} of ${ring.messageId} is missing`);
-  return { claimed: true, message, job };
+  return { claimed: true, message: claim.item, job };
 }
 
 /** The other job types of the message that are done or failed in `message`, and whether all are. */
@@ -326,9 +277,10 @@ function othersSettled(message: Record<string, unknown> | undefined, type: JobTy
 }
 
 /**
- * `running → done | failed`, only by the lease holder; extra writes (e.g. the interaction) go in the
- * same transaction. When every other job is settled too, the same write leaves the sweep index,
- * guarded on those states; if another job moved meanwhile, it is written again knowing that.
+ * `running → done | failed`, only by the lease holder, releasing the lease; extra writes (e.g. the
+ * interaction) go in the same transaction. When every other job is settled too, the same write
+ * leaves the sweep index, guarded on those states; if another job moved meanwhile, it is written
+ * again knowing that.
  */
 async function settleJob(
   ddb: DynamoDBDocumentClient,
@@ -343,32 +295,35 @@ async function settleJob(
     with?: readonly AtomicWrite[];
   },
 ): Promise<JobWriteResult & { failed?: string }> {
+  const { ring } = input;
+  const held = leaseHeldBy(input.owner, jobEntry(ring.jobType));
+  const running = jobGuard((job) => `${job(ring.jobType, 'status')} = :running`, {
+    ':running': 'running',
+  });
   let seen: Record<string, unknown> | undefined = input.message;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const u = new JobUpdate(input.ring.jobType).set('status', input.to);
-    for (const [attr, value] of Object.entries(input.set)) u.set(attr, value);
-    for (const attr of [LEASE_OWNER, LEASE_EXPIRES_AT, ...input.remove])
-      u.removes.push(u.path(attr));
-    const st = u.path('status');
-    u.value('running', 'running');
-    u.value('owner', input.owner);
-    u.conditions.push(`${st} = :running`, `${u.path(LEASE_OWNER)} = :owner`);
-    const { others, settled } = othersSettled(seen, input.ring.jobType);
-    if (settled) u.unswept(others);
+    const { others, settled } = othersSettled(seen, ring.jobType);
+    const update: ConditionalUpdateInput = {
+      table: input.table,
+      key: messageKey(ring.messageId),
+      within: [
+        {
+          path: jobEntry(ring.jobType),
+          set: { ...input.set, status: input.to },
+          remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...input.remove],
+        },
+      ],
+      ...(settled ? { remove: ['sweepPk', 'sweepAt'] } : {}),
+      conditions: [
+        running,
+        { expression: held.condition, names: held.names, values: held.values },
+        ...(settled && others.length > 0 ? [settledGuard(others)] : []),
+      ],
+    };
     let result: JobWriteResult & { failed?: string };
     if (input.with && input.with.length > 0) {
       const out = await writeAtomically(ddb, [
-        {
-          label: 'job',
-          update: {
-            table: input.table,
-            key: messageKey(input.ring.messageId),
-            update: u.expression(),
-            condition: u.condition(),
-            names: u.names,
-            values: u.values,
-          },
-        },
+        conditionalUpdateWrite('job', update),
         ...input.with,
       ]);
       result = out.ok
@@ -380,28 +335,29 @@ async function settleJob(
           };
       if (!out.ok && out.failed !== 'job') return result;
     } else {
-      result = await updateJob(ddb, input.table, input.ring.messageId, u);
+      result = await conditionalUpdate(ddb, update);
     }
     if (result.applied) return result;
     // Still ours and running: only the guard on the other jobs failed; write again knowing them.
-    const job = jobsOf(result.current).find((j) => j.jobType === input.ring.jobType);
+    const job = jobsOf(result.current).find((j) => j.jobType === ring.jobType);
     if (!settled || job?.status !== 'running' || job.leaseOwner !== input.owner) return result;
     seen = result.current;
   }
-  throw new Error(`job ${input.ring.jobType} of ${input.ring.messageId} kept changing under us`);
+  throw new Error(`job ${ring.jobType} of ${ring.messageId} kept changing under us`);
+}
+
+/** What settling a job needs: the job, the lease holder, and the message item as claimed. */
+interface SettleInput {
+  table: string;
+  ring: JobRing;
+  owner: string;
+  clock: Clock;
+  message: Record<string, unknown>;
 }
 
 export function completeJob(
   ddb: DynamoDBDocumentClient,
-  input: {
-    table: string;
-    ring: JobRing;
-    owner: string;
-    clock: Clock;
-    message: Record<string, unknown>;
-    result: Record<string, unknown>;
-    with?: readonly AtomicWrite[];
-  },
+  input: SettleInput & { result: Record<string, unknown>; with?: readonly AtomicWrite[] },
 ): Promise<JobWriteResult> {
   return settleJob(ddb, {
     ...input,
@@ -413,14 +369,7 @@ export function completeJob(
 
 export function failJob(
   ddb: DynamoDBDocumentClient,
-  input: {
-    table: string;
-    ring: JobRing;
-    owner: string;
-    clock: Clock;
-    message: Record<string, unknown>;
-    error: string;
-  },
+  input: SettleInput & { error: string },
 ): Promise<JobWriteResult> {
   return settleJob(ddb, {
     ...input,
@@ -439,21 +388,29 @@ export async function resetFailedJob(
   ddb: DynamoDBDocumentClient,
   input: { table: string; job: Job; clock: Clock },
 ): Promise<Job | undefined> {
-  if (input.job.generation >= MAX_JOB_GENERATIONS) return undefined;
+  const { job } = input;
+  if (job.generation >= MAX_JOB_GENERATIONS) return undefined;
   const now = input.clock.now();
-  const generation = input.job.generation + 1;
-  const u = new JobUpdate(input.job.jobType)
-    .set('status', 'pending')
-    .set('generation', generation)
-    .set('attempts', 0)
-    .set('updatedAt', iso(now))
-    .keepSwept(input.job.messageId, now + PENDING_GRACE_SECONDS * 1000);
-  u.removes.push(u.path('error'));
-  u.value('failed', 'failed');
-  u.value('gen', input.job.generation);
-  u.conditions.push(`${u.path('status')} = :failed`, `${u.path('generation')} = :gen`);
-  const result = await updateJob(ddb, input.table, input.job.messageId, u);
-  return result.applied ? { ...input.job, status: 'pending', generation, attempts: 0 } : undefined;
+  const generation = job.generation + 1;
+  const result = await conditionalUpdate(ddb, {
+    table: input.table,
+    key: messageKey(job.messageId),
+    ...keepSwept(job.messageId, now + PENDING_GRACE_SECONDS * 1000),
+    within: [
+      {
+        path: jobEntry(job.jobType),
+        set: { status: 'pending', generation, attempts: 0, updatedAt: iso(now) },
+        remove: ['error'],
+      },
+    ],
+    conditions: [
+      jobGuard(
+        (j) => `${j(job.jobType, 'status')} = :failed AND ${j(job.jobType, 'generation')} = :gen`,
+        { ':failed': 'failed', ':gen': job.generation },
+      ),
+    ],
+  });
+  return result.applied ? { ...job, status: 'pending', generation, attempts: 0 } : undefined;
 }
 
 /**
@@ -472,23 +429,34 @@ export async function rescheduleMessage(
   },
 ): Promise<boolean> {
   const messageId = String(input.message.messageId);
-  const u = new JobUpdate();
-  u.conditions.push(`sweepAt = ${u.value('seenAt', input.message.sweepAt)}`);
-  for (const job of jobsOf(input.message)) {
-    const st = u.path('status', job.jobType);
-    u.conditions.push(`${st} = ${u.value(`st_${job.jobType}`, job.status)}`);
-    if (!input.staleReset.some((s) => s.jobType === job.jobType)) continue;
-    const exp = u.path(LEASE_EXPIRES_AT, job.jobType);
-    u.conditions.push(`${exp} = ${u.value(`exp_${job.jobType}`, job.leaseExpiresAt)}`);
-    u.sets.push(
-      `${st} = ${u.value('pending', 'pending')}`,
-      `${u.path('updatedAt', job.jobType)} = ${u.value('now', iso(input.now))}`,
-    );
-    u.removes.push(u.path(LEASE_OWNER, job.jobType), exp);
-  }
-  if (input.nextLook === undefined) u.removes.push('sweepPk', 'sweepAt');
-  else u.sets.push(`sweepAt = ${u.value('next', iso(input.nextLook))}`);
-  const result = await updateJob(ddb, input.table, messageId, u);
+  const jobs = jobsOf(input.message);
+  const stale = jobs.filter((job) => input.staleReset.some((s) => s.jobType === job.jobType));
+  const values: Record<string, unknown> = { ':seenAt': input.message.sweepAt };
+  const asSeen = jobGuard((j) => {
+    const guards = ['sweepAt = :seenAt'];
+    for (const job of jobs) {
+      values[`:st_${job.jobType}`] = job.status;
+      guards.push(`${j(job.jobType, 'status')} = :st_${job.jobType}`);
+    }
+    for (const job of stale) {
+      values[`:exp_${job.jobType}`] = job.leaseExpiresAt;
+      guards.push(`${j(job.jobType, LEASE_EXPIRES_AT)} = :exp_${job.jobType}`);
+    }
+    return guards.join(' AND ');
+  }, values);
+  const result = await conditionalUpdate(ddb, {
+    table: input.table,
+    key: messageKey(messageId),
+    ...(input.nextLook === undefined
+      ? { remove: ['sweepPk', 'sweepAt'] }
+      : { set: { sweepAt: iso(input.nextLook) } }),
+    within: stale.map((job) => ({
+      path: jobEntry(job.jobType),
+      set: { status: 'pending', updatedAt: iso(input.now) },
+      remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
+    })),
+    conditions: [asSeen],
+  });
   return result.applied;
 }
 

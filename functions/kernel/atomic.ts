@@ -84,17 +84,23 @@ function expressionParts(names?: Names, values?: Values) {
   };
 }
 
+/** What every kind of write carries: its condition, placeholders, and the item back on failure. */
+function guardParts(w: { condition?: string; names?: Names; values?: Values }) {
+  return {
+    ...(w.condition ? { ConditionExpression: w.condition } : {}),
+    ...expressionParts(w.names, w.values),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
 function toTransactItem(write: AtomicWrite) {
-  const ret = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
   if ('put' in write) {
     const w = write.put;
     return {
       Put: {
         TableName: w.table,
         Item: w.item,
-        ...(w.condition ? { ConditionExpression: w.condition } : {}),
-        ...expressionParts(w.names, w.values),
-        ...ret,
+        ...guardParts(w),
       },
     };
   }
@@ -105,9 +111,7 @@ function toTransactItem(write: AtomicWrite) {
         TableName: w.table,
         Key: w.key,
         UpdateExpression: w.update,
-        ...(w.condition ? { ConditionExpression: w.condition } : {}),
-        ...expressionParts(w.names, w.values),
-        ...ret,
+        ...guardParts(w),
       },
     };
   }
@@ -117,9 +121,7 @@ function toTransactItem(write: AtomicWrite) {
       Delete: {
         TableName: w.table,
         Key: w.key,
-        ...(w.condition ? { ConditionExpression: w.condition } : {}),
-        ...expressionParts(w.names, w.values),
-        ...ret,
+        ...guardParts(w),
       },
     };
   }
@@ -128,9 +130,8 @@ function toTransactItem(write: AtomicWrite) {
     ConditionCheck: {
       TableName: w.table,
       Key: w.key,
+      ...guardParts(w),
       ConditionExpression: w.condition,
-      ...expressionParts(w.names, w.values),
-      ...ret,
     },
   };
 }

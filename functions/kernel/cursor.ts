@@ -6,8 +6,11 @@
 import * as z from 'zod';
 import { InvalidRequestError } from './errors.js';
 
-/** Longer cursors are refused before decoding. */
-export const MAX_CURSOR_CHARS = 2048;
+/**
+ * Longer cursors are refused before decoding. Room for a key of four attributes each holding a few
+ * 256-char client ids, in base64url.
+ */
+export const MAX_CURSOR_CHARS = 4096;
 
 /** The opaque form of a position; `null` when there is no next page. */
 export function encodeCursor(position: unknown): string | null {

@@ -16,7 +16,7 @@ import {
   conditionalUpdateWrite,
 } from './conditional-update.js';
 import type { Item } from './put-once.js';
-import type { Condition } from './update-expression.js';
+import type { Condition, UpdateSpec } from './update-expression.js';
 
 export const LEASE_OWNER = 'leaseOwner';
 export const LEASE_EXPIRES_AT = 'leaseExpiresAt';
@@ -27,6 +27,12 @@ export interface ClaimLeaseInput {
   readonly owner: string;
   readonly leaseSeconds: number;
   readonly clock: Clock;
+  /**
+   * Where the lease lives: the item itself (default), or a map entry of it (e.g. `['jobs',
+   * 'ai_triage']`) when one item holds several independently leased parts. `set` and `increment`
+   * are then relative to that entry.
+   */
+  readonly at?: readonly string[];
   /** An extra guard (e.g. the item's state), ANDed with the lease guard. */
   readonly also?: {
     readonly condition: string;
@@ -39,6 +45,8 @@ export interface ClaimLeaseInput {
   readonly remove?: readonly string[];
   /** Increment this numeric attribute by one with the claim (e.g. `attempts`). */
   readonly increment?: string;
+  /** Further changes to the item outside the lease entry, in the same write (e.g. index keys). */
+  readonly update?: UpdateSpec;
 }
 
 /** A claim whose companion writes (labelled) must happen in the same transaction. */
@@ -82,18 +90,41 @@ export async function claimLease(
 ): Promise<ClaimResult | AtomicClaimResult> {
   const now = input.clock.now();
   const expiresAt = now + input.leaseSeconds * 1000;
+  const at = input.at ?? [];
+  const entry = leaseEntry(at);
   const leaseFree: Condition = {
-    // No outer parentheses: ANDed with `also` it gets wrapped, and DynamoDB refuses doubled ones.
-    expression: 'attribute_not_exists(#exp) OR #exp <= :now OR #owner = :owner',
-    names: { '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
+    // No outer parentheses: ANDed with other conditions the builder wraps each one once.
+    expression: `attribute_not_exists(${entry.prefix}#exp) OR ${entry.prefix}#exp <= :now OR ${entry.prefix}#owner = :owner`,
+    names: { ...entry.names, '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
     values: { ':owner': input.owner, ':now': now },
   };
+  const set = { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt };
+  const increment = input.increment ? { [input.increment]: 1 } : undefined;
+  const removed = input.remove && input.remove.length > 0 ? input.remove : undefined;
+  const spec: UpdateSpec =
+    at.length === 0
+      ? {
+          ...input.update,
+          set: { ...input.update?.set, ...set },
+          ...(removed ? { remove: [...(input.update?.remove ?? []), ...removed] } : {}),
+          ...(increment ? { add: { ...input.update?.add, ...increment } } : {}),
+        }
+      : {
+          ...input.update,
+          within: [
+            ...(input.update?.within ?? []),
+            {
+              path: at,
+              set,
+              ...(increment ? { increment } : {}),
+              ...(removed ? { remove: removed } : {}),
+            },
+          ],
+        };
   const update: ConditionalUpdateInput = {
     table: input.table,
     key: input.key,
-    set: { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt },
-    ...(input.remove && input.remove.length > 0 ? { remove: input.remove } : {}),
-    ...(input.increment ? { add: { [input.increment]: 1 } } : {}),
+    ...spec,
     conditions: [leaseFree, ...extraGuard(input.also)],
   };
   if ('with' in input) {
@@ -123,6 +154,8 @@ export interface ReleaseLeaseInput {
   readonly set?: Readonly<Record<string, unknown>>;
   /** Attributes to remove along with the lease. */
   readonly remove?: readonly string[];
+  /** The map entry the lease lives in (see `ClaimLeaseInput.at`). */
+  readonly at?: readonly string[];
   /**
    * Writes that must happen in the same transaction (labelled); a `TransactionConflict` is then
    * thrown for the caller's retry policy.
@@ -138,17 +171,24 @@ export async function releaseLease(
   ddb: DynamoDBDocumentClient,
   input: ReleaseLeaseInput,
 ): Promise<boolean> {
+  const at = input.at ?? [];
+  const held = leaseHeldBy(input.owner, at);
+  const lease = [LEASE_OWNER, LEASE_EXPIRES_AT];
+  const removed = input.remove ?? [];
+  const spec: UpdateSpec =
+    at.length === 0
+      ? { ...(input.set ? { set: input.set } : {}), remove: [...new Set([...removed, ...lease])] }
+      : {
+          ...(input.set ? { set: input.set } : {}),
+          ...(removed.length > 0 ? { remove: removed } : {}),
+          within: [{ path: at, remove: lease }],
+        };
   const update: ConditionalUpdateInput = {
     table: input.table,
     key: input.key,
-    ...(input.set ? { set: input.set } : {}),
-    remove: [...new Set([...(input.remove ?? []), LEASE_OWNER, LEASE_EXPIRES_AT])],
+    ...spec,
     conditions: [
-      {
-        expression: '#owner = :owner',
-        names: { '#owner': LEASE_OWNER },
-        values: { ':owner': input.owner },
-      },
+      { expression: held.condition, names: held.names, values: held.values },
       ...extraGuard(input.also),
     ],
   };
@@ -163,11 +203,25 @@ export async function releaseLease(
   return result.applied;
 }
 
-/** The guard to add to a write that must only happen while this owner still holds the lease. */
-export function leaseHeldBy(owner: string) {
+/** The path prefix (`#lease0.#lease1.`) and its names for a lease in a map entry; empty for the item. */
+function leaseEntry(at: readonly string[]) {
+  const names: Record<string, string> = {};
+  const prefix = at.map((segment, i) => {
+    names[`#lease${i}`] = segment;
+    return `#lease${i}.`;
+  });
+  return { prefix: prefix.join(''), names };
+}
+
+/**
+ * The guard to add to a write that must only happen while this owner still holds the lease
+ * (of the item, or of the map entry `at`).
+ */
+export function leaseHeldBy(owner: string, at: readonly string[] = []) {
+  const entry = leaseEntry(at);
   return {
-    condition: '#leaseOwner = :leaseOwner',
-    names: { '#leaseOwner': LEASE_OWNER },
+    condition: `${entry.prefix}#leaseOwner = :leaseOwner`,
+    names: { ...entry.names, '#leaseOwner': LEASE_OWNER },
     values: { ':leaseOwner': owner },
   };
 }

@@ -3,7 +3,8 @@
  * merged with the caller's conditions. Placeholders are `#u<n>` / `:u<n>`; a condition must not use
  * those (checked), so builders never collide.
  *
- * Attribute names are top-level attributes (a dot is part of the name, not a path).
+ * Attribute names are top-level attributes (a dot is part of the name, not a path); an update of
+ * attributes inside a map entry (`jobs.<type>.status`) names the entry's path in `within`.
  */
 import type { Item } from './put-once.js';
 
@@ -14,6 +15,21 @@ export interface UpdateSpec {
   readonly setIfAbsent?: Readonly<Record<string, unknown>>;
   /** `ADD attr n`: numeric increments (a missing attribute counts as 0). */
   readonly add?: Readonly<Record<string, number>>;
+  readonly remove?: readonly string[];
+  /** Changes to attributes inside map entries of the item, in the same write. */
+  readonly within?: readonly NestedUpdate[];
+}
+
+/**
+ * Changes inside one map entry: `path` is the entry (e.g. `['jobs', 'ai_triage']`), the attribute
+ * names are relative to it. Increments are SET arithmetic (`a = a + n`), which DynamoDB applies at
+ * any depth; the attribute must exist (an entry's counters are written with the entry).
+ */
+export interface NestedUpdate {
+  readonly path: readonly string[];
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly setIfAbsent?: Readonly<Record<string, unknown>>;
+  readonly increment?: Readonly<Record<string, number>>;
   readonly remove?: readonly string[];
 }
 
@@ -38,11 +54,17 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
   const names: Record<string, string> = {};
   const values: Item = {};
   let n = 0;
+  // One placeholder per attribute name, so paths that share a map (`jobs`) share its placeholder.
+  const byAttr = new Map<string, string>();
   const name = (attr: string) => {
+    const known = byAttr.get(attr);
+    if (known) return known;
     const placeholder = `#u${n++}`;
     names[placeholder] = attr;
+    byAttr.set(attr, placeholder);
     return placeholder;
   };
+  const pathOf = (path: readonly string[], attr: string) => [...path, attr].map(name).join('.');
   const value = (v: unknown) => {
     const placeholder = `:u${n++}`;
     values[placeholder] = v;
@@ -55,8 +77,27 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
       return `${a} = if_not_exists(${a}, ${value(v)})`;
     }),
   ];
+  for (const entry of spec.within ?? []) {
+    if (entry.path.length === 0) throw new Error('a nested update needs a path');
+    for (const [attr, v] of Object.entries(entry.set ?? {})) {
+      sets.push(`${pathOf(entry.path, attr)} = ${value(v)}`);
+    }
+    for (const [attr, v] of Object.entries(entry.setIfAbsent ?? {})) {
+      const a = pathOf(entry.path, attr);
+      sets.push(`${a} = if_not_exists(${a}, ${value(v)})`);
+    }
+    for (const [attr, v] of Object.entries(entry.increment ?? {})) {
+      const a = pathOf(entry.path, attr);
+      sets.push(`${a} = ${a} + ${value(v)}`);
+    }
+  }
   const adds = Object.entries(spec.add ?? {}).map(([attr, v]) => `${name(attr)} ${value(v)}`);
-  const removes = (spec.remove ?? []).map(name);
+  const removes = [
+    ...(spec.remove ?? []).map(name),
+    ...(spec.within ?? []).flatMap((entry) =>
+      (entry.remove ?? []).map((attr) => pathOf(entry.path, attr)),
+    ),
+  ];
   const clauses = [
     sets.length > 0 ? `SET ${sets.join(', ')}` : '',
     adds.length > 0 ? `ADD ${adds.join(', ')}` : '',
@@ -65,28 +106,50 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
   if (clauses.length === 0) throw new Error('an update needs at least one set, add or remove');
 
   for (const condition of conditions) {
-    for (const [placeholder, attr] of Object.entries(condition.names ?? {})) {
-      if (RESERVED.test(placeholder))
-        throw new Error(`condition placeholder ${placeholder} is reserved`);
-      if (placeholder in names && names[placeholder] !== attr) {
-        throw new Error(`condition placeholder ${placeholder} names two attributes`);
-      }
-      names[placeholder] = attr;
-    }
-    for (const [placeholder, v] of Object.entries(condition.values ?? {})) {
-      if (RESERVED.test(placeholder))
-        throw new Error(`condition placeholder ${placeholder} is reserved`);
-      if (placeholder in values && values[placeholder] !== v) {
-        throw new Error(`condition placeholder ${placeholder} has two values`);
-      }
-      values[placeholder] = v;
-    }
+    mergePlaceholders(names, condition.names, 'names two attributes');
+    mergePlaceholders(values, condition.values, 'has two values');
   }
   const condition =
     conditions.length === 0
       ? undefined
       : conditions.length === 1
         ? conditions[0]?.expression
-        : conditions.map((c) => `(${c.expression})`).join(' AND ');
+        : conditions.map((c) => enclosed(c.expression)).join(' AND ');
   return { update: clauses.join(' '), ...(condition ? { condition } : {}), names, values };
+}
+
+/**
+ * The expression in parentheses, unless it already stands in one pair: DynamoDB refuses
+ * redundant parentheses (`((a OR b))`).
+ */
+function enclosed(expression: string): string {
+  const e = expression.trim();
+  if (e.startsWith('(')) {
+    let depth = 0;
+    for (let i = 0; i < e.length; i++) {
+      if (e[i] === '(') depth++;
+      else if (e[i] === ')') depth--;
+      if (depth === 0) {
+        if (i === e.length - 1) return e;
+        break;
+      }
+    }
+  }
+  return `(${e})`;
+}
+
+/** Adds a condition's placeholders, refusing the builder's own and one placeholder for two things. */
+function mergePlaceholders(
+  into: Record<string, unknown>,
+  from: Readonly<Record<string, unknown>> | undefined,
+  clash: string,
+): void {
+  for (const [placeholder, v] of Object.entries(from ?? {})) {
+    if (RESERVED.test(placeholder))
+      throw new Error(`condition placeholder ${placeholder} is reserved`);
+    if (placeholder in into && into[placeholder] !== v) {
+      throw new Error(`condition placeholder ${placeholder} ${clash}`);
+    }
+    into[placeholder] = v;
+  }
 }

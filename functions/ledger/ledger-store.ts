@@ -23,7 +23,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
-import { InvalidRequestError } from '../kernel/errors.js';
+import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
 import { putOnce } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import type {
@@ -165,34 +165,13 @@ function strip<T>(item: Record<string, unknown>): T {
 
 // --- cursors ---------------------------------------------------------------------------------------
 
-function encodeCursor(key: Record<string, unknown> | undefined): string | null {
-  return key ? Buffer.from(JSON.stringify(key), 'utf8').toString('base64url') : null;
-}
-
-/** Decodes a cursor, accepting only a key of the partition being listed (never another tenant's). */
+/** A page's last key: exactly `attrs`, with `expected` pinned (never another tenant's listing). */
 function decodeCursor(
   cursor: string | undefined,
   expected: Record<string, string>,
   attrs: readonly string[],
 ): Record<string, string> | undefined {
-  if (cursor === undefined) return undefined;
-  const bad = () =>
-    new InvalidRequestError('The cursor is not valid.', [
-      { field: 'cursor', message: 'must be a nextCursor from this listing' },
-    ]);
-  if (cursor.length > 4096) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad();
-  const key = parsed as Record<string, unknown>;
-  if (Object.keys(key).length !== attrs.length) throw bad();
-  for (const attr of attrs) if (typeof key[attr] !== 'string') throw bad();
-  for (const [attr, value] of Object.entries(expected)) if (key[attr] !== value) throw bad();
-  return key as Record<string, string>;
+  return decodeKernelCursor(cursor, keyCursor(attrs, expected));
 }
 
 // --- the DynamoDB adapter --------------------------------------------------------------------------

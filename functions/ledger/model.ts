@@ -52,17 +52,9 @@ export interface MemberItem {
   readonly leftBy?: string;
 }
 
-export interface ClosedStay {
-  readonly tenantId: string;
-  readonly queueType: string;
-  readonly userId: string;
-  readonly eventType: string;
-  readonly stayNo: number;
-  readonly stayId: string;
-  readonly joinedAt: string;
+/** A stay that has ended: a member's fields without its status, with when it was left. */
+export interface ClosedStay extends Omit<MemberItem, 'status' | 'leftAt'> {
   readonly leftAt: string;
-  readonly leftReason?: string;
-  readonly leftBy?: string;
 }
 
 export interface EvidenceItem {

@@ -15,10 +15,11 @@ import {
 } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
+import { providerId, providerText } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
 
-const id = z.string().min(1).max(256);
-const text = z.string().max(16384);
+const id = providerId;
+const text = providerText;
 
 const messageSchema = z.looseObject({
   id,

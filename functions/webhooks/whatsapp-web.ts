@@ -18,10 +18,11 @@ import {
 import { parseWith } from '../kernel/http.js';
 import type { Tenant } from '../tenants/index.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
+import { providerId, providerText } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
 
-const id = z.string().min(1).max(256);
-const text = z.string().max(16384);
+const id = providerId;
+const text = providerText;
 
 const keySchema = z.looseObject({
   remoteJid: id,

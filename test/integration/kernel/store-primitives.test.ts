@@ -13,6 +13,7 @@ import { claimLease, leaseHeldBy, releaseLease } from '../../../functions/kernel
 import { putOnce } from '../../../functions/kernel/put-once.js';
 import { retryOnConflict } from '../../../functions/kernel/retry.js';
 import { transition } from '../../../functions/kernel/transition.js';
+import { raceTrials } from '../../support/race.js';
 
 const table = () => tableName('inbound');
 const key = () => ({ pk: `TEST#${randomUUID()}`, sk: 'ITEM' });
@@ -219,6 +220,70 @@ describe('leases', () => {
       ),
     );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
+  });
+
+  it('leases on map entries of one item: each entry has one owner at a time, independently', async () => {
+    const clock = new ManualClock();
+    const entry = (type: string) => ['jobs', type];
+    const claim = (k: { pk: string; sk: string }, type: string, owner: string) =>
+      claimLease(ddb, {
+        table: table(),
+        key: k,
+        owner,
+        leaseSeconds: 30,
+        clock,
+        at: entry(type),
+        set: { status: 'running' },
+        increment: 'attempts',
+        update: { set: { touchedBy: owner } },
+      });
+    const fresh = { status: 'pending', attempts: 0 };
+    await raceTrials({
+      trials: 8,
+      maxStaggerMs: 10,
+      setup: async () => {
+        const k = key();
+        await putOnce(ddb, { table: table(), item: { ...k, jobs: { a: fresh, b: fresh } } });
+        return k;
+      },
+      contenders: (k) => [
+        ...['w1', 'w2', 'w3'].map((owner) => () => claim(k, 'a', owner)),
+        ...['w4', 'w5', 'w6'].map((owner) => () => claim(k, 'b', owner)),
+      ],
+      check: async (k, outcomes) => {
+        const won = outcomes.map(
+          (o) => o.status === 'fulfilled' && (o.value as { claimed: boolean }).claimed,
+        );
+        // One winner per entry: a claim of one entry never blocks or overwrites the other.
+        expect(won.slice(0, 3).filter(Boolean)).toHaveLength(1);
+        expect(won.slice(3).filter(Boolean)).toHaveLength(1);
+        const item = await read(k);
+        expect(item?.jobs.a).toMatchObject({ status: 'running', attempts: 1 });
+        expect(item?.jobs.b).toMatchObject({ status: 'running', attempts: 1 });
+        expect([item?.jobs.a.leaseOwner]).toContain(['w1', 'w2', 'w3'][won.indexOf(true)]);
+      },
+    });
+
+    // Takeover after expiry, and release only by the holder, on one entry.
+    const k = key();
+    await putOnce(ddb, { table: table(), item: { ...k, jobs: { a: fresh, b: fresh } } });
+    expect((await claim(k, 'a', 'x')).claimed).toBe(true);
+    clock.advance(29_000);
+    expect((await claim(k, 'a', 'y')).claimed).toBe(false);
+    clock.advance(1_000);
+    expect(await claim(k, 'a', 'y')).toMatchObject({
+      claimed: true,
+      item: { jobs: { a: { leaseOwner: 'y', attempts: 2 } } },
+    });
+    expect(await releaseLease(ddb, { table: table(), key: k, owner: 'x', at: entry('a') })).toBe(
+      false,
+    );
+    expect(await releaseLease(ddb, { table: table(), key: k, owner: 'y', at: entry('a') })).toBe(
+      true,
+    );
+    const item = await read(k);
+    expect(item?.jobs.a.leaseOwner).toBeUndefined();
+    expect(item?.jobs.b).toEqual(fresh);
   });
 
   it('a claim with companion writes moves them together: concurrent claims count once', async () => {

@@ -116,6 +116,49 @@ describe('buildUpdate', () => {
     expect(built.values).toEqual({ ':u1': 'b', ':u3': 't', ':u5': 1, ':a': 'a' });
   });
 
+  it('writes inside map entries by path, sharing one placeholder per attribute name', () => {
+    const built = buildUpdate({
+      set: { sweepAt: 't' },
+      within: [
+        {
+          path: ['jobs', 'ai_triage'],
+          set: { status: 'running' },
+          increment: { attempts: 1 },
+          remove: ['error'],
+        },
+        { path: ['jobs', 'lead_match'], remove: ['error'] },
+      ],
+    });
+    expect(built.update).toBe(
+      'SET #u0 = :u1, #u2.#u3.#u4 = :u5, #u2.#u3.#u6 = #u2.#u3.#u6 + :u7 REMOVE #u2.#u3.#u8, #u2.#u9.#u8',
+    );
+    expect(built.names).toEqual({
+      '#u0': 'sweepAt',
+      '#u2': 'jobs',
+      '#u3': 'ai_triage',
+      '#u4': 'status',
+      '#u6': 'attempts',
+      '#u8': 'error',
+      '#u9': 'lead_match',
+    });
+    expect(() => buildUpdate({ within: [{ path: [], set: { a: 1 } }] })).toThrow(/path/);
+  });
+
+  it('parenthesises each of several conditions once: DynamoDB refuses redundant parentheses', () => {
+    const built = buildUpdate({ set: { a: 1 } }, [
+      {
+        expression: '(#x = :x OR #y = :y)',
+        names: { '#x': 'x', '#y': 'y' },
+        values: { ':x': 1, ':y': 2 },
+      },
+      { expression: '(#x = :x) OR (#y = :y)' },
+      { expression: 'attribute_exists(pk)' },
+    ]);
+    expect(built.condition).toBe(
+      '(#x = :x OR #y = :y) AND ((#x = :x) OR (#y = :y)) AND (attribute_exists(pk))',
+    );
+  });
+
   it('refuses a condition that uses its reserved placeholders, and an empty update', () => {
     expect(() =>
       buildUpdate({ set: { a: 1 } }, [{ expression: '#u0 = :x', names: { '#u0': 'b' } }]),
