@@ -263,10 +263,16 @@ describe('onceflow dlq', () => {
     const dry = await cli('dlq', 'replay', 'fanout');
     expect(dry.json.replayed).toBe(0);
     expect(dry.json.waiting).toBeGreaterThanOrEqual(3);
-    expect((await cli('dlq', 'list', 'fanout')).json.messages.length).toBe(shown.length);
+    // Other test files' fan-out messages can dead-letter into the same queue meanwhile: every
+    // check below is about our four.
+    const bodiesIn = (listedAgain: { json: { messages: Array<{ body: string }> } }) =>
+      listedAgain.json.messages.map((m) => m.body).filter((b) => bodies.includes(b));
+    expect(bodiesIn(await cli('dlq', 'list', 'fanout'))).toEqual(
+      expect.arrayContaining(bodies.slice(0, 3)),
+    );
     const replayed = await cli('dlq', 'replay', 'fanout', '--execute');
-    expect(replayed.json.replayed).toBe(4);
-    expect((await cli('dlq', 'list', 'fanout')).json.messages).toHaveLength(0);
+    expect(replayed.json.replayed).toBeGreaterThanOrEqual(4);
+    expect(bodiesIn(await cli('dlq', 'list', 'fanout'))).toEqual([]);
     const back: string[] = [];
     for (let round = 0; round < 8 && back.length < 4; round++) {
       const out = await sqs.send(
