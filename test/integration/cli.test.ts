@@ -16,9 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
-  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
@@ -29,9 +27,12 @@ import { storeMessage } from '../../functions/conversations/store-message.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { queueUrl, tableName } from '../../functions/kernel/config.js';
+import { ensureFifoQueue, localSqsClient } from '../../lib/local/provision.js';
 import { localQueue } from '../../lib/local/resources.js';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
-import { functions as manifestFunctions } from '../../lib/manifest.js';
+import { startSqsEmulator } from '../../lib/local/sqs-emulator.js';
+import { functions as manifestFunctions, queues } from '../../lib/manifest.js';
+import { freePorts } from '../support/free-port.js';
 import { tsxCommand } from '../support/local-runtime.js';
 import { createTenant, tenantConversations } from './inbound-support.js';
 
@@ -40,7 +41,14 @@ const endpoints = inject('onceflowEndpoints');
 const port = (url: string) => new URL(url).port;
 
 // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON, read field by field in assertions
-async function cli(...args: string[]): Promise<{ code: number; json: any; stderr: string }> {
+type CliResult = { code: number; json: any; stderr: string };
+
+async function cli(...args: string[]): Promise<CliResult> {
+  return cliWith({}, ...args);
+}
+
+/** Runs the CLI with extra environment (e.g. another SQS emulator's port). */
+async function cliWith(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   const { command, args: tsxArgs } = tsxCommand('bin/cli.ts');
   try {
     const out = await run(command, [...tsxArgs, '--json', ...args], {
@@ -49,6 +57,7 @@ async function cli(...args: string[]): Promise<{ code: number; json: any; stderr
         ...process.env,
         DYNAMODB_PORT: port(endpoints.dynamodb),
         SQS_PORT: port(endpoints.sqs),
+        ...env,
       },
     });
     return { code: 0, json: JSON.parse(out.stdout), stderr: out.stderr };
@@ -240,68 +249,61 @@ describe('onceflow conversations audit', () => {
 
 describe('onceflow dlq', () => {
   it('lists dead letters, replays nothing without --execute, and moves them all back with it', async () => {
-    // Prepare: dead letters of our own making in the fanout queue's DLQ.
-    const fanout = localQueue('fanout', endpoints.sqs);
-    await sqs.send(new PurgeQueueCommand({ QueueUrl: fanout.dlqUrl })).catch(() => undefined);
-    const bodies = ['{"dead":1}', '{"dead":2}', '{"dead":3}', '{"dead":4}'];
-    // Three message groups; the fourth message queues behind the first in its group.
-    for (const [i, body] of bodies.entries()) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: fanout.dlqUrl,
-          MessageBody: body,
-          MessageGroupId: `g${i % 3}`,
-          MessageDeduplicationId: `dead-${Date.now()}-${i}`,
-        }),
-      );
-    }
+    // Prepare: an SQS emulator of this test's own, so no other test file's consumer or dead
+    // letters meet ours, with the manifest's fanout queue and its DLQ.
+    const [sqsPort] = await freePorts(1);
+    const emulator = await startSqsEmulator({ port: sqsPort as number });
+    const endpoint = `http://127.0.0.1:${sqsPort}`;
+    const client = localSqsClient(endpoint);
+    const dlqCli = (...args: string[]) => cliWith({ SQS_PORT: String(sqsPort) }, ...args);
+    try {
+      const fanout = localQueue('fanout', endpoint);
+      await ensureFifoQueue(client, fanout, queues.fanout);
+      const bodies = ['{"dead":1}', '{"dead":2}', '{"dead":3}', '{"dead":4}'];
+      // Three message groups; the fourth message queues behind the first in its group.
+      for (const [i, body] of bodies.entries()) {
+        await client.send(
+          new SendMessageCommand({
+            QueueUrl: fanout.dlqUrl,
+            MessageBody: body,
+            MessageGroupId: `g${i % 3}`,
+            MessageDeduplicationId: `dead-${i}`,
+          }),
+        );
+      }
 
-    // Act + Assert: the listing shows (at least) every group's head and moves nothing
-    const listed = await cli('dlq', 'list', 'fanout');
-    const shown = listed.json.messages.map((m: { body: string }) => m.body);
-    expect(shown).toEqual(expect.arrayContaining(bodies.slice(0, 3)));
-    const dry = await cli('dlq', 'replay', 'fanout');
-    expect(dry.json.replayed).toBe(0);
-    expect(dry.json.waiting).toBeGreaterThanOrEqual(3);
-    // Other test files' fan-out messages can dead-letter into the same queue meanwhile: every
-    // check below is about our four.
-    const bodiesIn = (listedAgain: { json: { messages: Array<{ body: string }> } }) =>
-      listedAgain.json.messages.map((m) => m.body).filter((b) => bodies.includes(b));
-    expect(bodiesIn(await cli('dlq', 'list', 'fanout'))).toEqual(
-      expect.arrayContaining(bodies.slice(0, 3)),
-    );
-    const replayed = await cli('dlq', 'replay', 'fanout', '--execute');
-    expect(replayed.json.replayed).toBeGreaterThanOrEqual(4);
-    expect(bodiesIn(await cli('dlq', 'list', 'fanout'))).toEqual([]);
-    const back: string[] = [];
-    for (let round = 0; round < 8 && back.length < 4; round++) {
-      const out = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: fanout.url,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 1,
-        }),
-      );
-      for (const m of out.Messages ?? []) {
-        // The fanout queue is shared with other test files (campaign fan-out): take only ours and
-        // hand theirs straight back.
-        if (bodies.includes(m.Body ?? '')) {
+      // Act + Assert: the listing shows (at least) every group's head and moves nothing
+      const listed = await dlqCli('dlq', 'list', 'fanout');
+      const shown = listed.json.messages.map((m: { body: string }) => m.body);
+      expect(shown).toEqual(expect.arrayContaining(bodies.slice(0, 3)));
+      const dry = await dlqCli('dlq', 'replay', 'fanout');
+      expect(dry.json.replayed).toBe(0);
+      expect(dry.json.waiting).toBeGreaterThanOrEqual(3);
+      expect((await dlqCli('dlq', 'list', 'fanout')).json.messages.length).toBe(shown.length);
+      const replayed = await dlqCli('dlq', 'replay', 'fanout', '--execute');
+      expect(replayed.json.replayed).toBe(4);
+      expect((await dlqCli('dlq', 'list', 'fanout')).json.messages).toHaveLength(0);
+      const back: string[] = [];
+      for (let round = 0; round < 8 && back.length < 4; round++) {
+        const out = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: fanout.url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+          }),
+        );
+        for (const m of out.Messages ?? []) {
           back.push(m.Body ?? '');
-          await sqs.send(
+          await client.send(
             new DeleteMessageCommand({ QueueUrl: fanout.url, ReceiptHandle: m.ReceiptHandle }),
-          );
-        } else {
-          await sqs.send(
-            new ChangeMessageVisibilityCommand({
-              QueueUrl: fanout.url,
-              ReceiptHandle: m.ReceiptHandle,
-              VisibilityTimeout: 0,
-            }),
           );
         }
       }
+      expect(back.sort()).toEqual(bodies);
+    } finally {
+      client.destroy();
+      await emulator.stop();
     }
-    expect(back.sort()).toEqual(bodies);
   });
 
   it('refuses a queue that does not exist', async () => {
