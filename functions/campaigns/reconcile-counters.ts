@@ -5,8 +5,9 @@
  * inconclusive and looked at again next run rather than reported as drift. Counters are never
  * "fixed" here: drift is a bug to find, not a number to paper over.
  */
-import { type DynamoDBDocumentClient, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { countMetric, logger, MetricUnit } from '../kernel/telemetry.js';
+import { recountShard } from './counter-repair.js';
 import { readShardCounters } from './counters.js';
 import {
   ACTIVE_CAMPAIGNS,
@@ -14,9 +15,6 @@ import {
   campaignKey,
   emptyTotals,
   PAUSED_CAMPAIGNS,
-  RECIPIENT_STATUSES,
-  type RecipientStatus,
-  recipientPartition,
   SHARDS,
   type Totals,
 } from './model.js';
@@ -31,34 +29,6 @@ export interface CampaignDrift {
   readonly campaignId: string;
   readonly drift: number;
   readonly inconclusiveShards: number;
-}
-
-async function recountShard(
-  deps: ReconcileDeps,
-  tenantId: string,
-  campaignId: string,
-  shard: number,
-) {
-  const counts = emptyTotals();
-  const pages = paginateQuery(
-    { client: deps.ddb },
-    {
-      TableName: deps.table,
-      KeyConditionExpression: 'pk = :pk',
-      ProjectionExpression: '#st',
-      ExpressionAttributeNames: { '#st': 'status' },
-      ExpressionAttributeValues: { ':pk': recipientPartition(tenantId, campaignId, shard) },
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      const status = item.status as RecipientStatus;
-      if (RECIPIENT_STATUSES.includes(status)) counts[status] += 1;
-      counts.recipients += 1;
-    }
-  }
-  return counts;
 }
 
 function same(a: Totals, b: Totals): boolean {
