@@ -16,6 +16,7 @@
  * set-up). `--json`: one JSON object as the last line.
  */
 import { randomUUID } from 'node:crypto';
+import { countDynamoDb, type DynamoDbTally } from './dynamodb-tally.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -59,22 +60,6 @@ function parseArgs(args: readonly string[]): Options {
   return options;
 }
 
-interface Tally {
-  requests: number;
-  wcu: number;
-  /** Failed conditional writes report no capacity; AWS still charges them (estimated). */
-  estimatedWcu: number;
-}
-
-const WRITES = new Set([
-  'PutItem',
-  'UpdateItem',
-  'DeleteItem',
-  'TransactWriteItems',
-  'BatchWriteItem',
-]);
-type Capacity = { CapacityUnits?: number; WriteCapacityUnits?: number };
-
 interface RunResult {
   name: string;
   owed: number;
@@ -82,7 +67,7 @@ interface RunResult {
   missing: number;
   doubled: number;
   seconds: number;
-  tally: Tally;
+  tally: DynamoDbTally;
 }
 
 export default async function ledgerBench(args: string[]): Promise<void> {
@@ -113,37 +98,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
     const { seededRandom, shuffledOrder } = await import('../support/race.js');
     const { seedBaseline } = await import('./ledger-baseline.js');
 
-    const tally: { current: Tally; counting: boolean } = {
-      current: { requests: 0, wcu: 0, estimatedWcu: 0 },
-      counting: false,
-    };
-    dynamodbClient.middlewareStack.add(
-      (next, context) => async (call) => {
-        if (!tally.counting) return next(call);
-        const t = tally.current;
-        const command = (context.commandName ?? '').replace(/Command$/, '');
-        t.requests += 1;
-        const input = call.input as Record<string, unknown>;
-        input.ReturnConsumedCapacity ??= 'TOTAL';
-        try {
-          const out = await next(call);
-          const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] })
-            .ConsumedCapacity;
-          const list = Array.isArray(consumed) ? consumed : consumed ? [consumed] : [];
-          if (list.length === 0 && WRITES.has(command)) t.estimatedWcu += 1;
-          for (const c of list)
-            if (WRITES.has(command)) t.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
-          return out;
-        } catch (error) {
-          if (WRITES.has(command)) {
-            const items = (input.TransactItems as unknown[] | undefined)?.length;
-            t.estimatedWcu += items ? 2 * items : 1;
-          }
-          throw error;
-        }
-      },
-      { step: 'initialize', name: 'benchCountLedger' },
-    );
+    const counter = countDynamoDb(dynamodbClient, 'benchCountLedger');
 
     const random = seededRandom(options.seed);
     const users = Array.from({ length: options.users }, (_, i) => `user-${i}`);
@@ -172,7 +127,12 @@ export default async function ledgerBench(args: string[]): Promise<void> {
         }),
       );
 
-    const count = async (name: string, seconds: number, logsOf: (u: string) => Promise<number>) => {
+    const count = async (
+      name: string,
+      seconds: number,
+      logsOf: (u: string) => Promise<number>,
+      tally: DynamoDbTally,
+    ) => {
       let logged = 0;
       let missing = 0;
       let doubled = 0;
@@ -185,7 +145,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
         if (!signs.has(u) && n > 0) stray += n;
       }
       if (stray > 0) throw new Error(`${name}: ${stray} conversions without evidence`);
-      return { name, owed: signs.size, logged, missing, doubled, seconds, tally: tally.current };
+      return { name, owed: signs.size, logged, missing, doubled, seconds, tally };
     };
 
     // --- onceflow ----------------------------------------------------------------------------------
@@ -207,8 +167,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
         `ledger bench: ${options.users} users, ${signs.size} signed, concurrency ${options.concurrency}`,
       );
 
-    tally.current = { requests: 0, wcu: 0, estimatedWcu: 0 };
-    tally.counting = true;
+    counter.start();
     let started = performance.now();
     let racing = true;
     const cleanupSchedule = (async () => {
@@ -237,12 +196,13 @@ export default async function ledgerBench(args: string[]): Promise<void> {
     await cleanupSchedule;
     await sweepWorkQueues(deps, { tenantId }); // the schedule's next run
     let seconds = (performance.now() - started) / 1000;
-    tally.counting = false;
+    const onceflowTally = counter.stop();
     const onceflow = await count(
       'onceflow',
       seconds,
       async (u) =>
         (await deps.store.conversionsOfUser(tenantId, u, {}, undefined, 100)).items.length,
+      onceflowTally,
     );
 
     // --- baseline ----------------------------------------------------------------------------------
@@ -250,8 +210,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
     await pool(async (i) => {
       await baseline.join(users[i] as string);
     });
-    tally.current = { requests: 0, wcu: 0, estimatedWcu: 0 };
-    tally.counting = true;
+    counter.start();
     started = performance.now();
     await pool(async (i) => {
       const u = users[i] as string;
@@ -268,8 +227,8 @@ export default async function ledgerBench(args: string[]): Promise<void> {
       if (signs.has(u)) await baseline.cleanupCron(u);
     });
     seconds = (performance.now() - started) / 1000;
-    tally.counting = false;
-    const base = await count('baseline (seed)', seconds, (u) => baseline.logsOf(u));
+    const baseTally = counter.stop();
+    const base = await count('baseline (seed)', seconds, (u) => baseline.logsOf(u), baseTally);
 
     report([onceflow, base], options);
   } finally {

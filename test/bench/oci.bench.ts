@@ -11,10 +11,12 @@
  * seals/s, p50/p99 seal latency, DynamoDB requests and WCU per seal (`ReturnConsumedCapacity`),
  * Google requests per counted conversion. `--json` adds one JSON object as the last line.
  */
+
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countDynamoDb } from './dynamodb-tally.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -41,11 +43,6 @@ function parseArgs(args: readonly string[]): Options {
     throw new Error('--sessions must be ≥ 1');
   if (!Number.isInteger(options.calls) || options.calls < 1) throw new Error('--calls must be ≥ 1');
   return options;
-}
-
-interface Tally {
-  requests: number;
-  wcu: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -83,39 +80,7 @@ export default async function ociBench(args: string[]): Promise<void> {
 
     const table = tableName('conversions');
     const store = new DynamoOciStore(ddb, table);
-    const tally: { current: Tally; counting: boolean } = {
-      current: { requests: 0, wcu: 0 },
-      counting: false,
-    };
-    dynamodbClient.middlewareStack.add(
-      (next, context) => async (call) => {
-        if (!tally.counting) return next(call);
-        const isWrite = ['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems'].includes(
-          String(context.commandName ?? '').replace(/Command$/, ''),
-        );
-        tally.current.requests += 1;
-        const input = call.input as Record<string, unknown>;
-        input.ReturnConsumedCapacity ??= 'TOTAL';
-        try {
-          const out = await next(call);
-          const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-          const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
-            CapacityUnits?: number;
-            WriteCapacityUnits?: number;
-          }>;
-          for (const c of list) {
-            tally.current.wcu += c.WriteCapacityUnits ?? (isWrite ? (c.CapacityUnits ?? 0) : 0);
-          }
-          return out;
-        } catch (error) {
-          // A refused conditional write is still charged (1 WCU per item written).
-          const items = (input.TransactItems as unknown[] | undefined)?.length;
-          if (items || input.ConditionExpression) tally.current.wcu += items ? 2 * items : 1;
-          throw error;
-        }
-      },
-      { step: 'initialize', name: 'benchCountDynamoDb' },
-    );
+    const counter = countDynamoDb(dynamodbClient, 'benchCountDynamoDb');
 
     const sim = runtime.urls.sim;
     const ledger = async () =>
@@ -184,8 +149,7 @@ export default async function ociBench(args: string[]): Promise<void> {
 
     async function sealPhase(seal: (s: (typeof sessions)[number], c: number) => Promise<void>) {
       const latencies: number[] = [];
-      tally.current = { requests: 0, wcu: 0 };
-      tally.counting = true;
+      counter.start();
       const t0 = performance.now();
       await pool(sessions, async (s) => {
         await Promise.all(
@@ -197,7 +161,7 @@ export default async function ociBench(args: string[]): Promise<void> {
         );
       });
       const seconds = (performance.now() - t0) / 1000;
-      tally.counting = false;
+      const tally = counter.stop();
       latencies.sort((a, b) => a - b);
       const seals = sessions.length * options.calls;
       return {
@@ -205,8 +169,8 @@ export default async function ociBench(args: string[]): Promise<void> {
         sealsPerSecond: round(seals / seconds, 1),
         p50Ms: round(percentile(latencies, 50)),
         p99Ms: round(percentile(latencies, 99)),
-        ddbRequestsPerSeal: round(tally.current.requests / seals),
-        wcuPerSeal: round(tally.current.wcu / seals),
+        ddbRequestsPerSeal: round(tally.requests / seals),
+        wcuPerSeal: round((tally.wcu + tally.estimatedWcu) / seals),
       };
     }
 
