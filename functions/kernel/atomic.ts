@@ -11,48 +11,25 @@ import type { Item } from './put-once.js';
 type Names = Record<string, string>;
 type Values = Record<string, unknown>;
 
-export type AtomicWrite =
-  | {
-      readonly label: string;
-      readonly put: {
-        readonly table: string;
-        readonly item: Item;
-        readonly condition?: string;
-        readonly names?: Names;
-        readonly values?: Values;
-      };
-    }
-  | {
-      readonly label: string;
-      readonly update: {
-        readonly table: string;
-        readonly key: Item;
-        readonly update: string;
-        readonly condition?: string;
-        readonly names?: Names;
-        readonly values?: Values;
-      };
-    }
-  | {
-      readonly label: string;
-      readonly delete: {
-        readonly table: string;
-        readonly key: Item;
-        readonly condition?: string;
-        readonly names?: Names;
-        readonly values?: Values;
-      };
-    }
-  | {
-      readonly label: string;
-      readonly check: {
-        readonly table: string;
-        readonly key: Item;
-        readonly condition: string;
-        readonly names?: Names;
-        readonly values?: Values;
-      };
-    };
+/** The condition a write is guarded by, with its placeholders. */
+interface Guard {
+  readonly condition?: string;
+  readonly names?: Names;
+  readonly values?: Values;
+}
+
+/** A write to one item named by its key. */
+interface KeyedWrite extends Guard {
+  readonly table: string;
+  readonly key: Item;
+}
+
+export type AtomicWrite = { readonly label: string } & (
+  | { readonly put: Guard & { readonly table: string; readonly item: Item } }
+  | { readonly update: KeyedWrite & { readonly update: string } }
+  | { readonly delete: KeyedWrite }
+  | { readonly check: KeyedWrite & { readonly condition: string } }
+);
 
 /** One write whose condition failed, with its item as it stood (when it existed). */
 export interface FailedWrite {
@@ -85,7 +62,7 @@ function expressionParts(names?: Names, values?: Values) {
 }
 
 /** What every kind of write carries: its condition, placeholders, and the item back on failure. */
-function guardParts(w: { condition?: string; names?: Names; values?: Values }) {
+function guardParts(w: Guard) {
   return {
     ...(w.condition ? { ConditionExpression: w.condition } : {}),
     ...expressionParts(w.names, w.values),
@@ -95,43 +72,26 @@ function guardParts(w: { condition?: string; names?: Names; values?: Values }) {
 
 function toTransactItem(write: AtomicWrite) {
   if ('put' in write) {
-    const w = write.put;
-    return {
-      Put: {
-        TableName: w.table,
-        Item: w.item,
-        ...guardParts(w),
-      },
-    };
+    const { table, item, ...guard } = write.put;
+    return { Put: { TableName: table, Item: item, ...guardParts(guard) } };
   }
   if ('update' in write) {
-    const w = write.update;
+    const { table, key, update, ...guard } = write.update;
     return {
-      Update: {
-        TableName: w.table,
-        Key: w.key,
-        UpdateExpression: w.update,
-        ...guardParts(w),
-      },
+      Update: { TableName: table, Key: key, UpdateExpression: update, ...guardParts(guard) },
     };
   }
   if ('delete' in write) {
-    const w = write.delete;
-    return {
-      Delete: {
-        TableName: w.table,
-        Key: w.key,
-        ...guardParts(w),
-      },
-    };
+    const { table, key, ...guard } = write.delete;
+    return { Delete: { TableName: table, Key: key, ...guardParts(guard) } };
   }
-  const w = write.check;
+  const { table, key, ...guard } = write.check;
   return {
     ConditionCheck: {
-      TableName: w.table,
-      Key: w.key,
-      ...guardParts(w),
-      ConditionExpression: w.condition,
+      TableName: table,
+      Key: key,
+      ...guardParts(guard),
+      ConditionExpression: guard.condition,
     },
   };
 }

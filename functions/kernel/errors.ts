@@ -41,26 +41,47 @@ export class InvalidRequestError extends HttpError {
   }
 }
 
-export class UnauthorizedError extends HttpError {
-  constructor(message = 'Missing or invalid credentials.') {
-    super(401, 'unauthorized', message);
-    this.name = 'UnauthorizedError';
-  }
+/** Error kinds with a fixed status and code; the message is the default unless given. */
+const KINDS = {
+  unauthorized: {
+    status: 401,
+    name: 'UnauthorizedError',
+    message: 'Missing or invalid credentials.',
+  },
+  forbidden: { status: 403, name: 'ForbiddenError', message: 'These credentials may not do that.' },
+  not_found: { status: 404, name: 'NotFoundError', message: 'No such resource.' },
+  unsupported_media_type: {
+    status: 415,
+    name: 'UnsupportedMediaTypeError',
+    message: 'The request body must be application/json.',
+  },
+  rate_limited: {
+    status: 429,
+    name: 'RateLimitedError',
+    message: 'Too many requests; retry later.',
+  },
+} as const;
+
+function errorKind(code: keyof typeof KINDS) {
+  const kind = KINDS[code];
+  return class extends HttpError {
+    constructor(message: string = kind.message) {
+      super(kind.status, code, message);
+      this.name = kind.name;
+    }
+  };
 }
 
-export class ForbiddenError extends HttpError {
-  constructor(message = 'These credentials may not do that.') {
-    super(403, 'forbidden', message);
-    this.name = 'ForbiddenError';
-  }
-}
-
-export class NotFoundError extends HttpError {
-  constructor(message = 'No such resource.') {
-    super(404, 'not_found', message);
-    this.name = 'NotFoundError';
-  }
-}
+export const UnauthorizedError = errorKind('unauthorized');
+export const ForbiddenError = errorKind('forbidden');
+export const NotFoundError = errorKind('not_found');
+export const UnsupportedMediaTypeError = errorKind('unsupported_media_type');
+export const RateLimitedError = errorKind('rate_limited');
+export type UnauthorizedError = InstanceType<typeof UnauthorizedError>;
+export type ForbiddenError = InstanceType<typeof ForbiddenError>;
+export type NotFoundError = InstanceType<typeof NotFoundError>;
+export type UnsupportedMediaTypeError = InstanceType<typeof UnsupportedMediaTypeError>;
+export type RateLimitedError = InstanceType<typeof RateLimitedError>;
 
 export class ConflictError extends HttpError {
   constructor(message: string, code = 'conflict', details?: readonly ErrorDetail[]) {
@@ -73,19 +94,5 @@ export class PayloadTooLargeError extends HttpError {
   constructor(limitBytes: number) {
     super(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`);
     this.name = 'PayloadTooLargeError';
-  }
-}
-
-export class UnsupportedMediaTypeError extends HttpError {
-  constructor(message = 'The request body must be application/json.') {
-    super(415, 'unsupported_media_type', message);
-    this.name = 'UnsupportedMediaTypeError';
-  }
-}
-
-export class RateLimitedError extends HttpError {
-  constructor(message = 'Too many requests; retry later.') {
-    super(429, 'rate_limited', message);
-    this.name = 'RateLimitedError';
   }
 }
