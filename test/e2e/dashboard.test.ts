@@ -12,6 +12,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHubBody } from '../../functions/kernel/webhook-signature.js';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
+import { cloudText } from '../support/inbound-payloads.js';
 import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime.js';
 import { pollUntil } from '../support/poll.js';
 import {
@@ -34,35 +35,8 @@ let page: Page;
 let profileDir: string;
 let apiKey: string;
 
-function cloudMessage(wamid: string, from: string): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'waba',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
-              contacts: [{ profile: { name: 'Dana' }, wa_id: from }],
-              messages: [
-                {
-                  from,
-                  id: wamid,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: 'text',
-                  text: { body: 'hello' },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
+const cloudMessage = (wamid: string, from: string) =>
+  cloudText({ phoneNumberId: PHONE_NUMBER_ID }, { wamid, from, name: 'Dana', body: 'hello' });
 
 async function deliver(raw: string): Promise<{ received: number; deduped: number }> {
   const response = await fetch(`${runtime.apiUrl}/webhooks/whatsapp`, {

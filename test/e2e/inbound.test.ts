@@ -7,6 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHubBody } from '../../functions/kernel/webhook-signature.js';
+import { callJson } from '../support/http-client.js';
+import { cloudText } from '../support/inbound-payloads.js';
 import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -18,59 +20,21 @@ let webhookToken: string;
 const phoneNumberId = `pn${randomUUID().slice(0, 8)}`;
 const locationId = `loc-${randomUUID().slice(0, 8)}`;
 
-async function call(
+const call = (
   method: string,
   path: string,
   init: { body?: string; headers?: Record<string, string> } = {},
-) {
-  const response = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: init.headers ?? {},
-    ...(init.body !== undefined ? { body: init.body } : {}),
+) =>
+  callJson(`${runtime.apiUrl}${path}`, method, {
+    ...(init.body !== undefined ? { raw: init.body } : {}),
+    ...(init.headers ? { headers: init.headers } : {}),
   });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience
-  return { status: response.status, text, json: json as any, headers: response.headers };
-}
 
 const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 const operator = () => ({ authorization: `Bearer ${apiKey}` });
 
-function cloudPayload(wamid: string, body = 'Is it still available?') {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'waba',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
-              contacts: [{ profile: { name: 'Dana Levi' }, wa_id: '972501234567' }],
-              messages: [
-                {
-                  from: '972501234567',
-                  id: wamid,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: 'text',
-                  text: { body },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
+const cloudPayload = (wamid: string, body = 'Is it still available?') =>
+  cloudText({ phoneNumberId }, { wamid, body });
 
 const deliver = (raw: string) =>
   call('POST', '/webhooks/whatsapp', {

@@ -10,6 +10,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callJson } from '../support/http-client.js';
 import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -30,22 +31,8 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const response = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience for JSON answers
-  return { status: response.status, text, json: json as any, headers: response.headers };
-}
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  callJson(`${runtime.apiUrl}${path}`, method, { token, ...(body !== undefined ? { body } : {}) });
 
 async function tenant(uploadMode: 'script' | 'api') {
   const tenantId = `e2e-oci-${randomUUID().slice(0, 8)}`;

@@ -3,6 +3,7 @@
  * called over HTTP, including every error case of the contract.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallOptions, callJson } from '../support/http-client.js';
 import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime.js';
 
 let runtime: SpawnedRuntime;
@@ -15,33 +16,11 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-async function call(
-  method: string,
-  path: string,
-  options: { body?: unknown; raw?: string; token?: string; contentType?: string } = {},
-) {
-  const response = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-      'content-type': options.contentType ?? 'application/json',
-    },
-    ...(options.raw !== undefined
-      ? { body: options.raw }
-      : options.body !== undefined
-        ? { body: JSON.stringify(options.body) }
-        : {}),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
+async function call(method: string, path: string, options: CallOptions = {}) {
+  const answer = await callJson(`${runtime.apiUrl}${path}`, method, options);
   return {
-    status: response.status,
-    body: json as Record<string, unknown> & { error?: { code: string } },
+    status: answer.status,
+    body: (answer.json ?? answer.text) as Record<string, unknown> & { error?: { code: string } },
   };
 }
 

@@ -5,7 +5,6 @@
  * simulator on a free port for `ai_triage`.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import {
   DeleteMessageBatchCommand,
@@ -31,14 +30,11 @@ import { openaiSimulator } from '../../lib/local/sim/openai.js';
 import { createSimulatorServer } from '../../lib/local/simulators.js';
 import { envNameForQueue } from '../../lib/manifest.js';
 import { emulatorEndpoints } from '../support/emulators.js';
+import { cloudText, fixture } from '../support/inbound-payloads.js';
+
+export { cloudText, fixture };
 
 export const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
-
-export function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(
-    readFileSync(new URL(`../fixtures/inbound/${name}.json`, import.meta.url), 'utf8'),
-  );
-}
 
 export interface TestTenant {
   readonly tenantId: string;
@@ -199,37 +195,6 @@ export function apiCall(
       ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
   };
-}
-
-/** A Cloud API text message payload for one tenant. */
-export function cloudText(
-  tenant: Pick<TestTenant, 'phoneNumberId'>,
-  opts: { wamid: string; from?: string; body?: string; name?: string; userId?: string },
-): string {
-  const payload = fixture('whatsapp-cloud-text') as {
-    entry: Array<{ changes: Array<{ value: Record<string, unknown> }> }>;
-  };
-  const value = payload.entry[0]?.changes[0]?.value as Record<string, unknown>;
-  value.metadata = { display_phone_number: '15550783881', phone_number_id: tenant.phoneNumberId };
-  const from = opts.from ?? '972501234567';
-  value.contacts = [
-    {
-      profile: { name: opts.name ?? 'Dana Levi' },
-      ...(opts.from !== '' ? { wa_id: from } : {}),
-      ...(opts.userId ? { user_id: opts.userId } : {}),
-    },
-  ];
-  value.messages = [
-    {
-      ...(opts.from !== '' ? { from } : {}),
-      ...(opts.userId ? { from_user_id: opts.userId } : {}),
-      id: opts.wamid,
-      timestamp: String(Math.floor(Date.now() / 1000)),
-      type: 'text',
-      text: { body: opts.body ?? 'Hi, is the apartment still available?' },
-    },
-  ];
-  return JSON.stringify(payload);
 }
 
 export function ghlPayload(
