@@ -100,6 +100,21 @@ describe('status order', () => {
   });
 });
 
+/** One template send, and a Cloud API client whose every request is answered with `body`. */
+const send = {
+  phoneNumberId: '1',
+  to: '+972501234567',
+  template: { name: 'a', language: 'en' },
+  callbackData: 'c',
+};
+const answering = (status: number, body: string) =>
+  createWhatsAppClient({
+    baseUrl: 'http://x',
+    version: 'v21.0',
+    accessToken: async () => 't',
+    fetch: async () => new Response(body, { status }),
+  });
+
 describe('provider errors', () => {
   /**
    * The Cloud API codes `/work/shared/provider-facts.md` documents (WhatsApp Cloud API section),
@@ -114,25 +129,13 @@ describe('provider errors', () => {
     // "131026 undeliverable": the same send can never succeed.
     { code: 131026, status: 400, fact: 'undeliverable', recipient: 'failed' },
   ] as const;
-  const send = {
-    phoneNumberId: '1',
-    to: '+972501234567',
-    template: { name: 'a', language: 'en' },
-    callbackData: 'c',
-  };
   const graphError = (status: number, code: number) =>
-    createWhatsAppClient({
-      baseUrl: 'http://x',
-      version: 'v21.0',
-      accessToken: async () => 't',
-      fetch: async () =>
-        new Response(
-          JSON.stringify({
-            error: { message: `(#${code}) documented error`, type: 'OAuthException', code },
-          }),
-          { status },
-        ),
-    });
+    answering(
+      status,
+      JSON.stringify({
+        error: { message: `(#${code}) documented error`, type: 'OAuthException', code },
+      }),
+    );
 
   it.each(documented)(
     '$code ($fact): nothing was sent, and the recipient is $recipient',
@@ -192,20 +195,6 @@ describe('provider errors', () => {
 });
 
 describe('provider answers in front of the Graph API', () => {
-  const send = {
-    phoneNumberId: '1',
-    to: '+972501234567',
-    template: { name: 'a', language: 'en' },
-    callbackData: 'c',
-  };
-  const answering = (status: number, body: string) =>
-    createWhatsAppClient({
-      baseUrl: 'http://x',
-      version: 'v21.0',
-      accessToken: async () => 't',
-      fetch: async () => new Response(body, { status }),
-    });
-
   it('a 5xx without a Graph error (gateway timeout) is an unknown outcome, never a refusal', async () => {
     expect(await answering(504, '<html>Gateway Time-out</html>').sendTemplate(send)).toMatchObject({
       kind: 'unknown',
