@@ -192,13 +192,6 @@ export class DynamoDbConversationStore implements ConversationStore {
     private readonly table: string,
   ) {}
 
-  async getConversation(conversationId: string): Promise<ConversationItem | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: convKey(conversationId), ConsistentRead: true }),
-    );
-    return out.Item ? toConversationItem(out.Item) : undefined;
-  }
-
   /** One page of a `gsi1` partition: newest first (`before` a sort key) or oldest first. */
   private async queryGsi1(
     indexPkValue: string,
@@ -255,6 +248,13 @@ export class DynamoDbConversationStore implements ConversationStore {
     const last = items.at(-1);
     const nextCursor = more && last ? encodeCursor({ t: tenantId, b: String(last.gsi1sk) }) : null;
     return { conversations: items.map(toConversationView), nextCursor };
+  }
+
+  async getConversation(conversationId: string): Promise<ConversationItem | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: convKey(conversationId), ConsistentRead: true }),
+    );
+    return out.Item ? toConversationItem(out.Item) : undefined;
   }
 
   async saveLead(tenantId: string, leadId: string, input: LeadInput, now: string) {
