@@ -48,7 +48,7 @@ import {
   messageKey,
 } from './keys.js';
 import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
-import { resolveRoute } from './routing.js';
+import { type RouteCache, resolveRoute } from './routing.js';
 
 export const AFTER_MESSAGE_STORED = defineFailpoint(
   'inbound.after-message-stored',
@@ -69,6 +69,8 @@ export interface InboundDeps {
   readonly clock: Clock;
   readonly table: string;
   readonly jobsQueueUrl: string;
+  /** Key items seen in this container (`routing.ts`); without it every route is read. */
+  readonly routes?: RouteCache;
 }
 
 export interface IncomingMessage {
@@ -397,6 +399,8 @@ async function tryStore(
       linkedNew: newLinks.length > 0,
     };
   }
+  // Whatever refused the write, the route it used is read afresh next time.
+  deps.routes?.forget(route.routeKey);
   if (result.failed === 'claim') throw new ClaimLostError('the claim was taken meanwhile');
   if (result.failed === 'message') {
     return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };

@@ -21,6 +21,11 @@ export class TtlCache<V> {
 
   constructor(private readonly options: TtlCacheOptions) {}
 
+  /** Forgets `key`, so the next `get` reads it (e.g. once a write showed it stale). */
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+
   get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     if (this.options.ttlMs <= 0) return load();
     const now = this.options.clock.now();

@@ -33,6 +33,18 @@ describe('TtlCache', () => {
     expect(loader.reads).toEqual(['pn1', 'pn1']);
   });
 
+  it('reads again after forget, within the ttl', async () => {
+    const clock = new ManualClock();
+    const store = new Map([['k', 'old']]);
+    const loader = counted(store);
+    const cache = new TtlCache<string>({ ttlMs: 60_000, clock });
+    expect(await cache.get('k', loader.load('k'))).toBe('old');
+    store.set('k', 'new');
+    cache.forget('k');
+    expect(await cache.get('k', loader.load('k'))).toBe('new');
+    expect(loader.reads).toHaveLength(2);
+  });
+
   it('never remembers a miss: a value added after a miss is found on the next call', async () => {
     const clock = new ManualClock();
     const store = new Map<string, string>();
