@@ -87,7 +87,9 @@ program
       let result: { written: number; alreadyThere: number; conversations: number } | undefined;
       if (options.execute) {
         const { storeMessage } = await import('../functions/conversations/store-message.js');
-        const { attachLead } = await import('../functions/conversations/conversation-store.js');
+        const { attachLead, DynamoDbConversationStore } = await import(
+          '../functions/conversations/conversation-store.js'
+        );
         const { systemClock } = await import('../functions/kernel/clock.js');
         const deps = {
           ddb: target.ddb,
@@ -104,9 +106,12 @@ program
           const { leadId, name } = row.conversation;
           if (!leadId || !row.person.e164) continue;
           await attachLead(
-            target.ddb,
-            systemClock,
-            target.tables.inbound,
+            {
+              ddb: target.ddb,
+              clock: systemClock,
+              table: target.tables.inbound,
+              store: new DynamoDbConversationStore(target.ddb, target.tables.inbound),
+            },
             row.conversation.tenantId,
             leadId,
             {

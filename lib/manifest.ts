@@ -26,8 +26,14 @@ export interface IndexSpec {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
-  /** What the index copies: every attribute (default), or only the keys (the reader fetches the item). */
-  readonly projection?: 'ALL' | 'KEYS_ONLY';
+  /**
+   * What the index copies: every attribute (default), only the keys (the reader fetches the item),
+   * or the keys and `nonKeyAttributes` (`INCLUDE`): a write that changes no copied attribute then
+   * writes nothing to the index.
+   */
+  readonly projection?: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  /** With `INCLUDE`: the attributes copied besides the keys. */
+  readonly nonKeyAttributes?: readonly string[];
 }
 
 export interface TableSpec {
@@ -100,6 +106,35 @@ export interface FunctionSpec {
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 /** A general-purpose listing index (e.g. a tenant's conversations by recency). */
 const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
+/**
+ * `gsi1` of the inbound table lists a tenant's conversations and a conversation's messages. It copies
+ * only what those two listings show, so the job state changes on a message item (`jobs`, `sweep*`)
+ * and its alias links never rewrite the message's index entry.
+ */
+const INBOUND_GSI1: IndexSpec = {
+  ...GSI1,
+  projection: 'INCLUDE',
+  nonKeyAttributes: [
+    // both listings
+    'tenantId',
+    'conversationId',
+    'createdAt',
+    // a conversation (`toConversationView`)
+    'conversationKey',
+    'e164',
+    'profileName',
+    'leadId',
+    'leadName',
+    'lastMessageAt',
+    'messageCount',
+    // a message (`listMessages`)
+    'messageId',
+    'direction',
+    'channel',
+    'body',
+    'providerMessageId',
+  ],
+};
 /** The sparse index the recovery and cleanup schedules query instead of scanning. */
 const SWEEP: IndexSpec = { name: 'sweep', partitionKey: 'sweepPk', sortKey: 'sweepAt' };
 /**
@@ -115,7 +150,7 @@ const JOB_SWEEP: IndexSpec = {
 
 export const tables: Readonly<Record<TableName, TableSpec>> = {
   tenants: { ...KEYS, indexes: [] },
-  inbound: { ...KEYS, indexes: [GSI1, JOB_SWEEP] },
+  inbound: { ...KEYS, indexes: [INBOUND_GSI1, JOB_SWEEP] },
   campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },

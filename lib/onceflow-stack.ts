@@ -246,8 +246,10 @@ export class OnceflowStack extends Stack {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
-        projectionType:
-          index.projection === 'KEYS_ONLY' ? ProjectionType.KEYS_ONLY : ProjectionType.ALL,
+        projectionType: ProjectionType[index.projection ?? 'ALL'],
+        ...(index.projection === 'INCLUDE'
+          ? { nonKeyAttributes: [...(index.nonKeyAttributes ?? [])] }
+          : {}),
       });
     }
     return table;

@@ -30,7 +30,7 @@ import {
   sweepPartition,
   wamidIndexKey,
 } from './model.js';
-import type { SendResult, WhatsAppSender } from './whatsapp-client.js';
+import type { RejectionClass, SendResult, WhatsAppSender } from './whatsapp-client.js';
 
 export const FP_SEND_AFTER_CLAIM = defineFailpoint(
   'campaign.send.after-claim',
@@ -76,6 +76,18 @@ export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'paused' | 'later' | '
 
 /** How long a pair-rate-limited contact waits before the recovery schedule rings it again. */
 export const PAIR_RATE_RETRY_MS = 60_000;
+
+/**
+ * What a refusal (nothing was sent) means for the recipient: sent again at once while holding the
+ * claim, then by the queue (`retry`: the number was too fast, or the provider failed); rung again
+ * after `PAIR_RATE_RETRY_MS` (`later`: this one user got too many); or `failed` (sending again
+ * cannot work).
+ */
+export function afterRefusal(rejection: RejectionClass): 'retry' | 'later' | 'failed' {
+  if (rejection === 'permanent') return 'failed';
+  if (rejection === 'pair_rate') return 'later';
+  return 'retry';
+}
 /**
  * Released recipients whose message is still in the queue (it comes back after its visibility
  * timeout): recovery looks again after this, in case it is lost meanwhile (e.g. parked in the DLQ).
@@ -154,8 +166,7 @@ export async function sendToRecipient(
       template: campaign.template,
       callbackData: encodeCallbackData(campaignId, phone),
     });
-    const retryable =
-      result.kind === 'rejected' && (result.class === 'throughput' || result.class === 'transient');
+    const retryable = result.kind === 'rejected' && afterRefusal(result.class) === 'retry';
     if (!retryable || attempt >= inlineRetries) break;
     // Refused, so nothing was sent: back off and try again while holding the claim.
     countMetric('CampaignSendThrottled');
@@ -183,12 +194,13 @@ export async function sendToRecipient(
 
   failpoint(FP_SEND_AFTER_REJECTED);
   const lastError = `${result.code ?? `HTTP ${result.httpStatus}`}: ${result.message}`;
-  if (result.class === 'permanent') {
+  const next = afterRefusal(result.class);
+  if (next === 'failed') {
     await finishClaim(deps, key, message, 'failed', { lastError });
     countMetric('CampaignMessageFailed');
     return 'failed';
   }
-  if (result.class === 'pair_rate') {
+  if (next === 'later') {
     const retryAt = new Date(deps.clock.now() + PAIR_RATE_RETRY_MS).toISOString();
     await finishClaim(deps, key, message, 'pending', {
       lastError,

@@ -1,17 +1,17 @@
 /**
- * The conversations read side and leads: views, cursors, the tenant's listing (sharded over
- * `LISTING_SHARDS` index keys, merged on read) and a conversation's messages, and `attachLead`.
- * Keys are in `keys.ts`, routing in `routing.ts`, folding and merging in `merge.ts`.
+ * The conversations read side and leads, as a port (`ConversationStore`) and its DynamoDB adapter
+ * (`DynamoDbConversationStore`): a conversation by id, the tenant's listing (sharded over
+ * `LISTING_SHARDS` index keys, merged on read), a conversation's messages, and the lead items.
+ * Items come out typed (`ConversationItem`, `MessageView`, `LeadOfPhone`); keys are built in
+ * `keys.ts`; the one write here that is not a plain upsert goes through the kernel's
+ * `conditionalUpdate`. `attachLead` is the domain step over the port and `merge.ts`. Routing is in
+ * `routing.ts`, folding and merging in `merge.ts`.
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
-import { type Clock, isoTime } from '../kernel/clock.js';
+import { isoTime } from '../kernel/clock.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
@@ -25,12 +25,27 @@ import {
   leadPhoneKey,
   tenantListingPk,
 } from './keys.js';
-import { foldConversations } from './merge.js';
+import { type ConversationsStoreContext, foldConversations } from './merge.js';
 
 export const AFTER_LEAD_SAVED = defineFailpoint(
   'leads.after-lead-saved',
   'PUT /v1/leads: the lead and its phone index are written, its conversations not yet re-keyed',
 );
+
+/** A `CONV#<id> / CONV` item as the read side uses it. */
+export interface ConversationItem {
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly tenantId?: string;
+  readonly e164?: string;
+  readonly profileName?: string;
+  readonly leadId?: string;
+  readonly leadName?: string;
+  readonly lastMessageAt?: string;
+  readonly messageCount: number;
+  /** Set once the conversation was folded into another (its survivor, or the next hop to it). */
+  readonly mergedInto?: string;
+}
 
 export interface ConversationView {
   readonly conversationId: string;
@@ -42,32 +57,100 @@ export interface ConversationView {
   readonly messageCount: number;
 }
 
-export function toConversationView(item: Record<string, unknown>): ConversationView {
-  const e164 = typeof item.e164 === 'string' ? item.e164 : undefined;
+export interface MessageView {
+  readonly messageId: string;
+  readonly direction: 'in' | 'out';
+  readonly channel: 'whatsapp' | 'sms';
+  readonly body: string;
+  readonly providerMessageId: string | null;
+  readonly createdAt: string;
+}
+
+export interface PageRequest {
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+export interface LeadInput {
+  readonly name?: string;
+  readonly phones: readonly string[];
+}
+
+/** The lead owning a phone. */
+export interface LeadOfPhone {
+  readonly leadId: string;
+  readonly name?: string;
+}
+
+/** The conversations context's read side and lead items (the port). */
+export interface ConversationStore {
+  /** Strongly consistent. */
+  getConversation(conversationId: string): Promise<ConversationItem | undefined>;
+  /** Most recent first, across every listing shard. */
+  listConversations(
+    tenantId: string,
+    page: PageRequest,
+  ): Promise<{ conversations: ConversationView[]; nextCursor: string | null }>;
+  /** Oldest first, as a thread reads. */
+  listMessages(
+    conversationId: string,
+    page: PageRequest,
+  ): Promise<{ messages: MessageView[]; nextCursor: string | null }>;
+  /** Creates or updates the lead item; `created` is true for exactly one of racing creations. */
+  saveLead(
+    tenantId: string,
+    leadId: string,
+    input: LeadInput,
+    now: string,
+  ): Promise<{ created: boolean; name?: string }>;
+  /** Points each phone's lead index item at the lead (idempotent upserts, one transaction). */
+  indexLeadPhones(tenantId: string, leadId: string, phones: readonly string[]): Promise<void>;
+  leadForPhone(tenantId: string, e164: string): Promise<LeadOfPhone | undefined>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Parses a stored conversation item (from the table or the `gsi1` projection). */
+export function toConversationItem(item: Record<string, unknown>): ConversationItem {
+  const optional = {
+    tenantId: str(item.tenantId),
+    e164: str(item.e164),
+    profileName: str(item.profileName),
+    leadId: str(item.leadId),
+    leadName: str(item.leadName),
+    lastMessageAt: str(item.lastMessageAt),
+    mergedInto: str(item.mergedInto),
+  };
   return {
     conversationId: String(item.conversationId),
     conversationKey: String(item.conversationKey),
-    displayName: displayNameFor({
-      leadName: typeof item.leadName === 'string' ? item.leadName : undefined,
-      profileName: typeof item.profileName === 'string' ? item.profileName : undefined,
-      e164,
-    }),
-    displayPhone: e164 ? formatPhone(e164) : null,
-    leadId: typeof item.leadId === 'string' ? item.leadId : null,
-    lastMessageAt: typeof item.lastMessageAt === 'string' ? item.lastMessageAt : null,
     messageCount: typeof item.messageCount === 'number' ? item.messageCount : 0,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };
 }
 
-export async function getConversation(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  conversationId: string,
-): Promise<Record<string, unknown> | undefined> {
-  const out = await ddb.send(
-    new GetCommand({ TableName: table, Key: convKey(conversationId), ConsistentRead: true }),
-  );
-  return out.Item;
+export function toConversationView(item: Record<string, unknown>): ConversationView {
+  const c = toConversationItem(item);
+  return {
+    conversationId: c.conversationId,
+    conversationKey: c.conversationKey,
+    displayName: displayNameFor({ leadName: c.leadName, profileName: c.profileName, e164: c.e164 }),
+    displayPhone: c.e164 ? formatPhone(c.e164) : null,
+    leadId: c.leadId ?? null,
+    lastMessageAt: c.lastMessageAt ?? null,
+    messageCount: c.messageCount,
+  };
+}
+
+function toMessageView(m: Record<string, unknown>): MessageView {
+  return {
+    messageId: String(m.messageId),
+    direction: m.direction === 'out' ? 'out' : 'in',
+    channel: m.channel === 'sms' ? 'sms' : 'whatsapp',
+    body: str(m.body) ?? '',
+    providerMessageId: str(m.providerMessageId) ?? null,
+    createdAt: String(m.createdAt),
+  };
 }
 
 // --- cursors -------------------------------------------------------------------------------------
@@ -89,62 +172,6 @@ export function decodeCursor(
   );
 }
 
-export const pageLimit = (raw: string | undefined): number =>
-  parsePageLimit(raw, { fallback: 50, max: 200 });
-
-/** One page of a `gsi1` partition, with the partition-bound opaque cursor. */
-async function queryGsi1Page(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  indexPkValue: string,
-  page: { cursor?: string; limit: number },
-  forward: boolean,
-): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
-  const start = decodeCursor(page.cursor, { indexPk: 'gsi1pk', indexPkValue });
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': indexPkValue },
-      ScanIndexForward: forward,
-      Limit: page.limit,
-      ...(start ? { ExclusiveStartKey: start } : {}),
-    }),
-  );
-  return { items: out.Items ?? [], nextCursor: encodeCursor(out.LastEvaluatedKey) };
-}
-
-export interface MessageView {
-  readonly messageId: string;
-  readonly direction: 'in' | 'out';
-  readonly channel: 'whatsapp' | 'sms';
-  readonly body: string;
-  readonly providerMessageId: string | null;
-  readonly createdAt: string;
-}
-
-export async function listMessages(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  conversationId: string,
-  page: { cursor?: string; limit: number },
-): Promise<{ messages: MessageView[]; nextCursor: string | null }> {
-  // Oldest first, as a thread reads.
-  const out = await queryGsi1Page(ddb, table, conversationMessagesPk(conversationId), page, true);
-  return {
-    messages: out.items.map((m) => ({
-      messageId: String(m.messageId),
-      direction: m.direction === 'out' ? 'out' : 'in',
-      channel: m.channel === 'sms' ? 'sms' : 'whatsapp',
-      body: typeof m.body === 'string' ? m.body : '',
-      providerMessageId: typeof m.providerMessageId === 'string' ? m.providerMessageId : null,
-      createdAt: String(m.createdAt),
-    })),
-    nextCursor: out.nextCursor,
-  };
-}
-
 /** The listing cursor: the sort key of the last conversation returned, bound to the tenant. */
 function decodeListingCursor(cursor: string | undefined, tenantId: string): string | undefined {
   const position = decodeKernelCursor(
@@ -154,51 +181,134 @@ function decodeListingCursor(cursor: string | undefined, tenantId: string): stri
   return position?.b;
 }
 
-/**
- * Most recent first, across every listing shard: each shard's next `limit` items older than the
- * cursor, merged by sort key (`<lastMessageAt>#<id>`, unique per tenant), the first `limit` kept.
- */
-export async function listConversations(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  tenantId: string,
-  page: { cursor?: string; limit: number },
-): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
-  const before = decodeListingCursor(page.cursor, tenantId);
-  const shards = await Promise.all(
-    Array.from({ length: LISTING_SHARDS }, async (_, shard) => {
-      const out = await ddb.send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: 'gsi1',
-          KeyConditionExpression: before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
-          ExpressionAttributeValues: {
-            ':pk': tenantListingPk(tenantId, shard),
-            ...(before ? { ':before': before } : {}),
-          },
-          ScanIndexForward: false,
-          Limit: page.limit,
+export const pageLimit = (raw: string | undefined): number =>
+  parsePageLimit(raw, { fallback: 50, max: 200 });
+
+// --- the DynamoDB adapter ------------------------------------------------------------------------
+
+export class DynamoDbConversationStore implements ConversationStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** One page of a `gsi1` partition: newest first (`before` a sort key) or oldest first. */
+  private async queryGsi1(
+    indexPkValue: string,
+    page: { limit: number; forward: boolean; before?: string; start?: Record<string, string> },
+  ) {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: page.before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': indexPkValue,
+          ...(page.before ? { ':before': page.before } : {}),
+        },
+        ScanIndexForward: page.forward,
+        Limit: page.limit,
+        ...(page.start ? { ExclusiveStartKey: page.start } : {}),
+      }),
+    );
+    return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
+  }
+
+  async listMessages(conversationId: string, page: PageRequest) {
+    const indexPkValue = conversationMessagesPk(conversationId);
+    const start = decodeCursor(page.cursor, { indexPk: 'gsi1pk', indexPkValue });
+    const out = await this.queryGsi1(indexPkValue, {
+      limit: page.limit,
+      forward: true,
+      ...(start ? { start } : {}),
+    });
+    return { messages: out.items.map(toMessageView), nextCursor: encodeCursor(out.lastKey) };
+  }
+
+  /**
+   * Each shard's next `limit` items older than the cursor, merged by sort key
+   * (`<lastMessageAt>#<id>`, unique per tenant), the first `limit` kept.
+   */
+  async listConversations(tenantId: string, page: PageRequest) {
+    const before = decodeListingCursor(page.cursor, tenantId);
+    const shards = await Promise.all(
+      Array.from({ length: LISTING_SHARDS }, (_, shard) =>
+        this.queryGsi1(tenantListingPk(tenantId, shard), {
+          limit: page.limit,
+          forward: false,
+          ...(before ? { before } : {}),
         }),
-      );
-      return { items: out.Items ?? [], more: out.LastEvaluatedKey !== undefined };
-    }),
-  );
-  const merged = shards
-    .flatMap((s) => s.items)
-    .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
-  const items = merged.slice(0, page.limit);
-  const more = merged.length > page.limit || shards.some((s) => s.more);
-  const last = items.at(-1);
-  const nextCursor = more && last ? encodeCursor({ t: tenantId, b: String(last.gsi1sk) }) : null;
-  return { conversations: items.map(toConversationView), nextCursor };
+      ),
+    );
+    const merged = shards
+      .flatMap((s) => s.items)
+      .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
+    const items = merged.slice(0, page.limit);
+    const more = merged.length > page.limit || shards.some((s) => s.lastKey !== undefined);
+    const last = items.at(-1);
+    const nextCursor = more && last ? encodeCursor({ t: tenantId, b: String(last.gsi1sk) }) : null;
+    return { conversations: items.map(toConversationView), nextCursor };
+  }
+
+  async getConversation(conversationId: string): Promise<ConversationItem | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: convKey(conversationId), ConsistentRead: true }),
+    );
+    return out.Item ? toConversationItem(out.Item) : undefined;
+  }
+
+  async saveLead(tenantId: string, leadId: string, input: LeadInput, now: string) {
+    const saved = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: leadKey(tenantId, leadId),
+      set: {
+        tenantId,
+        leadId,
+        phones: [...new Set(input.phones)],
+        updatedAt: now,
+        ...(input.name !== undefined ? { name: input.name } : {}),
+      },
+      setIfAbsent: { createdAt: now },
+      // Counted saves: the one save that finds no item is the only one to read 1 with this instant.
+      add: { saves: 1 },
+    });
+    if (!saved.applied) throw new Error(`lead ${leadId} was not saved`);
+    const item = saved.item;
+    const name = str(item.name);
+    return {
+      created: item.saves === 1 && item.createdAt === now,
+      ...(name !== undefined ? { name } : {}),
+    };
+  }
+
+  async indexLeadPhones(tenantId: string, leadId: string, phones: readonly string[]) {
+    await writeAtomically(
+      this.ddb,
+      [...new Set(phones)].map((e164) => ({
+        label: `leadphone:${e164}`,
+        put: {
+          table: this.table,
+          item: { ...leadPhoneKey(tenantId, e164), tenantId, leadId, e164 },
+        },
+      })),
+    );
+  }
+
+  async leadForPhone(tenantId: string, e164: string): Promise<LeadOfPhone | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: leadPhoneKey(tenantId, e164) }),
+    );
+    const leadId = str(out.Item?.leadId);
+    if (!leadId) return undefined;
+    const lead = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: leadKey(tenantId, leadId) }),
+    );
+    const name = str(lead.Item?.name);
+    return { leadId, ...(name !== undefined ? { name } : {}) };
+  }
 }
 
 // --- leads ---------------------------------------------------------------------------------------
-
-export interface LeadInput {
-  readonly name?: string;
-  readonly phones: readonly string[];
-}
 
 /**
  * Creates or updates a lead and attaches the conversations of its phones: the lead's conversation
@@ -207,69 +317,20 @@ export interface LeadInput {
  * phones is merged into it. Every step is idempotent, so a crash anywhere is repaired by a retry.
  */
 export async function attachLead(
-  ddb: DynamoDBDocumentClient,
-  clock: Clock,
-  table: string,
+  deps: ConversationsStoreContext & { readonly store: ConversationStore },
   tenantId: string,
   leadId: string,
   input: LeadInput,
 ): Promise<{ conversationId: string; merged: number; created: boolean }> {
-  const now = isoTime(clock);
   const phones = [...new Set(input.phones)];
-  const saved = await ddb.send(
-    new UpdateCommand({
-      TableName: table,
-      Key: leadKey(tenantId, leadId),
-      UpdateExpression:
-        'SET tenantId = :t, leadId = :l, phones = :p, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)' +
-        (input.name !== undefined ? ', #name = :name' : ''),
-      ExpressionAttributeValues: {
-        ':t': tenantId,
-        ':l': leadId,
-        ':p': phones,
-        ':now': now,
-        ...(input.name !== undefined ? { ':name': input.name } : {}),
-      },
-      ...(input.name !== undefined ? { ExpressionAttributeNames: { '#name': 'name' } } : {}),
-      ReturnValues: 'ALL_OLD',
-    }),
-  );
-  const created = saved.Attributes === undefined;
-  const leadName =
-    input.name ?? (typeof saved.Attributes?.name === 'string' ? saved.Attributes.name : undefined);
-  await writeAtomically(
-    ddb,
-    phones.map((e164) => ({
-      label: `leadphone:${e164}`,
-      put: { table, item: { ...leadPhoneKey(tenantId, e164), tenantId, leadId, e164 } },
-    })),
-  );
+  const saved = await deps.store.saveLead(tenantId, leadId, input, isoTime(deps.clock));
+  await deps.store.indexLeadPhones(tenantId, leadId, phones);
   failpoint(AFTER_LEAD_SAVED);
-  const { conversationId, merged } = await foldConversations({ ddb, clock, table }, tenantId, {
+  const { conversationId, merged } = await foldConversations(deps, tenantId, {
     leadId,
-    ...(leadName !== undefined ? { leadName } : {}),
+    ...(saved.name !== undefined ? { leadName: saved.name } : {}),
     keys: phones.map((e164) => conversationKey(tenantId, { e164 })),
     e164: phones[0],
   });
-  return { conversationId, merged, created };
-}
-
-/** The lead that owns a phone, if any. */
-export async function leadForPhone(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  tenantId: string,
-  e164: string,
-): Promise<{ leadId: string; name?: string } | undefined> {
-  const out = await ddb.send(
-    new GetCommand({ TableName: table, Key: leadPhoneKey(tenantId, e164) }),
-  );
-  if (typeof out.Item?.leadId !== 'string') return undefined;
-  const lead = await ddb.send(
-    new GetCommand({ TableName: table, Key: leadKey(tenantId, out.Item.leadId) }),
-  );
-  return {
-    leadId: out.Item.leadId,
-    ...(typeof lead.Item?.name === 'string' ? { name: lead.Item.name } : {}),
-  };
+  return { conversationId, merged, created: saved.created };
 }

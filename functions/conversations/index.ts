@@ -1,6 +1,9 @@
 /** The conversations context's public surface: the only file other contexts import from. */
-export { leadForPhone } from './conversation-store.js';
-export { inboundDeps } from './deps.js';
+export {
+  type ConversationStore,
+  DynamoDbConversationStore,
+} from './conversation-store.js';
+export { conversationsDeps, inboundDeps } from './deps.js';
 export {
   conversationKey,
   identifyPerson,

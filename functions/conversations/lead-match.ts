@@ -5,7 +5,7 @@
 
 import type { JobWork } from '../jobs/index.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { leadForPhone } from './conversation-store.js';
+import { DynamoDbConversationStore } from './conversation-store.js';
 import { conversationKey } from './identity.js';
 import { foldConversations, foldLinkedAliases } from './merge.js';
 
@@ -24,7 +24,10 @@ export const matchLead: JobWork = async (deps, message) => {
     ? message.aliases.filter((a): a is string => typeof a === 'string')
     : [];
   const folded = await foldLinkedAliases(deps, tenantId, e164, aliases);
-  const lead = await leadForPhone(deps.ddb, deps.table, tenantId, e164);
+  const lead = await new DynamoDbConversationStore(deps.ddb, deps.table).leadForPhone(
+    tenantId,
+    e164,
+  );
   if (!lead) return { result: { matched: false, folded } };
   const { conversationId, merged } = await foldConversations(deps, tenantId, {
     leadId: lead.leadId,

@@ -52,6 +52,18 @@ export async function readKeyItems(
   return found;
 }
 
+/**
+ * Key items a warm container saw, by key. Safe to serve stale: a key item only ever stops naming a
+ * conversation after that conversation was merged (`merge.ts` redirects keys last), and the filing
+ * transaction requires its conversation not merged, so a stale route fails that condition, is
+ * forgotten (`forget`) and read again; a key not found is never cached. It saves the route read of
+ * a person's every message after the first in the same container.
+ */
+export interface RouteCache {
+  get(key: string, load: () => Promise<KeyItem | undefined>): Promise<KeyItem | undefined>;
+  forget(key: string): void;
+}
+
 export interface Route {
   /** The key the person's messages are filed under (`phone:` or `alias:`). */
   readonly routeKey: string;
@@ -68,7 +80,7 @@ export interface Route {
  * payload's aliases when it shows any (so links already in place are not written again).
  */
 export async function resolveRoute(
-  ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
+  ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'> & { readonly routes?: RouteCache },
   tenantId: string,
   person: PersonIdentity,
 ): Promise<Route> {
@@ -99,10 +111,14 @@ export async function resolveRoute(
   if (!e164) throw new Error('resolveRoute needs a phone or an alias');
   const routeKey = conversationKey(tenantId, { e164 });
   if (person.aliases.length === 0 || !person.e164) {
-    const out = await ddb.send(
-      new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
-    );
-    const existing = out.Item ? toKeyItem(out.Item) : undefined;
+    const read = async () => {
+      const out = await ddb.send(
+        new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
+      );
+      return out.Item ? toKeyItem(out.Item) : undefined;
+    };
+    // A phone-only payload may take its key item from the cache (see `RouteCache`).
+    const existing = ctx.routes && !linkedVia ? await ctx.routes.get(routeKey, read) : await read();
     return {
       routeKey,
       e164,

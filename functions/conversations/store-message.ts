@@ -6,10 +6,16 @@
  * (`attribute_not_exists`: unique by a conditional write, never by a query) and the alias links the
  * payload shows that are not linked yet. Then the jobs are enqueued in one SQS batch.
  *
- * A duplicate loses on the message condition, which answers with the message item as it stands,
- * jobs included (no extra read); it then re-enqueues a job only when that job failed (reset to a new
- * generation). Pending and done jobs are left alone; a pending job whose enqueue was lost in a crash
- * is found by the recovery schedule.
+ * Before any routing read, one small conditional put claims the message item
+ * (`attribute_not_exists`, answering with the item as it stood on failure): a duplicate of a filed
+ * message is known from that one write, its physical floor, and costs nothing more. A claim without
+ * a `conversationId` is an attempt that crashed (or is still running) before filing: the delivery
+ * files it itself. The filing transaction's message write is guarded on `attribute_not_exists
+ * (conversationId)`, so two deliveries racing past the claim still file the message once.
+ *
+ * A duplicate answers with the message item as it stands, jobs included (no extra read); it then
+ * re-enqueues a job only when that job failed (reset to a new generation). Pending and done jobs are
+ * left alone; a pending job whose enqueue was lost in a crash is found by the recovery schedule.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -26,6 +32,7 @@ import {
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { putOnce } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
@@ -41,11 +48,15 @@ import {
   messageKey,
 } from './keys.js';
 import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
-import { resolveRoute } from './routing.js';
+import { type RouteCache, resolveRoute } from './routing.js';
 
 export const AFTER_MESSAGE_STORED = defineFailpoint(
   'inbound.after-message-stored',
   'inbound webhook: message, conversation and jobs written, jobs not yet enqueued',
+);
+export const AFTER_MESSAGE_CLAIMED = defineFailpoint(
+  'inbound.after-message-claimed',
+  'inbound webhook: the message item is claimed, not yet routed or filed',
 );
 export const AFTER_JOB_RESET = defineFailpoint(
   'inbound.after-job-reset',
@@ -58,6 +69,8 @@ export interface InboundDeps {
   readonly clock: Clock;
   readonly table: string;
   readonly jobsQueueUrl: string;
+  /** Key items seen in this container (`routing.ts`); without it every route is read. */
+  readonly routes?: RouteCache;
 }
 
 export interface IncomingMessage {
@@ -123,6 +136,12 @@ export async function storeMessage(
 ): Promise<StoreResult> {
   const messageId = messageIdFor(message.tenantId, message.dedupeKey);
   const types = jobTypesFor(message);
+  if (!claim) {
+    // The claim-first write: a duplicate of a filed message stops here, at one write.
+    const claimed = await claimMessageItem(deps, message, messageId);
+    if (claimed.filed) return suppressDuplicate(deps, message, messageId, claimed.filed);
+    failpoint(AFTER_MESSAGE_CLAIMED);
+  }
   const followed = new Map<string, Followed>();
   for (let attempt = 1; attempt <= MAX_ROUTE_ATTEMPTS; attempt++) {
     const outcome = await retryOnConflict(() =>
@@ -137,9 +156,7 @@ export async function storeMessage(
       return { messageId, conversationId: outcome.conversationId, deduped: false };
     }
     if (outcome.kind === 'duplicate') {
-      countMetric('DuplicateSuppressed');
-      logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
-      return handleDuplicate(deps, messageId, outcome.current);
+      return suppressDuplicate(deps, message, messageId, outcome.current);
     }
     if (outcome.kind === 'merged') {
       // The key names a merged conversation: file under its root, finish moving whatever the
@@ -155,6 +172,41 @@ export async function storeMessage(
     // Otherwise the route moved under us (a first contact or a link raced us): re-read it.
   }
   throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
+}
+
+function suppressDuplicate(
+  deps: InboundDeps,
+  message: IncomingMessage,
+  messageId: string,
+  current: Record<string, unknown> | undefined,
+): Promise<StoreResult> {
+  countMetric('DuplicateSuppressed');
+  logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
+  return handleDuplicate(deps, messageId, current);
+}
+
+/**
+ * Puts the message's claim: a small item (no body, no index keys, no jobs) that only says the
+ * provider message was seen. `filed` is the message item as it stood when it was already filed
+ * (it has a `conversationId`); a claim left by an earlier attempt is not `filed`.
+ */
+async function claimMessageItem(
+  deps: InboundDeps,
+  message: IncomingMessage,
+  messageId: string,
+): Promise<{ filed?: Record<string, unknown> }> {
+  const claimed = await putOnce<Record<string, unknown>>(deps.ddb, {
+    table: deps.table,
+    item: {
+      ...messageKey(messageId),
+      kind: 'message',
+      tenantId: message.tenantId,
+      messageId,
+      claimedAt: isoTime(deps.clock),
+    },
+  });
+  if (claimed.created || typeof claimed.existing.conversationId !== 'string') return {};
+  return { filed: claimed.existing };
 }
 
 type Outcome =
@@ -261,7 +313,8 @@ async function tryStore(
           gsi1pk: conversationMessagesPk(conversationId),
           gsi1sk: `${message.createdAt}#${messageId}`,
         },
-        condition: 'attribute_not_exists(pk)',
+        // Not filed yet: new, or only claimed (by this delivery or one that crashed).
+        condition: 'attribute_not_exists(conversationId)',
       },
     },
     {
@@ -346,6 +399,8 @@ async function tryStore(
       linkedNew: newLinks.length > 0,
     };
   }
+  // Whatever refused the write, the route it used is read afresh next time.
+  deps.routes?.forget(route.routeKey);
   if (result.failed === 'claim') throw new ClaimLostError('the claim was taken meanwhile');
   if (result.failed === 'message') {
     return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };

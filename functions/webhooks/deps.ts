@@ -1,6 +1,12 @@
-/** The webhooks context's composition root: the inbound stores and the GHL dedupe window, read once. */
+/**
+ * The webhooks context's composition root: the inbound stores, the GHL dedupe window and the
+ * WhatsApp Cloud tenant lookup, read once.
+ */
 import { inboundDeps } from '../conversations/index.js';
+import { systemClock } from '../kernel/clock.js';
 import { ConfigurationError } from '../kernel/config.js';
+import { TtlCache } from '../kernel/ttl-cache.js';
+import { type Tenant, tenantStore } from '../tenants/index.js';
 
 /** Longer than GoHighLevel's retry horizon (six retries ~10 minutes apart, ~70 minutes). */
 export const DEFAULT_GHL_DEDUPE_WINDOW_SECONDS = 7200;
@@ -15,6 +21,40 @@ export function ghlDedupeWindowSeconds(env = process.env): number {
     );
   }
   return value;
+}
+
+/**
+ * How long a warm container keeps which tenant owns a WhatsApp phone number id. Every Cloud API
+ * delivery needs it before anything else; read every time it was two of a delivery's DynamoDB
+ * requests, and it kept a duplicate from being decided by its one conditional write. The cost: a
+ * phone number id moved to another tenant keeps routing to the old one for up to this long in a
+ * container that cached it (a new or unknown id is never cached, so adding one takes effect at once).
+ */
+export const DEFAULT_TENANT_CACHE_SECONDS = 60;
+
+export function tenantCacheSeconds(env = process.env): number {
+  const raw = env.ONCEFLOW_TENANT_CACHE_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_TENANT_CACHE_SECONDS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ConfigurationError(
+      `ONCEFLOW_TENANT_CACHE_SECONDS must be a whole number of seconds ≥ 0, got ${raw}`,
+    );
+  }
+  return value;
+}
+
+let cloudTenants: TtlCache<Tenant> | undefined;
+
+/** The tenant owning a WhatsApp Cloud phone number id, cached per container (see above). */
+export function cloudTenantLookup(): (phoneNumberId: string) => Promise<Tenant | undefined> {
+  cloudTenants ??= new TtlCache<Tenant>({
+    ttlMs: tenantCacheSeconds() * 1000,
+    clock: systemClock,
+  });
+  const cache = cloudTenants;
+  return (phoneNumberId) =>
+    cache.get(phoneNumberId, () => tenantStore().findByClaim('whatsapp_phone', phoneNumberId));
 }
 
 export { inboundDeps };

@@ -6,20 +6,12 @@
  */
 import * as z from 'zod';
 import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
-import {
-  type InboundDeps,
-  identifyPerson,
-  isIdentified,
-  parseWhatsAppId,
-  storeMessage,
-} from '../conversations/index.js';
+import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
+import { fileMessageFrom } from './file-message.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
-import { providerId, providerText } from './payload-fields.js';
+import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
-
-const id = providerId;
-const text = providerText;
 
 const messageSchema = z.looseObject({
   id,
@@ -135,31 +127,21 @@ export async function receiveCloudWebhook(
               (c.wa_id && c.wa_id === message.from) ||
               (c.user_id && c.user_id === message.from_user_id),
           ) ?? (value.contacts?.length === 1 ? value.contacts[0] : undefined);
-        const person = identifyPerson(
+        await fileMessageFrom(
+          deps,
+          tally,
+          tenant,
           [message.from, contact?.wa_id, message.from_user_id, contact?.user_id],
-          {
-            defaultCountry: tenant.defaultCountry,
-          },
+          () => ({
+            channel: 'whatsapp',
+            direction: 'in',
+            dedupeKey: `wamid:${message.id}`,
+            providerMessageId: message.id,
+            body: messageText(message),
+            createdAt: providerTime(message.timestamp, deps.clock.now()),
+            ...(contact?.profile?.name ? { profileName: contact.profile.name } : {}),
+          }),
         );
-        if (!isIdentified(person)) {
-          tally.record('invalid', 'unparseable_sender', { tenantId: tenant.tenantId });
-          continue;
-        }
-        const result = await storeMessage(deps, {
-          tenantId: tenant.tenantId,
-          channel: 'whatsapp',
-          direction: 'in',
-          dedupeKey: `wamid:${message.id}`,
-          providerMessageId: message.id,
-          body: messageText(message),
-          createdAt: providerTime(message.timestamp, deps.clock.now()),
-          person,
-          ...(contact?.profile?.name ? { profileName: contact.profile.name } : {}),
-        });
-        tally.record(result.deduped ? 'deduped' : 'stored', 'message', {
-          tenantId: tenant.tenantId,
-          messageId: result.messageId,
-        });
       }
       for (const status of statuses) {
         if (!STATUSES.has(status.status)) {

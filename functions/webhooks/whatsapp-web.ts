@@ -8,21 +8,14 @@
  * outbound in the same person's conversation.
  */
 import * as z from 'zod';
-import {
-  type InboundDeps,
-  identifyPerson,
-  isIdentified,
-  parseWhatsAppId,
-  storeMessage,
-} from '../conversations/index.js';
+import type { InboundDeps } from '../conversations/index.js';
+import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
 import type { Tenant } from '../tenants/index.js';
+import { fileMessageFrom } from './file-message.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
-import { providerId, providerText } from './payload-fields.js';
+import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
-
-const id = providerId;
-const text = providerText;
 
 const keySchema = z.looseObject({
   remoteJid: id,
@@ -119,37 +112,25 @@ export async function receiveGatewayMessages(
     const ids = inGroup
       ? [key.participant, key.participantAlt]
       : [key.remoteJid, key.remoteJidAlt, key.participant];
-    const person = identifyPerson(ids, { defaultCountry: tenant.defaultCountry });
-    if (!isIdentified(person)) {
-      tally.record('invalid', 'unparseable_sender', { tenantId: tenant.tenantId });
-      continue;
-    }
-    if (inGroup && fromMe) {
-      tally.record('unroutable', 'own_group_message', { tenantId: tenant.tenantId });
-      continue;
-    }
-    const body =
-      item.message?.conversation ??
-      item.message?.extendedTextMessage?.text ??
-      item.message?.imageMessage?.caption ??
-      item.message?.videoMessage?.caption ??
-      item.message?.documentMessage?.caption ??
-      placeholder(item);
-    const result = await storeMessage(deps, {
-      tenantId: tenant.tenantId,
-      channel: 'whatsapp',
-      direction: fromMe ? 'out' : 'in',
-      dedupeKey: `wa_web:${key.id}`,
-      providerMessageId: key.id,
-      body,
-      createdAt: providerTime(item.messageTimestamp, deps.clock.now()),
-      person,
-      ...(!fromMe && item.pushName ? { profileName: item.pushName } : {}),
-      ...(inGroup && chat.kind === 'group' ? { groupId: chat.groupId } : {}),
-    });
-    tally.record(result.deduped ? 'deduped' : 'stored', 'message', {
-      tenantId: tenant.tenantId,
-      messageId: result.messageId,
+    await fileMessageFrom(deps, tally, tenant, ids, () => {
+      if (inGroup && fromMe) return { unroutable: 'own_group_message' };
+      const body =
+        item.message?.conversation ??
+        item.message?.extendedTextMessage?.text ??
+        item.message?.imageMessage?.caption ??
+        item.message?.videoMessage?.caption ??
+        item.message?.documentMessage?.caption ??
+        placeholder(item);
+      return {
+        channel: 'whatsapp',
+        direction: fromMe ? 'out' : 'in',
+        dedupeKey: `wa_web:${key.id}`,
+        providerMessageId: key.id,
+        body,
+        createdAt: providerTime(item.messageTimestamp, deps.clock.now()),
+        ...(!fromMe && item.pushName ? { profileName: item.pushName } : {}),
+        ...(inGroup && chat.kind === 'group' ? { groupId: chat.groupId } : {}),
+      };
     });
   }
   return tally.totals();

@@ -98,7 +98,12 @@ function globalIndex(index: TableSpec['indexes'][number]): GlobalSecondaryIndex 
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
       { AttributeName: index.sortKey, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: index.projection ?? 'ALL' },
+    Projection: {
+      ProjectionType: index.projection ?? 'ALL',
+      ...(index.projection === 'INCLUDE'
+        ? { NonKeyAttributes: [...(index.nonKeyAttributes ?? [])] }
+        : {}),
+    },
   };
 }
 

@@ -5,6 +5,11 @@
  * two job items, one SQS batch) but as separate writes, since the idempotency record is its dedupe.
  * Its items live under `BL#` keys so they never meet onceflow's. Served over the runtime's HTTP
  * adapter at `POST /bench/baseline/whatsapp`; never deployed.
+ *
+ * Its job consumer (`consumeBaselineJob`) is made idempotent the same way, per queue record (SQS
+ * FIFO may deliver a record twice): Powertools Idempotency keyed by the job, around one update of
+ * the job item to `done`. The job's own work is left out, as it is from onceflow's consumer in the
+ * bench: only the bookkeeping that makes a job run once is counted.
  */
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -22,6 +27,7 @@ import {
   parseJsonBody,
 } from '../../functions/kernel/http.js';
 import { platformSecret } from '../../functions/kernel/secrets.js';
+import { withTelemetry } from '../../functions/kernel/telemetry.js';
 import { verifyHubSignature } from '../../functions/kernel/webhook-signature.js';
 import { findTenantByClaim } from '../../functions/tenants/tenant-store.js';
 import { cloudWebhookSchema, messageText } from '../../functions/webhooks/whatsapp-cloud.js';
@@ -40,6 +46,42 @@ function idempotent() {
     persistenceStore,
     config,
   });
+}
+
+let jobIdempotent: ((ring: { key: string }) => Promise<void>) | undefined;
+
+/** One job ring of the baseline's queue: `{ messageId, type }`. */
+export function consumeBaselineJob(ring: { messageId: string; type: string }): Promise<void> {
+  if (!jobIdempotent) {
+    persistenceStore ??= new DynamoDBPersistenceLayer({
+      tableName: tableName('idempotency'),
+      awsSdkV3Client: dynamodbClient,
+    });
+    const config = new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      expiresAfterSeconds: 24 * 3600,
+    });
+    config.registerLambdaContext({ getRemainingTimeInMillis: () => 30_000 } as Context);
+    jobIdempotent = makeIdempotent(
+      async (call: { key: string }) => {
+        const [messageId, type] = call.key.split('|');
+        await ddb.send(
+          new UpdateCommand({
+            TableName: tableName('inbound'),
+            Key: { pk: messageId, sk: `JOB#${type}` },
+            UpdateExpression: 'SET #status = :done, updatedAt = :now',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':done': 'done', ':now': new Date().toISOString() },
+          }),
+        );
+      },
+      { persistenceStore, config },
+    );
+  }
+  const run = jobIdempotent;
+  return withTelemetry({ source: `background_job:baseline_${ring.type}` }, () =>
+    run({ key: `${ring.messageId}|${ring.type}` }),
+  );
 }
 
 export const handler = httpHandler(async (request) => {

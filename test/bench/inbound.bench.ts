@@ -6,15 +6,22 @@
  *
  * Per run: deliveries/s, p50/p99 latency, DynamoDB and SQS requests per unique message and per
  * duplicate (an SDK middleware on the shared clients counts every request made inside the webhook's
- * telemetry context, so the job consumer's work is not counted), DynamoDB write and read units per
- * event (`ReturnConsumedCapacity: TOTAL`, set by the same middleware), and the cost per million
- * deliveries those counts imply at us-east-1 list prices. Uniques are sent first, then the
- * duplicates (re-deliveries of random earlier messages), so the two can be counted apart.
+ * or a job consumer's telemetry context), DynamoDB write and read units per event
+ * (`ReturnConsumedCapacity: INDEXES`, set by the same middleware: the table's units and every
+ * secondary index's, so index writes are not hidden), and the cost per million deliveries those
+ * counts imply at us-east-1 list prices. Uniques are sent first, then the duplicates (re-deliveries
+ * of random earlier messages), so the two can be counted apart.
  *
- * The jobs each run enqueues go to a sink queue nobody polls, so neither run pays for job work.
+ * The jobs each run enqueues go to a sink queue; once the deliveries are done, the run's own job
+ * consumer takes them (store + jobs per message, so a saving cannot hide in the consumer): onceflow's
+ * `runJob` (claim, then done) with a work that does nothing, and the baseline's Powertools-idempotent
+ * consumer (`consumeBaselineJob`). Both skip the job's own work, the same for either. The consumer's
+ * DynamoDB requests and units are counted per unique message; its SQS receives and deletes are not
+ * (the same for both). Deliveries/s and latency are of the webhook phase alone.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 
 // Handlers log at WARN and above only: a benchmark's stdout is its report.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -22,6 +29,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Options {
   deliveries: number;
+  /** Unique deliveries (and their jobs) through each path before measuring; not counted. */
+  warmup: number;
   concurrency: number;
   duplicateShare: number;
   phones: number;
@@ -30,6 +39,7 @@ interface Options {
 function parseArgs(args: readonly string[]): Options {
   const options: Options = {
     deliveries: 20_000,
+    warmup: -1,
     concurrency: 64,
     duplicateShare: 0.3,
     phones: 2_000,
@@ -39,12 +49,15 @@ function parseArgs(args: readonly string[]): Options {
     const value = () => Number(inline ?? args[++i]);
     if (flag === '--deliveries') options.deliveries = value();
     else if (flag === '--concurrency') options.concurrency = value();
+    else if (flag === '--warmup') options.warmup = value();
     else if (flag === '--duplicates') options.duplicateShare = value();
   }
   if (!Number.isInteger(options.deliveries) || options.deliveries < 10)
     throw new Error('--deliveries must be ≥ 10');
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
     throw new Error('--concurrency must be ≥ 1');
+  if (options.warmup < 0) options.warmup = Math.min(500, Math.floor(options.deliveries / 4));
+  if (!Number.isInteger(options.warmup)) throw new Error('--warmup must be a whole number');
   options.phones = Math.max(10, Math.min(options.phones, Math.floor(options.deliveries / 10)));
   return options;
 }
@@ -116,6 +129,8 @@ function percentile(sorted: number[], p: number): number {
 
 interface RunResult {
   name: string;
+  /** The job consumer's work on this run's jobs. */
+  jobs: Tally;
   deliveries: number;
   seconds: number;
   p50: number;
@@ -164,9 +179,58 @@ export default async function inboundBench(args: string[]): Promise<void> {
       await ensureFifoQueue(admin, queue, { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 });
       return queue.url;
     };
-    process.env[envNameForQueue('jobs')] = await sink('bench-onceflow-sink');
-    process.env.BENCH_BASELINE_QUEUE_URL = await sink('bench-baseline-sink');
-    admin.destroy();
+    const sinks = {
+      onceflow: await sink('bench-onceflow-sink'),
+      baseline: await sink('bench-baseline-sink'),
+    };
+    process.env[envNameForQueue('jobs')] = sinks.onceflow;
+    process.env.BENCH_BASELINE_QUEUE_URL = sinks.baseline;
+
+    const { jobDeps } = await import('../../functions/jobs/deps.js');
+    const { runJob } = await import('../../functions/jobs/run-job.js');
+    const { consumeBaselineJob } = await import('./inbound-baseline.js');
+    const noWork = async () => ({ result: {} });
+    const onceflowJobs = { ...jobDeps(), work: { lead_match: noWork, ai_triage: noWork } };
+    const consumers: Record<string, (body: Record<string, string>) => Promise<unknown>> = {
+      onceflow: (ring) =>
+        runJob(onceflowJobs, {
+          tenantId: String(ring.tenantId),
+          messageId: String(ring.messageId),
+          jobType: ring.jobType === 'lead_match' ? 'lead_match' : 'ai_triage',
+        }),
+      baseline: (ring) =>
+        consumeBaselineJob({ messageId: String(ring.messageId), type: String(ring.type) }),
+    };
+    /** Takes every ring off a run's sink queue and runs its consumer on it, `concurrency` at a time. */
+    async function consumeJobs(name: 'onceflow' | 'baseline'): Promise<number> {
+      const consume = consumers[name];
+      if (!consume) throw new Error(`no consumer for ${name}`);
+      let consumed = 0;
+      for (;;) {
+        const batches = await Promise.all(
+          Array.from({ length: Math.max(1, Math.floor(options.concurrency / 10)) }, () =>
+            admin.send(
+              new ReceiveMessageCommand({
+                QueueUrl: sinks[name],
+                MaxNumberOfMessages: 10,
+                VisibilityTimeout: 60,
+              }),
+            ),
+          ),
+        );
+        const messages = batches.flatMap((b) => b.Messages ?? []);
+        if (messages.length === 0) return consumed;
+        await Promise.all(
+          messages.map(async (m) => {
+            await consume(JSON.parse(m.Body ?? '{}'));
+            await admin.send(
+              new DeleteMessageCommand({ QueueUrl: sinks[name], ReceiptHandle: m.ReceiptHandle }),
+            );
+            consumed += 1;
+          }),
+        );
+      }
+    }
 
     // The baseline, served by the same HTTP adapter code as the manifest routes.
     const adapter = createHttpAdapter({
@@ -207,8 +271,11 @@ export default async function inboundBench(args: string[]): Promise<void> {
     // Counting middleware on the shared clients: attributed to whichever run is in progress, and
     // only for requests made inside a webhook's telemetry context.
     const tallies = { current: emptyTally(), counting: false };
-    const sourceCounted = () =>
-      tallies.counting && currentTelemetry().source.startsWith('http:POST /');
+    const sourceCounted = () => {
+      if (!tallies.counting) return false;
+      const source = currentTelemetry().source;
+      return source.startsWith('http:POST /') || source.startsWith('background_job:');
+    };
     dynamodbClient.middlewareStack.add(
       (next, context) => async (call) => {
         if (!sourceCounted()) return next(call);
@@ -216,7 +283,8 @@ export default async function inboundBench(args: string[]): Promise<void> {
         const command = commandOf(context.commandName);
         tally.ddbRequests += 1;
         const input = call.input as Record<string, unknown>;
-        input.ReturnConsumedCapacity ??= 'TOTAL';
+        // INDEXES: the total then includes every secondary index's units, not the table's alone.
+        input.ReturnConsumedCapacity = 'INDEXES';
         try {
           const out = await next(call);
           const output = out.output as { ConsumedCapacity?: Capacity | Capacity[] };
@@ -275,12 +343,22 @@ export default async function inboundBench(args: string[]): Promise<void> {
     const duplicates = Math.round(options.deliveries * options.duplicateShare);
     const uniques = options.deliveries - duplicates;
 
-    async function run(name: string, url: string, phoneNumberId: string): Promise<RunResult> {
+    async function run(
+      name: 'onceflow' | 'baseline',
+      url: string,
+      phoneNumberId: string,
+      size: { uniques: number; duplicates: number; counted: boolean } = {
+        uniques,
+        duplicates,
+        counted: true,
+      },
+    ): Promise<RunResult> {
+      const { uniques, duplicates } = size;
       const bodies = Array.from({ length: uniques }, (_, i) =>
         payloadFor(
           phoneNumberId,
           `wamid.${name}.${i}.${randomUUID()}`,
-          `97250${String(1_000_000 + (i % options.phones))}`,
+          `${size.counted ? 97250 : 97252}${String(1_000_000 + (i % options.phones))}`,
         ),
       );
       const dupBodies = Array.from(
@@ -315,18 +393,23 @@ export default async function inboundBench(args: string[]): Promise<void> {
         );
       };
       const started = performance.now();
-      tallies.counting = true;
+      tallies.counting = size.counted;
       tallies.current = emptyTally();
       await pool(bodies);
       const unique = tallies.current;
       tallies.current = emptyTally();
       await pool(dupBodies);
       const duplicate = tallies.current;
-      tallies.counting = false;
       const seconds = (performance.now() - started) / 1000;
+      tallies.current = emptyTally();
+      const consumed = await consumeJobs(name);
+      const jobs = tallies.current;
+      tallies.counting = false;
+      if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} job rings`);
       latencies.sort((a, b) => a - b);
       return {
         name,
+        jobs,
         deliveries: options.deliveries,
         seconds,
         p50: percentile(latencies, 50),
@@ -344,21 +427,22 @@ export default async function inboundBench(args: string[]): Promise<void> {
     console.log(
       `inbound bench: ${options.deliveries} deliveries (${uniques} unique, ${duplicates} duplicates), concurrency ${options.concurrency}, ${options.phones} senders`,
     );
-    // Warm both paths (module load, JIT) outside the measurement.
-    for (const [url, t] of [
-      [`${runtime.urls.api}/webhooks/whatsapp`, onceflowTenant],
-      [`http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`, baselineTenant],
-    ] as const) {
-      const raw = payloadFor(t.phoneNumberId, `wamid.warm.${randomUUID()}`, '972509999999');
-      await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-hub-signature-256': signHubBody(raw, secret),
-        },
-        body: raw,
-      });
-    }
+    // Warm both paths (module load, JIT, DynamoDB Local's JVM) outside the measurement, each
+    // through webhook and consumer, so neither run is measured cold: whichever ran first was
+    // measured markedly slower, whatever it was.
+    const warm = { uniques: options.warmup, duplicates: 0, counted: false };
+    await run(
+      'onceflow',
+      `${runtime.urls.api}/webhooks/whatsapp`,
+      onceflowTenant.phoneNumberId,
+      warm,
+    );
+    await run(
+      'baseline',
+      `http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`,
+      baselineTenant.phoneNumberId,
+      warm,
+    );
     const results = [
       await run('onceflow', `${runtime.urls.api}/webhooks/whatsapp`, onceflowTenant.phoneNumberId),
       await run(
@@ -367,6 +451,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
         baselineTenant.phoneNumberId,
       ),
     ];
+    admin.destroy();
     report(results, args.includes('--json'));
   } finally {
     if (baselineServer.server)
@@ -385,26 +470,22 @@ function report(results: RunResult[], json: boolean): void {
     });
     const u = per(r.unique, r.uniques);
     const d = per(r.duplicate, r.duplicates);
+    const j = per(r.jobs, r.uniques);
     const events = r.uniques + r.duplicates;
+    const all = [r.unique, r.duplicate, r.jobs];
+    const sum = (f: (t: Tally) => number) => all.reduce((n, t) => n + f(t), 0) / events;
     const total = {
-      requests:
-        (r.unique.ddbRequests +
-          r.unique.sqsRequests +
-          r.duplicate.ddbRequests +
-          r.duplicate.sqsRequests) /
-        events,
-      wcu:
-        (r.unique.wcu + r.unique.estimatedWcu + r.duplicate.wcu + r.duplicate.estimatedWcu) /
-        events,
-      rcu: (r.unique.rcu + r.duplicate.rcu) / events,
-      sqs: (r.unique.sqsRequests + r.duplicate.sqsRequests) / events,
+      requests: sum((t) => t.ddbRequests + t.sqsRequests),
+      wcu: sum((t) => t.wcu + t.estimatedWcu),
+      rcu: sum((t) => t.rcu),
+      sqs: sum((t) => t.sqsRequests),
     };
     const costPerMillion =
       1e6 * (total.wcu * PRICE.wru + total.rcu * PRICE.rru + total.sqs * PRICE.sqsFifo);
-    return { r, u, d, total, costPerMillion };
+    return { r, u, d, j, total, costPerMillion };
   });
   const f = (n: number, digits = 2) => n.toFixed(digits);
-  const table = rows.map(({ r, u, d, total, costPerMillion }) => ({
+  const table = rows.map(({ r, u, d, j, total, costPerMillion }) => ({
     run: r.name,
     'deliveries/s': f(r.deliveries / r.seconds, 0),
     'p50 ms': f(r.p50, 1),
@@ -416,6 +497,8 @@ function report(results: RunResult[], json: boolean): void {
     'SQS req/dup': f(d.sqs),
     'WCU/unique': f(u.wcu),
     'WCU/dup': f(d.wcu),
+    'jobs DDB req/unique': f(j.ddb),
+    'jobs WCU/unique': f(j.wcu),
     'req/event': f(total.requests),
     'WCU/event': f(total.wcu),
     'RCU/event': f(total.rcu),
@@ -431,12 +514,12 @@ function report(results: RunResult[], json: boolean): void {
         `DynamoDB+SQS cost per million deliveries $${f(ours.costPerMillion)} vs $${f(base.costPerMillion)}.`,
     );
     console.log(
-      'Write units for failed conditional writes are estimated (DynamoDB Local reports none): 1 per item, 2 per transactional item. Prices: us-east-1 on-demand list.',
+      'Units include secondary indexes and the job consumer (per unique message). Write units for failed conditional writes are estimated (DynamoDB Local reports none): 1 per item, 2 per transactional item. Prices: us-east-1 on-demand list.',
     );
   }
   if (json) {
     const figures = Object.fromEntries(
-      rows.map(({ r, u, d, total, costPerMillion }) => [
+      rows.map(({ r, u, d, j, total, costPerMillion }) => [
         r.name,
         {
           deliveries: r.deliveries,
@@ -452,6 +535,8 @@ function report(results: RunResult[], json: boolean): void {
           dollarsPerMillion: costPerMillion,
           perUnique: { ddbRequests: u.ddb, sqsRequests: u.sqs, wcu: u.wcu, rcu: u.rcu },
           perDuplicate: { ddbRequests: d.ddb, sqsRequests: d.sqs, wcu: d.wcu, rcu: d.rcu },
+          /** The job consumer's bookkeeping per unique message (claim and done, or its equivalent). */
+          jobsPerUnique: { ddbRequests: j.ddb, wcu: j.wcu, rcu: j.rcu },
         },
       ]),
     );

@@ -167,6 +167,7 @@ const phone = () => `9725${String(Math.floor(Math.random() * 1e8)).padStart(8, '
 const messageFlow: CrashFlow = {
   name: 'inbound message → jobs → recovery',
   failpoints: [
+    'inbound.after-message-claimed',
     'inbound.after-message-stored',
     'jobs.after-claim',
     'jobs.ai_triage.after-model-call',
@@ -178,7 +179,7 @@ const messageFlow: CrashFlow = {
       const wamid = `wamid.${randomUUID()}`;
       const messageId = messageIdFor(w.t.tenantId, `wamid:${wamid}`);
       armOnce(point);
-      if (point === 'inbound.after-message-stored') {
+      if (point === 'inbound.after-message-claimed' || point === 'inbound.after-message-stored') {
         await expectCrash(() => sendCloud(w.t, from, 'hello', wamid));
         await sendCloud(w.t, from, 'hello', wamid); // Meta retries
       } else if (point === 'recovery.after-requeue') {

@@ -181,7 +181,13 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
                       { AttributeName: index.partitionKey, KeyType: 'HASH' },
                       { AttributeName: index.sortKey, KeyType: 'RANGE' },
                     ],
-                    Projection: { ProjectionType: index.projection ?? 'ALL' },
+                    Projection: {
+                      ProjectionType: index.projection ?? 'ALL',
+                      NonKeyAttributes:
+                        index.projection === 'INCLUDE'
+                          ? [...(index.nonKeyAttributes ?? [])]
+                          : Match.absent(),
+                    },
                   })),
           },
         });

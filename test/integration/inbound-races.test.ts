@@ -1,7 +1,8 @@
 /**
  * Races on the inbound side against the real DynamoDB Local (issue 7 items 1, 2 and 14): concurrent
  * lead PUTs with the same phones in opposite orders, a lead PUT racing the `lead_match` job of a
- * first message, and a bare `@lid` message racing a phone + same-`@lid` message. After every trial:
+ * first message, a bare `@lid` message racing a phone + same-`@lid` message, and concurrent deliveries
+ * of one provider message (with or without a crashed delivery's claim). After every trial:
  * each person has exactly one listed conversation, holding all of its messages, and a next inbound
  * message of each phone stores (200) into that conversation.
  */
@@ -110,6 +111,45 @@ describe('concurrent lead merges (issue 7.1)', () => {
         expect((await sendCloud(t, a, 'next a')).status).toBe(200);
         expect((await sendCloud(t, b, 'next b')).status).toBe(200);
         expect(await expectOnePerson(t, ['from a', 'from b', 'next a', 'next b'])).toBe(id);
+      },
+    });
+  });
+});
+
+describe('one message per provider id, decided after the claim-first write', () => {
+  it('concurrent deliveries of one wamid, half of the trials over a claim a crashed delivery left → stored once, counted once', async () => {
+    let n = 8_000_000 + Math.floor(Math.random() * 1_000_000);
+    let trial = 0;
+    await raceTrials({
+      trials: 16,
+      maxStaggerMs: 10,
+      setup: async () => {
+        const t = await createTenant();
+        const from = phoneOf(n++);
+        const wamid = `wamid.${randomUUID()}`;
+        // Every other trial: a first delivery claimed the message and died before filing it.
+        if (trial++ % 2 === 1) {
+          armOnce('inbound.after-message-claimed');
+          await expect(sendCloud(t, from, 'hello', wamid)).rejects.toBeInstanceOf(
+            FailpointCrashError,
+          );
+          clearFailpoints();
+        }
+        return { t, from, wamid };
+      },
+      contenders: ({ t, from, wamid }) =>
+        Array.from({ length: 4 }, () => () => sendCloud(t, from, 'hello', wamid)),
+      check: async ({ t }, outcomes) => {
+        const answers = outcomes.map((o) => {
+          expect(o.status).toBe('fulfilled');
+          const value = (o as PromiseFulfilledResult<{ status: number; json: { stored: number } }>)
+            .value;
+          expect(value.status).toBe(200);
+          return value.json.stored;
+        });
+        // Exactly one delivery filed it; every other one was told it was a duplicate.
+        expect(answers.sort()).toEqual([0, 0, 0, 1]);
+        await expectOnePerson(t, ['hello']);
       },
     });
   });

@@ -144,6 +144,7 @@ describe('jobs', () => {
     const names = listFailpoints().map((f) => f.name);
     expect(names).toEqual(
       expect.arrayContaining([
+        'inbound.after-message-claimed',
         'inbound.after-message-stored',
         'inbound.after-job-reset',
         'jobs.after-claim',
@@ -161,6 +162,22 @@ describe('jobs', () => {
 });
 
 describe('a crash at each failpoint, then redelivery → nothing lost or doubled', () => {
+  it('inbound.after-message-claimed: the retry files the claimed message once, counted once', async () => {
+    const wamid = `wamid.${randomUUID()}`;
+    const from = `97258${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    armFailpoints({ 'inbound.after-message-claimed': { probability: 1, times: 1 } });
+    await expect(deliverCloud(wamid, from)).rejects.toBeInstanceOf(FailpointCrashError);
+    const again = await deliverCloud(wamid, from);
+    // The claim alone is not a stored message: the retry files it and says so.
+    expect(again.json).toMatchObject({ received: 1, stored: 1, deduped: 0 });
+    const third = await deliverCloud(wamid, from);
+    expect(third.json).toMatchObject({ received: 1, deduped: 1 });
+    const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
+    await settle(messageId);
+    const conversation = await expectExactlyOnce(messageId);
+    expect(conversation?.messageCount).toBe(1);
+  });
+
   it('inbound.after-message-stored: the jobs were never enqueued; the sweep finds them', async () => {
     const wamid = `wamid.${randomUUID()}`;
     armFailpoints({ 'inbound.after-message-stored': { probability: 1, times: 1 } });

@@ -9,7 +9,8 @@ import {
   sendGroupOf,
 } from '../../functions/campaigns/model.js';
 import { normalizeRecipients } from '../../functions/campaigns/recipient-input.js';
-import { classifyError, createWhatsAppClient } from '../../functions/campaigns/whatsapp-client.js';
+import { afterRefusal, PAIR_RATE_RETRY_MS } from '../../functions/campaigns/sender.js';
+import { createWhatsAppClient } from '../../functions/campaigns/whatsapp-client.js';
 import { windowAllowance } from '../../functions/kernel/token-bucket.js';
 import { newWamid, validateSend } from '../../lib/local/sim/whatsapp.js';
 
@@ -99,15 +100,68 @@ describe('status order', () => {
   });
 });
 
+/** One template send, and a Cloud API client whose every request is answered with `body`. */
+const send = {
+  phoneNumberId: '1',
+  to: '+972501234567',
+  template: { name: 'a', language: 'en' },
+  callbackData: 'c',
+};
+const answering = (status: number, body: string) =>
+  createWhatsAppClient({
+    baseUrl: 'http://x',
+    version: 'v21.0',
+    accessToken: async () => 't',
+    fetch: async () => new Response(body, { status }),
+  });
+
 describe('provider errors', () => {
-  it('classifies the Cloud API codes', () => {
-    expect(classifyError(400, 130429)).toBe('throughput');
-    expect(classifyError(500, 131000)).toBe('transient');
-    expect(classifyError(503, undefined)).toBe('transient');
-    expect(classifyError(400, 131056)).toBe('pair_rate');
-    expect(classifyError(400, 131026)).toBe('permanent');
-    expect(classifyError(404, 132001)).toBe('permanent');
-    expect(classifyError(400, 100)).toBe('permanent');
+  /**
+   * The Cloud API codes `/work/shared/provider-facts.md` documents (WhatsApp Cloud API section),
+   * each answered the way the Graph API answers (an HTTP error with `{"error": {"code"}}`) through
+   * the real client, and what must then happen to the recipient according to that fact.
+   */
+  const documented = [
+    // "130429 over throughput": the number was too fast; nothing is wrong with the contact.
+    { code: 130429, status: 400, fact: 'over the number’s throughput', recipient: 'retry' },
+    // "131056 pair rate 1 msg / 6 s per user": only this contact must wait.
+    { code: 131056, status: 400, fact: 'pair rate to one user', recipient: 'later' },
+    // "131026 undeliverable": the same send can never succeed.
+    { code: 131026, status: 400, fact: 'undeliverable', recipient: 'failed' },
+  ] as const;
+  const graphError = (status: number, code: number) =>
+    answering(
+      status,
+      JSON.stringify({
+        error: { message: `(#${code}) documented error`, type: 'OAuthException', code },
+      }),
+    );
+
+  it.each(documented)(
+    '$code ($fact): nothing was sent, and the recipient is $recipient',
+    async ({ code, status, recipient }) => {
+      const result = await graphError(status, code).sendTemplate(send);
+      // A refusal: never recorded as sent, never an unknown outcome held for evidence.
+      expect(result.kind).toBe('rejected');
+      if (result.kind !== 'rejected') return;
+      expect(result.code).toBe(code);
+      expect(afterRefusal(result.class)).toBe(recipient);
+    },
+  );
+
+  it('a pair-rate refusal waits at least the documented 6 s per user before ringing again', () => {
+    expect(PAIR_RATE_RETRY_MS).toBeGreaterThanOrEqual(6_000);
+  });
+
+  it('an HTTP 429 or a 5xx with a Graph error is retried, whatever its code', async () => {
+    for (const [status, code] of [
+      [429, 4],
+      [500, 131000],
+      [503, 1],
+    ] as const) {
+      const result = await graphError(status, code).sendTemplate(send);
+      expect(result.kind === 'rejected' && afterRefusal(result.class)).toBe('retry');
+    }
   });
 
   it('tells a refused connection (not sent) from a lost answer (unknown)', async () => {
@@ -141,20 +195,6 @@ describe('provider errors', () => {
 });
 
 describe('provider answers in front of the Graph API', () => {
-  const send = {
-    phoneNumberId: '1',
-    to: '+972501234567',
-    template: { name: 'a', language: 'en' },
-    callbackData: 'c',
-  };
-  const answering = (status: number, body: string) =>
-    createWhatsAppClient({
-      baseUrl: 'http://x',
-      version: 'v21.0',
-      accessToken: async () => 't',
-      fetch: async () => new Response(body, { status }),
-    });
-
   it('a 5xx without a Graph error (gateway timeout) is an unknown outcome, never a refusal', async () => {
     expect(await answering(504, '<html>Gateway Time-out</html>').sendTemplate(send)).toMatchObject({
       kind: 'unknown',

@@ -4,26 +4,25 @@
  * survivor's messages.
  */
 
-import { ddb } from '../../kernel/clients.js';
-import { tableName } from '../../kernel/config.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
 import { authenticate } from '../../tenants/index.js';
-import { getConversation, listMessages, pageLimit } from '../conversation-store.js';
+import { pageLimit } from '../conversation-store.js';
+import { conversationsDeps } from '../deps.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
-  const table = tableName('inbound');
+  const { store } = conversationsDeps();
   let conversationId = pathParam(request, 'conversationId');
   for (let hop = 0; ; hop++) {
-    const conversation = await getConversation(ddb, table, conversationId);
+    const conversation = await store.getConversation(conversationId);
     if (!conversation || conversation.tenantId !== tenantId || hop > 3) {
       throw new NotFoundError('No such conversation.');
     }
-    if (typeof conversation.mergedInto !== 'string') break;
+    if (conversation.mergedInto === undefined) break;
     conversationId = conversation.mergedInto;
   }
-  const page = await listMessages(ddb, table, conversationId, {
+  const page = await store.listMessages(conversationId, {
     ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
     limit: pageLimit(request.query.limit),
   });

@@ -3,14 +3,12 @@
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
 import * as z from 'zod';
-import { ddb } from '../../kernel/clients.js';
-import { systemClock } from '../../kernel/clock.js';
-import { tableName } from '../../kernel/config.js';
 import { InvalidRequestError, NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
 import { toE164 } from '../../kernel/phone.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { attachLead } from '../conversation-store.js';
+import { conversationsDeps } from '../deps.js';
 
 export const leadSchema = z
   .object({
@@ -31,7 +29,7 @@ export const handler = httpHandler(async (request) => {
   );
   if (bad.length > 0)
     throw new InvalidRequestError('Some phones are not valid phone numbers.', bad);
-  const result = await attachLead(ddb, systemClock, tableName('inbound'), tenantId, leadId, {
+  const result = await attachLead(conversationsDeps(), tenantId, leadId, {
     ...(body.name !== undefined ? { name: body.name } : {}),
     phones: phones as string[],
   });

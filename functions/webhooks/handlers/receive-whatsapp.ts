@@ -7,7 +7,7 @@ import { ForbiddenError, UnauthorizedError } from '../../kernel/errors.js';
 import { header, httpHandler, parseJsonBody } from '../../kernel/http.js';
 import { constantTimeEqual, platformSecret } from '../../kernel/secrets.js';
 import { verifyHubSignature } from '../../kernel/webhook-signature.js';
-import { inboundDeps } from '../deps.js';
+import { cloudTenantLookup, inboundDeps } from '../deps.js';
 import { logRejected } from '../outcomes.js';
 import { cloudWebhookSchema, receiveCloudWebhook } from '../whatsapp-cloud.js';
 
@@ -37,5 +37,8 @@ export const handler = httpHandler(async (request) => {
     throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match the body.');
   }
   const payload = parseJsonBody(request, cloudWebhookSchema);
-  return { status: 200, body: await receiveCloudWebhook(inboundDeps(), payload) };
+  return {
+    status: 200,
+    body: await receiveCloudWebhook(inboundDeps(), payload, cloudTenantLookup()),
+  };
 });
