@@ -15,6 +15,7 @@ export {
   tenantConfigSchema,
 } from './tenant-config.js';
 export {
+  CLAIM_RELEASE_HOLD_SECONDS,
   DynamoDbTenantStore,
   type IssuedCredentials,
   type Tenant,

@@ -54,7 +54,19 @@ interface ClaimItem {
   readonly tenantId: string;
   readonly kind: ClaimKind;
   readonly claimedAt: string;
+  /** Set when its tenant released it: it names no owner, and only that tenant may take it back before `heldUntil`. */
+  readonly releasedAt?: string;
+  /** Epoch milliseconds until which another tenant may not take it. */
+  readonly heldUntil?: number;
 }
+
+/**
+ * How long an identifier a tenant released stays unclaimable by any other tenant. Webhooks cache
+ * which tenant owns a phone number id for at most this long (`webhooks/deps.ts`), so a delivery
+ * routed by a cache entry written before the release can only reach the tenant that released it,
+ * never the next owner's neighbour: an id changes hands only after every cache has let it go.
+ */
+export const CLAIM_RELEASE_HOLD_SECONDS = 60;
 
 export interface IssuedCredentials {
   readonly apiKey: string;
@@ -116,6 +128,7 @@ export class DynamoDbTenantStore implements TenantStore {
       new GetCommand({ TableName: this.table, Key: claimKey(kind, id) }),
     );
     const owner = out.Item?.tenantId;
+    if (out.Item?.releasedAt !== undefined) return undefined;
     return typeof owner === 'string' ? this.get(owner) : undefined;
   }
 
@@ -135,11 +148,15 @@ export class DynamoDbTenantStore implements TenantStore {
       if (result.ok) return { created: current === undefined };
       const taken = changes.take.find((c) => result.failed === claimLabel(c));
       if (taken) {
-        throw new ConflictError(
-          `The identifier ${taken.id} already belongs to another tenant.`,
-          'conflict',
-          [{ field: CLAIM_FIELD[taken.kind], message: `${taken.id} is owned by another tenant` }],
-        );
+        const heldUntil = result.failures.find((f) => f.label === claimLabel(taken))?.current
+          ?.heldUntil;
+        const reason =
+          typeof heldUntil === 'number'
+            ? `was released by another tenant and can be claimed from ${new Date(heldUntil).toISOString()}`
+            : 'is owned by another tenant';
+        throw new ConflictError(`The identifier ${taken.id} ${reason}.`, 'conflict', [
+          { field: CLAIM_FIELD[taken.kind], message: `${taken.id} ${reason}` },
+        ]);
       }
       // The config changed under us (or a claim we held was released): read again and retry.
     }
@@ -189,19 +206,24 @@ export class DynamoDbTenantStore implements TenantStore {
           put: {
             table: this.table,
             item: { ...claimItem },
-            condition: 'attribute_not_exists(pk) OR tenantId = :me',
-            values: { ':me': tenantId },
+            condition: 'attribute_not_exists(pk) OR tenantId = :me OR heldUntil <= :now',
+            values: { ':me': tenantId, ':now': this.clock.now() },
           },
         };
       }),
       ...changes.release.map(
         (claim): AtomicWrite => ({
           label: `release:${claim.kind}:${claim.id}`,
-          delete: {
+          update: {
             table: this.table,
             key: claimKey(claim.kind, claim.id),
-            condition: 'tenantId = :me',
-            values: { ':me': tenantId },
+            update: 'SET releasedAt = :at, heldUntil = :until',
+            condition: 'tenantId = :me AND attribute_not_exists(releasedAt)',
+            values: {
+              ':me': tenantId,
+              ':at': now,
+              ':until': this.clock.now() + CLAIM_RELEASE_HOLD_SECONDS * 1000,
+            },
           },
         }),
       ),

@@ -6,7 +6,7 @@ import { inboundDeps } from '../conversations/index.js';
 import { systemClock } from '../kernel/clock.js';
 import { ConfigurationError } from '../kernel/config.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
-import { type Tenant, tenantStore } from '../tenants/index.js';
+import { CLAIM_RELEASE_HOLD_SECONDS, type Tenant, tenantStore } from '../tenants/index.js';
 
 /** Longer than GoHighLevel's retry horizon (six retries ~10 minutes apart, ~70 minutes). */
 export const DEFAULT_GHL_DEDUPE_WINDOW_SECONDS = 7200;
@@ -26,19 +26,21 @@ export function ghlDedupeWindowSeconds(env = process.env): number {
 /**
  * How long a warm container keeps which tenant owns a WhatsApp phone number id. Every Cloud API
  * delivery needs it before anything else; read every time it was two of a delivery's DynamoDB
- * requests, and it kept a duplicate from being decided by its one conditional write. The cost: a
- * phone number id moved to another tenant keeps routing to the old one for up to this long in a
- * container that cached it (a new or unknown id is never cached, so adding one takes effect at once).
+ * requests, and it kept a duplicate from being decided by its one conditional write. A phone number
+ * id a tenant removes keeps routing to that tenant for up to this long in a container that cached
+ * it; no other tenant can take the id meanwhile (`CLAIM_RELEASE_HOLD_SECONDS`, which bounds this
+ * setting), so a cached route never delivers one tenant's messages to another. A new or unknown id
+ * is never cached, so adding one takes effect at once.
  */
-export const DEFAULT_TENANT_CACHE_SECONDS = 60;
+export const DEFAULT_TENANT_CACHE_SECONDS = CLAIM_RELEASE_HOLD_SECONDS;
 
 export function tenantCacheSeconds(env = process.env): number {
   const raw = env.ONCEFLOW_TENANT_CACHE_SECONDS;
   if (raw === undefined || raw === '') return DEFAULT_TENANT_CACHE_SECONDS;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
+  if (!Number.isInteger(value) || value < 0 || value > CLAIM_RELEASE_HOLD_SECONDS) {
     throw new ConfigurationError(
-      `ONCEFLOW_TENANT_CACHE_SECONDS must be a whole number of seconds ≥ 0, got ${raw}`,
+      `ONCEFLOW_TENANT_CACHE_SECONDS must be a whole number of seconds from 0 to ${CLAIM_RELEASE_HOLD_SECONDS} (how long a released phone number id is held from other tenants), got ${raw}`,
     );
   }
   return value;

@@ -7,6 +7,7 @@ import { ConflictError, UnauthorizedError } from '../../../functions/kernel/erro
 import type { HttpRequest } from '../../../functions/kernel/http.js';
 import { authenticate } from '../../../functions/tenants/index.js';
 import {
+  CLAIM_RELEASE_HOLD_SECONDS,
   findTenantByClaim,
   issueCredentials,
   putTenantConfig,
@@ -51,6 +52,41 @@ describe('tenant configuration', () => {
     }
     const owner = await findTenantByClaim(ddb, 'whatsapp_phone', phone);
     expect(tenants).toContain(owner?.tenantId);
+  });
+});
+
+describe('a released identifier', () => {
+  it('routes to no tenant, is held from other tenants for the webhook cache time, then can be taken', async () => {
+    const clock = new ManualClock();
+    const [first, second] = [id(), id()];
+    const phone = `pn-${randomUUID()}`;
+    await putTenantConfig(ddb, clock, first, config([phone]));
+    await putTenantConfig(ddb, clock, first, config([]));
+
+    // Released: nobody owns it, and another tenant is refused while caches may still route it.
+    expect(await findTenantByClaim(ddb, 'whatsapp_phone', phone)).toBeUndefined();
+    const held = putTenantConfig(ddb, clock, second, config([phone]));
+    await expect(held).rejects.toBeInstanceOf(ConflictError);
+    await expect(held).rejects.toThrow(/released by another tenant/);
+    clock.advance(CLAIM_RELEASE_HOLD_SECONDS * 1000 - 1);
+    await expect(putTenantConfig(ddb, clock, second, config([phone]))).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+
+    // After the hold the next tenant takes it; the tenant that released it could take it back earlier.
+    clock.advance(1);
+    expect(await putTenantConfig(ddb, clock, second, config([phone]))).toEqual({ created: true });
+    expect((await findTenantByClaim(ddb, 'whatsapp_phone', phone))?.tenantId).toBe(second);
+  });
+
+  it('can be taken back at once by the tenant that released it', async () => {
+    const clock = new ManualClock();
+    const tenant = id();
+    const phone = `pn-${randomUUID()}`;
+    await putTenantConfig(ddb, clock, tenant, config([phone]));
+    await putTenantConfig(ddb, clock, tenant, config([]));
+    await putTenantConfig(ddb, clock, tenant, config([phone]));
+    expect((await findTenantByClaim(ddb, 'whatsapp_phone', phone))?.tenantId).toBe(tenant);
   });
 });
 
