@@ -179,15 +179,17 @@ export class DynamoDbLedgerStore implements LedgerStore {
     private readonly table: string,
   ) {}
 
-  async getMember(tenantId: string, queueType: string, userId: string) {
+  /** The item at `key`, read consistently (the base table, never an index). */
+  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
     const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: queuePk(tenantId, queueType), sk: memberSk(userId) },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
-    return out.Item ? strip<MemberItem>(out.Item) : undefined;
+    return out.Item;
+  }
+
+  async getMember(tenantId: string, queueType: string, userId: string) {
+    const item = await this.read({ pk: queuePk(tenantId, queueType), sk: memberSk(userId) });
+    return item ? strip<MemberItem>(item) : undefined;
   }
 
   async createMember(member: MemberItem) {
@@ -322,14 +324,11 @@ export class DynamoDbLedgerStore implements LedgerStore {
   }
 
   async getEvidence(ref: PendingRef) {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: userPk(ref.tenantId, ref.userId), sk: evidenceSk(ref.type, ref.evidenceId) },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? strip<EvidenceItem>(out.Item) : undefined;
+    const item = await this.read({
+      pk: userPk(ref.tenantId, ref.userId),
+      sk: evidenceSk(ref.type, ref.evidenceId),
+    });
+    return item ? strip<EvidenceItem>(item) : undefined;
   }
 
   async evidenceOf(tenantId: string, userId: string, type: string) {
@@ -438,14 +437,11 @@ export class DynamoDbLedgerStore implements LedgerStore {
     queueType: string,
     stayNo: number,
   ) {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: userPk(tenantId, userId), sk: conversionSk(type, queueType, stayNo) },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? strip<ConversionItem>(out.Item) : undefined;
+    const item = await this.read({
+      pk: userPk(tenantId, userId),
+      sk: conversionSk(type, queueType, stayNo),
+    });
+    return item ? strip<ConversionItem>(item) : undefined;
   }
 
   async conversionsOfUser(

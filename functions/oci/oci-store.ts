@@ -177,6 +177,14 @@ export class DynamoOciStore implements OciStore {
     private readonly table: string,
   ) {}
 
+  /** The item at `key`, read consistently (the base table, never an index). */
+  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
   async createCall(call: Call): Promise<CreateCallResult> {
     const result = await putOnce(this.ddb, {
       table: this.table,
@@ -188,14 +196,8 @@ export class DynamoOciStore implements OciStore {
   }
 
   async getCall(tenantId: string, callId: string): Promise<Call | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.call(tenantId, callId),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toCall(out.Item) : undefined;
+    const item = await this.read(keys.call(tenantId, callId));
+    return item ? toCall(item) : undefined;
   }
 
   async createConversion(conversion: Conversion): Promise<CreateConversionResult> {
@@ -252,25 +254,13 @@ export class DynamoOciStore implements OciStore {
   }
 
   async getSession(tenantId: string, orderId: string): Promise<SessionClaim | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.session(tenantId, orderId),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toSession(out.Item) : undefined;
+    const item = await this.read(keys.session(tenantId, orderId));
+    return item ? toSession(item) : undefined;
   }
 
   async getRow(ref: RowRef): Promise<OciRow | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toRow(out.Item) : undefined;
+    const item = await this.read(keys.row(ref.tenantId, ref.conversionId, ref.kind));
+    return item ? toRow(item) : undefined;
   }
 
   async pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]> {
