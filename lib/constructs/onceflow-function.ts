@@ -248,6 +248,10 @@ function handlerBundle(projectRoot: string, entry: string): Code {
     bundling: {
       // Required by the type; never pulled, since local bundling either succeeds or throws.
       image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:24-alpine'),
+      // CDK reuses a staged asset whose source path and bundling options it has seen (functions
+      // cannot be compared): the entry and target must be part of the options, or every function
+      // of the stack would get the first one's bundle.
+      environment: { ONCEFLOW_BUNDLE_ENTRY: entry, ONCEFLOW_BUNDLE_TARGET: ESBUILD_TARGET },
       local: {
         tryBundle(outputDir: string): boolean {
           const built = spawnSync(
