@@ -10,7 +10,9 @@ import {
   IdempotencyAlreadyInProgressError,
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
-import { APIGatewayProxyEventV2Schema } from '@aws-lambda-powertools/parser/schemas';
+// The schema's own module: the `schemas` barrel would bundle and build every event schema Parser
+// has (S3, AppSync, ALB, ...) at each cold start.
+import { APIGatewayProxyEventV2Schema } from '@aws-lambda-powertools/parser/schemas/api-gatewayv2';
 import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,

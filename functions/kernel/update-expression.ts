@@ -13,6 +13,8 @@ export interface UpdateSpec {
   readonly set?: Readonly<Record<string, unknown>>;
   /** `attr = if_not_exists(attr, value)`: set only when absent. */
   readonly setIfAbsent?: Readonly<Record<string, unknown>>;
+  /** `attr = source`: the value of another attribute of the same item (`sweepPk = pendingPk`). */
+  readonly copy?: Readonly<Record<string, string>>;
   /** `ADD attr n`: numeric increments (a missing attribute counts as 0). */
   readonly add?: Readonly<Record<string, number>>;
   readonly remove?: readonly string[];
@@ -76,6 +78,7 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
       const a = name(attr);
       return `${a} = if_not_exists(${a}, ${value(v)})`;
     }),
+    ...Object.entries(spec.copy ?? {}).map(([attr, source]) => `${name(attr)} = ${name(source)}`),
   ];
   for (const entry of spec.within ?? []) {
     if (entry.path.length === 0) throw new Error('a nested update needs a path');

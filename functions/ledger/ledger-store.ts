@@ -14,16 +14,15 @@
  * - `LU#<tenant>#<user> / C#<type>#<queue>#<stayNo>`: a conversion; `gsi1pk` `LCV#<tenant>` /
  *   `gsi1sk` `<loggedAt>#<conversionId>` lists a tenant's conversions.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
-import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
+import {
+  type ConditionalUpdateInput,
+  conditionalUpdate,
+  conditionalUpdateWrite,
+} from '../kernel/conditional-update.js';
+import { keyCursor } from '../kernel/cursor.js';
+import { queryAll, queryPage } from '../kernel/paginate.js';
 import { putOnce } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import type {
@@ -163,15 +162,13 @@ function strip<T>(item: Record<string, unknown>): T {
   return out as T;
 }
 
-// --- cursors ---------------------------------------------------------------------------------------
-
-/** A page's last key: exactly `attrs`, with `expected` pinned (never another tenant's listing). */
-function decodeCursor(
-  cursor: string | undefined,
-  expected: Record<string, string>,
-  attrs: readonly string[],
-): Record<string, string> | undefined {
-  return decodeKernelCursor(cursor, keyCursor(attrs, expected));
+/** A member's stay `stayNo` with this status: the guard of every stay transition. */
+function stayIs(stayNo: number, status: MemberItem['status']) {
+  return {
+    expression: 'stayNo = :stayNo AND #status = :status',
+    names: { '#status': 'status' },
+    values: { ':stayNo': stayNo, ':status': status },
+  };
 }
 
 // --- the DynamoDB adapter --------------------------------------------------------------------------
@@ -182,15 +179,17 @@ export class DynamoDbLedgerStore implements LedgerStore {
     private readonly table: string,
   ) {}
 
-  async getMember(tenantId: string, queueType: string, userId: string) {
+  /** The item at `key`, read consistently (the base table, never an index). */
+  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
     const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: queuePk(tenantId, queueType), sk: memberSk(userId) },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
-    return out.Item ? strip<MemberItem>(out.Item) : undefined;
+    return out.Item;
+  }
+
+  async getMember(tenantId: string, queueType: string, userId: string) {
+    const item = await this.read({ pk: queuePk(tenantId, queueType), sk: memberSk(userId) });
+    return item ? strip<MemberItem>(item) : undefined;
   }
 
   async createMember(member: MemberItem) {
@@ -226,26 +225,19 @@ export class DynamoDbLedgerStore implements LedgerStore {
       ...(current.leftBy !== undefined ? { leftBy: current.leftBy } : {}),
     };
     const writes: AtomicWrite[] = [
-      {
-        label: 'member',
-        update: {
-          table: this.table,
-          key: { pk, sk: memberSk(current.userId) },
-          update:
-            'SET stayNo = :next, stayId = :stayId, #status = :in, joinedAt = :joinedAt, eventType = :eventType REMOVE leftAt, leftReason, leftBy',
-          condition: 'stayNo = :current AND #status = :out',
-          names: { '#status': 'status' },
-          values: {
-            ':next': next.stayNo,
-            ':stayId': next.stayId,
-            ':in': 'in',
-            ':out': 'out',
-            ':joinedAt': next.joinedAt,
-            ':eventType': next.eventType,
-            ':current': current.stayNo,
-          },
+      conditionalUpdateWrite('member', {
+        table: this.table,
+        key: { pk, sk: memberSk(current.userId) },
+        set: {
+          stayNo: next.stayNo,
+          stayId: next.stayId,
+          status: 'in',
+          joinedAt: next.joinedAt,
+          eventType: next.eventType,
         },
-      },
+        remove: ['leftAt', 'leftReason', 'leftBy'],
+        conditions: [stayIs(current.stayNo, 'out')],
+      }),
       {
         label: 'stay',
         put: {
@@ -260,34 +252,17 @@ export class DynamoDbLedgerStore implements LedgerStore {
   }
 
   async closeStay(member: MemberItem, end: { leftAt: string; leftReason: string; leftBy: string }) {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
-          UpdateExpression:
-            'SET #status = :out, leftAt = :leftAt, leftReason = :reason, leftBy = :by',
-          ConditionExpression: 'stayNo = :stayNo AND #status = :in',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':out': 'out',
-            ':in': 'in',
-            ':leftAt': end.leftAt,
-            ':reason': end.leftReason,
-            ':by': end.leftBy,
-            ':stayNo': member.stayNo,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
+      set: { status: 'out', leftAt: end.leftAt, leftReason: end.leftReason, leftBy: end.leftBy },
+      conditions: [stayIs(member.stayNo, 'in')],
+    });
+    return out.applied;
   }
 
   async pastStays(tenantId: string, queueType: string, userId: string) {
-    const items = await this.queryAll({
+    const items = await queryAll(this.ddb, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: {
@@ -306,21 +281,22 @@ export class DynamoDbLedgerStore implements LedgerStore {
     limit: number,
   ) {
     const pk = queuePk(tenantId, queueType);
-    const start = decodeCursor(cursor, { pk }, ['pk', 'sk']);
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const page = await queryPage(
+      this.ddb,
+      {
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         FilterExpression: '#status = :in',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':pk': pk, ':prefix': 'U#', ':in': 'in' },
         Limit: limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+      },
+      cursor,
+      keyCursor(['pk', 'sk'], { pk }),
     );
     return {
-      items: (out.Items ?? []).map((item) => strip<MemberItem>(item)),
-      nextCursor: encodeCursor(out.LastEvaluatedKey),
+      items: page.items.map((item) => strip<MemberItem>(item)),
+      nextCursor: page.nextCursor,
     };
   }
 
@@ -348,18 +324,15 @@ export class DynamoDbLedgerStore implements LedgerStore {
   }
 
   async getEvidence(ref: PendingRef) {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: userPk(ref.tenantId, ref.userId), sk: evidenceSk(ref.type, ref.evidenceId) },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? strip<EvidenceItem>(out.Item) : undefined;
+    const item = await this.read({
+      pk: userPk(ref.tenantId, ref.userId),
+      sk: evidenceSk(ref.type, ref.evidenceId),
+    });
+    return item ? strip<EvidenceItem>(item) : undefined;
   }
 
   async evidenceOf(tenantId: string, userId: string, type: string) {
-    const items = await this.queryAll({
+    const items = await queryAll(this.ddb, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': userPk(tenantId, userId), ':prefix': `E#${type}#` },
@@ -374,27 +347,28 @@ export class DynamoDbLedgerStore implements LedgerStore {
     appliedBy: ConversionSource,
     unchanged: readonly MemberGuard[],
   ): Promise<MarkAppliedResult> {
-    const writes: AtomicWrite[] = [
-      {
-        label: 'evidence',
-        update: {
-          table: this.table,
-          key: {
-            pk: userPk(evidence.tenantId, evidence.userId),
-            sk: evidenceSk(evidence.type, evidence.evidenceId),
-          },
-          update:
-            'SET #state = :applied, appliedAt = :at, appliedBy = :by REMOVE sweepPk, sweepAt, gsi1pk, gsi1sk',
-          condition: '#state = :pending',
-          names: { '#state': 'state' },
-          values: {
-            ':applied': 'applied',
-            ':pending': 'pending',
-            ':at': appliedAt,
-            ':by': appliedBy,
-          },
-        },
+    const applied: ConditionalUpdateInput = {
+      table: this.table,
+      key: {
+        pk: userPk(evidence.tenantId, evidence.userId),
+        sk: evidenceSk(evidence.type, evidence.evidenceId),
       },
+      set: { state: 'applied', appliedAt, appliedBy },
+      remove: ['sweepPk', 'sweepAt', 'gsi1pk', 'gsi1sk'],
+      conditions: [
+        {
+          expression: '#state = :pending',
+          names: { '#state': 'state' },
+          values: { ':pending': 'pending' },
+        },
+      ],
+    };
+    if (unchanged.length === 0) {
+      // One item: a plain conditional update costs half a transaction.
+      return (await conditionalUpdate(this.ddb, applied)).applied ? 'applied' : 'already_applied';
+    }
+    const writes: AtomicWrite[] = [
+      conditionalUpdateWrite('evidence', applied),
       ...unchanged.map((guard) => ({
         label: `member:${guard.queueType}`,
         check: {
@@ -405,26 +379,6 @@ export class DynamoDbLedgerStore implements LedgerStore {
         },
       })),
     ];
-    if (writes.length === 1) {
-      // One item: a plain conditional update costs half a transaction.
-      const write = writes[0] as Extract<AtomicWrite, { update: unknown }>;
-      try {
-        await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: write.update.key,
-            UpdateExpression: write.update.update,
-            ConditionExpression: write.update.condition,
-            ExpressionAttributeNames: write.update.names,
-            ExpressionAttributeValues: write.update.values,
-          }),
-        );
-        return 'applied';
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return 'already_applied';
-        throw error;
-      }
-    }
     const result = await writeAtomically(this.ddb, writes);
     if (result.ok) return 'applied';
     return result.failed === 'evidence' ? 'already_applied' : 'member_changed';
@@ -432,21 +386,19 @@ export class DynamoDbLedgerStore implements LedgerStore {
 
   async pendingEvidence(shard: number, receivedBy: string, limit: number, after?: string) {
     const sweepPk = `LEDGER#${shard}`;
-    const start = decodeCursor(after, { sweepPk }, ['pk', 'sk', 'sweepPk', 'sweepAt']);
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const page = await queryPage(
+      this.ddb,
+      {
         TableName: this.table,
         IndexName: 'sweep',
         KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :by',
         ExpressionAttributeValues: { ':pk': sweepPk, ':by': receivedBy },
         Limit: limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+      },
+      after,
+      keyCursor(['pk', 'sk', 'sweepPk', 'sweepAt'], { sweepPk }),
     );
-    return {
-      refs: (out.Items ?? []).map(toRef),
-      after: encodeCursor(out.LastEvaluatedKey) ?? undefined,
-    };
+    return { refs: page.items.map(toRef), after: page.nextCursor ?? undefined };
   }
 
   async pendingEvidenceOfTenant(tenantId: string, receivedBy: string, limit: number) {
@@ -485,14 +437,11 @@ export class DynamoDbLedgerStore implements LedgerStore {
     queueType: string,
     stayNo: number,
   ) {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: userPk(tenantId, userId), sk: conversionSk(type, queueType, stayNo) },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? strip<ConversionItem>(out.Item) : undefined;
+    const item = await this.read({
+      pk: userPk(tenantId, userId),
+      sk: conversionSk(type, queueType, stayNo),
+    });
+    return item ? strip<ConversionItem>(item) : undefined;
   }
 
   async conversionsOfUser(
@@ -503,28 +452,32 @@ export class DynamoDbLedgerStore implements LedgerStore {
     limit: number,
   ) {
     const pk = userPk(tenantId, userId);
-    const start = decodeCursor(cursor, { pk }, ['pk', 'sk']);
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const bySource = filter.source !== undefined;
+    const page = await queryPage(
+      this.ddb,
+      {
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: {
           ':pk': pk,
           ':prefix': filter.type !== undefined ? `C#${filter.type}#` : 'C#',
-          ...(filter.source !== undefined ? { ':source': filter.source } : {}),
+          ...(bySource ? { ':source': filter.source } : {}),
         },
-        ...(filter.source !== undefined ? { FilterExpression: '#source = :source' } : {}),
-        ...(filter.source !== undefined
-          ? { ExpressionAttributeNames: { '#source': 'source' } }
+        ...(bySource
+          ? {
+              FilterExpression: '#source = :source',
+              ExpressionAttributeNames: { '#source': 'source' },
+            }
           : {}),
         ConsistentRead: true,
         Limit: limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+      },
+      cursor,
+      keyCursor(['pk', 'sk'], { pk }),
     );
     return {
-      items: (out.Items ?? []).map((item) => strip<ConversionItem>(item)),
-      nextCursor: encodeCursor(out.LastEvaluatedKey),
+      items: page.items.map((item) => strip<ConversionItem>(item)),
+      nextCursor: page.nextCursor,
     };
   }
 
@@ -535,7 +488,6 @@ export class DynamoDbLedgerStore implements LedgerStore {
     limit: number,
   ) {
     const gsi1pk = conversionGsi1(tenantId);
-    const start = decodeCursor(cursor, { gsi1pk }, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
     const filters: string[] = [];
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':pk': gsi1pk };
@@ -549,8 +501,9 @@ export class DynamoDbLedgerStore implements LedgerStore {
       names['#source'] = 'source';
       values[':source'] = filter.source;
     }
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const page = await queryPage(
+      this.ddb,
+      {
         TableName: this.table,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :pk',
@@ -559,26 +512,14 @@ export class DynamoDbLedgerStore implements LedgerStore {
           ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names }
           : {}),
         Limit: limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+      },
+      cursor,
+      keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk }),
     );
     return {
-      items: (out.Items ?? []).map((item) => strip<ConversionItem>(item)),
-      nextCursor: encodeCursor(out.LastEvaluatedKey),
+      items: page.items.map((item) => strip<ConversionItem>(item)),
+      nextCursor: page.nextCursor,
     };
-  }
-
-  private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
-      );
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
   }
 }
 

@@ -12,15 +12,15 @@ import { countMetric } from '../kernel/telemetry.js';
 import { classifyGoogleError } from './error-mapping.js';
 import type { GoogleAdsUploader } from './google-ads-client.js';
 import { OciMetric } from './metrics.js';
-import {
-  type Adjustment,
-  type Conversion,
-  googleTime,
-  type OciRow,
-  type RowKind,
-} from './model.js';
+import type { OciRow, RowKind } from './model.js';
 import { keys, type OciStore, type RowResult } from './oci-store.js';
-import { claimRows, countOutcome, toRowResult } from './script-export.js';
+import {
+  adjustmentExportRow,
+  claimRows,
+  conversionExportRow,
+  countOutcome,
+  toRowResult,
+} from './script-export.js';
 
 export const FP_UPLOAD_AFTER_CLAIM = defineFailpoint(
   'oci.upload.after-claim',
@@ -62,24 +62,26 @@ export function backoffMs(attempts: number): number {
   return Math.min(3600_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 }
 
+/** A row as the Google Ads API names its fields: the script's row under the API's names. */
 function toGoogleRow(row: OciRow): Record<string, unknown> {
   if (row.kind === 'conversion') {
-    const c = row as Conversion;
+    const { orderId, conversionName, conversionTime, value, currency, ...click } =
+      conversionExportRow(row);
     return {
-      [c.clickKind]: c.clickId,
-      conversionAction: c.conversionName,
-      conversionDateTime: googleTime(c.conversionTime),
-      conversionValue: c.value,
-      currencyCode: c.currency,
-      orderId: c.orderId,
+      ...click,
+      conversionAction: conversionName,
+      conversionDateTime: conversionTime,
+      conversionValue: value,
+      currencyCode: currency,
+      orderId,
     };
   }
-  const a = row as Adjustment;
+  const adjustment = adjustmentExportRow(row);
   return {
-    conversionAction: a.conversionName,
-    adjustmentType: a.adjustmentType,
-    adjustmentDateTime: googleTime(a.adjustmentTime),
-    orderId: a.orderId,
+    conversionAction: adjustment.conversionName,
+    adjustmentType: adjustment.adjustmentType,
+    adjustmentDateTime: adjustment.adjustmentTime,
+    orderId: adjustment.orderId,
   };
 }
 

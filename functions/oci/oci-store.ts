@@ -17,17 +17,18 @@
  * transition is a conditional write on the base item, so a stale index delays, never duplicates.
  */
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { writeAtomically } from '../kernel/atomic.js';
+import {
+  type ConditionalUpdateInput,
+  conditionalUpdate,
+  conditionalUpdateWrite,
+} from '../kernel/conditional-update.js';
+import { keyCursor } from '../kernel/cursor.js';
+import { queryItems, queryPage } from '../kernel/paginate.js';
+import { putOnce } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
+import type { Condition, UpdateSpec } from '../kernel/update-expression.js';
 import type {
   Adjustment,
   Call,
@@ -93,7 +94,7 @@ export type RowResult =
 
 export interface ListPage {
   readonly conversions: Conversion[];
-  readonly nextCursor?: string;
+  readonly nextCursor: string | null;
 }
 
 export interface OciStore {
@@ -121,6 +122,7 @@ export interface OciStore {
   markRetracted(ref: RowRef, nowIso: string): Promise<boolean>;
   /** The retraction row and the conversion's request mark in one transaction. */
   createRetraction(adjustment: Adjustment): Promise<'created' | 'exists' | 'conversion_changed'>;
+  /** Newest first; a cursor not of this tenant's listing is the contract's 400. */
   listConversions(
     tenantId: string,
     status: RowStatus | undefined,
@@ -151,27 +153,22 @@ function toSession(item: Record<string, unknown>): SessionClaim {
   };
 }
 
-function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
-  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+/** A row's status condition: `#status` is one of `statuses`. */
+function statusIn(...statuses: RowStatus[]): Condition {
+  const values = Object.fromEntries(statuses.map((status) => [`:s_${status}`, status]));
+  return {
+    expression:
+      statuses.length === 1
+        ? `#status = :s_${statuses[0]}`
+        : `#status IN (${Object.keys(values).join(', ')})`,
+    names: { '#status': 'status' },
+    values,
+  };
 }
 
-export class InvalidCursorError extends Error {
-  override name = 'InvalidCursorError';
-}
-
-function decodeCursor(cursor: string | undefined, tenantId: string) {
-  if (!cursor) return undefined;
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<
-      string,
-      unknown
-    >;
-    // A cursor only ever continues the tenant's own listing.
-    if (key.gsi1pk !== keys.listing(tenantId)) throw new InvalidCursorError('foreign cursor');
-    return key;
-  } catch {
-    throw new InvalidCursorError('cursor is not valid');
-  }
+/** A row back in the pending sweep: under its own `pendingPk` again, due at `at`. */
+function backToPending(at: string): Pick<UpdateSpec, 'copy' | 'set'> {
+  return { copy: { sweepPk: 'pendingPk' }, set: { sweepAt: at } };
 }
 
 export class DynamoOciStore implements OciStore {
@@ -180,34 +177,27 @@ export class DynamoOciStore implements OciStore {
     private readonly table: string,
   ) {}
 
+  /** The item at `key`, read consistently (the base table, never an index). */
+  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
   async createCall(call: Call): Promise<CreateCallResult> {
-    try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...keys.call(call.tenantId, call.callId), ...call },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { created: true, call };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException && error.Item) {
-        return { created: false, existing: toCall(unmarshall(error.Item)) };
-      }
-      throw error;
-    }
+    const result = await putOnce(this.ddb, {
+      table: this.table,
+      item: { ...keys.call(call.tenantId, call.callId), ...call },
+    });
+    return result.created
+      ? { created: true, call }
+      : { created: false, existing: toCall(result.existing) };
   }
 
   async getCall(tenantId: string, callId: string): Promise<Call | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.call(tenantId, callId),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toCall(out.Item) : undefined;
+    const item = await this.read(keys.call(tenantId, callId));
+    return item ? toCall(item) : undefined;
   }
 
   async createConversion(conversion: Conversion): Promise<CreateConversionResult> {
@@ -264,25 +254,13 @@ export class DynamoOciStore implements OciStore {
   }
 
   async getSession(tenantId: string, orderId: string): Promise<SessionClaim | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.session(tenantId, orderId),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toSession(out.Item) : undefined;
+    const item = await this.read(keys.session(tenantId, orderId));
+    return item ? toSession(item) : undefined;
   }
 
   async getRow(ref: RowRef): Promise<OciRow | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toRow(out.Item) : undefined;
+    const item = await this.read(keys.row(ref.tenantId, ref.conversionId, ref.kind));
+    return item ? toRow(item) : undefined;
   }
 
   async pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]> {
@@ -291,84 +269,63 @@ export class DynamoOciStore implements OciStore {
 
   private async querySweep(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]> {
     const refs: RowRef[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'sweep',
-          KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
-          ExpressionAttributeValues: { ':pk': sweepPk, ':now': nowIso },
-          Limit: Math.min(1000, limit - refs.length),
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        refs.push({
-          tenantId: String(item.tenantId),
-          conversionId: String(item.conversionId),
-          kind: item.kind === 'adjustment' ? 'adjustment' : 'conversion',
-        });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && refs.length < limit);
+    const items = queryItems(
+      this.ddb,
+      {
+        TableName: this.table,
+        IndexName: 'sweep',
+        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
+        ExpressionAttributeValues: { ':pk': sweepPk, ':now': nowIso },
+      },
+      { pageSize: Math.min(1000, limit), maxItems: limit },
+    );
+    for await (const item of items) {
+      refs.push({
+        tenantId: String(item.tenantId),
+        conversionId: String(item.conversionId),
+        kind: item.kind === 'adjustment' ? 'adjustment' : 'conversion',
+      });
+    }
     return refs;
   }
 
   async claim(ref: RowRef, input: ClaimInput): Promise<OciRow | undefined> {
     const nowIso = new Date(input.now).toISOString();
-    const update = {
-      update:
-        'SET #status = :processing, claimId = :claim, claimedAt = :nowIso, leaseExpiresAt = :exp, ' +
-        'attempts = if_not_exists(attempts, :zero) + :one, sweepPk = :leased, sweepAt = :expIso',
-      condition: '(#status = :queued OR #status = :retry) AND notBefore <= :nowIso',
-      names: { '#status': 'status' },
-      values: {
-        ':processing': 'processing',
-        ':queued': 'queued',
-        ':retry': 'retry',
-        ':claim': input.claimId,
-        ':nowIso': nowIso,
-        ':exp': input.leaseExpiresAt,
-        ':expIso': new Date(input.leaseExpiresAt).toISOString(),
-        ':zero': 0,
-        ':one': 1,
-        ':leased': keys.leased(ref.conversionId),
+    const claim: ConditionalUpdateInput = {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
+      set: {
+        status: 'processing',
+        claimId: input.claimId,
+        claimedAt: nowIso,
+        leaseExpiresAt: input.leaseExpiresAt,
+        sweepPk: keys.leased(ref.conversionId),
+        sweepAt: new Date(input.leaseExpiresAt).toISOString(),
       },
+      add: { attempts: 1 },
+      conditions: [
+        statusIn('queued', 'retry'),
+        { expression: 'notBefore <= :nowIso', values: { ':nowIso': nowIso } },
+      ],
     };
-    const key = keys.row(ref.tenantId, ref.conversionId, ref.kind);
     if (ref.kind === 'conversion') {
-      try {
-        const out = await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: key,
-            UpdateExpression: update.update,
-            ConditionExpression: update.condition,
-            ExpressionAttributeNames: update.names,
-            ExpressionAttributeValues: update.values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return out.Attributes ? toRow(out.Attributes) : undefined;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return undefined;
-        throw error;
-      }
+      const out = await conditionalUpdate(this.ddb, claim);
+      return out.applied ? toRow(out.item) : undefined;
     }
     // A retraction goes to Google only once Google holds the conversion: the claim checks, in the
     // same transaction, that the conversion is `completed`.
+    const completed = statusIn('completed');
     const result = await retryOnConflict(() =>
       writeAtomically(this.ddb, [
-        { label: 'claim', update: { table: this.table, key, ...update } },
+        conditionalUpdateWrite('claim', claim),
         {
           label: 'conversion',
           check: {
             table: this.table,
             key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-            condition: '#status = :completed',
-            names: { '#status': 'status' },
-            values: { ':completed': 'completed' },
+            condition: completed.expression,
+            names: completed.names,
+            values: completed.values,
           },
         },
       ]),
@@ -387,67 +344,52 @@ export class DynamoOciStore implements OciStore {
   private async closeRetraction(ref: RowRef, nowIso: string, note: string): Promise<void> {
     await retryOnConflict(() =>
       writeAtomically(this.ddb, [
-        {
-          label: 'retraction',
-          update: {
-            table: this.table,
-            key: keys.row(ref.tenantId, ref.conversionId, 'adjustment'),
-            update:
-              'SET #status = :completed, completedAt = :now, lastError = :note REMOVE sweepPk, sweepAt',
-            condition: '#status = :queued OR #status = :retry',
-            names: { '#status': 'status' },
-            values: {
-              ':completed': 'completed',
-              ':now': nowIso,
-              ':note': note,
-              ':queued': 'queued',
-              ':retry': 'retry',
-            },
-          },
-        },
-        {
-          label: 'conversion',
-          update: {
-            table: this.table,
-            key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-            update: 'SET retractedAt = :now',
-            condition: 'attribute_not_exists(retractedAt)',
-            values: { ':now': nowIso },
-          },
-        },
+        conditionalUpdateWrite('retraction', {
+          table: this.table,
+          key: keys.row(ref.tenantId, ref.conversionId, 'adjustment'),
+          set: { status: 'completed', completedAt: nowIso, lastError: note },
+          remove: ['sweepPk', 'sweepAt'],
+          conditions: [statusIn('queued', 'retry')],
+        }),
+        conditionalUpdateWrite('conversion', {
+          table: this.table,
+          key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+          set: { retractedAt: nowIso },
+          conditions: [{ expression: 'attribute_not_exists(retractedAt)' }],
+        }),
       ]),
     );
   }
 
-  private resultUpdate(result: RowResult, nowIso: string) {
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':to': result.to };
-    const sets = ['#status = :to'];
-    const removes = ['claimId', 'leaseExpiresAt'];
+  /** A claimed row's result as an update: terminal rows leave the sweep index, `retry` returns. */
+  private resultUpdate(result: RowResult, nowIso: string): UpdateSpec {
+    const remove = ['claimId', 'leaseExpiresAt'];
     if (result.to === 'completed') {
-      sets.push('completedAt = :now');
-      values[':now'] = nowIso;
-      if (result.jobId !== undefined) {
-        sets.push('jobId = :job');
-        values[':job'] = result.jobId;
-      }
-      removes.push('sweepPk', 'sweepAt');
-    } else if (result.to === 'failed') {
-      sets.push('lastError = :err');
-      values[':err'] = result.error;
-      removes.push('sweepPk', 'sweepAt');
-    } else {
-      sets.push('notBefore = :nb', 'sweepPk = pendingPk', 'sweepAt = :nb');
-      values[':nb'] = result.notBefore;
-      if (result.error) {
-        sets.push('lastError = :err');
-        values[':err'] = result.error;
-      }
+      return {
+        set: {
+          status: result.to,
+          completedAt: nowIso,
+          ...(result.jobId !== undefined ? { jobId: result.jobId } : {}),
+        },
+        remove: [...remove, 'sweepPk', 'sweepAt'],
+      };
     }
+    if (result.to === 'failed') {
+      return {
+        set: { status: result.to, lastError: result.error },
+        remove: [...remove, 'sweepPk', 'sweepAt'],
+      };
+    }
+    const back = backToPending(result.notBefore);
     return {
-      update: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-      names,
-      values,
+      copy: back.copy,
+      set: {
+        ...back.set,
+        status: result.to,
+        notBefore: result.notBefore,
+        ...(result.error ? { lastError: result.error } : {}),
+      },
+      remove,
     };
   }
 
@@ -456,72 +398,42 @@ export class DynamoOciStore implements OciStore {
     ref: RowRef,
     result: RowResult,
     nowIso: string,
-    condition: string,
-    conditionValues: Record<string, unknown>,
+    conditions: readonly Condition[],
   ): Promise<boolean> {
-    const { update, names, values } = this.resultUpdate(result, nowIso);
-    const key = keys.row(ref.tenantId, ref.conversionId, ref.kind);
-    const write = {
+    const write: ConditionalUpdateInput = {
       table: this.table,
-      key,
-      update,
-      condition,
-      names,
-      values: { ...values, ...conditionValues },
+      key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
+      ...this.resultUpdate(result, nowIso),
+      conditions,
     };
     if (ref.kind === 'adjustment' && result.to === 'completed') {
       const out = await retryOnConflict(() =>
         writeAtomically(this.ddb, [
-          { label: 'retraction', update: write },
-          {
-            label: 'conversion',
-            update: {
-              table: this.table,
-              key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-              update: 'SET retractedAt = if_not_exists(retractedAt, :now)',
-              values: { ':now': nowIso },
-            },
-          },
+          conditionalUpdateWrite('retraction', write),
+          conditionalUpdateWrite('conversion', {
+            table: this.table,
+            key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+            setIfAbsent: { retractedAt: nowIso },
+          }),
         ]),
       );
       return out.ok;
     }
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression: write.update,
-          ConditionExpression: write.condition,
-          ExpressionAttributeNames: write.names,
-          ExpressionAttributeValues: write.values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return (await conditionalUpdate(this.ddb, write)).applied;
   }
 
   recordResult(ref: RowRef, claimId: string, result: RowResult, nowIso: string): Promise<boolean> {
-    return this.applyResult(ref, result, nowIso, '#status = :processing AND claimId = :claim', {
-      ':processing': 'processing',
-      ':claim': claimId,
-    });
+    return this.applyResult(ref, result, nowIso, [
+      statusIn('processing'),
+      { expression: 'claimId = :claim', values: { ':claim': claimId } },
+    ]);
   }
 
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean> {
     // A late ack of a row the stale recovery already moved to `retry` still tells the truth about
     // Google for a final answer; a `retry` answer only moves a row still `processing`.
-    const condition =
-      result.to === 'retry'
-        ? '#status = :processing'
-        : '(#status = :processing OR #status = :retry)';
-    return this.applyResult(ref, result, nowIso, condition, {
-      ':processing': 'processing',
-      ...(result.to === 'retry' ? {} : { ':retry': 'retry' }),
-    });
+    const from = result.to === 'retry' ? statusIn('processing') : statusIn('processing', 'retry');
+    return this.applyResult(ref, result, nowIso, [from]);
   }
 
   async expiredLeases(nowIso: string, limit: number): Promise<RowRef[]> {
@@ -535,72 +447,40 @@ export class DynamoOciStore implements OciStore {
 
   async releaseExpired(ref: RowRef, now: number): Promise<boolean> {
     const nowIso = new Date(now).toISOString();
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
-          UpdateExpression:
-            'SET #status = :retry, notBefore = :nowIso, sweepPk = pendingPk, sweepAt = :nowIso, lastError = :err REMOVE claimId, leaseExpiresAt',
-          ConditionExpression: '#status = :processing AND leaseExpiresAt <= :now',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':retry': 'retry',
-            ':processing': 'processing',
-            ':now': now,
-            ':nowIso': nowIso,
-            ':err': 'LEASE_EXPIRED',
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const back = backToPending(nowIso);
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
+      copy: back.copy,
+      set: { ...back.set, status: 'retry', notBefore: nowIso, lastError: 'LEASE_EXPIRED' },
+      remove: ['claimId', 'leaseExpiresAt'],
+      conditions: [
+        statusIn('processing'),
+        { expression: 'leaseExpiresAt <= :now', values: { ':now': now } },
+      ],
+    });
+    return out.applied;
   }
 
   async withdraw(ref: RowRef, nowIso: string): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-          UpdateExpression:
-            'SET #status = :withdrawn, retractRequestedAt = :now, retractedAt = :now REMOVE sweepPk, sweepAt',
-          ConditionExpression: '#status = :queued',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':withdrawn': 'withdrawn',
-            ':queued': 'queued',
-            ':now': nowIso,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+      set: { status: 'withdrawn', retractRequestedAt: nowIso, retractedAt: nowIso },
+      remove: ['sweepPk', 'sweepAt'],
+      conditions: [statusIn('queued')],
+    });
+    return out.applied;
   }
 
   async markRetracted(ref: RowRef, nowIso: string): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-          UpdateExpression: 'SET retractRequestedAt = :now, retractedAt = :now',
-          ConditionExpression: '#status = :failed AND attribute_not_exists(retractedAt)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':failed': 'failed', ':now': nowIso },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+      set: { retractRequestedAt: nowIso, retractedAt: nowIso },
+      conditions: [statusIn('failed'), { expression: 'attribute_not_exists(retractedAt)' }],
+    });
+    return out.applied;
   }
 
   async createRetraction(
@@ -628,22 +508,12 @@ export class DynamoOciStore implements OciStore {
             condition: 'attribute_not_exists(pk)',
           },
         },
-        {
-          label: 'conversion',
-          update: {
-            table: this.table,
-            key: keys.row(adjustment.tenantId, adjustment.conversionId, 'conversion'),
-            update: 'SET retractRequestedAt = :now',
-            condition: '#status IN (:processing, :retry, :completed)',
-            names: { '#status': 'status' },
-            values: {
-              ':now': adjustment.createdAt,
-              ':processing': 'processing',
-              ':retry': 'retry',
-              ':completed': 'completed',
-            },
-          },
-        },
+        conditionalUpdateWrite('conversion', {
+          table: this.table,
+          key: keys.row(adjustment.tenantId, adjustment.conversionId, 'conversion'),
+          set: { retractRequestedAt: adjustment.createdAt },
+          conditions: [statusIn('processing', 'retry', 'completed')],
+        }),
       ]),
     );
     if (result.ok) return 'created';
@@ -655,9 +525,10 @@ export class DynamoOciStore implements OciStore {
     status: RowStatus | undefined,
     cursor?: string,
   ): Promise<ListPage> {
-    const start = decodeCursor(cursor, tenantId);
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const listing = keys.listing(tenantId);
+    const page = await queryPage(
+      this.ddb,
+      {
         TableName: this.table,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :pk',
@@ -667,19 +538,17 @@ export class DynamoOciStore implements OciStore {
               ExpressionAttributeNames: { '#status': 'status' },
             }
           : {}),
-        ExpressionAttributeValues: {
-          ':pk': keys.listing(tenantId),
-          ...(status ? { ':status': status } : {}),
-        },
+        ExpressionAttributeValues: { ':pk': listing, ...(status ? { ':status': status } : {}) },
         ScanIndexForward: false,
         Limit: 100,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
+      },
+      cursor,
+      // A cursor only ever continues the tenant's own listing.
+      keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk: listing }),
     );
-    const nextCursor = encodeCursor(out.LastEvaluatedKey);
     return {
-      conversions: (out.Items ?? []).map((item) => toRow(item) as Conversion),
-      ...(nextCursor ? { nextCursor } : {}),
+      conversions: page.items.map((item) => toRow(item) as Conversion),
+      nextCursor: page.nextCursor,
     };
   }
 }

@@ -115,28 +115,33 @@ export async function exportRows(
   );
   failpoint(FP_EXPORT_AFTER_CLAIM);
   if (kind === 'conversions') {
-    return {
-      kind,
-      claimId,
-      rows: (rows as Conversion[]).map((row) => ({
-        orderId: row.orderId,
-        [row.clickKind]: row.clickId,
-        conversionName: row.conversionName,
-        conversionTime: googleTime(row.conversionTime),
-        value: row.value,
-        currency: row.currency,
-      })),
-    };
+    return { kind, claimId, rows: rows.filter(isConversion).map(conversionExportRow) };
   }
+  return { kind, claimId, rows: rows.filter(isAdjustment).map(adjustmentExportRow) };
+}
+
+const isConversion = (row: OciRow): row is Conversion => row.kind === 'conversion';
+const isAdjustment = (row: OciRow): row is Adjustment => row.kind === 'adjustment';
+
+/** A conversion as Google's formats carry it: its click, the action, Google's time format. */
+export function conversionExportRow(row: Conversion): ConversionExportRow {
   return {
-    kind,
-    claimId,
-    rows: (rows as Adjustment[]).map((row) => ({
-      orderId: row.orderId,
-      conversionName: row.conversionName,
-      adjustmentTime: googleTime(row.adjustmentTime),
-      adjustmentType: row.adjustmentType,
-    })),
+    orderId: row.orderId,
+    [row.clickKind]: row.clickId,
+    conversionName: row.conversionName,
+    conversionTime: googleTime(row.conversionTime),
+    value: row.value,
+    currency: row.currency,
+  };
+}
+
+/** A retraction as Google's formats carry it. */
+export function adjustmentExportRow(row: Adjustment): AdjustmentExportRow {
+  return {
+    orderId: row.orderId,
+    conversionName: row.conversionName,
+    adjustmentTime: googleTime(row.adjustmentTime),
+    adjustmentType: row.adjustmentType,
   };
 }
 

@@ -1,7 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import {
+  Annotations,
+  AssetHashType,
+  type CfnElement,
+  DockerImage,
+  Duration,
+  Stack,
+} from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import {
   type Grant,
@@ -10,13 +18,14 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { HANDLER_BUNDLE_FILE } from '../bundling/handler-bundle.js';
 import {
   envNameForQueue,
   envNameForSecret,
@@ -34,11 +43,10 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ONCEFLOW_RUNTIME = Runtime.NODEJS_24_X;
 
 /** esbuild target matching {@link ONCEFLOW_RUNTIME}: `nodejs24.x` → `node24`. */
-const ESBUILD_TARGET = ONCEFLOW_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
+export const ESBUILD_TARGET = ONCEFLOW_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
 
-/** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __onceflowCreateRequire } from 'node:module'; const require = __onceflowCreateRequire(import.meta.url);";
+/** The bundling step (`lib/bundling/bundle-handler.ts`), run with tsx from the project root. */
+const BUNDLE_SCRIPT = fileURLToPath(new URL('../bundling/bundle-handler.ts', import.meta.url));
 
 /** Placeholder entry used only when bundling is skipped and the real entry does not exist yet. */
 const PLACEHOLDER_ENTRY = fileURLToPath(import.meta.url);
@@ -123,11 +131,11 @@ export class OnceflowFunction extends NodejsFunction {
     );
 
     super(scope, id, {
-      entry,
-      handler: 'handler',
+      // The bundle is built by `handlerBundle` (one esbuild configuration shared with the
+      // cold-start bench), so NodejsFunction's own bundling options do not apply.
+      code: handlerBundle(projectRoot, entry),
+      handler: `${HANDLER_BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       description: props.description,
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
       runtime: ONCEFLOW_RUNTIME,
       architecture: Architecture.ARM_64,
       timeout: checked.timeout,
@@ -141,16 +149,6 @@ export class OnceflowFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: 'Onceflow',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        // The SDK is bundled at the version the tests ran against, not the runtime's copy.
-        externalModules: [],
       },
     });
     NagSuppressions.addResourceSuppressions(
@@ -239,12 +237,50 @@ function checkProps(props: OnceflowFunctionProps): {
 }
 
 /**
- * A missing entry fails the synth (NodejsFunction throws) unless bundling is skipped for this
- * stack, as in infrastructure tests while another engineer is still writing the handler.
+ * The handler's bundle as an asset: `lib/bundling/bundle-handler.ts` builds it locally with the
+ * options in `lib/bundling/handler-bundle.ts` (ESM, minified, tree-shaken, source map, nothing
+ * external). The asset is hashed by its output, as NodejsFunction does. There is no Docker
+ * fallback: a failed build fails the synth with esbuild's message.
+ */
+function handlerBundle(projectRoot: string, entry: string): Code {
+  return Code.fromAsset(projectRoot, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the type; never pulled, since local bundling either succeeds or throws.
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:24-alpine'),
+      // CDK reuses a staged asset whose source path and bundling options it has seen (functions
+      // cannot be compared): the entry and target must be part of the options, or every function
+      // of the stack would get the first one's bundle.
+      environment: { ONCEFLOW_BUNDLE_ENTRY: entry, ONCEFLOW_BUNDLE_TARGET: ESBUILD_TARGET },
+      local: {
+        tryBundle(outputDir: string): boolean {
+          const built = spawnSync(
+            process.execPath,
+            ['--import', 'tsx', BUNDLE_SCRIPT, entry, outputDir, ESBUILD_TARGET],
+            { cwd: PROJECT_ROOT, encoding: 'utf8' },
+          );
+          if (built.status !== 0) {
+            throw new Error(
+              `bundling ${entry} failed: ${built.stderr || built.error?.message || 'no output'}`,
+            );
+          }
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/**
+ * A missing entry fails the synth unless bundling is skipped for this stack, as in
+ * infrastructure tests while another engineer is still writing the handler.
  */
 function resolveEntry(scope: Construct, id: string, projectRoot: string, entry: string): string {
   const path = isAbsolute(entry) ? entry : resolve(projectRoot, entry);
-  if (existsSync(path) || Stack.of(scope).bundlingRequired) return path;
+  if (existsSync(path)) return path;
+  if (Stack.of(scope).bundlingRequired) {
+    throw new Error(`OnceflowFunction ${id}: entry ${entry} does not exist (${path})`);
+  }
   Annotations.of(scope).addWarningV2(
     'onceflow:missing-entry',
     `${id}: entry ${entry} does not exist; allowed only because bundling is skipped`,

@@ -16,11 +16,8 @@
  * set-up). `--json`: one JSON object as the last line.
  */
 import { randomUUID } from 'node:crypto';
+import { withBenchRuntime } from './bench-runtime.js';
 import { countDynamoDb, type DynamoDbTally } from './dynamodb-tally.js';
-
-process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Options {
   users: number;
@@ -72,18 +69,7 @@ interface RunResult {
 
 export default async function ledgerBench(args: string[]): Promise<void> {
   const options = parseArgs(args);
-  const { startLocalRuntime } = await import('../../lib/local/runtime.js');
-  const runtime = await startLocalRuntime({
-    port: 0,
-    simPort: 0,
-    dynamodbPort: 0,
-    sqsPort: 0,
-    inMemory: true,
-    schedules: false,
-    pollersPerQueue: 1,
-    log: () => {},
-  });
-  try {
+  await withBenchRuntime(async () => {
     // Imported only now: SDK clients read the runtime's endpoints when they are created.
     const { dynamodbClient, ddb } = await import('../../functions/kernel/clients.js');
     const { systemClock } = await import('../../functions/kernel/clock.js');
@@ -231,9 +217,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
     const base = await count('baseline (seed)', seconds, (u) => baseline.logsOf(u), baseTally);
 
     report([onceflow, base], options);
-  } finally {
-    await runtime.stop();
-  }
+  });
 }
 
 function report(results: RunResult[], options: Options): void {

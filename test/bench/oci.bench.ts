@@ -13,14 +13,8 @@
  */
 
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { withBenchRuntime } from './bench-runtime.js';
 import { countDynamoDb } from './dynamodb-tally.js';
-
-process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Options {
   sessions: number;
@@ -54,19 +48,7 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 
 export default async function ociBench(args: string[]): Promise<void> {
   const options = parseArgs(args);
-  process.env.ONCEFLOW_DATA_DIR = mkdtempSync(join(tmpdir(), 'oci-bench-'));
-  const { startLocalRuntime } = await import('../../lib/local/runtime.js');
-  const runtime = await startLocalRuntime({
-    port: 0,
-    simPort: 0,
-    dynamodbPort: 0,
-    sqsPort: 0,
-    inMemory: true,
-    schedules: false,
-    pollersPerQueue: 1,
-    log: () => {},
-  });
-  try {
+  await withBenchRuntime(async (runtime) => {
     const { dynamodbClient, ddb } = await import('../../functions/kernel/clients.js');
     const { advanceSystemClock, systemClock } = await import('../../functions/kernel/clock.js');
     const { tableName } = await import('../../functions/kernel/config.js');
@@ -298,7 +280,5 @@ export default async function ociBench(args: string[]): Promise<void> {
     console.log(line('baseline', result.baseline));
     console.log(`goal: onceflow counted = ${options.sessions}`);
     if (options.json) console.log(JSON.stringify(result));
-  } finally {
-    await runtime.stop();
-  }
+  });
 }

@@ -613,6 +613,30 @@ describe('OnceflowFunction bundling', () => {
     expect(code).toMatch(/export\s*\{/);
   });
 
+  it('gives each function the bundle of its own entry', () => {
+    // Prepare: two dependency-free modules, so the bundles differ only by their entry.
+    const app = testApp(true);
+    const stack = new Stack(app, 'TwoBundles');
+
+    // Act
+    for (const [id, entry] of [
+      ['Manifest', 'lib/manifest.ts'],
+      ['Limits', 'lib/operational-limits.ts'],
+    ] as const) {
+      new OnceflowFunction(stack, id, { entry, description: id, timeout: Duration.seconds(3) });
+    }
+    const assembly = app.synth();
+
+    // Assess
+    const template = Template.fromStack(stack);
+    const keys = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) =>
+      JSON.stringify(fn.Properties.Code),
+    );
+    expect(new Set(keys).size).toBe(2);
+    const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
+    expect(assets).toHaveLength(2);
+  });
+
   it('checks its props up front', () => {
     const stack = new Stack(testApp(), 'Props');
     const base = { entry: 'functions/__probe__/x.ts', description: 'probe' };

@@ -151,15 +151,20 @@ export interface ListedConversion {
   retractedAt: string | null;
 }
 
+/** One page of the listing route, from `cursor`. */
+export function listPage(tenant: Pick<OciTenant, 'apiKey'>, cursor?: string): Promise<HttpResult> {
+  return invoke(listHandler, {
+    ...jsonCall(tenant.apiKey, 'GET', 'GET /v1/conversions/oci', '/v1/conversions/oci'),
+    query: cursor ? { cursor } : {},
+  });
+}
+
 /** Every conversion of the tenant, through the listing route's pages. */
 export async function listAll(tenant: Pick<OciTenant, 'apiKey'>): Promise<ListedConversion[]> {
   const all: ListedConversion[] = [];
   let cursor: string | undefined;
   do {
-    const result = await invoke(listHandler, {
-      ...jsonCall(tenant.apiKey, 'GET', 'GET /v1/conversions/oci', '/v1/conversions/oci'),
-      query: cursor ? { cursor } : {},
-    });
+    const result = await listPage(tenant, cursor);
     if (result.status !== 200) throw new Error(`listing answered ${result.status}: ${result.text}`);
     all.push(...result.json.conversions);
     cursor = result.json.nextCursor ?? undefined;

@@ -21,6 +21,7 @@ import {
   exportRowsCall,
   googleSim,
   listAll,
+  listPage,
   makeCalls,
   type OciTenant,
   postCall,
@@ -298,6 +299,33 @@ describe('script mode: export and ack', () => {
     expect((await seal(other, (groups[0] as string[])[0] as string)).status).toBe(404);
     expect(await listAll(other)).toHaveLength(0);
     expect((await ack(owner.apiKey, { results: [] })).status).toBe(401);
+  });
+
+  it("the listing pages through every conversion; another tenant's or a forged cursor is a 400", async () => {
+    // Prepare: 101 conversions, one more than a page holds.
+    const owner = await createOciTenant('script');
+    const other = await createOciTenant('script');
+    const { orderIds } = await sealedSessions(owner, 101, 1);
+
+    // Act
+    const first = await listPage(owner);
+    const second = await listPage(owner, first.json.nextCursor);
+    const foreign = await listPage(other, first.json.nextCursor);
+    const forged = await listPage(owner, Buffer.from('{"pk":"x"}').toString('base64url'));
+
+    // Assess
+    expect(first.json.conversions).toHaveLength(100);
+    expect(typeof first.json.nextCursor).toBe('string');
+    const listed = [...first.json.conversions, ...second.json.conversions].map(
+      (c: { orderId: string }) => c.orderId,
+    );
+    expect(new Set(listed)).toEqual(new Set(orderIds));
+    expect(second.json.nextCursor).toBeNull();
+    for (const refused of [foreign, forged]) {
+      expect(refused.status).toBe(400);
+      expect(refused.json.error.code).toBe('invalid_request');
+      expect(refused.json.error.details[0].field).toBe('cursor');
+    }
   });
 
   it('rows exported and never acked return to retry after the stale window, same orderIds', async () => {

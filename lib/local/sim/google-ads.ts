@@ -23,13 +23,12 @@
  * memory of what it counted survives a restart of the runtime.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { systemClock } from '../../../functions/kernel/clock.js';
 import { readBody, readJson, sendJson } from '../http-util.js';
 import { FaultStore, googleAdsFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
+import { openJournal } from './journal.js';
 
 const UPLOAD_PATH =
   /^\/(v\d+)\/customers\/(\d{10}):(uploadClickConversions|uploadConversionAdjustments)$/;
@@ -99,11 +98,32 @@ function requestError(
   });
 }
 
+/** One line of the journal. */
+interface GoogleAdsEvent {
+  readonly t: 'received' | 'counted' | 'retracted';
+  readonly row?: ReceivedRow;
+  readonly entry?: CountedConversion;
+  readonly key?: string;
+  readonly orderId?: string;
+}
+
+/** A row's error in a `partialFailure` answer. */
+interface RowError {
+  readonly code: Record<string, string>;
+  readonly message: string;
+  readonly index: number;
+  readonly list: string;
+}
+
+/** The two lists of a `partialFailure: true` answer: one result per row, errors by row index. */
+function partialFailureAnswer() {
+  return { results: [] as Array<Record<string, unknown>>, errors: [] as RowError[] };
+}
+
 export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) => {
   const faults = new FaultStore(googleAdsFaultsSchema);
   let faultsSetAt = systemClock.now();
-  const dataDir = join(context.env('ONCEFLOW_DATA_DIR') ?? '.local', 'sim');
-  const journal = join(dataDir, 'google-ads.jsonl');
+  const journal = openJournal<GoogleAdsEvent>(context, 'google-ads');
   const received: ReceivedRow[] = [];
   const counted = new Map<string, CountedConversion>();
   const byClick = new Set<string>();
@@ -115,35 +135,18 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   const clickKey = (action: string, click: string, time: string) =>
     `${action}|${click}|${parseGoogleTime(time)}`;
 
-  function record(line: unknown): void {
-    appendFileSync(journal, `${JSON.stringify(line)}\n`);
-  }
+  const record = journal.record;
 
-  mkdirSync(dataDir, { recursive: true });
-  if (existsSync(journal)) {
-    for (const line of readFileSync(journal, 'utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        const event = JSON.parse(line) as {
-          t: string;
-          row?: ReceivedRow;
-          entry?: CountedConversion;
-          key?: string;
-          orderId?: string;
-        };
-        if (event.t === 'received' && event.row) received.push(event.row);
-        if (event.t === 'counted' && event.entry) {
-          const e = event.entry;
-          if (e.orderId) counted.set(orderKey(e.conversionAction, e.orderId), e);
-          else counted.set(`click|${received.length}|${counted.size}`, e);
-          byClick.add(clickKey(e.conversionAction, e.click, e.conversionDateTime));
-        }
-        if (event.t === 'retracted' && event.key && event.orderId) {
-          retracted.set(event.key, event.orderId);
-        }
-      } catch {
-        // a line cut short by a kill
-      }
+  for (const event of journal.replayed) {
+    if (event.t === 'received' && event.row) received.push(event.row);
+    if (event.t === 'counted' && event.entry) {
+      const e = event.entry;
+      if (e.orderId) counted.set(orderKey(e.conversionAction, e.orderId), e);
+      else counted.set(`click|${received.length}|${counted.size}`, e);
+      byClick.add(clickKey(e.conversionAction, e.click, e.conversionDateTime));
+    }
+    if (event.t === 'retracted' && event.key && event.orderId) {
+      retracted.set(event.key, event.orderId);
     }
   }
 
@@ -178,13 +181,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     rows: Array<Record<string, unknown>>,
     jobId: number,
   ) {
-    const results: Array<Record<string, unknown>> = [];
-    const errors: Array<{
-      code: Record<string, string>;
-      message: string;
-      index: number;
-      list: string;
-    }> = [];
+    const { results, errors } = partialFailureAnswer();
     const seenOrders = new Set<string>();
     const now = new Date(systemClock.now()).toISOString();
     rows.forEach((row, index) => {
@@ -292,13 +289,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   }
 
   function uploadAdjustments(customerId: string, rows: Array<Record<string, unknown>>) {
-    const results: Array<Record<string, unknown>> = [];
-    const errors: Array<{
-      code: Record<string, string>;
-      message: string;
-      index: number;
-      list: string;
-    }> = [];
+    const { results, errors } = partialFailureAnswer();
     const now = systemClock.now();
     rows.forEach((row, index) => {
       const action = typeof row.conversionAction === 'string' ? row.conversionAction : '';
@@ -473,7 +464,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       adjustments.length = 0;
       requests.total = 0;
       requests.refused = 0;
-      writeFileSync(journal, '');
+      journal.clear();
     },
     setFaults(input) {
       faults.set(input);

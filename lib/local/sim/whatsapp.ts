@@ -22,13 +22,12 @@
  * send it ever accepted (duplicates stay visible) and still delivers the statuses it owed.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { signHubBody } from '../../../functions/kernel/webhook-signature.js';
 import { readJson, sendJson } from '../http-util.js';
 import { FaultStore, whatsappFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
+import { openJournal } from './journal.js';
 
 export interface LedgerEntry {
   readonly wamid: string;
@@ -139,10 +138,17 @@ export function validateSend(
   return undefined;
 }
 
+/** One line of the journal. */
+interface WhatsAppEvent {
+  readonly t: 'accepted' | 'owed' | 'delivered';
+  readonly entry?: LedgerEntry;
+  readonly status?: OwedStatus;
+  readonly id?: string;
+}
+
 export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) => {
   const faults = new FaultStore(whatsappFaultsSchema);
-  const dataDir = join(context.env('ONCEFLOW_DATA_DIR') ?? '.local', 'sim');
-  const journal = join(dataDir, 'whatsapp.jsonl');
+  const journal = openJournal<WhatsAppEvent>(context, 'whatsapp');
   const secret = () => context.env('WHATSAPP_APP_SECRET') ?? 'local-app-secret';
   const ledger: LedgerEntry[] = [];
   const byWamid = new Map<string, LedgerEntry>();
@@ -152,29 +158,17 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
   let inFlight = 0;
   let closed = false;
 
-  function record(line: unknown): void {
-    appendFileSync(journal, `${JSON.stringify(line)}\n`);
-  }
+  const record = journal.record;
 
   // Reload what an earlier run of the provider accepted and still owed.
-  mkdirSync(dataDir, { recursive: true });
-  if (existsSync(journal)) {
-    for (const line of readFileSync(journal, 'utf8').split('\n')) {
-      if (!line) continue;
-      let event: { t: string; entry?: LedgerEntry; status?: OwedStatus; id?: string };
-      try {
-        event = JSON.parse(line);
-      } catch {
-        continue; // a line cut short by a kill
-      }
-      if (event.t === 'accepted' && event.entry) {
-        ledger.push(event.entry);
-        byWamid.set(event.entry.wamid, event.entry);
-      } else if (event.t === 'owed' && event.status) {
-        owed.set(event.status.id, { ...event.status, dueAt: Date.now() + 200, attempts: 0 });
-      } else if (event.t === 'delivered' && event.id) {
-        owed.delete(event.id);
-      }
+  for (const event of journal.replayed) {
+    if (event.t === 'accepted' && event.entry) {
+      ledger.push(event.entry);
+      byWamid.set(event.entry.wamid, event.entry);
+    } else if (event.t === 'owed' && event.status) {
+      owed.set(event.status.id, { ...event.status, dueAt: Date.now() + 200, attempts: 0 });
+    } else if (event.t === 'delivered' && event.id) {
+      owed.delete(event.id);
     }
   }
 
@@ -460,7 +454,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       owed.clear();
       buckets.clear();
       refusals.clear();
-      writeFileSync(journal, '');
+      journal.clear();
     },
     setFaults(input) {
       faults.set(input);

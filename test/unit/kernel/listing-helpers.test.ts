@@ -116,6 +116,13 @@ describe('buildUpdate', () => {
     expect(built.values).toEqual({ ':u1': 'b', ':u3': 't', ':u5': 1, ':a': 'a' });
   });
 
+  it('copies one attribute into another with no value placeholder', () => {
+    const built = buildUpdate({ set: { sweepAt: 't' }, copy: { sweepPk: 'pendingPk' } });
+    expect(built.update).toBe('SET #u0 = :u1, #u2 = #u3');
+    expect(built.names).toEqual({ '#u0': 'sweepAt', '#u2': 'sweepPk', '#u3': 'pendingPk' });
+    expect(built.values).toEqual({ ':u1': 't' });
+  });
+
   it('writes inside map entries by path, sharing one placeholder per attribute name', () => {
     const built = buildUpdate({
       set: { sweepAt: 't' },

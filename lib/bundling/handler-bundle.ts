@@ -1,0 +1,78 @@
+/**
+ * How a Lambda handler is bundled — the one place the esbuild options live. The stack
+ * (`OnceflowFunction`, through `bundle-handler.ts`) and the cold-start bench both build with
+ * `handlerBuildOptions`, so the bench measures exactly the bundle that is deployed.
+ *
+ * Why not NodejsFunction's own bundling: it drives the esbuild CLI, which takes no plugins, and
+ * one plugin is needed (see `zodEnglishLocaleOnly`).
+ */
+import { dirname, join } from 'node:path';
+import type { BuildOptions, Plugin } from 'esbuild';
+
+/** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
+export const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __onceflowCreateRequire } from 'node:module'; const require = __onceflowCreateRequire(import.meta.url);";
+
+/** The bundle's file name inside the asset; the Lambda handler is `index.handler`. */
+export const HANDLER_BUNDLE_FILE = 'index.mjs';
+
+export interface HandlerBundleInput {
+  /** The handler module (absolute, or relative to the working directory). */
+  readonly entry: string;
+  readonly outfile: string;
+  /** esbuild target of the Lambda runtime, e.g. `node24`. */
+  readonly target: string;
+  /** Writes `<outfile>.map` beside the bundle (the deployed form). @default true */
+  readonly sourcemap?: boolean;
+  /** @default false */
+  readonly metafile?: boolean;
+}
+
+/**
+ * zod's classic and core entries re-export every locale as a namespace
+ * (`export * as locales from '../locales/index.js'`), and Powertools Parser imports
+ * `{ z } from 'zod'` — a namespace value esbuild cannot tree-shake (it can only shake
+ * `import * as z` used by property access in the importing file). So every handler carried ~50
+ * locales (~255 KB minified) that nothing reads: zod configures English itself and onceflow never
+ * switches locale. This resolves zod's locale barrel to one exporting only `en`; `z.locales.en`
+ * keeps working, any other locale would be `undefined` in the bundle (never in tests, which run
+ * unbundled — the cold-start bench imports every bundle, so a load-time use would show there).
+ */
+export const zodEnglishLocaleOnly: Plugin = {
+  name: 'zod-english-locale-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/](classic|core|mini)$/.test(args.resolveDir)) return undefined;
+      return { path: join(dirname(args.resolveDir), 'locales', 'index.js'), namespace: 'zod-en' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+/** The esbuild options of a handler bundle: ESM, minified, tree-shaken, nothing external. */
+export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
+  return {
+    entryPoints: [input.entry],
+    outfile: input.outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: input.target,
+    // Packages' ESM builds first: tree shaking works on ES modules only.
+    mainFields: ['module', 'main'],
+    banner: { js: CREATE_REQUIRE_BANNER },
+    minify: true,
+    treeShaking: true,
+    sourcemap: input.sourcemap ?? true,
+    metafile: input.metafile ?? false,
+    // The SDK is bundled at the version the tests ran against: the Lambda runtime ships its own
+    // @aws-sdk/* at a version of its choosing, not the 3.1162.0 pinned in package-lock.json.
+    external: [],
+    plugins: [zodEnglishLocaleOnly],
+    logLevel: 'silent',
+  };
+}
