@@ -18,8 +18,9 @@ import { decodeCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
 import { readTotals } from './counters.js';
 import {
   type CampaignItem,
-  type CampaignStatus,
+  type CampaignView,
   campaignKey,
+  campaignView,
   SHARDS,
   sendingSweepPartition,
   type Totals,
@@ -79,15 +80,7 @@ export interface CampaignProgress {
   readonly awaitingEvidence: number;
 }
 
-export interface CampaignSummary {
-  readonly campaignId: string;
-  readonly name: string;
-  readonly status: CampaignStatus;
-  readonly phoneNumberId: string;
-  readonly createdAt: string;
-  readonly startedAt?: string;
-  readonly completedAt?: string;
-  readonly totals: Totals;
+export interface CampaignSummary extends CampaignView {
   readonly progress: CampaignProgress;
 }
 
@@ -237,14 +230,7 @@ export async function listCampaigns(
       const awaiting =
         totals.sending > 0 ? await countAwaitingEvidence(store, tenantId, campaignId, cutoff) : 0;
       return {
-        campaignId,
-        name: campaign.name,
-        status: campaign.status,
-        phoneNumberId: campaign.phoneNumberId,
-        createdAt: campaign.createdAt,
-        ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
-        ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
-        totals,
+        ...campaignView(campaign, totals),
         progress: campaignProgress(campaign, totals, nowMs, options.configuredRate, awaiting),
       };
     }),

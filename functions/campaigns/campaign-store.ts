@@ -29,7 +29,9 @@ import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   type CampaignTemplate,
+  type CampaignView,
   campaignKey,
+  campaignView,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   newCampaignId,
   PAUSED_CAMPAIGNS,
@@ -40,7 +42,6 @@ import {
   SHARDS,
   shardOf,
   skippedKey,
-  type Totals,
 } from './model.js';
 import {
   type Contact,
@@ -516,28 +517,9 @@ export async function describeCampaign(
   store: CampaignStore,
   tenantId: string,
   campaignId: string,
-): Promise<{
-  campaignId: string;
-  name: string;
-  status: string;
-  phoneNumberId: string;
-  createdAt: string;
-  startedAt?: string;
-  completedAt?: string;
-  totals: Totals;
-}> {
+): Promise<CampaignView> {
   const campaign = await requireCampaign(store, tenantId, campaignId);
-  const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
-  return {
-    campaignId,
-    name: campaign.name,
-    status: campaign.status,
-    phoneNumberId: campaign.phoneNumberId,
-    createdAt: campaign.createdAt,
-    ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
-    ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
-    totals,
-  };
+  return campaignView(campaign, await readTotals(store.ddb, store.table, tenantId, campaignId));
 }
 
 export interface RecipientView {

@@ -24,6 +24,7 @@ import {
   encodeCallbackData,
   type RecipientItem,
   recipientKey,
+  SENDING_WITHOUT_WAMID,
   type SendMessageBody,
   sendingSweepPartition,
   shardOf,
@@ -299,13 +300,7 @@ async function keepWamid(
           ),
           sweepAt: now,
         },
-        conditions: [
-          {
-            expression: '#st = :sending AND attribute_not_exists(#pmid)',
-            names: { '#st': 'status', '#pmid': 'providerMessageId' },
-            values: { ':sending': 'sending' },
-          },
-        ],
+        conditions: [SENDING_WITHOUT_WAMID],
       });
       return;
     } catch (error) {
@@ -342,9 +337,9 @@ function finishClaim(
       set: { ...set, status: to, updatedAt: isoTime(deps.clock) },
       ...(to === 'failed' ? { remove: ['sweepPk', 'sweepAt'] } : {}),
       also: {
-        condition: '#st = :sending AND attribute_not_exists(#pmid)',
-        names: { '#st': 'status', '#pmid': 'providerMessageId' },
-        values: { ':sending': 'sending' },
+        condition: SENDING_WITHOUT_WAMID.expression,
+        names: { ...SENDING_WITHOUT_WAMID.names },
+        values: { ...SENDING_WITHOUT_WAMID.values },
       },
       with: [
         counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
