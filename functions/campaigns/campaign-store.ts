@@ -34,6 +34,7 @@ import {
   type CampaignStatus,
   type CampaignTemplate,
   type CampaignView,
+  COMPLETED_CAMPAIGNS,
   campaignKey,
   campaignView,
   MAX_RECIPIENTS_PER_CAMPAIGN,
@@ -602,20 +603,14 @@ export async function markRunning(
   const campaign = await requireCampaign(store, tenantId, campaignId);
   if (campaign.status !== 'draft') return campaign;
   const now = isoTime(store.clock);
-  const result = await transition(store.ddb, {
-    table: store.table,
-    key: campaignKey(tenantId, campaignId),
-    from: ['draft'],
-    to: 'running',
-    set: {
-      startedAt: now,
-      updatedAt: now,
-      sweepPk: ACTIVE_CAMPAIGNS,
-      sweepAt: now,
-      fanoutGeneration: 0,
-    },
+  const started = await moveCampaignStatus(store, tenantId, campaignId, 'draft', 'running', {
+    startedAt: now,
+    updatedAt: now,
+    sweepPk: ACTIVE_CAMPAIGNS,
+    sweepAt: now,
+    fanoutGeneration: 0,
   });
-  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
+  if (!started) return requireCampaign(store, tenantId, campaignId);
   return { ...campaign, status: 'running', startedAt: now };
 }
 
@@ -659,13 +654,47 @@ async function moveCampaign(
     );
   }
   const { tenantId, campaignId } = campaign;
+  const moved = await moveCampaignStatus(store, tenantId, campaignId, from, to, {
+    ...set,
+    updatedAt: isoTime(store.clock),
+  });
+  if (!moved) return requireCampaign(store, tenantId, campaignId);
+  return { ...campaign, ...set, status: to };
+}
+
+/**
+ * Running → completed, once recovery found nothing left to send. Kept in the sweep index (under
+ * `COMPLETED_CAMPAIGNS`) one more while: the counter reconciliation checks it a last time.
+ */
+export function completeCampaign(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+): Promise<boolean> {
+  const at = isoTime(store.clock);
+  return moveCampaignStatus(store, tenantId, campaignId, 'running', 'completed', {
+    completedAt: at,
+    updatedAt: at,
+    sweepPk: COMPLETED_CAMPAIGNS,
+    sweepAt: at,
+  });
+}
+
+/** The lifecycle's one guarded write: `from` → `to` with `set`; false when it was not `from`. */
+async function moveCampaignStatus(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  from: CampaignStatus,
+  to: CampaignStatus,
+  set: Readonly<Record<string, unknown>>,
+): Promise<boolean> {
   const result = await transition(store.ddb, {
     table: store.table,
     key: campaignKey(tenantId, campaignId),
     from: [from],
     to,
-    set: { ...set, updatedAt: isoTime(store.clock) },
+    set,
   });
-  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
-  return { ...campaign, ...set, status: to };
+  return result.applied;
 }

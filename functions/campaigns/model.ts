@@ -151,6 +151,8 @@ export const SENDING_WITHOUT_WAMID: Condition = {
 
 /** The sweep partition of running campaigns. */
 export const ACTIVE_CAMPAIGNS = 'CAMPAIGNS#ACTIVE';
+/** Completed campaigns the counter reconciliation has not checked a last time yet. */
+export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
 /** Paused campaigns: recovery only settles their in-flight sends, never rings their backlog. */
 export const PAUSED_CAMPAIGNS = 'CAMPAIGNS#PAUSED';
 

@@ -31,7 +31,7 @@ import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failp
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import { transition } from '../kernel/transition.js';
+import { completeCampaign } from './campaign-store.js';
 import { countedTransition, counterWrite, readTotals } from './counters.js';
 import {
   type FanoutDeps,
@@ -43,7 +43,7 @@ import {
 import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
-  campaignKey,
+  COMPLETED_CAMPAIGNS,
   PAUSED_CAMPAIGNS,
   type RecipientItem,
   recipientPartition,
@@ -56,7 +56,7 @@ import {
   type UnknownOutcomePolicy,
 } from './model.js';
 
-export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
+export { COMPLETED_CAMPAIGNS };
 
 export const FP_RECOVER_AFTER_RELEASE = defineFailpoint(
   'campaign.recover.after-release',
@@ -197,16 +197,7 @@ async function recoverCampaign(
   // The counters are read item by item, so a busy moment can hide a move: the recipients
   // themselves (strongly consistent) have the last word before the campaign is closed.
   if (await anyInFlight(deps, tenantId, campaignId)) return;
-  const at = isoTime(deps.clock);
-  const done = await transition(deps.ddb, {
-    table: deps.table,
-    key: campaignKey(tenantId, campaignId),
-    from: ['running'],
-    to: 'completed',
-    // Kept in the sweep index one more while: the counter reconciliation checks it once more.
-    set: { completedAt: at, updatedAt: at, sweepPk: COMPLETED_CAMPAIGNS, sweepAt: at },
-  });
-  if (done.applied) report.completed += 1;
+  if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
 }
 
 /** True when some recipient is still `pending` or `sending` (strongly consistent reads). */

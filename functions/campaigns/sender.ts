@@ -166,7 +166,12 @@ export async function sendToRecipient(
 
   if (result.kind === 'accepted') {
     failpoint(FP_SEND_AFTER_ACCEPTED);
-    await storeWamid(deps, key, message, campaign.phoneNumberId, result.wamid);
+    await storeWamid(deps, {
+      key,
+      message,
+      phoneNumberId: campaign.phoneNumberId,
+      wamid: result.wamid,
+    });
     failpoint(FP_SEND_AFTER_STORED);
     countMetric('CampaignMessageSent');
     return 'sent';
@@ -207,6 +212,16 @@ export async function sendToRecipient(
   throw new SendRetryError(`provider refused (${lastError}); the queue retries it`);
 }
 
+type WamidDeps = Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>;
+
+/** A send the provider accepted: its recipient, its message and the wamid it was given. */
+interface AcceptedSend {
+  readonly key: { pk: string; sk: string };
+  readonly message: SendMessageBody;
+  readonly phoneNumberId: string;
+  readonly wamid: string;
+}
+
 /** Attempts at keeping a wamid when even the recipient-only write fails (throttling, errors). */
 const WAMID_KEEP_ATTEMPTS = 6;
 
@@ -220,13 +235,8 @@ const WAMID_KEEP_ATTEMPTS = 6;
  * `sending`, the wamid now on it, due at once) — and recovery finishes the counted move
  * (`sending` with a wamid → `sent`), as does any status webhook of that message.
  */
-export async function storeWamid(
-  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
-  key: { pk: string; sk: string },
-  message: SendMessageBody,
-  phoneNumberId: string,
-  wamid: string,
-): Promise<void> {
+export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
+  const { key, message, phoneNumberId, wamid } = accepted;
   const now = isoTime(deps.clock);
   let stored: { applied: boolean };
   try {
@@ -258,7 +268,7 @@ export async function storeWamid(
       campaignId: message.campaignId,
       error,
     });
-    await keepWamid(deps, key, message, phoneNumberId, wamid);
+    await keepWamid(deps, accepted);
     return;
   }
   if (stored.applied) return;
@@ -273,13 +283,8 @@ export async function storeWamid(
 }
 
 /** The wamid on the recipient, without touching counters; recovery completes the move. */
-async function keepWamid(
-  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
-  key: { pk: string; sk: string },
-  message: SendMessageBody,
-  phoneNumberId: string,
-  wamid: string,
-): Promise<void> {
+async function keepWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
+  const { key, message, phoneNumberId, wamid } = accepted;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
