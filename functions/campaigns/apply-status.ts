@@ -23,6 +23,7 @@ import {
   recipientKey,
   STATUS_RANK,
   shardOf,
+  tenantRecipientsPrefix,
   wamidIndexKey,
 } from './model.js';
 import { readRecipient } from './sender.js';
@@ -95,10 +96,12 @@ async function findRecipient(
       Limit: 2,
     }),
   );
-  const hit = (out.Items ?? []).find((item) => item.tenantId === event.tenantId) as
-    | RecipientItem
-    | undefined;
-  return hit ? readRecipient(ddb, table, { pk: hit.pk, sk: hit.sk }) : undefined;
+  // The index holds keys only; the tenant is in the recipient's partition key.
+  const tenantPrefix = tenantRecipientsPrefix(event.tenantId);
+  const hit = (out.Items ?? []).find(
+    (item) => typeof item.pk === 'string' && item.pk.startsWith(tenantPrefix),
+  );
+  return hit ? readRecipient(ddb, table, { pk: String(hit.pk), sk: String(hit.sk) }) : undefined;
 }
 
 const MAX_RACES = 6;

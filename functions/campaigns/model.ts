@@ -93,8 +93,11 @@ export const fanoutKey = (
   sk: `FANOUT#${generation}#${shardLabel(shard)}`,
 });
 
+/** What every recipient partition key of a tenant starts with. */
+export const tenantRecipientsPrefix = (tenantId: string) => `CR#${tenantId}#`;
+
 export const recipientPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `CR#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+  `${tenantRecipientsPrefix(tenantId)}${campaignId}#${shardLabel(shard)}`;
 
 /** The key of a valid recipient, derived from the contact alone. */
 export function recipientKey(tenantId: string, campaignId: string, e164: string) {
