@@ -19,6 +19,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type CampaignBaseline, campaignBaseline } from './campaign-baseline.js';
@@ -32,17 +33,25 @@ interface Options {
   recipients: number;
   rate: number;
   concurrency: number;
+  pollers: number;
   json: boolean;
 }
 
 function parseArgs(args: readonly string[]): Options {
-  const options: Options = { recipients: 20_028, rate: 80, concurrency: 16, json: false };
+  const options: Options = {
+    recipients: 20_028,
+    rate: 80,
+    concurrency: 16,
+    pollers: 2,
+    json: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = (args[i] ?? '').split('=', 2);
     const value = () => Number(inline ?? args[++i]);
     if (flag === '--recipients') options.recipients = value();
     else if (flag === '--rate') options.rate = value();
     else if (flag === '--concurrency') options.concurrency = value();
+    else if (flag === '--pollers') options.pollers = value();
     else if (flag === '--json') options.json = true;
   }
   if (!Number.isInteger(options.recipients) || options.recipients < 10)
@@ -172,6 +181,17 @@ function meterCpu(dynamodbPid: number | undefined): CpuMeter {
   };
 }
 
+/** Sends/s between the 10th and the 90th percentile of accept times (no start-up, no tail). */
+function steadyRate(acceptedAt: number[]): number {
+  const sorted = [...acceptedAt].sort((a, b) => a - b);
+  const from = sorted[Math.floor(sorted.length * 0.1)];
+  const to = sorted[Math.floor(sorted.length * 0.9)];
+  if (from === undefined || to === undefined || to <= from) return 0;
+  return round(
+    (Math.floor(sorted.length * 0.9) - Math.floor(sorted.length * 0.1)) / ((to - from) / 1000),
+  );
+}
+
 interface SideFigures {
   contacts: number;
   duplicates: number;
@@ -237,6 +257,9 @@ export default async function campaignBench(args: string[]): Promise<void> {
     sqsPort: 0,
     inMemory: true,
     scheduleSpeed: 30,
+    // Concurrent batches per queue: the local stand-in for Lambda's scaling (on AWS the sends
+    // consumer may run up to 100 batches at once, see lib/operational-limits.ts).
+    pollersPerQueue: options.pollers,
     log: () => {},
   });
   const realFetch = globalThis.fetch;
@@ -487,6 +510,11 @@ export default async function campaignBench(args: string[]): Promise<void> {
       contacts: created.recipients,
       duplicatesCollapsed: created.duplicatesCollapsed,
       configuredRate: options.rate,
+      pollersPerQueue: options.pollers,
+      loadAverage: loadavg().map((n) => round(n)),
+      cores: cpus().length,
+      steadySendsPerSecond: steadyRate(onceflowAccepted.map((m) => Date.parse(m.acceptedAt))),
+      baselineSteadySendsPerSecond: steadyRate(baselineSends.map((m) => Date.parse(m.acceptedAt))),
       duplicates: onceflow.duplicates,
       unfinished: onceflow.unfinished,
       totalsMatchListing,
@@ -507,6 +535,12 @@ export default async function campaignBench(args: string[]): Promise<void> {
       `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
     );
     say(`clock jumps                       ${clockJumps}`);
+    say(
+      `load average (1, 5, 15 min)       ${result.loadAverage.join(', ')} on ${cpus().length} cores`,
+    );
+    say(
+      `steady sends/s (p10→p90)          onceflow ${result.steadySendsPerSecond}, baseline ${result.baselineSteadySendsPerSecond}; ${options.pollers} pollers per queue`,
+    );
     row('', 'onceflow', 'baseline');
     row('contacts', onceflow.contacts, baselineFigures.contacts);
     row('duplicates (simulator ledger)', onceflow.duplicates, baselineFigures.duplicates);
