@@ -12,10 +12,11 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { countedTransition, counterWrite, moveDeltas } from './counters.js';
+import { FP_STATUS_AFTER_APPLY } from './failpoints.js';
 import {
   decodeCallbackData,
   type RecipientItem,
@@ -49,11 +50,6 @@ export interface ApplyStatusResult {
   /** The recipient moved forward because of it (false for duplicates and late, older statuses). */
   readonly applied: boolean;
 }
-
-export const FP_STATUS_AFTER_APPLY = defineFailpoint(
-  'campaign.status.after-apply',
-  'a status moved its recipient (with counters), the webhook not yet answered',
-);
 
 /**
  * Whether `status` may replace `current`. Forward only (a late `sent` after `delivered` changes

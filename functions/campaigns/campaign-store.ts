@@ -20,7 +20,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { forEachWithConcurrency } from '../kernel/concurrency.js';
 import { decodeCursor, encodeCursor } from '../kernel/cursor.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import type { Item } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
@@ -28,6 +28,7 @@ import { transition } from '../kernel/transition.js';
 import type { Tenant } from '../tenants/index.js';
 import { campaignListingWrite } from './campaign-listing.js';
 import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
+import { FP_CREATE_AFTER_META, FP_RECIPIENTS_AFTER_CHUNK } from './failpoints.js';
 import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
@@ -61,15 +62,6 @@ export interface CampaignStore {
   /** Physical name of the `campaigns` table. */
   readonly table: string;
 }
-
-export const FP_CREATE_AFTER_META = defineFailpoint(
-  'campaign.create.after-meta',
-  'campaign item written, its first page of recipients not yet',
-);
-export const FP_RECIPIENTS_AFTER_CHUNK = defineFailpoint(
-  'campaign.recipients.after-chunk',
-  'one transaction of recipients (with their counters) committed, the rest of the page not yet',
-);
 
 export interface CreateCampaignInput {
   readonly name: string;
@@ -584,11 +576,6 @@ export async function listRecipients(
   }
   return { recipients, nextCursor: encodeCursor(cursor) };
 }
-
-export const FP_START_AFTER_RUNNING = defineFailpoint(
-  'campaign.start.after-running',
-  'campaign moved to running, its fan-out messages not yet enqueued',
-);
 
 /**
  * Moves a draft to running. Starting a running (or paused, or completed) campaign changes

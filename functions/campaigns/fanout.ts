@@ -21,10 +21,15 @@ import {
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { mapWithConcurrency } from '../kernel/concurrency.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import type { CampaignStore } from './campaign-store.js';
 import { readTotals } from './counters.js';
+import {
+  FP_FANOUT_AFTER_BATCH,
+  FP_FANOUT_AFTER_ENQUEUE,
+  FP_FANOUT_AFTER_MARK,
+} from './failpoints.js';
 import {
   type CampaignItem,
   campaignKey,
@@ -46,19 +51,6 @@ export interface FanoutDeps extends CampaignStore {
   readonly sendsQueueUrl: string;
   readonly fanoutQueueUrl: string;
 }
-
-export const FP_FANOUT_AFTER_MARK = defineFailpoint(
-  'campaign.fanout.after-mark',
-  'a page of recipients marked as enqueued, their send messages not yet sent',
-);
-export const FP_FANOUT_AFTER_ENQUEUE = defineFailpoint(
-  'campaign.fanout.after-enqueue',
-  'send messages of a page enqueued, the shard cursor not yet saved',
-);
-export const FP_FANOUT_AFTER_BATCH = defineFailpoint(
-  'campaign.fanout.after-batch',
-  'a page done and its cursor saved, the next page not started',
-);
 
 const PAGE_SIZE = 100;
 const MARK_CONCURRENCY = 25;

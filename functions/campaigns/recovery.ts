@@ -27,12 +27,13 @@ import type { Clock } from '../kernel/clock.js';
 import { isoTime } from '../kernel/clock.js';
 import { forEachWithConcurrency } from '../kernel/concurrency.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
+import { FailpointCrashError, failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { completeCampaign } from './campaign-store.js';
 import { countedTransition, counterWrite, readTotals } from './counters.js';
+import { FP_RECOVER_AFTER_ENQUEUE, FP_RECOVER_AFTER_RELEASE } from './failpoints.js';
 import {
   type FanoutDeps,
   pendingHorizonMs,
@@ -57,15 +58,6 @@ import {
 } from './model.js';
 
 export { COMPLETED_CAMPAIGNS };
-
-export const FP_RECOVER_AFTER_RELEASE = defineFailpoint(
-  'campaign.recover.after-release',
-  'a recipient released (or re-rung) by recovery, its send message not yet enqueued',
-);
-export const FP_RECOVER_AFTER_ENQUEUE = defineFailpoint(
-  'campaign.recover.after-enqueue',
-  'recovery enqueued a shard’s re-rung doorbells, the recipients not yet marked as rung',
-);
 
 /** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
 export const MAX_UNKNOWN_RETRIES = 1;

@@ -13,12 +13,18 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
 import { countedTransition, counterWrite } from './counters.js';
+import {
+  FP_SEND_AFTER_ACCEPTED,
+  FP_SEND_AFTER_CLAIM,
+  FP_SEND_AFTER_REJECTED,
+  FP_SEND_AFTER_STORED,
+} from './failpoints.js';
 import {
   type CampaignItem,
   encodeCallbackData,
@@ -32,23 +38,6 @@ import {
   wamidIndexKey,
 } from './model.js';
 import type { SendResult, WhatsAppSender } from './whatsapp-client.js';
-
-export const FP_SEND_AFTER_CLAIM = defineFailpoint(
-  'campaign.send.after-claim',
-  'recipient claimed (sending, lease, attempt counted), the provider not yet called',
-);
-export const FP_SEND_AFTER_ACCEPTED = defineFailpoint(
-  'campaign.send.after-provider-accepted',
-  'the provider accepted the message, its wamid not yet stored',
-);
-export const FP_SEND_AFTER_REJECTED = defineFailpoint(
-  'campaign.send.after-provider-rejected',
-  'the provider refused the message, the recipient not yet released or failed',
-);
-export const FP_SEND_AFTER_STORED = defineFailpoint(
-  'campaign.send.after-wamid-stored',
-  'wamid stored (sent), the queue message not yet acknowledged',
-);
 
 export interface SenderDeps {
   readonly ddb: DynamoDBDocumentClient;

@@ -26,9 +26,9 @@ import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
 import {
   createCampaign,
   describeCampaign,
-  FP_START_AFTER_RUNNING,
   markRunning,
 } from '../../functions/campaigns/campaign-store.js';
+import { FP_START_AFTER_RUNNING } from '../../functions/campaigns/failpoints.js';
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
 import type {
   FanoutMessageBody,
