@@ -517,6 +517,17 @@ export default async function campaignBench(args: string[]): Promise<void> {
       baselineSteadySendsPerSecond: steadyRate(baselineSends.map((m) => Date.parse(m.acceptedAt))),
       duplicates: onceflow.duplicates,
       unfinished: onceflow.unfinished,
+      /** Refusals by the provider (130429: over its rate), during onceflow's run and the baseline's. */
+      providerRefusals: {
+        onceflow: sim.refused ?? {},
+        // The simulator counts since it started: the baseline's are what came after onceflow's.
+        baseline: Object.fromEntries(
+          Object.entries(baselineSim.refused ?? {}).map(([code, n]) => [
+            code,
+            n - (sim.refused?.[code] ?? 0),
+          ]),
+        ),
+      },
       totalsMatchListing,
       sendsPerSecond: onceflow.sendsPerSecond,
       shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
@@ -535,6 +546,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
       `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
     );
     say(`clock jumps                       ${clockJumps}`);
+    say(`provider refusals                 ${JSON.stringify(result.providerRefusals)}`);
     say(
       `load average (1, 5, 15 min)       ${result.loadAverage.join(', ')} on ${cpus().length} cores`,
     );
