@@ -11,7 +11,12 @@
  * writes these items. A tenant that somehow created campaigns in the thousands per second would
  * need `CL#<tenant>#<n>` shards merged on read; it cannot realistically happen, so it is not built.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import type { Clock } from '../kernel/clock.js';
 import { decodeCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
@@ -139,28 +144,24 @@ async function countAwaitingEvidence(
   const counts = await Promise.all(
     Array.from({ length: SHARDS }, async (_, shard) => {
       let count = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await store.ddb.send(
-          new QueryCommand({
-            TableName: store.table,
-            IndexName: 'sweep',
-            KeyConditionExpression: 'sweepPk = :p',
-            FilterExpression:
-              '#st = :sending AND sendingSince < :cut AND attribute_not_exists(providerMessageId)',
-            ExpressionAttributeNames: { '#st': 'status' },
-            ExpressionAttributeValues: {
-              ':p': sendingSweepPartition(tenantId, campaignId, shard),
-              ':sending': 'sending',
-              ':cut': cutoff,
-            },
-            Select: 'COUNT',
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        count += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
+      const pages = paginateQuery(
+        { client: store.ddb },
+        {
+          TableName: store.table,
+          IndexName: 'sweep',
+          KeyConditionExpression: 'sweepPk = :p',
+          FilterExpression:
+            '#st = :sending AND sendingSince < :cut AND attribute_not_exists(providerMessageId)',
+          ExpressionAttributeNames: { '#st': 'status' },
+          ExpressionAttributeValues: {
+            ':p': sendingSweepPartition(tenantId, campaignId, shard),
+            ':sending': 'sending',
+            ':cut': cutoff,
+          },
+          Select: 'COUNT',
+        },
+      );
+      for await (const page of pages) count += page.Count ?? 0;
       return count;
     }),
   );
