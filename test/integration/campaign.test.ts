@@ -290,6 +290,34 @@ describe('sending', () => {
     expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
   });
 
+  it('a status without the echo finds its recipient by wamid (keys-only index), only in its own tenant', async () => {
+    // Prepare: one contact sent, its wamid stored.
+    const [phone = ''] = phones(1, 9200);
+    const id = await newCampaign([phone]);
+    await markRunning(store, tenant.tenantId, id);
+    const message = { tenantId: tenant.tenantId, campaignId: id, phone };
+    expect(await sendToRecipient(senderDeps(simClient(), 'w-index'), message)).toBe('sent');
+    const [entry] = await ledgerFor(id);
+    const delivered = (tenantId: string) =>
+      applyCampaignStatus(ddb, clock, {
+        tenantId,
+        phoneNumberId: testTenant.phoneNumberId,
+        wamid: entry?.wamid ?? '',
+        status: 'delivered',
+        occurredAt: new Date(clock.now()).toISOString(),
+        bizOpaqueCallbackData: '',
+      });
+    // Act / Assess: another tenant (whose id the real one starts with) never matches it.
+    expect(await delivered(`${tenant.tenantId.slice(0, -1)}`)).toEqual({
+      matched: false,
+      applied: false,
+    });
+    expect(await delivered(tenant.tenantId)).toEqual({ matched: true, applied: true });
+    const listed = await listAll(id);
+    expect(listed.map((r) => r.status)).toEqual(['delivered']);
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+  });
+
   it('a lost answer leaves the recipient sending without wamid until the status echo completes it', async () => {
     const [phone = ''] = phones(1, 9100);
     const id = await newCampaign([phone]);
