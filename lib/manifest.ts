@@ -151,7 +151,9 @@ const JOB_SWEEP: IndexSpec = {
 export const tables: Readonly<Record<TableName, TableSpec>> = {
   tenants: { ...KEYS, indexes: [] },
   inbound: { ...KEYS, indexes: [INBOUND_GSI1, JOB_SWEEP] },
-  campaigns: { ...KEYS, indexes: [GSI1, SWEEP] },
+  // `gsi1` finds a recipient by wamid (a status without its echo): keys only, so the statuses that
+  // move a sent recipient on never rewrite its index entry (the lookup reads the item itself).
+  campaigns: { ...KEYS, indexes: [{ ...GSI1, projection: 'KEYS_ONLY' }, SWEEP] },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
   // Offline conversions (issue 9): calls, session items, conversion and retraction rows.

@@ -12,10 +12,11 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { countedTransition, counterWrite, moveDeltas } from './counters.js';
+import { FP_STATUS_AFTER_APPLY } from './failpoints.js';
 import {
   decodeCallbackData,
   type RecipientItem,
@@ -23,6 +24,7 @@ import {
   recipientKey,
   STATUS_RANK,
   shardOf,
+  tenantRecipientsPrefix,
   wamidIndexKey,
 } from './model.js';
 import { readRecipient } from './sender.js';
@@ -48,11 +50,6 @@ export interface ApplyStatusResult {
   /** The recipient moved forward because of it (false for duplicates and late, older statuses). */
   readonly applied: boolean;
 }
-
-export const FP_STATUS_AFTER_APPLY = defineFailpoint(
-  'campaign.status.after-apply',
-  'a status moved its recipient (with counters), the webhook not yet answered',
-);
 
 /**
  * Whether `status` may replace `current`. Forward only (a late `sent` after `delivered` changes
@@ -95,10 +92,12 @@ async function findRecipient(
       Limit: 2,
     }),
   );
-  const hit = (out.Items ?? []).find((item) => item.tenantId === event.tenantId) as
-    | RecipientItem
-    | undefined;
-  return hit ? readRecipient(ddb, table, { pk: hit.pk, sk: hit.sk }) : undefined;
+  // The index holds keys only; the tenant is in the recipient's partition key.
+  const tenantPrefix = tenantRecipientsPrefix(event.tenantId);
+  const hit = (out.Items ?? []).find(
+    (item) => typeof item.pk === 'string' && item.pk.startsWith(tenantPrefix),
+  );
+  return hit ? readRecipient(ddb, table, { pk: String(hit.pk), sk: String(hit.sk) }) : undefined;
 }
 
 const MAX_RACES = 6;

@@ -11,15 +11,21 @@
  * writes these items. A tenant that somehow created campaigns in the thousands per second would
  * need `CL#<tenant>#<n>` shards merged on read; it cannot realistically happen, so it is not built.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import type { Clock } from '../kernel/clock.js';
 import { decodeCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
 import { readTotals } from './counters.js';
 import {
   type CampaignItem,
-  type CampaignStatus,
+  type CampaignView,
   campaignKey,
+  campaignView,
   SHARDS,
   sendingSweepPartition,
   type Totals,
@@ -79,15 +85,7 @@ export interface CampaignProgress {
   readonly awaitingEvidence: number;
 }
 
-export interface CampaignSummary {
-  readonly campaignId: string;
-  readonly name: string;
-  readonly status: CampaignStatus;
-  readonly phoneNumberId: string;
-  readonly createdAt: string;
-  readonly startedAt?: string;
-  readonly completedAt?: string;
-  readonly totals: Totals;
+export interface CampaignSummary extends CampaignView {
   readonly progress: CampaignProgress;
 }
 
@@ -146,28 +144,24 @@ async function countAwaitingEvidence(
   const counts = await Promise.all(
     Array.from({ length: SHARDS }, async (_, shard) => {
       let count = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await store.ddb.send(
-          new QueryCommand({
-            TableName: store.table,
-            IndexName: 'sweep',
-            KeyConditionExpression: 'sweepPk = :p',
-            FilterExpression:
-              '#st = :sending AND sendingSince < :cut AND attribute_not_exists(providerMessageId)',
-            ExpressionAttributeNames: { '#st': 'status' },
-            ExpressionAttributeValues: {
-              ':p': sendingSweepPartition(tenantId, campaignId, shard),
-              ':sending': 'sending',
-              ':cut': cutoff,
-            },
-            Select: 'COUNT',
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        count += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
+      const pages = paginateQuery(
+        { client: store.ddb },
+        {
+          TableName: store.table,
+          IndexName: 'sweep',
+          KeyConditionExpression: 'sweepPk = :p',
+          FilterExpression:
+            '#st = :sending AND sendingSince < :cut AND attribute_not_exists(providerMessageId)',
+          ExpressionAttributeNames: { '#st': 'status' },
+          ExpressionAttributeValues: {
+            ':p': sendingSweepPartition(tenantId, campaignId, shard),
+            ':sending': 'sending',
+            ':cut': cutoff,
+          },
+          Select: 'COUNT',
+        },
+      );
+      for await (const page of pages) count += page.Count ?? 0;
       return count;
     }),
   );
@@ -237,14 +231,7 @@ export async function listCampaigns(
       const awaiting =
         totals.sending > 0 ? await countAwaitingEvidence(store, tenantId, campaignId, cutoff) : 0;
       return {
-        campaignId,
-        name: campaign.name,
-        status: campaign.status,
-        phoneNumberId: campaign.phoneNumberId,
-        createdAt: campaign.createdAt,
-        ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
-        ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
-        totals,
+        ...campaignView(campaign, totals),
         progress: campaignProgress(campaign, totals, nowMs, options.configuredRate, awaiting),
       };
     }),

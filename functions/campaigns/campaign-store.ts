@@ -14,10 +14,13 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { forEachWithConcurrency } from '../kernel/concurrency.js';
+import { decodeCursor, encodeCursor } from '../kernel/cursor.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import type { Item } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
@@ -25,11 +28,16 @@ import { transition } from '../kernel/transition.js';
 import type { Tenant } from '../tenants/index.js';
 import { campaignListingWrite } from './campaign-listing.js';
 import { type CounterDeltas, counterWrite, readTotals } from './counters.js';
+import { FP_CREATE_AFTER_META, FP_RECIPIENTS_AFTER_CHUNK } from './failpoints.js';
 import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
+  type CampaignStatus,
   type CampaignTemplate,
+  type CampaignView,
+  COMPLETED_CAMPAIGNS,
   campaignKey,
+  campaignView,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   newCampaignId,
   PAUSED_CAMPAIGNS,
@@ -40,7 +48,6 @@ import {
   SHARDS,
   shardOf,
   skippedKey,
-  type Totals,
 } from './model.js';
 import {
   type Contact,
@@ -55,15 +62,6 @@ export interface CampaignStore {
   /** Physical name of the `campaigns` table. */
   readonly table: string;
 }
-
-export const FP_CREATE_AFTER_META = defineFailpoint(
-  'campaign.create.after-meta',
-  'campaign item written, its first page of recipients not yet',
-);
-export const FP_RECIPIENTS_AFTER_CHUNK = defineFailpoint(
-  'campaign.recipients.after-chunk',
-  'one transaction of recipients (with their counters) committed, the rest of the page not yet',
-);
 
 export interface CreateCampaignInput {
   readonly name: string;
@@ -292,7 +290,7 @@ async function insertPage(
   let added = 0;
   let skipped = 0;
   let duplicates = page.duplicates + invalid.duplicates;
-  await inBatches(chunks, PAGE_CONCURRENCY, async (chunk) => {
+  await forEachWithConcurrency(chunks, PAGE_CONCURRENCY, async (chunk) => {
     const outcome = await insertChunk(store, tenantId, campaignId, chunk, addedBy);
     added += outcome.added;
     skipped += outcome.skipped;
@@ -407,23 +405,6 @@ async function settleRoom(
   );
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function inBatches<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
-}
-
 /**
  * One transaction: the campaign still a draft + the shard's counter + each contact put only if new
  * (the page's room under the cap was reserved before, see `reserveRoom`).
@@ -516,28 +497,9 @@ export async function describeCampaign(
   store: CampaignStore,
   tenantId: string,
   campaignId: string,
-): Promise<{
-  campaignId: string;
-  name: string;
-  status: string;
-  phoneNumberId: string;
-  createdAt: string;
-  startedAt?: string;
-  completedAt?: string;
-  totals: Totals;
-}> {
+): Promise<CampaignView> {
   const campaign = await requireCampaign(store, tenantId, campaignId);
-  const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
-  return {
-    campaignId,
-    name: campaign.name,
-    status: campaign.status,
-    phoneNumberId: campaign.phoneNumberId,
-    createdAt: campaign.createdAt,
-    ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
-    ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
-    totals,
-  };
+  return campaignView(campaign, await readTotals(store.ddb, store.table, tenantId, campaignId));
 }
 
 export interface RecipientView {
@@ -549,34 +511,16 @@ export interface RecipientView {
   readonly lastError: string | null;
 }
 
-interface Cursor {
-  readonly s: number;
-  readonly k?: string;
-}
-
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-function decodeCursor(raw: string | undefined): Cursor {
-  if (!raw) return { s: 0 };
-  try {
-    const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    if (
-      Number.isInteger(value.s) &&
-      value.s >= 0 &&
-      value.s < SHARDS &&
-      (value.k === undefined || (typeof value.k === 'string' && value.k.length < 200))
-    ) {
-      return value;
-    }
-  } catch {
-    // fall through to the 400
-  }
-  throw new InvalidRequestError('The cursor is not valid.', [
-    { field: 'cursor', message: 'must be a nextCursor returned by this listing' },
-  ]);
-}
+/** The listing's position: the shard and the last key read in it. */
+const recipientCursor = z.strictObject({
+  s: z
+    .number()
+    .int()
+    .min(0)
+    .max(SHARDS - 1),
+  k: z.string().max(200).optional(),
+});
+type Cursor = z.output<typeof recipientCursor>;
 
 export function toRecipientView(item: RecipientItem): RecipientView {
   return {
@@ -603,7 +547,7 @@ export async function listRecipients(
   options: { status?: RecipientStatus; cursor?: string; limit: number },
 ): Promise<{ recipients: RecipientView[]; nextCursor: string | null }> {
   await requireCampaign(store, tenantId, campaignId);
-  let cursor: Cursor | undefined = decodeCursor(options.cursor);
+  let cursor: Cursor | undefined = decodeCursor(options.cursor, recipientCursor) ?? { s: 0 };
   const recipients: RecipientView[] = [];
   let evaluated = 0;
   while (cursor && recipients.length < options.limit && evaluated < MAX_EVALUATED_PER_REQUEST) {
@@ -630,13 +574,8 @@ export async function listRecipients(
     if (typeof last === 'string') cursor = { s: cursor.s, k: last };
     else cursor = cursor.s + 1 < SHARDS ? { s: cursor.s + 1 } : undefined;
   }
-  return { recipients, nextCursor: cursor ? encodeCursor(cursor) : null };
+  return { recipients, nextCursor: encodeCursor(cursor) };
 }
-
-export const FP_START_AFTER_RUNNING = defineFailpoint(
-  'campaign.start.after-running',
-  'campaign moved to running, its fan-out messages not yet enqueued',
-);
 
 /**
  * Moves a draft to running. Starting a running (or paused, or completed) campaign changes
@@ -651,41 +590,24 @@ export async function markRunning(
   const campaign = await requireCampaign(store, tenantId, campaignId);
   if (campaign.status !== 'draft') return campaign;
   const now = isoTime(store.clock);
-  const result = await transition(store.ddb, {
-    table: store.table,
-    key: campaignKey(tenantId, campaignId),
-    from: ['draft'],
-    to: 'running',
-    set: {
-      startedAt: now,
-      updatedAt: now,
-      sweepPk: ACTIVE_CAMPAIGNS,
-      sweepAt: now,
-      fanoutGeneration: 0,
-    },
+  const started = await moveCampaignStatus(store, tenantId, campaignId, 'draft', 'running', {
+    startedAt: now,
+    updatedAt: now,
+    sweepPk: ACTIVE_CAMPAIGNS,
+    sweepAt: now,
+    fanoutGeneration: 0,
   });
-  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
+  if (!started) return requireCampaign(store, tenantId, campaignId);
   return { ...campaign, status: 'running', startedAt: now };
 }
 
 export async function pauseCampaign(store: CampaignStore, tenantId: string, campaignId: string) {
   const campaign = await requireCampaign(store, tenantId, campaignId);
   if (campaign.status === 'paused') return campaign;
-  if (campaign.status !== 'running') {
-    throw new ConflictError(
-      `Only a running campaign can be paused; this one is ${campaign.status}.`,
-    );
-  }
-  const result = await transition(store.ddb, {
-    table: store.table,
-    key: campaignKey(tenantId, campaignId),
-    from: ['running'],
-    to: 'paused',
-    // Out of the running list: recovery no longer rings its backlog, only settles sends in flight.
-    set: { updatedAt: isoTime(store.clock), sweepPk: PAUSED_CAMPAIGNS },
+  // Out of the running list: recovery no longer rings its backlog, only settles sends in flight.
+  return moveCampaign(store, campaign, 'running', 'paused', 'paused', {
+    sweepPk: PAUSED_CAMPAIGNS,
   });
-  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
-  return { ...campaign, status: 'paused' as const };
 }
 
 /**
@@ -695,23 +617,71 @@ export async function pauseCampaign(store: CampaignStore, tenantId: string, camp
 export async function resumeCampaign(store: CampaignStore, tenantId: string, campaignId: string) {
   const campaign = await requireCampaign(store, tenantId, campaignId);
   if (campaign.status === 'running') return campaign;
-  if (campaign.status !== 'paused') {
+  return moveCampaign(store, campaign, 'paused', 'running', 'resumed', {
+    sweepPk: ACTIVE_CAMPAIGNS,
+    fanoutGeneration: (campaign.fanoutGeneration ?? 0) + 1,
+  });
+}
+
+/**
+ * An operator's move of a campaign `from` → `to` (a 409 from any other status). Lost to a
+ * concurrent move: the campaign as that move left it.
+ */
+async function moveCampaign(
+  store: CampaignStore,
+  campaign: CampaignItem,
+  from: CampaignStatus,
+  to: CampaignStatus,
+  verb: string,
+  set: { readonly sweepPk: string; readonly fanoutGeneration?: number },
+): Promise<CampaignItem> {
+  if (campaign.status !== from) {
     throw new ConflictError(
-      `Only a paused campaign can be resumed; this one is ${campaign.status}.`,
+      `Only a ${from} campaign can be ${verb}; this one is ${campaign.status}.`,
     );
   }
-  const generation = (campaign.fanoutGeneration ?? 0) + 1;
+  const { tenantId, campaignId } = campaign;
+  const moved = await moveCampaignStatus(store, tenantId, campaignId, from, to, {
+    ...set,
+    updatedAt: isoTime(store.clock),
+  });
+  if (!moved) return requireCampaign(store, tenantId, campaignId);
+  return { ...campaign, ...set, status: to };
+}
+
+/**
+ * Running → completed, once recovery found nothing left to send. Kept in the sweep index (under
+ * `COMPLETED_CAMPAIGNS`) one more while: the counter reconciliation checks it a last time.
+ */
+export function completeCampaign(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+): Promise<boolean> {
+  const at = isoTime(store.clock);
+  return moveCampaignStatus(store, tenantId, campaignId, 'running', 'completed', {
+    completedAt: at,
+    updatedAt: at,
+    sweepPk: COMPLETED_CAMPAIGNS,
+    sweepAt: at,
+  });
+}
+
+/** The lifecycle's one guarded write: `from` → `to` with `set`; false when it was not `from`. */
+async function moveCampaignStatus(
+  store: CampaignStore,
+  tenantId: string,
+  campaignId: string,
+  from: CampaignStatus,
+  to: CampaignStatus,
+  set: Readonly<Record<string, unknown>>,
+): Promise<boolean> {
   const result = await transition(store.ddb, {
     table: store.table,
     key: campaignKey(tenantId, campaignId),
-    from: ['paused'],
-    to: 'running',
-    set: {
-      updatedAt: isoTime(store.clock),
-      fanoutGeneration: generation,
-      sweepPk: ACTIVE_CAMPAIGNS,
-    },
+    from: [from],
+    to,
+    set,
   });
-  if (!result.applied) return requireCampaign(store, tenantId, campaignId);
-  return { ...campaign, status: 'running' as const, fanoutGeneration: generation };
+  return result.applied;
 }

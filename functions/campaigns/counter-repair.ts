@@ -12,6 +12,7 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
+import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import {
   COUNTER_SPREAD,
@@ -128,30 +129,19 @@ function setPartIfUnchanged(
 ): AtomicWrite {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
-  const sets: string[] = [];
-  const guards: string[] = [];
-  FIELDS.forEach((field, i) => {
+  const guards = FIELDS.map((field, i) => {
     names[`#f${i}`] = field;
     values[`:seen${i}`] = seen[field];
-    values[`:next${i}`] = next[field];
-    sets.push(`#f${i} = :next${i}`);
-    guards.push(
-      seen[field] === 0
-        ? `(attribute_not_exists(#f${i}) OR #f${i} = :seen${i})`
-        : `#f${i} = :seen${i}`,
-    );
+    return seen[field] === 0
+      ? `(attribute_not_exists(#f${i}) OR #f${i} = :seen${i})`
+      : `#f${i} = :seen${i}`;
   });
-  return {
-    label: `part#${part}`,
-    update: {
-      table,
-      key,
-      update: `SET ${sets.join(', ')}`,
-      condition: guards.join(' AND '),
-      names,
-      values,
-    },
-  };
+  return conditionalUpdateWrite(`part#${part}`, {
+    table,
+    key,
+    set: Object.fromEntries(FIELDS.map((field) => [field, next[field]])),
+    conditions: [{ expression: guards.join(' AND '), names, values }],
+  });
 }
 
 /**

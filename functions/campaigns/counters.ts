@@ -5,6 +5,7 @@
  */
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
+import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { type TransitionInput, type TransitionResult, transition } from '../kernel/transition.js';
 import {
@@ -27,25 +28,14 @@ export function counterWrite(
   shard: number,
   deltas: CounterDeltas,
 ): AtomicWrite {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const adds: string[] = [];
-  Object.entries(deltas).forEach(([field, delta], i) => {
-    if (!delta) return;
-    names[`#c${i}`] = field;
-    values[`:c${i}`] = delta;
-    adds.push(`#c${i} :c${i}`);
+  const add = Object.fromEntries(
+    Object.entries(deltas).filter((entry): entry is [string, number] => Boolean(entry[1])),
+  );
+  return conditionalUpdateWrite('counter', {
+    table,
+    key: counterKey(tenantId, campaignId, shard, Math.floor(Math.random() * COUNTER_SPREAD)),
+    add,
   });
-  return {
-    label: 'counter',
-    update: {
-      table,
-      key: counterKey(tenantId, campaignId, shard, Math.floor(Math.random() * COUNTER_SPREAD)),
-      update: `ADD ${adds.join(', ')}`,
-      names,
-      values,
-    },
-  };
 }
 
 /** Deltas of one recipient moving from one status to another. */

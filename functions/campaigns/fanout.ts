@@ -11,21 +11,25 @@
  * deduplication ids, and a sender re-reads the recipient anyway. Recipients marked but never
  * enqueued are rung again by the recovery schedule once their `sweepAt` passes.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   type QueryCommandOutput,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { mapWithConcurrency } from '../kernel/concurrency.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import type { CampaignStore } from './campaign-store.js';
 import { readTotals } from './counters.js';
+import {
+  FP_FANOUT_AFTER_BATCH,
+  FP_FANOUT_AFTER_ENQUEUE,
+  FP_FANOUT_AFTER_MARK,
+} from './failpoints.js';
 import {
   type CampaignItem,
   campaignKey,
@@ -35,8 +39,10 @@ import {
   recipientPartition,
   type SendMessageBody,
   SHARDS,
+  STILL_PENDING,
   sendGroupOf,
   sendIdentity,
+  shardOf,
   sweepPartition,
 } from './model.js';
 
@@ -45,19 +51,6 @@ export interface FanoutDeps extends CampaignStore {
   readonly sendsQueueUrl: string;
   readonly fanoutQueueUrl: string;
 }
-
-export const FP_FANOUT_AFTER_MARK = defineFailpoint(
-  'campaign.fanout.after-mark',
-  'a page of recipients marked as enqueued, their send messages not yet sent',
-);
-export const FP_FANOUT_AFTER_ENQUEUE = defineFailpoint(
-  'campaign.fanout.after-enqueue',
-  'send messages of a page enqueued, the shard cursor not yet saved',
-);
-export const FP_FANOUT_AFTER_BATCH = defineFailpoint(
-  'campaign.fanout.after-batch',
-  'a page done and its cursor saved, the next page not started',
-);
 
 const PAGE_SIZE = 100;
 const MARK_CONCURRENCY = 25;
@@ -171,41 +164,17 @@ async function markEnqueued(
   sweepAt: string,
   generation: number,
 ): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: { pk: item.pk, sk: item.sk },
-        UpdateExpression: 'SET sweepPk = :spk, sweepAt = :at, fanoutGeneration = :g',
-        ConditionExpression: '#st = :pending',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: {
-          ':spk': sweepPartition(item.tenantId, item.campaignId, Number(item.pk.split('#').at(-1))),
-          ':at': sweepAt,
-          ':g': generation,
-          ':pending': 'pending',
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
-async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index] as T);
-      }
-    }),
-  );
-  return results;
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: { pk: item.pk, sk: item.sk },
+    set: {
+      sweepPk: sweepPartition(item.tenantId, item.campaignId, shardOf(item.phone)),
+      sweepAt,
+      fanoutGeneration: generation,
+    },
+    conditions: [STILL_PENDING],
+  });
+  return result.applied;
 }
 
 export interface FanoutShardResult {
@@ -263,7 +232,7 @@ export async function fanoutShard(
     );
     const pending = (page.Items ?? []) as RecipientItem[];
     const sweepAt = new Date(clock.now() + horizonMs).toISOString();
-    const marked = await inParallel(pending, MARK_CONCURRENCY, (item) =>
+    const marked = await mapWithConcurrency(pending, MARK_CONCURRENCY, (item) =>
       markEnqueued(deps, item, sweepAt, generation),
     );
     failpoint(FP_FANOUT_AFTER_MARK);
@@ -302,20 +271,16 @@ async function saveProgress(
   previousSeq: number | undefined,
   next: FanoutProgress,
 ): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new PutCommand({
-        TableName: deps.table,
-        Item: { ...key, kind: 'fanout', ...next },
-        ConditionExpression: previousSeq === undefined ? 'attribute_not_exists(pk)' : 'seq = :prev',
-        ...(previousSeq === undefined
-          ? {}
-          : { ExpressionAttributeValues: { ':prev': previousSeq } }),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key,
+    set: { kind: 'fanout', ...next },
+    ...(next.cursor === undefined ? { remove: ['cursor'] } : {}),
+    conditions: [
+      previousSeq === undefined
+        ? { expression: 'attribute_not_exists(pk)' }
+        : { expression: 'seq = :prev', values: { ':prev': previousSeq } },
+    ],
+  });
+  return result.applied;
 }

@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../kernel/secrets.js';
+import type { Condition } from '../kernel/update-expression.js';
 
 export const SHARDS = 32;
 
@@ -92,8 +93,11 @@ export const fanoutKey = (
   sk: `FANOUT#${generation}#${shardLabel(shard)}`,
 });
 
+/** What every recipient partition key of a tenant starts with. */
+export const tenantRecipientsPrefix = (tenantId: string) => `CR#${tenantId}#`;
+
 export const recipientPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `CR#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+  `${tenantRecipientsPrefix(tenantId)}${campaignId}#${shardLabel(shard)}`;
 
 /** The key of a valid recipient, derived from the contact alone. */
 export function recipientKey(tenantId: string, campaignId: string, e164: string) {
@@ -131,8 +135,27 @@ export const sweepPartition = (tenantId: string, campaignId: string, shard: numb
 export const sendingSweepPartition = (tenantId: string, campaignId: string, shard: number) =>
   `RS#${tenantId}#${campaignId}#${shardLabel(shard)}#S`;
 
+/** Guard: the recipient is still `pending` (not claimed by a sender meanwhile). */
+export const STILL_PENDING: Condition = {
+  expression: '#st = :pending',
+  names: { '#st': 'status' },
+  values: { ':pending': 'pending' },
+};
+
+/**
+ * Guard: the recipient is still `sending` and holds no wamid, so a claim may end (failed, back to
+ * pending) or an accepted wamid may be kept without overwriting another.
+ */
+export const SENDING_WITHOUT_WAMID: Condition = {
+  expression: '#st = :sending AND attribute_not_exists(#pmid)',
+  names: { '#st': 'status', '#pmid': 'providerMessageId' },
+  values: { ':sending': 'sending' },
+};
+
 /** The sweep partition of running campaigns. */
 export const ACTIVE_CAMPAIGNS = 'CAMPAIGNS#ACTIVE';
+/** Completed campaigns the counter reconciliation has not checked a last time yet. */
+export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
 /** Paused campaigns: recovery only settles their in-flight sends, never rings their backlog. */
 export const PAUSED_CAMPAIGNS = 'CAMPAIGNS#PAUSED';
 
@@ -265,6 +288,31 @@ export function emptyTotals(): Totals {
     failed: 0,
     unknown: 0,
     skipped: 0,
+  };
+}
+
+/** What an operator sees of a campaign (`GET /v1/campaigns/{id}` and each entry of the listing). */
+export interface CampaignView {
+  readonly campaignId: string;
+  readonly name: string;
+  readonly status: CampaignStatus;
+  readonly phoneNumberId: string;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  readonly totals: Totals;
+}
+
+export function campaignView(campaign: CampaignItem, totals: Totals): CampaignView {
+  return {
+    campaignId: campaign.campaignId,
+    name: campaign.name,
+    status: campaign.status,
+    phoneNumberId: campaign.phoneNumberId,
+    createdAt: campaign.createdAt,
+    ...(campaign.startedAt ? { startedAt: campaign.startedAt } : {}),
+    ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
+    totals,
   };
 }
 

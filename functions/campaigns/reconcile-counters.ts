@@ -5,7 +5,8 @@
  * inconclusive and looked at again next run rather than reported as drift. Counters are never
  * "fixed" here: drift is a bug to find, not a number to paper over.
  */
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { countMetric, logger, MetricUnit } from '../kernel/telemetry.js';
 import { recountShard } from './counter-repair.js';
 import { readShardCounters } from './counters.js';
@@ -93,18 +94,19 @@ export async function reconcileCampaignCounters(deps: ReconcileDeps): Promise<Ca
     // A completed campaign checked without doubt leaves the index: nothing moves it any more but
     // late delivery/read statuses, which move counters in the same transactions.
     if (campaign.status === 'completed' && result.inconclusiveShards === 0) {
-      await deps.ddb
-        .send(
-          new UpdateCommand({
-            TableName: deps.table,
-            Key: campaignKey(campaign.tenantId, campaign.campaignId),
-            UpdateExpression: 'REMOVE sweepPk, sweepAt',
-            ConditionExpression: '#st = :completed',
-            ExpressionAttributeNames: { '#st': 'status' },
-            ExpressionAttributeValues: { ':completed': 'completed' },
-          }),
-        )
-        .catch(() => undefined);
+      // Not applied: it moved meanwhile, and the next run looks again.
+      await conditionalUpdate(deps.ddb, {
+        table: deps.table,
+        key: campaignKey(campaign.tenantId, campaign.campaignId),
+        remove: ['sweepPk', 'sweepAt'],
+        conditions: [
+          {
+            expression: '#st = :completed',
+            names: { '#st': 'status' },
+            values: { ':completed': 'completed' },
+          },
+        ],
+      }).catch(() => undefined);
     }
   }
   return results;

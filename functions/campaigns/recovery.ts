@@ -22,21 +22,18 @@
  * the others go on. Paused campaigns only have their in-flight sends settled (a separate sweep
  * partition), so a large paused backlog costs nothing and starves nobody.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  paginateQuery,
-  QueryCommand,
-  type QueryCommandOutput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
 import { isoTime } from '../kernel/clock.js';
-import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
+import { forEachWithConcurrency } from '../kernel/concurrency.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
+import { FailpointCrashError, failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import { transition } from '../kernel/transition.js';
+import { completeCampaign } from './campaign-store.js';
 import { countedTransition, counterWrite, readTotals } from './counters.js';
+import { FP_RECOVER_AFTER_ENQUEUE, FP_RECOVER_AFTER_RELEASE } from './failpoints.js';
 import {
   type FanoutDeps,
   pendingHorizonMs,
@@ -47,28 +44,20 @@ import {
 import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
-  campaignKey,
+  COMPLETED_CAMPAIGNS,
   PAUSED_CAMPAIGNS,
   type RecipientItem,
   recipientPartition,
   reringGroupOf,
   SHARDS,
+  STILL_PENDING,
   sendingSweepPartition,
   shardOf,
   sweepPartition,
   type UnknownOutcomePolicy,
 } from './model.js';
 
-export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
-
-export const FP_RECOVER_AFTER_RELEASE = defineFailpoint(
-  'campaign.recover.after-release',
-  'a recipient released (or re-rung) by recovery, its send message not yet enqueued',
-);
-export const FP_RECOVER_AFTER_ENQUEUE = defineFailpoint(
-  'campaign.recover.after-enqueue',
-  'recovery enqueued a shard’s re-rung doorbells, the recipients not yet marked as rung',
-);
+export { COMPLETED_CAMPAIGNS };
 
 /** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
 export const MAX_UNKNOWN_RETRIES = 1;
@@ -117,22 +106,6 @@ export async function listSweepCampaigns(
   return campaigns;
 }
 
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
-}
-
 export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     campaigns: 0,
@@ -150,17 +123,14 @@ export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryRepo
   ];
   if (listed.length === 0) return report;
   const queueEmpty = await deps.sendsQueueIsEmpty();
-  let crash: FailpointCrashError | undefined;
-  await inParallel(listed, CAMPAIGN_CONCURRENCY, async (campaign) => {
-    if (crash) return;
+  // A simulated crash ends the invocation as a real one would (after the work in flight settled):
+  // it is the one error that stops the loop; any other failure is one campaign's, the rest go on.
+  await forEachWithConcurrency(listed, CAMPAIGN_CONCURRENCY, async (campaign) => {
     report.campaigns += 1;
     try {
       await recoverCampaign(deps, campaign, queueEmpty, report);
     } catch (error) {
-      if (error instanceof FailpointCrashError) {
-        crash = error;
-        return;
-      }
+      if (error instanceof FailpointCrashError) throw error;
       report.failedCampaigns += 1;
       countMetric('CampaignRecoveryFailed');
       logger.error('campaign recovery failed; the others go on, next run retries', {
@@ -169,8 +139,6 @@ export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryRepo
       });
     }
   });
-  // A simulated crash ends the invocation as a real one would (after the work in flight settled).
-  if (crash) throw crash;
   return report;
 }
 
@@ -209,16 +177,9 @@ async function recoverCampaign(
   const cutoff = running && queueEmpty ? '9999' : new Date(now).toISOString();
   const context: ShardContext = { deps, campaign: listed, running, policy, horizonMs, report };
 
-  let crash: unknown;
-  await inParallel([...Array(SHARDS).keys()], SHARD_CONCURRENCY, async (shard) => {
-    if (crash) return;
-    try {
-      await recoverShard(context, shard, cutoff);
-    } catch (error) {
-      crash = error;
-    }
-  });
-  if (crash) throw crash;
+  await forEachWithConcurrency([...Array(SHARDS).keys()], SHARD_CONCURRENCY, (shard) =>
+    recoverShard(context, shard, cutoff),
+  );
 
   if (!running) return;
   const fanoutDone = [...Array(SHARDS).keys()].every((shard) => progress.get(shard)?.done);
@@ -228,16 +189,7 @@ async function recoverCampaign(
   // The counters are read item by item, so a busy moment can hide a move: the recipients
   // themselves (strongly consistent) have the last word before the campaign is closed.
   if (await anyInFlight(deps, tenantId, campaignId)) return;
-  const at = isoTime(deps.clock);
-  const done = await transition(deps.ddb, {
-    table: deps.table,
-    key: campaignKey(tenantId, campaignId),
-    from: ['running'],
-    to: 'completed',
-    // Kept in the sweep index one more while: the counter reconciliation checks it once more.
-    set: { completedAt: at, updatedAt: at, sweepPk: COMPLETED_CAMPAIGNS, sweepAt: at },
-  });
-  if (done.applied) report.completed += 1;
+  if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
 }
 
 /** True when some recipient is still `pending` or `sending` (strongly consistent reads). */
@@ -366,29 +318,20 @@ async function duePending(
 
 /** Records the ring and pushes the next look out by the horizon, if nobody moved it meanwhile. */
 async function markRung(deps: RecoveryDeps, due: DueRing, nextSweepAt: string): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: due.key,
-        UpdateExpression: 'SET sweepAt = :next, ring = :ring REMOVE retryAt',
-        ConditionExpression:
-          '#st = :pending AND sweepAt = :seen AND (attribute_not_exists(ring) OR ring = :old)',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: {
-          ':next': nextSweepAt,
-          ':ring': due.ring + 1,
-          ':old': due.ring,
-          ':pending': 'pending',
-          ':seen': due.sweepAt,
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: due.key,
+    set: { sweepAt: nextSweepAt, ring: due.ring + 1 },
+    remove: ['retryAt'],
+    conditions: [
+      STILL_PENDING,
+      {
+        expression: 'sweepAt = :seen AND (attribute_not_exists(ring) OR ring = :old)',
+        values: { ':seen': due.sweepAt, ':old': due.ring },
+      },
+    ],
+  });
+  return result.applied;
 }
 
 /**
@@ -497,20 +440,14 @@ async function settleSending(
   return { key, phone: item.phone, ring: item.ring ?? 0, sweepAt: nowIso };
 }
 
-/** Anything that should not be in the index any more: tidied away. */
+/** Anything that should not be in the index any more: tidied away (unless it moved meanwhile). */
 async function tidy(deps: RecoveryDeps, item: RecipientItem): Promise<void> {
-  await deps.ddb
-    .send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: { pk: item.pk, sk: item.sk },
-        UpdateExpression: 'REMOVE sweepPk, sweepAt',
-        ConditionExpression: '#st = :st',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':st': item.status },
-      }),
-    )
-    .catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
+  await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: { pk: item.pk, sk: item.sk },
+    remove: ['sweepPk', 'sweepAt'],
+    conditions: [
+      { expression: '#st = :st', names: { '#st': 'status' }, values: { ':st': item.status } },
+    ],
+  });
 }

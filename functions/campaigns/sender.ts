@@ -13,17 +13,24 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { failpoint } from '../kernel/failpoints.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
 import { countedTransition, counterWrite } from './counters.js';
 import {
+  FP_SEND_AFTER_ACCEPTED,
+  FP_SEND_AFTER_CLAIM,
+  FP_SEND_AFTER_REJECTED,
+  FP_SEND_AFTER_STORED,
+} from './failpoints.js';
+import {
   type CampaignItem,
   encodeCallbackData,
   type RecipientItem,
   recipientKey,
+  SENDING_WITHOUT_WAMID,
   type SendMessageBody,
   sendingSweepPartition,
   shardOf,
@@ -31,23 +38,6 @@ import {
   wamidIndexKey,
 } from './model.js';
 import type { RejectionClass, SendResult, WhatsAppSender } from './whatsapp-client.js';
-
-export const FP_SEND_AFTER_CLAIM = defineFailpoint(
-  'campaign.send.after-claim',
-  'recipient claimed (sending, lease, attempt counted), the provider not yet called',
-);
-export const FP_SEND_AFTER_ACCEPTED = defineFailpoint(
-  'campaign.send.after-provider-accepted',
-  'the provider accepted the message, its wamid not yet stored',
-);
-export const FP_SEND_AFTER_REJECTED = defineFailpoint(
-  'campaign.send.after-provider-rejected',
-  'the provider refused the message, the recipient not yet released or failed',
-);
-export const FP_SEND_AFTER_STORED = defineFailpoint(
-  'campaign.send.after-wamid-stored',
-  'wamid stored (sent), the queue message not yet acknowledged',
-);
 
 export interface SenderDeps {
   readonly ddb: DynamoDBDocumentClient;
@@ -176,7 +166,12 @@ export async function sendToRecipient(
 
   if (result.kind === 'accepted') {
     failpoint(FP_SEND_AFTER_ACCEPTED);
-    await storeWamid(deps, key, message, campaign.phoneNumberId, result.wamid);
+    await storeWamid(deps, {
+      key,
+      message,
+      phoneNumberId: campaign.phoneNumberId,
+      wamid: result.wamid,
+    });
     failpoint(FP_SEND_AFTER_STORED);
     countMetric('CampaignMessageSent');
     return 'sent';
@@ -218,6 +213,16 @@ export async function sendToRecipient(
   throw new SendRetryError(`provider refused (${lastError}); the queue retries it`);
 }
 
+type WamidDeps = Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>;
+
+/** A send the provider accepted: its recipient, its message and the wamid it was given. */
+interface AcceptedSend {
+  readonly key: { pk: string; sk: string };
+  readonly message: SendMessageBody;
+  readonly phoneNumberId: string;
+  readonly wamid: string;
+}
+
 /** Attempts at keeping a wamid when even the recipient-only write fails (throttling, errors). */
 const WAMID_KEEP_ATTEMPTS = 6;
 
@@ -231,13 +236,8 @@ const WAMID_KEEP_ATTEMPTS = 6;
  * `sending`, the wamid now on it, due at once) — and recovery finishes the counted move
  * (`sending` with a wamid → `sent`), as does any status webhook of that message.
  */
-export async function storeWamid(
-  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
-  key: { pk: string; sk: string },
-  message: SendMessageBody,
-  phoneNumberId: string,
-  wamid: string,
-): Promise<void> {
+export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
+  const { key, message, phoneNumberId, wamid } = accepted;
   const now = isoTime(deps.clock);
   let stored: { applied: boolean };
   try {
@@ -269,7 +269,7 @@ export async function storeWamid(
       campaignId: message.campaignId,
       error,
     });
-    await keepWamid(deps, key, message, phoneNumberId, wamid);
+    await keepWamid(deps, accepted);
     return;
   }
   if (stored.applied) return;
@@ -284,13 +284,8 @@ export async function storeWamid(
 }
 
 /** The wamid on the recipient, without touching counters; recovery completes the move. */
-async function keepWamid(
-  deps: Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>,
-  key: { pk: string; sk: string },
-  message: SendMessageBody,
-  phoneNumberId: string,
-  wamid: string,
-): Promise<void> {
+async function keepWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
+  const { key, message, phoneNumberId, wamid } = accepted;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
@@ -311,13 +306,7 @@ async function keepWamid(
           ),
           sweepAt: now,
         },
-        conditions: [
-          {
-            expression: '#st = :sending AND attribute_not_exists(#pmid)',
-            names: { '#st': 'status', '#pmid': 'providerMessageId' },
-            values: { ':sending': 'sending' },
-          },
-        ],
+        conditions: [SENDING_WITHOUT_WAMID],
       });
       return;
     } catch (error) {
@@ -354,9 +343,9 @@ function finishClaim(
       set: { ...set, status: to, updatedAt: isoTime(deps.clock) },
       ...(to === 'failed' ? { remove: ['sweepPk', 'sweepAt'] } : {}),
       also: {
-        condition: '#st = :sending AND attribute_not_exists(#pmid)',
-        names: { '#st': 'status', '#pmid': 'providerMessageId' },
-        values: { ':sending': 'sending' },
+        condition: SENDING_WITHOUT_WAMID.expression,
+        names: { ...SENDING_WITHOUT_WAMID.names },
+        values: { ...SENDING_WITHOUT_WAMID.values },
       },
       with: [
         counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {

@@ -1,146 +1,612 @@
 /**
- * `npm run bench -- campaign [--recipients N] [--rate R]`: a campaign of 20,028 contacts (100 of
- * them written a second time in another format) through the local runtime, with the simulator at
- * 1% errors and 0.5% lost answers, the whole runtime SIGKILLed half-way and started again on the
- * same data. Prints duplicates (from the simulator's ledger), contacts never finished, totals vs
- * listing, drain time and sends/s against the configured rate.
+ * `npm run bench -- campaign [--recipients N] [--rate R] [--concurrency C] [--json]`: a campaign of
+ * N entries (default 20,028; a tenth of them, at most 100, written a second time in another format)
+ * through the local runtime started in this process (API, queue consumers, schedules, simulators),
+ * with the WhatsApp simulator at 1% errors, 0.5% lost answers and R accepted sends/s (default 80,
+ * also the tenant's configured rate). Beside it, in the same run, on the same DynamoDB Local and
+ * simulator, the baseline (`campaign-baseline.ts`: claim with one conditional update, record with
+ * a second, statuses one update each, no counters, no transactions).
+ *
+ * Printed per side: duplicates (from the simulator's ledger), unfinished contacts, sends/s against
+ * the configured rate, DynamoDB requests and write units per contact (an SDK middleware on each
+ * side's client, from start to quiet: fan-out, token bucket, claim, record, counters, status
+ * webhooks, recovery; set-up excluded). To tell the machine from the design: CPU used by DynamoDB
+ * Local (its JVM's /proc stat) and by this process (the runtime: handlers, SQS emulator,
+ * simulators), DynamoDB Local's ops/s measured alone (a short calibration of conditional updates),
+ * and the drain rate that ops/s allows at each side's requests per contact.
+ * `--json`: one JSON object as the last line.
  */
 
-import {
-  countListing,
-  createCampaign,
-  driveToCompletion,
-  http,
-  ledger,
-  listing,
-  otherFormat,
-  phoneAt,
-  retry,
-  sendsPerContact,
-  setupTenant,
-  totals,
-  waitForStatuses,
-} from '../e2e/campaign-driver.js';
-import { spawnLocalRuntime } from '../support/local-runtime.js';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type CampaignBaseline, campaignBaseline } from './campaign-baseline.js';
+import { countDynamoDb, type DynamoDbTally } from './dynamodb-tally.js';
 
-function option(args: string[], name: string, fallback: number): number {
-  const index = args.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(args[index + 1]) : fallback;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+interface Options {
+  recipients: number;
+  rate: number;
+  concurrency: number;
+  pollers: number;
+  json: boolean;
+}
+
+function parseArgs(args: readonly string[]): Options {
+  const options: Options = {
+    recipients: 20_028,
+    rate: 80,
+    concurrency: 16,
+    pollers: 2,
+    json: false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = (args[i] ?? '').split('=', 2);
+    const value = () => Number(inline ?? args[++i]);
+    if (flag === '--recipients') options.recipients = value();
+    else if (flag === '--rate') options.rate = value();
+    else if (flag === '--concurrency') options.concurrency = value();
+    else if (flag === '--pollers') options.pollers = value();
+    else if (flag === '--json') options.json = true;
+  }
+  if (!Number.isInteger(options.recipients) || options.recipients < 10)
+    throw new Error('--recipients must be an integer ≥ 10');
+  if (!(options.rate > 0 && options.rate <= 1000)) throw new Error('--rate must be in (0, 1000]');
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    throw new Error('--concurrency must be ≥ 1');
+  return options;
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+const TICKS = 100; // USER_HZ: /proc/<pid>/stat times are in clock ticks
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** The pid of the DynamoDB Local JVM listening on `port`. */
+function dynamoDbLocalPid(port: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const at = cmd.indexOf('-port');
+      if (cmd.some((c) => c.includes('DynamoDBLocal')) && cmd[at + 1] === port) {
+        return Number(entry);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+type Breakdown = Map<string, { requests: number; wcu: number }>;
+
+/** The partition-key prefixes (`CR`, `CC`, `TB`, …) a request touches. */
+function prefixesOf(input: Record<string, unknown>): string {
+  const found = new Set<string>();
+  const visit = (value: unknown, depth: number) => {
+    if (depth > 6 || value === null || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'pk') {
+        const raw = (v as { S?: string })?.S ?? (typeof v === 'string' ? v : undefined);
+        if (raw) found.add(raw.split('#')[0] ?? raw);
+      } else visit(v, depth + 1);
+    }
+  };
+  visit(input.Key ?? input.Item ?? input.TransactItems ?? input.RequestItems ?? input, 0);
+  const values = input.ExpressionAttributeValues as Record<string, { S?: string }> | undefined;
+  const pk = values?.[':pk']?.S;
+  if (pk) found.add(pk.split('#')[0] ?? pk);
+  if (typeof input.IndexName === 'string') found.add(`index:${input.IndexName}`);
+  return [...found].sort().join('+');
+}
+
+/** Requests and write units by command and key prefix (which part of the design costs what). */
+function breakdownOf(client: DynamoDBClient, name: string) {
+  let counting = false;
+  const table: Breakdown = new Map();
+  client.middlewareStack.add(
+    (next, context) => async (call) => {
+      if (!counting) return next(call);
+      const input = call.input as Record<string, unknown>;
+      const label = `${(context.commandName ?? '').replace(/Command$/, '')} ${prefixesOf(input)}`;
+      const entry = table.get(label) ?? { requests: 0, wcu: 0 };
+      table.set(label, entry);
+      entry.requests += 1;
+      try {
+        const out = await next(call);
+        const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+        const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
+          WriteCapacityUnits?: number;
+          CapacityUnits?: number;
+        }>;
+        if (/Put|Update|Delete|Write/.test(label.split(' ')[0] ?? ''))
+          for (const c of list) entry.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
+        return out;
+      } catch (error) {
+        const items = (input.TransactItems as unknown[] | undefined)?.length;
+        if (/Put|Update|Delete|Write/.test(label.split(' ')[0] ?? ''))
+          entry.wcu += items ? 2 * items : 1;
+        throw error;
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    start() {
+      table.clear();
+      counting = true;
+    },
+    stop(contacts: number) {
+      counting = false;
+      return Object.fromEntries(
+        [...table.entries()]
+          .sort((a, b) => b[1].wcu - a[1].wcu || b[1].requests - a[1].requests)
+          .map(([label, e]) => [
+            label,
+            { requests: round(e.requests / contacts, 3), wcu: round(e.wcu / contacts, 3) },
+          ]),
+      );
+    },
+  };
+}
+
+interface CpuMeter {
+  stop(): { runtimeSeconds: number; dynamodbSeconds: number; wallSeconds: number };
+}
+
+function meterCpu(dynamodbPid: number | undefined): CpuMeter {
+  const started = performance.now();
+  const runtime = process.cpuUsage();
+  const ddb = dynamodbPid ? processCpuSeconds(dynamodbPid) : 0;
+  return {
+    stop() {
+      const used = process.cpuUsage(runtime);
+      return {
+        runtimeSeconds: (used.user + used.system) / 1e6,
+        dynamodbSeconds: dynamodbPid ? processCpuSeconds(dynamodbPid) - ddb : 0,
+        wallSeconds: (performance.now() - started) / 1000,
+      };
+    },
+  };
+}
+
+/** Sends/s between the 10th and the 90th percentile of accept times (no start-up, no tail). */
+function steadyRate(acceptedAt: number[]): number {
+  const sorted = [...acceptedAt].sort((a, b) => a - b);
+  const from = sorted[Math.floor(sorted.length * 0.1)];
+  const to = sorted[Math.floor(sorted.length * 0.9)];
+  if (from === undefined || to === undefined || to <= from) return 0;
+  return round(
+    (Math.floor(sorted.length * 0.9) - Math.floor(sorted.length * 0.1)) / ((to - from) / 1000),
+  );
+}
+
+interface SideFigures {
+  contacts: number;
+  duplicates: number;
+  unfinished: number;
+  sent: number;
+  sendsPerSecond: number;
+  drainSeconds: number;
+  requests: number;
+  wcu: number;
+  estimatedWcu: number;
+  requestsPerContact: number;
+  wcuPerContact: number;
+  dynamodbCpuPercent: number;
+  runtimeCpuPercent: number;
+  dynamodbOpsPerSecond: number;
+  drainRateAllowed: number;
+  statuses: Record<string, number>;
+}
+
+function figures(
+  contacts: number,
+  tally: DynamoDbTally,
+  cpu: ReturnType<CpuMeter['stop']>,
+  sent: number,
+  sendSeconds: number,
+  rest: { duplicates: number; unfinished: number; statuses: Record<string, number> },
+): SideFigures {
+  const requestsPerContact = tally.requests / contacts;
+  return {
+    contacts,
+    ...rest,
+    sent,
+    sendsPerSecond: round(sent / sendSeconds),
+    drainSeconds: round(cpu.wallSeconds, 1),
+    requests: tally.requests,
+    wcu: round(tally.wcu, 1),
+    estimatedWcu: tally.estimatedWcu,
+    requestsPerContact: round(requestsPerContact),
+    wcuPerContact: round((tally.wcu + tally.estimatedWcu) / contacts),
+    dynamodbCpuPercent: round((100 * cpu.dynamodbSeconds) / cpu.wallSeconds, 0),
+    runtimeCpuPercent: round((100 * cpu.runtimeSeconds) / cpu.wallSeconds, 0),
+    dynamodbOpsPerSecond: round(tally.requests / cpu.wallSeconds, 0),
+    /** Set once DynamoDB Local's ops/s alone is measured. */
+    drainRateAllowed: 0,
+  };
 }
 
 export default async function campaignBench(args: string[]): Promise<void> {
-  const total = option(args, 'recipients', 20_028);
-  const rate = option(args, 'rate', 80);
-  const duplicates = Math.min(100, Math.floor(total / 10));
-  const unique = total - duplicates;
+  const options = parseArgs(args);
+  const say = (line: string) => {
+    if (!options.json) console.log(line);
+  };
+  const total = options.recipients;
+  const formatDuplicates = Math.min(100, Math.floor(total / 10));
+  const unique = total - formatDuplicates;
   const admin = 'bench-admin-key';
-  const phoneNumberId = '700800900';
-  const env = { ONCEFLOW_ADMIN_KEY: admin };
-  const args30 = ['--schedule-speed', '30'];
-
-  console.log(`campaign bench: ${total} entries (${duplicates} format duplicates), rate ${rate}/s`);
-  const first = await spawnLocalRuntime({ env, args: args30 });
-  const dataDir = first.dataDir;
-  let current = first;
+  process.env.ONCEFLOW_ADMIN_KEY = admin;
+  const { startLocalRuntime } = await import('../../lib/local/runtime.js');
+  const runtime = await startLocalRuntime({
+    port: 0,
+    simPort: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    inMemory: true,
+    scheduleSpeed: 30,
+    // Concurrent batches per queue: the local stand-in for Lambda's scaling (on AWS the sends
+    // consumer may run up to 100 batches at once, see lib/operational-limits.ts).
+    pollersPerQueue: options.pollers,
+    log: () => {},
+  });
+  const realFetch = globalThis.fetch;
   try {
-    const apiKey = await setupTenant(first, admin, {
-      tenantId: 'bench',
-      phoneNumberId,
-      messagesPerSecond: rate,
+    // Imported only now: SDK clients read the runtime's endpoints when they are created.
+    const { dynamodbClient } = await import('../../functions/kernel/clients.js');
+    const { advanceSystemClock } = await import('../../functions/kernel/clock.js');
+    const { tableName } = await import('../../functions/kernel/config.js');
+    const { platformSecret } = await import('../../functions/kernel/secrets.js');
+    const { readTotals } = await import('../../functions/campaigns/counters.js');
+    const { campaignKey } = await import('../../functions/campaigns/model.js');
+    const { createWhatsAppClient, whatsappApiVersion } = await import(
+      '../../functions/campaigns/whatsapp-client.js'
+    );
+    const driver = await import('../e2e/campaign-driver.js');
+    const urls = { apiUrl: runtime.urls.api, simUrl: runtime.urls.sim };
+    const table = tableName('campaigns');
+    const dynamodbPid = dynamoDbLocalPid(new URL(runtime.urls.dynamodb).port);
+
+    // The bench's own reads (progress polls) go through a client of their own, so they are not
+    // charged to onceflow; the baseline has its own too.
+    const benchClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
+    const bench = DynamoDBDocumentClient.from(benchClient);
+    const baselineClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
+    const baselineDdb = DynamoDBDocumentClient.from(baselineClient, {
+      marshallOptions: { removeUndefinedValues: true },
     });
-    const contacts = Array.from({ length: unique }, (_, i) => phoneAt(i));
-    const entries = [...contacts, ...contacts.slice(0, duplicates).map(otherFormat)];
-    const createdAt = Date.now();
-    const created = await createCampaign(
-      first,
-      apiKey,
+    const onceflowCounter = countDynamoDb(dynamodbClient, 'benchCountCampaign');
+    const baselineCounter = countDynamoDb(baselineClient, 'benchCountCampaignBaseline');
+    const onceflowBreakdown = breakdownOf(dynamodbClient, 'benchBreakdownCampaign');
+    const baselineBreakdown = breakdownOf(baselineClient, 'benchBreakdownCampaignBaseline');
+
+    // --- onceflow ----------------------------------------------------------------------------------
+    const run = randomUUID().slice(0, 8);
+    const tenantId = `bench-${run}`;
+    const phoneNumberId = '700800900';
+    const baselineNumber = '700800901';
+    const apiKey = await driver.setupTenant(urls, admin, {
+      tenantId,
       phoneNumberId,
-      entries,
-      `bench-${Date.now()}`,
+      messagesPerSecond: options.rate,
+    });
+    const contacts = Array.from({ length: unique }, (_, i) => driver.phoneAt(i));
+    const entries = [...contacts, ...contacts.slice(0, formatDuplicates).map(driver.otherFormat)];
+    say(
+      `campaign bench: ${total} entries (${formatDuplicates} format duplicates), rate ${options.rate}/s`,
     );
-    console.log(
-      `created ${created.campaignId}: ${created.recipients} recipients, ${created.duplicatesCollapsed} collapsed (${Date.now() - createdAt} ms)`,
-    );
+    const created = await driver.createCampaign(urls, apiKey, phoneNumberId, entries, run);
     const faults = {
       whatsapp: {
         errorRate: 0.01,
         lostResponseRate: 0.005,
-        rateLimitPerSecond: rate,
+        rateLimitPerSecond: options.rate,
         statusDelayMs: 200,
       },
     };
-    await http(first.simUrl, 'PUT', '/_sim/faults', { body: faults });
-    const startedAt = Date.now();
-    await retry(() =>
-      http(first.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
-    );
+    await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
 
-    // Half-way: kill the whole tree, start again on the same data.
+    const onceflowCpu = meterCpu(dynamodbPid);
+    onceflowCounter.start();
+    onceflowBreakdown.start();
+    const startedAt = Date.now();
+    await driver.retry(() =>
+      driver.http(urls.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, {
+        token: apiKey,
+      }),
+    );
+    let clockJumps = 0;
+    let last = '';
+    let still = 0;
     for (;;) {
-      const t = (await totals(first, apiKey, created.campaignId)).totals;
-      if (t.sent + t.delivered + t.read + t.failed >= created.recipients / 2) break;
+      const t = await readTotals(bench, table, tenantId, created.campaignId);
+      if (t.pending === 0 && t.sending === 0) break;
+      const fingerprint = JSON.stringify(t);
+      still = fingerprint === last ? still + 1 : 0;
+      last = fingerprint;
+      if (still >= 8) {
+        // Only a window is left (an unknown outcome, a re-ring): jump past it, as ops would wait.
+        const sim = await driver.ledger(urls);
+        if (sim.pendingStatuses === 0 && (await driver.queuesIdle(urls))) {
+          advanceSystemClock(660_000);
+          clockJumps += 1;
+          still = 0;
+        }
+      }
+      if (Date.now() - startedAt > 3 * 3600_000) throw new Error(`not drained: ${fingerprint}`);
       await new Promise((r) => setTimeout(r, 500));
     }
-    const killedAt = Date.now();
-    const firstHalf = await ledger(first);
-    const firstHalfSent = firstHalf.messages.length;
-    await first.kill('SIGKILL');
-    current = await spawnLocalRuntime({ env, args: args30, dataDir });
-    // The provider's faults are settings of the simulator process: set them again.
-    await http(current.simUrl, 'PUT', '/_sim/faults', { body: faults });
-    console.log(
-      `killed half-way at ${((killedAt - startedAt) / 1000).toFixed(1)} s; restarted in ${current.readyMs} ms`,
+    const drainedAt = Date.now();
+    await driver.waitForStatuses(urls, 300_000);
+    // Quiet: statuses applied and the recovery schedule has marked the campaign completed.
+    for (let i = 0; i < 240; i++) {
+      const out = await bench.send(
+        new GetCommand({
+          TableName: table,
+          Key: campaignKey(tenantId, created.campaignId),
+          ConsistentRead: true,
+        }),
+      );
+      if (out.Item?.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const onceflowTally = onceflowCounter.stop();
+    const onceflowByOperation = onceflowBreakdown.stop(created.recipients);
+    const onceflowUsage = onceflowCpu.stop();
+
+    const sim = await driver.ledger(urls);
+    const perContact = driver.sendsPerContact(sim.messages, created.campaignId);
+    const onceflowDuplicates = [...perContact.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
+    const listed = await driver.listing(urls, apiKey, created.campaignId);
+    const finalTotals = (await driver.totals(urls, apiKey, created.campaignId)).totals;
+    const counted = driver.countListing(listed);
+    const totalsMatchListing = JSON.stringify(finalTotals) === JSON.stringify(counted);
+    const final = new Set(['sent', 'delivered', 'read', 'failed']);
+    const onceflowAccepted = sim.messages
+      .filter((m) => m.bizOpaqueCallbackData?.includes(`|${created.campaignId}|`))
+      .map((m) => m as typeof m & { acceptedAt: string });
+    const lastAccepted = Math.max(...onceflowAccepted.map((m) => Date.parse(m.acceptedAt)));
+    const onceflow = figures(
+      created.recipients,
+      onceflowTally,
+      onceflowUsage,
+      perContact.size,
+      (Math.max(lastAccepted, startedAt + 1) - startedAt) / 1000,
+      {
+        duplicates: onceflowDuplicates,
+        unfinished: listed.filter((r) => !final.has(r.status)).length,
+        statuses: { ...finalTotals },
+      },
     );
 
-    let polls = 0;
-    const report = await driveToCompletion(current, apiKey, created.campaignId, {
-      timeoutMs: 3 * 3600_000,
-      intervalMs: 2000,
-      checkEveryPoll: total <= 5000,
-      onPoll: (t) => {
-        if (++polls % 15 === 0)
-          console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s ${JSON.stringify(t)}`);
-      },
+    // --- baseline ----------------------------------------------------------------------------------
+    const whatsapp = createWhatsAppClient({
+      baseUrl: runtime.urls.sim,
+      version: whatsappApiVersion(),
+      accessToken: () => platformSecret('whatsappAccessToken'),
     });
-    const drainMs = Date.now() - startedAt;
-    await waitForStatuses(current, 120_000);
-    const sim = await ledger(current);
-    const perContact = sendsPerContact(sim.messages, created.campaignId);
-    const duplicateSends = [...perContact.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-    const listed = await listing(current, apiKey, created.campaignId);
-    const finalTotals = (await totals(current, apiKey, created.campaignId)).totals;
-    const counted = countListing(listed);
-    const unfinished = listed.filter(
-      (r) => !['sent', 'delivered', 'read', 'failed'].includes(r.status),
-    ).length;
-    const sent = listed.filter((r) => r.providerMessageId).length;
-    const sendsPerSecond = sent / (drainMs / 1000);
-    console.log('');
-    console.log(`duplicates (ledger)      ${duplicateSends}`);
-    console.log(`unfinished contacts      ${unfinished}`);
-    console.log(
-      `totals vs listing        ${JSON.stringify(finalTotals) === JSON.stringify(counted) ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
+    const baseline: CampaignBaseline = campaignBaseline({
+      ddb: baselineDdb,
+      table,
+      run,
+      phoneNumberId: baselineNumber,
+      whatsapp,
+    });
+    await baseline.load(contacts);
+    // The simulator posts the baseline's status webhooks to the API; they are the baseline's to
+    // apply, so they are handed to it here (one conditional update each) and answered 200.
+    globalThis.fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (url.endsWith('/webhooks/whatsapp') && typeof init?.body === 'string') {
+        const body = JSON.parse(init.body) as {
+          entry?: Array<{
+            changes?: Array<{
+              value?: {
+                metadata?: { phone_number_id?: string };
+                statuses?: Array<{ status: string; biz_opaque_callback_data?: string }>;
+              };
+            }>;
+          }>;
+        };
+        const value = body.entry?.[0]?.changes?.[0]?.value;
+        if (value?.metadata?.phone_number_id === baselineNumber) {
+          for (const s of value.statuses ?? []) {
+            await baseline.applyStatus({
+              callbackData: s.biz_opaque_callback_data ?? '',
+              status: s.status,
+            });
+          }
+          return new Response('{}', { status: 200 });
+        }
+      }
+      return realFetch(input, init);
+    };
+    await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
+    const baselineCpu = meterCpu(dynamodbPid);
+    baselineCounter.start();
+    baselineBreakdown.start();
+    const baselineStarted = Date.now();
+    await baseline.run(options.rate, options.concurrency);
+    await driver.waitForStatuses(urls, 300_000);
+    const baselineTally = baselineCounter.stop();
+    const baselineByOperation = baselineBreakdown.stop(unique);
+    const baselineUsage = baselineCpu.stop();
+    const baselineSim = await driver.ledger(urls);
+    const baselineSends = baselineSim.messages
+      .filter((m) => m.bizOpaqueCallbackData?.startsWith(baseline.callbackPrefix))
+      .map((m) => m as typeof m & { acceptedAt: string });
+    const baselinePerContact = new Map<string, number>();
+    for (const m of baselineSends)
+      baselinePerContact.set(m.to, (baselinePerContact.get(m.to) ?? 0) + 1);
+    const baselineCounts = await baseline.count();
+    const baselineLast = Math.max(...baselineSends.map((m) => Date.parse(m.acceptedAt)));
+    const baselineFigures = figures(
+      unique,
+      baselineTally,
+      baselineUsage,
+      baselinePerContact.size,
+      (Math.max(baselineLast, baselineStarted + 1) - baselineStarted) / 1000,
+      {
+        duplicates: [...baselinePerContact.values()].reduce((s, n) => s + Math.max(0, n - 1), 0),
+        unfinished: Object.entries(baselineCounts)
+          .filter(([s]) => !final.has(s))
+          .reduce((s, [, n]) => s + n, 0),
+        statuses: baselineCounts,
+      },
     );
-    console.log(
-      `polls with a mismatch    ${report.mismatchedPolls}${total > 5000 ? ' (listing checked at the end only)' : ''}`,
+
+    // --- DynamoDB Local alone (after both runs, JVM warm): conditional updates as fast as it takes them
+    const calibrationCounter = countDynamoDb(benchClient, 'benchCountCalibration');
+    calibrationCounter.start();
+    const calibrationStarted = performance.now();
+    let calibrationWrites = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        while (performance.now() - calibrationStarted < 3000) {
+          await bench.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: { pk: `BENCHCAL#${w}#${calibrationWrites % 64}`, sk: 'X' },
+              UpdateExpression: 'ADD n :one',
+              ConditionExpression: 'attribute_not_exists(n) OR n >= :zero',
+              ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+            }),
+          );
+          calibrationWrites += 1;
+        }
+      }),
     );
-    console.log(`clock jumps              ${report.clockAdvances}`);
-    console.log(`drain time               ${(drainMs / 1000).toFixed(1)} s (incl. kill + restart)`);
-    console.log(
-      `accepted sends           ${sim.messages.length} for ${sent} contacts with a wamid`,
+    const capacityOpsPerSecond =
+      calibrationCounter.stop().requests / ((performance.now() - calibrationStarted) / 1000);
+    say(
+      `DynamoDB Local alone: ${capacityOpsPerSecond.toFixed(0)} conditional updates/s (16 in flight, 3 s)`,
     );
-    console.log(
-      `provider refusals        before kill ${JSON.stringify(firstHalf.refused ?? {})}, after ${JSON.stringify(sim.refused ?? {})} (130429 = over the rate)`,
+
+    const drainRates = {
+      onceflow: round(capacityOpsPerSecond / onceflow.requestsPerContact, 0),
+      baseline: round(capacityOpsPerSecond / baselineFigures.requestsPerContact, 0),
+    };
+    onceflow.drainRateAllowed = drainRates.onceflow;
+    baselineFigures.drainRateAllowed = drainRates.baseline;
+    const ratios = {
+      wcuPerContact: round(onceflow.wcuPerContact / baselineFigures.wcuPerContact),
+      requestsPerContact: round(onceflow.requestsPerContact / baselineFigures.requestsPerContact),
+      sendsPerSecond: round(onceflow.sendsPerSecond / baselineFigures.sendsPerSecond),
+    };
+    const result = {
+      recipients: total,
+      contacts: created.recipients,
+      duplicatesCollapsed: created.duplicatesCollapsed,
+      configuredRate: options.rate,
+      pollersPerQueue: options.pollers,
+      loadAverage: loadavg().map((n) => round(n)),
+      cores: cpus().length,
+      steadySendsPerSecond: steadyRate(onceflowAccepted.map((m) => Date.parse(m.acceptedAt))),
+      baselineSteadySendsPerSecond: steadyRate(baselineSends.map((m) => Date.parse(m.acceptedAt))),
+      duplicates: onceflow.duplicates,
+      unfinished: onceflow.unfinished,
+      /** Refusals by the provider (130429: over its rate), during onceflow's run and the baseline's. */
+      providerRefusals: {
+        onceflow: sim.refused ?? {},
+        // The simulator counts since it started: the baseline's are what came after onceflow's.
+        baseline: Object.fromEntries(
+          Object.entries(baselineSim.refused ?? {}).map(([code, n]) => [
+            code,
+            n - (sim.refused?.[code] ?? 0),
+          ]),
+        ),
+      },
+      totalsMatchListing,
+      sendsPerSecond: onceflow.sendsPerSecond,
+      shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
+      clockJumps,
+      drainSeconds: round((drainedAt - startedAt) / 1000, 1),
+      dynamodbLocalOpsPerSecondAlone: round(capacityOpsPerSecond, 0),
+      onceflow: { ...onceflow, byOperation: onceflowByOperation },
+      baseline: { ...baselineFigures, byOperation: baselineByOperation },
+      ratios,
+    };
+
+    const row = (label: string, a: unknown, b: unknown) =>
+      say(`${label.padEnd(34)}${String(a).padStart(14)}${String(b).padStart(14)}`);
+    say('');
+    say(
+      `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
     );
-    console.log(
-      `first half               ${((firstHalfSent / (killedAt - startedAt)) * 1000).toFixed(1)} sends/s before the kill`,
+    say(`clock jumps                       ${clockJumps}`);
+    say(`provider refusals                 ${JSON.stringify(result.providerRefusals)}`);
+    say(
+      `load average (1, 5, 15 min)       ${result.loadAverage.join(', ')} on ${cpus().length} cores`,
     );
-    console.log(
-      `sends/s                  ${sendsPerSecond.toFixed(1)} vs configured ${rate}/s (${((100 * sendsPerSecond) / rate).toFixed(0)}%)`,
+    say(
+      `steady sends/s (p10→p90)          onceflow ${result.steadySendsPerSecond}, baseline ${result.baselineSteadySendsPerSecond}; ${options.pollers} pollers per queue`,
     );
+    row('', 'onceflow', 'baseline');
+    row('contacts', onceflow.contacts, baselineFigures.contacts);
+    row('duplicates (simulator ledger)', onceflow.duplicates, baselineFigures.duplicates);
+    row('unfinished contacts', onceflow.unfinished, baselineFigures.unfinished);
+    row('contacts sent', onceflow.sent, baselineFigures.sent);
+    row(
+      `sends/s (configured ${options.rate})`,
+      onceflow.sendsPerSecond,
+      baselineFigures.sendsPerSecond,
+    );
+    row('drain + statuses (s)', onceflow.drainSeconds, baselineFigures.drainSeconds);
+    row(
+      'DynamoDB requests / contact',
+      onceflow.requestsPerContact,
+      baselineFigures.requestsPerContact,
+    );
+    row('DynamoDB WCU / contact', onceflow.wcuPerContact, baselineFigures.wcuPerContact);
+    row(
+      '  of which estimated (refused)',
+      round(onceflow.estimatedWcu / onceflow.contacts),
+      round(baselineFigures.estimatedWcu / baselineFigures.contacts),
+    );
+    row(
+      'DynamoDB Local CPU (% of a core)',
+      onceflow.dynamodbCpuPercent,
+      baselineFigures.dynamodbCpuPercent,
+    );
+    row('runtime CPU (% of a core)', onceflow.runtimeCpuPercent, baselineFigures.runtimeCpuPercent);
+    row(
+      'DynamoDB ops/s during the run',
+      onceflow.dynamodbOpsPerSecond,
+      baselineFigures.dynamodbOpsPerSecond,
+    );
+    row(
+      'drain rate those ops allow (/s)',
+      onceflow.drainRateAllowed,
+      baselineFigures.drainRateAllowed,
+    );
+    say('per contact, by operation (requests / WCU):');
+    for (const [side, table] of [
+      ['onceflow', onceflowByOperation],
+      ['baseline', baselineByOperation],
+    ] as const) {
+      for (const [label, e] of Object.entries(table))
+        say(
+          `  ${side.padEnd(9)}${label.padEnd(48)}${String(e.requests).padStart(8)}${String(e.wcu).padStart(8)}`,
+        );
+    }
+    say(
+      `ratios onceflow/baseline: WCU ${ratios.wcuPerContact}×, requests ${ratios.requestsPerContact}×, sends/s ${ratios.sendsPerSecond}×; onceflow at ${Math.round(100 * result.shareOfConfiguredRate)}% of the configured rate`,
+    );
+    if (options.json) console.log(JSON.stringify(result));
   } finally {
-    await current.stop().catch(() => undefined);
-    if (current !== first) await first.stop().catch(() => undefined);
+    globalThis.fetch = realFetch;
+    await runtime.stop().catch(() => undefined);
   }
 }

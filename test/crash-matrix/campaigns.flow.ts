@@ -16,85 +16,59 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import {
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
 import {
-  type CampaignStore,
   createCampaign,
   describeCampaign,
-  FP_START_AFTER_RUNNING,
-  listRecipients,
   markRunning,
-  type RecipientView,
 } from '../../functions/campaigns/campaign-store.js';
+import { FP_START_AFTER_RUNNING } from '../../functions/campaigns/failpoints.js';
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
-import {
-  type CampaignItem,
-  campaignKey,
-  emptyTotals,
-  type FanoutMessageBody,
-  type SendMessageBody,
-  type Totals,
+import type {
+  FanoutMessageBody,
+  SendMessageBody,
+  Totals,
 } from '../../functions/campaigns/model.js';
-import { type RecoveryDeps, recoverCampaigns } from '../../functions/campaigns/recovery.js';
-import { type SenderDeps, sendToRecipient } from '../../functions/campaigns/sender.js';
-import {
-  createWhatsAppClient,
-  type WhatsAppSender,
-} from '../../functions/campaigns/whatsapp-client.js';
+import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
+import { sendToRecipient } from '../../functions/campaigns/sender.js';
+import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
-import { ManualClock } from '../../functions/kernel/clock.js';
-import { tableName } from '../../functions/kernel/config.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
-import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
-import { listen } from '../../lib/local/http-util.js';
-import { ensureFifoQueue } from '../../lib/local/provision.js';
-import { fifoQueuePair } from '../../lib/local/resources.js';
-import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
-import { createSimulatorServer } from '../../lib/local/simulators.js';
-import { createTenant } from '../integration/inbound-support.js';
-import { emulatorEndpoints } from '../support/emulators.js';
+import {
+  campaignWorld,
+  countByStatus,
+  ledgerFor,
+  listAll,
+  privateFifoQueue,
+  simClient,
+  startWhatsAppSimulator,
+  TEMPLATE,
+  testRecoveryDeps,
+  testSenderDeps,
+} from '../integration/campaign-support.js';
 import type { CrashFlow } from './flow.js';
 
-const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
 const CONTACTS = 6;
 const MAX_ROUNDS = 12;
 const FINAL = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
 
 let simUrl: Promise<string> | undefined;
 function simulator(): Promise<string> {
-  simUrl ??= (async () => {
-    const sim = createSimulatorServer({
-      context: {
-        apiBaseUrl: 'http://127.0.0.1:9', // statuses are applied by the driver, as retried webhooks
-        simBaseUrl: '',
-        env: (name) =>
-          name === 'ONCEFLOW_DATA_DIR' ? `/tmp/onceflow-cm-${process.pid}` : process.env[name],
-        log: () => {},
-      },
-      factories: [whatsappSimulator],
-    });
-    const server: Server = sim.server;
-    server.unref();
-    return `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
-  })();
+  simUrl ??= startWhatsAppSimulator('cm').then((sim) => {
+    sim.server.unref();
+    return sim.url;
+  });
   return simUrl;
 }
 
-async function privateQueue(name: string): Promise<string> {
-  const base = `${name}-${randomUUID().slice(0, 8)}`;
-  const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
-  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 1, maxReceiveCount: 50 });
-  return queue.url;
-}
+const privateQueue = (name: string) =>
+  privateFifoQueue(name, { visibilityTimeoutSeconds: 1, maxReceiveCount: 50 });
 
 /** Runs `fn` again after a simulated crash, as a client or a redelivery would. */
 async function untilItLands<T>(fn: () => Promise<T>): Promise<T> {
@@ -141,63 +115,27 @@ async function drain(url: string, handle: (body: unknown) => Promise<void>): Pro
   }
 }
 
-async function listAll(store: CampaignStore, tenantId: string, campaignId: string) {
-  const all: RecipientView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listRecipients(store, tenantId, campaignId, {
-      limit: 100,
-      ...(cursor ? { cursor } : {}),
-    });
-    all.push(...page.recipients);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
-}
-
-function countByStatus(list: readonly RecipientView[]): Totals {
-  const totals: Totals = { ...emptyTotals(), recipients: list.length };
-  for (const r of list) totals[r.status] += 1;
-  return totals;
-}
-
 function fail(message: string): never {
   throw new Error(message);
 }
 
 async function runCampaign(point: string): Promise<void> {
   const sim = await simulator();
-  const testTenant = await createTenant('IL');
-  const tenant = (await getTenant(ddb, testTenant.tenantId, true)) as Tenant;
-  const clock = new ManualClock(Date.now());
-  const table = tableName('campaigns');
-  const store: CampaignStore = { ddb, clock, table };
+  const { clock, store, tenant, testTenant } = await campaignWorld();
   const deps: FanoutDeps = {
     ...store,
     sqs,
     sendsQueueUrl: await privateQueue('cm-sends'),
     fanoutQueueUrl: await privateQueue('cm-fanout'),
   };
-  const recovery: RecoveryDeps = {
-    ...deps,
-    clock,
-    leaseSeconds: 60,
-    reconcileWindowSeconds: 600,
-    messagesPerSecond: async () => 80,
-    unknownOutcome: async () => 'retry_once',
-    sendsQueueIsEmpty: async () => false,
-  };
+  const recovery = testRecoveryDeps(deps, 'retry_once');
   const contacts = Array.from(
     { length: CONTACTS },
     (_, i) => `+97252${String(1_000_000 + Math.floor(Math.random() * 8_000_000) + i).slice(-7)}`,
   );
   const [lostOnce, refusedOnce] = contacts;
   const firstCall = new Set<string>();
-  const real = createWhatsAppClient({
-    baseUrl: sim,
-    version: 'v21.0',
-    accessToken: async () => 't',
-  });
+  const real = simClient(sim);
   // One contact's first call never reaches the provider but its answer is lost (unknown); one's
   // first call is refused with Meta's transient 131000.
   const whatsapp: WhatsAppSender = {
@@ -217,35 +155,8 @@ async function runCampaign(point: string): Promise<void> {
       return real.sendTemplate(send);
     },
   };
-  const sender = (owner: string): SenderDeps => ({
-    ddb,
-    clock,
-    table,
-    whatsapp,
-    tokens: createTokenBucket({ ddb, table }),
-    campaign: async (tenantId, campaignId) =>
-      (
-        await ddb.send(
-          new GetCommand({
-            TableName: table,
-            Key: campaignKey(tenantId, campaignId),
-            ConsistentRead: true,
-          }),
-        )
-      ).Item as CampaignItem | undefined,
-    messagesPerSecond: async () => 500,
-    owner,
-    leaseSeconds: 60,
-    reconcileWindowSeconds: 600,
-    sleep: async () => {},
-    inlineRetries: 0,
-  });
-  const ledger = async () =>
-    (
-      (await (await fetch(`${sim}/_sim/whatsapp/messages`)).json()) as {
-        messages: Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>;
-      }
-    ).messages.filter((m) => m.bizOpaqueCallbackData?.includes(`|${campaignId}|`));
+  const sender = (owner: string) => testSenderDeps(store, whatsapp, owner, { inlineRetries: 0 });
+  const ledger = () => ledgerFor(sim, campaignId);
 
   armOnce(point);
   const campaignId = `cmp_cm_${randomUUID().slice(0, 12)}`;

@@ -4,6 +4,8 @@
  * and the full listing, and the verdict from the simulator's ledger. Shared by the e2e tests and
  * `npm run bench -- campaign`.
  */
+import { emptyTotals } from '../../functions/campaigns/model.js';
+
 export interface RuntimeUrls {
   readonly apiUrl: string;
   readonly simUrl: string;
@@ -188,17 +190,7 @@ export async function listing(
 }
 
 export function countListing(list: readonly Recipient[]): Totals {
-  const t: Totals = {
-    recipients: list.length,
-    pending: 0,
-    sending: 0,
-    sent: 0,
-    delivered: 0,
-    read: 0,
-    failed: 0,
-    unknown: 0,
-    skipped: 0,
-  };
+  const t: Totals = { ...emptyTotals(), recipients: list.length };
   for (const r of list) t[r.status] += 1;
   return t;
 }

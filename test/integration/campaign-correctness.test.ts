@@ -1,11 +1,3 @@
-/**
- * Campaign correctness under what DynamoDB Local and a calm queue never show (issue 7, items 4, 8,
- * 9, 12, 15, 16), against the real DynamoDB Local and SQS emulator. Where AWS behaves differently
- * from the emulator (a transaction holding one item twice, transactional reads cancelled by writes
- * in flight, counter contention) the SDK client's `send` is wrapped to answer as DynamoDB does.
- */
-import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import { DynamoDBServiceException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -27,10 +19,8 @@ import {
   type CampaignStore,
   createCampaign,
   describeCampaign,
-  listRecipients,
   markRunning,
   pauseCampaign,
-  type RecipientView,
   resumeCampaign,
 } from '../../functions/campaigns/campaign-store.js';
 import { readTotals } from '../../functions/campaigns/counters.js';
@@ -40,75 +30,56 @@ import {
   type CampaignItem,
   campaignKey,
   counterKey,
-  emptyTotals,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   PAUSED_CAMPAIGNS,
   recipientKey,
   type SendMessageBody,
   SHARDS,
-  type Totals,
   type UnknownOutcomePolicy,
 } from '../../functions/campaigns/model.js';
 import {
   reconcileCampaign,
   reconcileCampaignCounters,
 } from '../../functions/campaigns/reconcile-counters.js';
-import { type RecoveryDeps, recoverCampaigns } from '../../functions/campaigns/recovery.js';
-import {
-  readRecipient,
-  type SenderDeps,
-  sendToRecipient,
-} from '../../functions/campaigns/sender.js';
-import {
-  createWhatsAppClient,
-  type WhatsAppSender,
-} from '../../functions/campaigns/whatsapp-client.js';
+import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
+import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
+import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
-import { ManualClock } from '../../functions/kernel/clock.js';
-import { queueUrl, tableName } from '../../functions/kernel/config.js';
+import type { ManualClock } from '../../functions/kernel/clock.js';
+import { queueUrl } from '../../functions/kernel/config.js';
 import { InvalidRequestError } from '../../functions/kernel/errors.js';
-import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
-import { closeServer, listen } from '../../lib/local/http-util.js';
-import { ensureFifoQueue } from '../../lib/local/provision.js';
-import { fifoQueuePair } from '../../lib/local/resources.js';
-import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
-import { createSimulatorServer } from '../../lib/local/simulators.js';
+import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { envNameForQueue } from '../../lib/manifest.js';
-import { emulatorEndpoints } from '../support/emulators.js';
 import { raceTrials } from '../support/race.js';
-import { apiCall, createTenant, invoke, type TestTenant } from './inbound-support.js';
+import {
+  campaignWorld,
+  countByStatus,
+  ledgerFor as ledgerOf,
+  listAll as listAllOf,
+  newCampaign as newCampaignFor,
+  privateFifoQueue,
+  simClient as simClientOf,
+  startWhatsAppSimulator,
+  TEMPLATE,
+  testRecoveryDeps,
+  testSenderDeps,
+} from './campaign-support.js';
+import { apiCall, invoke, type TestTenant } from './inbound-support.js';
 
-const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
 let clock: ManualClock;
 let store: CampaignStore;
 let tenant: Tenant;
 let testTenant: TestTenant;
-let simServer: Server;
 let simUrl: string;
 
 beforeAll(async () => {
-  testTenant = await createTenant('IL');
-  tenant = (await getTenant(ddb, testTenant.tenantId, true)) as Tenant;
-  clock = new ManualClock(Date.now());
-  store = { ddb, clock, table: tableName('campaigns') };
-  const sim = createSimulatorServer({
-    context: {
-      apiBaseUrl: 'http://127.0.0.1:9',
-      simBaseUrl: '',
-      env: (name) =>
-        name === 'ONCEFLOW_DATA_DIR' ? `/tmp/onceflow-itc-${process.pid}` : process.env[name],
-      log: () => {},
-    },
-    factories: [whatsappSimulator],
-  });
-  simServer = sim.server;
-  simUrl = `http://127.0.0.1:${await listen(simServer, 0, '127.0.0.1')}`;
-  sendsUrl = await privateSendsQueue();
-  afterAll(async () => {
-    await sim.closeModules();
-    await closeServer(simServer);
-  });
+  ({ clock, store, tenant, testTenant } = await campaignWorld());
+  const sim = await startWhatsAppSimulator('itc');
+  simUrl = sim.url;
+  // This file's own `sends` queue: other files drain the shared one.
+  sendsUrl = await privateFifoQueue('sends', { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 });
+  process.env[envNameForQueue('sends')] = sendsUrl;
+  afterAll(() => sim.close());
 });
 
 afterEach(() => {
@@ -124,35 +95,11 @@ function phones(count: number): string[] {
 
 const newId = () => `cmp_itc_${Math.random().toString(36).slice(2)}`;
 
-async function newCampaign(recipients: readonly string[], id = newId()) {
-  await createCampaign(store, tenant, id, {
-    name: 'Spring',
-    template: TEMPLATE,
-    phoneNumberId: testTenant.phoneNumberId,
-    recipients: recipients.map((phone) => ({ phone })),
-  });
-  return id;
-}
+const newCampaign = (recipients: readonly string[], id = newId()) =>
+  newCampaignFor({ store, tenant, testTenant }, recipients, id);
 
-async function listAll(campaignId: string) {
-  const all: RecipientView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listRecipients(store, tenant.tenantId, campaignId, {
-      limit: 200,
-      ...(cursor ? { cursor } : {}),
-    });
-    all.push(...page.recipients);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
-}
-
-function countByStatus(list: readonly RecipientView[]): Totals {
-  const totals: Totals = { ...emptyTotals(), recipients: list.length };
-  for (const r of list) totals[r.status] += 1;
-  return totals;
-}
+const listAll = (campaignId: string) =>
+  listAllOf(store, tenant.tenantId, campaignId, { limit: 200 });
 
 /** The real `send`, kept so a wrapper can pass everything else through. */
 // biome-ignore lint/suspicious/noExplicitAny: the wrapper passes any command through untouched
@@ -175,13 +122,9 @@ function transactGetsAlwaysConflict() {
   }) as never);
 }
 
-function senderDeps(whatsapp: WhatsAppSender, owner: string): SenderDeps {
-  return {
-    ddb,
-    clock,
-    table: store.table,
-    whatsapp,
-    tokens: createTokenBucket({ ddb, table: store.table }),
+/** The handler's sender; the campaign is read past any wrapper of `send` a test installed. */
+const senderDeps = (whatsapp: WhatsAppSender, owner: string) =>
+  testSenderDeps(store, whatsapp, owner, {
     campaign: async (tenantId, campaignId) =>
       (
         await realSend(
@@ -192,17 +135,9 @@ function senderDeps(whatsapp: WhatsAppSender, owner: string): SenderDeps {
           }),
         )
       ).Item as CampaignItem | undefined,
-    messagesPerSecond: async () => 500,
-    owner,
-    leaseSeconds: 60,
-    reconcileWindowSeconds: 600,
-    sleep: async () => {},
-  } as SenderDeps;
-}
+  });
 
-function simClient(): WhatsAppSender {
-  return createWhatsAppClient({ baseUrl: simUrl, version: 'v21.0', accessToken: async () => 't' });
-}
+const simClient = () => simClientOf(simUrl);
 
 const lostAnswer: WhatsAppSender = {
   sendTemplate: async () => ({ kind: 'unknown', reason: 'timeout' }),
@@ -212,28 +147,10 @@ function fanoutDeps(): FanoutDeps {
   return { ...store, sqs, sendsQueueUrl: sendsUrl, fanoutQueueUrl: queueUrl('fanout') };
 }
 
-function recoveryDeps(policy: UnknownOutcomePolicy = 'hold'): RecoveryDeps {
-  return {
-    ...fanoutDeps(),
-    clock,
-    leaseSeconds: 60,
-    reconcileWindowSeconds: 600,
-    messagesPerSecond: async () => 80,
-    unknownOutcome: async () => policy,
-    sendsQueueIsEmpty: async () => false,
-  };
-}
+const recoveryDeps = (policy: UnknownOutcomePolicy = 'hold') =>
+  testRecoveryDeps(fanoutDeps(), policy);
 
 let sendsUrl = '';
-
-/** This file's own `sends` queue: other files drain the shared one. */
-async function privateSendsQueue(): Promise<string> {
-  const base = `sends-${randomUUID().slice(0, 8)}`;
-  const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
-  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 });
-  process.env[envNameForQueue('sends')] = queue.url;
-  return queue.url;
-}
 
 async function setVisible(messages: readonly Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
@@ -289,12 +206,7 @@ async function receiveFor(campaignId: string, hold = false): Promise<Message[]> 
   return mine;
 }
 
-async function ledgerFor(campaignId: string) {
-  const out = (await (await fetch(`${simUrl}/_sim/whatsapp/messages`)).json()) as {
-    messages: Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>;
-  };
-  return out.messages.filter((m) => m.bizOpaqueCallbackData?.includes(`|${campaignId}|`));
-}
+const ledgerFor = (campaignId: string) => ledgerOf(simUrl, campaignId);
 
 describe('pages (issue 7 item 4)', () => {
   it('the same invalid phone twice in one page with skipInvalid is one skipped item, counted once', async () => {

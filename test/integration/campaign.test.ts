@@ -1,11 +1,3 @@
-/**
- * Campaigns against the real DynamoDB Local and SQS emulator, with the real WhatsApp simulator on a
- * free port and a ManualClock: the API's guarantees (uniqueness across pages, Idempotency-Key
- * replay, totals equal to the listing), and the sender / status / recovery guarantees (one send per
- * contact, unknown outcomes completed by evidence or retried once after the window, statuses never
- * moving a recipient backward).
- */
-import type { Server } from 'node:http';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,27 +17,13 @@ import {
 import { readTotals } from '../../functions/campaigns/counters.js';
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
 import { handler as createHandler } from '../../functions/campaigns/handlers/create-campaign.js';
-import {
-  type CampaignItem,
-  emptyTotals,
-  recipientKey,
-  type SendMessageBody,
-  SHARDS,
-  type Totals,
-} from '../../functions/campaigns/model.js';
+import { recipientKey, type SendMessageBody, SHARDS } from '../../functions/campaigns/model.js';
 import { reconcileCampaign } from '../../functions/campaigns/reconcile-counters.js';
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
-import {
-  readRecipient,
-  type SenderDeps,
-  sendToRecipient,
-} from '../../functions/campaigns/sender.js';
-import {
-  createWhatsAppClient,
-  type WhatsAppSender,
-} from '../../functions/campaigns/whatsapp-client.js';
+import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
+import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
-import { ManualClock } from '../../functions/kernel/clock.js';
+import type { ManualClock } from '../../functions/kernel/clock.js';
 import { queueUrl, tableName } from '../../functions/kernel/config.js';
 import {
   armFailpoints,
@@ -53,81 +31,42 @@ import {
   FailpointCrashError,
 } from '../../functions/kernel/failpoints.js';
 import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
-import { closeServer, listen } from '../../lib/local/http-util.js';
-import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
-import { createSimulatorServer } from '../../lib/local/simulators.js';
-import { createTenant, invoke, type TestTenant } from './inbound-support.js';
+import type { Tenant } from '../../functions/tenants/tenant-store.js';
+import {
+  campaignWorld,
+  countByStatus,
+  ledgerFor as ledgerOf,
+  listAll as listAllOf,
+  newCampaign as newCampaignFor,
+  simClient as simClientOf,
+  startWhatsAppSimulator,
+  TEMPLATE,
+  testSenderDeps,
+} from './campaign-support.js';
+import { invoke, type TestTenant } from './inbound-support.js';
 
-const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
 let clock: ManualClock;
 let store: CampaignStore;
 let tenant: Tenant;
 let testTenant: TestTenant;
-let simServer: Server;
 let simUrl: string;
 
 beforeAll(async () => {
-  testTenant = await createTenant('IL');
-  tenant = (await getTenant(ddb, testTenant.tenantId, true)) as Tenant;
-  clock = new ManualClock(Date.now());
-  store = { ddb, clock, table: tableName('campaigns') };
-  const sim = createSimulatorServer({
-    context: {
-      apiBaseUrl: 'http://127.0.0.1:9', // statuses are applied by the tests themselves
-      simBaseUrl: '',
-      env: (name) =>
-        name === 'ONCEFLOW_DATA_DIR' ? `/tmp/onceflow-it-${process.pid}` : process.env[name],
-      log: () => {},
-    },
-    factories: [whatsappSimulator],
-  });
-  simServer = sim.server;
-  simUrl = `http://127.0.0.1:${await listen(simServer, 0, '127.0.0.1')}`;
-  await sim.closeModules; // modules keep a timer; closed with the server below
-  afterAll(async () => {
-    await sim.closeModules();
-    await closeServer(simServer);
-  });
+  ({ clock, store, tenant, testTenant } = await campaignWorld());
+  const sim = await startWhatsAppSimulator('it');
+  simUrl = sim.url;
+  afterAll(() => sim.close());
 });
 
 function phones(count: number, from = 0): string[] {
   return Array.from({ length: count }, (_, i) => `+97250${String(10_000_000 + from + i).slice(1)}`);
 }
 
-async function newCampaign(
-  recipients: readonly string[],
-  id = `cmp_it_${Math.random().toString(36).slice(2)}`,
-) {
-  await createCampaign(store, tenant, id, {
-    name: 'Spring',
-    template: TEMPLATE,
-    phoneNumberId: testTenant.phoneNumberId,
-    recipients: recipients.map((phone) => ({ phone })),
-  });
-  return id;
-}
+const newCampaign = (recipients: readonly string[], id?: string) =>
+  newCampaignFor({ store, tenant, testTenant }, recipients, id);
 
-async function listAll(campaignId: string, status?: RecipientView['status'], limit = 100) {
-  const all: RecipientView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listRecipients(store, tenant.tenantId, campaignId, {
-      limit,
-      ...(status ? { status } : {}),
-      ...(cursor ? { cursor } : {}),
-    });
-    all.push(...page.recipients);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
-}
-
-function countByStatus(list: readonly RecipientView[]): Totals {
-  const totals: Totals = { ...emptyTotals(), recipients: list.length };
-  for (const r of list) totals[r.status] += 1;
-  return totals;
-}
+const listAll = (campaignId: string, status?: RecipientView['status'], limit = 100) =>
+  listAllOf(store, tenant.tenantId, campaignId, { ...(status ? { status } : {}), limit });
 
 /** A WhatsApp status for a send in the simulator's ledger, echoing its callback data as Meta does. */
 function statusWebhook(
@@ -311,45 +250,11 @@ describe('campaign API', () => {
   });
 });
 
-function senderDeps(whatsapp: WhatsAppSender, owner: string): SenderDeps {
-  return {
-    ddb,
-    clock,
-    table: store.table,
-    whatsapp,
-    tokens: createTokenBucket({ ddb, table: store.table }),
-    campaign: async (tenantId, campaignId) =>
-      (
-        await ddb.send(
-          new (
-            await import('@aws-sdk/lib-dynamodb')
-          ).GetCommand({
-            TableName: store.table,
-            Key: { pk: `CAMPAIGN#${tenantId}#${campaignId}`, sk: 'META' },
-            ConsistentRead: true,
-          }),
-        )
-      ).Item as CampaignItem | undefined,
-    messagesPerSecond: async () => 500,
-    owner,
-    leaseSeconds: 60,
-    reconcileWindowSeconds: 600,
-    sleep: async () => {},
-  };
-}
+const senderDeps = (whatsapp: WhatsAppSender, owner: string) =>
+  testSenderDeps(store, whatsapp, owner);
 
-function simClient(): WhatsAppSender {
-  return createWhatsAppClient({ baseUrl: simUrl, version: 'v21.0', accessToken: async () => 't' });
-}
-
-async function ledgerFor(
-  campaignId: string,
-): Promise<Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>> {
-  const out = (await (await fetch(`${simUrl}/_sim/whatsapp/messages`)).json()) as {
-    messages: Array<{ to: string; wamid: string; bizOpaqueCallbackData: string }>;
-  };
-  return out.messages.filter((m) => m.bizOpaqueCallbackData?.includes(`|${campaignId}|`));
-}
+const simClient = () => simClientOf(simUrl);
+const ledgerFor = (campaignId: string) => ledgerOf(simUrl, campaignId);
 
 async function setFaults(faults: Record<string, number>) {
   await fetch(`${simUrl}/_sim/faults`, {
@@ -382,6 +287,34 @@ describe('sending', () => {
     expect(
       listed.every((r) => r.status === 'sent' && r.providerMessageId && r.attempts === 1),
     ).toBe(true);
+    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+  });
+
+  it('a status without the echo finds its recipient by wamid (keys-only index), only in its own tenant', async () => {
+    // Prepare: one contact sent, its wamid stored.
+    const [phone = ''] = phones(1, 9200);
+    const id = await newCampaign([phone]);
+    await markRunning(store, tenant.tenantId, id);
+    const message = { tenantId: tenant.tenantId, campaignId: id, phone };
+    expect(await sendToRecipient(senderDeps(simClient(), 'w-index'), message)).toBe('sent');
+    const [entry] = await ledgerFor(id);
+    const delivered = (tenantId: string) =>
+      applyCampaignStatus(ddb, clock, {
+        tenantId,
+        phoneNumberId: testTenant.phoneNumberId,
+        wamid: entry?.wamid ?? '',
+        status: 'delivered',
+        occurredAt: new Date(clock.now()).toISOString(),
+        bizOpaqueCallbackData: '',
+      });
+    // Act / Assess: another tenant (whose id the real one starts with) never matches it.
+    expect(await delivered(`${tenant.tenantId.slice(0, -1)}`)).toEqual({
+      matched: false,
+      applied: false,
+    });
+    expect(await delivered(tenant.tenantId)).toEqual({ matched: true, applied: true });
+    const listed = await listAll(id);
+    expect(listed.map((r) => r.status)).toEqual(['delivered']);
     expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
   });
 

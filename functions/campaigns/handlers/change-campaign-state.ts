@@ -8,13 +8,9 @@
 import { failpoint } from '../../kernel/failpoints.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
 import { authenticate } from '../../tenants/index.js';
-import {
-  FP_START_AFTER_RUNNING,
-  markRunning,
-  pauseCampaign,
-  resumeCampaign,
-} from '../campaign-store.js';
+import { markRunning, pauseCampaign, resumeCampaign } from '../campaign-store.js';
 import { fanoutDeps } from '../deps.js';
+import { FP_START_AFTER_RUNNING } from '../failpoints.js';
 import { ringFanout } from '../fanout.js';
 import type { CampaignItem } from '../model.js';
 
