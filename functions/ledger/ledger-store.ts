@@ -14,7 +14,7 @@
  * - `LU#<tenant>#<user> / C#<type>#<queue>#<stayNo>`: a conversion; `gsi1pk` `LCV#<tenant>` /
  *   `gsi1sk` `<loggedAt>#<conversionId>` lists a tenant's conversions.
  */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import {
   type ConditionalUpdateInput,
@@ -24,6 +24,7 @@ import {
 import { keyCursor } from '../kernel/cursor.js';
 import { queryAll, queryPage } from '../kernel/paginate.js';
 import { putOnce } from '../kernel/put-once.js';
+import { readItem } from '../kernel/read-item.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import type {
   ClosedStay,
@@ -180,11 +181,8 @@ export class DynamoDbLedgerStore implements LedgerStore {
   ) {}
 
   /** The item at `key`, read consistently (the base table, never an index). */
-  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
-    );
-    return out.Item;
+  private read(key: Record<string, unknown>) {
+    return readItem(this.ddb, this.table, key);
   }
 
   async getMember(tenantId: string, queueType: string, userId: string) {

@@ -17,7 +17,7 @@
  * transition is a conditional write on the base item, so a stale index delays, never duplicates.
  */
 import { createHash } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { writeAtomically } from '../kernel/atomic.js';
 import {
   type ConditionalUpdateInput,
@@ -27,6 +27,7 @@ import {
 import { keyCursor } from '../kernel/cursor.js';
 import { queryItems, queryPage } from '../kernel/paginate.js';
 import { putOnce } from '../kernel/put-once.js';
+import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import type { Condition, UpdateSpec } from '../kernel/update-expression.js';
 import type {
@@ -178,11 +179,8 @@ export class DynamoOciStore implements OciStore {
   ) {}
 
   /** The item at `key`, read consistently (the base table, never an index). */
-  private async read(key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
-    );
-    return out.Item;
+  private read(key: Record<string, unknown>) {
+    return readItem(this.ddb, this.table, key);
   }
 
   async createCall(call: Call): Promise<CreateCallResult> {

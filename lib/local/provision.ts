@@ -91,7 +91,8 @@ function keyAttributes(spec: TableSpec): AttributeDefinition[] {
   return [...names].map((AttributeName) => ({ AttributeName, AttributeType: 'S' }));
 }
 
-function globalIndex(index: TableSpec['indexes'][number]): GlobalSecondaryIndex {
+/** A manifest index as DynamoDB's CreateTable takes it (the stack must synthesize the same). */
+export function globalIndex(index: TableSpec['indexes'][number]): GlobalSecondaryIndex {
   return {
     IndexName: index.name,
     KeySchema: [

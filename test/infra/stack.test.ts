@@ -12,6 +12,7 @@ import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ONCEFLOW_RUNTIME, OnceflowFunction } from '../../lib/constructs/onceflow-function.js';
+import { globalIndex } from '../../lib/local/provision.js';
 import {
   envNameForQueue,
   envNameForSecret,
@@ -175,20 +176,14 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
             GlobalSecondaryIndexes:
               spec.indexes.length === 0
                 ? Match.absent()
-                : spec.indexes.map((index) => ({
-                    IndexName: index.name,
-                    KeySchema: [
-                      { AttributeName: index.partitionKey, KeyType: 'HASH' },
-                      { AttributeName: index.sortKey, KeyType: 'RANGE' },
-                    ],
-                    Projection: {
-                      ProjectionType: index.projection ?? 'ALL',
-                      NonKeyAttributes:
-                        index.projection === 'INCLUDE'
-                          ? [...(index.nonKeyAttributes ?? [])]
-                          : Match.absent(),
-                    },
-                  })),
+                : // The same indexes local provisioning creates: local and deployed tables agree.
+                  spec.indexes.map((index) => {
+                    const local = globalIndex(index);
+                    return {
+                      ...local,
+                      Projection: { NonKeyAttributes: Match.absent(), ...local.Projection },
+                    };
+                  }),
           },
         });
         expect(Object.keys(found)).toContain(idOf(stack.tables[name as TableName]));
