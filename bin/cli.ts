@@ -77,11 +77,17 @@ program
       '../lib/cli/import-conversations.js'
     );
     await withTarget(async (target) => {
-      const { getTenant } = await import('../functions/tenants/tenant-store.js');
+      const { DynamoDbTenantStore } = await import('../functions/tenants/index.js');
+      const { systemClock } = await import('../functions/kernel/clock.js');
+      // The target's own tenants table (a deployed stack's, with --stack), never the environment's.
+      const tenants = new DynamoDbTenantStore(target.ddb, target.tables.tenants, systemClock);
       const { rows, refused } = parseLegacyLines(readFileSync(file, 'utf8'));
       const countries = new Map<string, string | undefined>();
       for (const tenantId of new Set(rows.map((r) => r.conversation.tenantId))) {
-        countries.set(tenantId, (await getTenant(target.ddb, tenantId, true))?.defaultCountry);
+        countries.set(
+          tenantId,
+          (await tenants.get(tenantId, { consistent: true }))?.defaultCountry,
+        );
       }
       const plan = planImport(rows, refused, (t) => countries.get(t));
       let result: { written: number; alreadyThere: number; conversations: number } | undefined;
@@ -90,7 +96,6 @@ program
         const { attachLead, DynamoDbConversationStore } = await import(
           '../functions/conversations/conversation-store.js'
         );
-        const { systemClock } = await import('../functions/kernel/clock.js');
         const deps = {
           ddb: target.ddb,
           sqs: target.sqs,

@@ -11,8 +11,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import type { CredentialKind } from '../kernel/auth.js';
-import { type Clock, isoTime, systemClock } from '../kernel/clock.js';
-import { tableName } from '../kernel/config.js';
+import { type Clock, isoTime } from '../kernel/clock.js';
 import { ConflictError, NotFoundError } from '../kernel/errors.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { generateSecret, hashSecret } from '../kernel/secrets.js';
@@ -292,47 +291,4 @@ export class DynamoDbTenantStore implements TenantStore {
 
 function claimLabel(claim: Claim): string {
   return `${CLAIM_LABEL}${claim.kind}:${claim.id}`;
-}
-
-// Entry points kept for the other contexts until they import `functions/tenants/index.ts`
-// (the lead removes them at merge time). They read the table name here, which stores otherwise never do.
-
-const legacyStore = (ddb: DynamoDBDocumentClient, clock?: Clock) =>
-  new DynamoDbTenantStore(ddb, tableName('tenants'), clock ?? systemClock);
-
-/** @deprecated use `tenantStore().get` from `functions/tenants/index.ts`. */
-export function getTenant(
-  ddb: DynamoDBDocumentClient,
-  tenantId: string,
-  consistent = false,
-): Promise<Tenant | undefined> {
-  return legacyStore(ddb).get(tenantId, { consistent });
-}
-
-/** @deprecated use `tenantStore().findByClaim` from `functions/tenants/index.ts`. */
-export function findTenantByClaim(
-  ddb: DynamoDBDocumentClient,
-  kind: ClaimKind,
-  id: string,
-): Promise<Tenant | undefined> {
-  return legacyStore(ddb).findByClaim(kind, id);
-}
-
-/** @deprecated use `tenantStore().putConfig`. */
-export function putTenantConfig(
-  ddb: DynamoDBDocumentClient,
-  clock: Clock,
-  tenantId: string,
-  config: TenantConfig,
-): Promise<{ created: boolean }> {
-  return legacyStore(ddb, clock).putConfig(tenantId, config);
-}
-
-/** @deprecated use `tenantStore().issueCredentials`. */
-export function issueCredentials(
-  ddb: DynamoDBDocumentClient,
-  clock: Clock,
-  tenantId: string,
-): Promise<IssuedCredentials> {
-  return legacyStore(ddb, clock).issueCredentials(tenantId);
 }

@@ -15,7 +15,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { readTotals } from '../../functions/campaigns/counters.js';
-import { getTenant } from '../../functions/tenants/tenant-store.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { DynamoDbTenantStore } from '../../functions/tenants/index.js';
 import { GUARANTEES, type Guarantee, METRICS } from '../metrics-catalogue.js';
 import { openApiDocument } from '../openapi.js';
 import type { ExtraRoutes } from './http-adapter.js';
@@ -179,12 +180,15 @@ export interface DashboardOptions {
   readonly dynamodbEndpoint: string;
   /** Physical name of the campaigns table. */
   readonly campaignsTable: string;
+  /** Physical name of the tenants table. */
+  readonly tenantsTable: string;
 }
 
 export function createDashboard(options: DashboardOptions) {
   const ddb = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: options.dynamodbEndpoint }),
   );
+  const tenants = new DynamoDbTenantStore(ddb, options.tenantsTable, systemClock);
   // Per campaign, recent (time, sent-so-far) samples: sends/s is their slope.
   const samples = new Map<string, Array<{ at: number; sent: number }>>();
 
@@ -212,7 +216,7 @@ export function createDashboard(options: DashboardOptions) {
         samples.set(key, history);
         const first = history[0];
         const elapsed = first ? (now - first.at) / 1000 : 0;
-        const tenant = await getTenant(ddb, tenantId).catch(() => undefined);
+        const tenant = await tenants.get(tenantId).catch(() => undefined);
         out.push({
           tenantId,
           campaignId,

@@ -176,6 +176,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       queueStats: localQueueStats,
       dynamodbEndpoint: urls.dynamodb,
       campaignsTable: physicalTableName('campaigns'),
+      tenantsTable: physicalTableName('tenants'),
     });
     stack.push(async () => dashboard.close());
     const api = createHttpAdapter({

@@ -29,8 +29,8 @@ import {
 import { platformSecret } from '../../functions/kernel/secrets.js';
 import { withTelemetry } from '../../functions/kernel/telemetry.js';
 import { verifyHubSignature } from '../../functions/kernel/webhook-signature.js';
-import { findTenantByClaim } from '../../functions/tenants/tenant-store.js';
 import { cloudWebhookSchema, messageText } from '../../functions/webhooks/whatsapp-cloud.js';
+import { testTenantStore } from '../support/tenant-store.js';
 
 let persistenceStore: DynamoDBPersistenceLayer | undefined;
 
@@ -97,7 +97,7 @@ export const handler = httpHandler(async (request) => {
     return { status: 200, body: { received: 0, deduped: 0 } };
   return idempotent()({ key: `baseline:${message.id}` }, async () => {
     const table = tableName('inbound');
-    const tenant = await findTenantByClaim(ddb, 'whatsapp_phone', phoneNumberId);
+    const tenant = await testTenantStore().findByClaim('whatsapp_phone', phoneNumberId);
     if (!tenant) return { status: 200, body: { received: 0, deduped: 0 } };
     const person = identifyPerson([message.from], { defaultCountry: tenant.defaultCountry });
     const key = `BL#phone:${tenant.tenantId}:${person.e164}`;

@@ -146,13 +146,12 @@ export default async function inboundBench(args: string[]): Promise<void> {
     const baselineServer: { server?: Server } = {};
     try {
       // Imported only now: SDK clients read the runtime's endpoints when they are created.
-      const { dynamodbClient, sqs, ddb } = await import('../../functions/kernel/clients.js');
+      const { dynamodbClient, sqs } = await import('../../functions/kernel/clients.js');
       const { systemClock } = await import('../../functions/kernel/clock.js');
       const { currentTelemetry } = await import('../../functions/kernel/telemetry.js');
       const { signHubBody } = await import('../../functions/kernel/webhook-signature.js');
-      const { issueCredentials, putTenantConfig, tenantConfigSchema } = await import(
-        '../../functions/tenants/tenant-store.js'
-      );
+      const { tenantConfigSchema } = await import('../../functions/tenants/index.js');
+      const { testTenantStore } = await import('../support/tenant-store.js');
       const { ensureFifoQueue, localSqsClient } = await import('../../lib/local/provision.js');
       const { fifoQueuePair } = await import('../../lib/local/resources.js');
       const { createHttpAdapter } = await import('../../lib/local/http-adapter.js');
@@ -241,9 +240,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
           const suffix = randomUUID().slice(0, 8);
           const tenantId = `bench-${label}-${suffix}`;
           const phoneNumberId = `pn${suffix}`;
-          await putTenantConfig(
-            ddb,
-            systemClock,
+          await testTenantStore(systemClock).putConfig(
             tenantId,
             tenantConfigSchema.parse({
               name: label,
@@ -251,7 +248,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
               whatsapp: { phoneNumberIds: [phoneNumberId] },
             }),
           );
-          await issueCredentials(ddb, systemClock, tenantId);
+          await testTenantStore(systemClock).issueCredentials(tenantId);
           return { tenantId, phoneNumberId };
         }),
       );

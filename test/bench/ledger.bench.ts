@@ -74,9 +74,8 @@ export default async function ledgerBench(args: string[]): Promise<void> {
     const { dynamodbClient, ddb } = await import('../../functions/kernel/clients.js');
     const { systemClock } = await import('../../functions/kernel/clock.js');
     const { tableName } = await import('../../functions/kernel/config.js');
-    const { putTenantConfig, tenantConfigSchema } = await import(
-      '../../functions/tenants/tenant-store.js'
-    );
+    const { tenantConfigSchema } = await import('../../functions/tenants/index.js');
+    const { testTenantStore } = await import('../support/tenant-store.js');
     const { ledgerDeps, sweepWorkQueues } = await import('../../functions/ledger/index.js');
     const { joinQueue, leaveQueue } = await import('../../functions/ledger/membership.js');
     const { recordEvent } = await import('../../functions/ledger/evidence.js');
@@ -136,9 +135,7 @@ export default async function ledgerBench(args: string[]): Promise<void> {
 
     // --- onceflow ----------------------------------------------------------------------------------
     const tenantId = `bench-ledger-${randomUUID().slice(0, 8)}`;
-    await putTenantConfig(
-      ddb,
-      systemClock,
+    await testTenantStore(systemClock).putConfig(
       tenantId,
       tenantConfigSchema.parse({ name: 'ledger bench', defaultCountry: 'IL' }),
     );

@@ -20,8 +20,9 @@ import { recipientKey, sendingSweepPartition, shardOf } from '../../functions/ca
 import { ddb } from '../../functions/kernel/clients.js';
 import { ManualClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
+import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../support/race.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import { createTenant, type HttpResult, invoke, type TestTenant } from './inbound-support.js';
 
 const { handler: listHandler } = await import(
@@ -39,7 +40,10 @@ beforeAll(() => {
 
 async function tenantPair(): Promise<{ test: TestTenant; tenant: Tenant }> {
   const test = await createTenant('IL');
-  return { test, tenant: (await getTenant(ddb, test.tenantId, true)) as Tenant };
+  return {
+    test,
+    tenant: (await testTenantStore().get(test.tenantId, { consistent: true })) as Tenant,
+  };
 }
 
 const phones = (n: number, from = 0) =>

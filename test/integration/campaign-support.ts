@@ -29,13 +29,14 @@ import { ddb, sqs } from '../../functions/kernel/clients.js';
 import { ManualClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
+import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
 import { ensureFifoQueue } from '../../lib/local/provision.js';
 import { fifoQueuePair } from '../../lib/local/resources.js';
 import { whatsappSimulator } from '../../lib/local/sim/whatsapp.js';
 import { createSimulatorServer } from '../../lib/local/simulators.js';
 import { emulatorEndpoints } from '../support/emulators.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import { createTenant, type TestTenant } from './inbound-support.js';
 
 export const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
@@ -52,7 +53,7 @@ export interface CampaignWorld {
 /** A fresh tenant (default country IL) and a campaign store on a ManualClock set to now. */
 export async function campaignWorld(): Promise<CampaignWorld> {
   const testTenant = await createTenant('IL');
-  const tenant = await getTenant(ddb, testTenant.tenantId, true);
+  const tenant = await testTenantStore().get(testTenant.tenantId, { consistent: true });
   if (!tenant) throw new Error(`tenant ${testTenant.tenantId} was not created`);
   const clock = new ManualClock(Date.now());
   return { clock, store: { ddb, clock, table: tableName('campaigns') }, tenant, testTenant };

@@ -25,10 +25,11 @@ import {
 import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
-import { getTenant, type Tenant } from '../../functions/tenants/tenant-store.js';
+import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { tsxCommand } from '../support/local-runtime.js';
 import { raceTrials } from '../support/race.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import { createTenant } from './inbound-support.js';
 
 const run = promisify(execFile);
@@ -60,7 +61,7 @@ const phones = (n: number) =>
 
 async function campaignWith(count: number): Promise<{ tenant: Tenant; campaignId: string }> {
   const t = await createTenant('IL');
-  const tenant = (await getTenant(ddb, t.tenantId, true)) as Tenant;
+  const tenant = (await testTenantStore().get(t.tenantId, { consistent: true })) as Tenant;
   const campaignId = `cmp_repair_${Math.random().toString(36).slice(2)}`;
   await createCampaign(store, tenant, campaignId, {
     name: 'Repair',

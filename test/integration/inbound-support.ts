@@ -17,11 +17,7 @@ import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { signHubBody } from '../../functions/kernel/webhook-signature.js';
-import {
-  issueCredentials,
-  putTenantConfig,
-  tenantConfigSchema,
-} from '../../functions/tenants/tenant-store.js';
+import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
 import { ensureFifoQueue } from '../../lib/local/provision.js';
 import { toSqsRecord } from '../../lib/local/queue-poller.js';
@@ -31,6 +27,7 @@ import { createSimulatorServer } from '../../lib/local/simulators.js';
 import { envNameForQueue } from '../../lib/manifest.js';
 import { emulatorEndpoints } from '../support/emulators.js';
 import { cloudText, fixture } from '../support/inbound-payloads.js';
+import { testTenantStore } from '../support/tenant-store.js';
 
 export { cloudText, fixture };
 
@@ -51,9 +48,7 @@ export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
   const phoneNumberId = `pn${suffix}`;
   const locationId = `loc-${suffix}`;
   const instance = `inst-${suffix}`;
-  await putTenantConfig(
-    ddb,
-    systemClock,
+  await testTenantStore(systemClock).putConfig(
     tenantId,
     tenantConfigSchema.parse({
       name: `Tenant ${suffix}`,
@@ -63,7 +58,7 @@ export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
       whatsappWeb: { instances: [instance] },
     }),
   );
-  const credentials = await issueCredentials(ddb, systemClock, tenantId);
+  const credentials = await testTenantStore(systemClock).issueCredentials(tenantId);
   return {
     tenantId,
     phoneNumberId,

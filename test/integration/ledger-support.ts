@@ -20,11 +20,8 @@ import {
   type LedgerDeps,
   ledgerDeps,
 } from '../../functions/ledger/index.js';
-import {
-  issueCredentials,
-  putTenantConfig,
-  tenantConfigSchema,
-} from '../../functions/tenants/tenant-store.js';
+import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import { type HttpResult, invoke } from './inbound-support.js';
 
 export interface LedgerTenant {
@@ -36,9 +33,7 @@ export async function createLedgerTenant(
   workQueues?: Record<string, string>,
 ): Promise<LedgerTenant> {
   const tenantId = `lt-${randomUUID().slice(0, 8)}`;
-  await putTenantConfig(
-    ddb,
-    systemClock,
+  await testTenantStore(systemClock).putConfig(
     tenantId,
     tenantConfigSchema.parse({
       name: `Ledger ${tenantId}`,
@@ -46,7 +41,7 @@ export async function createLedgerTenant(
       ...(workQueues ? { workQueues } : {}),
     }),
   );
-  const { apiKey } = await issueCredentials(ddb, systemClock, tenantId);
+  const { apiKey } = await testTenantStore(systemClock).issueCredentials(tenantId);
   return { tenantId, apiKey };
 }
 

@@ -8,7 +8,6 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
 import { FailpointCrashError } from '../../functions/kernel/failpoints.js';
 import { handler as ackHandler } from '../../functions/oci/handlers/ack-conversions.js';
@@ -19,14 +18,11 @@ import { handler as recoverHandler } from '../../functions/oci/handlers/recover-
 import { handler as retractHandler } from '../../functions/oci/handlers/retract-conversion.js';
 import { handler as sealHandler } from '../../functions/oci/handlers/seal-call.js';
 import { handler as uploadHandler } from '../../functions/oci/handlers/upload-conversions.js';
-import {
-  issueCredentials,
-  putTenantConfig,
-  tenantConfigSchema,
-} from '../../functions/tenants/tenant-store.js';
+import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { listen } from '../../lib/local/http-util.js';
 import { googleAdsSimulator } from '../../lib/local/sim/google-ads.js';
 import { createSimulatorServer } from '../../lib/local/simulators.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import { type HttpResult, invoke, lambdaContext } from './inbound-support.js';
 
 export interface OciTenant {
@@ -41,9 +37,7 @@ export async function createOciTenant(uploadMode: 'script' | 'api'): Promise<Oci
   const tenantId = `oci-${randomUUID().slice(0, 12)}`;
   const customerId = String(randomInt(1_000_000_000, 9_999_999_999));
   const conversionAction = `customers/${customerId}/conversionActions/42`;
-  await putTenantConfig(
-    ddb,
-    systemClock,
+  await testTenantStore(systemClock).putConfig(
     tenantId,
     tenantConfigSchema.parse({
       name: `OCI ${tenantId}`,
@@ -51,7 +45,7 @@ export async function createOciTenant(uploadMode: 'script' | 'api'): Promise<Oci
       googleAds: { customerId, conversionAction, uploadMode },
     }),
   );
-  const credentials = await issueCredentials(ddb, systemClock, tenantId);
+  const credentials = await testTenantStore(systemClock).issueCredentials(tenantId);
   return {
     tenantId,
     customerId,

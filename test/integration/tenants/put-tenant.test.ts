@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ddb } from '../../../functions/kernel/clients.js';
-import { findTenantByClaim, getTenant } from '../../../functions/tenants/tenant-store.js';
+
 import { raceTrials } from '../../support/race.js';
+import { testTenantStore } from '../../support/tenant-store.js';
 import { type HttpResult, invoke } from '../inbound-support.js';
 
 const { handler } = await import('../../../functions/tenants/handlers/put-tenant.js');
@@ -53,10 +53,12 @@ describe('PUT /v1/tenants/{tenantId} under concurrency', () => {
         });
         expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
         expect(answers.filter((a) => a.json.created === true)).toHaveLength(1);
-        const stored = await getTenant(ddb, tenantId, true);
+        const stored = await testTenantStore().get(tenantId, { consistent: true });
         expect(stored?.whatsapp?.phoneNumberIds).toEqual(phones);
         for (const phone of phones) {
-          expect((await findTenantByClaim(ddb, 'whatsapp_phone', phone))?.tenantId).toBe(tenantId);
+          expect((await testTenantStore().findByClaim('whatsapp_phone', phone))?.tenantId).toBe(
+            tenantId,
+          );
         }
       },
     });
@@ -68,7 +70,7 @@ describe('PUT /v1/tenants/{tenantId} at the identifier cap', () => {
     const tenantId = `t-${randomUUID().slice(0, 8)}`;
     const first = body(ids('pn', 30), ids('loc', 30), ids('inst', 30));
     expect((await putTenant(tenantId, first)).status).toBe(200);
-    const before = await getTenant(ddb, tenantId, true);
+    const before = await testTenantStore().get(tenantId, { consistent: true });
 
     const replacement = body(ids('pn', 30), ids('loc', 30), ids('inst', 30));
     const answer = await putTenant(tenantId, replacement);
@@ -76,13 +78,15 @@ describe('PUT /v1/tenants/{tenantId} at the identifier cap', () => {
     expect(answer.json.error.code).toBe('invalid_request');
     expect(answer.json.error.message).toMatch(/99/);
 
-    const after = await getTenant(ddb, tenantId, true);
+    const after = await testTenantStore().get(tenantId, { consistent: true });
     expect(after).toEqual(before);
     for (const phone of replacement.whatsapp.phoneNumberIds) {
-      expect(await findTenantByClaim(ddb, 'whatsapp_phone', phone)).toBeUndefined();
+      expect(await testTenantStore().findByClaim('whatsapp_phone', phone)).toBeUndefined();
     }
     for (const phone of first.whatsapp.phoneNumberIds) {
-      expect((await findTenantByClaim(ddb, 'whatsapp_phone', phone))?.tenantId).toBe(tenantId);
+      expect((await testTenantStore().findByClaim('whatsapp_phone', phone))?.tenantId).toBe(
+        tenantId,
+      );
     }
   });
 
@@ -92,9 +96,9 @@ describe('PUT /v1/tenants/{tenantId} at the identifier cap', () => {
     // 30 phones replaced (60 changes) + 19 locations replaced (38) + 1 instance added = 99.
     const atCap = body(ids('pn', 30), ids('loc', 19), ids('inst', 1));
     expect((await putTenant(tenantId, atCap)).status).toBe(200);
-    expect((await getTenant(ddb, tenantId, true))?.whatsappWeb?.instances).toEqual(
-      atCap.whatsappWeb.instances,
-    );
+    expect(
+      (await testTenantStore().get(tenantId, { consistent: true }))?.whatsappWeb?.instances,
+    ).toEqual(atCap.whatsappWeb.instances);
     const overCap = body(ids('pn', 30), ids('loc', 19), ids('inst', 2));
     expect((await putTenant(tenantId, overCap)).status).toBe(400);
   });
