@@ -123,8 +123,10 @@ export class DynamoDbTenantStore implements TenantStore {
   }
 
   async findByClaim(kind: ClaimKind, id: string) {
+    // Strongly consistent: webhooks cache this answer for up to the release hold, counted from
+    // before the read, so the read must see every release committed before it.
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: claimKey(kind, id) }),
+      new GetCommand({ TableName: this.table, Key: claimKey(kind, id), ConsistentRead: true }),
     );
     const owner = out.Item?.tenantId;
     if (out.Item?.releasedAt !== undefined) return undefined;

@@ -4,8 +4,9 @@
  * Every manifest function is bundled with the stack's own esbuild options
  * (`handlerBuildOptions` in `lib/bundling/handler-bundle.ts`, which `OnceflowFunction` builds with:
  * ESM, minified, tree-shaken, the createRequire banner, nothing external, `mainFields: module, main`,
- * the runtime's target), with a metafile; the source map is left out of the measured size, as it is
- * a separate file the runtime reads only on an error. Per function: the bundle's size, the dependency that contributes the most bytes,
+ * the runtime's target, the source map), with a metafile, and imported as deployed: with the
+ * functions' `NODE_OPTIONS` (`--enable-source-maps`), under which Node reads and parses the map when
+ * it loads the bundle. The map is left out of the measured size (a separate file). Per function: the bundle's size, the dependency that contributes the most bytes,
  * and the time to import the bundle in a fresh Node process (the median of `--runs`, default 7) —
  * the init phase Lambda bills before the first invocation, minus the runtime's own start.
  *
@@ -19,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { handlerBuildOptions } from '../../lib/bundling/handler-bundle.js';
-import { ESBUILD_TARGET } from '../../lib/constructs/onceflow-function.js';
+import { ESBUILD_TARGET, HANDLER_NODE_OPTIONS } from '../../lib/constructs/onceflow-function.js';
 import { functions } from '../../lib/manifest.js';
 
 const BUNDLE_LIMIT_BYTES = 1024 * 1024;
@@ -81,13 +82,14 @@ function largestDependency(metafile: Metafile): [string, number] {
   return [name, bytes];
 }
 
-async function bundle(entry: string, outfile: string): Promise<Metafile> {
+/** Bundles `entry` as the stack deploys it: the bundle and its source map beside it. */
+export async function bundleAsDeployed(entry: string, outfile: string): Promise<Metafile> {
   const result = await build(
     handlerBuildOptions({
       entry,
       outfile,
       target: ESBUILD_TARGET,
-      sourcemap: false,
+      sourcemap: true,
       metafile: true,
     }),
   );
@@ -95,10 +97,14 @@ async function bundle(entry: string, outfile: string): Promise<Metafile> {
   return result.metafile;
 }
 
-/** Placeholder settings so module-scope code that reads its configuration can load. */
-function importEnvironment(): NodeJS.ProcessEnv {
+/**
+ * Placeholder settings so module-scope code that reads its configuration can load, and the
+ * functions' own `NODE_OPTIONS`, which change what loading a bundle costs.
+ */
+export function importEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    NODE_OPTIONS: HANDLER_NODE_OPTIONS,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
@@ -135,7 +141,7 @@ function median(values: number[]): number {
 
 async function measure(name: string, entry: string, dir: string, runs: number): Promise<Row> {
   const outfile = join(dir, `${name}.mjs`);
-  const metafile = await bundle(entry, outfile);
+  const metafile = await bundleAsDeployed(entry, outfile);
   const [dependency, dependencyBytes] = largestDependency(metafile);
   const env = importEnvironment();
   const times = Array.from({ length: runs }, () => importMs(outfile, env));

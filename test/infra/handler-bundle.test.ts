@@ -2,14 +2,18 @@
  * The handler bundle as the stack builds it (`handlerBuildOptions`): zod's locales stay out, the
  * bundle still loads and parses with zod's English messages, and it fits the 1 MB goal.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handlerBuildOptions } from '../../lib/bundling/handler-bundle.js';
-import { ESBUILD_TARGET } from '../../lib/constructs/onceflow-function.js';
+import { ESBUILD_TARGET, OnceflowFunction } from '../../lib/constructs/onceflow-function.js';
+import { bundleAsDeployed, importEnvironment } from '../bench/coldstart.bench.js';
+import { testApp } from './synth-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onceflow-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,5 +68,30 @@ describe('handler bundle', () => {
     );
     expect(inputs.some((input) => input.includes('@aws-lambda-powertools/parser'))).toBe(true);
     expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('the cold-start bench measures the deployed form: the source map beside the bundle, the functions’ NODE_OPTIONS', async () => {
+    // Prepare: what the stack deploys for a function.
+    const stack = new Stack(testApp(), 'BenchParity');
+    new OnceflowFunction(stack, 'Probe', {
+      entry: 'functions/health/handlers/get-health.ts',
+      description: 'probe',
+    });
+    const [deployed] = Object.values(
+      Template.fromStack(stack).findResources('AWS::Lambda::Function'),
+    ) as { Properties: { Environment: { Variables: Record<string, string> } } }[];
+
+    // Act
+    const outfile = join(dir, 'bench-health.mjs');
+    await bundleAsDeployed('functions/health/handlers/get-health.ts', outfile);
+
+    // Assess: Node loads a bundle's map at import time under these options, so both must match.
+    expect(importEnvironment().NODE_OPTIONS).toBe(
+      deployed?.Properties.Environment.Variables.NODE_OPTIONS,
+    );
+    expect(existsSync(`${outfile}.map`)).toBe(true);
+    expect(readFileSync(outfile, 'utf8')).toMatch(
+      /\/\/# sourceMappingURL=bench-health\.mjs\.map\s*$/,
+    );
   });
 });

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { jobDeps } from '../../functions/jobs/deps.js';
+import { handler as listJobs } from '../../functions/jobs/handlers/list-jobs.js';
 import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
 import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
@@ -176,6 +177,29 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
     await settle(messageId);
     const conversation = await expectExactlyOnce(messageId);
     expect(conversation?.messageCount).toBe(1);
+  });
+
+  it('inbound.after-message-claimed: a claimed but unfiled message is no message to its jobs endpoint (404) until filed', async () => {
+    const wamid = `wamid.${randomUUID()}`;
+    const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
+    const jobsOf = () =>
+      invoke(
+        listJobs,
+        apiCall(tenant.apiKey, {
+          method: 'GET',
+          routeKey: 'GET /v1/messages/{messageId}/jobs',
+          path: `/v1/messages/${messageId}/jobs`,
+          pathParameters: { messageId },
+        }),
+      );
+    armFailpoints({ 'inbound.after-message-claimed': { probability: 1, times: 1 } });
+    await expect(deliverCloud(wamid)).rejects.toBeInstanceOf(FailpointCrashError);
+    expect((await partition(messageId)).message).toBeDefined(); // the claim is there
+    expect((await jobsOf()).status).toBe(404);
+    await deliverCloud(wamid);
+    const filed = await jobsOf();
+    expect(filed.status).toBe(200);
+    expect((filed.json as { jobs: unknown[] }).jobs).toHaveLength(2);
   });
 
   it('inbound.after-message-stored: the jobs were never enqueued; the sweep finds them', async () => {

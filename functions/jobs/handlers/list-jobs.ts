@@ -15,7 +15,10 @@ export const handler = httpHandler(async (request) => {
     tableName('inbound'),
     messageId,
   );
-  if (!message || message.tenantId !== tenantId) throw new NotFoundError('No such message.');
+  // A message item without a conversation is only the claim of a delivery that has not filed it
+  // (yet, or ever: it crashed and was not redelivered): there is no such message to show.
+  if (!message || message.tenantId !== tenantId || typeof message.conversationId !== 'string')
+    throw new NotFoundError('No such message.');
   return {
     status: 200,
     body: {
