@@ -186,6 +186,13 @@ function suppressDuplicate(
 }
 
 /**
+ * A claim whose delivery crashed and was never delivered again expires (DynamoDB TTL) after the
+ * longest provider retry horizon: Meta retries a webhook for up to 7 days, GoHighLevel ~70 minutes.
+ * The filing put replaces the whole item, so a filed message never expires.
+ */
+export const UNFILED_CLAIM_TTL_SECONDS = 8 * 24 * 3600;
+
+/**
  * Puts the message's claim: a small item (no body, no index keys, no jobs) that only says the
  * provider message was seen. `filed` is the message item as it stood when it was already filed
  * (it has a `conversationId`); a claim left by an earlier attempt is not `filed`.
@@ -203,6 +210,7 @@ async function claimMessageItem(
       tenantId: message.tenantId,
       messageId,
       claimedAt: isoTime(deps.clock),
+      expiresAt: Math.ceil(deps.clock.now() / 1000) + UNFILED_CLAIM_TTL_SECONDS,
     },
   });
   if (claimed.created || typeof claimed.existing.conversationId !== 'string') return {};

@@ -29,18 +29,20 @@ export function ghlDedupeWindowSeconds(env = process.env): number {
  * requests, and it kept a duplicate from being decided by its one conditional write. A phone number
  * id a tenant removes keeps routing to that tenant for up to this long in a container that cached
  * it; no other tenant can take the id meanwhile (`CLAIM_RELEASE_HOLD_SECONDS`, which bounds this
- * setting), so a cached route never delivers one tenant's messages to another. A new or unknown id
- * is never cached, so adding one takes effect at once.
+ * setting with 5 s to spare for clock skew between containers), so a cached route never delivers
+ * one tenant's messages to another. A new or unknown id is never cached, so adding one takes effect
+ * at once.
  */
-export const DEFAULT_TENANT_CACHE_SECONDS = CLAIM_RELEASE_HOLD_SECONDS;
+export const MAX_TENANT_CACHE_SECONDS = CLAIM_RELEASE_HOLD_SECONDS - 5;
+export const DEFAULT_TENANT_CACHE_SECONDS = MAX_TENANT_CACHE_SECONDS;
 
 export function tenantCacheSeconds(env = process.env): number {
   const raw = env.ONCEFLOW_TENANT_CACHE_SECONDS;
   if (raw === undefined || raw === '') return DEFAULT_TENANT_CACHE_SECONDS;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > CLAIM_RELEASE_HOLD_SECONDS) {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_TENANT_CACHE_SECONDS) {
     throw new ConfigurationError(
-      `ONCEFLOW_TENANT_CACHE_SECONDS must be a whole number of seconds from 0 to ${CLAIM_RELEASE_HOLD_SECONDS} (how long a released phone number id is held from other tenants), got ${raw}`,
+      `ONCEFLOW_TENANT_CACHE_SECONDS must be a whole number of seconds from 0 to ${MAX_TENANT_CACHE_SECONDS} (5 s less than a released phone number id is held from other tenants), got ${raw}`,
     );
   }
   return value;

@@ -194,12 +194,15 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
       );
     armFailpoints({ 'inbound.after-message-claimed': { probability: 1, times: 1 } });
     await expect(deliverCloud(wamid)).rejects.toBeInstanceOf(FailpointCrashError);
-    expect((await partition(messageId)).message).toBeDefined(); // the claim is there
+    // The claim is there, and expires unless a redelivery files it.
+    const claim = (await partition(messageId)).message;
+    expect(claim?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 7 * 24 * 3600);
     expect((await jobsOf()).status).toBe(404);
     await deliverCloud(wamid);
     const filed = await jobsOf();
     expect(filed.status).toBe(200);
     expect((filed.json as { jobs: unknown[] }).jobs).toHaveLength(2);
+    expect((await partition(messageId)).message?.expiresAt).toBeUndefined();
   });
 
   it('inbound.after-message-stored: the jobs were never enqueued; the sweep finds them', async () => {
