@@ -68,6 +68,9 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     minify: true,
     treeShaking: true,
     sourcemap: input.sourcemap ?? true,
+    // Stack traces need the mappings, not the sources' text: without it the map Node parses at
+    // every cold start (NODE_OPTIONS=--enable-source-maps) is a third of the size.
+    sourcesContent: false,
     metafile: input.metafile ?? false,
     // The SDK is bundled at the version the tests ran against: the Lambda runtime ships its own
     // @aws-sdk/* at a version of its choosing, not the 3.1162.0 pinned in package-lock.json.

@@ -46,11 +46,14 @@ export const ONCEFLOW_RUNTIME = Runtime.NODEJS_24_X;
 export const ESBUILD_TARGET = ONCEFLOW_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
 
 /**
- * `NODE_OPTIONS` of every function: stack traces through the bundle's source map. Node reads and
- * parses the map when it loads the bundle (not only on an error), so it is part of the cold start:
- * the cold-start bench imports with the same options.
+ * `NODE_OPTIONS` of every function: none by default. Under `--enable-source-maps` Node reads and
+ * parses the bundle's map when it loads the bundle (not only on an error): measured on the bench
+ * machine, the median import of the receive-whatsapp bundle went from 145 ms to 187 ms. The map
+ * still ships beside the bundle, so a stack trace can be mapped offline, and the option can be set
+ * on a function while investigating (docs/runbook.md, "Reading a stack trace"). The cold-start
+ * bench imports with the same options.
  */
-export const HANDLER_NODE_OPTIONS = '--enable-source-maps';
+export const HANDLER_NODE_OPTIONS: string | undefined = undefined;
 
 /** The bundling step (`lib/bundling/bundle-handler.ts`), run with tsx from the project root. */
 const BUNDLE_SCRIPT = fileURLToPath(new URL('../bundling/bundle-handler.ts', import.meta.url));
@@ -78,7 +81,7 @@ export interface OnceflowFunctionProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * Extra environment variables, merged over the defaults (Powertools, source maps).
+   * Extra environment variables, merged over the defaults (Powertools).
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -151,7 +154,7 @@ export class OnceflowFunction extends NodejsFunction {
       logGroup,
       role,
       environment: {
-        NODE_OPTIONS: HANDLER_NODE_OPTIONS,
+        ...(HANDLER_NODE_OPTIONS ? { NODE_OPTIONS: HANDLER_NODE_OPTIONS } : {}),
         POWERTOOLS_SERVICE_NAME: 'onceflow',
         POWERTOOLS_METRICS_NAMESPACE: 'Onceflow',
         POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -5,8 +5,9 @@
  * (`handlerBuildOptions` in `lib/bundling/handler-bundle.ts`, which `OnceflowFunction` builds with:
  * ESM, minified, tree-shaken, the createRequire banner, nothing external, `mainFields: module, main`,
  * the runtime's target, the source map), with a metafile, and imported as deployed: with the
- * functions' `NODE_OPTIONS` (`--enable-source-maps`), under which Node reads and parses the map when
- * it loads the bundle. The map is left out of the measured size (a separate file). Per function: the bundle's size, the dependency that contributes the most bytes,
+ * functions' `NODE_OPTIONS` (`HANDLER_NODE_OPTIONS`: none by default; with `--enable-source-maps`
+ * Node would read and parse the map when it loads the bundle). The map is left out of the measured
+ * size (a separate file). Per function: the bundle's size, the dependency that contributes the most bytes,
  * and the time to import the bundle in a fresh Node process (the median of `--runs`, default 7) —
  * the init phase Lambda bills before the first invocation, minus the runtime's own start.
  *
@@ -104,13 +105,15 @@ export async function bundleAsDeployed(entry: string, outfile: string): Promise<
 export function importEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_OPTIONS: HANDLER_NODE_OPTIONS,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
     POWERTOOLS_SERVICE_NAME: 'onceflow',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+  // Exactly the functions' options: none inherited from the shell or from tsx.
+  if (HANDLER_NODE_OPTIONS) env.NODE_OPTIONS = HANDLER_NODE_OPTIONS;
+  else delete env.NODE_OPTIONS;
   for (const name of ['TENANTS', 'INBOUND', 'CAMPAIGNS', 'IDEMPOTENCY', 'CONVERSIONS', 'LEDGER']) {
     env[`ONCEFLOW_TABLE_${name}`] = `bench-${name.toLowerCase()}`;
   }

@@ -285,7 +285,7 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
             Description: spec.description,
             Environment: {
               Variables: Match.objectLike({
-                NODE_OPTIONS: '--enable-source-maps',
+                NODE_OPTIONS: Match.absent(),
                 POWERTOOLS_SERVICE_NAME: 'onceflow',
                 POWERTOOLS_METRICS_NAMESPACE: 'Onceflow',
                 POWERTOOLS_LOG_LEVEL: 'INFO',
