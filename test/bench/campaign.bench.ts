@@ -22,12 +22,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { withBenchRuntime } from './bench-runtime.js';
 import { type CampaignBaseline, campaignBaseline } from './campaign-baseline.js';
 import { countDynamoDb, type DynamoDbTally } from './dynamodb-tally.js';
-
-process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Options {
   recipients: number;
@@ -249,364 +246,379 @@ export default async function campaignBench(args: string[]): Promise<void> {
   const unique = total - formatDuplicates;
   const admin = 'bench-admin-key';
   process.env.ONCEFLOW_ADMIN_KEY = admin;
-  const { startLocalRuntime } = await import('../../lib/local/runtime.js');
-  const runtime = await startLocalRuntime({
-    port: 0,
-    simPort: 0,
-    dynamodbPort: 0,
-    sqsPort: 0,
-    inMemory: true,
-    scheduleSpeed: 30,
-    // Concurrent batches per queue: the local stand-in for Lambda's scaling (on AWS the sends
-    // consumer may run up to 100 batches at once, see lib/operational-limits.ts).
-    pollersPerQueue: options.pollers,
-    log: () => {},
-  });
-  const realFetch = globalThis.fetch;
-  try {
-    // Imported only now: SDK clients read the runtime's endpoints when they are created.
-    const { dynamodbClient } = await import('../../functions/kernel/clients.js');
-    const { advanceSystemClock } = await import('../../functions/kernel/clock.js');
-    const { tableName } = await import('../../functions/kernel/config.js');
-    const { platformSecret } = await import('../../functions/kernel/secrets.js');
-    const { readTotals } = await import('../../functions/campaigns/counters.js');
-    const { campaignKey } = await import('../../functions/campaigns/model.js');
-    const { createWhatsAppClient, whatsappApiVersion } = await import(
-      '../../functions/campaigns/whatsapp-client.js'
-    );
-    const driver = await import('../e2e/campaign-driver.js');
-    const urls = { apiUrl: runtime.urls.api, simUrl: runtime.urls.sim };
-    const table = tableName('campaigns');
-    const dynamodbPid = dynamoDbLocalPid(new URL(runtime.urls.dynamodb).port);
+  await withBenchRuntime(
+    async (runtime) => {
+      const realFetch = globalThis.fetch;
+      try {
+        // Imported only now: SDK clients read the runtime's endpoints when they are created.
+        const { dynamodbClient } = await import('../../functions/kernel/clients.js');
+        const { advanceSystemClock } = await import('../../functions/kernel/clock.js');
+        const { tableName } = await import('../../functions/kernel/config.js');
+        const { platformSecret } = await import('../../functions/kernel/secrets.js');
+        const { readTotals } = await import('../../functions/campaigns/counters.js');
+        const { campaignKey } = await import('../../functions/campaigns/model.js');
+        const { createWhatsAppClient, whatsappApiVersion } = await import(
+          '../../functions/campaigns/whatsapp-client.js'
+        );
+        const driver = await import('../e2e/campaign-driver.js');
+        const urls = { apiUrl: runtime.urls.api, simUrl: runtime.urls.sim };
+        const table = tableName('campaigns');
+        const dynamodbPid = dynamoDbLocalPid(new URL(runtime.urls.dynamodb).port);
 
-    // The bench's own reads (progress polls) go through a client of their own, so they are not
-    // charged to onceflow; the baseline has its own too.
-    const benchClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
-    const bench = DynamoDBDocumentClient.from(benchClient);
-    const baselineClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
-    const baselineDdb = DynamoDBDocumentClient.from(baselineClient, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    const onceflowCounter = countDynamoDb(dynamodbClient, 'benchCountCampaign');
-    const baselineCounter = countDynamoDb(baselineClient, 'benchCountCampaignBaseline');
-    const onceflowBreakdown = breakdownOf(dynamodbClient, 'benchBreakdownCampaign');
-    const baselineBreakdown = breakdownOf(baselineClient, 'benchBreakdownCampaignBaseline');
+        // The bench's own reads (progress polls) go through a client of their own, so they are not
+        // charged to onceflow; the baseline has its own too.
+        const benchClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
+        const bench = DynamoDBDocumentClient.from(benchClient);
+        const baselineClient = new DynamoDBClient({ endpoint: runtime.urls.dynamodb });
+        const baselineDdb = DynamoDBDocumentClient.from(baselineClient, {
+          marshallOptions: { removeUndefinedValues: true },
+        });
+        const onceflowCounter = countDynamoDb(dynamodbClient, 'benchCountCampaign');
+        const baselineCounter = countDynamoDb(baselineClient, 'benchCountCampaignBaseline');
+        const onceflowBreakdown = breakdownOf(dynamodbClient, 'benchBreakdownCampaign');
+        const baselineBreakdown = breakdownOf(baselineClient, 'benchBreakdownCampaignBaseline');
 
-    // --- onceflow ----------------------------------------------------------------------------------
-    const run = randomUUID().slice(0, 8);
-    const tenantId = `bench-${run}`;
-    const phoneNumberId = '700800900';
-    const baselineNumber = '700800901';
-    const apiKey = await driver.setupTenant(urls, admin, {
-      tenantId,
-      phoneNumberId,
-      messagesPerSecond: options.rate,
-    });
-    const contacts = Array.from({ length: unique }, (_, i) => driver.phoneAt(i));
-    const entries = [...contacts, ...contacts.slice(0, formatDuplicates).map(driver.otherFormat)];
-    say(
-      `campaign bench: ${total} entries (${formatDuplicates} format duplicates), rate ${options.rate}/s`,
-    );
-    const created = await driver.createCampaign(urls, apiKey, phoneNumberId, entries, run);
-    const faults = {
-      whatsapp: {
-        errorRate: 0.01,
-        lostResponseRate: 0.005,
-        rateLimitPerSecond: options.rate,
-        statusDelayMs: 200,
-      },
-    };
-    await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
-
-    const onceflowCpu = meterCpu(dynamodbPid);
-    onceflowCounter.start();
-    onceflowBreakdown.start();
-    const startedAt = Date.now();
-    await driver.retry(() =>
-      driver.http(urls.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, {
-        token: apiKey,
-      }),
-    );
-    let clockJumps = 0;
-    let last = '';
-    let still = 0;
-    for (;;) {
-      const t = await readTotals(bench, table, tenantId, created.campaignId);
-      if (t.pending === 0 && t.sending === 0) break;
-      const fingerprint = JSON.stringify(t);
-      still = fingerprint === last ? still + 1 : 0;
-      last = fingerprint;
-      if (still >= 8) {
-        // Only a window is left (an unknown outcome, a re-ring): jump past it, as ops would wait.
-        const sim = await driver.ledger(urls);
-        if (sim.pendingStatuses === 0 && (await driver.queuesIdle(urls))) {
-          advanceSystemClock(660_000);
-          clockJumps += 1;
-          still = 0;
-        }
-      }
-      if (Date.now() - startedAt > 3 * 3600_000) throw new Error(`not drained: ${fingerprint}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const drainedAt = Date.now();
-    await driver.waitForStatuses(urls, 300_000);
-    // Quiet: statuses applied and the recovery schedule has marked the campaign completed.
-    for (let i = 0; i < 240; i++) {
-      const out = await bench.send(
-        new GetCommand({
-          TableName: table,
-          Key: campaignKey(tenantId, created.campaignId),
-          ConsistentRead: true,
-        }),
-      );
-      if (out.Item?.status === 'completed') break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const onceflowTally = onceflowCounter.stop();
-    const onceflowByOperation = onceflowBreakdown.stop(created.recipients);
-    const onceflowUsage = onceflowCpu.stop();
-
-    const sim = await driver.ledger(urls);
-    const perContact = driver.sendsPerContact(sim.messages, created.campaignId);
-    const onceflowDuplicates = [...perContact.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
-    const listed = await driver.listing(urls, apiKey, created.campaignId);
-    const finalTotals = (await driver.totals(urls, apiKey, created.campaignId)).totals;
-    const counted = driver.countListing(listed);
-    const totalsMatchListing = JSON.stringify(finalTotals) === JSON.stringify(counted);
-    const final = new Set(['sent', 'delivered', 'read', 'failed']);
-    const onceflowAccepted = sim.messages
-      .filter((m) => m.bizOpaqueCallbackData?.includes(`|${created.campaignId}|`))
-      .map((m) => m as typeof m & { acceptedAt: string });
-    const lastAccepted = Math.max(...onceflowAccepted.map((m) => Date.parse(m.acceptedAt)));
-    const onceflow = figures(
-      created.recipients,
-      onceflowTally,
-      onceflowUsage,
-      perContact.size,
-      (Math.max(lastAccepted, startedAt + 1) - startedAt) / 1000,
-      {
-        duplicates: onceflowDuplicates,
-        unfinished: listed.filter((r) => !final.has(r.status)).length,
-        statuses: { ...finalTotals },
-      },
-    );
-
-    // --- baseline ----------------------------------------------------------------------------------
-    const whatsapp = createWhatsAppClient({
-      baseUrl: runtime.urls.sim,
-      version: whatsappApiVersion(),
-      accessToken: () => platformSecret('whatsappAccessToken'),
-    });
-    const baseline: CampaignBaseline = campaignBaseline({
-      ddb: baselineDdb,
-      table,
-      run,
-      phoneNumberId: baselineNumber,
-      whatsapp,
-    });
-    await baseline.load(contacts);
-    // The simulator posts the baseline's status webhooks to the API; they are the baseline's to
-    // apply, so they are handed to it here (one conditional update each) and answered 200.
-    globalThis.fetch = async (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      if (url.endsWith('/webhooks/whatsapp') && typeof init?.body === 'string') {
-        const body = JSON.parse(init.body) as {
-          entry?: Array<{
-            changes?: Array<{
-              value?: {
-                metadata?: { phone_number_id?: string };
-                statuses?: Array<{ status: string; biz_opaque_callback_data?: string }>;
-              };
-            }>;
-          }>;
+        // --- onceflow ----------------------------------------------------------------------------------
+        const run = randomUUID().slice(0, 8);
+        const tenantId = `bench-${run}`;
+        const phoneNumberId = '700800900';
+        const baselineNumber = '700800901';
+        const apiKey = await driver.setupTenant(urls, admin, {
+          tenantId,
+          phoneNumberId,
+          messagesPerSecond: options.rate,
+        });
+        const contacts = Array.from({ length: unique }, (_, i) => driver.phoneAt(i));
+        const entries = [
+          ...contacts,
+          ...contacts.slice(0, formatDuplicates).map(driver.otherFormat),
+        ];
+        say(
+          `campaign bench: ${total} entries (${formatDuplicates} format duplicates), rate ${options.rate}/s`,
+        );
+        const created = await driver.createCampaign(urls, apiKey, phoneNumberId, entries, run);
+        const faults = {
+          whatsapp: {
+            errorRate: 0.01,
+            lostResponseRate: 0.005,
+            rateLimitPerSecond: options.rate,
+            statusDelayMs: 200,
+          },
         };
-        const value = body.entry?.[0]?.changes?.[0]?.value;
-        if (value?.metadata?.phone_number_id === baselineNumber) {
-          for (const s of value.statuses ?? []) {
-            await baseline.applyStatus({
-              callbackData: s.biz_opaque_callback_data ?? '',
-              status: s.status,
-            });
-          }
-          return new Response('{}', { status: 200 });
-        }
-      }
-      return realFetch(input, init);
-    };
-    await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
-    const baselineCpu = meterCpu(dynamodbPid);
-    baselineCounter.start();
-    baselineBreakdown.start();
-    const baselineStarted = Date.now();
-    await baseline.run(options.rate, options.concurrency);
-    await driver.waitForStatuses(urls, 300_000);
-    const baselineTally = baselineCounter.stop();
-    const baselineByOperation = baselineBreakdown.stop(unique);
-    const baselineUsage = baselineCpu.stop();
-    const baselineSim = await driver.ledger(urls);
-    const baselineSends = baselineSim.messages
-      .filter((m) => m.bizOpaqueCallbackData?.startsWith(baseline.callbackPrefix))
-      .map((m) => m as typeof m & { acceptedAt: string });
-    const baselinePerContact = new Map<string, number>();
-    for (const m of baselineSends)
-      baselinePerContact.set(m.to, (baselinePerContact.get(m.to) ?? 0) + 1);
-    const baselineCounts = await baseline.count();
-    const baselineLast = Math.max(...baselineSends.map((m) => Date.parse(m.acceptedAt)));
-    const baselineFigures = figures(
-      unique,
-      baselineTally,
-      baselineUsage,
-      baselinePerContact.size,
-      (Math.max(baselineLast, baselineStarted + 1) - baselineStarted) / 1000,
-      {
-        duplicates: [...baselinePerContact.values()].reduce((s, n) => s + Math.max(0, n - 1), 0),
-        unfinished: Object.entries(baselineCounts)
-          .filter(([s]) => !final.has(s))
-          .reduce((s, [, n]) => s + n, 0),
-        statuses: baselineCounts,
-      },
-    );
+        await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
 
-    // --- DynamoDB Local alone (after both runs, JVM warm): conditional updates as fast as it takes them
-    const calibrationCounter = countDynamoDb(benchClient, 'benchCountCalibration');
-    calibrationCounter.start();
-    const calibrationStarted = performance.now();
-    let calibrationWrites = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, w) => {
-        while (performance.now() - calibrationStarted < 3000) {
-          await bench.send(
-            new UpdateCommand({
+        const onceflowCpu = meterCpu(dynamodbPid);
+        onceflowCounter.start();
+        onceflowBreakdown.start();
+        const startedAt = Date.now();
+        await driver.retry(() =>
+          driver.http(urls.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, {
+            token: apiKey,
+          }),
+        );
+        let clockJumps = 0;
+        let last = '';
+        let still = 0;
+        for (;;) {
+          const t = await readTotals(bench, table, tenantId, created.campaignId);
+          if (t.pending === 0 && t.sending === 0) break;
+          const fingerprint = JSON.stringify(t);
+          still = fingerprint === last ? still + 1 : 0;
+          last = fingerprint;
+          if (still >= 8) {
+            // Only a window is left (an unknown outcome, a re-ring): jump past it, as ops would wait.
+            const sim = await driver.ledger(urls);
+            if (sim.pendingStatuses === 0 && (await driver.queuesIdle(urls))) {
+              advanceSystemClock(660_000);
+              clockJumps += 1;
+              still = 0;
+            }
+          }
+          if (Date.now() - startedAt > 3 * 3600_000) throw new Error(`not drained: ${fingerprint}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const drainedAt = Date.now();
+        await driver.waitForStatuses(urls, 300_000);
+        // Quiet: statuses applied and the recovery schedule has marked the campaign completed.
+        for (let i = 0; i < 240; i++) {
+          const out = await bench.send(
+            new GetCommand({
               TableName: table,
-              Key: { pk: `BENCHCAL#${w}#${calibrationWrites % 64}`, sk: 'X' },
-              UpdateExpression: 'ADD n :one',
-              ConditionExpression: 'attribute_not_exists(n) OR n >= :zero',
-              ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+              Key: campaignKey(tenantId, created.campaignId),
+              ConsistentRead: true,
             }),
           );
-          calibrationWrites += 1;
+          if (out.Item?.status === 'completed') break;
+          await new Promise((r) => setTimeout(r, 500));
         }
-      }),
-    );
-    const capacityOpsPerSecond =
-      calibrationCounter.stop().requests / ((performance.now() - calibrationStarted) / 1000);
-    say(
-      `DynamoDB Local alone: ${capacityOpsPerSecond.toFixed(0)} conditional updates/s (16 in flight, 3 s)`,
-    );
+        const onceflowTally = onceflowCounter.stop();
+        const onceflowByOperation = onceflowBreakdown.stop(created.recipients);
+        const onceflowUsage = onceflowCpu.stop();
 
-    const drainRates = {
-      onceflow: round(capacityOpsPerSecond / onceflow.requestsPerContact, 0),
-      baseline: round(capacityOpsPerSecond / baselineFigures.requestsPerContact, 0),
-    };
-    onceflow.drainRateAllowed = drainRates.onceflow;
-    baselineFigures.drainRateAllowed = drainRates.baseline;
-    const ratios = {
-      wcuPerContact: round(onceflow.wcuPerContact / baselineFigures.wcuPerContact),
-      requestsPerContact: round(onceflow.requestsPerContact / baselineFigures.requestsPerContact),
-      sendsPerSecond: round(onceflow.sendsPerSecond / baselineFigures.sendsPerSecond),
-    };
-    const result = {
-      recipients: total,
-      contacts: created.recipients,
-      duplicatesCollapsed: created.duplicatesCollapsed,
-      configuredRate: options.rate,
-      pollersPerQueue: options.pollers,
-      loadAverage: loadavg().map((n) => round(n)),
-      cores: cpus().length,
-      steadySendsPerSecond: steadyRate(onceflowAccepted.map((m) => Date.parse(m.acceptedAt))),
-      baselineSteadySendsPerSecond: steadyRate(baselineSends.map((m) => Date.parse(m.acceptedAt))),
-      duplicates: onceflow.duplicates,
-      unfinished: onceflow.unfinished,
-      /** Refusals by the provider (130429: over its rate), during onceflow's run and the baseline's. */
-      providerRefusals: {
-        onceflow: sim.refused ?? {},
-        // The simulator counts since it started: the baseline's are what came after onceflow's.
-        baseline: Object.fromEntries(
-          Object.entries(baselineSim.refused ?? {}).map(([code, n]) => [
-            code,
-            n - (sim.refused?.[code] ?? 0),
-          ]),
-        ),
-      },
-      totalsMatchListing,
-      sendsPerSecond: onceflow.sendsPerSecond,
-      shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
-      clockJumps,
-      drainSeconds: round((drainedAt - startedAt) / 1000, 1),
-      dynamodbLocalOpsPerSecondAlone: round(capacityOpsPerSecond, 0),
-      onceflow: { ...onceflow, byOperation: onceflowByOperation },
-      baseline: { ...baselineFigures, byOperation: baselineByOperation },
-      ratios,
-    };
-
-    const row = (label: string, a: unknown, b: unknown) =>
-      say(`${label.padEnd(34)}${String(a).padStart(14)}${String(b).padStart(14)}`);
-    say('');
-    say(
-      `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
-    );
-    say(`clock jumps                       ${clockJumps}`);
-    say(`provider refusals                 ${JSON.stringify(result.providerRefusals)}`);
-    say(
-      `load average (1, 5, 15 min)       ${result.loadAverage.join(', ')} on ${cpus().length} cores`,
-    );
-    say(
-      `steady sends/s (p10→p90)          onceflow ${result.steadySendsPerSecond}, baseline ${result.baselineSteadySendsPerSecond}; ${options.pollers} pollers per queue`,
-    );
-    row('', 'onceflow', 'baseline');
-    row('contacts', onceflow.contacts, baselineFigures.contacts);
-    row('duplicates (simulator ledger)', onceflow.duplicates, baselineFigures.duplicates);
-    row('unfinished contacts', onceflow.unfinished, baselineFigures.unfinished);
-    row('contacts sent', onceflow.sent, baselineFigures.sent);
-    row(
-      `sends/s (configured ${options.rate})`,
-      onceflow.sendsPerSecond,
-      baselineFigures.sendsPerSecond,
-    );
-    row('drain + statuses (s)', onceflow.drainSeconds, baselineFigures.drainSeconds);
-    row(
-      'DynamoDB requests / contact',
-      onceflow.requestsPerContact,
-      baselineFigures.requestsPerContact,
-    );
-    row('DynamoDB WCU / contact', onceflow.wcuPerContact, baselineFigures.wcuPerContact);
-    row(
-      '  of which estimated (refused)',
-      round(onceflow.estimatedWcu / onceflow.contacts),
-      round(baselineFigures.estimatedWcu / baselineFigures.contacts),
-    );
-    row(
-      'DynamoDB Local CPU (% of a core)',
-      onceflow.dynamodbCpuPercent,
-      baselineFigures.dynamodbCpuPercent,
-    );
-    row('runtime CPU (% of a core)', onceflow.runtimeCpuPercent, baselineFigures.runtimeCpuPercent);
-    row(
-      'DynamoDB ops/s during the run',
-      onceflow.dynamodbOpsPerSecond,
-      baselineFigures.dynamodbOpsPerSecond,
-    );
-    row(
-      'drain rate those ops allow (/s)',
-      onceflow.drainRateAllowed,
-      baselineFigures.drainRateAllowed,
-    );
-    say('per contact, by operation (requests / WCU):');
-    for (const [side, table] of [
-      ['onceflow', onceflowByOperation],
-      ['baseline', baselineByOperation],
-    ] as const) {
-      for (const [label, e] of Object.entries(table))
-        say(
-          `  ${side.padEnd(9)}${label.padEnd(48)}${String(e.requests).padStart(8)}${String(e.wcu).padStart(8)}`,
+        const sim = await driver.ledger(urls);
+        const perContact = driver.sendsPerContact(sim.messages, created.campaignId);
+        const onceflowDuplicates = [...perContact.values()].reduce(
+          (s, n) => s + Math.max(0, n - 1),
+          0,
         );
-    }
-    say(
-      `ratios onceflow/baseline: WCU ${ratios.wcuPerContact}×, requests ${ratios.requestsPerContact}×, sends/s ${ratios.sendsPerSecond}×; onceflow at ${Math.round(100 * result.shareOfConfiguredRate)}% of the configured rate`,
-    );
-    if (options.json) console.log(JSON.stringify(result));
-  } finally {
-    globalThis.fetch = realFetch;
-    await runtime.stop().catch(() => undefined);
-  }
+        const listed = await driver.listing(urls, apiKey, created.campaignId);
+        const finalTotals = (await driver.totals(urls, apiKey, created.campaignId)).totals;
+        const counted = driver.countListing(listed);
+        const totalsMatchListing = JSON.stringify(finalTotals) === JSON.stringify(counted);
+        const final = new Set(['sent', 'delivered', 'read', 'failed']);
+        const onceflowAccepted = sim.messages
+          .filter((m) => m.bizOpaqueCallbackData?.includes(`|${created.campaignId}|`))
+          .map((m) => m as typeof m & { acceptedAt: string });
+        const lastAccepted = Math.max(...onceflowAccepted.map((m) => Date.parse(m.acceptedAt)));
+        const onceflow = figures(
+          created.recipients,
+          onceflowTally,
+          onceflowUsage,
+          perContact.size,
+          (Math.max(lastAccepted, startedAt + 1) - startedAt) / 1000,
+          {
+            duplicates: onceflowDuplicates,
+            unfinished: listed.filter((r) => !final.has(r.status)).length,
+            statuses: { ...finalTotals },
+          },
+        );
+
+        // --- baseline ----------------------------------------------------------------------------------
+        const whatsapp = createWhatsAppClient({
+          baseUrl: runtime.urls.sim,
+          version: whatsappApiVersion(),
+          accessToken: () => platformSecret('whatsappAccessToken'),
+        });
+        const baseline: CampaignBaseline = campaignBaseline({
+          ddb: baselineDdb,
+          table,
+          run,
+          phoneNumberId: baselineNumber,
+          whatsapp,
+        });
+        await baseline.load(contacts);
+        // The simulator posts the baseline's status webhooks to the API; they are the baseline's to
+        // apply, so they are handed to it here (one conditional update each) and answered 200.
+        globalThis.fetch = async (input, init) => {
+          const url =
+            typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+          if (url.endsWith('/webhooks/whatsapp') && typeof init?.body === 'string') {
+            const body = JSON.parse(init.body) as {
+              entry?: Array<{
+                changes?: Array<{
+                  value?: {
+                    metadata?: { phone_number_id?: string };
+                    statuses?: Array<{ status: string; biz_opaque_callback_data?: string }>;
+                  };
+                }>;
+              }>;
+            };
+            const value = body.entry?.[0]?.changes?.[0]?.value;
+            if (value?.metadata?.phone_number_id === baselineNumber) {
+              for (const s of value.statuses ?? []) {
+                await baseline.applyStatus({
+                  callbackData: s.biz_opaque_callback_data ?? '',
+                  status: s.status,
+                });
+              }
+              return new Response('{}', { status: 200 });
+            }
+          }
+          return realFetch(input, init);
+        };
+        await driver.http(urls.simUrl, 'PUT', '/_sim/faults', { body: faults });
+        const baselineCpu = meterCpu(dynamodbPid);
+        baselineCounter.start();
+        baselineBreakdown.start();
+        const baselineStarted = Date.now();
+        await baseline.run(options.rate, options.concurrency);
+        await driver.waitForStatuses(urls, 300_000);
+        const baselineTally = baselineCounter.stop();
+        const baselineByOperation = baselineBreakdown.stop(unique);
+        const baselineUsage = baselineCpu.stop();
+        const baselineSim = await driver.ledger(urls);
+        const baselineSends = baselineSim.messages
+          .filter((m) => m.bizOpaqueCallbackData?.startsWith(baseline.callbackPrefix))
+          .map((m) => m as typeof m & { acceptedAt: string });
+        const baselinePerContact = new Map<string, number>();
+        for (const m of baselineSends)
+          baselinePerContact.set(m.to, (baselinePerContact.get(m.to) ?? 0) + 1);
+        const baselineCounts = await baseline.count();
+        const baselineLast = Math.max(...baselineSends.map((m) => Date.parse(m.acceptedAt)));
+        const baselineFigures = figures(
+          unique,
+          baselineTally,
+          baselineUsage,
+          baselinePerContact.size,
+          (Math.max(baselineLast, baselineStarted + 1) - baselineStarted) / 1000,
+          {
+            duplicates: [...baselinePerContact.values()].reduce(
+              (s, n) => s + Math.max(0, n - 1),
+              0,
+            ),
+            unfinished: Object.entries(baselineCounts)
+              .filter(([s]) => !final.has(s))
+              .reduce((s, [, n]) => s + n, 0),
+            statuses: baselineCounts,
+          },
+        );
+
+        // --- DynamoDB Local alone (after both runs, JVM warm): conditional updates as fast as it takes them
+        const calibrationCounter = countDynamoDb(benchClient, 'benchCountCalibration');
+        calibrationCounter.start();
+        const calibrationStarted = performance.now();
+        let calibrationWrites = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async (_, w) => {
+            while (performance.now() - calibrationStarted < 3000) {
+              await bench.send(
+                new UpdateCommand({
+                  TableName: table,
+                  Key: { pk: `BENCHCAL#${w}#${calibrationWrites % 64}`, sk: 'X' },
+                  UpdateExpression: 'ADD n :one',
+                  ConditionExpression: 'attribute_not_exists(n) OR n >= :zero',
+                  ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+                }),
+              );
+              calibrationWrites += 1;
+            }
+          }),
+        );
+        const capacityOpsPerSecond =
+          calibrationCounter.stop().requests / ((performance.now() - calibrationStarted) / 1000);
+        say(
+          `DynamoDB Local alone: ${capacityOpsPerSecond.toFixed(0)} conditional updates/s (16 in flight, 3 s)`,
+        );
+
+        const drainRates = {
+          onceflow: round(capacityOpsPerSecond / onceflow.requestsPerContact, 0),
+          baseline: round(capacityOpsPerSecond / baselineFigures.requestsPerContact, 0),
+        };
+        onceflow.drainRateAllowed = drainRates.onceflow;
+        baselineFigures.drainRateAllowed = drainRates.baseline;
+        const ratios = {
+          wcuPerContact: round(onceflow.wcuPerContact / baselineFigures.wcuPerContact),
+          requestsPerContact: round(
+            onceflow.requestsPerContact / baselineFigures.requestsPerContact,
+          ),
+          sendsPerSecond: round(onceflow.sendsPerSecond / baselineFigures.sendsPerSecond),
+        };
+        const result = {
+          recipients: total,
+          contacts: created.recipients,
+          duplicatesCollapsed: created.duplicatesCollapsed,
+          configuredRate: options.rate,
+          pollersPerQueue: options.pollers,
+          loadAverage: loadavg().map((n) => round(n)),
+          cores: cpus().length,
+          steadySendsPerSecond: steadyRate(onceflowAccepted.map((m) => Date.parse(m.acceptedAt))),
+          baselineSteadySendsPerSecond: steadyRate(
+            baselineSends.map((m) => Date.parse(m.acceptedAt)),
+          ),
+          duplicates: onceflow.duplicates,
+          unfinished: onceflow.unfinished,
+          /** Refusals by the provider (130429: over its rate), during onceflow's run and the baseline's. */
+          providerRefusals: {
+            onceflow: sim.refused ?? {},
+            // The simulator counts since it started: the baseline's are what came after onceflow's.
+            baseline: Object.fromEntries(
+              Object.entries(baselineSim.refused ?? {}).map(([code, n]) => [
+                code,
+                n - (sim.refused?.[code] ?? 0),
+              ]),
+            ),
+          },
+          totalsMatchListing,
+          sendsPerSecond: onceflow.sendsPerSecond,
+          shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
+          clockJumps,
+          drainSeconds: round((drainedAt - startedAt) / 1000, 1),
+          dynamodbLocalOpsPerSecondAlone: round(capacityOpsPerSecond, 0),
+          onceflow: { ...onceflow, byOperation: onceflowByOperation },
+          baseline: { ...baselineFigures, byOperation: baselineByOperation },
+          ratios,
+        };
+
+        const row = (label: string, a: unknown, b: unknown) =>
+          say(`${label.padEnd(34)}${String(a).padStart(14)}${String(b).padStart(14)}`);
+        say('');
+        say(
+          `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
+        );
+        say(`clock jumps                       ${clockJumps}`);
+        say(`provider refusals                 ${JSON.stringify(result.providerRefusals)}`);
+        say(
+          `load average (1, 5, 15 min)       ${result.loadAverage.join(', ')} on ${cpus().length} cores`,
+        );
+        say(
+          `steady sends/s (p10→p90)          onceflow ${result.steadySendsPerSecond}, baseline ${result.baselineSteadySendsPerSecond}; ${options.pollers} pollers per queue`,
+        );
+        row('', 'onceflow', 'baseline');
+        row('contacts', onceflow.contacts, baselineFigures.contacts);
+        row('duplicates (simulator ledger)', onceflow.duplicates, baselineFigures.duplicates);
+        row('unfinished contacts', onceflow.unfinished, baselineFigures.unfinished);
+        row('contacts sent', onceflow.sent, baselineFigures.sent);
+        row(
+          `sends/s (configured ${options.rate})`,
+          onceflow.sendsPerSecond,
+          baselineFigures.sendsPerSecond,
+        );
+        row('drain + statuses (s)', onceflow.drainSeconds, baselineFigures.drainSeconds);
+        row(
+          'DynamoDB requests / contact',
+          onceflow.requestsPerContact,
+          baselineFigures.requestsPerContact,
+        );
+        row('DynamoDB WCU / contact', onceflow.wcuPerContact, baselineFigures.wcuPerContact);
+        row(
+          '  of which estimated (refused)',
+          round(onceflow.estimatedWcu / onceflow.contacts),
+          round(baselineFigures.estimatedWcu / baselineFigures.contacts),
+        );
+        row(
+          'DynamoDB Local CPU (% of a core)',
+          onceflow.dynamodbCpuPercent,
+          baselineFigures.dynamodbCpuPercent,
+        );
+        row(
+          'runtime CPU (% of a core)',
+          onceflow.runtimeCpuPercent,
+          baselineFigures.runtimeCpuPercent,
+        );
+        row(
+          'DynamoDB ops/s during the run',
+          onceflow.dynamodbOpsPerSecond,
+          baselineFigures.dynamodbOpsPerSecond,
+        );
+        row(
+          'drain rate those ops allow (/s)',
+          onceflow.drainRateAllowed,
+          baselineFigures.drainRateAllowed,
+        );
+        say('per contact, by operation (requests / WCU):');
+        for (const [side, table] of [
+          ['onceflow', onceflowByOperation],
+          ['baseline', baselineByOperation],
+        ] as const) {
+          for (const [label, e] of Object.entries(table))
+            say(
+              `  ${side.padEnd(9)}${label.padEnd(48)}${String(e.requests).padStart(8)}${String(e.wcu).padStart(8)}`,
+            );
+        }
+        say(
+          `ratios onceflow/baseline: WCU ${ratios.wcuPerContact}×, requests ${ratios.requestsPerContact}×, sends/s ${ratios.sendsPerSecond}×; onceflow at ${Math.round(100 * result.shareOfConfiguredRate)}% of the configured rate`,
+        );
+        if (options.json) console.log(JSON.stringify(result));
+      } finally {
+        globalThis.fetch = realFetch;
+      }
+    },
+    {
+      schedules: true,
+      scheduleSpeed: 30,
+      // Concurrent batches per queue: the local stand-in for Lambda's scaling (on AWS the sends
+      // consumer may run up to 100 batches at once, see lib/operational-limits.ts).
+      pollersPerQueue: options.pollers,
+    },
+  );
 }
