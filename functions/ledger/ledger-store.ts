@@ -163,6 +163,15 @@ function strip<T>(item: Record<string, unknown>): T {
   return out as T;
 }
 
+/** A `putOnce` answer as the port states it: created, or the item that was there first. */
+function createdOr<T>(
+  result: { created: true } | { created: false; existing: Record<string, unknown> },
+): { created: true } | { created: false; existing: T } {
+  return result.created
+    ? { created: true }
+    : { created: false, existing: strip<T>(result.existing) };
+}
+
 /** A member's stay `stayNo` with this status: the guard of every stay transition. */
 function stayIs(stayNo: number, status: MemberItem['status']) {
   return {
@@ -180,13 +189,11 @@ export class DynamoDbLedgerStore implements LedgerStore {
     private readonly table: string,
   ) {}
 
-  /** The item at `key`, read consistently (the base table, never an index). */
-  private read(key: Record<string, unknown>) {
-    return readItem(this.ddb, this.table, key);
-  }
-
   async getMember(tenantId: string, queueType: string, userId: string) {
-    const item = await this.read({ pk: queuePk(tenantId, queueType), sk: memberSk(userId) });
+    const item = await readItem(this.ddb, this.table, {
+      pk: queuePk(tenantId, queueType),
+      sk: memberSk(userId),
+    });
     return item ? strip<MemberItem>(item) : undefined;
   }
 
@@ -199,9 +206,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
         ...member,
       },
     });
-    return result.created
-      ? { created: true as const }
-      : { created: false as const, existing: strip<MemberItem>(result.existing) };
+    return createdOr<MemberItem>(result);
   }
 
   async startNextStay(
@@ -316,13 +321,11 @@ export class DynamoDbLedgerStore implements LedgerStore {
           : {}),
       },
     });
-    return result.created
-      ? { created: true as const }
-      : { created: false as const, existing: strip<EvidenceItem>(result.existing) };
+    return createdOr<EvidenceItem>(result);
   }
 
   async getEvidence(ref: PendingRef) {
-    const item = await this.read({
+    const item = await readItem(this.ddb, this.table, {
       pk: userPk(ref.tenantId, ref.userId),
       sk: evidenceSk(ref.type, ref.evidenceId),
     });
@@ -423,9 +426,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
         ...conversion,
       },
     });
-    return result.created
-      ? { created: true as const }
-      : { created: false as const, existing: strip<ConversionItem>(result.existing) };
+    return createdOr<ConversionItem>(result);
   }
 
   async getConversion(
@@ -435,7 +436,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
     queueType: string,
     stayNo: number,
   ) {
-    const item = await this.read({
+    const item = await readItem(this.ddb, this.table, {
       pk: userPk(tenantId, userId),
       sk: conversionSk(type, queueType, stayNo),
     });

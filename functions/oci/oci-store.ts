@@ -178,11 +178,6 @@ export class DynamoOciStore implements OciStore {
     private readonly table: string,
   ) {}
 
-  /** The item at `key`, read consistently (the base table, never an index). */
-  private read(key: Record<string, unknown>) {
-    return readItem(this.ddb, this.table, key);
-  }
-
   async createCall(call: Call): Promise<CreateCallResult> {
     const result = await putOnce(this.ddb, {
       table: this.table,
@@ -194,7 +189,7 @@ export class DynamoOciStore implements OciStore {
   }
 
   async getCall(tenantId: string, callId: string): Promise<Call | undefined> {
-    const item = await this.read(keys.call(tenantId, callId));
+    const item = await readItem(this.ddb, this.table, keys.call(tenantId, callId));
     return item ? toCall(item) : undefined;
   }
 
@@ -252,12 +247,16 @@ export class DynamoOciStore implements OciStore {
   }
 
   async getSession(tenantId: string, orderId: string): Promise<SessionClaim | undefined> {
-    const item = await this.read(keys.session(tenantId, orderId));
+    const item = await readItem(this.ddb, this.table, keys.session(tenantId, orderId));
     return item ? toSession(item) : undefined;
   }
 
   async getRow(ref: RowRef): Promise<OciRow | undefined> {
-    const item = await this.read(keys.row(ref.tenantId, ref.conversionId, ref.kind));
+    const item = await readItem(
+      this.ddb,
+      this.table,
+      keys.row(ref.tenantId, ref.conversionId, ref.kind),
+    );
     return item ? toRow(item) : undefined;
   }
 
