@@ -29,49 +29,15 @@ import { systemClock } from '../../functions/kernel/clock.js';
 import { queueUrl, tableName } from '../../functions/kernel/config.js';
 import { ensureFifoQueue, localSqsClient } from '../../lib/local/provision.js';
 import { localQueue } from '../../lib/local/resources.js';
-import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { startSqsEmulator } from '../../lib/local/sqs-emulator.js';
 import { functions as manifestFunctions, queues } from '../../lib/manifest.js';
 import { freePorts } from '../support/free-port.js';
-import { tsxCommand } from '../support/local-runtime.js';
+import { cli, cliWith } from './cli-support.js';
 import { createTenant, tenantConversations } from './inbound-support.js';
 
-const run = promisify(execFile);
-const endpoints = inject('onceflowEndpoints');
-const port = (url: string) => new URL(url).port;
-
-// biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON, read field by field in assertions
-type CliResult = { code: number; json: any; stderr: string };
-
-async function cli(...args: string[]): Promise<CliResult> {
-  return cliWith({}, ...args);
-}
-
-/** Runs the CLI with extra environment (e.g. another SQS emulator's port). */
-async function cliWith(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  const { command, args: tsxArgs } = tsxCommand('bin/cli.ts');
-  try {
-    const out = await run(command, [...tsxArgs, '--json', ...args], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        DYNAMODB_PORT: port(endpoints.dynamodb),
-        SQS_PORT: port(endpoints.sqs),
-        ...env,
-      },
-    });
-    return { code: 0, json: JSON.parse(out.stdout), stderr: out.stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    let json: unknown;
-    try {
-      json = JSON.parse(e.stdout ?? '');
-    } catch {
-      json = undefined;
-    }
-    return { code: e.code ?? 1, json, stderr: e.stderr ?? '' };
-  }
-}
+const _run = promisify(execFile);
+const _endpoints = inject('onceflowEndpoints');
+const _port = (url: string) => new URL(url).port;
 
 function legacyFile(tenantId: string): string {
   const msg = (id: string, direction: 'in' | 'out' = 'in') => ({

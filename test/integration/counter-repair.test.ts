@@ -26,35 +26,15 @@ import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
-import { PROJECT_ROOT } from '../../lib/local/runtime.js';
-import { tsxCommand } from '../support/local-runtime.js';
 import { raceTrials } from '../support/race.js';
 import { testTenantStore } from '../support/tenant-store.js';
+import { cli } from './cli-support.js';
 import { createTenant } from './inbound-support.js';
 
-const run = promisify(execFile);
-const endpoints = inject('onceflowEndpoints');
-const port = (url: string) => new URL(url).port;
+const _run = promisify(execFile);
+const _endpoints = inject('onceflowEndpoints');
+const _port = (url: string) => new URL(url).port;
 const store: CampaignStore = { ddb, clock: systemClock, table: tableName('campaigns') };
-
-// biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON, read field by field in assertions
-async function cli(...args: string[]): Promise<{ code: number; json: any }> {
-  const { command, args: tsxArgs } = tsxCommand('bin/cli.ts');
-  try {
-    const out = await run(command, [...tsxArgs, '--json', ...args], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        DYNAMODB_PORT: port(endpoints.dynamodb),
-        SQS_PORT: port(endpoints.sqs),
-      },
-    });
-    return { code: 0, json: JSON.parse(out.stdout) };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string };
-    return { code: e.code ?? 1, json: e.stdout ? JSON.parse(e.stdout) : undefined };
-  }
-}
 
 const phones = (n: number) =>
   Array.from({ length: n }, (_, i) => `+97250${String(10_000_000 + i).slice(1)}`);
