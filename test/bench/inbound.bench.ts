@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { withBenchRuntime } from './bench-runtime.js';
+import { addTallyMiddleware, type DynamoDbTally, emptyDynamoDbTally } from './dynamodb-tally.js';
 
 interface Options {
   deliveries: number;
@@ -61,51 +62,12 @@ function parseArgs(args: readonly string[]): Options {
 
 // --- counting ------------------------------------------------------------------------------------
 
-interface Tally {
-  ddbRequests: number;
+/** DynamoDB (shared counter) plus the SQS requests the measured path makes. */
+interface Tally extends DynamoDbTally {
   sqsRequests: number;
-  wcu: number;
-  rcu: number;
-  /** Conditional writes that failed report no capacity; AWS still charges them (estimated). */
-  estimatedWcu: number;
 }
 
-const emptyTally = (): Tally => ({
-  ddbRequests: 0,
-  sqsRequests: 0,
-  wcu: 0,
-  rcu: 0,
-  estimatedWcu: 0,
-});
-const WRITES = new Set([
-  'PutItem',
-  'UpdateItem',
-  'DeleteItem',
-  'TransactWriteItems',
-  'BatchWriteItem',
-]);
-
-function commandOf(name: string | undefined): string {
-  return (name ?? '').replace(/Command$/, '');
-}
-
-type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
-
-function addCapacity(
-  tally: Tally,
-  command: string,
-  consumed: Capacity | Capacity[] | undefined,
-): boolean {
-  const list = Array.isArray(consumed) ? consumed : consumed ? [consumed] : [];
-  if (list.length === 0) return false;
-  for (const c of list) {
-    const write = c.WriteCapacityUnits ?? (WRITES.has(command) ? c.CapacityUnits : 0) ?? 0;
-    const read = c.ReadCapacityUnits ?? (WRITES.has(command) ? 0 : c.CapacityUnits) ?? 0;
-    tally.wcu += write;
-    tally.rcu += read;
-  }
-  return true;
-}
+const emptyTally = (): Tally => ({ ...emptyDynamoDbTally(), sqsRequests: 0 });
 
 // --- list prices (us-east-1, on-demand) -----------------------------------------------------------
 
@@ -261,32 +223,12 @@ export default async function inboundBench(args: string[]): Promise<void> {
         const source = currentTelemetry().source;
         return source.startsWith('http:POST /') || source.startsWith('background_job:');
       };
-      dynamodbClient.middlewareStack.add(
-        (next, context) => async (call) => {
-          if (!sourceCounted()) return next(call);
-          const tally = tallies.current;
-          const command = commandOf(context.commandName);
-          tally.ddbRequests += 1;
-          const input = call.input as Record<string, unknown>;
-          // INDEXES: the total then includes every secondary index's units, not the table's alone.
-          input.ReturnConsumedCapacity = 'INDEXES';
-          try {
-            const out = await next(call);
-            const output = out.output as { ConsumedCapacity?: Capacity | Capacity[] };
-            if (!addCapacity(tally, command, output.ConsumedCapacity) && WRITES.has(command))
-              tally.estimatedWcu += 1;
-            return out;
-          } catch (error) {
-            // A failed condition is charged as a write (two units per item in a transaction).
-            if (WRITES.has(command)) {
-              const items = (input.TransactItems as unknown[] | undefined)?.length;
-              tally.estimatedWcu += items ? 2 * items : 1;
-            }
-            throw error;
-          }
-        },
-        { step: 'initialize', name: 'benchCountDynamoDb' },
-      );
+      // INDEXES: the total then includes every secondary index's units, not the table's alone.
+      addTallyMiddleware(dynamodbClient, {
+        name: 'benchCountDynamoDb',
+        capacity: 'INDEXES',
+        chargeTo: () => (sourceCounted() ? tallies.current : undefined),
+      });
       sqs.middlewareStack.add(
         (next) => async (call) => {
           if (sourceCounted()) tallies.current.sqsRequests += 1;
@@ -455,7 +397,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
 function report(results: RunResult[], json: boolean): void {
   const rows = results.map((r) => {
     const per = (t: Tally, n: number) => ({
-      ddb: t.ddbRequests / n,
+      ddb: t.requests / n,
       sqs: t.sqsRequests / n,
       wcu: (t.wcu + t.estimatedWcu) / n,
       rcu: t.rcu / n,
@@ -467,7 +409,7 @@ function report(results: RunResult[], json: boolean): void {
     const all = [r.unique, r.duplicate, r.jobs];
     const sum = (f: (t: Tally) => number) => all.reduce((n, t) => n + f(t), 0) / events;
     const total = {
-      requests: sum((t) => t.ddbRequests + t.sqsRequests),
+      requests: sum((t) => t.requests + t.sqsRequests),
       wcu: sum((t) => t.wcu + t.estimatedWcu),
       rcu: sum((t) => t.rcu),
       sqs: sum((t) => t.sqsRequests),
