@@ -11,6 +11,7 @@
  * deduplication ids, and a sender re-reads the recipient anyway. Recipients marked but never
  * enqueued are rung again by the recovery schedule once their `sweepAt` passes.
  */
+
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type DynamoDBDocumentClient,
@@ -23,6 +24,7 @@ import { mapWithConcurrency } from '../kernel/concurrency.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
+import { readItem } from '../kernel/read-item.js';
 import type { CampaignStore } from './campaign-store.js';
 import { readTotals } from './counters.js';
 import {
@@ -207,10 +209,7 @@ export async function fanoutShard(
     return { enqueued: 0, done: true };
   }
   const progressKey = fanoutKey(tenantId, campaignId, generation, shard);
-  const progressOut = await deps.ddb.send(
-    new GetCommand({ TableName: deps.table, Key: progressKey, ConsistentRead: true }),
-  );
-  let progress = (progressOut.Item ?? {}) as FanoutProgress;
+  let progress = ((await readItem(deps.ddb, deps.table, progressKey)) ?? {}) as FanoutProgress;
   if (progress.done) return { enqueued: 0, done: true };
 
   const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);

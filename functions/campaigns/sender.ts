@@ -10,11 +10,13 @@
  * re-sent at once; a status webhook echoing its callback data completes it, or the recovery
  * schedule releases it once the reconciliation window passes with no evidence.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { failpoint } from '../kernel/failpoints.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
+import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
@@ -89,8 +91,7 @@ export async function readRecipient(
   table: string,
   key: { pk: string; sk: string },
 ): Promise<RecipientItem | undefined> {
-  const out = await ddb.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
-  return out.Item as RecipientItem | undefined;
+  return (await readItem(ddb, table, key)) as RecipientItem | undefined;
 }
 
 export async function sendToRecipient(

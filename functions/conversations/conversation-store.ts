@@ -7,6 +7,7 @@
  * `conditionalUpdate`. `attachLead` is the domain step over the port and `merge.ts`. Routing is in
  * `routing.ts`, folding and merging in `merge.ts`.
  */
+
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
@@ -16,6 +17,7 @@ import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
 import { formatPhone } from '../kernel/phone.js';
+import { readItem } from '../kernel/read-item.js';
 import { conversationKey, displayNameFor } from './identity.js';
 import {
   conversationMessagesPk,
@@ -251,10 +253,8 @@ export class DynamoDbConversationStore implements ConversationStore {
   }
 
   async getConversation(conversationId: string): Promise<ConversationItem | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: convKey(conversationId), ConsistentRead: true }),
-    );
-    return out.Item ? toConversationItem(out.Item) : undefined;
+    const item = await readItem(this.ddb, this.table, convKey(conversationId));
+    return item ? toConversationItem(item) : undefined;
   }
 
   async saveLead(tenantId: string, leadId: string, input: LeadInput, now: string) {

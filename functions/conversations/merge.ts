@@ -20,10 +20,11 @@
  *
  * Every step is idempotent, so a crash anywhere is repaired by running the fold again.
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { conversationKey } from './identity.js';
 import {
@@ -72,10 +73,7 @@ interface Root {
 }
 
 async function getConversationItem(ctx: ConversationsStoreContext, conversationId: string) {
-  const out = await ctx.ddb.send(
-    new GetCommand({ TableName: ctx.table, Key: convKey(conversationId), ConsistentRead: true }),
-  );
-  return out.Item;
+  return readItem(ctx.ddb, ctx.table, convKey(conversationId));
 }
 
 /** Follows `mergedInto` to the live conversation (chains are acyclic by construction). */

@@ -3,7 +3,9 @@
  * (never by a query). A key item may name a conversation that was merged since; the message write
  * then follows `mergedInto` (see `store-message.ts`).
  */
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { readItem } from '../kernel/read-item.js';
 import { conversationKey, type PersonIdentity } from './identity.js';
 import { ckey, linkKey } from './keys.js';
 import type { ConversationsStoreContext } from './merge.js';
@@ -112,10 +114,8 @@ export async function resolveRoute(
   const routeKey = conversationKey(tenantId, { e164 });
   if (person.aliases.length === 0 || !person.e164) {
     const read = async () => {
-      const out = await ddb.send(
-        new GetCommand({ TableName: table, Key: ckey(routeKey), ConsistentRead: true }),
-      );
-      return out.Item ? toKeyItem(out.Item) : undefined;
+      const item = await readItem(ddb, table, ckey(routeKey));
+      return item ? toKeyItem(item) : undefined;
     };
     // A phone-only payload may take its key item from the cache (see `RouteCache`).
     const existing = ctx.routes && !linkedVia ? await ctx.routes.get(routeKey, read) : await read();

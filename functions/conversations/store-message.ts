@@ -19,7 +19,6 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   enqueueJobs,
   JOB_TYPES,
@@ -33,6 +32,7 @@ import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { putOnce } from '../kernel/put-once.js';
+import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
@@ -432,13 +432,7 @@ async function handleDuplicate(
   messageId: string,
   answered?: Record<string, unknown>,
 ): Promise<StoreResult> {
-  const stored =
-    answered ??
-    (
-      await deps.ddb.send(
-        new GetCommand({ TableName: deps.table, Key: messageKey(messageId), ConsistentRead: true }),
-      )
-    ).Item;
+  const stored = answered ?? (await readItem(deps.ddb, deps.table, messageKey(messageId)));
   const conversationId = typeof stored?.conversationId === 'string' ? stored.conversationId : '';
   // The first delivery may have died before folding the aliases it linked: fold them now.
   const aliases = Array.isArray(stored?.aliases)

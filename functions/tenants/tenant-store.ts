@@ -8,11 +8,13 @@
  *   same transaction as the configuration, so two tenants can never own one identifier.
  * - `CRED#<sha256> / CRED`: a credential hash and its tenant (`credential-store.ts`).
  */
+
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import type { CredentialKind } from '../kernel/auth.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { ConflictError, NotFoundError } from '../kernel/errors.js';
+import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { generateSecret, hashSecret } from '../kernel/secrets.js';
 import { credentialItem, credentialKey } from './credential-store.js';
@@ -125,11 +127,9 @@ export class DynamoDbTenantStore implements TenantStore {
   async findByClaim(kind: ClaimKind, id: string) {
     // Strongly consistent: webhooks cache this answer for up to the release hold, counted from
     // before the read, so the read must see every release committed before it.
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: claimKey(kind, id), ConsistentRead: true }),
-    );
-    const owner = out.Item?.tenantId;
-    if (out.Item?.releasedAt !== undefined) return undefined;
+    const claim = await readItem(this.ddb, this.table, claimKey(kind, id));
+    const owner = claim?.tenantId;
+    if (claim?.releasedAt !== undefined) return undefined;
     return typeof owner === 'string' ? this.get(owner) : undefined;
   }
 

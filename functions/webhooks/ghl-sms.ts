@@ -9,7 +9,7 @@
  * own transaction (`attribute_not_exists` or expired), so a retry within the window is deduplicated
  * and the same text after it is a new message.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+
 import * as z from 'zod';
 import {
   ClaimLostError,
@@ -20,6 +20,7 @@ import {
   storeMessage,
 } from '../conversations/index.js';
 import { InvalidRequestError } from '../kernel/errors.js';
+import { readItem } from '../kernel/read-item.js';
 import type { Tenant } from '../tenants/index.js';
 import {
   type GhlDedupeRule,
@@ -138,10 +139,7 @@ async function readLiveClaim(
   key: { pk: string; sk: string },
   nowMs: number,
 ): Promise<string | undefined> {
-  const out = await deps.ddb.send(
-    new GetCommand({ TableName: deps.table, Key: key, ConsistentRead: true }),
-  );
-  const item = out.Item;
+  const item = await readItem(deps.ddb, deps.table, key);
   if (typeof item?.dedupeKey !== 'string' || typeof item.expiresAt !== 'number') return undefined;
   return item.expiresAt > Math.floor(nowMs / 1000) ? item.dedupeKey : undefined;
 }
