@@ -161,7 +161,7 @@ end_idle:
   do
   :: atomic {
        fq > 0 && fanoutCursor < NC ->
-       /* the page's recipients marked enqueued */
+       /* the page marked enqueued (one item holding its key range) */
        CRASHPOINT(end_idle) /* @failpoint campaign.fanout.after-mark */
      };
      atomic {

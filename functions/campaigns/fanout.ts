@@ -2,14 +2,17 @@
  * Fan-out: turns a running campaign's pending recipients into send work, one shard per queue
  * message (so shards fan out in parallel), a page at a time:
  *
- *   mark the page's pending recipients as enqueued (sweep index: due again at `sweepAt`)
- *   → enqueue one send message each (SQS batch, deterministic deduplication ids)
+ *   mark the page as enqueued (one item with the page's key range, in the sweep index: due at
+ *   `sweepAt`, the pending horizon)
+ *   → enqueue one send message per pending recipient (SQS batch, deterministic deduplication ids)
  *   → save the shard's cursor.
  *
- * A crash anywhere repeats at most the current page: marking is a conditional update on `pending`
- * (a recipient a sender already claimed is left alone), the re-sent messages carry the same
- * deduplication ids, and a sender re-reads the recipient anyway. Recipients marked but never
- * enqueued are rung again by the recovery schedule once their `sweepAt` passes.
+ * A crash anywhere repeats at most the current page: the mark is the same item written again, the
+ * re-sent messages carry the same deduplication ids, and a sender re-reads the recipient anyway
+ * (one claimed since the page was read is skipped). A page marked but never enqueued, or whose
+ * doorbells were lost, is rung again by the recovery schedule once its `sweepAt` passes: the page's
+ * recipients still pending are rung and marked one by one. The mark is one write a page of 100,
+ * not one a recipient.
  */
 
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -20,7 +23,6 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { mapWithConcurrency } from '../kernel/concurrency.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
@@ -37,14 +39,14 @@ import {
   campaignKey,
   type FanoutMessageBody,
   fanoutKey,
+  type PageMark,
+  pageMarkKey,
   type RecipientItem,
   recipientPartition,
   type SendMessageBody,
   SHARDS,
-  STILL_PENDING,
   sendGroupOf,
   sendIdentity,
-  shardOf,
   sweepPartition,
 } from './model.js';
 
@@ -55,7 +57,6 @@ export interface FanoutDeps extends CampaignStore {
 }
 
 const PAGE_SIZE = 100;
-const MARK_CONCURRENCY = 25;
 
 /**
  * When a pending recipient that was enqueued is due for another look: well after the moment the
@@ -160,23 +161,26 @@ export async function ringFanout(
   return messages.length;
 }
 
-async function markEnqueued(
+/** A page mark outlives its due time by this much at most (TTL), e.g. of a campaign completed first. */
+const PAGE_MARK_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Marks one page of a shard as enqueued (an upsert: a repeated page writes the same mark again). */
+async function markPage(
   deps: FanoutDeps,
-  item: RecipientItem,
-  sweepAt: string,
-  generation: number,
-): Promise<boolean> {
-  const result = await conditionalUpdate(deps.ddb, {
+  mark: Omit<PageMark, 'pk' | 'sk' | 'kind' | 'sweepPk'> & { readonly seq: number },
+): Promise<void> {
+  const { seq, ...fields } = mark;
+  const { tenantId, campaignId, generation, shard } = fields;
+  await conditionalUpdate(deps.ddb, {
     table: deps.table,
-    key: { pk: item.pk, sk: item.sk },
+    key: pageMarkKey(tenantId, campaignId, generation, shard, seq),
     set: {
-      sweepPk: sweepPartition(item.tenantId, item.campaignId, shardOf(item.phone)),
-      sweepAt,
-      fanoutGeneration: generation,
+      ...fields,
+      kind: 'fanout-page',
+      sweepPk: sweepPartition(tenantId, campaignId, shard),
+      expiresAt: Math.ceil(Date.parse(mark.sweepAt ?? '') / 1000) + PAGE_MARK_TTL_SECONDS,
     },
-    conditions: [STILL_PENDING],
   });
-  return result.applied;
 }
 
 export interface FanoutShardResult {
@@ -230,25 +234,33 @@ export async function fanoutShard(
       }),
     );
     const pending = (page.Items ?? []) as RecipientItem[];
-    const sweepAt = new Date(clock.now() + horizonMs).toISOString();
-    const marked = await mapWithConcurrency(pending, MARK_CONCURRENCY, (item) =>
-      markEnqueued(deps, item, sweepAt, generation),
-    );
+    const last: unknown = page.LastEvaluatedKey?.sk;
+    const seq = (progress.seq ?? 0) + 1;
+    if (pending.length > 0) {
+      await markPage(deps, {
+        tenantId,
+        campaignId,
+        generation,
+        shard,
+        seq,
+        ...(progress.cursor ? { after: progress.cursor } : {}),
+        ...(typeof last === 'string' ? { through: last } : {}),
+        sweepAt: new Date(clock.now() + horizonMs).toISOString(),
+      });
+    }
     failpoint(FP_FANOUT_AFTER_MARK);
-    const toSend = pending.filter((_, i) => marked[i]);
     await enqueueFifo(
       deps.sqs,
       deps.sendsQueueUrl,
-      toSend.map((item) => sendMessage(tenantId, campaignId, item.phone, `f${generation}`)),
+      pending.map((item) => sendMessage(tenantId, campaignId, item.phone, `f${generation}`)),
     );
-    enqueued += toSend.length;
+    enqueued += pending.length;
     failpoint(FP_FANOUT_AFTER_ENQUEUE);
-    const last: unknown = page.LastEvaluatedKey?.sk;
     const next: FanoutProgress = {
       ...(typeof last === 'string' ? { cursor: last } : {}),
       done: typeof last !== 'string',
-      seq: (progress.seq ?? 0) + 1,
-      enqueued: (progress.enqueued ?? 0) + toSend.length,
+      seq,
+      enqueued: (progress.enqueued ?? 0) + pending.length,
       updatedAt: isoTime(clock),
     };
     const saved = await saveProgress(deps, progressKey, progress.seq, next);

@@ -7,6 +7,9 @@
  *   how the schedules find work without a scan.
  * - `CAMPAIGN#<tenant>#<campaign> / FANOUT#<generation>#<shard>`: how far fan-out got in one shard
  *   (a generation per start and per resume).
+ * - `CAMPAIGN#<tenant>#<campaign> / PAGE#<generation>#<shard>#<seq>`: the mark of one fan-out page
+ *   (its recipients' key range), in the `sweep` index beside the shard's recipients until the
+ *   page is due: then recovery rings the page's recipients still pending (`PageMark`).
  * - `CR#<tenant>#<campaign>#<shard> / R#<e164>`: one recipient. Its key *is* its uniqueness item:
  *   the shard is a hash of the E.164, so one contact always lands on one item, across every page.
  *   Invalid phones kept with `skipInvalid` are `X#<hash of the input>` items with status `skipped`.
@@ -91,6 +94,18 @@ export const fanoutKey = (
 ) => ({
   pk: `CAMPAIGN#${tenantId}#${campaignId}`,
   sk: `FANOUT#${generation}#${shardLabel(shard)}`,
+});
+
+/** The mark of page `seq` of one shard's fan-out in one generation. */
+export const pageMarkKey = (
+  tenantId: string,
+  campaignId: string,
+  generation: number,
+  shard: number,
+  seq: number,
+) => ({
+  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
+  sk: `PAGE#${generation}#${shardLabel(shard)}#${seq}`,
 });
 
 /** What every recipient partition key of a tenant starts with. */
@@ -274,6 +289,29 @@ export interface RecipientItem {
   readonly createdAt: string;
   readonly updatedAt: string;
 }
+
+/**
+ * One fan-out page's mark: the pending recipients of shard `shard` after `after` (exclusive, absent
+ * = from the start) up to `through` (inclusive, absent = to the end) were enqueued; due at `sweepAt`
+ * (the pending horizon), when recovery rings those still pending and unmarked. One write a page
+ * instead of one a recipient.
+ */
+export interface PageMark {
+  readonly pk: string;
+  readonly sk: string;
+  readonly kind: 'fanout-page';
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly generation: number;
+  readonly shard: number;
+  readonly after?: string;
+  readonly through?: string;
+  readonly sweepPk?: string;
+  readonly sweepAt?: string;
+}
+
+export const isPageMark = (item: object): item is PageMark =>
+  (item as { readonly kind?: unknown }).kind === 'fanout-page';
 
 export type Totals = { recipients: number } & Record<RecipientStatus, number>;
 

@@ -5,7 +5,9 @@
  * that are due (`sweepAt <= now`):
  *
  * - `pending`, enqueued long ago (or the sends queue is empty, e.g. the emulator restarted), in a
- *   running campaign: rung again with a new ring number — a new deduplication id *and its own
+ *   running campaign — found through its own entry (released for a retry, rung before) or through
+ *   its fan-out page's mark (the page's recipients still pending, read strongly consistently from
+ *   the page's key range): rung again with a new ring number — a new deduplication id *and its own
  *   message group*, so the new doorbell never waits behind an old one a crashed consumer still
  *   holds invisible. The doorbell is enqueued first and the recipient marked as rung after, so a
  *   crash in between only rings again next run (a doorbell is harmless: the recipient decides);
@@ -45,7 +47,9 @@ import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   COMPLETED_CAMPAIGNS,
+  isPageMark,
   PAUSED_CAMPAIGNS,
+  type PageMark,
   type RecipientItem,
   recipientPartition,
   reringGroupOf,
@@ -62,6 +66,8 @@ export { COMPLETED_CAMPAIGNS };
 /** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
 export const MAX_UNKNOWN_RETRIES = 1;
 const ITEMS_PER_SHARD_RUN = 1000;
+/** Page marks (up to 100 recipients read each) a shard's recovery takes per run; the rest wait. */
+const PAGE_MARKS_PER_SHARD_RUN = 10;
 const SHARD_CONCURRENCY = 8;
 const CAMPAIGN_CONCURRENCY = 4;
 const FANOUT_STALE_MS = 60_000;
@@ -241,7 +247,7 @@ async function dueItems(
   deps: RecoveryDeps,
   partition: string,
   cutoff: string,
-  visit: (item: RecipientItem) => Promise<void>,
+  visit: (item: RecipientItem | PageMark) => Promise<void>,
 ): Promise<void> {
   let start: Record<string, unknown> | undefined;
   let seen = 0;
@@ -257,7 +263,7 @@ async function dueItems(
       }),
     );
     start = out.LastEvaluatedKey;
-    for (const item of (out.Items ?? []) as RecipientItem[]) {
+    for (const item of (out.Items ?? []) as (RecipientItem | PageMark)[]) {
       seen += 1;
       await visit(item);
     }
@@ -268,33 +274,84 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
   const { deps, campaign, running } = context;
   const { tenantId, campaignId } = campaign;
   const rings: DueRing[] = [];
+  const marks: PageMark[] = [];
   const nowIso = isoTime(deps.clock);
   // In-flight sends first (running or paused): completed, held or released.
   await dueItems(deps, sendingSweepPartition(tenantId, campaignId, shard), nowIso, async (item) => {
-    const released = await settleSending(context, item);
+    const released = isPageMark(item) ? undefined : await settleSending(context, item);
     if (released && running) rings.push(released);
   });
   if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
   if (running) {
     await dueItems(deps, sweepPartition(tenantId, campaignId, shard), cutoff, async (item) => {
+      if (isPageMark(item)) {
+        if (marks.length < PAGE_MARKS_PER_SHARD_RUN) marks.push(item);
+        return;
+      }
       const due = await duePending(context, item);
       if (due) rings.push(due);
     });
+    for (const mark of marks) rings.push(...(await pageRings(context, mark)));
   }
-  if (rings.length === 0) return;
-  const messages: FifoMessage[] = rings.map((due) => {
-    const ring = `r${due.ring + 1}`;
-    return {
-      ...sendMessage(tenantId, campaignId, due.phone, ring),
-      groupId: reringGroupOf(campaignId, due.phone, ring),
-    };
-  });
-  await enqueueFifo(deps.sqs, deps.sendsQueueUrl, messages);
-  failpoint(FP_RECOVER_AFTER_ENQUEUE);
-  const nextSweepAt = new Date(deps.clock.now() + context.horizonMs).toISOString();
-  for (const due of rings) {
-    if (await markRung(deps, due, nextSweepAt)) context.report.rerung += 1;
+  if (rings.length > 0) {
+    const messages: FifoMessage[] = rings.map((due) => {
+      const ring = `r${due.ring + 1}`;
+      return {
+        ...sendMessage(tenantId, campaignId, due.phone, ring),
+        groupId: reringGroupOf(campaignId, due.phone, ring),
+      };
+    });
+    await enqueueFifo(deps.sqs, deps.sendsQueueUrl, messages);
+    failpoint(FP_RECOVER_AFTER_ENQUEUE);
+    const nextSweepAt = new Date(deps.clock.now() + context.horizonMs).toISOString();
+    for (const due of rings) {
+      if (await markRung(deps, campaign, due, nextSweepAt)) context.report.rerung += 1;
+    }
   }
+  // Every recipient a page still held is rung and carries its own entry now: the page is done.
+  for (const mark of marks) await leaveSweep(deps, mark, mark.sweepAt);
+}
+
+/**
+ * The recipients of a due page mark that are still pending and have no entry of their own: their
+ * doorbell was lost (or never sent: a crash between the mark and the enqueue). Read strongly
+ * consistently from the page's key range, never through the index. A mark of an older fan-out
+ * generation rings nothing (the resume that began the current one rang every pending recipient).
+ */
+async function pageRings(context: ShardContext, mark: PageMark): Promise<DueRing[]> {
+  const { deps, campaign } = context;
+  if (mark.generation !== (campaign.fanoutGeneration ?? 0)) return [];
+  const pk = recipientPartition(campaign.tenantId, campaign.campaignId, mark.shard);
+  const nowIso = isoTime(deps.clock);
+  const rings: DueRing[] = [];
+  const pages = paginateQuery(
+    { client: deps.ddb },
+    {
+      TableName: deps.table,
+      KeyConditionExpression: mark.through ? 'pk = :pk AND sk <= :through' : 'pk = :pk',
+      FilterExpression: '#st = :pending AND attribute_not_exists(sweepPk)',
+      ExpressionAttributeNames: { '#st': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': pk,
+        ':pending': 'pending',
+        ...(mark.through ? { ':through': mark.through } : {}),
+      },
+      ConsistentRead: true,
+      ...(mark.after ? { ExclusiveStartKey: { pk, sk: mark.after } } : {}),
+    },
+  );
+  for await (const page of pages) {
+    for (const item of (page.Items ?? []) as RecipientItem[]) {
+      if (item.retryAt && item.retryAt > nowIso) continue;
+      rings.push({
+        key: { pk: item.pk, sk: item.sk },
+        phone: item.phone,
+        ring: item.ring ?? 0,
+        sweepAt: undefined,
+      });
+    }
+  }
+  return rings;
 }
 
 /** A due pending recipient worth ringing (not waiting for a pair-rate retry), else undefined. */
@@ -316,18 +373,31 @@ async function duePending(
   return undefined;
 }
 
-/** Records the ring and pushes the next look out by the horizon, if nobody moved it meanwhile. */
-async function markRung(deps: RecoveryDeps, due: DueRing, nextSweepAt: string): Promise<boolean> {
+/**
+ * Records the ring and pushes the next look out by the horizon, if nobody moved it meanwhile. A
+ * recipient rung through its page's mark gets its own entry here.
+ */
+async function markRung(
+  deps: RecoveryDeps,
+  campaign: Pick<CampaignItem, 'tenantId' | 'campaignId'>,
+  due: DueRing,
+  nextSweepAt: string,
+): Promise<boolean> {
+  const sweepPk = sweepPartition(campaign.tenantId, campaign.campaignId, shardOf(due.phone));
+  const unchanged =
+    due.sweepAt === undefined
+      ? { expression: 'attribute_not_exists(sweepAt)', values: {} }
+      : { expression: 'sweepAt = :seen', values: { ':seen': due.sweepAt } };
   const result = await conditionalUpdate(deps.ddb, {
     table: deps.table,
     key: due.key,
-    set: { sweepAt: nextSweepAt, ring: due.ring + 1 },
+    set: { sweepPk, sweepAt: nextSweepAt, ring: due.ring + 1 },
     remove: ['retryAt'],
     conditions: [
       STILL_PENDING,
       {
-        expression: 'sweepAt = :seen AND (attribute_not_exists(ring) OR ring = :old)',
-        values: { ':seen': due.sweepAt, ':old': due.ring },
+        expression: `${unchanged.expression} AND (attribute_not_exists(ring) OR ring = :old)`,
+        values: { ...unchanged.values, ':old': due.ring },
       },
     ],
   });
@@ -449,5 +519,15 @@ async function tidy(deps: RecoveryDeps, item: RecipientItem): Promise<void> {
     conditions: [
       { expression: '#st = :st', names: { '#st': 'status' }, values: { ':st': item.status } },
     ],
+  });
+}
+
+/** Takes a page mark out of the index, unless the fan-out marked the page again meanwhile. */
+async function leaveSweep(deps: RecoveryDeps, mark: PageMark, seen: string | undefined) {
+  await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: { pk: mark.pk, sk: mark.sk },
+    remove: ['sweepPk', 'sweepAt'],
+    conditions: [{ expression: 'sweepAt = :seen', values: { ':seen': seen } }],
   });
 }
