@@ -6,24 +6,30 @@
  * windows of a second, so calls go out smoothly instead of in a burst at the top of each second.
  *
  * A take is a ticket. The windows of a 10 s epoch are booked in order through one counter item,
- * `TB#<bucket>#e<epoch>#<shard>`: one `ADD` answers the taker's place in that queue, and the place
- * names its slot (a window, and a point inside it). The taker sleeps until then and goes. So a
- * token costs **one write** however many takers wait: a taker never writes again because others
- * got there first, as it would with a "take if this window is not full" condition (with W takers
- * for a window of A tokens, ~W/A writes a token, every refused one charged). The places of windows
- * already begun are gone: a take that finds the counter behind the clock (nobody took those slots)
- * moves it up to the current window first, one more write, which only an idle bucket pays.
+ * `TB#<bucket>#e<epoch>#<shard>`: one conditional update answers the taker's place in that queue,
+ * and the place names its slot (a window, and a point inside it). The taker sleeps until then and
+ * goes. So a token costs one write however many takers wait, where a "take if this window is not
+ * full" condition costs ~W/A writes for W takers of a window of A tokens (every refusal charged).
+ * The places of windows already begun are gone: a counter behind the clock is first moved up to
+ * the current window. Which of the two writes comes first is what this process last saw of the
+ * counter, so a busy bucket and a quiet one both pay one write, and only the turn between them
+ * pays two. A queue booked to the end of its epoch sends the taker on to the next epoch's counter
+ * at once (a process remembers it, so it pays that refusal once).
  *
- * A window never hands out more than its allowance, whatever the takers do: each place maps to one
- * slot, each window has as many places as its allowance. A taker whose slot is further away than
- * it may wait (`maxWaitMs`) gives its place up, leaving a hole, never an extra token.
+ * What holds whatever the takers do: each place is handed out once (the counter only grows), each
+ * window has as many places as its allowance, and a booking is refused past the last place the
+ * taker can wait for (so giving up leaves no hole) and past the epoch's end (so no place of one
+ * epoch falls in the next one's time). A token whose answer arrives after its window ended is not
+ * used (booked again). A token is used in its own window, so any 100 ms window holds its allowance
+ * and any second the rate plus one window's allowance; hosts whose clocks differ by `d` ms can add
+ * about `rate × d / 1000` more.
  *
  * Every sender of a number books through the same epoch at once, so one counter would take every
  * write of that number (1,000 sends/s is 1,000 writes/s on one item: DynamoDB's 1,000 WCU/s per
  * partition). Each window's allowance is therefore split over `shardsFor(rate)` queues (at most
- * `TOKENS_PER_SHARD_WINDOW` tokens a window each); a taker books on one picked at random, so no
- * counter sees more than ~100 writes/s. Items expire by TTL an hour after their epoch. The
- * arithmetic is in `docs/scale-campaigns.md`.
+ * `TOKENS_PER_SHARD_WINDOW` tokens a window each), which a process books in turn from a random
+ * start so it fills them evenly; no counter sees more than ~100 bookings/s. Items expire by TTL an
+ * hour after their epoch. The arithmetic is in `docs/scale-campaigns.md`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -68,11 +74,36 @@ export function shardAllowance(allowance: number, shards: number, shard: number)
   return Math.floor(((shard + 1) * allowance) / shards) - Math.floor((shard * allowance) / shards);
 }
 
+/** Bookings one take makes at most (each a write) before it gives up: never a busy loop. */
+const MAX_BOOKINGS = 20;
+
+/** The first write of a booking: the next place, or (counter behind the clock) the floor's. */
+type BookingWrite = 'next' | 'move-up';
+
 export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const windowMs = options.windowMs ?? 100;
   const maxWaitMs = options.maxWaitMs ?? 15_000;
+  /**
+   * What this process last learned of each shard's counter (its epoch and count), to pick the first
+   * write (move up a counter it saw behind the clock; skip one it saw booked up) and so spend one
+   * write a token in the common cases. Only a hint: every place is decided by the counter's own
+   * condition.
+   */
+  const seen = new Map<string, { readonly epoch: number; readonly used: number }>();
+  const seenKey = (bucket: string, epoch: number, shard: number) => `${bucket}#${epoch}#${shard}`;
+  function learn(bucket: string, epoch: number, shard: number, used: number) {
+    if (seen.size >= 1024) {
+      // Past epochs are never booked again.
+      const current = Math.floor(now() / windowMs / WINDOWS_PER_EPOCH);
+      for (const [key, value] of seen) if (value.epoch < current) seen.delete(key);
+    }
+    const key = seenKey(bucket, epoch, shard);
+    seen.set(key, { epoch, used: Math.max(used, seen.get(key)?.used ?? 0) });
+  }
+  /** Shards are taken in turn from a random start, so one process fills them evenly. */
+  let turn = Math.floor(Math.random() * 1_000_000);
 
   /** The tokens shard `shard` books in window `index`. */
   function partOf(index: number, rate: number, shards: number, shard: number): number {
@@ -87,30 +118,91 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     return places;
   }
 
-  /** When place `place` (1-based) of `epoch` in shard `shard`'s queue may go. */
+  /** Places of `epoch` in shard `shard`'s queue whose slot is at `deadline` or before. */
+  function placesUntil(
+    deadline: number,
+    epoch: number,
+    rate: number,
+    shards: number,
+    shard: number,
+  ) {
+    let places = 0;
+    const end = (epoch + 1) * WINDOWS_PER_EPOCH;
+    for (let w = epoch * WINDOWS_PER_EPOCH; w < end && w * windowMs <= deadline; w++) {
+      const part = partOf(w, rate, shards, shard);
+      places += Math.min(part, Math.floor(((deadline - w * windowMs) * part) / windowMs) + 1);
+    }
+    return places;
+  }
+
+  /** The window of place `place` (1-based) of `epoch` in shard `shard`'s queue, and its slot in it. */
   function slotOf(place: number, epoch: number, rate: number, shards: number, shard: number) {
     let before = 0;
     let w = epoch * WINDOWS_PER_EPOCH;
     for (; before + partOf(w, rate, shards, shard) < place; w++)
       before += partOf(w, rate, shards, shard);
     // Spread a window's places evenly across it.
-    return w * windowMs + ((place - before - 1) * windowMs) / partOf(w, rate, shards, shard);
+    const at = w * windowMs + ((place - before - 1) * windowMs) / partOf(w, rate, shards, shard);
+    return { window: w, at };
   }
 
   function counter(bucket: string, epoch: number, shard: number) {
     return {
       TableName: options.table,
       Key: { pk: `TB#${bucket}#e${epoch}#${shard}`, sk: 'TB' },
-      ReturnValues: 'UPDATED_NEW' as const,
     };
   }
 
   /**
-   * One place in shard `shard`'s queue of `epoch`, after the `floor` places of windows already
-   * begun and before `limit` (the first place the taker could not wait for). The next place when
-   * the queue is ahead of the clock; else, one more write, the current window's first place.
-   * `full` when the queue is booked up to `limit`; `moved` when another taker moved the counter
-   * between our two writes (book again).
+   * One write on a shard's counter: `next` takes the place after the last one (from the floor when
+   * the counter is new) while that is at or past the `floor` (places of windows already begun) and
+   * before `limit` (places the taker can wait for); `move-up` takes the floor's next place while the
+   * counter is at or behind it. The answer: the place, or the count that refused it (undefined when
+   * DynamoDB gave none).
+   */
+  async function write(
+    bucket: string,
+    epoch: number,
+    shard: number,
+    kind: BookingWrite,
+    floor: number,
+    limit: number,
+  ): Promise<{ place: number } | { refusedAt?: number }> {
+    const ttl = Math.floor(((epoch + 1) * WINDOWS_PER_EPOCH * windowMs) / 1000) + 3600;
+    const update =
+      kind === 'next'
+        ? {
+            UpdateExpression:
+              'SET used = if_not_exists(used, :floor) + :one, expiresAt = if_not_exists(expiresAt, :ttl)',
+            ConditionExpression: 'attribute_not_exists(used) OR (used >= :floor AND used < :limit)',
+            ExpressionAttributeValues: { ':floor': floor, ':limit': limit, ':one': 1, ':ttl': ttl },
+          }
+        : {
+            UpdateExpression: 'SET used = :next, expiresAt = if_not_exists(expiresAt, :ttl)',
+            ConditionExpression: 'attribute_not_exists(used) OR used <= :floor',
+            ExpressionAttributeValues: { ':floor': floor, ':next': floor + 1, ':ttl': ttl },
+          };
+    try {
+      const answer = await options.ddb.send(
+        new UpdateCommand({
+          ...counter(bucket, epoch, shard),
+          ...update,
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { place: Number(answer.Attributes?.used) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const used = error.Item ? Number(unmarshall(error.Item).used) : Number.NaN;
+      return Number.isFinite(used) ? { refusedAt: used } : {};
+    }
+  }
+
+  /**
+   * A place in shard `shard`'s queue of `epoch` within [floor, limit): `full` when the queue holds
+   * no such place (or DynamoDB did not say why it refused), `moved` when another taker moved the
+   * counter between our two writes (book again).
    */
   async function book(
     bucket: string,
@@ -119,74 +211,72 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     floor: number,
     limit: number,
   ): Promise<number | 'full' | 'moved'> {
-    const ttl = Math.floor(((epoch + 1) * WINDOWS_PER_EPOCH * windowMs) / 1000) + 3600;
-    try {
-      const answer = await options.ddb.send(
-        new UpdateCommand({
-          ...counter(bucket, epoch, shard),
-          UpdateExpression:
-            'SET used = if_not_exists(used, :floor) + :one, expiresAt = if_not_exists(expiresAt, :ttl)',
-          ConditionExpression: 'attribute_not_exists(used) OR (used >= :floor AND used < :limit)',
-          ExpressionAttributeValues: { ':floor': floor, ':limit': limit, ':one': 1, ':ttl': ttl },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return Number(answer.Attributes?.used);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (Number(error.Item ? unmarshall(error.Item).used : 0) >= limit) return 'full';
+    const last = seen.get(seenKey(bucket, epoch, shard));
+    // Seen booked up to what this taker may wait for: counts only grow, so no write can help.
+    if (last && last.used >= limit) return 'full';
+    const first: BookingWrite = last && last.used < floor ? 'move-up' : 'next';
+    const answer = await write(bucket, epoch, shard, first, floor, limit);
+    if ('place' in answer) {
+      learn(bucket, epoch, shard, answer.place);
+      return answer.place;
     }
-    // Behind the clock: the slots of windows already begun went unused. Move up to this window.
-    try {
-      await options.ddb.send(
-        new UpdateCommand({
-          ...counter(bucket, epoch, shard),
-          UpdateExpression: 'SET used = :next',
-          ConditionExpression: 'used < :floor',
-          ExpressionAttributeValues: { ':floor': floor, ':next': floor + 1 },
-        }),
-      );
-      return floor + 1;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'moved';
-      throw error;
+    if (answer.refusedAt === undefined) return 'full';
+    learn(bucket, epoch, shard, answer.refusedAt);
+    if (answer.refusedAt >= limit) return 'full';
+    // The other write: the counter was ahead of what we thought (next), or behind it (move up).
+    const second = await write(
+      bucket,
+      epoch,
+      shard,
+      first === 'next' ? 'move-up' : 'next',
+      floor,
+      limit,
+    );
+    if ('place' in second) {
+      learn(bucket, epoch, shard, second.place);
+      return second.place;
     }
+    if (second.refusedAt !== undefined) learn(bucket, epoch, shard, second.refusedAt);
+    return second.refusedAt !== undefined && second.refusedAt >= limit ? 'full' : 'moved';
   }
 
   return {
     async take(bucket, ratePerSecond) {
       if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
       const deadline = now() + maxWaitMs;
-      const lastWindow = Math.floor(deadline / windowMs);
       const shards = shardsFor(ratePerSecond, windowMs);
-      // Queues found booked up to what we may wait for; with several shards, another may have room.
+      let epoch = Math.floor(now() / windowMs / WINDOWS_PER_EPOCH);
+      // Counters of `epoch` found booked up to what we may wait for: after every shard, the next epoch.
       let full = 0;
-      for (;;) {
+      // This take's shards in turn, from the process's next one: after `shards` full, all were.
+      const first = turn++;
+      for (let bookings = 0, tries = 0; ; tries++) {
+        if (epoch * WINDOWS_PER_EPOCH * windowMs > deadline || bookings >= MAX_BOOKINGS)
+          return false;
         const index = Math.floor(now() / windowMs);
-        const epoch = Math.floor(index / WINDOWS_PER_EPOCH);
-        const epochEnd = (epoch + 1) * WINDOWS_PER_EPOCH;
-        const shard = Math.floor(Math.random() * shards);
+        epoch = Math.max(epoch, Math.floor(index / WINDOWS_PER_EPOCH));
+        const shard = (first + tries) % shards;
         const floor = placesBefore(index, epoch, ratePerSecond, shards, shard);
-        const limit = placesBefore(
-          Math.min(lastWindow, epochEnd),
-          epoch,
-          ratePerSecond,
-          shards,
-          shard,
-        );
-        const place = floor < limit ? await book(bucket, epoch, shard, floor, limit) : 'full';
-        if (place === 'moved') continue;
-        if (place !== 'full') {
-          const wait = slotOf(place, epoch, ratePerSecond, shards, shard) - now();
-          if (wait > 0) await sleep(wait);
-          return true;
+        const limit = placesUntil(deadline, epoch, ratePerSecond, shards, shard);
+        let place: number | 'full' | 'moved' = 'full';
+        if (floor < limit) {
+          bookings += 1;
+          place = await book(bucket, epoch, shard, floor, limit);
         }
-        if (lastWindow >= epochEnd) {
-          // Booked up to the end of this epoch, and we may wait past it: book in the next one.
-          await sleep(epochEnd * windowMs - now());
+        if (place === 'full') {
+          if (++full >= shards) {
+            epoch += 1;
+            full = 0;
+          }
           continue;
         }
-        if (++full >= shards) return false;
+        if (place === 'moved') continue;
+        const slot = slotOf(place, epoch, ratePerSecond, shards, shard);
+        // Answered after the slot's window ended: that token went unused; book again.
+        if (now() >= (slot.window + 1) * windowMs) continue;
+        const wait = slot.at - now();
+        if (wait > 0) await sleep(wait);
+        return true;
       }
     },
   };

@@ -30,7 +30,11 @@ import {
   clearFailpoints,
   FailpointCrashError,
 } from '../../functions/kernel/failpoints.js';
-import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
+import {
+  createTokenBucket,
+  WINDOWS_PER_EPOCH,
+  windowAllowance,
+} from '../../functions/kernel/token-bucket.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import {
   campaignWorld,
@@ -614,4 +618,34 @@ describe('token bucket', () => {
       );
     for (const count of perSecond.values()) expect(count).toBeLessThanOrEqual(110);
   });
+
+  it('hands out no slot twice across an epoch boundary, whoever books first', async () => {
+    // 10/s: one token a window. The bucket's clock starts 3 s before an epoch ends, so the first
+    // 60 takers need 30 of this epoch's places and 30 of the next's; 30 more arrive just after the
+    // boundary and book the next epoch from its start. A place past an epoch's end mapped into the
+    // next epoch's time would meet those: two tokens a window.
+    const rate = 10;
+    const epochMs = WINDOWS_PER_EPOCH * 100;
+    const offset = epochMs - 3_000 - (Date.now() % epochMs);
+    const now = () => Date.now() + offset;
+    const bucket = createTokenBucket({ ddb, table: store.table, now, maxWaitMs: 30_000 });
+    const name = `test-${Math.random().toString(36).slice(2)}`;
+    const take = async () => {
+      expect(await bucket.take(name, rate)).toBe(true);
+      return now();
+    };
+    const first = Array.from({ length: 60 }, take);
+    await new Promise((r) => setTimeout(r, 3_100));
+    const second = Array.from({ length: 30 }, take);
+    const times = await Promise.all([...first, ...second]);
+    expect(times).toHaveLength(90);
+    // In any second, the rate: a token may be used anywhere in its window when its answer came
+    // late, and a timer may fire late on a busy machine, so one window's worth and one more of slack.
+    // Two slots handed out for one window would put ~20 in the seconds after the boundary.
+    const sorted = times.sort((a, b) => a - b);
+    for (let i = 0, j = 0; i < sorted.length; i++) {
+      while ((sorted[i] ?? 0) - (sorted[j] ?? 0) >= 1000) j++;
+      expect(i - j + 1).toBeLessThanOrEqual(rate + windowAllowance(0, rate, 100) + 1);
+    }
+  }, 30_000);
 });
