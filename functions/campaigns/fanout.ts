@@ -2,8 +2,8 @@
  * Fan-out: turns a running campaign's pending recipients into send work, one shard per queue
  * message (so shards fan out in parallel), a page at a time:
  *
- *   mark the page as enqueued (one item with the page's key range, in the sweep index: due at
- *   `sweepAt`, the pending horizon)
+ *   mark the page as enqueued (one item with the page's key range, in the sweep index under the
+ *   shard's page partition: due at `sweepAt`, the pending horizon)
  *   → enqueue one send message per pending recipient (SQS batch, deterministic deduplication ids)
  *   → save the shard's cursor.
  *
@@ -41,13 +41,13 @@ import {
   fanoutKey,
   type PageMark,
   pageMarkKey,
+  pageSweepPartition,
   type RecipientItem,
   recipientPartition,
   type SendMessageBody,
   SHARDS,
   sendGroupOf,
   sendIdentity,
-  sweepPartition,
 } from './model.js';
 
 export interface FanoutDeps extends CampaignStore {
@@ -177,7 +177,7 @@ async function markPage(
     set: {
       ...fields,
       kind: 'fanout-page',
-      sweepPk: sweepPartition(tenantId, campaignId, shard),
+      sweepPk: pageSweepPartition(tenantId, campaignId, shard),
       expiresAt: Math.ceil(Date.parse(mark.sweepAt ?? '') / 1000) + PAGE_MARK_TTL_SECONDS,
     },
   });

@@ -8,8 +8,8 @@
  * - `CAMPAIGN#<tenant>#<campaign> / FANOUT#<generation>#<shard>`: how far fan-out got in one shard
  *   (a generation per start and per resume).
  * - `CAMPAIGN#<tenant>#<campaign> / PAGE#<generation>#<shard>#<seq>`: the mark of one fan-out page
- *   (its recipients' key range), in the `sweep` index beside the shard's recipients until the
- *   page is due: then recovery rings the page's recipients still pending (`PageMark`).
+ *   (its recipients' key range), in the `sweep` index under the shard's `RS#…#P` partition until
+ *   the page is due: then recovery rings the page's recipients still pending (`PageMark`).
  * - `CR#<tenant>#<campaign>#<shard> / R#<e164>`: one recipient. Its key *is* its uniqueness item:
  *   the shard is a hash of the E.164, so one contact always lands on one item, across every page.
  *   Invalid phones kept with `skipInvalid` are `X#<hash of the input>` items with status `skipped`.
@@ -142,6 +142,13 @@ export const counterKey = (tenantId: string, campaignId: string, shard: number, 
 
 export const sweepPartition = (tenantId: string, campaignId: string, shard: number) =>
   `RS#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+
+/**
+ * Fan-out page marks wait in their own sweep partition per shard, so however many come due at once
+ * they never crowd out the recipients' own entries (`RS#…`), and each is read with its own budget.
+ */
+export const pageSweepPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}#P`;
 
 /**
  * Recipients claimed by a sender (`sending`) wait in their own sweep partition: recovery must find

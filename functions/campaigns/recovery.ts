@@ -50,6 +50,7 @@ import {
   isPageMark,
   PAUSED_CAMPAIGNS,
   type PageMark,
+  pageSweepPartition,
   type RecipientItem,
   recipientPartition,
   reringGroupOf,
@@ -66,8 +67,12 @@ export { COMPLETED_CAMPAIGNS };
 /** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
 export const MAX_UNKNOWN_RETRIES = 1;
 const ITEMS_PER_SHARD_RUN = 1000;
-/** Page marks (up to 100 recipients read each) a shard's recovery takes per run; the rest wait. */
-const PAGE_MARKS_PER_SHARD_RUN = 10;
+/**
+ * Page marks (a strongly consistent read of up to 100 recipients each) a shard's recovery takes per
+ * run; the rest wait for the next. Every page of a large campaign comes due about a horizon after
+ * its fan-out: 32 shards × 100 marks × 100 recipients is 320,000 recipients a run.
+ */
+const PAGE_MARKS_PER_SHARD_RUN = 100;
 const SHARD_CONCURRENCY = 8;
 const CAMPAIGN_CONCURRENCY = 4;
 const FANOUT_STALE_MS = 60_000;
@@ -248,6 +253,7 @@ async function dueItems(
   partition: string,
   cutoff: string,
   visit: (item: RecipientItem | PageMark) => Promise<void>,
+  budget = ITEMS_PER_SHARD_RUN,
 ): Promise<void> {
   let start: Record<string, unknown> | undefined;
   let seen = 0;
@@ -258,7 +264,7 @@ async function dueItems(
         IndexName: 'sweep',
         KeyConditionExpression: 'sweepPk = :p AND sweepAt <= :cut',
         ExpressionAttributeValues: { ':p': partition, ':cut': cutoff },
-        Limit: 200,
+        Limit: Math.min(200, budget),
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
@@ -267,7 +273,7 @@ async function dueItems(
       seen += 1;
       await visit(item);
     }
-  } while (start && seen < ITEMS_PER_SHARD_RUN);
+  } while (start && seen < budget);
 }
 
 async function recoverShard(context: ShardContext, shard: number, cutoff: string): Promise<void> {
@@ -284,13 +290,18 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
   if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
   if (running) {
     await dueItems(deps, sweepPartition(tenantId, campaignId, shard), cutoff, async (item) => {
-      if (isPageMark(item)) {
-        if (marks.length < PAGE_MARKS_PER_SHARD_RUN) marks.push(item);
-        return;
-      }
-      const due = await duePending(context, item);
+      const due = isPageMark(item) ? undefined : await duePending(context, item);
       if (due) rings.push(due);
     });
+    await dueItems(
+      deps,
+      pageSweepPartition(tenantId, campaignId, shard),
+      cutoff,
+      async (item) => {
+        if (isPageMark(item)) marks.push(item);
+      },
+      PAGE_MARKS_PER_SHARD_RUN,
+    );
     for (const mark of marks) rings.push(...(await pageRings(context, mark)));
   }
   if (rings.length > 0) {
@@ -308,21 +319,25 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
       if (await markRung(deps, campaign, due, nextSweepAt)) context.report.rerung += 1;
     }
   }
-  // Every recipient a page still held is rung and carries its own entry now: the page is done.
-  for (const mark of marks) await leaveSweep(deps, mark, mark.sweepAt);
+  // Every recipient a page still held is rung and carries its own entry now: the page is done. A
+  // mark newer than the campaign this run read (a resume meanwhile) waits for the next run.
+  for (const mark of marks) {
+    if (mark.generation <= (campaign.fanoutGeneration ?? 0))
+      await leaveSweep(deps, mark, mark.sweepAt);
+  }
 }
 
 /**
  * The recipients of a due page mark that are still pending and have no entry of their own: their
  * doorbell was lost (or never sent: a crash between the mark and the enqueue). Read strongly
  * consistently from the page's key range, never through the index. A mark of an older fan-out
- * generation rings nothing (the resume that began the current one rang every pending recipient).
+ * generation rings nothing (the resume that began the current one rang every pending recipient);
+ * one of a newer generation than the campaign this run read (a resume since) is left for the next.
  */
 async function pageRings(context: ShardContext, mark: PageMark): Promise<DueRing[]> {
   const { deps, campaign } = context;
   if (mark.generation !== (campaign.fanoutGeneration ?? 0)) return [];
   const pk = recipientPartition(campaign.tenantId, campaign.campaignId, mark.shard);
-  const nowIso = isoTime(deps.clock);
   const rings: DueRing[] = [];
   const pages = paginateQuery(
     { client: deps.ddb },
@@ -342,7 +357,6 @@ async function pageRings(context: ShardContext, mark: PageMark): Promise<DueRing
   );
   for await (const page of pages) {
     for (const item of (page.Items ?? []) as RecipientItem[]) {
-      if (item.retryAt && item.retryAt > nowIso) continue;
       rings.push({
         key: { pk: item.pk, sk: item.sk },
         phone: item.phone,

@@ -8,6 +8,7 @@ import {
 import {
   GetCommand,
   PutCommand,
+  QueryCommand,
   TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -32,9 +33,12 @@ import {
   counterKey,
   MAX_RECIPIENTS_PER_CAMPAIGN,
   PAUSED_CAMPAIGNS,
+  pageMarkKey,
+  pageSweepPartition,
   recipientKey,
   type SendMessageBody,
   SHARDS,
+  shardOf,
   type UnknownOutcomePolicy,
 } from '../../functions/campaigns/model.js';
 import {
@@ -618,5 +622,61 @@ describe('progress after a restart (issue 7 item 15)', () => {
       );
     }
     expect(await ledgerFor(id)).toHaveLength(contacts.length);
+  }, 60_000);
+
+  it('rings a shard of several fan-out pages whose doorbells were all lost, and keeps a mark newer than the campaign it read', async () => {
+    // 250 contacts of one shard: three fan-out pages of 100, so three marks with key ranges.
+    const contacts: string[] = [];
+    for (const phone of phones(20_000)) {
+      if (shardOf(phone) === 7) contacts.push(phone);
+      if (contacts.length === 250) break;
+    }
+    expect(contacts).toHaveLength(250);
+    const id = await newCampaign(contacts);
+    await markRunning(store, tenant.tenantId, id);
+    const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard: 7 };
+    await fanoutShard(fanoutDeps(), clock, body, 80, 60_000);
+    expect(new Set((await receiveFor(id)).map((m) => JSON.parse(m.Body ?? '{}').phone))).toEqual(
+      new Set(contacts),
+    ); // taken and dropped: every doorbell lost
+    // A mark of a fan-out generation the campaign has not reached (as a run that read the campaign
+    // before a resume would see it), due now, over the same range.
+    const newer = pageMarkKey(tenant.tenantId, id, 1, 7, 1);
+    await ddb.send(
+      new PutCommand({
+        TableName: store.table,
+        Item: {
+          ...newer,
+          kind: 'fanout-page',
+          tenantId: tenant.tenantId,
+          campaignId: id,
+          generation: 1,
+          shard: 7,
+          sweepPk: pageSweepPartition(tenant.tenantId, id, 7),
+          sweepAt: new Date(clock.now()).toISOString(),
+        },
+      }),
+    );
+    clock.advance(3_600_000);
+    await recoverCampaigns(recoveryDeps());
+    const rung = await receiveFor(id);
+    expect(rung.map((m) => JSON.parse(m.Body ?? '{}').phone).sort()).toEqual([...contacts].sort());
+    // Each rung contact now has its own sweep entry; the generation-0 marks left the index, the
+    // newer one stays for a run that reads the resumed campaign.
+    const listed = await Promise.all(
+      contacts.map((phone) =>
+        readRecipient(ddb, store.table, recipientKey(tenant.tenantId, id, phone)),
+      ),
+    );
+    expect(listed.every((r) => r?.ring === 1 && r.sweepPk !== undefined)).toBe(true);
+    const marks = await ddb.send(
+      new QueryCommand({
+        TableName: store.table,
+        IndexName: 'sweep',
+        KeyConditionExpression: 'sweepPk = :p',
+        ExpressionAttributeValues: { ':p': pageSweepPartition(tenant.tenantId, id, 7) },
+      }),
+    );
+    expect((marks.Items ?? []).map((m) => m.sk)).toEqual([newer.sk]);
   }, 60_000);
 });
