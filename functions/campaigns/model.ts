@@ -317,9 +317,6 @@ export interface PageMark {
   readonly sweepAt?: string;
 }
 
-export const isPageMark = (item: object): item is PageMark =>
-  (item as { readonly kind?: unknown }).kind === 'fanout-page';
-
 export type Totals = { recipients: number } & Record<RecipientStatus, number>;
 
 export function emptyTotals(): Totals {

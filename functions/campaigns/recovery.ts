@@ -47,7 +47,6 @@ import {
   ACTIVE_CAMPAIGNS,
   type CampaignItem,
   COMPLETED_CAMPAIGNS,
-  isPageMark,
   PAUSED_CAMPAIGNS,
   type PageMark,
   pageSweepPartition,
@@ -248,11 +247,12 @@ interface DueRing {
   readonly sweepAt: string | undefined;
 }
 
-async function dueItems(
+/** The due items of one sweep partition: recipients (`RS#…`, `RS#…#S`) or page marks (`RS#…#P`). */
+async function dueItems<T extends RecipientItem | PageMark>(
   deps: RecoveryDeps,
   partition: string,
   cutoff: string,
-  visit: (item: RecipientItem | PageMark) => Promise<void>,
+  visit: (item: T) => Promise<void>,
   budget = ITEMS_PER_SHARD_RUN,
 ): Promise<void> {
   let start: Record<string, unknown> | undefined;
@@ -269,7 +269,7 @@ async function dueItems(
       }),
     );
     start = out.LastEvaluatedKey;
-    for (const item of (out.Items ?? []) as (RecipientItem | PageMark)[]) {
+    for (const item of (out.Items ?? []) as T[]) {
       seen += 1;
       await visit(item);
     }
@@ -283,22 +283,25 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
   const marks: PageMark[] = [];
   const nowIso = isoTime(deps.clock);
   // In-flight sends first (running or paused): completed, held or released.
-  await dueItems(deps, sendingSweepPartition(tenantId, campaignId, shard), nowIso, async (item) => {
-    const released = isPageMark(item) ? undefined : await settleSending(context, item);
+  const sending = sendingSweepPartition(tenantId, campaignId, shard);
+  await dueItems<RecipientItem>(deps, sending, nowIso, async (item) => {
+    const released = await settleSending(context, item);
     if (released && running) rings.push(released);
   });
   if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
   if (running) {
-    await dueItems(deps, sweepPartition(tenantId, campaignId, shard), cutoff, async (item) => {
-      const due = isPageMark(item) ? undefined : await duePending(context, item);
+    const pending = sweepPartition(tenantId, campaignId, shard);
+    await dueItems<RecipientItem>(deps, pending, cutoff, async (item) => {
+      const due = await duePending(context, item);
       if (due) rings.push(due);
     });
-    await dueItems(
+    const pages = pageSweepPartition(tenantId, campaignId, shard);
+    await dueItems<PageMark>(
       deps,
-      pageSweepPartition(tenantId, campaignId, shard),
+      pages,
       cutoff,
-      async (item) => {
-        if (isPageMark(item)) marks.push(item);
+      async (mark) => {
+        marks.push(mark);
       },
       PAGE_MARKS_PER_SHARD_RUN,
     );
