@@ -97,10 +97,48 @@ export interface FunctionSpec {
   /** @default 512 */
   readonly memoryMb?: number;
   /**
-   * Deployed-only settings (e.g. a provider's public endpoint). The local runtime does not apply
-   * them: there every function shares the process environment, which points at the simulators.
+   * Settings the function reads from its environment (a provider's endpoint, an API version). The
+   * stack sets each one's deployed value; the local runtime gives the function the same template
+   * environment, with a setting's `local` value in place of the deployed one where it has one (the
+   * provider simulator's URL in place of the provider's).
    */
-  readonly environment?: Readonly<Record<string, string>>;
+  readonly environment?: Readonly<Record<string, SettingValue>>;
+}
+
+/** A setting: one value everywhere, or the deployed value and what stands in for it locally. */
+export type SettingValue =
+  | string
+  | { readonly deployed: string; readonly local: LocalSettingValue };
+
+/** A local stand-in: a literal, or a URL on the local provider simulators (`path` appended). */
+export type LocalSettingValue = string | { readonly simulator: string };
+
+/** A function's settings as the stack sets them. */
+export function deployedSettings(
+  environment: FunctionSpec['environment'] = {},
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : value.deployed,
+    ]),
+  );
+}
+
+/** The settings that differ locally, with their local values (`simBaseUrl`: the simulators' origin). */
+export function localSettings(
+  environment: FunctionSpec['environment'] = {},
+  simBaseUrl: string,
+): Record<string, string> {
+  const local: Record<string, string> = {};
+  for (const [name, value] of Object.entries(environment)) {
+    if (typeof value === 'string') continue;
+    local[name] =
+      typeof value.local === 'string'
+        ? value.local
+        : `${simBaseUrl.replace(/\/$/, '')}${value.local.simulator}`;
+  }
+  return local;
 }
 
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
@@ -268,7 +306,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
     tables: { inbound: 'readWrite' },
     secrets: ['aiApiKey'],
-    environment: { ONCEFLOW_AI_BASE_URL: 'https://api.openai.com' },
+    environment: {
+      ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },
+    },
     timeoutSeconds: 60,
   },
   recoverJobs: {
@@ -356,7 +396,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
-    environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com' },
+    environment: {
+      WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
+    },
     timeoutSeconds: 50,
   },
   recoverCampaigns: {
@@ -424,8 +466,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { conversions: 'readWrite' },
     secrets: ['googleAdsOAuthClient', 'googleAdsDeveloperToken'],
     environment: {
-      GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
-      GOOGLE_ADS_OAUTH_TOKEN_URL: 'https://oauth2.googleapis.com/token',
+      GOOGLE_ADS_API_BASE_URL: {
+        deployed: 'https://googleads.googleapis.com',
+        local: { simulator: '' },
+      },
+      GOOGLE_ADS_OAUTH_TOKEN_URL: {
+        deployed: 'https://oauth2.googleapis.com/token',
+        local: { simulator: '/token' },
+      },
     },
     timeoutSeconds: 300,
   },
@@ -516,16 +564,20 @@ export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string
 }
 
 /** The function declared as the HTTP API's `$default` route, if any (at most one). */
-export function defaultRouteFunction(): string | undefined {
-  const names = Object.entries(functions)
+export function defaultRouteFunction(
+  of: Readonly<Record<string, FunctionSpec>> = functions,
+): string | undefined {
+  const names = Object.entries(of)
     .filter(([, spec]) => spec.trigger.kind === 'http' && spec.trigger.defaultRoute === true)
     .map(([name]) => name);
   if (names.length > 1) throw new Error(`only one function may be the $default route: ${names}`);
   return names[0];
 }
 
-export function httpRoutes(): Array<HttpRoute & { functionName: string }> {
-  return Object.entries(functions).flatMap(([functionName, spec]) =>
+export function httpRoutes(
+  of: Readonly<Record<string, FunctionSpec>> = functions,
+): Array<HttpRoute & { functionName: string }> {
+  return Object.entries(of).flatMap(([functionName, spec]) =>
     spec.trigger.kind === 'http'
       ? spec.trigger.routes.map((route) => ({ ...route, functionName }))
       : [],

@@ -43,6 +43,7 @@ import { reconcileWindowProblem } from '../functions/kernel/config.js';
 import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
+  deployedSettings,
   type FunctionSpec,
   functions as manifestFunctions,
   queues as manifestQueues,
@@ -193,7 +194,7 @@ export class OnceflowStack extends Stack {
         timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
         logRetention,
-        environment: { ...settings, ...spec.environment },
+        environment: { ...settings, ...deployedSettings(spec.environment) },
       });
       this.bindResources(name, fn, spec);
       this.attachTrigger(name, fn, spec, manifest, limits);
