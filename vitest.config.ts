@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
  * - integration: real DynamoDB Local + SQS emulator, started once per run by the global setup
  *   (tables and queues provisioned from the manifest); each test file gets their environment.
  * - infra: CDK assertions and cdk-nag, no emulators.
- * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time.
+ * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time. Its
+ *   functions run from the deployed bundles (`ONCEFLOW_RUNTIME=bundles`), built once by the global
+ *   setup (`test/support/e2e-global-setup.ts`) and cached by content.
  */
 /** Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in test output. */
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
@@ -48,8 +50,9 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          env,
+          env: { ...env, ONCEFLOW_RUNTIME: 'bundles' },
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/e2e-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

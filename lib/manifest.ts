@@ -349,7 +349,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
-    sendsTo: ['fanout'],
+    // It rings only the fan-out, but `fanoutDeps()` reads both queue URLs when it is built: without
+    // `sends` every start, pause and resume fails on AWS (ConfigurationError, 500).
+    sendsTo: ['sends', 'fanout'],
   },
   listCampaigns: {
     entry: 'functions/campaigns/handlers/list-campaigns.ts',
@@ -380,7 +382,8 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry' }],
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
-    sendsTo: ['sends'],
+    // It sends only, but `fanoutDeps()` reads both queue URLs when it is built (see changeCampaignState).
+    sendsTo: ['sends', 'fanout'],
   },
   fanoutCampaign: {
     entry: 'functions/campaigns/handlers/fanout-campaign.ts',

@@ -272,7 +272,19 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
       answerSecret(res, call);
       return;
     }
-    forward(req, res, body, upstream[call.service]);
+    forward(req, res, sqsUrlsToEmulator(call, body), upstream[call.service]);
+  }
+
+  /**
+   * A function's queue URLs are on the gateway's origin (`LocalResourceNames` in `runtime.ts`); the
+   * SQS emulator knows a queue by the URL on its own.
+   */
+  function sqsUrlsToEmulator(call: JsonCall, body: Buffer): Buffer {
+    if (call.service !== 'sqs' || typeof call.input.QueueUrl !== 'string') return body;
+    const url = new URL(call.input.QueueUrl);
+    if (url.origin === upstream.sqs.origin) return body;
+    const rewritten = `${upstream.sqs.origin}${url.pathname}`;
+    return Buffer.from(JSON.stringify({ ...call.input, QueueUrl: rewritten }));
   }
 
   function answerSecret(res: ServerResponse, call: JsonCall): void {

@@ -76,15 +76,19 @@ export async function buildFunctions(options: FunctionBuildOptions): Promise<Bui
     options.cacheDir ?? join(options.projectRoot, 'node_modules', '.cache', 'onceflow');
   const started = performance.now();
   const [functions, worker] = await Promise.all([
-    cachedBuild({
-      cacheDir,
-      projectRoot: options.projectRoot,
-      unit: options.mode,
-      options: (outdir) =>
-        options.mode === 'bundles'
-          ? bundleOptions(options.entries, options.projectRoot, options.target, outdir)
-          : developmentOptions(options.entries, options.projectRoot, outdir),
-    }),
+    options.mode === 'bundles'
+      ? cachedBundles(cacheDir, options)
+      : cachedBuild({
+          cacheDir,
+          projectRoot: options.projectRoot,
+          unit: 'sources',
+          options: (outdir) => developmentOptions(options.entries, options.projectRoot, outdir),
+        }).then(({ dir, cached }) => ({
+          cached,
+          modules: Object.fromEntries(
+            Object.keys(options.entries).map((name) => [name, join(dir, `${name}.mjs`)]),
+          ),
+        })),
     cachedBuild({
       cacheDir,
       projectRoot: options.projectRoot,
@@ -105,23 +109,64 @@ export async function buildFunctions(options: FunctionBuildOptions): Promise<Bui
       }),
     }),
   ]);
-  const modules = Object.fromEntries(
-    Object.keys(options.entries).map((name) => [
-      name,
-      pathToFileURL(
-        options.mode === 'bundles'
-          ? join(functions.dir, name, HANDLER_BUNDLE_FILE)
-          : join(functions.dir, `${name}.mjs`),
-      ).href,
-    ]),
-  );
   const cached = functions.cached && worker.cached;
   return {
-    modules,
+    modules: Object.fromEntries(
+      Object.entries(functions.modules).map(([name, path]) => [name, pathToFileURL(path).href]),
+    ),
     workerFile: join(worker.dir, 'function-worker.mjs'),
     buildMs: cached ? 0 : Math.round(performance.now() - started),
     cached,
   };
+}
+
+/**
+ * The deployed bundles, cached one function at a time: a bundle is reused while the files it was
+ * built from (its output's inputs in the metafile) are unchanged, so a manifest variant or an
+ * edited handler rebuilds only the bundles it changes, all of them in one esbuild run.
+ */
+async function cachedBundles(
+  cacheDir: string,
+  options: FunctionBuildOptions,
+): Promise<{ cached: boolean; modules: Record<string, string> }> {
+  const unitDir = join(cacheDir, 'bundles');
+  const optionsKey = buildKey(
+    bundleOptions({}, options.projectRoot, options.target, '<outdir>'),
+    options.projectRoot,
+  );
+  const keyOf = (entry: string) => sha1(`${optionsKey}:${entry}`).slice(0, 16);
+  const modules: Record<string, string> = {};
+  const missing: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(options.entries)) {
+    const dir = reusable(unitDir, keyOf(entry), options.projectRoot);
+    if (dir) modules[name] = join(dir, HANDLER_BUNDLE_FILE);
+    else missing[name] = entry;
+  }
+  if (Object.keys(missing).length === 0) return { cached: true, modules };
+
+  mkdirSync(unitDir, { recursive: true });
+  const scratch = join(unitDir, `tmp-${randomUUID()}`);
+  try {
+    const result = await build({
+      ...bundleOptions(missing, options.projectRoot, options.target, scratch),
+      metafile: true,
+    });
+    for (const [name, entry] of Object.entries(missing)) {
+      const output = relative(options.projectRoot, join(scratch, name, HANDLER_BUNDLE_FILE));
+      const inputs = Object.keys(result.metafile?.outputs[output]?.inputs ?? {});
+      if (inputs.length === 0) throw new Error(`esbuild wrote no ${output} for ${name}`);
+      const dir = store(
+        unitDir,
+        keyOf(entry),
+        join(scratch, name),
+        hashInputs(inputs, options.projectRoot),
+      );
+      modules[name] = join(dir, HANDLER_BUNDLE_FILE);
+    }
+    return { cached: false, modules };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** One entry point per function, with the stack's options: each output is `<name>/index.mjs`. */
@@ -182,62 +227,88 @@ function developmentOptions(
 interface CachedBuildInput {
   readonly cacheDir: string;
   readonly projectRoot: string;
-  /** Names the cache slot: `sources`, `bundles`, `worker`. */
+  /** Names the cache slot: `sources`, `worker`. */
   readonly unit: string;
   readonly options: (outdir: string) => BuildOptions;
 }
 
 /**
- * Runs `options` unless the last build with the same options read exactly the same files.
- * The options' key covers esbuild's version, the options themselves (plugins by name) and the
- * module that defines the handler options.
+ * What a build's output depends on besides its input files: esbuild's version, the options
+ * (plugins by name) and the module that defines the handler options.
  */
-async function cachedBuild(input: CachedBuildInput): Promise<{ dir: string; cached: boolean }> {
-  const unitDir = join(input.cacheDir, input.unit);
-  const probe = input.options('<outdir>');
-  const key = sha1(
+function buildKey(options: BuildOptions, projectRoot: string): string {
+  return sha1(
     JSON.stringify({
       esbuild: esbuildVersion,
-      options: { ...probe, plugins: probe.plugins?.map((plugin) => plugin.name) },
+      options: { ...options, plugins: options.plugins?.map((plugin) => plugin.name) },
       handlerOptions: readFileSync(
-        join(input.projectRoot, 'lib', 'bundling', 'handler-bundle.ts'),
+        join(projectRoot, 'lib', 'bundling', 'handler-bundle.ts'),
         'utf8',
       ),
     }),
   ).slice(0, 16);
-  const recordFile = join(unitDir, `${key}.json`);
-  const record = readRecord(recordFile);
-  if (record && existsSync(join(unitDir, record.dir)) && unchanged(record, input.projectRoot)) {
-    return { dir: join(unitDir, record.dir), cached: true };
-  }
+}
+
+/** Runs `options` unless the last build with the same options read exactly the same files. */
+async function cachedBuild(input: CachedBuildInput): Promise<{ dir: string; cached: boolean }> {
+  const unitDir = join(input.cacheDir, input.unit);
+  const key = buildKey(input.options('<outdir>'), input.projectRoot);
+  const reused = reusable(unitDir, key, input.projectRoot);
+  if (reused) return { dir: reused, cached: true };
 
   mkdirSync(unitDir, { recursive: true });
   const scratch = join(unitDir, `tmp-${randomUUID()}`);
   try {
-    const result = await build({ ...input.options(scratch), metafile: true, write: true });
-    const inputs: Record<string, string> = {};
-    for (const path of Object.keys(result.metafile?.inputs ?? {})) {
-      // Plugin namespaces (`zod-en:...`) are generated, not read from a file.
-      if (/^[a-z-]+:/.test(path)) continue;
-      const absolute = resolve(input.projectRoot, path);
-      inputs[relative(input.projectRoot, absolute)] = fileHash(absolute);
-    }
-    const dir = `${key}-${sha1(JSON.stringify(inputs)).slice(0, 16)}`;
-    try {
-      renameSync(scratch, join(unitDir, dir));
-    } catch {
-      // Another runtime built the same inputs first: theirs is as good.
-      rmSync(scratch, { recursive: true, force: true });
-    }
-    const recordTemp = `${recordFile}.${randomUUID()}`;
-    writeFileSync(recordTemp, JSON.stringify({ dir, inputs } satisfies CacheRecord));
-    renameSync(recordTemp, recordFile);
-    prune(unitDir, dir);
-    return { dir: join(unitDir, dir), cached: false };
-  } catch (error) {
+    const result = await build({ ...input.options(scratch), metafile: true });
+    const inputs = hashInputs(Object.keys(result.metafile?.inputs ?? {}), input.projectRoot);
+    return { dir: store(unitDir, key, scratch, inputs), cached: false };
+  } finally {
     rmSync(scratch, { recursive: true, force: true });
-    throw error;
   }
+}
+
+/** The directory of the build recorded under `key`, if its inputs are all unchanged. */
+function reusable(unitDir: string, key: string, projectRoot: string): string | undefined {
+  const record = readRecord(join(unitDir, `${key}.json`));
+  if (!record) return undefined;
+  const dir = join(unitDir, record.dir);
+  return existsSync(dir) && unchanged(record, projectRoot) ? dir : undefined;
+}
+
+/**
+ * Moves a finished build from `scratch` into the cache and records it under `key`. The rename is
+ * atomic: a runtime starting meanwhile sees the old build or the new one, never half of one.
+ */
+function store(
+  unitDir: string,
+  key: string,
+  scratch: string,
+  inputs: Readonly<Record<string, string>>,
+): string {
+  const dir = `${key}-${sha1(JSON.stringify(inputs)).slice(0, 16)}`;
+  try {
+    renameSync(scratch, join(unitDir, dir));
+  } catch {
+    // Another runtime built the same inputs first: theirs is as good.
+  }
+  const recordFile = join(unitDir, `${key}.json`);
+  const recordTemp = `${recordFile}.${randomUUID()}`;
+  writeFileSync(recordTemp, JSON.stringify({ dir, inputs } satisfies CacheRecord));
+  renameSync(recordTemp, recordFile);
+  prune(unitDir, key, dir);
+  return join(unitDir, dir);
+}
+
+/** Input path (relative to the project root) → sha1, for a metafile's inputs. */
+function hashInputs(paths: readonly string[], projectRoot: string): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const path of paths) {
+    // Plugin namespaces (`zod-en:...`) are generated, not read from a file.
+    if (/^[a-z-]+:/.test(path)) continue;
+    const absolute = resolve(projectRoot, path);
+    inputs[relative(projectRoot, absolute)] = fileHash(absolute);
+  }
+  return inputs;
 }
 
 function readRecord(file: string): CacheRecord | undefined {
@@ -275,14 +346,24 @@ function sha1(data: string | Buffer): string {
 }
 
 /**
- * Keeps the three newest builds of a unit besides `keep`: a runtime still starting on an older
- * one is not pulled from under it, and the cache does not grow without bound.
+ * Removes older builds recorded under `key` (keeping the two newest besides `keep`, which a runtime
+ * still starting may be loading) and scratch directories a killed build left behind.
  */
-function prune(unitDir: string, keep: string): void {
-  const builds = readdirSync(unitDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('tmp-') && entry.name !== keep)
+function prune(unitDir: string, key: string, keep: string): void {
+  const hourAgo = Date.now() - 3_600_000;
+  const entries = readdirSync(unitDir, { withFileTypes: true }).filter((entry) =>
+    entry.isDirectory(),
+  );
+  for (const entry of entries) {
+    if (entry.name.startsWith('tmp-') && statSync(join(unitDir, entry.name)).mtimeMs < hourAgo) {
+      rmSync(join(unitDir, entry.name), { recursive: true, force: true });
+    }
+  }
+  const builds = entries
+    .filter((entry) => entry.name.startsWith(`${key}-`) && entry.name !== keep)
     .map((entry) => ({ name: entry.name, mtimeMs: statSync(join(unitDir, entry.name)).mtimeMs }))
     .sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const old of builds.slice(3))
+  for (const old of builds.slice(2)) {
     rmSync(join(unitDir, old.name), { recursive: true, force: true });
+  }
 }

@@ -422,7 +422,13 @@ function localFunctions(
  * How the stack's resources are known to a function locally. Its queue URLs are on the gateway's
  * origin: the SQS client sends a call to its `QueueUrl`'s host, which must be the gateway.
  */
-function localNames(gatewayUrl: string, secret: LocalResourceNames['secret']): LocalResourceNames {
+export function localNames(
+  gatewayUrl: string,
+  secret: LocalResourceNames['secret'] = (name) => {
+    const { arn } = localSecret(name);
+    return { ref: arn, arn };
+  },
+): LocalResourceNames {
   const onGateway = (url: string) => url.replace(/^https?:\/\/[^/]+/, gatewayUrl);
   return {
     table: (name) => ({ ref: physicalTableName(name), arn: localTableArn(name) }),
