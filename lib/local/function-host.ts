@@ -89,7 +89,13 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       // Lambda's memory size caps the environment; here it caps the worker's heap.
       resourceLimits: { maxOldGenerationSizeMb: hosted.fn.memoryMb ?? 512 },
       name: hosted.fn.name,
+      // Forwarded by hand to whatever `process.stdout.write` is when a chunk arrives (the local
+      // dashboard's tap, `npm start`'s log file), as Lambda sends a function's output to its logs.
+      stdout: true,
+      stderr: true,
     });
+    worker.stdout.on('data', (chunk: Buffer) => process.stdout.write(chunk));
+    worker.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     const pending = new Map<number, Pending>();
     let settleLoad: { resolve(): void; reject(error: Error): void } | undefined;
     const loaded = new Promise<void>((resolve, reject) => {

@@ -22,6 +22,7 @@ import type { RuntimeMode } from '../../lib/local/function-build.js';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
 import { type FunctionSpec, functions } from '../../lib/manifest.js';
 import { MANIFEST, OnceflowStack } from '../../lib/onceflow-stack.js';
+import { pollUntil } from '../support/poll.js';
 import { createCampaign, http, phoneAt, setupTenant } from './campaign-driver.js';
 
 const ADMIN = 'grants-admin-key';
@@ -59,8 +60,15 @@ const LOCAL_OVERLAY = [
   'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
 ];
 
+let probeVariables: string[] | undefined;
+
 /** The probe's environment variables in the synthesized template (CDK's own assertions). */
 function probeTemplateVariables(): string[] {
+  probeVariables ??= synthesizeProbeVariables();
+  return probeVariables;
+}
+
+function synthesizeProbeVariables(): string[] {
   const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
     .context as Record<string, unknown>;
   const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
@@ -79,22 +87,22 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
   let dataDir: string;
   const runtimeLines: string[] = [];
   const output: string[] = [];
-  const originalWrite = process.stdout.write;
+  const streams = [process.stdout, process.stderr] as const;
+  const originalWrites = streams.map((stream) => stream.write);
   const savedAdmin = process.env.ONCEFLOW_ADMIN_KEY;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'onceflow-grants-'));
     process.env.ONCEFLOW_ADMIN_KEY = ADMIN;
     process.env[SHELL_ONLY] = 'leaked';
-    // The functions' logs reach this process's stdout; keep them to read the errors AWS would log.
-    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-      output.push(String(chunk));
-      return (originalWrite as (...args: unknown[]) => boolean).call(
-        process.stdout,
-        chunk,
-        ...rest,
-      );
-    }) as typeof process.stdout.write;
+    // The functions' logs (errors go to stderr) reach this process; keep them to read what AWS logs.
+    streams.forEach((stream, i) => {
+      const original = originalWrites[i] as (...args: unknown[]) => boolean;
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        output.push(String(chunk));
+        return original.call(stream, chunk, ...rest);
+      }) as typeof stream.write;
+    });
     runtime = await startLocalRuntime({
       port: 0,
       simPort: 0,
@@ -111,7 +119,9 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
 
   afterAll(async () => {
     await runtime?.stop();
-    process.stdout.write = originalWrite;
+    streams.forEach((stream, i) => {
+      stream.write = originalWrites[i] as typeof stream.write;
+    });
     delete process.env[SHELL_ONLY];
     if (savedAdmin === undefined) delete process.env.ONCEFLOW_ADMIN_KEY;
     else process.env.ONCEFLOW_ADMIN_KEY = savedAdmin;
@@ -119,6 +129,9 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
   });
 
   const urls = () => ({ apiUrl: runtime.urls.api, simUrl: runtime.urls.sim });
+  // A worker's output reaches this process on its own channel, a moment after its answer.
+  const loggedLine = (pattern: RegExp) =>
+    pollUntil(() => output.join('').match(pattern), { description: `a log line ${pattern}` });
 
   it('a campaign start fails (500) when the function lacks the sends queue its deps read', async () => {
     // Prepare
@@ -143,7 +156,7 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
 
     // Assess: AWS's answer and AWS's log line.
     expect(started.status).toBe(500);
-    expect(output.join('')).toMatch(
+    await loggedLine(
       /ConfigurationError[^\n]*environment variable ONCEFLOW_QUEUE_SENDS_URL is not set/,
     );
   });
@@ -168,7 +181,7 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
     const refusal = runtimeLines.find((line) => line.startsWith('[iam] putLead:'));
     expect(refusal).toMatch(/dynamodb:\w+ refused \(dynamodb:(PutItem|UpdateItem|DeleteItem)/);
     expect(refusal).toContain(':table/onceflow-inbound');
-    expect(output.join('')).toMatch(/AccessDeniedException/);
+    await loggedLine(/"function_name":"onceflow-putLead"[^\n]*AccessDeniedException/);
   });
 
   it('a function sees exactly its template environment and the local overlay', async () => {
