@@ -82,7 +82,7 @@ export function signingAccessKeyId(authorization: string | undefined): string | 
   return /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1];
 }
 
-type Service = 'dynamodb' | 'sqs' | 'secretsmanager';
+export type Service = 'dynamodb' | 'sqs' | 'secretsmanager';
 
 interface JsonCall {
   readonly service: Service;
@@ -190,8 +190,31 @@ export function sqsPermissions(operation: string, input: Record<string, unknown>
   return [{ action, resource: name ? localQueueArn(name) : '*' }];
 }
 
+/** One call a function made, as the gateway saw it (for benches that count what work costs). */
+export interface AwsCall {
+  readonly functionName: string;
+  readonly service: Service;
+  readonly operation: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  /** The HTTP status of the answer (400 for a refusal or a failed condition). */
+  readonly status: number;
+  /** The answer's JSON body, when it has one. */
+  readonly output?: Readonly<Record<string, unknown>>;
+}
+
+export interface AwsCallObserver {
+  /**
+   * Asks DynamoDB to report the capacity every call consumes (`INDEXES`: each index's too), as a
+   * bench's SDK middleware would set `ReturnConsumedCapacity`.
+   */
+  readonly consumedCapacity?: 'TOTAL' | 'INDEXES';
+  observe(call: AwsCall): void;
+}
+
 export interface AwsGateway {
   readonly server: Server;
+  /** Reports every call from now on to `observer`; returns the unsubscribe. */
+  observe(observer: AwsCallObserver): () => void;
   /** Stops forwarding (the caller closes `server`). */
   close(): void;
 }
@@ -199,6 +222,7 @@ export interface AwsGateway {
 export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
   const principals = new Map(options.principals.map((p) => [accessKeyIdFor(p.name), p]));
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const observers = new Set<AwsCallObserver>();
   const upstream: Record<'dynamodb' | 'sqs', URL> = {
     dynamodb: new URL(options.dynamodbEndpoint),
     sqs: new URL(options.sqsEndpoint),
@@ -266,25 +290,49 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
         'AccessDeniedException',
         `User: ${principal.arn} is not authorized to perform: ${denied.action} on resource: ${denied.resource} because no identity-based policy allows the ${denied.action} action`,
       );
+      notify({ functionName: principal.name, ...call, status: 400 });
       return;
     }
     if (call.service === 'secretsmanager') {
       answerSecret(res, call);
       return;
     }
-    forward(req, res, sqsUrlsToEmulator(call, body), upstream[call.service]);
+    if (observers.size === 0) {
+      forward(req, res, upstreamBody(call, body), upstream[call.service]);
+      return;
+    }
+    const observed = withConsumedCapacity(call);
+    forward(req, res, upstreamBody(observed, body), upstream[call.service], (status, output) =>
+      notify({ functionName: principal.name, ...call, status, ...(output ? { output } : {}) }),
+    );
+  }
+
+  function notify(call: AwsCall): void {
+    for (const observer of observers) observer.observe(call);
+  }
+
+  /** The call with `ReturnConsumedCapacity` set, when an observer asks for it (DynamoDB only). */
+  function withConsumedCapacity(call: JsonCall): JsonCall {
+    const wanted = [...observers].map((o) => o.consumedCapacity).filter(Boolean);
+    if (call.service !== 'dynamodb' || wanted.length === 0) return call;
+    const level = wanted.includes('INDEXES') ? 'INDEXES' : 'TOTAL';
+    return { ...call, input: { ...call.input, ReturnConsumedCapacity: level } };
   }
 
   /**
-   * A function's queue URLs are on the gateway's origin (`LocalResourceNames` in `runtime.ts`); the
-   * SQS emulator knows a queue by the URL on its own.
+   * The body to send on: a function's queue URLs are on the gateway's origin (`localNames` in
+   * `runtime.ts`) and the SQS emulator knows a queue by the URL on its own; an observer's
+   * `ReturnConsumedCapacity` is added to a DynamoDB call.
    */
-  function sqsUrlsToEmulator(call: JsonCall, body: Buffer): Buffer {
+  function upstreamBody(call: JsonCall, body: Buffer): Buffer {
+    const changed = (input: Record<string, unknown>) => Buffer.from(JSON.stringify(input));
+    if (call.service === 'dynamodb') {
+      return call.input.ReturnConsumedCapacity === undefined ? body : changed(call.input);
+    }
     if (call.service !== 'sqs' || typeof call.input.QueueUrl !== 'string') return body;
     const url = new URL(call.input.QueueUrl);
     if (url.origin === upstream.sqs.origin) return body;
-    const rewritten = `${upstream.sqs.origin}${url.pathname}`;
-    return Buffer.from(JSON.stringify({ ...call.input, QueueUrl: rewritten }));
+    return changed({ ...call.input, QueueUrl: `${upstream.sqs.origin}${url.pathname}` });
   }
 
   function answerSecret(res: ServerResponse, call: JsonCall): void {
@@ -329,14 +377,32 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
     }
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, to: URL): void {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    to: URL,
+    answered?: (status: number, output: Record<string, unknown> | undefined) => void,
+  ): void {
     const headers = { ...req.headers, host: to.host, 'content-length': String(body.length) };
     delete headers['accept-encoding'];
     const outgoing = request(
       { host: to.hostname, port: to.port, path: req.url, method: req.method, headers, agent },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (!answered) {
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          res.write(chunk);
+        });
+        answer.on('end', () => {
+          res.end();
+          answered(answer.statusCode ?? 502, parseJson(Buffer.concat(chunks)));
+        });
       },
     );
     outgoing.on('error', (error) => {
@@ -356,10 +422,22 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
   });
   return {
     server,
+    observe(observer) {
+      observers.add(observer);
+      return () => observers.delete(observer);
+    },
     close() {
       agent.destroy();
     },
   };
+}
+
+function parseJson(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -186,14 +186,14 @@ export class RuntimeControl {
 }
 
 /**
- * A worker's side, installed before the function's module loads: declarations go to the runtime
- * through `post`; armings arrive through the returned `update`.
+ * A worker's registry: declarations go to the runtime through `post`; armings arrive through
+ * `update`; passes count against the shared counters.
  */
-export function installWorkerControl(
+export function workerRegistry(
   buffers: ControlBuffers,
   armed: ArmedTable,
   post: (message: DeclareMessage) => void,
-): { update(message: ArmMessage): void } {
+): { registry: FailpointRegistry; update(message: ArmMessage): void } {
   const counters = new Int32Array(buffers.failpoints);
   const declared = new Map<string, string>();
   let table = armed;
@@ -216,12 +216,26 @@ export function installWorkerControl(
       throw new Error('failpoints are cleared through the runtime (DELETE /_local/failpoints)');
     },
   };
-  const global = globalThis as Record<symbol, unknown>;
-  global[CLOCK_OFFSET] = sharedClockOffset(buffers);
-  global[FAILPOINT_REGISTRY] = registry;
   return {
+    registry,
     update(message) {
       table = message.armed;
     },
   };
+}
+
+/**
+ * Installs a worker's side before the function's module loads: the shared clock offset and the
+ * worker's registry on `globalThis`, where the kernel looks for them.
+ */
+export function installWorkerControl(
+  buffers: ControlBuffers,
+  armed: ArmedTable,
+  post: (message: DeclareMessage) => void,
+): { update(message: ArmMessage): void } {
+  const worker = workerRegistry(buffers, armed, post);
+  const global = globalThis as Record<symbol, unknown>;
+  global[CLOCK_OFFSET] = sharedClockOffset(buffers);
+  global[FAILPOINT_REGISTRY] = worker.registry;
+  return worker;
 }

@@ -22,7 +22,13 @@ import {
   functions as manifestFunctions,
   type SecretName,
 } from '../manifest.js';
-import { createAwsGateway, type GatewaySecret, principalArn } from './aws-gateway.js';
+import {
+  type AwsCallObserver,
+  type AwsGateway,
+  createAwsGateway,
+  type GatewaySecret,
+  principalArn,
+} from './aws-gateway.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
   type DeployedFunction,
@@ -125,6 +131,8 @@ export interface LocalRuntime {
   readonly buildMs: number;
   /** Milliseconds from the call to ready. */
   readonly startupMs: number;
+  /** Reports every AWS call a function makes to `observer` (benches count their cost); unsubscribes. */
+  observeAwsCalls(observer: AwsCallObserver): () => void;
   /** Stops everything started; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -199,6 +207,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let host: FunctionHost | undefined;
   const control = new RuntimeControl((message) => host?.broadcast(message));
   let built: BuiltFunctions | undefined;
+  let gateway: AwsGateway | undefined;
   let hosted: HostedFunction[] = [];
 
   try {
@@ -259,7 +268,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return allLoaded;
     };
 
-    const gateway = createAwsGateway({
+    gateway = createAwsGateway({
       dynamodbEndpoint: urls.dynamodb,
       sqsEndpoint: urls.sqs,
       principals: Object.values(deployed).map((d) => ({
@@ -270,8 +279,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       secrets: [...secrets.values()],
       log,
     });
-    await listenOrClose(gateway.server, gatewayPort, stack);
-    stack.push(async () => gateway.close());
+    const awsGateway = gateway;
+    await listenOrClose(awsGateway.server, gatewayPort, stack);
+    stack.push(async () => awsGateway.close());
 
     const sqsEmulator: SqsEmulator = await startSqsEmulator({ port: ports.SQS_PORT });
     stack.push(() => sqsEmulator.stop());
@@ -370,6 +380,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     mode,
     buildMs: built?.buildMs ?? 0,
     startupMs: Math.round(performance.now() - startedAt),
+    observeAwsCalls(observer) {
+      if (!gateway) throw new Error('the runtime has no AWS gateway');
+      return gateway.observe(observer);
+    },
     stop() {
       ready = false;
       stopping ??= runStack();
