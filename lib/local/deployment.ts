@@ -6,7 +6,8 @@
  * local runtime gives a function exactly what the deployed one gets: never a second list. References
  * to the stack's tables, queues and secrets are resolved to the local runtime's names.
  */
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FunctionSpec, QueueName, SecretName, TableName } from '../manifest.js';
 import type { OnceflowStackProps } from '../onceflow-stack.js';
@@ -40,6 +41,8 @@ export interface DeployedFunction {
   readonly statements: readonly PolicyStatement[];
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
+  /** Its Lambda runtime, e.g. `nodejs24.x` (the bundles' esbuild target follows from it). */
+  readonly runtime: string;
 }
 
 /** The settings `bin/onceflow.ts` could pass the stack; locally they come from the shell. */
@@ -81,13 +84,155 @@ interface Template {
 /** The stack's id in `bin/onceflow.ts`. */
 const STACK_ID = 'OnceflowStack';
 
+/** A function as the template has it, references unresolved. */
+interface TemplateFunction {
+  readonly logicalId: string;
+  readonly environment: Readonly<Record<string, unknown>>;
+  readonly statements: ReadonlyArray<{
+    readonly policyId: string;
+    readonly statement: Readonly<Record<string, unknown>>;
+  }>;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  /** The Lambda runtime, e.g. `nodejs24.x`. */
+  readonly runtime: string;
+}
+
+/** What the local runtime reads from the synthesized stack: cacheable, it holds no local name. */
+interface TemplateDeployment {
+  readonly functions: Readonly<Record<string, TemplateFunction>>;
+  /** Logical id → the manifest resource it is. */
+  readonly resources: Readonly<
+    Record<string, { kind: 'table' | 'queue' | 'deadLetterQueue' | 'secret'; name: string }>
+  >;
+}
+
 /**
- * Builds the stack as `cdk synth` does (without bundling) and reads every function from its
- * template. aws-cdk-lib is imported here, not at module load: it costs a second.
+ * Every function as the stack deploys it, resolved to local names. Building the stack costs ~2 s
+ * of CPU (aws-cdk-lib's import and the construct tree) at every start, while DynamoDB Local's JVM
+ * starts beside it: what is read from it is cached while the stack's own source files, cdk.json,
+ * aws-cdk-lib and the functions' declarations stay the same.
  */
 export async function deployedFunctions(
   options: DeploymentOptions,
 ): Promise<Record<string, DeployedFunction>> {
+  const specs = options.functions ?? (await import('../manifest.js')).functions;
+  const deployment = await cachedDeployment(options, specs);
+  const attributes = new Map<string, LocalResource>();
+  for (const [logicalId, resource] of Object.entries(deployment.resources)) {
+    attributes.set(logicalId, localResource(options.names, resource.kind, resource.name));
+  }
+  const deployed: Record<string, DeployedFunction> = {};
+  for (const [name, fn] of Object.entries(deployment.functions)) {
+    const spec = specs[name];
+    if (!spec) throw new Error(`function ${name} is in the template but not in the manifest`);
+    deployed[name] = {
+      name,
+      logicalId: fn.logicalId,
+      spec,
+      environment: Object.fromEntries(
+        Object.entries(fn.environment).map(([variable, value]) => [
+          variable,
+          resolveStrict(value, attributes, `${name}: environment variable ${variable}`),
+        ]),
+      ),
+      statements: fn.statements.map(({ policyId, statement }) =>
+        readStatement(
+          { ...statement, Resource: resolveLoose(statement.Resource, attributes) },
+          `${name}: policy ${policyId}`,
+        ),
+      ),
+      timeoutSeconds: fn.timeoutSeconds,
+      memoryMb: fn.memoryMb,
+      runtime: fn.runtime,
+    };
+  }
+  return deployed;
+}
+
+function localResource(
+  names: LocalResourceNames,
+  kind: TemplateDeployment['resources'][string]['kind'],
+  name: string,
+): LocalResource {
+  switch (kind) {
+    case 'table':
+      return names.table(name as TableName);
+    case 'queue':
+      return names.queue(name as QueueName);
+    case 'deadLetterQueue':
+      return names.deadLetterQueue(name as QueueName);
+    case 'secret':
+      return names.secret(name as SecretName);
+  }
+}
+
+interface DeploymentRecord {
+  /** Input path → sha1 (as `function-build.ts` records a build's inputs). */
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly deployment: TemplateDeployment;
+}
+
+async function cachedDeployment(
+  options: DeploymentOptions,
+  specs: Readonly<Record<string, FunctionSpec>>,
+): Promise<TemplateDeployment> {
+  const { defaultCacheDir, hashInputs, sha1, unchanged } = await import('./function-build.js');
+  const dir = join(defaultCacheDir(options.projectRoot), 'deployment');
+  const key = sha1(JSON.stringify({ specs, settings: options.settings ?? {} })).slice(0, 16);
+  const file = join(dir, `${key}.json`);
+  try {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as DeploymentRecord;
+    if (unchanged(record, options.projectRoot)) return record.deployment;
+  } catch {
+    // Not recorded yet (or unreadable): synthesize.
+  }
+  const [deployment, inputs] = await Promise.all([
+    synthesize(options, specs),
+    stackInputs(options.projectRoot),
+  ]);
+  mkdirSync(dir, { recursive: true });
+  const temporary = `${file}.${randomUUID()}`;
+  writeFileSync(
+    temporary,
+    JSON.stringify({ inputs: hashInputs(inputs, options.projectRoot), deployment }),
+  );
+  renameSync(temporary, file);
+  return deployment;
+}
+
+/**
+ * The files the synthesized stack depends on: every source file the stack's module imports (from
+ * esbuild's metafile, packages left out), this reader, cdk.json, and the versions of aws-cdk-lib
+ * and cdk-nag.
+ */
+async function stackInputs(projectRoot: string): Promise<string[]> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [join(projectRoot, 'lib', 'onceflow-stack.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    absWorkingDir: projectRoot,
+  });
+  return [
+    ...Object.keys(result.metafile.inputs),
+    'lib/local/deployment.ts',
+    'cdk.json',
+    'node_modules/aws-cdk-lib/package.json',
+    'node_modules/cdk-nag/package.json',
+  ];
+}
+
+/** Builds the stack as `cdk synth` does (bundling skipped) and reads every function from it. */
+async function synthesize(
+  options: DeploymentOptions,
+  specs: Readonly<Record<string, FunctionSpec>>,
+): Promise<TemplateDeployment> {
   const [{ App }, stackModule, limitsModule] = await Promise.all([
     import('aws-cdk-lib'),
     import('../onceflow-stack.js'),
@@ -99,61 +244,47 @@ export async function deployedFunctions(
   const app = new App({
     context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
   });
-  const manifest = {
-    ...stackModule.MANIFEST,
-    functions: options.functions ?? stackModule.MANIFEST.functions,
-  };
   const stack = new stackModule.OnceflowStack(app, STACK_ID, {
     ...options.settings,
     limits: limitsModule.limitsFromContext(app.node),
-    manifest,
+    manifest: { ...stackModule.MANIFEST, functions: specs },
   });
   const template = renderTemplate(stack);
-
-  const attributes = new Map<string, LocalResource>();
   const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(construct.node.defaultChild as Parameters<typeof stack.getLogicalId>[0]);
-  for (const [name, table] of Object.entries(stack.tables)) {
-    attributes.set(logicalId(table), options.names.table(name as TableName));
-  }
-  for (const [name, queue] of Object.entries(stack.queues)) {
-    attributes.set(logicalId(queue), options.names.queue(name as QueueName));
-  }
-  for (const [name, queue] of Object.entries(stack.deadLetterQueues)) {
-    attributes.set(logicalId(queue), options.names.deadLetterQueue(name as QueueName));
-  }
-  for (const [name, secret] of Object.entries(stack.secrets)) {
-    attributes.set(logicalId(secret), options.names.secret(name as SecretName));
-  }
 
-  const deployed: Record<string, DeployedFunction> = {};
+  const resources: Record<string, TemplateDeployment['resources'][string]> = {};
+  const record = (
+    kind: TemplateDeployment['resources'][string]['kind'],
+    constructs: Readonly<Record<string, { node: { defaultChild?: unknown } }>>,
+  ) => {
+    for (const [name, construct] of Object.entries(constructs)) {
+      resources[logicalId(construct)] = { kind, name };
+    }
+  };
+  record('table', stack.tables);
+  record('queue', stack.queues);
+  record('deadLetterQueue', stack.deadLetterQueues);
+  record('secret', stack.secrets);
+
+  const functions: Record<string, TemplateFunction> = {};
   for (const [name, fn] of Object.entries(stack.functions)) {
     const id = logicalId(fn);
-    const resource = template.Resources[id];
-    const spec = manifest.functions[name];
-    if (!resource || !spec) throw new Error(`function ${name} (${id}) is not in the template`);
-    const properties = resource.Properties ?? {};
+    const properties = template.Resources[id]?.Properties;
+    if (!properties) throw new Error(`function ${name} (${id}) is not in the template`);
     const variables =
-      ((properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables as
-        | Record<string, unknown>
-        | undefined) ?? {};
-    const environment = Object.fromEntries(
-      Object.entries(variables).map(([variable, value]) => [
-        variable,
-        resolveStrict(value, attributes, `${name}: environment variable ${variable}`),
-      ]),
-    );
-    deployed[name] = {
-      name,
+      (properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+      {};
+    functions[name] = {
       logicalId: id,
-      spec,
-      environment,
-      statements: roleStatements(template, properties.Role, attributes, name),
+      environment: variables,
+      statements: roleStatements(template, properties.Role, name),
       timeoutSeconds: Number(properties.Timeout ?? 3),
       memoryMb: Number(properties.MemorySize ?? 128),
+      runtime: String(properties.Runtime),
     };
   }
-  return deployed;
+  return { functions, resources };
 }
 
 /**
@@ -170,9 +301,8 @@ export function renderTemplate(stack: object): Template {
 function roleStatements(
   template: Template,
   role: unknown,
-  attributes: ReadonlyMap<string, LocalResource>,
   functionName: string,
-): PolicyStatement[] {
+): TemplateFunction['statements'] {
   const roleId = (role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
   if (!roleId) throw new Error(`${functionName}: the function's Role is not a role of the stack`);
   const roleResource = template.Resources[roleId];
@@ -181,20 +311,14 @@ function roleStatements(
       `${functionName}: its role has managed or inline policies, which the local runtime cannot evaluate`,
     );
   }
-  const statements: PolicyStatement[] = [];
+  const statements: Array<TemplateFunction['statements'][number]> = [];
   for (const [policyId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::IAM::Policy') continue;
     const roles = (resource.Properties?.Roles as unknown[] | undefined) ?? [];
     if (!roles.some((r) => (r as { Ref?: string }).Ref === roleId)) continue;
     const document = resource.Properties?.PolicyDocument as { Statement?: unknown[] } | undefined;
-    for (const raw of document?.Statement ?? []) {
-      const statement = raw as Record<string, unknown>;
-      statements.push(
-        readStatement(
-          { ...statement, Resource: resolveLoose(statement.Resource, attributes) },
-          `${functionName}: policy ${policyId}`,
-        ),
-      );
+    for (const statement of document?.Statement ?? []) {
+      statements.push({ policyId, statement: statement as Record<string, unknown> });
     }
   }
   return statements;

@@ -9,7 +9,8 @@
  *   source maps, the functions' shared code split into common chunks: workers cannot run
  *   TypeScript, and a worker that loads node_modules file by file costs several times the memory
  *   and start-up time of one that loads a bundle (figures in the report of issue 19).
- * - The worker's own bootstrap (`function-worker.ts`).
+ * - The workers' own code: the function bootstrap (`function-worker.ts`) and the AWS gateway
+ *   (`gateway-worker.ts`).
  *
  * A build is reused while every file it read (esbuild's metafile inputs) has the same content, so
  * a second start, and every e2e test after the first, skips it. Builds go to a fresh directory
@@ -58,8 +59,10 @@ export interface FunctionBuildOptions {
 export interface BuiltFunctions {
   /** Function name → file: URL of the module exporting its `handler`. */
   readonly modules: Readonly<Record<string, string>>;
-  /** The worker bootstrap (a path). */
+  /** The function worker's bootstrap (a path). */
   readonly workerFile: string;
+  /** The AWS gateway's worker (a path). */
+  readonly gatewayWorkerFile: string;
   /** Milliseconds spent building (0 when everything came from the cache). */
   readonly buildMs: number;
   readonly cached: boolean;
@@ -71,9 +74,13 @@ interface CacheRecord {
   readonly inputs: Readonly<Record<string, string>>;
 }
 
+/** Where the local runtime keeps what it builds: with the dependencies, which a clean install wipes. */
+export function defaultCacheDir(projectRoot: string): string {
+  return join(projectRoot, 'node_modules', '.cache', 'onceflow');
+}
+
 export async function buildFunctions(options: FunctionBuildOptions): Promise<BuiltFunctions> {
-  const cacheDir =
-    options.cacheDir ?? join(options.projectRoot, 'node_modules', '.cache', 'onceflow');
+  const cacheDir = options.cacheDir ?? defaultCacheDir(options.projectRoot);
   const started = performance.now();
   const [functions, worker] = await Promise.all([
     options.mode === 'bundles'
@@ -96,6 +103,7 @@ export async function buildFunctions(options: FunctionBuildOptions): Promise<Bui
       options: (outdir) => ({
         entryPoints: {
           'function-worker': resolve(options.projectRoot, 'lib/local/function-worker.ts'),
+          'gateway-worker': resolve(options.projectRoot, 'lib/local/gateway-worker.ts'),
         },
         outdir,
         outExtension: { '.js': '.mjs' },
@@ -115,6 +123,7 @@ export async function buildFunctions(options: FunctionBuildOptions): Promise<Bui
       Object.entries(functions.modules).map(([name, path]) => [name, pathToFileURL(path).href]),
     ),
     workerFile: join(worker.dir, 'function-worker.mjs'),
+    gatewayWorkerFile: join(worker.dir, 'gateway-worker.mjs'),
     buildMs: cached ? 0 : Math.round(performance.now() - started),
     cached,
   };
@@ -300,7 +309,7 @@ function store(
 }
 
 /** Input path (relative to the project root) → sha1, for a metafile's inputs. */
-function hashInputs(paths: readonly string[], projectRoot: string): Record<string, string> {
+export function hashInputs(paths: readonly string[], projectRoot: string): Record<string, string> {
   const inputs: Record<string, string> = {};
   for (const path of paths) {
     // Plugin namespaces (`zod-en:...`) are generated, not read from a file.
@@ -319,7 +328,8 @@ function readRecord(file: string): CacheRecord | undefined {
   }
 }
 
-function unchanged(record: CacheRecord, projectRoot: string): boolean {
+/** Whether every recorded input still has the content it had. */
+export function unchanged(record: Pick<CacheRecord, 'inputs'>, projectRoot: string): boolean {
   return Object.entries(record.inputs).every(([path, hash]) => {
     try {
       return fileHash(join(projectRoot, path)) === hash;
@@ -341,7 +351,7 @@ function fileHash(path: string): string {
   return hash;
 }
 
-function sha1(data: string | Buffer): string {
+export function sha1(data: string | Buffer): string {
   return createHash('sha1').update(data).digest('hex');
 }
 

@@ -16,19 +16,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settings } from '../../functions/kernel/config.js';
 import { localSecretValue } from '../../functions/kernel/secrets.js';
+import { esbuildTargetOf } from '../bundling/handler-bundle.js';
 import {
   type FunctionSpec,
   localSettings,
   functions as manifestFunctions,
   type SecretName,
 } from '../manifest.js';
-import {
-  type AwsCallObserver,
-  type AwsGateway,
-  createAwsGateway,
-  type GatewaySecret,
-  principalArn,
-} from './aws-gateway.js';
+import { type AwsCallObserver, type GatewaySecret, principalArn } from './aws-gateway.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
   type DeployedFunction,
@@ -51,6 +46,7 @@ import {
 } from './function-build.js';
 import { RuntimeControl } from './function-control.js';
 import { createFunctionHost, type FunctionHost, type HostedFunction } from './function-host.js';
+import { type GatewayHost, startGatewayWorker } from './gateway-host.js';
 import { createHttpAdapter, manifestApiRoutes, manifestDefaultRoute } from './http-adapter.js';
 import { closeServer, listen } from './http-util.js';
 import type { LocalFunction } from './lambda.js';
@@ -207,7 +203,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let host: FunctionHost | undefined;
   const control = new RuntimeControl((message) => host?.broadcast(message));
   let built: BuiltFunctions | undefined;
-  let gateway: AwsGateway | undefined;
+  let gateway: GatewayHost | undefined;
   let hosted: HostedFunction[] = [];
 
   try {
@@ -219,9 +215,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     dynamodbStarting.catch(() => {});
     stack.push(async () => (await dynamodbStarting.catch(() => null))?.stop());
 
-    // While the JVM starts: what each function is on AWS (from the stack), and its code.
+    // While the JVM starts: what each function is on AWS (from the stack), and its code (both
+    // cached by content: a start that changed nothing reads them back).
     const secrets = new Map<SecretName, GatewaySecret>();
-    const deploying = deployedFunctions({
+    const deployed = await deployedFunctions({
       projectRoot,
       functions: functionSpecs,
       settings: stackSettingsFromEnvironment(process.env),
@@ -231,17 +228,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         return { ref: local.arn, arn: local.arn };
       }),
     });
-    const building = import('../constructs/onceflow-function.js').then(({ ESBUILD_TARGET }) =>
-      buildFunctions({
-        mode,
-        projectRoot,
-        target: ESBUILD_TARGET,
-        entries: Object.fromEntries(
-          Object.entries(functionSpecs).map(([name, spec]) => [name, spec.entry]),
-        ),
-      }),
-    );
-    const [deployed, functionsBuilt] = await Promise.all([deploying, building]);
+    const functionsBuilt = await buildFunctions({
+      mode,
+      projectRoot,
+      target: esbuildTargetOf(singleRuntime(deployed)),
+      entries: Object.fromEntries(
+        Object.entries(functionSpecs).map(([name, spec]) => [name, spec.entry]),
+      ),
+    });
     built = functionsBuilt;
     hosted = hostedFunctions(functions, deployed, functionsBuilt, mode, {
       gatewayUrl,
@@ -268,20 +262,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return allLoaded;
     };
 
-    gateway = createAwsGateway({
-      dynamodbEndpoint: urls.dynamodb,
-      sqsEndpoint: urls.sqs,
-      principals: Object.values(deployed).map((d) => ({
-        name: d.name,
-        arn: principalArn(d.name),
-        statements: d.statements,
-      })),
-      secrets: [...secrets.values()],
+    gateway = await startGatewayWorker({
+      workerFile: functionsBuilt.gatewayWorkerFile,
+      data: {
+        dynamodbEndpoint: urls.dynamodb,
+        sqsEndpoint: urls.sqs,
+        port: gatewayPort,
+        principals: Object.values(deployed).map((d) => ({
+          name: d.name,
+          arn: principalArn(d.name),
+          statements: d.statements,
+        })),
+        secrets: [...secrets.values()].map((secret) => ({
+          name: secret.name,
+          arn: secret.arn,
+          value: secret.value(),
+        })),
+      },
       log,
     });
     const awsGateway = gateway;
-    await listenOrClose(awsGateway.server, gatewayPort, stack);
-    stack.push(async () => awsGateway.close());
+    stack.push(() => awsGateway.stop());
 
     const sqsEmulator: SqsEmulator = await startSqsEmulator({ port: ports.SQS_PORT });
     stack.push(() => sqsEmulator.stop());
@@ -484,6 +485,18 @@ function hostedFunctions(
       execArgv: workerExecArgv(fn.name, env.NODE_OPTIONS, mode),
     };
   });
+}
+
+/** The Lambda runtime every function is deployed on (the bundles are built for it). */
+function singleRuntime(deployed: Readonly<Record<string, DeployedFunction>>): string {
+  const runtimes = new Set(Object.values(deployed).map((d) => d.runtime));
+  const [runtime] = runtimes;
+  if (runtimes.size !== 1 || !runtime) {
+    throw new Error(
+      `the functions are deployed on ${[...runtimes].join(', ')}: expected one runtime`,
+    );
+  }
+  return runtime;
 }
 
 /**
