@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { E2E_RUNTIME } from './test/support/e2e-runtime.js';
 
 /**
  * Four projects, run one at a time with `vitest run --project <name>`:
@@ -7,8 +8,9 @@ import { defineConfig } from 'vitest/config';
  *   (tables and queues provisioned from the manifest); each test file gets their environment.
  * - infra: CDK assertions and cdk-nag, no emulators.
  * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time. Its
- *   functions run from the deployed bundles (`ONCEFLOW_RUNTIME=bundles`), built once by the global
- *   setup (`test/support/e2e-global-setup.ts`) and cached by content.
+ *   functions run from the deployed bundles (`ONCEFLOW_RUNTIME=bundles`; the shell may say
+ *   `sources`), built once by the global setup (`test/support/e2e-global-setup.ts`) and cached by
+ *   content.
  */
 /** Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in test output. */
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
@@ -50,7 +52,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          env: { ...env, ONCEFLOW_RUNTIME: 'bundles' },
+          env: { ...env, ONCEFLOW_RUNTIME: E2E_RUNTIME },
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/e2e-global-setup.ts'],
           testTimeout: 120_000,

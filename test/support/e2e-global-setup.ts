@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { ESBUILD_TARGET } from '../../lib/constructs/onceflow-function.js';
 import { buildFunctions, runtimeModeFrom } from '../../lib/local/function-build.js';
 import { functions } from '../../lib/manifest.js';
+import { E2E_RUNTIME } from './e2e-runtime.js';
 
 /** Not `runtime.ts`'s: importing it creates SDK clients in this process. */
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export default async function setup(): Promise<void> {
-  // The project's `env` reaches the test files, not this process: read the mode the same way.
-  const mode = runtimeModeFrom(process.env.ONCEFLOW_RUNTIME ?? E2E_RUNTIME);
+  const mode = runtimeModeFrom(E2E_RUNTIME);
   const built = await buildFunctions({
     mode,
     projectRoot: PROJECT_ROOT,
@@ -30,6 +30,3 @@ export default async function setup(): Promise<void> {
     }\n`,
   );
 }
-
-/** How the e2e project runs functions (`vitest.config.ts` sets the same in the files' env). */
-export const E2E_RUNTIME = 'bundles';
