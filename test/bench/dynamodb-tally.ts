@@ -103,11 +103,11 @@ export interface DynamoDbCounter {
   stop(): DynamoDbTally;
 }
 
-/** Counts every request `client` makes between `start` and `stop`. */
-export function countDynamoDb(client: DynamoDBClient, name: string): DynamoDbCounter {
+/** A counter over whatever charges to the tally it hands out while counting. */
+function counter(attach: (chargeTo: () => DynamoDbTally | undefined) => void): DynamoDbCounter {
   let counting = false;
   let tally = emptyDynamoDbTally();
-  addTallyMiddleware(client, { name, chargeTo: () => (counting ? tally : undefined) });
+  attach(() => (counting ? tally : undefined));
   return {
     start() {
       tally = emptyDynamoDbTally();
@@ -120,6 +120,11 @@ export function countDynamoDb(client: DynamoDBClient, name: string): DynamoDbCou
   };
 }
 
+/** Counts every request `client` makes between `start` and `stop`. */
+export function countDynamoDb(client: DynamoDBClient, name: string): DynamoDbCounter {
+  return counter((chargeTo) => addTallyMiddleware(client, { name, chargeTo }));
+}
+
 /**
  * Observes the DynamoDB calls of the local runtime's functions (each runs in its own worker, so
  * no middleware in this process sees them: the runtime's AWS gateway reports them instead).
@@ -129,8 +134,8 @@ export interface RuntimeCalls {
 }
 
 /**
- * Charges every DynamoDB call of the runtime's functions (those `counted` accepts) to the tally
- * `chargeTo` names at that moment, with `capacity` asked of DynamoDB.
+ * Charges every DynamoDB call of the runtime's functions to the tally `chargeTo` names at that
+ * moment (none: not counted), with `capacity` asked of DynamoDB.
  */
 export function tallyRuntimeCalls(
   runtime: RuntimeCalls,
@@ -155,17 +160,5 @@ export function tallyRuntimeCalls(
 
 /** Counts every DynamoDB call the runtime's functions make between `start` and `stop`. */
 export function countRuntimeDynamoDb(runtime: RuntimeCalls): DynamoDbCounter {
-  let counting = false;
-  let tally = emptyDynamoDbTally();
-  tallyRuntimeCalls(runtime, { chargeTo: () => (counting ? tally : undefined) });
-  return {
-    start() {
-      tally = emptyDynamoDbTally();
-      counting = true;
-    },
-    stop() {
-      counting = false;
-      return tally;
-    },
-  };
+  return counter((chargeTo) => tallyRuntimeCalls(runtime, { chargeTo }));
 }

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { spawnLocalRuntime } from '../support/local-runtime.js';
+import { median } from './coldstart.bench.js';
 
 interface Sample {
   readonly readyMs: number;
@@ -82,14 +83,6 @@ async function sample(mode: string): Promise<Sample> {
   } finally {
     await runtime.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export default async function startup(args: string[]): Promise<void> {
