@@ -112,6 +112,48 @@ describe('alarms from the catalogue', () => {
       },
     });
   });
+
+  // A topic policy replaces SNS's default one: without an Allow for CloudWatch's service
+  // principal no alarm can publish ("no resource-based policy allows the SNS:Publish action").
+  it('lets CloudWatch alarms of this account (and this stack) publish to the topic, SSL only', () => {
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const policy = policies[0]?.Properties as {
+      Topics: unknown[];
+      PolicyDocument: { Statement: Array<Record<string, unknown>> };
+    };
+    expect(policy.Topics).toEqual([{ Ref: topicId }]);
+    const statements = policy.PolicyDocument.Statement;
+    const publish = statements.filter(
+      (s) =>
+        s.Effect === 'Allow' &&
+        JSON.stringify(s.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
+    expect(publish).toHaveLength(1);
+    expect(publish[0]).toMatchObject({
+      Action: 'sns:Publish',
+      Resource: { Ref: topicId },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': expect.anything() },
+      },
+    });
+    // The alarms it allows are this stack's own (every alarm name starts with the stack name).
+    const sourceArn = JSON.stringify(
+      (publish[0]?.Condition as { ArnLike: Record<string, unknown> }).ArnLike['aws:SourceArn'],
+    );
+    expect(sourceArn).toContain(':alarm:Obs-*');
+    for (const alarmName of alarmNames) expect(alarmName.startsWith('"Obs-')).toBe(true);
+    // The enforce-SSL statement stays.
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+  });
 });
 
 describe('context values', () => {
