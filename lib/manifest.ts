@@ -46,7 +46,11 @@ export interface TableSpec {
 }
 
 export interface QueueSpec {
-  /** Seconds a received message stays invisible; must exceed the consumer's timeout. */
+  /**
+   * Seconds a received message stays invisible: at least 6x its consumer's timeout (Lambda's rule
+   * for an SQS event source, checked at synth), so a batch Lambda retries after a throttle is
+   * still hidden while it runs.
+   */
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the queue's FIFO dead-letter queue. */
   readonly maxReceiveCount: number;
@@ -74,6 +78,14 @@ export type Trigger =
       readonly kind: 'queue';
       readonly queue: QueueName;
       readonly batchSize: number;
+      /**
+       * The longest one record can take, from the bounds of the code it runs (provider timeouts,
+       * waits, retries). The consumer starts no record with less than this left of its invocation
+       * (the rest of the batch goes back to the queue), so a batch whose records run one after
+       * another (one message group) never outruns the function; the function's timeout must
+       * hold at least one record (checked at synth).
+       */
+      readonly recordSeconds: number;
     }
   | {
       readonly kind: 'schedule';
@@ -163,10 +175,11 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
+// Each 6x its consumer's timeout (processJob 60 s, sendCampaignMessage 90 s, fanoutCampaign 60 s).
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
-  jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
-  sends: { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 },
-  fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  jobs: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
+  sends: { visibilityTimeoutSeconds: 540, maxReceiveCount: 10 },
+  fanout: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
 };
 
 export const functions: Readonly<Record<string, FunctionSpec>> = {
@@ -265,7 +278,10 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   processJob: {
     entry: 'functions/jobs/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
-    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
+    // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
+    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) would be
+    // 250 s, so the consumer stops taking records when less than 25 s are left.
+    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
     tables: { inbound: 'readWrite' },
     secrets: ['aiApiKey'],
     environment: { ONCEFLOW_AI_BASE_URL: 'https://api.openai.com' },
@@ -345,7 +361,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   fanoutCampaign: {
     entry: 'functions/campaigns/handlers/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",
-    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1 },
+    // A record: one shard until its 20 s budget is spent (`fanout-campaign.ts`), plus the page in
+    // flight then (a query, a mark, 10 SQS batches of 10, a cursor write: a few seconds): 30 s.
+    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1, recordSeconds: 30 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['sends', 'fanout'],
     timeoutSeconds: 60,
@@ -353,11 +371,17 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   sendCampaignMessage: {
     entry: 'functions/campaigns/handlers/send-campaign-message.ts',
     description: 'Sends one campaign recipient its WhatsApp template, at most once',
-    trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
+    // A record, at worst (`sender.ts`): a send token (waits up to 15 s) and the provider call
+    // (10 s timeout), two inline retries each with its back-off (<= 0.35 s, 0.6 s), another token
+    // (15 s) and call (10 s), then the wamid store (up to 6 attempts, <= 6.3 s of back-off) and
+    // ~2 s of DynamoDB reads and writes: 15 + 10 + 2 x (0.6 + 15 + 10) + 6.3 + 2 = 84.5 -> 85 s.
+    // A batch of 10 in one message group could take 850 s, so the consumer stops taking records
+    // when less than 85 s are left, and the function's 90 s hold one record at worst.
+    trigger: { kind: 'queue', queue: 'sends', batchSize: 10, recordSeconds: 85 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
     environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com' },
-    timeoutSeconds: 50,
+    timeoutSeconds: 90,
   },
   recoverCampaigns: {
     entry: 'functions/campaigns/handlers/recover-campaigns.ts',

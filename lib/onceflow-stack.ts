@@ -39,7 +39,7 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { reconcileWindowProblem } from '../functions/kernel/config.js';
+import { RECORD_SECONDS_ENV, reconcileWindowProblem } from '../functions/kernel/config.js';
 import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
@@ -382,13 +382,9 @@ export class OnceflowStack extends Stack {
         return;
       }
       case 'queue': {
-        const queueSpec = manifest.queues[trigger.queue];
-        const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-        if (!(queueSpec.visibilityTimeoutSeconds > timeoutSeconds)) {
-          throw new Error(
-            `queue '${trigger.queue}' visibility timeout (${queueSpec.visibilityTimeoutSeconds}s) must exceed the timeout of its consumer '${name}' (${timeoutSeconds}s); AWS advises 6x`,
-          );
-        }
+        checkQueueTiming(name, spec, trigger, manifest.queues[trigger.queue]);
+        // The consumer starts no record with less than this left (`functions/kernel/queue-consumer.ts`).
+        fn.addEnvironment(RECORD_SECONDS_ENV, String(trigger.recordSeconds));
         fn.addEventSource(
           new SqsEventSource(lookup(this.queues, trigger.queue, name), {
             batchSize: trigger.batchSize,
@@ -445,6 +441,37 @@ export function scheduleRate(everySeconds: number): Duration {
     throw new Error(`schedule everySeconds must be positive, got ${everySeconds}`);
   }
   return Duration.minutes(Math.max(1, Math.ceil(everySeconds / 60)));
+}
+
+/**
+ * Lambda's rule for an SQS event source: the queue hides a received message for at least six times
+ * the function's timeout, so a batch Lambda retries after a throttle is still hidden while it runs
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). And the function must
+ * hold at least one record at its longest; the consumer takes no more than its time allows.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+function checkQueueTiming(
+  name: string,
+  spec: FunctionSpec,
+  trigger: Extract<FunctionSpec['trigger'], { kind: 'queue' }>,
+  queueSpec: QueueSpec,
+): void {
+  const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const visibility = queueSpec.visibilityTimeoutSeconds;
+  if (visibility < VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds) {
+    throw new Error(
+      `queue '${trigger.queue}' visibility timeout (${visibility}s) must be at least ${VISIBILITY_TIMEOUT_FACTOR}x the timeout of its consumer '${name}' (${timeoutSeconds}s, so at least ${VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds}s): https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html`,
+    );
+  }
+  if (!Number.isInteger(trigger.recordSeconds) || trigger.recordSeconds < 1) {
+    throw new Error(`consumer '${name}': recordSeconds must be a positive whole number`);
+  }
+  if (timeoutSeconds < trigger.recordSeconds) {
+    throw new Error(
+      `consumer '${name}' of queue '${trigger.queue}': its timeout (${timeoutSeconds}s) cannot hold one record (${trigger.recordSeconds}s at its longest)`,
+    );
+  }
 }
 
 /** A FIFO queue with two consumers would split its message groups between them. */

@@ -17,6 +17,12 @@
  * operator can see it.
  * A failpoint crash aborts the whole invocation, as a real crash would: the remaining records are
  * not processed and the batch comes back after its visibility timeout.
+ *
+ * A consumer starts no record with less than the manifest's `recordSeconds` (the longest one record
+ * can take) left of its invocation: that record and the rest of its group are reported as batch
+ * item failures, untouched, and come back. Ten records of one message group run one after another,
+ * and ten provider timeouts in a row would otherwise outrun the function, which times out the
+ * whole batch (records already done included) and hides it for the visibility timeout.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
@@ -25,6 +31,7 @@ import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
+import { recordSeconds } from './config.js';
 import { withEdgeMiddleware } from './edge-middleware.js';
 import { FailpointCrashError } from './failpoints.js';
 import type { QueueName } from './resource-names.js';
@@ -47,6 +54,41 @@ export interface QueueConsumerOptions<S extends z.ZodType> {
   readonly queue: QueueName;
   readonly schema: S;
   readonly handle: (message: QueueMessage<z.output<S>>) => Promise<void>;
+}
+
+/** How much time the invocation has left, and how much one record needs at its longest. */
+export interface BatchDeadline {
+  readonly remainingMs: () => number;
+  readonly recordMs: number;
+}
+
+/** Not enough time left for one more record: it goes back to the queue untouched. */
+export class RecordDeadlineError extends Error {
+  override name = 'RecordDeadlineError';
+}
+
+/** True when a record may still start: always without a deadline. */
+export function timeForRecord(deadline: BatchDeadline | undefined): boolean {
+  return deadline === undefined || deadline.remainingMs() >= deadline.recordMs;
+}
+
+/** Logged once per batch that handed records back for lack of time. */
+export function logDeadline(queue: QueueName, returned: number, deadline?: BatchDeadline): void {
+  if (returned === 0) return;
+  logger.info('records handed back: not enough time left in this invocation for one more', {
+    queue,
+    returned,
+    recordMs: deadline?.recordMs,
+  });
+}
+
+/** The deadline of a Lambda invocation: the function's remaining time and the manifest's bound. */
+function deadlineOf(context: Context | undefined): BatchDeadline | undefined {
+  const seconds = recordSeconds();
+  if (seconds === undefined || typeof context?.getRemainingTimeInMillis !== 'function') {
+    return undefined;
+  }
+  return { remainingMs: () => context.getRemainingTimeInMillis(), recordMs: seconds * 1000 };
 }
 
 const recordSchemas = new WeakMap<z.ZodType, z.ZodType>();
@@ -115,10 +157,15 @@ export async function handleRecord<S extends z.ZodType>(
 
 /** Builds the record-level work of a consumer; exported so tests can drive it without a Lambda. */
 export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
     let crash: FailpointCrashError | undefined;
+    let returned = 0;
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       if (crash) throw crash;
+      if (!timeForRecord(deadline)) {
+        returned += 1;
+        throw new RecordDeadlineError(`no time left for record ${record.messageId}`);
+      }
       try {
         await handleRecord(options, record);
       } catch (error) {
@@ -132,20 +179,27 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
       throwOnFullBatchFailure: false,
     });
     if (crash) throw crash;
+    logDeadline(options.queue, returned, deadline);
     return response;
   };
 }
 
-/** Wraps a batch function as a Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
-export function sqsLambdaHandler(consume: (event: SQSEvent) => Promise<SQSBatchResponse>) {
+/**
+ * Wraps a batch function as a Lambda handler for an SQS FIFO event source with
+ * `ReportBatchItemFailures`; the invocation runs as `queue:<name>`, the source of its metrics.
+ */
+export function sqsLambdaHandler(
+  queue: QueueName,
+  consume: (event: SQSEvent, deadline?: BatchDeadline) => Promise<SQSBatchResponse>,
+) {
   return withEdgeMiddleware(
     middy((event: SQSEvent, context: Context) =>
-      withInvocation('queue', context, () => consume(event)),
+      withInvocation(`queue:${queue}`, context, () => consume(event, deadlineOf(context))),
     ),
   );
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return sqsLambdaHandler(consumeBatch(options));
+  return sqsLambdaHandler(options.queue, consumeBatch(options));
 }

@@ -242,12 +242,32 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       },
     );
 
-    it('gives every consumer less time than its queue hides a message', () => {
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: "set the source
+    // queue's visibility timeout to at least six times the configuration timeout on your function".
+    it("hides a consumer's messages for at least 6x the consumer's timeout (AWS's SQS rule)", () => {
       for (const [name, spec] of functionEntries) {
         if (spec.trigger.kind !== 'queue') continue;
         const fn = resources[idOf(fnOf(name))];
-        const visibility = manifest.queues[spec.trigger.queue].visibilityTimeoutSeconds;
-        expect(fn?.Properties?.Timeout as number).toBeLessThan(visibility);
+        const queue = resources[idOf(stack.queues[spec.trigger.queue])];
+        const timeout = fn?.Properties?.Timeout as number;
+        expect(queue?.Properties?.VisibilityTimeout as number, name).toBeGreaterThanOrEqual(
+          6 * timeout,
+        );
+      }
+    });
+
+    it('gives every consumer room for at least one record, and tells it how long one takes', () => {
+      for (const [name, spec] of functionEntries) {
+        if (spec.trigger.kind !== 'queue') continue;
+        const fn = resources[idOf(fnOf(name))];
+        const timeout = fn?.Properties?.Timeout as number;
+        expect(timeout, name).toBeGreaterThanOrEqual(spec.trigger.recordSeconds);
+        const environment = props<{ Environment: { Variables: Record<string, unknown> } }>(
+          fn,
+        ).Environment;
+        expect(environment.Variables.ONCEFLOW_RECORD_SECONDS, name).toBe(
+          String(spec.trigger.recordSeconds),
+        );
       }
     });
 
@@ -525,10 +545,10 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
 describe('synth-time checks', () => {
   const [queue] = QUEUE_NAMES;
   if (!queue) throw new Error('the manifest declares no queue');
-  const consumer = (timeoutSeconds: number): FunctionSpec => ({
+  const consumer = (timeoutSeconds: number, recordSeconds = 1): FunctionSpec => ({
     entry: 'functions/__probe__/consumer.ts',
     description: 'probe: consumer',
-    trigger: { kind: 'queue', queue, batchSize: 10 },
+    trigger: { kind: 'queue', queue, batchSize: 10, recordSeconds },
     tables: {},
     timeoutSeconds,
   });
@@ -537,12 +557,24 @@ describe('synth-time checks', () => {
     functions,
   });
 
-  it('refuses a consumer whose timeout is not below its queue visibility timeout', () => {
+  it('refuses a consumer whose queue hides a message for less than 6x its timeout, naming both', () => {
     const visibility = MANIFEST.queues[queue].visibilityTimeoutSeconds;
-    expect(() => synth(withFunctions({ slow: consumer(visibility) }))).toThrow(
-      /visibility timeout/,
+    const tooSlow = Math.floor(visibility / 6) + 1;
+    expect(() => synth(withFunctions({ slow: consumer(tooSlow) }))).toThrow(
+      new RegExp(
+        `queue '${queue}' visibility timeout \\(${visibility}s\\) must be at least 6x .*'slow'`,
+      ),
     );
-    expect(() => synth(withFunctions({ fast: consumer(visibility - 1) }))).not.toThrow();
+    expect(() =>
+      synth(withFunctions({ fast: consumer(Math.floor(visibility / 6)) })),
+    ).not.toThrow();
+  });
+
+  it('refuses a consumer whose timeout cannot hold one record', () => {
+    expect(() => synth(withFunctions({ tight: consumer(5, 6) }))).toThrow(
+      /'tight'.*timeout \(5s\).*one record \(6s at its longest\)/,
+    );
+    expect(() => synth(withFunctions({ roomy: consumer(5, 5) }))).not.toThrow();
   });
 
   it('refuses two consumers on one FIFO queue', () => {
