@@ -202,8 +202,25 @@ export function alarmsOf(template: { Resources: Record<string, Resource> }): Tem
         Period?: number;
         ReturnData?: boolean;
       }>;
-      const returned = queries.find((q) => q.ReturnData !== false && q.Expression);
-      if (!returned?.Expression) throw new Error(`${logicalId}: no expression returns data`);
+      const returned = queries.find((q) => q.ReturnData !== false);
+      if (!returned) throw new Error(`${logicalId}: no query returns data`);
+      if (returned.MetricStat) {
+        const { Metric, Period, Stat } = returned.MetricStat;
+        return {
+          ...common,
+          statistic: Stat.toUpperCase(),
+          periodSeconds: Number(Period),
+          selectors: [
+            {
+              namespace: Metric.Namespace,
+              name: Metric.MetricName,
+              schema: (Metric.Dimensions ?? []).map((d) => d.Name),
+              equals: Object.fromEntries((Metric.Dimensions ?? []).map((d) => [d.Name, d.Value])),
+            },
+          ],
+        };
+      }
+      if (!returned.Expression) throw new Error(`${logicalId}: no expression returns data`);
       if (/^\s*SELECT/i.test(returned.Expression)) {
         const { statistic, selector } = parseInsightsQuery(returned.Expression);
         return {
