@@ -53,7 +53,7 @@ import {
   type TableName,
   type TableSpec,
 } from './manifest.js';
-import { DEFAULT_LIMITS, type OperationalLimits } from './operational-limits.js';
+import { checkLimits, DEFAULT_LIMITS, type OperationalLimits } from './operational-limits.js';
 
 /** The part of `lib/manifest.ts` the stack is generated from. */
 export interface OnceflowManifest {
@@ -172,8 +172,14 @@ export class OnceflowStack extends Stack {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     checkQueueConsumers(manifest);
     const limits = props.limits ?? DEFAULT_LIMITS;
+    checkLimits(limits, {
+      functions: Object.keys(manifest.functions),
+      queues: Object.keys(manifest.queues),
+    });
 
-    this.tables = mapRecord(manifest.tables, (name, spec) => this.createTable(name, spec));
+    this.tables = mapRecord(manifest.tables, (name, spec) =>
+      this.createTable(name, spec, limits.deletionProtection),
+    );
     const queuePairs = mapRecord(manifest.queues, (name, spec) => this.createQueue(name, spec));
     this.queues = mapRecord(queuePairs, (_, pair) => pair.queue);
     this.deadLetterQueues = mapRecord(queuePairs, (_, pair) => pair.deadLetterQueue);
@@ -231,8 +237,11 @@ export class OnceflowStack extends Stack {
     }
   }
 
-  private createTable(name: TableName, spec: TableSpec): Table {
+  private createTable(name: TableName, spec: TableSpec, deletionProtection: boolean): Table {
     const table = new Table(this, `${pascal(name)}Table`, {
+      // Retained when the stack is deleted, and protected from a delete by hand or by an update
+      // that would replace it; a throwaway test stack turns protection off (docs/deploy.md).
+      deletionProtection,
       partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
       sortKey: spec.sortKey ? { name: spec.sortKey, type: AttributeType.STRING } : undefined,
       billingMode: BillingMode.PAY_PER_REQUEST,
