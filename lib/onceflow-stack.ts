@@ -417,11 +417,20 @@ export class OnceflowStack extends Stack {
           target: new LambdaInvoke(fn, {
             role,
             input: ScheduleTargetInput.fromObject({ schedule: name }),
-            // A sweep older than its own interval is superseded by the next firing.
+            // Scheduler's own retries: of handing the event to Lambda (a throttled Invoke call),
+            // not of a run that failed. A sweep older than its own interval is superseded by the
+            // next firing.
             maxEventAge: every,
             retryAttempts: 2,
           }),
         });
+        // Lambda's retries of a run that failed: by default twice (about 1 and 2 minutes later)
+        // with events kept up to 6 hours, each retry beside the next firings. For a sweep the next
+        // firing is the retry, so none, and an event older than one interval is dropped (the
+        // schedule lease keeps any run that still arrives from overlapping another). A failed run
+        // still counts in the function's Errors (the LambdaErrors alarm).
+        // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+        fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: every });
         const fnId = this.getLogicalId(fn.node.defaultChild as CfnElement);
         NagSuppressions.addResourceSuppressions(
           role,

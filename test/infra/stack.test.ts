@@ -518,6 +518,26 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       expect(statements.flatMap((s) => asArray(s.Action))).toEqual(['lambda:InvokeFunction']);
       expect(targetsOf(statements, () => true)).toEqual(new Set([idOf(fnOf(name))]));
     });
+
+    // Lambda retries a failed asynchronous invocation twice by default and keeps the event up to
+    // 6 hours; for a sweep the next firing is the retry.
+    it.each(scheduled)(
+      '%s: no Lambda retry of a failed run, and no event older than one interval',
+      (name, spec) => {
+        if (spec.trigger.kind !== 'schedule') throw new Error('not a schedule');
+        const configs = Object.values(
+          template.findResources('AWS::Lambda::EventInvokeConfig', {
+            Properties: { FunctionName: { Ref: idOf(fnOf(name)) } },
+          }),
+        );
+        expect(configs).toHaveLength(1);
+        expect(configs[0]?.Properties).toMatchObject({
+          MaximumRetryAttempts: 0,
+          MaximumEventAgeInSeconds: scheduleRate(spec.trigger.everySeconds).toSeconds(),
+          Qualifier: '$LATEST',
+        });
+      },
+    );
   });
 
   describe('secrets and outputs', () => {
