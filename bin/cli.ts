@@ -437,7 +437,9 @@ reconcile
 // docs: regenerate the generated parts of docs/
 program
   .command('docs')
-  .description('regenerate docs/openapi.json and the metrics table of docs/runbook.md')
+  .description(
+    'regenerate docs/openapi.json, the metrics table of docs/runbook.md and the cost table of docs/deploy.md',
+  )
   .action(async () => {
     const { openApiDocument } = await import('../lib/openapi.js');
     const { renderMetricsTable, RUNBOOK_TABLE_BEGIN, RUNBOOK_TABLE_END } = await import(
@@ -453,10 +455,22 @@ program
       'docs/runbook.md',
       `${runbook.slice(0, begin + RUNBOOK_TABLE_BEGIN.length)}\n${renderMetricsTable()}\n${runbook.slice(end)}`,
     );
+    // The alarm, secret and key figures of docs/deploy.md, counted from the synthesized template.
+    const { countStack, renderCostTable, withCostTable } = await import('../lib/stack-costs.js');
+    const { App } = await import('aws-cdk-lib');
+    const { Template } = await import('aws-cdk-lib/assertions');
+    const { OnceflowStack } = await import('../lib/onceflow-stack.js');
+    const cdkJson = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context?: object };
+    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+    const counts = countStack(Template.fromStack(new OnceflowStack(app, 'Docs')).toJSON());
+    const deploy = readFileSync('docs/deploy.md', 'utf8');
+    writeFileSync('docs/deploy.md', withCostTable(deploy, renderCostTable(counts)));
     // The repository's formatter owns the layout of checked-in JSON.
     const { execFileSync } = await import('node:child_process');
     execFileSync('npx', ['biome', 'format', '--write', 'docs/openapi.json'], { stdio: 'ignore' });
-    process.stdout.write('wrote docs/openapi.json and the metrics table of docs/runbook.md\n');
+    process.stdout.write(
+      'wrote docs/openapi.json, the metrics table of docs/runbook.md and the cost table of docs/deploy.md\n',
+    );
   });
 
 /** Phones stay out of terminal scrollback: the last two digits are enough to match a ticket. */

@@ -235,6 +235,16 @@ export class OnceflowStack extends Stack {
     for (const [name, queue] of entries(this.deadLetterQueues)) {
       new CfnOutput(this, `${pascal(name)}DeadLetterQueueUrl`, { value: queue.queueUrl });
     }
+    // Every secret, to set after the first deploy (docs/deploy.md): its ARN is what
+    // `aws secretsmanager put-secret-value --secret-id` takes; the name is what the console shows.
+    for (const [name, secret] of entries(this.secrets)) {
+      const what = SECRET_DESCRIPTIONS[name].replace(/ \(set by the operator\)$/, '');
+      new CfnOutput(this, `${pascal(name)}SecretArn`, {
+        value: secret.secretArn,
+        description: `Secret ${name}: ${what}`,
+      });
+      new CfnOutput(this, `${pascal(name)}SecretName`, { value: secret.secretName });
+    }
   }
 
   private createTable(name: TableName, spec: TableSpec, deletionProtection: boolean): Table {

@@ -26,6 +26,7 @@ import {
   MANIFEST,
   type OnceflowManifest,
   OnceflowStack,
+  SECRET_DESCRIPTIONS,
   scheduleRate,
 } from '../../lib/onceflow-stack.js';
 import { everyTriggerManifest, QUEUE_NAMES, SECRET_NAMES, testApp } from './synth-support.js';
@@ -558,6 +559,20 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       for (const queue of Object.values(stack.queues)) {
         expect(outputs).toContainEqual({ Ref: idOf(queue) });
       }
+    });
+
+    // The deploy guide's first step after `cdk deploy` is setting each secret: its ARN (what
+    // `aws secretsmanager put-secret-value --secret-id` takes) and name are outputs.
+    it.each(SECRET_NAMES)('outputs secret %s by ARN and by name, described', (name) => {
+      const pascal = name.charAt(0).toUpperCase() + name.slice(1);
+      const outputs = template.findOutputs('*');
+      expect(outputs[`${pascal}SecretArn`]?.Value).toEqual({ Ref: idOf(stack.secrets[name]) });
+      expect(outputs[`${pascal}SecretArn`]?.Description).toContain(
+        SECRET_DESCRIPTIONS[name].replace(/ \(set by the operator\)$/, ''),
+      );
+      expect(JSON.stringify(outputs[`${pascal}SecretName`]?.Value)).toContain(
+        idOf(stack.secrets[name]),
+      );
     });
   });
 });
