@@ -12,12 +12,14 @@
  * the holder ends (or its lease expires, if it crashed) does the work.
  */
 import { randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ddb } from './clients.js';
 import { systemClock } from './clock.js';
+import { conditionalUpdate } from './conditional-update.js';
 import { withEdgeMiddleware } from './edge-middleware.js';
-import { claimLease, releaseLease } from './lease.js';
+import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from './lease.js';
 import { logger, withInvocation } from './telemetry.js';
 
 export interface ScheduleOptions {
@@ -37,6 +39,27 @@ export interface ScheduleSkipped {
 /** The lease item of a schedule: one per schedule, in the context's table, in no index. */
 export function scheduleLeaseKey(name: string): { pk: string; sk: string } {
   return { pk: `SCHEDULE#${name}`, sk: 'LEASE' };
+}
+
+/**
+ * Frees a schedule's lease whoever holds it, in `table` if it is there. Only for a runtime that
+ * knows every earlier run is dead: the local runtime starting again after its process was killed.
+ * (On AWS a run killed at its timeout loses its lease then: the lease lasts the invocation's time.)
+ */
+export async function freeScheduleLease(
+  client: DynamoDBDocumentClient,
+  table: string,
+  name: string,
+): Promise<boolean> {
+  const result = await conditionalUpdate(client, {
+    table,
+    key: scheduleLeaseKey(name),
+    remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
+    conditions: [
+      { expression: 'attribute_exists(#leaseOwner)', names: { '#leaseOwner': LEASE_OWNER } },
+    ],
+  });
+  return result.applied;
 }
 
 /** When the function's remaining time is unknown (not in Lambda): Lambda's longest timeout. */

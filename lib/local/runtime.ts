@@ -12,7 +12,7 @@ import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settings } from '../../functions/kernel/config.js';
-import { functions as manifestFunctions } from '../manifest.js';
+import { functions as manifestFunctions, type TableName } from '../manifest.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
   assertJavaAvailable,
@@ -207,6 +207,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const dynamodb: DynamoDbLocal = await dynamodbStarting;
     await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
+    await freeScheduleLeases();
 
     const pollers: QueuePoller[] = functions.flatMap((f) =>
       f.queue
@@ -267,6 +268,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 export function checkSettings(): void {
   for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
     void settings[name as keyof typeof settings];
+  }
+}
+
+/**
+ * A runtime starting on kept data ends every run of the process before it: a killed process would
+ * otherwise hold its schedules' leases (`functions/kernel/schedule.ts`) until they expire, and
+ * recovery would wait that long. Each lease lives in one of its function's writable tables.
+ */
+async function freeScheduleLeases(): Promise<void> {
+  // Imported now, like the handlers: the kernel's clients read the environment applied above.
+  const { ddb } = await import('../../functions/kernel/clients.js');
+  const { freeScheduleLease } = await import('../../functions/kernel/schedule.js');
+  for (const [name, spec] of Object.entries(manifestFunctions)) {
+    if (spec.trigger.kind !== 'schedule') continue;
+    for (const [table, access] of Object.entries(spec.tables)) {
+      if (access !== 'readWrite') continue;
+      await freeScheduleLease(ddb, physicalTableName(table as TableName), name);
+    }
   }
 }
 

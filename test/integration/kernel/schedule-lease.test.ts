@@ -11,7 +11,11 @@ import { ddb } from '../../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../../functions/kernel/clock.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { claimLease } from '../../../functions/kernel/lease.js';
-import { runLeased, scheduleLeaseKey } from '../../../functions/kernel/schedule.js';
+import {
+  freeScheduleLease,
+  runLeased,
+  scheduleLeaseKey,
+} from '../../../functions/kernel/schedule.js';
 import { raceTrials } from '../../support/race.js';
 
 const table = () => tableName('campaigns');
@@ -82,6 +86,22 @@ describe('schedule lease', () => {
     });
     advanceSystemClock(121_000);
     expect(await runLeased(name, table(), invocation(), async () => 'ran')).toBe('ran');
+  });
+
+  it('a runtime that starts again frees the lease its killed process held: the next run works', async () => {
+    const name = `restart-${randomUUID()}`;
+    await claimLease(ddb, {
+      table: table(),
+      key: scheduleLeaseKey(name),
+      owner: 'killed-process',
+      leaseSeconds: 120,
+      clock: systemClock,
+    });
+    expect(await freeScheduleLease(ddb, table(), name)).toBe(true);
+    expect(await runLeased(name, table(), invocation(), async () => 'ran')).toBe('ran');
+    // Nothing held, nothing to free; a schedule whose lease lives elsewhere is left alone.
+    expect(await freeScheduleLease(ddb, table(), name)).toBe(false);
+    expect(await freeScheduleLease(ddb, table(), `never-${randomUUID()}`)).toBe(false);
   });
 
   it("lasts the invocation's remaining time, and is released after the run", async () => {
