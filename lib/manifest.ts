@@ -175,11 +175,13 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
-// Each 6x its consumer's timeout (processJob 60 s, sendCampaignMessage 90 s, fanoutCampaign 60 s).
+// Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
+// (and blocks their FIFO message groups) for this long; records a consumer has no time for are
+// handed back at once instead (`recordSeconds`).
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
-  jobs: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
-  sends: { visibilityTimeoutSeconds: 540, maxReceiveCount: 10 },
-  fanout: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
+  jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
+  fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
 };
 
 export const functions: Readonly<Record<string, FunctionSpec>> = {
@@ -279,13 +281,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     entry: 'functions/jobs/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
-    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) would be
-    // 250 s, so the consumer stops taking records when less than 25 s are left.
+    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
+    // 250 s, so the consumer hands back what it has no 25 s left for.
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
     tables: { inbound: 'readWrite' },
     secrets: ['aiApiKey'],
     environment: { ONCEFLOW_AI_BASE_URL: 'https://api.openai.com' },
-    timeoutSeconds: 60,
+    timeoutSeconds: 30,
   },
   recoverJobs: {
     entry: 'functions/jobs/handlers/recover-jobs-schedule.ts',
@@ -362,26 +364,28 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     entry: 'functions/campaigns/handlers/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",
     // A record: one shard until its 20 s budget is spent (`fanout-campaign.ts`), plus the page in
-    // flight then (a query, a mark, 10 SQS batches of 10, a cursor write: a few seconds): 30 s.
-    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1, recordSeconds: 30 },
+    // flight then (a query, a mark, 10 SQS batches of 10, a cursor write: under 5 s): 25 s.
+    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['sends', 'fanout'],
-    timeoutSeconds: 60,
+    timeoutSeconds: 30,
   },
   sendCampaignMessage: {
     entry: 'functions/campaigns/handlers/send-campaign-message.ts',
     description: 'Sends one campaign recipient its WhatsApp template, at most once',
-    // A record, at worst (`sender.ts`): a send token (waits up to 15 s) and the provider call
-    // (10 s timeout), two inline retries each with its back-off (<= 0.35 s, 0.6 s), another token
-    // (15 s) and call (10 s), then the wamid store (up to 6 attempts, <= 6.3 s of back-off) and
-    // ~2 s of DynamoDB reads and writes: 15 + 10 + 2 x (0.6 + 15 + 10) + 6.3 + 2 = 84.5 -> 85 s.
-    // A batch of 10 in one message group could take 850 s, so the consumer stops taking records
-    // when less than 85 s are left, and the function's 90 s hold one record at worst.
-    trigger: { kind: 'queue', queue: 'sends', batchSize: 10, recordSeconds: 85 },
+    // A record (`sender.ts`): a send token (waits up to 15 s while a campaign's senders queue for
+    // the number's rate) and the provider call (10 s timeout), then the wamid store: 25 s. Ten
+    // records of one message group run one after another and, under a campaign's load, wait ~12 s
+    // each for their token (1,000 in flight / 80 per s): 125 s, past any sensible timeout, so the
+    // consumer hands back (at once) what it has no 25 s left for. The 30 s timeout leaves 5 s for
+    // the store. A record refused twice in a row retries inline (each retry another token wait and
+    // call): that rare path can still meet the timeout, which then ends it as a crash would (the
+    // claimed contact's outcome is reconciled, `docs/campaigns.md`).
+    trigger: { kind: 'queue', queue: 'sends', batchSize: 10, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
     environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com' },
-    timeoutSeconds: 90,
+    timeoutSeconds: 30,
   },
   recoverCampaigns: {
     entry: 'functions/campaigns/handlers/recover-campaigns.ts',

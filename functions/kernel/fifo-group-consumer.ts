@@ -38,6 +38,7 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
           // Not started: this record and the rest of its group go back, in order.
           if (!timeForRecord(deadline)) {
             returned += records.length - index;
+            deadline?.handedBack?.push(...records.slice(index));
             return failRest();
           }
           try {
