@@ -20,6 +20,23 @@ const idList = z
     message: 'must not repeat an id',
   });
 
+/**
+ * Evolution API instance names are free text: its `instanceSchema` (EvolutionAPI/evolution-api
+ * `src/validate/instance.schema.ts`) only requires a non-empty string, so spaces and any printable
+ * character occur. 1-256 characters (api.md), no control characters.
+ */
+export const instanceNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be 1-256 printable characters');
+const instanceList = z
+  .array(instanceNameSchema)
+  .max(MAX_IDS_PER_LIST)
+  .refine((ids) => new Set(ids).size === ids.length, {
+    message: 'must not repeat an id',
+  });
+
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
 const LEDGER_NAME_RULE = 'must be 1-256 letters, digits, _ . : @ + = ~ -';
@@ -35,7 +52,7 @@ export const tenantConfigSchema = z
       .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
     whatsapp: z.object({ phoneNumberIds: idList }).strict().optional(),
     ghl: z.object({ locationIds: idList }).strict().optional(),
-    whatsappWeb: z.object({ instances: idList }).strict().optional(),
+    whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
     googleAds: z
       .object({
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
