@@ -30,7 +30,8 @@ import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
 
-const optionalId = id.optional().nullable();
+/** An optional id may arrive empty (`"participant": ""` on a 1:1 chat): empty is absent. */
+const optionalId = z.string().max(256).optional().nullable();
 const keySchema = z.looseObject({
   remoteJid: id,
   remoteJidAlt: optionalId,
@@ -206,8 +207,12 @@ export async function receiveGatewayMessages(
     const chat = parseWhatsAppId(key.remoteJid);
     const fromMe = key.fromMe === true;
     const inGroup = chat?.kind === 'group';
-    // In a group the person is the participant; the business's own group messages name nobody.
-    // The chat's ids come first (the first phone wins), then the author's, which on a `fromMe`
+    if (inGroup && fromMe) {
+      // The business's own group messages name nobody to file them under.
+      tally.record('unroutable', 'own_group_message', { tenantId: tenant.tenantId });
+      continue;
+    }
+    // In a group the person is the participant. The chat's ids come first (the first phone wins), then the author's, which on a `fromMe`
     // message are the business's own and so are left out.
     const ids = (
       inGroup
@@ -221,7 +226,6 @@ export async function receiveGatewayMessages(
     ).filter(notOwn);
     const name = realPushName(item.pushName);
     await fileMessageFrom(deps, tally, tenant, ids, () => {
-      if (inGroup && fromMe) return { unroutable: 'own_group_message' };
       const body =
         item.message?.conversation ??
         item.message?.extendedTextMessage?.text ??
