@@ -42,14 +42,15 @@ function jittered(ms: number, factor: number, random: () => number): number {
  * Meta (WhatsApp Cloud API): a webhook not answered 200 is sent again "with decreasing frequency
  * until the request succeeds, for up to 7 days" (Meta, Graph API Webhooks, "Event Notifications":
  * developers.facebook.com/docs/graph-api/webhooks/getting-started). Meta publishes no schedule: the
- * waits here double from 1 s up to 15 minutes, and nothing is sent past 7 days.
+ * waits here double from 1 s up to 30 s (so a local run, which moves time only when told, settles in
+ * seconds once the API answers again), and nothing is sent past 7 days.
  */
 export function metaPolicy(random: () => number = Math.random): DeliveryPolicy {
   return {
     timeoutMs: 20 * SECOND,
     received: (status) => status === 200,
     retryAfterMs: (attempts, _status, ageMs) => {
-      const wait = jittered(Math.min(SECOND * 2 ** (attempts - 1), 15 * MINUTE), 0.2, random);
+      const wait = jittered(Math.min(SECOND * 2 ** (attempts - 1), 30 * SECOND), 0.2, random);
       return ageMs + wait <= 7 * DAY ? wait : undefined;
     },
   };
