@@ -346,8 +346,14 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
   }
 
   const MAX_PER_WEBHOOK = 20;
+  /**
+   * While this many webhooks are still owed, due statuses wait and are batched (up to 20 a
+   * webhook) once the backlog clears, as Meta batches under load; without it every 25 ms tick
+   * would post its own small webhook.
+   */
+  const MAX_OWED_WEBHOOKS = 8;
   const timer = setInterval(() => {
-    if (closed) return;
+    if (closed || deliveries.stats().pending >= MAX_OWED_WEBHOOKS) return;
     const now = systemClock.now();
     const due: OwedStatus[] = [];
     for (const item of owed.values()) if (item.dueAt <= now) due.push(item);
