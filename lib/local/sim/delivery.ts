@@ -93,7 +93,8 @@ export function unipilePolicy(): DeliveryPolicy {
 
 interface Pending {
   readonly id: string;
-  readonly url: string;
+  /** Path under the API's base URL, resolved at each attempt (a restarted runtime may move port). */
+  readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
   readonly firstAt: number;
@@ -121,8 +122,12 @@ export interface DeliveryStats {
 }
 
 export interface DeliveryQueue {
-  /** Owes one webhook: journalled, then POSTed at once (and again by the policy). */
-  enqueue(delivery: { url: string; headers: Record<string, string>; body: string }): void;
+  /**
+   * Owes one webhook to `<apiBaseUrl><path>`: journalled, then POSTed at once (and again by the
+   * policy). The base URL is read at each attempt, as a provider reads its configured callback URL:
+   * a runtime started again on another port still gets what it was owed.
+   */
+  enqueue(delivery: { path: string; headers: Record<string, string>; body: string }): void;
   stats(): DeliveryStats;
   /** `POST /_sim/reset`: forget every pending delivery. */
   reset(): void;
@@ -166,7 +171,8 @@ export function createDeliveryQueue(
     attempts += 1;
     let status: number | undefined;
     try {
-      const response = await fetch(item.url, {
+      const url = `${context.apiBaseUrl.replace(/\/$/, '')}${item.path}`;
+      const response = await fetch(url, {
         method: 'POST',
         headers: item.headers,
         body: item.body,

@@ -329,10 +329,9 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
 
   /** Hands a batch of statuses to the delivery queue, which delivers it as Meta would. */
   function post(phoneNumberId: string, batch: OwedStatus[]): void {
-    const apiBaseUrl = context.apiBaseUrl.replace(/\/$/, '');
     const body = payload(phoneNumberId, batch);
     deliveries.enqueue({
-      url: `${apiBaseUrl}/webhooks/whatsapp`,
+      path: '/webhooks/whatsapp',
       headers: {
         'content-type': 'application/json',
         'x-hub-signature-256': signHubBody(body, secret()),
