@@ -110,6 +110,11 @@ export function messageText(m: CloudMessage): string {
 
 export type CloudOutcome = OutcomeCounts;
 
+/** The dedupe key of a Cloud API message: its `wamid` (the live webhook and any import use this). */
+export function cloudMessageKey(wamid: string): string {
+  return `wamid:${wamid}`;
+}
+
 export async function receiveCloudWebhook(
   deps: InboundDeps,
   payload: CloudWebhook,
@@ -158,7 +163,7 @@ export async function receiveCloudWebhook(
           () => ({
             channel: 'whatsapp',
             direction: 'in',
-            dedupeKey: `wamid:${message.id}`,
+            dedupeKey: cloudMessageKey(message.id),
             providerMessageId: message.id,
             body: messageText(message),
             createdAt: providerTime(message.timestamp, deps.clock.now()),

@@ -165,6 +165,11 @@ function placeholder(item: { messageType?: string | null; message?: object | nul
 
 export type UpsertData = z.output<typeof upsertDataSchema>;
 
+/** The dedupe key of a WhatsApp Web gateway message: its `key.id` (live webhook and imports alike). */
+export function gatewayMessageKey(keyId: string): string {
+  return `wa_web:${keyId}`;
+}
+
 /**
  * `MESSAGES_UPSERT`, `messages.upsert` and `messages-upsert` are the same event; so are the forms of
  * `send.message`, which carries the same message shape (`prepareMessage`) for a message sent
@@ -236,7 +241,7 @@ export async function receiveGatewayMessages(
       return {
         channel: 'whatsapp',
         direction: fromMe ? 'out' : 'in',
-        dedupeKey: `wa_web:${key.id}`,
+        dedupeKey: gatewayMessageKey(key.id),
         providerMessageId: key.id,
         body,
         createdAt: providerTime(item.messageTimestamp, deps.clock.now()),
