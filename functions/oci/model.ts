@@ -50,7 +50,8 @@ export interface RowBase {
   /** Epoch ms. */
   readonly leaseExpiresAt?: number;
   readonly lastError?: string;
-  readonly jobId?: number;
+  /** Google's int64 job id, kept as the decimal string the API sends. */
+  readonly jobId?: string;
   readonly completedAt?: string;
 }
 

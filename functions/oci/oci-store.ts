@@ -89,7 +89,7 @@ export interface ClaimInput {
 }
 
 export type RowResult =
-  | { readonly to: 'completed'; readonly jobId?: number }
+  | { readonly to: 'completed'; readonly jobId?: string }
   | { readonly to: 'retry'; readonly notBefore: string; readonly error?: string }
   | { readonly to: 'failed'; readonly error: string };
 

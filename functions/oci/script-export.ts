@@ -205,7 +205,7 @@ export interface AckLine {
 export function toRowResult(
   outcome: ReturnType<typeof classifyAck>,
   now: number,
-  jobId?: number,
+  jobId?: string,
 ): RowResult {
   if (outcome.to === 'completed')
     return { to: 'completed', ...(jobId !== undefined ? { jobId } : {}) };
