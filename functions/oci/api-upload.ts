@@ -85,8 +85,14 @@ export function backoffMs(attempts: number): number {
 /** A row as the Google Ads API names its fields: the script's row under the API's names. */
 function toGoogleRow(row: OciRow): Record<string, unknown> {
   if (row.kind === 'conversion') {
-    const { orderId, conversionName: _name, conversionTime, value, currency, ...click } =
-      conversionExportRow(row);
+    const {
+      orderId,
+      conversionName: _name,
+      conversionTime,
+      value,
+      currency,
+      ...click
+    } = conversionExportRow(row);
     return {
       ...click,
       // The API names the action by its resource name (the CSV import by its display name).
@@ -204,12 +210,7 @@ async function sendRequest(
   report.requests += 1;
   const operation =
     kind === 'conversion' ? 'uploadClickConversions' : 'uploadConversionAdjustments';
-  const answer = await deps.google.upload(
-    operation,
-    customerId,
-    batch.map(toGoogleRow),
-    timeoutMs,
-  );
+  const answer = await deps.google.upload(operation, customerId, batch.map(toGoogleRow), timeoutMs);
   const at = deps.clock.now();
   const atIso = new Date(at).toISOString();
   if (answer.kind === 'version_rejected') {
@@ -229,7 +230,11 @@ async function sendRequest(
     if (answer.reason === 'quota') countMetric(OciMetric.QuotaExceeded);
     const error = `UNKNOWN_${answer.reason.toUpperCase()}`;
     await release(
-      (row) => ({ to: 'retry', notBefore: new Date(at + backoffMs(row.attempts)).toISOString(), error }),
+      (row) => ({
+        to: 'retry',
+        notBefore: new Date(at + backoffMs(row.attempts)).toISOString(),
+        error,
+      }),
       atIso,
     );
     return;

@@ -174,9 +174,10 @@ function actionFor(
 ): { conversionAction: string; conversionName: string } {
   if (settings.uploadMode === 'api') {
     if (sealName !== undefined && !RESOURCE_NAME.test(sealName)) {
-      throw new InvalidRequestError('In api mode the conversion name must be a conversion action.', [
-        { field: 'conversionName', message: 'must be customers/<id>/conversionActions/<id>' },
-      ]);
+      throw new InvalidRequestError(
+        'In api mode the conversion name must be a conversion action.',
+        [{ field: 'conversionName', message: 'must be customers/<id>/conversionActions/<id>' }],
+      );
     }
     const action = sealName ?? settings.conversionAction;
     return { conversionAction: action, conversionName: settings.conversionName ?? action };

@@ -55,7 +55,8 @@ export function classifyGoogleError(error: string): RowOutcome {
  */
 export function withRetryEnd(outcome: RowOutcome, row: OciRow, now: number): RowOutcome {
   if (outcome.to !== 'retry' || outcome.error !== 'CONVERSION_NOT_FOUND') return outcome;
-  const windowEnd = Date.parse(row.kind === 'adjustment' ? row.conversionTime : '') + ADJUSTMENT_MAX_AGE_MS;
+  const windowEnd =
+    Date.parse(row.kind === 'adjustment' ? row.conversionTime : '') + ADJUSTMENT_MAX_AGE_MS;
   if (row.attempts >= MAX_NOT_FOUND_ATTEMPTS || now + outcome.waitMs > windowEnd) {
     return { to: 'failed', error: 'CONVERSION_NOT_FOUND' };
   }

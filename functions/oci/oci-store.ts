@@ -390,7 +390,11 @@ export class DynamoOciStore implements OciStore {
   }
 
   /** `retry` → `withdrawn` for a conversion whose retraction was requested. */
-  private withdrawFromRetry(ref: RowRef, nowIso: string, retracted: boolean): ConditionalUpdateInput {
+  private withdrawFromRetry(
+    ref: RowRef,
+    nowIso: string,
+    retracted: boolean,
+  ): ConditionalUpdateInput {
     return {
       table: this.table,
       key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),

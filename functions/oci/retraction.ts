@@ -59,7 +59,8 @@ export async function retractConversion(
     if (conversion.status === 'withdrawn') return { ...base, retraction: 'withdrawn' };
     const uncounted =
       conversion.status === 'queued' ||
-      (conversion.status === 'retry' && KNOWN_UNCOUNTED_ERRORS.includes(conversion.lastError ?? ''));
+      (conversion.status === 'retry' &&
+        KNOWN_UNCOUNTED_ERRORS.includes(conversion.lastError ?? ''));
     if (uncounted) {
       if (await deps.store.withdraw(conversion, nowIso)) {
         countMetric(OciMetric.Withdrawn);

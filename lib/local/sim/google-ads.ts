@@ -15,6 +15,9 @@
  *   conversion (`CONVERSION_ALREADY_RETRACTED`), only 24 hours to 54 days after its conversion
  *   time (`TOO_RECENT_CONVERSION`, `CONVERSION_EXPIRED`).
  * - `GET /_sim/google-ads/conversions` → `{received, counted, retracted, adjustments, requests}`.
+ * - `GET /_sim/google-ads/exchanges` → the last 1,000 upload requests with the answers they got
+ *   (`{operation, version, request, status, response}`), so tests can validate both against the
+ *   protos.
  * - Faults (`PUT /_sim/faults {"googleAds": {...}}`): `errorRate`, `lostResponseRate` (processed,
  *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`.
  * - Versions as Google serves them: a version past its sunset (the calendar in
@@ -125,6 +128,28 @@ function versionNotFound(res: ServerResponse, path: string): void {
   );
 }
 
+/** One upload request and the answer it got, as bytes went over the wire. */
+export interface Exchange {
+  readonly operation: string;
+  readonly version: string;
+  request?: unknown;
+  status: number;
+  response?: string;
+}
+
+const MAX_EXCHANGES = 1000;
+
+/** Records what `res` sends into `exchange`. */
+function recordAnswer(res: ServerResponse, exchange: Exchange): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    exchange.status = res.statusCode;
+    const chunk = args[0];
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) exchange.response = String(chunk);
+    return end(...args);
+  }) as ServerResponse['end'];
+}
+
 /** One line of the journal. */
 interface GoogleAdsEvent {
   readonly t: 'received' | 'counted' | 'retracted';
@@ -157,6 +182,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   const retracted = new Map<string, string>();
   const adjustments: Array<{ orderId: string; outcome: string; receivedAt: string }> = [];
   const requests = { total: 0, refused: 0 };
+  const exchanges: Exchange[] = [];
 
   const orderKey = (action: string, orderId: string) => `${action}|${orderId}`;
   const clickKey = (action: string, click: string, time: string) =>
@@ -368,11 +394,13 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     version: string,
     customerId: string,
     operation: string,
+    exchange: Exchange,
   ) {
     requests.total += 1;
     let body: Record<string, unknown>;
     try {
       body = ((await readJson(req)) ?? {}) as Record<string, unknown>;
+      exchange.request = body;
     } catch {
       requests.refused += 1;
       requestError(res, version, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
@@ -472,6 +500,10 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
         });
         return true;
       }
+      if (req.method === 'GET' && url.pathname === '/_sim/google-ads/exchanges') {
+        sendJson(res, 200, { exchanges });
+        return true;
+      }
       if (req.method === 'POST' && url.pathname === '/token') {
         await readBody(req).catch(() => Buffer.alloc(0));
         sendJson(res, 200, {
@@ -484,6 +516,10 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       const match = UPLOAD_PATH.exec(url.pathname);
       if (!match) return false;
       const version = match[1] ?? '';
+      const exchange: Exchange = { operation: match[3] ?? '', version, status: 0 };
+      exchanges.push(exchange);
+      if (exchanges.length > MAX_EXCHANGES) exchanges.shift();
+      recordAnswer(res, exchange);
       const served = versionStatus('googleAds', version, systemClock.now()).state;
       if (served === 'sunset' || served === 'unknown') {
         requests.total += 1;
@@ -495,7 +531,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
         requestError(res, version, 405, 'INVALID_ARGUMENT', 'Method not allowed.');
         return true;
       }
-      await handleUpload(req, res, version, match[2] ?? '', match[3] ?? '');
+      await handleUpload(req, res, version, match[2] ?? '', match[3] ?? '', exchange);
       return true;
     },
     reset() {
@@ -506,6 +542,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       adjustments.length = 0;
       requests.total = 0;
       requests.refused = 0;
+      exchanges.length = 0;
       journal.clear();
     },
     setFaults(input) {
