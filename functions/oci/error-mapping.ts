@@ -35,10 +35,10 @@ export const COUNTED_BY_CLICK = new Set([
 ]);
 
 /** The click (or the action) is under 6 hours old: Google will take it later. */
-const TOO_RECENT = new Set(['TOO_RECENT_EVENT', 'TOO_RECENT_CONVERSION_ACTION']);
+export const TOO_RECENT = new Set(['TOO_RECENT_EVENT', 'TOO_RECENT_CONVERSION_ACTION']);
 
 /** An adjustment of a conversion under 24 hours old, or one Google has not processed yet. */
-const ADJUSTMENT_LATER = new Set(['TOO_RECENT_CONVERSION', 'CONVERSION_NOT_FOUND']);
+export const ADJUSTMENT_LATER = new Set(['TOO_RECENT_CONVERSION', 'CONVERSION_NOT_FOUND']);
 
 export function classifyGoogleError(error: string): RowOutcome {
   if (ALREADY_APPLIED.has(error)) return { to: 'completed' };
