@@ -82,30 +82,26 @@ export function backoffMs(attempts: number): number {
   return Math.min(3600_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** A row as the Google Ads API names its fields: the script's row under the API's names. */
+/**
+ * A row as the Google Ads API names its fields (`ClickConversion`, `ConversionAdjustment` in Google's
+ * protos; test/integration/oci-provider.test.ts validates every request against them).
+ */
 function toGoogleRow(row: OciRow): Record<string, unknown> {
+  const conversionAction = row.conversionAction ?? row.conversionName;
   if (row.kind === 'conversion') {
-    const {
-      orderId,
-      conversionName: _name,
-      conversionTime,
-      value,
-      currency,
-      ...click
-    } = conversionExportRow(row);
+    const exported = conversionExportRow(row);
     return {
-      ...click,
-      // The API names the action by its resource name (the CSV import by its display name).
-      conversionAction: row.conversionAction ?? row.conversionName,
-      conversionDateTime: conversionTime,
-      conversionValue: value,
-      currencyCode: currency,
-      orderId,
+      [row.clickKind]: row.clickId,
+      conversionAction,
+      conversionDateTime: exported.conversionTime,
+      conversionValue: exported.value,
+      currencyCode: exported.currency,
+      orderId: exported.orderId,
     };
   }
   const adjustment = adjustmentExportRow(row);
   return {
-    conversionAction: row.conversionAction ?? row.conversionName,
+    conversionAction,
     adjustmentType: row.adjustmentType,
     adjustmentDateTime: adjustment.adjustmentTime,
     orderId: adjustment.orderId,
