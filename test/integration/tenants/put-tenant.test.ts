@@ -27,7 +27,12 @@ function putTenant(tenantId: string, body: unknown): Promise<HttpResult> {
 }
 
 const ids = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) => `${prefix}-${randomUUID().slice(0, 8)}-${i}`);
+  Array.from({ length: n }, (_, i) =>
+    // WhatsApp phone number ids are digits; the other ids take any id characters.
+    prefix === 'pn'
+      ? `${BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 12)}`)}${i}`
+      : `${prefix}-${randomUUID().slice(0, 8)}-${i}`,
+  );
 
 function body(phones: string[], locations: string[] = [], instances: string[] = []) {
   return {
