@@ -544,7 +544,9 @@ export class DynamoOciStore implements OciStore {
 
   async withdraw(ref: RowRef, nowIso: string): Promise<boolean> {
     const retry = statusIn('retry');
-    const uncounted = Object.fromEntries(KNOWN_UNCOUNTED_ERRORS.map((e, i) => [`:uncounted${i}`, e]));
+    const uncounted = Object.fromEntries(
+      KNOWN_UNCOUNTED_ERRORS.map((e, i) => [`:uncounted${i}`, e]),
+    );
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
       key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),

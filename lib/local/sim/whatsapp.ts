@@ -440,7 +440,12 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       // client issue reports, e.g. arsduo/koala#611, not in Meta's reference). One past its end is
       // served as the oldest version still available (Platform Versioning), as here.
       if (versionStatus('whatsappGraph', match[1] ?? '', systemClock.now()).state === 'unknown') {
-        graphError(res, 400, 2500, `Unknown path components: ${url.pathname.replace(/^\/[^/]+/, '')}`);
+        graphError(
+          res,
+          400,
+          2500,
+          `Unknown path components: ${url.pathname.replace(/^\/[^/]+/, '')}`,
+        );
         return true;
       }
       if (req.method !== 'POST') {
