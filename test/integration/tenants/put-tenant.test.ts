@@ -112,8 +112,12 @@ describe('PUT /v1/tenants/{tenantId} at the identifier cap', () => {
 describe('PUT /v1/tenants/{tenantId} with bad ids', () => {
   it('ids of 256 characters are accepted; over 256 (tenant or provider id) is a 400', async () => {
     const long = `t-${randomUUID()}`.padEnd(256, 'x');
-    expect((await putTenant(long, body([`p-${randomUUID()}`.padEnd(256, 'y')]))).status).toBe(200);
+    // Provider ids of any kind but WhatsApp phone number ids (digits, at most 64).
+    expect((await putTenant(long, body([], [`p-${randomUUID()}`.padEnd(256, 'y')]))).status).toBe(
+      200,
+    );
     expect((await putTenant('t'.repeat(257), body([]))).status).toBe(400);
-    expect((await putTenant(`t-${randomUUID()}`, body(['p'.repeat(257)]))).status).toBe(400);
+    expect((await putTenant(`t-${randomUUID()}`, body([], ['p'.repeat(257)]))).status).toBe(400);
+    expect((await putTenant(`t-${randomUUID()}`, body(['1'.repeat(65)]))).status).toBe(400);
   });
 });

@@ -26,7 +26,7 @@ describe('tenant configuration', () => {
   it('creates once, then updates; releases identifiers it no longer lists', async () => {
     const tenant = id();
     const phone = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
-    const other = `pn-${randomUUID()}`;
+    const other = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
     expect(await testTenantStore(clock).putConfig(tenant, config([phone]))).toEqual({
       created: true,
     });
