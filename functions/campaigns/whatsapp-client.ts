@@ -10,7 +10,7 @@
  * Graph API's version calendar (`kernel/provider-versions.ts`; the manifest gives it).
  */
 import { isLocal } from '../kernel/config.js';
-import { configuredVersions } from '../kernel/provider-versions.js';
+import { checkVersion, configuredVersions, isRefused } from '../kernel/provider-versions.js';
 import type { CampaignTemplate } from './model.js';
 
 export type RejectionClass =
@@ -96,12 +96,28 @@ export interface WhatsAppClientOptions {
   /** @default 10000 */
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * The clock the version calendar is read on: a version past its end (or unknown) is refused
+   * before anything is sent (Graph would silently serve an older version instead).
+   * @default Date.now
+   */
+  readonly now?: () => number;
 }
 
 export function createWhatsAppClient(options: WhatsAppClientOptions): WhatsAppSender {
   const doFetch = options.fetch ?? fetch;
   return {
     async sendTemplate(send) {
+      const version = checkVersion('whatsappGraph', options.version, (options.now ?? Date.now)());
+      if (isRefused(version)) {
+        return {
+          kind: 'rejected',
+          class: 'version_rejected',
+          httpStatus: 0,
+          code: undefined,
+          message: version.message,
+        };
+      }
       // A phone number id is digits (the tenant schema refuses anything else): never a path of its own.
       if (!/^\d{1,64}$/.test(send.phoneNumberId)) {
         return {

@@ -61,16 +61,39 @@ describe('the Graph API version', () => {
     }
   });
 
-  it('a version Graph never had is answered 2500 by the simulator and holds the recipient', async () => {
+  it('a version Graph never had is answered 2500 by the simulator, which holds the recipient', async () => {
+    const response = await fetch(`${simUrl}/v99.0/${send.phoneNumberId}/messages`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+      body: JSON.stringify({ messaging_product: 'whatsapp', to: '972501234567', type: 'text' }),
+    });
+    const body = (await response.json()) as { error: { code: number; type: string } };
+    expect(response.status).toBe(400);
+    expect(body.error).toMatchObject({ code: 2500, type: 'OAuthException' });
+    expect(classifyError(response.status, body.error.code)).toBe('version_rejected');
+    expect(afterRefusal('version_rejected')).toBe('later');
+  });
+});
+
+describe('a version past its end', () => {
+  it('is refused before anything is sent, and holds the recipient', async () => {
+    const requested: string[] = [];
     const client = createWhatsAppClient({
-      baseUrl: simUrl,
-      version: 'v99.0',
+      baseUrl: 'http://graph.example',
+      version: 'v20.0',
       accessToken: async () => 't',
+      now: () => Date.parse('2026-12-06T00:00:00Z'),
+      fetch: async (url) => {
+        requested.push(String(url));
+        return new Response('{"messages":[{"id":"wamid.x"}]}', { status: 200 });
+      },
     });
     const result = await client.sendTemplate(send);
-    expect(result).toMatchObject({ kind: 'rejected', class: 'version_rejected', code: 2500 });
-    expect(afterRefusal('version_rejected')).toBe('later');
-    expect(classifyError(400, 2500)).toBe('version_rejected');
+    expect(result).toMatchObject({ kind: 'rejected', class: 'version_rejected' });
+    expect(result.kind === 'rejected' && result.message).toMatch(
+      /WHATSAPP_API_VERSION=v20.0 was sunset on 2026-09-24/,
+    );
+    expect(requested).toEqual([]);
   });
 });
 
