@@ -20,6 +20,14 @@ const idList = z
     message: 'must not repeat an id',
   });
 
+/** WhatsApp Cloud API phone number ids: Graph object ids, decimal digits (1–64 of them). */
+const phoneNumberIdList = z
+  .array(z.string().regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id'))
+  .max(MAX_IDS_PER_LIST)
+  .refine((ids) => new Set(ids).size === ids.length, {
+    message: 'must not repeat an id',
+  });
+
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
 const LEDGER_NAME_RULE = 'must be 1-256 letters, digits, _ . : @ + = ~ -';
@@ -33,7 +41,9 @@ export const tenantConfigSchema = z
       .length(2)
       .transform((c) => c.toUpperCase())
       .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
-    whatsapp: z.object({ phoneNumberIds: idList }).strict().optional(),
+    // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the
+    // Graph path (`/{version}/{phoneNumberId}/messages`) as a path segment, and `..` would climb it.
+    whatsapp: z.object({ phoneNumberIds: phoneNumberIdList }).strict().optional(),
     ghl: z.object({ locationIds: idList }).strict().optional(),
     whatsappWeb: z.object({ instances: idList }).strict().optional(),
     googleAds: z
@@ -45,9 +55,25 @@ export const tenantConfigSchema = z
             /^customers\/\d{10}\/conversionActions\/\d+$/,
             'must be a conversion action resource name',
           ),
+        /**
+         * The conversion action's name as Google Ads shows it: what the CSV import's "Conversion
+         * Name" column matches (https://support.google.com/google-ads/answer/7014069). Required in
+         * script mode; the AdWords offline conversion feeds capped it at 100 characters.
+         */
+        conversionName: z.string().trim().min(1).max(100).optional(),
         uploadMode: z.enum(['script', 'api']).default('script'),
       })
       .strict()
+      .superRefine((g, ctx) => {
+        if (g.uploadMode === 'script' && !g.conversionName) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['conversionName'],
+            message:
+              "is required in script mode: the conversion action's name as Google Ads shows it",
+          });
+        }
+      })
       .optional(),
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
     /** api.md: what a send whose outcome stayed unknown past the window becomes. */
