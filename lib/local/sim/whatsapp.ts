@@ -36,6 +36,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock } from '../../../functions/kernel/clock.js';
+import { versionStatus } from '../../../functions/kernel/provider-versions.js';
 import { signHubBody } from '../../../functions/kernel/webhook-signature.js';
 import { readJson, sendJson } from '../http-util.js';
 import { createDeliveryQueue, metaPolicy } from './delivery.js';
@@ -469,6 +470,18 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       }
       const match = SEND_PATH.exec(url.pathname);
       if (!match) return false;
+      // A version Graph never had: Graph answers that the path is unknown (400, code 2500; seen in
+      // client issue reports, e.g. arsduo/koala#611, not in Meta's reference). One past its end is
+      // served as the oldest version still available (Platform Versioning), as here.
+      if (versionStatus('whatsappGraph', match[1] ?? '', systemClock.now()).state === 'unknown') {
+        graphError(
+          res,
+          400,
+          2500,
+          `Unknown path components: ${url.pathname.replace(/^\/[^/]+/, '')}`,
+        );
+        return true;
+      }
       if (req.method !== 'POST') {
         graphError(
           res,
