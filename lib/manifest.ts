@@ -232,7 +232,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   receiveWhatsAppWeb: {
     entry: 'functions/webhooks/handlers/receive-whatsapp-web.ts',
     description: 'WhatsApp Web (Baileys gateway, Evolution API v2) webhook: messages stored once',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/whatsapp-web' }] },
+    trigger: {
+      kind: 'http',
+      routes: [
+        { method: 'POST', path: '/webhooks/whatsapp-web' },
+        // Evolution's "webhook by events" mode: `<url>/messages-upsert`, `<url>/messages-update`, ...
+        { method: 'POST', path: '/webhooks/whatsapp-web/{event}' },
+      ],
+    },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
