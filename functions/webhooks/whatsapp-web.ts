@@ -13,6 +13,7 @@ import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
 import type { Tenant } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
+import { messageKeys } from './message-keys.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
@@ -124,7 +125,7 @@ export async function receiveGatewayMessages(
       return {
         channel: 'whatsapp',
         direction: fromMe ? 'out' : 'in',
-        dedupeKey: `wa_web:${key.id}`,
+        dedupeKey: messageKeys.web(key.id),
         providerMessageId: key.id,
         body,
         createdAt: providerTime(item.messageTimestamp, deps.clock.now()),

@@ -85,7 +85,8 @@ export class FaultStore<S extends z.ZodType<Record<string, unknown>>> {
     return Object.fromEntries(
       Object.entries(this.current).filter(
         ([field, value]) =>
-          JSON.stringify(value) !== JSON.stringify((this.defaults as Record<string, unknown>)[field]),
+          JSON.stringify(value) !==
+          JSON.stringify((this.defaults as Record<string, unknown>)[field]),
       ),
     ) as Partial<z.output<S>>;
   }
