@@ -495,26 +495,14 @@ reconcile
 // docs: regenerate the generated parts of docs/
 program
   .command('docs')
-  .description('regenerate docs/openapi.json and the metrics table of docs/runbook.md')
+  .description(
+    "regenerate docs/openapi.json, docs/api.md's route table and docs/runbook.md's metrics table",
+  )
   .action(async () => {
-    const { openApiDocument } = await import('../lib/openapi.js');
-    const { renderMetricsTable, RUNBOOK_TABLE_BEGIN, RUNBOOK_TABLE_END } = await import(
-      '../lib/metrics-catalogue.js'
-    );
-    writeFileSync('docs/openapi.json', `${JSON.stringify(openApiDocument(), null, 2)}\n`);
-    const runbook = readFileSync('docs/runbook.md', 'utf8');
-    const begin = runbook.indexOf(RUNBOOK_TABLE_BEGIN);
-    const end = runbook.indexOf(RUNBOOK_TABLE_END);
-    if (begin < 0 || end < begin)
-      throw new Error('docs/runbook.md lacks the generated-table markers');
-    writeFileSync(
-      'docs/runbook.md',
-      `${runbook.slice(0, begin + RUNBOOK_TABLE_BEGIN.length)}\n${renderMetricsTable()}\n${runbook.slice(end)}`,
-    );
-    // The repository's formatter owns the layout of checked-in JSON.
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('npx', ['biome', 'format', '--write', 'docs/openapi.json'], { stdio: 'ignore' });
-    process.stdout.write('wrote docs/openapi.json and the metrics table of docs/runbook.md\n');
+    const { generatedDocs } = await import('../lib/docs.js');
+    const files = generatedDocs((path) => readFileSync(path, 'utf8'));
+    for (const file of files) writeFileSync(file.path, file.text);
+    process.stdout.write(`wrote ${files.map((f) => f.path).join(', ')}\n`);
   });
 
 /** Phones stay out of terminal scrollback: the last two digits are enough to match a ticket. */
