@@ -177,8 +177,8 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
       },
     };
   },
-  // Without a key the retry answers 200, not the first 201.
-  'POST /v1/calls': async (tenant) => {
+  // Without a key the retry answers 200, not the first 201 (the callId alone keeps one call).
+  'POST /v1/calls': async () => {
     const callId = `call-${randomUUID().slice(0, 8)}`;
     const body = (sessionId: string) => ({
       callId,
