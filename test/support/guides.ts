@@ -8,7 +8,8 @@
  * - JSON is matched as a pattern: every key the sample shows must be there with a matching value
  *   (keys it leaves out may be anything), arrays element by element;
  * - `…` in a sample stands for any text (an id, a key, a time), in JSON strings and in plain lines;
- * - several `# → ` lines are the command's lines of output, in order.
+ * - several `# → ` lines are the command's lines of output, in order; a JSON sample may go on in
+ *   comment lines indented past the `#` (`#     "more": ...`).
  *
  * Every command must exit 0. A block that shows commands but cannot run here says why in its info
  * string (`sh no-check: needs an AWS account`); `test/unit/guide-blocks.test.ts` refuses a block
@@ -37,6 +38,7 @@ export interface GuideStep {
 
 const FENCE = /^(\s*)```(.*)$/;
 const SAMPLE = /^\s*# → ?(.*)$/;
+const CONTINUED = /^\s*#\s{3,}(\S.*)$/;
 
 /** Every fenced block of a markdown file. */
 export function fencedBlocks(root: string, file: string): GuideBlock[] {
@@ -83,6 +85,12 @@ export function stepsOf(block: GuideBlock): GuideStep[] {
     const sample = SAMPLE.exec(text);
     if (sample) {
       expected.push(sample[1] ?? '');
+      return;
+    }
+    // A sample spread over lines goes on in comment lines indented past the `#`.
+    const more = expected.length > 0 ? CONTINUED.exec(text) : null;
+    if (more) {
+      expected.push(more[1] ?? '');
       return;
     }
     if (expected.length > 0) flush();
