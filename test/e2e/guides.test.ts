@@ -6,7 +6,7 @@
  * and each command's output must match the sample the guide prints under it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,7 +24,7 @@ import { type SpawnedRuntime, spawnLocalRuntime } from '../support/local-runtime
 
 const run = promisify(execFile);
 
-const guides = guideFiles(PROJECT_ROOT, readdirSync(join(PROJECT_ROOT, 'docs')));
+const guides = guideFiles(PROJECT_ROOT);
 const quickstart = fencedBlocks(PROJECT_ROOT, 'README.md').filter(
   (b) => isChecked(b) && /\bquickstart\b/.test(b.info),
 );

@@ -15,7 +15,7 @@
  * string (`sh no-check: needs an AWS account`); `test/unit/guide-blocks.test.ts` refuses a block
  * with a `curl` or `npx onceflow` line that is neither.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface GuideBlock {
@@ -177,6 +177,7 @@ export function compareOutput(expected: readonly string[], output: string): stri
 }
 
 /** The guides: README.md and every docs/*.md, as paths relative to the project root. */
-export function guideFiles(root: string, docs: readonly string[]): string[] {
-  return ['README.md', ...docs.filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+export function guideFiles(root: string): string[] {
+  const docs = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md'));
+  return ['README.md', ...docs.sort().map((f) => `docs/${f}`)];
 }

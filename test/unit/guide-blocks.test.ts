@@ -1,18 +1,8 @@
-/**
- * Every command a guide shows is run by a test: a shell block of README.md or docs/*.md with a
- * `curl` or `npx onceflow` line is a checked walkthrough (`sh check`, run by
- * `test/e2e/guides.test.ts`) or says why it cannot run there (`sh no-check: <reason>`). And the
- * sample-output matcher those runs use means what the guides' samples mean.
- */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { compareOutput, fencedBlocks, guideFiles, stepsOf } from '../support/guides.js';
 
-const blocks = guideFiles(PROJECT_ROOT, readdirSync(join(PROJECT_ROOT, 'docs'))).flatMap((file) =>
-  fencedBlocks(PROJECT_ROOT, file),
-);
+const blocks = guideFiles(PROJECT_ROOT).flatMap((file) => fencedBlocks(PROJECT_ROOT, file));
 
 describe('guide blocks', () => {
   it('every block with a curl or onceflow command is checked, or says why not', () => {
