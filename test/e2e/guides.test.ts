@@ -59,7 +59,7 @@ async function runSteps(
   writeFileSync(join(dir, 'guide.sh'), `cd ${JSON.stringify(PROJECT_ROOT)}\n${script}\n`);
   await run('bash', [join(dir, 'guide.sh')], {
     cwd: PROJECT_ROOT,
-    timeout: 240_000,
+    timeout: 280_000,
     env: {
       ...process.env,
       ONCEFLOW_DATA_DIR: runtime.dataDir,
@@ -93,7 +93,9 @@ describe('the guides, run as a reader runs them', () => {
   });
 
   for (const guide of walkthroughs) {
-    it(`${guide.file}: every command runs and prints what the guide shows`, async () => {
+    it(`${guide.file}: every command runs and prints what the guide shows`, {
+      timeout: 300_000,
+    }, async () => {
       runtime = await spawnLocalRuntime({ args: ['--schedule-speed', '60'] });
       const steps = [...quickstart, ...guide.blocks].flatMap(stepsOf);
       const results = await runSteps(steps, runtime);
