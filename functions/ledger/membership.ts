@@ -105,9 +105,10 @@ export async function listMembers(
   tenantId: string,
   queueType: string,
   cursor: string | undefined,
+  limit: number,
 ): Promise<{ members: MemberView[]; nextCursor: string | null }> {
   await deps.catalog.eventTypeOf(tenantId, queueType);
-  const page: Page<MemberItem> = await deps.store.listMembers(tenantId, queueType, cursor, 100);
+  const page: Page<MemberItem> = await deps.store.listMembers(tenantId, queueType, cursor, limit);
   return {
     members: page.items.map((m) => ({ userId: m.userId, stayId: m.stayId, joinedAt: m.joinedAt })),
     nextCursor: page.nextCursor,
