@@ -5,6 +5,7 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import * as z from 'zod';
+import { canonicalJson } from '../kernel/canonical-json.js';
 import { InvalidRequestError } from '../kernel/errors.js';
 
 /** api.md: every client-supplied id is 1–256 characters. */
@@ -132,19 +133,6 @@ export function assertUpdateFits(changes: { take: Claim[]; release: Claim[] }): 
   );
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
-}
-
 /** The configuration fields of a stored tenant (what a PUT body sets). */
 export function configFields(stored: Partial<TenantConfig>): Partial<TenantConfig> {
   const keys = Object.keys(tenantConfigSchema.shape) as Array<keyof TenantConfig>;
@@ -153,8 +141,5 @@ export function configFields(stored: Partial<TenantConfig>): Partial<TenantConfi
 
 /** True when a stored configuration already says exactly what `config` says (a no-op PUT). */
 export function sameConfig(stored: Partial<TenantConfig>, config: TenantConfig): boolean {
-  return (
-    JSON.stringify(canonical(configFields(stored))) ===
-    JSON.stringify(canonical(configFields(config)))
-  );
+  return canonicalJson(configFields(stored)) === canonicalJson(configFields(config));
 }

@@ -251,7 +251,7 @@ interface RealCursor {
 }
 
 let worlds: World[] = [];
-let real: RealCursor[] = [];
+const real: RealCursor[] = [];
 
 beforeAll(async () => {
   worlds = [await buildWorld('a', OCI_FOR_A_CURSOR), await buildWorld('b', 2)];
@@ -271,7 +271,11 @@ beforeAll(async () => {
   }
   // Every listing of the first world yields a real cursor (the foreign-cursor property needs them).
   const named = new Set(real.filter((r) => r.world === worlds[0]).map((r) => r.listing.name));
-  expect([...named].sort()).toEqual(listingsOf(worlds[0] as World).map((l) => l.name).sort());
+  expect([...named].sort()).toEqual(
+    listingsOf(worlds[0] as World)
+      .map((l) => l.name)
+      .sort(),
+  );
 }, 600_000);
 
 const sameQuery = (a: RealCursor, w: World, l: Listing) =>
@@ -287,7 +291,10 @@ function target(): fc.Arbitrary<Target> {
   const all = worlds.flatMap((world) => listingsOf(world).map((listing) => ({ world, listing })));
   return fc.constantFrom(...all.map((_, i) => i)).map((i) => {
     const t = all[i] as Target;
-    return Object.assign(Object.create({ toString: () => `${t.world.tenantId}:${t.listing.name}` }), t);
+    return Object.assign(
+      Object.create({ toString: () => `${t.world.tenantId}:${t.listing.name}` }),
+      t,
+    );
   });
 }
 
@@ -355,7 +362,15 @@ function forgedCursor(t: Target): fc.Arbitrary<string> {
   const own = real.filter((r) => sameQuery(r, t.world, t.listing)).map((r) => r.cursor);
   return fc.oneof(
     ...(own.length > 0
-      ? [{ weight: 4, arbitrary: fc.constantFrom(...own).chain((c) => mutate(decoded(c))).map(b64) }]
+      ? [
+          {
+            weight: 4,
+            arbitrary: fc
+              .constantFrom(...own)
+              .chain((c) => mutate(decoded(c)))
+              .map(b64),
+          },
+        ]
       : []),
     fc.string({ maxLength: 60 }),
     fc.base64String({ maxLength: 200 }).map((s) => s.replace(/=/g, '').replace(/\+/g, '-')),
@@ -370,8 +385,7 @@ function forgedCursor(t: Target): fc.Arbitrary<string> {
   );
 }
 
-const withCursor = (t: Target) =>
-  forgedCursor(t).map((cursor) => ({ target: t, cursor }));
+const withCursor = (t: Target) => forgedCursor(t).map((cursor) => ({ target: t, cursor }));
 
 describe('listing cursors', () => {
   it('a real cursor continues its own listing', async () => {
@@ -383,17 +397,13 @@ describe('listing cursors', () => {
 
   it('a cursor of another route, tenant or filter is a 400 naming the cursor', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        target(),
-        fc.constantFrom(...real),
-        async ({ world, listing }, foreign) => {
-          fc.pre(!sameQuery(foreign, world, listing));
-          const page = await list(world, listing, foreign.cursor);
-          expect(page.status, `${foreign.listing.name} → ${listing.name}: ${page.text}`).toBe(400);
-          expect(page.json.error.code).toBe('invalid_request');
-          expect(page.json.error.details?.[0]?.field).toBe('cursor');
-        },
-      ),
+      fc.asyncProperty(target(), fc.constantFrom(...real), async ({ world, listing }, foreign) => {
+        fc.pre(!sameQuery(foreign, world, listing));
+        const page = await list(world, listing, foreign.cursor);
+        expect(page.status, `${foreign.listing.name} → ${listing.name}: ${page.text}`).toBe(400);
+        expect(page.json.error.code).toBe('invalid_request');
+        expect(page.json.error.details?.[0]?.field).toBe('cursor');
+      }),
       { numRuns: 150, seed: 26_008 },
     );
   }, 300_000);
@@ -410,4 +420,3 @@ describe('listing cursors', () => {
     );
   }, 300_000);
 });
-
