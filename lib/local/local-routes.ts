@@ -11,6 +11,9 @@
  *   never fires; its fired count stays) and answers the listing; an unknown name → 404.
  * - `GET /_local/clock` and `POST /_local/clock/advance {"seconds": N}` → `{"now", "offsetSeconds"}`.
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
+ *
+ * Every write needs `content-type: application/json` and a loopback `Host` (`refuseCrossSiteWrite`),
+ * so no web page a developer visits can move the clock or arm a failpoint.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -26,7 +29,13 @@ import {
   UnknownFailpointError,
 } from '../../functions/kernel/failpoints.js';
 import type { ExtraRoutes } from './http-adapter.js';
-import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import {
+  PayloadTooLargeError,
+  readJson,
+  refuseCrossSiteWrite,
+  sendError,
+  sendJson,
+} from './http-util.js';
 
 export interface LocalRoutesOptions {
   /** Resolves once every handler module was imported, so all failpoints are declared. */
@@ -39,6 +48,7 @@ export interface LocalRoutesOptions {
 export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_local/')) return false;
+    if (refuseCrossSiteWrite(req, res)) return true;
     const key = `${req.method} ${url.pathname.replace(/\/$/, '')}`;
     try {
       if (req.method === 'DELETE' && key.startsWith('DELETE /_local/failpoints/')) {

@@ -10,9 +10,18 @@
  * - `GET /_sim/faults` → `{"faults": {<module>: settings in effect}}`.
  * - `DELETE /_sim/faults` → every module's `clearFaults`.
  * - `POST /_sim/reset` → every module's `reset` (clears ledgers).
+ *
+ * A write to any `/_sim/*` route needs `content-type: application/json` and a loopback `Host`
+ * (`refuseCrossSiteWrite`): no web page can reset the ledgers or inject faults.
  */
 import { createServer, type Server } from 'node:http';
-import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import {
+  PayloadTooLargeError,
+  readJson,
+  refuseCrossSiteWrite,
+  sendError,
+  sendJson,
+} from './http-util.js';
 import { describeError } from './lambda.js';
 import {
   type SimulatorContext,
@@ -46,6 +55,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
     const url = new URL(req.url ?? '/', 'http://local');
     const key = `${req.method} ${url.pathname}`;
     (async () => {
+      if (url.pathname.startsWith('/_sim/') && refuseCrossSiteWrite(req, res)) return;
       if (key === 'GET /health') {
         sendJson(res, 200, { status: 'ok', simulators: modules.map((m) => m.name) });
         return;
