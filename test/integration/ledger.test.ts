@@ -6,11 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { reconcileConversions, sweepWorkQueues } from '../../functions/ledger/index.js';
-import { raceTrials } from '../support/race.js';
+import { raceTrials, seededRandom } from '../support/race.js';
 import {
   conversionsOf,
   createLedgerTenant,
+  delayJoinWrites,
   depsAhead,
+  expectConversionsMatchStays,
+  holdJoinWrite,
   type LedgerTenant,
   ledgerApi,
 } from './ledger-support.js';
@@ -360,6 +363,74 @@ describe('a join racing with evidence', () => {
         expect(evidence.state).toBe('applied');
       },
     });
+  });
+});
+
+describe('a join whose write lands after the evidence was decided', () => {
+  // The join reads the clock, then its write is held back (an SDK retry after throttling) while an
+  // event dated after that clock reading finds no stay and is applied. The join must not then open
+  // a stay that holds the evidence: nothing would ever log it (the evidence is out of every sweep).
+  it.each([
+    ['joining for the first time', false, 1],
+    ['joining again after leaving, the next stay held', true, 2],
+    ['joining again after leaving, the first write held', true, 1],
+  ])(
+    '%s: the stay starts after the evidence, or the evidence is logged',
+    async (_what, before, nth) => {
+      const { tenant, api } = await tenantWithApi();
+      const user = userId();
+      if (before) {
+        await api.join(Q, user);
+        await api.leave(Q, user);
+      }
+      const hold = holdJoinWrite(user, nth);
+      try {
+        const join = api.join(Q, user);
+        await hold.held;
+        // Poll until the clock has moved past the join's reading (taken before its write was held).
+        const heldAt = Date.now();
+        while (Date.now() <= heldAt + 1) await new Promise((resolve) => setImmediate(resolve));
+        const event = await api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'late' });
+        expect(event.status).toBe(202);
+        hold.release();
+        expect((await join).json.created).toBe(true);
+      } finally {
+        hold.remove();
+      }
+      await runSchedules(tenant);
+      await expectConversionsMatchStays(tenant.tenantId, Q, user, SIGNED);
+    },
+  );
+
+  it('raced: delayed joins, events and validations in random orders → conversions exactly for the stays that hold the evidence', async () => {
+    const random = seededRandom(26_007);
+    const undelay = delayJoinWrites(() => Math.floor(random() * 25));
+    try {
+      await raceTrials({
+        trials: 20,
+        maxStaggerMs: 15,
+        setup: async (trial) => {
+          const { tenant, api } = await tenantWithApi();
+          const user = userId();
+          if (trial % 2 === 0) {
+            await api.join(Q, user);
+            await api.leave(Q, user);
+          }
+          return { tenant, api, user };
+        },
+        contenders: ({ api, user }) => [
+          () => api.join(Q, user),
+          () => api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'e1' }),
+          () => api.validate(Q, { userIds: [user] }),
+        ],
+        check: async ({ tenant, user }) => {
+          await runSchedules(tenant);
+          await expectConversionsMatchStays(tenant.tenantId, Q, user, SIGNED);
+        },
+      });
+    } finally {
+      undelay();
+    }
   });
 });
 
