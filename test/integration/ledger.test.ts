@@ -4,9 +4,12 @@
  * who removed the user.
  */
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../functions/kernel/clock.js';
 import { reconcileConversions, sweepWorkQueues } from '../../functions/ledger/index.js';
+import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { raceTrials, seededRandom } from '../support/race.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import {
   conversionsOf,
   createLedgerTenant,
@@ -363,6 +366,140 @@ describe('a join racing with evidence', () => {
         expect(evidence.state).toBe('applied');
       },
     });
+  });
+});
+
+describe('a workQueues change', () => {
+  /**
+   * The ledger's modules as a container started after the change sees them (its tenant cache
+   * empty): a fresh import of the handlers and schedules.
+   */
+  async function freshContainer() {
+    vi.resetModules();
+    const support = await import('./ledger-support.js');
+    const ledger = await import('../../functions/ledger/index.js');
+    const clock = await import('../../functions/kernel/clock.js');
+    return { support, ledger, clock };
+  }
+
+  it('strands no stay: each stay converts on the event type it was joined with, on every path', async () => {
+    const { tenant, api } = await tenantWithApi({ kyc_pending: 'kyc_approved' });
+    const [byEvent, byValidation, byCleanup, byReconciliation, oldStay] = [1, 2, 3, 4, 5].map(
+      userId,
+    );
+    for (const user of [byEvent, byValidation, byCleanup, byReconciliation, oldStay]) {
+      await api.join('kyc_pending', user as string);
+    }
+    // The queue now waits for another event type.
+    await testTenantStore(systemClock).putConfig(
+      tenant.tenantId,
+      tenantConfigSchema.parse({
+        name: `Ledger ${tenant.tenantId}`,
+        defaultCountry: 'IL',
+        workQueues: { kyc_pending: 'kyc_verified' },
+      }),
+    );
+    const fresh = await freshContainer();
+    const later = fresh.support.ledgerApi(tenant.apiKey);
+    const { store } = fresh.ledger.ledgerDeps();
+    const stayed = async (user: string) =>
+      (await store.getMember(tenant.tenantId, 'kyc_pending', user))?.status;
+
+    // The event path: the stay's own type converts; the queue's new type does not (this stay never
+    // waited for it), and the user stays in the queue until the right one.
+    const newType = await later.event(oldStay as string, {
+      type: 'kyc_verified',
+      occurredAt: now(),
+    });
+    expect(newType.json.conversionsLogged).toBe(0);
+    expect(await stayed(oldStay as string)).toBe('in');
+    const ownType = await later.event(byEvent as string, {
+      type: 'kyc_approved',
+      occurredAt: now(),
+    });
+    expect.soft(ownType.json.conversionsLogged, 'the event path').toBe(1);
+    expect.soft(await stayed(byEvent as string), 'left by the event').toBe('out');
+
+    // Evidence whose event path crashed after storing it: validation, the cleanup sweep and the
+    // reconciliation (with its dry run) each find it.
+    const pending = (user: string, receivedAt: string) =>
+      store.putEvidence({
+        tenantId: tenant.tenantId,
+        userId: user,
+        type: 'kyc_approved',
+        evidenceId: `e:${user}`,
+        eventId: user,
+        occurredAt: receivedAt,
+        effectiveAt: receivedAt,
+        receivedAt,
+        state: 'pending',
+      });
+    await pending(byValidation as string, now());
+    const validated = await later.validate('kyc_pending', { userIds: [byValidation] });
+    expect.soft(validated.json, 'pre-call validation').toEqual({
+      removed: [byValidation],
+      conversionsLogged: 1,
+    });
+
+    await pending(byCleanup as string, now());
+    await fresh.ledger.sweepWorkQueues(fresh.ledger.ledgerDeps(), { tenantId: tenant.tenantId });
+    expect
+      .soft(
+        (await conversionsOf(tenant.tenantId, byCleanup as string)).map((c) => c.source),
+        'cleanup',
+      )
+      .toEqual(['cleanup']);
+
+    await pending(byReconciliation as string, now());
+    fresh.clock.advanceSystemClock((WINDOW + 1) * 1000);
+    try {
+      const missing = await later.missing();
+      expect
+        .soft(
+          missing.json.missing.map((m: { userId: string }) => m.userId),
+          'the dry run',
+        )
+        .toEqual([byReconciliation]);
+      const ahead = fresh.ledger.ledgerDeps();
+      await fresh.ledger.reconcileConversions(ahead, WINDOW, { tenantId: tenant.tenantId });
+    } finally {
+      fresh.clock.advanceSystemClock(-(WINDOW + 1) * 1000);
+    }
+    expect
+      .soft(
+        (await conversionsOf(tenant.tenantId, byReconciliation as string)).map((c) => c.source),
+        'reconciliation',
+      )
+      .toEqual(['reconciliation']);
+
+    // A stay joined after the change waits for the new type.
+    const newcomer = userId();
+    await later.join('kyc_pending', newcomer);
+    expect(
+      (await later.event(newcomer, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 0 });
+    expect(
+      (await later.event(newcomer, { type: 'kyc_verified', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
+    expect(
+      (await later.event(oldStay as string, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
+  });
+
+  it('a queue type removed from the tenant still converts the stays it holds', async () => {
+    const { tenant, api } = await tenantWithApi({ kyc_pending: 'kyc_approved' });
+    const user = userId();
+    await api.join('kyc_pending', user);
+    await testTenantStore(systemClock).putConfig(
+      tenant.tenantId,
+      tenantConfigSchema.parse({ name: `Ledger ${tenant.tenantId}`, defaultCountry: 'IL' }),
+    );
+    const fresh = await freshContainer();
+    const later = fresh.support.ledgerApi(tenant.apiKey);
+    expect((await later.join('kyc_pending', userId())).status).toBe(404);
+    expect(
+      (await later.event(user, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
   });
 });
 
