@@ -93,6 +93,21 @@ function statusWebhook(
   });
 }
 
+/** `POST /v1/campaigns` through the real handler, with the tenant's key. */
+function createCall(body: string, headers: Record<string, string> = {}) {
+  return invoke(createHandler, {
+    method: 'POST',
+    routeKey: 'POST /v1/campaigns',
+    path: '/v1/campaigns',
+    headers: {
+      authorization: `Bearer ${testTenant.apiKey}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
+    body,
+  });
+}
+
 describe('campaign API', () => {
   it('collapses one contact written in other formats into one recipient, across pages', async () => {
     // Prepare / Act
@@ -166,21 +181,14 @@ describe('campaign API', () => {
 
   it('a template too large for the campaign item is a 400 naming the limit, and nothing is written', async () => {
     const create = (template: unknown, name: string) =>
-      invoke(createHandler, {
-        method: 'POST',
-        routeKey: 'POST /v1/campaigns',
-        path: '/v1/campaigns',
-        headers: {
-          authorization: `Bearer ${testTenant.apiKey}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({
+      createCall(
+        JSON.stringify({
           name,
           template,
           phoneNumberId: testTenant.phoneNumberId,
           recipients: [{ phone: '+972501234000' }],
         }),
-      });
+      );
     const withText = (chars: number) => ({
       ...TEMPLATE,
       components: [{ type: 'body', parameters: [{ type: 'text', text: 'x'.repeat(chars) }] }],
@@ -239,17 +247,7 @@ describe('campaign API', () => {
       recipients: [{ phone: '+972501111111' }, { phone: '0501111111' }],
     });
     const call = (raw: string) =>
-      invoke(createHandler, {
-        method: 'POST',
-        routeKey: 'POST /v1/campaigns',
-        path: '/v1/campaigns',
-        headers: {
-          authorization: `Bearer ${testTenant.apiKey}`,
-          'content-type': 'application/json',
-          'idempotency-key': `key-${testTenant.tenantId}`,
-        },
-        body: raw,
-      });
+      createCall(raw, { 'idempotency-key': `key-${testTenant.tenantId}` });
     const first = await call(body);
     const second = await call(body);
     expect(first.status).toBe(201);
@@ -264,22 +262,15 @@ describe('campaign API', () => {
   it('a key reused with another body after it expired starts a new campaign', async () => {
     const key = `expired-${testTenant.tenantId}`;
     const call = (name: string, phone: string) =>
-      invoke(createHandler, {
-        method: 'POST',
-        routeKey: 'POST /v1/campaigns',
-        path: '/v1/campaigns',
-        headers: {
-          authorization: `Bearer ${testTenant.apiKey}`,
-          'content-type': 'application/json',
-          'idempotency-key': key,
-        },
-        body: JSON.stringify({
+      createCall(
+        JSON.stringify({
           name,
           template: TEMPLATE,
           phoneNumberId: testTenant.phoneNumberId,
           recipients: [{ phone }],
         }),
-      });
+        { 'idempotency-key': key },
+      );
     const first = await call('Monday', '+972501212121');
     expect(first.status).toBe(201);
     const firstId = first.json.campaignId as string;
