@@ -34,6 +34,9 @@ import type {
   MemberItem,
 } from './model.js';
 
+/** How long a fence-only member item (evidence for a user who never joined) is kept. */
+export const FENCE_TTL_SECONDS = 24 * 3600;
+
 /** Shards of the sweep index, so no schedule query reads one hot partition. */
 export const SWEEP_SHARDS = 8;
 
@@ -236,6 +239,8 @@ export class DynamoDbLedgerStore implements LedgerStore {
       table: this.table,
       key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
       set: { ...member },
+      // A fence-only item expires (below); a member never does.
+      remove: ['expiresAt'],
       conditions: [
         { expression: 'attribute_not_exists(stayNo)' },
         startsAfterFence(member.joinedAt),
@@ -421,7 +426,15 @@ export class DynamoDbLedgerStore implements LedgerStore {
       conditionalUpdateWrite(`member:${guard.queueType}`, {
         table: this.table,
         key: memberKey(guard),
-        set: { noStayThrough: at },
+        set: {
+          noStayThrough: at,
+          // A user who never joined gets a fence-only item. It only has to outlive a join that
+          // read its clock before this write and lands after it (a handler's lifetime, ≤ 15 min):
+          // any later join reads a clock past `at` anyway. DynamoDB's TTL deletes it after a day.
+          ...(guard.stayNo === 0
+            ? { expiresAt: Math.floor(Date.parse(appliedAt) / 1000) + FENCE_TTL_SECONDS }
+            : {}),
+        },
         conditions: [
           staysUnchanged(guard),
           {

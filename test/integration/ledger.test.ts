@@ -4,9 +4,13 @@
  * who removed the user.
  */
 import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
+import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
+import { tableName } from '../../functions/kernel/config.js';
 import { reconcileConversions, sweepWorkQueues } from '../../functions/ledger/index.js';
+import { FENCE_TTL_SECONDS } from '../../functions/ledger/ledger-store.js';
 import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { raceTrials, seededRandom } from '../support/race.js';
 import { testTenantStore } from '../support/tenant-store.js';
@@ -534,6 +538,32 @@ describe('a join whose write lands after the evidence was decided', () => {
       await expectConversionsMatchStays(tenant.tenantId, Q, user, SIGNED);
     },
   );
+
+  it('evidence for a user who never joined leaves a fence that expires; the stay a later join starts does not', async () => {
+    const { tenant, api } = await tenantWithApi();
+    const user = userId();
+    // The item layout of ledger-store.ts (the store hides a fence-only item and the TTL attribute).
+    const raw = async () =>
+      (
+        await ddb.send(
+          new GetCommand({
+            TableName: tableName('ledger'),
+            Key: { pk: `LQ#${tenant.tenantId}#${Q}`, sk: `U#${user}` },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+    await api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'before-any-stay' });
+    const fence = await raw();
+    expect(fence?.stayNo).toBeUndefined();
+    expect(fence?.expiresAt).toBeGreaterThan(Date.now() / 1000);
+    expect(fence?.expiresAt).toBeLessThanOrEqual(Date.now() / 1000 + FENCE_TTL_SECONDS);
+    expect((await api.join(Q, user)).json.created).toBe(true);
+    const member = await raw();
+    expect(member?.stayNo).toBe(1);
+    expect(member?.expiresAt).toBeUndefined();
+    expect(member?.joinedAt > String(fence?.noStayThrough)).toBe(true);
+  });
 
   it('raced: delayed joins, events and validations in random orders → conversions exactly for the stays that hold the evidence', async () => {
     const random = seededRandom(26_007);
