@@ -8,6 +8,7 @@
  * `envNameForQueue`), which is how `functions/kernel/config.ts` finds them at run time.
  */
 
+import { DEFAULT_VERSIONS, VERSION_ENV } from '../functions/kernel/provider-versions.js';
 import type { QueueName, SecretName, TableName } from '../functions/kernel/resource-names.js';
 
 // The names and their environment variables are the kernel's (it reads them at run time); the
@@ -102,6 +103,13 @@ export interface FunctionSpec {
    */
   readonly environment?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The provider API versions, as settings (kernel/provider-versions.ts holds the calendar they are
+ * checked against): given to every function that calls the provider and to the daily check.
+ */
+const GOOGLE_ADS_VERSION = { [VERSION_ENV.googleAds]: DEFAULT_VERSIONS.googleAds };
+const WHATSAPP_VERSION = { [VERSION_ENV.whatsappGraph]: DEFAULT_VERSIONS.whatsappGraph };
 
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 /** A general-purpose listing index (e.g. a tenant's conversations by recency). */
@@ -224,7 +232,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   receiveWhatsAppWeb: {
     entry: 'functions/webhooks/handlers/receive-whatsapp-web.ts',
     description: 'WhatsApp Web (Baileys gateway, Evolution API v2) webhook: messages stored once',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/whatsapp-web' }] },
+    trigger: {
+      kind: 'http',
+      routes: [
+        { method: 'POST', path: '/webhooks/whatsapp-web' },
+        // Evolution's "webhook by events" mode: `<url>/messages-upsert`, `<url>/messages-update`, ...
+        { method: 'POST', path: '/webhooks/whatsapp-web/{event}' },
+      ],
+    },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
@@ -356,7 +371,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
-    environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com' },
+    environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com', ...WHATSAPP_VERSION },
     timeoutSeconds: 50,
   },
   recoverCampaigns: {
@@ -426,6 +441,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     environment: {
       GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
       GOOGLE_ADS_OAUTH_TOKEN_URL: 'https://oauth2.googleapis.com/token',
+      ...GOOGLE_ADS_VERSION,
     },
     timeoutSeconds: 300,
   },
@@ -435,6 +451,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { conversions: 'readWrite' },
     timeoutSeconds: 120,
+  },
+  checkProviderVersions: {
+    entry: 'functions/health/handlers/check-provider-versions.ts',
+    description:
+      'Daily: the provider API versions in force against their sunset calendar (warn 60 days ahead, refuse past it)',
+    trigger: { kind: 'schedule', everySeconds: 86_400 },
+    tables: {},
+    environment: { ...GOOGLE_ADS_VERSION, ...WHATSAPP_VERSION },
   },
   // Conversion ledger (issue 10): work-queue stays, evidence, conversions logged once per stay.
   putQueueMember: {

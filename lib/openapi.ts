@@ -82,6 +82,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     body: gatewayEnvelopeSchema,
     success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
   },
+  'POST /webhooks/whatsapp-web/{event}': {
+    summary:
+      'WhatsApp Web gateway webhook in Evolution\'s "webhook by events" mode (`messages-upsert`, `messages-update`, ...); 404 for a path no Evolution event uses',
+    auth: 'webhookToken',
+    body: gatewayEnvelopeSchema,
+    success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
+  },
   'POST /webhooks/ghl/sms': {
     summary: 'GoHighLevel inbound SMS workflow webhook, stored once by its stable-field key',
     auth: 'webhookToken',

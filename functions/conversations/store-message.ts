@@ -36,7 +36,7 @@ import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import type { PersonIdentity } from './identity.js';
+import { type PersonIdentity, rawPhoneAlias } from './identity.js';
 import {
   ckey,
   conversationIdFor,
@@ -150,7 +150,7 @@ export async function storeMessage(
     if (outcome.kind === 'stored') {
       failpoint(AFTER_MESSAGE_STORED);
       if (outcome.linkedNew && outcome.e164) {
-        await foldLinkedAliases(deps, message.tenantId, outcome.e164, message.person.aliases);
+        await foldLinkedAliases(deps, message.tenantId, outcome.e164, outcome.aliases);
       }
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
@@ -218,7 +218,14 @@ async function claimMessageItem(
 }
 
 type Outcome =
-  | { kind: 'stored'; conversationId: string; jobs: Job[]; e164?: string; linkedNew: boolean }
+  | {
+      kind: 'stored';
+      conversationId: string;
+      jobs: Job[];
+      e164?: string;
+      linkedNew: boolean;
+      aliases: readonly string[];
+    }
   | { kind: 'duplicate'; current?: Record<string, unknown> }
   | { kind: 'merged'; conversationId: string; keyNamed: string }
   | { kind: 'rerouted' };
@@ -280,7 +287,13 @@ async function tryStore(
     sets.push('leadId = if_not_exists(leadId, :lead)');
     convValues[':lead'] = leadId;
   }
-  const newLinks = e164 ? message.person.aliases.filter((alias) => !route.linked?.has(alias)) : [];
+  // A phone's first contact also links its raw digits (`pn:<digits>`): messages an earlier release
+  // could not parse were stored under that raw id, and fold into the phone's conversation now.
+  const aliases =
+    e164 && !route.existing
+      ? [...new Set([...message.person.aliases, rawPhoneAlias(e164)])].sort()
+      : message.person.aliases;
+  const newLinks = e164 ? aliases.filter((alias) => !route.linked?.has(alias)) : [];
 
   const writes: AtomicWrite[] = [
     ...(claim
@@ -314,7 +327,7 @@ async function tryStore(
           createdAt: message.createdAt,
           receivedAt,
           ...(e164 ? { e164 } : {}),
-          ...(message.person.aliases.length > 0 ? { aliases: [...message.person.aliases] } : {}),
+          ...(aliases.length > 0 ? { aliases: [...aliases] } : {}),
           ...(message.profileName ? { profileName: message.profileName.slice(0, 200) } : {}),
           ...(message.groupId ? { groupId: message.groupId } : {}),
           ...jobsAttributes,
@@ -374,20 +387,18 @@ async function tryStore(
           },
         ]
       : []),
-    // A person seen only under an alias: only while no link names the alias's phone (else a
+    // A person seen only under aliases: only while no link names a phone for any of them (else a
     // concurrent linking message would leave two conversations of one person).
-    ...(!e164 && message.person.aliases[0]
-      ? [
-          {
-            label: 'unlinked',
-            check: {
-              table,
-              key: linkKey(message.tenantId, message.person.aliases[0]),
-              condition: 'attribute_not_exists(pk)',
-            },
+    ...(e164
+      ? []
+      : message.person.aliases.map((alias) => ({
+          label: `unlinked:${alias}`,
+          check: {
+            table,
+            key: linkKey(message.tenantId, alias),
+            condition: 'attribute_not_exists(pk)',
           },
-        ]
-      : []),
+        }))),
     // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
     ...newLinks.map((alias) => ({
       label: `link:${alias}`,
@@ -405,6 +416,7 @@ async function tryStore(
       jobs: jobsOf({ tenantId: message.tenantId, messageId, ...jobsAttributes }),
       ...(e164 ? { e164 } : {}),
       linkedNew: newLinks.length > 0,
+      aliases,
     };
   }
   // Whatever refused the write, the route it used is read afresh next time.

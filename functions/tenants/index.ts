@@ -1,7 +1,7 @@
 /**
  * The tenants context's public surface: the only file other contexts import from.
  */
-import { authenticateWith, type CredentialKind } from '../kernel/auth.js';
+import { authenticateWith, type CredentialKind, tenantOfToken } from '../kernel/auth.js';
 import type { HttpRequest } from '../kernel/http.js';
 import { tenantsDeps } from './deps.js';
 import type { TenantStore } from './tenant-store.js';
@@ -10,6 +10,7 @@ export type { CredentialStore } from './credential-store.js';
 export {
   type Claim,
   type ClaimKind,
+  instanceNameSchema,
   MAX_CLAIM_CHANGES_PER_UPDATE,
   type TenantConfig,
   tenantConfigSchema,
@@ -34,4 +35,10 @@ export function authenticate(
 ): Promise<string> {
   const { credentials } = tenantsDeps();
   return authenticateWith((hash) => credentials.find(hash), request, kind);
+}
+
+/** The tenant whose current webhook token this is, or undefined (found by the token's hash). */
+export function tenantOfWebhookToken(token: string): Promise<string | undefined> {
+  const { credentials } = tenantsDeps();
+  return tenantOfToken((hash) => credentials.find(hash), token, 'webhook');
 }

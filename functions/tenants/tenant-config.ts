@@ -14,12 +14,30 @@ const providerId = z
   .regex(/^[A-Za-z0-9_.:@-]{1,256}$/, 'must be 1-256 letters, digits, _ . : @ -');
 /** Each list is capped at 30 ids. */
 export const MAX_IDS_PER_LIST = 30;
-const idList = z
-  .array(providerId)
-  .max(MAX_IDS_PER_LIST)
-  .refine((ids) => new Set(ids).size === ids.length, {
-    message: 'must not repeat an id',
-  });
+/** A list of up to 30 distinct ids of one kind. */
+const distinctIds = (id: z.ZodString) =>
+  z
+    .array(id)
+    .max(MAX_IDS_PER_LIST)
+    .refine((ids) => new Set(ids).size === ids.length, {
+      message: 'must not repeat an id',
+    });
+const idList = distinctIds(providerId);
+/**
+ * Evolution API instance names are free text: its `instanceSchema` (EvolutionAPI/evolution-api
+ * `src/validate/instance.schema.ts`) only requires a non-empty string, so spaces and any printable
+ * character occur. 1-256 characters (api.md), no control characters.
+ */
+export const instanceNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be 1-256 printable characters');
+const instanceList = distinctIds(instanceNameSchema);
+/** WhatsApp Cloud API phone number ids: Graph object ids, decimal digits (1–64 of them). */
+const phoneNumberIdList = distinctIds(
+  z.string().regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id'),
+);
 
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
@@ -34,9 +52,11 @@ export const tenantConfigSchema = z
       .length(2)
       .transform((c) => c.toUpperCase())
       .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
-    whatsapp: z.object({ phoneNumberIds: idList }).strict().optional(),
+    // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the
+    // Graph path (`/{version}/{phoneNumberId}/messages`) as a path segment, and `..` would climb it.
+    whatsapp: z.object({ phoneNumberIds: phoneNumberIdList }).strict().optional(),
     ghl: z.object({ locationIds: idList }).strict().optional(),
-    whatsappWeb: z.object({ instances: idList }).strict().optional(),
+    whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
     googleAds: z
       .object({
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
@@ -46,9 +66,25 @@ export const tenantConfigSchema = z
             /^customers\/\d{10}\/conversionActions\/\d+$/,
             'must be a conversion action resource name',
           ),
+        /**
+         * The conversion action's name as Google Ads shows it: what the CSV import's "Conversion
+         * Name" column matches (https://support.google.com/google-ads/answer/7014069). Required in
+         * script mode; the AdWords offline conversion feeds capped it at 100 characters.
+         */
+        conversionName: z.string().trim().min(1).max(100).optional(),
         uploadMode: z.enum(['script', 'api']).default('script'),
       })
       .strict()
+      .superRefine((g, ctx) => {
+        if (g.uploadMode === 'script' && !g.conversionName) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['conversionName'],
+            message:
+              "is required in script mode: the conversion action's name as Google Ads shows it",
+          });
+        }
+      })
       .optional(),
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
     /** api.md: what a send whose outcome stayed unknown past the window becomes. */

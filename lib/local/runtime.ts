@@ -11,7 +11,9 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { settings } from '../../functions/kernel/config.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { ConfigurationError, settings } from '../../functions/kernel/config.js';
+import { checkVersions, configuredVersions } from '../../functions/kernel/provider-versions.js';
 import { functions as manifestFunctions } from '../manifest.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
@@ -133,7 +135,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The simulators keep their provider-side ledgers beside our data (see lib/local/sim/).
   env.ONCEFLOW_DATA_DIR = dataDir;
   applyEnvironment(env);
-  checkSettings();
+  for (const warning of checkSettings()) log(`[runtime] warning: ${warning}`);
 
   const functions = manifestLocalFunctions(urls.sqs);
   const loader = createHandlerLoader({ projectRoot, log });
@@ -262,12 +264,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * Reads every kernel setting once, before anything starts, so a bad window (or a window that breaks
  * a guarantee) stops the start with its one-line ConfigurationError, as it would on AWS at the
- * first invocation.
+ * first invocation. The provider API versions are checked against their sunset calendar on the
+ * clock seam: one past its sunset (or unknown) stops the start; one within 60 days of it is
+ * returned as a warning to print.
  */
-export function checkSettings(): void {
+export function checkSettings(now = systemClock.now()): string[] {
   for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
     void settings[name as keyof typeof settings];
   }
+  const versions = checkVersions(configuredVersions(process.env), now);
+  const [refused] = versions.refused;
+  if (refused) throw new ConfigurationError(refused.message);
+  return versions.warnings.map((w) => w.message);
 }
 
 interface RuntimeFunction {
