@@ -142,7 +142,7 @@ const OCI_FOR_A_CURSOR = 101;
 
 async function buildWorld(tag: string, ociConversions: number): Promise<World> {
   const tenantId = `lc-${tag}-${randomUUID().slice(0, 8)}`;
-  const phoneNumberId = `pn${randomUUID().slice(0, 8)}`;
+  const phoneNumberId = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
   const customerId = String(1_000_000_000 + Math.floor(Math.random() * 8_999_999_999));
   await testTenantStore(systemClock).putConfig(
     tenantId,
@@ -150,7 +150,11 @@ async function buildWorld(tag: string, ociConversions: number): Promise<World> {
       name: `Listings ${tag}`,
       defaultCountry: 'IL',
       whatsapp: { phoneNumberIds: [phoneNumberId] },
-      googleAds: { customerId, conversionAction: `customers/${customerId}/conversionActions/7` },
+      googleAds: {
+        customerId,
+        conversionAction: `customers/${customerId}/conversionActions/7`,
+        conversionName: 'Qualified call',
+      },
       workQueues: { kyc_pending: 'kyc_approved' },
     }),
   );
