@@ -15,6 +15,7 @@
  * two must agree, and `test/integration/alarms.test.ts` checks them against what the handlers print.
  */
 import { SOURCE_DIMENSIONS } from '../functions/kernel/metric-dimensions.js';
+import { CONVERSION_SOURCES } from '../functions/ledger/index.js';
 import { CONVERSION_METRIC_DIMENSIONS } from '../functions/ledger/metric-dimensions.js';
 
 /** The dashboard rows, one per guarantee onceflow watches, in display order. */
@@ -298,8 +299,9 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE_AND_TYPE,
     guarantee: 'conversions',
-    meaning:
-      'Conversions recorded, by the route or schedule that logged them (event, pre-call validation, cleanup, reconciliation) and type',
+    // The ledger's paths from its own list, so the runbook cannot name others; `source` is the
+    // route or schedule each one runs as.
+    meaning: `Conversions recorded, by the route or schedule that logged them (the ledger's paths: ${CONVERSION_SOURCES.join(', ')}) and type`,
   },
   {
     name: 'ConversionsReconciled',
@@ -352,6 +354,14 @@ export const METRICS: readonly MetricSpec[] = [
     meaning: 'Rows Google refused for good (the error code is kept on the row)',
   },
   {
+    name: 'OciRowsUnconfirmed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'oci',
+    meaning:
+      "Rows the Google Ads script handed to Google's bulk upload, whose per-row result the Scripts API does not expose (uploaded, never counted as completed blind)",
+  },
+  {
     name: 'OciWithdrawn',
     unit: 'Count',
     dimensions: BY_SOURCE,
@@ -388,6 +398,31 @@ export const METRICS: readonly MetricSpec[] = [
     meaning: 'Google Ads upload requests refused as a whole (authentication, invalid argument)',
   },
   // Provider refusals.
+  {
+    name: 'ProviderVersionRejected',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'providerRefusals',
+    meaning:
+      'A provider API version refused: past its sunset or unknown to the calendar (nothing sent), or answered "does not exist" by the provider (rows held an hour)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: 'A provider API version is refused: uploads or sends are held until it is changed',
+    },
+  },
+  {
+    name: 'ProviderVersionSunsetSoon',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'providerRefusals',
+    meaning: 'A configured provider API version within 60 days of its sunset (the daily check)',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 86_400,
+      summary: 'A provider API version reaches its sunset within 60 days: upgrade it',
+    },
+  },
   {
     name: 'CampaignSendThrottled',
     unit: 'Count',

@@ -1,4 +1,5 @@
 import {
+  Annotations,
   type CfnElement,
   CfnOutput,
   Duration,
@@ -40,6 +41,12 @@ import {
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { RECORD_SECONDS_ENV, reconcileWindowProblem } from '../functions/kernel/config.js';
+import {
+  checkVersion,
+  isRefused,
+  VERSION_ENV,
+  type VersionedProvider,
+} from '../functions/kernel/provider-versions.js';
 import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
@@ -131,6 +138,17 @@ export interface OnceflowStackProps extends StackProps {
    * @default MANIFEST, the project's `lib/manifest.ts`
    */
   readonly manifest?: OnceflowManifest;
+  /**
+   * Provider API versions to deploy instead of the manifest's (`GOOGLE_ADS_API_VERSION`,
+   * `WHATSAPP_API_VERSION`); synth refuses one past its sunset and warns within 60 days of it.
+   * @default the manifest's, i.e. `DEFAULT_VERSIONS` of functions/kernel/provider-versions.ts
+   */
+  readonly providerVersions?: Partial<Record<VersionedProvider, string>>;
+  /**
+   * The time the version calendar is read at (a clock seam for the synth-time check).
+   * @default Date.now()
+   */
+  readonly now?: number;
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 10;
@@ -191,6 +209,7 @@ export class OnceflowStack extends Stack {
       logRetention,
     );
 
+    const versionEnv = this.checkProviderVersions(manifest, props);
     const functions: Record<string, OnceflowFunction> = {};
     for (const [name, spec] of Object.entries(manifest.functions)) {
       const fn = new OnceflowFunction(this, `${pascal(name)}Function`, {
@@ -199,7 +218,7 @@ export class OnceflowStack extends Stack {
         timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
         logRetention,
-        environment: { ...settings, ...spec.environment },
+        environment: { ...settings, ...spec.environment, ...versionEnv(spec.environment) },
       });
       this.bindResources(name, fn, spec);
       this.attachTrigger(name, fn, spec, manifest, limits);
@@ -245,6 +264,40 @@ export class OnceflowStack extends Stack {
       });
       new CfnOutput(this, `${pascal(name)}SecretName`, { value: secret.secretName });
     }
+  }
+
+  /**
+   * Every provider API version the functions will be deployed with, against the sunset calendar at
+   * synth time: past its sunset (or unknown) → synth fails naming the setting; within 60 days → a
+   * synth warning. Returns the overrides to apply to a function's environment.
+   */
+  private checkProviderVersions(
+    manifest: OnceflowManifest,
+    props: OnceflowStackProps,
+  ): (environment: FunctionSpec['environment']) => Record<string, string> {
+    const now = props.now ?? Date.now();
+    const overrides = (environment: FunctionSpec['environment']) => {
+      const out: Record<string, string> = {};
+      for (const [provider, version] of Object.entries(props.providerVersions ?? {})) {
+        const variable = VERSION_ENV[provider as VersionedProvider];
+        if (version && environment?.[variable] !== undefined) out[variable] = version;
+      }
+      return out;
+    };
+    const seen = new Set<string>();
+    for (const spec of Object.values(manifest.functions)) {
+      const environment = { ...spec.environment, ...overrides(spec.environment) };
+      for (const provider of Object.keys(VERSION_ENV) as VersionedProvider[]) {
+        const version = environment[VERSION_ENV[provider]];
+        if (version === undefined || seen.has(`${provider}:${version}`)) continue;
+        seen.add(`${provider}:${version}`);
+        const finding = checkVersion(provider, version, now);
+        if (isRefused(finding)) throw new Error(finding.message);
+        if (finding.status.state === 'sunset_soon')
+          Annotations.of(this).addWarning(finding.message);
+      }
+    }
+    return overrides;
   }
 
   private createTable(name: TableName, spec: TableSpec, deletionProtection: boolean): Table {
@@ -438,9 +491,10 @@ export class OnceflowStack extends Stack {
         // with events kept up to 6 hours, each retry beside the next firings. For a sweep the next
         // firing is the retry, so none, and an event older than one interval is dropped (the
         // schedule lease keeps any run that still arrives from overlapping another). A failed run
-        // still counts in the function's Errors (the LambdaErrors alarm).
+        // still counts in the function's Errors (the LambdaErrors alarm). Lambda keeps an event 6
+        // hours at most, so a daily schedule's events are dropped after 6 hours.
         // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
-        fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: every });
+        fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: asyncMaxEventAge(every) });
         const fnId = this.getLogicalId(fn.node.defaultChild as CfnElement);
         NagSuppressions.addResourceSuppressions(
           role,
@@ -461,6 +515,14 @@ export class OnceflowStack extends Stack {
         );
     }
   }
+}
+
+/** Lambda keeps an asynchronous event from 1 minute to 6 hours (`MaximumEventAgeInSeconds`). */
+export const MAX_ASYNC_EVENT_AGE = Duration.hours(6);
+
+/** A scheduled run's event is worth keeping for one interval, and Lambda keeps none longer than 6 h. */
+export function asyncMaxEventAge(every: Duration): Duration {
+  return every.toSeconds() > MAX_ASYNC_EVENT_AGE.toSeconds() ? MAX_ASYNC_EVENT_AGE : every;
 }
 
 /** EventBridge Scheduler rates are whole minutes, at least one; never fire more often than asked. */

@@ -4,7 +4,13 @@
  * `partialFailure: true`. The answer is read by index: `partialFailureError.details[].errors[]`
  * name `conversions` (or `conversion_adjustments`) and the row's index in `fieldPathElements`.
  * Anything but a readable answer (a request-level error, RESOURCE_EXHAUSTED, a timeout, a lost
- * answer) is `unknown`: the caller uploads again later with the same orderIds.
+ * answer) is `unknown`: the caller uploads again later with the same orderIds. An answer meaning
+ * "this version or method does not exist" is `version_rejected`: a configuration error, never
+ * retried blind.
+ *
+ * REST JSON is proto3's JSON mapping (https://protobuf.dev/programming-guides/json/): the answer's
+ * `job_id` is an int64, so it arrives as a JSON string and is kept as one (Google picks it in
+ * [2^31, 2^63) when the request sets none: `Number` would lose digits).
  */
 export interface OAuthClient {
   readonly clientId: string;
@@ -24,7 +30,8 @@ export interface GoogleAdsClientConfig {
 export type UploadAnswer =
   | {
       readonly kind: 'answered';
-      readonly jobId?: number;
+      /** Google's int64 job id, as the decimal string the JSON mapping carries. */
+      readonly jobId?: string;
       /** Google's error code for each failed row, by the row's index in the request. */
       readonly rowErrors: ReadonlyMap<number, string>;
     }
@@ -32,7 +39,8 @@ export type UploadAnswer =
       readonly kind: 'unknown';
       readonly reason: 'quota' | 'request_error' | 'timeout' | 'lost';
       readonly detail?: string;
-    };
+    }
+  | { readonly kind: 'version_rejected'; readonly detail: string };
 
 export interface GoogleAdsUploader {
   upload(
@@ -48,6 +56,27 @@ interface GoogleFailure {
     errorCode?: Record<string, string>;
     location?: { fieldPathElements?: Array<{ fieldName?: string; index?: number }> };
   }>;
+}
+
+/**
+ * Google's ways of saying "this version or method does not exist": a sunset version's REST path is a
+ * 404 (the gRPC status is UNIMPLEMENTED, 501 over HTTP), and a version on its way out can be
+ * refused with `RequestError.UNSUPPORTED_VERSION` (RequestErrorEnum in Google's errors protos).
+ */
+export function isVersionRejection(httpStatus: number, body: unknown): boolean {
+  if (httpStatus === 404 || httpStatus === 501) return true;
+  const error = (body as { error?: { status?: string; details?: GoogleFailure[] } })?.error;
+  if (error?.status === 'UNIMPLEMENTED') return true;
+  return (error?.details ?? []).some((d) =>
+    (d.errors ?? []).some((e) => e.errorCode?.requestError === 'UNSUPPORTED_VERSION'),
+  );
+}
+
+/** An int64 of the JSON mapping (a decimal string; a number only from a lenient encoder). */
+export function int64String(value: unknown): string | undefined {
+  if (typeof value === 'string' && /^-?\d{1,19}$/.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return undefined;
 }
 
 /** Reads `partialFailureError` into index → error code. */
@@ -131,6 +160,15 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       try {
         body = JSON.parse(text);
       } catch {
+        body = undefined;
+      }
+      if (isVersionRejection(response.status, body)) {
+        return {
+          kind: 'version_rejected',
+          detail: `${this.config.apiVersion}: HTTP ${response.status}`,
+        };
+      }
+      if (body === undefined) {
         return { kind: 'unknown', reason: 'request_error', detail: `HTTP ${response.status}` };
       }
       if (!response.ok) {
@@ -145,10 +183,10 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           detail: status ?? `HTTP ${response.status}`,
         };
       }
-      const jobId = (body as { jobId?: unknown }).jobId;
+      const jobId = int64String((body as { jobId?: unknown }).jobId);
       return {
         kind: 'answered',
-        ...(typeof jobId === 'number' || typeof jobId === 'string' ? { jobId: Number(jobId) } : {}),
+        ...(jobId !== undefined ? { jobId } : {}),
         rowErrors: rowErrorsOf(body, listField),
       };
     } catch (error) {

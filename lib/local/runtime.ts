@@ -11,7 +11,9 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { settings } from '../../functions/kernel/config.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { ConfigurationError, settings } from '../../functions/kernel/config.js';
+import { checkVersions, configuredVersions } from '../../functions/kernel/provider-versions.js';
 import { functions as manifestFunctions, type TableName } from '../manifest.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
@@ -29,6 +31,7 @@ import { assertPortsFree, freePort } from './ports.js';
 import { localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
 import { type LocalQueue, localQueue, physicalTableName, queueNames } from './resources.js';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
@@ -133,7 +136,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The simulators keep their provider-side ledgers beside our data (see lib/local/sim/).
   env.ONCEFLOW_DATA_DIR = dataDir;
   applyEnvironment(env);
-  checkSettings();
+  for (const warning of checkSettings()) log(`[runtime] warning: ${warning}`);
 
   const functions = manifestLocalFunctions(urls.sqs);
   const loader = createHandlerLoader({ projectRoot, log });
@@ -245,6 +248,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   ready = true;
+  // The ops CLI finds this runtime's ports here (`lib/cli/target.ts`).
+  writeRuntimeFile(dataDir, {
+    api: ports.PORT,
+    sim: ports.SIM_PORT,
+    dynamodb: ports.DYNAMODB_PORT,
+    sqs: ports.SQS_PORT,
+  });
+  stack.push(async () => removeRuntimeFile(dataDir));
   let stopping: Promise<void> | undefined;
   return {
     urls,
@@ -263,12 +274,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * Reads every kernel setting once, before anything starts, so a bad window (or a window that breaks
  * a guarantee) stops the start with its one-line ConfigurationError, as it would on AWS at the
- * first invocation.
+ * first invocation. The provider API versions are checked against their sunset calendar on the
+ * clock seam: one past its sunset (or unknown) stops the start; one within 60 days of it is
+ * returned as a warning to print.
  */
-export function checkSettings(): void {
+export function checkSettings(now = systemClock.now()): string[] {
   for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
     void settings[name as keyof typeof settings];
   }
+  const versions = checkVersions(configuredVersions(process.env), now);
+  const [refused] = versions.refused;
+  if (refused) throw new ConfigurationError(refused.message);
+  return versions.warnings.map((w) => w.message);
 }
 
 /**

@@ -129,7 +129,14 @@ const ALLOWED_ACTIONS = new Set([
 
 function rateExpression(everySeconds: number): string {
   const minutes = Math.max(1, Math.ceil(everySeconds / 60));
-  return `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})`;
+  // EventBridge's rate() in the largest whole unit, as the CDK writes it (a daily schedule: 1 day).
+  const [n, unit] =
+    minutes % 1440 === 0
+      ? [minutes / 1440, 'day']
+      : minutes % 60 === 0
+        ? [minutes / 60, 'hour']
+        : [minutes, 'minute'];
+  return `rate(${n} ${n === 1 ? unit : `${unit}s`})`;
 }
 
 const SCENARIOS: Array<{ label: string; manifest: OnceflowManifest }> = [
@@ -534,7 +541,10 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
         expect(configs).toHaveLength(1);
         expect(configs[0]?.Properties).toMatchObject({
           MaximumRetryAttempts: 0,
-          MaximumEventAgeInSeconds: scheduleRate(spec.trigger.everySeconds).toSeconds(),
+          MaximumEventAgeInSeconds: Math.min(
+            scheduleRate(spec.trigger.everySeconds).toSeconds(),
+            6 * 3600,
+          ),
           Qualifier: '$LATEST',
         });
       },

@@ -29,6 +29,8 @@ export interface OciTenant {
   readonly tenantId: string;
   readonly customerId: string;
   readonly conversionAction: string;
+  /** The action's name as Google Ads shows it (the CSV's Conversion Name). */
+  readonly conversionName: string;
   readonly apiKey: string;
   readonly exportToken: string;
 }
@@ -37,12 +39,13 @@ export async function createOciTenant(uploadMode: 'script' | 'api'): Promise<Oci
   const tenantId = `oci-${randomUUID().slice(0, 12)}`;
   const customerId = String(randomInt(1_000_000_000, 9_999_999_999));
   const conversionAction = `customers/${customerId}/conversionActions/42`;
+  const conversionName = 'Qualified call';
   await testTenantStore(systemClock).putConfig(
     tenantId,
     tenantConfigSchema.parse({
       name: `OCI ${tenantId}`,
       defaultCountry: 'IL',
-      googleAds: { customerId, conversionAction, uploadMode },
+      googleAds: { customerId, conversionAction, conversionName, uploadMode },
     }),
   );
   const credentials = await testTenantStore(systemClock).issueCredentials(tenantId);
@@ -50,6 +53,7 @@ export async function createOciTenant(uploadMode: 'script' | 'api'): Promise<Oci
     tenantId,
     customerId,
     conversionAction,
+    conversionName,
     apiKey: credentials.apiKey,
     exportToken: credentials.exportToken,
   };
@@ -74,9 +78,12 @@ function jsonCall(
   };
 }
 
-/** A click a while ago (so `conversionTime` = now is after it). */
+/**
+ * A click a while ago: so `conversionTime` = now is after it, and its conversion is due at once
+ * (a conversion is due no earlier than its click + 6 hours).
+ */
 export function clickTime(): string {
-  return new Date(systemClock.now() - 3600_000).toISOString();
+  return new Date(systemClock.now() - 7 * 3600_000).toISOString();
 }
 
 export function postCall(
@@ -276,7 +283,7 @@ export async function scriptRun(
             ...(r.gclid ? { gclid: r.gclid } : {}),
             ...(r.gbraid ? { gbraid: r.gbraid } : {}),
             ...(r.wbraid ? { wbraid: r.wbraid } : {}),
-            conversionAction: r.conversionName,
+            conversionAction: r.conversionAction,
             conversionDateTime: r.conversionTime,
             conversionValue: r.value,
             currencyCode: r.currency,
@@ -286,14 +293,14 @@ export async function scriptRun(
         }
       : {
           conversionAdjustments: rows.map((r) => ({
-            conversionAction: r.conversionName,
+            conversionAction: r.conversionAction,
             adjustmentType: r.adjustmentType,
             adjustmentDateTime: r.adjustmentTime,
             orderId: r.orderId,
           })),
           partialFailure: true,
         };
-  const response = await fetch(`${s.baseUrl}/v22/customers/${tenant.customerId}:${operation}`, {
+  const response = await fetch(`${s.baseUrl}/v25/customers/${tenant.customerId}:${operation}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
