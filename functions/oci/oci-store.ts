@@ -509,10 +509,17 @@ export class DynamoOciStore implements OciStore {
 
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean> {
     // A late ack of a row the stale recovery already moved to `retry`, or of one a script handed
-    // over unconfirmed, still tells the truth about Google for a final answer; a `retry` or
-    // `uploaded` answer only moves a row still `processing`.
+    // over unconfirmed, still tells the truth about Google for a final answer; so does Google's own
+    // "not yet" (`retry` with its code, e.g. TOO_RECENT_CONVERSION_ACTION from the Uploads page)
+    // for a row handed over unconfirmed, which would otherwise never be sent again. A bare `retry`
+    // (the script could not apply its file) or `uploaded` only moves a row still `processing`.
     const final = result.to === 'completed' || result.to === 'failed';
-    const from = final ? statusIn('processing', 'retry', 'uploaded') : statusIn('processing');
+    const googleSaysLater = result.to === 'retry' && result.error !== undefined;
+    const from = final
+      ? statusIn('processing', 'retry', 'uploaded')
+      : googleSaysLater
+        ? statusIn('processing', 'uploaded')
+        : statusIn('processing');
     return this.applyResult(ref, result, nowIso, [from]);
   }
 

@@ -326,6 +326,50 @@ describe('script mode: due times and per-row results', () => {
   });
 });
 
+describe('script mode: an `uploaded` row has a way out', () => {
+  it.each(['TOO_RECENT_CONVERSION_ACTION', 'TOO_RECENT_EVENT'])(
+    "Google's per-row %s for an `uploaded` row, acked from the Uploads page, sends it back to retry: exported again 6 hours later",
+    async (code) => {
+      // Prepare: the script handed the row to Google's bulk upload; the Uploads page later shows
+      // Google refused it for now (a conversion action created under 6 hours ago, say).
+      const tenant = await createOciTenant('script');
+      const sealed = await sealOne(tenant);
+      expect((await exportRowsCall(tenant.exportToken)).json.rows).toHaveLength(1);
+      await ack(tenant.exportToken, { results: [{ orderId: sealed.orderId, status: 'uploaded' }] });
+
+      // Act
+      const acked = await ack(tenant.exportToken, {
+        results: [{ orderId: sealed.orderId, status: 'failed', error: code }],
+      });
+
+      // Assess: before, the answer was dropped (`updated: 0`) and the row stayed `uploaded` for good,
+      // never sent again although Google said "try again in 6 hours".
+      expect(acked.json).toEqual({ updated: 1 });
+      expect(await conversionRow(tenant, sealed.conversionId)).toMatchObject({
+        status: 'retry',
+        lastError: code,
+      });
+      advanceSeconds(6 * 3600 + 1);
+      const again = await exportRowsCall(tenant.exportToken);
+      expect(again.json.rows.map((r: { orderId: string }) => r.orderId)).toEqual([sealed.orderId]);
+    },
+  );
+
+  it('a bare `retry` (the script could not apply its file) never takes back an `uploaded` row', async () => {
+    const tenant = await createOciTenant('script');
+    const sealed = await sealOne(tenant);
+    await exportRowsCall(tenant.exportToken);
+    await ack(tenant.exportToken, { results: [{ orderId: sealed.orderId, status: 'uploaded' }] });
+
+    const acked = await ack(tenant.exportToken, {
+      results: [{ orderId: sealed.orderId, status: 'retry' }],
+    });
+
+    expect(acked.json).toEqual({ updated: 0 });
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('uploaded');
+  });
+});
+
 describe('retractions of conversions Google never counted', () => {
   it('a conversion waiting after TOO_RECENT_EVENT is withdrawn and never uploaded', async () => {
     // Prepare
