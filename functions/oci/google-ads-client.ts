@@ -97,12 +97,17 @@ export function rowErrorsOf(body: unknown, listField: string): Map<number, strin
   return errors;
 }
 
+/** What is left of a bound set at `deadline` (epoch ms). */
+function remainingMs(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
+
 export class HttpGoogleAdsUploader implements GoogleAdsUploader {
   private token?: { value: string; expiresAt: number };
 
   constructor(private readonly config: GoogleAdsClientConfig) {}
 
-  private async accessToken(timeoutMs: number): Promise<string> {
+  private async accessToken(deadline: number): Promise<string> {
     if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
     const oauth = await this.config.oauth();
     const response = await fetch(this.config.tokenUrl, {
@@ -114,7 +119,7 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
         client_secret: oauth.clientSecret,
         refresh_token: oauth.refreshToken,
       }).toString(),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(remainingMs(deadline)),
     });
     const body = (await response.json()) as { access_token?: string; expires_in?: number };
     if (!response.ok || !body.access_token) {
@@ -137,8 +142,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       operation === 'uploadClickConversions' ? 'conversions' : 'conversion_adjustments';
     const bodyField =
       operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
+    // One bound for the whole call (token, secrets, request, answer), so the caller's lease holds:
+    // each step gets what is left, and nothing is sent once it is spent.
+    const deadline = Date.now() + timeoutMs;
     try {
-      const token = await this.accessToken(timeoutMs);
+      const token = await this.accessToken(deadline);
+      const developerToken = await this.config.developerToken();
+      if (remainingMs(deadline) <= 0) return { kind: 'unknown', reason: 'timeout' };
       const response = await fetch(
         `${this.config.apiBaseUrl}/${this.config.apiVersion}/customers/${customerId}:${operation}`,
         {
@@ -146,13 +156,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           headers: {
             'content-type': 'application/json',
             authorization: `Bearer ${token}`,
-            'developer-token': await this.config.developerToken(),
+            'developer-token': developerToken,
             ...(this.config.loginCustomerId
               ? { 'login-customer-id': this.config.loginCustomerId }
               : {}),
           },
           body: JSON.stringify({ [bodyField]: rows, partialFailure: true }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(remainingMs(deadline)),
         },
       );
       const text = await response.text();

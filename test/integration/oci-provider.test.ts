@@ -524,6 +524,29 @@ describe('a lease per upload request', () => {
     for (const t of tenants) expect((await listAll(t))[0]?.status).toBe('completed');
   });
 
+  it('the call bound covers the whole call: a request whose time ran out while the client fetched its credentials is not sent', async () => {
+    // Prepare: a 2 s lease gives the call 1 s; the developer token (Secrets Manager) takes 1.5 s.
+    const sim = await googleSim();
+    const tenant = await createOciTenant('api');
+    const sealed = await sealOne(tenant);
+    const slowSecrets = new HttpGoogleAdsUploader({
+      apiBaseUrl: sim.baseUrl,
+      apiVersion: 'v25',
+      tokenUrl: `${sim.baseUrl}/token`,
+      oauth: async () => ({ clientId: 'c', clientSecret: 's', refreshToken: 'r' }),
+      developerToken: () => new Promise((resolve) => setTimeout(() => resolve('dev'), 1500)),
+    });
+
+    // Act
+    const report = await upload([tenant], { google: slowSecrets, leaseSeconds: 2 });
+
+    // Assess: before, the token fetch and the request each had the full 1 s, and the secret none
+    // at all, so the request went 1.5 s in, past its bound (and with a short lease, past the lease).
+    expect(report).toMatchObject({ requests: 1, unknownBatches: 1, completed: 0 });
+    expect(await received(sealed.orderId)).toEqual([]);
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('retry');
+  });
+
   it('two uploader runs at once send every row once', async () => {
     await raceTrials({
       trials: 6,
