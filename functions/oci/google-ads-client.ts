@@ -37,7 +37,12 @@ export type UploadAnswer =
     }
   | {
       readonly kind: 'unknown';
-      readonly reason: 'quota' | 'request_error' | 'timeout' | 'lost';
+      /**
+       * `refused`: Google refused the request as a whole (HTTP 400/401/403, or the OAuth token
+       * endpoint's 4xx such as a revoked grant): nothing was processed, and it will not get better
+       * by itself (a configuration error).
+       */
+      readonly reason: 'quota' | 'refused' | 'request_error' | 'timeout' | 'lost';
       readonly detail?: string;
     }
   | { readonly kind: 'version_rejected'; readonly detail: string };
@@ -97,6 +102,11 @@ export function rowErrorsOf(body: unknown, listField: string): Map<number, strin
   return errors;
 }
 
+/** The OAuth token endpoint refused the refresh token or the client (a 4xx). */
+class OAuthRefusedError extends Error {
+  override name = 'OAuthRefusedError';
+}
+
 /** What is left of a bound set at `deadline` (epoch ms). */
 function remainingMs(deadline: number): number {
   return Math.max(0, deadline - Date.now());
@@ -121,7 +131,15 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       }).toString(),
       signal: AbortSignal.timeout(remainingMs(deadline)),
     });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number };
+    const body = (await response.json()) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+    };
+    if (response.status >= 400 && response.status < 500) {
+      // `invalid_grant` (a revoked or expired refresh token), `invalid_client`, ...: RFC 6749 §5.2.
+      throw new OAuthRefusedError(`OAuth token refused: ${body.error ?? response.status}`);
+    }
     if (!response.ok || !body.access_token) {
       throw new Error(`OAuth token request failed with ${response.status}`);
     }
@@ -187,6 +205,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           return { kind: 'unknown', reason: 'quota', detail: status ?? 'RESOURCE_EXHAUSTED' };
         }
         if (response.status === 401) this.token = undefined;
+        if ([400, 401, 403].includes(response.status)) {
+          return {
+            kind: 'unknown',
+            reason: 'refused',
+            detail: status ?? `HTTP ${response.status}`,
+          };
+        }
         return {
           kind: 'unknown',
           reason: 'request_error',
@@ -200,6 +225,9 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
         rowErrors: rowErrorsOf(body, listField),
       };
     } catch (error) {
+      if (error instanceof OAuthRefusedError) {
+        return { kind: 'unknown', reason: 'refused', detail: error.message };
+      }
       const name = (error as { name?: string })?.name;
       if (name === 'TimeoutError' || name === 'AbortError')
         return { kind: 'unknown', reason: 'timeout' };

@@ -151,13 +151,15 @@ export const MAX_NOT_FOUND_ATTEMPTS = 8;
  * Errors by which Google said, row by row, that it did NOT count the conversion (so a retraction of
  * a conversion waiting in `retry` with one of these is a plain withdrawal), as opposed to an
  * unknown outcome (a lost answer, a request-level error, a lease that expired), which may have been
- * counted. `NOT_SENT`: the uploader released the row without sending it.
+ * counted. `NOT_SENT`: the uploader released the row without sending it. `REQUEST_REFUSED`: Google
+ * refused the whole request (HTTP 400/401/403, a revoked OAuth grant) and processed none of it.
  */
 export const KNOWN_UNCOUNTED_ERRORS: readonly string[] = [
   'TOO_RECENT_EVENT',
   'TOO_RECENT_CONVERSION_ACTION',
   'PROVIDER_VERSION_REJECTED',
   'NOT_SENT',
+  'REQUEST_REFUSED',
 ];
 
 /**

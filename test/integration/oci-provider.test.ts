@@ -24,6 +24,7 @@ import {
 import { MAX_NOT_FOUND_ATTEMPTS } from '../../functions/oci/model.js';
 import { DynamoOciStore, type OciStore } from '../../functions/oci/oci-store.js';
 import { recoverStaleRows } from '../../functions/oci/stale-recovery.js';
+import { catalogueMetric } from '../../lib/metrics-catalogue.js';
 import { ads, protoJsonProblems } from '../support/google-ads-protos.js';
 import { raceTrials } from '../support/race.js';
 import {
@@ -278,6 +279,61 @@ describe('API versions as a policy', () => {
     advanceSeconds(3601);
     await upload(tenants);
     for (const s of sealed) expect(await received(s.orderId)).toHaveLength(1);
+  });
+});
+
+describe('a request Google refuses as a whole is a configuration alarm, never a silent endless retry', () => {
+  it.each([
+    ['a missing developer token (401)', { developerToken: '' }],
+    ['a revoked refresh token (OAuth invalid_grant)', { revoked: true }],
+  ])(
+    '%s moves GoogleAdsUploadRejected, which has an alarm; the row waits, known uncounted',
+    async (_, setup) => {
+      // Prepare
+      const sim = await googleSim();
+      const tenant = await createOciTenant('api');
+      const sealed = await sealOne(tenant);
+      if ('revoked' in setup) await sim.faults({ oauthRevoked: true });
+      const refused = new HttpGoogleAdsUploader({
+        apiBaseUrl: sim.baseUrl,
+        apiVersion: 'v25',
+        tokenUrl: `${sim.baseUrl}/token`,
+        oauth: async () => ({ clientId: 'c', clientSecret: 's', refreshToken: 'r' }),
+        developerToken: async () => ('developerToken' in setup ? setup.developerToken : 'dev'),
+      });
+      const metrics = emittedMetrics();
+
+      // Act
+      const report = await upload([tenant], { google: refused });
+
+      // Assess: before, both were "unknown" (`UNKNOWN_REQUEST_ERROR`, `UNKNOWN_LOST`) retried every
+      // hour at most for good, moving only GoogleAdsUploadUnknown, which has no alarm.
+      expect(report).toMatchObject({ requests: 1, unknownBatches: 1 });
+      expect(metrics()).toContain('"GoogleAdsUploadRejected"');
+      expect(catalogueMetric('GoogleAdsUploadRejected')?.alarm).toBeDefined();
+      expect(await conversionRow(tenant, sealed.conversionId)).toMatchObject({
+        status: 'retry',
+        lastError: 'REQUEST_REFUSED',
+      });
+      expect(await received(sealed.orderId)).toEqual([]);
+      // Google processed nothing: a retraction now is a plain withdrawal, nothing sent.
+      expect((await retract(tenant, sealed.conversionId)).json.retraction).toBe('withdrawn');
+    },
+  );
+
+  it("a row Google refuses for good is OciRowsFailed, not a request refusal (the alarm's metric)", async () => {
+    const sim = await googleSim();
+    const tenant = await createOciTenant('api');
+    const gclid = `Cj0Kunknown${randomUUID().slice(0, 6)}`;
+    const sealed = await sealOne(tenant, { gclid });
+    await sim.faults({ unknownClickIds: [gclid] });
+    const metrics = emittedMetrics();
+
+    await upload([tenant]);
+
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('failed');
+    expect(metrics()).toContain('"OciRowsFailed"');
+    expect(metrics()).not.toContain('"GoogleAdsUploadRejected"');
   });
 });
 
