@@ -163,6 +163,21 @@ export const KNOWN_UNCOUNTED_ERRORS: readonly string[] = [
 ];
 
 /**
+ * A conversion waiting in `retry` that Google said, row by row, it did not count: retracting it is
+ * a plain withdrawal. API mode only: there the answer is recorded under the claim of the request
+ * it answers. A script's ack names no export, so a late answer about an older upload (its row gone
+ * stale and uploaded again, counted this time) would land on the newer upload and pass a counted
+ * conversion off as uncounted; in script mode the retraction goes instead (harmless if it was not).
+ */
+export function knownUncounted(row: Pick<RowBase, 'status' | 'uploadMode' | 'lastError'>): boolean {
+  return (
+    row.status === 'retry' &&
+    row.uploadMode === 'api' &&
+    KNOWN_UNCOUNTED_ERRORS.includes(row.lastError ?? '')
+  );
+}
+
+/**
  * A conversion is due no earlier than its click + 6 hours: Google refuses a younger click
  * (`TOO_RECENT_EVENT`), and in script mode that refusal is only visible in the bulk upload's own
  * results, so it must never be provoked.

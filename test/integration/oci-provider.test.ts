@@ -451,6 +451,32 @@ describe('retractions of conversions Google never counted', () => {
     expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('withdrawn');
   });
 
+  it('script mode: a late TOO_RECENT_EVENT ack of an older export cannot pass a conversion Google counted off as uncounted: the retraction still goes', async () => {
+    // Prepare: export A's upload met TOO_RECENT_EVENT, but its ack is late; meanwhile the row went
+    // stale, export B uploaded it again and Google counted it (B's ack not in yet).
+    const sim = await googleSim();
+    const tenant = await createOciTenant('script');
+    const sealed = await sealOne(tenant);
+    expect((await exportRowsCall(tenant.exportToken)).json.rows).toHaveLength(1);
+    advanceSeconds(901);
+    await recoverStaleRows({ store, clock: systemClock });
+    await scriptRun(tenant, { crashBeforeAck: true });
+    expect((await received(sealed.orderId)).map((r) => r.outcome)).toEqual(['counted']);
+
+    // Act: A's ack lands on B's claim (an ack names no export), then the operator retracts.
+    await ack(tenant.exportToken, {
+      results: [{ orderId: sealed.orderId, status: 'failed', error: 'TOO_RECENT_EVENT' }],
+    });
+    const answer = await retract(tenant, sealed.conversionId);
+    advanceSeconds(24 * 3600 + 1);
+    for (let i = 0; i < 3; i++) await scriptRun(tenant, { kind: 'adjustments' });
+
+    // Assess: before, the conversion was withdrawn with nothing sent, and Google kept counting it.
+    expect(answer.json.retraction).not.toBe('withdrawn');
+    expect((await sim.ledger()).retracted).toContain(sealed.orderId);
+    expect(await received(sealed.orderId)).toHaveLength(1);
+  });
+
   it('a conversion whose upload outcome is unknown is never uploaded again: only the retraction goes', async () => {
     // Prepare: Google counts it, the answer is lost.
     const sim = await googleSim();
