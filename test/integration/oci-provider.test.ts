@@ -680,6 +680,41 @@ describe('seals and click ids', () => {
     }
   });
 
+  it('a click or a conversion in the future is a 400 naming the field, nothing written', async () => {
+    // Before: both were taken; a click at 9999-12-31T20:00Z was even due at once, its due time
+    // (`+010000-01-01…`) sorting before every four-digit year in DynamoDB's string order, and
+    // Google refuses a conversion time in the future anyway.
+    const tenant = await createOciTenant('api');
+    const future = new Date(systemClock.now() + 24 * 3600_000).toISOString();
+    for (const occurredAt of [future, '9999-12-31T20:00:00Z']) {
+      const answer = await postCall(tenant, {
+        callId: `c-${randomUUID().slice(0, 6)}`,
+        sessionId: 's',
+        gclid: 'Cj0Kfuture',
+        source: 'click',
+        occurredAt,
+      });
+      expect(answer.status, occurredAt).toBe(400);
+      expect(answer.json.error.details[0].field).toBe('occurredAt');
+    }
+    const callId = `c-${randomUUID().slice(0, 6)}`;
+    expect(
+      (
+        await postCall(tenant, {
+          callId,
+          sessionId: `s-${callId}`,
+          gclid: 'Cj0Know',
+          source: 'click',
+          occurredAt: clickTime(),
+        })
+      ).status,
+    ).toBe(201);
+    const sealed = await seal(tenant, callId, { conversionTime: future });
+    expect(sealed.status).toBe(400);
+    expect(sealed.json.error.details[0].field).toBe('conversionTime');
+    expect(await listAll(tenant)).toEqual([]);
+  });
+
   it("a click id outside Google's alphabet is a 400 naming it, nothing written", async () => {
     const tenant = await createOciTenant('script');
     for (const [field, value] of [
