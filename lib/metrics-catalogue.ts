@@ -385,7 +385,14 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'providerRefusals',
-    meaning: 'Google Ads upload requests refused as a whole (authentication, invalid argument)',
+    meaning:
+      'Google Ads upload requests refused as a whole (authentication, permission, invalid argument, a revoked OAuth grant): nothing processed, the rows wait with backoff',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary:
+        'Google Ads refuses the upload requests: API-mode conversions wait until it is fixed',
+    },
   },
   // Provider refusals.
   {
