@@ -442,7 +442,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'unroutable',
     meaning:
-      'A signed webhook item for a phone number id, location or instance no tenant owns, or a status for no campaign message (answered so the provider stops retrying; nothing stored)',
+      "A signed webhook item for a phone number id no tenant owns, a status for no campaign message, a status broadcast or the business's own group message (answered so the provider stops retrying; nothing stored; a location or instance no tenant owns is a 401, WebhookRejected)",
   },
   {
     name: 'WebhookItemInvalid',
