@@ -395,7 +395,14 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'providerRefusals',
-    meaning: 'Google Ads upload requests refused as a whole (authentication, invalid argument)',
+    meaning:
+      'Google Ads upload requests refused as a whole (authentication, permission, invalid argument, a revoked OAuth grant): nothing processed, the rows wait with backoff',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary:
+        'Google Ads refuses the upload requests: API-mode conversions wait until it is fixed',
+    },
   },
   // Provider refusals.
   {
@@ -445,7 +452,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'unroutable',
     meaning:
-      'A signed webhook item for a phone number id, location or instance no tenant owns, or a status for no campaign message (answered so the provider stops retrying; nothing stored)',
+      "A signed webhook item for a phone number id no tenant owns, a status for no campaign message, a status broadcast or the business's own group message (answered so the provider stops retrying; nothing stored; a location or instance no tenant owns is a 401, WebhookRejected)",
   },
   {
     name: 'WebhookItemInvalid',

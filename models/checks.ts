@@ -177,6 +177,15 @@ export const CHECKS: readonly ModelCheck[] = [
     says: 'a retraction withdraws a conversion whose upload is in flight: Google counts a withdrawn conversion',
   },
   {
+    name: 'oci/mutant:trust-script-ack',
+    model: 'oci-pipeline',
+    defines: ['MUT_TRUST_SCRIPT_ACK'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'a script\'s late "not counted" ack of an older export, trusted: a conversion Google counted is withdrawn, its retraction never sent',
+  },
+  {
     name: 'ledger/safety',
     model: 'conversion-ledger',
     defines: [],
