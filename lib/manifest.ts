@@ -8,6 +8,7 @@
  * `envNameForQueue`), which is how `functions/kernel/config.ts` finds them at run time.
  */
 
+import { DEFAULT_VERSIONS, VERSION_ENV } from '../functions/kernel/provider-versions.js';
 import type { QueueName, SecretName, TableName } from '../functions/kernel/resource-names.js';
 
 // The names and their environment variables are the kernel's (it reads them at run time); the
@@ -46,7 +47,11 @@ export interface TableSpec {
 }
 
 export interface QueueSpec {
-  /** Seconds a received message stays invisible; must exceed the consumer's timeout. */
+  /**
+   * Seconds a received message stays invisible: at least 6x its consumer's timeout (Lambda's rule
+   * for an SQS event source, checked at synth), so a batch Lambda retries after a throttle is
+   * still hidden while it runs.
+   */
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the queue's FIFO dead-letter queue. */
   readonly maxReceiveCount: number;
@@ -58,7 +63,25 @@ export interface HttpRoute {
   readonly method: HttpMethod;
   /** HTTP API route syntax, e.g. `/v1/tenants/{tenantId}`. */
   readonly path: string;
+  /**
+   * Every POST route says it (`test/unit/idempotency-key-manifest.test.ts`): `'honoured'` when it
+   * creates something and answers the contract's `Idempotency-Key` (its handler declares
+   * `httpHandler({ idempotencyKey }, ...)`, its function has the `idempotency` table, and
+   * `test/integration/idempotency-key-routes.test.ts` drives it); otherwise why the header is not
+   * needed there.
+   */
+  readonly idempotencyKey?: 'honoured' | { readonly notNeeded: string };
 }
+
+/** Why campaign state changes take no `Idempotency-Key`: they create nothing, and repeat safely. */
+const STATE_CHANGE = {
+  notNeeded: 'a state change, not a creation: starting twice is a no-op, as are pause and resume',
+} as const;
+
+/** Why webhooks take no `Idempotency-Key`: their providers' own ids deduplicate them. */
+const PROVIDER_DEDUPED = {
+  notNeeded: "a provider webhook: deduplicated by the provider's message ids, never by a header",
+} as const;
 
 export type Trigger =
   | {
@@ -74,6 +97,14 @@ export type Trigger =
       readonly kind: 'queue';
       readonly queue: QueueName;
       readonly batchSize: number;
+      /**
+       * The longest one record can take, from the bounds of the code it runs (provider timeouts,
+       * waits, retries). The consumer starts no record with less than this left of its invocation
+       * (the rest of the batch goes back to the queue), so a batch whose records run one after
+       * another (one message group) never outruns the function; the function's timeout must
+       * hold at least one record (checked at synth).
+       */
+      readonly recordSeconds: number;
     }
   | {
       readonly kind: 'schedule';
@@ -141,6 +172,13 @@ export function localSettings(
   return local;
 }
 
+/**
+ * The provider API versions, as settings (kernel/provider-versions.ts holds the calendar they are
+ * checked against): given to every function that calls the provider and to the daily check.
+ */
+const GOOGLE_ADS_VERSION = { [VERSION_ENV.googleAds]: DEFAULT_VERSIONS.googleAds };
+const WHATSAPP_VERSION = { [VERSION_ENV.whatsappGraph]: DEFAULT_VERSIONS.whatsappGraph };
+
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 /** A general-purpose listing index (e.g. a tenant's conversations by recency). */
 const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
@@ -201,9 +239,12 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
+// Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
+// (and blocks their FIFO message groups) for this long; records a consumer has no time for are
+// handed back at once instead (`recordSeconds`).
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
-  sends: { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 },
+  sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
 };
 
@@ -239,7 +280,17 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: "Issue a tenant's API key, webhook token and export token (platform admin)",
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/tenants/{tenantId}/credentials' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/tenants/{tenantId}/credentials',
+          // Replaying the answer would mean keeping the secrets it shows once in clear.
+          idempotencyKey: {
+            notNeeded:
+              'its answer holds secrets shown once (kept only as hashes); a retry issues fresh ones',
+          },
+        },
+      ],
     },
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
@@ -252,7 +303,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       kind: 'http',
       routes: [
         { method: 'GET', path: '/webhooks/whatsapp' },
-        { method: 'POST', path: '/webhooks/whatsapp' },
+        { method: 'POST', path: '/webhooks/whatsapp', idempotencyKey: PROVIDER_DEDUPED },
       ],
     },
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
@@ -262,14 +313,28 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   receiveWhatsAppWeb: {
     entry: 'functions/webhooks/handlers/receive-whatsapp-web.ts',
     description: 'WhatsApp Web (Baileys gateway, Evolution API v2) webhook: messages stored once',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/whatsapp-web' }] },
+    trigger: {
+      kind: 'http',
+      routes: [
+        { method: 'POST', path: '/webhooks/whatsapp-web', idempotencyKey: PROVIDER_DEDUPED },
+        // Evolution's "webhook by events" mode: `<url>/messages-upsert`, `<url>/messages-update`, ...
+        {
+          method: 'POST',
+          path: '/webhooks/whatsapp-web/{event}',
+          idempotencyKey: PROVIDER_DEDUPED,
+        },
+      ],
+    },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
   receiveGhlSms: {
     entry: 'functions/webhooks/handlers/receive-ghl-sms.ts',
     description: 'GoHighLevel inbound SMS workflow webhook: stored once by its stable-field key',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/ghl/sms' }] },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/webhooks/ghl/sms', idempotencyKey: PROVIDER_DEDUPED }],
+    },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
@@ -303,13 +368,16 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   processJob: {
     entry: 'functions/jobs/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
-    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
+    // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
+    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
+    // 250 s, so the consumer hands back what it has no 25 s left for.
+    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
     tables: { inbound: 'readWrite' },
     secrets: ['aiApiKey'],
     environment: {
       ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },
     },
-    timeoutSeconds: 60,
+    timeoutSeconds: 30,
   },
   recoverJobs: {
     entry: 'functions/jobs/handlers/recover-jobs-schedule.ts',
@@ -323,7 +391,10 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   createCampaign: {
     entry: 'functions/campaigns/handlers/create-campaign.ts',
     description: 'Create a draft campaign with its first page of recipients (Idempotency-Key)',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/campaigns' }] },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/campaigns', idempotencyKey: 'honoured' }],
+    },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
   },
@@ -332,7 +403,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Add a page of recipients to a draft campaign, unique by E.164 across pages',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/campaigns/{campaignId}/recipients',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
@@ -343,9 +420,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: {
       kind: 'http',
       routes: [
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/start' },
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/pause' },
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/resume' },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/start', idempotencyKey: STATE_CHANGE },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/pause', idempotencyKey: STATE_CHANGE },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/resume', idempotencyKey: STATE_CHANGE },
       ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
@@ -379,30 +456,47 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Sends a recipient whose outcome is unknown once more, on an operator request',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', campaigns: 'readWrite' },
+    tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     // It sends only, but `fanoutDeps()` reads both queue URLs when it is built (see changeCampaignState).
     sendsTo: ['sends', 'fanout'],
   },
   fanoutCampaign: {
     entry: 'functions/campaigns/handlers/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",
-    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1 },
+    // A record: one shard until its 20 s budget is spent (`fanout-campaign.ts`), plus the page in
+    // flight then (a query, a mark, 10 SQS batches of 10, a cursor write: under 5 s): 25 s.
+    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['sends', 'fanout'],
-    timeoutSeconds: 60,
+    timeoutSeconds: 30,
   },
   sendCampaignMessage: {
     entry: 'functions/campaigns/handlers/send-campaign-message.ts',
     description: 'Sends one campaign recipient its WhatsApp template, at most once',
-    trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
+    // A record (`sender.ts`): a send token (waits up to 15 s while a campaign's senders queue for
+    // the number's rate) and the provider call (10 s timeout), then the wamid store: 25 s. Ten
+    // records of one message group run one after another and, under a campaign's load, wait ~12 s
+    // each for their token (1,000 in flight / 80 per s): 125 s, past any sensible timeout, so the
+    // consumer hands back (at once) what it has no 25 s left for. The 30 s timeout leaves 5 s for
+    // the store. A record refused twice in a row retries inline (each retry another token wait and
+    // call): that rare path can still meet the timeout, which then ends it as a crash would (the
+    // claimed contact's outcome is reconciled, `docs/campaigns.md`).
+    trigger: { kind: 'queue', queue: 'sends', batchSize: 10, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
+      ...WHATSAPP_VERSION,
     },
-    timeoutSeconds: 50,
+    timeoutSeconds: 30,
   },
   recoverCampaigns: {
     entry: 'functions/campaigns/handlers/recover-campaigns.ts',
@@ -424,14 +518,20 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   recordCall: {
     entry: 'functions/oci/handlers/record-call.ts',
     description: 'Record a call from an ad click, idempotent by callId',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls' }] },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/calls', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   sealCall: {
     entry: 'functions/oci/handlers/seal-call.ts',
     description: "Seal a call: the session's one conversion, created with its uniqueness item",
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls/{callId}/seal' }] },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/calls/{callId}/seal', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   exportConversions: {
     entry: 'functions/oci/handlers/export-conversions.ts',
@@ -443,7 +543,18 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   ackConversions: {
     entry: 'functions/oci/handlers/ack-conversions.ts',
     description: "Google Ads script ack: applies Google's answers to exported rows",
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/oci/ack' }] },
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/oci/ack',
+          idempotencyKey: {
+            notNeeded: 'applies answers to rows it claimed; acking twice is harmless',
+          },
+        },
+      ],
+    },
     tables: { tenants: 'read', conversions: 'readWrite' },
     timeoutSeconds: 29,
   },
@@ -458,9 +569,15 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Retract a conversion at Google once, or withdraw it before upload',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/conversions/oci/{conversionId}/retract' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/conversions/oci/{conversionId}/retract',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   uploadOciConversions: {
     entry: 'functions/oci/handlers/upload-conversions.ts',
@@ -477,6 +594,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
         deployed: 'https://oauth2.googleapis.com/token',
         local: { simulator: '/token' },
       },
+      ...GOOGLE_ADS_VERSION,
     },
     timeoutSeconds: 300,
   },
@@ -486,6 +604,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { conversions: 'readWrite' },
     timeoutSeconds: 120,
+  },
+  checkProviderVersions: {
+    entry: 'functions/health/handlers/check-provider-versions.ts',
+    description:
+      'Daily: the provider API versions in force against their sunset calendar (warn 60 days ahead, refuse past it)',
+    trigger: { kind: 'schedule', everySeconds: 86_400 },
+    tables: {},
+    environment: { ...GOOGLE_ADS_VERSION, ...WHATSAPP_VERSION },
   },
   // Conversion ledger (issue 10): work-queue stays, evidence, conversions logged once per stay.
   putQueueMember: {
@@ -519,17 +645,26 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   recordUserEvent: {
     entry: 'functions/ledger/handlers/record-event.ts',
     description: 'Store conversion evidence once and log the conversion it proves (source event)',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/users/{userId}/events' }] },
-    tables: { tenants: 'read', ledger: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/users/{userId}/events', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', ledger: 'readWrite', idempotency: 'readWrite' },
   },
   validateQueue: {
     entry: 'functions/ledger/handlers/validate-queue.ts',
     description: 'Pre-call validation: remove users who converted and log their conversions',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/work-queues/{queueType}/validate' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/work-queues/{queueType}/validate',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', ledger: 'readWrite' },
+    tables: { tenants: 'read', ledger: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
   },
   listConversions: {

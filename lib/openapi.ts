@@ -25,7 +25,6 @@ export interface RouteDoc {
   readonly body?: z.ZodType;
   /** Success status and what it returns, in the contract's words. */
   readonly success: { readonly status: number; readonly description: string };
-  readonly idempotencyKey?: boolean;
   readonly query?: readonly string[];
 }
 
@@ -82,6 +81,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     body: gatewayEnvelopeSchema,
     success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
   },
+  'POST /webhooks/whatsapp-web/{event}': {
+    summary:
+      'WhatsApp Web gateway webhook in Evolution\'s "webhook by events" mode (`messages-upsert`, `messages-update`, ...); 404 for a path no Evolution event uses',
+    auth: 'webhookToken',
+    body: gatewayEnvelopeSchema,
+    success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
+  },
   'POST /webhooks/ghl/sms': {
     summary: 'GoHighLevel inbound SMS workflow webhook, stored once by its stable-field key',
     auth: 'webhookToken',
@@ -97,13 +103,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/conversations': {
     summary: "A tenant's conversations, most recent first",
     auth: 'operator',
-    query: ['cursor'],
+    query: ['cursor', 'limit'],
     success: { status: 200, description: '{"conversations": [...], "nextCursor"}' },
   },
   'GET /v1/conversations/{conversationId}/messages': {
     summary: "A conversation's messages, oldest first",
     auth: 'operator',
-    query: ['cursor'],
+    query: ['cursor', 'limit'],
     success: { status: 200, description: '{"messages": [...], "nextCursor"}' },
   },
   'GET /v1/messages/{messageId}/jobs': {
@@ -115,7 +121,6 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Create a draft campaign with its first page of recipients',
     auth: 'operator',
     body: createCampaignSchema,
-    idempotencyKey: true,
     success: { status: 201, description: '{"campaignId", "recipients", "duplicatesCollapsed"}' },
   },
   'GET /v1/campaigns': {
@@ -132,7 +137,6 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Add a page of recipients to a draft campaign',
     auth: 'operator',
     body: addRecipientsSchema,
-    idempotencyKey: true,
     success: { status: 201, description: '{"recipients", "duplicatesCollapsed"}' },
   },
   'POST /v1/campaigns/{campaignId}/start': {
@@ -211,8 +215,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/work-queues/{queueType}/members': {
     summary: "A work queue's current members",
     auth: 'operator',
-    query: ['cursor'],
-    success: { status: 200, description: '{"members": [...], "nextCursor"}' },
+    query: ['cursor', 'limit'],
+    success: {
+      status: 200,
+      description: '{"members": [...], "nextCursor"}; limit 1-100 (default 100)',
+    },
   },
   'POST /v1/users/{userId}/events': {
     summary: 'Evidence that a user converted (idempotent by eventId)',
@@ -227,8 +234,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/conversions': {
     summary: 'Logged conversions, at most one per user, type and stay',
     auth: 'operator',
-    query: ['userId', 'type', 'source', 'cursor'],
-    success: { status: 200, description: '{"conversions": [...], "nextCursor"}' },
+    query: ['userId', 'type', 'source', 'cursor', 'limit'],
+    success: {
+      status: 200,
+      description: '{"conversions": [...], "nextCursor"}; limit 1-100 (default 100)',
+    },
   },
   'GET /v1/conversions/missing': {
     summary: 'What the reconciliation would log now (dry run)',
@@ -288,8 +298,9 @@ export function openApiDocument(): Record<string, unknown> {
         schema: { type: 'string', minLength: 1, maxLength: 256 },
       })),
       ...(doc?.query ?? []).map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
-      ...(doc?.idempotencyKey
-        ? [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 256 } }]
+      // Declared per route in the manifest (`idempotencyKey: 'honoured'`).
+      ...(route.idempotencyKey === 'honoured'
+        ? [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 255 } }]
         : []),
     ];
     const operation: Record<string, unknown> = {

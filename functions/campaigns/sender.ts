@@ -77,9 +77,15 @@ export const PAIR_RATE_RETRY_MS = 60_000;
  */
 export function afterRefusal(rejection: RejectionClass): 'retry' | 'later' | 'failed' {
   if (rejection === 'permanent') return 'failed';
-  if (rejection === 'pair_rate') return 'later';
+  if (rejection === 'pair_rate' || rejection === 'version_rejected') return 'later';
   return 'retry';
 }
+
+/**
+ * A send Graph refused for its version waits this long (held, not spun): the operator fixes
+ * `WHATSAPP_API_VERSION` (ProviderVersionRejected alarms).
+ */
+export const VERSION_REJECTED_RETRY_MS = 15 * 60_000;
 /**
  * Released recipients whose message is still in the queue (it comes back after its visibility
  * timeout): recovery looks again after this, in case it is lost meanwhile (e.g. parked in the DLQ).
@@ -197,7 +203,13 @@ export async function sendToRecipient(
     return 'failed';
   }
   if (next === 'later') {
-    const retryAt = new Date(deps.clock.now() + PAIR_RATE_RETRY_MS).toISOString();
+    const versionRejected = result.class === 'version_rejected';
+    if (versionRejected) {
+      countMetric('ProviderVersionRejected');
+      logger.error('whatsapp graph api version refused; send held', { code: result.code });
+    }
+    const wait = versionRejected ? VERSION_REJECTED_RETRY_MS : PAIR_RATE_RETRY_MS;
+    const retryAt = new Date(deps.clock.now() + wait).toISOString();
     await finishClaim(deps, key, message, 'pending', {
       lastError,
       retryAt,

@@ -6,9 +6,11 @@
  * send twice).
  *
  * Endpoint: `WHATSAPP_API_BASE_URL` (the local runtime points it at the simulator;
- * https://graph.facebook.com on AWS) and `WHATSAPP_API_VERSION` (v21.0).
+ * https://graph.facebook.com on AWS) and `WHATSAPP_API_VERSION`, a setting checked against the
+ * Graph API's version calendar (`kernel/provider-versions.ts`; the manifest gives it).
  */
 import { isLocal } from '../kernel/config.js';
+import { checkVersion, configuredVersions, isRefused } from '../kernel/provider-versions.js';
 import type { CampaignTemplate } from './model.js';
 
 export type RejectionClass =
@@ -19,7 +21,12 @@ export type RejectionClass =
   /** 131056: too many messages to this one user; retry this contact later. */
   | 'pair_rate'
   /** Invalid number, template errors, parameters: sending again cannot work. */
-  | 'permanent';
+  | 'permanent'
+  /**
+   * The Graph path does not exist (code 2500, "Unknown path components": what Graph answers for a
+   * version it never had): a configuration error, not the contact's; held, never spun.
+   */
+  | 'version_rejected';
 
 export type SendResult =
   | { readonly kind: 'accepted'; readonly wamid: string }
@@ -49,6 +56,7 @@ const TRANSIENT_CODES = new Set([1, 2, 190, 131000, 131016, 133004]);
 const PAIR_RATE_CODES = new Set([131056]);
 
 export function classifyError(httpStatus: number, code: number | undefined): RejectionClass {
+  if (code === 2500) return 'version_rejected';
   if (code !== undefined && PAIR_RATE_CODES.has(code)) return 'pair_rate';
   if (code !== undefined && THROUGHPUT_CODES.has(code)) return 'throughput';
   if (httpStatus === 429) return 'throughput';
@@ -78,7 +86,7 @@ export function whatsappApiBaseUrl(): string {
 }
 
 export function whatsappApiVersion(): string {
-  return process.env.WHATSAPP_API_VERSION || 'v21.0';
+  return configuredVersions().whatsappGraph;
 }
 
 export interface WhatsAppClientOptions {
@@ -88,13 +96,39 @@ export interface WhatsAppClientOptions {
   /** @default 10000 */
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * The clock the version calendar is read on: a version past its end (or unknown) is refused
+   * before anything is sent (Graph would silently serve an older version instead).
+   * @default Date.now
+   */
+  readonly now?: () => number;
 }
 
 export function createWhatsAppClient(options: WhatsAppClientOptions): WhatsAppSender {
   const doFetch = options.fetch ?? fetch;
   return {
     async sendTemplate(send) {
-      const url = `${options.baseUrl}/${options.version}/${encodeURIComponent(send.phoneNumberId)}/messages`;
+      const version = checkVersion('whatsappGraph', options.version, (options.now ?? Date.now)());
+      if (isRefused(version)) {
+        return {
+          kind: 'rejected',
+          class: 'version_rejected',
+          httpStatus: 0,
+          code: undefined,
+          message: version.message,
+        };
+      }
+      // A phone number id is digits (the tenant schema refuses anything else): never a path of its own.
+      if (!/^\d{1,64}$/.test(send.phoneNumberId)) {
+        return {
+          kind: 'rejected',
+          class: 'permanent',
+          httpStatus: 0,
+          code: undefined,
+          message: 'phone number id must be digits',
+        };
+      }
+      const url = `${options.baseUrl}/${options.version}/${send.phoneNumberId}/messages`;
       const body = {
         messaging_product: 'whatsapp',
         recipient_type: 'individual',

@@ -13,9 +13,10 @@ import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { decodeCursor as decodeKernelCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
+import { decodeCursor, encodeCursor, keyAttribute, keyCursor } from '../kernel/cursor.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
+import { queryPage } from '../kernel/paginate.js';
 import { formatPhone } from '../kernel/phone.js';
 import { readItem } from '../kernel/read-item.js';
 import { conversationKey, displayNameFor } from './identity.js';
@@ -157,31 +158,21 @@ function toMessageView(m: Record<string, unknown>): MessageView {
 
 // --- cursors -------------------------------------------------------------------------------------
 
-/** A page's cursor: the kernel's codec over the page's last key. */
-export { encodeCursor };
-
-/** The last key of a `gsi1` page, bound to the partition it came from so it cannot page another. */
-export function decodeCursor(
-  cursor: string | undefined,
-  expected: { readonly indexPk: string; readonly indexPkValue: string },
-): Record<string, string> | undefined {
-  const indexSk = expected.indexPk.replace(/pk$/, 'sk');
-  return decodeKernelCursor(
-    cursor,
-    keyCursor(['pk', 'sk', expected.indexPk, indexSk], {
-      [expected.indexPk]: expected.indexPkValue,
-    }),
-  );
-}
-
-/** The listing cursor: the sort key of the last conversation returned, bound to the tenant. */
+/**
+ * The listing cursor: the sort key of the last conversation returned, bound to the tenant's listing
+ * (the kernel's codec refuses a cursor of any other listing). At most 1,024 UTF-8 bytes, DynamoDB's
+ * cap on a sort-key value, which a key condition's value must also respect.
+ */
 function decodeListingCursor(cursor: string | undefined, tenantId: string): string | undefined {
-  const position = decodeKernelCursor(
+  const position = decodeCursor(
     cursor,
-    z.strictObject({ t: z.literal(tenantId), b: z.string().max(512) }),
+    z.strictObject({ b: keyAttribute }),
+    listingScope(tenantId),
   );
   return position?.b;
 }
+
+const listingScope = (tenantId: string) => ({ listing: 'conversations', tenantId });
 
 export const pageLimit = (raw: string | undefined): number =>
   parsePageLimit(raw, { fallback: 50, max: 200 });
@@ -194,11 +185,8 @@ export class DynamoDbConversationStore implements ConversationStore {
     private readonly table: string,
   ) {}
 
-  /** One page of a `gsi1` partition: newest first (`before` a sort key) or oldest first. */
-  private async queryGsi1(
-    indexPkValue: string,
-    page: { limit: number; forward: boolean; before?: string; start?: Record<string, string> },
-  ) {
+  /** One page of a tenant listing shard, newest first, older than the `before` sort key. */
+  private async queryListingShard(indexPkValue: string, page: { limit: number; before?: string }) {
     const out = await this.ddb.send(
       new QueryCommand({
         TableName: this.table,
@@ -208,9 +196,8 @@ export class DynamoDbConversationStore implements ConversationStore {
           ':pk': indexPkValue,
           ...(page.before ? { ':before': page.before } : {}),
         },
-        ScanIndexForward: page.forward,
+        ScanIndexForward: false,
         Limit: page.limit,
-        ...(page.start ? { ExclusiveStartKey: page.start } : {}),
       }),
     );
     return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
@@ -218,13 +205,21 @@ export class DynamoDbConversationStore implements ConversationStore {
 
   async listMessages(conversationId: string, page: PageRequest) {
     const indexPkValue = conversationMessagesPk(conversationId);
-    const start = decodeCursor(page.cursor, { indexPk: 'gsi1pk', indexPkValue });
-    const out = await this.queryGsi1(indexPkValue, {
-      limit: page.limit,
-      forward: true,
-      ...(start ? { start } : {}),
-    });
-    return { messages: out.items.map(toMessageView), nextCursor: encodeCursor(out.lastKey) };
+    const out = await queryPage(
+      this.ddb,
+      {
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': indexPkValue },
+        ScanIndexForward: true,
+        Limit: page.limit,
+      },
+      page.cursor,
+      // A cursor only continues this conversation's own thread.
+      keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk: indexPkValue }),
+    );
+    return { messages: out.items.map(toMessageView), nextCursor: out.nextCursor };
   }
 
   /**
@@ -235,9 +230,8 @@ export class DynamoDbConversationStore implements ConversationStore {
     const before = decodeListingCursor(page.cursor, tenantId);
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, (_, shard) =>
-        this.queryGsi1(tenantListingPk(tenantId, shard), {
+        this.queryListingShard(tenantListingPk(tenantId, shard), {
           limit: page.limit,
-          forward: false,
           ...(before ? { before } : {}),
         }),
       ),
@@ -248,7 +242,8 @@ export class DynamoDbConversationStore implements ConversationStore {
     const items = merged.slice(0, page.limit);
     const more = merged.length > page.limit || shards.some((s) => s.lastKey !== undefined);
     const last = items.at(-1);
-    const nextCursor = more && last ? encodeCursor({ t: tenantId, b: String(last.gsi1sk) }) : null;
+    const nextCursor =
+      more && last ? encodeCursor({ b: String(last.gsi1sk) }, listingScope(tenantId)) : null;
     return { conversations: items.map(toConversationView), nextCursor };
   }
 

@@ -2,23 +2,58 @@
  * One normaliser for the ways a person reaches a tenant: phone numbers in any common form, and
  * WhatsApp identifiers (`972501234567@s.whatsapp.net`, `972501234567:12@s.whatsapp.net`,
  * `972501234567@c.us`, `82399031480511@lid`, group participants, the Cloud API's business-scoped
- * user ids). Phones become E.164 through libphonenumber-js (kernel `toE164`); ids that hide the
- * phone (`@lid`, BSUID) become aliases that a link item ties to a phone once any payload shows both.
+ * user ids). Phones become E.164 through libphonenumber-js (kernel `toE164`, which also reads
+ * WhatsApp's Mexican `521…` and Brazilian 8-digit mobile forms as today's numbers); ids that hide
+ * the phone (`@lid`, BSUID) become aliases that a link item ties to a phone once any payload shows
+ * both.
+ *
+ * A WhatsApp phone id whose digits libphonenumber cannot read (a range newer than its metadata, a
+ * wire form nobody documented) is still a person: it becomes the alias `pn:<digits>`, so the message
+ * is stored under its raw id, never dropped. The same alias is linked to the phone once a payload
+ * shows both, or when those digits first parse (see `rawPhoneAlias`).
  *
  * Pure: no I/O, so the rules are property-tested without a database.
  */
 import { formatPhone, toE164 } from '../kernel/phone.js';
 
 export type WhatsAppId =
-  | { readonly kind: 'phone'; readonly e164: string }
+  | {
+      readonly kind: 'phone';
+      readonly e164: string;
+      /** `pn:<digits>` when WhatsApp's digits are not the E.164 digits (MX `521…`, BR 8-digit). */
+      readonly wireAlias?: string;
+    }
   | { readonly kind: 'lid'; readonly alias: string }
   | { readonly kind: 'bsuid'; readonly alias: string }
+  | { readonly kind: 'raw'; readonly alias: string }
   | { readonly kind: 'group'; readonly groupId: string };
 
 const JID = /^([^@\s]{1,128})@([a-z.]{1,32})$/;
-// Meta's business-scoped user id: `<country>.<opaque>` (e.g. `US.13491208655302741918`).
-const BSUID = /^[A-Z]{2}\.[A-Za-z0-9]{6,64}$/;
-const DIGITS = /^\+?\d{6,15}$/;
+/**
+ * Meta's business-scoped user id: a two-letter country code, a period and up to 128 alphanumeric
+ * characters (`US.13491208655302741918`); a parent BSUID shared across a managed business's
+ * portfolios has `ENT.` after the country (`US.ENT.11815799212886844830`). Source: Meta, WhatsApp
+ * Business Platform, "Business-scoped user IDs"
+ * (developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).
+ */
+const BSUID = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
+/** What a phone id's user part can hold when libphonenumber does not read it: a raw id, kept. */
+const RAW_PHONE_DIGITS = /^\d{5,20}$/;
+
+/** The alias a phone id's raw digits are kept under (the same digits, parsed or not). */
+export function rawPhoneAlias(digits: string): string {
+  return `pn:${digits.replace(/^\+/, '')}`;
+}
+
+function phoneOrRaw(digits: string): WhatsAppId | undefined {
+  const e164 = /^\d{6,15}$/.test(digits) ? toE164(`+${digits}`) : undefined;
+  if (e164) {
+    return e164.slice(1) === digits
+      ? { kind: 'phone', e164 }
+      : { kind: 'phone', e164, wireAlias: rawPhoneAlias(digits) };
+  }
+  return RAW_PHONE_DIGITS.test(digits) ? { kind: 'raw', alias: rawPhoneAlias(digits) } : undefined;
+}
 
 /**
  * Parses one WhatsApp identifier. `user[_agent][:device]@server`: the agent and device parts name a
@@ -36,10 +71,8 @@ export function parseWhatsAppId(raw: unknown): WhatsAppId | undefined {
     if (!/^\d{1,32}$/.test(user.replace(/-/g, ''))) return undefined;
     switch (server) {
       case 's.whatsapp.net':
-      case 'c.us': {
-        const e164 = /^\d{6,15}$/.test(user) ? toE164(`+${user}`) : undefined;
-        return e164 ? { kind: 'phone', e164 } : undefined;
-      }
+      case 'c.us':
+        return phoneOrRaw(user);
       case 'lid':
         return /^\d{1,32}$/.test(user) ? { kind: 'lid', alias: `lid:${user}` } : undefined;
       case 'g.us':
@@ -48,11 +81,8 @@ export function parseWhatsAppId(raw: unknown): WhatsAppId | undefined {
         return undefined;
     }
   }
-  if (DIGITS.test(value)) {
-    // Bare digits as WhatsApp sends them (`wa_id`, `from`) are international numbers.
-    const e164 = toE164(value.startsWith('+') ? value : `+${value}`);
-    return e164 ? { kind: 'phone', e164 } : undefined;
-  }
+  // Bare digits as WhatsApp sends them (`wa_id`, `from`) are international numbers.
+  if (/^\+?\d{5,20}$/.test(value)) return phoneOrRaw(value.replace(/^\+/, ''));
   if (BSUID.test(value)) return { kind: 'bsuid', alias: `bsuid:${value}` };
   return undefined;
 }
@@ -60,7 +90,7 @@ export function parseWhatsAppId(raw: unknown): WhatsAppId | undefined {
 /** A person as far as one payload tells: their phone when shown, and the aliases that stand for them. */
 export interface PersonIdentity {
   readonly e164?: string;
-  /** `lid:<digits>` / `bsuid:<id>`, sorted and unique. */
+  /** `bsuid:<id>` / `lid:<digits>` / `pn:<digits>`, sorted and unique (stable ids sort first). */
   readonly aliases: readonly string[];
 }
 
@@ -77,8 +107,10 @@ export function identifyPerson(
   for (const raw of ids) {
     const id = parseWhatsAppId(raw);
     if (!id) continue;
-    if (id.kind === 'phone') e164 ??= id.e164;
-    else if (id.kind === 'lid' || id.kind === 'bsuid') aliases.add(id.alias);
+    if (id.kind === 'phone') {
+      e164 ??= id.e164;
+      if (id.wireAlias) aliases.add(id.wireAlias);
+    } else if (id.kind === 'lid' || id.kind === 'bsuid' || id.kind === 'raw') aliases.add(id.alias);
   }
   if (!e164 && typeof options.phone === 'string')
     e164 = toE164(options.phone, options.defaultCountry);

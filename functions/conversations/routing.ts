@@ -77,8 +77,9 @@ export interface Route {
 }
 
 /**
- * An alias without a phone in the payload is looked up in the link items (one batch read with the
- * alias's own key item); then the phone's key item is read, in one batch with the link items of the
+ * Aliases without a phone in the payload are looked up in the link items (one batch read of every
+ * alias's link with the first alias's own key item): any of them linked to a phone routes the
+ * message to that phone. Then the phone's key item is read, in one batch with the link items of the
  * payload's aliases when it shows any (so links already in place are not written again).
  */
 export async function resolveRoute(
@@ -89,21 +90,33 @@ export async function resolveRoute(
   const { ddb, table } = ctx;
   let e164 = person.e164;
   let linkedVia: string | undefined;
+  let linkedAliases: ReadonlySet<string> | undefined;
   const alias = person.aliases[0];
   if (!e164 && alias) {
     const aliasRouteKey = conversationKey(tenantId, { alias });
     const out = await ddb.send(
       new BatchGetCommand({
         RequestItems: {
-          [table]: { Keys: [linkKey(tenantId, alias), ckey(aliasRouteKey)], ConsistentRead: true },
+          [table]: {
+            Keys: [...person.aliases.map((a) => linkKey(tenantId, a)), ckey(aliasRouteKey)],
+            ConsistentRead: true,
+          },
         },
       }),
     );
     const items = out.Responses?.[table] ?? [];
-    const link = items.find((i) => i.sk === 'LINK');
-    if (typeof link?.e164 === 'string') {
+    // The first alias (in the payload's sorted order) that is linked decides the phone.
+    const links = new Map(
+      items.filter((i) => i.sk === 'LINK' && typeof i.e164 === 'string').map((i) => [i.alias, i]),
+    );
+    const via = person.aliases.find((a) => links.has(a));
+    const link = via ? links.get(via) : undefined;
+    if (via && typeof link?.e164 === 'string') {
       e164 = link.e164;
-      linkedVia = alias;
+      linkedVia = via;
+      linkedAliases = new Set(
+        [...links].filter(([, l]) => l.e164 === link.e164).map(([a]) => String(a)),
+      );
     } else {
       const raw = items.find((i) => i.sk === 'CKEY');
       const existing = raw ? toKeyItem(raw) : undefined;
@@ -122,7 +135,7 @@ export async function resolveRoute(
     return {
       routeKey,
       e164,
-      ...(linkedVia ? { linked: new Set([linkedVia]) } : {}),
+      ...(linkedAliases ? { linked: linkedAliases } : {}),
       ...(existing ? { existing } : {}),
     };
   }

@@ -30,13 +30,14 @@ import {
 } from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import type { PersonIdentity } from './identity.js';
+import { type PersonIdentity, rawPhoneAlias } from './identity.js';
 import {
   ckey,
   conversationIdFor,
@@ -77,7 +78,7 @@ export interface IncomingMessage {
   readonly tenantId: string;
   readonly channel: 'whatsapp' | 'sms';
   readonly direction: 'in' | 'out';
-  /** The provider identity of the message: `wamid:<id>`, `wa_web:<key.id>`, `ghl_sms:<sha256>`. */
+  /** The provider identity of the message (`functions/webhooks/message-keys.ts` spells them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
   readonly body: string;
@@ -87,6 +88,14 @@ export interface IncomingMessage {
   /** WhatsApp profile name of the person (never set from the business's own messages). */
   readonly profileName?: string;
   readonly groupId?: string;
+  /**
+   * A message from the past filed now (the legacy import), not one arriving live: the conversation's
+   * `lastMessageAt` comes from the messages' own times and is never moved backwards (a live message
+   * newer than the history keeps its place; `advanceLastMessageAt` moves it forward afterwards),
+   * and post-processing jobs are created only when `runJobs` (model calls on years of history cost
+   * money and tell nobody anything).
+   */
+  readonly history?: { readonly runJobs: boolean };
 }
 
 /**
@@ -115,9 +124,41 @@ export function messageIdFor(tenantId: string, dedupeKey: string): string {
   return `m_${sha256Hex(`${tenantId}|${dedupeKey}`).slice(0, 32)}`;
 }
 
-export function jobTypesFor(message: Pick<IncomingMessage, 'direction'>): readonly JobType[] {
-  // The business's own replies need no lead matching or triage.
+export function jobTypesFor(
+  message: Pick<IncomingMessage, 'direction' | 'history'>,
+): readonly JobType[] {
+  // The business's own replies need no lead matching or triage; history only when asked for.
+  if (message.history && !message.history.runJobs) return [];
   return message.direction === 'in' ? JOB_TYPES : [];
+}
+
+/**
+ * Moves a conversation's `lastMessageAt` (and its place in the recency listing) forward to `at`,
+ * never backwards: one conditional update, a no-op when the conversation already shows a later
+ * message or was merged away. Idempotent, so an import that crashed converges when run again.
+ */
+export async function advanceLastMessageAt(
+  deps: Pick<InboundDeps, 'ddb' | 'table'>,
+  tenantId: string,
+  conversationId: string,
+  at: string,
+): Promise<boolean> {
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: convKey(conversationId),
+    set: { lastMessageAt: at, gsi1sk: `${at}#${conversationId}` },
+    conditions: [
+      {
+        expression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
+        values: { ':t': tenantId },
+      },
+      {
+        expression: '(attribute_not_exists(lastMessageAt) OR lastMessageAt < :at)',
+        values: { ':at': at },
+      },
+    ],
+  });
+  return result.applied;
 }
 
 const MAX_ROUTE_ATTEMPTS = 10;
@@ -150,7 +191,7 @@ export async function storeMessage(
     if (outcome.kind === 'stored') {
       failpoint(AFTER_MESSAGE_STORED);
       if (outcome.linkedNew && outcome.e164) {
-        await foldLinkedAliases(deps, message.tenantId, outcome.e164, message.person.aliases);
+        await foldLinkedAliases(deps, message.tenantId, outcome.e164, outcome.aliases);
       }
       await enqueueJobs(deps.sqs, deps.jobsQueueUrl, outcome.jobs);
       return { messageId, conversationId: outcome.conversationId, deduped: false };
@@ -218,7 +259,14 @@ async function claimMessageItem(
 }
 
 type Outcome =
-  | { kind: 'stored'; conversationId: string; jobs: Job[]; e164?: string; linkedNew: boolean }
+  | {
+      kind: 'stored';
+      conversationId: string;
+      jobs: Job[];
+      e164?: string;
+      linkedNew: boolean;
+      aliases: readonly string[];
+    }
   | { kind: 'duplicate'; current?: Record<string, unknown> }
   | { kind: 'merged'; conversationId: string; keyNamed: string }
   | { kind: 'rerouted' };
@@ -250,23 +298,29 @@ async function tryStore(
     conversationKey,
   };
 
+  // Live: the conversation moves to the top at receipt. History: it is placed by the message's own
+  // time, and only where it has no place yet (`advanceLastMessageAt` moves it forward, never back).
+  const lastAt = message.history ? message.createdAt : receivedAt;
   const convValues: Record<string, unknown> = {
     ':t': message.tenantId,
     ':id': conversationId,
     ':key': conversationKey,
     ':now': receivedAt,
+    ':last': lastAt,
     ':one': 1,
     ':gpk': listingPkFor(message.tenantId, conversationId),
-    ':gsk': `${receivedAt}#${conversationId}`,
+    ':gsk': `${lastAt}#${conversationId}`,
   };
   const sets = [
     'tenantId = :t',
     'conversationId = :id',
     'conversationKey = if_not_exists(conversationKey, :key)',
     'createdAt = if_not_exists(createdAt, :now)',
-    'lastMessageAt = :now',
+    message.history
+      ? 'lastMessageAt = if_not_exists(lastMessageAt, :last)'
+      : 'lastMessageAt = :last',
     'gsi1pk = :gpk',
-    'gsi1sk = :gsk',
+    message.history ? 'gsi1sk = if_not_exists(gsi1sk, :gsk)' : 'gsi1sk = :gsk',
   ];
   if (e164) {
     sets.push('e164 = if_not_exists(e164, :e164)');
@@ -280,7 +334,13 @@ async function tryStore(
     sets.push('leadId = if_not_exists(leadId, :lead)');
     convValues[':lead'] = leadId;
   }
-  const newLinks = e164 ? message.person.aliases.filter((alias) => !route.linked?.has(alias)) : [];
+  // A phone's first contact also links its raw digits (`pn:<digits>`): messages an earlier release
+  // could not parse were stored under that raw id, and fold into the phone's conversation now.
+  const aliases =
+    e164 && !route.existing
+      ? [...new Set([...message.person.aliases, rawPhoneAlias(e164)])].sort()
+      : message.person.aliases;
+  const newLinks = e164 ? aliases.filter((alias) => !route.linked?.has(alias)) : [];
 
   const writes: AtomicWrite[] = [
     ...(claim
@@ -314,7 +374,7 @@ async function tryStore(
           createdAt: message.createdAt,
           receivedAt,
           ...(e164 ? { e164 } : {}),
-          ...(message.person.aliases.length > 0 ? { aliases: [...message.person.aliases] } : {}),
+          ...(aliases.length > 0 ? { aliases: [...aliases] } : {}),
           ...(message.profileName ? { profileName: message.profileName.slice(0, 200) } : {}),
           ...(message.groupId ? { groupId: message.groupId } : {}),
           ...jobsAttributes,
@@ -374,20 +434,18 @@ async function tryStore(
           },
         ]
       : []),
-    // A person seen only under an alias: only while no link names the alias's phone (else a
+    // A person seen only under aliases: only while no link names a phone for any of them (else a
     // concurrent linking message would leave two conversations of one person).
-    ...(!e164 && message.person.aliases[0]
-      ? [
-          {
-            label: 'unlinked',
-            check: {
-              table,
-              key: linkKey(message.tenantId, message.person.aliases[0]),
-              condition: 'attribute_not_exists(pk)',
-            },
+    ...(e164
+      ? []
+      : message.person.aliases.map((alias) => ({
+          label: `unlinked:${alias}`,
+          check: {
+            table,
+            key: linkKey(message.tenantId, alias),
+            condition: 'attribute_not_exists(pk)',
           },
-        ]
-      : []),
+        }))),
     // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
     ...newLinks.map((alias) => ({
       label: `link:${alias}`,
@@ -405,6 +463,7 @@ async function tryStore(
       jobs: jobsOf({ tenantId: message.tenantId, messageId, ...jobsAttributes }),
       ...(e164 ? { e164 } : {}),
       linkedNew: newLinks.length > 0,
+      aliases,
     };
   }
   // Whatever refused the write, the route it used is read afresh next time.

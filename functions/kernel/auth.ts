@@ -41,6 +41,20 @@ export async function requireAdmin(request: HttpRequest): Promise<void> {
   }
 }
 
+/**
+ * The tenant a presented token of `kind` belongs to, or undefined. The token is found by its hash
+ * (nothing else about the caller is read first) and compared in constant time.
+ */
+export async function tenantOfToken(
+  lookup: CredentialLookup,
+  token: string,
+  kind: CredentialKind,
+): Promise<string | undefined> {
+  const record = await lookup(hashSecret(token));
+  if (!record || record.kind !== kind || !matchesHash(token, record.hash)) return undefined;
+  return record.tenantId;
+}
+
 /** Resolves a bearer token of the given kind to its tenant id through `lookup`, or throws 401. */
 export async function authenticateWith(
   lookup: CredentialLookup,
@@ -49,11 +63,9 @@ export async function authenticateWith(
 ): Promise<string> {
   const token = bearerToken(request);
   if (!token) throw new UnauthorizedError();
-  const record = await lookup(hashSecret(token));
-  if (!record || record.kind !== kind || !matchesHash(token, record.hash)) {
-    throw new UnauthorizedError();
-  }
-  return record.tenantId;
+  const tenantId = await tenantOfToken(lookup, token, kind);
+  if (!tenantId) throw new UnauthorizedError();
+  return tenantId;
 }
 
 /**

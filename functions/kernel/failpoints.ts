@@ -34,9 +34,11 @@ export interface FailpointRegistry {
   declare(name: string, where: string): void;
   /** Every point declared so far: name → where it sits. */
   declared(): ReadonlyMap<string, string>;
-  /** Arms points whose names were checked against `declared()`. */
+  /** Arms points whose names were checked against `declared()`; probability 0 disarms. */
   arm(settings: Readonly<Record<string, FailpointArming>>): void;
-  /** The arming in effect (with the `times` left, when limited), or null. */
+  /** Disarms one declared point (its fired count stays). */
+  disarm(name: string): void;
+  /** The arming in effect (with the `times` left, when limited), or null once it can no longer fire. */
   armed(name: string): FailpointArming | null;
   /** Whether this pass through `name` crashes; a crash is counted. */
   pass(name: string): boolean;
@@ -62,15 +64,22 @@ function moduleRegistry(): FailpointRegistry {
     declared: () => declared,
     arm(settings) {
       for (const [name, arming] of Object.entries(settings)) {
+        // Probability 0 is "never fire": the point is disarmed, not listed as armed at 0.
+        if (arming.probability <= 0) {
+          armed.delete(name);
+          continue;
+        }
         armed.set(name, {
           probability: arming.probability,
           remaining: arming.times ?? Number.POSITIVE_INFINITY,
         });
       }
     },
+    disarm: (name) => void armed.delete(name),
     armed(name) {
       const point = armed.get(name);
-      if (!point) return null;
+      // A point that can no longer fire (its `times` used up) is not armed.
+      if (!point || point.remaining <= 0) return null;
       return {
         probability: point.probability,
         ...(Number.isFinite(point.remaining) ? { times: point.remaining } : {}),
@@ -144,6 +153,13 @@ export function armFailpoints(settings: Record<string, FailpointArming>): void {
     throw new UnknownFailpointError(unknown);
   }
   points.arm(settings);
+}
+
+/** Disarms one point by name (its fired count stays); an unknown name is refused like arming. */
+export function disarmFailpoint(name: string): void {
+  const points = registry();
+  if (!points.declared().has(name)) throw new UnknownFailpointError([name]);
+  points.disarm(name);
 }
 
 /** How many times a point has fired since the last `clearFailpoints()`. */

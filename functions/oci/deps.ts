@@ -5,6 +5,7 @@
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { ConfigurationError, isLocal, settings, tableName } from '../kernel/config.js';
+import { configuredVersions } from '../kernel/provider-versions.js';
 import { platformSecret } from '../kernel/secrets.js';
 import { tenantStore } from '../tenants/index.js';
 import type { OciContext } from './calls.js';
@@ -23,7 +24,12 @@ export async function googleAdsSettings(tenantId: string): Promise<GoogleAdsSett
   const tenant = await tenantStore().get(tenantId);
   const g = tenant?.googleAds;
   return g
-    ? { customerId: g.customerId, conversionAction: g.conversionAction, uploadMode: g.uploadMode }
+    ? {
+        customerId: g.customerId,
+        conversionAction: g.conversionAction,
+        ...(g.conversionName ? { conversionName: g.conversionName } : {}),
+        uploadMode: g.uploadMode,
+      }
     : undefined;
 }
 
@@ -34,9 +40,6 @@ export function ociContext(): OciContext {
 export function exportDeps() {
   return { store: ociStore(), clock: systemClock, staleSeconds: settings.ociStaleSeconds };
 }
-
-/** Google's API version the uploader speaks. */
-export const GOOGLE_ADS_API_VERSION = 'v22';
 
 function googleBaseUrls(): { api: string; token: string } {
   const api = process.env.GOOGLE_ADS_API_BASE_URL;
@@ -65,11 +68,14 @@ let uploaderBase: string | undefined;
 
 export function uploadDeps() {
   const urls = googleBaseUrls();
-  // Rebuilt only when the endpoint changes (tests point it at their own simulator).
-  if (!uploader || uploaderBase !== urls.api) {
+  // The version is a setting (`GOOGLE_ADS_API_VERSION`, from the manifest), checked against the
+  // calendar by the uploader before every run.
+  const apiVersion = configuredVersions().googleAds;
+  // Rebuilt only when the endpoint or version changes (tests point it at their own simulator).
+  if (!uploader || uploaderBase !== `${urls.api}/${apiVersion}`) {
     uploader = new HttpGoogleAdsUploader({
       apiBaseUrl: urls.api,
-      apiVersion: GOOGLE_ADS_API_VERSION,
+      apiVersion,
       tokenUrl: urls.token,
       oauth: oauthClient,
       developerToken: () => platformSecret('googleAdsDeveloperToken'),
@@ -77,12 +83,13 @@ export function uploadDeps() {
         ? { loginCustomerId: process.env.GOOGLE_ADS_LOGIN_CUSTOMER_ID }
         : {}),
     });
-    uploaderBase = urls.api;
+    uploaderBase = `${urls.api}/${apiVersion}`;
   }
   return {
     store: ociStore(),
     clock: systemClock,
     google: uploader,
     leaseSeconds: settings.leaseSeconds,
+    apiVersion,
   };
 }

@@ -4,7 +4,13 @@
  * `partialFailure: true`. The answer is read by index: `partialFailureError.details[].errors[]`
  * name `conversions` (or `conversion_adjustments`) and the row's index in `fieldPathElements`.
  * Anything but a readable answer (a request-level error, RESOURCE_EXHAUSTED, a timeout, a lost
- * answer) is `unknown`: the caller uploads again later with the same orderIds.
+ * answer) is `unknown`: the caller uploads again later with the same orderIds. An answer meaning
+ * "this version or method does not exist" is `version_rejected`: a configuration error, never
+ * retried blind.
+ *
+ * REST JSON is proto3's JSON mapping (https://protobuf.dev/programming-guides/json/): the answer's
+ * `job_id` is an int64, so it arrives as a JSON string and is kept as one (Google picks it in
+ * [2^31, 2^63) when the request sets none: `Number` would lose digits).
  */
 export interface OAuthClient {
   readonly clientId: string;
@@ -24,15 +30,22 @@ export interface GoogleAdsClientConfig {
 export type UploadAnswer =
   | {
       readonly kind: 'answered';
-      readonly jobId?: number;
+      /** Google's int64 job id, as the decimal string the JSON mapping carries. */
+      readonly jobId?: string;
       /** Google's error code for each failed row, by the row's index in the request. */
       readonly rowErrors: ReadonlyMap<number, string>;
     }
   | {
       readonly kind: 'unknown';
-      readonly reason: 'quota' | 'request_error' | 'timeout' | 'lost';
+      /**
+       * `refused`: Google refused the request as a whole (HTTP 400/401/403, or the OAuth token
+       * endpoint's 4xx such as a revoked grant): nothing was processed, and it will not get better
+       * by itself (a configuration error).
+       */
+      readonly reason: 'quota' | 'refused' | 'request_error' | 'timeout' | 'lost';
       readonly detail?: string;
-    };
+    }
+  | { readonly kind: 'version_rejected'; readonly detail: string };
 
 export interface GoogleAdsUploader {
   upload(
@@ -48,6 +61,27 @@ interface GoogleFailure {
     errorCode?: Record<string, string>;
     location?: { fieldPathElements?: Array<{ fieldName?: string; index?: number }> };
   }>;
+}
+
+/**
+ * Google's ways of saying "this version or method does not exist": a sunset version's REST path is a
+ * 404 (the gRPC status is UNIMPLEMENTED, 501 over HTTP), and a version on its way out can be
+ * refused with `RequestError.UNSUPPORTED_VERSION` (RequestErrorEnum in Google's errors protos).
+ */
+export function isVersionRejection(httpStatus: number, body: unknown): boolean {
+  if (httpStatus === 404 || httpStatus === 501) return true;
+  const error = (body as { error?: { status?: string; details?: GoogleFailure[] } })?.error;
+  if (error?.status === 'UNIMPLEMENTED') return true;
+  return (error?.details ?? []).some((d) =>
+    (d.errors ?? []).some((e) => e.errorCode?.requestError === 'UNSUPPORTED_VERSION'),
+  );
+}
+
+/** An int64 of the JSON mapping (a decimal string; a number only from a lenient encoder). */
+export function int64String(value: unknown): string | undefined {
+  if (typeof value === 'string' && /^-?\d{1,19}$/.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return undefined;
 }
 
 /** Reads `partialFailureError` into index → error code. */
@@ -68,12 +102,22 @@ export function rowErrorsOf(body: unknown, listField: string): Map<number, strin
   return errors;
 }
 
+/** The OAuth token endpoint refused the refresh token or the client (a 4xx). */
+class OAuthRefusedError extends Error {
+  override name = 'OAuthRefusedError';
+}
+
+/** What is left of a bound set at `deadline` (epoch ms). */
+function remainingMs(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
+
 export class HttpGoogleAdsUploader implements GoogleAdsUploader {
   private token?: { value: string; expiresAt: number };
 
   constructor(private readonly config: GoogleAdsClientConfig) {}
 
-  private async accessToken(timeoutMs: number): Promise<string> {
+  private async accessToken(deadline: number): Promise<string> {
     if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
     const oauth = await this.config.oauth();
     const response = await fetch(this.config.tokenUrl, {
@@ -85,9 +129,17 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
         client_secret: oauth.clientSecret,
         refresh_token: oauth.refreshToken,
       }).toString(),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(remainingMs(deadline)),
     });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number };
+    const body = (await response.json()) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+    };
+    if (response.status >= 400 && response.status < 500) {
+      // `invalid_grant` (a revoked or expired refresh token), `invalid_client`, ...: RFC 6749 §5.2.
+      throw new OAuthRefusedError(`OAuth token refused: ${body.error ?? response.status}`);
+    }
     if (!response.ok || !body.access_token) {
       throw new Error(`OAuth token request failed with ${response.status}`);
     }
@@ -108,8 +160,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       operation === 'uploadClickConversions' ? 'conversions' : 'conversion_adjustments';
     const bodyField =
       operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
+    // One bound for the whole call (token, secrets, request, answer), so the caller's lease holds:
+    // each step gets what is left, and nothing is sent once it is spent.
+    const deadline = Date.now() + timeoutMs;
     try {
-      const token = await this.accessToken(timeoutMs);
+      const token = await this.accessToken(deadline);
+      const developerToken = await this.config.developerToken();
+      if (remainingMs(deadline) <= 0) return { kind: 'unknown', reason: 'timeout' };
       const response = await fetch(
         `${this.config.apiBaseUrl}/${this.config.apiVersion}/customers/${customerId}:${operation}`,
         {
@@ -117,13 +174,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           headers: {
             'content-type': 'application/json',
             authorization: `Bearer ${token}`,
-            'developer-token': await this.config.developerToken(),
+            'developer-token': developerToken,
             ...(this.config.loginCustomerId
               ? { 'login-customer-id': this.config.loginCustomerId }
               : {}),
           },
           body: JSON.stringify({ [bodyField]: rows, partialFailure: true }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(remainingMs(deadline)),
         },
       );
       const text = await response.text();
@@ -131,6 +188,15 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       try {
         body = JSON.parse(text);
       } catch {
+        body = undefined;
+      }
+      if (isVersionRejection(response.status, body)) {
+        return {
+          kind: 'version_rejected',
+          detail: `${this.config.apiVersion}: HTTP ${response.status}`,
+        };
+      }
+      if (body === undefined) {
         return { kind: 'unknown', reason: 'request_error', detail: `HTTP ${response.status}` };
       }
       if (!response.ok) {
@@ -139,19 +205,29 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           return { kind: 'unknown', reason: 'quota', detail: status ?? 'RESOURCE_EXHAUSTED' };
         }
         if (response.status === 401) this.token = undefined;
+        if ([400, 401, 403].includes(response.status)) {
+          return {
+            kind: 'unknown',
+            reason: 'refused',
+            detail: status ?? `HTTP ${response.status}`,
+          };
+        }
         return {
           kind: 'unknown',
           reason: 'request_error',
           detail: status ?? `HTTP ${response.status}`,
         };
       }
-      const jobId = (body as { jobId?: unknown }).jobId;
+      const jobId = int64String((body as { jobId?: unknown }).jobId);
       return {
         kind: 'answered',
-        ...(typeof jobId === 'number' || typeof jobId === 'string' ? { jobId: Number(jobId) } : {}),
+        ...(jobId !== undefined ? { jobId } : {}),
         rowErrors: rowErrorsOf(body, listField),
       };
     } catch (error) {
+      if (error instanceof OAuthRefusedError) {
+        return { kind: 'unknown', reason: 'refused', detail: error.message };
+      }
       const name = (error as { name?: string })?.name;
       if (name === 'TimeoutError' || name === 'AbortError')
         return { kind: 'unknown', reason: 'timeout' };

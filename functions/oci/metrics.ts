@@ -13,4 +13,6 @@ export const OciMetric = {
   UploadUnknown: 'GoogleAdsUploadUnknown',
   UploadRejected: 'GoogleAdsUploadRejected',
   QuotaExceeded: 'GoogleAdsQuotaExceeded',
+  VersionRejected: 'ProviderVersionRejected',
+  RowsUnconfirmed: 'OciRowsUnconfirmed',
 } as const;

@@ -30,15 +30,17 @@ import { putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import type { Condition, UpdateSpec } from '../kernel/update-expression.js';
-import type {
-  Adjustment,
-  Call,
-  Conversion,
-  OciRow,
-  RowKind,
-  RowStatus,
-  SessionClaim,
-  UploadMode,
+import {
+  type Adjustment,
+  type Call,
+  type Conversion,
+  KNOWN_UNCOUNTED_ERRORS,
+  knownUncounted,
+  type OciRow,
+  type RowKind,
+  type RowStatus,
+  type SessionClaim,
+  type UploadMode,
 } from './model.js';
 
 const SHARDS = 4;
@@ -82,6 +84,11 @@ export type CreateConversionResult =
 
 export type RowRef = Pick<OciRow, 'tenantId' | 'conversionId' | 'kind'>;
 
+/** A row the sweep index proposes, with the customer its upload request goes to. */
+export interface Candidate extends RowRef {
+  readonly customerId: string;
+}
+
 export interface ClaimInput {
   readonly claimId: string;
   readonly now: number;
@@ -89,9 +96,10 @@ export interface ClaimInput {
 }
 
 export type RowResult =
-  | { readonly to: 'completed'; readonly jobId?: number }
+  | { readonly to: 'completed'; readonly jobId?: string; readonly countedUnder?: 'click' }
   | { readonly to: 'retry'; readonly notBefore: string; readonly error?: string }
-  | { readonly to: 'failed'; readonly error: string };
+  | { readonly to: 'failed'; readonly error: string }
+  | { readonly to: 'uploaded' };
 
 export interface ListPage {
   readonly conversions: Conversion[];
@@ -106,18 +114,28 @@ export interface OciStore {
   getSession(tenantId: string, orderId: string): Promise<SessionClaim | undefined>;
   getRow(ref: RowRef): Promise<OciRow | undefined>;
   /** Candidate rows from the sparse index (may be stale: claim decides). */
-  pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]>;
-  /** `queued`/`retry` (and due) → `processing` with this claim; undefined when someone else won. */
+  pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]>;
+  /**
+   * `queued`/`retry` (and due, and no retraction requested) → `processing` with this claim;
+   * undefined when someone else won. A retraction is claimed only while Google may hold its
+   * conversion; one whose conversion Google never counted is closed without sending.
+   */
   claim(ref: RowRef, input: ClaimInput): Promise<OciRow | undefined>;
   /** Records a claimed row's result; only while `claimId` still holds it. */
   recordResult(ref: RowRef, claimId: string, result: RowResult, nowIso: string): Promise<boolean>;
-  /** An ack from the script (no claim id): from `processing` (or `retry` for final answers). */
+  /**
+   * An ack from the script (no claim id): from `processing` (or `retry` / `uploaded` for final
+   * answers: Google's word about a row that went back to retry or was handed over unconfirmed).
+   */
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean>;
   /** Rows whose lease expired before `nowIso`. */
   expiredLeases(nowIso: string, limit: number): Promise<RowRef[]>;
   /** `processing` with an expired lease → `retry` (same orderId). */
   releaseExpired(ref: RowRef, now: number): Promise<boolean>;
-  /** `queued` → `withdrawn`: retracted before it was ever claimed. */
+  /**
+   * `queued` → `withdrawn` (retracted before it was ever claimed), or `retry` → `withdrawn` when
+   * Google said, row by row, that it did not count it (`knownUncounted`: API mode).
+   */
   withdraw(ref: RowRef, nowIso: string): Promise<boolean>;
   /** Marks a conversion Google never counted (failed) as retracted; once. */
   markRetracted(ref: RowRef, nowIso: string): Promise<boolean>;
@@ -260,12 +278,12 @@ export class DynamoOciStore implements OciStore {
     return item ? toRow(item) : undefined;
   }
 
-  async pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]> {
+  async pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]> {
     return this.querySweep(sweepPk, nowIso, limit);
   }
 
-  private async querySweep(sweepPk: string, nowIso: string, limit: number): Promise<RowRef[]> {
-    const refs: RowRef[] = [];
+  private async querySweep(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]> {
+    const refs: Candidate[] = [];
     const items = queryItems(
       this.ddb,
       {
@@ -281,6 +299,7 @@ export class DynamoOciStore implements OciStore {
         tenantId: String(item.tenantId),
         conversionId: String(item.conversionId),
         kind: item.kind === 'adjustment' ? 'adjustment' : 'conversion',
+        customerId: String(item.customerId),
       });
     }
     return refs;
@@ -306,12 +325,26 @@ export class DynamoOciStore implements OciStore {
       ],
     };
     if (ref.kind === 'conversion') {
-      const out = await conditionalUpdate(this.ddb, claim);
-      return out.applied ? toRow(out.item) : undefined;
+      const out = await conditionalUpdate(this.ddb, {
+        ...claim,
+        // A conversion with a retraction requested is never uploaded again.
+        conditions: [
+          ...(claim.conditions ?? []),
+          { expression: 'attribute_not_exists(retractRequestedAt)' },
+        ],
+      });
+      if (out.applied) return toRow(out.item);
+      if (out.current?.retractRequestedAt !== undefined) {
+        await this.leaveSweep(ref, ['queued', 'retry']);
+      }
+      return undefined;
     }
-    // A retraction goes to Google only once Google holds the conversion: the claim checks, in the
-    // same transaction, that the conversion is `completed`.
-    const completed = statusIn('completed');
+    // A retraction goes to Google only while Google may hold the conversion: the claim checks, in
+    // the same transaction, that the conversion was counted (`completed`), may have been
+    // (`uploaded` by a script, or `withdrawn` after an unknown outcome), and not under another
+    // orderId (`countedUnder`).
+    const conversionKey = keys.row(ref.tenantId, ref.conversionId, 'conversion');
+    const mayHold = statusIn('completed', 'uploaded', 'withdrawn');
     const result = await retryOnConflict(() =>
       writeAtomically(this.ddb, [
         conditionalUpdateWrite('claim', claim),
@@ -319,26 +352,69 @@ export class DynamoOciStore implements OciStore {
           label: 'conversion',
           check: {
             table: this.table,
-            key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-            condition: completed.expression,
-            names: completed.names,
-            values: completed.values,
+            key: conversionKey,
+            condition: `${mayHold.expression} AND attribute_not_exists(countedUnder)`,
+            names: mayHold.names,
+            values: mayHold.values,
           },
         },
       ]),
     );
-    if (!result.ok) {
-      if (result.failed === 'conversion' && result.current?.status === 'failed') {
-        // Google never counted the conversion: nothing to retract there.
-        await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED');
-      }
-      return undefined;
+    if (result.ok) return this.getRow(ref);
+    const conversion = result.failed === 'conversion' ? result.current : undefined;
+    if (!conversion) return undefined;
+    if (conversion.status === 'failed') {
+      // Google refused the conversion: nothing to retract there.
+      await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED');
+    } else if (conversion.countedUnder !== undefined) {
+      // Counted under another session's orderId: retracting by click and time would take that
+      // one, by this orderId would find nothing. Closed, nothing sent.
+      await this.closeRetraction(ref, nowIso, 'COUNTED_UNDER_OTHER_ORDER_ID');
+    } else if (conversion.status === 'retry') {
+      const uncounted = knownUncounted(toRow(conversion));
+      // Known uncounted: a plain withdrawal, nothing sent. Unknown: the conversion is withdrawn
+      // from upload and the retraction goes (the next claim passes the check).
+      if (uncounted) await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED', true);
+      else await conditionalUpdate(this.ddb, this.withdrawFromRetry(ref, nowIso, false));
     }
-    return this.getRow(ref);
+    return undefined;
   }
 
-  /** A retraction whose conversion Google never counted ends `completed` with nothing sent. */
-  private async closeRetraction(ref: RowRef, nowIso: string, note: string): Promise<void> {
+  /** A row that waits for nothing leaves the sweep index (it stays in its state). */
+  private async leaveSweep(ref: RowRef, statuses: RowStatus[]): Promise<void> {
+    await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, ref.kind),
+      remove: ['sweepPk', 'sweepAt'],
+      conditions: [statusIn(...statuses), { expression: 'attribute_exists(sweepPk)' }],
+    });
+  }
+
+  /** `retry` → `withdrawn` for a conversion whose retraction was requested. */
+  private withdrawFromRetry(
+    ref: RowRef,
+    nowIso: string,
+    retracted: boolean,
+  ): ConditionalUpdateInput {
+    return {
+      table: this.table,
+      key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+      set: { status: 'withdrawn', ...(retracted ? { retractedAt: nowIso } : {}) },
+      remove: ['sweepPk', 'sweepAt'],
+      conditions: [statusIn('retry'), { expression: 'attribute_exists(retractRequestedAt)' }],
+    };
+  }
+
+  /**
+   * A retraction with nothing to send ends `completed`, the reason in `lastError`; the conversion
+   * is marked retracted (and, waiting in `retry` uncounted, withdrawn) in the same transaction.
+   */
+  private async closeRetraction(
+    ref: RowRef,
+    nowIso: string,
+    note: string,
+    withdrawConversion = false,
+  ): Promise<void> {
     await retryOnConflict(() =>
       writeAtomically(this.ddb, [
         conditionalUpdateWrite('retraction', {
@@ -348,12 +424,14 @@ export class DynamoOciStore implements OciStore {
           remove: ['sweepPk', 'sweepAt'],
           conditions: [statusIn('queued', 'retry')],
         }),
-        conditionalUpdateWrite('conversion', {
-          table: this.table,
-          key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
-          set: { retractedAt: nowIso },
-          conditions: [{ expression: 'attribute_not_exists(retractedAt)' }],
-        }),
+        withdrawConversion
+          ? conditionalUpdateWrite('conversion', this.withdrawFromRetry(ref, nowIso, true))
+          : conditionalUpdateWrite('conversion', {
+              table: this.table,
+              key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
+              set: { retractedAt: nowIso },
+              conditions: [{ expression: 'attribute_not_exists(retractedAt)' }],
+            }),
       ]),
     );
   }
@@ -367,9 +445,13 @@ export class DynamoOciStore implements OciStore {
           status: result.to,
           completedAt: nowIso,
           ...(result.jobId !== undefined ? { jobId: result.jobId } : {}),
+          ...(result.countedUnder ? { countedUnder: result.countedUnder } : {}),
         },
         remove: [...remove, 'sweepPk', 'sweepAt'],
       };
+    }
+    if (result.to === 'uploaded') {
+      return { set: { status: result.to }, remove: [...remove, 'sweepPk', 'sweepAt'] };
     }
     if (result.to === 'failed') {
       return {
@@ -427,9 +509,18 @@ export class DynamoOciStore implements OciStore {
   }
 
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean> {
-    // A late ack of a row the stale recovery already moved to `retry` still tells the truth about
-    // Google for a final answer; a `retry` answer only moves a row still `processing`.
-    const from = result.to === 'retry' ? statusIn('processing') : statusIn('processing', 'retry');
+    // A late ack of a row the stale recovery already moved to `retry`, or of one a script handed
+    // over unconfirmed, still tells the truth about Google for a final answer; so does Google's own
+    // "not yet" (`retry` with its code, e.g. TOO_RECENT_CONVERSION_ACTION from the Uploads page)
+    // for a row handed over unconfirmed, which would otherwise never be sent again. A bare `retry`
+    // (the script could not apply its file) or `uploaded` only moves a row still `processing`.
+    const final = result.to === 'completed' || result.to === 'failed';
+    const googleSaysLater = result.to === 'retry' && result.error !== undefined;
+    const from = final
+      ? statusIn('processing', 'retry', 'uploaded')
+      : googleSaysLater
+        ? statusIn('processing', 'uploaded')
+        : statusIn('processing');
     return this.applyResult(ref, result, nowIso, [from]);
   }
 
@@ -460,12 +551,23 @@ export class DynamoOciStore implements OciStore {
   }
 
   async withdraw(ref: RowRef, nowIso: string): Promise<boolean> {
+    const retry = statusIn('retry');
+    const uncounted = Object.fromEntries(
+      KNOWN_UNCOUNTED_ERRORS.map((e, i) => [`:uncounted${i}`, e]),
+    );
+    // `knownUncounted`, as a condition: API mode only.
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
       key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
       set: { status: 'withdrawn', retractRequestedAt: nowIso, retractedAt: nowIso },
       remove: ['sweepPk', 'sweepAt'],
-      conditions: [statusIn('queued')],
+      conditions: [
+        {
+          expression: `#status = :s_queued OR (${retry.expression} AND uploadMode = :api AND lastError IN (${Object.keys(uncounted).join(', ')}))`,
+          names: { '#status': 'status' },
+          values: { ':s_queued': 'queued', ':api': 'api', ...retry.values, ...uncounted },
+        },
+      ],
     });
     return out.applied;
   }
@@ -509,7 +611,7 @@ export class DynamoOciStore implements OciStore {
           table: this.table,
           key: keys.row(adjustment.tenantId, adjustment.conversionId, 'conversion'),
           set: { retractRequestedAt: adjustment.createdAt },
-          conditions: [statusIn('processing', 'retry', 'completed')],
+          conditions: [statusIn('processing', 'retry', 'completed', 'uploaded')],
         }),
       ]),
     );

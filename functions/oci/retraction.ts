@@ -1,9 +1,13 @@
 /**
- * Retractions. A conversion never claimed is withdrawn (`queued` → `withdrawn`, one conditional
- * write racing the export's claim: exactly one wins). One that may have reached Google gets one
- * retraction row (created with `attribute_not_exists`, so a second request finds it), uploaded
- * or exported like a conversion once the conversion is `completed` and 24 hours old. One Google
- * refused (`failed`) was never counted: it is only marked.
+ * Retractions. A conversion Google never counted is withdrawn: one never claimed (`queued`), or one
+ * waiting in `retry` after Google said row by row that it did not count it (`TOO_RECENT_EVENT`...,
+ * API mode: `knownUncounted`);
+ * one conditional write racing the claim, exactly one wins. One that may have reached Google (it
+ * was counted, handed to a script's bulk upload, or its upload's outcome is unknown) gets one
+ * retraction row (created with `attribute_not_exists`, so a second request finds it) and is never
+ * uploaded again (the claim refuses a conversion with a retraction requested); the retraction is
+ * uploaded or exported like a conversion once the conversion is 24 hours old. One Google refused
+ * (`failed`) was never counted: it is only marked.
  */
 import type { Clock } from '../kernel/clock.js';
 import { isoTime } from '../kernel/clock.js';
@@ -16,6 +20,7 @@ import {
   ADJUSTMENT_MIN_AGE_MS,
   type Adjustment,
   type Conversion,
+  knownUncounted,
 } from './model.js';
 import type { OciStore } from './oci-store.js';
 
@@ -53,7 +58,8 @@ export async function retractConversion(
     }
     const nowIso = isoTime(deps.clock);
     if (conversion.status === 'withdrawn') return { ...base, retraction: 'withdrawn' };
-    if (conversion.status === 'queued') {
+    const uncounted = conversion.status === 'queued' || knownUncounted(conversion);
+    if (uncounted) {
       if (await deps.store.withdraw(conversion, nowIso)) {
         countMetric(OciMetric.Withdrawn);
         failpoint(FP_RETRACT_AFTER_CREATE);
@@ -73,6 +79,7 @@ export async function retractConversion(
       conversionId,
       orderId: conversion.orderId,
       conversionName: conversion.conversionName,
+      ...(conversion.conversionAction ? { conversionAction: conversion.conversionAction } : {}),
       customerId: conversion.customerId,
       uploadMode: conversion.uploadMode,
       adjustmentType: 'RETRACTION',

@@ -4,15 +4,23 @@ import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 
 export const clientId = z.string().min(1).max(256);
+/**
+ * A click id as Google issues it (gclid, gbraid, wbraid): URL-safe base64 text, the letters,
+ * digits, `-` and `_` of RFC 4648's base64url alphabet. Anything else is not a Google click id and
+ * could carry a formula or a separator into the CSV export.
+ */
+const clickId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a Google click id: 1-256 letters, digits, - or _');
 const isoTime = z.iso.datetime({ offset: true });
 
 export const callSchema = z
   .object({
     callId: clientId,
     sessionId: clientId,
-    gclid: clientId.optional(),
-    gbraid: clientId.optional(),
-    wbraid: clientId.optional(),
+    gclid: clickId.optional(),
+    gbraid: clickId.optional(),
+    wbraid: clickId.optional(),
     source: z.literal('click'),
     occurredAt: isoTime,
   })
@@ -56,7 +64,11 @@ export const ackSchema = z
         z
           .object({
             orderId: clientId,
-            status: z.enum(['completed', 'failed', 'retry']),
+            /**
+             * `uploaded`: handed to Google's bulk upload, whose per-row result the script cannot
+             * read; `completed` / `failed` only from Google's per-row answer.
+             */
+            status: z.enum(['completed', 'failed', 'retry', 'uploaded']),
             error: z
               .string()
               .regex(/^[A-Z0-9_]{1,128}$/, "must be Google's error code")
@@ -71,7 +83,7 @@ export const ackSchema = z
 export const listQuerySchema = z
   .object({
     status: z
-      .enum(['queued', 'processing', 'retry', 'completed', 'failed', 'withdrawn'])
+      .enum(['queued', 'processing', 'retry', 'completed', 'failed', 'withdrawn', 'uploaded'])
       .optional(),
     cursor: z.string().min(1).max(2048).optional(),
   })

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { countMetric } from '../kernel/telemetry.js';
-import { classifyAck } from './error-mapping.js';
+import { type AckStatus, classifyAck, withRetryEnd } from './error-mapping.js';
 import { OciMetric } from './metrics.js';
 import {
   type Adjustment,
@@ -35,13 +35,39 @@ export interface ExportDeps {
   readonly staleSeconds: number;
 }
 
+/**
+ * Google's offline conversion import templates (Google Ads Help, "Import conversions from ad clicks
+ * into Google Ads", https://support.google.com/google-ads/answer/7014069): one time zone for the
+ * whole file in the `Parameters:TimeZone=` line (an offset or a time zone id), and each time as
+ * `yyyy-MM-dd HH:mm:ss` in that zone. onceflow's times are UTC, so the zone is `+0000`.
+ */
+export const CSV_TIME_ZONE = '+0000';
+
+/**
+ * The adjustment file spells the type `RETRACT` / `RESTATE`: the offline conversion adjustment
+ * feed's own enum (AdWords API v201809 `OfflineConversionAdjustmentFeed.adjustmentType`:
+ * "RETRACT, RESTATE"), not the Google Ads API's `RETRACTION` (`ConversionAdjustmentTypeEnum`).
+ */
+export const CSV_ADJUSTMENT_TYPE = { RETRACTION: 'RETRACT' } as const;
+
+/** `2026-11-22T05:19:55.000Z` → `2026-11-22 05:19:55` (UTC, the file's `+0000` zone). */
+export function csvTime(iso: string): string {
+  return new Date(iso).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 export interface ConversionExportRow {
   readonly orderId: string;
   readonly gclid?: string;
   readonly gbraid?: string;
   readonly wbraid?: string;
+  /** The action's name as the account shows it (the CSV's `Conversion Name`). */
   readonly conversionName: string;
+  /** Its resource name (the API's `conversion_action`). */
+  readonly conversionAction: string;
+  /** The API's format, `2026-11-22 05:19:55+00:00`. */
   readonly conversionTime: string;
+  /** The CSV template's format, in the file's `+0000` zone: `2026-11-22 05:19:55`. */
+  readonly csvConversionTime: string;
   readonly value: number;
   readonly currency: string;
 }
@@ -49,8 +75,13 @@ export interface ConversionExportRow {
 export interface AdjustmentExportRow {
   readonly orderId: string;
   readonly conversionName: string;
+  readonly conversionAction: string;
   readonly adjustmentTime: string;
+  readonly csvAdjustmentTime: string;
+  /** The API's enum value. */
   readonly adjustmentType: 'RETRACTION';
+  /** The adjustment template's spelling. */
+  readonly csvAdjustmentType: 'RETRACT';
 }
 
 export type ExportAnswer =
@@ -129,7 +160,9 @@ export function conversionExportRow(row: Conversion): ConversionExportRow {
     orderId: row.orderId,
     [row.clickKind]: row.clickId,
     conversionName: row.conversionName,
+    conversionAction: row.conversionAction ?? row.conversionName,
     conversionTime: googleTime(row.conversionTime),
+    csvConversionTime: csvTime(row.conversionTime),
     value: row.value,
     currency: row.currency,
   };
@@ -140,19 +173,47 @@ export function adjustmentExportRow(row: Adjustment): AdjustmentExportRow {
   return {
     orderId: row.orderId,
     conversionName: row.conversionName,
+    conversionAction: row.conversionAction ?? row.conversionName,
     adjustmentTime: googleTime(row.adjustmentTime),
+    csvAdjustmentTime: csvTime(row.adjustmentTime),
     adjustmentType: row.adjustmentType,
+    csvAdjustmentType: CSV_ADJUSTMENT_TYPE[row.adjustmentType],
   };
 }
 
-function csvField(value: string | number | undefined): string {
+/**
+ * A cell a spreadsheet could read as a formula starts with one of OWASP's "CSV Injection" triggers
+ * (https://owasp.org/www-community/attacks/CSV_Injection): `=`, `+`, `-`, `@`, tab (0x09), carriage
+ * return (0x0D); and their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20), which some spreadsheet
+ * applications normalise to the ASCII ones.
+ */
+const FORMULA_START = /^(?:[\s\p{Cc}]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|\p{Cc})/u;
+
+/**
+ * A trigger where some reader starts a new cell inside this one: after a `;` (Excel's separator in
+ * the locales whose decimal mark is a comma, which splits there whatever the RFC 4180 quotes say,
+ * since our quote is not at the start of its cell), a tab, or a line break; blanks and control
+ * characters before it are skipped, as an importer that trims them does.
+ */
+const FORMULA_INSIDE = /([;\t\r\n][\s\p{Cc}]*)(?=[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/gu;
+
+/**
+ * One CSV cell: OWASP's mitigation (a leading `'` so the cell is text, then the whole cell quoted
+ * with its quotes doubled) for a cell that could start a formula, also after leading blanks, or
+ * starting with any control character (ASVS 5.0 V1.2.10 adds `\0`), and wherever a `;`, tab or
+ * line break lets a reader start a cell inside it; RFC 4180 quoting for the rest.
+ */
+export function csvField(value: string | number | undefined): string {
   const text = value === undefined ? '' : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  if (typeof value !== 'string') return text;
+  const inner = text.replace(FORMULA_INSIDE, "$1'");
+  if (FORMULA_START.test(inner)) return `"'${inner.replaceAll('"', '""')}"`;
+  return /[",;\t\n\r]/.test(inner) ? `"${inner.replaceAll('"', '""')}"` : inner;
 }
 
-/** Google Ads' offline conversion import file (times are UTC, so the time zone is +0000). */
+/** Google Ads' offline conversion (or adjustment) import file, in its templates' formats. */
 export function exportCsv(answer: ExportAnswer): string {
-  const lines = ['Parameters:TimeZone=+0000'];
+  const lines = [`Parameters:TimeZone=${CSV_TIME_ZONE}`];
   if (answer.kind === 'conversions') {
     const braids = answer.rows.some((r) => r.gbraid || r.wbraid);
     lines.push(
@@ -172,7 +233,7 @@ export function exportCsv(answer: ExportAnswer): string {
           r.gclid,
           ...(braids ? [r.gbraid, r.wbraid] : []),
           r.conversionName,
-          r.conversionTime,
+          r.csvConversionTime,
           r.value,
           r.currency,
           r.orderId,
@@ -187,7 +248,7 @@ export function exportCsv(answer: ExportAnswer): string {
     );
     for (const r of answer.rows) {
       lines.push(
-        [r.orderId, r.conversionName, r.adjustmentTime, r.adjustmentType, '', '']
+        [r.orderId, r.conversionName, r.csvAdjustmentTime, r.csvAdjustmentType, '', '']
           .map(csvField)
           .join(','),
       );
@@ -198,18 +259,24 @@ export function exportCsv(answer: ExportAnswer): string {
 
 export interface AckLine {
   readonly orderId: string;
-  readonly status: 'completed' | 'failed' | 'retry';
+  readonly status: AckStatus;
   readonly error?: string;
 }
 
 export function toRowResult(
   outcome: ReturnType<typeof classifyAck>,
   now: number,
-  jobId?: number,
+  jobId?: string,
 ): RowResult {
-  if (outcome.to === 'completed')
-    return { to: 'completed', ...(jobId !== undefined ? { jobId } : {}) };
+  if (outcome.to === 'completed') {
+    return {
+      to: 'completed',
+      ...(jobId !== undefined ? { jobId } : {}),
+      ...(outcome.countedUnder ? { countedUnder: outcome.countedUnder } : {}),
+    };
+  }
   if (outcome.to === 'failed') return { to: 'failed', error: outcome.error };
+  if (outcome.to === 'uploaded') return { to: 'uploaded' };
   return {
     to: 'retry',
     notBefore: new Date(now + outcome.waitMs).toISOString(),
@@ -219,14 +286,13 @@ export function toRowResult(
 
 export function countOutcome(to: RowResult['to'], n = 1): void {
   if (n <= 0) return;
-  countMetric(
-    to === 'completed'
-      ? OciMetric.RowsCompleted
-      : to === 'failed'
-        ? OciMetric.RowsFailed
-        : OciMetric.RowsRetry,
-    n,
-  );
+  const metric = {
+    completed: OciMetric.RowsCompleted,
+    failed: OciMetric.RowsFailed,
+    retry: OciMetric.RowsRetry,
+    uploaded: OciMetric.RowsUnconfirmed,
+  }[to];
+  countMetric(metric, n);
 }
 
 /**
@@ -245,16 +311,19 @@ export async function ackRows(
     const session = await deps.store.getSession(tenantId, line.orderId);
     if (!session) continue;
     const now = deps.clock.now();
-    const result = toRowResult(classifyAck(line.status, line.error), now);
-    const applied = await deps.store.recordAck(
-      {
-        tenantId,
-        conversionId: session.conversionId,
-        kind: kind === 'conversions' ? 'conversion' : 'adjustment',
-      },
-      result,
-      isoTime(deps.clock),
-    );
+    const ref: RowRef = {
+      tenantId,
+      conversionId: session.conversionId,
+      kind: kind === 'conversions' ? 'conversion' : 'adjustment',
+    };
+    let outcome = classifyAck(line.status, line.error);
+    if (outcome.to === 'retry' && outcome.error === 'CONVERSION_NOT_FOUND') {
+      // Every retry has an end: the row's attempts and the 54-day window decide.
+      const row = await deps.store.getRow(ref);
+      if (row) outcome = withRetryEnd(outcome, row, now);
+    }
+    const result = toRowResult(outcome, now);
+    const applied = await deps.store.recordAck(ref, result, isoTime(deps.clock));
     if (applied) {
       updated += 1;
       countOutcome(result.to);

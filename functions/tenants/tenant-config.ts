@@ -5,7 +5,8 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import * as z from 'zod';
-import { InvalidRequestError } from '../kernel/errors.js';
+import { canonicalJson } from '../kernel/canonical-json.js';
+import { ConflictError, InvalidRequestError } from '../kernel/errors.js';
 
 /** api.md: every client-supplied id is 1–256 characters. */
 const providerId = z
@@ -13,12 +14,30 @@ const providerId = z
   .regex(/^[A-Za-z0-9_.:@-]{1,256}$/, 'must be 1-256 letters, digits, _ . : @ -');
 /** Each list is capped at 30 ids. */
 export const MAX_IDS_PER_LIST = 30;
-const idList = z
-  .array(providerId)
-  .max(MAX_IDS_PER_LIST)
-  .refine((ids) => new Set(ids).size === ids.length, {
-    message: 'must not repeat an id',
-  });
+/** A list of up to 30 distinct ids of one kind. */
+const distinctIds = (id: z.ZodString) =>
+  z
+    .array(id)
+    .max(MAX_IDS_PER_LIST)
+    .refine((ids) => new Set(ids).size === ids.length, {
+      message: 'must not repeat an id',
+    });
+const idList = distinctIds(providerId);
+/**
+ * Evolution API instance names are free text: its `instanceSchema` (EvolutionAPI/evolution-api
+ * `src/validate/instance.schema.ts`) only requires a non-empty string, so spaces and any printable
+ * character occur. 1-256 characters (api.md), no control characters.
+ */
+export const instanceNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be 1-256 printable characters');
+const instanceList = distinctIds(instanceNameSchema);
+/** WhatsApp Cloud API phone number ids: Graph object ids, decimal digits (1–64 of them). */
+const phoneNumberIdList = distinctIds(
+  z.string().regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id'),
+);
 
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
@@ -33,9 +52,11 @@ export const tenantConfigSchema = z
       .length(2)
       .transform((c) => c.toUpperCase())
       .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
-    whatsapp: z.object({ phoneNumberIds: idList }).strict().optional(),
+    // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the
+    // Graph path (`/{version}/{phoneNumberId}/messages`) as a path segment, and `..` would climb it.
+    whatsapp: z.object({ phoneNumberIds: phoneNumberIdList }).strict().optional(),
     ghl: z.object({ locationIds: idList }).strict().optional(),
-    whatsappWeb: z.object({ instances: idList }).strict().optional(),
+    whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
     googleAds: z
       .object({
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
@@ -45,9 +66,25 @@ export const tenantConfigSchema = z
             /^customers\/\d{10}\/conversionActions\/\d+$/,
             'must be a conversion action resource name',
           ),
+        /**
+         * The conversion action's name as Google Ads shows it: what the CSV import's "Conversion
+         * Name" column matches (https://support.google.com/google-ads/answer/7014069). Required in
+         * script mode; the AdWords offline conversion feeds capped it at 100 characters.
+         */
+        conversionName: z.string().trim().min(1).max(100).optional(),
         uploadMode: z.enum(['script', 'api']).default('script'),
       })
       .strict()
+      .superRefine((g, ctx) => {
+        if (g.uploadMode === 'script' && !g.conversionName) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['conversionName'],
+            message:
+              "is required in script mode: the conversion action's name as Google Ads shows it",
+          });
+        }
+      })
       .optional(),
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
     /** api.md: what a send whose outcome stayed unknown past the window becomes. */
@@ -132,17 +169,46 @@ export function assertUpdateFits(changes: { take: Claim[]; release: Claim[] }): 
   );
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
+/**
+ * How many (queue type → event type) mappings a tenant keeps in `workQueuesEver`: the 50 it may have
+ * at once and 150 past ones. Each is at most 2 × 256 characters, so ≤ 103 KB of the tenant item.
+ */
+export const MAX_WORK_QUEUE_MAPPINGS = 200;
+
+/**
+ * Every event type each work-queue type has waited for, now or before (the ledger matches evidence
+ * to a stay by the event type the stay was joined with, so a queue remapped or removed must still
+ * be found by its old event type). Grows only; written in the same put as the configuration that
+ * changes `workQueues`, so no join can use a mapping that is not in it. Over the cap: 409.
+ */
+export function workQueuesEver(
+  previous: Readonly<Record<string, readonly string[]>> | undefined,
+  ...configs: Array<Readonly<Record<string, string>> | undefined>
+): Record<string, string[]> {
+  const ever: Record<string, Set<string>> = {};
+  const add = (queueType: string, eventType: string) => {
+    ever[queueType] ??= new Set();
+    ever[queueType].add(eventType);
+  };
+  for (const [queueType, eventTypes] of Object.entries(previous ?? {})) {
+    for (const eventType of eventTypes) add(queueType, eventType);
+  }
+  for (const config of configs) {
+    for (const [queueType, eventType] of Object.entries(config ?? {})) add(queueType, eventType);
+  }
+  const mappings = Object.values(ever).reduce((n, set) => n + set.size, 0);
+  if (mappings > MAX_WORK_QUEUE_MAPPINGS) {
+    throw new ConflictError(
+      `A tenant keeps at most ${MAX_WORK_QUEUE_MAPPINGS} work-queue mappings, past ones included; this change would make ${mappings}.`,
+      'conflict',
+      [{ field: 'workQueues', message: `at most ${MAX_WORK_QUEUE_MAPPINGS} mappings ever` }],
     );
   }
-  return value;
+  return Object.fromEntries(
+    Object.entries(ever)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([queueType, set]) => [queueType, [...set].sort()]),
+  );
 }
 
 /** The configuration fields of a stored tenant (what a PUT body sets). */
@@ -153,8 +219,5 @@ export function configFields(stored: Partial<TenantConfig>): Partial<TenantConfi
 
 /** True when a stored configuration already says exactly what `config` says (a no-op PUT). */
 export function sameConfig(stored: Partial<TenantConfig>, config: TenantConfig): boolean {
-  return (
-    JSON.stringify(canonical(configFields(stored))) ===
-    JSON.stringify(canonical(configFields(config)))
-  );
+  return canonicalJson(configFields(stored)) === canonicalJson(configFields(config));
 }

@@ -9,6 +9,7 @@ import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/inde
 import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
+import { messageKeys } from './message-keys.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
@@ -17,6 +18,7 @@ const messageSchema = z.looseObject({
   id,
   from: id.optional(),
   from_user_id: id.optional(),
+  from_parent_user_id: id.optional(),
   timestamp: z.union([z.string().max(20), z.number()]).optional(),
   type: z.string().max(64).optional(),
   text: z.looseObject({ body: text }).optional(),
@@ -39,6 +41,8 @@ const statusSchema = z.looseObject({
   timestamp: z.union([z.string().max(20), z.number()]).optional(),
   recipient_id: id.optional(),
   recipient_user_id: id.optional(),
+  recipient_type: z.string().max(32).optional(),
+  recipient_participant_id: id.optional(),
   biz_opaque_callback_data: z.string().max(1024).optional(),
   errors: z
     .array(z.looseObject({ code: z.number().optional(), title: z.string().max(1024).optional() }))
@@ -49,6 +53,7 @@ const statusSchema = z.looseObject({
 const contactSchema = z.looseObject({
   wa_id: id.optional(),
   user_id: id.optional(),
+  parent_user_id: id.optional(),
   profile: z.looseObject({ name: z.string().max(512).optional() }).optional(),
 });
 
@@ -76,7 +81,19 @@ export const cloudWebhookSchema = z.looseObject({
 export type CloudWebhook = z.output<typeof cloudWebhookSchema>;
 type CloudMessage = z.output<typeof messageSchema>;
 
-const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
+/**
+ * The statuses of Meta's status webhook reference
+ * (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status/):
+ * `played` is a voice message the recipient played, which it could only do having read it, so it
+ * counts as `read` for a contact.
+ */
+const STATUSES: Readonly<Record<string, WhatsAppStatusEvent['status']>> = {
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  played: 'read',
+  failed: 'failed',
+};
 
 export function messageText(m: CloudMessage): string {
   return (
@@ -131,11 +148,18 @@ export async function receiveCloudWebhook(
           deps,
           tally,
           tenant,
-          [message.from, contact?.wa_id, message.from_user_id, contact?.user_id],
+          [
+            message.from,
+            contact?.wa_id,
+            message.from_user_id,
+            contact?.user_id,
+            message.from_parent_user_id,
+            contact?.parent_user_id,
+          ],
           () => ({
             channel: 'whatsapp',
             direction: 'in',
-            dedupeKey: `wamid:${message.id}`,
+            dedupeKey: messageKeys.cloud(message.id),
             providerMessageId: message.id,
             body: messageText(message),
             createdAt: providerTime(message.timestamp, deps.clock.now()),
@@ -144,16 +168,21 @@ export async function receiveCloudWebhook(
         );
       }
       for (const status of statuses) {
-        if (!STATUSES.has(status.status)) {
+        const statusName = STATUSES[status.status];
+        if (!statusName) {
           tally.record('invalid', 'unsupported_status', { tenantId: tenant.tenantId });
           continue;
         }
-        const recipient = parseWhatsAppId(status.recipient_id);
+        // A message to a group names the group in `recipient_id` and the member in
+        // `recipient_participant_id` (`recipient_type: "group"`).
+        const recipient = parseWhatsAppId(
+          status.recipient_type === 'group' ? status.recipient_participant_id : status.recipient_id,
+        );
         const event: WhatsAppStatusEvent = {
           tenantId: tenant.tenantId,
           phoneNumberId,
           wamid: status.id,
-          status: status.status as WhatsAppStatusEvent['status'],
+          status: statusName,
           occurredAt: providerTime(status.timestamp, deps.clock.now()),
           ...(recipient?.kind === 'phone' ? { recipientPhone: recipient.e164 } : {}),
           ...(status.biz_opaque_callback_data !== undefined

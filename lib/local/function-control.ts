@@ -92,10 +92,10 @@ function passArmed(counters: Int32Array, entry: ArmedEntry | undefined): boolean
 
 function armingOf(counters: Int32Array, entry: ArmedEntry | undefined): FailpointArming | null {
   if (!entry) return null;
-  return {
-    probability: entry.probability,
-    ...(entry.limited ? { times: Math.max(0, Atomics.load(counters, 2 * entry.slot)) } : {}),
-  };
+  const left = Atomics.load(counters, 2 * entry.slot);
+  // A point that can no longer fire (its `times` used up) is not armed.
+  if (entry.limited && left <= 0) return null;
+  return { probability: entry.probability, ...(entry.limited ? { times: left } : {}) };
 }
 
 /**
@@ -128,6 +128,11 @@ export class RuntimeControl {
     arm: (settings) => {
       const armed = { ...this.armed };
       for (const [name, arming] of Object.entries(settings)) {
+        // Probability 0 is "never fire": the point is disarmed, not listed as armed at 0.
+        if (arming.probability <= 0) {
+          delete armed[name];
+          continue;
+        }
         const slot = this.slotOf(name);
         Atomics.store(this.counters, 2 * slot, arming.times ?? 0);
         armed[name] = {
@@ -136,6 +141,11 @@ export class RuntimeControl {
           limited: arming.times !== undefined,
         };
       }
+      this.armed = armed;
+      this.broadcast({ type: 'arm', armed });
+    },
+    disarm: (name) => {
+      const { [name]: _gone, ...armed } = this.armed;
       this.armed = armed;
       this.broadcast({ type: 'arm', armed });
     },
@@ -205,6 +215,11 @@ export function workerRegistry(
     declared: () => declared,
     arm() {
       throw new Error('failpoints are armed through the runtime (PUT /_local/failpoints)');
+    },
+    disarm() {
+      throw new Error(
+        'failpoints are disarmed through the runtime (DELETE /_local/failpoints/{name})',
+      );
     },
     armed: (name) => armingOf(counters, table[name]),
     pass: (name) => passArmed(counters, table[name]),

@@ -7,10 +7,14 @@
  * - `PUT /_local/failpoints` `{"<name>": {"probability": 0.3, "times"?: 1}}` → the same listing;
  *   unknown names or bad settings → 400 `invalid_request` with `details`.
  * - `DELETE /_local/failpoints` → `{"cleared": true}`.
- * - `DELETE /_local/failpoints/{name}` → disarms that one point (armed at probability 0, so it
- *   never fires; its fired count stays) and answers the listing; an unknown name → 404.
+ * - `DELETE /_local/failpoints/{name}` → disarms that one point (listed `armed: null` again; its
+ *   fired count stays) and answers the listing; an unknown name → 404. Arming a point at
+ *   probability 0 disarms it too.
  * - `GET /_local/clock` and `POST /_local/clock/advance {"seconds": N}` → `{"now", "offsetSeconds"}`.
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
+ *
+ * Every write needs `content-type: application/json` and a loopback `Host` (`refuseCrossSiteWrite`),
+ * so no web page a developer visits can move the clock or arm a failpoint.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -21,12 +25,19 @@ import {
 import {
   armFailpoints,
   clearFailpoints,
+  disarmFailpoint,
   type FailpointArming,
   listFailpoints,
   UnknownFailpointError,
 } from '../../functions/kernel/failpoints.js';
 import type { ExtraRoutes } from './http-adapter.js';
-import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import {
+  PayloadTooLargeError,
+  readJson,
+  refuseCrossSiteWrite,
+  sendError,
+  sendJson,
+} from './http-util.js';
 
 export interface LocalRoutesOptions {
   /** Resolves once every handler module was imported, so all failpoints are declared. */
@@ -39,13 +50,14 @@ export interface LocalRoutesOptions {
 export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_local/')) return false;
+    if (refuseCrossSiteWrite(req, res)) return true;
     const key = `${req.method} ${url.pathname.replace(/\/$/, '')}`;
     try {
       if (req.method === 'DELETE' && key.startsWith('DELETE /_local/failpoints/')) {
         await options.handlersLoaded();
         const name = decodeURIComponent(key.slice('DELETE /_local/failpoints/'.length));
         try {
-          armFailpoints({ [name]: { probability: 0 } });
+          disarmFailpoint(name);
         } catch (error) {
           if (!(error instanceof UnknownFailpointError)) throw error;
           sendError(res, 404, 'not_found', `no failpoint is named ${name}`);

@@ -14,7 +14,9 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { settings } from '../../functions/kernel/config.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { ConfigurationError, settings } from '../../functions/kernel/config.js';
+import { checkVersions, configuredVersions } from '../../functions/kernel/provider-versions.js';
 import { localSecretValue } from '../../functions/kernel/secrets.js';
 import { esbuildTargetOf } from '../bundling/handler-bundle.js';
 import {
@@ -22,6 +24,7 @@ import {
   localSettings,
   functions as manifestFunctions,
   type SecretName,
+  type TableName,
 } from '../manifest.js';
 import { type AwsCallObserver, type GatewaySecret, principalArn } from './aws-gateway.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
@@ -62,6 +65,7 @@ import {
   physicalTableName,
   queueNames,
 } from './resources.js';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
@@ -183,7 +187,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The simulators keep their provider-side ledgers beside our data (see lib/local/sim/).
   env.ONCEFLOW_DATA_DIR = dataDir;
   applyEnvironment(env);
-  checkSettings();
+  for (const warning of checkSettings()) log(`[runtime] warning: ${warning}`);
 
   const functionSpecs = options.functions ?? manifestFunctions;
   const mode = options.runtime ?? runtimeModeFrom(process.env.ONCEFLOW_RUNTIME);
@@ -335,6 +339,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const dynamodb: DynamoDbLocal = await dynamodbStarting;
     await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
+    await freeScheduleLeases();
 
     const pollers: QueuePoller[] = functions.flatMap((f) =>
       f.queue
@@ -371,6 +376,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   ready = true;
+  // The ops CLI finds this runtime's ports here (`lib/cli/target.ts`).
+  writeRuntimeFile(dataDir, {
+    api: ports.PORT,
+    sim: ports.SIM_PORT,
+    dynamodb: ports.DYNAMODB_PORT,
+    sqs: ports.SQS_PORT,
+  });
+  stack.push(async () => removeRuntimeFile(dataDir));
   let stopping: Promise<void> | undefined;
   return {
     urls,
@@ -396,11 +409,35 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * Reads every kernel setting once, before anything starts, so a bad window (or a window that breaks
  * a guarantee) stops the start with its one-line ConfigurationError, as it would on AWS at the
- * first invocation.
+ * first invocation. The provider API versions are checked against their sunset calendar on the
+ * clock seam: one past its sunset (or unknown) stops the start; one within 60 days of it is
+ * returned as a warning to print.
  */
-export function checkSettings(): void {
+export function checkSettings(now = systemClock.now()): string[] {
   for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
     void settings[name as keyof typeof settings];
+  }
+  const versions = checkVersions(configuredVersions(process.env), now);
+  const [refused] = versions.refused;
+  if (refused) throw new ConfigurationError(refused.message);
+  return versions.warnings.map((w) => w.message);
+}
+
+/**
+ * A runtime starting on kept data ends every run of the process before it: a killed process would
+ * otherwise hold its schedules' leases (`functions/kernel/schedule.ts`) until they expire, and
+ * recovery would wait that long. Each lease lives in one of its function's writable tables.
+ */
+async function freeScheduleLeases(): Promise<void> {
+  // Imported now, like the handlers: the kernel's clients read the environment applied above.
+  const { ddb } = await import('../../functions/kernel/clients.js');
+  const { freeScheduleLease } = await import('../../functions/kernel/schedule.js');
+  for (const [name, spec] of Object.entries(manifestFunctions)) {
+    if (spec.trigger.kind !== 'schedule') continue;
+    for (const [table, access] of Object.entries(spec.tables)) {
+      if (access !== 'readWrite') continue;
+      await freeScheduleLease(ddb, physicalTableName(table as TableName), name);
+    }
   }
 }
 

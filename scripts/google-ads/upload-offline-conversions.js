@@ -8,10 +8,20 @@
  *   1. GET  {baseUrl}/oci/google-ads-export?kind=...&limit=...  → rows claimed for this run
  *   2. AdsApp.bulkUploads().newCsvUpload(...).forOfflineConversions(), one row per conversion,
  *      each carrying its Order ID (Google counts one conversion per order id, so a re-upload
- *      after any crash is harmless), then apply()
- *   3. POST {baseUrl}/oci/ack  with each row's result
+ *      after any crash is harmless), in the import templates' formats, then apply()
+ *   3. POST {baseUrl}/oci/ack  with what the script knows of each row
  * If the script dies between 1 and 3, onceflow returns the rows to `retry` after its stale window
  * (15 minutes) and the next run uploads them again with the same order ids.
+ *
+ * What the script can know: `CsvUpload.apply()` returns nothing, and the Scripts API has no call
+ * that reads an upload's per-row results back (AdsApp.CsvUpload reference:
+ * https://developers.google.com/google-ads/scripts/docs/reference/adsapp/adsapp_csvupload; the
+ * results are in Google Ads → Tools → Bulk actions → Uploads). So a row is never acked `completed`
+ * here: after `apply()` it is acked `uploaded` (handed to Google, result unknown to onceflow), and
+ * `retry` if `apply()` threw. Google's per-row answers, downloaded from the Uploads page, can be
+ * acked later by order id (`{"orderId", "status": "failed", "error": "<Google's code>"}`); onceflow
+ * never uploads an `uploaded` row again. A conversion is exported no earlier than its click + 6
+ * hours, so Google's TOO_RECENT_EVENT refusal (invisible here) is never provoked.
  */
 const CONFIG = {
   baseUrl: 'https://api.example.com',
@@ -76,6 +86,11 @@ function api(method, path, payload) {
   return JSON.parse(response.getContentText());
 }
 
+/**
+ * A row in Google's import templates: the action's name as the account shows it, times as
+ * `yyyy-MM-dd HH:mm:ss` in the upload's time zone, the adjustment type as the adjustment template
+ * spells it (`RETRACT`); onceflow sends each ready (`csv*` fields).
+ */
 function toCsvRow(kind, row) {
   if (kind === 'conversions') {
     return {
@@ -83,7 +98,7 @@ function toCsvRow(kind, row) {
       GBRAID: row.gbraid || '',
       WBRAID: row.wbraid || '',
       'Conversion Name': row.conversionName,
-      'Conversion Time': row.conversionTime,
+      'Conversion Time': row.csvConversionTime,
       'Conversion Value': row.value,
       'Conversion Currency': row.currency,
       'Order ID': row.orderId,
@@ -92,8 +107,8 @@ function toCsvRow(kind, row) {
   return {
     'Order ID': row.orderId,
     'Conversion Name': row.conversionName,
-    'Adjustment Time': row.adjustmentTime,
-    'Adjustment Type': row.adjustmentType,
+    'Adjustment Time': row.csvAdjustmentTime,
+    'Adjustment Type': row.csvAdjustmentType,
     'Adjusted Value': '',
     'Adjusted Value Currency': '',
   };
@@ -106,7 +121,7 @@ function runKind(kind) {
   const upload = AdsApp.bulkUploads()
     .newCsvUpload(kind === 'conversions' ? CONVERSION_COLUMNS : ADJUSTMENT_COLUMNS, {
       moneyInMicros: false,
-      timeZone: '+0000',
+      timeZone: exported.timeZone || '+0000',
     })
     .forOfflineConversions();
   upload.setFileName(`onceflow ${kind} ${exported.claimId}`);
@@ -118,9 +133,9 @@ function runKind(kind) {
   let results;
   try {
     upload.apply();
-    // Google took the file; per-row problems show in its bulk upload report. A row uploaded
-    // again later is deduplicated by its Order ID.
-    results = rows.map((row) => ({ orderId: row.orderId, status: 'completed' }));
+    // Google took the file. Its per-row results are not readable from a script: `uploaded`, never
+    // `completed` blind (see the header).
+    results = rows.map((row) => ({ orderId: row.orderId, status: 'uploaded' }));
   } catch (e) {
     // The file as a whole was refused (quota, a transient error): upload again on a later run;
     // the same Order IDs make that safe.

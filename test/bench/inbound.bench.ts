@@ -213,7 +213,9 @@ export default async function inboundBench(args: string[]): Promise<void> {
           ['onceflow', 'baseline'].map(async (label) => {
             const suffix = randomUUID().slice(0, 8);
             const tenantId = `bench-${label}-${suffix}`;
-            const phoneNumberId = `pn${suffix}`;
+            const phoneNumberId = BigInt(
+              `0x${randomUUID().replaceAll('-', '').slice(0, 15)}`,
+            ).toString();
             await testTenantStore(systemClock).putConfig(
               tenantId,
               tenantConfigSchema.parse({

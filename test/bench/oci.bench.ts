@@ -82,7 +82,8 @@ export default async function ociBench(args: string[]): Promise<void> {
       baseline: String(randomInt(1e9, 1e10 - 1)),
     };
     const action = (customerId: string) => `customers/${customerId}/conversionActions/1`;
-    const started = Date.now() - 3600_000;
+    // Seven hours ago: a conversion is due no earlier than its click + 6 hours.
+    const started = Date.now() - 7 * 3600_000;
     const sessions = Array.from({ length: options.sessions }, (_, s) => ({
       sessionId: `s${s}-${randomUUID().slice(0, 6)}`,
       gclid: `Cj0K${randomUUID().replaceAll('-', '')}`,

@@ -17,7 +17,7 @@ const ADMIN = 'e2e-admin-key';
 const APP_SECRET = 'e2e-app-secret';
 let apiKey: string;
 let webhookToken: string;
-const phoneNumberId = `pn${randomUUID().slice(0, 8)}`;
+const phoneNumberId = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
 const locationId = `loc-${randomUUID().slice(0, 8)}`;
 
 const call = (

@@ -43,17 +43,25 @@ async function tenant(uploadMode: 'script' | 'api') {
     googleAds: {
       customerId,
       conversionAction: `customers/${customerId}/conversionActions/7`,
+      conversionName: 'Qualified call',
       uploadMode,
     },
   });
   expect(put.status).toBe(200);
   const credentials = await call('POST', `/v1/tenants/${tenantId}/credentials`, ADMIN);
   expect(credentials.status).toBe(201);
-  return { tenantId, customerId, ...(credentials.json as { apiKey: string; exportToken: string }) };
+  return {
+    tenantId,
+    customerId,
+    conversionAction: `customers/${customerId}/conversionActions/7`,
+    conversionName: 'Qualified call',
+    ...(credentials.json as { apiKey: string; exportToken: string }),
+  };
 }
 
 async function sealSessions(t: { apiKey: string }, sessions: number, callsEach: number) {
-  const occurredAt = new Date(Date.now() - 3600_000).toISOString();
+  // Seven hours ago: a conversion is due no earlier than its click + 6 hours.
+  const occurredAt = new Date(Date.now() - 7 * 3600_000).toISOString();
   const orderIds: string[] = [];
   for (let s = 0; s < sessions; s++) {
     const sessionId = `sess-${randomUUID().slice(0, 8)}`;
@@ -108,9 +116,13 @@ function syncHttp(method: string, url: string, headers: Record<string, string>, 
   return { status: Number(out.slice(cut + 1)), text: out.slice(0, cut) };
 }
 
-/** Loads the real script with faked Ads objects; `apply` uploads the rows to the simulator. */
+/**
+ * Loads the real script with faked Ads objects; `apply` does what Google's CSV import does with the
+ * file: reads each row in the upload's time zone, finds the conversion action by its name, and
+ * uploads it to the simulator.
+ */
 function scriptContext(
-  t: { customerId: string; exportToken: string },
+  t: { customerId: string; exportToken: string; conversionAction: string; conversionName: string },
   options: { failApply?: boolean } = {},
 ) {
   const logs: string[] = [];
@@ -136,7 +148,14 @@ function scriptContext(
   };
   const AdsApp = {
     bulkUploads: () => ({
-      newCsvUpload(columns: string[], _args: unknown) {
+      newCsvUpload(columns: string[], args: { timeZone?: string }) {
+        // `+0000` → `+00:00`: the API's offset form of the upload's time zone.
+        const zone = (args.timeZone ?? '').replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
+        const action = (name: string) => {
+          expect(name).toBe(t.conversionName);
+          return t.conversionAction;
+        };
+        const adjustmentType = (csv: string) => ({ RETRACT: 'RETRACTION' })[csv] ?? csv;
         const rows: Array<Record<string, string>> = [];
         const upload = {
           forOfflineConversions: () => upload,
@@ -155,9 +174,9 @@ function scriptContext(
               ? {
                   conversionAdjustments: rows.map((r) => ({
                     orderId: r['Order ID'],
-                    conversionAction: r['Conversion Name'],
-                    adjustmentType: r['Adjustment Type'],
-                    adjustmentDateTime: r['Adjustment Time'],
+                    conversionAction: action(r['Conversion Name'] as string),
+                    adjustmentType: adjustmentType(r['Adjustment Type'] as string),
+                    adjustmentDateTime: `${r['Adjustment Time']}${zone}`,
                   })),
                   partialFailure: true,
                 }
@@ -166,8 +185,8 @@ function scriptContext(
                     ...(r['Google Click ID'] ? { gclid: r['Google Click ID'] } : {}),
                     ...(r.GBRAID ? { gbraid: r.GBRAID } : {}),
                     ...(r.WBRAID ? { wbraid: r.WBRAID } : {}),
-                    conversionAction: r['Conversion Name'],
-                    conversionDateTime: r['Conversion Time'],
+                    conversionAction: action(r['Conversion Name'] as string),
+                    conversionDateTime: `${r['Conversion Time']}${zone}`,
                     conversionValue: Number(r['Conversion Value']),
                     currencyCode: r['Conversion Currency'],
                     orderId: r['Order ID'],
@@ -177,7 +196,7 @@ function scriptContext(
             const op = adjustments ? 'uploadConversionAdjustments' : 'uploadClickConversions';
             const result = syncHttp(
               'POST',
-              `${runtime.simUrl}/v22/customers/${t.customerId}:${op}`,
+              `${runtime.simUrl}/v25/customers/${t.customerId}:${op}`,
               {
                 'content-type': 'application/json',
                 authorization: 'Bearer ads-script',
@@ -221,7 +240,7 @@ function scriptContext(
 }
 
 describe('offline conversions over HTTP', () => {
-  it('script mode: the Google Ads script uploads each session once; a failed apply is retried', async () => {
+  it('script mode: the Google Ads script uploads each session once, acks `uploaded` (never `completed` blind); a failed apply is retried', async () => {
     const t = await tenant('script');
     const orderIds = await sealSessions(t, 3, 3);
 
@@ -252,8 +271,11 @@ describe('offline conversions over HTTP', () => {
     expect((await script.main()).conversions).toEqual({ uploaded: 3, acked: 3 });
     expect(script.uploads[0]?.rows.map((r) => r['Order ID']).sort()).toEqual([...orderIds].sort());
     expect((await script.main()).conversions).toEqual({ uploaded: 0, acked: 0 });
+    // The Scripts API exposes no per-row result: handed over, not claimed counted.
+    const uploaded = await call('GET', '/v1/conversions/oci?status=uploaded', t.apiKey);
+    expect(uploaded.json.conversions).toHaveLength(3);
     const completed = await call('GET', '/v1/conversions/oci?status=completed', t.apiKey);
-    expect(completed.json.conversions).toHaveLength(3);
+    expect(completed.json.conversions).toHaveLength(0);
     const counted = (await ledger()).counted.filter((c) => c.customerId === t.customerId);
     expect(counted.map((c) => c.orderId).sort()).toEqual([...orderIds].sort());
   });

@@ -32,6 +32,7 @@ const tenantBody = (phoneNumberIds: string[]) => ({
   googleAds: {
     customerId: '1234567890',
     conversionAction: 'customers/1234567890/conversionActions/42',
+    conversionName: 'Qualified call',
     uploadMode: 'script',
   },
   messagesPerSecond: 80,

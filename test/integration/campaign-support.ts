@@ -93,7 +93,7 @@ export async function startWhatsAppSimulator(tag: string): Promise<WhatsAppSimul
 
 /** A WhatsApp client of the simulator at `url`. */
 export function simClient(url: string): WhatsAppSender {
-  return createWhatsAppClient({ baseUrl: url, version: 'v21.0', accessToken: async () => 't' });
+  return createWhatsAppClient({ baseUrl: url, version: 'v25.0', accessToken: async () => 't' });
 }
 
 /** The simulator's accepted sends of one campaign (its ledger: duplicates stay visible). */

@@ -1,7 +1,7 @@
 /**
  * What every webhook item became, and what the answer says (issue 7 items 13 and 17): GHL texts
  * without a mapped message time are deduplicated only within a window; an unparseable sender is
- * `invalid`, counted and logged; an unknown GHL location is a 404 that does not blame the token;
+ * `invalid`, counted and logged; an unknown GHL location is the same 401 as a wrong token (issue 26.11);
  * a repeated status answers `deduped`; refused requests leave a log line without the secret.
  */
 import { randomUUID } from 'node:crypto';
@@ -114,16 +114,15 @@ describe('silent drops and misleading answers (issue 7.17)', () => {
     expect(await listedConversations(t)).toEqual([]);
   });
 
-  it('a GHL payload for a location no tenant owns is 404 not_found, not a token error', async () => {
+  it('a GHL payload for a location no tenant owns is the same 401 as a wrong token (issue 26.11: claims stay private)', async () => {
     const t = await createTenant();
     const warn = vi.spyOn(logger, 'warn');
     const answer = await postGhl(t.webhookToken, {
       ...ghlPayload(t),
       location: { id: `loc-nobody-${randomUUID().slice(0, 8)}` },
     });
-    expect(answer.status).toBe(404);
-    expect(answer.json.error).toMatchObject({ code: 'not_found' });
-    expect(answer.json.error.message).toMatch(/location/);
+    expect(answer.status).toBe(401);
+    expect(answer.json.error).toMatchObject({ code: 'unauthorized' });
     expect(warn).toHaveBeenCalledWith(
       'webhook rejected',
       expect.objectContaining({ reason: 'unknown_provider_id' }),

@@ -45,7 +45,8 @@ export interface TestTenant {
 export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
   const suffix = randomUUID().slice(0, 8);
   const tenantId = `t-${suffix}`;
-  const phoneNumberId = `pn${suffix}`;
+  // A Cloud API phone number id: digits.
+  const phoneNumberId = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
   const locationId = `loc-${suffix}`;
   const instance = `inst-${suffix}`;
   await testTenantStore(systemClock).putConfig(

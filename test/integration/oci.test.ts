@@ -251,7 +251,7 @@ describe('script mode: export and ack', () => {
     expect(lines[1]).toMatch(
       /^Google Click ID,(GBRAID,WBRAID,)?Conversion Name,Conversion Time,Conversion Value,Conversion Currency,Order ID$/,
     );
-    expect(lines[2]).toContain('2026-11-22 05:19:55+00:00');
+    expect(lines[2]).toContain('2026-11-22 05:19:55,');
     const json = await exportRowsCall(tenant.exportToken);
     expect(json.json.rows).toHaveLength(2);
     expect(json.json.rows[0].conversionTime).toBe('2026-11-22 05:19:55+00:00');
@@ -462,7 +462,7 @@ describe('retractions', () => {
     const { orderIds } = await sealedSessions(tenant, 1, 1);
     const conversionId = (await listAll(tenant))[0]?.conversionId as string;
     const answer = await retract(tenant, conversionId);
-    expect(answer.json.retraction).toBe('withdrawn');
+    expect(answer.json.retraction, answer.text).toBe('withdrawn');
     await runSchedule('upload');
     const ledger = await s.ledger();
     expect(ledger.received.map((r) => r.orderId)).not.toContain(orderIds[0]);
@@ -487,7 +487,7 @@ describe('retractions', () => {
     );
     expect(lines).toHaveLength(3);
     expect(lines[2]).toContain(`${orderIds[0]},`);
-    expect(lines[2]).toContain('RETRACTION');
+    expect(lines[2]).toContain(',RETRACT,');
     // The claimed row is processing; let it go stale and run the script for real.
     advanceSeconds(901);
     await runSchedule('recover');

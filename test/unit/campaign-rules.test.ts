@@ -110,7 +110,7 @@ const send = {
 const answering = (status: number, body: string) =>
   createWhatsAppClient({
     baseUrl: 'http://x',
-    version: 'v21.0',
+    version: 'v25.0',
     accessToken: async () => 't',
     fetch: async () => new Response(body, { status }),
   });
@@ -174,7 +174,7 @@ describe('provider errors', () => {
     const client = (error: Error) =>
       createWhatsAppClient({
         baseUrl: 'http://x',
-        version: 'v21.0',
+        version: 'v25.0',
         accessToken: async () => 't',
         fetch: async () => {
           throw error;

@@ -85,7 +85,9 @@ describe('parseWhatsAppId', () => {
           if (parsed === undefined) return;
           // Whatever it yields is built from the user part alone, never from the device or server.
           expect(user).toMatch(/^\d+$/);
-          if (parsed.kind === 'phone') expect(parsed.e164).toBe(`+${user}`);
+          if (parsed.kind === 'phone')
+            expect(parsed.wireAlias ?? `pn:${parsed.e164.slice(1)}`).toBe(`pn:${user}`);
+          else if (parsed.kind === 'raw') expect(parsed.alias).toBe(`pn:${user}`);
           else if (parsed.kind === 'lid') expect(parsed.alias).toBe(`lid:${user}`);
           else if (parsed.kind === 'group') expect(parsed.groupId).toBe(user);
           else throw new Error(`unexpected ${parsed.kind} from a JID`);
@@ -93,6 +95,75 @@ describe('parseWhatsAppId', () => {
         },
       ),
     );
+  });
+});
+
+describe('every identity form WhatsApp and the gateways send (issue 20.4)', () => {
+  it("reads Mexico's 521 mobile form as the 10-digit number Mexico dials today", () => {
+    for (const raw of ['5215512345678', '5215512345678@s.whatsapp.net', '+52 1 55 1234 5678']) {
+      const id = parseWhatsAppId(raw.replace(/\s/g, ''));
+      expect(id, raw).toMatchObject({ kind: 'phone', e164: '+525512345678' });
+    }
+    expect(parseWhatsAppId('525512345678')).toEqual({ kind: 'phone', e164: '+525512345678' });
+    // The wire form is kept as an alias, so both forms are one person.
+    expect(identifyPerson(['5215512345678'])).toEqual({
+      e164: '+525512345678',
+      aliases: ['pn:5215512345678'],
+    });
+  });
+
+  it("reads Argentina's 549 mobile form as the number a national 15-form parses to", () => {
+    for (const [wire, national] of [
+      ['5491123456789', '011 15-2345-6789'],
+      ['5493512345678', '0351 15-234-5678'],
+      ['5492966123456', '02966 15-12-3456'],
+    ] as const) {
+      const fromWhatsApp = parseWhatsAppId(`${wire}@s.whatsapp.net`);
+      expect(fromWhatsApp, wire).toEqual({ kind: 'phone', e164: `+${wire}` });
+      expect(identifyPerson([], { phone: national, defaultCountry: 'AR' }).e164, national).toBe(
+        `+${wire}`,
+      );
+    }
+  });
+
+  it('reads a Brazilian mobile with or without its ninth digit as one number', () => {
+    const nine = parseWhatsAppId('5511987654321');
+    const eight = parseWhatsAppId('551187654321@s.whatsapp.net');
+    expect(nine).toEqual({ kind: 'phone', e164: '+5511987654321' });
+    expect(eight).toEqual({
+      kind: 'phone',
+      e164: '+5511987654321',
+      wireAlias: 'pn:551187654321',
+    });
+    // A DDD above 30, where WhatsApp ids most often lack the digit.
+    expect(parseWhatsAppId('553187654321')).toMatchObject({ e164: '+5531987654321' });
+    // A fixed line (subscriber number starting 2-5) has no ninth digit and keeps its form.
+    expect(parseWhatsAppId('551132654321')).toEqual({ kind: 'phone', e164: '+551132654321' });
+  });
+
+  it('keeps a number libphonenumber cannot read under its raw id, never drops it', () => {
+    for (const raw of ['99912345678', '99912345678@s.whatsapp.net', '99912345678:7@c.us']) {
+      expect(parseWhatsAppId(raw), raw).toEqual({ kind: 'raw', alias: 'pn:99912345678' });
+    }
+    expect(identifyPerson(['99912345678', 'US.13491208655302741918'])).toEqual({
+      aliases: ['bsuid:US.13491208655302741918', 'pn:99912345678'],
+    });
+  });
+
+  it('reads BSUIDs up to the country code + 128 characters, and parent BSUIDs', () => {
+    const longest = `BR.${'a1B2'.repeat(32)}`;
+    expect(longest.length).toBe(131);
+    expect(parseWhatsAppId(longest)).toEqual({ kind: 'bsuid', alias: `bsuid:${longest}` });
+    expect(parseWhatsAppId('US.ENT.11815799212886844830')).toEqual({
+      kind: 'bsuid',
+      alias: 'bsuid:US.ENT.11815799212886844830',
+    });
+    expect(parseWhatsAppId(`BR.${'a'.repeat(129)}`)).toBeUndefined();
+  });
+
+  it('never shows a pushName of bare id digits as a name', () => {
+    expect(displayNameFor({ profileName: '82399031480511' })).toBe('WhatsApp user');
+    expect(displayNameFor({ profileName: '82399031480511', e164: PHONE })).toBe('+972 50 123 4567');
   });
 });
 

@@ -35,6 +35,8 @@ const whatsapp = createWhatsAppClient({
   accessToken: () => platformSecret('whatsappAccessToken'),
   // Every provider call is bounded: the reconcile window is checked against this very value.
   timeoutMs: settings.providerTimeoutSeconds * 1000,
+  // The version calendar is read on the clock seam.
+  now: () => systemClock.now(),
 });
 const tokens = createTokenBucket({ ddb, table: tableName('campaigns') });
 // Pausing reaches senders within about a second.

@@ -7,7 +7,7 @@ import { httpHandler, parseWith } from '../../kernel/http.js';
 import { authenticate } from '../../tenants/index.js';
 import { exportDeps } from '../deps.js';
 import { exportQuerySchema } from '../schemas.js';
-import { exportCsv, exportRows } from '../script-export.js';
+import { CSV_TIME_ZONE, exportCsv, exportRows } from '../script-export.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'export');
@@ -20,5 +20,8 @@ export const handler = httpHandler(async (request) => {
       headers: { 'content-type': 'text/csv; charset=utf-8', 'x-oci-claim-id': answer.claimId },
     };
   }
-  return { status: 200, body: { rows: answer.rows, claimId: answer.claimId } };
+  return {
+    status: 200,
+    body: { rows: answer.rows, claimId: answer.claimId, timeZone: CSV_TIME_ZONE },
+  };
 });

@@ -1,7 +1,8 @@
 /**
  * The Google Ads API simulator (part of the provider simulators on SIM_PORT), for API-mode uploads.
  *
- * - `POST /token`: OAuth refresh-token exchange → `{access_token, expires_in, token_type}`.
+ * - `POST /token`: OAuth refresh-token exchange → `{access_token, expires_in, token_type}`, or
+ *   400 `invalid_grant` while the `oauthRevoked` fault is set.
  * - `POST /{version}/customers/{customerId}:uploadClickConversions` and
  *   `:uploadConversionAdjustments`, with Google's request checks (Bearer token and
  *   `developer-token` → else 401 UNAUTHENTICATED; `partialFailure: true` → else 400
@@ -15,8 +16,18 @@
  *   conversion (`CONVERSION_ALREADY_RETRACTED`), only 24 hours to 54 days after its conversion
  *   time (`TOO_RECENT_CONVERSION`, `CONVERSION_EXPIRED`).
  * - `GET /_sim/google-ads/conversions` → `{received, counted, retracted, adjustments, requests}`.
+ * - `GET /_sim/google-ads/exchanges` → the last 1,000 upload requests with the answers they got
+ *   (`{operation, version, request, status, response}`), so tests can validate both against the
+ *   protos.
  * - Faults (`PUT /_sim/faults {"googleAds": {...}}`): `errorRate`, `lostResponseRate` (processed,
- *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`.
+ *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`, `oauthRevoked`.
+ * - Versions as Google serves them: a version past its sunset (the calendar in
+ *   `functions/kernel/provider-versions.ts`) or one Google never had answers 404, as Google's front
+ *   end does for a sunset version's REST path.
+ * - Answers in Google's REST shape (proto3 JSON mapping): `jobId` is an int64, a decimal string,
+ *   picked in [2^31, 2^63) as Google does when the request sets none; every error code is a value
+ *   of Google's enums (`test/unit/google-ads-protos.test.ts` validates requests and answers against
+ *   the protos of `google-ads-node`).
  *
  * Its clock is the process clock seam (`/_local/clock/advance` moves it too). Like the WhatsApp
  * simulator, the ledger is appended to `<ONCEFLOW_DATA_DIR>/sim/google-ads.jsonl`, so Google's
@@ -25,6 +36,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock } from '../../../functions/kernel/clock.js';
+import { versionStatus } from '../../../functions/kernel/provider-versions.js';
 import { readBody, readJson, sendJson } from '../http-util.js';
 import { FaultStore, googleAdsFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
@@ -45,7 +57,8 @@ export interface ReceivedRow {
   readonly wbraid?: string;
   readonly conversionDateTime: string;
   readonly receivedAt: string;
-  readonly jobId: number;
+  /** Google's int64 job id, as its JSON carries it (a decimal string). */
+  readonly jobId: string;
   /** `counted` or Google's error code. */
   readonly outcome: string;
 }
@@ -57,7 +70,15 @@ export interface CountedConversion {
   readonly click: string;
   readonly conversionDateTime: string;
   readonly countedAt: string;
-  readonly jobId: number;
+  readonly jobId: string;
+}
+
+const INT64_JOB_ID_MIN = 2n ** 31n;
+const INT64_JOB_ID_SPAN = 2n ** 63n - INT64_JOB_ID_MIN;
+
+/** A job id as Google picks one when the request sets none: an int64 in [2^31, 2^63). */
+export function googleJobId(): string {
+  return String(INT64_JOB_ID_MIN + (randomBytes(8).readBigUInt64BE() % INT64_JOB_ID_SPAN));
 }
 
 function parseGoogleTime(text: string): number {
@@ -66,10 +87,11 @@ function parseGoogleTime(text: string): number {
 }
 
 function failure(
+  version: string,
   errors: Array<{ code: Record<string, string>; message: string; index?: number; list?: string }>,
 ) {
   return {
-    '@type': 'type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure',
+    '@type': `type.googleapis.com/google.ads.googleads.${version}.errors.GoogleAdsFailure`,
     errors: errors.map((e) => ({
       errorCode: e.code,
       message: e.message,
@@ -83,6 +105,7 @@ function failure(
 
 function requestError(
   res: ServerResponse,
+  version: string,
   httpStatus: number,
   status: string,
   message: string,
@@ -93,9 +116,39 @@ function requestError(
       code: httpStatus,
       message,
       status,
-      ...(code ? { details: [failure([{ code, message }])] } : {}),
+      ...(code ? { details: [failure(version, [{ code, message }])] } : {}),
     },
   });
+}
+
+/** A sunset (or never existing) version: Google's front end answers the REST path with a 404 page. */
+function versionNotFound(res: ServerResponse, path: string): void {
+  res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' });
+  res.end(
+    `<!DOCTYPE html><title>Error 404 (Not Found)</title><p>The requested URL <code>${path.replace(/[<>&]/g, '')}</code> was not found on this server.</p>`,
+  );
+}
+
+/** One upload request and the answer it got, as bytes went over the wire. */
+export interface Exchange {
+  readonly operation: string;
+  readonly version: string;
+  request?: unknown;
+  status: number;
+  response?: string;
+}
+
+const MAX_EXCHANGES = 1000;
+
+/** Records what `res` sends into `exchange`. */
+function recordAnswer(res: ServerResponse, exchange: Exchange): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    exchange.status = res.statusCode;
+    const chunk = args[0];
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) exchange.response = String(chunk);
+    return end(...args);
+  }) as ServerResponse['end'];
 }
 
 /** One line of the journal. */
@@ -130,6 +183,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   const retracted = new Map<string, string>();
   const adjustments: Array<{ orderId: string; outcome: string; receivedAt: string }> = [];
   const requests = { total: 0, refused: 0 };
+  const exchanges: Exchange[] = [];
 
   const orderKey = (action: string, orderId: string) => `${action}|${orderId}`;
   const clickKey = (action: string, click: string, time: string) =>
@@ -150,20 +204,19 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     }
   }
 
-  function checkAuth(req: IncomingMessage, res: ServerResponse): boolean {
+  function checkAuth(req: IncomingMessage, res: ServerResponse, version: string): boolean {
     const auth = req.headers.authorization ?? '';
     const developerToken = req.headers['developer-token'];
     if (!/^Bearer\s+\S+/.test(auth) || typeof developerToken !== 'string' || !developerToken) {
       requestError(
         res,
+        version,
         401,
         'UNAUTHENTICATED',
         'Request is missing required authentication credential.',
-        {
-          authenticationError: developerToken
-            ? 'AUTHENTICATION_ERROR'
-            : 'DEVELOPER_TOKEN_PARAMETER_MISSING',
-        },
+        developerToken
+          ? { authenticationError: 'AUTHENTICATION_ERROR' }
+          : { requestError: 'DEVELOPER_TOKEN_PARAMETER_MISSING' },
       );
       return false;
     }
@@ -179,7 +232,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   function uploadConversions(
     customerId: string,
     rows: Array<Record<string, unknown>>,
-    jobId: number,
+    jobId: string,
   ) {
     const { results, errors } = partialFailureAnswer();
     const seenOrders = new Set<string>();
@@ -216,7 +269,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
         );
       } else if (!GOOGLE_TIME.test(time) || Number.isNaN(parseGoogleTime(time))) {
         outcome = fail(
-          { dateError: 'INVALID_FIELD_FORMAT' },
+          { dateError: 'INVALID_STRING_DATE_TIME_SECONDS_WITH_OFFSET' },
           'conversion_date_time must be yyyy-mm-dd hh:mm:ss+|-hh:mm.',
         );
       } else if (orderId && (orderId.length > 64 || /@|^\+?\d{8,15}$/.test(orderId))) {
@@ -263,11 +316,11 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
         );
         byClick.add(clickKey(action, click, time));
         record({ t: 'counted', entry });
+        // ClickConversionResult names the click, the action and the time (no order id).
         results.push({
           [clickField as string]: click,
           conversionAction: action,
           conversionDateTime: time,
-          ...(orderId ? { orderId } : {}),
         });
         outcome = 'counted';
       }
@@ -294,22 +347,21 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     rows.forEach((row, index) => {
       const action = typeof row.conversionAction === 'string' ? row.conversionAction : '';
       const orderId = typeof row.orderId === 'string' ? row.orderId : '';
-      const fail = (code: string, message: string) => {
-        errors.push({
-          code: { conversionAdjustmentUploadError: code },
-          message,
-          index,
-          list: 'conversion_adjustments',
-        });
+      const fail = (code: string, message: string, kind = 'conversionAdjustmentUploadError') => {
+        errors.push({ code: { [kind]: code }, message, index, list: 'conversion_adjustments' });
         results.push({});
         adjustments.push({ orderId, outcome: code, receivedAt: new Date(now).toISOString() });
       };
       const key = orderKey(action, orderId);
       const conversion = counted.get(key);
       if (row.adjustmentType !== 'RETRACTION' && row.adjustmentType !== 'RESTATEMENT') {
-        fail('INVALID_ADJUSTMENT_TYPE', 'adjustment_type must be RETRACTION or RESTATEMENT.');
+        fail(
+          'INVALID_ENUM_VALUE',
+          'adjustment_type must be RETRACTION or RESTATEMENT.',
+          'requestError',
+        );
       } else if (!new RegExp(`^customers/${customerId}/conversionActions/\\d+$`).test(action)) {
-        fail('INVALID_CONVERSION_ACTION', 'The conversion action was not found.');
+        fail('NO_CONVERSION_ACTION_FOUND', 'The conversion action was not found.');
       } else if (!conversion) {
         fail('CONVERSION_NOT_FOUND', 'No conversion with this order id.');
       } else if (retracted.has(key)) {
@@ -327,10 +379,10 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
           receivedAt: new Date(now).toISOString(),
         });
         results.push({
+          orderId,
           conversionAction: action,
           adjustmentType: row.adjustmentType,
           adjustmentDateTime: row.adjustmentDateTime,
-          orderId,
         });
       }
     });
@@ -340,19 +392,22 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
   async function handleUpload(
     req: IncomingMessage,
     res: ServerResponse,
+    version: string,
     customerId: string,
     operation: string,
+    exchange: Exchange,
   ) {
     requests.total += 1;
     let body: Record<string, unknown>;
     try {
       body = ((await readJson(req)) ?? {}) as Record<string, unknown>;
+      exchange.request = body;
     } catch {
       requests.refused += 1;
-      requestError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+      requestError(res, version, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
       return;
     }
-    if (!checkAuth(req, res)) {
+    if (!checkAuth(req, res, version)) {
       requests.refused += 1;
       return;
     }
@@ -362,42 +417,50 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
     const rows = body[listField];
     if (body.partialFailure !== true) {
+      // `partial_failure` is REQUIRED (field_behavior) and must be true for these uploads.
       requests.refused += 1;
-      requestError(res, 400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', {
-        requestError: 'INVALID_ARGUMENT',
+      requestError(res, version, 400, 'INVALID_ARGUMENT', 'partial_failure must be true.', {
+        fieldError: 'REQUIRED',
       });
       return;
     }
     if (!Array.isArray(rows) || rows.length === 0) {
       requests.refused += 1;
-      requestError(res, 400, 'INVALID_ARGUMENT', `${listField} is required.`, {
-        fieldError: 'REQUIRED',
+      requestError(res, version, 400, 'INVALID_ARGUMENT', `${listField} is required.`, {
+        fieldError: 'REQUIRED_NONEMPTY_LIST',
       });
       return;
     }
     if (rows.length > 2000) {
       requests.refused += 1;
-      requestError(res, 400, 'INVALID_ARGUMENT', 'Too many conversions in the request.', {
-        conversionUploadError: 'TOO_MANY_CONVERSIONS_IN_REQUEST',
-      });
+      requestError(
+        res,
+        version,
+        400,
+        'INVALID_ARGUMENT',
+        'Too many rows in the request.',
+        operation === 'uploadClickConversions'
+          ? { conversionUploadError: 'TOO_MANY_CONVERSIONS_IN_REQUEST' }
+          : { conversionAdjustmentUploadError: 'TOO_MANY_ADJUSTMENTS_IN_REQUEST' },
+      );
       return;
     }
     if (Math.random() < current.quotaExceededRate) {
       requests.refused += 1;
-      requestError(res, 429, 'RESOURCE_EXHAUSTED', 'Too many requests.', {
+      requestError(res, version, 429, 'RESOURCE_EXHAUSTED', 'Too many requests.', {
         quotaError: 'RESOURCE_EXHAUSTED',
       });
       return;
     }
     if (Math.random() < current.errorRate) {
       requests.refused += 1;
-      requestError(res, 500, 'INTERNAL', 'Internal error encountered.', {
+      requestError(res, version, 500, 'INTERNAL', 'Internal error encountered.', {
         internalError: 'INTERNAL_ERROR',
       });
       return;
     }
-    const jobId =
-      typeof body.jobId === 'number' ? body.jobId : 1 + Math.floor(Math.random() * 2_000_000_000);
+    // The request's job_id is an optional int32; the answer's an int64 (a JSON string).
+    const jobId = typeof body.jobId === 'number' ? String(body.jobId) : googleJobId();
     const { results, errors } =
       operation === 'uploadClickConversions'
         ? uploadConversions(customerId, rows as Array<Record<string, unknown>>, jobId)
@@ -417,11 +480,11 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
                 .map((e) => `${e.message} at ${e.list}[${e.index}]`)
                 .slice(0, 20)
                 .join(', '),
-              details: [failure(errors)],
+              details: [failure(version, errors)],
             },
           }
         : {}),
-      ...(operation === 'uploadClickConversions' ? { jobId } : {}),
+      jobId,
     });
   }
 
@@ -438,8 +501,20 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
         });
         return true;
       }
+      if (req.method === 'GET' && url.pathname === '/_sim/google-ads/exchanges') {
+        sendJson(res, 200, { exchanges });
+        return true;
+      }
       if (req.method === 'POST' && url.pathname === '/token') {
         await readBody(req).catch(() => Buffer.alloc(0));
+        if (faults.get().oauthRevoked) {
+          // RFC 6749 §5.2's error for a refresh token that is no longer valid, as Google sends it.
+          sendJson(res, 400, {
+            error: 'invalid_grant',
+            error_description: 'Token has been expired or revoked.',
+          });
+          return true;
+        }
         sendJson(res, 200, {
           access_token: `ya29.local-${randomBytes(12).toString('base64url')}`,
           expires_in: 3599,
@@ -449,11 +524,23 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       }
       const match = UPLOAD_PATH.exec(url.pathname);
       if (!match) return false;
-      if (req.method !== 'POST') {
-        requestError(res, 405, 'INVALID_ARGUMENT', 'Method not allowed.');
+      const version = match[1] ?? '';
+      const exchange: Exchange = { operation: match[3] ?? '', version, status: 0 };
+      exchanges.push(exchange);
+      if (exchanges.length > MAX_EXCHANGES) exchanges.shift();
+      recordAnswer(res, exchange);
+      const served = versionStatus('googleAds', version, systemClock.now()).state;
+      if (served === 'sunset' || served === 'unknown') {
+        requests.total += 1;
+        requests.refused += 1;
+        versionNotFound(res, url.pathname);
         return true;
       }
-      await handleUpload(req, res, match[2] ?? '', match[3] ?? '');
+      if (req.method !== 'POST') {
+        requestError(res, version, 405, 'INVALID_ARGUMENT', 'Method not allowed.');
+        return true;
+      }
+      await handleUpload(req, res, version, match[2] ?? '', match[3] ?? '', exchange);
       return true;
     },
     reset() {
@@ -464,6 +551,7 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       adjustments.length = 0;
       requests.total = 0;
       requests.refused = 0;
+      exchanges.length = 0;
       journal.clear();
     },
     setFaults(input) {
@@ -472,6 +560,9 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     },
     clearFaults() {
       faults.clear();
+    },
+    getFaults() {
+      return faults.armed();
     },
   };
 };

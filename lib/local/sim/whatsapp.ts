@@ -5,10 +5,16 @@
  *   Cloud API does, with its error shape
  *   `{"error": {"message", "type": "OAuthException", "code", "error_data"?, "fbtrace_id"}}`.
  *   An accepted send gets a `wamid.<base64>` id and goes into the ledger.
- * - After accepting, it posts signed status webhooks (`sent`, `delivered`, sometimes `read`) to
- *   `${ONCEFLOW_API_BASE_URL}/webhooks/whatsapp` in the real payload shape, echoing
- *   `biz_opaque_callback_data`; statuses are jittered so they sometimes arrive out of order, and
- *   a webhook that is not answered 200 is retried until it is, as Meta does.
+ * - After accepting, it posts signed status webhooks (`sent`, `delivered`, sometimes `read`, and
+ *   `played` after `read` for a voice message) to `${ONCEFLOW_API_BASE_URL}/webhooks/whatsapp` in
+ *   the current shape of Meta's status webhook reference
+ *   (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status/):
+ *   per-message pricing (`pricing_model: "PMP"`, `type`, `category`) on `sent` and `delivered`,
+ *   no `conversation` object (omitted from v24.0 on), `recipient_type: "group"` with
+ *   `recipient_participant_id` for a message sent to a group, and `biz_opaque_callback_data`
+ *   echoed. Statuses are jittered so they sometimes arrive out of order, and each webhook is
+ *   delivered as Meta delivers it (`delivery.ts` `metaPolicy`: retried until answered 200, for up
+ *   to 7 days, kept across a restart, due on the clock seam).
  * - `GET /_sim/whatsapp/messages` → `{"messages": [{wamid, phoneNumberId, to, template,
  *   bizOpaqueCallbackData, acceptedAt}], "pendingStatuses": n, "refused": {"<code>": n}}`.
  * - Faults (`PUT /_sim/faults {"whatsapp": {...}}`, see `faults.ts`): `errorRate`,
@@ -16,6 +22,12 @@
  *   dropped), `statusDuplicateRate`, `statusDelayMs`, `undeliverableNumbers` (accepted, then a
  *   `failed` status with 131026, as for a number that is not on WhatsApp).
  * - Template `missing_template` is refused with 132001 (template does not exist): a permanent error.
+ * - Every error code answered is one of Meta's (error codes reference,
+ *   developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/): 100
+ *   invalid parameter, 190 access token, 130429 throughput, 131000 something went wrong, 131026
+ *   message undeliverable (HTTP 400 in Meta's table, and in a `failed` status), 132001 template
+ *   missing. `test/unit/whatsapp-sim-shapes.test.ts` holds the list and checks the simulator
+ *   answers nothing else.
  *
  * The provider outlives onceflow: the ledger and the undelivered status webhooks are appended to
  * `<ONCEFLOW_DATA_DIR>/sim/whatsapp.jsonl`, so a runtime killed and started again still holds every
@@ -23,8 +35,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { systemClock } from '../../../functions/kernel/clock.js';
+import { versionStatus } from '../../../functions/kernel/provider-versions.js';
 import { signHubBody } from '../../../functions/kernel/webhook-signature.js';
 import { readJson, sendJson } from '../http-util.js';
+import { createDeliveryQueue, metaPolicy } from './delivery.js';
 import { FaultStore, whatsappFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
 import { openJournal } from './journal.js';
@@ -37,9 +52,16 @@ export interface LedgerEntry {
   readonly template: unknown;
   readonly bizOpaqueCallbackData: string | null;
   readonly acceptedAt: string;
+  /** `template`, `text` or `audio` (a voice message: its last status is `played`). */
+  readonly type?: string;
+  /** `group` when `to` is a group id. */
+  readonly recipientType?: string;
 }
 
-type StatusName = 'sent' | 'delivered' | 'read' | 'failed';
+type StatusName = 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+
+/** A member of every simulated group, named in `recipient_participant_id`. */
+export const SIM_GROUP_PARTICIPANT = '15550001234';
 
 interface OwedStatus {
   readonly id: string;
@@ -103,11 +125,20 @@ export function validateSend(
       details: 'messaging_product must be "whatsapp"',
     };
   }
-  if (typeof b.to !== 'string' || !/^\+?\d{8,15}$/.test(b.to)) {
-    return invalid("Parameter 'to' must be a phone number in international format (digits)");
+  if (
+    b.recipient_type !== undefined &&
+    b.recipient_type !== 'individual' &&
+    b.recipient_type !== 'group'
+  ) {
+    return invalid("Parameter 'recipient_type' must be 'individual' or 'group'");
   }
-  if (b.recipient_type !== undefined && b.recipient_type !== 'individual') {
-    return invalid("Parameter 'recipient_type' must be 'individual'");
+  const toGroup = b.recipient_type === 'group';
+  if (typeof b.to !== 'string' || !(toGroup ? /^\d{6,32}$/ : /^\+?\d{8,15}$/).test(b.to)) {
+    return invalid(
+      toGroup
+        ? "Parameter 'to' must be a group id"
+        : "Parameter 'to' must be a phone number in international format (digits)",
+    );
   }
   if (
     b.biz_opaque_callback_data !== undefined &&
@@ -123,7 +154,14 @@ export function validateSend(
       return invalid("Parameter 'text.body' is required");
     return undefined;
   }
-  if (b.type !== 'template') return invalid("Parameter 'type' must be 'template' or 'text'");
+  if (b.type === 'audio') {
+    const audio = b.audio as { id?: unknown; link?: unknown } | undefined;
+    if (typeof audio?.id !== 'string' && typeof audio?.link !== 'string')
+      return invalid("Parameter 'audio.id' or 'audio.link' is required");
+    return undefined;
+  }
+  if (b.type !== 'template')
+    return invalid("Parameter 'type' must be 'template', 'text' or 'audio'");
   const template = b.template as Record<string, unknown> | undefined;
   if (!template || typeof template.name !== 'string' || template.name === '') {
     return invalid("Parameter 'template.name' is required");
@@ -155,7 +193,6 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
   const owed = new Map<string, OwedStatus>();
   /** Per phone number id: a token bucket for `rateLimitPerSecond`. */
   const buckets = new Map<string, { tokens: number; at: number }>();
-  let inFlight = 0;
   let closed = false;
 
   const record = journal.record;
@@ -166,7 +203,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       ledger.push(event.entry);
       byWamid.set(event.entry.wamid, event.entry);
     } else if (event.t === 'owed' && event.status) {
-      owed.set(event.status.id, { ...event.status, dueAt: Date.now() + 200, attempts: 0 });
+      owed.set(event.status.id, { ...event.status, dueAt: systemClock.now() + 200, attempts: 0 });
     } else if (event.t === 'delivered' && event.id) {
       owed.delete(event.id);
     }
@@ -189,7 +226,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       id: `${wamid}|${status}|${randomBytes(4).toString('hex')}`,
       wamid,
       status,
-      dueAt: Date.now() + delayMs,
+      dueAt: systemClock.now() + delayMs,
       attempts: 0,
     };
     owed.set(item.id, item);
@@ -213,11 +250,59 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       ['sent', sentAt],
       ['delivered', deliveredAt],
     ];
-    if (Math.random() < 0.3) statuses.push(['read', deliveredAt + jitter()]);
+    if (entry.type === 'audio') {
+      // A voice message is read, then played (Meta's `played` status).
+      const readAt = deliveredAt + jitter();
+      statuses.push(['read', readAt], ['played', readAt + jitter()]);
+    } else if (Math.random() < 0.3) statuses.push(['read', deliveredAt + jitter()]);
     for (const [status, delay] of statuses) {
       owe(entry.wamid, status, delay);
       if (Math.random() < statusDuplicateRate) owe(entry.wamid, status, delay + jitter());
     }
+  }
+
+  /** One status as Meta's status webhook reference shapes it (see the header). */
+  function statusObject(s: OwedStatus): Record<string, unknown> {
+    const entry = byWamid.get(s.wamid);
+    const group = entry?.recipientType === 'group';
+    const category =
+      entry?.type === 'template' || entry?.type === undefined ? 'marketing' : 'service';
+    return {
+      id: s.wamid,
+      status: s.status,
+      timestamp: String(Math.floor(systemClock.now() / 1000)),
+      recipient_id: entry?.to ?? '',
+      ...(group
+        ? { recipient_type: 'group', recipient_participant_id: SIM_GROUP_PARTICIPANT }
+        : {}),
+      ...(entry?.bizOpaqueCallbackData
+        ? { biz_opaque_callback_data: entry.bizOpaqueCallbackData }
+        : {}),
+      ...(s.status === 'sent' || s.status === 'delivered'
+        ? {
+            pricing: {
+              billable: category !== 'service',
+              pricing_model: 'PMP',
+              type: category === 'service' ? 'free_customer_service' : 'regular',
+              category,
+            },
+          }
+        : {}),
+      ...(s.status === 'failed'
+        ? {
+            errors: [
+              {
+                code: 131026,
+                title: 'Message undeliverable',
+                message: 'Message undeliverable',
+                error_data: {
+                  details: 'Message undeliverable: the recipient is not a WhatsApp user.',
+                },
+              },
+            ],
+          }
+        : {}),
+    };
   }
 
   function payload(phoneNumberId: string, batch: readonly OwedStatus[]): string {
@@ -232,42 +317,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
               value: {
                 messaging_product: 'whatsapp',
                 metadata: { display_phone_number: '15550000000', phone_number_id: phoneNumberId },
-                statuses: batch.map((s) => {
-                  const entry = byWamid.get(s.wamid);
-                  return {
-                    id: s.wamid,
-                    status: s.status,
-                    timestamp: String(Math.floor(Date.now() / 1000)),
-                    recipient_id: entry?.to ?? '',
-                    ...(entry?.bizOpaqueCallbackData
-                      ? { biz_opaque_callback_data: entry.bizOpaqueCallbackData }
-                      : {}),
-                    ...(s.status === 'failed'
-                      ? {
-                          errors: [
-                            {
-                              code: 131026,
-                              title: 'Message undeliverable',
-                              message: 'Message undeliverable',
-                              error_data: {
-                                details:
-                                  'Message undeliverable: the recipient is not a WhatsApp user.',
-                              },
-                            },
-                          ],
-                        }
-                      : {}),
-                    ...(s.status === 'read' || s.status === 'failed'
-                      ? {}
-                      : {
-                          conversation: {
-                            id: `conv-${s.wamid.slice(-12)}`,
-                            origin: { type: 'marketing' },
-                          },
-                          pricing: { billable: true, pricing_model: 'CBP', category: 'marketing' },
-                        }),
-                  };
-                }),
+                statuses: batch.map(statusObject),
               },
             },
           ],
@@ -276,46 +326,37 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
     });
   }
 
-  async function post(phoneNumberId: string, batch: OwedStatus[]): Promise<void> {
-    const apiBaseUrl = context.apiBaseUrl.replace(/\/$/, '');
+  const deliveries = createDeliveryQueue(context, { name: 'whatsapp', policy: metaPolicy() });
+
+  /** Hands a batch of statuses to the delivery queue, which delivers it as Meta would. */
+  function post(phoneNumberId: string, batch: OwedStatus[]): void {
     const body = payload(phoneNumberId, batch);
-    let ok = false;
-    try {
-      const response = await fetch(`${apiBaseUrl}/webhooks/whatsapp`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-hub-signature-256': signHubBody(body, secret()),
-        },
-        body,
-        signal: AbortSignal.timeout(15_000),
-      });
-      await response.arrayBuffer();
-      ok = response.status === 200;
-    } catch {
-      ok = false;
-    }
+    deliveries.enqueue({
+      path: '/webhooks/whatsapp',
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': signHubBody(body, secret()),
+      },
+      body,
+    });
     for (const item of batch) {
-      if (ok) {
-        owed.delete(item.id);
-        record({ t: 'delivered', id: item.id });
-      } else {
-        // Meta retries with backoff; so do we (capped, so a restarted API hears soon).
-        item.attempts += 1;
-        item.dueAt = Date.now() + Math.min(5000, 100 * 2 ** item.attempts) * (0.5 + Math.random());
-      }
+      owed.delete(item.id);
+      record({ t: 'delivered', id: item.id });
     }
   }
 
   const MAX_PER_WEBHOOK = 20;
-  const MAX_CONCURRENT_WEBHOOKS = 8;
+  /**
+   * While this many webhooks are still owed, due statuses wait and are batched (up to 20 a
+   * webhook) once the backlog clears, as Meta batches under load; without it every 25 ms tick
+   * would post its own small webhook.
+   */
+  const MAX_OWED_WEBHOOKS = 8;
   const timer = setInterval(() => {
-    if (closed || inFlight >= MAX_CONCURRENT_WEBHOOKS) return;
-    const now = Date.now();
+    if (closed || deliveries.stats().pending >= MAX_OWED_WEBHOOKS) return;
+    const now = systemClock.now();
     const due: OwedStatus[] = [];
-    for (const item of owed.values()) {
-      if (item.dueAt <= now && item.attempts >= 0) due.push(item);
-    }
+    for (const item of owed.values()) if (item.dueAt <= now) due.push(item);
     if (due.length === 0) return;
     due.sort((a, b) => a.dueAt - b.dueAt);
     const byNumber = new Map<string, OwedStatus[]>();
@@ -326,18 +367,8 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       byNumber.set(number, list);
     }
     for (const [number, items] of byNumber) {
-      for (
-        let i = 0;
-        i < items.length && inFlight < MAX_CONCURRENT_WEBHOOKS;
-        i += MAX_PER_WEBHOOK
-      ) {
-        const batch = items.slice(i, i + MAX_PER_WEBHOOK);
-        // Hold them off while this delivery is in flight.
-        for (const item of batch) item.dueAt = Number.POSITIVE_INFINITY;
-        inFlight += 1;
-        void post(number, batch).finally(() => {
-          inFlight -= 1;
-        });
+      for (let i = 0; i < items.length; i += MAX_PER_WEBHOOK) {
+        post(number, items.slice(i, i + MAX_PER_WEBHOOK));
       }
     }
   }, 25);
@@ -358,6 +389,8 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
     }
     const send = body as {
       to: string;
+      type?: string;
+      recipient_type?: string;
       template?: { name: string };
       biz_opaque_callback_data?: string;
     };
@@ -403,7 +436,9 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       to,
       template: send.template ?? null,
       bizOpaqueCallbackData: send.biz_opaque_callback_data ?? null,
-      acceptedAt: new Date().toISOString(),
+      acceptedAt: new Date(systemClock.now()).toISOString(),
+      ...(send.type ? { type: send.type } : {}),
+      ...(send.recipient_type === 'group' ? { recipientType: 'group' } : {}),
     };
     ledger.push(entry);
     byWamid.set(entry.wamid, entry);
@@ -427,13 +462,26 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       if (req.method === 'GET' && url.pathname === '/_sim/whatsapp/messages') {
         sendJson(res, 200, {
           messages: ledger,
-          pendingStatuses: owed.size,
+          pendingStatuses: owed.size + deliveries.stats().pending,
+          deliveries: deliveries.stats(),
           refused: Object.fromEntries(refusals),
         });
         return true;
       }
       const match = SEND_PATH.exec(url.pathname);
       if (!match) return false;
+      // A version Graph never had: Graph answers that the path is unknown (400, code 2500; seen in
+      // client issue reports, e.g. arsduo/koala#611, not in Meta's reference). One past its end is
+      // served as the oldest version still available (Platform Versioning), as here.
+      if (versionStatus('whatsappGraph', match[1] ?? '', systemClock.now()).state === 'unknown') {
+        graphError(
+          res,
+          400,
+          2500,
+          `Unknown path components: ${url.pathname.replace(/^\/[^/]+/, '')}`,
+        );
+        return true;
+      }
       if (req.method !== 'POST') {
         graphError(
           res,
@@ -455,6 +503,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       buckets.clear();
       refusals.clear();
       journal.clear();
+      deliveries.reset();
     },
     setFaults(input) {
       faults.set(input);
@@ -463,11 +512,12 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       faults.clear();
     },
     getFaults() {
-      return faults.get();
+      return faults.armed();
     },
     close() {
       closed = true;
       clearInterval(timer);
+      deliveries.close();
     },
   };
 };

@@ -39,7 +39,9 @@ describe('GET /v1/tenants/{tenantId}', () => {
     const config = {
       name: 'Acme Clinics',
       defaultCountry: 'IL',
-      whatsapp: { phoneNumberIds: [`pn-${tenantId}`] },
+      whatsapp: {
+        phoneNumberIds: [BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString()],
+      },
       whatsappWeb: { instances: [`web-${tenantId}`] },
       messagesPerSecond: 40,
     };

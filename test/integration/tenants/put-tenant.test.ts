@@ -27,7 +27,12 @@ function putTenant(tenantId: string, body: unknown): Promise<HttpResult> {
 }
 
 const ids = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) => `${prefix}-${randomUUID().slice(0, 8)}-${i}`);
+  Array.from({ length: n }, (_, i) =>
+    // WhatsApp phone number ids are digits; the other ids take any id characters.
+    prefix === 'pn'
+      ? `${BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 12)}`)}${i}`
+      : `${prefix}-${randomUUID().slice(0, 8)}-${i}`,
+  );
 
 function body(phones: string[], locations: string[] = [], instances: string[] = []) {
   return {
@@ -107,8 +112,12 @@ describe('PUT /v1/tenants/{tenantId} at the identifier cap', () => {
 describe('PUT /v1/tenants/{tenantId} with bad ids', () => {
   it('ids of 256 characters are accepted; over 256 (tenant or provider id) is a 400', async () => {
     const long = `t-${randomUUID()}`.padEnd(256, 'x');
-    expect((await putTenant(long, body([`p-${randomUUID()}`.padEnd(256, 'y')]))).status).toBe(200);
+    // Provider ids of any kind but WhatsApp phone number ids (digits, at most 64).
+    expect((await putTenant(long, body([], [`p-${randomUUID()}`.padEnd(256, 'y')]))).status).toBe(
+      200,
+    );
     expect((await putTenant('t'.repeat(257), body([]))).status).toBe(400);
-    expect((await putTenant(`t-${randomUUID()}`, body(['p'.repeat(257)]))).status).toBe(400);
+    expect((await putTenant(`t-${randomUUID()}`, body([], ['p'.repeat(257)]))).status).toBe(400);
+    expect((await putTenant(`t-${randomUUID()}`, body(['1'.repeat(65)]))).status).toBe(400);
   });
 });

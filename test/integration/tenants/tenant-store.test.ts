@@ -25,8 +25,8 @@ const bearer = (token: string) =>
 describe('tenant configuration', () => {
   it('creates once, then updates; releases identifiers it no longer lists', async () => {
     const tenant = id();
-    const phone = `pn-${randomUUID()}`;
-    const other = `pn-${randomUUID()}`;
+    const phone = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
+    const other = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
     expect(await testTenantStore(clock).putConfig(tenant, config([phone]))).toEqual({
       created: true,
     });
@@ -38,7 +38,7 @@ describe('tenant configuration', () => {
   });
 
   it('two tenants racing for one phone number id → exactly one owner, the other gets 409', async () => {
-    const phone = `pn-${randomUUID()}`;
+    const phone = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
     const tenants = Array.from({ length: 8 }, id);
     const results = await Promise.allSettled(
       tenants.map((t) => testTenantStore(clock).putConfig(t, config([phone]))),
@@ -56,7 +56,7 @@ describe('a released identifier', () => {
   it('routes to no tenant, is held from other tenants for the webhook cache time, then can be taken', async () => {
     const clock = new ManualClock();
     const [first, second] = [id(), id()];
-    const phone = `pn-${randomUUID()}`;
+    const phone = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
     await testTenantStore(clock).putConfig(first, config([phone]));
     await testTenantStore(clock).putConfig(first, config([]));
 
@@ -81,7 +81,7 @@ describe('a released identifier', () => {
   it('can be taken back at once by the tenant that released it', async () => {
     const clock = new ManualClock();
     const tenant = id();
-    const phone = `pn-${randomUUID()}`;
+    const phone = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
     await testTenantStore(clock).putConfig(tenant, config([phone]));
     await testTenantStore(clock).putConfig(tenant, config([]));
     await testTenantStore(clock).putConfig(tenant, config([phone]));
