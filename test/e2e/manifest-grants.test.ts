@@ -133,18 +133,21 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
   const loggedLine = (pattern: RegExp) =>
     pollUntil(() => output.join('').match(pattern), { description: `a log line ${pattern}` });
 
+  // WhatsApp phone number ids are digits (the tenant schema refuses anything else).
+  const phoneNumberIdOf = (n: number) => String((mode === 'sources' ? 7100 : 7200) + n);
+
   it('a campaign start fails (500) when the function lacks the sends queue its deps read', async () => {
     // Prepare
     const tenantId = `grants-${mode}-campaign`;
     const apiKey = await setupTenant(urls(), ADMIN, {
       tenantId,
-      phoneNumberId: `pn-${tenantId}`,
+      phoneNumberId: phoneNumberIdOf(1),
       messagesPerSecond: 80,
     });
     const { campaignId } = await createCampaign(
       urls(),
       apiKey,
-      `pn-${tenantId}`,
+      phoneNumberIdOf(1),
       [phoneAt(1), phoneAt(2)],
       tenantId,
     );
@@ -166,7 +169,7 @@ describe.each<RuntimeMode>(['sources', 'bundles'])('functions run as %s', (mode)
     const tenantId = `grants-${mode}-lead`;
     const apiKey = await setupTenant(urls(), ADMIN, {
       tenantId,
-      phoneNumberId: `pn-${tenantId}`,
+      phoneNumberId: phoneNumberIdOf(2),
       messagesPerSecond: 80,
     });
 
