@@ -37,6 +37,18 @@ function seconds(name: string, fallback: number): number {
   return value;
 }
 
+/** Set by the stack on every queue consumer: the manifest's `recordSeconds` of its trigger. */
+export const RECORD_SECONDS_ENV = 'ONCEFLOW_RECORD_SECONDS';
+
+/**
+ * The longest one queue record can take (the manifest's `recordSeconds`), or undefined where no
+ * stack set it (the consumer then takes every record of its batch).
+ */
+export function recordSeconds(): number | undefined {
+  const raw = process.env[RECORD_SECONDS_ENV];
+  return raw === undefined || raw === '' ? undefined : seconds(RECORD_SECONDS_ENV, 0);
+}
+
 /** Windows from `api.md`: settings on AWS as well as locally. */
 export const settings = {
   get leaseSeconds(): number {

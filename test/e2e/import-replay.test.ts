@@ -26,7 +26,8 @@ const ADMIN = 'e2e-admin-key';
 const APP_SECRET = 'e2e-app-secret';
 const suffix = randomUUID().slice(0, 8);
 const tenantId = `imp-${suffix}`;
-const phoneNumberId = `pn${suffix}`;
+// WhatsApp phone number ids are digits (the tenant schema refuses anything else).
+const phoneNumberId = String(Number.parseInt(suffix, 16));
 const locationId = `loc-${suffix}`;
 const instance = `inst-${suffix}`;
 const HOUR = 3600_000;

@@ -3,7 +3,7 @@
  * gone, releases unknown outcomes after the reconciliation window, completes finished campaigns
  * (see `recovery.ts`).
  */
-import { assertSafeReconcileWindow, settings } from '../../kernel/config.js';
+import { assertSafeReconcileWindow, settings, tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
 import { logger } from '../../kernel/telemetry.js';
 import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty, unknownOutcome } from '../deps.js';
@@ -12,26 +12,31 @@ import { recoverCampaigns } from '../recovery.js';
 // Refused at init: recovery must never settle a send whose provider call may still be running.
 assertSafeReconcileWindow();
 
-export const handler = scheduledHandler('recoverCampaigns', async () => {
-  const report = await recoverCampaigns({
-    ...fanoutDeps(),
-    leaseSeconds: settings.leaseSeconds,
-    reconcileWindowSeconds: settings.reconcileWindowSeconds,
-    messagesPerSecond,
-    unknownOutcome,
-    sendsQueueIsEmpty,
-  });
-  if (
-    report.rerung +
-      report.released +
-      report.held +
-      report.wamidsCompleted +
-      report.failedCampaigns +
-      report.fanoutRerung +
-      report.completed >
-    0
-  ) {
-    logger.info('campaign recovery', { ...report });
-  }
-  return report;
-});
+export const handler = scheduledHandler(
+  'recoverCampaigns',
+  async () => {
+    const report = await recoverCampaigns({
+      ...fanoutDeps(),
+      leaseSeconds: settings.leaseSeconds,
+      reconcileWindowSeconds: settings.reconcileWindowSeconds,
+      messagesPerSecond,
+      unknownOutcome,
+      sendsQueueIsEmpty,
+    });
+    if (
+      report.rerung +
+        report.released +
+        report.held +
+        report.wamidsCompleted +
+        report.failedCampaigns +
+        report.fanoutRerung +
+        report.completed >
+      0
+    ) {
+      logger.info('campaign recovery', { ...report });
+    }
+    return report;
+  },
+  // One run at a time: two would ring the same lost work twice and race to settle one outcome.
+  { leaseTable: () => tableName('campaigns') },
+);
