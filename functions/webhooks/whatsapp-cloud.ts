@@ -9,6 +9,7 @@ import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/inde
 import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
+import { cloudMessageKey } from './items.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
@@ -110,10 +111,7 @@ export function messageText(m: CloudMessage): string {
 
 export type CloudOutcome = OutcomeCounts;
 
-/** The dedupe key of a Cloud API message: its `wamid` (the live webhook and any import use this). */
-export function cloudMessageKey(wamid: string): string {
-  return `wamid:${wamid}`;
-}
+export { cloudMessageKey };
 
 export async function receiveCloudWebhook(
   deps: InboundDeps,

@@ -11,16 +11,19 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { recipientKey } from '../../functions/campaigns/model.js';
-import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { messageKey } from '../../functions/jobs/job-store.js';
+import { keys, messageIdFor } from '../../functions/conversations/index.js';
 import { toE164 } from '../../functions/kernel/phone.js';
+import { cloudMessageKey, gatewayMessageKey } from '../../functions/webhooks/index.js';
 
 export type Item = Record<string, unknown>;
 
 export function webhookMessageId(id: string, tenantId?: string): string {
   if (id.startsWith('m_')) return id;
   if (!tenantId) throw new Error('a provider message id needs --tenant');
-  return messageIdFor(tenantId, id.startsWith('wamid.') ? `wamid:${id}` : `wa_web:${id}`);
+  return messageIdFor(
+    tenantId,
+    id.startsWith('wamid.') ? cloudMessageKey(id) : gatewayMessageKey(id),
+  );
 }
 
 export async function inspectWebhook(
@@ -32,7 +35,7 @@ export async function inspectWebhook(
   const out = await ddb.send(
     new GetCommand({
       TableName: inboundTable,
-      Key: messageKey(webhookMessageId(id, tenantId)),
+      Key: keys.message(webhookMessageId(id, tenantId)),
       ConsistentRead: true,
     }),
   );
