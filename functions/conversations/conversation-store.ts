@@ -28,9 +28,8 @@ import {
   keys,
   LISTING_SHARDS,
   leadPhoneItem,
-  type MessageItem,
   toConversationItem,
-  toMessageItem,
+  toListedMessage,
 } from './items.js';
 import { type ConversationsStoreContext, foldConversations } from './merge.js';
 
@@ -116,23 +115,16 @@ export function toConversationView(c: ConversationItem): ConversationView {
   };
 }
 
-function toMessageView(m: MessageItem): MessageView {
+function toMessageView(item: Item): MessageView {
+  const m = toListedMessage(item);
   return {
     messageId: m.messageId,
-    direction: m.direction === 'out' ? 'out' : 'in',
-    channel: m.channel === 'sms' ? 'sms' : 'whatsapp',
-    body: m.body ?? '',
+    direction: m.direction,
+    channel: m.channel,
+    body: m.body,
     providerMessageId: m.providerMessageId ?? null,
-    createdAt: String(m.createdAt),
+    createdAt: m.createdAt,
   };
-}
-
-/** The messages of a `gsi1` page (every item there is a filed message). */
-function messageViews(items: readonly Item[]): MessageView[] {
-  return items.flatMap((item) => {
-    const message = toMessageItem(item);
-    return message ? [toMessageView(message)] : [];
-  });
 }
 
 // --- cursors -------------------------------------------------------------------------------------
@@ -195,7 +187,7 @@ export class DynamoDbConversationStore implements ConversationStore {
       page.cursor,
       messagesCursor(conversationId),
     );
-    return { messages: messageViews(out.items), nextCursor: out.nextCursor };
+    return { messages: out.items.map(toMessageView), nextCursor: out.nextCursor };
   }
 
   /**

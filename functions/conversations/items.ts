@@ -297,6 +297,30 @@ export function toMessageItem(item: Item): MessageItem | undefined {
   };
 }
 
+/**
+ * A message as the `gsi1` listing projects it (the manifest's `INBOUND_GSI1` copies only what the
+ * listing shows: no `kind`, no jobs).
+ */
+export interface ListedMessage {
+  readonly messageId: string;
+  readonly direction: FiledMessage['direction'];
+  readonly channel: FiledMessage['channel'];
+  readonly body: string;
+  readonly providerMessageId?: string;
+  readonly createdAt: string;
+}
+
+export function toListedMessage(item: Item): ListedMessage {
+  return {
+    messageId: String(item.messageId),
+    direction: item.direction === 'out' ? 'out' : 'in',
+    channel: item.channel === 'sms' ? 'sms' : 'whatsapp',
+    body: str(item.body) ?? '',
+    ...present({ providerMessageId: str(item.providerMessageId) }),
+    createdAt: String(item.createdAt),
+  };
+}
+
 /** A message's claim: a small item (no body, no index keys, no jobs) that only says it was seen. */
 export function claimItem(
   claim: Pick<FiledMessage, 'tenantId' | 'messageId'> & {
