@@ -31,7 +31,7 @@ import {
 } from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
+import { conditionalUpdate, conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { type Item, putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
@@ -83,7 +83,7 @@ export interface IncomingMessage {
   readonly tenantId: string;
   readonly channel: 'whatsapp' | 'sms';
   readonly direction: 'in' | 'out';
-  /** The provider identity of the message: `wamid:<id>`, `wa_web:<key.id>`, `ghl_sms:<sha256>`. */
+  /** The provider identity of the message (`functions/webhooks/message-keys.ts` spells them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
   readonly body: string;
@@ -93,6 +93,14 @@ export interface IncomingMessage {
   /** WhatsApp profile name of the person (never set from the business's own messages). */
   readonly profileName?: string;
   readonly groupId?: string;
+  /**
+   * A message from the past filed now (the legacy import), not one arriving live: the conversation's
+   * `lastMessageAt` comes from the messages' own times and is never moved backwards (a live message
+   * newer than the history keeps its place; `advanceLastMessageAt` moves it forward afterwards),
+   * and post-processing jobs are created only when `runJobs` (model calls on years of history cost
+   * money and tell nobody anything).
+   */
+  readonly history?: { readonly runJobs: boolean };
 }
 
 /**
@@ -122,14 +130,46 @@ export function messageIdFor(tenantId: string, dedupeKey: string): string {
   return `m_${sha256Hex(`${tenantId}|${dedupeKey}`).slice(0, 32)}`;
 }
 
-export function jobTypesFor(message: Pick<IncomingMessage, 'direction'>): readonly JobType[] {
-  // The business's own replies need no lead matching or triage.
+export function jobTypesFor(
+  message: Pick<IncomingMessage, 'direction' | 'history'>,
+): readonly JobType[] {
+  // The business's own replies need no lead matching or triage; history only when asked for.
+  if (message.history && !message.history.runJobs) return [];
   return message.direction === 'in' ? JOB_TYPES : [];
 }
 
 /** The jobs of messages: the jobs context's store, handed the message item's key and parser. */
 function messageJobs(deps: Pick<InboundDeps, 'ddb' | 'table'>): JobStore<MessageItem> {
   return new DynamoDbJobStore(deps.ddb, deps.table, messageHost);
+}
+
+/**
+ * Moves a conversation's `lastMessageAt` (and its place in the recency listing) forward to `at`,
+ * never backwards: one conditional update, a no-op when the conversation already shows a later
+ * message or was merged away. Idempotent, so an import that crashed converges when run again.
+ */
+export async function advanceLastMessageAt(
+  deps: Pick<InboundDeps, 'ddb' | 'table'>,
+  tenantId: string,
+  conversationId: string,
+  at: string,
+): Promise<boolean> {
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: keys.conversation(conversationId),
+    set: { lastMessageAt: at, gsi1sk: keys.listingSort(at, conversationId) },
+    conditions: [
+      {
+        expression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
+        values: { ':t': tenantId },
+      },
+      {
+        expression: '(attribute_not_exists(lastMessageAt) OR lastMessageAt < :at)',
+        values: { ':at': at },
+      },
+    ],
+  });
+  return result.applied;
 }
 
 const MAX_ROUTE_ATTEMPTS = 10;
@@ -268,6 +308,13 @@ async function tryStore(
       conversationKey,
       ...(withLead ? { leadId: withLead } : {}),
     });
+  // Live: the conversation moves to the top at receipt. History: it is placed by the message's own
+  // time, and only where it has no place yet (`advanceLastMessageAt` moves it forward, never back).
+  const lastAt = message.history ? message.createdAt : receivedAt;
+  const listed = {
+    lastMessageAt: lastAt,
+    gsi1sk: keys.listingSort(lastAt, conversationId),
+  };
   // A phone's first contact also links its raw digits (`pn:<digits>`): messages an earlier release
   // could not parse were stored under that raw id, and fold into the phone's conversation now.
   const aliases =
@@ -337,14 +384,14 @@ async function tryStore(
       set: {
         tenantId: message.tenantId,
         conversationId,
-        lastMessageAt: receivedAt,
+        ...(message.history ? {} : listed),
         gsi1pk: keys.listingOf(message.tenantId, conversationId),
-        gsi1sk: keys.listingSort(receivedAt, conversationId),
         ...(profileName ? { profileName } : {}),
       },
       setIfAbsent: {
         conversationKey,
         createdAt: receivedAt,
+        ...(message.history ? listed : {}),
         ...(e164 ? { e164 } : {}),
         ...(leadId ? { leadId } : {}),
       },

@@ -6,7 +6,7 @@
  * it. When the payload does carry a provider id, that id is the key.
  */
 import { sha256Hex } from '../kernel/secrets.js';
-import { dedupeKeys } from './items.js';
+import { ghlKeys, messageKeys } from './items.js';
 
 type Json = Record<string, unknown>;
 
@@ -68,7 +68,7 @@ export function ghlMessageTime(payload: unknown): number | undefined {
 
 export function ghlDedupeKey(tenantId: string, payload: unknown): string {
   const providerId = ghlProviderId(payload);
-  if (providerId) return dedupeKeys.ghlProviderId(providerId);
+  if (providerId) return messageKeys.ghl(providerId);
   const p = asObject(payload);
   const custom = asObject(p.customData);
   // A JSON array of the fields in a fixed order: unambiguous (no separator can be forged).
@@ -81,5 +81,5 @@ export function ghlDedupeKey(tenantId: string, payload: unknown): string {
     stable(custom.Time),
     ghlBody(payload),
   ]);
-  return dedupeKeys.ghlDigest(sha256Hex(canonical));
+  return ghlKeys.digest(sha256Hex(canonical));
 }

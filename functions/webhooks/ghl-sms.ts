@@ -30,7 +30,7 @@ import {
   ghlProviderId,
 } from './ghl-dedupe-key.js';
 import type { GhlWindowStore } from './ghl-window-store.js';
-import { dedupeKeys, ghlWindowClaimItem, keys } from './items.js';
+import { ghlKeys, ghlWindowClaimItem, keys } from './items.js';
 import { providerTime } from './provider-time.js';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
@@ -112,7 +112,7 @@ export async function receiveGhlSms(
     const now = deps.clock.now();
     const live = await options.windows.liveClaim(key, now);
     if (live) return { ...(await storeMessage(deps, message(live.dedupeKey))), dedupeRule };
-    const windowKey = dedupeKeys.ghlWindowed(key, now);
+    const windowKey = ghlKeys.windowed(key, now);
     try {
       const stored = await storeMessage(deps, message(windowKey), {
         key: keys.ghlWindow(key),

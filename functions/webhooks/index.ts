@@ -1,2 +1,2 @@
 /** The webhooks context's public surface: the only file other contexts and `lib/` import from. */
-export { cloudMessageKey, dedupeKeys, gatewayMessageKey } from './items.js';
+export { MESSAGE_PROVIDERS, type MessageProvider, messageKeys } from './items.js';

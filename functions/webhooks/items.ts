@@ -20,23 +20,29 @@ import type { Item } from '../kernel/put-once.js';
 /** A table key. */
 export type Key = { readonly pk: string; readonly sk: string };
 
-export const dedupeKeys = {
-  /** A Cloud API message: its `wamid` (the live webhook and any import use this). */
+/**
+ * The dedupe key of each provider's messages, as its live webhook builds it: the one place a
+ * message's provider identity is spelled (the legacy import and `inspect webhook` use these too).
+ */
+export const messageKeys = {
+  /** WhatsApp Cloud API: the message's `wamid` (the id always starts `wamid.`). */
   cloud: (wamid: string) => `wamid:${wamid}`,
-  /** A WhatsApp Web gateway message: its `key.id` (live webhook and imports alike). */
-  gateway: (keyId: string) => `wa_web:${keyId}`,
-  /** A GoHighLevel SMS whose workflow sends a provider message id. */
-  ghlProviderId: (id: string) => `ghl_sms:id:${id}`,
-  /** A GoHighLevel SMS without one: a digest of its stable fields. */
-  ghlDigest: (sha256: string) => `ghl_sms:${sha256}`,
-  /** A GHL key trusted only for the window that started at `startedAtMs`. */
-  ghlWindowed: (key: string, startedAtMs: number) => `${key}:w${startedAtMs}`,
-};
+  /** WhatsApp Web gateway: the message's `key.id`. */
+  web: (keyId: string) => `wa_web:${keyId}`,
+  /** GoHighLevel SMS whose workflow sends a provider message id. */
+  ghl: (providerMessageId: string) => `ghl_sms:id:${providerMessageId}`,
+} as const;
 
-/** The dedupe key of a WhatsApp Cloud API message. */
-export const cloudMessageKey = dedupeKeys.cloud;
-/** The dedupe key of a WhatsApp Web gateway message. */
-export const gatewayMessageKey = dedupeKeys.gateway;
+export type MessageProvider = keyof typeof messageKeys;
+export const MESSAGE_PROVIDERS = Object.keys(messageKeys) as MessageProvider[];
+
+/** GoHighLevel keys no other source can rebuild (`ghl-dedupe-key.ts`, `ghl-sms.ts`). */
+export const ghlKeys = {
+  /** An SMS without a provider id: a digest of the payload's stable fields. */
+  digest: (sha256: string) => `ghl_sms:${sha256}`,
+  /** A key trusted only for the window that started at `startedAtMs`. */
+  windowed: (key: string, startedAtMs: number) => `${key}:w${startedAtMs}`,
+};
 
 export const keys = {
   ghlWindow: (dedupeKey: string): Key => ({ pk: `GHLWINDOW#${dedupeKey}`, sk: 'GHLWINDOW' }),
