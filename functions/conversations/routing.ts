@@ -4,7 +4,7 @@
  * then follows `mergedInto` (see `store-message.ts`).
  */
 
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from '../kernel/batch-get.js';
 import { readItem } from '../kernel/read-item.js';
 import { conversationKey, type PersonIdentity } from './identity.js';
 import { ckey, linkKey } from './keys.js';
@@ -31,26 +31,17 @@ function toKeyItem(item: Record<string, unknown>): KeyItem | undefined {
   };
 }
 
-/** The key items of `keys` that exist, by key (one strongly consistent batch read; ≤ 100 keys). */
+/** The key items of `keys` that exist, by key (strongly consistent batch reads). */
 export async function readKeyItems(
   ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
   keys: readonly string[],
 ): Promise<Map<string, KeyItem>> {
   const found = new Map<string, KeyItem>();
   if (keys.length === 0) return found;
-  let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> = {
-    [ctx.table]: { Keys: keys.map(ckey), ConsistentRead: true },
-  };
-  // A batch may leave keys unprocessed under load; read them again until none is left.
-  for (let round = 0; round < 10 && Object.keys(request).length > 0; round++) {
-    const out = await ctx.ddb.send(new BatchGetCommand({ RequestItems: request }));
-    for (const raw of out.Responses?.[ctx.table] ?? []) {
-      const item = toKeyItem(raw);
-      if (item) found.set(item.key, item);
-    }
-    request = (out.UnprocessedKeys ?? {}) as typeof request;
+  for (const raw of await batchGetAll(ctx.ddb, ctx.table, keys.map(ckey))) {
+    const item = toKeyItem(raw);
+    if (item) found.set(item.key, item);
   }
-  if (Object.keys(request).length > 0) throw new Error('key items left unprocessed');
   return found;
 }
 
@@ -94,17 +85,11 @@ export async function resolveRoute(
   const alias = person.aliases[0];
   if (!e164 && alias) {
     const aliasRouteKey = conversationKey(tenantId, { alias });
-    const out = await ddb.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: {
-            Keys: [...person.aliases.map((a) => linkKey(tenantId, a)), ckey(aliasRouteKey)],
-            ConsistentRead: true,
-          },
-        },
-      }),
-    );
-    const items = out.Responses?.[table] ?? [];
+    // Every key answered: one DynamoDB left unprocessed is read again, never taken as absent.
+    const items = await batchGetAll(ddb, table, [
+      ...person.aliases.map((a) => linkKey(tenantId, a)),
+      ckey(aliasRouteKey),
+    ]);
     // The first alias (in the payload's sorted order) that is linked decides the phone.
     const links = new Map(
       items.filter((i) => i.sk === 'LINK' && typeof i.e164 === 'string').map((i) => [i.alias, i]),
@@ -139,17 +124,10 @@ export async function resolveRoute(
       ...(existing ? { existing } : {}),
     };
   }
-  const out = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [table]: {
-          Keys: [ckey(routeKey), ...person.aliases.map((a) => linkKey(tenantId, a))],
-          ConsistentRead: true,
-        },
-      },
-    }),
-  );
-  const items = out.Responses?.[table] ?? [];
+  const items = await batchGetAll(ddb, table, [
+    ckey(routeKey),
+    ...person.aliases.map((a) => linkKey(tenantId, a)),
+  ]);
   const raw = items.find((i) => i.sk === 'CKEY');
   const existing = raw ? toKeyItem(raw) : undefined;
   const linked = new Set(

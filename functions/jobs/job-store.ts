@@ -256,7 +256,7 @@ export async function claimJob(
     set: { status: 'running', updatedAt: iso(now) },
     increment: 'attempts',
     update: keepSwept(ring.messageId, expiresAt),
-    also: { condition: claimable.expression, names: claimable.names, values: claimable.values },
+    also: claimable,
   });
   if (!claim.claimed) {
     const job = jobsOf(claim.current).find((j) => j.jobType === ring.jobType);
@@ -314,11 +314,7 @@ async function settleJob(
         },
       ],
       ...(settled ? { remove: ['sweepPk', 'sweepAt'] } : {}),
-      conditions: [
-        running,
-        { expression: held.condition, names: held.names, values: held.values },
-        ...(settled && others.length > 0 ? [settledGuard(others)] : []),
-      ],
+      conditions: [running, held, ...(settled && others.length > 0 ? [settledGuard(others)] : [])],
     };
     let result: JobWriteResult & { failed?: string };
     if (input.with && input.with.length > 0) {
