@@ -8,7 +8,10 @@ import { defineConfig } from 'vitest/config';
  * - infra: CDK assertions and cdk-nag, no emulators.
  * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time.
  */
-/** Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in test output. */
+/**
+ * Tests run on the developer's Node (20.19+, `engines` in package.json; the Lambdas run Node.js 24):
+ * on Node 20 the SDK's "upgrade to 22" notice is noise in test output.
+ */
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 /**
  * Unit tests drive error paths on purpose; their expected error logs would bury real failures.

@@ -7,11 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { resolveTarget, type Target } from '../lib/cli/target.js';
+import { quietStoreTelemetry, resolveTarget, type Target } from '../lib/cli/target.js';
 import { functions as manifestFunctions, type QueueName, queues } from '../lib/manifest.js';
 
 const RECONCILE_CONVERSIONS = /reconcil.*conversion/i;
 const PHONE_LIKE = /^\+?\d{7,}$/;
+
+quietStoreTelemetry();
 
 const program = new Command();
 program
@@ -21,11 +23,11 @@ program
     '--stack <name>',
     'a deployed stack (CloudFormation outputs) instead of the local runtime',
   )
-  .option('--json', 'print one JSON document', false);
+  .option('--json', 'print one JSON document');
 
 interface GlobalOptions {
   stack?: string;
-  json: boolean;
+  json?: boolean;
 }
 
 function globals(): GlobalOptions {
@@ -63,107 +65,159 @@ function queueName(value: string): QueueName {
   return value as QueueName;
 }
 
-const dryRunNote = (execute: boolean) => (execute ? '' : '\n(dry run: add --execute to write)');
+const JOBS_NOTE = {
+  recent: 'for messages under a day old only (--jobs all|none to change)',
+  all: 'for every imported inbound message',
+  none: 'none',
+} as const;
+
+function jobsPolicy(value: string): 'recent' | 'all' | 'none' {
+  if (value !== 'recent' && value !== 'all' && value !== 'none') {
+    throw new InvalidArgumentError('one of: recent, all, none');
+  }
+  return value;
+}
+
+/** `1 message`, `2 messages`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+const dryRunNote = (execute: boolean | undefined) =>
+  execute ? '' : '\n(dry run: add --execute to write)';
 
 // import conversations FILE
 program
   .command('import')
   .description('import legacy data')
   .command('conversations')
+  .description(
+    'legacy conversations (JSON lines) into onceflow, one conversation per person, each message stored under the key its live webhook uses',
+  )
   .argument('<file>', 'JSON lines, one legacy conversation each')
-  .option('--execute', 'write (default: dry run)', false)
-  .action(async (file: string, options: { execute: boolean }) => {
-    const { parseLegacyLines, planImport, executeImport } = await import(
-      '../lib/cli/import-conversations.js'
-    );
-    await withTarget(async (target) => {
-      const { DynamoDbTenantStore } = await import('../functions/tenants/index.js');
-      const { systemClock } = await import('../functions/kernel/clock.js');
-      // The target's own tenants table (a deployed stack's, with --stack), never the environment's.
-      const tenants = new DynamoDbTenantStore(target.ddb, target.tables.tenants, systemClock);
-      const { rows, refused } = parseLegacyLines(readFileSync(file, 'utf8'));
-      const countries = new Map<string, string | undefined>();
-      for (const tenantId of new Set(rows.map((r) => r.conversation.tenantId))) {
-        countries.set(
-          tenantId,
-          (await tenants.get(tenantId, { consistent: true }))?.defaultCountry,
-        );
-      }
-      const plan = planImport(rows, refused, (t) => countries.get(t));
-      let result: { written: number; alreadyThere: number; conversations: number } | undefined;
-      if (options.execute) {
-        const { storeMessage } = await import('../functions/conversations/store-message.js');
-        const { attachLead, DynamoDbConversationStore } = await import(
-          '../functions/conversations/conversation-store.js'
-        );
-        const deps = {
-          ddb: target.ddb,
-          sqs: target.sqs,
-          clock: systemClock,
-          table: target.tables.inbound,
-          jobsQueueUrl: target.queues.jobs.url,
-        };
-        const bar = progressBar(plan.messages, 'messages');
-        const done = await executeImport(plan, storeMessage, deps, bar.tick);
-        bar.stop();
-        // Leads named by the legacy system own their person's conversation, as PUT /v1/leads does.
-        for (const row of plan.ordered) {
-          const { leadId, name } = row.conversation;
-          if (!leadId || !row.person.e164) continue;
-          await attachLead(
-            {
-              ddb: target.ddb,
-              clock: systemClock,
-              table: target.tables.inbound,
-              store: new DynamoDbConversationStore(target.ddb, target.tables.inbound),
-            },
-            row.conversation.tenantId,
-            leadId,
-            {
-              ...(name ? { name } : {}),
-              phones: [row.person.e164],
-            },
+  .option('--execute', 'write (default: dry run)')
+  .option(
+    '--jobs <which>',
+    'post-processing jobs (lead match, AI triage) for: recent (messages under a day old), all, none',
+    jobsPolicy,
+    'recent',
+  )
+  .option('--verbose', 'list every person and refused row (default: a summary)')
+  .action(
+    async (
+      file: string,
+      options: { execute?: boolean; jobs: 'recent' | 'all' | 'none'; verbose?: boolean },
+    ) => {
+      const { parseLegacyLines, planImport, executeImport } = await import(
+        '../lib/cli/import-conversations.js'
+      );
+      await withTarget(async (target) => {
+        const { DynamoDbTenantStore } = await import('../functions/tenants/index.js');
+        const { systemClock } = await import('../functions/kernel/clock.js');
+        // The target's own tenants table (a deployed stack's, with --stack), never the environment's.
+        const tenants = new DynamoDbTenantStore(target.ddb, target.tables.tenants, systemClock);
+        const { rows, refused } = parseLegacyLines(readFileSync(file, 'utf8'));
+        const countries = new Map<string, string | undefined>();
+        for (const tenantId of new Set(rows.map((r) => r.conversation.tenantId))) {
+          countries.set(
+            tenantId,
+            (await tenants.get(tenantId, { consistent: true }))?.defaultCountry,
           );
         }
-        result = {
-          written: done.written,
-          alreadyThere: done.alreadyThere,
-          conversations: done.conversations.size,
+        const plan = planImport(rows, refused, (t) => countries.get(t));
+        let result:
+          | { written: number; alreadyThere: number; withJobs: number; conversations: number }
+          | undefined;
+        if (options.execute) {
+          const { storeMessage } = await import('../functions/conversations/index.js');
+          const { attachLead, DynamoDbConversationStore } = await import(
+            '../functions/conversations/conversation-store.js'
+          );
+          const deps = {
+            ddb: target.ddb,
+            sqs: target.sqs,
+            clock: systemClock,
+            table: target.tables.inbound,
+            jobsQueueUrl: target.queues.jobs.url,
+          };
+          const bar = progressBar(plan.messages, 'messages');
+          const done = await executeImport(
+            plan,
+            storeMessage,
+            deps,
+            { jobs: options.jobs, now: systemClock.now() },
+            bar.tick,
+          );
+          bar.stop();
+          // Leads named by the legacy system own their person's conversation, as PUT /v1/leads does.
+          for (const row of plan.ordered) {
+            const { leadId, name } = row.conversation;
+            if (!leadId || !row.person.e164) continue;
+            await attachLead(
+              {
+                ddb: target.ddb,
+                clock: systemClock,
+                table: target.tables.inbound,
+                store: new DynamoDbConversationStore(target.ddb, target.tables.inbound),
+              },
+              row.conversation.tenantId,
+              leadId,
+              {
+                ...(name ? { name } : {}),
+                phones: [row.person.e164],
+              },
+            );
+          }
+          result = {
+            written: done.written,
+            alreadyThere: done.alreadyThere,
+            withJobs: done.withJobs,
+            conversations: done.conversations.size,
+          };
+        }
+        const report = {
+          target: target.label,
+          execute: options.execute === true,
+          jobs: options.jobs,
+          legacyConversations: plan.ordered.length,
+          persons: plan.persons.length,
+          messages: plan.messages,
+          refused: plan.refused,
+          personsDetail: plan.persons,
+          ...(result ? { result } : {}),
         };
-      }
-      const report = {
-        target: target.label,
-        execute: options.execute,
-        legacyConversations: plan.ordered.length,
-        persons: plan.persons.length,
-        messages: plan.messages,
-        refused: plan.refused,
-        personsDetail: plan.persons,
-        ...(result ? { result } : {}),
-      };
-      print(
-        report,
-        () =>
-          [
-            `target: ${target.label}`,
-            `${plan.ordered.length} legacy conversations → ${plan.persons.length} persons, ${plan.messages} messages`,
-            ...plan.persons.map(
-              (p) =>
-                `  ${p.tenantId} ${maskTail(p.person)}: ${p.legacyIds.join(', ')} (${p.messages} messages)`,
-            ),
-            `${plan.refused.length} rows refused`,
-            ...plan.refused.map(
-              (r) => `  line ${r.line}${r.legacyId ? ` (${r.legacyId})` : ''}: ${r.reason}`,
-            ),
-            ...(result
-              ? [
-                  `written: ${result.written} messages; already there: ${result.alreadyThere}; conversations: ${result.conversations}`,
-                ]
-              : []),
-          ].join('\n') + dryRunNote(options.execute),
-      );
-    });
-  });
+        const shownRefused = options.verbose ? plan.refused : plan.refused.slice(0, 5);
+        print(
+          report,
+          () =>
+            [
+              `target: ${target.label}`,
+              `${count(plan.ordered.length, 'legacy conversation')} → ${count(plan.persons.length, 'person')}, ${count(plan.messages, 'message')}`,
+              ...(options.verbose
+                ? plan.persons.map(
+                    (p) =>
+                      `  ${p.tenantId} ${maskTail(p.person)}: ${p.legacyIds.join(', ')} (${count(p.messages, 'message')})`,
+                  )
+                : []),
+              `${count(plan.refused.length, 'row')} refused${plan.refused.length > 0 ? ':' : ''}`,
+              ...shownRefused.map(
+                (r) => `  line ${r.line}${r.legacyId ? ` (${r.legacyId})` : ''}: ${r.reason}`,
+              ),
+              ...(shownRefused.length < plan.refused.length
+                ? [
+                    `  … and ${plan.refused.length - shownRefused.length} more (--verbose lists them)`,
+                  ]
+                : []),
+              ...(result
+                ? [
+                    `written: ${count(result.written, 'message')} (${result.withJobs} with post-processing jobs); already there: ${result.alreadyThere}; ${count(result.conversations, 'conversation')}`,
+                  ]
+                : [`post-processing jobs: ${JOBS_NOTE[options.jobs]}`]),
+            ].join('\n') + dryRunNote(options.execute),
+        );
+      });
+    },
+  );
 
 // conversations audit
 program
@@ -171,8 +225,8 @@ program
   .description('conversation maintenance')
   .command('audit')
   .description('persons with more than one conversation, and the merges that fix them')
-  .option('--execute', 'merge (default: dry run)', false)
-  .action(async (options: { execute: boolean }) => {
+  .option('--execute', 'merge (default: dry run)')
+  .action(async (options: { execute?: boolean }) => {
     const { readAuditInput, planMerges } = await import('../lib/cli/audit-conversations.js');
     await withTarget(async (target) => {
       const merges = planMerges(await readAuditInput(target.ddb, target.tables.inbound));
@@ -196,7 +250,7 @@ program
         bar.stop();
       }
       print(
-        { target: target.label, execute: options.execute, merges, messagesMoved: moved },
+        { target: target.label, execute: options.execute === true, merges, messagesMoved: moved },
         () =>
           [
             `target: ${target.label}`,
@@ -235,8 +289,8 @@ dlq
 dlq
   .command('replay')
   .argument('<queue>', 'jobs, sends or fanout', queueName)
-  .option('--execute', 'move the messages (default: dry run)', false)
-  .action(async (queue: QueueName, options: { execute: boolean }) => {
+  .option('--execute', 'move the messages (default: dry run)')
+  .action(async (queue: QueueName, options: { execute?: boolean }) => {
     const { listDeadLetters, replayDeadLetters } = await import('../lib/cli/dlq.js');
     await withTarget(async (target) => {
       const { url, dlqUrl } = target.queues[queue];
@@ -323,10 +377,10 @@ reconcile
   .description(
     "recount campaigns' recipients against their counters; --execute sets drifting counters to the recount",
   )
-  .option('--execute', 'repair drifting shards (default: dry run, report only)', false)
+  .option('--execute', 'repair drifting shards (default: dry run, report only)')
   .option('--tenant <tenantId>', "only this tenant's campaigns (from its campaign listing)")
   .option('--campaign <campaignId>', 'only this campaign (needs --tenant)')
-  .action(async (options: { execute: boolean; tenant?: string; campaign?: string }) => {
+  .action(async (options: { execute?: boolean; tenant?: string; campaign?: string }) => {
     if (options.campaign && !options.tenant) {
       throw new InvalidArgumentError('--campaign needs --tenant');
     }
@@ -370,14 +424,18 @@ reconcile
       const results: Repair[] = [];
       for await (const campaign of campaigns()) {
         results.push(
-          await repairCampaignCounters({ ddb: target.ddb, table }, campaign, options.execute),
+          await repairCampaignCounters(
+            { ddb: target.ddb, table },
+            campaign,
+            options.execute === true,
+          ),
         );
       }
       const drift = results.reduce((n, r) => n + r.drift, 0);
       const unsettled = results.reduce((n, r) => n + r.unsettledShards, 0);
       if (unsettled > 0) process.exitCode = 1;
       print(
-        { target: target.label, execute: options.execute, drift, campaigns: results },
+        { target: target.label, execute: options.execute === true, drift, campaigns: results },
         () =>
           [
             `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards kept moving: run again` : ''})` : ''}`,
@@ -394,8 +452,8 @@ reconcile
 reconcile
   .command('conversions')
   .description("run the conversion ledger's reconciliation (the ConversionsReconciled schedule)")
-  .option('--execute', 'run it now (default: say what would run)', false)
-  .action(async (options: { execute: boolean }) => {
+  .option('--execute', 'run it now (default: say what would run)')
+  .action(async (options: { execute?: boolean }) => {
     const entry = Object.entries(manifestFunctions).find(([name]) =>
       RECONCILE_CONVERSIONS.test(name),
     );
@@ -437,26 +495,14 @@ reconcile
 // docs: regenerate the generated parts of docs/
 program
   .command('docs')
-  .description('regenerate docs/openapi.json and the metrics table of docs/runbook.md')
+  .description(
+    "regenerate docs/openapi.json, docs/api.md's route table and docs/runbook.md's metrics table",
+  )
   .action(async () => {
-    const { openApiDocument } = await import('../lib/openapi.js');
-    const { renderMetricsTable, RUNBOOK_TABLE_BEGIN, RUNBOOK_TABLE_END } = await import(
-      '../lib/metrics-catalogue.js'
-    );
-    writeFileSync('docs/openapi.json', `${JSON.stringify(openApiDocument(), null, 2)}\n`);
-    const runbook = readFileSync('docs/runbook.md', 'utf8');
-    const begin = runbook.indexOf(RUNBOOK_TABLE_BEGIN);
-    const end = runbook.indexOf(RUNBOOK_TABLE_END);
-    if (begin < 0 || end < begin)
-      throw new Error('docs/runbook.md lacks the generated-table markers');
-    writeFileSync(
-      'docs/runbook.md',
-      `${runbook.slice(0, begin + RUNBOOK_TABLE_BEGIN.length)}\n${renderMetricsTable()}\n${runbook.slice(end)}`,
-    );
-    // The repository's formatter owns the layout of checked-in JSON.
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('npx', ['biome', 'format', '--write', 'docs/openapi.json'], { stdio: 'ignore' });
-    process.stdout.write('wrote docs/openapi.json and the metrics table of docs/runbook.md\n');
+    const { generatedDocs } = await import('../lib/docs.js');
+    const files = generatedDocs((path) => readFileSync(path, 'utf8'));
+    for (const file of files) writeFileSync(file.path, file.text);
+    process.stdout.write(`wrote ${files.map((f) => f.path).join(', ')}\n`);
   });
 
 /** Phones stay out of terminal scrollback: the last two digits are enough to match a ticket. */

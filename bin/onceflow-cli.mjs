@@ -2,7 +2,8 @@
 // `npx onceflow`: runs the TypeScript CLI (bin/cli.ts) through tsx, as `npm start` runs the runtime.
 import { register } from 'tsx/esm/api';
 
-// Node 20 is the project's runtime; the SDK's "upgrade to 22" notice is noise in a CLI's output.
+// The CLI runs on the developer's Node (20.19+; the Lambdas run Node.js 24): on Node 20 the SDK's
+// "upgrade to 22" notice is noise in a CLI's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 register();

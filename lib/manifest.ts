@@ -59,7 +59,25 @@ export interface HttpRoute {
   readonly method: HttpMethod;
   /** HTTP API route syntax, e.g. `/v1/tenants/{tenantId}`. */
   readonly path: string;
+  /**
+   * Every POST route says it (`test/unit/idempotency-key-manifest.test.ts`): `'honoured'` when it
+   * creates something and answers the contract's `Idempotency-Key` (its handler declares
+   * `httpHandler({ idempotencyKey }, ...)`, its function has the `idempotency` table, and
+   * `test/integration/idempotency-key-routes.test.ts` drives it); otherwise why the header is not
+   * needed there.
+   */
+  readonly idempotencyKey?: 'honoured' | { readonly notNeeded: string };
 }
+
+/** Why campaign state changes take no `Idempotency-Key`: they create nothing, and repeat safely. */
+const STATE_CHANGE = {
+  notNeeded: 'a state change, not a creation: starting twice is a no-op, as are pause and resume',
+} as const;
+
+/** Why webhooks take no `Idempotency-Key`: their providers' own ids deduplicate them. */
+const PROVIDER_DEDUPED = {
+  notNeeded: "a provider webhook: deduplicated by the provider's message ids, never by a header",
+} as const;
 
 export type Trigger =
   | {
@@ -209,7 +227,17 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: "Issue a tenant's API key, webhook token and export token (platform admin)",
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/tenants/{tenantId}/credentials' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/tenants/{tenantId}/credentials',
+          // Replaying the answer would mean keeping the secrets it shows once in clear.
+          idempotencyKey: {
+            notNeeded:
+              'its answer holds secrets shown once (kept only as hashes); a retry issues fresh ones',
+          },
+        },
+      ],
     },
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
@@ -222,7 +250,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       kind: 'http',
       routes: [
         { method: 'GET', path: '/webhooks/whatsapp' },
-        { method: 'POST', path: '/webhooks/whatsapp' },
+        { method: 'POST', path: '/webhooks/whatsapp', idempotencyKey: PROVIDER_DEDUPED },
       ],
     },
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
@@ -235,9 +263,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: {
       kind: 'http',
       routes: [
-        { method: 'POST', path: '/webhooks/whatsapp-web' },
+        { method: 'POST', path: '/webhooks/whatsapp-web', idempotencyKey: PROVIDER_DEDUPED },
         // Evolution's "webhook by events" mode: `<url>/messages-upsert`, `<url>/messages-update`, ...
-        { method: 'POST', path: '/webhooks/whatsapp-web/{event}' },
+        {
+          method: 'POST',
+          path: '/webhooks/whatsapp-web/{event}',
+          idempotencyKey: PROVIDER_DEDUPED,
+        },
       ],
     },
     tables: { tenants: 'read', inbound: 'readWrite' },
@@ -246,7 +278,10 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   receiveGhlSms: {
     entry: 'functions/webhooks/handlers/receive-ghl-sms.ts',
     description: 'GoHighLevel inbound SMS workflow webhook: stored once by its stable-field key',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/webhooks/ghl/sms' }] },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/webhooks/ghl/sms', idempotencyKey: PROVIDER_DEDUPED }],
+    },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
@@ -298,7 +333,10 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   createCampaign: {
     entry: 'functions/campaigns/handlers/create-campaign.ts',
     description: 'Create a draft campaign with its first page of recipients (Idempotency-Key)',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/campaigns' }] },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/campaigns', idempotencyKey: 'honoured' }],
+    },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
   },
@@ -307,7 +345,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Add a page of recipients to a draft campaign, unique by E.164 across pages',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/campaigns/{campaignId}/recipients',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
@@ -318,9 +362,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     trigger: {
       kind: 'http',
       routes: [
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/start' },
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/pause' },
-        { method: 'POST', path: '/v1/campaigns/{campaignId}/resume' },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/start', idempotencyKey: STATE_CHANGE },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/pause', idempotencyKey: STATE_CHANGE },
+        { method: 'POST', path: '/v1/campaigns/{campaignId}/resume', idempotencyKey: STATE_CHANGE },
       ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
@@ -352,9 +396,15 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Sends a recipient whose outcome is unknown once more, on an operator request',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/campaigns/{campaignId}/recipients/{phone}/retry',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', campaigns: 'readWrite' },
+    tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
     sendsTo: ['sends'],
   },
   fanoutCampaign: {
@@ -394,14 +444,20 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   recordCall: {
     entry: 'functions/oci/handlers/record-call.ts',
     description: 'Record a call from an ad click, idempotent by callId',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls' }] },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/calls', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   sealCall: {
     entry: 'functions/oci/handlers/seal-call.ts',
     description: "Seal a call: the session's one conversion, created with its uniqueness item",
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/calls/{callId}/seal' }] },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/calls/{callId}/seal', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   exportConversions: {
     entry: 'functions/oci/handlers/export-conversions.ts',
@@ -413,7 +469,18 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   ackConversions: {
     entry: 'functions/oci/handlers/ack-conversions.ts',
     description: "Google Ads script ack: applies Google's answers to exported rows",
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/oci/ack' }] },
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/oci/ack',
+          idempotencyKey: {
+            notNeeded: 'applies answers to rows it claimed; acking twice is harmless',
+          },
+        },
+      ],
+    },
     tables: { tenants: 'read', conversions: 'readWrite' },
     timeoutSeconds: 29,
   },
@@ -428,9 +495,15 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     description: 'Retract a conversion at Google once, or withdraw it before upload',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/conversions/oci/{conversionId}/retract' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/conversions/oci/{conversionId}/retract',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', conversions: 'readWrite' },
+    tables: { tenants: 'read', conversions: 'readWrite', idempotency: 'readWrite' },
   },
   uploadOciConversions: {
     entry: 'functions/oci/handlers/upload-conversions.ts',
@@ -492,17 +565,26 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   recordUserEvent: {
     entry: 'functions/ledger/handlers/record-event.ts',
     description: 'Store conversion evidence once and log the conversion it proves (source event)',
-    trigger: { kind: 'http', routes: [{ method: 'POST', path: '/v1/users/{userId}/events' }] },
-    tables: { tenants: 'read', ledger: 'readWrite' },
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/users/{userId}/events', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', ledger: 'readWrite', idempotency: 'readWrite' },
   },
   validateQueue: {
     entry: 'functions/ledger/handlers/validate-queue.ts',
     description: 'Pre-call validation: remove users who converted and log their conversions',
     trigger: {
       kind: 'http',
-      routes: [{ method: 'POST', path: '/v1/work-queues/{queueType}/validate' }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/work-queues/{queueType}/validate',
+          idempotencyKey: 'honoured',
+        },
+      ],
     },
-    tables: { tenants: 'read', ledger: 'readWrite' },
+    tables: { tenants: 'read', ledger: 'readWrite', idempotency: 'readWrite' },
     timeoutSeconds: 29,
   },
   listConversions: {

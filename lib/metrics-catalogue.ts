@@ -10,6 +10,7 @@
  * `schedule:<name>`, `background_job:<type>`): the dashboard sums every source with a metric-math
  * SEARCH, so a new source shows up without a change here.
  */
+import { CONVERSION_SOURCES } from '../functions/ledger/index.js';
 
 /** The dashboard rows, one per guarantee onceflow watches, in display order. */
 export const GUARANTEES = {
@@ -289,7 +290,8 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: ['service', 'source', 'type'],
     guarantee: 'conversions',
-    meaning: 'Conversions recorded, by source (api, cleanup, reconciliation) and type',
+    // The sources the ledger emits, from its own list, so the runbook cannot name others.
+    meaning: `Conversions recorded, by source (${CONVERSION_SOURCES.join(', ')}) and type`,
   },
   {
     name: 'ConversionsReconciled',

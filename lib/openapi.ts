@@ -25,7 +25,6 @@ export interface RouteDoc {
   readonly body?: z.ZodType;
   /** Success status and what it returns, in the contract's words. */
   readonly success: { readonly status: number; readonly description: string };
-  readonly idempotencyKey?: boolean;
   readonly query?: readonly string[];
 }
 
@@ -122,7 +121,6 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Create a draft campaign with its first page of recipients',
     auth: 'operator',
     body: createCampaignSchema,
-    idempotencyKey: true,
     success: { status: 201, description: '{"campaignId", "recipients", "duplicatesCollapsed"}' },
   },
   'GET /v1/campaigns': {
@@ -139,7 +137,6 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Add a page of recipients to a draft campaign',
     auth: 'operator',
     body: addRecipientsSchema,
-    idempotencyKey: true,
     success: { status: 201, description: '{"recipients", "duplicatesCollapsed"}' },
   },
   'POST /v1/campaigns/{campaignId}/start': {
@@ -295,8 +292,9 @@ export function openApiDocument(): Record<string, unknown> {
         schema: { type: 'string', minLength: 1, maxLength: 256 },
       })),
       ...(doc?.query ?? []).map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
-      ...(doc?.idempotencyKey
-        ? [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 256 } }]
+      // Declared per route in the manifest (`idempotencyKey: 'honoured'`).
+      ...(route.idempotencyKey === 'honoured'
+        ? [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 255 } }]
         : []),
     ];
     const operation: Record<string, unknown> = {

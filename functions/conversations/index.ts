@@ -19,6 +19,7 @@ export {
   foldLinkedAliases,
 } from './merge.js';
 export {
+  advanceLastMessageAt,
   ClaimLostError,
   type InboundDeps,
   type IncomingMessage,

@@ -30,6 +30,7 @@ import {
 } from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
@@ -77,7 +78,7 @@ export interface IncomingMessage {
   readonly tenantId: string;
   readonly channel: 'whatsapp' | 'sms';
   readonly direction: 'in' | 'out';
-  /** The provider identity of the message: `wamid:<id>`, `wa_web:<key.id>`, `ghl_sms:<sha256>`. */
+  /** The provider identity of the message (`functions/webhooks/message-keys.ts` spells them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
   readonly body: string;
@@ -87,6 +88,14 @@ export interface IncomingMessage {
   /** WhatsApp profile name of the person (never set from the business's own messages). */
   readonly profileName?: string;
   readonly groupId?: string;
+  /**
+   * A message from the past filed now (the legacy import), not one arriving live: the conversation's
+   * `lastMessageAt` comes from the messages' own times and is never moved backwards (a live message
+   * newer than the history keeps its place; `advanceLastMessageAt` moves it forward afterwards),
+   * and post-processing jobs are created only when `runJobs` (model calls on years of history cost
+   * money and tell nobody anything).
+   */
+  readonly history?: { readonly runJobs: boolean };
 }
 
 /**
@@ -115,9 +124,41 @@ export function messageIdFor(tenantId: string, dedupeKey: string): string {
   return `m_${sha256Hex(`${tenantId}|${dedupeKey}`).slice(0, 32)}`;
 }
 
-export function jobTypesFor(message: Pick<IncomingMessage, 'direction'>): readonly JobType[] {
-  // The business's own replies need no lead matching or triage.
+export function jobTypesFor(
+  message: Pick<IncomingMessage, 'direction' | 'history'>,
+): readonly JobType[] {
+  // The business's own replies need no lead matching or triage; history only when asked for.
+  if (message.history && !message.history.runJobs) return [];
   return message.direction === 'in' ? JOB_TYPES : [];
+}
+
+/**
+ * Moves a conversation's `lastMessageAt` (and its place in the recency listing) forward to `at`,
+ * never backwards: one conditional update, a no-op when the conversation already shows a later
+ * message or was merged away. Idempotent, so an import that crashed converges when run again.
+ */
+export async function advanceLastMessageAt(
+  deps: Pick<InboundDeps, 'ddb' | 'table'>,
+  tenantId: string,
+  conversationId: string,
+  at: string,
+): Promise<boolean> {
+  const result = await conditionalUpdate(deps.ddb, {
+    table: deps.table,
+    key: convKey(conversationId),
+    set: { lastMessageAt: at, gsi1sk: `${at}#${conversationId}` },
+    conditions: [
+      {
+        expression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
+        values: { ':t': tenantId },
+      },
+      {
+        expression: '(attribute_not_exists(lastMessageAt) OR lastMessageAt < :at)',
+        values: { ':at': at },
+      },
+    ],
+  });
+  return result.applied;
 }
 
 const MAX_ROUTE_ATTEMPTS = 10;
@@ -257,23 +298,29 @@ async function tryStore(
     conversationKey,
   };
 
+  // Live: the conversation moves to the top at receipt. History: it is placed by the message's own
+  // time, and only where it has no place yet (`advanceLastMessageAt` moves it forward, never back).
+  const lastAt = message.history ? message.createdAt : receivedAt;
   const convValues: Record<string, unknown> = {
     ':t': message.tenantId,
     ':id': conversationId,
     ':key': conversationKey,
     ':now': receivedAt,
+    ':last': lastAt,
     ':one': 1,
     ':gpk': listingPkFor(message.tenantId, conversationId),
-    ':gsk': `${receivedAt}#${conversationId}`,
+    ':gsk': `${lastAt}#${conversationId}`,
   };
   const sets = [
     'tenantId = :t',
     'conversationId = :id',
     'conversationKey = if_not_exists(conversationKey, :key)',
     'createdAt = if_not_exists(createdAt, :now)',
-    'lastMessageAt = :now',
+    message.history
+      ? 'lastMessageAt = if_not_exists(lastMessageAt, :last)'
+      : 'lastMessageAt = :last',
     'gsi1pk = :gpk',
-    'gsi1sk = :gsk',
+    message.history ? 'gsi1sk = if_not_exists(gsi1sk, :gsk)' : 'gsi1sk = :gsk',
   ];
   if (e164) {
     sets.push('e164 = if_not_exists(e164, :e164)');

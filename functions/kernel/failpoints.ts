@@ -65,15 +65,17 @@ export function listFailpoints(): Array<{
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, where]) => {
       const point = armed.get(name);
+      // A point that can no longer fire (its `times` used up) is not armed.
       return {
         name,
         where,
-        armed: point
-          ? {
-              probability: point.probability,
-              ...(Number.isFinite(point.remaining) ? { times: point.remaining } : {}),
-            }
-          : null,
+        armed:
+          point && point.remaining > 0
+            ? {
+                probability: point.probability,
+                ...(Number.isFinite(point.remaining) ? { times: point.remaining } : {}),
+              }
+            : null,
         fired: firedCounts.get(name) ?? 0,
       };
     });
@@ -86,12 +88,23 @@ export function armFailpoints(settings: Record<string, FailpointArming>): void {
     throw new UnknownFailpointError(unknown);
   }
   for (const [name, arming] of Object.entries(settings)) {
+    // Probability 0 is "never fire": the point is disarmed, not listed as armed at 0.
+    if (arming.probability <= 0) {
+      armed.delete(name);
+      continue;
+    }
     armed.set(name, {
       probability: arming.probability,
       remaining: arming.times ?? Number.POSITIVE_INFINITY,
       fired: 0,
     });
   }
+}
+
+/** Disarms one point by name (its fired count stays); an unknown name is refused like arming. */
+export function disarmFailpoint(name: string): void {
+  if (!declared.has(name)) throw new UnknownFailpointError([name]);
+  armed.delete(name);
 }
 
 /** How many times a point has fired since the last `clearFailpoints()`. */

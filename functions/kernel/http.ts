@@ -62,6 +62,22 @@ export interface HttpResponse {
 
 export type RouteHandler = (request: HttpRequest) => Promise<HttpResponse>;
 
+/** Runs a route's handler (`run`) inside something that decides whether and how it runs. */
+export type RouteWrapper = (
+  request: HttpRequest,
+  run: () => Promise<HttpResponse>,
+) => Promise<HttpResponse>;
+
+export interface HttpHandlerOptions {
+  /**
+   * The contract's `Idempotency-Key` for a route that creates something: `idempotencyKeyed(...)`
+   * from `idempotency-key.ts`, declared here so the route cannot run without it. Routes declare
+   * `idempotencyKey: 'honoured'` in the manifest, and `test/integration/idempotency-key-routes.test.ts`
+   * drives every one of them.
+   */
+  readonly idempotencyKey?: RouteWrapper;
+}
+
 /** Converts zod issues into the contract's `details` list. */
 export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
   return error.issues.flatMap((issue) => {
@@ -205,10 +221,24 @@ export function errorResponse(error: unknown): HttpResponse {
 }
 
 /**
- * Wraps a route handler as a Lambda handler for an HTTP API (payload format 2.0).
+ * Wraps a route handler as a Lambda handler for an HTTP API (payload format 2.0), with options
+ * first when it has any (`httpHandler({ idempotencyKey: ... }, async (request) => ...)`).
  * The header of each route file names its route; the telemetry source comes from the event.
  */
-export function httpHandler(handle: RouteHandler) {
+export function httpHandler(handle: RouteHandler): HttpLambdaHandler;
+export function httpHandler(options: HttpHandlerOptions, handle: RouteHandler): HttpLambdaHandler;
+export function httpHandler(
+  first: RouteHandler | HttpHandlerOptions,
+  second?: RouteHandler,
+): HttpLambdaHandler {
+  const handle = typeof first === 'function' ? first : second;
+  if (!handle) throw new Error('httpHandler needs a route handler');
+  return edgeHttpHandler(handle, typeof first === 'function' ? {} : first);
+}
+
+export type HttpLambdaHandler = ReturnType<typeof edgeHttpHandler>;
+
+function edgeHttpHandler(handle: RouteHandler, { idempotencyKey }: HttpHandlerOptions) {
   const base = async (
     event: APIGatewayProxyEventV2,
     context: Context,
@@ -223,7 +253,9 @@ export function httpHandler(handle: RouteHandler) {
         return toResult(errorResponse(new Error('malformed HTTP API event')));
       }
       try {
-        return toResult(await handle(toRequest(parsed.data, context)));
+        const request = toRequest(parsed.data, context);
+        const run = () => handle(request);
+        return toResult(await (idempotencyKey ? idempotencyKey(request, run) : run()));
       } catch (error) {
         if (error instanceof FailpointCrashError) throw error;
         return toResult(errorResponse(error));

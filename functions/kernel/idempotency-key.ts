@@ -4,6 +4,10 @@
  * gets the first response again; the same key with another body is 409 `idempotency_key_mismatch`;
  * a retry while the first is still running is 409 `request_in_progress`. Keys are scoped to the
  * tenant and route and kept for 48 hours (the contract promises at least 24).
+ *
+ * Routes take it as an option of the HTTP edge, `httpHandler(handle, { idempotencyKey:
+ * idempotencyKeyed((request) => authenticate(request, 'api')) })`: the one path, declared per route.
+ * Only answers are kept: a request that throws (a 4xx, a crash) leaves no record, so its retry runs.
  */
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -11,7 +15,7 @@ import type { Context } from 'aws-lambda';
 import { dynamodbClient } from './clients.js';
 import { tableName } from './config.js';
 import { InvalidRequestError } from './errors.js';
-import { type HttpRequest, type HttpResponse, jsonBody } from './http.js';
+import { type HttpRequest, type HttpResponse, jsonBody, type RouteWrapper } from './http.js';
 
 export const IDEMPOTENCY_KEY_TTL_SECONDS = 48 * 3600;
 
@@ -66,8 +70,20 @@ export async function withIdempotencyKey(
     {
       scope: `${tenantId} ${request.routeKey} ${request.path}`,
       key,
-      body: jsonBody(request),
+      // A route without a body (a retry, a retraction) is keyed on "no body"; any body is JSON.
+      body: request.rawBody.trim() === '' ? null : jsonBody(request),
     },
     run,
   );
+}
+
+/**
+ * The `httpHandler` option of a route that creates something: keys are scoped to the tenant
+ * `tenantOf` resolves, which authenticates the caller first, so a request without valid credentials
+ * is refused before any key record is written.
+ */
+export function idempotencyKeyed(
+  tenantOf: (request: HttpRequest) => Promise<string>,
+): RouteWrapper {
+  return async (request, run) => withIdempotencyKey(request, await tenantOf(request), run);
 }

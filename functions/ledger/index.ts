@@ -4,6 +4,7 @@ export type { ConversionFilter, LedgerStore } from './ledger-store.js';
 export { DynamoDbLedgerStore } from './ledger-store.js';
 export {
   BUILT_IN_WORK_QUEUES,
+  CONVERSION_SOURCES,
   type ConversionItem,
   type ConversionSource,
   type EvidenceItem,

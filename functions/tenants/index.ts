@@ -28,13 +28,25 @@ export function tenantStore(): TenantStore {
   return tenantsDeps().tenants;
 }
 
-/** Resolves the request's bearer token of the given kind to its tenant id, or throws 401. */
+/** One credential lookup per request and kind, however many steps of the request ask. */
+const authenticated = new WeakMap<HttpRequest, Map<string, Promise<string>>>();
+
+/**
+ * Resolves the request's bearer token of the given kind to its tenant id, or throws 401. The
+ * `Idempotency-Key` option and the handler both ask; the credential is read once.
+ */
 export function authenticate(
   request: HttpRequest,
   kind: Exclude<CredentialKind, 'webhook'>,
 ): Promise<string> {
+  const byKind = authenticated.get(request) ?? new Map<string, Promise<string>>();
+  authenticated.set(request, byKind);
+  const known = byKind.get(kind);
+  if (known) return known;
   const { credentials } = tenantsDeps();
-  return authenticateWith((hash) => credentials.find(hash), request, kind);
+  const tenantId = authenticateWith((hash) => credentials.find(hash), request, kind);
+  byKind.set(kind, tenantId);
+  return tenantId;
 }
 
 /** The tenant whose current webhook token this is, or undefined (found by the token's hash). */

@@ -6,6 +6,7 @@
  * it. When the payload does carry a provider id, that id is the key.
  */
 import { sha256Hex } from '../kernel/secrets.js';
+import { messageKeys } from './message-keys.js';
 
 type Json = Record<string, unknown>;
 
@@ -67,7 +68,7 @@ export function ghlMessageTime(payload: unknown): number | undefined {
 
 export function ghlDedupeKey(tenantId: string, payload: unknown): string {
   const providerId = ghlProviderId(payload);
-  if (providerId) return `ghl_sms:id:${providerId}`;
+  if (providerId) return messageKeys.ghl(providerId);
   const p = asObject(payload);
   const custom = asObject(p.customData);
   // A JSON array of the fields in a fixed order: unambiguous (no separator can be forged).

@@ -9,6 +9,7 @@ import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/inde
 import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
+import { messageKeys } from './message-keys.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
@@ -110,11 +111,6 @@ export function messageText(m: CloudMessage): string {
 
 export type CloudOutcome = OutcomeCounts;
 
-/** The dedupe key of a Cloud API message: its `wamid` (the live webhook and any import use this). */
-export function cloudMessageKey(wamid: string): string {
-  return `wamid:${wamid}`;
-}
-
 export async function receiveCloudWebhook(
   deps: InboundDeps,
   payload: CloudWebhook,
@@ -163,7 +159,7 @@ export async function receiveCloudWebhook(
           () => ({
             channel: 'whatsapp',
             direction: 'in',
-            dedupeKey: cloudMessageKey(message.id),
+            dedupeKey: messageKeys.cloud(message.id),
             providerMessageId: message.id,
             body: messageText(message),
             createdAt: providerTime(message.timestamp, deps.clock.now()),

@@ -26,6 +26,7 @@ import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
 import { instanceNameSchema, type Tenant } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
+import { messageKeys } from './message-keys.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
@@ -165,11 +166,6 @@ function placeholder(item: { messageType?: string | null; message?: object | nul
 
 export type UpsertData = z.output<typeof upsertDataSchema>;
 
-/** The dedupe key of a WhatsApp Web gateway message: its `key.id` (live webhook and imports alike). */
-export function gatewayMessageKey(keyId: string): string {
-  return `wa_web:${keyId}`;
-}
-
 /**
  * `MESSAGES_UPSERT`, `messages.upsert` and `messages-upsert` are the same event; so are the forms of
  * `send.message`, which carries the same message shape (`prepareMessage`) for a message sent
@@ -241,7 +237,7 @@ export async function receiveGatewayMessages(
       return {
         channel: 'whatsapp',
         direction: fromMe ? 'out' : 'in',
-        dedupeKey: gatewayMessageKey(key.id),
+        dedupeKey: messageKeys.web(key.id),
         providerMessageId: key.id,
         body,
         createdAt: providerTime(item.messageTimestamp, deps.clock.now()),

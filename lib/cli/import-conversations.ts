@@ -2,8 +2,17 @@
  * `onceflow import conversations FILE`: a legacy inbox (JSON lines, one legacy conversation each)
  * into onceflow's conversations, one per person by the same identity rules as live traffic
  * (`identifyPerson` from `functions/conversations/identity.ts`) and written through the same store
- * code the webhooks use (`storeMessage`), so a message is stored once by its provider message id:
- * running the import again, or a live webhook for the same message, writes nothing new.
+ * code the webhooks use (`storeMessage`), under exactly the dedupe key the live webhook of that
+ * provider builds (`messageKeys` of `functions/webhooks/`): running the import again, or a live
+ * webhook redelivering an imported message, writes nothing new.
+ *
+ * Which provider an id came from decides its key, and a legacy id cannot show it reliably, so each
+ * message may say it (`"provider": "cloud" | "web" | "ghl" | "other"`). When it does not, the
+ * inference only takes what cannot be wrong and refuses the rest (`inferProvider`).
+ *
+ * History is history: a conversation's `lastMessageAt` comes from the messages' own times (and is
+ * never moved backwards by an import), and post-processing jobs (lead matching, AI triage: model
+ * calls) run only for messages younger than a day unless asked otherwise (`--jobs`).
  *
  * The plan (dry run) groups legacy conversations into persons: two legacy conversations that share
  * a phone (in any form: JID, `@c.us`, device JID, national number) or an alias (`@lid`) are one
@@ -12,11 +21,14 @@
  */
 import * as z from 'zod';
 import {
+  advanceLastMessageAt,
+  type InboundDeps,
   identifyPerson,
   isIdentified,
   type PersonIdentity,
-} from '../../functions/conversations/identity.js';
-import type { InboundDeps, StoreResult } from '../../functions/conversations/store-message.js';
+  type StoreResult,
+} from '../../functions/conversations/index.js';
+import { type MessageProvider, messageKeys } from '../../functions/webhooks/index.js';
 
 const id = z.string().min(1).max(256);
 
@@ -29,19 +41,73 @@ export const legacyConversationSchema = z
     name: z.string().max(200).optional(),
     messages: z
       .array(
-        z.object({
-          providerMessageId: id,
-          direction: z.enum(['in', 'out']),
-          channel: z.enum(['whatsapp', 'sms']),
-          body: z.string().max(16384),
-          createdAt: z.iso.datetime({ offset: true }),
-        }),
+        z
+          .object({
+            providerMessageId: id,
+            /**
+             * Where the id came from: `cloud` (WhatsApp Cloud API `wamid.`), `web` (a WhatsApp Web
+             * gateway's `key.id`), `ghl` (a GoHighLevel SMS message id), `other` (a system onceflow
+             * never receives live: stored under `legacy:<id>`).
+             */
+            provider: z.enum(['cloud', 'web', 'ghl', 'other']).optional(),
+            direction: z.enum(['in', 'out']),
+            channel: z.enum(['whatsapp', 'sms']),
+            body: z.string().max(16384),
+            createdAt: z.iso.datetime({ offset: true }),
+          })
+          .strict(),
       )
       .max(10_000),
   })
   .strict();
 
 export type LegacyConversation = z.output<typeof legacyConversationSchema>;
+export type LegacyMessage = LegacyConversation['messages'][number];
+export type ImportProvider = MessageProvider | 'other';
+
+/** The key of an id no live webhook delivers (`provider: "other"`). */
+export const legacyKey = (providerMessageId: string) => `legacy:${providerMessageId}`;
+
+/**
+ * WhatsApp Web message key ids are upper-case hex: Baileys' own `generateMessageID` is `3EB0` + hex
+ * (WhiskeySockets/Baileys `src/Utils/generics.ts`), phones send 16-32 hex digits.
+ */
+const WEB_KEY_ID = /^[0-9A-F]{8,64}$/;
+
+/**
+ * The provider of a message that does not say it, only where it cannot be wrong:
+ * - WhatsApp ids starting `wamid.` are the Cloud API's (it gives every message such an id, and no
+ *   WhatsApp Web key id contains a dot);
+ * - WhatsApp ids of upper-case hex are WhatsApp Web key ids (never a `wamid.`);
+ * - SMS ids are GoHighLevel's, the one SMS provider onceflow receives live (a wrong guess here
+ *   costs nothing: a key no live payload carries merely never matches);
+ * - anything else is refused with a request to say `provider`, since guessing wrong between two live
+ *   WhatsApp keys is exactly how a message gets stored twice.
+ */
+export function inferProvider(
+  message: Pick<LegacyMessage, 'provider' | 'channel' | 'providerMessageId'>,
+): { provider: ImportProvider } | { refused: string } {
+  const { provider, channel, providerMessageId: pid } = message;
+  if (provider) {
+    const fits = provider === 'other' || (channel === 'sms') === (provider === 'ghl');
+    return fits
+      ? { provider }
+      : { refused: `provider ${provider} does not send ${channel} messages` };
+  }
+  if (channel === 'sms') return { provider: 'ghl' };
+  if (pid.startsWith('wamid.')) return { provider: 'cloud' };
+  if (WEB_KEY_ID.test(pid)) return { provider: 'web' };
+  return {
+    refused: `cannot tell which WhatsApp provider id ${pid.slice(0, 40)} came from: add "provider": "cloud" or "web" (or "other")`,
+  };
+}
+
+/** The dedupe key the live webhook of that provider gives this message. */
+export function importKey(provider: ImportProvider, providerMessageId: string): string {
+  return provider === 'other'
+    ? legacyKey(providerMessageId)
+    : messageKeys[provider](providerMessageId);
+}
 
 export interface RefusedRow {
   readonly line: number;
@@ -78,6 +144,17 @@ export function parseLegacyLines(text: string): { rows: ParsedRow[]; refused: Re
         reason: parsed.error.issues
           .map((issue) => `${issue.path.join('.') || '(row)'}: ${issue.message}`)
           .join('; '),
+      });
+      return;
+    }
+    const unclear = parsed.data.messages
+      .map((m, index) => ({ index, inferred: inferProvider(m) }))
+      .find((m) => 'refused' in m.inferred);
+    if (unclear && 'refused' in unclear.inferred) {
+      refused.push({
+        line,
+        legacyId: parsed.data.legacyId,
+        reason: `messages.${unclear.index}: ${unclear.inferred.refused}`,
       });
       return;
     }
@@ -212,48 +289,83 @@ export function planImport(
 export interface ImportResult {
   readonly written: number;
   readonly alreadyThere: number;
+  /** Messages whose post-processing jobs were created (the rest are history: none). */
+  readonly withJobs: number;
   readonly conversations: Set<string>;
 }
+
+/** Which imported messages get post-processing jobs. */
+export type JobsPolicy = 'recent' | 'all' | 'none';
+export const JOBS_POLICIES: readonly JobsPolicy[] = ['recent', 'all', 'none'];
+/** `recent`: messages younger than this get their jobs, as if they had just arrived. */
+export const RECENT_MS = 24 * 3600 * 1000;
+
+export interface ImportOptions {
+  readonly jobs: JobsPolicy;
+  /** Now, on the target's clock. */
+  readonly now: number;
+}
+
+type StoreFn = (
+  deps: InboundDeps,
+  message: Parameters<typeof import('../../functions/conversations/index.js').storeMessage>[1],
+) => Promise<StoreResult>;
 
 /** Writes the plan's messages through the live store code, one message at a time. */
 export async function executeImport(
   plan: ImportPlan,
-  store: (deps: InboundDeps, message: Parameters<StoreFn>[1]) => Promise<StoreResult>,
+  store: StoreFn,
   deps: InboundDeps,
+  options: ImportOptions,
   progress: (done: number) => void,
 ): Promise<ImportResult> {
   let written = 0;
   let alreadyThere = 0;
+  let withJobs = 0;
   let done = 0;
   const conversations = new Set<string>();
+  /** The newest message time of each conversation written to, for `lastMessageAt`. */
+  const newest = new Map<string, { tenantId: string; at: string }>();
   for (const row of plan.ordered) {
     for (const message of row.conversation.messages) {
+      const inferred = inferProvider(message);
+      // parseLegacyLines refused every row with a message of unclear provider.
+      if ('refused' in inferred) throw new Error(inferred.refused);
+      const createdAt = new Date(message.createdAt).toISOString();
+      const runJobs =
+        options.jobs === 'all' ||
+        (options.jobs === 'recent' && options.now - Date.parse(createdAt) < RECENT_MS);
       const result = await store(deps, {
         tenantId: row.conversation.tenantId,
         channel: message.channel,
         direction: message.direction,
-        // The same key the live webhook path gives this provider message, so live and imported
-        // copies of one message are one message.
-        dedupeKey:
-          message.channel === 'whatsapp'
-            ? `wamid:${message.providerMessageId}`
-            : `legacy:${message.providerMessageId}`,
+        dedupeKey: importKey(inferred.provider, message.providerMessageId),
         providerMessageId: message.providerMessageId,
         body: message.body,
-        createdAt: new Date(message.createdAt).toISOString(),
+        createdAt,
         person: row.person,
+        history: { runJobs },
         ...(row.conversation.name && message.direction === 'in'
           ? { profileName: row.conversation.name }
           : {}),
       });
       if (result.deduped) alreadyThere += 1;
-      else written += 1;
+      else {
+        written += 1;
+        if (runJobs && message.direction === 'in') withJobs += 1;
+      }
       conversations.add(result.conversationId);
+      const seen = newest.get(result.conversationId);
+      if (!seen || seen.at < createdAt) {
+        newest.set(result.conversationId, { tenantId: row.conversation.tenantId, at: createdAt });
+      }
       done += 1;
       progress(done);
     }
   }
-  return { written, alreadyThere, conversations };
+  // Also on a run that wrote nothing new: an earlier run that crashed here converges.
+  for (const [conversationId, { tenantId, at }] of newest) {
+    await advanceLastMessageAt(deps, tenantId, conversationId, at);
+  }
+  return { written, alreadyThere, withJobs, conversations };
 }
-
-type StoreFn = typeof import('../../functions/conversations/store-message.js').storeMessage;

@@ -2,8 +2,10 @@
  * `onceflow inspect webhook|recipient|conversion|order ID`: the stored dedupe record or work item,
  * what a support engineer needs when a customer says "I got it twice". Reads only.
  *
- * - `webhook ID`: a message id (`m_…`), or a provider message id with `--tenant` (a `wamid.…` as the
- *   Cloud API webhook keys it, else a WhatsApp Web key id); the stored message with its jobs.
+ * - `webhook ID`: a message id (`m_…`), or a provider message id with `--tenant`, looked up under
+ *   every key a live webhook or the legacy import gives a provider id (Cloud API `wamid.`, WhatsApp
+ *   Web key id, GoHighLevel SMS id, a legacy id: `webhookCandidates`); the stored message with its
+ *   jobs, or every match when one id is stored under several.
  * - `recipient PHONE --tenant T --campaign C`: the campaign recipient (status, provider message id,
  *   attempts, lease, last error).
  * - `conversion ID` / `order ID`: every item of any table whose `conversionId` / `orderId` is ID
@@ -11,32 +13,50 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { recipientKey } from '../../functions/campaigns/model.js';
-import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { messageKey } from '../../functions/jobs/job-store.js';
+import { messageIdFor } from '../../functions/conversations/index.js';
+import { messageKey } from '../../functions/jobs/index.js';
 import { toE164 } from '../../functions/kernel/phone.js';
+import { MESSAGE_PROVIDERS, messageKeys } from '../../functions/webhooks/index.js';
+import { legacyKey } from './import-conversations.js';
 
 export type Item = Record<string, unknown>;
 
-export function webhookMessageId(id: string, tenantId?: string): string {
-  if (id.startsWith('m_')) return id;
+/** The message ids a provider id can be stored under, with the key kind of each. */
+export function webhookCandidates(
+  id: string,
+  tenantId?: string,
+): Array<{ provider: string; messageId: string }> {
+  if (id.startsWith('m_')) return [{ provider: 'message id', messageId: id }];
   if (!tenantId) throw new Error('a provider message id needs --tenant');
-  return messageIdFor(tenantId, id.startsWith('wamid.') ? `wamid:${id}` : `wa_web:${id}`);
+  return [
+    ...MESSAGE_PROVIDERS.map((provider) => ({
+      provider,
+      messageId: messageIdFor(tenantId, messageKeys[provider](id)),
+    })),
+    { provider: 'other', messageId: messageIdFor(tenantId, legacyKey(id)) },
+  ];
 }
 
+/** The stored message(s) of an id: one item, or `{matches: [...]}` when several keys hold it. */
 export async function inspectWebhook(
   ddb: DynamoDBDocumentClient,
   inboundTable: string,
   id: string,
   tenantId?: string,
 ): Promise<Item | undefined> {
-  const out = await ddb.send(
-    new GetCommand({
-      TableName: inboundTable,
-      Key: messageKey(webhookMessageId(id, tenantId)),
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item ? withoutBody(out.Item) : undefined;
+  const found: Item[] = [];
+  for (const candidate of webhookCandidates(id, tenantId)) {
+    const out = await ddb.send(
+      new GetCommand({
+        TableName: inboundTable,
+        Key: messageKey(candidate.messageId),
+        ConsistentRead: true,
+      }),
+    );
+    if (out.Item) found.push({ storedAs: candidate.provider, ...withoutBody(out.Item) });
+  }
+  if (found.length === 0) return undefined;
+  return found.length === 1 ? found[0] : { matches: found };
 }
 
 export async function inspectRecipient(

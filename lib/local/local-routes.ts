@@ -7,8 +7,9 @@
  * - `PUT /_local/failpoints` `{"<name>": {"probability": 0.3, "times"?: 1}}` → the same listing;
  *   unknown names or bad settings → 400 `invalid_request` with `details`.
  * - `DELETE /_local/failpoints` → `{"cleared": true}`.
- * - `DELETE /_local/failpoints/{name}` → disarms that one point (armed at probability 0, so it
- *   never fires; its fired count stays) and answers the listing; an unknown name → 404.
+ * - `DELETE /_local/failpoints/{name}` → disarms that one point (listed `armed: null` again; its
+ *   fired count stays) and answers the listing; an unknown name → 404. Arming a point at
+ *   probability 0 disarms it too.
  * - `GET /_local/clock` and `POST /_local/clock/advance {"seconds": N}` → `{"now", "offsetSeconds"}`.
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
  */
@@ -21,6 +22,7 @@ import {
 import {
   armFailpoints,
   clearFailpoints,
+  disarmFailpoint,
   type FailpointArming,
   listFailpoints,
   UnknownFailpointError,
@@ -45,7 +47,7 @@ export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
         await options.handlersLoaded();
         const name = decodeURIComponent(key.slice('DELETE /_local/failpoints/'.length));
         try {
-          armFailpoints({ [name]: { probability: 0 } });
+          disarmFailpoint(name);
         } catch (error) {
           if (!(error instanceof UnknownFailpointError)) throw error;
           sendError(res, 404, 'not_found', `no failpoint is named ${name}`);

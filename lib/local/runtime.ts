@@ -33,6 +33,7 @@ import { assertPortsFree, freePort } from './ports.js';
 import { localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
 import { type LocalQueue, localQueue, physicalTableName, queueNames } from './resources.js';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
@@ -248,6 +249,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   ready = true;
+  // The ops CLI finds this runtime's ports here (`lib/cli/target.ts`).
+  writeRuntimeFile(dataDir, {
+    api: ports.PORT,
+    sim: ports.SIM_PORT,
+    dynamodb: ports.DYNAMODB_PORT,
+    sqs: ports.SQS_PORT,
+  });
+  stack.push(async () => removeRuntimeFile(dataDir));
   let stopping: Promise<void> | undefined;
   return {
     urls,

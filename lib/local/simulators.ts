@@ -4,11 +4,15 @@
  *
  * Shared routes:
  * - `GET /health` → `{"status": "ok", "simulators": ["whatsapp", ...]}`
- * - `PUT /_sim/faults` `{"<module name>": {...}}` → each named module's `setFaults`; an unknown
- *   module name → 400. The answer says what it replaced: `{"faults": {<module>: settings now},
- *   "replaced": {<module>: settings before}}` (a PUT replaces a module's earlier faults).
- * - `GET /_sim/faults` → `{"faults": {<module>: settings in effect}}`.
- * - `DELETE /_sim/faults` → every module's `clearFaults`.
+ * - `PUT /_sim/faults` `{"<module name>": {...}}` → each named module's `setFaults`, which merges
+ *   the fields given into what is armed (`{"<module>": null}` clears that module); an unknown
+ *   module name or a bad field → 400 and nothing changes. The answer is the listing below.
+ * - `GET /_sim/faults` → `{"faults": {<module>: its armed settings}}`: only what is armed, a
+ *   module with nothing armed is left out (`{"faults": {}}` when nothing is).
+ * - `DELETE /_sim/faults` → every module's `clearFaults`; `DELETE /_sim/faults/<module>` clears one.
+ *
+ * Faults are kept in memory: a restarted runtime starts with none armed. The providers' ledgers
+ * (what they accepted) are journalled under the data directory and survive it (`sim/journal.ts`).
  * - `POST /_sim/reset` → every module's `reset` (clears ledgers).
  */
 import { createServer, type Server } from 'node:http';
@@ -55,19 +59,31 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
         sendJson(res, 200, { reset: true });
         return;
       }
-      const faultsNow = (names: readonly string[]) =>
-        Object.fromEntries(
+      const armedFaults = () => ({
+        faults: Object.fromEntries(
           modules
-            .filter((m) => m.getFaults && names.includes(m.name))
-            .map((m) => [m.name, structuredClone(m.getFaults?.())]),
-        );
+            .map((m) => [m.name, structuredClone(m.getFaults?.() ?? {})] as const)
+            .filter(([, armed]) => Object.keys(armed).length > 0),
+        ),
+      });
       if (key === 'GET /_sim/faults') {
-        sendJson(res, 200, { faults: faultsNow(modules.map((m) => m.name)) });
+        sendJson(res, 200, armedFaults());
         return;
       }
       if (key === 'DELETE /_sim/faults') {
         for (const module of modules) await module.clearFaults?.();
-        sendJson(res, 200, { cleared: true });
+        sendJson(res, 200, { cleared: true, ...armedFaults() });
+        return;
+      }
+      if (req.method === 'DELETE' && url.pathname.startsWith('/_sim/faults/')) {
+        const name = decodeURIComponent(url.pathname.slice('/_sim/faults/'.length));
+        const module = modules.find((m) => m.name === name && m.clearFaults);
+        if (!module) {
+          sendError(res, 404, 'not_found', `no simulator takes faults named ${name}`);
+          return;
+        }
+        await module.clearFaults?.();
+        sendJson(res, 200, armedFaults());
         return;
       }
       if (key === 'PUT /_sim/faults') {
@@ -90,18 +106,23 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
           );
           return;
         }
-        const replaced = faultsNow(entries.map(([name]) => name));
+        // Each module's armed settings before, so a refused body changes nothing at all.
+        const before = modules.map((m) => [m, structuredClone(m.getFaults?.() ?? {})] as const);
         for (const [name, faults] of entries) {
           try {
             await modules.find((m) => m.name === name)?.setFaults?.(faults);
           } catch (error) {
+            for (const [module, armed] of before) {
+              await module.clearFaults?.();
+              await module.setFaults?.(armed);
+            }
             sendError(res, 400, 'invalid_request', `${name}: ${describeError(error)}`, [
               { field: name, message: error instanceof Error ? error.message : String(error) },
             ]);
             return;
           }
         }
-        sendJson(res, 200, { faults: faultsNow(entries.map(([name]) => name)), replaced });
+        sendJson(res, 200, armedFaults());
         return;
       }
       for (const module of modules) {

@@ -1,9 +1,12 @@
 /**
  * The local dashboard page in a real headless browser (Debian's chromium driven by
  * playwright-core): the page is opened before anything happens and never reloaded; after a
- * duplicate webhook storm it shows exactly the duplicates the webhook answers reported as deduped,
- * and after a small campaign it shows the campaign's progress. A screenshot is kept under
- * `test-artifacts/` (gitignored). `/openapi.json` is served beside it.
+ * duplicate webhook storm it shows exactly the duplicates the webhook answers reported as deduped
+ * (once: the webhook's own count is shown as a part of it, never added), drawn as plots of the last
+ * ten minutes that have data in them, with plain-language labels and the metric names beside; after
+ * a small campaign it shows the campaign's progress; its header shows the runtime's clock, moved by
+ * `/_local/clock/advance`. A screenshot is kept under `test-artifacts/` (gitignored).
+ * `/openapi.json` is served beside it.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,11 +54,21 @@ async function deliver(raw: string): Promise<{ received: number; deduped: number
   return (await response.json()) as { received: number; deduped: number };
 }
 
-/** The number the page shows for a metric (read from the DOM the page rendered itself). */
+/** The lifetime count the page shows for a metric (read from the DOM the page rendered itself). */
 async function shownTotal(metric: string): Promise<number> {
-  const cell = page.locator(`[data-metric="${metric}"] td.n`);
-  if ((await cell.count()) === 0) return -1;
-  return Number(await cell.first().getAttribute('data-value'));
+  const card = page.locator(`[data-metric="${metric}"]`);
+  if ((await card.count()) === 0) return -1;
+  return Number(await card.first().getAttribute('data-total'));
+}
+
+/** The plot of a metric: the highest bucket it draws and the y values of its line. */
+async function shownPlot(metric: string): Promise<{ max: number; ys: number[]; baseline: number }> {
+  const svg = page.locator(`[data-metric="${metric}"] svg.plot`);
+  const max = Number(await svg.getAttribute('data-max'));
+  const d = (await svg.locator('path.line').getAttribute('d')) ?? '';
+  const ys = [...d.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) => Number(m[1]));
+  const baseline = Number(await svg.locator('line.axis').getAttribute('y1'));
+  return { max, ys, baseline };
 }
 
 beforeAll(async () => {
@@ -128,6 +141,27 @@ describe('local dashboard in headless chromium', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('draws each metric as a plot of its last ten minutes, with data in it after traffic', async () => {
+    // The storm above: the plot's line rises off its baseline where the duplicates came in.
+    await pollUntil(async () => (await shownPlot('DuplicateSuppressed')).max > 0, {
+      description: 'the DuplicateSuppressed plot to show data',
+    });
+    const plot = await shownPlot('DuplicateSuppressed');
+    expect(plot.ys).toHaveLength(60);
+    expect(Math.min(...plot.ys)).toBeLessThan(plot.baseline);
+    // Stored messages too (5 first deliveries), in their own plot.
+    expect((await shownPlot('WebhookItemStored')).max).toBeGreaterThan(0);
+    // Plain words first, the metric's name beside them.
+    const card = page.locator('[data-metric="DuplicateSuppressed"]');
+    expect(await card.locator('.label').textContent()).toBe('Repeats that wrote nothing');
+    expect(await card.locator('.name').textContent()).toBe('DuplicateSuppressed');
+    // The webhook's own duplicate count is shown as a part of it, never beside it as more.
+    const part = page.locator('[data-metric="WebhookItemDeduped"]');
+    expect(await part.getAttribute('class')).toContain('part');
+    expect(await part.locator('.name').textContent()).toContain('part of DuplicateSuppressed');
+    expect(await page.locator('.legend').textContent()).toContain('alarmed on AWS');
+  });
+
   it("shows a small campaign's progress to 100%", async () => {
     const contacts = Array.from({ length: 24 }, (_, i) => phoneAt(9000 + i));
     const { campaignId } = await createCampaign(runtime, apiKey, PHONE_NUMBER_ID, contacts, 'dash');
@@ -163,22 +197,39 @@ describe('local dashboard in headless chromium', () => {
     expect(Object.keys(openapi.json.paths as object)).toContain('/webhooks/whatsapp');
   });
 
-  it('lists the simulator faults, and a PUT says what it replaced', async () => {
+  it('lists only the armed simulator faults, and a PUT merges into them', async () => {
     await http(runtime.simUrl, 'PUT', '/_sim/faults', { body: { whatsapp: { errorRate: 0.2 } } });
     const put = await http(runtime.simUrl, 'PUT', '/_sim/faults', {
       body: { whatsapp: { latencyMs: 5 } },
     });
     expect(put.status).toBe(200);
-    expect(put.json).toMatchObject({
-      replaced: { whatsapp: { errorRate: 0.2 } },
-      faults: { whatsapp: { latencyMs: 5, errorRate: 0 } },
-    });
+    expect(put.json).toEqual({ faults: { whatsapp: { errorRate: 0.2, latencyMs: 5 } } });
     const listed = await http(runtime.simUrl, 'GET', '/_sim/faults');
-    expect(listed.json).toMatchObject({ faults: { whatsapp: { latencyMs: 5, errorRate: 0 } } });
+    expect(listed.json).toEqual({ faults: { whatsapp: { errorRate: 0.2, latencyMs: 5 } } });
     await http(runtime.simUrl, 'DELETE', '/_sim/faults');
-    expect((await http(runtime.simUrl, 'GET', '/_sim/faults')).json).toMatchObject({
-      faults: { whatsapp: { latencyMs: 0 } },
+    expect((await http(runtime.simUrl, 'GET', '/_sim/faults')).json).toEqual({ faults: {} });
+  });
+
+  it("shows the runtime's clock, moved by /_local/clock/advance", async () => {
+    const advanced = await http(runtime.apiUrl, 'POST', '/_local/clock/advance', {
+      body: { seconds: 3600 },
     });
+    expect(advanced.status).toBe(200);
+    const runtimeNow = String(advanced.json.now).replace('T', ' ').slice(0, 16);
+    await pollUntil(
+      async () => ((await page.locator('#clock').textContent()) ?? '').startsWith(runtimeNow),
+      { description: `the header clock to show ${runtimeNow}` },
+    );
+    // The campaign above may have jumped the clock already (unknown outcomes): the lead is the total.
+    const lead = Number(advanced.json.offsetSeconds);
+    expect(lead).toBeGreaterThanOrEqual(3600);
+    await pollUntil(
+      async () =>
+        ((await page.locator('#offset').textContent()) ?? '').includes(
+          `${lead.toLocaleString('en')} s ahead`,
+        ),
+      { description: `the header to say the clock is ${lead} s ahead` },
+    );
   });
 
   it('clears one failpoint by name and leaves the others armed', async () => {
@@ -198,7 +249,7 @@ describe('local dashboard in headless chromium', () => {
       name: string;
       armed: { probability: number } | null;
     }>;
-    expect(points.find((p) => p.name === first)?.armed?.probability).toBe(0);
+    expect(points.find((p) => p.name === first)?.armed).toBeNull();
     expect(points.find((p) => p.name === second)?.armed?.probability).toBe(1);
     const unknown = await http(runtime.apiUrl, 'DELETE', '/_local/failpoints/no.such.point');
     expect(unknown.status).toBe(404);

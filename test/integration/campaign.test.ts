@@ -260,7 +260,8 @@ const senderDeps = (whatsapp: WhatsAppSender, owner: string) =>
 const simClient = () => simClientOf(simUrl);
 const ledgerFor = (campaignId: string) => ledgerOf(simUrl, campaignId);
 
-async function setFaults(faults: Record<string, number>) {
+/** Merges into the simulator's armed faults; `null` clears them. */
+async function setFaults(faults: Record<string, number> | null) {
   await fetch(`${simUrl}/_sim/faults`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -335,7 +336,7 @@ describe('sending', () => {
       });
       expect(outcome).toBe('unknown');
     } finally {
-      await setFaults({});
+      await setFaults(null);
     }
     const key = recipientKey(tenant.tenantId, id, phone);
     expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'sending' });

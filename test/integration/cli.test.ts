@@ -29,9 +29,11 @@ import { systemClock } from '../../functions/kernel/clock.js';
 import { queueUrl, tableName } from '../../functions/kernel/config.js';
 import { ensureFifoQueue, localSqsClient } from '../../lib/local/provision.js';
 import { localQueue } from '../../lib/local/resources.js';
+import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { startSqsEmulator } from '../../lib/local/sqs-emulator.js';
 import { functions as manifestFunctions, queues } from '../../lib/manifest.js';
 import { freePorts } from '../support/free-port.js';
+import { tsxCommand } from '../support/local-runtime.js';
 import { cli, cliWith } from './cli-support.js';
 import { createTenant, tenantConversations } from './inbound-support.js';
 
@@ -125,8 +127,18 @@ describe('onceflow import conversations', () => {
     const second = await cli('import', 'conversations', file, '--execute');
 
     // Assert: one conversation per person; the second run writes nothing new
-    expect(first.json.result).toEqual({ written: 5, alreadyThere: 0, conversations: 2 });
-    expect(second.json.result).toEqual({ written: 0, alreadyThere: 5, conversations: 2 });
+    expect(first.json.result).toEqual({
+      written: 5,
+      alreadyThere: 0,
+      withJobs: 0,
+      conversations: 2,
+    });
+    expect(second.json.result).toEqual({
+      written: 0,
+      alreadyThere: 5,
+      withJobs: 0,
+      conversations: 2,
+    });
     const conversations = await tenantConversations(tenant.tenantId);
     expect(conversations).toHaveLength(2);
     expect(conversations.map((c) => Number(c.messageCount)).sort()).toEqual([1, 4]);
@@ -150,6 +162,129 @@ describe('onceflow import conversations', () => {
     expect(inspected.json.tenantId).toBe(tenant.tenantId);
     const missing = await cli('inspect', 'webhook', 'wamid.nothing', '--tenant', tenant.tenantId);
     expect(missing.code).toBe(1);
+  });
+});
+
+describe('onceflow import conversations, as text', () => {
+  it('prints a summary with counts said right, not a line per person', async () => {
+    const tenant = await createTenant('IL');
+    const file = join(mkdtempSync(join(tmpdir(), 'onceflow-import-')), 'one.jsonl');
+    writeFileSync(
+      file,
+      `${JSON.stringify({
+        tenantId: tenant.tenantId,
+        legacyId: 'one',
+        identifiers: ['0501112233'],
+        messages: [
+          {
+            providerMessageId: 'wamid.one',
+            direction: 'in',
+            channel: 'whatsapp',
+            body: 'hi',
+            createdAt: '2026-01-02T03:04:05Z',
+          },
+        ],
+      })}\n`,
+    );
+    const { command, args } = tsxCommand('bin/cli.ts');
+    const endpoints = inject('onceflowEndpoints');
+    const out = await _run(command, [...args, 'import', 'conversations', file], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        DYNAMODB_PORT: _port(endpoints.dynamodb),
+        SQS_PORT: _port(endpoints.sqs),
+      },
+    });
+    const lines = out.stdout.trim().split('\n');
+    expect(lines).toContain('1 legacy conversation → 1 person, 1 message');
+    expect(lines).toContain('0 rows refused');
+    expect(out.stdout).not.toMatch(/\*\*\*33/);
+  });
+});
+
+describe('onceflow finds its runtime', () => {
+  const dataDirWith = (ports: { dynamodb: number; sqs: number }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'onceflow-data-'));
+    writeFileSync(
+      join(dir, 'runtime.json'),
+      JSON.stringify({ pid: process.pid, startedAt: '', ports: { api: 1, sim: 2, ...ports } }),
+    );
+    return dir;
+  };
+
+  it("reads the running runtime's ports from its data directory", async () => {
+    const endpoints = inject('onceflowEndpoints');
+    const dir = dataDirWith({
+      dynamodb: Number(_port(endpoints.dynamodb)),
+      sqs: Number(_port(endpoints.sqs)),
+    });
+    const answer = await cliWith(
+      { DYNAMODB_PORT: '', SQS_PORT: '', ONCEFLOW_DATA_DIR: dir },
+      'inspect',
+      'webhook',
+      'm_nothing',
+    );
+    // Reached DynamoDB and found nothing (exit 1 with the "no stored" line), not a connection error.
+    expect(answer.stderr.trim()).toBe('no stored webhook message m_nothing');
+  });
+
+  it('says in one line that `npm start` is not running, with the ports it tried', async () => {
+    const [dynamodb = 0, sqs = 0] = await freePorts(2);
+    const dir = dataDirWith({ dynamodb, sqs });
+    const answer = await cliWith(
+      { DYNAMODB_PORT: '', SQS_PORT: '', ONCEFLOW_DATA_DIR: dir },
+      'dlq',
+      'list',
+      'jobs',
+    );
+    expect(answer.code).toBe(1);
+    const lines = answer.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('is `npm start` running?');
+    expect(lines[0]).toContain(`DynamoDB ${dynamodb}, SQS ${sqs}`);
+    expect(lines[0]).toContain(join(dir, 'runtime.json'));
+  });
+
+  it('says in one line what --stack is missing without AWS credentials', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'onceflow-home-'));
+    const answer = await cliWith(
+      {
+        HOME: home,
+        AWS_CONFIG_FILE: join(home, 'none'),
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_SESSION_TOKEN: '',
+        AWS_PROFILE: '',
+        AWS_REGION: '',
+        AWS_DEFAULT_REGION: '',
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+        AWS_WEB_IDENTITY_TOKEN_FILE: '',
+      },
+      '--stack',
+      'onceflow-prod',
+      'dlq',
+      'list',
+      'jobs',
+    );
+    expect(answer.code).toBe(1);
+    const lines = answer.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toBe(
+      'onceflow: --stack onceflow-prod needs a region (set AWS_REGION, or a profile with a region) and AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+    );
+  });
+
+  it('help shows each default once, in words', async () => {
+    const { command, args } = tsxCommand('bin/cli.ts');
+    const out = await _run(command, [...args, 'import', 'conversations', '--help'], {
+      cwd: PROJECT_ROOT,
+    });
+    expect(out.stdout).toContain('write (default: dry run)');
+    expect(out.stdout).not.toContain('(default: false)');
   });
 });
 

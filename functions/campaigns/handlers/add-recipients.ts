@@ -4,29 +4,30 @@
  */
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
-import { withIdempotencyKey } from '../../kernel/idempotency-key.js';
+import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { sha256Hex } from '../../kernel/secrets.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { addRecipients } from '../campaign-store.js';
 import { campaignStore } from '../deps.js';
 import { addRecipientsSchema } from '../schemas.js';
 
-export const handler = httpHandler(async (request) => {
+/** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
+const idempotencyKey = idempotencyKeyed((request) => authenticate(request, 'api'));
+
+export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   const body = parseJsonBody(request, addRecipientsSchema);
-  return withIdempotencyKey(request, tenantId, async () => {
-    const tenant = await tenantStore().get(tenantId);
-    if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
-    const key = request.headers['idempotency-key'];
-    const result = await addRecipients(
-      campaignStore(),
-      tenant,
-      campaignId,
-      body.recipients,
-      body.skipInvalid === true,
-      key ? sha256Hex(`${campaignId}|page|${key}`) : undefined,
-    );
-    return { status: 200, body: { campaignId, ...result } };
-  });
+  const tenant = await tenantStore().get(tenantId);
+  if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
+  const key = request.headers['idempotency-key'];
+  const result = await addRecipients(
+    campaignStore(),
+    tenant,
+    campaignId,
+    body.recipients,
+    body.skipInvalid === true,
+    key ? sha256Hex(`${campaignId}|page|${key}`) : undefined,
+  );
+  return { status: 200, body: { campaignId, ...result } };
 });

@@ -5,34 +5,35 @@
  */
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
-import { withIdempotencyKey } from '../../kernel/idempotency-key.js';
+import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { sha256Hex } from '../../kernel/secrets.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { campaignIdFor, createCampaign } from '../campaign-store.js';
 import { campaignStore } from '../deps.js';
 import { createCampaignSchema } from '../schemas.js';
 
-export const handler = httpHandler(async (request) => {
+/** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
+const idempotencyKey = idempotencyKeyed((request) => authenticate(request, 'api'));
+
+export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const tenantId = await authenticate(request, 'api');
   const body = parseJsonBody(request, createCampaignSchema);
-  return withIdempotencyKey(request, tenantId, async () => {
-    const tenant = await tenantStore().get(tenantId);
-    if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
-    const store = campaignStore();
-    const key = request.headers['idempotency-key'];
-    const campaignId = campaignIdFor(
-      tenantId,
-      key,
-      store.clock.now(),
-      sha256Hex(JSON.stringify(body)),
-    );
-    const result = await createCampaign(
-      store,
-      tenant,
-      campaignId,
-      body,
-      key ? sha256Hex(`create|${key}`) : undefined,
-    );
-    return { status: 201, body: result };
-  });
+  const tenant = await tenantStore().get(tenantId);
+  if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
+  const store = campaignStore();
+  const key = request.headers['idempotency-key'];
+  const campaignId = campaignIdFor(
+    tenantId,
+    key,
+    store.clock.now(),
+    sha256Hex(JSON.stringify(body)),
+  );
+  const result = await createCampaign(
+    store,
+    tenant,
+    campaignId,
+    body,
+    key ? sha256Hex(`create|${key}`) : undefined,
+  );
+  return { status: 201, body: result };
 });

@@ -6,11 +6,15 @@
  */
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
+import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { fanoutDeps } from '../deps.js';
 import { retryUnknownRecipient } from '../operator-retry.js';
 
-export const handler = httpHandler(async (request) => {
+/** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
+const idempotencyKey = idempotencyKeyed((request) => authenticate(request, 'api'));
+
+export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
   // A phone has a `+` (and operators paste it in other formats): the retry normalises and checks it.

@@ -3,11 +3,15 @@
  * validation of `{"userIds": [...]}` (`source: pre_call_validation`).
  */
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
+import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { ledgerDeps, operatorTenant } from '../deps.js';
 import { ledgerPathParam, validateBody } from '../schemas.js';
 import { validateQueue } from '../validation.js';
 
-export const handler = httpHandler(async (request) => {
+/** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
+const idempotencyKey = idempotencyKeyed(operatorTenant);
+
+export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const tenantId = await operatorTenant(request);
   const queueType = ledgerPathParam(request, 'queueType');
   const { userIds } = parseJsonBody(request, validateBody);

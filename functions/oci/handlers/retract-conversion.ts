@@ -2,12 +2,16 @@
 
 import { systemClock } from '../../kernel/clock.js';
 import { httpHandler } from '../../kernel/http.js';
+import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { authenticate } from '../../tenants/index.js';
 import { ociStore } from '../deps.js';
 import { retractConversion } from '../retraction.js';
 import { idParam } from '../schemas.js';
 
-export const handler = httpHandler(async (request) => {
+/** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
+const idempotencyKey = idempotencyKeyed((request) => authenticate(request, 'api'));
+
+export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const tenantId = await authenticate(request, 'api');
   const conversionId = idParam(request, 'conversionId');
   const answer = await retractConversion(

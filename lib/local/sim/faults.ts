@@ -1,8 +1,15 @@
 /**
  * The fault settings of the provider simulators, one schema per provider key of
- * `PUT /_sim/faults` (`whatsapp`, `googleAds`), and a small store each simulator keeps its
- * current settings in. A Google Ads simulator takes `googleAdsFaultsSchema` from here, so both
- * providers read the same body the same way.
+ * `PUT /_sim/faults` (`whatsapp`, `googleAds`, `openai`), and a small store each simulator keeps its
+ * current settings in, so every provider reads the same body the same way:
+ *
+ * - a PUT **merges** into what is armed: `{"whatsapp": {"undeliverableNumbers": [...]}}` keeps an
+ *   earlier `errorRate`; a field set back to its default (`"errorRate": 0`, `[]`) disarms it, and a
+ *   provider set to `null` is cleared;
+ * - the listing shows only what is **armed** (fields that differ from their defaults), never
+ *   `errorRate: 0` ghosts;
+ * - faults live in memory: a restart of the runtime starts with none armed, while what the providers
+ *   accepted (their journals, `journal.ts`) survives it.
  */
 import * as z from 'zod';
 
@@ -51,17 +58,47 @@ export const googleAdsFaultsSchema = z
   })
   .strict();
 
-/** Current settings of one provider; `set` validates (throwing names the bad field). */
-export class FaultStore<S extends z.ZodType<object>> {
+export const openaiFaultsSchema = z
+  .object({
+    /** Share of completions answered 500 `server_error`. */
+    errorRate: rate.default(0),
+    latencyMs: z.number().int().min(0).max(60_000).default(0),
+  })
+  .strict();
+
+/**
+ * The settings of one provider: `get` is every setting in effect (defaults included), `armed` only
+ * those that differ from their defaults. `set` merges and validates (throwing names the bad field);
+ * nothing changes when the body is refused.
+ */
+export class FaultStore<S extends z.ZodType<Record<string, unknown>>> {
+  private readonly defaults: z.output<S>;
   private current: z.output<S>;
   constructor(private readonly schema: S) {
-    this.current = schema.parse({});
+    this.defaults = schema.parse({});
+    this.current = this.defaults;
   }
   get(): z.output<S> {
     return this.current;
   }
+  armed(): Partial<z.output<S>> {
+    return Object.fromEntries(
+      Object.entries(this.current).filter(
+        ([field, value]) =>
+          JSON.stringify(value) !==
+          JSON.stringify((this.defaults as Record<string, unknown>)[field]),
+      ),
+    ) as Partial<z.output<S>>;
+  }
   set(input: unknown): z.output<S> {
-    const parsed = this.schema.safeParse(input ?? {});
+    if (input === null) {
+      this.clear();
+      return this.current;
+    }
+    if (typeof input !== 'object' || Array.isArray(input)) {
+      throw new Error('(faults): expected an object of settings, or null to clear them');
+    }
+    const parsed = this.schema.safeParse({ ...this.current, ...input });
     if (!parsed.success) {
       throw new Error(
         parsed.error.issues
@@ -73,6 +110,6 @@ export class FaultStore<S extends z.ZodType<object>> {
     return this.current;
   }
   clear(): void {
-    this.current = this.schema.parse({});
+    this.current = this.defaults;
   }
 }

@@ -552,5 +552,8 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
     clearFaults() {
       faults.clear();
     },
+    getFaults() {
+      return faults.armed();
+    },
   };
 };

@@ -37,12 +37,15 @@ export interface SimulatorModule {
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   /** `POST /_sim/reset`: forget every ledger. */
   reset?(): void | Promise<void>;
-  /** `PUT /_sim/faults`: this module's part of the body (validate it; throw to refuse). */
+  /**
+   * `PUT /_sim/faults`: this module's part of the body, merged into what is armed (`null` clears
+   * it); validate it and throw to refuse. `faults.ts` `FaultStore` does all of it.
+   */
   setFaults?(faults: unknown): void | Promise<void>;
   /** `DELETE /_sim/faults`. */
   clearFaults?(): void | Promise<void>;
-  /** `GET /_sim/faults`: the settings in effect (defaults when none were set). */
-  getFaults?(): unknown;
+  /** `GET /_sim/faults`: only the settings that are armed (differ from the defaults). */
+  getFaults?(): Record<string, unknown>;
   /** Called on runtime stop: cancel pending timers (e.g. delayed status webhooks). */
   close?(): void | Promise<void>;
 }

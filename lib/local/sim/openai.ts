@@ -11,12 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { readJson, sendJson } from '../http-util.js';
+import { FaultStore, openaiFaultsSchema } from './faults.js';
 import type { SimulatorFactory } from './index.js';
-
-interface Faults {
-  errorRate: number;
-  latencyMs: number;
-}
 
 interface Completion {
   readonly id: string;
@@ -72,7 +68,7 @@ function openAiError(res: ServerResponse, status: number, message: string, type:
 
 export const openaiSimulator: SimulatorFactory = () => {
   const ledger: Completion[] = [];
-  let faults: Faults = { errorRate: 0, latencyMs: 0 };
+  const faults = new FaultStore(openaiFaultsSchema);
   return {
     name: 'openai',
     async handle(req, res, url) {
@@ -117,8 +113,9 @@ export const openaiSimulator: SimulatorFactory = () => {
         );
         return true;
       }
-      if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-      if (Math.random() < faults.errorRate) {
+      const { latencyMs, errorRate } = faults.get();
+      if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+      if (Math.random() < errorRate) {
         openAiError(
           res,
           500,
@@ -157,26 +154,14 @@ export const openaiSimulator: SimulatorFactory = () => {
     reset() {
       ledger.length = 0;
     },
-    setFaults(raw) {
-      const f = (raw ?? {}) as Partial<Record<keyof Faults, unknown>>;
-      const next = { ...faults };
-      if (f.errorRate !== undefined) {
-        if (typeof f.errorRate !== 'number' || f.errorRate < 0 || f.errorRate > 1)
-          throw new Error('errorRate must be 0..1');
-        next.errorRate = f.errorRate;
-      }
-      if (f.latencyMs !== undefined) {
-        if (typeof f.latencyMs !== 'number' || f.latencyMs < 0 || f.latencyMs > 60_000)
-          throw new Error('latencyMs must be 0..60000');
-        next.latencyMs = f.latencyMs;
-      }
-      faults = next;
+    setFaults(input) {
+      faults.set(input);
     },
     clearFaults() {
-      faults = { errorRate: 0, latencyMs: 0 };
+      faults.clear();
     },
     getFaults() {
-      return faults;
+      return faults.armed();
     },
   };
 };

@@ -512,7 +512,7 @@ export const whatsappSimulator: SimulatorFactory = (context: SimulatorContext) =
       faults.clear();
     },
     getFaults() {
-      return faults.get();
+      return faults.armed();
     },
     close() {
       closed = true;

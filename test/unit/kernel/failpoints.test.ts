@@ -3,6 +3,7 @@ import {
   armFailpoints,
   clearFailpoints,
   defineFailpoint,
+  disarmFailpoint,
   FailpointCrashError,
   failpoint,
   listFailpoints,
@@ -70,5 +71,20 @@ describe('failpoints', () => {
     }
     expect(fired).toBeGreaterThan(450);
     expect(fired).toBeLessThan(750);
+  });
+
+  it('a point disarmed by name, at probability 0 or with its times used up is not listed armed', () => {
+    const armedOf = () => listFailpoints().find((p) => p.name === point)?.armed;
+    armFailpoints({ [point]: { probability: 1 } });
+    disarmFailpoint(point);
+    expect(armedOf()).toBeNull();
+    expect(() => failpoint(point)).not.toThrow();
+    armFailpoints({ [point]: { probability: 1 } });
+    armFailpoints({ [point]: { probability: 0 } });
+    expect(armedOf()).toBeNull();
+    armFailpoints({ [point]: { probability: 1, times: 1 } });
+    expect(() => failpoint(point)).toThrow(FailpointCrashError);
+    expect(armedOf()).toBeNull();
+    expect(() => disarmFailpoint('test.unit.typo')).toThrow(UnknownFailpointError);
   });
 });
