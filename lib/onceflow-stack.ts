@@ -40,7 +40,7 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { reconcileWindowProblem } from '../functions/kernel/config.js';
+import { reconcileWindowProblem } from '../functions/campaigns/index.js';
 import {
   checkVersion,
   isRefused,

@@ -4,14 +4,13 @@
  * then follows `mergedInto` (see `store-message.ts`).
  */
 
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from '../kernel/batch-get.js';
 import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import type { PersonIdentity } from './identity.js';
 import {
   conversationKey,
   isKeyItem,
-  type Key,
   type KeyItem,
   keys,
   type LinkItem,
@@ -22,26 +21,21 @@ import type { ConversationsStoreContext } from './merge.js';
 
 export type { KeyItem };
 
-/** The key items of `keys` that exist, by key (one strongly consistent batch read; ≤ 100 keys). */
+/** The key items of `keys` that exist, by key (strongly consistent batch reads). */
 export async function readKeyItems(
   ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
   conversationKeys: readonly string[],
 ): Promise<Map<string, KeyItem>> {
   const found = new Map<string, KeyItem>();
   if (conversationKeys.length === 0) return found;
-  let request: Record<string, { Keys: Key[]; ConsistentRead: boolean }> = {
-    [ctx.table]: { Keys: conversationKeys.map(keys.conversationKey), ConsistentRead: true },
-  };
-  // A batch may leave keys unprocessed under load; read them again until none is left.
-  for (let round = 0; round < 10 && Object.keys(request).length > 0; round++) {
-    const out = await ctx.ddb.send(new BatchGetCommand({ RequestItems: request }));
-    for (const raw of out.Responses?.[ctx.table] ?? []) {
-      const item = toKeyItem(raw);
-      if (item) found.set(item.key, item);
-    }
-    request = (out.UnprocessedKeys ?? {}) as typeof request;
+  for (const raw of await batchGetAll(
+    ctx.ddb,
+    ctx.table,
+    conversationKeys.map(keys.conversationKey),
+  )) {
+    const item = toKeyItem(raw);
+    if (item) found.set(item.key, item);
   }
-  if (Object.keys(request).length > 0) throw new Error('key items left unprocessed');
   return found;
 }
 
@@ -85,20 +79,11 @@ export async function resolveRoute(
   const alias = person.aliases[0];
   if (!e164 && alias) {
     const aliasRouteKey = conversationKey(tenantId, { alias });
-    const out = await ddb.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: {
-            Keys: [
-              ...person.aliases.map((a) => keys.link(tenantId, a)),
-              keys.conversationKey(aliasRouteKey),
-            ],
-            ConsistentRead: true,
-          },
-        },
-      }),
-    );
-    const items = out.Responses?.[table] ?? [];
+    // Every key answered: one DynamoDB left unprocessed is read again, never taken as absent.
+    const items = await batchGetAll(ddb, table, [
+      ...person.aliases.map((a) => keys.link(tenantId, a)),
+      keys.conversationKey(aliasRouteKey),
+    ]);
     // The first alias (in the payload's sorted order) that is linked decides the phone.
     const links = new Map(linksOf(items).map((l) => [l.alias, l]));
     const via = person.aliases.find((a) => links.has(a));
@@ -131,20 +116,10 @@ export async function resolveRoute(
       ...(existing ? { existing } : {}),
     };
   }
-  const out = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [table]: {
-          Keys: [
-            keys.conversationKey(routeKey),
-            ...person.aliases.map((a) => keys.link(tenantId, a)),
-          ],
-          ConsistentRead: true,
-        },
-      },
-    }),
-  );
-  const items = out.Responses?.[table] ?? [];
+  const items = await batchGetAll(ddb, table, [
+    keys.conversationKey(routeKey),
+    ...person.aliases.map((a) => keys.link(tenantId, a)),
+  ]);
   const raw = items.find(isKeyItem);
   const existing = raw ? toKeyItem(raw) : undefined;
   const linked = new Set(

@@ -19,12 +19,7 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { writeAtomically } from '../kernel/atomic.js';
-import {
-  type ConditionalUpdateInput,
-  conditionalUpdate,
-  conditionalUpdateWrite,
-} from '../kernel/conditional-update.js';
+import { conditionalUpdate, conditionalUpdateWith } from '../kernel/conditional-update.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, leaseHeldBy } from '../kernel/lease.js';
 import { queryAll, queryItems } from '../kernel/paginate.js';
@@ -254,7 +249,7 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
       set: { status: 'running', updatedAt: iso(now) },
       increment: 'attempts',
       update: keepSwept(ring.messageId, expiresAt),
-      also: { condition: claimable.expression, names: claimable.names, values: claimable.values },
+      also: claimable,
     });
     if (!claim.claimed) {
       const job = jobsOf(this.parsed(claim.current)).find((j) => j.jobType === ring.jobType);
@@ -323,7 +318,8 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
     let seen: H | undefined = input.message;
     for (let attempt = 0; attempt < 5; attempt++) {
       const { others, settled } = othersSettled(seen, ring.jobType);
-      const update: ConditionalUpdateInput = {
+      const out = await conditionalUpdateWith(this.ddb, {
+        label: 'job',
         table: this.table,
         key: hostKey,
         within: [
@@ -336,24 +332,15 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
         ...(settled ? { remove: ['sweepPk', 'sweepAt'] } : {}),
         conditions: [
           running,
-          { expression: held.condition, names: held.names, values: held.values },
+          held,
           ...(settled && others.length > 0 ? [settledGuard(others)] : []),
         ],
-      };
-      let current: H | undefined;
-      if (records.length > 0) {
-        const out = await writeAtomically(this.ddb, [
-          conditionalUpdateWrite('job', update),
-          ...records,
-        ]);
-        if (out.ok) return { applied: true };
-        current = out.failed === 'job' ? this.parsed(out.current) : undefined;
-        if (out.failed !== 'job') return { applied: false };
-      } else {
-        const out = await conditionalUpdate(this.ddb, update);
-        if (out.applied) return { applied: true };
-        current = this.parsed(out.current);
-      }
+        with: records,
+      });
+      if (out.applied) return { applied: true };
+      // A record's own condition refused the transaction: nothing of it was written.
+      if (out.failed !== 'job') return { applied: false };
+      const current = this.parsed(out.current);
       const result: JobWriteResult<H> = { applied: false, ...(current ? { current } : {}) };
       // Still ours and running: only the guard on the other jobs failed; write again knowing them.
       const job = jobsOf(current).find((j) => j.jobType === ring.jobType);
