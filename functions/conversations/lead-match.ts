@@ -3,7 +3,7 @@
  * into the phone's, then attaches the conversation to the lead owning the phone, if any.
  */
 
-import type { JobWork } from '../jobs/index.js';
+import type { JobWork, WorkDone } from '../jobs/index.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import type { ConversationStore } from './conversation-store.js';
 import { conversationKey, type MessageItem } from './items.js';
@@ -17,7 +17,7 @@ export const AFTER_LEAD_ATTACH = defineFailpoint(
 export function matchLead(
   deps: ConversationsStoreContext & { readonly store: ConversationStore },
 ): JobWork<MessageItem> {
-  return async (message) => {
+  return async (message): Promise<WorkDone> => {
     const { e164, tenantId } = message;
     if (!e164) return { result: { matched: false, reason: 'no_phone' } };
     const phoneKey = conversationKey(tenantId, { e164 });

@@ -11,6 +11,7 @@ export {
   type Job,
   type JobHost,
   type JobHostItems,
+  type JobResult,
   type JobRing,
   type JobState,
   type JobsAttributes,

@@ -45,6 +45,9 @@ export const keys = {
   isInteraction: (key: Key) => key.sk.startsWith(INTERACTION_PREFIX),
 };
 
+/** What a job's work answered, kept on its entry: a few scalars (labels, ids, counts). */
+export type JobResult = Readonly<Record<string, string | number | boolean>>;
+
 /** One entry of the host item's `jobs` map. */
 export interface JobState {
   readonly status: JobStatus;
@@ -54,7 +57,7 @@ export interface JobState {
   readonly leaseOwner?: string;
   readonly leaseExpiresAt?: number;
   readonly error?: string;
-  readonly result?: Readonly<Record<string, unknown>>;
+  readonly result?: JobResult;
 }
 
 export type JobsMap = Readonly<Partial<Record<JobType, JobState>>>;
@@ -117,6 +120,17 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+function scalars(raw: Record<string, unknown>): JobResult {
+  return Object.fromEntries(
+    Object.entries(raw).filter(
+      (entry): entry is [string, string | number | boolean] =>
+        typeof entry[1] === 'string' ||
+        typeof entry[1] === 'number' ||
+        typeof entry[1] === 'boolean',
+    ),
+  );
+}
+
 function parseJobState(raw: unknown): JobState | undefined {
   if (!isObject(raw) || typeof raw.status !== 'string' || !STATUSES.has(raw.status))
     return undefined;
@@ -124,7 +138,7 @@ function parseJobState(raw: unknown): JobState | undefined {
     leaseOwner: str(raw.leaseOwner),
     leaseExpiresAt: num(raw.leaseExpiresAt),
     error: str(raw.error),
-    result: isObject(raw.result) ? raw.result : undefined,
+    result: isObject(raw.result) ? scalars(raw.result) : undefined,
   };
   return {
     status: raw.status as JobStatus,

@@ -34,6 +34,7 @@ import {
   type Job,
   type JobHost,
   type JobHostItems,
+  type JobResult,
   type JobRing,
   type JobState,
   type JobType,
@@ -124,7 +125,7 @@ export interface JobStore<H extends JobHost> {
   /** `running → done`, only by the lease holder; `records` commit in the same transaction. */
   complete(
     input: SettleInput<H> & {
-      result: Readonly<Record<string, unknown>>;
+      result: JobResult;
       records?: readonly InteractionRecord[];
     },
   ): Promise<JobWriteResult<H>>;
@@ -168,7 +169,7 @@ const jobEntry = (type: JobType) => ['jobs', type] as const;
  */
 function jobGuard(
   build: (job: (type: JobType, attr: string) => string) => string,
-  values: Record<string, unknown> = {},
+  values: Item = {},
 ): Condition {
   const names: Record<string, string> = {};
   const job = (type: JobType, attr: string) => {
@@ -264,7 +265,7 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
 
   complete(
     input: SettleInput<H> & {
-      result: Readonly<Record<string, unknown>>;
+      result: JobResult;
       records?: readonly InteractionRecord[];
     },
   ): Promise<JobWriteResult<H>> {
@@ -296,7 +297,7 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
   private async settle(
     input: SettleInput<H> & {
       to: 'done' | 'failed';
-      set: Record<string, unknown>;
+      set: Item;
       remove: readonly string[];
       records: readonly InteractionRecord[];
     },
@@ -382,7 +383,7 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
   }): Promise<boolean> {
     const jobs = jobsOf(input.message);
     const stale = jobs.filter((job) => input.staleReset.some((s) => s.jobType === job.jobType));
-    const values: Record<string, unknown> = { ':seenAt': input.message.sweepAt };
+    const values: Item = { ':seenAt': input.message.sweepAt };
     const asSeen = jobGuard((j) => {
       const guards = ['sweepAt = :seenAt'];
       for (const job of jobs) {

@@ -3,10 +3,10 @@
  * it) and a run id, do the work and return its result, plus any records that must commit with
  * `done`. A work takes what else it needs (its stores, its clock) from whoever registers it.
  */
-import type { InteractionRecord, JobHost } from './items.js';
+import type { InteractionRecord, JobHost, JobResult } from './items.js';
 
 export interface WorkDone {
-  readonly result: Readonly<Record<string, unknown>>;
+  readonly result: JobResult;
   /** Written in the same transaction as `done`, beside the host (once: a retry finds them). */
   readonly records?: readonly InteractionRecord[];
 }
