@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { E2E_RUNTIME } from './test/support/e2e-runtime.js';
 
 /**
  * Four projects, run one at a time with `vitest run --project <name>`:
@@ -6,7 +7,10 @@ import { defineConfig } from 'vitest/config';
  * - integration: real DynamoDB Local + SQS emulator, started once per run by the global setup
  *   (tables and queues provisioned from the manifest); each test file gets their environment.
  * - infra: CDK assertions and cdk-nag, no emulators.
- * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time.
+ * - e2e: the local runtime started as `npm start` would, over HTTP; one file at a time. Its
+ *   functions run from the deployed bundles (`ONCEFLOW_RUNTIME=bundles`; the shell may say
+ *   `sources`), built once by the global setup (`test/support/e2e-global-setup.ts`) and cached by
+ *   content.
  */
 /**
  * Tests run on the developer's Node (20.19+, `engines` in package.json; the Lambdas run Node.js 24):
@@ -51,8 +55,9 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          env,
+          env: { ...env, ONCEFLOW_RUNTIME: E2E_RUNTIME },
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/e2e-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -496,13 +496,24 @@ reconcile
 program
   .command('docs')
   .description(
-    "regenerate docs/openapi.json, docs/api.md's route table and docs/runbook.md's metrics table",
+    "regenerate docs/openapi.json, docs/api.md's route table, docs/runbook.md's metrics table and docs/deploy.md's cost table",
   )
   .action(async () => {
     const { generatedDocs } = await import('../lib/docs.js');
     const files = generatedDocs((path) => readFileSync(path, 'utf8'));
     for (const file of files) writeFileSync(file.path, file.text);
-    process.stdout.write(`wrote ${files.map((f) => f.path).join(', ')}\n`);
+    // The alarm, secret and key figures of docs/deploy.md, counted from the synthesized template
+    // (checked by test/infra/stack-costs.test.ts).
+    const { countStack, renderCostTable, withCostTable } = await import('../lib/stack-costs.js');
+    const { App } = await import('aws-cdk-lib');
+    const { Template } = await import('aws-cdk-lib/assertions');
+    const { OnceflowStack } = await import('../lib/onceflow-stack.js');
+    const cdkJson = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context?: object };
+    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+    const counts = countStack(Template.fromStack(new OnceflowStack(app, 'Docs')).toJSON());
+    const deploy = readFileSync('docs/deploy.md', 'utf8');
+    writeFileSync('docs/deploy.md', withCostTable(deploy, renderCostTable(counts)));
+    process.stdout.write(`wrote ${[...files.map((f) => f.path), 'docs/deploy.md'].join(', ')}\n`);
   });
 
 /** Phones stay out of terminal scrollback: the last two digits are enough to match a ticket. */

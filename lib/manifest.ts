@@ -47,7 +47,11 @@ export interface TableSpec {
 }
 
 export interface QueueSpec {
-  /** Seconds a received message stays invisible; must exceed the consumer's timeout. */
+  /**
+   * Seconds a received message stays invisible: at least 6x its consumer's timeout (Lambda's rule
+   * for an SQS event source, checked at synth), so a batch Lambda retries after a throttle is
+   * still hidden while it runs.
+   */
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the queue's FIFO dead-letter queue. */
   readonly maxReceiveCount: number;
@@ -93,6 +97,14 @@ export type Trigger =
       readonly kind: 'queue';
       readonly queue: QueueName;
       readonly batchSize: number;
+      /**
+       * The longest one record can take, from the bounds of the code it runs (provider timeouts,
+       * waits, retries). The consumer starts no record with less than this left of its invocation
+       * (the rest of the batch goes back to the queue), so a batch whose records run one after
+       * another (one message group) never outruns the function; the function's timeout must
+       * hold at least one record (checked at synth).
+       */
+      readonly recordSeconds: number;
     }
   | {
       readonly kind: 'schedule';
@@ -116,10 +128,48 @@ export interface FunctionSpec {
   /** @default 512 */
   readonly memoryMb?: number;
   /**
-   * Deployed-only settings (e.g. a provider's public endpoint). The local runtime does not apply
-   * them: there every function shares the process environment, which points at the simulators.
+   * Settings the function reads from its environment (a provider's endpoint, an API version). The
+   * stack sets each one's deployed value; the local runtime gives the function the same template
+   * environment, with a setting's `local` value in place of the deployed one where it has one (the
+   * provider simulator's URL in place of the provider's).
    */
-  readonly environment?: Readonly<Record<string, string>>;
+  readonly environment?: Readonly<Record<string, SettingValue>>;
+}
+
+/** A setting: one value everywhere, or the deployed value and what stands in for it locally. */
+export type SettingValue =
+  | string
+  | { readonly deployed: string; readonly local: LocalSettingValue };
+
+/** A local stand-in: a literal, or a URL on the local provider simulators (`path` appended). */
+export type LocalSettingValue = string | { readonly simulator: string };
+
+/** A function's settings as the stack sets them. */
+export function deployedSettings(
+  environment: FunctionSpec['environment'] = {},
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : value.deployed,
+    ]),
+  );
+}
+
+/** The settings that differ locally, with their local values (`simBaseUrl`: the simulators' origin). */
+export function localSettings(
+  environment: FunctionSpec['environment'] = {},
+  simBaseUrl: string,
+): Record<string, string> {
+  const local: Record<string, string> = {};
+  for (const [name, value] of Object.entries(environment)) {
+    if (typeof value === 'string') continue;
+    local[name] =
+      typeof value.local === 'string'
+        ? value.local
+        : `${simBaseUrl.replace(/\/$/, '')}${value.local.simulator}`;
+  }
+  return local;
 }
 
 /**
@@ -189,9 +239,12 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
 };
 
+// Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
+// (and blocks their FIFO message groups) for this long; records a consumer has no time for are
+// handed back at once instead (`recordSeconds`).
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
-  sends: { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 },
+  sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
 };
 
@@ -315,11 +368,16 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
   processJob: {
     entry: 'functions/conversations/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
-    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10 },
+    // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
+    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
+    // 250 s, so the consumer hands back what it has no 25 s left for.
+    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
     tables: { inbound: 'readWrite' },
     secrets: ['aiApiKey'],
-    environment: { ONCEFLOW_AI_BASE_URL: 'https://api.openai.com' },
-    timeoutSeconds: 60,
+    environment: {
+      ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },
+    },
+    timeoutSeconds: 30,
   },
   recoverJobs: {
     entry: 'functions/conversations/handlers/recover-jobs-schedule.ts',
@@ -368,7 +426,9 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite' },
-    sendsTo: ['fanout'],
+    // It rings only the fan-out, but `fanoutDeps()` reads both queue URLs when it is built: without
+    // `sends` every start, pause and resume fails on AWS (ConfigurationError, 500).
+    sendsTo: ['sends', 'fanout'],
   },
   listCampaigns: {
     entry: 'functions/campaigns/handlers/list-campaigns.ts',
@@ -405,24 +465,38 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
       ],
     },
     tables: { tenants: 'read', campaigns: 'readWrite', idempotency: 'readWrite' },
-    sendsTo: ['sends'],
+    // It sends only, but `fanoutDeps()` reads both queue URLs when it is built (see changeCampaignState).
+    sendsTo: ['sends', 'fanout'],
   },
   fanoutCampaign: {
     entry: 'functions/campaigns/handlers/fanout-campaign.ts',
     description: "Turns one shard of a running campaign's pending recipients into send messages",
-    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1 },
+    // A record: one shard until its 20 s budget is spent (`fanout-campaign.ts`), plus the page in
+    // flight then (a query, a mark, 10 SQS batches of 10, a cursor write: under 5 s): 25 s.
+    trigger: { kind: 'queue', queue: 'fanout', batchSize: 1, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     sendsTo: ['sends', 'fanout'],
-    timeoutSeconds: 60,
+    timeoutSeconds: 30,
   },
   sendCampaignMessage: {
     entry: 'functions/campaigns/handlers/send-campaign-message.ts',
     description: 'Sends one campaign recipient its WhatsApp template, at most once',
-    trigger: { kind: 'queue', queue: 'sends', batchSize: 10 },
+    // A record (`sender.ts`): a send token (waits up to 15 s while a campaign's senders queue for
+    // the number's rate) and the provider call (10 s timeout), then the wamid store: 25 s. Ten
+    // records of one message group run one after another and, under a campaign's load, wait ~12 s
+    // each for their token (1,000 in flight / 80 per s): 125 s, past any sensible timeout, so the
+    // consumer hands back (at once) what it has no 25 s left for. The 30 s timeout leaves 5 s for
+    // the store. A record refused twice in a row retries inline (each retry another token wait and
+    // call): that rare path can still meet the timeout, which then ends it as a crash would (the
+    // claimed contact's outcome is reconciled, `docs/campaigns.md`).
+    trigger: { kind: 'queue', queue: 'sends', batchSize: 10, recordSeconds: 25 },
     tables: { tenants: 'read', campaigns: 'readWrite' },
     secrets: ['whatsappAccessToken'],
-    environment: { WHATSAPP_API_BASE_URL: 'https://graph.facebook.com', ...WHATSAPP_VERSION },
-    timeoutSeconds: 50,
+    environment: {
+      WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
+      ...WHATSAPP_VERSION,
+    },
+    timeoutSeconds: 30,
   },
   recoverCampaigns: {
     entry: 'functions/campaigns/handlers/recover-campaigns.ts',
@@ -512,8 +586,14 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { conversions: 'readWrite' },
     secrets: ['googleAdsOAuthClient', 'googleAdsDeveloperToken'],
     environment: {
-      GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
-      GOOGLE_ADS_OAUTH_TOKEN_URL: 'https://oauth2.googleapis.com/token',
+      GOOGLE_ADS_API_BASE_URL: {
+        deployed: 'https://googleads.googleapis.com',
+        local: { simulator: '' },
+      },
+      GOOGLE_ADS_OAUTH_TOKEN_URL: {
+        deployed: 'https://oauth2.googleapis.com/token',
+        local: { simulator: '/token' },
+      },
       ...GOOGLE_ADS_VERSION,
     },
     timeoutSeconds: 300,
@@ -622,16 +702,20 @@ export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string
 }
 
 /** The function declared as the HTTP API's `$default` route, if any (at most one). */
-export function defaultRouteFunction(): string | undefined {
-  const names = Object.entries(functions)
+export function defaultRouteFunction(
+  of: Readonly<Record<string, FunctionSpec>> = functions,
+): string | undefined {
+  const names = Object.entries(of)
     .filter(([, spec]) => spec.trigger.kind === 'http' && spec.trigger.defaultRoute === true)
     .map(([name]) => name);
   if (names.length > 1) throw new Error(`only one function may be the $default route: ${names}`);
   return names[0];
 }
 
-export function httpRoutes(): Array<HttpRoute & { functionName: string }> {
-  return Object.entries(functions).flatMap(([functionName, spec]) =>
+export function httpRoutes(
+  of: Readonly<Record<string, FunctionSpec>> = functions,
+): Array<HttpRoute & { functionName: string }> {
+  return Object.entries(of).flatMap(([functionName, spec]) =>
     spec.trigger.kind === 'http'
       ? spec.trigger.routes.map((route) => ({ ...route, functionName }))
       : [],

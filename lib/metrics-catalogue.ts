@@ -6,11 +6,17 @@
  * is shown nowhere. Adding a metric is one entry in `METRICS`.
  *
  * Metrics are emitted with Powertools Metrics in the `Onceflow` namespace (`countMetric` in
- * `functions/kernel/telemetry.ts`), dimensioned by `source` (`http:<route>`, `queue:<name>`,
- * `schedule:<name>`, `background_job:<type>`): the dashboard sums every source with a metric-math
- * SEARCH, so a new source shows up without a change here.
+ * `functions/kernel/telemetry.ts`), dimensioned by `service` and `source` (`http:<route>`,
+ * `queue:<name>`, `schedule:<name>`, `background_job:<type>`) and a metric's own dimensions, no
+ * more: the dashboard sums every source with a metric-math SEARCH, so a new source shows up without
+ * a change here. A metric's `dimensions` are built from the lists the emitting code uses
+ * (`SOURCE_DIMENSIONS`, `CONVERSION_METRIC_DIMENSIONS`), and the alarms' `SCHEMA(...)` queries from
+ * `dimensions`: CloudWatch matches a SCHEMA only to metrics with exactly that dimension set, so the
+ * two must agree, and `test/integration/alarms.test.ts` checks them against what the handlers print.
  */
+import { SOURCE_DIMENSIONS } from '../functions/kernel/metric-dimensions.js';
 import { CONVERSION_SOURCES } from '../functions/ledger/index.js';
+import { CONVERSION_METRIC_DIMENSIONS } from '../functions/ledger/metric-dimensions.js';
 
 /** The dashboard rows, one per guarantee onceflow watches, in display order. */
 export const GUARANTEES = {
@@ -56,7 +62,10 @@ export interface MetricSpec {
   readonly pendingFrom?: string;
 }
 
-const BY_SOURCE = ['service', 'source'] as const;
+/** `service` and `source`: every metric has them (the kernel adds them, in one place). */
+const BY_SOURCE = SOURCE_DIMENSIONS;
+/** The ledger's conversion metrics add the event type (`functions/ledger/metric-dimensions.ts`). */
+const BY_SOURCE_AND_TYPE = [...SOURCE_DIMENSIONS, ...CONVERSION_METRIC_DIMENSIONS] as const;
 
 export const METRICS: readonly MetricSpec[] = [
   // Duplicates suppressed: the effect already happened, the repeat changed nothing.
@@ -288,15 +297,16 @@ export const METRICS: readonly MetricSpec[] = [
   {
     name: 'ConversionsLogged',
     unit: 'Count',
-    dimensions: ['service', 'source', 'type'],
+    dimensions: BY_SOURCE_AND_TYPE,
     guarantee: 'conversions',
-    // The sources the ledger emits, from its own list, so the runbook cannot name others.
-    meaning: `Conversions recorded, by source (${CONVERSION_SOURCES.join(', ')}) and type`,
+    // The ledger's paths from its own list, so the runbook cannot name others; `source` is the
+    // route or schedule each one runs as.
+    meaning: `Conversions recorded, by the route or schedule that logged them (the ledger's paths: ${CONVERSION_SOURCES.join(', ')}) and type`,
   },
   {
     name: 'ConversionsReconciled',
     unit: 'Count',
-    dimensions: BY_SOURCE,
+    dimensions: BY_SOURCE_AND_TYPE,
     guarantee: 'conversions',
     meaning:
       'Conversions the reconciliation schedule had to log because the live path missed them (should stay 0)',
@@ -385,7 +395,14 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'providerRefusals',
-    meaning: 'Google Ads upload requests refused as a whole (authentication, invalid argument)',
+    meaning:
+      'Google Ads upload requests refused as a whole (authentication, permission, invalid argument, a revoked OAuth grant): nothing processed, the rows wait with backoff',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary:
+        'Google Ads refuses the upload requests: API-mode conversions wait until it is fixed',
+    },
   },
   // Provider refusals.
   {
@@ -435,7 +452,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'unroutable',
     meaning:
-      'A signed webhook item for a phone number id, location or instance no tenant owns, or a status for no campaign message (answered so the provider stops retrying; nothing stored)',
+      "A signed webhook item for a phone number id no tenant owns, a status for no campaign message, a status broadcast or the business's own group message (answered so the provider stops retrying; nothing stored; a location or instance no tenant owns is a 401, WebhookRejected)",
   },
   {
     name: 'WebhookItemInvalid',

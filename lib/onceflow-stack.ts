@@ -41,6 +41,7 @@ import {
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { reconcileWindowProblem } from '../functions/campaigns/index.js';
+import { RECORD_SECONDS_ENV } from '../functions/kernel/config.js';
 import {
   checkVersion,
   isRefused,
@@ -50,6 +51,7 @@ import {
 import { Observability } from './constructs/observability.js';
 import { OnceflowFunction } from './constructs/onceflow-function.js';
 import {
+  deployedSettings,
   type FunctionSpec,
   functions as manifestFunctions,
   queues as manifestQueues,
@@ -60,7 +62,7 @@ import {
   type TableName,
   type TableSpec,
 } from './manifest.js';
-import { DEFAULT_LIMITS, type OperationalLimits } from './operational-limits.js';
+import { checkLimits, DEFAULT_LIMITS, type OperationalLimits } from './operational-limits.js';
 
 /** The part of `lib/manifest.ts` the stack is generated from. */
 export interface OnceflowManifest {
@@ -190,8 +192,14 @@ export class OnceflowStack extends Stack {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     checkQueueConsumers(manifest);
     const limits = props.limits ?? DEFAULT_LIMITS;
+    checkLimits(limits, {
+      functions: Object.keys(manifest.functions),
+      queues: Object.keys(manifest.queues),
+    });
 
-    this.tables = mapRecord(manifest.tables, (name, spec) => this.createTable(name, spec));
+    this.tables = mapRecord(manifest.tables, (name, spec) =>
+      this.createTable(name, spec, limits.deletionProtection),
+    );
     const queuePairs = mapRecord(manifest.queues, (name, spec) => this.createQueue(name, spec));
     this.queues = mapRecord(queuePairs, (_, pair) => pair.queue);
     this.deadLetterQueues = mapRecord(queuePairs, (_, pair) => pair.deadLetterQueue);
@@ -212,7 +220,11 @@ export class OnceflowStack extends Stack {
         timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
         logRetention,
-        environment: { ...settings, ...spec.environment, ...versionEnv(spec.environment) },
+        environment: {
+          ...settings,
+          ...deployedSettings(spec.environment),
+          ...versionEnv(spec.environment),
+        },
       });
       this.bindResources(name, fn, spec);
       this.attachTrigger(name, fn, spec, manifest, limits);
@@ -248,6 +260,16 @@ export class OnceflowStack extends Stack {
     for (const [name, queue] of entries(this.deadLetterQueues)) {
       new CfnOutput(this, `${pascal(name)}DeadLetterQueueUrl`, { value: queue.queueUrl });
     }
+    // Every secret, to set after the first deploy (docs/deploy.md): its ARN is what
+    // `aws secretsmanager put-secret-value --secret-id` takes; the name is what the console shows.
+    for (const [name, secret] of entries(this.secrets)) {
+      const what = SECRET_DESCRIPTIONS[name].replace(/ \(set by the operator\)$/, '');
+      new CfnOutput(this, `${pascal(name)}SecretArn`, {
+        value: secret.secretArn,
+        description: `Secret ${name}: ${what}`,
+      });
+      new CfnOutput(this, `${pascal(name)}SecretName`, { value: secret.secretName });
+    }
   }
 
   /**
@@ -270,7 +292,7 @@ export class OnceflowStack extends Stack {
     };
     const seen = new Set<string>();
     for (const spec of Object.values(manifest.functions)) {
-      const environment = { ...spec.environment, ...overrides(spec.environment) };
+      const environment = { ...deployedSettings(spec.environment), ...overrides(spec.environment) };
       for (const provider of Object.keys(VERSION_ENV) as VersionedProvider[]) {
         const version = environment[VERSION_ENV[provider]];
         if (version === undefined || seen.has(`${provider}:${version}`)) continue;
@@ -284,8 +306,11 @@ export class OnceflowStack extends Stack {
     return overrides;
   }
 
-  private createTable(name: TableName, spec: TableSpec): Table {
+  private createTable(name: TableName, spec: TableSpec, deletionProtection: boolean): Table {
     const table = new Table(this, `${pascal(name)}Table`, {
+      // Retained when the stack is deleted, and protected from a delete by hand or by an update
+      // that would replace it; a throwaway test stack turns protection off (docs/deploy.md).
+      deletionProtection,
       partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
       sortKey: spec.sortKey ? { name: spec.sortKey, type: AttributeType.STRING } : undefined,
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -435,13 +460,9 @@ export class OnceflowStack extends Stack {
         return;
       }
       case 'queue': {
-        const queueSpec = manifest.queues[trigger.queue];
-        const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-        if (!(queueSpec.visibilityTimeoutSeconds > timeoutSeconds)) {
-          throw new Error(
-            `queue '${trigger.queue}' visibility timeout (${queueSpec.visibilityTimeoutSeconds}s) must exceed the timeout of its consumer '${name}' (${timeoutSeconds}s); AWS advises 6x`,
-          );
-        }
+        checkQueueTiming(name, spec, trigger, manifest.queues[trigger.queue]);
+        // The consumer starts no record with less than this left (`functions/kernel/queue-consumer.ts`).
+        fn.addEnvironment(RECORD_SECONDS_ENV, String(trigger.recordSeconds));
         fn.addEventSource(
           new SqsEventSource(lookup(this.queues, trigger.queue, name), {
             batchSize: trigger.batchSize,
@@ -465,11 +486,21 @@ export class OnceflowStack extends Stack {
           target: new LambdaInvoke(fn, {
             role,
             input: ScheduleTargetInput.fromObject({ schedule: name }),
-            // A sweep older than its own interval is superseded by the next firing.
+            // Scheduler's own retries: of handing the event to Lambda (a throttled Invoke call),
+            // not of a run that failed. A sweep older than its own interval is superseded by the
+            // next firing.
             maxEventAge: every,
             retryAttempts: 2,
           }),
         });
+        // Lambda's retries of a run that failed: by default twice (about 1 and 2 minutes later)
+        // with events kept up to 6 hours, each retry beside the next firings. For a sweep the next
+        // firing is the retry, so none, and an event older than one interval is dropped (the
+        // schedule lease keeps any run that still arrives from overlapping another). A failed run
+        // still counts in the function's Errors (the LambdaErrors alarm). Lambda keeps an event 6
+        // hours at most, so a daily schedule's events are dropped after 6 hours.
+        // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+        fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: asyncMaxEventAge(every) });
         const fnId = this.getLogicalId(fn.node.defaultChild as CfnElement);
         NagSuppressions.addResourceSuppressions(
           role,
@@ -492,12 +523,51 @@ export class OnceflowStack extends Stack {
   }
 }
 
+/** Lambda keeps an asynchronous event from 1 minute to 6 hours (`MaximumEventAgeInSeconds`). */
+export const MAX_ASYNC_EVENT_AGE = Duration.hours(6);
+
+/** A scheduled run's event is worth keeping for one interval, and Lambda keeps none longer than 6 h. */
+export function asyncMaxEventAge(every: Duration): Duration {
+  return every.toSeconds() > MAX_ASYNC_EVENT_AGE.toSeconds() ? MAX_ASYNC_EVENT_AGE : every;
+}
+
 /** EventBridge Scheduler rates are whole minutes, at least one; never fire more often than asked. */
 export function scheduleRate(everySeconds: number): Duration {
   if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
     throw new Error(`schedule everySeconds must be positive, got ${everySeconds}`);
   }
   return Duration.minutes(Math.max(1, Math.ceil(everySeconds / 60)));
+}
+
+/**
+ * Lambda's rule for an SQS event source: the queue hides a received message for at least six times
+ * the function's timeout, so a batch Lambda retries after a throttle is still hidden while it runs
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). And the function must
+ * hold at least one record at its longest; the consumer takes no more than its time allows.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+function checkQueueTiming(
+  name: string,
+  spec: FunctionSpec,
+  trigger: Extract<FunctionSpec['trigger'], { kind: 'queue' }>,
+  queueSpec: QueueSpec,
+): void {
+  const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const visibility = queueSpec.visibilityTimeoutSeconds;
+  if (visibility < VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds) {
+    throw new Error(
+      `queue '${trigger.queue}' visibility timeout (${visibility}s) must be at least ${VISIBILITY_TIMEOUT_FACTOR}x the timeout of its consumer '${name}' (${timeoutSeconds}s, so at least ${VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds}s): https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html`,
+    );
+  }
+  if (!Number.isInteger(trigger.recordSeconds) || trigger.recordSeconds < 1) {
+    throw new Error(`consumer '${name}': recordSeconds must be a positive whole number`);
+  }
+  if (timeoutSeconds < trigger.recordSeconds) {
+    throw new Error(
+      `consumer '${name}' of queue '${trigger.queue}': its timeout (${timeoutSeconds}s) cannot hold one record (${trigger.recordSeconds}s at its longest)`,
+    );
+  }
 }
 
 /** A FIFO queue with two consumers would split its message groups between them. */

@@ -103,13 +103,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/conversations': {
     summary: "A tenant's conversations, most recent first",
     auth: 'operator',
-    query: ['cursor'],
+    query: ['cursor', 'limit'],
     success: { status: 200, description: '{"conversations": [...], "nextCursor"}' },
   },
   'GET /v1/conversations/{conversationId}/messages': {
     summary: "A conversation's messages, oldest first",
     auth: 'operator',
-    query: ['cursor'],
+    query: ['cursor', 'limit'],
     success: { status: 200, description: '{"messages": [...], "nextCursor"}' },
   },
   'GET /v1/messages/{messageId}/jobs': {
@@ -215,8 +215,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/work-queues/{queueType}/members': {
     summary: "A work queue's current members",
     auth: 'operator',
-    query: ['cursor'],
-    success: { status: 200, description: '{"members": [...], "nextCursor"}' },
+    query: ['cursor', 'limit'],
+    success: {
+      status: 200,
+      description: '{"members": [...], "nextCursor"}; limit 1-100 (default 100)',
+    },
   },
   'POST /v1/users/{userId}/events': {
     summary: 'Evidence that a user converted (idempotent by eventId)',
@@ -231,8 +234,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/conversions': {
     summary: 'Logged conversions, at most one per user, type and stay',
     auth: 'operator',
-    query: ['userId', 'type', 'source', 'cursor'],
-    success: { status: 200, description: '{"conversions": [...], "nextCursor"}' },
+    query: ['userId', 'type', 'source', 'cursor', 'limit'],
+    success: {
+      status: 200,
+      description: '{"conversions": [...], "nextCursor"}; limit 1-100 (default 100)',
+    },
   },
   'GET /v1/conversions/missing': {
     summary: 'What the reconciliation would log now (dry run)',

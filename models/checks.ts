@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 export const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
 
-export type ModelName = 'campaign-sender' | 'oci-pipeline' | 'conversion-ledger';
+export type ModelName =
+  | 'campaign-sender'
+  | 'oci-pipeline'
+  | 'conversion-ledger'
+  | 'inbound-conversations';
 
 export interface ModelCheck {
   readonly name: string;
@@ -173,6 +177,15 @@ export const CHECKS: readonly ModelCheck[] = [
     says: 'a retraction withdraws a conversion whose upload is in flight: Google counts a withdrawn conversion',
   },
   {
+    name: 'oci/mutant:trust-script-ack',
+    model: 'oci-pipeline',
+    defines: ['MUT_TRUST_SCRIPT_ACK'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'a script\'s late "not counted" ack of an older export, trusted: a conversion Google counted is withdrawn, its retraction never sent',
+  },
+  {
     name: 'ledger/safety',
     model: 'conversion-ledger',
     defines: [],
@@ -207,6 +220,204 @@ export const CHECKS: readonly ModelCheck[] = [
     expect: 'counterexample',
     inTestSuite: true,
     says: 'no cleanup or reconciliation sweep: evidence whose handler crashed after the user left is never logged',
+  },
+  {
+    name: 'inbound/merge/safety',
+    model: 'inbound-conversations',
+    defines: [],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'an alias-only message, a linking message and a lead PUT racing, with crashes: one live, listed conversation holds every message and every key leads to it; mergedInto never cycles; counts equal memberships',
+  },
+  {
+    name: 'inbound/two-leads/safety',
+    model: 'inbound-conversations',
+    defines: ['TWO_LEADS'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'two leads whose PUTs each list both phones, each lead holding one phone’s conversation: the crossing folds end in one live conversation',
+  },
+  {
+    name: 'inbound/lead-put-retry/safety',
+    model: 'inbound-conversations',
+    defines: ['TWO_LEAD_PUTS'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the merge scenario with the lead PUT’s retry racing its first request (two folds creating one anchor)',
+  },
+  {
+    name: 'inbound/lead-match-job/safety',
+    model: 'inbound-conversations',
+    defines: ['LEAD_MATCH_JOB'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the merge scenario with m2’s lead_match job folding the alias and the lead as well',
+  },
+  {
+    name: 'inbound/merge/progress',
+    model: 'inbound-conversations',
+    defines: ['PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'under weak fairness every delivery, the lead PUT and their folds finish (no livelock of re-decided folds)',
+  },
+  {
+    name: 'inbound/two-leads/progress',
+    model: 'inbound-conversations',
+    defines: ['TWO_LEADS', 'PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'under weak fairness both crossing lead folds finish',
+  },
+  {
+    name: 'inbound/jobs/safety',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: true,
+    says: 'two deliveries of one message racing, two consumers, recovery, an expiring lease, a lost ring, a failed run: filed once, the job done at most once, a live lease never settled by another',
+  },
+  {
+    name: 'inbound/jobs/two-rings/safety',
+    model: 'inbound-conversations',
+    defines: ['JOBS'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the jobs scenario with up to two rings of the job on the queue at once',
+  },
+  {
+    name: 'inbound/jobs/lead_match/safety',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'LEAD_MATCH_WORK', 'MAXBELLS=1'],
+    mode: 'safety',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'the jobs scenario for a lead_match job (its crash after the lead attach)',
+  },
+  {
+    name: 'inbound/jobs/progress',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'ONE_CONSUMER', 'PROGRESS'],
+    mode: 'progress',
+    expect: 'pass',
+    inTestSuite: false,
+    says: 'under weak fairness the job settles: done, or failed with its attempts spent',
+  },
+  {
+    name: 'inbound/mutant:merge-into-merged',
+    model: 'inbound-conversations',
+    defines: ['TWO_LEADS', 'MUT_MERGE_INTO_MERGED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'markMerged without checking the survivor is live: the crossing folds merge each lead’s conversation into the other’s, a cycle, and both vanish from the listing',
+  },
+  {
+    name: 'inbound/mutant:file-into-merged',
+    model: 'inbound-conversations',
+    defines: ['MUT_FILE_INTO_MERGED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'a message filed without attribute_not_exists(mergedInto): it lands in a conversation already drained and merged',
+  },
+  {
+    name: 'inbound/mutant:survivor-merged',
+    model: 'inbound-conversations',
+    defines: ['MUT_SURVIVOR_MERGED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'the survivor upserted though merged meanwhile: a merged conversation is listed again',
+  },
+  {
+    name: 'inbound/mutant:move-unguarded',
+    model: 'inbound-conversations',
+    defines: ['MUT_MOVE_UNGUARDED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'a message moved into a conversation merged meanwhile: it is stranded out of the survivor',
+  },
+  {
+    name: 'inbound/mutant:redirect-blind',
+    model: 'inbound-conversations',
+    defines: ['MUT_REDIRECT_BLIND'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'key items redirected without the condition on what was read: a first contact’s key is overwritten and its conversation orphaned',
+  },
+  {
+    name: 'inbound/mutant:anchor-blind',
+    model: 'inbound-conversations',
+    defines: ['TWO_LEAD_PUTS', 'MUT_ANCHOR_BLIND'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'the lead’s anchor key created twice by racing folds: a second live conversation for the lead',
+  },
+  {
+    name: 'inbound/mutant:unlinked',
+    model: 'inbound-conversations',
+    defines: ['MUT_UNLINKED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'an alias-only message filed under its alias after a link named it: a second conversation no fold finds',
+  },
+  {
+    name: 'inbound/mutant:claim-overwrites',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1', 'MUT_CLAIM_OVERWRITES'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'a duplicate delivery’s claim put without attribute_not_exists: it replaces the filed message, which is filed twice',
+  },
+  {
+    name: 'inbound/mutant:refile',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1', 'MUT_REFILE'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'filing without attribute_not_exists(conversationId): two deliveries past the claim file the message twice',
+  },
+  {
+    name: 'inbound/mutant:no-lease-owner',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1', 'MUT_NO_LEASE_OWNER'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'done/failed without the lease-holder condition: a worker whose lease was taken over fails the job under its new holder',
+  },
+  {
+    name: 'inbound/mutant:reset-unguarded',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1', 'MUT_RESET_UNGUARDED'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'a duplicate resets the failed job it read after a redelivery finished it: the job is done twice',
+  },
+  {
+    name: 'inbound/mutant:no-recovery',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'ONE_CONSUMER', 'PROGRESS', 'MUT_NO_RECOVERY'],
+    mode: 'progress',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'no recovery schedule: a crash after filing leaves the job pending with no ring, for ever',
   },
 ];
 
@@ -287,9 +498,15 @@ export function runCheck(check: ModelCheck, opts: { keepTrail?: boolean } = {}):
   }
 }
 
-/** The failpoint-name prefix of the pipeline each model stands for. */
-export const MODEL_PIPELINES: Readonly<Record<ModelName, string>> = {
-  'campaign-sender': 'campaign.',
-  'oci-pipeline': 'oci.',
-  'conversion-ledger': 'ledger.',
+/** The failpoint-name prefixes of the pipelines each model stands for. */
+export const MODEL_PIPELINES: Readonly<Record<ModelName, readonly string[]>> = {
+  'campaign-sender': ['campaign.'],
+  'oci-pipeline': ['oci.'],
+  'conversion-ledger': ['ledger.'],
+  'inbound-conversations': ['inbound.', 'conversations.', 'leads.', 'jobs.', 'recovery.'],
 };
+
+/** Whether a failpoint name belongs to one of the model's pipelines. */
+export function ofModel(model: ModelName, name: string): boolean {
+  return MODEL_PIPELINES[model].some((prefix) => name.startsWith(prefix));
+}

@@ -11,9 +11,13 @@
  * The uploader's lease is per request: claimed just before the request, and the call is cut before
  * the lease ends, so the stale recovery never takes a row whose request is in flight (`leased`);
  * a script's export has no such bound (its rows may go stale while it uploads: Google's orderId
- * dedupe covers that). A retraction withdraws a conversion Google never counted (`queued`, or
- * `retry` after a per-row "not counted" answer); otherwise it marks the conversion and the claim
- * refuses it from then on (the retraction's own upload is not modelled).
+ * dedupe covers that). A retraction withdraws a conversion Google never counted (`queued`, or,
+ * in API mode, `retry` after a per-row "not counted" answer recorded under its request's claim; a
+ * script's ack names no export, so its "not counted" may be a late answer about an older upload);
+ * otherwise it marks the conversion and the claim refuses it from then on (the retraction's own
+ * upload is not modelled). The session's row is in one mode, chosen at the start (both explored):
+ * the exporters claim only a script-mode row, the uploaders only an API-mode row. Google counts
+ * nothing it answers TOO_RECENT_EVENT for.
  *
  * Not modelled (the sync test accepts these names without a step):
  *   @not-modelled oci.retract.after-create (retraction: a separate adjustment row, not a conversion)
@@ -25,6 +29,7 @@
  *   MUT_RUN_LEASE           one lease for a whole uploader run: it can end while a request is in flight
  *   MUT_CLAIM_IGNORES_RETRACT  the claim does not refuse a conversion with a retraction requested
  *   MUT_WITHDRAW_IN_FLIGHT  a retraction withdraws a conversion whose upload is in flight
+ *   MUT_TRUST_SCRIPT_ACK    a script's per-row "not counted" ack makes the row known uncounted
  */
 
 #define NR 2           /* conversion rows the store could hold for the session (one expected) */
@@ -52,6 +57,7 @@ byte holder[NR];       /* the uploader whose request claimed the row */
 bool uncounted;        /* the row waits in retry after Google said, row by row, it did not count it */
 bool retractReq;       /* the operator asked for a retraction that must go to Google */
 bool claimedAfterReq[NR]; /* claimed although a retraction was already requested */
+bool apiMode;          /* the tenant's uploadMode: the API uploader's rows, else the script's */
 
 #define CRASHPOINT(L) if :: crashes < MAXCRASH -> crashes++; goto L :: true -> skip fi
 
@@ -103,13 +109,14 @@ inline claimed(r) {
 /* a script: GET /oci/google-ads-export, upload the CSV to Google, POST /oci/ack */
 proctype exporter(byte me) {
   byte r;
+  bool tooRecent;
 end_idle:
   do
   :: atomic {
        if
-       :: CLAIMABLE(0) -> r = 0
+       :: !apiMode && CLAIMABLE(0) -> r = 0
 #ifdef MUT_NO_SESSION_UNIQUE
-       :: CLAIMABLE(1) -> r = 1
+       :: !apiMode && CLAIMABLE(1) -> r = 1
 #endif
        fi;
        claimed(r);
@@ -120,16 +127,28 @@ end_idle:
        :: lost < MAXLOST -> lost++; goto crashed  /* the export answer never reached the script */
        :: true -> skip
        fi;
-       googleReceives(r)
+       if
+       /* refused, nothing counted; never once Google counted it (the click only grows older) */
+       :: recent < MAXRECENT && !seenOrder[ORDER_ID(r)] -> recent++; tooRecent = true
+       :: true -> tooRecent = false; googleReceives(r)
+       fi
      };
      /* the script acks what Google answered (a dedupe answer is "completed" too) */
      atomic {
        if
        /* A row is in one mode only (its tenant's uploadMode; each mode claims from its own sweep
         * partition): a row under an uploader's lease is an api-mode row, which no script acks. */
-       :: recent < MAXRECENT -> recent++;  /* TOO_RECENT_EVENT: retry, not before 6 hours */
-          if :: st[r] == PROCESSING && !leased[r] -> st[r] = RETRY; uncounted = true :: else fi
-       :: true -> if :: (st[r] == PROCESSING || st[r] == RETRY) && !leased[r] -> st[r] = COMPLETED :: else fi
+       /* TOO_RECENT_EVENT: retry, not before 6 hours. The ack names no export: it may land on a
+        * newer claim of the row, whose upload Google counted, so it proves nothing uncounted. */
+       :: tooRecent ->
+          if :: st[r] == PROCESSING && !leased[r] -> st[r] = RETRY;
+#ifdef MUT_TRUST_SCRIPT_ACK
+             uncounted = true
+#else
+             skip
+#endif
+          :: else fi
+       :: else -> if :: (st[r] == PROCESSING || st[r] == RETRY) && !leased[r] -> st[r] = COMPLETED :: else fi
        fi;
        CRASHPOINT(crashed); /* @failpoint oci.ack.after-first-row */
        r = 0
@@ -143,13 +162,14 @@ crashed:
  * Each request claims its rows under its own lease just before it is sent. */
 active [2] proctype uploader() {
   byte r;
+  bool tooRecent;
 end_idle:
   do
   :: atomic {
        if
-       :: CLAIMABLE(0) -> r = 0
+       :: apiMode && CLAIMABLE(0) -> r = 0
 #ifdef MUT_NO_SESSION_UNIQUE
-       :: CLAIMABLE(1) -> r = 1
+       :: apiMode && CLAIMABLE(1) -> r = 1
 #endif
        fi;
        claimed(r); leased[r] = true; holder[r] = _pid + 1;
@@ -164,7 +184,9 @@ end_idle:
           if :: googleReceives(r) :: skip fi;
           if :: st[r] == PROCESSING && holder[r] == _pid + 1 -> st[r] = RETRY :: else fi;
           goto crashed
-       :: true -> googleReceives(r)
+       /* refused, nothing counted; never once Google counted it (the click only grows older) */
+       :: recent < MAXRECENT && !seenOrder[ORDER_ID(r)] -> recent++; tooRecent = true
+       :: true -> tooRecent = false; googleReceives(r)
        fi;
        CRASHPOINT(crashed) /* @failpoint oci.upload.after-google-answer */
      };
@@ -173,8 +195,8 @@ end_idle:
        if
        :: st[r] == PROCESSING && holder[r] == _pid + 1 ->
           if
-          :: recent < MAXRECENT -> recent++; st[r] = RETRY; uncounted = true
-          :: true -> st[r] = COMPLETED
+          :: tooRecent -> st[r] = RETRY; uncounted = true  /* bound to this request's claim */
+          :: else -> st[r] = COMPLETED
           fi
        :: else -> skip
        fi;
@@ -221,6 +243,8 @@ active proctype retractor() {
     /* never counted: withdrawn, one conditional write racing the claim */
     :: st[0] == QUEUED || (st[0] == RETRY && uncounted) -> st[0] = WITHDRAWN
 #endif
+       /* withdrawn: Google has not counted it (and `googleReceives` checks it never will) */
+       ; assert(!seenOrder[ORDER_ID(0)])
     :: else -> retractReq = true  /* maybe counted: a retraction row goes to Google */
     fi
   }
@@ -228,7 +252,10 @@ active proctype retractor() {
 #endif
 
 init {
-  atomic { run seal(1); run seal(2); run exporter(1); run exporter(2) }
+  atomic {
+    if :: apiMode = true :: apiMode = false fi;
+    run seal(1); run seal(2); run exporter(1); run exporter(2)
+  }
 }
 
 #ifdef PROGRESS

@@ -11,15 +11,11 @@
  * writes these items. A tenant that somehow created campaigns in the thousands per second would
  * need `CL#<tenant>#<n>` shards merged on read; it cannot realistically happen, so it is not built.
  */
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  paginateQuery,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite } from '../kernel/atomic.js';
 import type { Clock } from '../kernel/clock.js';
-import { decodeCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
+import { keyCursor } from '../kernel/cursor.js';
+import { queryPage } from '../kernel/paginate.js';
 import { readTotals } from './counters.js';
 import {
   type CampaignItem,
@@ -201,30 +197,27 @@ export async function listCampaigns(
   options: ListCampaignsOptions,
 ): Promise<{ campaigns: CampaignSummary[]; nextCursor: string | null }> {
   const pk = campaignListPartition(tenantId);
-  // The cursor is pinned to this tenant's partition: another tenant's cursor is a 400.
-  const start = decodeCursor(options.cursor, keyCursor(['pk', 'sk'], { pk }));
   const limit = Math.min(options.limit, MAX_CAMPAIGNS_PER_PAGE);
-  const out = await store.ddb.send(
-    new QueryCommand({
+  // The cursor is bound to this query and pinned to this tenant's partition: any other is a 400.
+  const out = await queryPage(
+    store.ddb,
+    {
       TableName: store.table,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': pk },
       ScanIndexForward: false,
       ConsistentRead: true,
       Limit: limit,
-      ...(start ? { ExclusiveStartKey: start } : {}),
-    }),
+    },
+    options.cursor,
+    keyCursor(['pk', 'sk'], { pk }),
   );
-  const listed = (out.Items ?? []) as CampaignListingItem[];
-  const items = await getCampaignItems(
-    store,
-    tenantId,
-    listed.map((l) => l.campaignId),
-  );
+  const listed = out.items.map((item) => String((item as Partial<CampaignListingItem>).campaignId));
+  const items = await getCampaignItems(store, tenantId, listed);
   const nowMs = store.clock.now();
   const cutoff = new Date(nowMs - options.providerTimeoutSeconds * 1000).toISOString();
   const campaigns = await Promise.all(
-    listed.map(async ({ campaignId }): Promise<CampaignSummary | undefined> => {
+    listed.map(async (campaignId): Promise<CampaignSummary | undefined> => {
       const campaign = items.get(campaignId);
       if (!campaign) return undefined;
       const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
@@ -238,6 +231,6 @@ export async function listCampaigns(
   );
   return {
     campaigns: campaigns.filter((c): c is CampaignSummary => c !== undefined),
-    nextCursor: encodeCursor(out.LastEvaluatedKey),
+    nextCursor: out.nextCursor,
   };
 }

@@ -11,16 +11,16 @@ import { randomBytes } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { forEachWithConcurrency } from '../kernel/concurrency.js';
-import { decodeCursor, encodeCursor } from '../kernel/cursor.js';
+import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
 import { failpoint } from '../kernel/failpoints.js';
+import { sendFromCursor } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
@@ -518,7 +518,7 @@ const recipientCursor = z.strictObject({
     .int()
     .min(0)
     .max(SHARDS - 1),
-  k: z.string().max(200).optional(),
+  k: keyAttribute.optional(),
 });
 type Cursor = z.output<typeof recipientCursor>;
 
@@ -547,34 +547,37 @@ export async function listRecipients(
   options: { status?: RecipientStatus; cursor?: string; limit: number },
 ): Promise<{ recipients: RecipientView[]; nextCursor: string | null }> {
   await requireCampaign(store, tenantId, campaignId);
-  let cursor: Cursor | undefined = decodeCursor(options.cursor, recipientCursor) ?? { s: 0 };
+  // Bound to this campaign of this tenant and this status filter: any other listing's is a 400.
+  const scope = { listing: 'recipients', tenantId, campaignId, status: options.status };
+  const from = decodeCursor(options.cursor, recipientCursor, scope);
+  let cursor: Cursor | undefined = from ?? { s: 0 };
   const recipients: RecipientView[] = [];
   let evaluated = 0;
   while (cursor && recipients.length < options.limit && evaluated < MAX_EVALUATED_PER_REQUEST) {
     const pk = recipientPartition(tenantId, campaignId, cursor.s);
-    const out: QueryCommandOutput = await store.ddb.send(
-      new QueryCommand({
-        TableName: store.table,
-        KeyConditionExpression: 'pk = :pk',
-        ConsistentRead: true,
-        Limit: options.limit - recipients.length,
-        ...(cursor.k ? { ExclusiveStartKey: { pk, sk: cursor.k } } : {}),
-        ...(options.status
-          ? {
-              FilterExpression: '#st = :st',
-              ExpressionAttributeNames: { '#st': 'status' },
-              ExpressionAttributeValues: { ':pk': pk, ':st': options.status },
-            }
-          : { ExpressionAttributeValues: { ':pk': pk } }),
-      }),
-    );
+    const input = {
+      TableName: store.table,
+      KeyConditionExpression: 'pk = :pk',
+      ConsistentRead: true,
+      Limit: options.limit - recipients.length,
+      ...(options.status
+        ? {
+            FilterExpression: '#st = :st',
+            ExpressionAttributeNames: { '#st': 'status' },
+            ExpressionAttributeValues: { ':pk': pk, ':st': options.status },
+          }
+        : { ExpressionAttributeValues: { ':pk': pk } }),
+    };
+    // Only the first query starts from the client's key (`sendFromCursor` answers a refused one 400).
+    const start = cursor.k && cursor === from ? { pk, sk: cursor.k } : undefined;
+    const out: QueryCommandOutput = await sendFromCursor(store.ddb, input, start);
     evaluated += out.ScannedCount ?? 0;
     for (const item of out.Items ?? []) recipients.push(toRecipientView(item as RecipientItem));
     const last: unknown = out.LastEvaluatedKey?.sk;
     if (typeof last === 'string') cursor = { s: cursor.s, k: last };
     else cursor = cursor.s + 1 < SHARDS ? { s: cursor.s + 1 } : undefined;
   }
-  return { recipients, nextCursor: encodeCursor(cursor) };
+  return { recipients, nextCursor: encodeCursor(cursor, scope) };
 }
 
 /**

@@ -67,6 +67,25 @@ export type UnknownOutcomePolicy = (typeof UNKNOWN_OUTCOME_POLICIES)[number];
 export const DEFAULT_UNKNOWN_OUTCOME: UnknownOutcomePolicy = 'hold';
 
 export const MAX_RECIPIENTS_PER_REQUEST = 5000;
+
+/**
+ * The largest template a campaign takes, in UTF-8 bytes of its JSON. The template lives in the
+ * campaign's META item, and a DynamoDB item is at most 400 KB (409,600 bytes, attribute names and
+ * values together), so a ~450 KB template under the 1 MiB body limit used to be a 500 from the put.
+ * The rest of the META item is bounded and small: pk `CAMPAIGN#<tenant ≤ 256>#<campaign ~30>` ≤ 300,
+ * tenantId ≤ 256, campaignId ~30, name ≤ 200 characters (≤ 800 bytes), phoneNumberId ≤ 128, status,
+ * kind, five timestamps (24 each), recipientsHeld, fanoutGeneration, sweepPk/sweepAt ~60, attribute
+ * names ~200: under 3 KB. The template's DynamoDB size is not its JSON size: a map or list costs 3
+ * bytes plus 1 per element and a number up to 21 bytes, so `[1,1,...]` (2 JSON bytes an element)
+ * stores ~3 bytes an element: at most ~2× its JSON. 2 × 64 KiB + 3 KB ≈ 134 KB leaves the item
+ * under a third of the limit, and every send reads this item (through the sender's short cache):
+ * 134 KB is 33 RCU a strongly consistent read. What a template message needs is far smaller: a
+ * text parameter of a body component is at most 32,768 characters when the body is the template's
+ * only component, else 1,024 (Meta's rule as the whatsapp-api-js client enforces it:
+ * whatsappapijs.web.app/classes/messages.BodyParameter.html), so 64 KiB holds the largest
+ * legitimate one in ASCII with its name, language and buttons; a template over it is a 400.
+ */
+export const MAX_TEMPLATE_BYTES = 64 * 1024;
 export const MAX_RECIPIENTS_PER_CAMPAIGN = 1_000_000;
 
 function hashNumber(value: string): number {

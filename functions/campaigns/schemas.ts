@@ -1,6 +1,6 @@
 /** Request bodies of the campaign routes (zod), shared by handlers and tests. */
 import * as z from 'zod';
-import { MAX_RECIPIENTS_PER_REQUEST, RECIPIENT_STATUSES } from './model.js';
+import { MAX_RECIPIENTS_PER_REQUEST, MAX_TEMPLATE_BYTES, RECIPIENT_STATUSES } from './model.js';
 
 const recipient = z
   .object({
@@ -21,7 +21,11 @@ export const templateSchema = z
       .regex(/^[a-z]{2,3}(_[A-Z]{2,3})?$/, 'must be a language code such as en_US'),
     components: z.array(z.record(z.string(), z.unknown())).max(20).optional(),
   })
-  .strict();
+  .strict()
+  // The template is stored in the campaign's item: see MAX_TEMPLATE_BYTES for the arithmetic.
+  .refine((template) => Buffer.byteLength(JSON.stringify(template), 'utf8') <= MAX_TEMPLATE_BYTES, {
+    message: `must be at most ${MAX_TEMPLATE_BYTES} bytes (${MAX_TEMPLATE_BYTES / 1024} KiB) of JSON`,
+  });
 
 export const createCampaignSchema = z
   .object({

@@ -13,7 +13,7 @@ import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { decodeCursor, encodeCursor, keyCursor } from '../kernel/cursor.js';
+import { decodeCursor, encodeCursor, keyAttribute, keyCursor } from '../kernel/cursor.js';
 import { NotFoundError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
@@ -135,14 +135,21 @@ export const messagesCursor = (conversationId: string) =>
     gsi1pk: keys.conversationMessages(conversationId),
   });
 
-/** The listing cursor: the sort key of the last conversation returned, bound to the tenant. */
+/**
+ * The listing cursor: the sort key of the last conversation returned, bound to the tenant's listing
+ * (the kernel's codec refuses a cursor of any other listing). At most 1,024 UTF-8 bytes, DynamoDB's
+ * cap on a sort-key value, which a key condition's value must also respect.
+ */
 function decodeListingCursor(cursor: string | undefined, tenantId: string): string | undefined {
   const position = decodeCursor(
     cursor,
-    z.strictObject({ t: z.literal(tenantId), b: z.string().max(512) }),
+    z.strictObject({ b: keyAttribute }),
+    listingScope(tenantId),
   );
   return position?.b;
 }
+
+const listingScope = (tenantId: string) => ({ listing: 'conversations', tenantId });
 
 export const pageLimit = (raw: string | undefined): number =>
   parsePageLimit(raw, { fallback: 50, max: 200 });
@@ -208,7 +215,7 @@ export class DynamoDbConversationStore implements ConversationStore {
     const more = merged.length > page.limit || shards.some((s) => s.more);
     const last = items.at(-1);
     const nextCursor =
-      more && last ? encodeCursor({ t: tenantId, b: String(last.listingSort) }) : null;
+      more && last ? encodeCursor({ b: String(last.listingSort) }, listingScope(tenantId)) : null;
     return { conversations: items.map(toConversationView), nextCursor };
   }
 

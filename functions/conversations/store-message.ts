@@ -83,7 +83,7 @@ export interface IncomingMessage {
   readonly tenantId: string;
   readonly channel: 'whatsapp' | 'sms';
   readonly direction: 'in' | 'out';
-  /** The provider identity of the message (`functions/webhooks/message-keys.ts` spells them). */
+  /** The provider identity of the message (`messageKeys` in `webhooks/items.ts` spell them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
   readonly body: string;

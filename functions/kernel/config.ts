@@ -42,6 +42,18 @@ export function seconds(name: string, fallback: number): number {
   return value;
 }
 
+/** Set by the stack on every queue consumer: the manifest's `recordSeconds` of its trigger. */
+export const RECORD_SECONDS_ENV = 'ONCEFLOW_RECORD_SECONDS';
+
+/**
+ * The longest one queue record can take (the manifest's `recordSeconds`), or undefined where no
+ * stack set it (the consumer then takes every record of its batch).
+ */
+export function recordSeconds(): number | undefined {
+  const raw = process.env[RECORD_SECONDS_ENV];
+  return raw === undefined || raw === '' ? undefined : seconds(RECORD_SECONDS_ENV, 0);
+}
+
 /**
  * The windows from `api.md` that more than one context reads: settings on AWS as well as locally.
  * A context's own windows live in the context (`campaigns/settings.ts`, `oci/settings.ts`).

@@ -11,10 +11,17 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { FailpointCrashError } from './failpoints.js';
-import { handleRecord, type QueueConsumerOptions, sqsLambdaHandler } from './queue-consumer.js';
+import {
+  type BatchDeadline,
+  handleRecord,
+  logDeadline,
+  type QueueConsumerOptions,
+  sqsLambdaHandler,
+  timeForRecord,
+} from './queue-consumer.js';
 
 export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
     const groups = new Map<string, SQSRecord[]>();
     for (const record of event.Records) {
       const group = record.attributes.MessageGroupId ?? record.messageId;
@@ -22,11 +29,18 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
     }
     const failed: string[] = [];
     let crash: FailpointCrashError | undefined;
+    let returned = 0;
     await Promise.all(
       [...groups.values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           const failRest = () => failed.push(...records.slice(index).map((r) => r.messageId));
           if (crash) return failRest();
+          // Not started: this record and the rest of its group go back, in order.
+          if (!timeForRecord(deadline)) {
+            returned += records.length - index;
+            deadline?.handedBack?.push(...records.slice(index));
+            return failRest();
+          }
           try {
             await handleRecord(options, record);
           } catch (error) {
@@ -37,11 +51,12 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
       }),
     );
     if (crash) throw crash;
+    logDeadline(options.queue, returned, deadline);
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function fifoGroupConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return sqsLambdaHandler(consumeGroupsInParallel(options));
+  return sqsLambdaHandler(options.queue, consumeGroupsInParallel(options));
 }

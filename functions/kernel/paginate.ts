@@ -1,16 +1,18 @@
 /**
  * Every item of a query, page by page, through the SDK's own paginator (`paginateQuery`): no
  * hand-written `LastEvaluatedKey` loops. Stops early when `maxItems` items were yielded.
- * `queryPage`: one page of a client-facing listing, from and to an opaque cursor.
+ * `queryPage`: one page of a client-facing listing, from and to an opaque cursor bound to the query
+ * (`cursor.ts`); `sendFromCursor`: the one place a client's start key meets DynamoDB.
  */
 import {
   type DynamoDBDocumentClient,
   paginateQuery,
   QueryCommand,
   type QueryCommandInput,
+  type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import type * as z from 'zod';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { type CursorScope, decodeCursor, encodeCursor, invalidCursor } from './cursor.js';
 import type { Item } from './put-once.js';
 
 export async function* queryItems<T extends Item = Item>(
@@ -90,19 +92,60 @@ export interface QueryPage<T> {
 }
 
 /**
+ * What a query lists, for its cursors' scope: the index, the key condition and filter with their
+ * names and values (so the partition, the sort-key prefix and every filter value), the direction.
+ * Not the table (one per deployment), the page size or the read consistency: a client may change
+ * `limit` between pages.
+ */
+export function queryScope(input: QueryCommandInput): CursorScope {
+  return {
+    index: input.IndexName,
+    keys: input.KeyConditionExpression,
+    filter: input.FilterExpression,
+    names: input.ExpressionAttributeNames,
+    values: input.ExpressionAttributeValues,
+    forward: input.ScanIndexForward,
+  };
+}
+
+/**
+ * Sends a query that starts from a key a client's cursor named. The cursor's scope and schema
+ * already refuse foreign and malformed cursors; a forged one that passes both (the scope tag is a
+ * digest, not a secret) can still name a start key outside the query's key range, which DynamoDB
+ * refuses with a `ValidationException`: that is the client's 400, never a 500.
+ */
+export async function sendFromCursor(
+  ddb: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  start: Item | undefined,
+): Promise<QueryCommandOutput> {
+  try {
+    return await ddb.send(
+      new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+  } catch (error) {
+    if (start && (error as { name?: unknown } | null)?.name === 'ValidationException') {
+      throw invalidCursor();
+    }
+    throw error;
+  }
+}
+
+/**
  * One page of a listing: the query continued from the position `cursor` names — decoded with
- * `cursorSchema` (`keyCursor`), so a forged or foreign cursor is the contract's 400 — and the
- * cursor of the page after it.
+ * `cursorSchema` (`keyCursor`) under the query's own scope (`queryScope`, plus `scope` for what the
+ * query does not show, e.g. the route), so a forged or foreign cursor is the contract's 400 — and
+ * the cursor of the page after it.
  */
 export async function queryPage<T extends Item = Item>(
   ddb: DynamoDBDocumentClient,
   input: QueryCommandInput,
   cursor: string | undefined,
   cursorSchema: z.ZodType<Item>,
+  scope?: CursorScope,
 ): Promise<QueryPage<T>> {
-  const start = decodeCursor(cursor, cursorSchema);
-  const out = await ddb.send(
-    new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
-  );
-  return { items: (out.Items ?? []) as T[], nextCursor: encodeCursor(out.LastEvaluatedKey) };
+  const bound = { query: queryScope(input), ...(scope !== undefined ? { listing: scope } : {}) };
+  const start = decodeCursor(cursor, cursorSchema, bound);
+  const out = await sendFromCursor(ddb, input, start);
+  return { items: (out.Items ?? []) as T[], nextCursor: encodeCursor(out.LastEvaluatedKey, bound) };
 }

@@ -63,6 +63,13 @@ const GOOGLE_ADS: readonly KnownVersion[] = [
     sunsetAt: '2027-08-01',
     source: 'projected "August 2027" (2025-09-04 release schedule post); day not yet announced',
   },
+  {
+    // Released (the sunset-dates page: "If you are new to the Google Ads API, we recommend that
+    // you start with v26"); no protos for it in the installed google-ads-node, so not the default.
+    version: 'v26',
+    sunsetAt: '2027-11-01',
+    source: 'projected "November 2027" (2025-09-04 release schedule post); day not yet announced',
+  },
 ];
 
 /**

@@ -17,14 +17,25 @@
  * operator can see it.
  * A failpoint crash aborts the whole invocation, as a real crash would: the remaining records are
  * not processed and the batch comes back after its visibility timeout.
+ *
+ * A consumer starts no record with less than the manifest's `recordSeconds` (the longest one record
+ * takes) left of its invocation: that record and the rest of its group are handed back untouched,
+ * made visible again at once (`ChangeMessageVisibility` 0, so the next invocation takes them without
+ * waiting out the visibility timeout) and reported as batch item failures. Records of one message
+ * group run one after another, and ten slow records (token waits, provider timeouts) would
+ * otherwise outrun the function, whose timeout cuts a record mid-way (a send claimed and never
+ * answered) and hides the whole batch, records already done included, for the visibility timeout.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
 // The schema's own module, not the `schemas` barrel (which builds every event schema at import).
 import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
+import { sqs } from './clients.js';
+import { recordSeconds } from './config.js';
 import { withEdgeMiddleware } from './edge-middleware.js';
 import { FailpointCrashError } from './failpoints.js';
 import type { QueueName } from './resource-names.js';
@@ -47,6 +58,99 @@ export interface QueueConsumerOptions<S extends z.ZodType> {
   readonly queue: QueueName;
   readonly schema: S;
   readonly handle: (message: QueueMessage<z.output<S>>) => Promise<void>;
+}
+
+/** How much time the invocation has left, and how much one record needs at its longest. */
+export interface BatchDeadline {
+  readonly remainingMs: () => number;
+  readonly recordMs: number;
+  /** Where a consumer puts the records it hands back unstarted. */
+  readonly handedBack?: SQSRecord[];
+}
+
+/** Not enough time left for one more record: it goes back to the queue untouched. */
+export class RecordDeadlineError extends Error {
+  override name = 'RecordDeadlineError';
+}
+
+/** True when a record may still start: always without a deadline. */
+export function timeForRecord(deadline: BatchDeadline | undefined): boolean {
+  return deadline === undefined || deadline.remainingMs() >= deadline.recordMs;
+}
+
+/** Logged once per batch that handed records back for lack of time. */
+export function logDeadline(queue: QueueName, returned: number, deadline?: BatchDeadline): void {
+  if (returned === 0) return;
+  logger.info('records handed back: not enough time left in this invocation for one more', {
+    queue,
+    returned,
+    recordMs: deadline?.recordMs,
+  });
+}
+
+/** The deadline of a Lambda invocation: the function's remaining time and the manifest's bound. */
+function deadlineOf(context: Context | undefined): BatchDeadline | undefined {
+  const seconds = recordSeconds();
+  if (seconds === undefined || typeof context?.getRemainingTimeInMillis !== 'function') {
+    return undefined;
+  }
+  return {
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    recordMs: seconds * 1000,
+    handedBack: [],
+  };
+}
+
+const queueUrls = new Map<string, Promise<string | undefined>>();
+
+/** The URL of a record's queue, from its ARN (`arn:aws:sqs:<region>:<account>:<name>`), cached. */
+function queueUrlOf(arn: string): Promise<string | undefined> {
+  let url = queueUrls.get(arn);
+  if (!url) {
+    const [, , , , account, name] = arn.split(':');
+    url = sqs
+      .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+      .then((out) => out.QueueUrl);
+    url.catch(() => queueUrls.delete(arn));
+    queueUrls.set(arn, url);
+  }
+  return url;
+}
+
+/**
+ * Makes handed-back records visible again at once. On failure they simply come back after the
+ * visibility timeout, as any failed record does.
+ */
+export async function returnToQueue(records: readonly SQSRecord[]): Promise<void> {
+  const byQueue = new Map<string, SQSRecord[]>();
+  for (const record of records) {
+    byQueue.set(record.eventSourceARN, [...(byQueue.get(record.eventSourceARN) ?? []), record]);
+  }
+  for (const [arn, list] of byQueue) {
+    try {
+      const url = await queueUrlOf(arn);
+      for (let i = 0; i < list.length; i += 10) {
+        await sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: url,
+            Entries: list.slice(i, i + 10).map((record, j) => ({
+              Id: String(j),
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+      }
+    } catch (error) {
+      logger.warn(
+        'handed-back records not returned at once; they return after the visibility timeout',
+        {
+          queue: arn.split(':').at(-1),
+          error,
+        },
+      );
+    }
+  }
 }
 
 const recordSchemas = new WeakMap<z.ZodType, z.ZodType>();
@@ -115,10 +219,18 @@ export async function handleRecord<S extends z.ZodType>(
 
 /** Builds the record-level work of a consumer; exported so tests can drive it without a Lambda. */
 export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
     let crash: FailpointCrashError | undefined;
+    const started = new Set<string>();
+    const outOfTime = new Set<string>();
+    const groupOf = (record: SQSRecord) => record.attributes.MessageGroupId ?? record.messageId;
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       if (crash) throw crash;
+      if (!timeForRecord(deadline)) {
+        outOfTime.add(groupOf(record));
+        throw new RecordDeadlineError(`no time left for record ${record.messageId}`);
+      }
+      started.add(record.messageId);
       try {
         await handleRecord(options, record);
       } catch (error) {
@@ -132,20 +244,39 @@ export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<
       throwOnFullBatchFailure: false,
     });
     if (crash) throw crash;
+    // Not started for lack of time: the record that met the deadline and the rest of its group
+    // (which the processor failed without calling the handler, to keep the group in order).
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    const handedBack = event.Records.filter(
+      (r) => failed.has(r.messageId) && !started.has(r.messageId) && outOfTime.has(groupOf(r)),
+    );
+    deadline?.handedBack?.push(...handedBack);
+    logDeadline(options.queue, handedBack.length, deadline);
     return response;
   };
 }
 
-/** Wraps a batch function as a Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
-export function sqsLambdaHandler(consume: (event: SQSEvent) => Promise<SQSBatchResponse>) {
+/**
+ * Wraps a batch function as a Lambda handler for an SQS FIFO event source with
+ * `ReportBatchItemFailures`; the invocation runs as `queue:<name>`, the source of its metrics.
+ */
+export function sqsLambdaHandler(
+  queue: QueueName,
+  consume: (event: SQSEvent, deadline?: BatchDeadline) => Promise<SQSBatchResponse>,
+) {
   return withEdgeMiddleware(
     middy((event: SQSEvent, context: Context) =>
-      withInvocation('queue', context, () => consume(event)),
+      withInvocation(`queue:${queue}`, context, async () => {
+        const deadline = deadlineOf(context);
+        const response = await consume(event, deadline);
+        if (deadline?.handedBack?.length) await returnToQueue(deadline.handedBack);
+        return response;
+      }),
     ),
   );
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
 export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
-  return sqsLambdaHandler(consumeBatch(options));
+  return sqsLambdaHandler(options.queue, consumeBatch(options));
 }

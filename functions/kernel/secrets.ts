@@ -1,9 +1,12 @@
 /**
  * Secrets: generation, hashing and constant-time comparison, and where the platform's own secrets
  * come from. On AWS a secret's ARN is in the function's environment (set by the stack from the
- * manifest) and the value is read through Powertools Parameters with a cache; in the local runtime
- * the documented defaults apply, each overridable by its environment variable. There are no
- * defaults on AWS.
+ * manifest) and the value is read through Powertools Parameters with a cache. The local runtime
+ * does the same: each function gets the ARNs of the secrets it is granted and reads them from the
+ * runtime's Secrets Manager stand-in, which answers with the documented defaults below (each
+ * overridable by its environment variable). Only where no secret store runs (in-process tests, the
+ * ops CLI: `ONCEFLOW_SECRET_DEFAULTS=on`) are the defaults read directly. There are no defaults on
+ * AWS.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
@@ -40,7 +43,7 @@ export function generateSecret(prefix: string): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 
-const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
+const LOCAL_DEFAULTS: Readonly<Record<SecretName, () => string>> = {
   adminKeyHash: () => sha256Hex(process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key'),
   whatsappAppSecret: () => process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret',
   whatsappVerifyToken: () => process.env.WHATSAPP_VERIFY_TOKEN ?? 'local-verify-token',
@@ -54,6 +57,11 @@ const LOCAL_DEFAULTS: Record<SecretName, () => string> = {
   googleAdsDeveloperToken: () => process.env.GOOGLE_ADS_DEVELOPER_TOKEN ?? 'local-developer-token',
 };
 
+/** A secret's local value: what the local runtime's Secrets Manager stand-in answers. */
+export function localSecretValue(name: SecretName): string {
+  return LOCAL_DEFAULTS[name]();
+}
+
 /** Reads one of the platform's secrets (cached for five minutes on AWS). */
 export async function platformSecret(name: SecretName): Promise<string> {
   const location = process.env[envNameForSecret(name)];
@@ -64,6 +72,6 @@ export async function platformSecret(name: SecretName): Promise<string> {
     }
     return value.trim();
   }
-  if (isLocal()) return LOCAL_DEFAULTS[name]();
+  if (isLocal() && process.env.ONCEFLOW_SECRET_DEFAULTS === 'on') return LOCAL_DEFAULTS[name]();
   throw new ConfigurationError(`secret ${name} has no location (${envNameForSecret(name)})`);
 }

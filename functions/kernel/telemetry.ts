@@ -13,6 +13,7 @@ import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { MetricDimensions } from './metric-dimensions.js';
 
 export interface TelemetryContext {
   /** `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`. */
@@ -48,8 +49,13 @@ export function withInvocation<T>(
   fn: () => T,
 ): T {
   // On AWS one invocation runs at a time per environment: the invocation's metrics share its
-  // source as a dimension and the `logMetrics` middleware flushes them once, at the end.
-  if (!sharedProcess()) metrics.setDefaultDimensions({ source });
+  // source as a dimension and the `logMetrics` middleware flushes them once, at the end. Cleared
+  // first: setting a default dimension that is already set (the last invocation's source) makes
+  // Powertools warn on every warm invocation.
+  if (!sharedProcess()) {
+    metrics.clearDefaultDimensions();
+    metrics.setDefaultDimensions({ service: SERVICE_NAME, source });
+  }
   return storage.run(
     {
       source,
@@ -158,24 +164,36 @@ function sharedProcess(): boolean {
   return process.env.ONCEFLOW_LOCAL === '1';
 }
 
+type MetricUnitValue = (typeof MetricUnit)[keyof typeof MetricUnit];
+
 /**
- * Records one metric, dimensioned by the current telemetry source. Inside an invocation and under
- * its own source, the metric joins the invocation's batch, which the `logMetrics` middleware
- * flushes as one EMF blob; a narrowed source (e.g. `background_job:<type>`), code outside a
- * handler, and the local runtime (where invocations overlap, so a shared batch would mix them) emit
- * a single metric instead.
+ * Records one metric with the dimensions `service`, `source` (the current telemetry source) and
+ * `dimensions` (its own, if any: `SOURCE_DIMENSIONS` in `metric-dimensions.ts`), and no other, on
+ * AWS and locally alike. Inside an invocation, under its own source and with no dimensions of its
+ * own, the metric joins the invocation's batch, which the `logMetrics` middleware flushes as one
+ * EMF blob; otherwise (a narrowed source such as `background_job:<type>`, own dimensions, code
+ * outside a handler, the local runtime where invocations overlap) it leaves as one EMF line of its
+ * own.
  */
 export function countMetric(
   name: string,
   value = 1,
-  unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+  unit: MetricUnitValue = MetricUnit.Count,
+  dimensions: MetricDimensions = {},
 ): void {
   const telemetry = currentTelemetry();
-  if (!sharedProcess() && telemetry.invocationSource === telemetry.source) {
+  const own = Object.keys(dimensions).length > 0;
+  if (!sharedProcess() && !own && telemetry.invocationSource === telemetry.source) {
     metrics.addMetric(name, unit, value);
     return;
   }
-  const single = metrics.singleMetric();
-  single.addDimension('source', telemetry.source);
-  single.addMetric(name, unit, value);
+  // Its own Metrics object, not `metrics.singleMetric()`: that copies the invocation's default
+  // `source`, and adding `source` again makes Powertools log two WARN lines per metric.
+  new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: SERVICE_NAME,
+    singleMetric: true,
+    defaultDimensions: { source: telemetry.source, ...(dimensions as Record<string, string>) },
+    logger: metricsDiagnostics,
+  }).addMetric(name, unit, value);
 }

@@ -27,12 +27,16 @@ const view = (c: ConversionItem): ConversionView => ({
 export async function listConversions(
   store: LedgerStore,
   tenantId: string,
-  query: ConversionFilter & { userId?: string | undefined; cursor?: string | undefined },
+  query: ConversionFilter & {
+    userId?: string | undefined;
+    cursor?: string | undefined;
+    limit: number;
+  },
 ): Promise<{ conversions: ConversionView[]; nextCursor: string | null }> {
   const filter: ConversionFilter = { type: query.type, source: query.source };
   const page =
     query.userId !== undefined
-      ? await store.conversionsOfUser(tenantId, query.userId, filter, query.cursor, 100)
-      : await store.conversionsOfTenant(tenantId, filter, query.cursor, 100);
+      ? await store.conversionsOfUser(tenantId, query.userId, filter, query.cursor, query.limit)
+      : await store.conversionsOfTenant(tenantId, filter, query.cursor, query.limit);
   return { conversions: page.items.map(view), nextCursor: page.nextCursor };
 }

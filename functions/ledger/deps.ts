@@ -7,9 +7,15 @@ import { ddb } from '../kernel/clients.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import { settings, tableName } from '../kernel/config.js';
 import type { HttpRequest } from '../kernel/http.js';
+import { TtlCache } from '../kernel/ttl-cache.js';
 import { authenticate, tenantStore } from '../tenants/index.js';
 import { DynamoDbLedgerStore, type LedgerStore } from './ledger-store.js';
-import { type WorkQueueCatalog, workQueueCatalog } from './work-queues.js';
+import {
+  type TenantWorkQueues,
+  type TenantWorkQueuesReader,
+  type WorkQueueCatalog,
+  workQueueCatalog,
+} from './work-queues.js';
 
 export interface LedgerDeps {
   readonly store: LedgerStore;
@@ -19,18 +25,29 @@ export interface LedgerDeps {
   readonly reconcileWindowSeconds: number;
 }
 
-/** A tenant's `workQueues`, cached for a few seconds per execution environment. */
+/**
+ * A tenant's work queues. A new stay's event type may come from a copy a few seconds old (a join
+ * racing a configuration change is a join just before it); which queues evidence can reach is read
+ * consistently (`work-queues.ts`): one strongly consistent GetItem per piece of evidence applied.
+ */
 const TENANT_CACHE_MS = 5_000;
-const tenantQueues = new Map<string, { value: Readonly<Record<string, string>>; until: number }>();
+let tenantQueues: TtlCache<TenantWorkQueues> | undefined;
 
-async function workQueuesOf(tenantId: string): Promise<Readonly<Record<string, string>>> {
-  const hit = tenantQueues.get(tenantId);
-  if (hit && hit.until > Date.now()) return hit.value;
-  const tenant = await tenantStore().get(tenantId);
-  const value = tenant?.workQueues ?? {};
-  tenantQueues.set(tenantId, { value, until: Date.now() + TENANT_CACHE_MS });
-  return value;
-}
+const readWorkQueues = async (tenantId: string, consistent: boolean) => {
+  const tenant = await tenantStore().get(tenantId, { consistent });
+  return {
+    current: tenant?.workQueues ?? {},
+    ...(tenant?.workQueuesEver ? { ever: tenant.workQueuesEver } : {}),
+  };
+};
+
+const workQueuesOf: TenantWorkQueuesReader = async (tenantId, { consistent }) => {
+  if (consistent) return readWorkQueues(tenantId, true);
+  tenantQueues ??= new TtlCache({ ttlMs: TENANT_CACHE_MS, clock: systemClock });
+  return (
+    (await tenantQueues.get(tenantId, () => readWorkQueues(tenantId, false))) ?? { current: {} }
+  );
+};
 
 export function ledgerDeps(overrides: Partial<Pick<LedgerDeps, 'clock'>> = {}): LedgerDeps {
   const catalog = workQueueCatalog(workQueuesOf);

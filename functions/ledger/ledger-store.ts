@@ -34,6 +34,9 @@ import type {
   MemberItem,
 } from './model.js';
 
+/** How long a fence-only member item (evidence for a user who never joined) is kept. */
+export const FENCE_TTL_SECONDS = 24 * 3600;
+
 /** Shards of the sweep index, so no schedule query reads one hot partition. */
 export const SWEEP_SHARDS = 8;
 
@@ -49,10 +52,13 @@ export interface PendingRef {
   readonly evidenceId: string;
 }
 
-/** A member whose stays must not have changed when evidence is marked applied with no stay. */
+/**
+ * A member whose stays must not have changed when evidence is marked applied with no stay, and on
+ * which that decision is recorded (`noStayThrough`), in the same transaction.
+ */
 export interface MemberGuard {
   readonly queueType: string;
-  /** The stay number read; 0 when there was no member item. */
+  /** The stay number read; 0 when the user never joined. */
   readonly stayNo: number;
 }
 
@@ -64,12 +70,23 @@ export interface ConversionFilter {
 }
 
 export interface LedgerStore {
+  /** The member (undefined when the user never joined, even if evidence fenced its first stay). */
   getMember(tenantId: string, queueType: string, userId: string): Promise<MemberItem | undefined>;
-  /** Creates the member with its first stay, unless it exists (then returns it). */
+  /**
+   * Creates the member with its first stay, unless it exists (then returns it) or evidence decided
+   * to fall in no stay at or after `joinedAt` (then returns that time, `noStayThrough`).
+   */
   createMember(
     member: MemberItem,
-  ): Promise<{ created: true } | { created: false; existing: MemberItem }>;
-  /** Starts the next stay of a member that is out, recording its closed stay; false if it moved. */
+  ): Promise<
+    | { created: true }
+    | { created: false; existing: MemberItem }
+    | { created: false; noStayThrough: string }
+  >;
+  /**
+   * Starts the next stay of a member that is out, recording its closed stay; false if it moved
+   * (another stay, or evidence decided to fall in no stay at or after `next.joinedAt`).
+   */
   startNextStay(
     current: MemberItem,
     next: Pick<MemberItem, 'stayNo' | 'stayId' | 'joinedAt' | 'eventType'>,
@@ -181,6 +198,24 @@ function stayIs(stayNo: number, status: MemberItem['status']) {
   };
 }
 
+/**
+ * A stay starting at `joinedAt` holds no evidence already decided to fall in no stay: every such
+ * decision raised the member's `noStayThrough` in the write that applied the evidence.
+ */
+function startsAfterFence(joinedAt: string) {
+  return {
+    expression: '(attribute_not_exists(noStayThrough) OR noStayThrough < :joinedAt)',
+    values: { ':joinedAt': joinedAt },
+  };
+}
+
+/** The member's stays as the no-stay decision read them: the same latest stay, or still none. */
+function staysUnchanged(guard: MemberGuard) {
+  return guard.stayNo === 0
+    ? { expression: 'attribute_not_exists(stayNo)' }
+    : { expression: 'stayNo = :stayNo', values: { ':stayNo': guard.stayNo } };
+}
+
 // --- the DynamoDB adapter --------------------------------------------------------------------------
 
 export class DynamoDbLedgerStore implements LedgerStore {
@@ -194,19 +229,29 @@ export class DynamoDbLedgerStore implements LedgerStore {
       pk: queuePk(tenantId, queueType),
       sk: memberSk(userId),
     });
-    return item ? strip<MemberItem>(item) : undefined;
+    return item && typeof item.stayNo === 'number' ? strip<MemberItem>(item) : undefined;
   }
 
   async createMember(member: MemberItem) {
-    const result = await putOnce(this.ddb, {
+    // An update, not a put: it also starts the first stay over a fence-only item (evidence applied
+    // while the user had never joined), but only after that evidence's time.
+    const out = await conditionalUpdate(this.ddb, {
       table: this.table,
-      item: {
-        pk: queuePk(member.tenantId, member.queueType),
-        sk: memberSk(member.userId),
-        ...member,
-      },
+      key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
+      set: { ...member },
+      // A fence-only item expires (below); a member never does.
+      remove: ['expiresAt'],
+      conditions: [
+        { expression: 'attribute_not_exists(stayNo)' },
+        startsAfterFence(member.joinedAt),
+      ],
     });
-    return createdOr<MemberItem>(result);
+    if (out.applied) return { created: true as const };
+    const current = out.current ?? {};
+    if (typeof current.stayNo === 'number') {
+      return { created: false as const, existing: strip<MemberItem>(current) };
+    }
+    return { created: false as const, noStayThrough: String(current.noStayThrough) };
   }
 
   async startNextStay(
@@ -239,7 +284,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
           eventType: next.eventType,
         },
         remove: ['leftAt', 'leftReason', 'leftBy'],
-        conditions: [stayIs(current.stayNo, 'out')],
+        conditions: [stayIs(current.stayNo, 'out'), startsAfterFence(next.joinedAt)],
       }),
       {
         label: 'stay',
@@ -368,21 +413,72 @@ export class DynamoDbLedgerStore implements LedgerStore {
       // One item: a plain conditional update costs half a transaction.
       return (await conditionalUpdate(this.ddb, applied)).applied ? 'applied' : 'already_applied';
     }
-    const writes: AtomicWrite[] = [
-      conditionalUpdateWrite('evidence', applied),
-      ...unchanged.map((guard) => ({
+    // Each member's stays must be as read, and the decision is recorded on it (`noStayThrough`
+    // raised to the evidence time), so a join that read the clock before this commit and writes
+    // after it is refused and starts its stay later. A member already fenced past the evidence time
+    // is only checked (the fence never moves back).
+    const at = evidence.effectiveAt;
+    const memberKey = (guard: MemberGuard) => ({
+      pk: queuePk(evidence.tenantId, guard.queueType),
+      sk: memberSk(evidence.userId),
+    });
+    const fence = (guard: MemberGuard): AtomicWrite =>
+      conditionalUpdateWrite(`member:${guard.queueType}`, {
+        table: this.table,
+        key: memberKey(guard),
+        set: {
+          noStayThrough: at,
+          // A user who never joined gets a fence-only item. It only has to outlive a join that
+          // read its clock before this write and lands after it (a handler's lifetime, ≤ 15 min):
+          // any later join reads a clock past `at` anyway. DynamoDB's TTL deletes it after a day.
+          ...(guard.stayNo === 0
+            ? { expiresAt: Math.floor(Date.parse(appliedAt) / 1000) + FENCE_TTL_SECONDS }
+            : {}),
+        },
+        conditions: [
+          staysUnchanged(guard),
+          {
+            expression: '(attribute_not_exists(noStayThrough) OR noStayThrough <= :at)',
+            values: { ':at': at },
+          },
+        ],
+      });
+    const alreadyFenced = (guard: MemberGuard): AtomicWrite => {
+      const unchanged = staysUnchanged(guard);
+      return {
         label: `member:${guard.queueType}`,
         check: {
           table: this.table,
-          key: { pk: queuePk(evidence.tenantId, guard.queueType), sk: memberSk(evidence.userId) },
-          condition: 'attribute_not_exists(pk) OR stayNo = :stayNo',
-          values: { ':stayNo': guard.stayNo },
+          key: memberKey(guard),
+          condition: `${unchanged.expression} AND noStayThrough >= :at`,
+          values: { ...unchanged.values, ':at': at },
         },
-      })),
-    ];
-    const result = await writeAtomically(this.ddb, writes);
-    if (result.ok) return 'applied';
-    return result.failed === 'evidence' ? 'already_applied' : 'member_changed';
+      };
+    };
+    let fencedAlready = new Set<string>();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = await writeAtomically(this.ddb, [
+        conditionalUpdateWrite('evidence', applied),
+        ...unchanged.map((guard) =>
+          fencedAlready.has(guard.queueType) ? alreadyFenced(guard) : fence(guard),
+        ),
+      ]);
+      if (result.ok) return 'applied';
+      if (result.failures.some((f) => f.label === 'evidence')) return 'already_applied';
+      // A member whose stays are as read but whose fence is already past the evidence: check it.
+      const past = new Set<string>();
+      for (const guard of unchanged) {
+        const failed = result.failures.find((f) => f.label === `member:${guard.queueType}`);
+        if (!failed) continue;
+        const current = failed.current ?? {};
+        const sameStays =
+          guard.stayNo === 0 ? current.stayNo === undefined : current.stayNo === guard.stayNo;
+        if (!sameStays || !(String(current.noStayThrough ?? '') > at)) return 'member_changed';
+        past.add(guard.queueType);
+      }
+      fencedAlready = new Set([...fencedAlready, ...past]);
+    }
+    return 'member_changed';
   }
 
   async pendingEvidence(shard: number, receivedBy: string, limit: number, after?: string) {

@@ -8,7 +8,7 @@
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { ConflictError, NotFoundError } from '../kernel/errors.js';
 import type { LedgerStore, Page } from './ledger-store.js';
-import { type MemberItem, stayIdOf } from './model.js';
+import { laterOf, type MemberItem, stayIdOf } from './model.js';
 import type { WorkQueueCatalog } from './work-queues.js';
 
 export interface MembershipDeps {
@@ -29,8 +29,13 @@ export async function joinQueue(
   userId: string,
 ): Promise<JoinResult> {
   const eventType = await deps.catalog.eventTypeOf(tenantId, queueType);
+  // The latest instant the stay may not start at or before: the previous stay's end, and evidence
+  // already decided to fall in no stay (`noStayThrough`), as the last write refused told us.
+  let notThrough: string | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const joinedAt = isoTime(deps.clock);
+    // Strictly after `notThrough` (even with a clock behind), so no evidence time falls in two
+    // stays, and none already applied without a stay falls in this one.
+    const joinedAt = startAfter(isoTime(deps.clock), notThrough);
     const first: MemberItem = {
       tenantId,
       queueType,
@@ -43,26 +48,38 @@ export async function joinQueue(
     };
     const created = await deps.store.createMember(first);
     if (created.created) return { stayId: first.stayId, created: true };
+    if ('noStayThrough' in created) {
+      notThrough = latest(notThrough, created.noStayThrough);
+      continue;
+    }
     const current = created.existing;
     if (current.status === 'in') return { stayId: current.stayId, created: false };
     const stayNo = current.stayNo + 1;
     const next = {
       stayNo,
       stayId: stayIdOf(tenantId, queueType, userId, stayNo),
-      // A stay starts strictly after the previous one ended (even with a clock behind), so no
-      // evidence time can fall in two stays.
-      joinedAt:
-        current.leftAt && current.leftAt >= joinedAt
-          ? new Date(Date.parse(current.leftAt) + 1).toISOString()
-          : joinedAt,
+      joinedAt: startAfter(joinedAt, latest(current.leftAt, current.noStayThrough, notThrough)),
       eventType,
     };
     if (await deps.store.startNextStay(current, next)) {
       return { stayId: next.stayId, created: true };
     }
-    // Someone else started (or ended) a stay meanwhile: read again.
+    // Someone else started (or ended) a stay meanwhile, or evidence fenced it: read again.
   }
   throw new ConflictError('The membership is being changed concurrently; retry.');
+}
+
+/** The latest of these times (ISO strings compare as times), if any. */
+function latest(...times: Array<string | undefined>): string | undefined {
+  return times.reduce<string | undefined>(
+    (a, b) => (a === undefined ? b : b === undefined ? a : laterOf(a, b)),
+    undefined,
+  );
+}
+
+/** `now`, or 1 ms after `bound` when the clock is not past it. */
+function startAfter(now: string, bound: string | undefined): string {
+  return bound !== undefined && bound >= now ? new Date(Date.parse(bound) + 1).toISOString() : now;
 }
 
 export interface LeaveResult {
@@ -105,9 +122,10 @@ export async function listMembers(
   tenantId: string,
   queueType: string,
   cursor: string | undefined,
+  limit: number,
 ): Promise<{ members: MemberView[]; nextCursor: string | null }> {
   await deps.catalog.eventTypeOf(tenantId, queueType);
-  const page: Page<MemberItem> = await deps.store.listMembers(tenantId, queueType, cursor, 100);
+  const page: Page<MemberItem> = await deps.store.listMembers(tenantId, queueType, cursor, limit);
   return {
     members: page.items.map((m) => ({ userId: m.userId, stayId: m.stayId, joinedAt: m.joinedAt })),
     nextCursor: page.nextCursor,

@@ -50,10 +50,16 @@ export interface MemberItem {
   readonly leftReason?: string;
   /** `removal` for a DELETE, else the conversion source that closed the stay. */
   readonly leftBy?: string;
+  /**
+   * The latest evidence time decided to fall in no stay of this member (the evidence was applied
+   * without a conversion). No later stay may start at or before it: the join's write is guarded on
+   * it, so a join whose write lands after that decision cannot open a stay holding the evidence.
+   */
+  readonly noStayThrough?: string;
 }
 
 /** A stay that has ended: a member's fields without its status, with when it was left. */
-export interface ClosedStay extends Omit<MemberItem, 'status' | 'leftAt'> {
+export interface ClosedStay extends Omit<MemberItem, 'status' | 'leftAt' | 'noStayThrough'> {
   readonly leftAt: string;
 }
 

@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
+import { parsePageLimit } from '../kernel/page-limit.js';
 import { CONVERSION_SOURCES, type ConversionSource, LEDGER_ID, LEDGER_ID_RULE } from './model.js';
 import { MAX_VALIDATE_USERS } from './validation.js';
 
@@ -55,11 +56,20 @@ export function ledgerPathParam(request: HttpRequest, name: string): string {
   return value;
 }
 
+/** Items a ledger listing page holds at most (and by default). */
+export const MAX_LEDGER_PAGE = 100;
+
+/** `?limit=`: 1–100, default 100. */
+export function pageLimitQuery(request: HttpRequest): number {
+  return parsePageLimit(request.query.limit, { fallback: MAX_LEDGER_PAGE, max: MAX_LEDGER_PAGE });
+}
+
 export function conversionQuery(request: HttpRequest): {
   userId?: string;
   type?: string;
   source?: ConversionSource;
   cursor?: string;
+  limit: number;
 } {
   const parsed = z
     .object({
@@ -67,6 +77,7 @@ export function conversionQuery(request: HttpRequest): {
       type: ledgerId.optional(),
       source: z.enum(CONVERSION_SOURCES as [ConversionSource, ...ConversionSource[]]).optional(),
       cursor: z.string().min(1).max(4096).optional(),
+      limit: z.string().optional(),
     })
     .strict()
     .safeParse(request.query);
@@ -85,6 +96,7 @@ export function conversionQuery(request: HttpRequest): {
     ...(q.type !== undefined ? { type: q.type } : {}),
     ...(q.source !== undefined ? { source: q.source } : {}),
     ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+    limit: pageLimitQuery(request),
   };
 }
 

@@ -224,7 +224,14 @@ async function sendRequest(
     report.unknownBatches += 1;
     countMetric(OciMetric.UploadUnknown);
     if (answer.reason === 'quota') countMetric(OciMetric.QuotaExceeded);
-    const error = `UNKNOWN_${answer.reason.toUpperCase()}`;
+    if (answer.reason === 'refused') {
+      // Authentication, permission or a malformed request: it will not get better by itself, so
+      // it has an alarm (docs/runbook.md); the rows wait with backoff, Google processed none.
+      countMetric(OciMetric.UploadRejected);
+      logger.error('google ads refused the upload request', { detail: answer.detail });
+    }
+    const error =
+      answer.reason === 'refused' ? 'REQUEST_REFUSED' : `UNKNOWN_${answer.reason.toUpperCase()}`;
     await release(
       (row) => ({
         to: 'retry',
@@ -242,7 +249,6 @@ async function sendRequest(
     const outcome = error
       ? withRetryEnd(classifyGoogleError(error), row, at)
       : ({ to: 'completed' } as const);
-    if (outcome.to === 'failed') countMetric(OciMetric.UploadRejected);
     const result = toRowResult(outcome, at, answer.jobId);
     if (await deps.store.recordResult(row, claimId, result, atIso)) {
       if (result.to !== 'uploaded') report[result.to] += 1;

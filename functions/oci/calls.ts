@@ -47,11 +47,28 @@ export interface OciContext {
   readonly googleAds: (tenantId: string) => Promise<GoogleAdsSettings | undefined>;
 }
 
+/**
+ * How far in the future a click or conversion time may be: the sender's clock may run a little
+ * ahead of ours. Further is not a real event: Google refuses a conversion time in the future
+ * (AdWords API `OfflineConversionFeed.conversionTime`: "A time in the future is not allowed"), and a
+ * click in year 9999 would be due at once (`+010000-…` sorts before every four-digit year).
+ */
+const FUTURE_SKEW_MS = 10 * 60_000;
+
+function notInFuture(field: string, iso: string, now: number): void {
+  if (Date.parse(iso) > now + FUTURE_SKEW_MS) {
+    throw new InvalidRequestError(`The ${field} is in the future.`, [
+      { field, message: 'must not be later than now (10 minutes of clock skew allowed)' },
+    ]);
+  }
+}
+
 export async function recordCall(
   ctx: Pick<OciContext, 'store' | 'clock'>,
   tenantId: string,
   input: CallInput,
 ): Promise<{ created: boolean; call: Call }> {
+  notInFuture('occurredAt', input.occurredAt, ctx.clock.now());
   const call: Call = {
     tenantId,
     callId: input.callId,
@@ -109,6 +126,7 @@ export async function sealCall(
       { field: 'conversionTime', message: 'must not be before the call occurredAt' },
     ]);
   }
+  notInFuture('conversionTime', conversionTime, ctx.clock.now());
   const { conversionAction, conversionName } = actionFor(settings, input.conversionName);
   const now = isoTime(ctx.clock);
   const conversion: Conversion = {

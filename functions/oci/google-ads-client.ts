@@ -37,7 +37,12 @@ export type UploadAnswer =
     }
   | {
       readonly kind: 'unknown';
-      readonly reason: 'quota' | 'request_error' | 'timeout' | 'lost';
+      /**
+       * `refused`: Google refused the request as a whole (HTTP 400/401/403, or the OAuth token
+       * endpoint's 4xx such as a revoked grant): nothing was processed, and it will not get better
+       * by itself (a configuration error).
+       */
+      readonly reason: 'quota' | 'refused' | 'request_error' | 'timeout' | 'lost';
       readonly detail?: string;
     }
   | { readonly kind: 'version_rejected'; readonly detail: string };
@@ -97,12 +102,22 @@ export function rowErrorsOf(body: unknown, listField: string): Map<number, strin
   return errors;
 }
 
+/** The OAuth token endpoint refused the refresh token or the client (a 4xx). */
+class OAuthRefusedError extends Error {
+  override name = 'OAuthRefusedError';
+}
+
+/** What is left of a bound set at `deadline` (epoch ms). */
+function remainingMs(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
+
 export class HttpGoogleAdsUploader implements GoogleAdsUploader {
   private token?: { value: string; expiresAt: number };
 
   constructor(private readonly config: GoogleAdsClientConfig) {}
 
-  private async accessToken(timeoutMs: number): Promise<string> {
+  private async accessToken(deadline: number): Promise<string> {
     if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
     const oauth = await this.config.oauth();
     const response = await fetch(this.config.tokenUrl, {
@@ -114,9 +129,17 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
         client_secret: oauth.clientSecret,
         refresh_token: oauth.refreshToken,
       }).toString(),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(remainingMs(deadline)),
     });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number };
+    const body = (await response.json()) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+    };
+    if (response.status >= 400 && response.status < 500) {
+      // `invalid_grant` (a revoked or expired refresh token), `invalid_client`, ...: RFC 6749 §5.2.
+      throw new OAuthRefusedError(`OAuth token refused: ${body.error ?? response.status}`);
+    }
     if (!response.ok || !body.access_token) {
       throw new Error(`OAuth token request failed with ${response.status}`);
     }
@@ -137,8 +160,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
       operation === 'uploadClickConversions' ? 'conversions' : 'conversion_adjustments';
     const bodyField =
       operation === 'uploadClickConversions' ? 'conversions' : 'conversionAdjustments';
+    // One bound for the whole call (token, secrets, request, answer), so the caller's lease holds:
+    // each step gets what is left, and nothing is sent once it is spent.
+    const deadline = Date.now() + timeoutMs;
     try {
-      const token = await this.accessToken(timeoutMs);
+      const token = await this.accessToken(deadline);
+      const developerToken = await this.config.developerToken();
+      if (remainingMs(deadline) <= 0) return { kind: 'unknown', reason: 'timeout' };
       const response = await fetch(
         `${this.config.apiBaseUrl}/${this.config.apiVersion}/customers/${customerId}:${operation}`,
         {
@@ -146,13 +174,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           headers: {
             'content-type': 'application/json',
             authorization: `Bearer ${token}`,
-            'developer-token': await this.config.developerToken(),
+            'developer-token': developerToken,
             ...(this.config.loginCustomerId
               ? { 'login-customer-id': this.config.loginCustomerId }
               : {}),
           },
           body: JSON.stringify({ [bodyField]: rows, partialFailure: true }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(remainingMs(deadline)),
         },
       );
       const text = await response.text();
@@ -177,6 +205,13 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
           return { kind: 'unknown', reason: 'quota', detail: status ?? 'RESOURCE_EXHAUSTED' };
         }
         if (response.status === 401) this.token = undefined;
+        if ([400, 401, 403].includes(response.status)) {
+          return {
+            kind: 'unknown',
+            reason: 'refused',
+            detail: status ?? `HTTP ${response.status}`,
+          };
+        }
         return {
           kind: 'unknown',
           reason: 'request_error',
@@ -190,6 +225,9 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
         rowErrors: rowErrorsOf(body, listField),
       };
     } catch (error) {
+      if (error instanceof OAuthRefusedError) {
+        return { kind: 'unknown', reason: 'refused', detail: error.message };
+      }
       const name = (error as { name?: string })?.name;
       if (name === 'TimeoutError' || name === 'AbortError')
         return { kind: 'unknown', reason: 'timeout' };

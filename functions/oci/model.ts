@@ -151,14 +151,31 @@ export const MAX_NOT_FOUND_ATTEMPTS = 8;
  * Errors by which Google said, row by row, that it did NOT count the conversion (so a retraction of
  * a conversion waiting in `retry` with one of these is a plain withdrawal), as opposed to an
  * unknown outcome (a lost answer, a request-level error, a lease that expired), which may have been
- * counted. `NOT_SENT`: the uploader released the row without sending it.
+ * counted. `NOT_SENT`: the uploader released the row without sending it. `REQUEST_REFUSED`: Google
+ * refused the whole request (HTTP 400/401/403, a revoked OAuth grant) and processed none of it.
  */
 export const KNOWN_UNCOUNTED_ERRORS: readonly string[] = [
   'TOO_RECENT_EVENT',
   'TOO_RECENT_CONVERSION_ACTION',
   'PROVIDER_VERSION_REJECTED',
   'NOT_SENT',
+  'REQUEST_REFUSED',
 ];
+
+/**
+ * A conversion waiting in `retry` that Google said, row by row, it did not count: retracting it is
+ * a plain withdrawal. API mode only: there the answer is recorded under the claim of the request
+ * it answers. A script's ack names no export, so a late answer about an older upload (its row gone
+ * stale and uploaded again, counted this time) would land on the newer upload and pass a counted
+ * conversion off as uncounted; in script mode the retraction goes instead (harmless if it was not).
+ */
+export function knownUncounted(row: Pick<RowBase, 'status' | 'uploadMode' | 'lastError'>): boolean {
+  return (
+    row.status === 'retry' &&
+    row.uploadMode === 'api' &&
+    KNOWN_UNCOUNTED_ERRORS.includes(row.lastError ?? '')
+  );
+}
 
 /**
  * A conversion is due no earlier than its click + 6 hours: Google refuses a younger click

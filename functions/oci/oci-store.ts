@@ -35,6 +35,7 @@ import {
   type Call,
   type Conversion,
   KNOWN_UNCOUNTED_ERRORS,
+  knownUncounted,
   type OciRow,
   type RowKind,
   type RowStatus,
@@ -133,7 +134,7 @@ export interface OciStore {
   releaseExpired(ref: RowRef, now: number): Promise<boolean>;
   /**
    * `queued` → `withdrawn` (retracted before it was ever claimed), or `retry` → `withdrawn` when
-   * Google said, row by row, that it did not count it (`KNOWN_UNCOUNTED_ERRORS`).
+   * Google said, row by row, that it did not count it (`knownUncounted`: API mode).
    */
   withdraw(ref: RowRef, nowIso: string): Promise<boolean>;
   /** Marks a conversion Google never counted (failed) as retracted; once. */
@@ -370,7 +371,7 @@ export class DynamoOciStore implements OciStore {
       // one, by this orderId would find nothing. Closed, nothing sent.
       await this.closeRetraction(ref, nowIso, 'COUNTED_UNDER_OTHER_ORDER_ID');
     } else if (conversion.status === 'retry') {
-      const uncounted = KNOWN_UNCOUNTED_ERRORS.includes(String(conversion.lastError));
+      const uncounted = knownUncounted(toRow(conversion));
       // Known uncounted: a plain withdrawal, nothing sent. Unknown: the conversion is withdrawn
       // from upload and the retraction goes (the next claim passes the check).
       if (uncounted) await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED', true);
@@ -509,10 +510,17 @@ export class DynamoOciStore implements OciStore {
 
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean> {
     // A late ack of a row the stale recovery already moved to `retry`, or of one a script handed
-    // over unconfirmed, still tells the truth about Google for a final answer; a `retry` or
-    // `uploaded` answer only moves a row still `processing`.
+    // over unconfirmed, still tells the truth about Google for a final answer; so does Google's own
+    // "not yet" (`retry` with its code, e.g. TOO_RECENT_CONVERSION_ACTION from the Uploads page)
+    // for a row handed over unconfirmed, which would otherwise never be sent again. A bare `retry`
+    // (the script could not apply its file) or `uploaded` only moves a row still `processing`.
     const final = result.to === 'completed' || result.to === 'failed';
-    const from = final ? statusIn('processing', 'retry', 'uploaded') : statusIn('processing');
+    const googleSaysLater = result.to === 'retry' && result.error !== undefined;
+    const from = final
+      ? statusIn('processing', 'retry', 'uploaded')
+      : googleSaysLater
+        ? statusIn('processing', 'uploaded')
+        : statusIn('processing');
     return this.applyResult(ref, result, nowIso, [from]);
   }
 
@@ -547,6 +555,7 @@ export class DynamoOciStore implements OciStore {
     const uncounted = Object.fromEntries(
       KNOWN_UNCOUNTED_ERRORS.map((e, i) => [`:uncounted${i}`, e]),
     );
+    // `knownUncounted`, as a condition: API mode only.
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
       key: keys.row(ref.tenantId, ref.conversionId, 'conversion'),
@@ -554,9 +563,9 @@ export class DynamoOciStore implements OciStore {
       remove: ['sweepPk', 'sweepAt'],
       conditions: [
         {
-          expression: `#status = :s_queued OR (${retry.expression} AND lastError IN (${Object.keys(uncounted).join(', ')}))`,
+          expression: `#status = :s_queued OR (${retry.expression} AND uploadMode = :api AND lastError IN (${Object.keys(uncounted).join(', ')}))`,
           names: { '#status': 'status' },
-          values: { ':s_queued': 'queued', ...retry.values, ...uncounted },
+          values: { ':s_queued': 'queued', ':api': 'api', ...retry.values, ...uncounted },
         },
       ],
     });

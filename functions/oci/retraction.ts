@@ -1,6 +1,7 @@
 /**
  * Retractions. A conversion Google never counted is withdrawn: one never claimed (`queued`), or one
- * waiting in `retry` after Google said row by row that it did not count it (`TOO_RECENT_EVENT`...);
+ * waiting in `retry` after Google said row by row that it did not count it (`TOO_RECENT_EVENT`...,
+ * API mode: `knownUncounted`);
  * one conditional write racing the claim, exactly one wins. One that may have reached Google (it
  * was counted, handed to a script's bulk upload, or its upload's outcome is unknown) gets one
  * retraction row (created with `attribute_not_exists`, so a second request finds it) and is never
@@ -19,7 +20,7 @@ import {
   ADJUSTMENT_MIN_AGE_MS,
   type Adjustment,
   type Conversion,
-  KNOWN_UNCOUNTED_ERRORS,
+  knownUncounted,
 } from './model.js';
 import type { OciStore } from './oci-store.js';
 
@@ -57,10 +58,7 @@ export async function retractConversion(
     }
     const nowIso = isoTime(deps.clock);
     if (conversion.status === 'withdrawn') return { ...base, retraction: 'withdrawn' };
-    const uncounted =
-      conversion.status === 'queued' ||
-      (conversion.status === 'retry' &&
-        KNOWN_UNCOUNTED_ERRORS.includes(conversion.lastError ?? ''));
+    const uncounted = conversion.status === 'queued' || knownUncounted(conversion);
     if (uncounted) {
       if (await deps.store.withdraw(conversion, nowIso)) {
         countMetric(OciMetric.Withdrawn);

@@ -187,18 +187,28 @@ export function adjustmentExportRow(row: Adjustment): AdjustmentExportRow {
  * return (0x0D); and their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20), which some spreadsheet
  * applications normalise to the ASCII ones.
  */
-const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+const FORMULA_START = /^(?:[\s\p{Cc}]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|\p{Cc})/u;
+
+/**
+ * A trigger where some reader starts a new cell inside this one: after a `;` (Excel's separator in
+ * the locales whose decimal mark is a comma, which splits there whatever the RFC 4180 quotes say,
+ * since our quote is not at the start of its cell), a tab, or a line break; blanks and control
+ * characters before it are skipped, as an importer that trims them does.
+ */
+const FORMULA_INSIDE = /([;\t\r\n][\s\p{Cc}]*)(?=[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/gu;
 
 /**
  * One CSV cell: OWASP's mitigation (a leading `'` so the cell is text, then the whole cell quoted
- * with its quotes doubled) for a cell that could start a formula; RFC 4180 quoting for the rest.
+ * with its quotes doubled) for a cell that could start a formula, also after leading blanks, or
+ * starting with any control character (ASVS 5.0 V1.2.10 adds `\0`), and wherever a `;`, tab or
+ * line break lets a reader start a cell inside it; RFC 4180 quoting for the rest.
  */
 export function csvField(value: string | number | undefined): string {
   const text = value === undefined ? '' : String(value);
-  if (typeof value === 'string' && FORMULA_START.test(text)) {
-    return `"'${text.replaceAll('"', '""')}"`;
-  }
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  if (typeof value !== 'string') return text;
+  const inner = text.replace(FORMULA_INSIDE, "$1'");
+  if (FORMULA_START.test(inner)) return `"'${inner.replaceAll('"', '""')}"`;
+  return /[",;\t\n\r]/.test(inner) ? `"${inner.replaceAll('"', '""')}"` : inner;
 }
 
 /** Google Ads' offline conversion (or adjustment) import file, in its templates' formats. */

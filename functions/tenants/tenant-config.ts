@@ -5,7 +5,8 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import * as z from 'zod';
-import { InvalidRequestError } from '../kernel/errors.js';
+import { canonicalJson } from '../kernel/canonical-json.js';
+import { ConflictError, InvalidRequestError } from '../kernel/errors.js';
 
 /** api.md: every client-supplied id is 1–256 characters. */
 const providerId = z
@@ -168,17 +169,46 @@ export function assertUpdateFits(changes: { take: Claim[]; release: Claim[] }): 
   );
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
+/**
+ * How many (queue type → event type) mappings a tenant keeps in `workQueuesEver`: the 50 it may have
+ * at once and 150 past ones. Each is at most 2 × 256 characters, so ≤ 103 KB of the tenant item.
+ */
+export const MAX_WORK_QUEUE_MAPPINGS = 200;
+
+/**
+ * Every event type each work-queue type has waited for, now or before (the ledger matches evidence
+ * to a stay by the event type the stay was joined with, so a queue remapped or removed must still
+ * be found by its old event type). Grows only; written in the same put as the configuration that
+ * changes `workQueues`, so no join can use a mapping that is not in it. Over the cap: 409.
+ */
+export function workQueuesEver(
+  previous: Readonly<Record<string, readonly string[]>> | undefined,
+  ...configs: Array<Readonly<Record<string, string>> | undefined>
+): Record<string, string[]> {
+  const ever: Record<string, Set<string>> = {};
+  const add = (queueType: string, eventType: string) => {
+    ever[queueType] ??= new Set();
+    ever[queueType].add(eventType);
+  };
+  for (const [queueType, eventTypes] of Object.entries(previous ?? {})) {
+    for (const eventType of eventTypes) add(queueType, eventType);
+  }
+  for (const config of configs) {
+    for (const [queueType, eventType] of Object.entries(config ?? {})) add(queueType, eventType);
+  }
+  const mappings = Object.values(ever).reduce((n, set) => n + set.size, 0);
+  if (mappings > MAX_WORK_QUEUE_MAPPINGS) {
+    throw new ConflictError(
+      `A tenant keeps at most ${MAX_WORK_QUEUE_MAPPINGS} work-queue mappings, past ones included; this change would make ${mappings}.`,
+      'conflict',
+      [{ field: 'workQueues', message: `at most ${MAX_WORK_QUEUE_MAPPINGS} mappings ever` }],
     );
   }
-  return value;
+  return Object.fromEntries(
+    Object.entries(ever)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([queueType, set]) => [queueType, [...set].sort()]),
+  );
 }
 
 /** The configuration fields of a stored tenant (what a PUT body sets). */
@@ -189,8 +219,5 @@ export function configFields(stored: Partial<TenantConfig>): Partial<TenantConfi
 
 /** True when a stored configuration already says exactly what `config` says (a no-op PUT). */
 export function sameConfig(stored: Partial<TenantConfig>, config: TenantConfig): boolean {
-  return (
-    JSON.stringify(canonical(configFields(stored))) ===
-    JSON.stringify(canonical(configFields(config)))
-  );
+  return canonicalJson(configFields(stored)) === canonicalJson(configFields(config));
 }

@@ -27,6 +27,7 @@ import {
   claimsOf,
   sameConfig,
   type TenantConfig,
+  workQueuesEver,
 } from './tenant-config.js';
 
 export {
@@ -41,6 +42,8 @@ export interface Tenant extends TenantConfig {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly credentials?: Readonly<Record<CredentialKind, string>>;
+  /** Every event type each work-queue type waited for, now or before (`workQueuesEver`). */
+  readonly workQueuesEver?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The configuration item as stored. */
@@ -179,6 +182,15 @@ export class DynamoDbTenantStore implements TenantStore {
       createdAt: current?.createdAt ?? now,
       updatedAt: now,
       ...(current?.credentials ? { credentials: current.credentials } : {}),
+      ...(current?.workQueues || current?.workQueuesEver || config.workQueues
+        ? {
+            workQueuesEver: workQueuesEver(
+              current?.workQueuesEver,
+              current?.workQueues,
+              config.workQueues,
+            ),
+          }
+        : {}),
     };
     return [
       {

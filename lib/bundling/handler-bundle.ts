@@ -13,6 +13,13 @@ import type { BuildOptions, Plugin } from 'esbuild';
 export const CREATE_REQUIRE_BANNER =
   "import { createRequire as __onceflowCreateRequire } from 'node:module'; const require = __onceflowCreateRequire(import.meta.url);";
 
+/** esbuild's target for a Lambda runtime: `nodejs24.x` → `node24`. */
+export function esbuildTargetOf(lambdaRuntime: string): string {
+  const match = /^nodejs(\d+)\.x$/.exec(lambdaRuntime);
+  if (!match) throw new Error(`not a Node.js Lambda runtime: ${lambdaRuntime}`);
+  return `node${match[1]}`;
+}
+
 /** The bundle's file name inside the asset; the Lambda handler is `index.handler`. */
 export const HANDLER_BUNDLE_FILE = 'index.mjs';
 

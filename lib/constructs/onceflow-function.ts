@@ -25,7 +25,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { HANDLER_BUNDLE_FILE } from '../bundling/handler-bundle.js';
+import { esbuildTargetOf, HANDLER_BUNDLE_FILE } from '../bundling/handler-bundle.js';
 import {
   envNameForQueue,
   envNameForSecret,
@@ -43,7 +43,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ONCEFLOW_RUNTIME = Runtime.NODEJS_24_X;
 
 /** esbuild target matching {@link ONCEFLOW_RUNTIME}: `nodejs24.x` → `node24`. */
-export const ESBUILD_TARGET = ONCEFLOW_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
+export const ESBUILD_TARGET = esbuildTargetOf(ONCEFLOW_RUNTIME.name);
 
 /**
  * `NODE_OPTIONS` of every function: none by default. Under `--enable-source-maps` Node reads and

@@ -1,10 +1,19 @@
 /**
- * The process environment the local runtime gives handlers. It must be applied before any handler
- * module is imported: SDK clients and Powertools objects read it when they are created.
+ * The environments of the local runtime.
  *
- * Two kinds of values: those that describe this runtime (endpoints, resource names, flags) always
+ * - Each function's own (`functionEnvironment`): exactly the variables of its template resource
+ *   (`deployment.ts`), with its settings' local values, plus a local-only overlay that points its
+ *   SDK clients at the runtime's AWS gateway with credentials naming the function, and sets what
+ *   Lambda itself sets (region, function name, memory). Nothing else from the shell reaches it.
+ * - The runtime's own process (`localEnvironment`), shared by in-process tests, benches and the
+ *   simulators: every table and queue, the emulators' endpoints, the local secret defaults. It must be
+ *   applied before anything creates an SDK client or a Powertools object: they read it then.
+ *
+ * In `localEnvironment`, values that describe this runtime (endpoints, resource names, flags) always
  * win; local defaults (secrets, Powertools switches) only fill what the real environment leaves unset.
  */
+import { accessKeyIdFor } from './aws-gateway.js';
+import { physicalFunctionName } from './lambda.js';
 import { DEFAULT_PREFIX, LOCAL_REGION, resourceEnvironment } from './resources.js';
 
 export interface LocalEnvironmentOptions {
@@ -42,6 +51,8 @@ export function emulatorEnvironment(
   return {
     ONCEFLOW_LOCAL: '1',
     ONCEFLOW_FAILPOINTS: 'on',
+    // No secret store runs beside the emulators alone: the documented defaults stand in.
+    ONCEFLOW_SECRET_DEFAULTS: 'on',
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
     // Dummy credentials: real ones must never be sent anywhere from the local runtime.
@@ -76,4 +87,61 @@ export function applyEnvironment(env: Readonly<Record<string, string>>): void {
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
   Object.assign(process.env, env);
+}
+
+/**
+ * Shell variables a function may still see: they change what it prints, never what it does (a
+ * bench quiets the logs; a developer turns on Powertools' pretty printing).
+ */
+const OBSERVABILITY_PASS_THROUGH = [
+  'POWERTOOLS_LOG_LEVEL',
+  'POWERTOOLS_METRICS_DISABLED',
+  'POWERTOOLS_DEV',
+] as const;
+
+export interface FunctionEnvironmentOptions {
+  /** The manifest's name. */
+  readonly name: string;
+  readonly memoryMb: number;
+  /** The variables of the function's template resource, resolved to local names. */
+  readonly template: Readonly<Record<string, string>>;
+  /** Its settings' local values (`localSettings` of the manifest). */
+  readonly localSettings: Readonly<Record<string, string>>;
+  /** The AWS gateway every SDK call goes through (`aws-gateway.ts`). */
+  readonly gatewayEndpoint: string;
+  /** The shell, for the observability switches only. @default process.env */
+  readonly shell?: NodeJS.ProcessEnv;
+}
+
+/** The whole `process.env` of one function in the local runtime. */
+export function functionEnvironment(options: FunctionEnvironmentOptions): Record<string, string> {
+  const shell = options.shell ?? process.env;
+  const physicalName = physicalFunctionName(options.name);
+  const env: Record<string, string> = { ...options.template, ...options.localSettings };
+  for (const name of OBSERVABILITY_PASS_THROUGH) {
+    const value = shell[name];
+    if (value) env[name] = value;
+  }
+  return {
+    ...env,
+    // What Lambda sets in every execution environment.
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_LAMBDA_FUNCTION_NAME: physicalName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${physicalName}`,
+    // The function's own (dummy) credentials: the gateway knows it by them, as IAM knows a role.
+    AWS_ACCESS_KEY_ID: accessKeyIdFor(options.name),
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: options.gatewayEndpoint,
+    AWS_ENDPOINT_URL_SQS: options.gatewayEndpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: options.gatewayEndpoint,
+    // Local only: invocations overlap in one environment; failpoints can be armed.
+    ONCEFLOW_LOCAL: '1',
+    ONCEFLOW_FAILPOINTS: 'on',
+    // No X-Ray daemon locally.
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
 }

@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   defaultRouteFunction,
+  type FunctionSpec,
   type HttpMethod,
   httpRoutes,
   functions as manifestFunctions,
@@ -55,18 +56,22 @@ export interface HttpAdapterOptions {
   readonly isReady?: () => boolean;
 }
 
-/** The manifest's `$default` route function, if it declares one. */
-export function manifestDefaultRoute(): LocalFunction | undefined {
-  const name = defaultRouteFunction();
-  const spec = name ? manifestFunctions[name] : undefined;
+/** The `$default` route function of the manifest (or of `functions`), if it declares one. */
+export function manifestDefaultRoute(
+  functions: Readonly<Record<string, FunctionSpec>> = manifestFunctions,
+): LocalFunction | undefined {
+  const name = defaultRouteFunction(functions);
+  const spec = name ? functions[name] : undefined;
   if (!name || !spec) return undefined;
   return { name, entry: spec.entry, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb };
 }
 
-/** The manifest's HTTP routes, each with its function. */
-export function manifestApiRoutes(): ApiRoute[] {
-  return httpRoutes().map(({ method, path, functionName }) => {
-    const spec = manifestFunctions[functionName];
+/** The HTTP routes of the manifest (or of `functions`), each with its function. */
+export function manifestApiRoutes(
+  functions: Readonly<Record<string, FunctionSpec>> = manifestFunctions,
+): ApiRoute[] {
+  return httpRoutes(functions).map(({ method, path, functionName }) => {
+    const spec = functions[functionName];
     return {
       method,
       path,

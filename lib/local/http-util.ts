@@ -109,3 +109,54 @@ export function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/** Host names a loopback request carries (`[::1]` as the Host header writes an IPv6 address). */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function isLoopbackHost(host: string | undefined, localPort: number | undefined): boolean {
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec((host ?? '').toLowerCase());
+  if (!match || !LOOPBACK_HOSTS.has(match[1] ?? '')) return false;
+  // A port, when given, is this server's; none means 80 (what a browser omits).
+  return Number(match[2] ?? 80) === localPort;
+}
+
+const isJson = (contentType: string | undefined) =>
+  (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+
+/**
+ * Refuses a write to a local-only control route (`/_local/*`, `/_sim/*`) that a web page could
+ * have sent: any page a developer visits can POST to `http://127.0.0.1:3000` without asking, as
+ * long as the request is "simple" (text/plain, form or no body: no CORS preflight), and a page on a
+ * DNS name rebound to 127.0.0.1 is same-origin for the browser and may send anything.
+ * - a write must carry `content-type: application/json` (415): a browser sends that cross-site only
+ *   after a preflight, which these routes never grant; a DELETE (always preflighted) may carry no
+ *   body and then no content type;
+ * - the `Host` header must name the loopback interface on this server's port (403): a rebound name
+ *   carries the attacker's host name.
+ * Reads stay open (the dashboard page and its data load from `http://127.0.0.1:<port>`).
+ * True when it answered the request.
+ */
+export function refuseCrossSiteWrite(req: IncomingMessage, res: ServerResponse): boolean {
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return false;
+  if (!isLoopbackHost(req.headers.host, req.socket.localPort)) {
+    sendError(
+      res,
+      403,
+      'forbidden',
+      'local control routes answer only a loopback Host (127.0.0.1, localhost or [::1] with this port)',
+    );
+    return true;
+  }
+  const contentType = req.headers['content-type'];
+  if (!isJson(contentType) && !(method === 'DELETE' && contentType === undefined)) {
+    sendError(
+      res,
+      415,
+      'unsupported_media_type',
+      'local control routes take content-type: application/json',
+    );
+    return true;
+  }
+  return false;
+}

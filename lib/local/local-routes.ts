@@ -12,6 +12,9 @@
  *   probability 0 disarms it too.
  * - `GET /_local/clock` and `POST /_local/clock/advance {"seconds": N}` → `{"now", "offsetSeconds"}`.
  * - `GET /_local/queues` → `{"queues": [...]}` (approximate visible / in-flight counts, with DLQs).
+ *
+ * Every write needs `content-type: application/json` and a loopback `Host` (`refuseCrossSiteWrite`),
+ * so no web page a developer visits can move the clock or arm a failpoint.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -28,7 +31,13 @@ import {
   UnknownFailpointError,
 } from '../../functions/kernel/failpoints.js';
 import type { ExtraRoutes } from './http-adapter.js';
-import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import {
+  PayloadTooLargeError,
+  readJson,
+  refuseCrossSiteWrite,
+  sendError,
+  sendJson,
+} from './http-util.js';
 
 export interface LocalRoutesOptions {
   /** Resolves once every handler module was imported, so all failpoints are declared. */
@@ -41,6 +50,7 @@ export interface LocalRoutesOptions {
 export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_local/')) return false;
+    if (refuseCrossSiteWrite(req, res)) return true;
     const key = `${req.method} ${url.pathname.replace(/\/$/, '')}`;
     try {
       if (req.method === 'DELETE' && key.startsWith('DELETE /_local/failpoints/')) {

@@ -8,6 +8,7 @@ import {
   type QueueName,
   queueResourceName,
   queues,
+  type SecretName,
   type TableName,
   tables,
 } from '../manifest.js';
@@ -29,6 +30,26 @@ export interface LocalQueue {
 
 export function physicalTableName(table: TableName, prefix = DEFAULT_PREFIX): string {
   return `${prefix}-${table}`;
+}
+
+/** The ARN IAM knows a local table by (its indexes are `<arn>/index/<name>`). */
+export function localTableArn(table: TableName, prefix = DEFAULT_PREFIX): string {
+  return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:table/${physicalTableName(table, prefix)}`;
+}
+
+/**
+ * A secret's local name and ARN. Secrets Manager ends every ARN with `-` and six random characters;
+ * locally they are fixed, so the ARN is the same on every run.
+ */
+export function localSecret(
+  secret: SecretName,
+  prefix = DEFAULT_PREFIX,
+): { name: string; arn: string } {
+  const name = `${prefix}-${secret}`;
+  return {
+    name,
+    arn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:secret:${name}-000000`,
+  };
 }
 
 export function deadLetterQueueName(queue: QueueName, prefix = DEFAULT_PREFIX): string {

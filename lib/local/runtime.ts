@@ -4,8 +4,11 @@
  * provisioned, the HTTP API adapter on PORT, a poller per queue-triggered function, the schedules,
  * and the provider simulators on SIM_PORT. Used by `npm start` and, in-process, by tests.
  *
- * It writes the handlers' environment into `process.env` (see `environment.ts`), so one process
- * runs one runtime at a time.
+ * Every function runs as it is deployed: in a worker thread of its own (`function-host.ts`) with
+ * only its template environment (`deployment.ts`, `environment.ts`), every AWS call checked against
+ * its role's policy (`aws-gateway.ts`), and — with `ONCEFLOW_RUNTIME=bundles` — from the very
+ * bundles `cdk synth` builds (`function-build.ts`). The runtime's own process gets the shared local
+ * environment (`environment.ts`), so one process runs one runtime at a time.
  */
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -15,24 +18,55 @@ import { campaignSettings } from '../../functions/campaigns/index.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { ConfigurationError, settings } from '../../functions/kernel/config.js';
 import { checkVersions, configuredVersions } from '../../functions/kernel/provider-versions.js';
+import { localSecretValue } from '../../functions/kernel/secrets.js';
 import { ociSettings } from '../../functions/oci/index.js';
-import { functions as manifestFunctions } from '../manifest.js';
+import { esbuildTargetOf } from '../bundling/handler-bundle.js';
+import {
+  type FunctionSpec,
+  localSettings,
+  functions as manifestFunctions,
+  type SecretName,
+  type TableName,
+} from '../manifest.js';
+import { type AwsCallObserver, type GatewaySecret, principalArn } from './aws-gateway.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
+import {
+  type DeployedFunction,
+  deployedFunctions,
+  type LocalResourceNames,
+  stackSettingsFromEnvironment,
+} from './deployment.js';
 import {
   assertJavaAvailable,
   type DynamoDbLocal,
   reapOrphanedDynamoDbLocal,
   startDynamoDbLocal,
 } from './dynamodb-local.js';
-import { applyEnvironment, localEnvironment } from './environment.js';
-import { createHttpAdapter } from './http-adapter.js';
+import { applyEnvironment, functionEnvironment, localEnvironment } from './environment.js';
+import {
+  type BuiltFunctions,
+  buildFunctions,
+  type RuntimeMode,
+  runtimeModeFrom,
+} from './function-build.js';
+import { RuntimeControl } from './function-control.js';
+import { createFunctionHost, type FunctionHost, type HostedFunction } from './function-host.js';
+import { type GatewayHost, startGatewayWorker } from './gateway-host.js';
+import { createHttpAdapter, manifestApiRoutes, manifestDefaultRoute } from './http-adapter.js';
 import { closeServer, listen } from './http-util.js';
-import { createHandlerLoader, type LocalFunction } from './lambda.js';
+import type { LocalFunction } from './lambda.js';
 import { createLocalRoutes } from './local-routes.js';
 import { assertPortsFree, freePort } from './ports.js';
 import { localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
-import { type LocalQueue, localQueue, physicalTableName, queueNames } from './resources.js';
+import {
+  type LocalQueue,
+  localQueue,
+  localSecret,
+  localTableArn,
+  physicalTableName,
+  queueNames,
+} from './resources.js';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
@@ -66,6 +100,13 @@ export interface LocalRuntimeOptions {
   readonly projectRoot?: string;
   /** Runtime lines (errors of handlers, failed loads). @default stderr */
   readonly log?: (line: string) => void;
+  /**
+   * What the workers load: the deployed bundles (`bundles`, as `cdk synth` builds them) or a
+   * development build of the sources. @default $ONCEFLOW_RUNTIME, else `sources`
+   */
+  readonly runtime?: RuntimeMode;
+  /** The functions to run: a variant of the manifest's, for tests. @default the manifest's */
+  readonly functions?: Readonly<Record<string, FunctionSpec>>;
 }
 
 export interface LocalRuntimeUrls {
@@ -80,10 +121,20 @@ export interface LocalRuntime {
   readonly dataDir: string;
   /** Whether DynamoDB keeps its data in `<dataDir>/dynamodb` (false: in memory). */
   readonly persistent: boolean;
-  /** The variables handlers see (already applied to `process.env`). */
+  /**
+   * The runtime process's own variables (already applied to `process.env`), which in-process tests
+   * and benches use; each function sees only its own, in `functionEnvironments`.
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** Each function's whole `process.env`, by manifest name. */
+  readonly functionEnvironments: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly mode: RuntimeMode;
+  /** Milliseconds spent building the functions' code (0: all from the cache). */
+  readonly buildMs: number;
   /** Milliseconds from the call to ready. */
   readonly startupMs: number;
+  /** Reports every AWS call a function makes to `observer` (benches count their cost); unsubscribes. */
+  observeAwsCalls(observer: AwsCallObserver): () => void;
   /** Stops everything started; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -140,8 +191,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   applyEnvironment(env);
   for (const warning of checkSettings()) log(`[runtime] warning: ${warning}`);
 
-  const functions = manifestLocalFunctions(urls.sqs);
-  const loader = createHandlerLoader({ projectRoot, log });
+  const functionSpecs = options.functions ?? manifestFunctions;
+  const mode = options.runtime ?? runtimeModeFrom(process.env.ONCEFLOW_RUNTIME);
+  // The AWS gateway is internal: only the functions' environments name it.
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const functions = localFunctions(functionSpecs, urls.sqs);
   const stack: Array<() => Promise<void>> = [];
   let ready = false;
   const runStack = async () => {
@@ -151,6 +206,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         .catch((error: unknown) => log(`[runtime] stop: ${String(error)}`));
     }
   };
+  let host: FunctionHost | undefined;
+  const control = new RuntimeControl((message) => host?.broadcast(message));
+  let built: BuiltFunctions | undefined;
+  let gateway: GatewayHost | undefined;
+  let hosted: HostedFunction[] = [];
 
   try {
     const dynamodbStarting = startDynamoDbLocal({
@@ -160,8 +220,75 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Awaited below; until then a failed start must not count as an unhandled rejection.
     dynamodbStarting.catch(() => {});
     stack.push(async () => (await dynamodbStarting.catch(() => null))?.stop());
-    // Importing handlers declares their failpoints; it runs while the JVM starts.
-    const handlersLoaded = loader.preload(functions.map((f) => f.fn));
+
+    // While the JVM starts: what each function is on AWS (from the stack), and its code (both
+    // cached by content: a start that changed nothing reads them back).
+    const secrets = new Map<SecretName, GatewaySecret>();
+    const deployed = await deployedFunctions({
+      projectRoot,
+      functions: functionSpecs,
+      settings: stackSettingsFromEnvironment(process.env),
+      names: localNames(gatewayUrl, (name) => {
+        const local = localSecret(name);
+        secrets.set(name, { ...local, value: () => localSecretValue(name) });
+        return { ref: local.arn, arn: local.arn };
+      }),
+    });
+    const functionsBuilt = await buildFunctions({
+      mode,
+      projectRoot,
+      target: esbuildTargetOf(singleRuntime(deployed)),
+      entries: Object.fromEntries(
+        Object.entries(functionSpecs).map(([name, spec]) => [name, spec.entry]),
+      ),
+    });
+    built = functionsBuilt;
+    hosted = hostedFunctions(functions, deployed, functionsBuilt, mode, {
+      gatewayUrl,
+      simBaseUrl: urls.sim,
+    });
+    control.install();
+    stack.push(async () => control.uninstall());
+    host = createFunctionHost({
+      workerFile: functionsBuilt.workerFile,
+      functions: hosted,
+      control,
+      log,
+    });
+    const functionHost = host;
+    stack.push(() => functionHost.stop());
+    // A function's environment starts at its first invocation, as Lambda's do (a cold start), so
+    // start-up costs no function anything. Listing or arming failpoints needs every point declared:
+    // that loads every function, once.
+    let allLoaded: Promise<void> | undefined;
+    const handlersLoaded = () => {
+      allLoaded ??= functionHost.preload(functions.map((f) => f.fn)).catch((error: unknown) => {
+        log(`[runtime] a function refused to load: ${String(error)}`);
+      });
+      return allLoaded;
+    };
+
+    gateway = await startGatewayWorker({
+      workerFile: functionsBuilt.gatewayWorkerFile,
+      data: {
+        dynamodbEndpoint: urls.dynamodb,
+        sqsEndpoint: urls.sqs,
+        port: gatewayPort,
+        principals: Object.values(deployed).map((d) => ({
+          name: d.name,
+          arn: principalArn(d.name),
+          statements: d.statements,
+        })),
+        secrets: [...secrets.values()].map((secret) => ({
+          name: secret.name,
+          arn: secret.arn,
+          value: secret.value(),
+        })),
+      },
+      log,
+    });
+    const awsGateway = gateway;
+    stack.push(() => awsGateway.stop());
 
     const sqsEmulator: SqsEmulator = await startSqsEmulator({ port: ports.SQS_PORT });
     stack.push(() => sqsEmulator.stop());
@@ -185,13 +312,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     stack.push(async () => dashboard.close());
     const api = createHttpAdapter({
-      loader,
+      loader: functionHost,
+      routes: manifestApiRoutes(functionSpecs),
+      defaultRoute: manifestDefaultRoute(functionSpecs),
       log,
       isReady: () => ready,
       extraRoutes: chainRoutes(
         dashboard.routes,
         createLocalRoutes({
-          handlersLoaded: () => handlersLoaded,
+          handlersLoaded,
           queueStats: localQueueStats,
           isReady: () => ready,
         }),
@@ -212,6 +341,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const dynamodb: DynamoDbLocal = await dynamodbStarting;
     await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
+    await freeScheduleLeases();
 
     const pollers: QueuePoller[] = functions.flatMap((f) =>
       f.queue
@@ -221,7 +351,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               queueUrl: f.queue.local.url,
               queueArn: f.queue.local.arn,
               fn: f.fn,
-              loader,
+              loader: functionHost,
               batchSize: f.queue.batchSize,
               concurrency: options.pollersPerQueue ?? 2,
               log,
@@ -236,13 +366,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     const scheduler: Scheduler = startScheduler({
       schedules: scheduled,
-      loader,
+      loader: functionHost,
       speed: options.scheduleSpeed,
       log,
     });
     // Handlers in flight finish (bounded by their timeout) unless they take longer than this.
     stack.push(() => settleWithin([scheduler.stop(), ...pollers.map((p) => p.stop())], 3000));
-    await handlersLoaded;
   } catch (error) {
     await runStack();
     throw error;
@@ -263,7 +392,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     dataDir,
     persistent,
     env,
+    functionEnvironments: Object.fromEntries(hosted.map((h) => [h.fn.name, h.env])),
+    mode,
+    buildMs: built?.buildMs ?? 0,
     startupMs: Math.round(performance.now() - startedAt),
+    observeAwsCalls(observer) {
+      if (!gateway) throw new Error('the runtime has no AWS gateway');
+      return gateway.observe(observer);
+    },
     stop() {
       ready = false;
       stopping ??= runStack();
@@ -275,9 +411,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * Reads every setting (the kernel's and each context's) once, before anything starts, so a bad
  * window (or a window that breaks a guarantee) stops the start with its one-line
- * ConfigurationError, as it would on AWS at the first invocation. The provider API versions are checked against their sunset calendar on the
- * clock seam: one past its sunset (or unknown) stops the start; one within 60 days of it is
- * returned as a warning to print.
+ * ConfigurationError, as it would on AWS at the first invocation. The provider API versions are
+ * checked against their sunset calendar on the clock seam: one past its sunset (or unknown) stops
+ * the start; one within 60 days of it is returned as a warning to print.
  */
 export function checkSettings(now = systemClock.now()): string[] {
   for (const group of [settings, campaignSettings, ociSettings]) {
@@ -289,14 +425,35 @@ export function checkSettings(now = systemClock.now()): string[] {
   return versions.warnings.map((w) => w.message);
 }
 
+/**
+ * A runtime starting on kept data ends every run of the process before it: a killed process would
+ * otherwise hold its schedules' leases (`functions/kernel/schedule.ts`) until they expire, and
+ * recovery would wait that long. Each lease lives in one of its function's writable tables.
+ */
+async function freeScheduleLeases(): Promise<void> {
+  // Imported now, like the handlers: the kernel's clients read the environment applied above.
+  const { ddb } = await import('../../functions/kernel/clients.js');
+  const { freeScheduleLease } = await import('../../functions/kernel/schedule.js');
+  for (const [name, spec] of Object.entries(manifestFunctions)) {
+    if (spec.trigger.kind !== 'schedule') continue;
+    for (const [table, access] of Object.entries(spec.tables)) {
+      if (access !== 'readWrite') continue;
+      await freeScheduleLease(ddb, physicalTableName(table as TableName), name);
+    }
+  }
+}
+
 interface RuntimeFunction {
   readonly fn: LocalFunction;
   readonly queue?: { readonly local: LocalQueue; readonly batchSize: number };
   readonly everySeconds?: number;
 }
 
-function manifestLocalFunctions(sqsEndpoint: string): RuntimeFunction[] {
-  return Object.entries(manifestFunctions).map(([name, spec]) => {
+function localFunctions(
+  specs: Readonly<Record<string, FunctionSpec>>,
+  sqsEndpoint: string,
+): RuntimeFunction[] {
+  return Object.entries(specs).map(([name, spec]) => {
     const fn: LocalFunction = {
       name,
       entry: spec.entry,
@@ -313,6 +470,96 @@ function manifestLocalFunctions(sqsEndpoint: string): RuntimeFunction[] {
     if (trigger.kind === 'schedule') return { fn, everySeconds: trigger.everySeconds };
     return { fn };
   });
+}
+
+/**
+ * How the stack's resources are known to a function locally. Its queue URLs are on the gateway's
+ * origin: the SQS client sends a call to its `QueueUrl`'s host, which must be the gateway.
+ */
+export function localNames(
+  gatewayUrl: string,
+  secret: LocalResourceNames['secret'] = (name) => {
+    const { arn } = localSecret(name);
+    return { ref: arn, arn };
+  },
+): LocalResourceNames {
+  const onGateway = (url: string) => url.replace(/^https?:\/\/[^/]+/, gatewayUrl);
+  return {
+    table: (name) => ({ ref: physicalTableName(name), arn: localTableArn(name) }),
+    queue: (name) => {
+      const local = localQueue(name, gatewayUrl);
+      return { ref: onGateway(local.url), arn: local.arn };
+    },
+    deadLetterQueue: (name) => {
+      const local = localQueue(name, gatewayUrl);
+      return { ref: onGateway(local.dlqUrl), arn: local.dlqArn };
+    },
+    secret,
+  };
+}
+
+/** Each function as a worker runs it: its module, its whole environment, its Node options. */
+function hostedFunctions(
+  functions: readonly RuntimeFunction[],
+  deployed: Readonly<Record<string, DeployedFunction>>,
+  built: BuiltFunctions,
+  mode: RuntimeMode,
+  urls: { readonly gatewayUrl: string; readonly simBaseUrl: string },
+): HostedFunction[] {
+  return functions.map(({ fn }) => {
+    const function_ = deployed[fn.name];
+    const moduleUrl = built.modules[fn.name];
+    if (!function_ || !moduleUrl) throw new Error(`function ${fn.name} was not deployed or built`);
+    const env = functionEnvironment({
+      name: fn.name,
+      memoryMb: function_.memoryMb,
+      template: function_.environment,
+      localSettings: localSettings(function_.spec.environment, urls.simBaseUrl),
+      gatewayEndpoint: urls.gatewayUrl,
+    });
+    return {
+      fn: { ...fn, timeoutSeconds: function_.timeoutSeconds, memoryMb: function_.memoryMb },
+      moduleUrl,
+      env,
+      execArgv: workerExecArgv(fn.name, env.NODE_OPTIONS, mode),
+    };
+  });
+}
+
+/** The Lambda runtime every function is deployed on (the bundles are built for it). */
+function singleRuntime(deployed: Readonly<Record<string, DeployedFunction>>): string {
+  const runtimes = new Set(Object.values(deployed).map((d) => d.runtime));
+  const [runtime] = runtimes;
+  if (runtimes.size !== 1 || !runtime) {
+    throw new Error(
+      `the functions are deployed on ${[...runtimes].join(', ')}: expected one runtime`,
+    );
+  }
+  return runtime;
+}
+
+/**
+ * The worker's Node options: the function's own `NODE_OPTIONS` (what the template sets), and in
+ * development source maps, so stack traces name the TypeScript lines. An option Node only takes
+ * per process cannot be given to one function here: the start fails rather than ignore it.
+ */
+function workerExecArgv(
+  name: string,
+  nodeOptions: string | undefined,
+  mode: RuntimeMode,
+): string[] {
+  const options = (nodeOptions ?? '').split(/\s+/).filter(Boolean);
+  const perWorker = new Set(['--enable-source-maps', '--no-warnings', '--no-deprecation']);
+  const refused = options.filter((option) => !perWorker.has(option));
+  if (refused.length > 0) {
+    throw new Error(
+      `${name}: NODE_OPTIONS ${refused.join(' ')} cannot be given to one function in the local runtime`,
+    );
+  }
+  if (mode === 'sources' && !options.includes('--enable-source-maps')) {
+    options.push('--enable-source-maps');
+  }
+  return options;
 }
 
 async function listenOrClose(

@@ -14,9 +14,18 @@
  * Faults are kept in memory: a restarted runtime starts with none armed. The providers' ledgers
  * (what they accepted) are journalled under the data directory and survive it (`sim/journal.ts`).
  * - `POST /_sim/reset` → every module's `reset` (clears ledgers).
+ *
+ * A write to any `/_sim/*` route needs `content-type: application/json` and a loopback `Host`
+ * (`refuseCrossSiteWrite`): no web page can reset the ledgers or inject faults.
  */
 import { createServer, type Server } from 'node:http';
-import { PayloadTooLargeError, readJson, sendError, sendJson } from './http-util.js';
+import {
+  PayloadTooLargeError,
+  readJson,
+  refuseCrossSiteWrite,
+  sendError,
+  sendJson,
+} from './http-util.js';
 import { describeError } from './lambda.js';
 import {
   type SimulatorContext,
@@ -50,6 +59,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Simulato
     const url = new URL(req.url ?? '/', 'http://local');
     const key = `${req.method} ${url.pathname}`;
     (async () => {
+      if (url.pathname.startsWith('/_sim/') && refuseCrossSiteWrite(req, res)) return;
       if (key === 'GET /health') {
         sendJson(res, 200, { status: 'ok', simulators: modules.map((m) => m.name) });
         return;

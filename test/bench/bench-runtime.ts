@@ -27,7 +27,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** What a bench may change; everything else is the bench default above. */
 export type BenchRuntimeOptions = Pick<
   LocalRuntimeOptions,
-  'pollersPerQueue' | 'schedules' | 'scheduleSpeed' | 'log'
+  'pollersPerQueue' | 'schedules' | 'scheduleSpeed' | 'log' | 'functions'
 >;
 
 /** Starts the runtime, runs `run` with it, and always stops it and removes its data directory. */

@@ -24,7 +24,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { withBenchRuntime } from './bench-runtime.js';
 import { type CampaignBaseline, campaignBaseline } from './campaign-baseline.js';
-import { countDynamoDb, type DynamoDbTally } from './dynamodb-tally.js';
+import {
+  countDynamoDb,
+  countRuntimeDynamoDb,
+  type DynamoDbTally,
+  type RuntimeCalls,
+} from './dynamodb-tally.js';
 
 interface Options {
   recipients: number;
@@ -109,37 +114,34 @@ function prefixesOf(input: Record<string, unknown>): string {
 }
 
 /** Requests and write units by command and key prefix (which part of the design costs what). */
-function breakdownOf(client: DynamoDBClient, name: string) {
+function breakdown() {
   let counting = false;
   const table: Breakdown = new Map();
-  client.middlewareStack.add(
-    (next, context) => async (call) => {
-      if (!counting) return next(call);
-      const input = call.input as Record<string, unknown>;
-      const label = `${(context.commandName ?? '').replace(/Command$/, '')} ${prefixesOf(input)}`;
+  return {
+    /** Charges one request (a failed write: the units AWS would charge for its refused condition). */
+    record(
+      operation: string,
+      input: Readonly<Record<string, unknown>>,
+      outcome: { failed: boolean; output?: Readonly<Record<string, unknown>> },
+    ) {
+      if (!counting) return;
+      const label = `${operation} ${prefixesOf(input)}`;
       const entry = table.get(label) ?? { requests: 0, wcu: 0 };
       table.set(label, entry);
       entry.requests += 1;
-      try {
-        const out = await next(call);
-        const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-        const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
-          WriteCapacityUnits?: number;
-          CapacityUnits?: number;
-        }>;
-        if (/Put|Update|Delete|Write/.test(label.split(' ')[0] ?? ''))
-          for (const c of list) entry.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
-        return out;
-      } catch (error) {
+      if (!/Put|Update|Delete|Write/.test(operation)) return;
+      if (outcome.failed) {
         const items = (input.TransactItems as unknown[] | undefined)?.length;
-        if (/Put|Update|Delete|Write/.test(label.split(' ')[0] ?? ''))
-          entry.wcu += items ? 2 * items : 1;
-        throw error;
+        entry.wcu += items ? 2 * items : 1;
+        return;
       }
+      const consumed = outcome.output?.ConsumedCapacity;
+      const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
+        WriteCapacityUnits?: number;
+        CapacityUnits?: number;
+      }>;
+      for (const c of list) entry.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
     },
-    { step: 'initialize', name },
-  );
-  return {
     start() {
       table.clear();
       counting = true;
@@ -156,6 +158,46 @@ function breakdownOf(client: DynamoDBClient, name: string) {
       );
     },
   };
+}
+
+/** The breakdown of the requests `client` makes (the baseline's, in this process). */
+function breakdownOf(client: DynamoDBClient, name: string) {
+  const table = breakdown();
+  client.middlewareStack.add(
+    (next, context) => async (call) => {
+      const operation = (context.commandName ?? '').replace(/Command$/, '');
+      const input = call.input as Record<string, unknown>;
+      try {
+        const out = await next(call);
+        table.record(operation, input, {
+          failed: false,
+          output: out.output as unknown as Record<string, unknown>,
+        });
+        return out;
+      } catch (error) {
+        table.record(operation, input, { failed: true });
+        throw error;
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return table;
+}
+
+/** The breakdown of the requests onceflow's functions make (each in its worker: the gateway sees them). */
+function breakdownOfRuntime(runtime: RuntimeCalls) {
+  const table = breakdown();
+  runtime.observeAwsCalls({
+    consumedCapacity: 'TOTAL',
+    observe(call) {
+      if (call.service !== 'dynamodb') return;
+      table.record(call.operation, call.input, {
+        failed: call.status !== 200,
+        ...(call.output ? { output: call.output } : {}),
+      });
+    },
+  });
+  return table;
 }
 
 interface CpuMeter {
@@ -251,7 +293,6 @@ export default async function campaignBench(args: string[]): Promise<void> {
       const realFetch = globalThis.fetch;
       try {
         // Imported only now: SDK clients read the runtime's endpoints when they are created.
-        const { dynamodbClient } = await import('../../functions/kernel/clients.js');
         const { advanceSystemClock } = await import('../../functions/kernel/clock.js');
         const { tableName } = await import('../../functions/kernel/config.js');
         const { platformSecret } = await import('../../functions/kernel/secrets.js');
@@ -273,9 +314,10 @@ export default async function campaignBench(args: string[]): Promise<void> {
         const baselineDdb = DynamoDBDocumentClient.from(baselineClient, {
           marshallOptions: { removeUndefinedValues: true },
         });
-        const onceflowCounter = countDynamoDb(dynamodbClient, 'benchCountCampaign');
+        // onceflow's functions run in workers of their own: the runtime's gateway counts their calls.
+        const onceflowCounter = countRuntimeDynamoDb(runtime);
         const baselineCounter = countDynamoDb(baselineClient, 'benchCountCampaignBaseline');
-        const onceflowBreakdown = breakdownOf(dynamodbClient, 'benchBreakdownCampaign');
+        const onceflowBreakdown = breakdownOfRuntime(runtime);
         const baselineBreakdown = breakdownOf(baselineClient, 'benchBreakdownCampaignBaseline');
 
         // --- onceflow ----------------------------------------------------------------------------------

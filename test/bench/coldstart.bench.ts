@@ -134,7 +134,7 @@ function importMs(file: string, env: NodeJS.ProcessEnv): { wall: number; cpu: nu
   return JSON.parse(out.stdout) as { wall: number; cpu: number };
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2

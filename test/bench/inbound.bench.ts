@@ -22,8 +22,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { type FunctionSpec, functions } from '../../lib/manifest.js';
 import { withBenchRuntime } from './bench-runtime.js';
-import { addTallyMiddleware, type DynamoDbTally, emptyDynamoDbTally } from './dynamodb-tally.js';
+import {
+  addTallyMiddleware,
+  chargeRequest,
+  type DynamoDbTally,
+  emptyDynamoDbTally,
+} from './dynamodb-tally.js';
 
 interface Options {
   deliveries: number;
@@ -103,297 +109,327 @@ interface RunResult {
 
 export default async function inboundBench(args: string[]): Promise<void> {
   const options = parseArgs(args);
-  await withBenchRuntime(async (runtime) => {
-    const { PROJECT_ROOT } = await import('../../lib/local/runtime.js');
-    const baselineServer: { server?: Server } = {};
-    try {
-      // Imported only now: SDK clients read the runtime's endpoints when they are created.
-      const { dynamodbClient, sqs } = await import('../../functions/kernel/clients.js');
-      const { systemClock } = await import('../../functions/kernel/clock.js');
-      const { currentTelemetry } = await import('../../functions/kernel/telemetry.js');
-      const { signHubBody } = await import('../../functions/kernel/webhook-signature.js');
-      const { tenantConfigSchema } = await import('../../functions/tenants/index.js');
-      const { testTenantStore } = await import('../support/tenant-store.js');
-      const { ensureFifoQueue, localSqsClient } = await import('../../lib/local/provision.js');
-      const { fifoQueuePair } = await import('../../lib/local/resources.js');
-      const { createHttpAdapter } = await import('../../lib/local/http-adapter.js');
-      const { createHandlerLoader } = await import('../../lib/local/lambda.js');
-      const { listen } = await import('../../lib/local/http-util.js');
-      const { envNameForQueue } = await import('../../lib/manifest.js');
+  await withBenchRuntime(
+    async (runtime) => {
+      const { PROJECT_ROOT } = await import('../../lib/local/runtime.js');
+      const baselineServer: { server?: Server } = {};
+      try {
+        // Imported only now: SDK clients read the runtime's endpoints when they are created.
+        const { dynamodbClient, sqs } = await import('../../functions/kernel/clients.js');
+        const { systemClock } = await import('../../functions/kernel/clock.js');
+        const { currentTelemetry } = await import('../../functions/kernel/telemetry.js');
+        const { signHubBody } = await import('../../functions/kernel/webhook-signature.js');
+        const { tenantConfigSchema } = await import('../../functions/tenants/index.js');
+        const { testTenantStore } = await import('../support/tenant-store.js');
+        const { ensureFifoQueue, localSqsClient } = await import('../../lib/local/provision.js');
+        const { fifoQueuePair, localQueue } = await import('../../lib/local/resources.js');
+        const { createHttpAdapter } = await import('../../lib/local/http-adapter.js');
+        const { createHandlerLoader } = await import('../../lib/local/lambda.js');
+        const { listen } = await import('../../lib/local/http-util.js');
+        const { envNameForQueue } = await import('../../lib/manifest.js');
 
-      // Sink queues: both runs enqueue their job rings somewhere nobody polls.
-      const admin = localSqsClient(runtime.urls.sqs);
-      const sink = async (name: string) => {
-        const queue = fifoQueuePair(`${name}.fifo`, `${name}-dlq.fifo`, runtime.urls.sqs);
-        await ensureFifoQueue(admin, queue, { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 });
-        return queue.url;
-      };
-      const sinks = {
-        onceflow: await sink('bench-onceflow-sink'),
-        baseline: await sink('bench-baseline-sink'),
-      };
-      process.env[envNameForQueue('jobs')] = sinks.onceflow;
-      process.env.BENCH_BASELINE_QUEUE_URL = sinks.baseline;
+        // Sink queues: both runs enqueue their job rings somewhere nobody polls.
+        const admin = localSqsClient(runtime.urls.sqs);
+        const sink = async (name: string) => {
+          const queue = fifoQueuePair(`${name}.fifo`, `${name}-dlq.fifo`, runtime.urls.sqs);
+          await ensureFifoQueue(admin, queue, { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 });
+          return queue.url;
+        };
+        // onceflow's webhooks ring the runtime's own jobs queue, which no poller takes (the runtime
+        // runs without processJob): the bench consumes it below, in this process.
+        const sinks = {
+          onceflow: localQueue('jobs', runtime.urls.sqs).url,
+          baseline: await sink('bench-baseline-sink'),
+        };
+        process.env[envNameForQueue('jobs')] = sinks.onceflow;
+        process.env.BENCH_BASELINE_QUEUE_URL = sinks.baseline;
 
-      const { jobDeps } = await import('../../functions/conversations/deps.js');
-      const { runJob } = await import('../../functions/jobs/index.js');
-      const { consumeBaselineJob } = await import('./inbound-baseline.js');
-      const noWork = async () => ({ result: {} });
-      const onceflowJobs = { ...jobDeps(), work: { lead_match: noWork, ai_triage: noWork } };
-      const consumers: Record<string, (body: Record<string, string>) => Promise<unknown>> = {
-        onceflow: (ring) =>
-          runJob(onceflowJobs, {
-            tenantId: String(ring.tenantId),
-            messageId: String(ring.messageId),
-            jobType: ring.jobType === 'lead_match' ? 'lead_match' : 'ai_triage',
-          }),
-        baseline: (ring) =>
-          consumeBaselineJob({ messageId: String(ring.messageId), type: String(ring.type) }),
-      };
-      /** Takes every ring off a run's sink queue and runs its consumer on it, `concurrency` at a time. */
-      async function consumeJobs(name: 'onceflow' | 'baseline'): Promise<number> {
-        const consume = consumers[name];
-        if (!consume) throw new Error(`no consumer for ${name}`);
-        let consumed = 0;
-        for (;;) {
-          const batches = await Promise.all(
-            Array.from({ length: Math.max(1, Math.floor(options.concurrency / 10)) }, () =>
-              admin.send(
-                new ReceiveMessageCommand({
-                  QueueUrl: sinks[name],
-                  MaxNumberOfMessages: 10,
-                  VisibilityTimeout: 60,
-                }),
+        const { jobDeps } = await import('../../functions/conversations/deps.js');
+        const { runJob } = await import('../../functions/jobs/index.js');
+        const { consumeBaselineJob } = await import('./inbound-baseline.js');
+        const noWork = async () => ({ result: {} });
+        const onceflowJobs = { ...jobDeps(), work: { lead_match: noWork, ai_triage: noWork } };
+        const consumers: Record<string, (body: Record<string, string>) => Promise<unknown>> = {
+          onceflow: (ring) =>
+            runJob(onceflowJobs, {
+              tenantId: String(ring.tenantId),
+              messageId: String(ring.messageId),
+              jobType: ring.jobType === 'lead_match' ? 'lead_match' : 'ai_triage',
+            }),
+          baseline: (ring) =>
+            consumeBaselineJob({ messageId: String(ring.messageId), type: String(ring.type) }),
+        };
+        /** Takes every ring off a run's sink queue and runs its consumer on it, `concurrency` at a time. */
+        async function consumeJobs(name: 'onceflow' | 'baseline'): Promise<number> {
+          const consume = consumers[name];
+          if (!consume) throw new Error(`no consumer for ${name}`);
+          let consumed = 0;
+          for (;;) {
+            const batches = await Promise.all(
+              Array.from({ length: Math.max(1, Math.floor(options.concurrency / 10)) }, () =>
+                admin.send(
+                  new ReceiveMessageCommand({
+                    QueueUrl: sinks[name],
+                    MaxNumberOfMessages: 10,
+                    VisibilityTimeout: 60,
+                  }),
+                ),
               ),
-            ),
-          );
-          const messages = batches.flatMap((b) => b.Messages ?? []);
-          if (messages.length === 0) return consumed;
-          await Promise.all(
-            messages.map(async (m) => {
-              await consume(JSON.parse(m.Body ?? '{}'));
-              await admin.send(
-                new DeleteMessageCommand({ QueueUrl: sinks[name], ReceiptHandle: m.ReceiptHandle }),
-              );
-              consumed += 1;
-            }),
-          );
+            );
+            const messages = batches.flatMap((b) => b.Messages ?? []);
+            if (messages.length === 0) return consumed;
+            await Promise.all(
+              messages.map(async (m) => {
+                await consume(JSON.parse(m.Body ?? '{}'));
+                await admin.send(
+                  new DeleteMessageCommand({
+                    QueueUrl: sinks[name],
+                    ReceiptHandle: m.ReceiptHandle,
+                  }),
+                );
+                consumed += 1;
+              }),
+            );
+          }
         }
-      }
 
-      // The baseline, served by the same HTTP adapter code as the manifest routes.
-      const adapter = createHttpAdapter({
-        loader: createHandlerLoader({ projectRoot: PROJECT_ROOT, log: () => {} }),
-        routes: [
-          {
-            method: 'POST',
-            path: '/bench/baseline/whatsapp',
-            fn: { name: 'baseline', entry: 'test/bench/inbound-baseline.ts', timeoutSeconds: 30 },
-          },
-        ],
-        log: () => {},
-      });
-      baselineServer.server = adapter;
-      const baselinePort = await listen(adapter, 0, '127.0.0.1');
-
-      // One tenant per run.
-      const tenants = await Promise.all(
-        ['onceflow', 'baseline'].map(async (label) => {
-          const suffix = randomUUID().slice(0, 8);
-          const tenantId = `bench-${label}-${suffix}`;
-          const phoneNumberId = BigInt(
-            `0x${randomUUID().replaceAll('-', '').slice(0, 15)}`,
-          ).toString();
-          await testTenantStore(systemClock).putConfig(
-            tenantId,
-            tenantConfigSchema.parse({
-              name: label,
-              defaultCountry: 'IL',
-              whatsapp: { phoneNumberIds: [phoneNumberId] },
-            }),
-          );
-          await testTenantStore(systemClock).issueCredentials(tenantId);
-          return { tenantId, phoneNumberId };
-        }),
-      );
-
-      // Counting middleware on the shared clients: attributed to whichever run is in progress, and
-      // only for requests made inside a webhook's telemetry context.
-      const tallies = { current: emptyTally(), counting: false };
-      const sourceCounted = () => {
-        if (!tallies.counting) return false;
-        const source = currentTelemetry().source;
-        return source.startsWith('http:POST /') || source.startsWith('background_job:');
-      };
-      // INDEXES: the total then includes every secondary index's units, not the table's alone.
-      addTallyMiddleware(dynamodbClient, {
-        name: 'benchCountDynamoDb',
-        capacity: 'INDEXES',
-        chargeTo: () => (sourceCounted() ? tallies.current : undefined),
-      });
-      sqs.middlewareStack.add(
-        (next) => async (call) => {
-          if (sourceCounted()) tallies.current.sqsRequests += 1;
-          return next(call);
-        },
-        { step: 'initialize', name: 'benchCountSqs' },
-      );
-
-      const secret = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
-      const payloadFor = (phoneNumberId: string, wamid: string, phone: string) =>
-        JSON.stringify({
-          object: 'whatsapp_business_account',
-          entry: [
+        // The baseline, served by the same HTTP adapter code as the manifest routes.
+        const adapter = createHttpAdapter({
+          loader: createHandlerLoader({ projectRoot: PROJECT_ROOT, log: () => {} }),
+          routes: [
             {
-              id: 'waba',
-              changes: [
-                {
-                  field: 'messages',
-                  value: {
-                    messaging_product: 'whatsapp',
-                    metadata: {
-                      display_phone_number: '15550783881',
-                      phone_number_id: phoneNumberId,
-                    },
-                    contacts: [{ profile: { name: 'Bench' }, wa_id: phone }],
-                    messages: [
-                      {
-                        from: phone,
-                        id: wamid,
-                        timestamp: String(Math.floor(Date.now() / 1000)),
-                        type: 'text',
-                        text: { body: 'Is it still available?' },
-                      },
-                    ],
-                  },
-                },
-              ],
+              method: 'POST',
+              path: '/bench/baseline/whatsapp',
+              fn: { name: 'baseline', entry: 'test/bench/inbound-baseline.ts', timeoutSeconds: 30 },
             },
           ],
+          log: () => {},
+        });
+        baselineServer.server = adapter;
+        const baselinePort = await listen(adapter, 0, '127.0.0.1');
+
+        // One tenant per run.
+        const tenants = await Promise.all(
+          ['onceflow', 'baseline'].map(async (label) => {
+            const suffix = randomUUID().slice(0, 8);
+            const tenantId = `bench-${label}-${suffix}`;
+            const phoneNumberId = BigInt(
+              `0x${randomUUID().replaceAll('-', '').slice(0, 15)}`,
+            ).toString();
+            await testTenantStore(systemClock).putConfig(
+              tenantId,
+              tenantConfigSchema.parse({
+                name: label,
+                defaultCountry: 'IL',
+                whatsapp: { phoneNumberIds: [phoneNumberId] },
+              }),
+            );
+            await testTenantStore(systemClock).issueCredentials(tenantId);
+            return { tenantId, phoneNumberId };
+          }),
+        );
+
+        // Counting middleware on the shared clients: attributed to whichever run is in progress, and
+        // only for requests made inside a webhook's telemetry context.
+        const tallies = { current: emptyTally(), counting: false };
+        const sourceCounted = () => {
+          if (!tallies.counting) return false;
+          const source = currentTelemetry().source;
+          return source.startsWith('http:POST /') || source.startsWith('background_job:');
+        };
+        // INDEXES: the total then includes every secondary index's units, not the table's alone.
+        addTallyMiddleware(dynamodbClient, {
+          name: 'benchCountDynamoDb',
+          capacity: 'INDEXES',
+          chargeTo: () => (sourceCounted() ? tallies.current : undefined),
+        });
+        sqs.middlewareStack.add(
+          (next) => async (call) => {
+            if (sourceCounted()) tallies.current.sqsRequests += 1;
+            return next(call);
+          },
+          { step: 'initialize', name: 'benchCountSqs' },
+        );
+        // The webhook functions run in the runtime's workers: its gateway reports their calls.
+        runtime.observeAwsCalls({
+          consumedCapacity: 'INDEXES',
+          observe(call) {
+            if (!tallies.counting) return;
+            if (call.service === 'sqs') tallies.current.sqsRequests += 1;
+            if (call.service !== 'dynamodb') return;
+            chargeRequest(tallies.current, call.operation, call.input, {
+              failed: call.status !== 200,
+              ...(call.output ? { output: call.output } : {}),
+            });
+          },
         });
 
-      const duplicates = Math.round(options.deliveries * options.duplicateShare);
-      const uniques = options.deliveries - duplicates;
-
-      async function run(
-        name: 'onceflow' | 'baseline',
-        url: string,
-        phoneNumberId: string,
-        size: { uniques: number; duplicates: number; counted: boolean } = {
-          uniques,
-          duplicates,
-          counted: true,
-        },
-      ): Promise<RunResult> {
-        const { uniques, duplicates } = size;
-        const bodies = Array.from({ length: uniques }, (_, i) =>
-          payloadFor(
-            phoneNumberId,
-            `wamid.${name}.${i}.${randomUUID()}`,
-            `${size.counted ? 97250 : 97252}${String(1_000_000 + (i % options.phones))}`,
-          ),
-        );
-        const dupBodies = Array.from(
-          { length: duplicates },
-          () => bodies[Math.floor(Math.random() * uniques)] ?? '',
-        );
-        const latencies: number[] = [];
-        let errors = 0;
-        const send = async (raw: string) => {
-          const started = performance.now();
-          const response = await fetch(url, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'x-hub-signature-256': signHubBody(raw, secret),
-            },
-            body: raw,
+        const secret = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
+        const payloadFor = (phoneNumberId: string, wamid: string, phone: string) =>
+          JSON.stringify({
+            object: 'whatsapp_business_account',
+            entry: [
+              {
+                id: 'waba',
+                changes: [
+                  {
+                    field: 'messages',
+                    value: {
+                      messaging_product: 'whatsapp',
+                      metadata: {
+                        display_phone_number: '15550783881',
+                        phone_number_id: phoneNumberId,
+                      },
+                      contacts: [{ profile: { name: 'Bench' }, wa_id: phone }],
+                      messages: [
+                        {
+                          from: phone,
+                          id: wamid,
+                          timestamp: String(Math.floor(Date.now() / 1000)),
+                          type: 'text',
+                          text: { body: 'Is it still available?' },
+                        },
+                      ],
+                    },
+                  },
+                ],
+              },
+            ],
           });
-          await response.arrayBuffer();
-          latencies.push(performance.now() - started);
-          if (response.status !== 200) errors += 1;
-        };
-        const pool = async (items: string[]) => {
-          let next = 0;
-          await Promise.all(
-            Array.from({ length: options.concurrency }, async () => {
-              while (next < items.length) {
-                const item = items[next++];
-                if (item !== undefined) await send(item);
-              }
-            }),
-          );
-        };
-        const started = performance.now();
-        tallies.counting = size.counted;
-        tallies.current = emptyTally();
-        await pool(bodies);
-        const unique = tallies.current;
-        tallies.current = emptyTally();
-        await pool(dupBodies);
-        const duplicate = tallies.current;
-        const seconds = (performance.now() - started) / 1000;
-        tallies.current = emptyTally();
-        const consumed = await consumeJobs(name);
-        const jobs = tallies.current;
-        tallies.counting = false;
-        if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} job rings`);
-        latencies.sort((a, b) => a - b);
-        return {
-          name,
-          jobs,
-          deliveries: options.deliveries,
-          seconds,
-          p50: percentile(latencies, 50),
-          p99: percentile(latencies, 99),
-          errors,
-          unique,
-          duplicate,
-          uniques,
-          duplicates,
-        };
-      }
 
-      const [onceflowTenant, baselineTenant] = tenants;
-      if (!onceflowTenant || !baselineTenant) throw new Error('tenants missing');
-      console.log(
-        `inbound bench: ${options.deliveries} deliveries (${uniques} unique, ${duplicates} duplicates), concurrency ${options.concurrency}, ${options.phones} senders`,
-      );
-      // Warm both paths (module load, JIT, DynamoDB Local's JVM) outside the measurement, each
-      // through webhook and consumer, so neither run is measured cold: whichever ran first was
-      // measured markedly slower, whatever it was.
-      const warm = { uniques: options.warmup, duplicates: 0, counted: false };
-      await run(
-        'onceflow',
-        `${runtime.urls.api}/webhooks/whatsapp`,
-        onceflowTenant.phoneNumberId,
-        warm,
-      );
-      await run(
-        'baseline',
-        `http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`,
-        baselineTenant.phoneNumberId,
-        warm,
-      );
-      const results = [
+        const duplicates = Math.round(options.deliveries * options.duplicateShare);
+        const uniques = options.deliveries - duplicates;
+
+        async function run(
+          name: 'onceflow' | 'baseline',
+          url: string,
+          phoneNumberId: string,
+          size: { uniques: number; duplicates: number; counted: boolean } = {
+            uniques,
+            duplicates,
+            counted: true,
+          },
+        ): Promise<RunResult> {
+          const { uniques, duplicates } = size;
+          const bodies = Array.from({ length: uniques }, (_, i) =>
+            payloadFor(
+              phoneNumberId,
+              `wamid.${name}.${i}.${randomUUID()}`,
+              `${size.counted ? 97250 : 97252}${String(1_000_000 + (i % options.phones))}`,
+            ),
+          );
+          const dupBodies = Array.from(
+            { length: duplicates },
+            () => bodies[Math.floor(Math.random() * uniques)] ?? '',
+          );
+          const latencies: number[] = [];
+          let errors = 0;
+          const send = async (raw: string) => {
+            const started = performance.now();
+            const response = await fetch(url, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                'x-hub-signature-256': signHubBody(raw, secret),
+              },
+              body: raw,
+            });
+            await response.arrayBuffer();
+            latencies.push(performance.now() - started);
+            if (response.status !== 200) errors += 1;
+          };
+          const pool = async (items: string[]) => {
+            let next = 0;
+            await Promise.all(
+              Array.from({ length: options.concurrency }, async () => {
+                while (next < items.length) {
+                  const item = items[next++];
+                  if (item !== undefined) await send(item);
+                }
+              }),
+            );
+          };
+          const started = performance.now();
+          tallies.counting = size.counted;
+          tallies.current = emptyTally();
+          await pool(bodies);
+          const unique = tallies.current;
+          tallies.current = emptyTally();
+          await pool(dupBodies);
+          const duplicate = tallies.current;
+          const seconds = (performance.now() - started) / 1000;
+          tallies.current = emptyTally();
+          const consumed = await consumeJobs(name);
+          const jobs = tallies.current;
+          tallies.counting = false;
+          if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} job rings`);
+          latencies.sort((a, b) => a - b);
+          return {
+            name,
+            jobs,
+            deliveries: options.deliveries,
+            seconds,
+            p50: percentile(latencies, 50),
+            p99: percentile(latencies, 99),
+            errors,
+            unique,
+            duplicate,
+            uniques,
+            duplicates,
+          };
+        }
+
+        const [onceflowTenant, baselineTenant] = tenants;
+        if (!onceflowTenant || !baselineTenant) throw new Error('tenants missing');
+        console.log(
+          `inbound bench: ${options.deliveries} deliveries (${uniques} unique, ${duplicates} duplicates), concurrency ${options.concurrency}, ${options.phones} senders`,
+        );
+        // Warm both paths (module load, JIT, DynamoDB Local's JVM) outside the measurement, each
+        // through webhook and consumer, so neither run is measured cold: whichever ran first was
+        // measured markedly slower, whatever it was.
+        const warm = { uniques: options.warmup, duplicates: 0, counted: false };
         await run(
           'onceflow',
           `${runtime.urls.api}/webhooks/whatsapp`,
           onceflowTenant.phoneNumberId,
-        ),
+          warm,
+        );
         await run(
           'baseline',
           `http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`,
           baselineTenant.phoneNumberId,
-        ),
-      ];
-      admin.destroy();
-      report(results, args.includes('--json'));
-    } finally {
-      if (baselineServer.server)
-        await new Promise((r) => baselineServer.server?.close(() => r(undefined)));
-    }
-  });
+          warm,
+        );
+        const results = [
+          await run(
+            'onceflow',
+            `${runtime.urls.api}/webhooks/whatsapp`,
+            onceflowTenant.phoneNumberId,
+          ),
+          await run(
+            'baseline',
+            `http://127.0.0.1:${baselinePort}/bench/baseline/whatsapp`,
+            baselineTenant.phoneNumberId,
+          ),
+        ];
+        admin.destroy();
+        report(results, args.includes('--json'));
+      } finally {
+        if (baselineServer.server)
+          await new Promise((r) => baselineServer.server?.close(() => r(undefined)));
+      }
+    },
+    { functions: withoutJobConsumer() },
+  );
+}
+
+/** The manifest's functions but the jobs queue's consumer: the bench consumes the rings itself. */
+function withoutJobConsumer(): Record<string, FunctionSpec> {
+  return Object.fromEntries(
+    Object.entries(functions).filter(
+      ([, spec]) => !(spec.trigger.kind === 'queue' && spec.trigger.queue === 'jobs'),
+    ),
+  );
 }
 
 function report(results: RunResult[], json: boolean): void {

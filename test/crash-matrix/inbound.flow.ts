@@ -229,6 +229,7 @@ const resetFlow: CrashFlow = {
       const ring = { tenantId: w.t.tenantId, messageId, jobType: 'ai_triage' as const };
       await fetch(`${process.env.SIM_BASE_URL}/_sim/faults`, {
         method: 'PUT',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ openai: { errorRate: 1 } }),
       });
       for (let i = 0; i < 10; i++) {

@@ -133,7 +133,9 @@ describe('campaign sends', () => {
     await retry(() =>
       http(first.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
     );
-    const deadline = Date.now() + 60_000;
+    // A bound on getting going, not on speed: each function the campaign wakes (start, fan-out,
+    // send, status webhooks, the sped-up schedules) first starts its own environment, as on AWS.
+    const deadline = Date.now() + 120_000;
     for (;;) {
       const t = (await totals(first, apiKey, created.campaignId)).totals;
       if (t.sent + t.delivered + t.read >= 100) break;
@@ -193,7 +195,9 @@ describe('campaign sends', () => {
     await retry(() =>
       http(first.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, { token: apiKey }),
     );
-    const deadline = Date.now() + 60_000;
+    // A bound on getting going, not on speed: each function the campaign wakes (start, fan-out,
+    // send, status webhooks, the sped-up schedules) first starts its own environment, as on AWS.
+    const deadline = Date.now() + 120_000;
     for (;;) {
       const t = (await totals(first, apiKey, created.campaignId)).totals;
       if (t.sent + t.delivered + t.read >= 100) break;

@@ -96,6 +96,7 @@ describe('a running local runtime', () => {
     if (first) {
       const armed = await fetch(`${runtime.apiUrl}/_local/failpoints`, {
         method: 'PUT',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ [first.name]: { probability: 0.5 } }),
       });
       expect(armed.status).toBe(200);
@@ -112,6 +113,7 @@ describe('a running local runtime', () => {
 
     const advanced = await fetch(`${runtime.apiUrl}/_local/clock/advance`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ seconds: 3600 }),
     });
 

@@ -224,8 +224,18 @@ function scriptContext(
   return {
     logs,
     uploads,
-    main: () =>
-      runInContext('main()', context) as { conversions: { uploaded: number; acked: number } },
+    /**
+     * Runs the script. Its fetches are synchronous (curl), as `UrlFetchApp.fetch` is, so this
+     * process's event loop stands still meanwhile: the API's close of a keep-alive connection that
+     * idled that long is read only afterwards, and must be, before the next request reuses it.
+     */
+    async main() {
+      const result = runInContext('main()', context) as {
+        conversions: { uploaded: number; acked: number };
+      };
+      await new Promise((resolve) => setImmediate(resolve));
+      return result;
+    },
   };
 }
 
@@ -253,14 +263,14 @@ describe('offline conversions over HTTP', () => {
     );
 
     const failing = scriptContext(t, { failApply: true });
-    expect(failing.main().conversions).toEqual({ uploaded: 3, acked: 3 });
+    expect((await failing.main()).conversions).toEqual({ uploaded: 3, acked: 3 });
     const listedAfterFailure = await call('GET', '/v1/conversions/oci?status=retry', t.apiKey);
     expect(listedAfterFailure.json.conversions).toHaveLength(3);
 
     const script = scriptContext(t);
-    expect(script.main().conversions).toEqual({ uploaded: 3, acked: 3 });
+    expect((await script.main()).conversions).toEqual({ uploaded: 3, acked: 3 });
     expect(script.uploads[0]?.rows.map((r) => r['Order ID']).sort()).toEqual([...orderIds].sort());
-    expect(script.main().conversions).toEqual({ uploaded: 0, acked: 0 });
+    expect((await script.main()).conversions).toEqual({ uploaded: 0, acked: 0 });
     // The Scripts API exposes no per-row result: handed over, not claimed counted.
     const uploaded = await call('GET', '/v1/conversions/oci?status=uploaded', t.apiKey);
     expect(uploaded.json.conversions).toHaveLength(3);

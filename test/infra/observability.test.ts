@@ -9,7 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { METRICS, PLATFORM_ALARMS } from '../../lib/metrics-catalogue.js';
 import { OnceflowStack } from '../../lib/onceflow-stack.js';
-import { CONTEXT_KEYS, limitsFromContext } from '../../lib/operational-limits.js';
+import { CONTEXT_KEYS, DEFAULT_LIMITS, limitsFromContext } from '../../lib/operational-limits.js';
 import { CDK_CONTEXT, QUEUE_NAMES, testApp } from './synth-support.js';
 
 function synth(context: Record<string, unknown> = {}): {
@@ -112,6 +112,47 @@ describe('alarms from the catalogue', () => {
       },
     });
   });
+
+  // A topic policy replaces SNS's default one: without an Allow for CloudWatch's service
+  // principal no alarm can publish ("no resource-based policy allows the SNS:Publish action").
+  it('lets CloudWatch alarms of this account (and this stack) publish to the topic, SSL only', () => {
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const policy = policies[0]?.Properties as {
+      Topics: unknown[];
+      PolicyDocument: { Statement: Array<Record<string, unknown>> };
+    };
+    expect(policy.Topics).toEqual([{ Ref: topicId }]);
+    const statements = policy.PolicyDocument.Statement;
+    const publish = statements.filter(
+      (s) =>
+        s.Effect === 'Allow' &&
+        JSON.stringify(s.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
+    expect(publish).toHaveLength(1);
+    expect(publish[0]).toMatchObject({
+      Action: 'sns:Publish',
+      Resource: { Ref: topicId },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': expect.anything() },
+      },
+    });
+    // The alarms it allows are this stack's own (every alarm name starts with the stack name).
+    const condition = publish[0]?.Condition as { ArnLike: Record<string, unknown> } | undefined;
+    const sourceArn = JSON.stringify(condition?.ArnLike['aws:SourceArn']);
+    expect(sourceArn).toContain(':alarm:Obs-*');
+    for (const alarmName of alarmNames) expect(alarmName.startsWith('"Obs-')).toBe(true);
+    // The enforce-SSL statement stays.
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+  });
 });
 
 describe('context values', () => {
@@ -148,6 +189,88 @@ describe('context values', () => {
     tuned.template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 900,
     });
+  });
+
+  it('merges a context value with the defaults: one queue named keeps the others capped', () => {
+    const tuned = synth({ [CONTEXT_KEYS.queueMaxConcurrency]: '{"sends":150}' });
+    const caps = Object.values(tuned.template.findResources('AWS::Lambda::EventSourceMapping')).map(
+      (m) => (m.Properties as { ScalingConfig?: { MaximumConcurrency?: number } }).ScalingConfig,
+    );
+    expect(caps.map((c) => c?.MaximumConcurrency).sort((a, b) => Number(a) - Number(b))).toEqual(
+      [DEFAULT_LIMITS.queueMaxConcurrency.fanout, 150, DEFAULT_LIMITS.queueMaxConcurrency.jobs]
+        .map(Number)
+        .sort((a, b) => a - b),
+    );
+  });
+
+  it.each([
+    [
+      CONTEXT_KEYS.queueMaxConcurrency,
+      '{"send":100}',
+      /queueMaxConcurrency.*'send'.*jobs, sends, fanout/,
+    ],
+    [
+      CONTEXT_KEYS.reservedConcurrency,
+      '{"receiveWhatsapp":900}',
+      /reservedConcurrency.*'receiveWhatsapp'.*not a function/,
+    ],
+    [CONTEXT_KEYS.queueMaxConcurrency, '{"sends":1}', /queueMaxConcurrency\.sends.*2.*1000.*got 1/],
+    [
+      CONTEXT_KEYS.queueMaxConcurrency,
+      '{"jobs":1001}',
+      /queueMaxConcurrency\.jobs.*2.*1000.*got 1001/,
+    ],
+    [
+      CONTEXT_KEYS.reservedConcurrency,
+      '{"health":-1}',
+      /reservedConcurrency\.health.*whole number.*got -1/,
+    ],
+    [
+      CONTEXT_KEYS.reservedConcurrency,
+      '{"health":1.5}',
+      /reservedConcurrency\.health.*whole number.*got 1.5/,
+    ],
+    [
+      CONTEXT_KEYS.reservedConcurrency,
+      '{"receiveWhatsApp":600,"sendCampaignMessage":301}',
+      /reservedConcurrency.*901.*leave at least 100 unreserved.*1000/,
+    ],
+    [CONTEXT_KEYS.http5xxPercent, '101', /http5xxPercent.*100/],
+    [
+      'onceflow:reservedConcurency',
+      '{"health":1}',
+      /unknown context key 'onceflow:reservedConcurency'/,
+    ],
+  ])('fails synth at once on %s = %s, naming it', (key, value, message) => {
+    expect(() => synth({ [key]: value })).toThrow(message);
+  });
+
+  it('takes a reserved concurrency that leaves 100 unreserved of the account limit given', () => {
+    const big = synth({
+      [CONTEXT_KEYS.reservedConcurrency]: '{"receiveWhatsApp":1200}',
+      [CONTEXT_KEYS.accountConcurrency]: '3000',
+    });
+    big.template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 1200,
+    });
+  });
+
+  it('protects every table from deletion by default; a test stack turns it off by context', () => {
+    const tables = (t: Template) =>
+      Object.values(t.findResources('AWS::DynamoDB::Table')).map(
+        (r) => (r.Properties as { DeletionProtectionEnabled?: boolean }).DeletionProtectionEnabled,
+      );
+    expect(tables(template).length).toBeGreaterThan(0);
+    expect(tables(template).every((enabled) => enabled === true)).toBe(true);
+    const throwaway = synth({ [CONTEXT_KEYS.deletionProtection]: 'false' }).template;
+    expect(tables(throwaway).every((enabled) => enabled === false)).toBe(true);
+    // Retained on stack deletion either way: turning protection off does not make a delete drop data.
+    for (const r of Object.values(throwaway.findResources('AWS::DynamoDB::Table'))) {
+      expect(r.DeletionPolicy).toBe('Retain');
+    }
+    expect(() => synth({ [CONTEXT_KEYS.deletionProtection]: 'no' })).toThrow(
+      /onceflow:deletionProtection must be true or false/,
+    );
   });
 
   it('refuses a bad context value with its name', () => {

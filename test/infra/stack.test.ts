@@ -26,6 +26,7 @@ import {
   MANIFEST,
   type OnceflowManifest,
   OnceflowStack,
+  SECRET_DESCRIPTIONS,
   scheduleRate,
 } from '../../lib/onceflow-stack.js';
 import { everyTriggerManifest, QUEUE_NAMES, SECRET_NAMES, testApp } from './synth-support.js';
@@ -249,12 +250,32 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       },
     );
 
-    it('gives every consumer less time than its queue hides a message', () => {
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: "set the source
+    // queue's visibility timeout to at least six times the configuration timeout on your function".
+    it("hides a consumer's messages for at least 6x the consumer's timeout (AWS's SQS rule)", () => {
       for (const [name, spec] of functionEntries) {
         if (spec.trigger.kind !== 'queue') continue;
         const fn = resources[idOf(fnOf(name))];
-        const visibility = manifest.queues[spec.trigger.queue].visibilityTimeoutSeconds;
-        expect(fn?.Properties?.Timeout as number).toBeLessThan(visibility);
+        const queue = resources[idOf(stack.queues[spec.trigger.queue])];
+        const timeout = fn?.Properties?.Timeout as number;
+        expect(queue?.Properties?.VisibilityTimeout as number, name).toBeGreaterThanOrEqual(
+          6 * timeout,
+        );
+      }
+    });
+
+    it('gives every consumer room for at least one record, and tells it how long one takes', () => {
+      for (const [name, spec] of functionEntries) {
+        if (spec.trigger.kind !== 'queue') continue;
+        const fn = resources[idOf(fnOf(name))];
+        const timeout = fn?.Properties?.Timeout as number;
+        expect(timeout, name).toBeGreaterThanOrEqual(spec.trigger.recordSeconds);
+        const environment = props<{ Environment: { Variables: Record<string, unknown> } }>(
+          fn,
+        ).Environment;
+        expect(environment.Variables.ONCEFLOW_RECORD_SECONDS, name).toBe(
+          String(spec.trigger.recordSeconds),
+        );
       }
     });
 
@@ -505,6 +526,29 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       expect(statements.flatMap((s) => asArray(s.Action))).toEqual(['lambda:InvokeFunction']);
       expect(targetsOf(statements, () => true)).toEqual(new Set([idOf(fnOf(name))]));
     });
+
+    // Lambda retries a failed asynchronous invocation twice by default and keeps the event up to
+    // 6 hours; for a sweep the next firing is the retry.
+    it.each(scheduled)(
+      '%s: no Lambda retry of a failed run, and no event older than one interval',
+      (name, spec) => {
+        if (spec.trigger.kind !== 'schedule') throw new Error('not a schedule');
+        const configs = Object.values(
+          template.findResources('AWS::Lambda::EventInvokeConfig', {
+            Properties: { FunctionName: { Ref: idOf(fnOf(name)) } },
+          }),
+        );
+        expect(configs).toHaveLength(1);
+        expect(configs[0]?.Properties).toMatchObject({
+          MaximumRetryAttempts: 0,
+          MaximumEventAgeInSeconds: Math.min(
+            scheduleRate(spec.trigger.everySeconds).toSeconds(),
+            6 * 3600,
+          ),
+          Qualifier: '$LATEST',
+        });
+      },
+    );
   });
 
   describe('secrets and outputs', () => {
@@ -526,16 +570,30 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
         expect(outputs).toContainEqual({ Ref: idOf(queue) });
       }
     });
+
+    // The deploy guide's first step after `cdk deploy` is setting each secret: its ARN (what
+    // `aws secretsmanager put-secret-value --secret-id` takes) and name are outputs.
+    it.each(SECRET_NAMES)('outputs secret %s by ARN and by name, described', (name) => {
+      const pascal = name.charAt(0).toUpperCase() + name.slice(1);
+      const outputs = template.findOutputs('*');
+      expect(outputs[`${pascal}SecretArn`]?.Value).toEqual({ Ref: idOf(stack.secrets[name]) });
+      expect(outputs[`${pascal}SecretArn`]?.Description).toContain(
+        SECRET_DESCRIPTIONS[name].replace(/ \(set by the operator\)$/, ''),
+      );
+      expect(JSON.stringify(outputs[`${pascal}SecretName`]?.Value)).toContain(
+        idOf(stack.secrets[name]),
+      );
+    });
   });
 });
 
 describe('synth-time checks', () => {
   const [queue] = QUEUE_NAMES;
   if (!queue) throw new Error('the manifest declares no queue');
-  const consumer = (timeoutSeconds: number): FunctionSpec => ({
+  const consumer = (timeoutSeconds: number, recordSeconds = 1): FunctionSpec => ({
     entry: 'functions/__probe__/consumer.ts',
     description: 'probe: consumer',
-    trigger: { kind: 'queue', queue, batchSize: 10 },
+    trigger: { kind: 'queue', queue, batchSize: 10, recordSeconds },
     tables: {},
     timeoutSeconds,
   });
@@ -544,12 +602,24 @@ describe('synth-time checks', () => {
     functions,
   });
 
-  it('refuses a consumer whose timeout is not below its queue visibility timeout', () => {
+  it('refuses a consumer whose queue hides a message for less than 6x its timeout, naming both', () => {
     const visibility = MANIFEST.queues[queue].visibilityTimeoutSeconds;
-    expect(() => synth(withFunctions({ slow: consumer(visibility) }))).toThrow(
-      /visibility timeout/,
+    const tooSlow = Math.floor(visibility / 6) + 1;
+    expect(() => synth(withFunctions({ slow: consumer(tooSlow) }))).toThrow(
+      new RegExp(
+        `queue '${queue}' visibility timeout \\(${visibility}s\\) must be at least 6x .*'slow'`,
+      ),
     );
-    expect(() => synth(withFunctions({ fast: consumer(visibility - 1) }))).not.toThrow();
+    expect(() =>
+      synth(withFunctions({ fast: consumer(Math.floor(visibility / 6)) })),
+    ).not.toThrow();
+  });
+
+  it('refuses a consumer whose timeout cannot hold one record', () => {
+    expect(() => synth(withFunctions({ tight: consumer(5, 6) }))).toThrow(
+      /'tight'.*timeout \(5s\).*one record \(6s at its longest\)/,
+    );
+    expect(() => synth(withFunctions({ roomy: consumer(5, 5) }))).not.toThrow();
   });
 
   it('refuses two consumers on one FIFO queue', () => {

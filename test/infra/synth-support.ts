@@ -35,7 +35,8 @@ export function everyTriggerManifest(): OnceflowManifest {
   if (!firstTable || !secondTable || !thirdTable || !firstQueue || !secondQueue || !firstSecret) {
     throw new Error('the probe manifest needs three tables, two queues and a secret');
   }
-  const consumerTimeout = MANIFEST.queues[firstQueue].visibilityTimeoutSeconds - 1;
+  // The longest timeout the queue's visibility timeout allows (6x rule, see the stack).
+  const consumerTimeout = Math.floor(MANIFEST.queues[firstQueue].visibilityTimeoutSeconds / 6);
   return {
     tables: MANIFEST.tables,
     queues: MANIFEST.queues,
@@ -57,7 +58,7 @@ export function everyTriggerManifest(): OnceflowManifest {
       probeConsumer: {
         entry: 'functions/__probe__/consumer.ts',
         description: 'probe: queue consumer',
-        trigger: { kind: 'queue', queue: firstQueue, batchSize: 7 },
+        trigger: { kind: 'queue', queue: firstQueue, batchSize: 7, recordSeconds: 5 },
         tables: { [thirdTable]: 'readWrite' },
         sendsTo: [secondQueue],
         timeoutSeconds: consumerTimeout,

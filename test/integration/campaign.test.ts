@@ -5,6 +5,7 @@ import {
   type ApplyStatusResult,
   applyCampaignStatus,
 } from '../../functions/campaigns/apply-status.js';
+import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
 import {
   addRecipients,
   type CampaignStore,
@@ -17,7 +18,12 @@ import {
 import { readTotals } from '../../functions/campaigns/counters.js';
 import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
 import { handler as createHandler } from '../../functions/campaigns/handlers/create-campaign.js';
-import { recipientKey, type SendMessageBody, SHARDS } from '../../functions/campaigns/model.js';
+import {
+  MAX_TEMPLATE_BYTES,
+  recipientKey,
+  type SendMessageBody,
+  SHARDS,
+} from '../../functions/campaigns/model.js';
 import { reconcileCampaign } from '../../functions/campaigns/reconcile-counters.js';
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
 import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
@@ -84,6 +90,21 @@ function statusWebhook(
     status,
     occurredAt: new Date(clock.now()).toISOString(),
     bizOpaqueCallbackData: entry?.bizOpaqueCallbackData ?? '',
+  });
+}
+
+/** `POST /v1/campaigns` through the real handler, with the tenant's key. */
+function createCall(body: string, headers: Record<string, string> = {}) {
+  return invoke(createHandler, {
+    method: 'POST',
+    routeKey: 'POST /v1/campaigns',
+    path: '/v1/campaigns',
+    headers: {
+      authorization: `Bearer ${testTenant.apiKey}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
+    body,
   });
 }
 
@@ -158,6 +179,42 @@ describe('campaign API', () => {
     ).rejects.toMatchObject({ status: 400, details: [{ field: 'phoneNumberId' }] });
   });
 
+  it('a template too large for the campaign item is a 400 naming the limit, and nothing is written', async () => {
+    const create = (template: unknown, name: string) =>
+      createCall(
+        JSON.stringify({
+          name,
+          template,
+          phoneNumberId: testTenant.phoneNumberId,
+          recipients: [{ phone: '+972501234000' }],
+        }),
+      );
+    const withText = (chars: number) => ({
+      ...TEMPLATE,
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'x'.repeat(chars) }] }],
+    });
+    // ~450 KB: under the 1 MiB body limit, over DynamoDB's 400 KB item limit.
+    const huge = await create(withText(450_000), `huge-${testTenant.tenantId}`);
+    expect(huge.status).toBe(400);
+    expect(huge.json.error.code).toBe('invalid_request');
+    expect(huge.json.error.details).toEqual([
+      {
+        field: 'template',
+        message: `must be at most ${MAX_TEMPLATE_BYTES} bytes (64 KiB) of JSON`,
+      },
+    ]);
+    // The largest legitimate template message (a lone 32,768-character body parameter) is taken.
+    expect((await create(withText(32_768), `large-${testTenant.tenantId}`)).status).toBe(201);
+    const listed = await listCampaigns(store, tenant.tenantId, {
+      limit: 50,
+      configuredRate: 80,
+      providerTimeoutSeconds: 30,
+    });
+    const names = listed.campaigns.map((c) => c.name);
+    expect(names).toContain(`large-${testTenant.tenantId}`);
+    expect(names).not.toContain(`huge-${testTenant.tenantId}`);
+  });
+
   it('adds pages only while a draft; start is idempotent', async () => {
     const id = await newCampaign(phones(3));
     await markRunning(store, tenant.tenantId, id);
@@ -190,17 +247,7 @@ describe('campaign API', () => {
       recipients: [{ phone: '+972501111111' }, { phone: '0501111111' }],
     });
     const call = (raw: string) =>
-      invoke(createHandler, {
-        method: 'POST',
-        routeKey: 'POST /v1/campaigns',
-        path: '/v1/campaigns',
-        headers: {
-          authorization: `Bearer ${testTenant.apiKey}`,
-          'content-type': 'application/json',
-          'idempotency-key': `key-${testTenant.tenantId}`,
-        },
-        body: raw,
-      });
+      createCall(raw, { 'idempotency-key': `key-${testTenant.tenantId}` });
     const first = await call(body);
     const second = await call(body);
     expect(first.status).toBe(201);
@@ -215,22 +262,15 @@ describe('campaign API', () => {
   it('a key reused with another body after it expired starts a new campaign', async () => {
     const key = `expired-${testTenant.tenantId}`;
     const call = (name: string, phone: string) =>
-      invoke(createHandler, {
-        method: 'POST',
-        routeKey: 'POST /v1/campaigns',
-        path: '/v1/campaigns',
-        headers: {
-          authorization: `Bearer ${testTenant.apiKey}`,
-          'content-type': 'application/json',
-          'idempotency-key': key,
-        },
-        body: JSON.stringify({
+      createCall(
+        JSON.stringify({
           name,
           template: TEMPLATE,
           phoneNumberId: testTenant.phoneNumberId,
           recipients: [{ phone }],
         }),
-      });
+        { 'idempotency-key': key },
+      );
     const first = await call('Monday', '+972501212121');
     expect(first.status).toBe(201);
     const firstId = first.json.campaignId as string;

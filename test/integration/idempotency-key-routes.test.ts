@@ -41,7 +41,8 @@ interface Tenant {
 async function newTenant(): Promise<Tenant> {
   const suffix = randomUUID().slice(0, 8);
   const tenantId = `idem-${suffix}`;
-  const phoneNumberId = `pn${suffix}`;
+  // A Cloud API phone number id: digits.
+  const phoneNumberId = String(randomInt(100_000_000_000, 999_999_999_999));
   const customerId = String(randomInt(1_000_000_000, 9_999_999_999));
   await testTenantStore(systemClock).putConfig(
     tenantId,
@@ -52,6 +53,7 @@ async function newTenant(): Promise<Tenant> {
       googleAds: {
         customerId,
         conversionAction: `customers/${customerId}/conversionActions/42`,
+        conversionName: 'Qualified call',
         uploadMode: 'script',
       },
     }),

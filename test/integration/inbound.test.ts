@@ -245,6 +245,7 @@ describe('POST /webhooks/ghl/sms', () => {
     // The triage fails for good (the model answers 500 every time).
     await fetch(`${ai.url}/_sim/faults`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ openai: { errorRate: 1 } }),
     });
     // SQS redelivers the failed ring after its visibility timeout until the attempts run out.

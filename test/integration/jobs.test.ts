@@ -352,6 +352,7 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
     const deps = jobDeps();
     await fetch(`${ai.url}/_sim/faults`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ openai: { errorRate: 1 } }),
     });
     let runs = 0;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { ddb } from '../../functions/kernel/clients.js';
+import { ddb, dynamodbClient } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { handler as listConversionsHandler } from '../../functions/ledger/handlers/list-conversions.js';
@@ -153,4 +153,97 @@ export async function conversionsOf(tenantId: string, userId: string): Promise<C
 /** Ledger deps whose clock runs `seconds` ahead (to put the reconciliation window behind us). */
 export function depsAhead(seconds: number): LedgerDeps {
   return ledgerDeps({ clock: { now: () => systemClock.now() + seconds * 1000 } });
+}
+
+/**
+ * A join whose write is held back after it read the clock, as an SDK retry after throttling would
+ * hold it on AWS: a middleware on the handlers' own DynamoDB client (DynamoDB Local) that parks the
+ * `nth` write of `userId`'s member carrying a `joinedAt` until `release()`. `held` resolves once
+ * the join's write is parked (its `joinedAt` is then already taken).
+ */
+export function holdJoinWrite(
+  userId: string,
+  /** Which of the join's writes to park: 1 = the first stay's create, 2 = the next stay's. */
+  nth = 1,
+): {
+  readonly held: Promise<void>;
+  release(): void;
+  remove(): void;
+} {
+  const name = `hold-join-${userId}`;
+  let entered: () => void = () => {};
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let seen = 0;
+  dynamodbClient.middlewareStack.add(
+    (next) => async (args) => {
+      const input = JSON.stringify((args as { input?: unknown }).input ?? {});
+      // Only a join writes `joinedAt` (reads name keys only; leaving and evidence write other fields).
+      if (input.includes(`U#${userId}"`) && input.includes('joinedAt') && ++seen === nth) {
+        entered();
+        await gate;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return { held, release, remove: () => dynamodbClient.middlewareStack.remove(name) };
+}
+
+/** Each write of a member carrying a `joinedAt` waits `delayMs()` first (a throttled, retried join). */
+export function delayJoinWrites(delayMs: () => number): () => void {
+  const name = `delay-joins-${randomUUID()}`;
+  dynamodbClient.middlewareStack.add(
+    (next) => async (args) => {
+      const input = JSON.stringify((args as { input?: unknown }).input ?? {});
+      if (input.includes('"U#') && input.includes('joinedAt')) {
+        await new Promise((resolve) => setTimeout(resolve, delayMs()));
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return () => dynamodbClient.middlewareStack.remove(name);
+}
+
+/**
+ * The ledger's invariant for one user and queue after every path ran: the conversions logged are
+ * exactly those of the stays (as finally recorded, the open one running to the end of time) that
+ * hold the evidence time, and the evidence is applied.
+ */
+export async function expectConversionsMatchStays(
+  tenantId: string,
+  queueType: string,
+  userId: string,
+  eventType: string,
+): Promise<void> {
+  const { store } = ledgerDeps();
+  const member = await store.getMember(tenantId, queueType, userId);
+  const past = await store.pastStays(tenantId, queueType, userId);
+  const evidence = await store.evidenceOf(tenantId, userId, eventType);
+  const stays = [
+    ...past,
+    ...(member
+      ? [{ stayId: member.stayId, joinedAt: member.joinedAt, leftAt: member.leftAt ?? '9999' }]
+      : []),
+  ];
+  const holding = stays
+    .filter((s) => evidence.some((e) => s.joinedAt <= e.effectiveAt && e.effectiveAt <= s.leftAt))
+    .map((s) => s.stayId)
+    .sort();
+  const logged = (await conversionsOf(tenantId, userId)).map((c) => c.stayId).sort();
+  if (JSON.stringify(logged) !== JSON.stringify(holding)) {
+    throw new Error(
+      `conversions ${JSON.stringify(logged)} but stays holding evidence ${JSON.stringify(holding)}: ` +
+        `member ${JSON.stringify(member)}, evidence at ${evidence.map((e) => e.effectiveAt)}`,
+    );
+  }
+  for (const e of evidence) {
+    if (e.state !== 'applied') throw new Error(`evidence ${e.evidenceId} is still ${e.state}`);
+  }
 }

@@ -4,13 +4,23 @@
  * who removed the user.
  */
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it, vi } from 'vitest';
+import { ddb } from '../../functions/kernel/clients.js';
+import { systemClock } from '../../functions/kernel/clock.js';
+import { tableName } from '../../functions/kernel/config.js';
 import { reconcileConversions, sweepWorkQueues } from '../../functions/ledger/index.js';
-import { raceTrials } from '../support/race.js';
+import { FENCE_TTL_SECONDS } from '../../functions/ledger/ledger-store.js';
+import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
+import { raceTrials, seededRandom } from '../support/race.js';
+import { testTenantStore } from '../support/tenant-store.js';
 import {
   conversionsOf,
   createLedgerTenant,
+  delayJoinWrites,
   depsAhead,
+  expectConversionsMatchStays,
+  holdJoinWrite,
   type LedgerTenant,
   ledgerApi,
 } from './ledger-support.js';
@@ -323,43 +333,246 @@ describe('the seed race', () => {
   });
 });
 
-describe('a join racing with evidence', () => {
-  it('the conversion exists exactly when a stay (as finally recorded) holds the evidence time', async () => {
-    await raceTrials({
-      trials: 20,
-      maxStaggerMs: 20,
-      setup: async () => {
-        const { tenant, api } = await tenantWithApi();
-        const user = userId();
+/**
+ * A join, the evidence and a validation fired together in seeded orders (with `leftFirst` trials
+ * starting from a stay already closed); the conversions are exactly those of the stays, as finally
+ * recorded, that hold the evidence time.
+ */
+function raceJoinWithEvidence(leftFirst: (trial: number) => boolean) {
+  return raceTrials({
+    trials: 20,
+    maxStaggerMs: 20,
+    setup: async (trial) => {
+      const { tenant, api } = await tenantWithApi();
+      const user = userId();
+      if (leftFirst(trial)) {
         await api.join(Q, user);
         await api.leave(Q, user);
-        return { tenant, api, user };
-      },
-      contenders: ({ api, user }) => [
-        () => api.join(Q, user),
-        () => api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'e1' }),
-        () => api.validate(Q, { userIds: [user] }),
-      ],
-      check: async ({ tenant, user }) => {
-        await runSchedules(tenant);
-        const { store } = depsAhead(0);
-        const member = await store.getMember(tenant.tenantId, Q, user);
-        const past = await store.pastStays(tenant.tenantId, Q, user);
-        const [evidence] = await store.evidenceOf(tenant.tenantId, user, SIGNED);
-        if (!member || !evidence) throw new Error('member or evidence missing');
-        const latest = {
-          stayId: member.stayId,
-          joinedAt: member.joinedAt,
-          leftAt: member.leftAt ?? '9999',
-        };
-        const holding = [...past, latest].filter(
-          (s) => s.joinedAt <= evidence.effectiveAt && evidence.effectiveAt <= s.leftAt,
-        );
-        const logged = await conversionsOf(tenant.tenantId, user);
-        expect(logged.map((c) => c.stayId)).toEqual(holding.map((s) => s.stayId));
-        expect(evidence.state).toBe('applied');
-      },
+      }
+      return { tenant, api, user };
+    },
+    contenders: ({ api, user }) => [
+      () => api.join(Q, user),
+      () => api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'e1' }),
+      () => api.validate(Q, { userIds: [user] }),
+    ],
+    check: async ({ tenant, user }) => {
+      await runSchedules(tenant);
+      await expectConversionsMatchStays(tenant.tenantId, Q, user, SIGNED);
+    },
+  });
+}
+
+describe('a join racing with evidence', () => {
+  it('the conversion exists exactly when a stay (as finally recorded) holds the evidence time', async () => {
+    await raceJoinWithEvidence(() => true);
+  });
+});
+
+describe('a workQueues change', () => {
+  /**
+   * The ledger's modules as a container started after the change sees them (its tenant cache
+   * empty): a fresh import of the handlers and schedules.
+   */
+  async function freshContainer() {
+    vi.resetModules();
+    const support = await import('./ledger-support.js');
+    const ledger = await import('../../functions/ledger/index.js');
+    const clock = await import('../../functions/kernel/clock.js');
+    return { support, ledger, clock };
+  }
+
+  it('strands no stay: each stay converts on the event type it was joined with, on every path', async () => {
+    const { tenant, api } = await tenantWithApi({ kyc_pending: 'kyc_approved' });
+    const [byEvent, byValidation, byCleanup, byReconciliation, oldStay] = [1, 2, 3, 4, 5].map(
+      userId,
+    );
+    for (const user of [byEvent, byValidation, byCleanup, byReconciliation, oldStay]) {
+      await api.join('kyc_pending', user as string);
+    }
+    // The queue now waits for another event type.
+    await testTenantStore(systemClock).putConfig(
+      tenant.tenantId,
+      tenantConfigSchema.parse({
+        name: `Ledger ${tenant.tenantId}`,
+        defaultCountry: 'IL',
+        workQueues: { kyc_pending: 'kyc_verified' },
+      }),
+    );
+    const fresh = await freshContainer();
+    const later = fresh.support.ledgerApi(tenant.apiKey);
+    const { store } = fresh.ledger.ledgerDeps();
+    const stayed = async (user: string) =>
+      (await store.getMember(tenant.tenantId, 'kyc_pending', user))?.status;
+
+    // The event path: the stay's own type converts; the queue's new type does not (this stay never
+    // waited for it), and the user stays in the queue until the right one.
+    const newType = await later.event(oldStay as string, {
+      type: 'kyc_verified',
+      occurredAt: now(),
     });
+    expect(newType.json.conversionsLogged).toBe(0);
+    expect(await stayed(oldStay as string)).toBe('in');
+    const ownType = await later.event(byEvent as string, {
+      type: 'kyc_approved',
+      occurredAt: now(),
+    });
+    expect.soft(ownType.json.conversionsLogged, 'the event path').toBe(1);
+    expect.soft(await stayed(byEvent as string), 'left by the event').toBe('out');
+
+    // Evidence whose event path crashed after storing it: validation, the cleanup sweep and the
+    // reconciliation (with its dry run) each find it.
+    const pending = (user: string, receivedAt: string) =>
+      store.putEvidence({
+        tenantId: tenant.tenantId,
+        userId: user,
+        type: 'kyc_approved',
+        evidenceId: `e:${user}`,
+        eventId: user,
+        occurredAt: receivedAt,
+        effectiveAt: receivedAt,
+        receivedAt,
+        state: 'pending',
+      });
+    await pending(byValidation as string, now());
+    const validated = await later.validate('kyc_pending', { userIds: [byValidation] });
+    expect.soft(validated.json, 'pre-call validation').toEqual({
+      removed: [byValidation],
+      conversionsLogged: 1,
+    });
+
+    await pending(byCleanup as string, now());
+    await fresh.ledger.sweepWorkQueues(fresh.ledger.ledgerDeps(), { tenantId: tenant.tenantId });
+    expect
+      .soft(
+        (await conversionsOf(tenant.tenantId, byCleanup as string)).map((c) => c.source),
+        'cleanup',
+      )
+      .toEqual(['cleanup']);
+
+    await pending(byReconciliation as string, now());
+    fresh.clock.advanceSystemClock((WINDOW + 1) * 1000);
+    try {
+      const missing = await later.missing();
+      expect
+        .soft(
+          missing.json.missing.map((m: { userId: string }) => m.userId),
+          'the dry run',
+        )
+        .toEqual([byReconciliation]);
+      const ahead = fresh.ledger.ledgerDeps();
+      await fresh.ledger.reconcileConversions(ahead, WINDOW, { tenantId: tenant.tenantId });
+    } finally {
+      fresh.clock.advanceSystemClock(-(WINDOW + 1) * 1000);
+    }
+    expect
+      .soft(
+        (await conversionsOf(tenant.tenantId, byReconciliation as string)).map((c) => c.source),
+        'reconciliation',
+      )
+      .toEqual(['reconciliation']);
+
+    // A stay joined after the change waits for the new type.
+    const newcomer = userId();
+    await later.join('kyc_pending', newcomer);
+    expect(
+      (await later.event(newcomer, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 0 });
+    expect(
+      (await later.event(newcomer, { type: 'kyc_verified', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
+    expect(
+      (await later.event(oldStay as string, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
+  });
+
+  it('a queue type removed from the tenant still converts the stays it holds', async () => {
+    const { tenant, api } = await tenantWithApi({ kyc_pending: 'kyc_approved' });
+    const user = userId();
+    await api.join('kyc_pending', user);
+    await testTenantStore(systemClock).putConfig(
+      tenant.tenantId,
+      tenantConfigSchema.parse({ name: `Ledger ${tenant.tenantId}`, defaultCountry: 'IL' }),
+    );
+    const fresh = await freshContainer();
+    const later = fresh.support.ledgerApi(tenant.apiKey);
+    expect((await later.join('kyc_pending', userId())).status).toBe(404);
+    expect(
+      (await later.event(user, { type: 'kyc_approved', occurredAt: now() })).json,
+    ).toMatchObject({ conversionsLogged: 1 });
+  });
+});
+
+describe('a join whose write lands after the evidence was decided', () => {
+  // The join reads the clock, then its write is held back (an SDK retry after throttling) while an
+  // event dated after that clock reading finds no stay and is applied. The join must not then open
+  // a stay that holds the evidence: nothing would ever log it (the evidence is out of every sweep).
+  it.each([
+    ['joining for the first time', false, 1],
+    ['joining again after leaving, the next stay held', true, 2],
+    ['joining again after leaving, the first write held', true, 1],
+  ])(
+    '%s: the stay starts after the evidence, or the evidence is logged',
+    async (_what, before, nth) => {
+      const { tenant, api } = await tenantWithApi();
+      const user = userId();
+      if (before) {
+        await api.join(Q, user);
+        await api.leave(Q, user);
+      }
+      const hold = holdJoinWrite(user, nth);
+      try {
+        const join = api.join(Q, user);
+        await hold.held;
+        // Poll until the clock has moved past the join's reading (taken before its write was held).
+        const heldAt = Date.now();
+        while (Date.now() <= heldAt + 1) await new Promise((resolve) => setImmediate(resolve));
+        const event = await api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'late' });
+        expect(event.status).toBe(202);
+        hold.release();
+        expect((await join).json.created).toBe(true);
+      } finally {
+        hold.remove();
+      }
+      await runSchedules(tenant);
+      await expectConversionsMatchStays(tenant.tenantId, Q, user, SIGNED);
+    },
+  );
+
+  it('evidence for a user who never joined leaves a fence that expires; the stay a later join starts does not', async () => {
+    const { tenant, api } = await tenantWithApi();
+    const user = userId();
+    // The item layout of ledger-store.ts (the store hides a fence-only item and the TTL attribute).
+    const raw = async () =>
+      (
+        await ddb.send(
+          new GetCommand({
+            TableName: tableName('ledger'),
+            Key: { pk: `LQ#${tenant.tenantId}#${Q}`, sk: `U#${user}` },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+    await api.event(user, { type: SIGNED, occurredAt: now(), eventId: 'before-any-stay' });
+    const fence = await raw();
+    expect(fence?.stayNo).toBeUndefined();
+    expect(fence?.expiresAt).toBeGreaterThan(Date.now() / 1000);
+    expect(fence?.expiresAt).toBeLessThanOrEqual(Date.now() / 1000 + FENCE_TTL_SECONDS);
+    expect((await api.join(Q, user)).json.created).toBe(true);
+    const member = await raw();
+    expect(member?.stayNo).toBe(1);
+    expect(member?.expiresAt).toBeUndefined();
+    expect(member?.joinedAt > String(fence?.noStayThrough)).toBe(true);
+  });
+
+  it('raced: delayed joins, events and validations in random orders → conversions exactly for the stays that hold the evidence', async () => {
+    const random = seededRandom(26_007);
+    const undelay = delayJoinWrites(() => Math.floor(random() * 25));
+    try {
+      await raceJoinWithEvidence((trial) => trial % 2 === 0);
+    } finally {
+      undelay();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * event, results are mapped the way API Gateway maps them, and its own errors keep the contract's
  * shape (404 unknown route, 413 over 1 MiB) or API Gateway's (500 without detail).
  */
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceSystemClock, systemClockOffset } from '../../functions/kernel/clock.js';
@@ -13,6 +13,8 @@ import { closeServer, listen } from '../../lib/local/http-util.js';
 import { createHandlerLoader } from '../../lib/local/lambda.js';
 import { createLocalRoutes } from '../../lib/local/local-routes.js';
 import { PROJECT_ROOT } from '../../lib/local/runtime.js';
+import { openaiSimulator } from '../../lib/local/sim/openai.js';
+import { createSimulatorServer } from '../../lib/local/simulators.js';
 
 const FIXTURE = 'test/support/fixtures/http-fixture-handler.ts';
 const fixture = (name: string) => ({ name, entry: FIXTURE, timeoutSeconds: 5, memoryMb: 256 });
@@ -262,14 +264,17 @@ describe('local-only routes', () => {
     };
     const unknown = await fetch(`${baseUrl}/_local/failpoints`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ 'no.such.point': { probability: 1 } }),
     });
     const invalid = await fetch(`${baseUrl}/_local/failpoints`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ [POINT]: { probability: 2 } }),
     });
     const armed = await fetch(`${baseUrl}/_local/failpoints`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ [POINT]: { probability: 1, times: 1 } }),
     });
 
@@ -293,10 +298,12 @@ describe('local-only routes', () => {
 
     const response = await fetch(`${baseUrl}/_local/clock/advance`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ seconds: 120 }),
     });
     const negative = await fetch(`${baseUrl}/_local/clock/advance`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ seconds: -1 }),
     });
 
@@ -304,5 +311,164 @@ describe('local-only routes', () => {
     expect(systemClockOffset() - before).toBe(120_000);
     expect(negative.status).toBe(400);
     advanceSystemClock(-120_000);
+  });
+});
+
+/** A raw request, so the test chooses the `Host` header (fetch would not let it). */
+function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; json: { error?: { code: string } } }> {
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, method, path: url.pathname, headers },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || '{}') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('local control routes refuse what a web page could send', () => {
+  const advance = JSON.stringify({ seconds: 60 });
+  const port = () => new URL(baseUrl).port;
+
+  it.each([
+    ['text/plain (a form-less cross-site POST)', 'text/plain;charset=UTF-8'],
+    ['a urlencoded form', 'application/x-www-form-urlencoded'],
+    ['multipart', 'multipart/form-data; boundary=x'],
+    ['no content type', undefined],
+  ])(
+    'POST /_local/clock/advance with %s is 415 and leaves the clock alone',
+    async (_what, type) => {
+      const before = systemClockOffset();
+      const answer = await rawRequest(
+        baseUrl,
+        'POST',
+        '/_local/clock/advance',
+        { host: `127.0.0.1:${port()}`, ...(type ? { 'content-type': type } : {}) },
+        advance,
+      );
+      expect(answer.status).toBe(415);
+      expect(answer.json.error?.code).toBe('unsupported_media_type');
+      expect(systemClockOffset()).toBe(before);
+    },
+  );
+
+  it.each([
+    ['a DNS name rebound to 127.0.0.1', () => `attacker.example:${port()}`],
+    ['a loopback name on another port', () => '127.0.0.1:1'],
+    ['no port at all (port 80)', () => 'localhost'],
+    ['a look-alike', () => `127.0.0.1.attacker.example:${port()}`],
+  ])('a JSON write with the Host of %s is 403 and changes nothing', async (_what, host) => {
+    const before = systemClockOffset();
+    const clock = await rawRequest(
+      baseUrl,
+      'POST',
+      '/_local/clock/advance',
+      { host: host(), 'content-type': 'application/json' },
+      advance,
+    );
+    const failpoints = await rawRequest(
+      baseUrl,
+      'PUT',
+      '/_local/failpoints',
+      { host: host(), 'content-type': 'application/json' },
+      JSON.stringify({ [POINT]: { probability: 1 } }),
+    );
+    expect([clock.status, failpoints.status]).toEqual([403, 403]);
+    expect(clock.json.error?.code).toBe('forbidden');
+    expect(systemClockOffset()).toBe(before);
+    expect(() => failpoint(POINT)).not.toThrow();
+  });
+
+  it.each(['127.0.0.1', 'localhost', 'LOCALHOST', '[::1]'])(
+    'a JSON write with Host %s:<port> is served',
+    async (name) => {
+      const before = systemClockOffset();
+      const answer = await rawRequest(
+        baseUrl,
+        'POST',
+        '/_local/clock/advance',
+        { host: `${name}:${port()}`, 'content-type': 'application/json; charset=utf-8' },
+        advance,
+      );
+      expect(answer.status).toBe(200);
+      expect(systemClockOffset() - before).toBe(60_000);
+      advanceSystemClock(-60_000);
+    },
+  );
+
+  it('reads stay open and a DELETE needs no body', async () => {
+    const read = await rawRequest(baseUrl, 'GET', '/_local/clock', {
+      host: `evil.example:${port()}`,
+    });
+    const cleared = await rawRequest(baseUrl, 'DELETE', '/_local/failpoints', {
+      host: `localhost:${port()}`,
+    });
+    const textDelete = await rawRequest(baseUrl, 'DELETE', '/_local/failpoints', {
+      host: `localhost:${port()}`,
+      'content-type': 'text/plain',
+    });
+    expect([read.status, cleared.status, textDelete.status]).toEqual([200, 200, 415]);
+  });
+
+  it('the simulators refuse the same writes to /_sim/*', async () => {
+    const sim = createSimulatorServer({
+      context: {
+        apiBaseUrl: 'http://127.0.0.1:9',
+        simBaseUrl: '',
+        env: () => undefined,
+        log: () => {},
+      },
+      factories: [openaiSimulator],
+    });
+    const simBase = `http://127.0.0.1:${await listen(sim.server, 0, '127.0.0.1')}`;
+    const simPort = new URL(simBase).port;
+    try {
+      const faults = JSON.stringify({ openai: { errorRate: 1 } });
+      const plain = await rawRequest(
+        simBase,
+        'PUT',
+        '/_sim/faults',
+        { host: `127.0.0.1:${simPort}`, 'content-type': 'text/plain' },
+        faults,
+      );
+      const rebound = await rawRequest(
+        simBase,
+        'PUT',
+        '/_sim/faults',
+        { host: `attacker.example:${simPort}`, 'content-type': 'application/json' },
+        faults,
+      );
+      const reset = await rawRequest(simBase, 'POST', '/_sim/reset', {
+        host: `127.0.0.1:${simPort}`,
+      });
+      const set = await rawRequest(
+        simBase,
+        'PUT',
+        '/_sim/faults',
+        { host: `localhost:${simPort}`, 'content-type': 'application/json' },
+        faults,
+      );
+      expect([plain.status, rebound.status, reset.status, set.status]).toEqual([
+        415, 403, 415, 200,
+      ]);
+    } finally {
+      await sim.closeModules();
+      await closeServer(sim.server);
+    }
   });
 });

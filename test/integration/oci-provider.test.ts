@@ -24,6 +24,7 @@ import {
 import { MAX_NOT_FOUND_ATTEMPTS } from '../../functions/oci/model.js';
 import { DynamoOciStore, type OciStore } from '../../functions/oci/oci-store.js';
 import { recoverStaleRows } from '../../functions/oci/stale-recovery.js';
+import { catalogueMetric } from '../../lib/metrics-catalogue.js';
 import { ads, protoJsonProblems } from '../support/google-ads-protos.js';
 import { raceTrials } from '../support/race.js';
 import {
@@ -281,6 +282,61 @@ describe('API versions as a policy', () => {
   });
 });
 
+describe('a request Google refuses as a whole is a configuration alarm, never a silent endless retry', () => {
+  it.each([
+    ['a missing developer token (401)', { developerToken: '' }],
+    ['a revoked refresh token (OAuth invalid_grant)', { revoked: true }],
+  ])(
+    '%s moves GoogleAdsUploadRejected, which has an alarm; the row waits, known uncounted',
+    async (_, setup) => {
+      // Prepare
+      const sim = await googleSim();
+      const tenant = await createOciTenant('api');
+      const sealed = await sealOne(tenant);
+      if ('revoked' in setup) await sim.faults({ oauthRevoked: true });
+      const refused = new HttpGoogleAdsUploader({
+        apiBaseUrl: sim.baseUrl,
+        apiVersion: 'v25',
+        tokenUrl: `${sim.baseUrl}/token`,
+        oauth: async () => ({ clientId: 'c', clientSecret: 's', refreshToken: 'r' }),
+        developerToken: async () => ('developerToken' in setup ? setup.developerToken : 'dev'),
+      });
+      const metrics = emittedMetrics();
+
+      // Act
+      const report = await upload([tenant], { google: refused });
+
+      // Assess: before, both were "unknown" (`UNKNOWN_REQUEST_ERROR`, `UNKNOWN_LOST`) retried every
+      // hour at most for good, moving only GoogleAdsUploadUnknown, which has no alarm.
+      expect(report).toMatchObject({ requests: 1, unknownBatches: 1 });
+      expect(metrics()).toContain('"GoogleAdsUploadRejected"');
+      expect(catalogueMetric('GoogleAdsUploadRejected')?.alarm).toBeDefined();
+      expect(await conversionRow(tenant, sealed.conversionId)).toMatchObject({
+        status: 'retry',
+        lastError: 'REQUEST_REFUSED',
+      });
+      expect(await received(sealed.orderId)).toEqual([]);
+      // Google processed nothing: a retraction now is a plain withdrawal, nothing sent.
+      expect((await retract(tenant, sealed.conversionId)).json.retraction).toBe('withdrawn');
+    },
+  );
+
+  it("a row Google refuses for good is OciRowsFailed, not a request refusal (the alarm's metric)", async () => {
+    const sim = await googleSim();
+    const tenant = await createOciTenant('api');
+    const gclid = `Cj0Kunknown${randomUUID().slice(0, 6)}`;
+    const sealed = await sealOne(tenant, { gclid });
+    await sim.faults({ unknownClickIds: [gclid] });
+    const metrics = emittedMetrics();
+
+    await upload([tenant]);
+
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('failed');
+    expect(metrics()).toContain('"OciRowsFailed"');
+    expect(metrics()).not.toContain('"GoogleAdsUploadRejected"');
+  });
+});
+
 describe('script mode: due times and per-row results', () => {
   it('a conversion is due no earlier than its click + 6 hours', async () => {
     // Prepare: a click an hour ago, sealed now.
@@ -326,6 +382,50 @@ describe('script mode: due times and per-row results', () => {
   });
 });
 
+describe('script mode: an `uploaded` row has a way out', () => {
+  it.each(['TOO_RECENT_CONVERSION_ACTION', 'TOO_RECENT_EVENT'])(
+    "Google's per-row %s for an `uploaded` row, acked from the Uploads page, sends it back to retry: exported again 6 hours later",
+    async (code) => {
+      // Prepare: the script handed the row to Google's bulk upload; the Uploads page later shows
+      // Google refused it for now (a conversion action created under 6 hours ago, say).
+      const tenant = await createOciTenant('script');
+      const sealed = await sealOne(tenant);
+      expect((await exportRowsCall(tenant.exportToken)).json.rows).toHaveLength(1);
+      await ack(tenant.exportToken, { results: [{ orderId: sealed.orderId, status: 'uploaded' }] });
+
+      // Act
+      const acked = await ack(tenant.exportToken, {
+        results: [{ orderId: sealed.orderId, status: 'failed', error: code }],
+      });
+
+      // Assess: before, the answer was dropped (`updated: 0`) and the row stayed `uploaded` for good,
+      // never sent again although Google said "try again in 6 hours".
+      expect(acked.json).toEqual({ updated: 1 });
+      expect(await conversionRow(tenant, sealed.conversionId)).toMatchObject({
+        status: 'retry',
+        lastError: code,
+      });
+      advanceSeconds(6 * 3600 + 1);
+      const again = await exportRowsCall(tenant.exportToken);
+      expect(again.json.rows.map((r: { orderId: string }) => r.orderId)).toEqual([sealed.orderId]);
+    },
+  );
+
+  it('a bare `retry` (the script could not apply its file) never takes back an `uploaded` row', async () => {
+    const tenant = await createOciTenant('script');
+    const sealed = await sealOne(tenant);
+    await exportRowsCall(tenant.exportToken);
+    await ack(tenant.exportToken, { results: [{ orderId: sealed.orderId, status: 'uploaded' }] });
+
+    const acked = await ack(tenant.exportToken, {
+      results: [{ orderId: sealed.orderId, status: 'retry' }],
+    });
+
+    expect(acked.json).toEqual({ updated: 0 });
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('uploaded');
+  });
+});
+
 describe('retractions of conversions Google never counted', () => {
   it('a conversion waiting after TOO_RECENT_EVENT is withdrawn and never uploaded', async () => {
     // Prepare
@@ -349,6 +449,32 @@ describe('retractions of conversions Google never counted', () => {
     expect(answer.json.retraction).toBe('withdrawn');
     expect((await received(sealed.orderId)).map((r) => r.outcome)).toEqual(['TOO_RECENT_EVENT']);
     expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('withdrawn');
+  });
+
+  it('script mode: a late TOO_RECENT_EVENT ack of an older export cannot pass a conversion Google counted off as uncounted: the retraction still goes', async () => {
+    // Prepare: export A's upload met TOO_RECENT_EVENT, but its ack is late; meanwhile the row went
+    // stale, export B uploaded it again and Google counted it (B's ack not in yet).
+    const sim = await googleSim();
+    const tenant = await createOciTenant('script');
+    const sealed = await sealOne(tenant);
+    expect((await exportRowsCall(tenant.exportToken)).json.rows).toHaveLength(1);
+    advanceSeconds(901);
+    await recoverStaleRows({ store, clock: systemClock });
+    await scriptRun(tenant, { crashBeforeAck: true });
+    expect((await received(sealed.orderId)).map((r) => r.outcome)).toEqual(['counted']);
+
+    // Act: A's ack lands on B's claim (an ack names no export), then the operator retracts.
+    await ack(tenant.exportToken, {
+      results: [{ orderId: sealed.orderId, status: 'failed', error: 'TOO_RECENT_EVENT' }],
+    });
+    const answer = await retract(tenant, sealed.conversionId);
+    advanceSeconds(24 * 3600 + 1);
+    for (let i = 0; i < 3; i++) await scriptRun(tenant, { kind: 'adjustments' });
+
+    // Assess: before, the conversion was withdrawn with nothing sent, and Google kept counting it.
+    expect(answer.json.retraction).not.toBe('withdrawn');
+    expect((await sim.ledger()).retracted).toContain(sealed.orderId);
+    expect(await received(sealed.orderId)).toHaveLength(1);
   });
 
   it('a conversion whose upload outcome is unknown is never uploaded again: only the retraction goes', async () => {
@@ -480,6 +606,29 @@ describe('a lease per upload request', () => {
     for (const t of tenants) expect((await listAll(t))[0]?.status).toBe('completed');
   });
 
+  it('the call bound covers the whole call: a request whose time ran out while the client fetched its credentials is not sent', async () => {
+    // Prepare: a 2 s lease gives the call 1 s; the developer token (Secrets Manager) takes 1.5 s.
+    const sim = await googleSim();
+    const tenant = await createOciTenant('api');
+    const sealed = await sealOne(tenant);
+    const slowSecrets = new HttpGoogleAdsUploader({
+      apiBaseUrl: sim.baseUrl,
+      apiVersion: 'v25',
+      tokenUrl: `${sim.baseUrl}/token`,
+      oauth: async () => ({ clientId: 'c', clientSecret: 's', refreshToken: 'r' }),
+      developerToken: () => new Promise((resolve) => setTimeout(() => resolve('dev'), 1500)),
+    });
+
+    // Act
+    const report = await upload([tenant], { google: slowSecrets, leaseSeconds: 2 });
+
+    // Assess: before, the token fetch and the request each had the full 1 s, and the secret none
+    // at all, so the request went 1.5 s in, past its bound (and with a short lease, past the lease).
+    expect(report).toMatchObject({ requests: 1, unknownBatches: 1, completed: 0 });
+    expect(await received(sealed.orderId)).toEqual([]);
+    expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('retry');
+  });
+
   it('two uploader runs at once send every row once', async () => {
     await raceTrials({
       trials: 6,
@@ -529,6 +678,41 @@ describe('seals and click ids', () => {
         conversionId: sealed.conversionId,
       });
     }
+  });
+
+  it('a click or a conversion in the future is a 400 naming the field, nothing written', async () => {
+    // Before: both were taken; a click at 9999-12-31T20:00Z was even due at once, its due time
+    // (`+010000-01-01…`) sorting before every four-digit year in DynamoDB's string order, and
+    // Google refuses a conversion time in the future anyway.
+    const tenant = await createOciTenant('api');
+    const future = new Date(systemClock.now() + 24 * 3600_000).toISOString();
+    for (const occurredAt of [future, '9999-12-31T20:00:00Z']) {
+      const answer = await postCall(tenant, {
+        callId: `c-${randomUUID().slice(0, 6)}`,
+        sessionId: 's',
+        gclid: 'Cj0Kfuture',
+        source: 'click',
+        occurredAt,
+      });
+      expect(answer.status, occurredAt).toBe(400);
+      expect(answer.json.error.details[0].field).toBe('occurredAt');
+    }
+    const callId = `c-${randomUUID().slice(0, 6)}`;
+    expect(
+      (
+        await postCall(tenant, {
+          callId,
+          sessionId: `s-${callId}`,
+          gclid: 'Cj0Know',
+          source: 'click',
+          occurredAt: clickTime(),
+        })
+      ).status,
+    ).toBe(201);
+    const sealed = await seal(tenant, callId, { conversionTime: future });
+    expect(sealed.status).toBe(400);
+    expect(sealed.json.error.details[0].field).toBe('conversionTime');
+    expect(await listAll(tenant)).toEqual([]);
   });
 
   it("a click id outside Google's alphabet is a 400 naming it, nothing written", async () => {

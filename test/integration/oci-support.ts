@@ -173,13 +173,22 @@ export async function listAll(tenant: Pick<OciTenant, 'apiKey'>): Promise<Listed
   return all;
 }
 
-/** Runs a schedule handler the way EventBridge Scheduler does. */
+/**
+ * Runs a schedule handler the way EventBridge Scheduler does, until a run does the work: test
+ * files share the conversions table, so another file's run may hold the schedule's lease, and then
+ * this run stops at once (as on AWS) and the next firing does it.
+ */
 export async function runSchedule(which: 'upload' | 'recover'): Promise<unknown> {
   const fn = which === 'upload' ? uploadHandler : recoverHandler;
-  return (fn as unknown as (event: unknown, context: unknown) => Promise<unknown>)(
-    { source: 'aws.scheduler' },
-    lambdaContext,
-  );
+  for (let firing = 1; ; firing++) {
+    const result = await (fn as unknown as (event: unknown, context: unknown) => Promise<unknown>)(
+      { source: 'aws.scheduler' },
+      lambdaContext,
+    );
+    const skipped = (result as { skipped?: unknown } | undefined)?.skipped !== undefined;
+    if (!skipped || firing >= 50) return result;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Retries `step` while a failpoint crashes it (what a client retry or the next tick does). */

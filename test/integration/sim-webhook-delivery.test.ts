@@ -168,7 +168,10 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
     const api = await startApi();
     const sim = await startSim();
     try {
-      await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
+      await fetch(`${sim.url}/_sim/reset`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
       await setFaults(sim.url, { statusDelayMs: 5 });
       armOnce(FP_STATUS_AFTER_APPLY);
       const before = answered.length;

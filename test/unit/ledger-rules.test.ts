@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { conversionIdOf, evidenceIdOf, stayHolds, stayIdOf } from '../../functions/ledger/model.js';
 import { eventBody, validateBody } from '../../functions/ledger/schemas.js';
-import { workQueueCatalog } from '../../functions/ledger/work-queues.js';
+import { type TenantWorkQueues, workQueueCatalog } from '../../functions/ledger/work-queues.js';
 
 describe('stays and identities', () => {
   it('a closed stay holds the times between its ends, both included, and nothing else', () => {
@@ -37,10 +37,18 @@ describe('stays and identities', () => {
 
 describe('work-queue catalog', () => {
   const catalog = workQueueCatalog(
-    async (tenantId): Promise<Record<string, string>> =>
+    async (tenantId): Promise<TenantWorkQueues> =>
       tenantId === 'acme'
-        ? { kyc_pending: 'kyc_approved', second_signature: 'signature_obtained' }
-        : {},
+        ? {
+            current: { kyc_pending: 'kyc_approved', second_signature: 'signature_obtained' },
+            ever: {
+              kyc_pending: ['kyc_approved', 'kyc_legacy'],
+              second_signature: ['signature_obtained'],
+              retired_queue: ['signature_obtained'],
+              unsigned_users: ['anything_else'],
+            },
+          }
+        : { current: {} },
   );
 
   it('knows the built-in queue types and the tenant’s own; another is 404', async () => {
@@ -54,12 +62,20 @@ describe('work-queue catalog', () => {
     });
   });
 
-  it('lists every queue type waiting for an event type', async () => {
+  it('lists every queue type waiting for an event type, now or under an earlier mapping', async () => {
     expect(await catalog.queuesWaitingFor('acme', 'signature_obtained')).toEqual([
+      'retired_queue',
       'second_signature',
       'unsigned_users',
     ]);
+    expect(await catalog.queuesWaitingFor('acme', 'kyc_legacy')).toEqual(['kyc_pending']);
+    // A built-in queue type waits for its own event type only.
+    expect(await catalog.queuesWaitingFor('acme', 'anything_else')).toEqual([]);
     expect(await catalog.queuesWaitingFor('other', 'kyc_approved')).toEqual([]);
+    // A retired queue type takes no new stay.
+    await expect(catalog.eventTypeOf('acme', 'retired_queue')).rejects.toMatchObject({
+      status: 404,
+    });
   });
 });
 

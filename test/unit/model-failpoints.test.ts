@@ -24,6 +24,7 @@ import {
   MODEL_PIPELINES,
   type ModelName,
   notModelled,
+  ofModel,
 } from '../../models/checks.js';
 
 // Handlers resolve their table and queue names at import; the names are never used here.
@@ -44,22 +45,21 @@ describe('model steps and failpoints', () => {
     const tags = failpointTags(model);
     expect(tags.length).toBeGreaterThan(0);
     for (const tag of [...tags, ...notModelled(model)]) {
-      expect(tag.startsWith(MODEL_PIPELINES[model])).toBe(true);
+      expect(ofModel(model, tag), tag).toBe(true);
     }
     // A name is either a step or declared left out, never both.
     expect(tags.filter((tag) => notModelled(model).includes(tag))).toEqual([]);
   });
 
-  const present = models.filter((model) =>
-    declared.some((name) => name.startsWith(MODEL_PIPELINES[model])),
-  );
+  const present = models.filter((model) => declared.some((name) => ofModel(model, name)));
 
   it('the campaign pipeline is in the registry (the other pipelines are checked once merged)', () => {
     expect(present).toContain('campaign-sender');
+    expect(present).toContain('inbound-conversations');
   });
 
   it.for(present)('%s: the model names exactly the failpoints the code declares', (model) => {
-    const inCode = declared.filter((name) => name.startsWith(MODEL_PIPELINES[model])).sort();
+    const inCode = declared.filter((name) => ofModel(model, name)).sort();
     expect([...failpointTags(model), ...notModelled(model)].sort()).toEqual(inCode);
   });
 });

@@ -148,7 +148,9 @@ describe('formula injection (OWASP CSV Injection)', () => {
   ])('a cell starting %j is text: quoted, after a leading quote', (value) => {
     const cell = csvField(value);
     expect(cell.startsWith(`"'`)).toBe(true);
-    expect(cell.slice(2, -1).replaceAll('""', '"')).toBe(value);
+    // Nothing lost: only apostrophes added (one more after a leading tab or carriage return).
+    const apostrophes = (s: string) => s.replaceAll("'", '');
+    expect(apostrophes(cell.slice(2, -1).replaceAll('""', '"'))).toBe(apostrophes(value));
   });
 
   it('a conversion name that is a formula leaves the export as text', () => {
@@ -171,6 +173,60 @@ describe('formula injection (OWASP CSV Injection)', () => {
     expect(csv[2]).toBe(
       'Cj0K-1,"\'=HYPERLINK(""http://evil.example"")",2026-11-22 05:19:55,1,USD,o1',
     );
+  });
+
+  /**
+   * The cells a spreadsheet makes of one line when it splits on `separator` and honours RFC 4180
+   * quotes only at a cell's start (Excel and LibreOffice do), trimming leading blanks and control
+   * characters as LibreOffice's "Trim spaces" does.
+   */
+  function cellsAsRead(line: string, separator: string): string[] {
+    const cells: string[] = [];
+    let i = 0;
+    while (i <= line.length) {
+      let cell = '';
+      if (line[i] === '"') {
+        i += 1;
+        while (i < line.length && !(line[i] === '"' && line[i + 1] !== '"')) {
+          cell += line[i];
+          i += line[i] === '"' ? 2 : 1;
+        }
+        i += 1;
+      }
+      while (i < line.length && line[i] !== separator) cell += line[i++];
+      cells.push(cell.replace(/^[\s\p{Cc}]+/u, ''));
+      i += 1;
+    }
+    return cells;
+  }
+
+  it.each([
+    ['a semicolon-locale spreadsheet', "Calls;=cmd|' /C calc'!A0;x", ';'],
+    ['a tab-separated reading', "Calls\t@SUM(1+1)*cmd|' /C calc'!A0", '\t'],
+    ['a line break inside the name', 'Calls\n=HYPERLINK("http://evil.example")', '\n'],
+    ['a leading NUL (ASVS 5.0 V1.2.10)', '\u0000=1+1', ','],
+    ['leading spaces (trimmed by the importer)', '  =1+1', ','],
+    ['a leading line feed', '\n-2+3', ','],
+  ])('a conversion name that starts a formula in %s stays text', (_, name, separator) => {
+    const csv = exportCsv({
+      kind: 'conversions',
+      claimId: 'c',
+      rows: [
+        {
+          orderId: 'o1',
+          gclid: 'Cj0K1',
+          conversionName: name,
+          conversionAction: 'customers/1234567890/conversionActions/1',
+          conversionTime: '2026-11-22 05:19:55+00:00',
+          csvConversionTime: '2026-11-22 05:19:55',
+          value: 1,
+          currency: 'USD',
+        },
+      ],
+    });
+    const lines = csv.split(separator === '\n' ? /\r?\n|\r/ : '\n').slice(2);
+    const cells = lines.flatMap((line) => cellsAsRead(line, separator === '\n' ? ',' : separator));
+    expect(cells.filter((cell) => /^[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/.test(cell))).toEqual([]);
   });
 
   it('plain cells stay as they are; numbers are never prefixed', () => {

@@ -48,6 +48,18 @@ describe('the version calendar', () => {
     }
   });
 
+  it("v26, Google's newest major (the version its sunset-dates page tells newcomers to start with), is current until its projected November 2027 sunset", () => {
+    // Before, the calendar stopped at v25: the upgrade Google recommends was refused as unknown,
+    // holding every API-mode row until a code change.
+    expect(versionStatus('googleAds', 'v26', at('2026-12-06T00:00:00Z'))).toMatchObject({
+      state: 'ok',
+      sunsetAt: '2027-11-01',
+    });
+    expect(
+      checkVersions({ ...DEFAULT_VERSIONS, googleAds: 'v26' }, at('2026-12-06T00:00:00Z')),
+    ).toEqual({ refused: [], warnings: [] });
+  });
+
   it('the settings are read from the environment the manifest gives, else the defaults', () => {
     expect(configuredVersions({})).toEqual(DEFAULT_VERSIONS);
     expect(configuredVersions({ GOOGLE_ADS_API_VERSION: 'v24' }).googleAds).toBe('v24');

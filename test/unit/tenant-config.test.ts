@@ -6,8 +6,10 @@ import {
   type Claim,
   claimChanges,
   claimsOf,
+  MAX_WORK_QUEUE_MAPPINGS,
   sameConfig,
   tenantConfigSchema,
+  workQueuesEver,
 } from '../../functions/tenants/tenant-config.js';
 
 const config = (phones: string[], extra: Record<string, unknown> = {}) =>
@@ -71,5 +73,33 @@ describe('claimChanges and assertUpdateFits', () => {
       'ghl.locationIds',
       'whatsapp.phoneNumberIds',
     ]);
+  });
+});
+
+describe('workQueuesEver', () => {
+  it('keeps every event type a queue type waited for, current and past, and only grows', () => {
+    const first = workQueuesEver(undefined, undefined, { kyc_pending: 'kyc_approved' });
+    const remapped = workQueuesEver(
+      first,
+      { kyc_pending: 'kyc_approved' },
+      { kyc_pending: 'kyc_verified', b: 'x' },
+    );
+    const dropped = workQueuesEver(remapped, { kyc_pending: 'kyc_verified', b: 'x' }, {});
+    expect(first).toEqual({ kyc_pending: ['kyc_approved'] });
+    expect(remapped).toEqual({ b: ['x'], kyc_pending: ['kyc_approved', 'kyc_verified'] });
+    expect(dropped).toEqual(remapped);
+  });
+
+  it(`refuses a change past ${MAX_WORK_QUEUE_MAPPINGS} mappings ever with a 409 naming workQueues`, () => {
+    const many = Object.fromEntries(
+      Array.from({ length: MAX_WORK_QUEUE_MAPPINGS }, (_, i) => [`q${i}`, ['e']]),
+    );
+    expect(() => workQueuesEver(many, undefined, { q0: 'e' })).not.toThrow();
+    expect(() => workQueuesEver(many, undefined, { q0: 'other' })).toThrow(
+      expect.objectContaining({
+        status: 409,
+        details: [expect.objectContaining({ field: 'workQueues' })],
+      }),
+    );
   });
 });

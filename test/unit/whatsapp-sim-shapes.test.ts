@@ -60,7 +60,10 @@ beforeAll(async () => {
     factories: [whatsappSimulator],
   });
   simUrl = `http://127.0.0.1:${await listen(sim.server, 0, '127.0.0.1')}`;
-  await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
+  await fetch(`${simUrl}/_sim/reset`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+  });
   await fetch(`${simUrl}/_sim/faults`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },

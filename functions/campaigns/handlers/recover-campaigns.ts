@@ -3,7 +3,7 @@
  * gone, releases unknown outcomes after the reconciliation window, completes finished campaigns
  * (see `recovery.ts`).
  */
-import { settings } from '../../kernel/config.js';
+import { settings, tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
 import { logger } from '../../kernel/telemetry.js';
 import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty, unknownOutcome } from '../deps.js';
@@ -13,26 +13,31 @@ import { assertSafeReconcileWindow } from '../settings.js';
 // Refused at init: recovery must never settle a send whose provider call may still be running.
 assertSafeReconcileWindow();
 
-export const handler = scheduledHandler('recoverCampaigns', async () => {
-  const report = await recoverCampaigns({
-    ...fanoutDeps(),
-    leaseSeconds: settings.leaseSeconds,
-    reconcileWindowSeconds: settings.reconcileWindowSeconds,
-    messagesPerSecond,
-    unknownOutcome,
-    sendsQueueIsEmpty,
-  });
-  if (
-    report.rerung +
-      report.released +
-      report.held +
-      report.wamidsCompleted +
-      report.failedCampaigns +
-      report.fanoutRerung +
-      report.completed >
-    0
-  ) {
-    logger.info('campaign recovery', { ...report });
-  }
-  return report;
-});
+export const handler = scheduledHandler(
+  'recoverCampaigns',
+  async () => {
+    const report = await recoverCampaigns({
+      ...fanoutDeps(),
+      leaseSeconds: settings.leaseSeconds,
+      reconcileWindowSeconds: settings.reconcileWindowSeconds,
+      messagesPerSecond,
+      unknownOutcome,
+      sendsQueueIsEmpty,
+    });
+    if (
+      report.rerung +
+        report.released +
+        report.held +
+        report.wamidsCompleted +
+        report.failedCampaigns +
+        report.fanoutRerung +
+        report.completed >
+      0
+    ) {
+      logger.info('campaign recovery', { ...report });
+    }
+    return report;
+  },
+  // One run at a time: two would ring the same lost work twice and race to settle one outcome.
+  { leaseTable: () => tableName('campaigns') },
+);

@@ -1,4 +1,4 @@
-/** Trigger: HTTP API `GET /v1/conversions?userId=&type=&source=&cursor=` (operator key). */
+/** Trigger: HTTP API `GET /v1/conversions?userId=&type=&source=&cursor=&limit=` (operator key). */
 import { httpHandler } from '../../kernel/http.js';
 import { listConversions } from '../conversions.js';
 import { ledgerDeps, operatorTenant } from '../deps.js';

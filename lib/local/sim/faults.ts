@@ -55,6 +55,8 @@ export const googleAdsFaultsSchema = z
     tooRecentClickIds: clickIds,
     /** Clicks Google cannot parse: UNPARSEABLE_GCLID (or _GBRAID / _WBRAID), a permanent error. */
     unknownClickIds: clickIds,
+    /** The refresh token was revoked: the OAuth token endpoint answers 400 `invalid_grant`. */
+    oauthRevoked: z.boolean().default(false),
   })
   .strict();
 

@@ -1,7 +1,8 @@
 /**
  * The Google Ads API simulator (part of the provider simulators on SIM_PORT), for API-mode uploads.
  *
- * - `POST /token`: OAuth refresh-token exchange → `{access_token, expires_in, token_type}`.
+ * - `POST /token`: OAuth refresh-token exchange → `{access_token, expires_in, token_type}`, or
+ *   400 `invalid_grant` while the `oauthRevoked` fault is set.
  * - `POST /{version}/customers/{customerId}:uploadClickConversions` and
  *   `:uploadConversionAdjustments`, with Google's request checks (Bearer token and
  *   `developer-token` → else 401 UNAUTHENTICATED; `partialFailure: true` → else 400
@@ -19,7 +20,7 @@
  *   (`{operation, version, request, status, response}`), so tests can validate both against the
  *   protos.
  * - Faults (`PUT /_sim/faults {"googleAds": {...}}`): `errorRate`, `lostResponseRate` (processed,
- *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`.
+ *   answer lost), `latencyMs`, `quotaExceededRate`, `tooRecentClickIds`, `unknownClickIds`, `oauthRevoked`.
  * - Versions as Google serves them: a version past its sunset (the calendar in
  *   `functions/kernel/provider-versions.ts`) or one Google never had answers 404, as Google's front
  *   end does for a sunset version's REST path.
@@ -506,6 +507,14 @@ export const googleAdsSimulator: SimulatorFactory = (context: SimulatorContext) 
       }
       if (req.method === 'POST' && url.pathname === '/token') {
         await readBody(req).catch(() => Buffer.alloc(0));
+        if (faults.get().oauthRevoked) {
+          // RFC 6749 §5.2's error for a refresh token that is no longer valid, as Google sends it.
+          sendJson(res, 400, {
+            error: 'invalid_grant',
+            error_description: 'Token has been expired or revoked.',
+          });
+          return true;
+        }
         sendJson(res, 200, {
           access_token: `ya29.local-${randomBytes(12).toString('base64url')}`,
           expires_in: 3599,

@@ -1,4 +1,5 @@
 /** The kernel's one cursor codec, page-limit parser, concurrency helper and update builder. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { mapWithConcurrency } from '../../../functions/kernel/concurrency.js';
@@ -10,26 +11,39 @@ import { buildUpdate } from '../../../functions/kernel/update-expression.js';
 describe('cursor codec', () => {
   const schema = keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk: 'TCONV#t1' });
   const position = { pk: 'CONV#1', sk: 'META', gsi1pk: 'TCONV#t1', gsi1sk: '2026-11-22' };
+  const scope = { listing: 'conversations', tenantId: 't1', filter: { status: 'x' } };
 
-  it('decodes what it encoded', () => {
-    const cursor = encodeCursor(position);
+  it('decodes what it encoded, under the same scope (key order aside)', () => {
+    const cursor = encodeCursor(position, scope);
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeCursor(cursor ?? undefined, schema)).toEqual(position);
-    expect(encodeCursor(undefined)).toBeNull();
-    expect(decodeCursor(undefined, schema)).toBeUndefined();
+    const reordered = { filter: { status: 'x' }, tenantId: 't1', listing: 'conversations' };
+    expect(decodeCursor(cursor ?? undefined, schema, reordered)).toEqual(position);
+    expect(encodeCursor(undefined, scope)).toBeNull();
+    expect(decodeCursor(undefined, schema, scope)).toBeUndefined();
   });
 
+  const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   it.each([
-    ['another tenant', encodeCursor({ ...position, gsi1pk: 'TCONV#t2' })],
-    ['an extra attribute', encodeCursor({ ...position, status: 'x' })],
-    ['a number where a key string belongs', encodeCursor({ ...position, sk: 5 })],
+    ['another tenant', encodeCursor({ ...position, gsi1pk: 'TCONV#t2' }, scope)],
+    ['an extra attribute', encodeCursor({ ...position, status: 'x' }, scope)],
+    ['a number where a key string belongs', encodeCursor({ ...position, sk: 5 }, scope)],
+    [
+      'a key attribute over 1,024 UTF-8 bytes',
+      encodeCursor({ ...position, sk: '€'.repeat(400) }, scope),
+    ],
+    [
+      'another scope (another filter)',
+      encodeCursor(position, { ...scope, filter: { status: 'y' } }),
+    ],
+    ['another scope (another listing)', encodeCursor(position, { ...scope, listing: 'messages' })],
+    ['no scope tag (an unbound position)', forged(position)],
     ['not base64url JSON', '%%%'],
     ['base64url of non-JSON', Buffer.from('{oops').toString('base64url')],
     ['too long', 'A'.repeat(5000)],
   ])('refuses a cursor of %s with a 400 naming cursor', (_what, cursor) => {
     let thrown: unknown;
     try {
-      decodeCursor(cursor ?? undefined, schema);
+      decodeCursor(cursor ?? undefined, schema, scope);
     } catch (error) {
       thrown = error;
     }
@@ -37,12 +51,26 @@ describe('cursor codec', () => {
     expect((thrown as InvalidRequestError).details?.[0]?.field).toBe('cursor');
   });
 
+  it('anything a client sends decodes to a position of this listing or is a 400', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.jsonValue().map(forged)), (garbage) => {
+        try {
+          decodeCursor(garbage, schema, scope);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidRequestError);
+        }
+      }),
+    );
+  });
+
   it('takes any zod schema for non-key positions', () => {
     const shard = z.strictObject({ s: z.number().int().min(0).max(15) });
-    expect(decodeCursor(encodeCursor({ s: 3 }) ?? undefined, shard)).toEqual({ s: 3 });
-    expect(() => decodeCursor(encodeCursor({ s: 16 }) ?? undefined, shard)).toThrow(
-      InvalidRequestError,
-    );
+    expect(decodeCursor(encodeCursor({ s: 3 }, 'shards') ?? undefined, shard, 'shards')).toEqual({
+      s: 3,
+    });
+    expect(() =>
+      decodeCursor(encodeCursor({ s: 16 }, 'shards') ?? undefined, shard, 'shards'),
+    ).toThrow(InvalidRequestError);
   });
 });
 

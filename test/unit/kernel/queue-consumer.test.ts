@@ -100,6 +100,78 @@ describe.each([
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'r' }]);
   });
 
+  it('starts no record with less than one record-time left: the rest go back untouched, in order', async () => {
+    // Prepare: an invocation with 10 s left, records needing 4 s each, one group of three and one
+    // of one; each record handled takes 4 s of the invocation's time.
+    let remainingMs = 10_000;
+    const handled: number[] = [];
+    const consume = consumeWith({
+      queue: 'sends',
+      schema,
+      handle: async ({ body }) => {
+        handled.push(body.n);
+        remainingMs -= 4_000;
+      },
+    });
+    // Act
+    const handedBack: SQSRecord[] = [];
+    const response = await consume(
+      {
+        Records: [
+          record('a', 'g1', { n: 1 }),
+          record('b', 'g1', { n: 2 }),
+          record('c', 'g1', { n: 3 }),
+          record('d', 'g2', { n: 4 }),
+        ],
+      },
+      { remainingMs: () => remainingMs, recordMs: 4_000, handedBack },
+    );
+    // Assess: nothing started with less than 4 s left; what was not started is reported failed
+    // and handed back (to be made visible at once), and only that.
+    const failed = response.batchItemFailures.map((f) => f.itemIdentifier);
+    expect(handled.length + failed.length).toBe(4);
+    expect(handled.length).toBe(2);
+    expect(remainingMs).toBeGreaterThanOrEqual(10_000 - 4_000 * 2);
+    expect(handled).not.toContain(3);
+    expect(failed).toContain('c');
+    expect(handedBack.map((r) => r.messageId).sort()).toEqual([...failed].sort());
+    // Within a group nothing is overtaken: a returned record's successors are returned too.
+    if (failed.includes('b')) expect(failed).toContain('c');
+  });
+
+  it('hands back only records it had no time for, not those failed behind a failed record', async () => {
+    const handedBack: SQSRecord[] = [];
+    const consume = consumeWith({
+      queue: 'jobs',
+      schema,
+      handle: async ({ body }) => {
+        if (body.n === 1) throw new Error('boom');
+      },
+    });
+    const response = await consume(
+      { Records: [record('a', 'g1', { n: 1 }), record('b', 'g1', { n: 2 })] },
+      { remainingMs: () => 60_000, recordMs: 4_000, handedBack },
+    );
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['a', 'b']);
+    expect(handedBack).toEqual([]);
+  });
+
+  it('takes every record without a deadline (no recordSeconds set)', async () => {
+    const handled: number[] = [];
+    const consume = consumeWith({
+      queue: 'jobs',
+      schema,
+      handle: async ({ body }) => {
+        handled.push(body.n);
+      },
+    });
+    const response = await consume({
+      Records: [record('a', 'g1', { n: 1 }), record('b', 'g1', { n: 2 })],
+    });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(handled).toEqual([1, 2]);
+  });
+
   it('lets a failpoint crash abort the whole invocation', async () => {
     process.env.ONCEFLOW_FAILPOINTS = 'on';
     armFailpoints({ [CRASH]: { probability: 1, times: 1 } });

@@ -36,19 +36,26 @@ describe('secrets', () => {
     expect(constantTimeEqual('', 'a')).toBe(false);
   });
 
-  it('uses the documented local defaults only in the local runtime', async () => {
-    const saved = { local: process.env.ONCEFLOW_LOCAL, key: process.env.ONCEFLOW_ADMIN_KEY };
+  it('reads the documented local defaults only where no secret store runs, never on AWS', async () => {
+    const names = ['ONCEFLOW_LOCAL', 'ONCEFLOW_SECRET_DEFAULTS', 'ONCEFLOW_ADMIN_KEY'] as const;
+    const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
     try {
+      // Prepare: in-process tests and the CLI (local, no secret store).
       process.env.ONCEFLOW_LOCAL = '1';
+      process.env.ONCEFLOW_SECRET_DEFAULTS = 'on';
       process.env.ONCEFLOW_ADMIN_KEY = 'k-123';
       expect(await platformSecret('adminKeyHash')).toBe(sha256Hex('k-123'));
+      // A function of the local runtime: local, but its secrets come from the store it is granted.
+      delete process.env.ONCEFLOW_SECRET_DEFAULTS;
+      await expect(platformSecret('adminKeyHash')).rejects.toThrow(/no location/);
+      // AWS.
       delete process.env.ONCEFLOW_LOCAL;
       await expect(platformSecret('adminKeyHash')).rejects.toThrow(/no location/);
     } finally {
-      if (saved.local === undefined) delete process.env.ONCEFLOW_LOCAL;
-      else process.env.ONCEFLOW_LOCAL = saved.local;
-      if (saved.key === undefined) delete process.env.ONCEFLOW_ADMIN_KEY;
-      else process.env.ONCEFLOW_ADMIN_KEY = saved.key;
+      for (const name of names) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
     }
   });
 });
