@@ -61,7 +61,8 @@ describe('failpoints across function workers', () => {
     // Assess
     expect(passes).toEqual([true, false, false]);
     expect(control.registry.fired('kernel.after-put')).toBe(1);
-    expect(control.registry.armed('kernel.after-put')).toEqual({ probability: 1, times: 0 });
+    // A point whose `times` are spent can no longer fire: it is listed as not armed.
+    expect(control.registry.armed('kernel.after-put')).toBeNull();
   });
 
   it('fires at every pass when armed without `times`, never at probability 0', () => {
@@ -73,6 +74,18 @@ describe('failpoints across function workers', () => {
     expect(always.every(Boolean)).toBe(true);
     expect(never.some(Boolean)).toBe(false);
     expect(control.registry.fired('always')).toBe(5);
+    // Probability 0 disarms: the point is not listed as armed at 0.
+    expect(control.registry.armed('never')).toBeNull();
+  });
+
+  it('a point disarmed by the runtime stops firing in every worker; its count stays', () => {
+    const { control, workers } = runtimeWithWorkers(2);
+    control.registry.arm({ point: { probability: 1 } });
+    expect(workers.map((w) => w.registry.pass('point'))).toEqual([true, true]);
+    control.registry.disarm('point');
+    expect(workers.map((w) => w.registry.pass('point'))).toEqual([false, false]);
+    expect(control.registry.armed('point')).toBeNull();
+    expect(control.registry.fired('point')).toBe(2);
   });
 
   it('a worker started after the arming begins with it', () => {
