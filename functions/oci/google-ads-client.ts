@@ -12,6 +12,8 @@
  * `job_id` is an int64, so it arrives as a JSON string and is kept as one (Google picks it in
  * [2^31, 2^63) when the request sets none: `Number` would lose digits).
  */
+import { type Clock, systemClock } from '../kernel/clock.js';
+
 export interface OAuthClient {
   readonly clientId: string;
   readonly clientSecret: string;
@@ -25,6 +27,8 @@ export interface GoogleAdsClientConfig {
   readonly oauth: () => Promise<OAuthClient>;
   readonly developerToken: () => Promise<string>;
   readonly loginCustomerId?: string;
+  /** When the cached access token expires is read on this clock (the seam tests move). */
+  readonly clock?: Clock;
 }
 
 export type UploadAnswer =
@@ -115,10 +119,14 @@ function remainingMs(deadline: number): number {
 export class HttpGoogleAdsUploader implements GoogleAdsUploader {
   private token?: { value: string; expiresAt: number };
 
-  constructor(private readonly config: GoogleAdsClientConfig) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly config: GoogleAdsClientConfig) {
+    this.clock = config.clock ?? systemClock;
+  }
 
   private async accessToken(deadline: number): Promise<string> {
-    if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
+    if (this.token && this.token.expiresAt > this.clock.now() + 60_000) return this.token.value;
     const oauth = await this.config.oauth();
     const response = await fetch(this.config.tokenUrl, {
       method: 'POST',
@@ -145,7 +153,7 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
     }
     this.token = {
       value: body.access_token,
-      expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000,
+      expiresAt: this.clock.now() + (body.expires_in ?? 3600) * 1000,
     };
     return body.access_token;
   }

@@ -91,6 +91,9 @@ const { counterWrite } = await import('../../functions/campaigns/counters.js');
 const { encodeCallbackData, shardOf } = await import('../../functions/campaigns/model.js');
 const { ledgerDeps } = await import('../../functions/ledger/index.js');
 const { PENDING_GRACE_SECONDS } = await import('../../functions/jobs/index.js');
+const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
+  '../../functions/kernel/provider-versions.js'
+);
 
 type Lambda = (event: never, context: Context) => Promise<unknown>;
 const handlers = {
@@ -109,6 +112,9 @@ const handlers = {
     '../../functions/campaigns/handlers/reconcile-campaign-counters.js',
   ),
   reconcileConversions: await handlerOf('../../functions/ledger/handlers/reconcile-conversions.js'),
+  checkProviderVersions: await handlerOf(
+    '../../functions/health/handlers/check-provider-versions.js',
+  ),
 };
 
 async function handlerOf(path: string): Promise<Lambda> {
@@ -505,15 +511,15 @@ async function campaignFlows(): Promise<void> {
 async function ociFlows(): Promise<void> {
   // Script mode: seals, export, acks, a retraction, a row left claimed.
   const script = await oci.createOciTenant('script');
-  const sessions = await oci.makeCalls(script, 4, 2);
+  const sessions = await oci.makeCalls(script, 5, 2);
   const callIds = sessions.map((s) => s[0] as string);
   for (const callId of callIds) await invocation('sealCall', () => oci.seal(script, callId)); // OciSealed
   // Another call of a sealed session: OciDuplicateSeal.
   await invocation('sealCall', () => oci.seal(script, sessions[0]?.[1] as string));
   const exported = await invocation('exportConversions', () =>
-    oci.exportRowsCall(script.exportToken, { limit: '3' }),
+    oci.exportRowsCall(script.exportToken, { limit: '4' }),
   ); // OciRowsClaimed
-  const [done, refused, early] = (exported.json.rows as Array<{ orderId: string }>).map(
+  const [done, refused, early, handedOver] = (exported.json.rows as Array<{ orderId: string }>).map(
     (r) => r.orderId,
   );
   await invocation('ackConversions', () =>
@@ -522,9 +528,10 @@ async function ociFlows(): Promise<void> {
         { orderId: done, status: 'completed' },
         { orderId: refused, status: 'failed', error: 'UNPARSEABLE_GCLID' },
         { orderId: early, status: 'failed', error: 'TOO_RECENT_EVENT' },
+        { orderId: handedOver, status: 'uploaded' },
       ],
     }),
-  ); // OciRowsCompleted, OciRowsFailed, OciRowsRetry
+  ); // OciRowsCompleted, OciRowsFailed, OciRowsRetry, OciRowsUnconfirmed
   const completed = (await oci.listAll(script)).find((c) => c.orderId === done);
   await invocation('retractOciConversion', () =>
     oci.retract(script, completed?.conversionId as string),
@@ -556,12 +563,47 @@ async function ociFlows(): Promise<void> {
   });
   await invocation('sealCall', () => oci.seal(api, 'refused'));
   await faults({ googleAds: { unknownClickIds: [unknownClick] } });
-  await invocation('uploadOciConversions', () => oci.runSchedule('upload')); // GoogleAdsUploadRejected
+  await invocation('uploadOciConversions', () => oci.runSchedule('upload')); // a row refused: OciRowsFailed
   const [overQuota] = (await oci.makeCalls(api, 1, 1)).map((s) => s[0] as string);
   await invocation('sealCall', () => oci.seal(api, overQuota as string));
   await faults({ googleAds: { quotaExceededRate: 1 } });
   await invocation('uploadOciConversions', () => oci.runSchedule('upload')); // GoogleAdsUploadUnknown, GoogleAdsQuotaExceeded
   await faults(CLEAR);
+
+  // The whole request refused: the OAuth grant revoked (the token endpoint's invalid_grant), seen
+  // once the uploader's cached access token (an hour) has expired.
+  const [revoked] = (await oci.makeCalls(api, 1, 1)).map((s) => s[0] as string);
+  await invocation('sealCall', () => oci.seal(api, revoked as string));
+  later.push(async () => {
+    advanceSystemClock(3_600_000);
+    await faults({ googleAds: { oauthRevoked: true } });
+    await invocation('uploadOciConversions', () => oci.runSchedule('upload')); // GoogleAdsUploadRejected
+    await faults(CLEAR);
+  });
+}
+
+/**
+ * The daily version check, run last (it moves the clock far ahead): a Google Ads version past its
+ * sunset in the environment (ProviderVersionRejected), the clock 30 days before the default Graph
+ * version's sunset (ProviderVersionSunsetSoon).
+ */
+async function versionFlows(): Promise<void> {
+  const now = systemClock.now();
+  const past = VERSION_CALENDAR.googleAds.find((v) => v.sunsetAt && Date.parse(v.sunsetAt) < now);
+  const graphSunset = VERSION_CALENDAR.whatsappGraph.find(
+    (v) => v.version === DEFAULT_VERSIONS.whatsappGraph,
+  )?.sunsetAt;
+  if (!past || !graphSunset) throw new Error('the calendar has no sunset version to test with');
+  advanceSystemClock(Math.max(0, Date.parse(graphSunset) - 30 * 86_400_000 - now));
+  const variable = VERSION_ENV.googleAds;
+  const configured = process.env[variable];
+  process.env[variable] = past.version;
+  try {
+    await schedule('checkProviderVersions'); // ProviderVersionRejected, ProviderVersionSunsetSoon
+  } finally {
+    if (configured === undefined) delete process.env[variable];
+    else process.env[variable] = configured;
+  }
 }
 
 async function ledgerFlows(): Promise<void> {
@@ -634,6 +676,7 @@ beforeAll(async () => {
   ];
   advanceSystemClock((Math.max(...windows) + 1) * 1000);
   for (const step of later) await step();
+  await versionFlows();
   points = invocations.flatMap((i) => [...i.points]);
 }, 240_000);
 

@@ -44,8 +44,14 @@ const context = {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+// The uploader holds a lease per request instead (`oci-provider.test.ts`); a schedule granted no
+// table (the daily provider-version check) writes nothing, so two runs at once only count its
+// metric twice, which its alarm (> 0) reads the same.
 const scheduled = Object.entries(functions).filter(
-  ([name, spec]) => spec.trigger.kind === 'schedule' && name !== 'uploadOciConversions',
+  ([name, spec]) =>
+    spec.trigger.kind === 'schedule' &&
+    name !== 'uploadOciConversions' &&
+    Object.keys(spec.tables).length > 0,
 );
 
 /** Every DynamoDB call but the schedule lease's own waits `ms` first. */
@@ -68,7 +74,7 @@ const isSkipped = (value: unknown) =>
   'another run of this schedule holds its lease';
 
 describe('two runs of a schedule at once', () => {
-  it('covers every scheduled function but the uploader', () => {
+  it('covers every scheduled function but the uploader and those that write nothing', () => {
     expect(scheduled.map(([name]) => name).sort()).toEqual(
       [
         'reconcileCampaignCounters',
