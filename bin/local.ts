@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assertSafeReconcileWindow } from '../functions/kernel/config.js';
+import { assertSafeReconcileWindow } from '../functions/campaigns/index.js';
 import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { captureProcessOutput } from '../lib/local/output.js';
 import { PortInUseError } from '../lib/local/ports.js';

@@ -360,13 +360,13 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', inbound: 'readWrite' },
   },
   listMessageJobs: {
-    entry: 'functions/jobs/handlers/list-jobs.ts',
+    entry: 'functions/conversations/handlers/list-jobs.ts',
     description: "A message's post-processing jobs",
     trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/messages/{messageId}/jobs' }] },
     tables: { tenants: 'read', inbound: 'read' },
   },
   processJob: {
-    entry: 'functions/jobs/handlers/process-job.ts',
+    entry: 'functions/conversations/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
     // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
@@ -380,7 +380,7 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     timeoutSeconds: 30,
   },
   recoverJobs: {
-    entry: 'functions/jobs/handlers/recover-jobs-schedule.ts',
+    entry: 'functions/conversations/handlers/recover-jobs-schedule.ts',
     description: 'Re-enqueues jobs whose enqueue was lost and jobs whose worker crashed',
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { inbound: 'readWrite' },

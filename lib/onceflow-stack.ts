@@ -40,7 +40,8 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { RECORD_SECONDS_ENV, reconcileWindowProblem } from '../functions/kernel/config.js';
+import { reconcileWindowProblem } from '../functions/campaigns/index.js';
+import { RECORD_SECONDS_ENV } from '../functions/kernel/config.js';
 import {
   checkVersion,
   isRefused,

@@ -153,7 +153,7 @@ export async function applyCampaignStatus(
         ...(event.status === 'failed' ? [] : ['lastError']),
       ],
       also: {
-        condition: 'attribute_not_exists(#pmid) OR #pmid = :wamid',
+        expression: 'attribute_not_exists(#pmid) OR #pmid = :wamid',
         names: { '#pmid': 'providerMessageId' },
         values: { ':wamid': event.wamid },
       },

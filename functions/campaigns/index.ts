@@ -10,3 +10,8 @@ export {
 } from './apply-status.js';
 export type { UnknownOutcomePolicy } from './model.js';
 export { decodeCallbackData, encodeCallbackData, type RecipientStatus } from './model.js';
+export {
+  assertSafeReconcileWindow,
+  campaignSettings,
+  reconcileWindowProblem,
+} from './settings.js';

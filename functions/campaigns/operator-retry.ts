@@ -72,7 +72,7 @@ export async function retryUnknownRecipient(
         updatedAt: now,
       },
       also: {
-        condition: 'attribute_not_exists(#or) OR #or = :before',
+        expression: 'attribute_not_exists(#or) OR #or = :before',
         names: { '#or': 'operatorRetries' },
         values: { ':before': retries - 1 },
       },

@@ -33,6 +33,7 @@ import { FailpointCrashError, failpoint } from '../kernel/failpoints.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
 import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
+import type { Condition } from '../kernel/update-expression.js';
 import { completeCampaign } from './campaign-store.js';
 import { countedTransition, counterWrite, readTotals } from './counters.js';
 import { FP_RECOVER_AFTER_ENQUEUE, FP_RECOVER_AFTER_RELEASE } from './failpoints.js';
@@ -447,7 +448,7 @@ async function settleSending(
       set: { updatedAt: nowIso, statusAt: nowIso },
       remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
       also: {
-        condition: '#pmid = :pmid',
+        expression: '#pmid = :pmid',
         names: { '#pmid': 'providerMessageId' },
         values: { ':pmid': item.providerMessageId },
       },
@@ -463,8 +464,8 @@ async function settleSending(
   if ((item.leaseExpiresAt ?? 0) > now || windowEnds > now) return undefined;
   const retries = item.unknownRetries ?? 0;
   const release = context.policy === 'retry_once' && retries < MAX_UNKNOWN_RETRIES;
-  const guard = {
-    condition: 'attribute_not_exists(#pmid) AND #since = :since AND #lexp <= :now',
+  const guard: Condition = {
+    expression: 'attribute_not_exists(#pmid) AND #since = :since AND #lexp <= :now',
     names: {
       '#pmid': 'providerMessageId',
       '#since': 'sendingSince',

@@ -143,7 +143,7 @@ export async function sendToRecipient(
       },
       remove: ['retryAt'],
       also: {
-        condition: '#st = :pending AND #att = :att',
+        expression: '#st = :pending AND #att = :att',
         names: { '#st': 'status', '#att': 'attempts' },
         values: { ':pending': 'pending', ':att': recipient.attempts ?? 0 },
       },
@@ -267,7 +267,7 @@ export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promi
         statusAt: now,
       },
       remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
-      also: { condition: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
+      also: { expression: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
       with: [
         counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
           sending: -1,
@@ -355,11 +355,7 @@ function finishClaim(
       owner: deps.owner,
       set: { ...set, status: to, updatedAt: isoTime(deps.clock) },
       ...(to === 'failed' ? { remove: ['sweepPk', 'sweepAt'] } : {}),
-      also: {
-        condition: SENDING_WITHOUT_WAMID.expression,
-        names: { ...SENDING_WITHOUT_WAMID.names },
-        values: { ...SENDING_WITHOUT_WAMID.values },
-      },
+      also: SENDING_WITHOUT_WAMID,
       with: [
         counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
           sending: -1,

@@ -2,10 +2,10 @@
  * The conversations read side and leads, as a port (`ConversationStore`) and its DynamoDB adapter
  * (`DynamoDbConversationStore`): a conversation by id, the tenant's listing (sharded over
  * `LISTING_SHARDS` index keys, merged on read), a conversation's messages, and the lead items.
- * Items come out typed (`ConversationItem`, `MessageView`, `LeadOfPhone`); keys are built in
- * `keys.ts`; the one write here that is not a plain upsert goes through the kernel's
- * `conditionalUpdate`. `attachLead` is the domain step over the port and `merge.ts`. Routing is in
- * `routing.ts`, folding and merging in `merge.ts`.
+ * Items come out typed (`ConversationItem`, `MessageView`, `LeadOfPhone`); keys and parsers are in
+ * `items.ts`; the one write here that is not a plain upsert goes through the kernel's
+ * `conditionalUpdate`. `attachLead` and `messagesOf` are the domain steps over the port and
+ * `merge.ts`. Routing is in `routing.ts`, folding and merging in `merge.ts`.
  */
 
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,41 +14,31 @@ import { writeAtomically } from '../kernel/atomic.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor, encodeCursor, keyAttribute, keyCursor } from '../kernel/cursor.js';
+import { NotFoundError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
 import { queryPage } from '../kernel/paginate.js';
 import { formatPhone } from '../kernel/phone.js';
+import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
-import { conversationKey, displayNameFor } from './identity.js';
+import { displayNameFor } from './identity.js';
 import {
-  conversationMessagesPk,
-  convKey,
+  type ConversationItem,
+  conversationKey,
+  keys,
   LISTING_SHARDS,
-  leadKey,
-  leadPhoneKey,
-  tenantListingPk,
-} from './keys.js';
+  leadPhoneItem,
+  toConversationItem,
+  toListedMessage,
+} from './items.js';
 import { type ConversationsStoreContext, foldConversations } from './merge.js';
+
+export type { ConversationItem };
 
 export const AFTER_LEAD_SAVED = defineFailpoint(
   'leads.after-lead-saved',
   'PUT /v1/leads: the lead and its phone index are written, its conversations not yet re-keyed',
 );
-
-/** A `CONV#<id> / CONV` item as the read side uses it. */
-export interface ConversationItem {
-  readonly conversationId: string;
-  readonly conversationKey: string;
-  readonly tenantId?: string;
-  readonly e164?: string;
-  readonly profileName?: string;
-  readonly leadId?: string;
-  readonly leadName?: string;
-  readonly lastMessageAt?: string;
-  readonly messageCount: number;
-  /** Set once the conversation was folded into another (its survivor, or the next hop to it). */
-  readonly mergedInto?: string;
-}
 
 export interface ConversationView {
   readonly conversationId: string;
@@ -113,27 +103,7 @@ export interface ConversationStore {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** Parses a stored conversation item (from the table or the `gsi1` projection). */
-export function toConversationItem(item: Record<string, unknown>): ConversationItem {
-  const optional = {
-    tenantId: str(item.tenantId),
-    e164: str(item.e164),
-    profileName: str(item.profileName),
-    leadId: str(item.leadId),
-    leadName: str(item.leadName),
-    lastMessageAt: str(item.lastMessageAt),
-    mergedInto: str(item.mergedInto),
-  };
-  return {
-    conversationId: String(item.conversationId),
-    conversationKey: String(item.conversationKey),
-    messageCount: typeof item.messageCount === 'number' ? item.messageCount : 0,
-    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
-  };
-}
-
-export function toConversationView(item: Record<string, unknown>): ConversationView {
-  const c = toConversationItem(item);
+export function toConversationView(c: ConversationItem): ConversationView {
   return {
     conversationId: c.conversationId,
     conversationKey: c.conversationKey,
@@ -145,18 +115,25 @@ export function toConversationView(item: Record<string, unknown>): ConversationV
   };
 }
 
-function toMessageView(m: Record<string, unknown>): MessageView {
+function toMessageView(item: Item): MessageView {
+  const m = toListedMessage(item);
   return {
-    messageId: String(m.messageId),
-    direction: m.direction === 'out' ? 'out' : 'in',
-    channel: m.channel === 'sms' ? 'sms' : 'whatsapp',
-    body: str(m.body) ?? '',
-    providerMessageId: str(m.providerMessageId) ?? null,
-    createdAt: String(m.createdAt),
+    messageId: m.messageId,
+    direction: m.direction,
+    channel: m.channel,
+    body: m.body,
+    providerMessageId: m.providerMessageId ?? null,
+    createdAt: m.createdAt,
   };
 }
 
 // --- cursors -------------------------------------------------------------------------------------
+
+/** A conversation's messages page by the last key of a `gsi1` page, bound to that conversation. */
+export const messagesCursor = (conversationId: string) =>
+  keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], {
+    gsi1pk: keys.conversationMessages(conversationId),
+  });
 
 /**
  * The listing cursor: the sort key of the last conversation returned, bound to the tenant's listing
@@ -185,39 +162,37 @@ export class DynamoDbConversationStore implements ConversationStore {
     private readonly table: string,
   ) {}
 
-  /** One page of a tenant listing shard, newest first, older than the `before` sort key. */
-  private async queryListingShard(indexPkValue: string, page: { limit: number; before?: string }) {
+  /** Newest first: one listing shard's conversations older than `before` (a sort key). */
+  private async listingShard(tenantId: string, shard: number, limit: number, before?: string) {
     const out = await this.ddb.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: 'gsi1',
-        KeyConditionExpression: page.before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
+        KeyConditionExpression: before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
         ExpressionAttributeValues: {
-          ':pk': indexPkValue,
-          ...(page.before ? { ':before': page.before } : {}),
+          ':pk': keys.listing(tenantId, shard),
+          ...(before ? { ':before': before } : {}),
         },
         ScanIndexForward: false,
-        Limit: page.limit,
+        Limit: limit,
       }),
     );
-    return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
+    return { items: (out.Items ?? []).map(toConversationItem), more: !!out.LastEvaluatedKey };
   }
 
   async listMessages(conversationId: string, page: PageRequest) {
-    const indexPkValue = conversationMessagesPk(conversationId);
     const out = await queryPage(
       this.ddb,
       {
         TableName: this.table,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': indexPkValue },
+        ExpressionAttributeValues: { ':pk': keys.conversationMessages(conversationId) },
         ScanIndexForward: true,
         Limit: page.limit,
       },
       page.cursor,
-      // A cursor only continues this conversation's own thread.
-      keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk: indexPkValue }),
+      messagesCursor(conversationId),
     );
     return { messages: out.items.map(toMessageView), nextCursor: out.nextCursor };
   }
@@ -230,32 +205,29 @@ export class DynamoDbConversationStore implements ConversationStore {
     const before = decodeListingCursor(page.cursor, tenantId);
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, (_, shard) =>
-        this.queryListingShard(tenantListingPk(tenantId, shard), {
-          limit: page.limit,
-          ...(before ? { before } : {}),
-        }),
+        this.listingShard(tenantId, shard, page.limit, before),
       ),
     );
     const merged = shards
       .flatMap((s) => s.items)
-      .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1));
+      .sort((a, b) => (String(a.listingSort) < String(b.listingSort) ? 1 : -1));
     const items = merged.slice(0, page.limit);
-    const more = merged.length > page.limit || shards.some((s) => s.lastKey !== undefined);
+    const more = merged.length > page.limit || shards.some((s) => s.more);
     const last = items.at(-1);
     const nextCursor =
-      more && last ? encodeCursor({ b: String(last.gsi1sk) }, listingScope(tenantId)) : null;
+      more && last ? encodeCursor({ b: String(last.listingSort) }, listingScope(tenantId)) : null;
     return { conversations: items.map(toConversationView), nextCursor };
   }
 
   async getConversation(conversationId: string): Promise<ConversationItem | undefined> {
-    const item = await readItem(this.ddb, this.table, convKey(conversationId));
+    const item = await readItem(this.ddb, this.table, keys.conversation(conversationId));
     return item ? toConversationItem(item) : undefined;
   }
 
   async saveLead(tenantId: string, leadId: string, input: LeadInput, now: string) {
     const saved = await conditionalUpdate(this.ddb, {
       table: this.table,
-      key: leadKey(tenantId, leadId),
+      key: keys.lead(tenantId, leadId),
       set: {
         tenantId,
         leadId,
@@ -283,7 +255,7 @@ export class DynamoDbConversationStore implements ConversationStore {
         label: `leadphone:${e164}`,
         put: {
           table: this.table,
-          item: { ...leadPhoneKey(tenantId, e164), tenantId, leadId, e164 },
+          item: leadPhoneItem({ tenantId, leadId, e164 }),
         },
       })),
     );
@@ -291,12 +263,12 @@ export class DynamoDbConversationStore implements ConversationStore {
 
   async leadForPhone(tenantId: string, e164: string): Promise<LeadOfPhone | undefined> {
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: leadPhoneKey(tenantId, e164) }),
+      new GetCommand({ TableName: this.table, Key: keys.leadPhone(tenantId, e164) }),
     );
     const leadId = str(out.Item?.leadId);
     if (!leadId) return undefined;
     const lead = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: leadKey(tenantId, leadId) }),
+      new GetCommand({ TableName: this.table, Key: keys.lead(tenantId, leadId) }),
     );
     const name = str(lead.Item?.name);
     return { leadId, ...(name !== undefined ? { name } : {}) };
@@ -328,4 +300,31 @@ export async function attachLead(
     e164: phones[0],
   });
   return { conversationId, merged, created: saved.created };
+}
+
+// --- messages ------------------------------------------------------------------------------------
+
+/** How many `mergedInto` hops a conversation id may be behind its survivor before it is 404. */
+const MAX_MERGE_HOPS = 3;
+
+/**
+ * A conversation's messages, oldest first, as its tenant sees them: another tenant's conversation
+ * is not found, and a conversation merged into another answers with the survivor's messages.
+ */
+export async function messagesOf(
+  store: ConversationStore,
+  tenantId: string,
+  conversationId: string,
+  page: PageRequest,
+): Promise<{ messages: MessageView[]; nextCursor: string | null }> {
+  let id = conversationId;
+  for (let hop = 0; ; hop++) {
+    const conversation = await store.getConversation(id);
+    if (!conversation || conversation.tenantId !== tenantId || hop > MAX_MERGE_HOPS) {
+      throw new NotFoundError('No such conversation.');
+    }
+    if (conversation.mergedInto === undefined) break;
+    id = conversation.mergedInto;
+  }
+  return store.listMessages(id, page);
 }

@@ -15,6 +15,9 @@
  * Pure: no I/O, so the rules are property-tested without a database.
  */
 import { formatPhone, toE164 } from '../kernel/phone.js';
+import { aliases as alias, conversationKey } from './items.js';
+
+export { conversationKey };
 
 export type WhatsAppId =
   | {
@@ -41,9 +44,7 @@ const BSUID = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
 const RAW_PHONE_DIGITS = /^\d{5,20}$/;
 
 /** The alias a phone id's raw digits are kept under (the same digits, parsed or not). */
-export function rawPhoneAlias(digits: string): string {
-  return `pn:${digits.replace(/^\+/, '')}`;
-}
+export const rawPhoneAlias = alias.rawPhone;
 
 function phoneOrRaw(digits: string): WhatsAppId | undefined {
   const e164 = /^\d{6,15}$/.test(digits) ? toE164(`+${digits}`) : undefined;
@@ -74,7 +75,7 @@ export function parseWhatsAppId(raw: unknown): WhatsAppId | undefined {
       case 'c.us':
         return phoneOrRaw(user);
       case 'lid':
-        return /^\d{1,32}$/.test(user) ? { kind: 'lid', alias: `lid:${user}` } : undefined;
+        return /^\d{1,32}$/.test(user) ? { kind: 'lid', alias: alias.lid(user) } : undefined;
       case 'g.us':
         return { kind: 'group', groupId: user };
       default:
@@ -83,7 +84,7 @@ export function parseWhatsAppId(raw: unknown): WhatsAppId | undefined {
   }
   // Bare digits as WhatsApp sends them (`wa_id`, `from`) are international numbers.
   if (/^\+?\d{5,20}$/.test(value)) return phoneOrRaw(value.replace(/^\+/, ''));
-  if (BSUID.test(value)) return { kind: 'bsuid', alias: `bsuid:${value}` };
+  if (BSUID.test(value)) return { kind: 'bsuid', alias: alias.bsuid(value) };
   return undefined;
 }
 
@@ -120,21 +121,6 @@ export function identifyPerson(
 /** True when the identity names somebody we can thread messages under. */
 export function isIdentified(person: PersonIdentity): boolean {
   return person.e164 !== undefined || person.aliases.length > 0;
-}
-
-/**
- * The conversation key: `lead:{tenant}:{leadId}` for a known lead, else `phone:{tenant}:{e164}`.
- * A person seen only under an unlinked alias gets `alias:{tenant}:{alias}` (an extension of the
- * contract) until a payload links the alias to a phone.
- */
-export function conversationKey(
-  tenantId: string,
-  target: { readonly leadId?: string; readonly e164?: string; readonly alias?: string },
-): string {
-  if (target.leadId) return `lead:${tenantId}:${target.leadId}`;
-  if (target.e164) return `phone:${tenantId}:${target.e164}`;
-  if (target.alias) return `alias:${tenantId}:${target.alias}`;
-  throw new Error('a conversation key needs a lead, a phone or an alias');
 }
 
 /** Lead name, else WhatsApp profile name, else the formatted phone; never a raw `@lid` or JID. */

@@ -1,17 +1,33 @@
-/** The conversations context's public surface: the only file other contexts import from. */
+/** The conversations context's public surface: the only file other contexts (and `lib/`) import from. */
 export {
+  attachLead,
   type ConversationStore,
   DynamoDbConversationStore,
 } from './conversation-store.js';
-export { conversationsDeps, inboundDeps } from './deps.js';
 export {
-  conversationKey,
+  conversationsDeps,
+  inboundDeps,
+  jobDeps,
+  messageJobStore,
+  recoveryDeps,
+} from './deps.js';
+export {
   identifyPerson,
   isIdentified,
   type PersonIdentity,
   parseWhatsAppId,
 } from './identity.js';
-export { conversationIdFor, messageKey, messagePk } from './keys.js';
+export {
+  type ConversationItem,
+  conversationIdFor,
+  conversationKey,
+  type Key,
+  keys,
+  LISTING_SHARDS,
+  type MessageItem,
+  parseConversationKey,
+  toConversationItem,
+} from './items.js';
 export { matchLead } from './lead-match.js';
 export {
   type ConversationsStoreContext,

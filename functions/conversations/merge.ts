@@ -20,23 +20,25 @@
  *
  * Every step is idempotent, so a crash anywhere is repaired by running the fold again.
  */
-import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import { queryItems } from '../kernel/paginate.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
-import { conversationKey } from './identity.js';
 import {
-  ckey,
+  type ConversationItem,
   conversationIdFor,
-  conversationMessagesPk,
-  convKey,
-  listingPkFor,
-  MEMBER_PREFIX,
-  memberKey,
-  messageKey,
-} from './keys.js';
+  conversationKey,
+  keyItem,
+  keys,
+  type MemberItem,
+  memberItem,
+  toConversationItem,
+  toMemberItem,
+} from './items.js';
 import { readKeyItems } from './routing.js';
 
 export const AFTER_CONVERSATION_REKEYED = defineFailpoint(
@@ -69,11 +71,15 @@ interface Root {
   readonly conversationId: string;
   /** Merged conversations passed through on the way to the root. */
   readonly chain: readonly string[];
-  readonly item?: Record<string, unknown>;
+  readonly item?: ConversationItem;
 }
 
-async function getConversationItem(ctx: ConversationsStoreContext, conversationId: string) {
-  return readItem(ctx.ddb, ctx.table, convKey(conversationId));
+async function getConversationItem(
+  ctx: ConversationsStoreContext,
+  conversationId: string,
+): Promise<ConversationItem | undefined> {
+  const item = await readItem(ctx.ddb, ctx.table, keys.conversation(conversationId));
+  return item ? toConversationItem(item) : undefined;
 }
 
 /** Follows `mergedInto` to the live conversation (chains are acyclic by construction). */
@@ -86,7 +92,7 @@ export async function rootOf(
   for (let hop = 0; hop < 32; hop++) {
     const item = await getConversationItem(ctx, id);
     const next = item?.mergedInto;
-    if (typeof next !== 'string') return { conversationId: id, chain, ...(item ? { item } : {}) };
+    if (next === undefined) return { conversationId: id, chain, ...(item ? { item } : {}) };
     chain.push(id);
     id = next;
   }
@@ -145,43 +151,32 @@ async function tryFold(
   const survivor = survivorRoot?.conversationId ?? conversationIdFor(anchorKey);
   const survivorItem = survivorRoot?.item;
   const targetKey =
-    leadTargetKey ??
-    (typeof survivorItem?.conversationKey === 'string' && anchorRoot
-      ? survivorItem.conversationKey
-      : anchorKey);
-  const leadId =
-    target.leadId ?? (typeof survivorItem?.leadId === 'string' ? survivorItem.leadId : undefined);
+    leadTargetKey ?? (survivorItem && anchorRoot ? survivorItem.conversationKey : anchorKey);
+  const leadId = target.leadId ?? survivorItem?.leadId;
 
   // 1. The survivor carries the target key; the anchor key item, when new, decides who survives.
   const now = isoTime(ctx.clock);
   const established = await writeAtomically(ctx.ddb, [
-    {
-      label: 'survivor',
-      update: {
-        table: ctx.table,
-        key: convKey(survivor),
-        update:
-          `SET conversationKey = ${leadTargetKey ? ':key' : 'if_not_exists(conversationKey, :key)'}, ` +
-          'tenantId = :t, conversationId = :id, createdAt = if_not_exists(createdAt, :now), ' +
-          'messageCount = if_not_exists(messageCount, :zero), gsi1pk = :gpk, gsi1sk = if_not_exists(gsi1sk, :gsk)' +
-          (leadId ? ', leadId = :lead' : '') +
-          (target.leadName !== undefined ? ', leadName = :leadName' : '') +
-          (target.e164 ? ', e164 = if_not_exists(e164, :e164)' : ''),
-        condition: 'attribute_not_exists(mergedInto)',
-        values: {
-          ':key': targetKey,
-          ':t': tenantId,
-          ':id': survivor,
-          ':now': now,
-          ':zero': 0,
-          ':gpk': listingPkFor(tenantId, survivor),
-          ':gsk': `${now}#${survivor}`,
-          ...(leadId ? { ':lead': leadId } : {}),
-          ...(target.leadName !== undefined ? { ':leadName': target.leadName } : {}),
-          ...(target.e164 ? { ':e164': target.e164 } : {}),
-        },
+    conditionalUpdateWrite('survivor', {
+      table: ctx.table,
+      key: keys.conversation(survivor),
+      set: {
+        ...(leadTargetKey ? { conversationKey: targetKey } : {}),
+        tenantId,
+        conversationId: survivor,
+        gsi1pk: keys.listingOf(tenantId, survivor),
+        ...(leadId ? { leadId } : {}),
+        ...(target.leadName !== undefined ? { leadName: target.leadName } : {}),
       },
-    },
+      setIfAbsent: {
+        ...(leadTargetKey ? {} : { conversationKey: targetKey }),
+        createdAt: now,
+        messageCount: 0,
+        gsi1sk: keys.listingSort(now, survivor),
+        ...(target.e164 ? { e164: target.e164 } : {}),
+      },
+      conditions: [{ expression: 'attribute_not_exists(mergedInto)' }],
+    }),
     ...(found.has(anchorKey)
       ? []
       : [
@@ -189,7 +184,11 @@ async function tryFold(
             label: 'anchor',
             put: {
               table: ctx.table,
-              item: keyItem(tenantId, anchorKey, survivor, targetKey, leadId),
+              item: keyItem(tenantId, anchorKey, {
+                conversationId: survivor,
+                conversationKey: targetKey,
+                ...(leadId ? { leadId } : {}),
+              }),
               condition: 'attribute_not_exists(pk)',
             },
           },
@@ -234,7 +233,11 @@ async function tryFold(
       label: `key:${key}`,
       put: {
         table: ctx.table,
-        item: keyItem(tenantId, key, survivor, targetKey, leadId),
+        item: keyItem(tenantId, key, {
+          conversationId: survivor,
+          conversationKey: targetKey,
+          ...(leadId ? { leadId } : {}),
+        }),
         ...(seen
           ? { condition: 'conversationId = :seen', values: { ':seen': seen.conversationId } }
           : { condition: 'attribute_not_exists(pk)' }),
@@ -248,22 +251,6 @@ async function tryFold(
   return { kind: 'done', conversationId: survivor, moved };
 }
 
-function keyItem(
-  tenantId: string,
-  key: string,
-  conversationId: string,
-  targetKey: string,
-  leadId: string | undefined,
-) {
-  return {
-    ...ckey(key),
-    tenantId,
-    conversationId,
-    conversationKey: targetKey,
-    ...(leadId ? { leadId } : {}),
-  };
-}
-
 /**
  * `from` → merged into `into`, in one transaction that checks `into` is live, so no cycle can form.
  * `done` when `from` is (now or already) merged into `into`; `again` when either moved meanwhile.
@@ -274,27 +261,25 @@ async function markMerged(
   into: string,
 ): Promise<'done' | 'again'> {
   const result = await writeAtomically(ctx.ddb, [
-    {
-      label: 'from',
-      update: {
-        table: ctx.table,
-        key: convKey(from),
-        update: 'SET mergedInto = :into REMOVE gsi1pk, gsi1sk',
-        condition: 'attribute_exists(pk) AND attribute_not_exists(mergedInto)',
-        values: { ':into': into },
-      },
-    },
+    conditionalUpdateWrite('from', {
+      table: ctx.table,
+      key: keys.conversation(from),
+      set: { mergedInto: into },
+      remove: ['gsi1pk', 'gsi1sk'],
+      conditions: [{ expression: 'attribute_exists(pk) AND attribute_not_exists(mergedInto)' }],
+    }),
     {
       label: 'into',
       check: {
         table: ctx.table,
-        key: convKey(into),
+        key: keys.conversation(into),
         condition: 'attribute_exists(pk) AND attribute_not_exists(mergedInto)',
       },
     },
   ]);
   if (result.ok) return 'done';
-  if (result.failed === 'from' && result.current?.mergedInto === into) return 'done';
+  const current = result.current ? toConversationItem(result.current) : undefined;
+  if (result.failed === 'from' && current?.mergedInto === into) return 'done';
   return 'again';
 }
 
@@ -310,80 +295,60 @@ export async function moveMessages(
 ): Promise<number> {
   let moved = 0;
   let target = into;
-  const pages = paginateQuery(
-    { client: ctx.ddb },
-    {
-      TableName: ctx.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-      ExpressionAttributeValues: { ':pk': convKey(from).pk, ':m': MEMBER_PREFIX },
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const member of page.Items ?? []) {
-      const messageId = String(member.messageId);
-      for (let hop = 0; ; hop++) {
-        const result = await retryOnConflict(() =>
-          writeAtomically(ctx.ddb, moveWrites(ctx.table, member, messageId, from, target)),
-        );
-        if (result.ok) {
-          moved += 1;
-          break;
-        }
-        if (result.failed === 'into' && hop < 32) {
-          target = (await rootOf(ctx, target)).conversationId;
-          continue;
-        }
-        // The message is no longer in `from` (moved by a concurrent fold): nothing to do.
+  const members = keys.members(from);
+  const items = queryItems(ctx.ddb, {
+    TableName: ctx.table,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+    ExpressionAttributeValues: { ':pk': members.pk, ':m': members.skPrefix },
+    ConsistentRead: true,
+  });
+  for await (const item of items) {
+    const member = toMemberItem(item);
+    for (let hop = 0; ; hop++) {
+      const result = await retryOnConflict(() =>
+        writeAtomically(ctx.ddb, moveWrites(ctx.table, member, from, target)),
+      );
+      if (result.ok) {
+        moved += 1;
         break;
       }
+      if (result.failed === 'into' && hop < 32) {
+        target = (await rootOf(ctx, target)).conversationId;
+        continue;
+      }
+      // The message is no longer in `from` (moved by a concurrent fold): nothing to do.
+      break;
     }
   }
   return moved;
 }
 
-function moveWrites(
-  table: string,
-  member: Record<string, unknown>,
-  messageId: string,
-  from: string,
-  into: string,
-): AtomicWrite[] {
+function moveWrites(table: string, member: MemberItem, from: string, into: string): AtomicWrite[] {
+  const { messageId } = member;
   return [
-    {
-      label: 'message',
-      update: {
-        table,
-        key: messageKey(messageId),
-        update: 'SET conversationId = :into, gsi1pk = :gpk',
-        condition: 'conversationId = :from',
-        values: { ':into': into, ':from': from, ':gpk': conversationMessagesPk(into) },
-      },
-    },
-    { label: 'member-from', delete: { table, key: memberKey(from, messageId) } },
+    conditionalUpdateWrite('message', {
+      table,
+      key: keys.message(messageId),
+      set: { conversationId: into, gsi1pk: keys.conversationMessages(into) },
+      conditions: [{ expression: 'conversationId = :from', values: { ':from': from } }],
+    }),
+    { label: 'member-from', delete: { table, key: keys.member(from, messageId) } },
     {
       label: 'member-into',
-      put: { table, item: { ...member, ...memberKey(into, messageId), conversationId: into } },
+      put: { table, item: memberItem({ ...member, conversationId: into }) },
     },
-    {
-      label: 'from',
-      update: {
-        table,
-        key: convKey(from),
-        update: 'ADD messageCount :minus',
-        values: { ':minus': -1 },
-      },
-    },
-    {
-      label: 'into',
-      update: {
-        table,
-        key: convKey(into),
-        update: 'ADD messageCount :one SET lastMessageAt = if_not_exists(lastMessageAt, :at)',
-        condition: 'attribute_exists(pk) AND attribute_not_exists(mergedInto)',
-        values: { ':one': 1, ':at': member.createdAt },
-      },
-    },
+    conditionalUpdateWrite('from', {
+      table,
+      key: keys.conversation(from),
+      add: { messageCount: -1 },
+    }),
+    conditionalUpdateWrite('into', {
+      table,
+      key: keys.conversation(into),
+      add: { messageCount: 1 },
+      setIfAbsent: { lastMessageAt: member.createdAt },
+      conditions: [{ expression: 'attribute_exists(pk) AND attribute_not_exists(mergedInto)' }],
+    }),
   ];
 }
 

@@ -4,53 +4,38 @@
  * then follows `mergedInto` (see `store-message.ts`).
  */
 
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from '../kernel/batch-get.js';
+import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
-import { conversationKey, type PersonIdentity } from './identity.js';
-import { ckey, linkKey } from './keys.js';
+import type { PersonIdentity } from './identity.js';
+import {
+  conversationKey,
+  isKeyItem,
+  type KeyItem,
+  keys,
+  type LinkItem,
+  toKeyItem,
+  toLinkItem,
+} from './items.js';
 import type { ConversationsStoreContext } from './merge.js';
 
-/** A `CKEY` item as stored. */
-export interface KeyItem {
-  readonly key: string;
-  readonly conversationId: string;
-  readonly conversationKey: string;
-  readonly leadId?: string;
-}
+export type { KeyItem };
 
-function toKeyItem(item: Record<string, unknown>): KeyItem | undefined {
-  if (typeof item.conversationId !== 'string' || typeof item.pk !== 'string') return undefined;
-  return {
-    key: item.pk.slice('CKEY#'.length),
-    conversationId: item.conversationId,
-    conversationKey:
-      typeof item.conversationKey === 'string'
-        ? item.conversationKey
-        : item.pk.slice('CKEY#'.length),
-    ...(typeof item.leadId === 'string' ? { leadId: item.leadId } : {}),
-  };
-}
-
-/** The key items of `keys` that exist, by key (one strongly consistent batch read; ≤ 100 keys). */
+/** The key items of `keys` that exist, by key (strongly consistent batch reads). */
 export async function readKeyItems(
   ctx: Pick<ConversationsStoreContext, 'ddb' | 'table'>,
-  keys: readonly string[],
+  conversationKeys: readonly string[],
 ): Promise<Map<string, KeyItem>> {
   const found = new Map<string, KeyItem>();
-  if (keys.length === 0) return found;
-  let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> = {
-    [ctx.table]: { Keys: keys.map(ckey), ConsistentRead: true },
-  };
-  // A batch may leave keys unprocessed under load; read them again until none is left.
-  for (let round = 0; round < 10 && Object.keys(request).length > 0; round++) {
-    const out = await ctx.ddb.send(new BatchGetCommand({ RequestItems: request }));
-    for (const raw of out.Responses?.[ctx.table] ?? []) {
-      const item = toKeyItem(raw);
-      if (item) found.set(item.key, item);
-    }
-    request = (out.UnprocessedKeys ?? {}) as typeof request;
+  if (conversationKeys.length === 0) return found;
+  for (const raw of await batchGetAll(
+    ctx.ddb,
+    ctx.table,
+    conversationKeys.map(keys.conversationKey),
+  )) {
+    const item = toKeyItem(raw);
+    if (item) found.set(item.key, item);
   }
-  if (Object.keys(request).length > 0) throw new Error('key items left unprocessed');
   return found;
 }
 
@@ -94,31 +79,23 @@ export async function resolveRoute(
   const alias = person.aliases[0];
   if (!e164 && alias) {
     const aliasRouteKey = conversationKey(tenantId, { alias });
-    const out = await ddb.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: {
-            Keys: [...person.aliases.map((a) => linkKey(tenantId, a)), ckey(aliasRouteKey)],
-            ConsistentRead: true,
-          },
-        },
-      }),
-    );
-    const items = out.Responses?.[table] ?? [];
+    // Every key answered: one DynamoDB left unprocessed is read again, never taken as absent.
+    const items = await batchGetAll(ddb, table, [
+      ...person.aliases.map((a) => keys.link(tenantId, a)),
+      keys.conversationKey(aliasRouteKey),
+    ]);
     // The first alias (in the payload's sorted order) that is linked decides the phone.
-    const links = new Map(
-      items.filter((i) => i.sk === 'LINK' && typeof i.e164 === 'string').map((i) => [i.alias, i]),
-    );
+    const links = new Map(linksOf(items).map((l) => [l.alias, l]));
     const via = person.aliases.find((a) => links.has(a));
     const link = via ? links.get(via) : undefined;
-    if (via && typeof link?.e164 === 'string') {
+    if (via && link) {
       e164 = link.e164;
       linkedVia = via;
       linkedAliases = new Set(
-        [...links].filter(([, l]) => l.e164 === link.e164).map(([a]) => String(a)),
+        [...links.values()].filter((l) => l.e164 === link.e164).map((l) => l.alias),
       );
     } else {
-      const raw = items.find((i) => i.sk === 'CKEY');
+      const raw = items.find(isKeyItem);
       const existing = raw ? toKeyItem(raw) : undefined;
       return { routeKey: aliasRouteKey, ...(existing ? { existing } : {}) };
     }
@@ -127,7 +104,7 @@ export async function resolveRoute(
   const routeKey = conversationKey(tenantId, { e164 });
   if (person.aliases.length === 0 || !person.e164) {
     const read = async () => {
-      const item = await readItem(ddb, table, ckey(routeKey));
+      const item = await readItem(ddb, table, keys.conversationKey(routeKey));
       return item ? toKeyItem(item) : undefined;
     };
     // A phone-only payload may take its key item from the cache (see `RouteCache`).
@@ -139,21 +116,23 @@ export async function resolveRoute(
       ...(existing ? { existing } : {}),
     };
   }
-  const out = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [table]: {
-          Keys: [ckey(routeKey), ...person.aliases.map((a) => linkKey(tenantId, a))],
-          ConsistentRead: true,
-        },
-      },
-    }),
-  );
-  const items = out.Responses?.[table] ?? [];
-  const raw = items.find((i) => i.sk === 'CKEY');
+  const items = await batchGetAll(ddb, table, [
+    keys.conversationKey(routeKey),
+    ...person.aliases.map((a) => keys.link(tenantId, a)),
+  ]);
+  const raw = items.find(isKeyItem);
   const existing = raw ? toKeyItem(raw) : undefined;
   const linked = new Set(
-    items.filter((i) => i.sk === 'LINK' && i.e164 === e164).map((i) => String(i.alias)),
+    linksOf(items)
+      .filter((l) => l.e164 === e164)
+      .map((l) => l.alias),
   );
   return { routeKey, e164, linked, ...(existing ? { existing } : {}) };
+}
+
+function linksOf(items: readonly Item[]): LinkItem[] {
+  return items.flatMap((item) => {
+    const link = toLinkItem(item);
+    return link ? [link] : [];
+  });
 }

@@ -20,34 +20,39 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  DynamoDbJobStore,
   enqueueJobs,
   JOB_TYPES,
   type Job,
+  type JobStore,
   type JobType,
   jobsOf,
   newJobsAttributes,
-  resetFailedJob,
 } from '../jobs/index.js';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { conditionalUpdate } from '../kernel/conditional-update.js';
+import { conditionalUpdate, conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { putOnce } from '../kernel/put-once.js';
+import { type Item, putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { type PersonIdentity, rawPhoneAlias } from './identity.js';
 import {
-  ckey,
+  claimItem,
   conversationIdFor,
-  conversationMessagesPk,
-  convKey,
-  linkKey,
-  listingPkFor,
-  memberKey,
-  messageKey,
-} from './keys.js';
+  filedMessageItem,
+  type Key,
+  keyItem,
+  keys,
+  linkItem,
+  type MessageItem,
+  memberItem,
+  messageHost,
+  toConversationItem,
+  toMessageItem,
+} from './items.js';
 import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
 import { type RouteCache, resolveRoute } from './routing.js';
 
@@ -78,7 +83,7 @@ export interface IncomingMessage {
   readonly tenantId: string;
   readonly channel: 'whatsapp' | 'sms';
   readonly direction: 'in' | 'out';
-  /** The provider identity of the message (`functions/webhooks/message-keys.ts` spells them). */
+  /** The provider identity of the message (`messageKeys` in `webhooks/items.ts` spell them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
   readonly body: string;
@@ -103,10 +108,11 @@ export interface IncomingMessage {
  * When its condition fails, nothing is written and `storeMessage` throws `ClaimLostError`.
  */
 export interface MessageClaim {
-  readonly key: Record<string, unknown>;
-  readonly item: Record<string, unknown>;
+  readonly key: Key;
+  /** The claim item's attributes (its key is `key`). */
+  readonly item: Item;
   readonly condition: string;
-  readonly values?: Record<string, unknown>;
+  readonly values?: Item;
 }
 
 export class ClaimLostError extends Error {
@@ -132,6 +138,11 @@ export function jobTypesFor(
   return message.direction === 'in' ? JOB_TYPES : [];
 }
 
+/** The jobs of messages: the jobs context's store, handed the message item's key and parser. */
+function messageJobs(deps: Pick<InboundDeps, 'ddb' | 'table'>): JobStore<MessageItem> {
+  return new DynamoDbJobStore(deps.ddb, deps.table, messageHost);
+}
+
 /**
  * Moves a conversation's `lastMessageAt` (and its place in the recency listing) forward to `at`,
  * never backwards: one conditional update, a no-op when the conversation already shows a later
@@ -145,8 +156,8 @@ export async function advanceLastMessageAt(
 ): Promise<boolean> {
   const result = await conditionalUpdate(deps.ddb, {
     table: deps.table,
-    key: convKey(conversationId),
-    set: { lastMessageAt: at, gsi1sk: `${at}#${conversationId}` },
+    key: keys.conversation(conversationId),
+    set: { lastMessageAt: at, gsi1sk: keys.listingSort(at, conversationId) },
     conditions: [
       {
         expression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
@@ -206,8 +217,8 @@ export async function storeMessage(
       for (const id of root.chain) await moveMessages(deps, id, root.conversationId);
       followed.set(outcome.keyNamed, {
         root: root.conversationId,
-        rootKey: String(root.item?.conversationKey ?? ''),
-        ...(typeof root.item?.leadId === 'string' ? { leadId: root.item.leadId } : {}),
+        rootKey: root.item?.conversationKey ?? '',
+        ...(root.item?.leadId !== undefined ? { leadId: root.item.leadId } : {}),
       });
     }
     // Otherwise the route moved under us (a first contact or a link raced us): re-read it.
@@ -219,7 +230,7 @@ function suppressDuplicate(
   deps: InboundDeps,
   message: IncomingMessage,
   messageId: string,
-  current: Record<string, unknown> | undefined,
+  current: MessageItem | undefined,
 ): Promise<StoreResult> {
   countMetric('DuplicateSuppressed');
   logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
@@ -242,20 +253,19 @@ async function claimMessageItem(
   deps: InboundDeps,
   message: IncomingMessage,
   messageId: string,
-): Promise<{ filed?: Record<string, unknown> }> {
-  const claimed = await putOnce<Record<string, unknown>>(deps.ddb, {
+): Promise<{ filed?: MessageItem }> {
+  const claimed = await putOnce(deps.ddb, {
     table: deps.table,
-    item: {
-      ...messageKey(messageId),
-      kind: 'message',
+    item: claimItem({
       tenantId: message.tenantId,
       messageId,
       claimedAt: isoTime(deps.clock),
       expiresAt: Math.ceil(deps.clock.now() / 1000) + UNFILED_CLAIM_TTL_SECONDS,
-    },
+    }),
   });
-  if (claimed.created || typeof claimed.existing.conversationId !== 'string') return {};
-  return { filed: claimed.existing };
+  const existing = claimed.created ? undefined : toMessageItem(claimed.existing);
+  if (existing?.conversationId === undefined) return {};
+  return { filed: existing };
 }
 
 type Outcome =
@@ -267,7 +277,7 @@ type Outcome =
       linkedNew: boolean;
       aliases: readonly string[];
     }
-  | { kind: 'duplicate'; current?: Record<string, unknown> }
+  | { kind: 'duplicate'; current?: MessageItem }
   | { kind: 'merged'; conversationId: string; keyNamed: string }
   | { kind: 'rerouted' };
 
@@ -290,57 +300,30 @@ async function tryStore(
   const receivedAt = isoTime(clock);
   const e164 = route.e164;
   const jobsAttributes = newJobsAttributes(messageId, types, now);
+  const profileName = message.profileName?.slice(0, 200);
   // The routing key item, as a new key writes it and as a repair rewrites it.
-  const keyItem = {
-    ...ckey(route.routeKey),
-    tenantId: message.tenantId,
-    conversationId,
-    conversationKey,
-  };
-
+  const routeItem = (withLead?: string) =>
+    keyItem(message.tenantId, route.routeKey, {
+      conversationId,
+      conversationKey,
+      ...(withLead ? { leadId: withLead } : {}),
+    });
   // Live: the conversation moves to the top at receipt. History: it is placed by the message's own
   // time, and only where it has no place yet (`advanceLastMessageAt` moves it forward, never back).
   const lastAt = message.history ? message.createdAt : receivedAt;
-  const convValues: Record<string, unknown> = {
-    ':t': message.tenantId,
-    ':id': conversationId,
-    ':key': conversationKey,
-    ':now': receivedAt,
-    ':last': lastAt,
-    ':one': 1,
-    ':gpk': listingPkFor(message.tenantId, conversationId),
-    ':gsk': `${lastAt}#${conversationId}`,
+  const listed = {
+    lastMessageAt: lastAt,
+    gsi1sk: keys.listingSort(lastAt, conversationId),
   };
-  const sets = [
-    'tenantId = :t',
-    'conversationId = :id',
-    'conversationKey = if_not_exists(conversationKey, :key)',
-    'createdAt = if_not_exists(createdAt, :now)',
-    message.history
-      ? 'lastMessageAt = if_not_exists(lastMessageAt, :last)'
-      : 'lastMessageAt = :last',
-    'gsi1pk = :gpk',
-    message.history ? 'gsi1sk = if_not_exists(gsi1sk, :gsk)' : 'gsi1sk = :gsk',
-  ];
-  if (e164) {
-    sets.push('e164 = if_not_exists(e164, :e164)');
-    convValues[':e164'] = e164;
-  }
-  if (message.profileName) {
-    sets.push('profileName = :pn');
-    convValues[':pn'] = message.profileName.slice(0, 200);
-  }
-  if (leadId) {
-    sets.push('leadId = if_not_exists(leadId, :lead)');
-    convValues[':lead'] = leadId;
-  }
   // A phone's first contact also links its raw digits (`pn:<digits>`): messages an earlier release
   // could not parse were stored under that raw id, and fold into the phone's conversation now.
   const aliases =
     e164 && !route.existing
       ? [...new Set([...message.person.aliases, rawPhoneAlias(e164)])].sort()
       : message.person.aliases;
-  const newLinks = e164 ? aliases.filter((alias) => !route.linked?.has(alias)) : [];
+  const newLinks = e164
+    ? aliases.filter((alias) => !route.linked?.has(alias)).map((alias) => ({ alias, e164 }))
+    : [];
 
   const writes: AtomicWrite[] = [
     ...(claim
@@ -360,27 +343,25 @@ async function tryStore(
       label: 'message',
       put: {
         table,
-        item: {
-          ...messageKey(messageId),
-          kind: 'message',
-          tenantId: message.tenantId,
-          messageId,
-          conversationId,
-          direction: message.direction,
-          channel: message.channel,
-          body: message.body,
-          ...(message.providerMessageId ? { providerMessageId: message.providerMessageId } : {}),
-          dedupeKey: message.dedupeKey,
-          createdAt: message.createdAt,
-          receivedAt,
-          ...(e164 ? { e164 } : {}),
-          ...(aliases.length > 0 ? { aliases: [...aliases] } : {}),
-          ...(message.profileName ? { profileName: message.profileName.slice(0, 200) } : {}),
-          ...(message.groupId ? { groupId: message.groupId } : {}),
-          ...jobsAttributes,
-          gsi1pk: conversationMessagesPk(conversationId),
-          gsi1sk: `${message.createdAt}#${messageId}`,
-        },
+        item: filedMessageItem(
+          {
+            tenantId: message.tenantId,
+            messageId,
+            conversationId,
+            direction: message.direction,
+            channel: message.channel,
+            body: message.body,
+            ...(message.providerMessageId ? { providerMessageId: message.providerMessageId } : {}),
+            dedupeKey: message.dedupeKey,
+            createdAt: message.createdAt,
+            receivedAt,
+            ...(e164 ? { e164 } : {}),
+            aliases,
+            ...(profileName ? { profileName } : {}),
+            ...(message.groupId ? { groupId: message.groupId } : {}),
+          },
+          jobsAttributes,
+        ),
         // Not filed yet: new, or only claimed (by this delivery or one that crashed).
         condition: 'attribute_not_exists(conversationId)',
       },
@@ -389,25 +370,34 @@ async function tryStore(
       label: 'member',
       put: {
         table,
-        item: {
-          ...memberKey(conversationId, messageId),
+        item: memberItem({
           tenantId: message.tenantId,
           messageId,
           conversationId,
           createdAt: message.createdAt,
-        },
+        }),
       },
     },
-    {
-      label: 'conversation',
-      update: {
-        table,
-        key: convKey(conversationId),
-        update: `SET ${sets.join(', ')} ADD messageCount :one`,
-        condition: 'attribute_not_exists(mergedInto)',
-        values: convValues,
+    conditionalUpdateWrite('conversation', {
+      table,
+      key: keys.conversation(conversationId),
+      set: {
+        tenantId: message.tenantId,
+        conversationId,
+        ...(message.history ? {} : listed),
+        gsi1pk: keys.listingOf(message.tenantId, conversationId),
+        ...(profileName ? { profileName } : {}),
       },
-    },
+      setIfAbsent: {
+        conversationKey,
+        createdAt: receivedAt,
+        ...(message.history ? listed : {}),
+        ...(e164 ? { e164 } : {}),
+        ...(leadId ? { leadId } : {}),
+      },
+      add: { messageCount: 1 },
+      conditions: [{ expression: 'attribute_not_exists(mergedInto)' }],
+    }),
     ...(route.existing
       ? []
       : [
@@ -415,7 +405,7 @@ async function tryStore(
             label: 'key',
             put: {
               table,
-              item: keyItem,
+              item: routeItem(),
               condition: 'attribute_not_exists(pk)',
             },
           },
@@ -427,7 +417,7 @@ async function tryStore(
             label: 'key-repair',
             put: {
               table,
-              item: { ...keyItem, ...(leadId ? { leadId } : {}) },
+              item: routeItem(leadId),
               condition: 'conversationId = :seen',
               values: { ':seen': route.existing.conversationId },
             },
@@ -442,17 +432,14 @@ async function tryStore(
           label: `unlinked:${alias}`,
           check: {
             table,
-            key: linkKey(message.tenantId, alias),
+            key: keys.link(message.tenantId, alias),
             condition: 'attribute_not_exists(pk)',
           },
         }))),
     // Links are idempotent upserts; one the route read already found pointing at this phone is not rewritten.
-    ...newLinks.map((alias) => ({
-      label: `link:${alias}`,
-      put: {
-        table,
-        item: { ...linkKey(message.tenantId, alias), tenantId: message.tenantId, alias, e164 },
-      },
+    ...newLinks.map((link) => ({
+      label: `link:${link.alias}`,
+      put: { table, item: linkItem(message.tenantId, link) },
     })),
   ];
   const result = await writeAtomically(ddb, writes);
@@ -460,7 +447,7 @@ async function tryStore(
     return {
       kind: 'stored',
       conversationId,
-      jobs: jobsOf({ tenantId: message.tenantId, messageId, ...jobsAttributes }),
+      jobs: jobsOf({ tenantId: message.tenantId, messageId, jobs: jobsAttributes.jobs ?? {} }),
       ...(e164 ? { e164 } : {}),
       linkedNew: newLinks.length > 0,
       aliases,
@@ -470,9 +457,11 @@ async function tryStore(
   deps.routes?.forget(route.routeKey);
   if (result.failed === 'claim') throw new ClaimLostError('the claim was taken meanwhile');
   if (result.failed === 'message') {
-    return { kind: 'duplicate', ...(result.current ? { current: result.current } : {}) };
+    const current = result.current ? toMessageItem(result.current) : undefined;
+    return { kind: 'duplicate', ...(current ? { current } : {}) };
   }
-  if (result.failed === 'conversation' && typeof result.current?.mergedInto === 'string') {
+  const conversation = result.current ? toConversationItem(result.current) : undefined;
+  if (result.failed === 'conversation' && conversation?.mergedInto !== undefined) {
     return {
       kind: 'merged',
       conversationId,
@@ -489,20 +478,18 @@ async function tryStore(
 async function handleDuplicate(
   deps: InboundDeps,
   messageId: string,
-  answered?: Record<string, unknown>,
+  answered?: MessageItem,
 ): Promise<StoreResult> {
-  const stored = answered ?? (await readItem(deps.ddb, deps.table, messageKey(messageId)));
-  const conversationId = typeof stored?.conversationId === 'string' ? stored.conversationId : '';
+  const stored = answered ?? (await readMessage(deps, messageId));
+  const conversationId = stored?.conversationId ?? '';
   // The first delivery may have died before folding the aliases it linked: fold them now.
-  const aliases = Array.isArray(stored?.aliases)
-    ? stored.aliases.filter((a): a is string => typeof a === 'string')
-    : [];
-  if (typeof stored?.e164 === 'string' && aliases.length > 0 && typeof stored.tenantId === 'string')
-    await foldLinkedAliases(deps, stored.tenantId, stored.e164, aliases);
+  if (stored?.e164 !== undefined && stored.aliases.length > 0)
+    await foldLinkedAliases(deps, stored.tenantId, stored.e164, stored.aliases);
   const reset: Job[] = [];
+  const jobs = messageJobs(deps);
   for (const job of jobsOf(stored)) {
     if (job.status !== 'failed') continue;
-    const fresh = await resetFailedJob(deps.ddb, { table: deps.table, job, clock: deps.clock });
+    const fresh = await jobs.resetFailed(job, deps.clock.now());
     if (fresh) reset.push(fresh);
   }
   if (reset.length > 0) {
@@ -510,4 +497,12 @@ async function handleDuplicate(
     await enqueueJobs(deps.sqs, deps.jobsQueueUrl, reset);
   }
   return { messageId, conversationId, deduped: true };
+}
+
+async function readMessage(
+  deps: Pick<InboundDeps, 'ddb' | 'table'>,
+  messageId: string,
+): Promise<MessageItem | undefined> {
+  const item = await readItem(deps.ddb, deps.table, keys.message(messageId));
+  return item ? toMessageItem(item) : undefined;
 }

@@ -1,13 +1,35 @@
-/** The jobs context's public surface: the only file other contexts import from. */
+/**
+ * The jobs context's public surface: the only file other contexts import from. Jobs import only
+ * the kernel: the item their jobs live in belongs to whoever hosts them (the message,
+ * conversations'), which hands its key and parser in (`JobHostItems`) and composes the registry of
+ * each job type's work with the store, the runner and the recovery sweep.
+ */
+export { type TriageInput, triage } from './ai-triage.js';
 export {
-  enqueueJobs,
+  type InteractionRecord,
   JOB_TYPES,
   type Job,
+  type JobHost,
+  type JobHostItems,
+  type JobResult,
+  type JobRing,
+  type JobState,
+  type JobsAttributes,
+  type JobsMap,
   type JobType,
   jobsOf,
-  messageKey,
-  messagePk,
   newJobsAttributes,
-  resetFailedJob,
+  PENDING_GRACE_SECONDS,
+  parseJobs,
+} from './items.js';
+export {
+  DynamoDbJobStore,
+  enqueueJobs,
+  type HostPartition,
+  type JobStore,
+  MAX_JOB_ATTEMPTS,
+  MAX_JOB_GENERATIONS,
 } from './job-store.js';
-export type { JobWork, JobWorkContext, MessageItem, WorkDone } from './job-work.js';
+export type { JobWork, WorkDone } from './job-work.js';
+export { type RecoveryDeps, type RecoveryReport, recoverJobs } from './recover-jobs.js';
+export { type JobDeps, type JobOutcome, runJob } from './run-job.js';

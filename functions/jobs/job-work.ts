@@ -1,26 +1,14 @@
 /**
- * The port a job type's owner implements: given the message item (as the claim answered it) and a
- * run id, do the work and return its result, plus any writes that must commit with `done`.
+ * The port a job type's owner implements: given the host item (the message, as the claim answered
+ * it) and a run id, do the work and return its result, plus any records that must commit with
+ * `done`. A work takes what else it needs (its stores, its clock) from whoever registers it.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AtomicWrite } from '../kernel/atomic.js';
-import type { Clock } from '../kernel/clock.js';
-
-export interface JobWorkContext {
-  readonly ddb: DynamoDBDocumentClient;
-  readonly clock: Clock;
-  readonly table: string;
-}
-
-export type MessageItem = Record<string, unknown> & { tenantId: string; messageId: string };
+import type { InteractionRecord, JobHost, JobResult } from './items.js';
 
 export interface WorkDone {
-  readonly result: Record<string, unknown>;
-  readonly writes?: AtomicWrite[];
+  readonly result: JobResult;
+  /** Written in the same transaction as `done`, beside the host (once: a retry finds them). */
+  readonly records?: readonly InteractionRecord[];
 }
 
-export type JobWork = (
-  context: JobWorkContext,
-  message: MessageItem,
-  run: string,
-) => Promise<WorkDone>;
+export type JobWork<H extends JobHost = JobHost> = (message: H, run: string) => Promise<WorkDone>;

@@ -9,21 +9,11 @@
  * before working.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { countMetric } from '../kernel/telemetry.js';
-import {
-  enqueueJobs,
-  iso,
-  JOB_SWEEP_INDEX,
-  jobsOf,
-  nextLookFor,
-  PENDING_GRACE_SECONDS,
-  rescheduleMessage,
-  SWEEP_SHARDS,
-  sweepShardKey,
-} from './job-store.js';
+import { type JobHost, jobsOf, PENDING_GRACE_SECONDS, SWEEP_SHARDS } from './items.js';
+import { enqueueJobs, type JobStore, nextLookFor } from './job-store.js';
 
 export const AFTER_STALE_RESET = defineFailpoint(
   'recovery.after-stale-reset',
@@ -34,11 +24,10 @@ export const AFTER_REQUEUE = defineFailpoint(
   'recovery: a pending job was enqueued again, its next sweep time not yet pushed out',
 );
 
-export interface RecoveryDeps {
-  readonly ddb: DynamoDBDocumentClient;
+export interface RecoveryDeps<H extends JobHost> {
+  readonly store: JobStore<H>;
   readonly sqs: SQSClient;
   readonly clock: Clock;
-  readonly table: string;
   readonly jobsQueueUrl: string;
 }
 
@@ -47,54 +36,32 @@ export interface RecoveryReport {
   readonly staleReset: number;
 }
 
-const PAGE = 100;
 const MAX_PER_SHARD = 1000;
 
 /**
- * Walks every sweep shard's due keys (the index holds keys only) and recovers each message from a
+ * Walks every sweep shard's due hosts (the index holds keys only) and recovers each from a
  * strongly consistent read of it, so the index being behind never decides anything.
  */
-export async function recoverJobs(deps: RecoveryDeps): Promise<RecoveryReport> {
+export async function recoverJobs<H extends JobHost>(
+  deps: RecoveryDeps<H>,
+): Promise<RecoveryReport> {
   const now = deps.clock.now();
   let requeued = 0;
   let staleReset = 0;
   for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
-    let seen = 0;
-    const pages = paginateQuery(
-      { client: deps.ddb, pageSize: PAGE },
-      {
-        TableName: deps.table,
-        IndexName: JOB_SWEEP_INDEX,
-        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
-        ExpressionAttributeValues: { ':pk': sweepShardKey(shard), ':now': iso(now) },
-      },
-    );
-    for await (const page of pages) {
-      for (const key of page.Items ?? []) {
-        seen += 1;
-        const out = await deps.ddb.send(
-          new GetCommand({
-            TableName: deps.table,
-            Key: { pk: key.pk, sk: key.sk },
-            ConsistentRead: true,
-          }),
-        );
-        const item = out.Item;
-        if (item?.kind !== 'message' || item.sweepAt === undefined) continue;
-        const outcome = await recoverOne(deps, item, now);
-        requeued += outcome.requeued;
-        staleReset += outcome.reset;
-      }
-      if (seen >= MAX_PER_SHARD) break;
+    for await (const message of deps.store.dueForSweep(shard, now, MAX_PER_SHARD)) {
+      const outcome = await recoverOne(deps, message, now);
+      requeued += outcome.requeued;
+      staleReset += outcome.reset;
     }
   }
   if (requeued + staleReset > 0) countMetric('JobsRecovered', requeued + staleReset);
   return { requeued, staleReset };
 }
 
-async function recoverOne(
-  deps: RecoveryDeps,
-  message: Record<string, unknown>,
+async function recoverOne<H extends JobHost>(
+  deps: RecoveryDeps<H>,
+  message: H,
   now: number,
 ): Promise<{ requeued: number; reset: number }> {
   const jobs = jobsOf(message);
@@ -111,8 +78,7 @@ async function recoverOne(
     undefined,
   );
   if (stale.length > 0) {
-    const reset = await rescheduleMessage(deps.ddb, {
-      table: deps.table,
+    const reset = await deps.store.reschedule({
       message,
       staleReset: stale,
       now,
@@ -125,8 +91,7 @@ async function recoverOne(
   }
   if (due.length > 0) await enqueueJobs(deps.sqs, deps.jobsQueueUrl, due);
   if (due.length > 0) failpoint(AFTER_REQUEUE);
-  await rescheduleMessage(deps.ddb, {
-    table: deps.table,
+  await deps.store.reschedule({
     message,
     staleReset: [],
     now,

@@ -5,45 +5,44 @@
  * `background_job:<type>`, so logs, metrics and the AI interaction name the job, not the queue.
  *
  * The work of each type is registered by the context that owns it (`job-work.ts`): `lead_match`
- * by conversations (`functions/conversations/lead-match.ts`), `ai_triage` by jobs (`ai-triage.ts`);
- * the composition root (`deps.ts`) wires them in, so this module imports no other context.
+ * by conversations (`functions/conversations/lead-match.ts`), `ai_triage` by jobs (`ai-triage.ts`).
+ * The message item the jobs live in is conversations', so the registry and the store (with the
+ * message's key) are composed there (`functions/conversations/deps.ts`): jobs import only the kernel.
  */
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
 import { countMetric, logger, withTelemetry } from '../kernel/telemetry.js';
-import {
-  claimJob,
-  completeJob,
-  failJob,
-  type JobRing,
-  type JobType,
-  jobSource,
-  MAX_JOB_ATTEMPTS,
-} from './job-store.js';
-import type { JobWork, JobWorkContext, MessageItem } from './job-work.js';
+import { type JobHost, type JobRing, type JobType, jobSource } from './items.js';
+import { type JobStore, MAX_JOB_ATTEMPTS } from './job-store.js';
+import type { JobWork } from './job-work.js';
 
 export const AFTER_CLAIM = defineFailpoint(
   'jobs.after-claim',
   'job consumer: the job is running, no work done yet',
 );
 
-export interface JobDeps extends JobWorkContext {
+export interface JobDeps<H extends JobHost> {
+  readonly store: JobStore<H>;
+  readonly clock: Clock;
   readonly leaseSeconds: number;
-  /** The work of each job type, registered by the context that owns it (see `deps.ts`). */
-  readonly work: Readonly<Record<JobType, JobWork>>;
+  /** The work of each job type, registered by the context that owns it. */
+  readonly work: Readonly<Record<JobType, JobWork<H>>>;
 }
 
 export type JobOutcome = 'done' | 'skipped' | 'failed';
 
-export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> {
+export async function runJob<H extends JobHost>(
+  deps: JobDeps<H>,
+  ring: JobRing,
+): Promise<JobOutcome> {
   return withTelemetry({ source: jobSource(ring.jobType), tenantId: ring.tenantId }, async () => {
     const owner = randomUUID();
-    const claim = await claimJob(deps.ddb, {
-      table: deps.table,
+    const claim = await deps.store.claim({
       ring,
       owner,
       leaseSeconds: deps.leaseSeconds,
-      clock: deps.clock,
+      now: deps.clock.now(),
     });
     if (!claim.claimed) {
       logger.info('job not claimable; leaving it', {
@@ -55,17 +54,16 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
     failpoint(AFTER_CLAIM);
     const { attempts, generation } = claim.job;
     // The claim answered with the whole message item: the work's input, no second read.
-    const message = claim.message as MessageItem;
+    const { message } = claim;
     try {
-      const work = await deps.work[ring.jobType](deps, message, `g${generation}a${attempts}`);
-      const done = await completeJob(deps.ddb, {
-        table: deps.table,
+      const work = await deps.work[ring.jobType](message, `g${generation}a${attempts}`);
+      const done = await deps.store.complete({
         ring,
         owner,
-        clock: deps.clock,
+        now: deps.clock.now(),
         message,
         result: work.result,
-        ...(work.writes ? { with: work.writes } : {}),
+        ...(work.records ? { records: work.records } : {}),
       });
       if (!done.applied) {
         logger.warn('lost the job lease before finishing; the new holder finishes it', {
@@ -77,11 +75,10 @@ export async function runJob(deps: JobDeps, ring: JobRing): Promise<JobOutcome> 
       return 'done';
     } catch (error) {
       if (error instanceof FailpointCrashError) throw error;
-      await failJob(deps.ddb, {
-        table: deps.table,
+      await deps.store.fail({
         ring,
         owner,
-        clock: deps.clock,
+        now: deps.clock.now(),
         message,
         error: error instanceof Error ? error.message : String(error),
       });

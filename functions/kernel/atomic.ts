@@ -7,6 +7,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Item } from './put-once.js';
+import { buildCondition, type Condition } from './update-expression.js';
 
 type Names = Record<string, string>;
 type Values = Record<string, unknown>;
@@ -92,6 +93,28 @@ function toTransactItem(write: AtomicWrite) {
       Key: key,
       ...guardParts(guard),
       ConditionExpression: guard.condition,
+    },
+  };
+}
+
+/**
+ * A labelled condition check of a transaction: the item must satisfy `conditions` (ANDed, in the
+ * kernel's one `Condition` shape) for the other writes to happen; it is not written.
+ */
+export function conditionCheckWrite(
+  label: string,
+  input: { readonly table: string; readonly key: Item; readonly conditions: readonly Condition[] },
+): AtomicWrite {
+  const built = buildCondition(input.conditions);
+  if (!built.condition) throw new Error('a condition check needs at least one condition');
+  return {
+    label,
+    check: {
+      table: input.table,
+      key: input.key,
+      condition: built.condition,
+      names: built.names,
+      values: built.values,
     },
   };
 }

@@ -6,8 +6,6 @@
  * credential hash is stored is the tenants context's business (`functions/tenants/credential-store.ts`),
  * handed in as a `CredentialLookup`.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { tableName } from './config.js';
 import { UnauthorizedError } from './errors.js';
 import type { HttpRequest } from './http.js';
 import { hashSecret, matchesHash, platformSecret } from './secrets.js';
@@ -66,33 +64,4 @@ export async function authenticateWith(
   const tenantId = await tenantOfToken(lookup, token, kind);
   if (!tenantId) throw new UnauthorizedError();
   return tenantId;
-}
-
-/**
- * @deprecated Use the tenants context's `authenticate` (`functions/tenants/index.ts`), which owns
- * the credential item layout. Kept, with a copy of that layout, only until every context has
- * switched (the lead removes it at merge time).
- */
-export async function authenticate(
-  ddb: DynamoDBDocumentClient,
-  request: HttpRequest,
-  kind: Exclude<CredentialKind, 'webhook'>,
-): Promise<string> {
-  return authenticateWith(
-    async (hash) => {
-      const out = await ddb.send(
-        new GetCommand({
-          TableName: tableName('tenants'),
-          Key: { pk: `CRED#${hash}`, sk: 'CRED' },
-        }),
-      );
-      const item = out.Item;
-      if (!item || typeof item.hash !== 'string' || typeof item.tenantId !== 'string') {
-        return undefined;
-      }
-      return { tenantId: item.tenantId, kind: item.kind as CredentialKind, hash: item.hash };
-    },
-    request,
-    kind,
-  );
 }

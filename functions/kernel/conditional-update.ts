@@ -4,13 +4,15 @@
  * (with the item as it stood, from the same request: `ReturnValuesOnConditionCheckFailure`).
  * A failed condition is an answer, not an error; everything else propagates.
  *
- * `transition` and `claimLease` are built on it; `conditionalUpdateWrite` gives the same update as
- * one labelled write of a `writeAtomically` transaction.
+ * `conditionalUpdateWrite` gives the same update as one labelled write of a `writeAtomically`
+ * transaction; `conditionalUpdateWith` is the update with companion writes (a counter, a
+ * uniqueness item) that must happen in the same transaction, or alone when it has none.
+ * `transition`, `claimLease` and `releaseLease` are built on it.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AtomicWrite } from './atomic.js';
+import { type AtomicWrite, writeAtomically } from './atomic.js';
 import type { Item } from './put-once.js';
 import { buildUpdate, type Condition, type UpdateSpec } from './update-expression.js';
 
@@ -70,5 +72,59 @@ export function conditionalUpdateWrite(label: string, input: ConditionalUpdateIn
       names: built.names,
       values: built.values,
     },
+  };
+}
+
+export interface CompanionUpdateInput extends ConditionalUpdateInput {
+  /** This update's label in a failure report (the companions carry their own). */
+  readonly label: string;
+  /** Writes that must happen in the same transaction; none (or empty): the update alone. */
+  readonly with?: readonly AtomicWrite[];
+}
+
+export type CompanionUpdateResult<T extends Item = Item> =
+  | {
+      readonly applied: true;
+      /**
+       * The item as it now is, when the update went alone; a transaction (`with`) answers no
+       * item (`TransactWriteItems` returns none).
+       */
+      readonly item?: T;
+    }
+  | {
+      readonly applied: false;
+      /** `label` when this update's own condition failed, else the failed companion's label. */
+      readonly failed: string;
+      /** That item as it stood, when it existed. */
+      readonly current?: Item;
+    };
+
+/**
+ * The conditional update with its companion writes: one `writeAtomically` transaction when there
+ * are companions (a counter can never move without the state it counts), the plain
+ * `conditionalUpdate` when there are none (cheaper: one write unit, and the item back). Either way
+ * a failed condition is an answer naming the write whose condition failed; a `TransactionConflict`
+ * is thrown for the caller's retry policy (`retryOnConflict`).
+ */
+export async function conditionalUpdateWith<T extends Item = Item>(
+  ddb: DynamoDBDocumentClient,
+  input: CompanionUpdateInput,
+): Promise<CompanionUpdateResult<T>> {
+  const { label, with: companions, ...update } = input;
+  if (!companions || companions.length === 0) {
+    const result = await conditionalUpdate<T>(ddb, update);
+    if (result.applied) return { applied: true, item: result.item };
+    return {
+      applied: false,
+      failed: label,
+      ...(result.current ? { current: result.current } : {}),
+    };
+  }
+  const result = await writeAtomically(ddb, [conditionalUpdateWrite(label, update), ...companions]);
+  if (result.ok) return { applied: true };
+  return {
+    applied: false,
+    failed: result.failed,
+    ...(result.current ? { current: result.current } : {}),
   };
 }

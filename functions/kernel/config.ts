@@ -27,7 +27,12 @@ export function queueUrl(queue: QueueName): string {
   return required(envNameForQueue(queue));
 }
 
-function seconds(name: string, fallback: number): number {
+/**
+ * A positive number of seconds from the environment variable `name`, or `fallback` when it is not
+ * set; anything else refuses to run. Contexts read their own windows with it (`functions/<context>/
+ * settings.ts`); the kernel keeps only the windows several contexts share.
+ */
+export function seconds(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -49,49 +54,20 @@ export function recordSeconds(): number | undefined {
   return raw === undefined || raw === '' ? undefined : seconds(RECORD_SECONDS_ENV, 0);
 }
 
-/** Windows from `api.md`: settings on AWS as well as locally. */
+/**
+ * The windows from `api.md` that more than one context reads: settings on AWS as well as locally.
+ * A context's own windows live in the context (`campaigns/settings.ts`, `oci/settings.ts`).
+ */
 export const settings = {
+  /** How long a worker's claim on an item lasts (campaign sends, jobs, OCI uploads, schedules). */
   get leaseSeconds(): number {
     return seconds('ONCEFLOW_LEASE_SECONDS', 60);
   },
+  /** How long an outcome waits for evidence (campaign sends, ledger conversions). */
   get reconcileWindowSeconds(): number {
     return seconds('ONCEFLOW_RECONCILE_WINDOW_SECONDS', 600);
   },
-  get ociStaleSeconds(): number {
-    return seconds('ONCEFLOW_OCI_STALE_SECONDS', 900);
-  },
-  /** The longest one provider call (e.g. a WhatsApp send) may stay in flight before it is cut. */
-  get providerTimeoutSeconds(): number {
-    return seconds('ONCEFLOW_PROVIDER_TIMEOUT_SECONDS', 10);
-  },
 };
-
-/**
- * Why a reconcile window / provider timeout pair would break the at-most-once promise, or
- * undefined when it is safe: recovery treats a send with no evidence after the window as finished,
- * so a window that does not exceed the provider call timeout lets it settle (and, under
- * `retry_once`, release) a contact whose call is still running — two senders, two messages.
- */
-export function reconcileWindowProblem(
-  reconcileWindowSeconds: number,
-  providerTimeoutSeconds: number,
-): string | undefined {
-  if (reconcileWindowSeconds > providerTimeoutSeconds) return undefined;
-  return (
-    `ONCEFLOW_RECONCILE_WINDOW_SECONDS (${reconcileWindowSeconds}) must exceed ` +
-    `ONCEFLOW_PROVIDER_TIMEOUT_SECONDS (${providerTimeoutSeconds}): a window that ends while a ` +
-    'provider call can still be in flight allows a second send'
-  );
-}
-
-/** Refuses to run with a window that does not exceed the provider call timeout (at init). */
-export function assertSafeReconcileWindow(): void {
-  const problem = reconcileWindowProblem(
-    settings.reconcileWindowSeconds,
-    settings.providerTimeoutSeconds,
-  );
-  if (problem) throw new ConfigurationError(problem);
-}
 
 /** True inside the local runtime and the test harness, never on AWS. */
 export function isLocal(): boolean {

@@ -8,13 +8,9 @@
  * names the write whose condition failed instead of returning the item.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AtomicWrite, writeAtomically } from './atomic.js';
+import type { AtomicWrite } from './atomic.js';
 import type { Clock } from './clock.js';
-import {
-  type ConditionalUpdateInput,
-  conditionalUpdate,
-  conditionalUpdateWrite,
-} from './conditional-update.js';
+import { conditionalUpdateWith } from './conditional-update.js';
 import type { Item } from './put-once.js';
 import type { Condition, UpdateSpec } from './update-expression.js';
 
@@ -34,11 +30,7 @@ export interface ClaimLeaseInput {
    */
   readonly at?: readonly string[];
   /** An extra guard (e.g. the item's state), ANDed with the lease guard. */
-  readonly also?: {
-    readonly condition: string;
-    readonly names?: Record<string, string>;
-    readonly values?: Record<string, unknown>;
-  };
+  readonly also?: Condition;
   /** Attributes to set in the same write as the claim. */
   readonly set?: Readonly<Record<string, unknown>>;
   /** Attributes to remove in the same write as the claim. */
@@ -66,10 +58,6 @@ export type AtomicClaimResult =
       readonly failed: string;
       readonly current?: Item;
     };
-
-function extraGuard(also: ClaimLeaseInput['also']): Condition[] {
-  return also ? [{ expression: also.condition, names: also.names, values: also.values }] : [];
-}
 
 /**
  * Claims the item if it has no lease, an expired one, or one this owner already holds. With `with`,
@@ -121,27 +109,24 @@ export async function claimLease(
             },
           ],
         };
-  const update: ConditionalUpdateInput = {
+  const result = await conditionalUpdateWith(ddb, {
+    label: 'lease',
     table: input.table,
     key: input.key,
     ...spec,
-    conditions: [leaseFree, ...extraGuard(input.also)],
-  };
+    conditions: [leaseFree, ...(input.also ? [input.also] : [])],
+    ...('with' in input ? { with: input.with } : {}),
+  });
   if ('with' in input) {
-    const result = await writeAtomically(ddb, [
-      conditionalUpdateWrite('lease', update),
-      ...input.with,
-    ]);
-    if (result.ok) return { claimed: true, expiresAt };
-    return {
-      claimed: false,
-      failed: result.failed,
-      ...(result.current ? { current: result.current } : {}),
-    };
+    if (result.applied) return { claimed: true, expiresAt };
+    const current = result.current ? { current: result.current } : {};
+    return { claimed: false, failed: result.failed, ...current };
   }
-  const result = await conditionalUpdate(ddb, update);
-  if (result.applied) return { claimed: true, item: result.item, expiresAt };
-  return { claimed: false, ...(result.current ? { current: result.current } : {}) };
+  if (result.applied && result.item) return { claimed: true, item: result.item, expiresAt };
+  return {
+    claimed: false,
+    ...(!result.applied && result.current ? { current: result.current } : {}),
+  };
 }
 
 export interface ReleaseLeaseInput {
@@ -149,7 +134,7 @@ export interface ReleaseLeaseInput {
   readonly key: Item;
   readonly owner: string;
   /** An extra guard (e.g. the item's state), ANDed with the ownership guard. */
-  readonly also?: ClaimLeaseInput['also'];
+  readonly also?: Condition;
   /** Attributes to set in the same write as the release (e.g. the state the work ended in). */
   readonly set?: Readonly<Record<string, unknown>>;
   /** Attributes to remove along with the lease. */
@@ -183,23 +168,14 @@ export async function releaseLease(
           ...(removed.length > 0 ? { remove: removed } : {}),
           within: [{ path: at, remove: lease }],
         };
-  const update: ConditionalUpdateInput = {
+  const result = await conditionalUpdateWith(ddb, {
+    label: 'lease',
     table: input.table,
     key: input.key,
     ...spec,
-    conditions: [
-      { expression: held.condition, names: held.names, values: held.values },
-      ...extraGuard(input.also),
-    ],
-  };
-  if (input.with && input.with.length > 0) {
-    const result = await writeAtomically(ddb, [
-      conditionalUpdateWrite('lease', update),
-      ...input.with,
-    ]);
-    return result.ok;
-  }
-  const result = await conditionalUpdate(ddb, update);
+    conditions: [held, ...(input.also ? [input.also] : [])],
+    ...(input.with ? { with: input.with } : {}),
+  });
   return result.applied;
 }
 
@@ -217,10 +193,10 @@ function leaseEntry(at: readonly string[]) {
  * The guard to add to a write that must only happen while this owner still holds the lease
  * (of the item, or of the map entry `at`).
  */
-export function leaseHeldBy(owner: string, at: readonly string[] = []) {
+export function leaseHeldBy(owner: string, at: readonly string[] = []): Condition {
   const entry = leaseEntry(at);
   return {
-    condition: `${entry.prefix}#leaseOwner = :leaseOwner`,
+    expression: `${entry.prefix}#leaseOwner = :leaseOwner`,
     names: { ...entry.names, '#leaseOwner': LEASE_OWNER },
     values: { ':leaseOwner': owner },
   };

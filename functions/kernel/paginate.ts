@@ -46,6 +46,45 @@ export async function queryAll<T extends Item = Item>(
   return items;
 }
 
+/** How many items a query matches (its filter applied), counted page by page (`Select: COUNT`). */
+export async function queryCount(
+  ddb: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'Select' | 'ProjectionExpression'>,
+): Promise<number> {
+  let count = 0;
+  const pages = paginateQuery({ client: ddb }, { ...input, Select: 'COUNT' });
+  for await (const page of pages) count += page.Count ?? 0;
+  return count;
+}
+
+/** One page of a query read from a position the service itself kept (not a client's cursor). */
+export interface PageFrom<T> {
+  readonly items: T[];
+  /** Where the next page starts; undefined when the query is done. */
+  readonly lastKey?: Item;
+  /** Items the page read before its filter (what it cost). */
+  readonly scanned: number;
+}
+
+/**
+ * One page of a query from `start` (exclusive; none: from the beginning): for work that keeps its
+ * own position between runs (a fan-out shard's cursor). A client's cursor goes through `queryPage`.
+ */
+export async function queryPageFrom<T extends Item = Item>(
+  ddb: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  start: Item | undefined,
+): Promise<PageFrom<T>> {
+  const out = await ddb.send(
+    new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
+  );
+  return {
+    items: (out.Items ?? []) as T[],
+    ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey } : {}),
+    scanned: out.ScannedCount ?? 0,
+  };
+}
+
 export interface QueryPage<T> {
   readonly items: T[];
   /** The cursor of the next page; null on the last one. */

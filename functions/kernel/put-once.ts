@@ -6,6 +6,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AtomicWrite } from './atomic.js';
 
 export type Item = Record<string, unknown>;
 
@@ -42,4 +43,21 @@ export async function putOnce<T extends Item>(
     }
     throw error;
   }
+}
+
+/**
+ * The same create-if-new as one labelled write of a `writeAtomically` transaction (the item and,
+ * say, its listing or its counter together): fails the transaction, with the existing item in the
+ * failure report, when the key is taken.
+ */
+export function putOnceWrite(label: string, input: PutOnceInput<Item>): AtomicWrite {
+  return {
+    label,
+    put: {
+      table: input.table,
+      item: input.item,
+      condition: 'attribute_not_exists(#pk)',
+      names: { '#pk': input.partitionKey ?? 'pk' },
+    },
+  };
 }

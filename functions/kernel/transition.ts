@@ -4,10 +4,10 @@
  * counter can never move without the state it counts. The result says which guard failed.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AtomicWrite, writeAtomically } from './atomic.js';
-import { conditionalUpdate, conditionalUpdateWrite } from './conditional-update.js';
+import type { AtomicWrite } from './atomic.js';
+import { conditionalUpdateWith } from './conditional-update.js';
 import type { Item } from './put-once.js';
-import { buildUpdate, type Condition } from './update-expression.js';
+import type { Condition } from './update-expression.js';
 
 export interface TransitionInput {
   readonly table: string;
@@ -21,12 +21,8 @@ export interface TransitionInput {
   readonly set?: Readonly<Record<string, unknown>>;
   /** Attributes to remove along with the state change. */
   readonly remove?: readonly string[];
-  /** An extra guard ANDed with the state guard, in DynamoDB condition syntax. */
-  readonly also?: {
-    readonly condition: string;
-    readonly names?: Record<string, string>;
-    readonly values?: Record<string, unknown>;
-  };
+  /** An extra guard ANDed with the state guard. */
+  readonly also?: Condition;
   /** Writes that must happen in the same transaction (labelled for failure reports). */
   readonly with?: readonly AtomicWrite[];
 }
@@ -40,39 +36,17 @@ export type TransitionResult =
       readonly current?: Item;
     };
 
-function transitionParts(input: TransitionInput) {
-  const field = input.field ?? 'status';
-  const fromValues: Record<string, unknown> = {};
-  const fromGuards = input.from.map((state, i) => {
-    fromValues[`:from${i}`] = state;
+/** The guard: the state attribute exists and holds one of `from`. */
+function fromGuard(field: string, from: readonly string[]): Condition {
+  const values: Record<string, unknown> = {};
+  const states = from.map((state, i) => {
+    values[`:from${i}`] = state;
     return `#state = :from${i}`;
   });
-  const conditions: Condition[] = [
-    {
-      expression: `attribute_exists(#state) AND (${fromGuards.join(' OR ')})`,
-      names: { '#state': field },
-      values: fromValues,
-    },
-    ...(input.also
-      ? [{ expression: input.also.condition, names: input.also.names, values: input.also.values }]
-      : []),
-  ];
   return {
-    set: { ...input.set, [field]: input.to },
-    ...(input.remove && input.remove.length > 0 ? { remove: input.remove } : {}),
-    conditions,
-  };
-}
-
-/** Builds the update for a transition (the kernel's one builder, `update-expression.ts`). */
-export function transitionUpdate(input: TransitionInput) {
-  const parts = transitionParts(input);
-  const built = buildUpdate(parts, parts.conditions);
-  return {
-    update: built.update,
-    condition: built.condition ?? '',
-    names: built.names,
-    values: built.values,
+    expression: `attribute_exists(#state) AND (${states.join(' OR ')})`,
+    names: { '#state': field },
+    values,
   };
 }
 
@@ -81,21 +55,17 @@ export async function transition(
   input: TransitionInput,
 ): Promise<TransitionResult> {
   if (input.from.length === 0) throw new Error('transition needs at least one from-state');
-  const update = { table: input.table, key: input.key, ...transitionParts(input) };
-  if (!input.with || input.with.length === 0) {
-    const result = await conditionalUpdate(ddb, update);
-    if (result.applied) return { applied: true };
-    return {
-      applied: false,
-      failed: 'transition',
-      ...(result.current ? { current: result.current } : {}),
-    };
-  }
-  const result = await writeAtomically(ddb, [
-    conditionalUpdateWrite('transition', update),
-    ...input.with,
-  ]);
-  if (result.ok) return { applied: true };
+  const field = input.field ?? 'status';
+  const result = await conditionalUpdateWith(ddb, {
+    label: 'transition',
+    table: input.table,
+    key: input.key,
+    set: { ...input.set, [field]: input.to },
+    ...(input.remove && input.remove.length > 0 ? { remove: input.remove } : {}),
+    conditions: [fromGuard(field, input.from), ...(input.also ? [input.also] : [])],
+    ...(input.with ? { with: input.with } : {}),
+  });
+  if (result.applied) return { applied: true };
   return {
     applied: false,
     failed: result.failed,

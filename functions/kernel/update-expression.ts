@@ -108,17 +108,41 @@ export function buildUpdate(spec: UpdateSpec, conditions: readonly Condition[] =
   ].filter(Boolean);
   if (clauses.length === 0) throw new Error('an update needs at least one set, add or remove');
 
+  const condition = andInto(names, values, conditions);
+  return { update: clauses.join(' '), ...(condition ? { condition } : {}), names, values };
+}
+
+/** A write's conditions ANDed into one, with their placeholders (for puts and checks). */
+export interface BuiltCondition {
+  readonly condition?: string;
+  readonly names: Record<string, string>;
+  readonly values: Item;
+}
+
+/**
+ * The conditions ANDed into one expression with their placeholders merged: what a put or a
+ * condition check carries (an update gets the same from `buildUpdate`).
+ */
+export function buildCondition(conditions: readonly Condition[]): BuiltCondition {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const condition = andInto(names, values, conditions);
+  return { ...(condition ? { condition } : {}), names, values };
+}
+
+/** ANDs the conditions, adding their placeholders to `names` and `values`. */
+function andInto(
+  names: Record<string, string>,
+  values: Item,
+  conditions: readonly Condition[],
+): string | undefined {
   for (const condition of conditions) {
     mergePlaceholders(names, condition.names, 'names two attributes');
     mergePlaceholders(values, condition.values, 'has two values');
   }
-  const condition =
-    conditions.length === 0
-      ? undefined
-      : conditions.length === 1
-        ? conditions[0]?.expression
-        : conditions.map((c) => enclosed(c.expression)).join(' AND ');
-  return { update: clauses.join(' '), ...(condition ? { condition } : {}), names, values };
+  if (conditions.length === 0) return undefined;
+  if (conditions.length === 1) return conditions[0]?.expression;
+  return conditions.map((c) => enclosed(c.expression)).join(' AND ');
 }
 
 /**

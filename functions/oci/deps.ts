@@ -12,6 +12,7 @@ import type { OciContext } from './calls.js';
 import { HttpGoogleAdsUploader, type OAuthClient } from './google-ads-client.js';
 import type { GoogleAdsSettings } from './model.js';
 import { DynamoOciStore, type OciStore } from './oci-store.js';
+import { ociSettings } from './settings.js';
 
 let store: OciStore | undefined;
 
@@ -38,7 +39,7 @@ export function ociContext(): OciContext {
 }
 
 export function exportDeps() {
-  return { store: ociStore(), clock: systemClock, staleSeconds: settings.ociStaleSeconds };
+  return { store: ociStore(), clock: systemClock, staleSeconds: ociSettings.staleSeconds };
 }
 
 function googleBaseUrls(): { api: string; token: string } {

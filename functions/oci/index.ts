@@ -7,4 +7,5 @@ export type { Conversion, OciRow, RowStatus } from './model.js';
 export { googleTime, orderIdFor } from './model.js';
 export { retractConversion } from './retraction.js';
 export { ackRows, exportCsv, exportRows } from './script-export.js';
+export { ociSettings } from './settings.js';
 export { recoverStaleRows } from './stale-recovery.js';

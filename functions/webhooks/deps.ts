@@ -3,10 +3,12 @@
  * WhatsApp Cloud tenant lookup, read once.
  */
 import { inboundDeps } from '../conversations/index.js';
+import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
-import { ConfigurationError } from '../kernel/config.js';
+import { ConfigurationError, tableName } from '../kernel/config.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
 import { CLAIM_RELEASE_HOLD_SECONDS, type Tenant, tenantStore } from '../tenants/index.js';
+import { DynamoDbGhlWindowStore, type GhlWindowStore } from './ghl-window-store.js';
 
 /** Longer than GoHighLevel's retry horizon (six retries ~10 minutes apart, ~70 minutes). */
 export const DEFAULT_GHL_DEDUPE_WINDOW_SECONDS = 7200;
@@ -62,3 +64,15 @@ export function cloudTenantLookup(): (phoneNumberId: string) => Promise<Tenant |
 }
 
 export { inboundDeps };
+
+let windows: { readonly table: string; readonly store: GhlWindowStore } | undefined;
+
+/** A GoHighLevel webhook's: the inbound stores, the dedupe window and its claims' store. */
+export function ghlSmsDeps() {
+  const table = tableName('inbound');
+  if (windows?.table !== table) windows = { table, store: new DynamoDbGhlWindowStore(ddb, table) };
+  return {
+    inbound: inboundDeps(),
+    options: { dedupeWindowSeconds: ghlDedupeWindowSeconds(), windows: windows.store },
+  };
+}

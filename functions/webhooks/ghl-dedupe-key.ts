@@ -6,7 +6,7 @@
  * it. When the payload does carry a provider id, that id is the key.
  */
 import { sha256Hex } from '../kernel/secrets.js';
-import { messageKeys } from './message-keys.js';
+import { ghlKeys, messageKeys } from './items.js';
 
 type Json = Record<string, unknown>;
 
@@ -81,5 +81,5 @@ export function ghlDedupeKey(tenantId: string, payload: unknown): string {
     stable(custom.Time),
     ghlBody(payload),
   ]);
-  return `ghl_sms:${sha256Hex(canonical)}`;
+  return ghlKeys.digest(sha256Hex(canonical));
 }

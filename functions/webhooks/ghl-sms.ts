@@ -20,7 +20,6 @@ import {
   storeMessage,
 } from '../conversations/index.js';
 import { InvalidRequestError } from '../kernel/errors.js';
-import { readItem } from '../kernel/read-item.js';
 import type { Tenant } from '../tenants/index.js';
 import {
   type GhlDedupeRule,
@@ -30,6 +29,8 @@ import {
   ghlMessageTime,
   ghlProviderId,
 } from './ghl-dedupe-key.js';
+import type { GhlWindowStore } from './ghl-window-store.js';
+import { ghlKeys, ghlWindowClaimItem, keys } from './items.js';
 import { providerTime } from './provider-time.js';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
@@ -71,7 +72,7 @@ export async function receiveGhlSms(
   deps: InboundDeps,
   tenant: Tenant,
   payload: GhlSms,
-  options: { readonly dedupeWindowSeconds: number },
+  options: { readonly dedupeWindowSeconds: number; readonly windows: GhlWindowStore },
 ): Promise<GhlResult> {
   const person = identifyPerson([], {
     phone: payload.phone ?? undefined,
@@ -107,21 +108,19 @@ export async function receiveGhlSms(
   if (dedupeRule !== 'window') {
     return { ...(await storeMessage(deps, message(key))), dedupeRule };
   }
-  const claimKey = { pk: `GHLWINDOW#${key}`, sk: 'GHLWINDOW' };
   for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
     const now = deps.clock.now();
-    const live = await readLiveClaim(deps, claimKey, now);
-    if (live) return { ...(await storeMessage(deps, message(live))), dedupeRule };
-    const windowKey = `${key}:w${now}`;
+    const live = await options.windows.liveClaim(key, now);
+    if (live) return { ...(await storeMessage(deps, message(live.dedupeKey))), dedupeRule };
+    const windowKey = ghlKeys.windowed(key, now);
     try {
       const stored = await storeMessage(deps, message(windowKey), {
-        key: claimKey,
-        item: {
+        key: keys.ghlWindow(key),
+        item: ghlWindowClaimItem({
           tenantId: tenant.tenantId,
           dedupeKey: windowKey,
-          // Also the table's TTL attribute (epoch seconds), so expired claims are deleted.
           expiresAt: Math.ceil(now / 1000) + options.dedupeWindowSeconds,
-        },
+        }),
         condition: 'attribute_not_exists(pk) OR expiresAt <= :nowSec',
         values: { ':nowSec': Math.floor(now / 1000) },
       });
@@ -132,14 +131,4 @@ export async function receiveGhlSms(
     }
   }
   throw new Error('the GHL dedupe window claim kept changing');
-}
-
-async function readLiveClaim(
-  deps: InboundDeps,
-  key: { pk: string; sk: string },
-  nowMs: number,
-): Promise<string | undefined> {
-  const item = await readItem(deps.ddb, deps.table, key);
-  if (typeof item?.dedupeKey !== 'string' || typeof item.expiresAt !== 'number') return undefined;
-  return item.expiresAt > Math.floor(nowMs / 1000) ? item.dedupeKey : undefined;
 }

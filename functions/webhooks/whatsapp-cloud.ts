@@ -9,7 +9,7 @@ import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/inde
 import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
-import { messageKeys } from './message-keys.js';
+import { messageKeys } from './items.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';

@@ -26,7 +26,7 @@ import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
 import { instanceNameSchema, type Tenant } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
-import { messageKeys } from './message-keys.js';
+import { messageKeys } from './items.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';

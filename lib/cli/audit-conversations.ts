@@ -7,6 +7,7 @@
  * conditional), so running it twice merges nothing the second time.
  */
 import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { parseConversationKey } from '../../functions/conversations/index.js';
 
 export interface ConversationRecord {
   readonly tenantId: string;
@@ -76,8 +77,7 @@ export async function readAuditInput(
 
 /** The phone a conversation belongs to, if its key, its item or a link says so. */
 function phonesOf(c: ConversationRecord, input: AuditInput): string[] {
-  const [kind, , ...rest] = c.conversationKey.split(':');
-  const value = rest.join(':');
+  const { kind, id: value } = parseConversationKey(c.conversationKey);
   if (kind === 'lead') return [...(input.leadPhones.get(`${c.tenantId}|${value}`) ?? [])];
   if (kind === 'phone') return [value];
   if (kind === 'alias') {
@@ -106,8 +106,8 @@ export function planMerges(input: AuditInput): PlannedMerge[] {
     if (fresh.length < 2) continue;
     const sorted = [...fresh].sort(
       (a, b) =>
-        (RANK[a.conversationKey.split(':')[0] ?? ''] ?? 3) -
-          (RANK[b.conversationKey.split(':')[0] ?? ''] ?? 3) ||
+        (RANK[parseConversationKey(a.conversationKey).kind] ?? 3) -
+          (RANK[parseConversationKey(b.conversationKey).kind] ?? 3) ||
         String(a.createdAt).localeCompare(String(b.createdAt)),
     );
     const [into, ...from] = sorted;

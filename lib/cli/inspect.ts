@@ -13,8 +13,7 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { recipientKey } from '../../functions/campaigns/model.js';
-import { messageIdFor } from '../../functions/conversations/index.js';
-import { messageKey } from '../../functions/jobs/index.js';
+import { keys, messageIdFor } from '../../functions/conversations/index.js';
 import { toE164 } from '../../functions/kernel/phone.js';
 import { MESSAGE_PROVIDERS, messageKeys } from '../../functions/webhooks/index.js';
 import { legacyKey } from './import-conversations.js';
@@ -49,7 +48,7 @@ export async function inspectWebhook(
     const out = await ddb.send(
       new GetCommand({
         TableName: inboundTable,
-        Key: messageKey(candidate.messageId),
+        Key: keys.message(candidate.messageId),
         ConsistentRead: true,
       }),
     );

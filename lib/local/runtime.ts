@@ -14,10 +14,12 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { campaignSettings } from '../../functions/campaigns/index.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { ConfigurationError, settings } from '../../functions/kernel/config.js';
 import { checkVersions, configuredVersions } from '../../functions/kernel/provider-versions.js';
 import { localSecretValue } from '../../functions/kernel/secrets.js';
+import { ociSettings } from '../../functions/oci/index.js';
 import { esbuildTargetOf } from '../bundling/handler-bundle.js';
 import {
   type FunctionSpec,
@@ -407,15 +409,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 }
 
 /**
- * Reads every kernel setting once, before anything starts, so a bad window (or a window that breaks
- * a guarantee) stops the start with its one-line ConfigurationError, as it would on AWS at the
- * first invocation. The provider API versions are checked against their sunset calendar on the
- * clock seam: one past its sunset (or unknown) stops the start; one within 60 days of it is
- * returned as a warning to print.
+ * Reads every setting (the kernel's and each context's) once, before anything starts, so a bad
+ * window (or a window that breaks a guarantee) stops the start with its one-line
+ * ConfigurationError, as it would on AWS at the first invocation. The provider API versions are
+ * checked against their sunset calendar on the clock seam: one past its sunset (or unknown) stops
+ * the start; one within 60 days of it is returned as a warning to print.
  */
 export function checkSettings(now = systemClock.now()): string[] {
-  for (const name of Object.keys(Object.getOwnPropertyDescriptors(settings))) {
-    void settings[name as keyof typeof settings];
+  for (const group of [settings, campaignSettings, ociSettings]) {
+    for (const d of Object.values(Object.getOwnPropertyDescriptors(group))) d.get?.call(group);
   }
   const versions = checkVersions(configuredVersions(process.env), now);
   const [refused] = versions.refused;

@@ -144,8 +144,8 @@ export default async function inboundBench(args: string[]): Promise<void> {
         process.env[envNameForQueue('jobs')] = sinks.onceflow;
         process.env.BENCH_BASELINE_QUEUE_URL = sinks.baseline;
 
-        const { jobDeps } = await import('../../functions/jobs/deps.js');
-        const { runJob } = await import('../../functions/jobs/run-job.js');
+        const { jobDeps } = await import('../../functions/conversations/deps.js');
+        const { runJob } = await import('../../functions/jobs/index.js');
         const { consumeBaselineJob } = await import('./inbound-baseline.js');
         const noWork = async () => ({ result: {} });
         const onceflowJobs = { ...jobDeps(), work: { lead_match: noWork, ai_triage: noWork } };

@@ -7,19 +7,13 @@
  * type, every job done, one listed conversation per person holding all its messages.
  */
 import { randomUUID } from 'node:crypto';
+import { jobDeps, messageJobStore } from '../../functions/conversations/deps.js';
+import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
+import { handler as recoverSchedule } from '../../functions/conversations/handlers/recover-jobs-schedule.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { jobDeps } from '../../functions/jobs/deps.js';
-import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
-import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
-import {
-  claimJob,
-  PENDING_GRACE_SECONDS,
-  readMessagePartition,
-} from '../../functions/jobs/job-store.js';
-import { runJob } from '../../functions/jobs/run-job.js';
-import { ddb } from '../../functions/kernel/clients.js';
+import { PENDING_GRACE_SECONDS, runJob } from '../../functions/jobs/index.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
-import { settings, tableName } from '../../functions/kernel/config.js';
+import { settings } from '../../functions/kernel/config.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
 import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
 import { ensureTable } from '../../lib/local/provision.js';
@@ -112,9 +106,7 @@ async function settle(w: World, messageIds: readonly string[]) {
       await drainQueue(w.sqs, w.queueUrl, processJob).catch((error) => {
         if (!(error instanceof FailpointCrashError)) throw error;
       });
-      const parts = await Promise.all(
-        messageIds.map((id) => readMessagePartition(ddb, tableName('inbound'), id)),
-      );
+      const parts = await Promise.all(messageIds.map((id) => messageJobStore().readPartition(id)));
       if (parts.every((p) => p.jobs.length > 0 && p.jobs.every((j) => j.status === 'done')))
         return true;
       pastGrace();
@@ -138,7 +130,7 @@ async function expectInvariants(
     throw new Error(`expected ${people.length} listed conversations, found ${listed.length}`);
   for (const person of people) {
     const parts = await Promise.all(
-      person.messageIds.map((id) => readMessagePartition(ddb, tableName('inbound'), id)),
+      person.messageIds.map((id) => messageJobStore().readPartition(id)),
     );
     const conversations = new Set(parts.map((p) => p.message?.conversationId));
     if (conversations.size !== 1)
@@ -209,12 +201,11 @@ const staleFlow: CrashFlow = {
       const messageId = messageIdFor(w.t.tenantId, `wamid:${wamid}`);
       await sendCloud(w.t, phone(), 'hello', wamid);
       // A worker claims ai_triage and vanishes (no failpoint: it just never finishes).
-      await claimJob(ddb, {
-        table: tableName('inbound'),
+      await messageJobStore().claim({
         ring: { tenantId: w.t.tenantId, messageId, jobType: 'ai_triage' },
         owner: 'vanished-worker',
         leaseSeconds: settings.leaseSeconds,
-        clock: systemClock,
+        now: systemClock.now(),
       });
       await drainQueue(w.sqs, w.queueUrl, processJob);
       pastGrace();

@@ -71,6 +71,7 @@ process.env.GOOGLE_ADS_OAUTH_TOKEN_URL = `${simUrl}/token`;
 const { ddb, sqs } = await import('../../functions/kernel/clients.js');
 const { advanceSystemClock, systemClock } = await import('../../functions/kernel/clock.js');
 const { queueUrl, settings, tableName } = await import('../../functions/kernel/config.js');
+const { ociSettings } = await import('../../functions/oci/index.js');
 const { writeAtomically } = await import('../../functions/kernel/atomic.js');
 const { SendMessageCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } = await import(
   '@aws-sdk/client-sqs'
@@ -89,7 +90,7 @@ const { campaignStore } = await import('../../functions/campaigns/deps.js');
 const { counterWrite } = await import('../../functions/campaigns/counters.js');
 const { encodeCallbackData, shardOf } = await import('../../functions/campaigns/model.js');
 const { ledgerDeps } = await import('../../functions/ledger/index.js');
-const { PENDING_GRACE_SECONDS } = await import('../../functions/jobs/job-store.js');
+const { PENDING_GRACE_SECONDS } = await import('../../functions/jobs/index.js');
 const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
   '../../functions/kernel/provider-versions.js'
 );
@@ -97,8 +98,8 @@ const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
 type Lambda = (event: never, context: Context) => Promise<unknown>;
 const handlers = {
   receiveWhatsApp: await handlerOf('../../functions/webhooks/handlers/receive-whatsapp.js'),
-  processJob: await handlerOf('../../functions/jobs/handlers/process-job.js'),
-  recoverJobs: await handlerOf('../../functions/jobs/handlers/recover-jobs-schedule.js'),
+  processJob: await handlerOf('../../functions/conversations/handlers/process-job.js'),
+  recoverJobs: await handlerOf('../../functions/conversations/handlers/recover-jobs-schedule.js'),
   changeCampaignState: await handlerOf(
     '../../functions/campaigns/handlers/change-campaign-state.js',
   ),
@@ -669,7 +670,7 @@ beforeAll(async () => {
   // Past every window once: reconciliation (600 s), OCI stale rows (900 s), job grace, leases.
   const windows = [
     settings.reconcileWindowSeconds,
-    settings.ociStaleSeconds,
+    ociSettings.staleSeconds,
     PENDING_GRACE_SECONDS,
     settings.leaseSeconds,
   ];

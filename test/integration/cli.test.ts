@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import { linkKey } from '../../functions/conversations/keys.js';
+import { keys } from '../../functions/conversations/index.js';
 import { storeMessage } from '../../functions/conversations/store-message.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
@@ -317,7 +317,7 @@ describe('onceflow conversations audit', () => {
       new PutCommand({
         TableName: tableName('inbound'),
         Item: {
-          ...linkKey(tenant.tenantId, 'lid:777'),
+          ...keys.link(tenant.tenantId, 'lid:777'),
           tenantId: tenant.tenantId,
           alias: 'lid:777',
           e164: '+972501230000',

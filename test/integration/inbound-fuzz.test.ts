@@ -231,7 +231,7 @@ describe('operator routes of conversations, leads and jobs under hostile input',
     conversations: (await import('../../functions/conversations/handlers/list-conversations.js'))
       .handler,
     messages: (await import('../../functions/conversations/handlers/list-messages.js')).handler,
-    jobs: (await import('../../functions/jobs/handlers/list-jobs.js')).handler,
+    jobs: (await import('../../functions/conversations/handlers/list-jobs.js')).handler,
   });
   const id = fc.oneof(
     fc.string({ minLength: 0, maxLength: 300 }),

@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobDeps } from '../../functions/conversations/deps.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { jobDeps } from '../../functions/jobs/deps.js';
-import { runJob } from '../../functions/jobs/run-job.js';
+import { runJob } from '../../functions/jobs/index.js';
 import {
   armOnce,
   clearFailpoints,

@@ -304,7 +304,7 @@ export async function startAiSimulator(): Promise<{ url: string; stop: () => Pro
 // --- reading the store -----------------------------------------------------------------------------
 
 export async function tenantConversations(tenantId: string): Promise<Record<string, unknown>[]> {
-  const { LISTING_SHARDS, tenantListingPk } = await import('../../functions/conversations/keys.js');
+  const { LISTING_SHARDS, keys } = await import('../../functions/conversations/index.js');
   const shards = await Promise.all(
     Array.from({ length: LISTING_SHARDS }, (_, shard) =>
       ddb.send(
@@ -312,7 +312,7 @@ export async function tenantConversations(tenantId: string): Promise<Record<stri
           TableName: tableName('inbound'),
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': tenantListingPk(tenantId, shard) },
+          ExpressionAttributeValues: { ':pk': keys.listing(tenantId, shard) },
         }),
       ),
     ),

@@ -7,11 +7,12 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as listConversations } from '../../functions/conversations/handlers/list-conversations.js';
+import { handler as listJobs } from '../../functions/conversations/handlers/list-jobs.js';
 import { handler as listMessages } from '../../functions/conversations/handlers/list-messages.js';
+import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
+import { toMessageItem } from '../../functions/conversations/items.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { handler as listJobs } from '../../functions/jobs/handlers/list-jobs.js';
-import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
-import { jobsOf } from '../../functions/jobs/job-store.js';
+import { jobsOf } from '../../functions/jobs/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
@@ -64,7 +65,8 @@ async function messagePartition(messageId: string) {
     }),
   );
   const items = out.Items ?? [];
-  return { items, jobs: jobsOf(items.find((i) => i.kind === 'message')) };
+  const message = items.find((i) => i.kind === 'message');
+  return { items, jobs: jobsOf(message ? toMessageItem(message) : undefined) };
 }
 
 async function queueDepth(): Promise<number> {

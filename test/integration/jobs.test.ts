@@ -11,19 +11,18 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { jobDeps, messageJobStore } from '../../functions/conversations/deps.js';
+import { handler as listJobs } from '../../functions/conversations/handlers/list-jobs.js';
+import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
 import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
+import { handler as recoverSchedule } from '../../functions/conversations/handlers/recover-jobs-schedule.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { jobDeps } from '../../functions/jobs/deps.js';
-import { handler as listJobs } from '../../functions/jobs/handlers/list-jobs.js';
-import { handler as processJob } from '../../functions/jobs/handlers/process-job.js';
-import { handler as recoverSchedule } from '../../functions/jobs/handlers/recover-jobs-schedule.js';
 import {
   MAX_JOB_ATTEMPTS,
   MAX_JOB_GENERATIONS,
   PENDING_GRACE_SECONDS,
-  readMessagePartition,
-} from '../../functions/jobs/job-store.js';
-import { runJob } from '../../functions/jobs/run-job.js';
+  runJob,
+} from '../../functions/jobs/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock } from '../../functions/kernel/clock.js';
 import { settings, tableName } from '../../functions/kernel/config.js';
@@ -87,7 +86,7 @@ const pastGrace = () =>
   advanceSystemClock((Math.max(PENDING_GRACE_SECONDS, settings.leaseSeconds) + 1) * 1000);
 
 async function partition(messageId: string) {
-  return readMessagePartition(ddb, tableName('inbound'), messageId);
+  return messageJobStore().readPartition(messageId);
 }
 
 /**

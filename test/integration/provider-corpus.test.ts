@@ -17,8 +17,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markRunning } from '../../functions/campaigns/campaign-store.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
-import { messageIdFor } from '../../functions/conversations/index.js';
-import { messageKey } from '../../functions/jobs/index.js';
+import { keys, messageIdFor } from '../../functions/conversations/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
@@ -165,7 +164,7 @@ async function conversationOfMessage(messageId: string): Promise<string> {
   const out = await ddb.send(
     new GetCommand({
       TableName: tableName('inbound'),
-      Key: messageKey(messageId),
+      Key: keys.message(messageId),
       ConsistentRead: true,
     }),
   );

@@ -48,6 +48,14 @@ describe('import boundaries', () => {
     ['functions/webhooks/probe.ts', "export { sendToRecipient } from '../campaigns/sender.js';"],
     ['functions/jobs/handlers/probe.ts', "export { functions } from '../../../lib/manifest.js';"],
     ['functions/conversations/probe.ts', "export { jobKey } from '../jobs/job-store.js';"],
+    // Jobs import only the kernel: conversations imports jobs, never the other way round.
+    ['functions/jobs/probe.ts', "export { inboundDeps } from '../conversations/index.js';"],
+    ['functions/jobs/probe.ts', "export { keys } from '../conversations/items.js';"],
+    ['functions/jobs/probe.ts', "export { tenantStore } from '../tenants/index.js';"],
+    [
+      'functions/jobs/handlers/probe.ts',
+      "export { matchLead } from '../../conversations/index.js';",
+    ],
   ])('%s: `%s` fails the lint', (path, source) => {
     const result = lint(path, source);
     expect(result.ok).toBe(false);
@@ -69,6 +77,13 @@ describe('import boundaries', () => {
       'functions/campaigns/handlers/probe.ts',
       "export { authenticate } from '../../tenants/index.js';",
     ],
+    ['functions/jobs/probe.ts', "export { claimLease } from '../kernel/lease.js';"],
+    ['functions/jobs/probe.ts', "export { runJob } from './run-job.js';"],
+    [
+      'functions/jobs/handlers/probe.ts',
+      "export { queueConsumer } from '../../kernel/queue-consumer.js';",
+    ],
+    ['functions/conversations/probe.ts', "export { runJob } from '../jobs/index.js';"],
   ])('%s: `%s` passes', (path, source) => {
     const result = lint(path, source);
     expect(result.output).not.toContain('noRestrictedImports');

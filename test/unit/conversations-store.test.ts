@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pageLimit, toConversationView } from '../../functions/conversations/conversation-store.js';
-import { conversationIdFor } from '../../functions/conversations/keys.js';
+import { conversationIdFor } from '../../functions/conversations/items.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { InvalidRequestError } from '../../functions/kernel/errors.js';
 import { providerTime } from '../../functions/webhooks/provider-time.js';

@@ -4,9 +4,9 @@
  * docs/scale.md derives the same figures.
  */
 import { describe, expect, it } from 'vitest';
-import { conversationIdFor, listingPkFor } from '../../functions/conversations/keys.js';
+import { conversationIdFor, keys } from '../../functions/conversations/items.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { sweepShard } from '../../functions/jobs/job-store.js';
+import { keys as jobKeys } from '../../functions/jobs/items.js';
 
 const MESSAGES_PER_SECOND = 10_000;
 const PARTITION_WCU = 1_000;
@@ -21,7 +21,7 @@ function maxShare(keys: readonly string[]): number {
 describe('no hot index key at 10,000 messages/s', () => {
   it('the jobs sweep index: two writes per message (enter, leave), spread so no key exceeds 1,000/s', () => {
     const ids = Array.from({ length: 100_000 }, (_, i) => messageIdFor('t-busy', `wamid:${i}`));
-    const perKey = 2 * MESSAGES_PER_SECOND * maxShare(ids.map(sweepShard));
+    const perKey = 2 * MESSAGES_PER_SECOND * maxShare(ids.map(jobKeys.sweepShardOf));
     expect(perKey).toBeLessThan(PARTITION_WCU);
   });
 
@@ -31,7 +31,7 @@ describe('no hot index key at 10,000 messages/s', () => {
       conversationIdFor(`phone:t-busy:+9725${String(i).padStart(8, '0')}`),
     );
     const perKey =
-      2 * MESSAGES_PER_SECOND * maxShare(conversations.map((c) => listingPkFor('t-busy', c)));
+      2 * MESSAGES_PER_SECOND * maxShare(conversations.map((c) => keys.listingOf('t-busy', c)));
     expect(perKey).toBeLessThan(PARTITION_WCU);
   });
 });

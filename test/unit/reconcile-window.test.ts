@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { reconcileWindowProblem } from '../../functions/kernel/config.js';
+import { reconcileWindowProblem } from '../../functions/campaigns/index.js';
 import { OnceflowStack } from '../../lib/onceflow-stack.js';
 import { tsxCommand } from '../support/local-runtime.js';
 

@@ -7,7 +7,8 @@ import { httpHandler } from '../../kernel/http.js';
 import { parsePageLimit } from '../../kernel/page-limit.js';
 import { authenticate } from '../../tenants/index.js';
 import { listCampaigns, MAX_CAMPAIGNS_PER_PAGE } from '../campaign-listing.js';
-import { campaignStore, messagesPerSecond, settings } from '../deps.js';
+import { campaignStore, messagesPerSecond } from '../deps.js';
+import { campaignSettings } from '../settings.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
@@ -16,7 +17,7 @@ export const handler = httpHandler(async (request) => {
     limit,
     cursor: request.query.cursor,
     configuredRate: await messagesPerSecond(tenantId),
-    providerTimeoutSeconds: settings.providerTimeoutSeconds,
+    providerTimeoutSeconds: campaignSettings.providerTimeoutSeconds,
   });
   return { status: 200, body: page };
 });

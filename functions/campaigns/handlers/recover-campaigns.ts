@@ -3,11 +3,12 @@
  * gone, releases unknown outcomes after the reconciliation window, completes finished campaigns
  * (see `recovery.ts`).
  */
-import { assertSafeReconcileWindow, settings, tableName } from '../../kernel/config.js';
+import { settings, tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
 import { logger } from '../../kernel/telemetry.js';
 import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty, unknownOutcome } from '../deps.js';
 import { recoverCampaigns } from '../recovery.js';
+import { assertSafeReconcileWindow } from '../settings.js';
 
 // Refused at init: recovery must never settle a send whose provider call may still be running.
 assertSafeReconcileWindow();

@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { ddb } from '../../kernel/clients.js';
 import { systemClock } from '../../kernel/clock.js';
-import { assertSafeReconcileWindow, settings, tableName } from '../../kernel/config.js';
+import { settings, tableName } from '../../kernel/config.js';
 import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
 import { platformSecret } from '../../kernel/secrets.js';
 import { createTokenBucket } from '../../kernel/token-bucket.js';
 import { getCampaign } from '../campaign-store.js';
 import { cached, campaignStore, messagesPerSecond } from '../deps.js';
 import { sendToRecipient } from '../sender.js';
+import { assertSafeReconcileWindow, campaignSettings } from '../settings.js';
 import {
   createWhatsAppClient,
   whatsappApiBaseUrl,
@@ -34,7 +35,7 @@ const whatsapp = createWhatsAppClient({
   version: whatsappApiVersion(),
   accessToken: () => platformSecret('whatsappAccessToken'),
   // Every provider call is bounded: the reconcile window is checked against this very value.
-  timeoutMs: settings.providerTimeoutSeconds * 1000,
+  timeoutMs: campaignSettings.providerTimeoutSeconds * 1000,
   // The version calendar is read on the clock seam.
   now: () => systemClock.now(),
 });

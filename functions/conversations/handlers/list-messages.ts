@@ -4,27 +4,21 @@
  * survivor's messages.
  */
 
-import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, pathParam } from '../../kernel/http.js';
 import { authenticate } from '../../tenants/index.js';
-import { pageLimit } from '../conversation-store.js';
+import { messagesOf, pageLimit } from '../conversation-store.js';
 import { conversationsDeps } from '../deps.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
-  const { store } = conversationsDeps();
-  let conversationId = pathParam(request, 'conversationId');
-  for (let hop = 0; ; hop++) {
-    const conversation = await store.getConversation(conversationId);
-    if (!conversation || conversation.tenantId !== tenantId || hop > 3) {
-      throw new NotFoundError('No such conversation.');
-    }
-    if (conversation.mergedInto === undefined) break;
-    conversationId = conversation.mergedInto;
-  }
-  const page = await store.listMessages(conversationId, {
-    ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
-    limit: pageLimit(request.query.limit),
-  });
+  const page = await messagesOf(
+    conversationsDeps().store,
+    tenantId,
+    pathParam(request, 'conversationId'),
+    {
+      ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
+      limit: pageLimit(request.query.limit),
+    },
+  );
   return { status: 200, body: page };
 });

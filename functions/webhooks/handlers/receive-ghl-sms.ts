@@ -1,7 +1,7 @@
 /** Trigger: HTTP API `POST /webhooks/ghl/sms` (a GoHighLevel workflow webhook; tenant webhook token). */
 
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
-import { ghlDedupeWindowSeconds, inboundDeps } from '../deps.js';
+import { ghlSmsDeps } from '../deps.js';
 import { ghlSmsSchema, receiveGhlSms } from '../ghl-sms.js';
 import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 
@@ -9,9 +9,8 @@ export const handler = httpHandler(async (request) => {
   requireWebhookToken(request, 'ghl_location');
   const payload = parseJsonBody(request, ghlSmsSchema);
   const tenant = await authenticateWebhook(request, 'ghl_location', payload.location.id);
-  const result = await receiveGhlSms(inboundDeps(), tenant, payload, {
-    dedupeWindowSeconds: ghlDedupeWindowSeconds(),
-  });
+  const deps = ghlSmsDeps();
+  const result = await receiveGhlSms(deps.inbound, tenant, payload, deps.options);
   return {
     status: 200,
     body: {

@@ -5,16 +5,18 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { writeAtomically } from '../../../functions/kernel/atomic.js';
+import { conditionCheckWrite, writeAtomically } from '../../../functions/kernel/atomic.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
 import {
   conditionalUpdate,
+  conditionalUpdateWith,
   conditionalUpdateWrite,
 } from '../../../functions/kernel/conditional-update.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { claimLease } from '../../../functions/kernel/lease.js';
-import { queryAll } from '../../../functions/kernel/paginate.js';
+import { queryAll, queryCount, queryPageFrom } from '../../../functions/kernel/paginate.js';
+import { putOnceWrite } from '../../../functions/kernel/put-once.js';
 import { raceTrials } from '../../support/race.js';
 
 const table = () => tableName('inbound');
@@ -112,6 +114,70 @@ describe('conditionalUpdate', () => {
   });
 });
 
+describe('conditionalUpdateWith', () => {
+  it('alone, it is the plain conditional update: the item back, or the label of its failed guard', async () => {
+    const k = key();
+    await ddb.send(new PutCommand({ TableName: table(), Item: { ...k, status: 'a' } }));
+    const move = { label: 'state', table: table(), key: k, set: { status: 'b' } };
+    expect(await conditionalUpdateWith(ddb, { ...move, conditions: [statusIs('a')] })).toEqual({
+      applied: true,
+      item: { ...k, status: 'b' },
+    });
+    expect(await conditionalUpdateWith(ddb, { ...move, conditions: [statusIs('a')] })).toEqual({
+      applied: false,
+      failed: 'state',
+      current: { ...k, status: 'b' },
+    });
+  });
+
+  it('with companions, all move together or nothing does, and the failed one is named', async () => {
+    // Prepare: an item, its counter, and a uniqueness key already taken.
+    const [k, counter, unique] = [key(), key(), key()];
+    await ddb.send(new PutCommand({ TableName: table(), Item: { ...k, status: 'a' } }));
+    await ddb.send(new PutCommand({ TableName: table(), Item: { ...unique, owner: 'other' } }));
+    const move = {
+      label: 'state',
+      table: table(),
+      key: k,
+      set: { status: 'b' },
+      conditions: [statusIs('a')],
+    };
+    const count = conditionalUpdateWrite('counter', {
+      table: table(),
+      key: counter,
+      add: { n: 1 },
+    });
+    // Act
+    const refused = await conditionalUpdateWith(ddb, {
+      ...move,
+      with: [count, putOnceWrite('unique', { table: table(), item: { ...unique, owner: 'me' } })],
+    });
+    const moved = await conditionalUpdateWith(ddb, {
+      ...move,
+      with: [
+        count,
+        conditionCheckWrite('owner', {
+          table: table(),
+          key: unique,
+          conditions: [
+            { expression: '#o = :o', names: { '#o': 'owner' }, values: { ':o': 'other' } },
+          ],
+        }),
+      ],
+    });
+    // Assess
+    expect(refused).toEqual({
+      applied: false,
+      failed: 'unique',
+      current: { ...unique, owner: 'other' },
+    });
+    expect(moved).toEqual({ applied: true });
+    expect(await read(k)).toEqual({ ...k, status: 'b' });
+    expect((await read(counter))?.n).toBe(1);
+    expect(await read(unique)).toEqual({ ...unique, owner: 'other' });
+  });
+});
+
 describe('writeAtomically', () => {
   it('reports every write whose condition failed, not only the first', async () => {
     const [a, b, c] = [key(), key(), key()];
@@ -155,5 +221,30 @@ describe('queryAll', () => {
     expect(all.map((item) => item.n)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     const some = await queryAll(ddb, input, { pageSize: 2, maxItems: 3 });
     expect(some.map((item) => item.n)).toEqual([0, 1, 2]);
+  });
+
+  it('queryCount counts what the filter keeps over every page; queryPageFrom continues from a kept key', async () => {
+    const pk = `TEST#${randomUUID()}`;
+    for (let i = 0; i < 7; i++) {
+      await ddb.send(new PutCommand({ TableName: table(), Item: { pk, sk: `I#${i}`, n: i } }));
+    }
+    const input = {
+      TableName: table(),
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+    };
+    const evens = { ...input, FilterExpression: 'n IN (:a, :b, :c, :d)', Limit: 2 };
+    expect(
+      await queryCount(ddb, {
+        ...evens,
+        ExpressionAttributeValues: { ':pk': pk, ':a': 0, ':b': 2, ':c': 4, ':d': 6 },
+      }),
+    ).toBe(4);
+    const first = await queryPageFrom(ddb, { ...input, Limit: 3 }, undefined);
+    expect(first.items.map((item) => item.n)).toEqual([0, 1, 2]);
+    expect(first.lastKey).toEqual({ pk, sk: 'I#2' });
+    const next = await queryPageFrom(ddb, { ...input, Limit: 10 }, first.lastKey);
+    expect(next.items.map((item) => item.n)).toEqual([3, 4, 5, 6]);
+    expect(next.lastKey).toBeUndefined();
   });
 });

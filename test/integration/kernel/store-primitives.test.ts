@@ -314,7 +314,7 @@ describe('leases', () => {
             increment: 'attempts',
             set: { status: 'sending' },
             also: {
-              condition: '#st = :pending',
+              expression: '#st = :pending',
               names: { '#st': 'status' },
               values: { ':pending': 'pending' },
             },
@@ -373,7 +373,7 @@ describe('leases', () => {
         set: { status: 'failed' },
         remove: ['sweepAt'],
         also: {
-          condition: '#st = :sending',
+          expression: '#st = :sending',
           names: { '#st': 'status' },
           values: { ':sending': 'sending' },
         },

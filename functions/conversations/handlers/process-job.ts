@@ -1,9 +1,8 @@
 /** Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs. */
 import * as z from 'zod';
+import { JOB_TYPES, runJob } from '../../jobs/index.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
 import { jobDeps } from '../deps.js';
-import { JOB_TYPES } from '../job-store.js';
-import { runJob } from '../run-job.js';
 
 const ringSchema = z.object({
   tenantId: z.string().min(1).max(128),

@@ -1,9 +1,9 @@
 /** Trigger: EventBridge Scheduler, every minute: re-rings lost and stale post-processing jobs. */
+import { recoverJobs } from '../../jobs/index.js';
 import { tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
 import { logger } from '../../kernel/telemetry.js';
 import { recoveryDeps } from '../deps.js';
-import { recoverJobs } from '../recover-jobs.js';
 
 export const handler = scheduledHandler(
   'recoverJobs',

@@ -1,0 +1,364 @@
+/**
+ * The conversations context's items in the `inbound` table: the one `keys` object (the only place
+ * a key string of this context is built or parsed), the item types, builders of the stored items
+ * and parsers from raw items. Nothing above the adapters sees a raw item.
+ *
+ * - `CKEY#<conversationKey> / CKEY` → `conversationId`: the uniqueness item of a conversation key
+ *   (`lead:{tenant}:{leadId}`, `phone:{tenant}:{e164}`, `alias:{tenant}:{lid|bsuid|pn}`).
+ * - `CONV#<conversationId> / CONV`: the conversation (counters, display fields, `mergedInto` once
+ *   merged). Listed per tenant by recency on `gsi1` under one of `LISTING_SHARDS` keys
+ *   (`TCONV#<tenant>#<shard>`, sort key `<lastMessageAt>#<conversationId>`), so no tenant's listing
+ *   is one hot partition.
+ * - `CONV#<conversationId> / M#<messageId>`: the membership of a message in a conversation, written
+ *   in the same transaction as the message. A merge finds the messages to move by a strongly
+ *   consistent query of these (never through the eventually consistent `gsi1`).
+ * - `MSG#<messageId> / MSG`: the message, with its post-processing jobs (the jobs context keeps the
+ *   `jobs` map and the sweep keys; it gets this key from here). Listed per conversation on `gsi1`
+ *   (`CMSG#<conversationId>`, sort key `<createdAt>#<messageId>`). Before it is filed it is only a
+ *   claim (no `conversationId`).
+ * - `LINK#<tenant>#<alias> / LINK` → `e164`: an alias seen beside a phone.
+ * - `LEAD#<tenant>#<leadId> / LEAD` and `LEADPHONE#<tenant>#<e164> / LEADPHONE` → `leadId`.
+ *
+ * Aliases (`lid:<digits>`, `bsuid:<id>`, `pn:<digits>`) and conversation keys are spelled here too.
+ */
+import { type JobHostItems, type JobsAttributes, type JobsMap, parseJobs } from '../jobs/index.js';
+import type { Item } from '../kernel/put-once.js';
+import { sha256Hex } from '../kernel/secrets.js';
+
+/** A table key (a type, not an interface, so it is an `Item` where the kernel takes one). */
+export type Key = { readonly pk: string; readonly sk: string };
+
+/**
+ * Shards of a tenant's conversation listing. Every message rewrites its conversation's listing
+ * sort key; with one key per tenant a tenant above ~1,000 messages/s would throttle that index
+ * partition (docs/scale.md has the arithmetic).
+ */
+export const LISTING_SHARDS = 32;
+
+const CKEY_PREFIX = 'CKEY#';
+const MEMBER_PREFIX = 'M#';
+
+export function listingShard(conversationId: string): number {
+  return Number.parseInt(sha256Hex(conversationId).slice(0, 4), 16) % LISTING_SHARDS;
+}
+
+export const keys = {
+  /** The uniqueness item of a conversation key. */
+  conversationKey: (key: string): Key => ({ pk: `${CKEY_PREFIX}${key}`, sk: 'CKEY' }),
+  conversation: (conversationId: string): Key => ({ pk: `CONV#${conversationId}`, sk: 'CONV' }),
+  member: (conversationId: string, messageId: string): Key => ({
+    pk: `CONV#${conversationId}`,
+    sk: `${MEMBER_PREFIX}${messageId}`,
+  }),
+  /** The membership items of a conversation: its partition, and their sort key prefix. */
+  members: (conversationId: string) => ({
+    pk: keys.conversation(conversationId).pk,
+    skPrefix: MEMBER_PREFIX,
+  }),
+  message: (messageId: string): Key => ({ pk: `MSG#${messageId}`, sk: 'MSG' }),
+  link: (tenantId: string, alias: string): Key => ({ pk: `LINK#${tenantId}#${alias}`, sk: 'LINK' }),
+  lead: (tenantId: string, leadId: string): Key => ({
+    pk: `LEAD#${tenantId}#${leadId}`,
+    sk: 'LEAD',
+  }),
+  leadPhone: (tenantId: string, e164: string): Key => ({
+    pk: `LEADPHONE#${tenantId}#${e164}`,
+    sk: 'LEADPHONE',
+  }),
+  /** `gsi1`: one shard of a tenant's conversations by recency. */
+  listing: (tenantId: string, shard: number) => `TCONV#${tenantId}#${shard}`,
+  listingOf: (tenantId: string, conversationId: string) =>
+    keys.listing(tenantId, listingShard(conversationId)),
+  /** `gsi1` sort key of the listing: unique per tenant, ordered by the last message. */
+  listingSort: (lastMessageAt: string, conversationId: string) =>
+    `${lastMessageAt}#${conversationId}`,
+  /** `gsi1`: a conversation's messages, oldest first. */
+  conversationMessages: (conversationId: string) => `CMSG#${conversationId}`,
+  messageSort: (createdAt: string, messageId: string) => `${createdAt}#${messageId}`,
+};
+
+/** The conversation key a `CKEY` item's partition key stands for. */
+function keyOfKeyItem(pk: string): string {
+  return pk.startsWith(CKEY_PREFIX) ? pk.slice(CKEY_PREFIX.length) : pk;
+}
+
+// --- conversation keys and aliases ---------------------------------------------------------------
+
+/** The aliases a person can be known by when the payload hides the phone. */
+export const aliases = {
+  lid: (digits: string) => `lid:${digits}`,
+  bsuid: (id: string) => `bsuid:${id}`,
+  /** A phone id's raw digits (the same digits, parsed or not). */
+  rawPhone: (digits: string) => `pn:${digits.replace(/^\+/, '')}`,
+};
+
+/**
+ * The conversation key: `lead:{tenant}:{leadId}` for a known lead, else `phone:{tenant}:{e164}`.
+ * A person seen only under an unlinked alias gets `alias:{tenant}:{alias}` (an extension of the
+ * contract) until a payload links the alias to a phone.
+ */
+export function conversationKey(
+  tenantId: string,
+  target: { readonly leadId?: string; readonly e164?: string; readonly alias?: string },
+): string {
+  if (target.leadId) return `lead:${tenantId}:${target.leadId}`;
+  if (target.e164) return `phone:${tenantId}:${target.e164}`;
+  if (target.alias) return `alias:${tenantId}:${target.alias}`;
+  throw new Error('a conversation key needs a lead, a phone or an alias');
+}
+
+/** What a conversation key names: its kind and the rest (`lead:t:l` → `lead`, `l`). */
+export function parseConversationKey(key: string): { kind: string; tenantId: string; id: string } {
+  const [kind = '', tenantId = '', ...rest] = key.split(':');
+  return { kind, tenantId, id: rest.join(':') };
+}
+
+/** Deterministic: the same key always names the same conversation id. */
+export function conversationIdFor(key: string): string {
+  return `c_${sha256Hex(key).slice(0, 32)}`;
+}
+
+// --- item types and parsers ----------------------------------------------------------------------
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string') : [];
+/** The fields of `optional` that are set (so a parsed item carries no `undefined` values). */
+const present = <T extends Record<string, unknown>>(optional: T): Partial<T> =>
+  Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** A `CONV#<id> / CONV` item. */
+export interface ConversationItem {
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly tenantId?: string;
+  readonly e164?: string;
+  readonly profileName?: string;
+  readonly leadId?: string;
+  readonly leadName?: string;
+  readonly lastMessageAt?: string;
+  readonly messageCount: number;
+  /** Set once the conversation was folded into another (its survivor, or the next hop to it). */
+  readonly mergedInto?: string;
+  /** Its `gsi1` sort key while it is listed (absent once merged). */
+  readonly listingSort?: string;
+}
+
+/** Parses a stored conversation item (from the table or the `gsi1` projection). */
+export function toConversationItem(item: Item): ConversationItem {
+  return {
+    conversationId: String(item.conversationId),
+    conversationKey: String(item.conversationKey),
+    messageCount: typeof item.messageCount === 'number' ? item.messageCount : 0,
+    ...present({
+      tenantId: str(item.tenantId),
+      e164: str(item.e164),
+      profileName: str(item.profileName),
+      leadId: str(item.leadId),
+      leadName: str(item.leadName),
+      lastMessageAt: str(item.lastMessageAt),
+      mergedInto: str(item.mergedInto),
+      listingSort: str(item.gsi1sk),
+    }),
+  };
+}
+
+/** A `CKEY` item: where a conversation key's messages go. */
+export interface KeyItem {
+  readonly key: string;
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly leadId?: string;
+}
+
+export function toKeyItem(item: Item): KeyItem | undefined {
+  if (typeof item.conversationId !== 'string' || typeof item.pk !== 'string') return undefined;
+  const key = keyOfKeyItem(item.pk);
+  return {
+    key,
+    conversationId: item.conversationId,
+    conversationKey: typeof item.conversationKey === 'string' ? item.conversationKey : key,
+    ...(typeof item.leadId === 'string' ? { leadId: item.leadId } : {}),
+  };
+}
+
+export const isKeyItem = (item: Item) => item.sk === 'CKEY';
+
+/** The stored `CKEY` item. */
+export function keyItem(tenantId: string, key: string, to: Omit<KeyItem, 'key'>): Item {
+  return {
+    ...keys.conversationKey(key),
+    tenantId,
+    conversationId: to.conversationId,
+    conversationKey: to.conversationKey,
+    ...(to.leadId ? { leadId: to.leadId } : {}),
+  };
+}
+
+/** A `LINK` item: an alias seen beside a phone. */
+export interface LinkItem {
+  readonly alias: string;
+  readonly e164: string;
+}
+
+export function toLinkItem(item: Item): LinkItem | undefined {
+  if (item.sk !== 'LINK' || typeof item.e164 !== 'string' || typeof item.alias !== 'string')
+    return undefined;
+  return { alias: item.alias, e164: item.e164 };
+}
+
+export function linkItem(tenantId: string, link: LinkItem): Item {
+  return { ...keys.link(tenantId, link.alias), tenantId, alias: link.alias, e164: link.e164 };
+}
+
+/** A message's membership in a conversation. */
+export interface MemberItem {
+  readonly tenantId: string;
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly createdAt: string;
+}
+
+export function toMemberItem(item: Item): MemberItem {
+  return {
+    tenantId: String(item.tenantId),
+    messageId: String(item.messageId),
+    conversationId: String(item.conversationId),
+    createdAt: String(item.createdAt),
+  };
+}
+
+export function memberItem(member: MemberItem): Item {
+  return { ...keys.member(member.conversationId, member.messageId), ...member };
+}
+
+/** The message as filed (the claim's fields, then everything the filing put writes). */
+export interface FiledMessage {
+  readonly tenantId: string;
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly direction: 'in' | 'out';
+  readonly channel: 'whatsapp' | 'sms';
+  readonly body: string;
+  readonly providerMessageId?: string;
+  readonly dedupeKey: string;
+  readonly createdAt: string;
+  readonly receivedAt: string;
+  readonly e164?: string;
+  readonly aliases: readonly string[];
+  readonly profileName?: string;
+  readonly groupId?: string;
+}
+
+/**
+ * A `MSG#<id> / MSG` item: a claim (no `conversationId` yet: a delivery that has not filed it) or
+ * a filed message, with the jobs the jobs context keeps in it. Stored items of older releases may
+ * lack fields: those read as absent.
+ */
+export interface MessageItem extends Partial<Omit<FiledMessage, 'tenantId' | 'messageId'>> {
+  readonly tenantId: string;
+  readonly messageId: string;
+  readonly aliases: readonly string[];
+  readonly jobs: JobsMap;
+  readonly sweepAt?: string;
+  readonly claimedAt?: string;
+  /** A claim's expiry (epoch seconds, the table's TTL); the filing put drops it. */
+  readonly expiresAt?: number;
+}
+
+/** A message item from its stored item, or undefined when the item is not one. */
+export function toMessageItem(item: Item): MessageItem | undefined {
+  if (item.kind !== 'message' || typeof item.messageId !== 'string') return undefined;
+  const direction: FiledMessage['direction'] | undefined =
+    item.direction === 'out' ? 'out' : item.direction === 'in' ? 'in' : undefined;
+  const channel: FiledMessage['channel'] | undefined =
+    item.channel === 'sms' ? 'sms' : item.channel === 'whatsapp' ? 'whatsapp' : undefined;
+  return {
+    tenantId: String(item.tenantId),
+    messageId: item.messageId,
+    aliases: strings(item.aliases),
+    jobs: parseJobs(item.jobs),
+    ...present({
+      conversationId: str(item.conversationId),
+      direction,
+      channel,
+      body: str(item.body),
+      providerMessageId: str(item.providerMessageId),
+      dedupeKey: str(item.dedupeKey),
+      createdAt: str(item.createdAt),
+      receivedAt: str(item.receivedAt),
+      e164: str(item.e164),
+      profileName: str(item.profileName),
+      groupId: str(item.groupId),
+      sweepAt: str(item.sweepAt),
+      claimedAt: str(item.claimedAt),
+      expiresAt: typeof item.expiresAt === 'number' ? item.expiresAt : undefined,
+    }),
+  };
+}
+
+/**
+ * A message as the `gsi1` listing projects it (the manifest's `INBOUND_GSI1` copies only what the
+ * listing shows: no `kind`, no jobs).
+ */
+export interface ListedMessage {
+  readonly messageId: string;
+  readonly direction: FiledMessage['direction'];
+  readonly channel: FiledMessage['channel'];
+  readonly body: string;
+  readonly providerMessageId?: string;
+  readonly createdAt: string;
+}
+
+export function toListedMessage(item: Item): ListedMessage {
+  return {
+    messageId: String(item.messageId),
+    direction: item.direction === 'out' ? 'out' : 'in',
+    channel: item.channel === 'sms' ? 'sms' : 'whatsapp',
+    body: str(item.body) ?? '',
+    ...present({ providerMessageId: str(item.providerMessageId) }),
+    createdAt: String(item.createdAt),
+  };
+}
+
+/** A message's claim: a small item (no body, no index keys, no jobs) that only says it was seen. */
+export function claimItem(
+  claim: Pick<FiledMessage, 'tenantId' | 'messageId'> & {
+    readonly claimedAt: string;
+    /** The table's TTL attribute (epoch seconds). */
+    readonly expiresAt: number;
+  },
+): Item {
+  return { ...keys.message(claim.messageId), kind: 'message', ...claim };
+}
+
+/** The filed message item: the message, its jobs, and its place in its conversation's listing. */
+export function filedMessageItem(message: FiledMessage, jobs: JobsAttributes): Item {
+  const { aliases: names, ...fields } = message;
+  return {
+    ...keys.message(message.messageId),
+    kind: 'message',
+    ...present(fields),
+    ...(names.length > 0 ? { aliases: [...names] } : {}),
+    ...jobs,
+    gsi1pk: keys.conversationMessages(message.conversationId),
+    gsi1sk: keys.messageSort(message.createdAt, message.messageId),
+  };
+}
+
+/** Where the jobs of a message live, and how its item reads: what the jobs context is handed. */
+export const messageHost: JobHostItems<MessageItem> = {
+  key: keys.message,
+  parse: toMessageItem,
+};
+
+/** A lead's phone index item. */
+export interface LeadPhoneItem {
+  readonly tenantId: string;
+  readonly leadId: string;
+  readonly e164: string;
+}
+
+export function leadPhoneItem(item: LeadPhoneItem): Item {
+  return { ...keys.leadPhone(item.tenantId, item.e164), ...item };
+}

@@ -1,0 +1,68 @@
+/**
+ * The webhooks context's keys: the only place a provider message's dedupe key, or a key of this
+ * context's items, is built or parsed. The live webhooks and anything that files the same messages
+ * another way (the legacy import, `inspect webhook`) take them from here (through `index.ts`), so a
+ * message imported and then redelivered live is one message.
+ *
+ * Dedupe keys (a message's provider identity; conversations derive the message id from it):
+ * - WhatsApp Cloud API: `wamid:<messages[].id>`;
+ * - WhatsApp Web (Baileys via Evolution API): `wa_web:<key.id>`;
+ * - GoHighLevel SMS: `ghl_sms:id:<id>` when the workflow sends a provider message id, else
+ *   `ghl_sms:<sha256>` over the payload's stable fields (`ghl-dedupe-key.ts`); a key trusted only
+ *   for a window is that key with the window's start: `<key>:w<epoch ms>`.
+ *
+ * Items in the `inbound` table:
+ * - `GHLWINDOW#<key> / GHLWINDOW` → `dedupeKey`, `expiresAt` (epoch seconds, also the table's TTL):
+ *   the window claim of a GHL key that is only trusted for a window (`ghl-sms.ts`).
+ */
+import type { Item } from '../kernel/put-once.js';
+
+/** A table key. */
+export type Key = { readonly pk: string; readonly sk: string };
+
+/**
+ * The dedupe key of each provider's messages, as its live webhook builds it: the one place a
+ * message's provider identity is spelled (the legacy import and `inspect webhook` use these too).
+ */
+export const messageKeys = {
+  /** WhatsApp Cloud API: the message's `wamid` (the id always starts `wamid.`). */
+  cloud: (wamid: string) => `wamid:${wamid}`,
+  /** WhatsApp Web gateway: the message's `key.id`. */
+  web: (keyId: string) => `wa_web:${keyId}`,
+  /** GoHighLevel SMS whose workflow sends a provider message id. */
+  ghl: (providerMessageId: string) => `ghl_sms:id:${providerMessageId}`,
+} as const;
+
+export type MessageProvider = keyof typeof messageKeys;
+export const MESSAGE_PROVIDERS = Object.keys(messageKeys) as MessageProvider[];
+
+/** GoHighLevel keys no other source can rebuild (`ghl-dedupe-key.ts`, `ghl-sms.ts`). */
+export const ghlKeys = {
+  /** An SMS without a provider id: a digest of the payload's stable fields. */
+  digest: (sha256: string) => `ghl_sms:${sha256}`,
+  /** A key trusted only for the window that started at `startedAtMs`. */
+  windowed: (key: string, startedAtMs: number) => `${key}:w${startedAtMs}`,
+};
+
+export const keys = {
+  ghlWindow: (dedupeKey: string): Key => ({ pk: `GHLWINDOW#${dedupeKey}`, sk: 'GHLWINDOW' }),
+};
+
+/** The claim item of a GHL dedupe window. */
+export interface GhlWindowClaim {
+  readonly tenantId: string;
+  /** The windowed key the messages of this window are stored under. */
+  readonly dedupeKey: string;
+  /** Epoch seconds; also the table's TTL attribute, so expired claims are deleted. */
+  readonly expiresAt: number;
+}
+
+/** The claim's attributes (its key is `keys.ghlWindow`). */
+export function ghlWindowClaimItem(claim: GhlWindowClaim): Item {
+  return { ...claim };
+}
+
+export function toGhlWindowClaim(item: Item): GhlWindowClaim | undefined {
+  if (typeof item.dedupeKey !== 'string' || typeof item.expiresAt !== 'number') return undefined;
+  return { tenantId: String(item.tenantId), dedupeKey: item.dedupeKey, expiresAt: item.expiresAt };
+}
