@@ -7,20 +7,24 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const BIOME = 'node_modules/.bin/biome';
 
 function lint(path: string, source: string): { ok: boolean; output: string } {
-  const probe = join(dirname(path), `boundary-probe-${randomUUID().slice(0, 8)}.ts`);
+  // A rule may cover a folder no file lives in yet (jobs have no handlers of their own: a clean
+  // clone has no functions/jobs/handlers/), so the probe makes the folder and removes what it made.
+  const folder = dirname(path);
+  const made = existsSync(folder) ? undefined : mkdirSync(folder, { recursive: true });
+  const probe = join(folder, `boundary-probe-${randomUUID().slice(0, 8)}.ts`);
   writeFileSync(probe, `${source}\n`);
   try {
     const run = spawnSync(BIOME, ['lint', probe], { encoding: 'utf8' });
     return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
   } finally {
-    rmSync(probe, { force: true });
+    rmSync(made ?? probe, { recursive: true, force: true });
   }
 }
 
