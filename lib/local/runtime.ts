@@ -341,7 +341,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const dynamodb: DynamoDbLocal = await dynamodbStarting;
     await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
-    await freeScheduleLeases();
+    await freeScheduleLeases(dynamodb.endpoint, functionSpecs);
 
     const pollers: QueuePoller[] = functions.flatMap((f) =>
       f.queue
@@ -430,16 +430,26 @@ export function checkSettings(now = systemClock.now()): string[] {
  * otherwise hold its schedules' leases (`functions/kernel/schedule.ts`) until they expire, and
  * recovery would wait that long. Each lease lives in one of its function's writable tables.
  */
-async function freeScheduleLeases(): Promise<void> {
-  // Imported now, like the handlers: the kernel's clients read the environment applied above.
-  const { ddb } = await import('../../functions/kernel/clients.js');
+async function freeScheduleLeases(
+  dynamodbEndpoint: string,
+  specs: Readonly<Record<string, FunctionSpec>>,
+): Promise<void> {
+  // A client of this start's DynamoDB Local: the kernel's shared one was made with the endpoint of
+  // whichever runtime first imported it in this process (a test may start several in turn).
+  const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+  const { localDynamoDbClient } = await import('./provision.js');
   const { freeScheduleLease } = await import('../../functions/kernel/schedule.js');
-  for (const [name, spec] of Object.entries(manifestFunctions)) {
-    if (spec.trigger.kind !== 'schedule') continue;
-    for (const [table, access] of Object.entries(spec.tables)) {
-      if (access !== 'readWrite') continue;
-      await freeScheduleLease(ddb, physicalTableName(table as TableName), name);
+  const client = DynamoDBDocumentClient.from(localDynamoDbClient(dynamodbEndpoint));
+  try {
+    for (const [name, spec] of Object.entries(specs)) {
+      if (spec.trigger.kind !== 'schedule') continue;
+      for (const [table, access] of Object.entries(spec.tables)) {
+        if (access !== 'readWrite') continue;
+        await freeScheduleLease(client, physicalTableName(table as TableName), name);
+      }
     }
+  } finally {
+    client.destroy();
   }
 }
 
