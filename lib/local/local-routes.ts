@@ -43,6 +43,11 @@ export interface LocalRoutesOptions {
   /** Resolves once every handler module was imported, so all failpoints are declared. */
   readonly handlersLoaded: () => Promise<void>;
   readonly queueStats: () => Promise<unknown[]>;
+  /**
+   * Called after the clock moved ahead: the queue pollers shorten what is left of their held
+   * messages' visibility timeouts by as much (the emulator keeps real time).
+   */
+  readonly clockAdvanced?: (seconds: number) => Promise<void>;
   /** False until the runtime finished starting (and again while it stops). */
   readonly isReady: () => boolean;
 }
@@ -87,7 +92,7 @@ export function createLocalRoutes(options: LocalRoutesOptions): ExtraRoutes {
           sendJson(res, 200, clockState());
           return true;
         case 'POST /_local/clock/advance':
-          await advanceFromRequest(req, res);
+          await advanceFromRequest(req, res, options);
           return true;
         case 'GET /_local/queues':
           sendJson(res, 200, { queues: await options.queueStats() });
@@ -163,7 +168,11 @@ async function armFromRequest(
   sendJson(res, 200, { failpoints: listFailpoints() });
 }
 
-async function advanceFromRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function advanceFromRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: LocalRoutesOptions,
+): Promise<void> {
   const body = (await readJson(req)) as { seconds?: unknown } | undefined;
   const seconds = body?.seconds;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
@@ -173,5 +182,6 @@ async function advanceFromRequest(req: IncomingMessage, res: ServerResponse): Pr
     return;
   }
   advanceSystemClock(seconds * 1000);
+  await options.clockAdvanced?.(seconds);
   sendJson(res, 200, clockState());
 }

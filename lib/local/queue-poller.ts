@@ -5,8 +5,15 @@
  * unknown item fails the whole batch: nothing is deleted, the emulator makes the messages visible
  * again after the visibility timeout and moves them to the dead-letter queue after
  * `maxReceiveCount` receives.
+ *
+ * The emulator counts visibility timeouts in real time; the runtime's clock seam
+ * (`POST /_local/clock/advance`) does not reach it. So the poller remembers when each message it
+ * left in flight becomes visible again and, when the clock moves ahead, shortens what is left of that
+ * timeout by as much (`ChangeMessageVisibility`): a crashed batch waits out its visibility timeout
+ * on the same clock as every lease and window, as it would on AWS, without a test sleeping for it.
  */
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   type Message,
@@ -35,11 +42,33 @@ export interface QueuePollerOptions {
 export interface QueuePoller {
   /** Stops receiving, waits for batches in progress (their handlers finish), resolves when idle. */
   stop(): Promise<void>;
+  /** The clock moved `seconds` ahead: messages left in flight become visible that much sooner. */
+  clockAdvanced(seconds: number): Promise<void>;
 }
 
 export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   const abort = new AbortController();
   let lastError = '';
+  /** Messages left in flight (not deleted): receipt handle → when they are visible again (ms). */
+  const held = new Map<string, number>();
+  let visibilityTimeoutMs: Promise<number> | undefined;
+  const visibilityTimeout = () => {
+    visibilityTimeoutMs ??= options.sqs
+      .send(
+        new GetQueueAttributesCommand({
+          QueueUrl: options.queueUrl,
+          AttributeNames: ['VisibilityTimeout'],
+        }),
+      )
+      .then((out) => Number(out.Attributes?.VisibilityTimeout ?? 30) * 1000);
+    return visibilityTimeoutMs;
+  };
+  const hold = async (kept: readonly Message[], receivedAt: number) => {
+    if (kept.length === 0) return;
+    const visibleAt = receivedAt + (await visibilityTimeout().catch(() => 30_000));
+    for (const message of kept)
+      if (message.ReceiptHandle) held.set(message.ReceiptHandle, visibleAt);
+  };
   const loops = Array.from({ length: Math.max(1, options.concurrency ?? 2) }, () => pollLoop());
 
   async function pollLoop(): Promise<void> {
@@ -68,11 +97,11 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
         await delay(1000, abort.signal);
         continue;
       }
-      if (messages.length > 0) await processBatch(messages);
+      if (messages.length > 0) await processBatch(messages, Date.now());
     }
   }
 
-  async function processBatch(messages: Message[]): Promise<void> {
+  async function processBatch(messages: Message[], receivedAt: number): Promise<void> {
     const event: SQSEvent = {
       Records: messages.map((message) => toSqsRecord(message, options.queueArn)),
     };
@@ -84,8 +113,13 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
       options.log(
         `[queue] ${options.fn.name}: batch of ${messages.length} failed: ${describeError(error)}`,
       );
+      await hold(messages, receivedAt);
       return;
     }
+    await hold(
+      messages.filter((m) => m.MessageId && failed.has(m.MessageId)),
+      receivedAt,
+    );
     const done = messages.filter((m) => m.MessageId && !failed.has(m.MessageId));
     if (done.length === 0) return;
     try {
@@ -110,6 +144,29 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
     async stop() {
       abort.abort();
       await Promise.all(loops);
+    },
+    async clockAdvanced(seconds) {
+      const now = Date.now();
+      await Promise.all(
+        [...held].map(async ([receiptHandle, visibleAt]) => {
+          held.delete(receiptHandle);
+          const leftMs = visibleAt - now;
+          if (leftMs <= 0) return;
+          const timeout = Math.max(0, Math.ceil(leftMs / 1000 - seconds));
+          try {
+            await options.sqs.send(
+              new ChangeMessageVisibilityCommand({
+                QueueUrl: options.queueUrl,
+                ReceiptHandle: receiptHandle,
+                VisibilityTimeout: timeout,
+              }),
+            );
+            if (timeout > 0) held.set(receiptHandle, now + timeout * 1000);
+          } catch {
+            // Received again, deleted, or handed back already: nothing of this receipt is in flight.
+          }
+        }),
+      );
     },
   };
 }

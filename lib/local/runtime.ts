@@ -295,6 +295,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sqs = localSqsClient(urls.sqs);
     stack.push(async () => sqs.destroy());
 
+    // Filled once the queues exist; the clock route reaches them through this.
+    let pollers: QueuePoller[] = [];
     const localQueueStats = () =>
       queueStats(
         sqs,
@@ -323,6 +325,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           handlersLoaded,
           queueStats: localQueueStats,
           isReady: () => ready,
+          clockAdvanced: async (seconds) => {
+            await Promise.all(pollers.map((poller) => poller.clockAdvanced(seconds)));
+          },
         }),
       ),
     });
@@ -343,7 +348,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await provision({ dynamodbEndpoint: dynamodb.endpoint, sqsEndpoint: urls.sqs });
     await freeScheduleLeases(dynamodb.endpoint, functionSpecs);
 
-    const pollers: QueuePoller[] = functions.flatMap((f) =>
+    pollers = functions.flatMap((f) =>
       f.queue
         ? [
             startQueuePoller({

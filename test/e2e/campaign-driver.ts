@@ -231,7 +231,9 @@ export async function queuesIdle(urls: RuntimeUrls): Promise<boolean> {
     visible: number;
     inFlight: number;
   }>;
-  return queues.filter((q) => q.queue === 'sends').every((q) => q.visible === 0);
+  // Visible messages behind in-flight ones are blocked (a FIFO group with a message in flight
+  // delivers nothing else): a crashed batch waits out its visibility timeout, on the clock.
+  return queues.filter((q) => q.queue === 'sends').every((q) => q.visible === 0 || q.inFlight > 0);
 }
 
 export interface DriveReport {

@@ -34,10 +34,10 @@ afterEach(async () => {
 afterAll(() => sqs.destroy());
 
 /** A fresh FIFO queue pair for one test: 1 s visibility so retries come back quickly. */
-async function freshQueue(maxReceiveCount = 5) {
+async function freshQueue(maxReceiveCount = 5, visibilityTimeoutSeconds = 1) {
   const base = `poller-${randomUUID().slice(0, 8)}`;
   const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
-  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 1, maxReceiveCount });
+  await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds, maxReceiveCount });
   return queue;
 }
 
@@ -111,6 +111,29 @@ async function depth(url: string): Promise<{ visible: number; inFlight: number }
 }
 
 describe('local queue poller', () => {
+  it("a crashed batch's visibility timeout runs on the runtime's clock: an advance brings it back", async () => {
+    // Prepare: a 10-minute visibility timeout, and a handler that crashes on the first delivery.
+    const queue = await freshQueue(5, 600);
+    const recorder = recordingHandler((_record, attempt) => (attempt === 1 ? 'throw' : 'ok'));
+    await send(queue.url, 'crash-once', 'group-1');
+    const poller = poll(queue, recorder.handler);
+    await pollUntil(() => recorder.count('crash-once') === 1);
+    await pollUntil(async () => (await depth(queue.url)).inFlight === 1);
+
+    // Act: the clock moves past the visibility timeout; one too short would not do.
+    await poller.clockAdvanced(300);
+    const stillHidden = await depth(queue.url);
+    await poller.clockAdvanced(300);
+
+    // Assess
+    expect(stillHidden).toEqual({ visible: 0, inFlight: 1 });
+    await pollUntil(() => recorder.count('crash-once') === 2);
+    await pollUntil(async () => {
+      const d = await depth(queue.url);
+      return d.visible === 0 && d.inFlight === 0;
+    });
+  });
+
   it('hands the handler a real SQS event', async () => {
     // Prepare
     const queue = await freshQueue();
