@@ -387,6 +387,7 @@ reconcile
     const { repairCampaignCounters } = await import('../functions/campaigns/counter-repair.js');
     type Repair = Awaited<ReturnType<typeof repairCampaignCounters>>;
     const { campaignListPartition } = await import('../functions/campaigns/campaign-listing.js');
+    const { campaignMetaScanFilter } = await import('../functions/campaigns/index.js');
     const { paginateQuery, paginateScan } = await import('@aws-sdk/lib-dynamodb');
     await withTarget(async (target) => {
       const table = target.tables.campaigns;
@@ -411,8 +412,7 @@ reconcile
               { client: target.ddb },
               {
                 TableName: table,
-                FilterExpression: 'sk = :meta AND begins_with(pk, :p)',
-                ExpressionAttributeValues: { ':meta': 'META', ':p': 'CAMPAIGN#' },
+                ...campaignMetaScanFilter,
               },
             );
         for await (const page of pages) {

@@ -9,7 +9,12 @@ export {
   type WhatsAppStatusEvent,
 } from './apply-status.js';
 export type { UnknownOutcomePolicy } from './model.js';
-export { decodeCallbackData, encodeCallbackData, type RecipientStatus } from './model.js';
+export {
+  campaignMetaScanFilter,
+  decodeCallbackData,
+  encodeCallbackData,
+  type RecipientStatus,
+} from './model.js';
 export {
   assertSafeReconcileWindow,
   campaignSettings,

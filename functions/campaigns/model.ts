@@ -100,10 +100,22 @@ export function shardLabel(shard: number): string {
   return String(shard).padStart(2, '0');
 }
 
+const CAMPAIGN_PREFIX = 'CAMPAIGN#';
+const CAMPAIGN_META = 'META';
+
 export const campaignKey = (tenantId: string, campaignId: string) => ({
-  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
-  sk: 'META',
+  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
+  sk: CAMPAIGN_META,
 });
+
+/**
+ * The filter of a scan for every campaign's META item, every tenant's: for the ops CLI and the local
+ * dashboard only (a scan reads the whole table; no request path uses it).
+ */
+export const campaignMetaScanFilter = {
+  FilterExpression: 'sk = :meta AND begins_with(pk, :campaignPrefix)',
+  ExpressionAttributeValues: { ':meta': CAMPAIGN_META, ':campaignPrefix': CAMPAIGN_PREFIX },
+} as const;
 
 export const fanoutKey = (
   tenantId: string,
@@ -111,7 +123,7 @@ export const fanoutKey = (
   generation: number,
   shard: number,
 ) => ({
-  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
+  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
   sk: `FANOUT#${generation}#${shardLabel(shard)}`,
 });
 
@@ -123,7 +135,7 @@ export const pageMarkKey = (
   shard: number,
   seq: number,
 ) => ({
-  pk: `CAMPAIGN#${tenantId}#${campaignId}`,
+  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
   sk: `PAGE#${generation}#${shardLabel(shard)}#${seq}`,
 });
 

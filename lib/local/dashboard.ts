@@ -20,6 +20,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { readTotals } from '../../functions/campaigns/counters.js';
+import { campaignMetaScanFilter } from '../../functions/campaigns/index.js';
 import { systemClock, systemClockOffset } from '../../functions/kernel/clock.js';
 import { DynamoDbTenantStore } from '../../functions/tenants/index.js';
 import { GUARANTEES, type Guarantee, METRICS } from '../metrics-catalogue.js';
@@ -342,8 +343,7 @@ export function createDashboard(options: DashboardOptions) {
       { client: ddb },
       {
         TableName: options.campaignsTable,
-        FilterExpression: 'sk = :meta AND begins_with(pk, :prefix)',
-        ExpressionAttributeValues: { ':meta': 'META', ':prefix': 'CAMPAIGN#' },
+        ...campaignMetaScanFilter,
       },
     );
     for await (const page of pages) {

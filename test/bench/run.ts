@@ -12,10 +12,14 @@ const available = readdirSync(here)
   .map((f) => f.replace(/\.bench\.ts$/, ''));
 
 const argv = process.argv.slice(2);
-// A number right after a `--flag` is that flag's value (`--deliveries 2000`), not a benchmark name.
-const names = argv.filter(
-  (a, i) => !a.startsWith('-') && !(/^\d/.test(a) && /^--[^=]+$/.test(argv[i - 1] ?? '')),
-);
+// The benches' only flag without a value; any other `--flag` takes the next argument as its value
+// (`--deliveries 2000`, `--modes sources,bundles`), which is then no benchmark name.
+const SWITCHES = new Set(['--json']);
+const names = argv.filter((a, i) => {
+  const previous = argv[i - 1] ?? '';
+  const takesValue = /^--[^=]+$/.test(previous) && !SWITCHES.has(previous);
+  return !a.startsWith('-') && !takesValue;
+});
 if (names.length === 0) {
   console.log(`usage: npm run bench -- <${available.join('|')}>`);
   process.exit(available.length === 0 ? 1 : 0);
