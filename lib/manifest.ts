@@ -248,7 +248,7 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
 };
 
-export const functions: Readonly<Record<string, FunctionSpec>> = {
+const declaredFunctions = {
   health: {
     entry: 'functions/health/handlers/get-health.ts',
     description: 'GET /health: 200 only when the store answers a read, else 503',
@@ -694,7 +694,12 @@ export const functions: Readonly<Record<string, FunctionSpec>> = {
     tables: { tenants: 'read', ledger: 'readWrite' },
     timeoutSeconds: 300,
   },
-};
+} satisfies Readonly<Record<string, FunctionSpec>>;
+
+/** Every function the manifest declares, by name: a type, so a lookup by a wrong name fails tsc. */
+export type FunctionName = keyof typeof declaredFunctions;
+
+export const functions: Readonly<Record<FunctionName, FunctionSpec>> = declaredFunctions;
 
 /** FIFO queue physical name suffix is required by SQS. */
 export function queueResourceName(queue: QueueName, prefix = 'onceflow'): string {

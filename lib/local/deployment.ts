@@ -116,7 +116,8 @@ interface TemplateDeployment {
 export async function deployedFunctions(
   options: DeploymentOptions,
 ): Promise<Record<string, DeployedFunction>> {
-  const specs = options.functions ?? (await import('../manifest.js')).functions;
+  const specs: Readonly<Record<string, FunctionSpec>> =
+    options.functions ?? (await import('../manifest.js')).functions;
   const deployment = await cachedDeployment(options, specs);
   const attributes = new Map<string, LocalResource>();
   for (const [logicalId, resource] of Object.entries(deployment.resources)) {
