@@ -27,6 +27,7 @@ import { createSimulatorServer } from '../../lib/local/simulators.js';
 import { envNameForQueue } from '../../lib/manifest.js';
 import { emulatorEndpoints } from '../support/emulators.js';
 import { cloudText, fixture } from '../support/inbound-payloads.js';
+import { fakeLambdaContext } from '../support/lambda-context.js';
 import { testTenantStore } from '../support/tenant-store.js';
 
 export { cloudText, fixture };
@@ -88,20 +89,7 @@ export interface HttpResult {
   readonly json: any;
 }
 
-export const lambdaContext = {
-  functionName: 'test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
-  memoryLimitInMB: '512',
-  awsRequestId: 'req',
-  logGroupName: '/aws/lambda/test',
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} as unknown as Context;
+export const lambdaContext = fakeLambdaContext();
 
 type HttpLambda = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 

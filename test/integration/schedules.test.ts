@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { functions } from '../../lib/manifest.js';
+import { fakeLambdaContext } from '../support/lambda-context.js';
 import { raceTrials } from '../support/race.js';
 
 const { provision } = await import('../../lib/local/provision.js');
@@ -36,11 +37,7 @@ const { scheduleLeaseKey } = await import('../../functions/kernel/schedule.js');
 const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
 const { PROJECT_ROOT } = await import('../../lib/local/runtime.js');
 
-const context = {
-  functionName: 'schedule-race',
-  awsRequestId: 'req',
-  getRemainingTimeInMillis: () => 120_000,
-} as unknown as Context;
+const context = fakeLambdaContext({ functionName: 'schedule-race', remainingMs: 120_000 });
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 

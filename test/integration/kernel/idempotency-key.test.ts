@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../../functions/kernel/errors.js';
 import { errorResponse, type HttpRequest } from '../../../functions/kernel/http.js';
 import { withIdempotencyKey } from '../../../functions/kernel/idempotency-key.js';
+import { fakeLambdaContext } from '../../support/lambda-context.js';
 
 /** Retries until the call stops answering request_in_progress (the record's expiry is in ms). */
 async function pollUntilSettled<T>(call: () => Promise<T>): Promise<T> {
@@ -32,9 +33,7 @@ function request(key: string | undefined, body: unknown): HttpRequest {
     rawBody: JSON.stringify(body),
     sourceIp: '127.0.0.1',
     requestId: randomUUID(),
-    lambdaContext: {
-      getRemainingTimeInMillis: () => 10_000,
-    } as unknown as Context,
+    lambdaContext: fakeLambdaContext({ remainingMs: 10_000 }),
   };
 }
 

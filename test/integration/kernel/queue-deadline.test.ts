@@ -12,7 +12,7 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { sqs } from '../../../functions/kernel/clients.js';
@@ -22,6 +22,7 @@ import { ensureFifoQueue } from '../../../lib/local/provision.js';
 import { toSqsRecord } from '../../../lib/local/queue-poller.js';
 import { fifoQueuePair } from '../../../lib/local/resources.js';
 import { emulatorEndpoints } from '../../support/emulators.js';
+import { fakeLambdaContext } from '../../support/lambda-context.js';
 
 afterEach(() => {
   delete process.env[RECORD_SECONDS_ENV];
@@ -72,11 +73,7 @@ describe('records a consumer has no time for', () => {
         remaining -= 10_000;
       },
     });
-    const context = {
-      functionName: 'deadline',
-      awsRequestId: 'req',
-      getRemainingTimeInMillis: () => remaining,
-    } as unknown as Context;
+    const context = fakeLambdaContext({ functionName: 'deadline', remainingMs: () => remaining });
 
     // Act
     const event: SQSEvent = { Records: received.map((m) => toSqsRecord(m, queue.arn)) };

@@ -2,8 +2,8 @@
  * `logMetrics` on every handler kind: the invocation's metrics leave as one EMF blob flushed by the
  * middleware (dimensioned by the invocation's source), and the first invocation emits `ColdStart`.
  */
-import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fakeLambdaContext } from '../../support/lambda-context.js';
 
 // Lambda sets this in an on-demand environment; Powertools reports a cold start only then. Set
 // before the kernel's telemetry module (and its Metrics instance) is loaded.
@@ -11,11 +11,11 @@ process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
 const { scheduledHandler } = await import('../../../functions/kernel/schedule.js');
 const { countMetric } = await import('../../../functions/kernel/telemetry.js');
 
-const context = {
+const context = fakeLambdaContext({
   functionName: 'test-fn',
   awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
+  remainingMs: 10_000,
+});
 
 function emfLines(spy: { mock: { calls: unknown[][] } }): Array<Record<string, unknown>> {
   return spy.mock.calls

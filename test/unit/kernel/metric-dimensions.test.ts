@@ -5,13 +5,14 @@
  * Powertools never warns that a dimension was added twice: those WARN lines would be one or two
  * log lines per metric, paid for in log ingestion at hundreds of sends a second.
  */
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { queueConsumer } from '../../../functions/kernel/queue-consumer.js';
 import { scheduledHandler } from '../../../functions/kernel/schedule.js';
 import { countMetric, logger, withTelemetrySource } from '../../../functions/kernel/telemetry.js';
 import { datapointsOf, dimensionSet } from '../../support/cloudwatch.js';
+import { fakeLambdaContext } from '../../support/lambda-context.js';
 
 // The unit project silences logs (vitest.config.ts), and the logger returns to its initial level at
 // every warm invocation: this file reads Powertools' warnings, so the level is set before the
@@ -20,11 +21,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 });
 
-const context = {
-  functionName: 'fn',
-  awsRequestId: 'req',
-  getRemainingTimeInMillis: () => 30_000,
-} as unknown as Context;
+const context = fakeLambdaContext({ functionName: 'fn' });
 
 function record(id: string, body: unknown): SQSRecord {
   return {
