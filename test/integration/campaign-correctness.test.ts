@@ -212,7 +212,7 @@ async function receiveFor(campaignId: string, hold = false): Promise<Message[]> 
 
 const ledgerFor = (campaignId: string) => ledgerOf(simUrl, campaignId);
 
-describe('pages (issue 7 item 4)', () => {
+describe('a recipient page counts each contact once, within the campaign cap', () => {
   it('the same invalid phone twice in one page with skipInvalid is one skipped item, counted once', async () => {
     // DynamoDB refuses a transaction that touches one item twice; DynamoDB Local does not.
     const transactions: number[] = [];
@@ -306,7 +306,7 @@ describe('pages (issue 7 item 4)', () => {
   });
 });
 
-describe('totals without snapshots (issue 7 item 8)', () => {
+describe('totals and reconciliation hold without transactional reads', () => {
   it('totals, fan-out, completion and reconciliation work while every TransactGet is cancelled', async () => {
     const contacts = phones(6);
     const id = await newCampaign(contacts);
@@ -359,7 +359,7 @@ describe('totals without snapshots (issue 7 item 8)', () => {
   });
 });
 
-describe('wamids (issue 7 item 9)', () => {
+describe('an accepted send is never lost to a conflicting count', () => {
   it('a wamid whose counted store keeps conflicting is kept on the recipient and counted by recovery', async () => {
     const [phone = ''] = phones(1);
     const id = await newCampaign([phone]);
@@ -406,7 +406,7 @@ describe('wamids (issue 7 item 9)', () => {
   }, 60_000);
 });
 
-describe('unknown outcomes (issue 7 items 12 and 16)', () => {
+describe('an unknown send outcome is held, never sent again blind; late evidence wins', () => {
   async function unknownContact() {
     const [phone = ''] = phones(1);
     const id = await newCampaign([phone]);
@@ -534,7 +534,7 @@ describe('unknown outcomes (issue 7 items 12 and 16)', () => {
   });
 });
 
-describe('pause and resume (issue 7 item 12, issue 8)', () => {
+describe('a paused campaign sends nothing until it is resumed', () => {
   it('a paused campaign leaves the running list, sends nothing, and resume finishes it', async () => {
     const contacts = phones(5);
     const id = await newCampaign(contacts);
@@ -588,7 +588,7 @@ describe('pause and resume (issue 7 item 12, issue 8)', () => {
   }, 60_000);
 });
 
-describe('progress after a restart (issue 7 item 15)', () => {
+describe('every pending contact is attempted after a restart', () => {
   it('every pending contact is attempted after the horizon even while its old doorbells are held in flight', async () => {
     const contacts = phones(12);
     const id = await newCampaign(contacts);
