@@ -112,7 +112,7 @@ program
       file: string,
       options: { execute?: boolean; jobs: 'recent' | 'all' | 'none'; verbose?: boolean },
     ) => {
-      const { parseLegacyLines, planImport, executeImport } = await import(
+      const { parseLegacyLines, planImport, executeImport, attachImportedLeads } = await import(
         '../lib/cli/import-conversations.js'
       );
       await withTarget(async (target) => {
@@ -134,9 +134,6 @@ program
           | undefined;
         if (options.execute) {
           const { storeMessage } = await import('../functions/conversations/index.js');
-          const { attachLead, DynamoDbConversationStore } = await import(
-            '../functions/conversations/conversation-store.js'
-          );
           const deps = {
             ddb: target.ddb,
             sqs: target.sqs,
@@ -153,25 +150,7 @@ program
             bar.tick,
           );
           bar.stop();
-          // Leads named by the legacy system own their person's conversation, as PUT /v1/leads does.
-          for (const row of plan.ordered) {
-            const { leadId, name } = row.conversation;
-            if (!leadId || !row.person.e164) continue;
-            await attachLead(
-              {
-                ddb: target.ddb,
-                clock: systemClock,
-                table: target.tables.inbound,
-                store: new DynamoDbConversationStore(target.ddb, target.tables.inbound),
-              },
-              row.conversation.tenantId,
-              leadId,
-              {
-                ...(name ? { name } : {}),
-                phones: [row.person.e164],
-              },
-            );
-          }
+          await attachImportedLeads(plan, deps);
           result = {
             written: done.written,
             alreadyThere: done.alreadyThere,

@@ -22,6 +22,8 @@
 import * as z from 'zod';
 import {
   advanceLastMessageAt,
+  attachLead,
+  DynamoDbConversationStore,
   type InboundDeps,
   identifyPerson,
   isIdentified,
@@ -368,4 +370,23 @@ export async function executeImport(
     await advanceLastMessageAt(deps, tenantId, conversationId, at);
   }
   return { written, alreadyThere, withJobs, conversations };
+}
+
+/**
+ * Leads named by the legacy system own their person's conversation, as `PUT /v1/leads` makes them:
+ * each lead attached by the same domain call, after the messages are stored.
+ */
+export async function attachImportedLeads(
+  plan: ImportPlan,
+  deps: Pick<InboundDeps, 'ddb' | 'clock' | 'table'>,
+): Promise<void> {
+  const store = new DynamoDbConversationStore(deps.ddb, deps.table);
+  for (const row of plan.ordered) {
+    const { leadId, name } = row.conversation;
+    if (!leadId || !row.person.e164) continue;
+    await attachLead({ ...deps, store }, row.conversation.tenantId, leadId, {
+      ...(name ? { name } : {}),
+      phones: [row.person.e164],
+    });
+  }
 }

@@ -94,6 +94,39 @@ function legacyFile(tenantId: string): string {
 }
 
 describe('onceflow import conversations', () => {
+  it("a lead the legacy system named owns its person's conversation, as PUT /v1/leads makes it", async () => {
+    // Prepare: one legacy conversation whose CRM lead is known.
+    const tenant = await createTenant('IL');
+    const line = {
+      tenantId: tenant.tenantId,
+      legacyId: 'CRM1',
+      leadId: 'crm-7',
+      name: 'Noa',
+      identifiers: ['050-765-4321'],
+      messages: [
+        {
+          providerMessageId: `wamid.${tenant.tenantId}-lead`,
+          direction: 'in',
+          channel: 'whatsapp',
+          body: 'hello',
+          createdAt: '2026-01-01T10:00:00.000Z',
+        },
+      ],
+    };
+    const file = join(mkdtempSync(join(tmpdir(), 'onceflow-import-')), 'inbox.jsonl');
+    writeFileSync(file, `${JSON.stringify(line)}\n`);
+
+    // Act: imported twice
+    const first = await cli('import', 'conversations', file, '--execute');
+    const second = await cli('import', 'conversations', file, '--execute');
+
+    // Assess: one conversation, the lead's, with the lead's name
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const conversations = await tenantConversations(tenant.tenantId);
+    expect(conversations).toHaveLength(1);
+    expect(conversations[0]).toMatchObject({ leadId: 'crm-7', leadName: 'Noa' });
+  });
+
   it('plans persons in a dry run, writes on --execute, and writes nothing the second time', async () => {
     // Prepare
     const tenant = await createTenant('IL');
