@@ -369,43 +369,11 @@ reconcile
     }
     const { repairCampaignCounters } = await import('../functions/campaigns/counter-repair.js');
     type Repair = Awaited<ReturnType<typeof repairCampaignCounters>>;
-    const { campaignListPartition } = await import('../functions/campaigns/campaign-listing.js');
-    const { campaignMetaScanFilter } = await import('../functions/campaigns/index.js');
-    const { paginateQuery, paginateScan } = await import('@aws-sdk/lib-dynamodb');
+    const { campaignsToRecount } = await import('../lib/cli/reconcile-counters.js');
     await withTarget(async (target) => {
       const table = target.tables.campaigns;
-      // Which campaigns: one, a tenant's (its listing partition), or every campaign (a scan of
-      // the campaigns table: an operator's full sweep, not a request path).
-      async function* campaigns(): AsyncGenerator<{ tenantId: string; campaignId: string }> {
-        if (options.tenant && options.campaign) {
-          yield { tenantId: options.tenant, campaignId: options.campaign };
-          return;
-        }
-        const pages = options.tenant
-          ? paginateQuery(
-              { client: target.ddb },
-              {
-                TableName: table,
-                KeyConditionExpression: 'pk = :pk',
-                ExpressionAttributeValues: { ':pk': campaignListPartition(options.tenant) },
-                ConsistentRead: true,
-              },
-            )
-          : paginateScan(
-              { client: target.ddb },
-              {
-                TableName: table,
-                ...campaignMetaScanFilter,
-              },
-            );
-        for await (const page of pages) {
-          for (const item of page.Items ?? []) {
-            yield { tenantId: String(item.tenantId), campaignId: String(item.campaignId) };
-          }
-        }
-      }
       const results: Repair[] = [];
-      for await (const campaign of campaigns()) {
+      for await (const campaign of campaignsToRecount(target.ddb, table, options)) {
         results.push(
           await repairCampaignCounters(
             { ddb: target.ddb, table },

@@ -8,6 +8,7 @@ export {
   movesForward,
   type WhatsAppStatusEvent,
 } from './apply-status.js';
+export { campaignListPartition } from './campaign-listing.js';
 export type { UnknownOutcomePolicy } from './model.js';
 export {
   campaignMetaScanFilter,
