@@ -23,7 +23,13 @@ import { tableName } from '../../functions/kernel/config.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../support/race.js';
 import { testTenantStore } from '../support/tenant-store.js';
-import { createTenant, type HttpResult, invoke, type TestTenant } from './inbound-support.js';
+import {
+  apiCall,
+  createTenant,
+  type HttpResult,
+  invoke,
+  type TestTenant,
+} from './inbound-support.js';
 
 const { handler: listHandler } = await import(
   '../../functions/campaigns/handlers/list-campaigns.js'
@@ -59,13 +65,10 @@ async function create(t: { test: TestTenant; tenant: Tenant }, id: string, recip
 }
 
 function list(apiKey: string, query: Record<string, string> = {}): Promise<HttpResult> {
-  return invoke(listHandler, {
-    method: 'GET',
-    routeKey: 'GET /v1/campaigns',
-    path: '/v1/campaigns',
-    query,
-    headers: { authorization: `Bearer ${apiKey}` },
-  });
+  return invoke(
+    listHandler,
+    apiCall(apiKey, { method: 'GET', routeKey: 'GET /v1/campaigns', path: '/v1/campaigns', query }),
+  );
 }
 
 describe('GET /v1/campaigns', () => {

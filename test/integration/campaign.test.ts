@@ -53,7 +53,7 @@ import {
   TEMPLATE,
   testSenderDeps,
 } from './campaign-support.js';
-import { invoke, type TestTenant } from './inbound-support.js';
+import { apiCall, invoke, type TestTenant } from './inbound-support.js';
 
 let clock: ManualClock;
 let store: CampaignStore;
@@ -95,17 +95,16 @@ function statusWebhook(
 
 /** `POST /v1/campaigns` through the real handler, with the tenant's key. */
 function createCall(body: string, headers: Record<string, string> = {}) {
-  return invoke(createHandler, {
-    method: 'POST',
-    routeKey: 'POST /v1/campaigns',
-    path: '/v1/campaigns',
-    headers: {
-      authorization: `Bearer ${testTenant.apiKey}`,
-      'content-type': 'application/json',
-      ...headers,
-    },
-    body,
-  });
+  return invoke(
+    createHandler,
+    apiCall(testTenant.apiKey, {
+      method: 'POST',
+      routeKey: 'POST /v1/campaigns',
+      path: '/v1/campaigns',
+      headers,
+      body,
+    }),
+  );
 }
 
 describe('campaign API', () => {

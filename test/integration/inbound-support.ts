@@ -72,7 +72,7 @@ export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
 }
 
 export interface HttpCall {
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly routeKey: string;
   readonly path: string;
   readonly headers?: Record<string, string>;
@@ -168,16 +168,23 @@ export function tokenCall(
   };
 }
 
+/**
+ * The one builder of a tenant's API call (a bearer key, JSON when there is a body): a body that is
+ * not a string is sent as its JSON; `headers` add to (or override) the defaults.
+ */
 export function apiCall(
   apiKey: string,
-  call: Omit<HttpCall, 'headers'> & { body?: string },
+  call: Omit<HttpCall, 'body'> & { body?: unknown },
 ): HttpCall {
+  const { body, headers, ...rest } = call;
   return {
-    ...call,
+    ...rest,
     headers: {
       authorization: `Bearer ${apiKey}`,
-      ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
     },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   };
 }
 

@@ -22,7 +22,7 @@ import {
 } from '../../functions/ledger/index.js';
 import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { testTenantStore } from '../support/tenant-store.js';
-import { type HttpResult, invoke } from './inbound-support.js';
+import { apiCall, type HttpResult, invoke } from './inbound-support.js';
 
 export interface LedgerTenant {
   readonly tenantId: string;
@@ -57,18 +57,17 @@ function call(
   body?: unknown,
   query?: Record<string, string>,
 ): Promise<HttpResult> {
-  return invoke(handler as never, {
-    method: method as 'GET',
-    routeKey: `${method} ${route}`,
-    path,
-    pathParameters,
-    headers: {
-      authorization: `Bearer ${apiKey}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(query ? { query } : {}),
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
+  return invoke(
+    handler as never,
+    apiCall(apiKey, {
+      method,
+      routeKey: `${method} ${route}`,
+      path,
+      pathParameters,
+      ...(query ? { query } : {}),
+      body,
+    }),
+  );
 }
 
 export const ledgerApi = (apiKey: string) => ({

@@ -23,7 +23,7 @@ import { listen } from '../../lib/local/http-util.js';
 import { googleAdsSimulator } from '../../lib/local/sim/google-ads.js';
 import { createSimulatorServer } from '../../lib/local/simulators.js';
 import { testTenantStore } from '../support/tenant-store.js';
-import { type HttpResult, invoke, lambdaContext } from './inbound-support.js';
+import { apiCall, type HttpResult, invoke, lambdaContext } from './inbound-support.js';
 
 export interface OciTenant {
   readonly tenantId: string;
@@ -66,16 +66,7 @@ function jsonCall(
   path: string,
   body?: unknown,
 ) {
-  return {
-    method,
-    routeKey,
-    path,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  };
+  return apiCall(token, { method, routeKey, path, body });
 }
 
 /**
