@@ -16,9 +16,7 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientKey } from '../../functions/campaigns/model.js';
 import { ddb } from '../../functions/kernel/clients.js';
-import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
-import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { createHttpAdapter } from '../../lib/local/http-adapter.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
 import { createHandlerLoader } from '../../lib/local/lambda.js';
@@ -26,7 +24,7 @@ import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 import { httpRoutes } from '../../lib/manifest.js';
 import { type CallAnswer, callJson } from '../support/http-client.js';
 import { raceTrials } from '../support/race.js';
-import { testTenantStore } from '../support/tenant-store.js';
+import { testGoogleAds, testPhoneNumberId, testTenant } from '../support/test-tenant.js';
 import { depsAhead } from './ledger-support.js';
 
 let server: Server;
@@ -39,26 +37,11 @@ interface Tenant {
 }
 
 async function newTenant(): Promise<Tenant> {
-  const suffix = randomUUID().slice(0, 8);
-  const tenantId = `idem-${suffix}`;
-  // A Cloud API phone number id: digits.
-  const phoneNumberId = String(randomInt(100_000_000_000, 999_999_999_999));
-  const customerId = String(randomInt(1_000_000_000, 9_999_999_999));
-  await testTenantStore(systemClock).putConfig(
-    tenantId,
-    tenantConfigSchema.parse({
-      name: `Idempotency ${suffix}`,
-      defaultCountry: 'IL',
-      whatsapp: { phoneNumberIds: [phoneNumberId] },
-      googleAds: {
-        customerId,
-        conversionAction: `customers/${customerId}/conversionActions/42`,
-        conversionName: 'Qualified call',
-        uploadMode: 'script',
-      },
-    }),
+  const phoneNumberId = testPhoneNumberId();
+  const { tenantId, apiKey } = await testTenant(
+    { whatsapp: { phoneNumberIds: [phoneNumberId] }, googleAds: testGoogleAds('script') },
+    { idPrefix: 'idem' },
   );
-  const { apiKey } = await testTenantStore(systemClock).issueCredentials(tenantId);
   return { tenantId, apiKey, phoneNumberId };
 }
 

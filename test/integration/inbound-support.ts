@@ -14,10 +14,8 @@ import {
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ddb } from '../../functions/kernel/clients.js';
-import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { signHubBody } from '../../functions/kernel/webhook-signature.js';
-import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
 import { ensureFifoQueue } from '../../lib/local/provision.js';
 import { toSqsRecord } from '../../lib/local/queue-poller.js';
@@ -28,7 +26,7 @@ import { envNameForQueue } from '../../lib/manifest.js';
 import { emulatorEndpoints } from '../support/emulators.js';
 import { cloudText, fixture } from '../support/inbound-payloads.js';
 import { fakeLambdaContext } from '../support/lambda-context.js';
-import { testTenantStore } from '../support/tenant-store.js';
+import { testPhoneNumberId, testTenant } from '../support/test-tenant.js';
 
 export { cloudText, fixture };
 
@@ -45,29 +43,22 @@ export interface TestTenant {
 
 export async function createTenant(defaultCountry = 'IL'): Promise<TestTenant> {
   const suffix = randomUUID().slice(0, 8);
-  const tenantId = `t-${suffix}`;
-  // A Cloud API phone number id: digits.
-  const phoneNumberId = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
+  const phoneNumberId = testPhoneNumberId();
   const locationId = `loc-${suffix}`;
   const instance = `inst-${suffix}`;
-  await testTenantStore(systemClock).putConfig(
-    tenantId,
-    tenantConfigSchema.parse({
-      name: `Tenant ${suffix}`,
-      defaultCountry,
-      whatsapp: { phoneNumberIds: [phoneNumberId] },
-      ghl: { locationIds: [locationId] },
-      whatsappWeb: { instances: [instance] },
-    }),
-  );
-  const credentials = await testTenantStore(systemClock).issueCredentials(tenantId);
+  const tenant = await testTenant({
+    defaultCountry,
+    whatsapp: { phoneNumberIds: [phoneNumberId] },
+    ghl: { locationIds: [locationId] },
+    whatsappWeb: { instances: [instance] },
+  });
   return {
-    tenantId,
+    tenantId: tenant.tenantId,
     phoneNumberId,
     locationId,
     instance,
-    apiKey: credentials.apiKey,
-    webhookToken: credentials.webhookToken,
+    apiKey: tenant.apiKey,
+    webhookToken: tenant.webhookToken,
   };
 }
 

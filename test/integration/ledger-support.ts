@@ -20,8 +20,7 @@ import {
   type LedgerDeps,
   ledgerDeps,
 } from '../../functions/ledger/index.js';
-import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
-import { testTenantStore } from '../support/tenant-store.js';
+import { testTenant } from '../support/test-tenant.js';
 import { apiCall, type HttpResult, invoke } from './inbound-support.js';
 
 export interface LedgerTenant {
@@ -32,16 +31,9 @@ export interface LedgerTenant {
 export async function createLedgerTenant(
   workQueues?: Record<string, string>,
 ): Promise<LedgerTenant> {
-  const tenantId = `lt-${randomUUID().slice(0, 8)}`;
-  await testTenantStore(systemClock).putConfig(
-    tenantId,
-    tenantConfigSchema.parse({
-      name: `Ledger ${tenantId}`,
-      defaultCountry: 'IL',
-      ...(workQueues ? { workQueues } : {}),
-    }),
-  );
-  const { apiKey } = await testTenantStore(systemClock).issueCredentials(tenantId);
+  const { tenantId, apiKey } = await testTenant(workQueues ? { workQueues } : {}, {
+    idPrefix: 'lt',
+  });
   return { tenantId, apiKey };
 }
 

@@ -5,7 +5,6 @@
  * forged or mutated cursor is a 400 or a page, never a 5xx (DynamoDB's "The provided starting key
  * is invalid" must never reach the client as a 500).
  */
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as createCampaignHandler } from '../../functions/campaigns/handlers/create-campaign.js';
@@ -17,8 +16,7 @@ import { systemClock } from '../../functions/kernel/clock.js';
 import { handler as listLedgerConversionsHandler } from '../../functions/ledger/handlers/list-conversions.js';
 import { handler as listMembersHandler } from '../../functions/ledger/handlers/list-members.js';
 import { handler as listOciHandler } from '../../functions/oci/handlers/list-conversions.js';
-import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
-import { testTenantStore } from '../support/tenant-store.js';
+import { testPhoneNumberId, testTenant } from '../support/test-tenant.js';
 import { apiCall, type HttpResult, invoke, sendCloud } from './inbound-support.js';
 import { ledgerApi } from './ledger-support.js';
 import { postCall, seal } from './oci-support.js';
@@ -141,14 +139,11 @@ function list(w: World, listing: Listing, cursor?: string): Promise<HttpResult> 
 const OCI_FOR_A_CURSOR = 101;
 
 async function buildWorld(tag: string, ociConversions: number): Promise<World> {
-  const tenantId = `lc-${tag}-${randomUUID().slice(0, 8)}`;
-  const phoneNumberId = BigInt(`0x${randomUUID().replaceAll('-', '').slice(0, 15)}`).toString();
+  const phoneNumberId = testPhoneNumberId();
   const customerId = String(1_000_000_000 + Math.floor(Math.random() * 8_999_999_999));
-  await testTenantStore(systemClock).putConfig(
-    tenantId,
-    tenantConfigSchema.parse({
+  const { tenantId, apiKey, webhookToken } = await testTenant(
+    {
       name: `Listings ${tag}`,
-      defaultCountry: 'IL',
       whatsapp: { phoneNumberIds: [phoneNumberId] },
       googleAds: {
         customerId,
@@ -156,9 +151,9 @@ async function buildWorld(tag: string, ociConversions: number): Promise<World> {
         conversionName: 'Qualified call',
       },
       workQueues: { kyc_pending: 'kyc_approved' },
-    }),
+    },
+    { idPrefix: `lc-${tag}` },
   );
-  const { apiKey, webhookToken } = await testTenantStore(systemClock).issueCredentials(tenantId);
   const inboundTenant = {
     tenantId,
     phoneNumberId,

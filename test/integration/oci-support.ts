@@ -4,7 +4,7 @@
  * (the uploader is pointed at it), a "script" that does what the Google Ads script does (export,
  * upload to the simulator with the same orderIds, ack Google's answers), and the simulator ledger.
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,11 +18,10 @@ import { handler as recoverHandler } from '../../functions/oci/handlers/recover-
 import { handler as retractHandler } from '../../functions/oci/handlers/retract-conversion.js';
 import { handler as sealHandler } from '../../functions/oci/handlers/seal-call.js';
 import { handler as uploadHandler } from '../../functions/oci/handlers/upload-conversions.js';
-import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { listen } from '../../lib/local/http-util.js';
 import { googleAdsSimulator } from '../../lib/local/sim/google-ads.js';
 import { createSimulatorServer } from '../../lib/local/simulators.js';
-import { testTenantStore } from '../support/tenant-store.js';
+import { testGoogleAds, testTenant } from '../support/test-tenant.js';
 import { apiCall, type HttpResult, invoke, lambdaContext } from './inbound-support.js';
 
 export interface OciTenant {
@@ -36,26 +35,15 @@ export interface OciTenant {
 }
 
 export async function createOciTenant(uploadMode: 'script' | 'api'): Promise<OciTenant> {
-  const tenantId = `oci-${randomUUID().slice(0, 12)}`;
-  const customerId = String(randomInt(1_000_000_000, 9_999_999_999));
-  const conversionAction = `customers/${customerId}/conversionActions/42`;
-  const conversionName = 'Qualified call';
-  await testTenantStore(systemClock).putConfig(
-    tenantId,
-    tenantConfigSchema.parse({
-      name: `OCI ${tenantId}`,
-      defaultCountry: 'IL',
-      googleAds: { customerId, conversionAction, conversionName, uploadMode },
-    }),
-  );
-  const credentials = await testTenantStore(systemClock).issueCredentials(tenantId);
+  const googleAds = testGoogleAds(uploadMode);
+  const tenant = await testTenant({ googleAds }, { idPrefix: 'oci', idLength: 12 });
   return {
-    tenantId,
-    customerId,
-    conversionAction,
-    conversionName,
-    apiKey: credentials.apiKey,
-    exportToken: credentials.exportToken,
+    tenantId: tenant.tenantId,
+    customerId: googleAds.customerId,
+    conversionAction: googleAds.conversionAction,
+    conversionName: googleAds.conversionName,
+    apiKey: tenant.apiKey,
+    exportToken: tenant.exportToken,
   };
 }
 
