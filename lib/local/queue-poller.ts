@@ -66,8 +66,13 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   const hold = async (kept: readonly Message[], receivedAt: number) => {
     if (kept.length === 0) return;
     const visibleAt = receivedAt + (await visibilityTimeout().catch(() => 30_000));
-    for (const message of kept)
+    // Forget what is visible again by now: a runtime whose clock never moves keeps no more than
+    // the messages of one visibility timeout.
+    const now = Date.now();
+    for (const [handle, at] of held) if (at <= now) held.delete(handle);
+    for (const message of kept) {
       if (message.ReceiptHandle) held.set(message.ReceiptHandle, visibleAt);
+    }
   };
   const loops = Array.from({ length: Math.max(1, options.concurrency ?? 2) }, () => pollLoop());
 
