@@ -1,9 +1,10 @@
 import type { Context } from 'aws-lambda';
+import { createLambdaContext } from '../../lib/local/lambda.js';
 
 /**
- * The one fake Lambda context of the tests: every field Lambda's Node.js runtime gives a handler
- * (the ones middy, Powertools and the kernel read), with a name, a request id and the time left
- * (a number, or a function for a test whose invocation runs out of time) to override.
+ * The one fake Lambda context of the tests: the local runtime's own (`createLambdaContext`, every
+ * field Lambda's Node.js runtime gives a handler), with a fixed name, request id and time left (a
+ * number, or a function for a test whose invocation runs out of time) so tests can assert on them.
  */
 export function fakeLambdaContext(
   overrides: {
@@ -14,18 +15,13 @@ export function fakeLambdaContext(
 ): Context {
   const functionName = overrides.functionName ?? 'test';
   const remaining = overrides.remainingMs ?? 30_000;
+  const context = createLambdaContext({ name: functionName, entry: '(test)' });
   return {
+    ...context,
     functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
+    invokedFunctionArn: context.invokedFunctionArn.replace(/[^:]+$/, functionName),
     awsRequestId: overrides.awsRequestId ?? 'req',
     logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'test',
-    callbackWaitsForEmptyEventLoop: false,
     getRemainingTimeInMillis: typeof remaining === 'function' ? remaining : () => remaining,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
   };
 }
