@@ -64,6 +64,16 @@ export function itemReader(raw: Item, kind: string): ItemReader {
   };
 }
 
+/**
+ * The fields of `optional` that are set: a parsed item carries no `undefined` values, so it reads
+ * (and compares) as the item stored.
+ */
+export function withoutAbsent<T extends object>(optional: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(optional).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isMap = (v: unknown): v is Item => typeof v === 'object' && v !== null && !Array.isArray(v);

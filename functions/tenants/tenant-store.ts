@@ -1,23 +1,27 @@
 /**
- * Tenants: their configuration, the provider identifiers they own, and their credentials.
- *
- * Items in the `tenants` table (keys built here and in `credential-store.ts`, nowhere else):
- * - `TENANT#<id> / CONFIG`: the configuration, a `version` for optimistic concurrency, credential hashes.
- * - `CLAIM#<kind>#<id> / CLAIM`: the uniqueness item of a provider identifier (a WhatsApp phone
- *   number id, a GHL location id, a WhatsApp Web instance), naming its one owner. Written in the
- *   same transaction as the configuration, so two tenants can never own one identifier.
- * - `CRED#<sha256> / CRED`: a credential hash and its tenant (`credential-store.ts`).
+ * Tenants: their configuration, the provider identifiers they own, and their credentials. The port
+ * (`TenantStore`) and its DynamoDB adapter; the items and their keys are declared in `items.ts`.
  */
 
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import type { CredentialKind } from '../kernel/auth.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
+import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
 import { ConflictError, NotFoundError } from '../kernel/errors.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { generateSecret, hashSecret } from '../kernel/secrets.js';
-import { credentialItem, credentialKey } from './credential-store.js';
+import {
+  type ClaimItem,
+  claimItem,
+  credentialItem,
+  keys,
+  type Tenant,
+  tenantItem,
+  toClaim,
+  toTenant,
+} from './items.js';
 import {
   assertUpdateFits,
   CLAIM_FIELD,
@@ -30,39 +34,12 @@ import {
   workQueuesEver,
 } from './tenant-config.js';
 
+export type { Tenant } from './items.js';
 export {
   type ClaimKind,
   type TenantConfig,
   tenantConfigSchema,
 } from './tenant-config.js';
-
-export interface Tenant extends TenantConfig {
-  readonly tenantId: string;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly credentials?: Readonly<Record<CredentialKind, string>>;
-  /** Every event type each work-queue type waited for, now or before (`workQueuesEver`). */
-  readonly workQueuesEver?: Readonly<Record<string, readonly string[]>>;
-}
-
-/** The configuration item as stored. */
-export interface TenantItem extends Tenant {
-  readonly pk: string;
-  readonly sk: 'CONFIG';
-}
-
-interface ClaimItem {
-  readonly pk: string;
-  readonly sk: 'CLAIM';
-  readonly tenantId: string;
-  readonly kind: ClaimKind;
-  readonly claimedAt: string;
-  /** Set when its tenant released it: it names no owner, and only that tenant may take it back before `heldUntil`. */
-  readonly releasedAt?: string;
-  /** Epoch milliseconds until which another tenant may not take it. */
-  readonly heldUntil?: number;
-}
 
 /**
  * How long an identifier a tenant released stays unclaimable by any other tenant. Webhooks cache
@@ -78,15 +55,6 @@ export interface IssuedCredentials {
   readonly exportToken: string;
 }
 
-export const tenantKey = (tenantId: string) => ({
-  pk: `TENANT#${tenantId}`,
-  sk: 'CONFIG' as const,
-});
-export const claimKey = (kind: ClaimKind, id: string) => ({
-  pk: `CLAIM#${kind}#${id}`,
-  sk: 'CLAIM' as const,
-});
-
 /** The port: what the tenants context needs from storage. */
 export interface TenantStore {
   get(tenantId: string, options?: { consistent?: boolean }): Promise<Tenant | undefined>;
@@ -101,14 +69,6 @@ export interface TenantStore {
 const CLAIM_LABEL = 'claim:';
 const MAX_OPTIMISTIC_RETRIES = 8;
 
-function toTenant(item: Record<string, unknown> | undefined): Tenant | undefined {
-  if (!item || typeof item.tenantId !== 'string' || typeof item.version !== 'number') {
-    return undefined;
-  }
-  const { pk: _pk, sk: _sk, ...tenant } = item;
-  return tenant as unknown as Tenant;
-}
-
 export class DynamoDbTenantStore implements TenantStore {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -120,20 +80,20 @@ export class DynamoDbTenantStore implements TenantStore {
     const out = await this.ddb.send(
       new GetCommand({
         TableName: this.table,
-        Key: tenantKey(tenantId),
+        Key: keys.tenant(tenantId),
         ConsistentRead: options.consistent === true,
       }),
     );
-    return toTenant(out.Item);
+    return out.Item ? toTenant(out.Item) : undefined;
   }
 
   async findByClaim(kind: ClaimKind, id: string) {
     // Strongly consistent: webhooks cache this answer for up to the release hold, counted from
     // before the read, so the read must see every release committed before it.
-    const claim = await readItem(this.ddb, this.table, claimKey(kind, id));
-    const owner = claim?.tenantId;
-    if (claim?.releasedAt !== undefined) return undefined;
-    return typeof owner === 'string' ? this.get(owner) : undefined;
+    const item = await readItem(this.ddb, this.table, keys.claim(kind, id));
+    const claim = item ? toClaim(item) : undefined;
+    if (!claim || claim.releasedAt !== undefined) return undefined;
+    return this.get(claim.tenantId);
   }
 
   /**
@@ -174,8 +134,7 @@ export class DynamoDbTenantStore implements TenantStore {
     changes: { take: Claim[]; release: Claim[] },
   ): AtomicWrite[] {
     const now = isoTime(this.clock);
-    const item: TenantItem = {
-      ...tenantKey(tenantId),
+    const tenant: Tenant = {
       ...config,
       tenantId,
       version: (current?.version ?? 0) + 1,
@@ -197,7 +156,7 @@ export class DynamoDbTenantStore implements TenantStore {
         label: 'config',
         put: {
           table: this.table,
-          item: { ...item },
+          item: tenantItem(tenant),
           ...(current
             ? {
                 condition: '#v = :v',
@@ -208,36 +167,28 @@ export class DynamoDbTenantStore implements TenantStore {
         },
       },
       ...changes.take.map((claim): AtomicWrite => {
-        const claimItem: ClaimItem = {
-          ...claimKey(claim.kind, claim.id),
-          tenantId,
-          kind: claim.kind,
-          claimedAt: now,
-        };
+        const claimed: ClaimItem = { tenantId, kind: claim.kind, claimedAt: now };
         return {
           label: claimLabel(claim),
           put: {
             table: this.table,
-            item: { ...claimItem },
+            item: claimItem(claim.id, claimed),
             condition: 'attribute_not_exists(pk) OR tenantId = :me OR heldUntil <= :now',
             values: { ':me': tenantId, ':now': this.clock.now() },
           },
         };
       }),
-      ...changes.release.map(
-        (claim): AtomicWrite => ({
-          label: `release:${claim.kind}:${claim.id}`,
-          update: {
-            table: this.table,
-            key: claimKey(claim.kind, claim.id),
-            update: 'SET releasedAt = :at, heldUntil = :until',
-            condition: 'tenantId = :me AND attribute_not_exists(releasedAt)',
-            values: {
-              ':me': tenantId,
-              ':at': now,
-              ':until': this.clock.now() + CLAIM_RELEASE_HOLD_SECONDS * 1000,
+      ...changes.release.map((claim) =>
+        conditionalUpdateWrite(`release:${claim.kind}:${claim.id}`, {
+          table: this.table,
+          key: keys.claim(claim.kind, claim.id),
+          set: { releasedAt: now, heldUntil: this.clock.now() + CLAIM_RELEASE_HOLD_SECONDS * 1000 },
+          conditions: [
+            {
+              expression: 'tenantId = :me AND attribute_not_exists(releasedAt)',
+              values: { ':me': tenantId },
             },
-          },
+          ],
         }),
       ),
     ];
@@ -263,28 +214,28 @@ export class DynamoDbTenantStore implements TenantStore {
       };
       const kinds: CredentialKind[] = ['api', 'webhook', 'export'];
       const writes: AtomicWrite[] = [
-        {
-          label: 'config',
-          update: {
-            table: this.table,
-            key: tenantKey(tenantId),
-            update: 'SET credentials = :c, #v = :next, updatedAt = :now',
-            condition: '#v = :v',
-            names: { '#v': 'version' },
-            values: {
-              ':c': hashes,
-              ':v': current.version,
-              ':next': current.version + 1,
-              ':now': isoTime(this.clock),
-            },
+        conditionalUpdateWrite('config', {
+          table: this.table,
+          key: keys.tenant(tenantId),
+          set: {
+            credentials: hashes,
+            version: current.version + 1,
+            updatedAt: isoTime(this.clock),
           },
-        },
+          conditions: [
+            {
+              expression: '#v = :v',
+              names: { '#v': 'version' },
+              values: { ':v': current.version },
+            },
+          ],
+        }),
         ...kinds.map(
           (kind): AtomicWrite => ({
             label: `credential:${kind}`,
             put: {
               table: this.table,
-              item: { ...credentialItem(hashes[kind], tenantId, kind) },
+              item: credentialItem({ hash: hashes[kind], tenantId, kind }),
               condition: 'attribute_not_exists(pk)',
             },
           }),
@@ -292,7 +243,7 @@ export class DynamoDbTenantStore implements TenantStore {
         ...Object.values(current.credentials ?? {}).map(
           (hash): AtomicWrite => ({
             label: 'revoke',
-            delete: { table: this.table, key: credentialKey(hash) },
+            delete: { table: this.table, key: keys.credential(hash) },
           }),
         ),
       ];

@@ -10,12 +10,13 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../functions/kernel/clock.js';
-import { claimKey, DynamoDbTenantStore, tenantKey } from '../../functions/tenants/tenant-store.js';
+import { keys } from '../../functions/tenants/items.js';
+import { DynamoDbTenantStore } from '../../functions/tenants/tenant-store.js';
 
 describe('findByClaim', () => {
   it('reads the claim strongly consistently: a release a lagging replica does not show yet still counts', async () => {
     // Prepare: tenant A released the phone number id; a lagging replica still shows A's claim.
-    const claim = claimKey('whatsapp_phone', 'pn-1');
+    const claim = keys.claim('whatsapp_phone', 'pn-1');
     const owned = {
       ...claim,
       tenantId: 'A',
@@ -23,7 +24,7 @@ describe('findByClaim', () => {
       claimedAt: '2026-11-28T00:00:00.000Z',
     };
     const released = { ...owned, releasedAt: '2026-11-28T00:01:00.000Z', heldUntil: 1 };
-    const tenantA = { ...tenantKey('A'), tenantId: 'A', version: 1, name: 'A' };
+    const tenantA = { ...keys.tenant('A'), tenantId: 'A', version: 1, name: 'A' };
     const send = async (command: unknown) => {
       if (!(command instanceof GetCommand)) throw new Error('unexpected command');
       const { Key, ConsistentRead } = command.input;
