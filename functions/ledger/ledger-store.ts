@@ -1,20 +1,12 @@
 /**
- * The ledger's store: a port (`LedgerStore`) and its DynamoDB adapter. Keys are built and parsed
- * here only. Every once-only effect is one conditional write: starting a stay (`putOnce`, or the
- * guarded bump of `stayNo` with the closed stay's record in one transaction), closing a stay
- * (guarded on the stay number), creating a conversion (`attribute_not_exists`), and marking
- * evidence applied (guarded on `pending`, plus, when no stay held the evidence, a check that the
- * member's stays did not change since they were read).
- *
- * Layout of the `ledger` table:
- * - `LQ#<tenant>#<queue> / U#<user>`: the member item (latest stay).
- * - `LQ#<tenant>#<queue> / S#<user>#<stayNo, 10 digits>`: a closed past stay.
- * - `LU#<tenant>#<user> / E#<type>#<evidenceId>`: evidence. While pending: `sweepPk`
- *   (`LEDGER#<shard>`) / `sweepAt` (received at), and `gsi1pk` (`LPE#<tenant>`) / `gsi1sk`.
- * - `LU#<tenant>#<user> / C#<type>#<queue>#<stayNo>`: a conversion; `gsi1pk` `LCV#<tenant>` /
- *   `gsi1sk` `<loggedAt>#<conversionId>` lists a tenant's conversions.
+ * The ledger's store: a port (`LedgerStore`) and its DynamoDB adapter; the items and their keys are
+ * declared in `items.ts`. Every once-only effect is one conditional write: starting a stay
+ * (`putOnce`, or the guarded bump of `stayNo` with the closed stay's record in one transaction),
+ * closing a stay (guarded on the stay number), creating a conversion (`attribute_not_exists`), and
+ * marking evidence applied (guarded on `pending`, plus, when no stay held the evidence, a check that
+ * the member's stays did not change since they were read).
  */
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import {
   type ConditionalUpdateInput,
@@ -22,10 +14,22 @@ import {
   conditionalUpdateWrite,
 } from '../kernel/conditional-update.js';
 import { keyCursor } from '../kernel/cursor.js';
-import { queryAll, queryPage } from '../kernel/paginate.js';
-import { putOnce } from '../kernel/put-once.js';
+import { queryAll, queryItems, queryPage } from '../kernel/paginate.js';
+import { type Item, putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
-import { sha256Hex } from '../kernel/secrets.js';
+import {
+  conversionItem,
+  evidenceItem,
+  keys,
+  noStayThroughOf,
+  type PendingRef,
+  stayItem,
+  toClosedStay,
+  toConversion,
+  toEvidence,
+  toMember,
+  toPendingRef,
+} from './items.js';
 import type {
   ClosedStay,
   ConversionItem,
@@ -34,22 +38,14 @@ import type {
   MemberItem,
 } from './model.js';
 
+export { type PendingRef, SWEEP_SHARDS } from './items.js';
+
 /** How long a fence-only member item (evidence for a user who never joined) is kept. */
 export const FENCE_TTL_SECONDS = 24 * 3600;
-
-/** Shards of the sweep index, so no schedule query reads one hot partition. */
-export const SWEEP_SHARDS = 8;
 
 export interface Page<T> {
   readonly items: T[];
   readonly nextCursor: string | null;
-}
-
-export interface PendingRef {
-  readonly tenantId: string;
-  readonly userId: string;
-  readonly type: string;
-  readonly evidenceId: string;
 }
 
 /**
@@ -153,40 +149,12 @@ export interface LedgerStore {
   ): Promise<Page<ConversionItem>>;
 }
 
-// --- keys ------------------------------------------------------------------------------------------
-
-const queuePk = (tenantId: string, queueType: string) => `LQ#${tenantId}#${queueType}`;
-const userPk = (tenantId: string, userId: string) => `LU#${tenantId}#${userId}`;
-const memberSk = (userId: string) => `U#${userId}`;
-const stayPrefix = (userId: string) => `S#${userId}#`;
-const staySk = (userId: string, stayNo: number) =>
-  `${stayPrefix(userId)}${String(stayNo).padStart(10, '0')}`;
-const evidenceSk = (type: string, evidenceId: string) => `E#${type}#${evidenceId}`;
-const conversionSk = (type: string, queueType: string, stayNo: number) =>
-  `C#${type}#${queueType}#${String(stayNo).padStart(10, '0')}`;
-const pendingGsi1 = (tenantId: string) => `LPE#${tenantId}`;
-const conversionGsi1 = (tenantId: string) => `LCV#${tenantId}`;
-
-export function sweepShardOf(ref: PendingRef): number {
-  const hex = sha256Hex(`${ref.tenantId}#${ref.userId}#${ref.type}#${ref.evidenceId}`).slice(0, 8);
-  return Number.parseInt(hex, 16) % SWEEP_SHARDS;
-}
-
-const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'sweepPk', 'sweepAt', 'expiresAt'];
-
-function strip<T>(item: Record<string, unknown>): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRS.includes(k)) out[k] = v;
-  return out as T;
-}
-
 /** A `putOnce` answer as the port states it: created, or the item that was there first. */
 function createdOr<T>(
-  result: { created: true } | { created: false; existing: Record<string, unknown> },
+  result: { created: true } | { created: false; existing: Item },
+  parse: (item: Item) => T,
 ): { created: true } | { created: false; existing: T } {
-  return result.created
-    ? { created: true }
-    : { created: false, existing: strip<T>(result.existing) };
+  return result.created ? { created: true } : { created: false, existing: parse(result.existing) };
 }
 
 /** A member's stay `stayNo` with this status: the guard of every stay transition. */
@@ -225,11 +193,8 @@ export class DynamoDbLedgerStore implements LedgerStore {
   ) {}
 
   async getMember(tenantId: string, queueType: string, userId: string) {
-    const item = await readItem(this.ddb, this.table, {
-      pk: queuePk(tenantId, queueType),
-      sk: memberSk(userId),
-    });
-    return item && typeof item.stayNo === 'number' ? strip<MemberItem>(item) : undefined;
+    const item = await readItem(this.ddb, this.table, keys.member(tenantId, queueType, userId));
+    return item ? toMember(item) : undefined;
   }
 
   async createMember(member: MemberItem) {
@@ -237,7 +202,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
     // while the user had never joined), but only after that evidence's time.
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
-      key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
+      key: keys.member(member.tenantId, member.queueType, member.userId),
       set: { ...member },
       // A fence-only item expires (below); a member never does.
       remove: ['expiresAt'],
@@ -248,10 +213,9 @@ export class DynamoDbLedgerStore implements LedgerStore {
     });
     if (out.applied) return { created: true as const };
     const current = out.current ?? {};
-    if (typeof current.stayNo === 'number') {
-      return { created: false as const, existing: strip<MemberItem>(current) };
-    }
-    return { created: false as const, noStayThrough: String(current.noStayThrough) };
+    const existing = toMember(current);
+    if (existing) return { created: false as const, existing };
+    return { created: false as const, noStayThrough: String(noStayThroughOf(current)) };
   }
 
   async startNextStay(
@@ -259,7 +223,6 @@ export class DynamoDbLedgerStore implements LedgerStore {
     next: Pick<MemberItem, 'stayNo' | 'stayId' | 'joinedAt' | 'eventType'>,
   ) {
     if (current.status !== 'out' || current.leftAt === undefined) return false;
-    const pk = queuePk(current.tenantId, current.queueType);
     const closed: ClosedStay = {
       tenantId: current.tenantId,
       queueType: current.queueType,
@@ -275,7 +238,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
     const writes: AtomicWrite[] = [
       conditionalUpdateWrite('member', {
         table: this.table,
-        key: { pk, sk: memberSk(current.userId) },
+        key: keys.member(current.tenantId, current.queueType, current.userId),
         set: {
           stayNo: next.stayNo,
           stayId: next.stayId,
@@ -290,7 +253,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
         label: 'stay',
         put: {
           table: this.table,
-          item: { pk, sk: staySk(current.userId, current.stayNo), ...closed },
+          item: stayItem(closed),
           condition: 'attribute_not_exists(pk)',
         },
       },
@@ -302,7 +265,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
   async closeStay(member: MemberItem, end: { leftAt: string; leftReason: string; leftBy: string }) {
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
-      key: { pk: queuePk(member.tenantId, member.queueType), sk: memberSk(member.userId) },
+      key: keys.member(member.tenantId, member.queueType, member.userId),
       set: { status: 'out', leftAt: end.leftAt, leftReason: end.leftReason, leftBy: end.leftBy },
       conditions: [stayIs(member.stayNo, 'in')],
     });
@@ -310,16 +273,14 @@ export class DynamoDbLedgerStore implements LedgerStore {
   }
 
   async pastStays(tenantId: string, queueType: string, userId: string) {
+    const stays = keys.stays(tenantId, queueType, userId);
     const items = await queryAll(this.ddb, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: {
-        ':pk': queuePk(tenantId, queueType),
-        ':prefix': stayPrefix(userId),
-      },
+      ExpressionAttributeValues: { ':pk': stays.pk, ':prefix': stays.skPrefix },
       ConsistentRead: true,
     });
-    return items.map((item) => strip<ClosedStay>(item));
+    return items.map(toClosedStay);
   }
 
   async listMembers(
@@ -328,7 +289,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
     cursor: string | undefined,
     limit: number,
   ) {
-    const pk = queuePk(tenantId, queueType);
+    const { pk, skPrefix } = keys.members(tenantId, queueType);
     const page = await queryPage(
       this.ddb,
       {
@@ -336,55 +297,38 @@ export class DynamoDbLedgerStore implements LedgerStore {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         FilterExpression: '#status = :in',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'U#', ':in': 'in' },
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix, ':in': 'in' },
         Limit: limit,
       },
       cursor,
       keyCursor(['pk', 'sk'], { pk }),
     );
     return {
-      items: page.items.map((item) => strip<MemberItem>(item)),
+      // Every item under the prefix with a status has a stay (a fence-only item has neither).
+      items: page.items.flatMap((item) => toMember(item) ?? []),
       nextCursor: page.nextCursor,
     };
   }
 
   async putEvidence(evidence: EvidenceItem) {
-    const ref: PendingRef = evidence;
-    const result = await putOnce(this.ddb, {
-      table: this.table,
-      item: {
-        pk: userPk(evidence.tenantId, evidence.userId),
-        sk: evidenceSk(evidence.type, evidence.evidenceId),
-        ...evidence,
-        ...(evidence.state === 'pending'
-          ? {
-              sweepPk: `LEDGER#${sweepShardOf(ref)}`,
-              sweepAt: evidence.receivedAt,
-              gsi1pk: pendingGsi1(evidence.tenantId),
-              gsi1sk: `${evidence.receivedAt}#${evidence.userId}#${evidence.type}#${evidence.evidenceId}`,
-            }
-          : {}),
-      },
-    });
-    return createdOr<EvidenceItem>(result);
+    const result = await putOnce(this.ddb, { table: this.table, item: evidenceItem(evidence) });
+    return createdOr(result, toEvidence);
   }
 
   async getEvidence(ref: PendingRef) {
-    const item = await readItem(this.ddb, this.table, {
-      pk: userPk(ref.tenantId, ref.userId),
-      sk: evidenceSk(ref.type, ref.evidenceId),
-    });
-    return item ? strip<EvidenceItem>(item) : undefined;
+    const item = await readItem(this.ddb, this.table, keys.evidence(ref));
+    return item ? toEvidence(item) : undefined;
   }
 
   async evidenceOf(tenantId: string, userId: string, type: string) {
+    const { pk, skPrefix } = keys.evidenceOfType(tenantId, userId, type);
     const items = await queryAll(this.ddb, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': userPk(tenantId, userId), ':prefix': `E#${type}#` },
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
       ConsistentRead: true,
     });
-    return items.map((item) => strip<EvidenceItem>(item));
+    return items.map(toEvidence);
   }
 
   async markEvidenceApplied(
@@ -395,10 +339,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
   ): Promise<MarkAppliedResult> {
     const applied: ConditionalUpdateInput = {
       table: this.table,
-      key: {
-        pk: userPk(evidence.tenantId, evidence.userId),
-        sk: evidenceSk(evidence.type, evidence.evidenceId),
-      },
+      key: keys.evidence(evidence),
       set: { state: 'applied', appliedAt, appliedBy },
       remove: ['sweepPk', 'sweepAt', 'gsi1pk', 'gsi1sk'],
       conditions: [
@@ -418,10 +359,8 @@ export class DynamoDbLedgerStore implements LedgerStore {
     // after it is refused and starts its stay later. A member already fenced past the evidence time
     // is only checked (the fence never moves back).
     const at = evidence.effectiveAt;
-    const memberKey = (guard: MemberGuard) => ({
-      pk: queuePk(evidence.tenantId, guard.queueType),
-      sk: memberSk(evidence.userId),
-    });
+    const memberKey = (guard: MemberGuard) =>
+      keys.member(evidence.tenantId, guard.queueType, evidence.userId);
     const fence = (guard: MemberGuard): AtomicWrite =>
       conditionalUpdateWrite(`member:${guard.queueType}`, {
         table: this.table,
@@ -482,7 +421,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
   }
 
   async pendingEvidence(shard: number, receivedBy: string, limit: number, after?: string) {
-    const sweepPk = `LEDGER#${shard}`;
+    const sweepPk = keys.sweep(shard);
     const page = await queryPage(
       this.ddb,
       {
@@ -495,34 +434,31 @@ export class DynamoDbLedgerStore implements LedgerStore {
       after,
       keyCursor(['pk', 'sk', 'sweepPk', 'sweepAt'], { sweepPk }),
     );
-    return { refs: page.items.map(toRef), after: page.nextCursor ?? undefined };
+    return { refs: page.items.map(toPendingRef), after: page.nextCursor ?? undefined };
   }
 
   async pendingEvidenceOfTenant(tenantId: string, receivedBy: string, limit: number) {
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const refs: PendingRef[] = [];
+    const items = queryItems(
+      this.ddb,
+      {
         TableName: this.table,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :by',
-        ExpressionAttributeValues: { ':pk': pendingGsi1(tenantId), ':by': `${receivedBy}#\uffff` },
-        Limit: limit,
-      }),
+        ExpressionAttributeValues: {
+          ':pk': keys.pendingOfTenant(tenantId),
+          ':by': keys.pendingThrough(receivedBy),
+        },
+      },
+      { pageSize: limit, maxItems: limit },
     );
-    return (out.Items ?? []).map(toRef);
+    for await (const item of items) refs.push(toPendingRef(item));
+    return refs;
   }
 
   async putConversion(conversion: ConversionItem) {
-    const result = await putOnce(this.ddb, {
-      table: this.table,
-      item: {
-        pk: userPk(conversion.tenantId, conversion.userId),
-        sk: conversionSk(conversion.type, conversion.queueType, conversion.stayNo),
-        gsi1pk: conversionGsi1(conversion.tenantId),
-        gsi1sk: `${conversion.loggedAt}#${conversion.conversionId}`,
-        ...conversion,
-      },
-    });
-    return createdOr<ConversionItem>(result);
+    const result = await putOnce(this.ddb, { table: this.table, item: conversionItem(conversion) });
+    return createdOr(result, toConversion);
   }
 
   async getConversion(
@@ -532,11 +468,12 @@ export class DynamoDbLedgerStore implements LedgerStore {
     queueType: string,
     stayNo: number,
   ) {
-    const item = await readItem(this.ddb, this.table, {
-      pk: userPk(tenantId, userId),
-      sk: conversionSk(type, queueType, stayNo),
-    });
-    return item ? strip<ConversionItem>(item) : undefined;
+    const item = await readItem(
+      this.ddb,
+      this.table,
+      keys.conversion(tenantId, userId, type, queueType, stayNo),
+    );
+    return item ? toConversion(item) : undefined;
   }
 
   async conversionsOfUser(
@@ -546,7 +483,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
     cursor: string | undefined,
     limit: number,
   ) {
-    const pk = userPk(tenantId, userId);
+    const { pk, skPrefix } = keys.conversionsOfUser(tenantId, userId, filter.type);
     const bySource = filter.source !== undefined;
     const page = await queryPage(
       this.ddb,
@@ -555,7 +492,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: {
           ':pk': pk,
-          ':prefix': filter.type !== undefined ? `C#${filter.type}#` : 'C#',
+          ':prefix': skPrefix,
           ...(bySource ? { ':source': filter.source } : {}),
         },
         ...(bySource
@@ -571,7 +508,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
       keyCursor(['pk', 'sk'], { pk }),
     );
     return {
-      items: page.items.map((item) => strip<ConversionItem>(item)),
+      items: page.items.map(toConversion),
       nextCursor: page.nextCursor,
     };
   }
@@ -582,10 +519,10 @@ export class DynamoDbLedgerStore implements LedgerStore {
     cursor: string | undefined,
     limit: number,
   ) {
-    const gsi1pk = conversionGsi1(tenantId);
+    const gsi1pk = keys.conversionsOfTenant(tenantId);
     const filters: string[] = [];
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':pk': gsi1pk };
+    const values: Item = { ':pk': gsi1pk };
     if (filter.type !== undefined) {
       filters.push('#type = :type');
       names['#type'] = 'type';
@@ -612,17 +549,8 @@ export class DynamoDbLedgerStore implements LedgerStore {
       keyCursor(['pk', 'sk', 'gsi1pk', 'gsi1sk'], { gsi1pk }),
     );
     return {
-      items: page.items.map((item) => strip<ConversionItem>(item)),
+      items: page.items.map(toConversion),
       nextCursor: page.nextCursor,
     };
   }
-}
-
-function toRef(item: Record<string, unknown>): PendingRef {
-  return {
-    tenantId: String(item.tenantId),
-    userId: String(item.userId),
-    type: String(item.type),
-    evidenceId: String(item.evidenceId),
-  };
 }

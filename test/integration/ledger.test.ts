@@ -10,6 +10,7 @@ import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { reconcileConversions, sweepWorkQueues } from '../../functions/ledger/index.js';
+import { keys } from '../../functions/ledger/items.js';
 import { FENCE_TTL_SECONDS } from '../../functions/ledger/ledger-store.js';
 import { tenantConfigSchema } from '../../functions/tenants/tenant-store.js';
 import { raceTrials, seededRandom } from '../support/race.js';
@@ -542,13 +543,13 @@ describe('a join whose write lands after the evidence was decided', () => {
   it('evidence for a user who never joined leaves a fence that expires; the stay a later join starts does not', async () => {
     const { tenant, api } = await tenantWithApi();
     const user = userId();
-    // The item layout of ledger-store.ts (the store hides a fence-only item and the TTL attribute).
+    // The raw member item (the store hides a fence-only item and the TTL attribute).
     const raw = async () =>
       (
         await ddb.send(
           new GetCommand({
             TableName: tableName('ledger'),
-            Key: { pk: `LQ#${tenant.tenantId}#${Q}`, sk: `U#${user}` },
+            Key: keys.member(tenant.tenantId, Q, user),
             ConsistentRead: true,
           }),
         )
