@@ -21,9 +21,10 @@ import { checkVersion, isRefused } from '../kernel/provider-versions.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { classifyGoogleError, withRetryEnd } from './error-mapping.js';
 import type { GoogleAdsUploader } from './google-ads-client.js';
+import { keys } from './items.js';
 import { OciMetric } from './metrics.js';
 import type { OciRow, RowKind } from './model.js';
-import { type Candidate, keys, type OciStore, type RowResult } from './oci-store.js';
+import type { Candidate, OciStore, RowResult } from './oci-store.js';
 import {
   adjustmentExportRow,
   claimRows,

@@ -1,22 +1,10 @@
 /**
  * The OCI store: the port the domain modules use, and its DynamoDB adapter on the `conversions`
- * table. Keys are built and parsed here only.
- *
- * Items:
- * - `TENANT#<t>#CALL#<callId> / CALL`: a call (idempotent by callId).
- * - `TENANT#<t>#ORDER#<orderId> / SESSION`: the per-session uniqueness item (orderId is a hash of
- *   tenant + session), written in the same transaction as the conversion it names.
- * - `TENANT#<t>#CONV#<conversionId> / CONV`: the conversion row; `/ RETRACT`: its retraction row.
- *   Listing: `gsi1pk = TENANT#<t>#OCI`, `gsi1sk = createdAt#conversionId`.
- *   Sparse `sweep` index, only while a schedule or an export has something to do with the row:
- *   pending rows under their `pendingPk` (`OCI#EXPORT#<t>#<kind>` for the script,
- *   `OCI#UPLOAD#<kind>#<shard>` for the API uploader) at `notBefore`; claimed rows under
- *   `OCI#LEASED#<shard>` at their lease expiry; terminal rows carry no sweep key.
+ * table. The items and their keys are declared in `items.ts` (the only place a key is spelled).
  *
  * The index only proposes candidates (it is eventually consistent on AWS): every claim and every
  * transition is a conditional write on the base item, so a stale index delays, never duplicates.
  */
-import { createHash } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { writeAtomically } from '../kernel/atomic.js';
 import {
@@ -31,48 +19,26 @@ import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import type { Condition, UpdateSpec } from '../kernel/update-expression.js';
 import {
+  adjustmentItem,
+  callItem,
+  conversionItem,
+  keys,
+  sessionItem,
+  toCall,
+  toCandidate,
+  toRow,
+  toSession,
+} from './items.js';
+import {
   type Adjustment,
   type Call,
   type Conversion,
   KNOWN_UNCOUNTED_ERRORS,
   knownUncounted,
   type OciRow,
-  type RowKind,
   type RowStatus,
   type SessionClaim,
-  type UploadMode,
 } from './model.js';
-
-const SHARDS = 4;
-
-function shardOf(id: string): number {
-  return createHash('sha256').update(id).digest().readUInt8(0) % SHARDS;
-}
-
-export const keys = {
-  call: (tenantId: string, callId: string) => ({
-    pk: `TENANT#${tenantId}#CALL#${callId}`,
-    sk: 'CALL',
-  }),
-  session: (tenantId: string, orderId: string) => ({
-    pk: `TENANT#${tenantId}#ORDER#${orderId}`,
-    sk: 'SESSION',
-  }),
-  row: (tenantId: string, conversionId: string, kind: RowKind) => ({
-    pk: `TENANT#${tenantId}#CONV#${conversionId}`,
-    sk: kind === 'conversion' ? 'CONV' : 'RETRACT',
-  }),
-  listing: (tenantId: string) => `TENANT#${tenantId}#OCI`,
-  pending(mode: UploadMode, tenantId: string, kind: RowKind, conversionId: string): string {
-    return mode === 'script'
-      ? `OCI#EXPORT#${tenantId}#${kind}`
-      : `OCI#UPLOAD#${kind}#${shardOf(conversionId)}`;
-  },
-  uploadShards: (kind: RowKind) =>
-    Array.from({ length: SHARDS }, (_, i) => `OCI#UPLOAD#${kind}#${i}`),
-  leased: (conversionId: string) => `OCI#LEASED#${shardOf(conversionId)}`,
-  leasedShards: () => Array.from({ length: SHARDS }, (_, i) => `OCI#LEASED#${i}`),
-};
 
 export type CreateCallResult =
   | { readonly created: true; readonly call: Call }
@@ -149,29 +115,6 @@ export interface OciStore {
   ): Promise<ListPage>;
 }
 
-const ROW_FIELDS_DROPPED = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'sweepPk', 'sweepAt', 'pendingPk'];
-
-function toRow(item: Record<string, unknown>): OciRow {
-  const row: Record<string, unknown> = { ...item };
-  for (const field of ROW_FIELDS_DROPPED) delete row[field];
-  return row as unknown as OciRow;
-}
-
-function toCall(item: Record<string, unknown>): Call {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest as unknown as Call;
-}
-
-function toSession(item: Record<string, unknown>): SessionClaim {
-  return {
-    tenantId: String(item.tenantId),
-    sessionId: String(item.sessionId),
-    orderId: String(item.orderId),
-    conversionId: String(item.conversionId),
-    callId: String(item.callId),
-  };
-}
-
 /** A row's status condition: `#status` is one of `statuses`. */
 function statusIn(...statuses: RowStatus[]): Condition {
   const values = Object.fromEntries(statuses.map((status) => [`:s_${status}`, status]));
@@ -199,7 +142,7 @@ export class DynamoOciStore implements OciStore {
   async createCall(call: Call): Promise<CreateCallResult> {
     const result = await putOnce(this.ddb, {
       table: this.table,
-      item: { ...keys.call(call.tenantId, call.callId), ...call },
+      item: callItem(call),
     });
     return result.created
       ? { created: true, call }
@@ -212,12 +155,6 @@ export class DynamoOciStore implements OciStore {
   }
 
   async createConversion(conversion: Conversion): Promise<CreateConversionResult> {
-    const pendingPk = keys.pending(
-      conversion.uploadMode,
-      conversion.tenantId,
-      'conversion',
-      conversion.conversionId,
-    );
     const session: SessionClaim = {
       tenantId: conversion.tenantId,
       sessionId: conversion.sessionId,
@@ -225,14 +162,13 @@ export class DynamoOciStore implements OciStore {
       conversionId: conversion.conversionId,
       callId: conversion.callId,
     };
-    const sessionKey = keys.session(conversion.tenantId, conversion.orderId);
     return retryOnConflict(async () => {
       const result = await writeAtomically(this.ddb, [
         {
           label: 'session',
           put: {
             table: this.table,
-            item: { ...sessionKey, ...session, createdAt: conversion.createdAt },
+            item: sessionItem(session, conversion.createdAt),
             condition: 'attribute_not_exists(pk)',
           },
         },
@@ -240,15 +176,7 @@ export class DynamoOciStore implements OciStore {
           label: 'conversion',
           put: {
             table: this.table,
-            item: {
-              ...keys.row(conversion.tenantId, conversion.conversionId, 'conversion'),
-              ...conversion,
-              gsi1pk: keys.listing(conversion.tenantId),
-              gsi1sk: `${conversion.createdAt}#${conversion.conversionId}`,
-              pendingPk,
-              sweepPk: pendingPk,
-              sweepAt: conversion.notBefore,
-            },
+            item: conversionItem(conversion),
             condition: 'attribute_not_exists(pk)',
           },
         },
@@ -294,14 +222,7 @@ export class DynamoOciStore implements OciStore {
       },
       { pageSize: Math.min(1000, limit), maxItems: limit },
     );
-    for await (const item of items) {
-      refs.push({
-        tenantId: String(item.tenantId),
-        conversionId: String(item.conversionId),
-        kind: item.kind === 'adjustment' ? 'adjustment' : 'conversion',
-        customerId: String(item.customerId),
-      });
-    }
+    for await (const item of items) refs.push(toCandidate(item));
     return refs;
   }
 
@@ -585,25 +506,13 @@ export class DynamoOciStore implements OciStore {
   async createRetraction(
     adjustment: Adjustment,
   ): Promise<'created' | 'exists' | 'conversion_changed'> {
-    const pendingPk = keys.pending(
-      adjustment.uploadMode,
-      adjustment.tenantId,
-      'adjustment',
-      adjustment.conversionId,
-    );
-    const terminal = adjustment.status === 'failed';
     const result = await retryOnConflict(() =>
       writeAtomically(this.ddb, [
         {
           label: 'retraction',
           put: {
             table: this.table,
-            item: {
-              ...keys.row(adjustment.tenantId, adjustment.conversionId, 'adjustment'),
-              ...adjustment,
-              pendingPk,
-              ...(terminal ? {} : { sweepPk: pendingPk, sweepAt: adjustment.notBefore }),
-            },
+            item: adjustmentItem(adjustment),
             condition: 'attribute_not_exists(pk)',
           },
         },

@@ -9,6 +9,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { countMetric } from '../kernel/telemetry.js';
 import { type AckStatus, classifyAck, withRetryEnd } from './error-mapping.js';
+import { keys } from './items.js';
 import { OciMetric } from './metrics.js';
 import {
   type Adjustment,
@@ -17,7 +18,7 @@ import {
   type OciRow,
   type RowKind,
 } from './model.js';
-import { keys, type OciStore, type RowRef, type RowResult } from './oci-store.js';
+import type { OciStore, RowRef, RowResult } from './oci-store.js';
 
 export const FP_EXPORT_AFTER_CLAIM = defineFailpoint(
   'oci.export.after-claim',
