@@ -8,7 +8,7 @@
  * `merge.ts`. Routing is in `routing.ts`, folding and merging in `merge.ts`.
  */
 
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
 import { isoTime } from '../kernel/clock.js';
@@ -17,7 +17,7 @@ import { decodeCursor, encodeCursor, keyAttribute, keyCursor } from '../kernel/c
 import { NotFoundError } from '../kernel/errors.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
-import { queryPage } from '../kernel/paginate.js';
+import { queryPage, queryPageFrom } from '../kernel/paginate.js';
 import { formatPhone } from '../kernel/phone.js';
 import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
@@ -164,8 +164,9 @@ export class DynamoDbConversationStore implements ConversationStore {
 
   /** Newest first: one listing shard's conversations older than `before` (a sort key). */
   private async listingShard(tenantId: string, shard: number, limit: number, before?: string) {
-    const out = await this.ddb.send(
-      new QueryCommand({
+    const page = await queryPageFrom(
+      this.ddb,
+      {
         TableName: this.table,
         IndexName: 'gsi1',
         KeyConditionExpression: before ? 'gsi1pk = :pk AND gsi1sk < :before' : 'gsi1pk = :pk',
@@ -175,9 +176,10 @@ export class DynamoDbConversationStore implements ConversationStore {
         },
         ScanIndexForward: false,
         Limit: limit,
-      }),
+      },
+      undefined,
     );
-    return { items: (out.Items ?? []).map(toConversationItem), more: !!out.LastEvaluatedKey };
+    return { items: page.items.map(toConversationItem), more: page.lastKey !== undefined };
   }
 
   async listMessages(conversationId: string, page: PageRequest) {
