@@ -20,7 +20,7 @@ import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { checkVersion, isRefused } from '../kernel/provider-versions.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import { classifyGoogleError, withRetryEnd } from './error-mapping.js';
-import type { GoogleAdsUploader } from './google-ads-client.js';
+import type { GoogleAdsUploader, GoogleRow } from './google-ads-client.js';
 import { keys } from './items.js';
 import { OciMetric } from './metrics.js';
 import type { OciRow, RowKind } from './model.js';
@@ -87,7 +87,7 @@ export function backoffMs(attempts: number): number {
  * A row as the Google Ads API names its fields (`ClickConversion`, `ConversionAdjustment` in Google's
  * protos; test/integration/oci-provider.test.ts validates every request against them).
  */
-function toGoogleRow(row: OciRow): Record<string, unknown> {
+function toGoogleRow(row: OciRow): GoogleRow {
   const conversionAction = row.conversionAction ?? row.conversionName;
   if (row.kind === 'conversion') {
     const exported = conversionExportRow(row);

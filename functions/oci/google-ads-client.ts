@@ -13,6 +13,31 @@
  * [2^31, 2^63) when the request sets none: `Number` would lose digits).
  */
 import { type Clock, systemClock } from '../kernel/clock.js';
+import type { ClickKind } from './model.js';
+
+/**
+ * A `ClickConversion` as the REST API names its fields (proto3 JSON: camelCase), with exactly one
+ * of its click ids (`gclid`, `gbraid`, `wbraid`).
+ */
+export type GoogleClickConversion = { readonly [K in ClickKind]?: string } & {
+  readonly conversionAction: string;
+  readonly conversionDateTime: string;
+  readonly conversionValue: number;
+  readonly currencyCode: string;
+  /** Optional in Google's proto; onceflow always sends it (Google deduplicates by it). */
+  readonly orderId?: string;
+};
+
+/** A `ConversionAdjustment` (a retraction, by the conversion's order id). */
+export interface GoogleConversionAdjustment {
+  readonly conversionAction: string;
+  readonly adjustmentType: 'RETRACTION';
+  readonly adjustmentDateTime: string;
+  readonly orderId: string;
+}
+
+/** A row of either upload. */
+export type GoogleRow = GoogleClickConversion | GoogleConversionAdjustment;
 
 export interface OAuthClient {
   readonly clientId: string;
@@ -55,7 +80,7 @@ export interface GoogleAdsUploader {
   upload(
     operation: 'uploadClickConversions' | 'uploadConversionAdjustments',
     customerId: string,
-    rows: readonly Record<string, unknown>[],
+    rows: readonly GoogleRow[],
     timeoutMs: number,
   ): Promise<UploadAnswer>;
 }
@@ -161,7 +186,7 @@ export class HttpGoogleAdsUploader implements GoogleAdsUploader {
   async upload(
     operation: 'uploadClickConversions' | 'uploadConversionAdjustments',
     customerId: string,
-    rows: readonly Record<string, unknown>[],
+    rows: readonly GoogleRow[],
     timeoutMs: number,
   ): Promise<UploadAnswer> {
     const listField =
