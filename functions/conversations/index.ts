@@ -25,8 +25,11 @@ export {
   keys,
   LISTING_SHARDS,
   type MessageItem,
+  type PersonItem,
   parseConversationKey,
+  personItemsScan,
   toConversationItem,
+  toPersonItem,
 } from './items.js';
 export { matchLead } from './lead-match.js';
 export {

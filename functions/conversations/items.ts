@@ -362,3 +362,54 @@ export interface LeadPhoneItem {
 export function leadPhoneItem(item: LeadPhoneItem): Item {
   return { ...keys.leadPhone(item.tenantId, item.e164), ...item };
 }
+
+// --- the audit's scan ------------------------------------------------------------------------------
+
+/**
+ * The items that say who a person is, as the CLI's conversations audit scans them: the live
+ * (unmerged) conversations, alias links and lead phones of the table.
+ */
+export const personItemsScan = {
+  FilterExpression: 'sk IN (:conv, :link, :lp) AND attribute_not_exists(mergedInto)',
+  ExpressionAttributeValues: { ':conv': 'CONV', ':link': 'LINK', ':lp': 'LEADPHONE' },
+} as const;
+
+export type PersonItem =
+  | {
+      readonly kind: 'conversation';
+      readonly tenantId: string;
+      readonly conversationId: string;
+      readonly conversationKey: string;
+      readonly e164?: string;
+      readonly createdAt?: string;
+      readonly messageCount: number;
+    }
+  | {
+      readonly kind: 'link';
+      readonly tenantId: string;
+      readonly alias: string;
+      readonly e164: string;
+    }
+  | ({ readonly kind: 'leadPhone' } & LeadPhoneItem);
+
+/** One item of `personItemsScan`, or undefined when it is none of the three (or incomplete). */
+export function toPersonItem(item: Item): PersonItem | undefined {
+  const tenantId = String(item.tenantId ?? '');
+  if (item.sk === 'CONV' && typeof item.conversationKey === 'string') {
+    return {
+      kind: 'conversation',
+      tenantId,
+      conversationId: String(item.conversationId),
+      conversationKey: item.conversationKey,
+      ...present({ e164: str(item.e164), createdAt: str(item.createdAt) }),
+      messageCount: Number(item.messageCount ?? 0),
+    };
+  }
+  if (item.sk === 'LINK' && typeof item.e164 === 'string') {
+    return { kind: 'link', tenantId, alias: String(item.alias), e164: item.e164 };
+  }
+  if (item.sk === 'LEADPHONE' && typeof item.leadId === 'string') {
+    return { kind: 'leadPhone', tenantId, leadId: item.leadId, e164: String(item.e164) };
+  }
+  return undefined;
+}

@@ -7,16 +7,14 @@
  * conditional), so running it twice merges nothing the second time.
  */
 import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { parseConversationKey } from '../../functions/conversations/index.js';
+import {
+  type PersonItem,
+  parseConversationKey,
+  personItemsScan,
+  toPersonItem,
+} from '../../functions/conversations/index.js';
 
-export interface ConversationRecord {
-  readonly tenantId: string;
-  readonly conversationId: string;
-  readonly conversationKey: string;
-  readonly e164?: string;
-  readonly createdAt?: string;
-  readonly messageCount: number;
-}
+export type ConversationRecord = Omit<Extract<PersonItem, { kind: 'conversation' }>, 'kind'>;
 
 export interface PlannedMerge {
   readonly tenantId: string;
@@ -48,27 +46,20 @@ export async function readAuditInput(
     { client: ddb },
     {
       TableName: table,
-      FilterExpression: 'sk IN (:conv, :link, :lp) AND attribute_not_exists(mergedInto)',
-      ExpressionAttributeValues: { ':conv': 'CONV', ':link': 'LINK', ':lp': 'LEADPHONE' },
+      ...personItemsScan,
       ConsistentRead: true,
     },
   )) {
-    for (const item of page.Items ?? []) {
-      const tenantId = String(item.tenantId ?? '');
-      if (item.sk === 'CONV' && typeof item.conversationKey === 'string') {
-        conversations.push({
-          tenantId,
-          conversationId: String(item.conversationId),
-          conversationKey: item.conversationKey,
-          ...(typeof item.e164 === 'string' ? { e164: item.e164 } : {}),
-          ...(typeof item.createdAt === 'string' ? { createdAt: item.createdAt } : {}),
-          messageCount: Number(item.messageCount ?? 0),
-        });
-      } else if (item.sk === 'LINK' && typeof item.e164 === 'string') {
-        links.set(`${tenantId}|${String(item.alias)}`, item.e164);
-      } else if (item.sk === 'LEADPHONE' && typeof item.leadId === 'string') {
-        const key = `${tenantId}|${item.leadId}`;
-        leadPhones.set(key, [...(leadPhones.get(key) ?? []), String(item.e164)]);
+    for (const raw of page.Items ?? []) {
+      const item = toPersonItem(raw);
+      if (item?.kind === 'conversation') {
+        const { kind: _kind, ...conversation } = item;
+        conversations.push(conversation);
+      } else if (item?.kind === 'link') {
+        links.set(`${item.tenantId}|${item.alias}`, item.e164);
+      } else if (item?.kind === 'leadPhone') {
+        const key = `${item.tenantId}|${item.leadId}`;
+        leadPhones.set(key, [...(leadPhones.get(key) ?? []), item.e164]);
       }
     }
   }
