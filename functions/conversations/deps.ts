@@ -15,6 +15,7 @@ import {
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, settings, tableName } from '../kernel/config.js';
+import { memoized } from '../kernel/memoized.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
 import { type ConversationStore, DynamoDbConversationStore } from './conversation-store.js';
 import { type KeyItem, type MessageItem, messageHost } from './items.js';
@@ -24,7 +25,14 @@ import type { InboundDeps } from './store-message.js';
 
 /** How long a container serves a key item it read (a stale one costs one refused write). */
 const ROUTE_CACHE_SECONDS = 300;
-let routes: TtlCache<KeyItem> | undefined;
+const routes = memoized(
+  () =>
+    new TtlCache<KeyItem>({
+      ttlMs: ROUTE_CACHE_SECONDS * 1000,
+      clock: systemClock,
+      maxEntries: 10_000,
+    }),
+);
 
 /** The stores over one table, built the first time that table is asked for. */
 interface Stores {
@@ -32,32 +40,27 @@ interface Stores {
   readonly conversations: ConversationStore;
   readonly jobs: JobStore<MessageItem>;
 }
-let stores: Stores | undefined;
 
-function storesOf(table = tableName('inbound')): Stores {
-  if (stores?.table !== table) {
-    stores = {
+const storesOf = memoized(
+  (): Stores => {
+    const table = tableName('inbound');
+    return {
       table,
       conversations: new DynamoDbConversationStore(ddb, table),
       jobs: new DynamoDbJobStore(ddb, table, messageHost),
     };
-  }
-  return stores;
-}
+  },
+  () => tableName('inbound'),
+);
 
 export function inboundDeps(): InboundDeps {
-  routes ??= new TtlCache<KeyItem>({
-    ttlMs: ROUTE_CACHE_SECONDS * 1000,
-    clock: systemClock,
-    maxEntries: 10_000,
-  });
   return {
     ddb,
     sqs,
     clock: systemClock,
     table: tableName('inbound'),
     jobsQueueUrl: queueUrl('jobs'),
-    routes,
+    routes: routes(),
   };
 }
 

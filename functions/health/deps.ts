@@ -1,11 +1,13 @@
 /** The health context's composition root. */
 import { ddb } from '../kernel/clients.js';
 import { tableName } from '../kernel/config.js';
+import { memoized } from '../kernel/memoized.js';
 import { DynamoDbStoreProbe, type StoreProbe } from './store-probe.js';
 
-let probe: StoreProbe | undefined;
-
-export function healthDeps(): { readonly probe: StoreProbe } {
-  probe ??= new DynamoDbStoreProbe(ddb, tableName('tenants'));
-  return { probe };
+export interface HealthDeps {
+  readonly probe: StoreProbe;
 }
+
+export const healthDeps = memoized(
+  (): HealthDeps => ({ probe: new DynamoDbStoreProbe(ddb, tableName('tenants')) }),
+);

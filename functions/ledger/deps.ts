@@ -7,6 +7,7 @@ import { ddb } from '../kernel/clients.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import { settings, tableName } from '../kernel/config.js';
 import type { HttpRequest } from '../kernel/http.js';
+import { memoized } from '../kernel/memoized.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
 import { authenticate, tenantStore } from '../tenants/index.js';
 import { DynamoDbLedgerStore, type LedgerStore } from './ledger-store.js';
@@ -31,7 +32,9 @@ export interface LedgerDeps {
  * consistently (`work-queues.ts`): one strongly consistent GetItem per piece of evidence applied.
  */
 const TENANT_CACHE_MS = 5_000;
-let tenantQueues: TtlCache<TenantWorkQueues> | undefined;
+const tenantQueues = memoized(
+  () => new TtlCache<TenantWorkQueues>({ ttlMs: TENANT_CACHE_MS, clock: systemClock }),
+);
 
 const readWorkQueues = async (tenantId: string, consistent: boolean) => {
   const tenant = await tenantStore().get(tenantId, { consistent });
@@ -43,16 +46,20 @@ const readWorkQueues = async (tenantId: string, consistent: boolean) => {
 
 const workQueuesOf: TenantWorkQueuesReader = async (tenantId, { consistent }) => {
   if (consistent) return readWorkQueues(tenantId, true);
-  tenantQueues ??= new TtlCache({ ttlMs: TENANT_CACHE_MS, clock: systemClock });
   return (
-    (await tenantQueues.get(tenantId, () => readWorkQueues(tenantId, false))) ?? { current: {} }
+    (await tenantQueues().get(tenantId, () => readWorkQueues(tenantId, false))) ?? { current: {} }
   );
 };
+
+const ledgerStore = memoized(
+  (): LedgerStore => new DynamoDbLedgerStore(ddb, tableName('ledger')),
+  () => tableName('ledger'),
+);
 
 export function ledgerDeps(overrides: Partial<Pick<LedgerDeps, 'clock'>> = {}): LedgerDeps {
   const catalog = workQueueCatalog(workQueuesOf);
   return {
-    store: new DynamoDbLedgerStore(ddb, tableName('ledger')),
+    store: ledgerStore(),
     clock: overrides.clock ?? systemClock,
     catalog,
     queuesWaitingFor: catalog.queuesWaitingFor,

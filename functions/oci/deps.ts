@@ -5,6 +5,7 @@
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { ConfigurationError, isLocal, settings, tableName } from '../kernel/config.js';
+import { memoized } from '../kernel/memoized.js';
 import { configuredVersions } from '../kernel/provider-versions.js';
 import { platformSecret } from '../kernel/secrets.js';
 import { tenantStore } from '../tenants/index.js';
@@ -14,12 +15,7 @@ import type { GoogleAdsSettings } from './model.js';
 import { DynamoOciStore, type OciStore } from './oci-store.js';
 import { ociSettings } from './settings.js';
 
-let store: OciStore | undefined;
-
-export function ociStore(): OciStore {
-  store ??= new DynamoOciStore(ddb, tableName('conversions'));
-  return store;
-}
+export const ociStore = memoized((): OciStore => new DynamoOciStore(ddb, tableName('conversions')));
 
 export async function googleAdsSettings(tenantId: string): Promise<GoogleAdsSettings | undefined> {
   const tenant = await tenantStore().get(tenantId);
@@ -64,17 +60,16 @@ async function oauthClient(): Promise<OAuthClient> {
   return parsed as OAuthClient;
 }
 
-let uploader: HttpGoogleAdsUploader | undefined;
-let uploaderBase: string | undefined;
-
-export function uploadDeps() {
-  const urls = googleBaseUrls();
-  // The version is a setting (`GOOGLE_ADS_API_VERSION`, from the manifest), checked against the
-  // calendar by the uploader before every run.
-  const apiVersion = configuredVersions().googleAds;
-  // Rebuilt only when the endpoint or version changes (tests point it at their own simulator).
-  if (!uploader || uploaderBase !== `${urls.api}/${apiVersion}`) {
-    uploader = new HttpGoogleAdsUploader({
+/**
+ * The Google Ads client, rebuilt only when the endpoint or version changes (tests point it at their
+ * own simulator). The version is a setting (`GOOGLE_ADS_API_VERSION`, from the manifest), checked
+ * against the calendar by the uploader before every run.
+ */
+const googleAds = memoized(
+  () => {
+    const urls = googleBaseUrls();
+    const apiVersion = configuredVersions().googleAds;
+    const uploader = new HttpGoogleAdsUploader({
       apiBaseUrl: urls.api,
       apiVersion,
       tokenUrl: urls.token,
@@ -84,8 +79,13 @@ export function uploadDeps() {
         ? { loginCustomerId: process.env.GOOGLE_ADS_LOGIN_CUSTOMER_ID }
         : {}),
     });
-    uploaderBase = `${urls.api}/${apiVersion}`;
-  }
+    return { uploader, apiVersion };
+  },
+  () => `${googleBaseUrls().api}/${configuredVersions().googleAds}`,
+);
+
+export function uploadDeps() {
+  const { uploader, apiVersion } = googleAds();
   return {
     store: ociStore(),
     clock: systemClock,

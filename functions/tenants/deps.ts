@@ -5,6 +5,7 @@
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
+import { memoized } from '../kernel/memoized.js';
 import { type CredentialStore, DynamoDbCredentialStore } from './credential-store.js';
 import { DynamoDbTenantStore, type TenantStore } from './tenant-store.js';
 
@@ -13,16 +14,11 @@ export interface TenantsDeps {
   readonly credentials: CredentialStore;
 }
 
-let deps: TenantsDeps | undefined;
-
 /** Built on first use (the table name is read then, not at import). */
-export function tenantsDeps(): TenantsDeps {
-  if (!deps) {
-    const table = tableName('tenants');
-    deps = {
-      tenants: new DynamoDbTenantStore(ddb, table, systemClock),
-      credentials: new DynamoDbCredentialStore(ddb, table),
-    };
-  }
-  return deps;
-}
+export const tenantsDeps = memoized((): TenantsDeps => {
+  const table = tableName('tenants');
+  return {
+    tenants: new DynamoDbTenantStore(ddb, table, systemClock),
+    credentials: new DynamoDbCredentialStore(ddb, table),
+  };
+});
