@@ -23,7 +23,7 @@ export interface CredentialRecord {
 export type CredentialLookup = (hash: string) => Promise<CredentialRecord | undefined>;
 
 /** The bearer token of the request, or undefined. */
-export function bearerToken(request: HttpRequest): string | undefined {
+function bearerToken(request: HttpRequest): string | undefined {
   const value = request.headers.authorization;
   if (!value) return undefined;
   const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(value);

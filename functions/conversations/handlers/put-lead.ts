@@ -3,12 +3,10 @@
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
 import * as z from 'zod';
-import { InvalidRequestError, NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
-import { toE164 } from '../../kernel/phone.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
-import { attachLead } from '../conversation-store.js';
 import { conversationsDeps } from '../deps.js';
+import { putLead } from '../leads.js';
 
 export const leadSchema = z
   .object({
@@ -21,23 +19,17 @@ export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
   const leadId = pathParam(request, 'leadId');
   const body = parseJsonBody(request, leadSchema);
-  const tenant = await tenantStore().get(tenantId);
-  if (!tenant) throw new NotFoundError('No such tenant.');
-  const phones = body.phones.map((raw) => toE164(raw, tenant.defaultCountry));
-  const bad = phones.flatMap((p, i) =>
-    p ? [] : [{ field: `phones.${i}`, message: 'is not a valid phone number' }],
+  const result = await putLead(
+    { ...conversationsDeps(), tenants: tenantStore() },
+    tenantId,
+    leadId,
+    body,
   );
-  if (bad.length > 0)
-    throw new InvalidRequestError('Some phones are not valid phone numbers.', bad);
-  const result = await attachLead(conversationsDeps(), tenantId, leadId, {
-    ...(body.name !== undefined ? { name: body.name } : {}),
-    phones: phones as string[],
-  });
   return {
     status: 200,
     body: {
       leadId,
-      phones,
+      phones: result.phones,
       conversationId: result.conversationId,
       merged: result.merged,
       created: result.created,
