@@ -3,13 +3,12 @@
  * `tenants` table that every request path reads first. Answers within `timeoutMs` or counts as down.
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from './items.js';
 
 export interface StoreProbe {
   /** Resolves true when the store answered a read, false on any error or timeout. */
   reachable(): Promise<boolean>;
 }
-
-export const PROBE_KEY = { pk: 'HEALTH#probe', sk: 'PROBE' } as const;
 
 export class DynamoDbStoreProbe implements StoreProbe {
   constructor(
@@ -21,7 +20,7 @@ export class DynamoDbStoreProbe implements StoreProbe {
   async reachable(): Promise<boolean> {
     try {
       await this.ddb.send(
-        new GetCommand({ TableName: this.table, Key: PROBE_KEY, ConsistentRead: true }),
+        new GetCommand({ TableName: this.table, Key: keys.probe, ConsistentRead: true }),
         { abortSignal: AbortSignal.timeout(this.timeoutMs) },
       );
       return true;
