@@ -68,6 +68,11 @@ export const keys = {
     pk: userPk(ref.tenantId, ref.userId),
     sk: `E#${ref.type}#${ref.evidenceId}`,
   }),
+  /** A user's evidence of every type: its partition and their sort key prefix. */
+  evidenceOfUser: (tenantId: string, userId: string) => ({
+    pk: userPk(tenantId, userId),
+    skPrefix: 'E#',
+  }),
   /** A user's evidence of one type: its partition and their sort key prefix. */
   evidenceOfType: (tenantId: string, userId: string, type: string) => ({
     pk: userPk(tenantId, userId),

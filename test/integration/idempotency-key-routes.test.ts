@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientKey } from '../../functions/campaigns/model.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
+import { keys as ledgerKeys } from '../../functions/ledger/items.js';
 import { createHttpAdapter } from '../../lib/local/http-adapter.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
 import { createHandlerLoader } from '../../lib/local/lambda.js';
@@ -225,7 +226,10 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
       path: `/v1/users/${userId}/events`,
       body: { type: 'signature_obtained', occurredAt },
       otherBody: { type: 'requirements_completed', occurredAt },
-      effects: () => countItems('ledger', `LU#${tenant.tenantId}#${userId}`, 'E#'),
+      effects: () => {
+        const evidence = ledgerKeys.evidenceOfUser(tenant.tenantId, userId);
+        return countItems('ledger', evidence.pk, evidence.skPrefix);
+      },
     };
   },
   // Without a key the second validation finds nobody left to remove.

@@ -10,7 +10,7 @@ import { handler as listConversations } from '../../functions/conversations/hand
 import { handler as listJobs } from '../../functions/conversations/handlers/list-jobs.js';
 import { handler as listMessages } from '../../functions/conversations/handlers/list-messages.js';
 import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
-import { toMessageItem } from '../../functions/conversations/items.js';
+import { keys, toMessageItem } from '../../functions/conversations/items.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { jobsOf } from '../../functions/jobs/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
@@ -60,7 +60,7 @@ async function messagePartition(messageId: string) {
     new QueryCommand({
       TableName: tableName('inbound'),
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `MSG#${messageId}` },
+      ExpressionAttributeValues: { ':pk': keys.message(messageId).pk },
       ConsistentRead: true,
     }),
   );

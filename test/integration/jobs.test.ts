@@ -16,6 +16,7 @@ import { handler as listJobs } from '../../functions/conversations/handlers/list
 import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
 import { handler as putLead } from '../../functions/conversations/handlers/put-lead.js';
 import { handler as recoverSchedule } from '../../functions/conversations/handlers/recover-jobs-schedule.js';
+import { keys } from '../../functions/conversations/items.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import {
   MAX_JOB_ATTEMPTS,
@@ -226,7 +227,7 @@ describe('a crash at each failpoint, then redelivery → nothing lost or doubled
     await ddb.send(
       new UpdateCommand({
         TableName: tableName('inbound'),
-        Key: { pk: `MSG#${messageId}`, sk: 'MSG' },
+        Key: keys.message(messageId),
         UpdateExpression:
           'SET jobs.ai_triage.#s = :failed, jobs.ai_triage.attempts = :three REMOVE sweepPk, sweepAt',
         ConditionExpression: 'jobs.lead_match.#s = :done',

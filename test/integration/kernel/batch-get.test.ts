@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { keys } from '../../../functions/conversations/items.js';
 import { resolveRoute } from '../../../functions/conversations/routing.js';
 import {
   BATCH_GET_MAX_KEYS,
@@ -122,8 +123,7 @@ describe('conversation routing under partial batch answers', () => {
       new PutCommand({
         TableName: table(),
         Item: {
-          pk: `CKEY#${routeKey}`,
-          sk: 'CKEY',
+          ...keys.conversationKey(routeKey),
           conversationId: 'conv-1',
           conversationKey: routeKey,
         },
