@@ -11,7 +11,7 @@
  * - `LU#<tenant>#<user> / C#<type>#<queue>#<stayNo>`: a conversion; `gsi1pk` `LCV#<tenant>` /
  *   `gsi1sk` `<loggedAt>#<conversionId>` lists a tenant's conversions.
  */
-import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
+import { type ItemReader, itemReader, withoutAbsent } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import {
@@ -147,10 +147,8 @@ export function conversionItem(conversion: ConversionItem): Item {
 const STAY_STATUSES: readonly MemberItem['status'][] = ['in', 'out'];
 const EVIDENCE_STATES: readonly EvidenceItem['state'][] = ['pending', 'applied'];
 
-/** The member a member item holds, or undefined for a fence-only item (no stay yet). */
-export function toMember(raw: Item): MemberItem | undefined {
-  if (raw.stayNo === undefined) return undefined;
-  const item = itemReader(raw, 'ledger member');
+/** What a member item and a closed stay's record both hold: the stay and whose it is. */
+function stayOf(item: ItemReader) {
   return {
     tenantId: item.string('tenantId'),
     queueType: item.string('queueType'),
@@ -158,8 +156,17 @@ export function toMember(raw: Item): MemberItem | undefined {
     eventType: item.string('eventType'),
     stayNo: item.number('stayNo'),
     stayId: item.string('stayId'),
-    status: item.oneOf('status', STAY_STATUSES),
     joinedAt: item.string('joinedAt'),
+  };
+}
+
+/** The member a member item holds, or undefined for a fence-only item (no stay yet). */
+export function toMember(raw: Item): MemberItem | undefined {
+  if (raw.stayNo === undefined) return undefined;
+  const item = itemReader(raw, 'ledger member');
+  return {
+    ...stayOf(item),
+    status: item.oneOf('status', STAY_STATUSES),
     ...withoutAbsent({
       leftAt: item.optionalString('leftAt'),
       leftReason: item.optionalString('leftReason'),
@@ -177,13 +184,7 @@ export function noStayThroughOf(raw: Item): string | undefined {
 export function toClosedStay(raw: Item): ClosedStay {
   const item = itemReader(raw, 'ledger stay');
   return {
-    tenantId: item.string('tenantId'),
-    queueType: item.string('queueType'),
-    userId: item.string('userId'),
-    eventType: item.string('eventType'),
-    stayNo: item.number('stayNo'),
-    stayId: item.string('stayId'),
-    joinedAt: item.string('joinedAt'),
+    ...stayOf(item),
     leftAt: item.string('leftAt'),
     ...withoutAbsent({
       leftReason: item.optionalString('leftReason'),
@@ -196,10 +197,7 @@ export function toEvidence(raw: Item): EvidenceItem {
   const item = itemReader(raw, 'ledger evidence');
   const appliedBy = item.optionalString('appliedBy');
   return {
-    tenantId: item.string('tenantId'),
-    userId: item.string('userId'),
-    type: item.string('type'),
-    evidenceId: item.string('evidenceId'),
+    ...refOf(item),
     occurredAt: item.string('occurredAt'),
     effectiveAt: item.string('effectiveAt'),
     receivedAt: item.string('receivedAt'),
@@ -229,13 +227,16 @@ export function toConversion(raw: Item): ConversionItem {
   };
 }
 
-/** The reference to pending evidence a sweep or `gsi1` entry holds. */
-export function toPendingRef(raw: Item): PendingRef {
-  const item = itemReader(raw, 'ledger evidence');
+function refOf(item: ItemReader): PendingRef {
   return {
     tenantId: item.string('tenantId'),
     userId: item.string('userId'),
     type: item.string('type'),
     evidenceId: item.string('evidenceId'),
   };
+}
+
+/** The reference to pending evidence a sweep or `gsi1` entry holds. */
+export function toPendingRef(raw: Item): PendingRef {
+  return refOf(itemReader(raw, 'ledger evidence'));
 }
