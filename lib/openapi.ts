@@ -10,7 +10,7 @@
 import * as z from 'zod';
 import { addRecipientsSchema, createCampaignSchema } from '../functions/campaigns/schemas.js';
 import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
-import { tenantConfigSchema } from '../functions/tenants/tenant-store.js';
+import { tenantConfigSchema } from '../functions/tenants/index.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
 import { gatewayEnvelopeSchema } from '../functions/webhooks/whatsapp-web.js';
