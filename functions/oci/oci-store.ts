@@ -255,7 +255,8 @@ export class DynamoOciStore implements OciStore {
         ],
       });
       if (out.applied) return toRow(out.item);
-      if (out.current?.retractRequestedAt !== undefined) {
+      const current = out.current ? toRow(out.current) : undefined;
+      if (current?.kind === 'conversion' && current.retractRequestedAt !== undefined) {
         await this.leaveSweep(ref, ['queued', 'retry']);
       }
       return undefined;
@@ -282,8 +283,9 @@ export class DynamoOciStore implements OciStore {
       ]),
     );
     if (result.ok) return this.getRow(ref);
-    const conversion = result.failed === 'conversion' ? result.current : undefined;
-    if (!conversion) return undefined;
+    const failed = result.failed === 'conversion' ? result.current : undefined;
+    const conversion = failed ? toRow(failed) : undefined;
+    if (conversion?.kind !== 'conversion') return undefined;
     if (conversion.status === 'failed') {
       // Google refused the conversion: nothing to retract there.
       await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED');
@@ -292,7 +294,7 @@ export class DynamoOciStore implements OciStore {
       // one, by this orderId would find nothing. Closed, nothing sent.
       await this.closeRetraction(ref, nowIso, 'COUNTED_UNDER_OTHER_ORDER_ID');
     } else if (conversion.status === 'retry') {
-      const uncounted = knownUncounted(toRow(conversion));
+      const uncounted = knownUncounted(conversion);
       // Known uncounted: a plain withdrawal, nothing sent. Unknown: the conversion is withdrawn
       // from upload and the retraction goes (the next claim passes the check).
       if (uncounted) await this.closeRetraction(ref, nowIso, 'CONVERSION_NEVER_COUNTED', true);
