@@ -25,7 +25,7 @@ import type { InboundDeps } from './store-message.js';
 
 /** How long a container serves a key item it read (a stale one costs one refused write). */
 const ROUTE_CACHE_SECONDS = 300;
-const routes = memoized(
+const routes = /* @__PURE__ */ memoized(
   () =>
     new TtlCache<KeyItem>({
       ttlMs: ROUTE_CACHE_SECONDS * 1000,
@@ -41,7 +41,7 @@ interface Stores {
   readonly jobs: JobStore<MessageItem>;
 }
 
-const storesOf = memoized(
+const storesOf = /* @__PURE__ */ memoized(
   (): Stores => {
     const table = tableName('inbound');
     return {

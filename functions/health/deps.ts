@@ -8,6 +8,6 @@ export interface HealthDeps {
   readonly probe: StoreProbe;
 }
 
-export const healthDeps = memoized(
+export const healthDeps = /* @__PURE__ */ memoized(
   (): HealthDeps => ({ probe: new DynamoDbStoreProbe(ddb, tableName('tenants')) }),
 );

@@ -32,7 +32,7 @@ export interface LedgerDeps {
  * consistently (`work-queues.ts`): one strongly consistent GetItem per piece of evidence applied.
  */
 const TENANT_CACHE_MS = 5_000;
-const tenantQueues = memoized(
+const tenantQueues = /* @__PURE__ */ memoized(
   () => new TtlCache<TenantWorkQueues>({ ttlMs: TENANT_CACHE_MS, clock: systemClock }),
 );
 
@@ -51,7 +51,7 @@ const workQueuesOf: TenantWorkQueuesReader = async (tenantId, { consistent }) =>
   );
 };
 
-const ledgerStore = memoized(
+const ledgerStore = /* @__PURE__ */ memoized(
   (): LedgerStore => new DynamoDbLedgerStore(ddb, tableName('ledger')),
   () => tableName('ledger'),
 );

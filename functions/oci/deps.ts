@@ -15,7 +15,9 @@ import type { GoogleAdsSettings } from './model.js';
 import { DynamoOciStore, type OciStore } from './oci-store.js';
 import { ociSettings } from './settings.js';
 
-export const ociStore = memoized((): OciStore => new DynamoOciStore(ddb, tableName('conversions')));
+export const ociStore = /* @__PURE__ */ memoized(
+  (): OciStore => new DynamoOciStore(ddb, tableName('conversions')),
+);
 
 export async function googleAdsSettings(tenantId: string): Promise<GoogleAdsSettings | undefined> {
   const tenant = await tenantStore().get(tenantId);
@@ -65,7 +67,7 @@ async function oauthClient(): Promise<OAuthClient> {
  * own simulator). The version is a setting (`GOOGLE_ADS_API_VERSION`, from the manifest), checked
  * against the calendar by the uploader before every run.
  */
-const googleAds = memoized(
+const googleAds = /* @__PURE__ */ memoized(
   () => {
     const urls = googleBaseUrls();
     const apiVersion = configuredVersions().googleAds;

@@ -15,7 +15,7 @@ export interface TenantsDeps {
 }
 
 /** Built on first use (the table name is read then, not at import). */
-export const tenantsDeps = memoized((): TenantsDeps => {
+export const tenantsDeps = /* @__PURE__ */ memoized((): TenantsDeps => {
   const table = tableName('tenants');
   return {
     tenants: new DynamoDbTenantStore(ddb, table, systemClock),
