@@ -5,11 +5,14 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { queryAll, queryItems } from '../kernel/paginate.js';
+import { queryAll } from '../kernel/paginate.js';
 import { readItem } from '../kernel/read-item.js';
 import type { FanoutRecords } from './campaign-store.js';
+import { dueInSweep } from './campaign-store-sweep.js';
 import {
+  type CampaignShard,
   type FanoutProgress,
+  type FanoutShard,
   keys,
   type PageMark,
   parseFanoutProgress,
@@ -42,28 +45,20 @@ export class DynamoFanoutRecords implements FanoutRecords {
     return progress;
   }
 
-  async shardProgress(
-    tenantId: string,
-    campaignId: string,
-    generation: number,
-    shard: number,
-  ): Promise<FanoutProgress | undefined> {
-    const key = keys.fanout(tenantId, campaignId, generation, shard);
+  async shardProgress(at: FanoutShard): Promise<FanoutProgress | undefined> {
+    const key = keys.fanout(at.tenantId, at.campaignId, at.generation, at.shard);
     const raw = await readItem(this.ddb, this.table, key);
     return raw ? parseFanoutProgress(raw).progress : undefined;
   }
 
   async saveProgress(
-    tenantId: string,
-    campaignId: string,
-    generation: number,
-    shard: number,
+    at: FanoutShard,
     previousSeq: number | undefined,
     next: FanoutProgress,
   ): Promise<boolean> {
     const result = await conditionalUpdate(this.ddb, {
       table: this.table,
-      key: keys.fanout(tenantId, campaignId, generation, shard),
+      key: keys.fanout(at.tenantId, at.campaignId, at.generation, at.shard),
       set: { kind: 'fanout', ...next },
       ...(next.cursor === undefined ? { remove: ['cursor'] } : {}),
       conditions: [
@@ -90,27 +85,11 @@ export class DynamoFanoutRecords implements FanoutRecords {
     });
   }
 
-  async *duePageMarks(
-    tenantId: string,
-    campaignId: string,
-    shard: number,
-    cutoff: string,
-    budget: number,
-  ): AsyncIterable<PageMark> {
-    const items = queryItems(
-      this.ddb,
-      {
-        TableName: this.table,
-        IndexName: 'sweep',
-        KeyConditionExpression: 'sweepPk = :p AND sweepAt <= :cut',
-        ExpressionAttributeValues: {
-          ':p': keys.pageSweep(tenantId, campaignId, shard),
-          ':cut': cutoff,
-        },
-      },
-      { pageSize: Math.min(200, budget), maxItems: budget },
-    );
-    for await (const raw of items) yield parsePageMark(raw);
+  async *duePageMarks(at: CampaignShard, cutoff: string, budget: number): AsyncIterable<PageMark> {
+    const partition = keys.pageSweep(at.tenantId, at.campaignId, at.shard);
+    for await (const raw of dueInSweep(this.ddb, this.table, partition, cutoff, budget)) {
+      yield parsePageMark(raw);
+    }
   }
 
   async leaveSweep(mark: PageMark): Promise<void> {

@@ -23,7 +23,9 @@ import type {
   UnknownEnd,
 } from './campaign-store.js';
 import { counterWrite, moveDeltas } from './campaign-store-counters.js';
+import { dueInSweep } from './campaign-store-sweep.js';
 import {
+  type CampaignShard,
   isRecipientOf,
   keys,
   parseRecipient,
@@ -53,6 +55,12 @@ const SENDING_WITHOUT_WAMID: Condition = {
 };
 
 const keyOf = (ref: RecipientRef) => keys.recipient(ref.tenantId, ref.campaignId, ref.phone);
+
+/** A pending recipient's entry in its shard's sweep partition, due at `at`. */
+const pendingSweepAt = (ref: RecipientRef, at: string) => ({
+  sweepPk: keys.pendingSweep(ref.tenantId, ref.campaignId, shardOf(ref.phone)),
+  sweepAt: at,
+});
 
 /** The wamid and its index entry (`gsi1`: statuses without the echo still find the recipient). */
 const wamidFields = (accepted: AcceptedWamid) => ({
@@ -185,12 +193,10 @@ export class DynamoRecipientRecords implements RecipientRecords {
   }
 
   endClaim(ref: RecipientRef, owner: string, end: ClaimEnd): Promise<boolean> {
-    const shard = shardOf(ref.phone);
     const set: Record<string, unknown> = { lastError: end.lastError };
     if (end.to === 'pending') {
       if (end.retryAt !== undefined) set.retryAt = end.retryAt;
-      set.sweepPk = keys.pendingSweep(ref.tenantId, ref.campaignId, shard);
-      set.sweepAt = end.dueAt;
+      Object.assign(set, pendingSweepAt(ref, end.dueAt));
     }
     // The kernel's lease release: only if we still hold the lease and the recipient is still
     // `sending` without a wamid, counters in the same transaction.
@@ -261,8 +267,7 @@ export class DynamoRecipientRecords implements RecipientRecords {
         lastError: end.lastError,
         unknownRetries: end.unknownRetries,
         // Due at once: rung in this run, or in the next if this one stops before enqueueing.
-        sweepPk: keys.pendingSweep(current.tenantId, current.campaignId, shardOf(current.phone)),
-        sweepAt: end.at,
+        ...pendingSweepAt(current, end.at),
         updatedAt: end.at,
       },
       remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
@@ -278,8 +283,7 @@ export class DynamoRecipientRecords implements RecipientRecords {
       set: {
         operatorRetries: retry.operatorRetries,
         lastError: retry.lastError,
-        sweepPk: keys.pendingSweep(ref.tenantId, ref.campaignId, shardOf(ref.phone)),
-        sweepAt: retry.dueAt,
+        ...pendingSweepAt(ref, retry.dueAt),
         updatedAt: retry.at,
       },
       also: {
@@ -303,8 +307,7 @@ export class DynamoRecipientRecords implements RecipientRecords {
       table: this.table,
       key: keyOf(ref),
       set: {
-        sweepPk: keys.pendingSweep(ref.tenantId, ref.campaignId, shardOf(ref.phone)),
-        sweepAt: nextSweepAt,
+        ...pendingSweepAt(ref, nextSweepAt),
         ring: seen.ring + 1,
       },
       remove: ['retryAt'],
@@ -331,27 +334,17 @@ export class DynamoRecipientRecords implements RecipientRecords {
   }
 
   async *due(
-    tenantId: string,
-    campaignId: string,
-    shard: number,
+    at: CampaignShard,
     which: 'sending' | 'pending',
     cutoff: string,
     budget: number,
   ): AsyncIterable<RecipientItem> {
     const partition =
       which === 'sending'
-        ? keys.sendingSweep(tenantId, campaignId, shard)
-        : keys.pendingSweep(tenantId, campaignId, shard);
-    const items = queryItems(
-      this.ddb,
-      {
-        TableName: this.table,
-        IndexName: 'sweep',
-        KeyConditionExpression: 'sweepPk = :p AND sweepAt <= :cut',
-        ExpressionAttributeValues: { ':p': partition, ':cut': cutoff },
-      },
-      { pageSize: Math.min(200, budget), maxItems: budget },
-    );
-    for await (const raw of items) yield parseRecipient(raw);
+        ? keys.sendingSweep(at.tenantId, at.campaignId, at.shard)
+        : keys.pendingSweep(at.tenantId, at.campaignId, at.shard);
+    for await (const raw of dueInSweep(this.ddb, this.table, partition, cutoff, budget)) {
+      yield parseRecipient(raw);
+    }
   }
 }

@@ -18,7 +18,9 @@ import { DynamoRecipientPages } from './campaign-store-pages.js';
 import { DynamoRecipientRecords } from './campaign-store-recipients.js';
 import type {
   CampaignItem,
+  CampaignShard,
   FanoutProgress,
+  FanoutShard,
   PageMark,
   RecipientItem,
   RecipientRef,
@@ -315,9 +317,7 @@ export interface RecipientRecords {
    * released, rung or waiting to retry), at most `budget`.
    */
   due(
-    tenantId: string,
-    campaignId: string,
-    shard: number,
+    at: CampaignShard,
     which: 'sending' | 'pending',
     cutoff: string,
     budget: number,
@@ -333,31 +333,17 @@ export interface FanoutRecords {
     campaignId: string,
     generation: number,
   ): Promise<Map<number, FanoutProgress>>;
-  shardProgress(
-    tenantId: string,
-    campaignId: string,
-    generation: number,
-    shard: number,
-  ): Promise<FanoutProgress | undefined>;
+  shardProgress(at: FanoutShard): Promise<FanoutProgress | undefined>;
   /** Saves a shard's progress only if nobody saved a newer one since `previousSeq` was read. */
   saveProgress(
-    tenantId: string,
-    campaignId: string,
-    generation: number,
-    shard: number,
+    at: FanoutShard,
     previousSeq: number | undefined,
     next: FanoutProgress,
   ): Promise<boolean>;
   /** Marks a page as enqueued (an upsert: a repeated page writes the same mark again). */
   markPage(mark: PageMark, expiresAtSeconds: number): Promise<void>;
   /** A shard's page marks due by `cutoff`, at most `budget`. */
-  duePageMarks(
-    tenantId: string,
-    campaignId: string,
-    shard: number,
-    cutoff: string,
-    budget: number,
-  ): AsyncIterable<PageMark>;
+  duePageMarks(at: CampaignShard, cutoff: string, budget: number): AsyncIterable<PageMark>;
   /** Takes a page mark out of the sweep, unless the fan-out marked the page again meanwhile. */
   leaveSweep(mark: PageMark): Promise<void>;
 }

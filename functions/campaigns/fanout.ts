@@ -136,8 +136,7 @@ export async function fanoutShard(
   if (campaign?.status !== 'running' || (campaign.fanoutGeneration ?? 0) !== generation) {
     return { enqueued: 0, done: true };
   }
-  let progress: FanoutProgress =
-    (await deps.store.fanout.shardProgress(tenantId, campaignId, generation, shard)) ?? {};
+  let progress: FanoutProgress = (await deps.store.fanout.shardProgress(message)) ?? {};
   if (progress.done) return { enqueued: 0, done: true };
 
   const totals = await deps.store.counters.totals(tenantId, campaignId);
@@ -183,14 +182,7 @@ export async function fanoutShard(
       enqueued: (progress.enqueued ?? 0) + page.recipients.length,
       updatedAt: isoTime(deps.clock),
     };
-    const saved = await deps.store.fanout.saveProgress(
-      tenantId,
-      campaignId,
-      generation,
-      shard,
-      progress.seq,
-      next,
-    );
+    const saved = await deps.store.fanout.saveProgress(message, progress.seq, next);
     if (!saved) return { enqueued, done: false }; // another worker is ahead on this shard
     progress = next;
     failpoint(FP_FANOUT_AFTER_BATCH);

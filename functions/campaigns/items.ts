@@ -28,7 +28,7 @@
  * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
  *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
  */
-import { itemReader } from '../kernel/item-reader.js';
+import { type ItemReader, itemReader } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import {
@@ -155,11 +155,6 @@ export function isRecipientOf(pk: unknown, tenantId: string): boolean {
   return typeof pk === 'string' && pk.startsWith(`CR#${tenantId}#`);
 }
 
-/** The shard a counter item counts (the last part of its partition key). */
-function shardOfCounter(pk: string): number {
-  return Number(pk.slice(pk.lastIndexOf('#') + 1));
-}
-
 // --- item types ----------------------------------------------------------------------------------
 
 export interface CampaignItem {
@@ -211,6 +206,18 @@ export interface RecipientItem {
   readonly updatedAt: string;
 }
 
+/** One shard of one campaign: what names its recipient, counter and sweep partitions. */
+export interface CampaignShard {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly shard: number;
+}
+
+/** One shard of one fan-out generation: what names its progress item (and its queue message). */
+export interface FanoutShard extends CampaignShard {
+  readonly generation: number;
+}
+
 /** Who a recipient is: what names its item. */
 export type RecipientRef = Pick<RecipientItem, 'tenantId' | 'campaignId' | 'phone'>;
 
@@ -243,16 +250,34 @@ export interface FanoutProgress {
 
 // --- parsers (raw item → typed item) -------------------------------------------------------------
 
+/** The last `#` part of a key (a shard's label, a page's number): what only the key holds. */
+function lastKeyPart(key: string): number {
+  return Number(key.slice(key.lastIndexOf('#') + 1));
+}
+
+/** The optional attributes of an item that are set (so a parsed item carries no `undefined`). */
+function optionals<T>(
+  read: ItemReader,
+  fields: {
+    readonly strings?: readonly (keyof T & string)[];
+    readonly numbers?: readonly (keyof T & string)[];
+    readonly booleans?: readonly (keyof T & string)[];
+  },
+): Partial<T> {
+  const found: Record<string, string | number | boolean> = {};
+  const keep = (name: string, value: string | number | boolean | undefined) => {
+    if (value !== undefined) found[name] = value;
+  };
+  for (const name of fields.strings ?? []) keep(name, read.optionalString(name));
+  for (const name of fields.numbers ?? []) keep(name, read.optionalNumber(name));
+  for (const name of fields.booleans ?? []) keep(name, read.optionalBoolean(name));
+  return found as Partial<T>;
+}
+
 export function parseCampaign(raw: Item): CampaignItem {
   const read = itemReader(raw, 'campaign');
   const template = itemReader(read.map('template'), 'campaign template');
   const components = template.optionalList('components');
-  const optional = (name: string) => {
-    const value = read.optionalString(name);
-    return value === undefined ? {} : { [name]: value };
-  };
-  const fanoutGeneration = read.optionalNumber('fanoutGeneration');
-  const recipientsHeld = read.optionalNumber('recipientsHeld');
   return {
     tenantId: read.string('tenantId'),
     campaignId: read.string('campaignId'),
@@ -265,36 +290,15 @@ export function parseCampaign(raw: Item): CampaignItem {
     phoneNumberId: read.string('phoneNumberId'),
     status: read.oneOf('status', CAMPAIGN_STATUSES),
     createdAt: read.string('createdAt'),
-    ...optional('updatedAt'),
-    ...optional('startedAt'),
-    ...optional('completedAt'),
-    ...(fanoutGeneration !== undefined ? { fanoutGeneration } : {}),
-    ...(recipientsHeld !== undefined ? { recipientsHeld } : {}),
+    ...optionals<CampaignItem>(read, {
+      strings: ['updatedAt', 'startedAt', 'completedAt'],
+      numbers: ['fanoutGeneration', 'recipientsHeld'],
+    }),
   };
 }
 
 export function parseRecipient(raw: Item): RecipientItem {
   const read = itemReader(raw, 'recipient');
-  const strings = [
-    'name',
-    'providerMessageId',
-    'lastError',
-    'leaseOwner',
-    'sendingSince',
-    'retryAt',
-    'sweepAt',
-    'addedBy',
-  ] as const;
-  const numbers = ['leaseExpiresAt', 'ring', 'unknownRetries', 'operatorRetries'] as const;
-  const optional: Record<string, string | number> = {};
-  for (const name of strings) {
-    const value = read.optionalString(name);
-    if (value !== undefined) optional[name] = value;
-  }
-  for (const name of numbers) {
-    const value = read.optionalNumber(name);
-    if (value !== undefined) optional[name] = value;
-  }
   return {
     tenantId: read.string('tenantId'),
     campaignId: read.string('campaignId'),
@@ -303,47 +307,46 @@ export function parseRecipient(raw: Item): RecipientItem {
     attempts: read.numberOr('attempts', 0),
     createdAt: read.string('createdAt'),
     updatedAt: read.string('updatedAt'),
-    ...(optional as Partial<RecipientItem>),
+    ...optionals<RecipientItem>(read, {
+      strings: [
+        'name',
+        'providerMessageId',
+        'lastError',
+        'leaseOwner',
+        'sendingSince',
+        'retryAt',
+        'sweepAt',
+        'addedBy',
+      ],
+      numbers: ['leaseExpiresAt', 'ring', 'unknownRetries', 'operatorRetries'],
+    }),
   };
 }
 
 export function parsePageMark(raw: Item): PageMark {
   const read = itemReader(raw, 'fan-out page mark');
-  const sk = read.string('sk');
-  const after = read.optionalString('after');
-  const through = read.optionalString('through');
-  const sweepAt = read.optionalString('sweepAt');
   return {
     tenantId: read.string('tenantId'),
     campaignId: read.string('campaignId'),
     generation: read.number('generation'),
     shard: read.number('shard'),
     // `PAGE#<generation>#<shard>#<seq>`: the page's number is only in its key.
-    seq: Number(sk.slice(sk.lastIndexOf('#') + 1)),
-    ...(after !== undefined ? { after } : {}),
-    ...(through !== undefined ? { through } : {}),
-    ...(sweepAt !== undefined ? { sweepAt } : {}),
+    seq: lastKeyPart(read.string('sk')),
+    ...optionals<PageMark>(read, { strings: ['after', 'through', 'sweepAt'] }),
   };
 }
 
 /** A fan-out progress item, with the shard its key names. */
 export function parseFanoutProgress(raw: Item): { shard: number; progress: FanoutProgress } {
   const read = itemReader(raw, 'fan-out progress');
-  const sk = read.string('sk');
-  const cursor = read.optionalString('cursor');
-  const done = read.optionalBoolean('done');
-  const seq = read.optionalNumber('seq');
-  const enqueued = read.optionalNumber('enqueued');
-  const updatedAt = read.optionalString('updatedAt');
   return {
-    shard: Number(sk.slice(sk.lastIndexOf('#') + 1)),
-    progress: {
-      ...(cursor !== undefined ? { cursor } : {}),
-      ...(done !== undefined ? { done } : {}),
-      ...(seq !== undefined ? { seq } : {}),
-      ...(enqueued !== undefined ? { enqueued } : {}),
-      ...(updatedAt !== undefined ? { updatedAt } : {}),
-    },
+    // `FANOUT#<generation>#<shard>`: the shard it tracks.
+    shard: lastKeyPart(read.string('sk')),
+    progress: optionals<FanoutProgress>(read, {
+      strings: ['cursor', 'updatedAt'],
+      numbers: ['seq', 'enqueued'],
+      booleans: ['done'],
+    }),
   };
 }
 
@@ -354,7 +357,8 @@ export function parseCounter(raw: Item): { shard: number; totals: Totals } {
   const read = itemReader(raw, 'counter');
   const totals = emptyTotals();
   for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
-  return { shard: shardOfCounter(read.string('pk')), totals };
+  // `CC#<tenant>#<campaign>#<shard>`: the shard it counts.
+  return { shard: lastKeyPart(read.string('pk')), totals };
 }
 
 /** The campaign a listing item names. */

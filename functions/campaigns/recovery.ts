@@ -179,39 +179,20 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
   const marks: PageMark[] = [];
   const nowIso = isoTime(deps.clock);
   // In-flight sends first (running or paused): completed, held or released.
-  const sending = recipients.due(
-    tenantId,
-    campaignId,
-    shard,
-    'sending',
-    nowIso,
-    ITEMS_PER_SHARD_RUN,
-  );
+  const at = { tenantId, campaignId, shard };
+  const sending = recipients.due(at, 'sending', nowIso, ITEMS_PER_SHARD_RUN);
   for await (const item of sending) {
     const released = await settleSending(context, item);
     if (released && running) rings.push(released);
   }
   if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
   if (running) {
-    const pending = recipients.due(
-      tenantId,
-      campaignId,
-      shard,
-      'pending',
-      cutoff,
-      ITEMS_PER_SHARD_RUN,
-    );
+    const pending = recipients.due(at, 'pending', cutoff, ITEMS_PER_SHARD_RUN);
     for await (const item of pending) {
       const due = await duePending(context, item);
       if (due) rings.push(due);
     }
-    const pages = fanout.duePageMarks(
-      tenantId,
-      campaignId,
-      shard,
-      cutoff,
-      PAGE_MARKS_PER_SHARD_RUN,
-    );
+    const pages = fanout.duePageMarks(at, cutoff, PAGE_MARKS_PER_SHARD_RUN);
     for await (const mark of pages) marks.push(mark);
     for (const mark of marks) rings.push(...(await pageRings(context, mark)));
   }
