@@ -367,7 +367,9 @@ reconcile
     if (options.campaign && !options.tenant) {
       throw new InvalidArgumentError('--campaign needs --tenant');
     }
-    const { repairCampaignCounters } = await import('../functions/campaigns/counter-repair.js');
+    const { dynamoCampaignStore, repairCampaignCounters } = await import(
+      '../functions/campaigns/index.js'
+    );
     type Repair = Awaited<ReturnType<typeof repairCampaignCounters>>;
     const { campaignsToRecount } = await import('../lib/cli/reconcile-counters.js');
     await withTarget(async (target) => {
@@ -376,7 +378,7 @@ reconcile
       for await (const campaign of campaignsToRecount(target.ddb, table, options)) {
         results.push(
           await repairCampaignCounters(
-            { ddb: target.ddb, table },
+            { store: dynamoCampaignStore(target.ddb, table) },
             campaign,
             options.execute === true,
           ),

@@ -9,25 +9,13 @@
  * counters in the same transaction, so duplicates and late statuses change nothing. Late evidence
  * moves a recipient we ended `unknown` or `failed` to what the provider reports.
  */
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { type Clock, isoTime } from '../kernel/clock.js';
-import { tableName } from '../kernel/config.js';
+import { isoTime } from '../kernel/clock.js';
 import { failpoint } from '../kernel/failpoints.js';
-import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import { countedTransition, counterWrite, moveDeltas } from './counters.js';
+import type { CampaignDeps } from './campaign-store.js';
 import { FP_STATUS_AFTER_APPLY } from './failpoints.js';
-import {
-  decodeCallbackData,
-  type RecipientItem,
-  type RecipientStatus,
-  recipientKey,
-  STATUS_RANK,
-  shardOf,
-  tenantRecipientsPrefix,
-  wamidIndexKey,
-} from './model.js';
-import { readRecipient } from './sender.js';
+import type { RecipientItem } from './items.js';
+import { decodeCallbackData, type RecipientStatus, STATUS_RANK } from './model.js';
 
 export interface WhatsAppStatusEvent {
   readonly tenantId: string;
@@ -69,46 +57,26 @@ export function movesForward(
   return STATUS_RANK[status] > STATUS_RANK[current];
 }
 
+/** The recipient by the echoed callback data (which names it), else by the wamid. */
 async function findRecipient(
-  ddb: DynamoDBDocumentClient,
-  table: string,
+  deps: Pick<CampaignDeps, 'store'>,
   event: WhatsAppStatusEvent,
 ): Promise<RecipientItem | undefined> {
   const echo = decodeCallbackData(event.bizOpaqueCallbackData);
   if (echo) {
-    const item = await readRecipient(
-      ddb,
-      table,
-      recipientKey(event.tenantId, echo.campaignId, echo.phone),
-    );
+    const item = await deps.store.recipients.get({ tenantId: event.tenantId, ...echo });
     if (item) return item;
   }
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :w',
-      ExpressionAttributeValues: { ':w': wamidIndexKey(event.phoneNumberId, event.wamid) },
-      Limit: 2,
-    }),
-  );
-  // The index holds keys only; the tenant is in the recipient's partition key.
-  const tenantPrefix = tenantRecipientsPrefix(event.tenantId);
-  const hit = (out.Items ?? []).find(
-    (item) => typeof item.pk === 'string' && item.pk.startsWith(tenantPrefix),
-  );
-  return hit ? readRecipient(ddb, table, { pk: String(hit.pk), sk: String(hit.sk) }) : undefined;
+  return deps.store.recipients.findByWamid(event.tenantId, event.phoneNumberId, event.wamid);
 }
 
 const MAX_RACES = 6;
 
 export async function applyCampaignStatus(
-  ddb: DynamoDBDocumentClient,
-  clock: Clock,
+  deps: CampaignDeps,
   event: WhatsAppStatusEvent,
 ): Promise<ApplyStatusResult> {
-  const table = tableName('campaigns');
-  let recipient = await findRecipient(ddb, table, event);
+  let recipient = await findRecipient(deps, event);
   if (!recipient) return { matched: false, applied: false };
   for (let race = 0; race < MAX_RACES && recipient; race++) {
     if (recipient.providerMessageId && recipient.providerMessageId !== event.wamid) {
@@ -125,49 +93,20 @@ export async function applyCampaignStatus(
       });
       return { matched: true, applied: false };
     }
-    const now = isoTime(clock);
     const firstError = event.errors?.[0];
-    const result = await countedTransition(ddb, {
-      table,
-      key: { pk: recipient.pk, sk: recipient.sk },
-      from: [recipient.status],
+    const applied = await deps.store.recipients.applyStatus(recipient, {
       to: event.status,
-      set: {
-        providerMessageId: event.wamid,
-        gsi1pk: wamidIndexKey(event.phoneNumberId, event.wamid),
-        gsi1sk: 'R',
-        statusAt: event.occurredAt,
-        updatedAt: now,
-        ...(event.status === 'failed'
-          ? {
-              lastError: `${firstError?.code ?? 'failed'}: ${firstError?.title ?? 'reported failed by WhatsApp'}`,
-            }
-          : {}),
-      },
-      remove: [
-        LEASE_OWNER,
-        LEASE_EXPIRES_AT,
-        'sweepPk',
-        'sweepAt',
-        'retryAt',
-        ...(event.status === 'failed' ? [] : ['lastError']),
-      ],
-      also: {
-        expression: 'attribute_not_exists(#pmid) OR #pmid = :wamid',
-        names: { '#pmid': 'providerMessageId' },
-        values: { ':wamid': event.wamid },
-      },
-      with: [
-        counterWrite(
-          table,
-          recipient.tenantId,
-          recipient.campaignId,
-          shardOf(recipient.phone),
-          moveDeltas(recipient.status, event.status),
-        ),
-      ],
+      phoneNumberId: event.phoneNumberId,
+      wamid: event.wamid,
+      statusAt: event.occurredAt,
+      at: isoTime(deps.clock),
+      ...(event.status === 'failed'
+        ? {
+            lastError: `${firstError?.code ?? 'failed'}: ${firstError?.title ?? 'reported failed by WhatsApp'}`,
+          }
+        : {}),
     });
-    if (result.applied) {
+    if (applied) {
       if (recipient.status === 'sending' || recipient.status === 'pending') {
         countMetric('CampaignOutcomeReconciled');
       }
@@ -178,7 +117,7 @@ export async function applyCampaignStatus(
       return { matched: true, applied: true };
     }
     // Someone moved it meanwhile (the sender storing the wamid, another status): look again.
-    recipient = await readRecipient(ddb, table, { pk: recipient.pk, sk: recipient.sk });
+    recipient = await deps.store.recipients.get(recipient);
   }
   return { matched: recipient !== undefined, applied: false };
 }

@@ -1,74 +1,11 @@
 /**
- * A tenant's campaigns, newest first, with their progress (`GET /v1/campaigns`), without a scan.
- *
- * Listing items in the `campaigns` table: `CL#<tenant> / C#<createdAt>#<campaignId>`, written in
- * the same transaction as the campaign item itself (`createCampaign`), so a campaign exists exactly
- * when it is listed. They are read with strongly consistent queries (never a GSI), so a campaign
- * created a moment ago is already in the first page.
- *
- * One partition per tenant, not sharded: a tenant creates campaigns at human pace (an operator or
- * an integration kicking one off), far below the ~1,000 writes/s one partition takes; nothing else
- * writes these items. A tenant that somehow created campaigns in the thousands per second would
- * need `CL#<tenant>#<n>` shards merged on read; it cannot realistically happen, so it is not built.
+ * A tenant's campaigns, newest first, with their progress (`GET /v1/campaigns`), without a scan:
+ * the store's listing partition (`campaign-store-listing.ts`), the campaign items in one batch read,
+ * each one's totals and, while it sends, the contacts waiting for evidence.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import type { AtomicWrite } from '../kernel/atomic.js';
-import type { Clock } from '../kernel/clock.js';
-import { keyCursor } from '../kernel/cursor.js';
-import { queryPage } from '../kernel/paginate.js';
-import { readTotals } from './counters.js';
-import {
-  type CampaignItem,
-  type CampaignView,
-  campaignKey,
-  campaignView,
-  SHARDS,
-  sendingSweepPartition,
-  type Totals,
-} from './model.js';
-
-export interface CampaignListingStore {
-  readonly ddb: DynamoDBDocumentClient;
-  readonly clock: Clock;
-  /** Physical name of the `campaigns` table. */
-  readonly table: string;
-}
-
-export const campaignListPartition = (tenantId: string) => `CL#${tenantId}`;
-
-export const campaignListingKey = (tenantId: string, createdAt: string, campaignId: string) => ({
-  pk: campaignListPartition(tenantId),
-  sk: `C#${createdAt}#${campaignId}`,
-});
-
-interface CampaignListingItem {
-  readonly pk: string;
-  readonly sk: string;
-  readonly kind: 'campaign-listing';
-  readonly tenantId: string;
-  readonly campaignId: string;
-  readonly createdAt: string;
-}
-
-/** The listing item's put, for the campaign-create transaction. */
-export function campaignListingWrite(
-  table: string,
-  tenantId: string,
-  campaignId: string,
-  createdAt: string,
-): AtomicWrite {
-  const item: CampaignListingItem = {
-    ...campaignListingKey(tenantId, createdAt, campaignId),
-    kind: 'campaign-listing',
-    tenantId,
-    campaignId,
-    createdAt,
-  };
-  return {
-    label: 'listing',
-    put: { table, item: { ...item }, condition: 'attribute_not_exists(pk)' },
-  };
-}
+import type { CampaignDeps } from './campaign-store.js';
+import type { CampaignItem } from './items.js';
+import { type CampaignView, campaignView, type Totals } from './model.js';
 
 export interface CampaignProgress {
   /** Contacts that left `pending` through a send (ended, or sending), per second. */
@@ -126,103 +63,29 @@ export function campaignProgress(
   return { sendsPerSecond, configuredRate, etaSeconds, awaitingEvidence };
 }
 
-/**
- * Counts the `sending` contacts whose call is over (claimed longer ago than the provider timeout)
- * and that hold no wamid. Read from the sparse sweep index, which is eventually consistent: a
- * display figure, nothing decides on it. Only asked when the totals show someone `sending`.
- */
-async function countAwaitingEvidence(
-  store: CampaignListingStore,
-  tenantId: string,
-  campaignId: string,
-  cutoff: string,
-): Promise<number> {
-  const counts = await Promise.all(
-    Array.from({ length: SHARDS }, async (_, shard) => {
-      let count = 0;
-      const pages = paginateQuery(
-        { client: store.ddb },
-        {
-          TableName: store.table,
-          IndexName: 'sweep',
-          KeyConditionExpression: 'sweepPk = :p',
-          FilterExpression:
-            '#st = :sending AND sendingSince < :cut AND attribute_not_exists(providerMessageId)',
-          ExpressionAttributeNames: { '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':p': sendingSweepPartition(tenantId, campaignId, shard),
-            ':sending': 'sending',
-            ':cut': cutoff,
-          },
-          Select: 'COUNT',
-        },
-      );
-      for await (const page of pages) count += page.Count ?? 0;
-      return count;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
-}
-
-async function getCampaignItems(
-  store: CampaignListingStore,
-  tenantId: string,
-  campaignIds: readonly string[],
-): Promise<Map<string, CampaignItem>> {
-  const found = new Map<string, CampaignItem>();
-  let keys: Record<string, unknown>[] = campaignIds.map((id) => campaignKey(tenantId, id));
-  for (let round = 0; keys.length > 0; round++) {
-    if (round >= 8) throw new Error('campaign reads still unprocessed after 8 rounds');
-    if (round > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** round));
-    const out = await store.ddb.send(
-      new BatchGetCommand({
-        RequestItems: { [store.table]: { Keys: keys, ConsistentRead: true } },
-      }),
-    );
-    for (const item of out.Responses?.[store.table] ?? []) {
-      const campaign = item as CampaignItem;
-      found.set(campaign.campaignId, campaign);
-    }
-    keys = out.UnprocessedKeys?.[store.table]?.Keys ?? [];
-  }
-  return found;
-}
-
 /** Campaigns a page may hold: each costs a counter read (and up to 32 queries while sending). */
 export const MAX_CAMPAIGNS_PER_PAGE = 50;
 
 export async function listCampaigns(
-  store: CampaignListingStore,
+  deps: CampaignDeps,
   tenantId: string,
   options: ListCampaignsOptions,
 ): Promise<{ campaigns: CampaignSummary[]; nextCursor: string | null }> {
-  const pk = campaignListPartition(tenantId);
-  const limit = Math.min(options.limit, MAX_CAMPAIGNS_PER_PAGE);
-  // The cursor is bound to this query and pinned to this tenant's partition: any other is a 400.
-  const out = await queryPage(
-    store.ddb,
-    {
-      TableName: store.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pk },
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      Limit: limit,
-    },
-    options.cursor,
-    keyCursor(['pk', 'sk'], { pk }),
-  );
-  const listed = out.items.map((item) => String((item as Partial<CampaignListingItem>).campaignId));
-  const items = await getCampaignItems(store, tenantId, listed);
-  const nowMs = store.clock.now();
+  const { store } = deps;
+  const page = await store.listing.page(tenantId, {
+    cursor: options.cursor,
+    limit: Math.min(options.limit, MAX_CAMPAIGNS_PER_PAGE),
+  });
+  const items = await store.campaigns.getMany(tenantId, page.campaignIds);
+  const nowMs = deps.clock.now();
   const cutoff = new Date(nowMs - options.providerTimeoutSeconds * 1000).toISOString();
   const campaigns = await Promise.all(
-    listed.map(async (campaignId): Promise<CampaignSummary | undefined> => {
+    page.campaignIds.map(async (campaignId): Promise<CampaignSummary | undefined> => {
       const campaign = items.get(campaignId);
       if (!campaign) return undefined;
-      const totals = await readTotals(store.ddb, store.table, tenantId, campaignId);
+      const totals = await store.counters.totals(tenantId, campaignId);
       const awaiting =
-        totals.sending > 0 ? await countAwaitingEvidence(store, tenantId, campaignId, cutoff) : 0;
+        totals.sending > 0 ? await store.listing.awaitingEvidence(tenantId, campaignId, cutoff) : 0;
       return {
         ...campaignView(campaign, totals),
         progress: campaignProgress(campaign, totals, nowMs, options.configuredRate, awaiting),
@@ -231,6 +94,6 @@ export async function listCampaigns(
   );
   return {
     campaigns: campaigns.filter((c): c is CampaignSummary => c !== undefined),
-    nextCursor: out.nextCursor,
+    nextCursor: page.nextCursor,
   };
 }

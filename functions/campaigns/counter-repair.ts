@@ -10,27 +10,12 @@
  * between that read and the write, so the recount is the truth for that whole span; if a part
  * moved, the transaction fails and the shard is read, recounted and tried again.
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
-import { conditionalUpdateWrite } from '../kernel/conditional-update.js';
-import { retryOnConflict } from '../kernel/retry.js';
-import {
-  COUNTER_SPREAD,
-  counterKey,
-  emptyTotals,
-  RECIPIENT_STATUSES,
-  type RecipientStatus,
-  recipientPartition,
-  SHARDS,
-  type Totals,
-} from './model.js';
+import type { CampaignDeps } from './campaign-store.js';
+import { SHARDS } from './items.js';
+import { totalsDifference as difference, emptyTotals, sumTotals } from './model.js';
 
-export interface CounterRepairDeps {
-  readonly ddb: DynamoDBDocumentClient;
-  readonly table: string;
-}
-
-const FIELDS = ['recipients', ...RECIPIENT_STATUSES] as const;
+/** Repair reads, recounts and sets counters: the store, no clock. */
+export type CounterRepairDeps = Pick<CampaignDeps, 'store'>;
 
 /** Attempts per shard before giving up on a shard that keeps moving. */
 export const MAX_REPAIR_ATTEMPTS = 10;
@@ -53,97 +38,6 @@ export interface CampaignRepair {
   readonly unsettledShards: number;
 }
 
-async function readParts(
-  deps: CounterRepairDeps,
-  tenantId: string,
-  campaignId: string,
-  shard: number,
-) {
-  return Promise.all(
-    Array.from({ length: COUNTER_SPREAD }, async (_, part) => {
-      const out = await deps.ddb.send(
-        new GetCommand({
-          TableName: deps.table,
-          Key: counterKey(tenantId, campaignId, shard, part),
-          ConsistentRead: true,
-        }),
-      );
-      const totals = emptyTotals();
-      for (const field of FIELDS) {
-        const value = out.Item?.[field];
-        if (typeof value === 'number') totals[field] = value;
-      }
-      return totals;
-    }),
-  );
-}
-
-export async function recountShard(
-  deps: CounterRepairDeps,
-  tenantId: string,
-  campaignId: string,
-  shard: number,
-): Promise<Totals> {
-  const counts = emptyTotals();
-  const pages = paginateQuery(
-    { client: deps.ddb },
-    {
-      TableName: deps.table,
-      KeyConditionExpression: 'pk = :pk',
-      ProjectionExpression: '#st',
-      ExpressionAttributeNames: { '#st': 'status' },
-      ExpressionAttributeValues: { ':pk': recipientPartition(tenantId, campaignId, shard) },
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      const status = item.status as RecipientStatus;
-      if (RECIPIENT_STATUSES.includes(status)) counts[status] += 1;
-      counts.recipients += 1;
-    }
-  }
-  return counts;
-}
-
-function sum(parts: readonly Totals[]): Totals {
-  const total = emptyTotals();
-  for (const part of parts) for (const field of FIELDS) total[field] += part[field];
-  return total;
-}
-
-function difference(a: Totals, b: Totals): number {
-  return FIELDS.reduce((n, field) => n + Math.abs(a[field] - b[field]), 0);
-}
-
-/**
- * One counter part set to `next`, on condition that it still holds `seen` (a field never written
- * reads as 0, so 0 also accepts a missing attribute).
- */
-function setPartIfUnchanged(
-  table: string,
-  key: ReturnType<typeof counterKey>,
-  seen: Totals,
-  next: Totals,
-  part: number,
-): AtomicWrite {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const guards = FIELDS.map((field, i) => {
-    names[`#f${i}`] = field;
-    values[`:seen${i}`] = seen[field];
-    return seen[field] === 0
-      ? `(attribute_not_exists(#f${i}) OR #f${i} = :seen${i})`
-      : `#f${i} = :seen${i}`;
-  });
-  return conditionalUpdateWrite(`part#${part}`, {
-    table,
-    key,
-    set: Object.fromEntries(FIELDS.map((field) => [field, next[field]])),
-    conditions: [{ expression: guards.join(' AND '), names, values }],
-  });
-}
-
 /**
  * Recounts one shard and, with `execute`, sets its counters to the recount (all of it on part 0,
  * the other parts to 0), retried while the shard keeps moving.
@@ -155,35 +49,29 @@ export async function repairShard(
   shard: number,
   execute: boolean,
 ): Promise<ShardRepair> {
+  const { counters } = deps.store;
   let firstDrift: number | undefined;
   for (let attempt = 1; attempt <= MAX_REPAIR_ATTEMPTS; attempt++) {
-    const parts = await readParts(deps, tenantId, campaignId, shard);
-    const recount = await recountShard(deps, tenantId, campaignId, shard);
-    const drift = difference(sum(parts), recount);
+    const parts = await counters.parts(tenantId, campaignId, shard);
+    const recount = await counters.recount(tenantId, campaignId, shard);
+    const drift = difference(sumTotals(parts), recount);
     firstDrift ??= drift;
     if (drift === 0)
       return { shard, drift: firstDrift, repaired: firstDrift > 0, attempts: attempt };
     if (!execute) {
       // Dry run: a shard that moved between the read and the recount would show false drift;
       // read again and report only drift that holds still.
-      const again = await readParts(deps, tenantId, campaignId, shard);
-      if (difference(sum(again), sum(parts)) === 0) {
+      const again = await counters.parts(tenantId, campaignId, shard);
+      if (difference(sumTotals(again), sumTotals(parts)) === 0) {
         return { shard, drift, repaired: false, attempts: attempt };
       }
       firstDrift = undefined;
       continue;
     }
-    const writes = parts.map((seen, part) =>
-      setPartIfUnchanged(
-        deps.table,
-        counterKey(tenantId, campaignId, shard, part),
-        seen,
-        part === 0 ? recount : emptyTotals(),
-        part,
-      ),
-    );
-    const result = await retryOnConflict(() => writeAtomically(deps.ddb, writes));
-    if (result.ok) return { shard, drift: firstDrift, repaired: true, attempts: attempt };
+    const next = parts.map((_, part) => (part === 0 ? recount : emptyTotals()));
+    if (await counters.setParts(tenantId, campaignId, shard, parts, next)) {
+      return { shard, drift: firstDrift, repaired: true, attempts: attempt };
+    }
     // A counter part moved since it was read: a recipient moved; read and recount again.
   }
   return { shard, drift: firstDrift ?? 0, repaired: false, attempts: MAX_REPAIR_ATTEMPTS };

@@ -15,45 +15,30 @@
  * not one a recipient.
  */
 
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
-import { type Clock, isoTime } from '../kernel/clock.js';
-import { conditionalUpdate } from '../kernel/conditional-update.js';
+import type { Clock } from '../kernel/clock.js';
+import { isoTime } from '../kernel/clock.js';
 import { failpoint } from '../kernel/failpoints.js';
-import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
-import { readItem } from '../kernel/read-item.js';
+import type { FifoMessage } from '../kernel/fifo.js';
+import type { CampaignQueues } from './campaign-queues.js';
 import type { CampaignStore } from './campaign-store.js';
-import { readTotals } from './counters.js';
 import {
   FP_FANOUT_AFTER_BATCH,
   FP_FANOUT_AFTER_ENQUEUE,
   FP_FANOUT_AFTER_MARK,
 } from './failpoints.js';
+import { type CampaignItem, type FanoutProgress, SHARDS } from './items.js';
 import {
-  type CampaignItem,
-  campaignKey,
   type FanoutMessageBody,
-  fanoutKey,
-  type PageMark,
-  pageMarkKey,
-  pageSweepPartition,
-  type RecipientItem,
-  recipientPartition,
   type SendMessageBody,
-  SHARDS,
   sendGroupOf,
   sendIdentity,
 } from './model.js';
 
-export interface FanoutDeps extends CampaignStore {
-  readonly sqs: SQSClient;
-  readonly sendsQueueUrl: string;
-  readonly fanoutQueueUrl: string;
+/** What fan-out (and everything that rings doorbells) works with. */
+export interface FanoutDeps {
+  readonly store: CampaignStore;
+  readonly clock: Clock;
+  readonly queues: CampaignQueues;
 }
 
 const PAGE_SIZE = 100;
@@ -88,39 +73,6 @@ export function sendMessage(
   };
 }
 
-interface FanoutProgress {
-  readonly cursor?: string;
-  readonly done?: boolean;
-  readonly seq?: number;
-  readonly enqueued?: number;
-  readonly updatedAt?: string;
-}
-
-export async function readFanoutProgress(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  tenantId: string,
-  campaignId: string,
-  generation: number,
-): Promise<Map<number, FanoutProgress>> {
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: {
-        ':pk': campaignKey(tenantId, campaignId).pk,
-        ':prefix': `FANOUT#${generation}#`,
-      },
-      ConsistentRead: true,
-    }),
-  );
-  const progress = new Map<number, FanoutProgress>();
-  for (const item of out.Items ?? []) {
-    progress.set(Number(String(item.sk).split('#').at(-1)), item as FanoutProgress);
-  }
-  return progress;
-}
-
 /**
  * Enqueues a fan-out message for every shard of the current generation not done yet. `ring`
  * separates deliberate re-rings from retries (which SQS deduplicates for five minutes).
@@ -132,9 +84,7 @@ export async function ringFanout(
   shards?: readonly number[],
 ): Promise<number> {
   const generation = campaign.fanoutGeneration ?? 0;
-  const progress = await readFanoutProgress(
-    deps.ddb,
-    deps.table,
+  const progress = await deps.store.fanout.progress(
     campaign.tenantId,
     campaign.campaignId,
     generation,
@@ -157,31 +107,12 @@ export async function ringFanout(
       identity: `fanout|${campaign.tenantId}|${campaign.campaignId}|${generation}|${shard}|${ring}`,
     });
   }
-  await enqueueFifo(deps.sqs, deps.fanoutQueueUrl, messages);
+  await deps.queues.fanout(messages);
   return messages.length;
 }
 
 /** A page mark outlives its due time by this much at most (TTL), e.g. of a campaign completed first. */
 const PAGE_MARK_TTL_SECONDS = 7 * 24 * 3600;
-
-/** Marks one page of a shard as enqueued (an upsert: a repeated page writes the same mark again). */
-async function markPage(
-  deps: FanoutDeps,
-  mark: Omit<PageMark, 'pk' | 'sk' | 'kind' | 'sweepPk'> & { readonly seq: number },
-): Promise<void> {
-  const { seq, ...fields } = mark;
-  const { tenantId, campaignId, generation, shard } = fields;
-  await conditionalUpdate(deps.ddb, {
-    table: deps.table,
-    key: pageMarkKey(tenantId, campaignId, generation, shard, seq),
-    set: {
-      ...fields,
-      kind: 'fanout-page',
-      sweepPk: pageSweepPartition(tenantId, campaignId, shard),
-      expiresAt: Math.ceil(Date.parse(mark.sweepAt ?? '') / 1000) + PAGE_MARK_TTL_SECONDS,
-    },
-  });
-}
 
 export interface FanoutShardResult {
   readonly enqueued: number;
@@ -194,76 +125,64 @@ export interface FanoutShardResult {
  */
 export async function fanoutShard(
   deps: FanoutDeps,
-  clock: Clock,
   message: FanoutMessageBody,
   messagesPerSecond: number,
   budgetMs: number,
 ): Promise<FanoutShardResult> {
   const { tenantId, campaignId, generation, shard } = message;
+  // The invocation's own time (its budget), not the clock seam that tests jump.
   const startedAt = Date.now();
-  const campaignOut = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.table,
-      Key: campaignKey(tenantId, campaignId),
-      ConsistentRead: true,
-    }),
-  );
-  const campaign = campaignOut.Item as CampaignItem | undefined;
+  const campaign = await deps.store.campaigns.get(tenantId, campaignId);
   if (campaign?.status !== 'running' || (campaign.fanoutGeneration ?? 0) !== generation) {
     return { enqueued: 0, done: true };
   }
-  const progressKey = fanoutKey(tenantId, campaignId, generation, shard);
-  let progress = ((await readItem(deps.ddb, deps.table, progressKey)) ?? {}) as FanoutProgress;
+  let progress: FanoutProgress = (await deps.store.fanout.shardProgress(message)) ?? {};
   if (progress.done) return { enqueued: 0, done: true };
 
-  const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
+  const totals = await deps.store.counters.totals(tenantId, campaignId);
   const horizonMs = pendingHorizonMs(totals.pending, messagesPerSecond);
-  const pk = recipientPartition(tenantId, campaignId, shard);
   let enqueued = 0;
   for (;;) {
-    const page: QueryCommandOutput = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'pk = :pk',
-        ConsistentRead: true,
-        Limit: PAGE_SIZE,
-        FilterExpression: '#st = :pending',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':pk': pk, ':pending': 'pending' },
-        ...(progress.cursor ? { ExclusiveStartKey: { pk, sk: progress.cursor } } : {}),
-      }),
+    const page = await deps.store.pages.pendingPage(
+      tenantId,
+      campaignId,
+      shard,
+      progress.cursor,
+      PAGE_SIZE,
     );
-    const pending = (page.Items ?? []) as RecipientItem[];
-    const last: unknown = page.LastEvaluatedKey?.sk;
     const seq = (progress.seq ?? 0) + 1;
-    if (pending.length > 0) {
-      await markPage(deps, {
-        tenantId,
-        campaignId,
-        generation,
-        shard,
-        seq,
-        ...(progress.cursor ? { after: progress.cursor } : {}),
-        ...(typeof last === 'string' ? { through: last } : {}),
-        sweepAt: new Date(clock.now() + horizonMs).toISOString(),
-      });
+    if (page.recipients.length > 0) {
+      const sweepAt = new Date(deps.clock.now() + horizonMs).toISOString();
+      await deps.store.fanout.markPage(
+        {
+          tenantId,
+          campaignId,
+          generation,
+          shard,
+          seq,
+          ...(progress.cursor ? { after: progress.cursor } : {}),
+          ...(page.last !== undefined ? { through: page.last } : {}),
+          sweepAt,
+        },
+        Math.ceil(Date.parse(sweepAt) / 1000) + PAGE_MARK_TTL_SECONDS,
+      );
     }
     failpoint(FP_FANOUT_AFTER_MARK);
-    await enqueueFifo(
-      deps.sqs,
-      deps.sendsQueueUrl,
-      pending.map((item) => sendMessage(tenantId, campaignId, item.phone, `f${generation}`)),
+    await deps.queues.sends(
+      page.recipients.map((item) =>
+        sendMessage(tenantId, campaignId, item.phone, `f${generation}`),
+      ),
     );
-    enqueued += pending.length;
+    enqueued += page.recipients.length;
     failpoint(FP_FANOUT_AFTER_ENQUEUE);
     const next: FanoutProgress = {
-      ...(typeof last === 'string' ? { cursor: last } : {}),
-      done: typeof last !== 'string',
+      ...(page.last !== undefined ? { cursor: page.last } : {}),
+      done: page.last === undefined,
       seq,
-      enqueued: (progress.enqueued ?? 0) + pending.length,
-      updatedAt: isoTime(clock),
+      enqueued: (progress.enqueued ?? 0) + page.recipients.length,
+      updatedAt: isoTime(deps.clock),
     };
-    const saved = await saveProgress(deps, progressKey, progress.seq, next);
+    const saved = await deps.store.fanout.saveProgress(message, progress.seq, next);
     if (!saved) return { enqueued, done: false }; // another worker is ahead on this shard
     progress = next;
     failpoint(FP_FANOUT_AFTER_BATCH);
@@ -273,25 +192,4 @@ export async function fanoutShard(
       return { enqueued, done: false };
     }
   }
-}
-
-/** Saves the cursor only if nobody saved a newer one since we read it (never moves backwards). */
-async function saveProgress(
-  deps: FanoutDeps,
-  key: { pk: string; sk: string },
-  previousSeq: number | undefined,
-  next: FanoutProgress,
-): Promise<boolean> {
-  const result = await conditionalUpdate(deps.ddb, {
-    table: deps.table,
-    key,
-    set: { kind: 'fanout', ...next },
-    ...(next.cursor === undefined ? { remove: ['cursor'] } : {}),
-    conditions: [
-      previousSeq === undefined
-        ? { expression: 'attribute_not_exists(pk)' }
-        : { expression: 'seq = :prev', values: { ':prev': previousSeq } },
-    ],
-  });
-  return result.applied;
 }

@@ -1,21 +1,19 @@
 /**
- * The campaigns context's public surface: the only file other contexts may import from. The
- * webhooks context applies WhatsApp statuses to campaign recipients through it.
+ * The campaigns context's public surface: the only file other contexts (and `lib/`, `bin/`) may
+ * import from. The webhooks context applies WhatsApp statuses to campaign recipients through it;
+ * the operators' tools read campaigns through its store and keys.
  */
 export {
   type ApplyStatusResult,
-  applyCampaignStatus,
   movesForward,
   type WhatsAppStatusEvent,
 } from './apply-status.js';
-export { campaignListPartition } from './campaign-listing.js';
+export { type CampaignStore, dynamoCampaignStore } from './campaign-store.js';
+export { type CampaignRepair, repairCampaignCounters } from './counter-repair.js';
+export { applyWhatsAppStatus } from './deps.js';
+export { keys as campaignKeys } from './items.js';
 export type { UnknownOutcomePolicy } from './model.js';
-export {
-  campaignMetaScanFilter,
-  decodeCallbackData,
-  encodeCallbackData,
-  type RecipientStatus,
-} from './model.js';
+export { decodeCallbackData, encodeCallbackData, type RecipientStatus } from './model.js';
 export {
   assertSafeReconcileWindow,
   campaignSettings,

@@ -1,30 +1,15 @@
 /**
- * The campaigns context's item layout and the rules every part of it shares.
- *
- * Items in the `campaigns` table:
- * - `CAMPAIGN#<tenant>#<campaign> / META`: the campaign (name, template, phoneNumberId, status).
- *   While running or paused it sits in the sparse `sweep` index under `CAMPAIGNS#ACTIVE`, which is
- *   how the schedules find work without a scan.
- * - `CAMPAIGN#<tenant>#<campaign> / FANOUT#<generation>#<shard>`: how far fan-out got in one shard
- *   (a generation per start and per resume).
- * - `CAMPAIGN#<tenant>#<campaign> / PAGE#<generation>#<shard>#<seq>`: the mark of one fan-out page
- *   (its recipients' key range), in the `sweep` index under the shard's `RS#…#P` partition until
- *   the page is due: then recovery rings the page's recipients still pending (`PageMark`).
- * - `CR#<tenant>#<campaign>#<shard> / R#<e164>`: one recipient. Its key *is* its uniqueness item:
- *   the shard is a hash of the E.164, so one contact always lands on one item, across every page.
- *   Invalid phones kept with `skipInvalid` are `X#<hash of the input>` items with status `skipped`.
- *   A recipient waiting for a schedule (enqueued pending, sending, retry later) carries
- *   `sweepPk = RS#<tenant>#<campaign>#<shard>` and `sweepAt` (ISO time it becomes due).
- * - `CC#<tenant>#<campaign>#<shard> / COUNT#<part>`: the counters of one shard (in parts). Every transition of a
- *   recipient moves its shard's counters in the same transaction; totals are the sum of the shards.
- *   Recipients and counters are spread over `SHARDS` partition keys so a large, fast campaign has
- *   no hot partition (1,000 sends/s with ~4 counted transitions each is ~125 writes/s per shard).
+ * The campaigns context's rules: statuses and how they move, limits, the unknown-outcome policies,
+ * the send queue's identities, the operator's views. Pure: no AWS, no environment. The item layout
+ * and keys are in `items.ts`.
  */
 import { createHash } from 'node:crypto';
-import { sha256Hex } from '../kernel/secrets.js';
-import type { Condition } from '../kernel/update-expression.js';
+import type { CampaignItem } from './items.js';
 
-export const SHARDS = 32;
+/** A stable hash of `value` into `0 … buckets-1` (shards, message groups). */
+export function hashInto(value: string, buckets: number): number {
+  return createHash('sha256').update(value).digest().readUInt32BE(0) % buckets;
+}
 
 /** Message groups per campaign on the sends queue: enough parallelism, ordered within a group. */
 export const SEND_GROUPS = 256;
@@ -88,134 +73,6 @@ export const MAX_RECIPIENTS_PER_REQUEST = 5000;
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
 export const MAX_RECIPIENTS_PER_CAMPAIGN = 1_000_000;
 
-function hashNumber(value: string): number {
-  return createHash('sha256').update(value).digest().readUInt32BE(0);
-}
-
-export function shardOf(contactKey: string): number {
-  return hashNumber(contactKey) % SHARDS;
-}
-
-export function shardLabel(shard: number): string {
-  return String(shard).padStart(2, '0');
-}
-
-const CAMPAIGN_PREFIX = 'CAMPAIGN#';
-const CAMPAIGN_META = 'META';
-
-export const campaignKey = (tenantId: string, campaignId: string) => ({
-  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
-  sk: CAMPAIGN_META,
-});
-
-/**
- * The filter of a scan for every campaign's META item, every tenant's: for the ops CLI and the local
- * dashboard only (a scan reads the whole table; no request path uses it).
- */
-export const campaignMetaScanFilter = {
-  FilterExpression: 'sk = :meta AND begins_with(pk, :campaignPrefix)',
-  ExpressionAttributeValues: { ':meta': CAMPAIGN_META, ':campaignPrefix': CAMPAIGN_PREFIX },
-} as const;
-
-export const fanoutKey = (
-  tenantId: string,
-  campaignId: string,
-  generation: number,
-  shard: number,
-) => ({
-  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
-  sk: `FANOUT#${generation}#${shardLabel(shard)}`,
-});
-
-/** The mark of page `seq` of one shard's fan-out in one generation. */
-export const pageMarkKey = (
-  tenantId: string,
-  campaignId: string,
-  generation: number,
-  shard: number,
-  seq: number,
-) => ({
-  pk: `${CAMPAIGN_PREFIX}${tenantId}#${campaignId}`,
-  sk: `PAGE#${generation}#${shardLabel(shard)}#${seq}`,
-});
-
-/** What every recipient partition key of a tenant starts with. */
-export const tenantRecipientsPrefix = (tenantId: string) => `CR#${tenantId}#`;
-
-export const recipientPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `${tenantRecipientsPrefix(tenantId)}${campaignId}#${shardLabel(shard)}`;
-
-/** The key of a valid recipient, derived from the contact alone. */
-export function recipientKey(tenantId: string, campaignId: string, e164: string) {
-  return { pk: recipientPartition(tenantId, campaignId, shardOf(e164)), sk: `R#${e164}` };
-}
-
-/** The key of an invalid phone kept as `skipped`. */
-export function skippedKey(tenantId: string, campaignId: string, raw: string) {
-  const digest = sha256Hex(raw).slice(0, 32);
-  return {
-    pk: recipientPartition(tenantId, campaignId, shardOf(`X#${digest}`)),
-    sk: `X#${digest}`,
-  };
-}
-
-/**
- * Each shard's counters are split over `COUNTER_SPREAD` items, one picked at random per
- * transition, so concurrent transactions seldom meet on one counter item (a meeting is a
- * `TransactionConflict` and a retry).
- */
-export const COUNTER_SPREAD = 3;
-
-export const counterKey = (tenantId: string, campaignId: string, shard: number, part: number) => ({
-  pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,
-  sk: `COUNT#${part}`,
-});
-
-export const sweepPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}`;
-
-/**
- * Fan-out page marks wait in their own sweep partition per shard, so however many come due at once
- * they never crowd out the recipients' own entries (`RS#…`), and each is read with its own budget.
- */
-export const pageSweepPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}#P`;
-
-/**
- * Recipients claimed by a sender (`sending`) wait in their own sweep partition: recovery must find
- * them even while the campaign is paused, without reading the (possibly huge) pending backlog.
- */
-export const sendingSweepPartition = (tenantId: string, campaignId: string, shard: number) =>
-  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}#S`;
-
-/** Guard: the recipient is still `pending` (not claimed by a sender meanwhile). */
-export const STILL_PENDING: Condition = {
-  expression: '#st = :pending',
-  names: { '#st': 'status' },
-  values: { ':pending': 'pending' },
-};
-
-/**
- * Guard: the recipient is still `sending` and holds no wamid, so a claim may end (failed, back to
- * pending) or an accepted wamid may be kept without overwriting another.
- */
-export const SENDING_WITHOUT_WAMID: Condition = {
-  expression: '#st = :sending AND attribute_not_exists(#pmid)',
-  names: { '#st': 'status', '#pmid': 'providerMessageId' },
-  values: { ':sending': 'sending' },
-};
-
-/** The sweep partition of running campaigns. */
-export const ACTIVE_CAMPAIGNS = 'CAMPAIGNS#ACTIVE';
-/** Completed campaigns the counter reconciliation has not checked a last time yet. */
-export const COMPLETED_CAMPAIGNS = 'CAMPAIGNS#COMPLETED';
-/** Paused campaigns: recovery only settles their in-flight sends, never rings their backlog. */
-export const PAUSED_CAMPAIGNS = 'CAMPAIGNS#PAUSED';
-
-/** `gsi1` of a recipient once it has a wamid: statuses without the echo still find it. */
-export const wamidIndexKey = (phoneNumberId: string, wamid: string) =>
-  `WAMID#${phoneNumberId}#${wamid}`;
-
 /**
  * `biz_opaque_callback_data`: the recipient's identity, echoed by every status webhook of the
  * message, so a send whose answer was lost is still matched to its contact.
@@ -238,7 +95,7 @@ export function decodeCallbackData(
 
 /** The send queue's message group of a contact: a hash into `SEND_GROUPS`, never one per campaign. */
 export function sendGroupOf(campaignId: string, e164: string): string {
-  return `${campaignId}.${hashNumber(`g|${e164}`) % SEND_GROUPS}`;
+  return `${campaignId}.${hashInto(`g|${e164}`, SEND_GROUPS)}`;
 }
 
 /**
@@ -278,74 +135,6 @@ export interface CampaignTemplate {
   readonly name: string;
   readonly language: string;
   readonly components?: readonly unknown[];
-}
-
-export interface CampaignItem {
-  readonly pk: string;
-  readonly sk: string;
-  readonly tenantId: string;
-  readonly campaignId: string;
-  readonly name: string;
-  readonly template: CampaignTemplate;
-  readonly phoneNumberId: string;
-  readonly status: CampaignStatus;
-  readonly createdAt: string;
-  readonly startedAt?: string;
-  readonly completedAt?: string;
-  /** Bumped by resume: fan-out of each generation rings every pending recipient once. */
-  readonly fanoutGeneration?: number;
-  /**
-   * Recipients counted in by the page transactions that added them: the cap's counter, moved
-   * conditionally in the same transactions (`<= MAX_RECIPIENTS_PER_CAMPAIGN`).
-   */
-  readonly recipientsHeld?: number;
-}
-
-export interface RecipientItem {
-  readonly pk: string;
-  readonly sk: string;
-  readonly tenantId: string;
-  readonly campaignId: string;
-  readonly phone: string;
-  readonly name?: string;
-  readonly status: RecipientStatus;
-  readonly attempts: number;
-  readonly providerMessageId?: string;
-  readonly lastError?: string;
-  readonly leaseOwner?: string;
-  readonly leaseExpiresAt?: number;
-  readonly sendingSince?: string;
-  /** How many times the doorbell was rung (fan-out is ring 0; recovery adds one each time). */
-  readonly ring?: number;
-  /** Retries after an unknown outcome, each recorded. */
-  readonly unknownRetries?: number;
-  /** Sends an operator asked for after an `unknown` outcome (`POST …/retry`). */
-  readonly operatorRetries?: number;
-  readonly retryAt?: string;
-  readonly sweepPk?: string;
-  readonly sweepAt?: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
-/**
- * One fan-out page's mark: the pending recipients of shard `shard` after `after` (exclusive, absent
- * = from the start) up to `through` (inclusive, absent = to the end) were enqueued; due at `sweepAt`
- * (the pending horizon), when recovery rings those still pending and unmarked. One write a page
- * instead of one a recipient.
- */
-export interface PageMark {
-  readonly pk: string;
-  readonly sk: string;
-  readonly kind: 'fanout-page';
-  readonly tenantId: string;
-  readonly campaignId: string;
-  readonly generation: number;
-  readonly shard: number;
-  readonly after?: string;
-  readonly through?: string;
-  readonly sweepPk?: string;
-  readonly sweepAt?: string;
 }
 
 export type Totals = { recipients: number } & Record<RecipientStatus, number>;
@@ -392,4 +181,18 @@ export function campaignView(campaign: CampaignItem, totals: Totals): CampaignVi
 /** A fresh campaign id: sortable by time, unguessable. */
 export function newCampaignId(nowMs: number, random: string): string {
   return `cmp_${nowMs.toString(36)}${random}`;
+}
+
+/** The sum of several shards' (or parts') totals. */
+export function sumTotals(parts: readonly Totals[]): Totals {
+  const sum = emptyTotals();
+  for (const part of parts) {
+    for (const field of Object.keys(sum) as Array<keyof Totals>) sum[field] += part[field];
+  }
+  return sum;
+}
+
+/** How far two totals are apart: the sum of absolute differences over every field. */
+export function totalsDifference(a: Totals, b: Totals): number {
+  return (Object.keys(a) as Array<keyof Totals>).reduce((n, k) => n + Math.abs(a[k] - b[k]), 0);
 }

@@ -9,23 +9,13 @@
  * Repeating the request after a crash continues it: a recipient already pending because of an
  * operator retry is rung again (the sender re-reads it; one claim decides), never answered 409.
  */
-import { type Clock, isoTime } from '../kernel/clock.js';
+import { isoTime } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
-import { enqueueFifo } from '../kernel/fifo.js';
-import { transition } from '../kernel/transition.js';
-import { getCampaign } from './campaign-store.js';
-import { countedTransition, counterWrite } from './counters.js';
+import { requireCampaign } from './campaign-store.js';
 import { type FanoutDeps, sendMessage } from './fanout.js';
-import {
-  ACTIVE_CAMPAIGNS,
-  campaignKey,
-  recipientKey,
-  reringGroupOf,
-  shardOf,
-  sweepPartition,
-} from './model.js';
+import type { RecipientRef } from './items.js';
+import { reringGroupOf } from './model.js';
 import { recipientE164 } from './recipient-input.js';
-import { readRecipient } from './sender.js';
 
 /** When recovery looks again at a retried contact whose doorbell got lost. */
 const RETRY_HORIZON_MS = 300_000;
@@ -38,7 +28,7 @@ export interface OperatorRetryResult {
 }
 
 export async function retryUnknownRecipient(
-  deps: FanoutDeps & { readonly clock: Clock },
+  deps: FanoutDeps,
   tenant: { readonly tenantId: string; readonly defaultCountry: string },
   campaignId: string,
   rawPhone: string,
@@ -50,40 +40,21 @@ export async function retryUnknownRecipient(
       { field: 'phone', message: 'must be the phone number of a recipient of this campaign' },
     ]);
   }
-  const campaign = await getCampaign(deps, tenantId, campaignId);
-  if (!campaign) throw new NotFoundError(`Campaign ${campaignId} does not exist.`);
-  const key = recipientKey(tenantId, campaignId, phone);
-  const recipient = await readRecipient(deps.ddb, deps.table, key);
+  const campaign = await requireCampaign(deps, tenantId, campaignId);
+  const ref: RecipientRef = { tenantId, campaignId, phone };
+  const recipient = await deps.store.recipients.get(ref);
   if (!recipient) throw new NotFoundError('This phone is not a recipient of the campaign.');
   const now = isoTime(deps.clock);
   let retries = recipient.operatorRetries ?? 0;
   if (recipient.status === 'unknown') {
     retries += 1;
-    const moved = await countedTransition(deps.ddb, {
-      table: deps.table,
-      key,
-      from: ['unknown'],
-      to: 'pending',
-      set: {
-        operatorRetries: retries,
-        lastError: `outcome unknown; sent again on an operator's retry (${retries})`,
-        sweepPk: sweepPartition(tenantId, campaignId, shardOf(phone)),
-        sweepAt: new Date(deps.clock.now() + RETRY_HORIZON_MS).toISOString(),
-        updatedAt: now,
-      },
-      also: {
-        expression: 'attribute_not_exists(#or) OR #or = :before',
-        names: { '#or': 'operatorRetries' },
-        values: { ':before': retries - 1 },
-      },
-      with: [
-        counterWrite(deps.table, tenantId, campaignId, shardOf(phone), {
-          unknown: -1,
-          pending: 1,
-        }),
-      ],
+    const moved = await deps.store.recipients.retryUnknown(ref, {
+      operatorRetries: retries,
+      lastError: `outcome unknown; sent again on an operator's retry (${retries})`,
+      at: now,
+      dueAt: new Date(deps.clock.now() + RETRY_HORIZON_MS).toISOString(),
     });
-    if (!moved.applied) {
+    if (!moved) {
       throw new ConflictError('The recipient changed meanwhile; read it and try again.');
     }
   } else if (!(recipient.status === 'pending' && retries > 0)) {
@@ -93,17 +64,16 @@ export async function retryUnknownRecipient(
   }
   if (campaign.status === 'completed') {
     // A pending contact keeps the campaign open: recovery completes it again once it is done.
-    await transition(deps.ddb, {
-      table: deps.table,
-      key: campaignKey(tenantId, campaignId),
-      from: ['completed'],
+    await deps.store.campaigns.move(tenantId, campaignId, {
+      from: 'completed',
       to: 'running',
-      set: { updatedAt: now, sweepPk: ACTIVE_CAMPAIGNS, sweepAt: now },
-      remove: ['completedAt'],
+      at: now,
+      sweep: { list: 'active', at: now },
+      reopened: true,
     });
   }
   const ring = `o${retries}`;
-  await enqueueFifo(deps.sqs, deps.sendsQueueUrl, [
+  await deps.queues.sends([
     {
       ...sendMessage(tenantId, campaignId, phone, ring),
       groupId: reringGroupOf(campaignId, phone, ring),

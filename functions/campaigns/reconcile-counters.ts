@@ -5,39 +5,18 @@
  * inconclusive and looked at again next run rather than reported as drift. Counters are never
  * "fixed" here: drift is a bug to find, not a number to paper over.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { countMetric, logger, MetricUnit } from '../kernel/telemetry.js';
-import { recountShard } from './counter-repair.js';
-import { readShardCounters } from './counters.js';
-import {
-  ACTIVE_CAMPAIGNS,
-  type CampaignItem,
-  campaignKey,
-  emptyTotals,
-  PAUSED_CAMPAIGNS,
-  SHARDS,
-  type Totals,
-} from './model.js';
-import { COMPLETED_CAMPAIGNS, listSweepCampaigns } from './recovery.js';
+import type { CampaignDeps } from './campaign-store.js';
+import { type CampaignItem, SHARDS } from './items.js';
+import { totalsDifference as difference, emptyTotals } from './model.js';
 
-export interface ReconcileDeps {
-  readonly ddb: DynamoDBDocumentClient;
-  readonly table: string;
-}
+/** Reconciliation reads and recounts only: the store, no clock. */
+export type ReconcileDeps = Pick<CampaignDeps, 'store'>;
 
 export interface CampaignDrift {
   readonly campaignId: string;
   readonly drift: number;
   readonly inconclusiveShards: number;
-}
-
-function same(a: Totals, b: Totals): boolean {
-  return (Object.keys(a) as Array<keyof Totals>).every((k) => a[k] === b[k]);
-}
-
-function difference(a: Totals, b: Totals): number {
-  return (Object.keys(a) as Array<keyof Totals>).reduce((sum, k) => sum + Math.abs(a[k] - b[k]), 0);
 }
 
 export async function reconcileCampaign(
@@ -47,16 +26,17 @@ export async function reconcileCampaign(
   const { tenantId, campaignId } = campaign;
   let drift = 0;
   let inconclusive = 0;
-  const before = await readShardCounters(deps.ddb, deps.table, tenantId, campaignId);
+  const { counters } = deps.store;
+  const before = await counters.shards(tenantId, campaignId);
   const recounts = await Promise.all(
-    [...Array(SHARDS).keys()].map((shard) => recountShard(deps, tenantId, campaignId, shard)),
+    [...Array(SHARDS).keys()].map((shard) => counters.recount(tenantId, campaignId, shard)),
   );
-  const after = await readShardCounters(deps.ddb, deps.table, tenantId, campaignId);
+  const after = await counters.shards(tenantId, campaignId);
   for (let shard = 0; shard < SHARDS; shard++) {
     const b = before[shard] ?? emptyTotals();
     const a = after[shard] ?? emptyTotals();
     const recount = recounts[shard] ?? emptyTotals();
-    if (!same(a, b)) {
+    if (difference(a, b) !== 0) {
       inconclusive += 1;
       continue;
     }
@@ -70,9 +50,9 @@ export async function reconcileCampaign(
  * read) is logged and counted (`CounterReconcileFailed`) and the others are still checked.
  */
 export async function reconcileCampaignCounters(deps: ReconcileDeps): Promise<CampaignDrift[]> {
-  const active = await listSweepCampaigns(deps, ACTIVE_CAMPAIGNS);
-  const paused = await listSweepCampaigns(deps, PAUSED_CAMPAIGNS);
-  const completed = await listSweepCampaigns(deps, COMPLETED_CAMPAIGNS);
+  const active = await deps.store.campaigns.inSweep('active');
+  const paused = await deps.store.campaigns.inSweep('paused');
+  const completed = await deps.store.campaigns.inSweep('completed');
   const results: CampaignDrift[] = [];
   for (const campaign of [...active, ...paused, ...completed]) {
     let result: CampaignDrift;
@@ -94,19 +74,10 @@ export async function reconcileCampaignCounters(deps: ReconcileDeps): Promise<Ca
     // A completed campaign checked without doubt leaves the index: nothing moves it any more but
     // late delivery/read statuses, which move counters in the same transactions.
     if (campaign.status === 'completed' && result.inconclusiveShards === 0) {
-      // Not applied: it moved meanwhile, and the next run looks again.
-      await conditionalUpdate(deps.ddb, {
-        table: deps.table,
-        key: campaignKey(campaign.tenantId, campaign.campaignId),
-        remove: ['sweepPk', 'sweepAt'],
-        conditions: [
-          {
-            expression: '#st = :completed',
-            names: { '#st': 'status' },
-            values: { ':completed': 'completed' },
-          },
-        ],
-      }).catch(() => undefined);
+      // Not applied (it moved meanwhile) or failed: the next run looks again.
+      await deps.store.campaigns
+        .leaveSweep(campaign.tenantId, campaign.campaignId)
+        .catch(() => undefined);
     }
   }
   return results;

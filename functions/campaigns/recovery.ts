@@ -1,8 +1,8 @@
 /**
- * The recovery schedule: DynamoDB is the truth, SQS is a doorbell, and this re-rings the bell for
- * work whose message is gone. It reads only the sparse `sweep` index: running campaigns under
- * `CAMPAIGNS#ACTIVE`, paused ones under `CAMPAIGNS#PAUSED`, and per campaign shard the recipients
- * that are due (`sweepAt <= now`):
+ * The recovery schedule's sweep: DynamoDB is the truth, SQS is a doorbell, and this re-rings the
+ * bell for work whose message is gone. It reads only the sparse `sweep` index: running campaigns,
+ * paused ones, and per campaign shard the recipients and fan-out page marks that are due
+ * (`sweepAt <= now`). What it does with each is decided by `recovery-policy.ts`:
  *
  * - `pending`, enqueued long ago (or the sends queue is empty, e.g. the emulator restarted), in a
  *   running campaign — found through its own entry (released for a retry, rung before) or through
@@ -11,12 +11,7 @@
  *   message group*, so the new doorbell never waits behind an old one a crashed consumer still
  *   holds invisible. The doorbell is enqueued first and the recipient marked as rung after, so a
  *   crash in between only rings again next run (a doorbell is harmless: the recipient decides);
- * - `sending` with a wamid (kept by the sender when its counted move lost every race): moved to
- *   `sent` with its counters;
- * - `sending` with no wamid, lease expired, reconciliation window passed with no status webhook:
- *   the tenant's `unknownOutcome` policy decides. `hold` (default): the contact ends `unknown`,
- *   counted and listed, sent again only when an operator asks. `retry_once`: released for one
- *   more attempt, recorded (`unknownRetries`, `lastError`); a second unknown outcome is held;
+ * - `sending`: completed (a kept wamid), held or released (an unknown outcome past the window);
  * - fan-out shards that stopped before their end are rung again;
  * - a running campaign with nothing pending or sending and fan-out done is completed.
  *
@@ -24,48 +19,19 @@
  * the others go on. Paused campaigns only have their in-flight sends settled (a separate sweep
  * partition), so a large paused backlog costs nothing and starves nobody.
  */
-import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../kernel/clock.js';
 import { isoTime } from '../kernel/clock.js';
 import { forEachWithConcurrency } from '../kernel/concurrency.js';
-import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { FailpointCrashError, failpoint } from '../kernel/failpoints.js';
-import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
-import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
+import type { FifoMessage } from '../kernel/fifo.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import type { Condition } from '../kernel/update-expression.js';
-import { completeCampaign } from './campaign-store.js';
-import { countedTransition, counterWrite, readTotals } from './counters.js';
 import { FP_RECOVER_AFTER_ENQUEUE, FP_RECOVER_AFTER_RELEASE } from './failpoints.js';
-import {
-  type FanoutDeps,
-  pendingHorizonMs,
-  readFanoutProgress,
-  ringFanout,
-  sendMessage,
-} from './fanout.js';
-import {
-  ACTIVE_CAMPAIGNS,
-  type CampaignItem,
-  COMPLETED_CAMPAIGNS,
-  PAUSED_CAMPAIGNS,
-  type PageMark,
-  pageSweepPartition,
-  type RecipientItem,
-  recipientPartition,
-  reringGroupOf,
-  SHARDS,
-  STILL_PENDING,
-  sendingSweepPartition,
-  shardOf,
-  sweepPartition,
-  type UnknownOutcomePolicy,
-} from './model.js';
+import { type FanoutDeps, pendingHorizonMs, ringFanout, sendMessage } from './fanout.js';
+import type { CampaignItem, PageMark, RecipientItem, RecipientRef } from './items.js';
+import { SHARDS } from './items.js';
+import { completeCampaign } from './lifecycle.js';
+import { reringGroupOf, type UnknownOutcomePolicy } from './model.js';
+import { ringsNow, sendingVerdict } from './recovery-policy.js';
 
-export { COMPLETED_CAMPAIGNS };
-
-/** Under `retry_once`, unknown outcomes retried at most this many times; then the contact is held. */
-export const MAX_UNKNOWN_RETRIES = 1;
 const ITEMS_PER_SHARD_RUN = 1000;
 /**
  * Page marks (a strongly consistent read of up to 100 recipients each) a shard's recovery takes per
@@ -78,8 +44,6 @@ const CAMPAIGN_CONCURRENCY = 4;
 const FANOUT_STALE_MS = 60_000;
 
 export interface RecoveryDeps extends FanoutDeps {
-  readonly clock: Clock;
-  readonly leaseSeconds: number;
   readonly reconcileWindowSeconds: number;
   readonly messagesPerSecond: (tenantId: string) => Promise<number>;
   /** The tenant's policy for unknown outcomes. @default always 'hold' */
@@ -99,24 +63,6 @@ export interface RecoveryReport {
   failedCampaigns: number;
 }
 
-export async function listSweepCampaigns(
-  deps: Pick<RecoveryDeps, 'ddb' | 'table'>,
-  partition: string,
-): Promise<CampaignItem[]> {
-  const campaigns: CampaignItem[] = [];
-  const pages = paginateQuery(
-    { client: deps.ddb },
-    {
-      TableName: deps.table,
-      IndexName: 'sweep',
-      KeyConditionExpression: 'sweepPk = :p',
-      ExpressionAttributeValues: { ':p': partition },
-    },
-  );
-  for await (const page of pages) campaigns.push(...((page.Items ?? []) as CampaignItem[]));
-  return campaigns;
-}
-
 export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     campaigns: 0,
@@ -129,8 +75,8 @@ export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryRepo
     failedCampaigns: 0,
   };
   const listed = [
-    ...(await listSweepCampaigns(deps, ACTIVE_CAMPAIGNS)),
-    ...(await listSweepCampaigns(deps, PAUSED_CAMPAIGNS)),
+    ...(await deps.store.campaigns.inSweep('active')),
+    ...(await deps.store.campaigns.inSweep('paused')),
   ];
   if (listed.length === 0) return report;
   const queueEmpty = await deps.sendsQueueIsEmpty();
@@ -163,7 +109,7 @@ async function recoverCampaign(
   const running = listed.status === 'running';
   const now = deps.clock.now();
   const generation = listed.fanoutGeneration ?? 0;
-  const progress = await readFanoutProgress(deps.ddb, deps.table, tenantId, campaignId, generation);
+  const progress = await deps.store.fanout.progress(tenantId, campaignId, generation);
   if (running) {
     const stale = [...Array(SHARDS).keys()].filter((shard) => {
       const p = progress.get(shard);
@@ -182,7 +128,7 @@ async function recoverCampaign(
   }
   const rate = await deps.messagesPerSecond(tenantId);
   const policy = (await deps.unknownOutcome?.(tenantId)) ?? 'hold';
-  const totalsBefore = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
+  const totalsBefore = await deps.store.counters.totals(tenantId, campaignId);
   const horizonMs = pendingHorizonMs(totalsBefore.pending, rate);
   // With an empty queue no pending recipient has a live message: every enqueued one is due now.
   const cutoff = running && queueEmpty ? '9999' : new Date(now).toISOString();
@@ -195,40 +141,12 @@ async function recoverCampaign(
   if (!running) return;
   const fanoutDone = [...Array(SHARDS).keys()].every((shard) => progress.get(shard)?.done);
   if (!fanoutDone) return;
-  const totals = await readTotals(deps.ddb, deps.table, tenantId, campaignId);
+  const totals = await deps.store.counters.totals(tenantId, campaignId);
   if (totals.pending !== 0 || totals.sending !== 0) return;
   // The counters are read item by item, so a busy moment can hide a move: the recipients
   // themselves (strongly consistent) have the last word before the campaign is closed.
-  if (await anyInFlight(deps, tenantId, campaignId)) return;
+  if (await deps.store.pages.anyInFlight(tenantId, campaignId)) return;
   if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
-}
-
-/** True when some recipient is still `pending` or `sending` (strongly consistent reads). */
-async function anyInFlight(
-  deps: Pick<RecoveryDeps, 'ddb' | 'table'>,
-  tenantId: string,
-  campaignId: string,
-): Promise<boolean> {
-  for (let shard = 0; shard < SHARDS; shard++) {
-    const pages = paginateQuery(
-      { client: deps.ddb },
-      {
-        TableName: deps.table,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: '#st IN (:p, :s)',
-        ProjectionExpression: '#st',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: {
-          ':pk': recipientPartition(tenantId, campaignId, shard),
-          ':p': 'pending',
-          ':s': 'sending',
-        },
-        ConsistentRead: true,
-      },
-    );
-    for await (const page of pages) if ((page.Items ?? []).length > 0) return true;
-  }
-  return false;
 }
 
 interface ShardContext {
@@ -240,94 +158,63 @@ interface ShardContext {
   readonly report: RecoveryReport;
 }
 
-/** A pending recipient to ring: its key, phone, ring and the `sweepAt` it was seen with. */
+/** A pending recipient to ring: who, its ring and the `sweepAt` it was seen with. */
 interface DueRing {
-  readonly key: { pk: string; sk: string };
-  readonly phone: string;
+  readonly ref: RecipientRef;
   readonly ring: number;
   readonly sweepAt: string | undefined;
 }
 
-/** The due items of one sweep partition: recipients (`RS#…`, `RS#…#S`) or page marks (`RS#…#P`). */
-async function dueItems<T extends RecipientItem | PageMark>(
-  deps: RecoveryDeps,
-  partition: string,
-  cutoff: string,
-  visit: (item: T) => Promise<void>,
-  budget = ITEMS_PER_SHARD_RUN,
-): Promise<void> {
-  let start: Record<string, unknown> | undefined;
-  let seen = 0;
-  do {
-    const out: QueryCommandOutput = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        IndexName: 'sweep',
-        KeyConditionExpression: 'sweepPk = :p AND sweepAt <= :cut',
-        ExpressionAttributeValues: { ':p': partition, ':cut': cutoff },
-        Limit: Math.min(200, budget),
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    start = out.LastEvaluatedKey;
-    for (const item of (out.Items ?? []) as T[]) {
-      seen += 1;
-      await visit(item);
-    }
-  } while (start && seen < budget);
-}
+const dueRing = (item: RecipientItem, sweepAt: string | undefined): DueRing => ({
+  ref: { tenantId: item.tenantId, campaignId: item.campaignId, phone: item.phone },
+  ring: item.ring ?? 0,
+  sweepAt,
+});
 
 async function recoverShard(context: ShardContext, shard: number, cutoff: string): Promise<void> {
   const { deps, campaign, running } = context;
   const { tenantId, campaignId } = campaign;
+  const { recipients, fanout } = deps.store;
   const rings: DueRing[] = [];
   const marks: PageMark[] = [];
   const nowIso = isoTime(deps.clock);
   // In-flight sends first (running or paused): completed, held or released.
-  const sending = sendingSweepPartition(tenantId, campaignId, shard);
-  await dueItems<RecipientItem>(deps, sending, nowIso, async (item) => {
+  const at = { tenantId, campaignId, shard };
+  const sending = recipients.due(at, 'sending', nowIso, ITEMS_PER_SHARD_RUN);
+  for await (const item of sending) {
     const released = await settleSending(context, item);
     if (released && running) rings.push(released);
-  });
+  }
   if (rings.length > 0) failpoint(FP_RECOVER_AFTER_RELEASE);
   if (running) {
-    const pending = sweepPartition(tenantId, campaignId, shard);
-    await dueItems<RecipientItem>(deps, pending, cutoff, async (item) => {
+    const pending = recipients.due(at, 'pending', cutoff, ITEMS_PER_SHARD_RUN);
+    for await (const item of pending) {
       const due = await duePending(context, item);
       if (due) rings.push(due);
-    });
-    const pages = pageSweepPartition(tenantId, campaignId, shard);
-    await dueItems<PageMark>(
-      deps,
-      pages,
-      cutoff,
-      async (mark) => {
-        marks.push(mark);
-      },
-      PAGE_MARKS_PER_SHARD_RUN,
-    );
+    }
+    const pages = fanout.duePageMarks(at, cutoff, PAGE_MARKS_PER_SHARD_RUN);
+    for await (const mark of pages) marks.push(mark);
     for (const mark of marks) rings.push(...(await pageRings(context, mark)));
   }
   if (rings.length > 0) {
     const messages: FifoMessage[] = rings.map((due) => {
       const ring = `r${due.ring + 1}`;
       return {
-        ...sendMessage(tenantId, campaignId, due.phone, ring),
-        groupId: reringGroupOf(campaignId, due.phone, ring),
+        ...sendMessage(tenantId, campaignId, due.ref.phone, ring),
+        groupId: reringGroupOf(campaignId, due.ref.phone, ring),
       };
     });
-    await enqueueFifo(deps.sqs, deps.sendsQueueUrl, messages);
+    await deps.queues.sends(messages);
     failpoint(FP_RECOVER_AFTER_ENQUEUE);
     const nextSweepAt = new Date(deps.clock.now() + context.horizonMs).toISOString();
     for (const due of rings) {
-      if (await markRung(deps, campaign, due, nextSweepAt)) context.report.rerung += 1;
+      if (await recipients.markRung(due.ref, due, nextSweepAt)) context.report.rerung += 1;
     }
   }
   // Every recipient a page still held is rung and carries its own entry now: the page is done. A
   // mark newer than the campaign this run read (a resume meanwhile) waits for the next run.
   for (const mark of marks) {
-    if (mark.generation <= (campaign.fanoutGeneration ?? 0))
-      await leaveSweep(deps, mark, mark.sweepAt);
+    if (mark.generation <= (campaign.fanoutGeneration ?? 0)) await fanout.leaveSweep(mark);
   }
 }
 
@@ -341,35 +228,8 @@ async function recoverShard(context: ShardContext, shard: number, cutoff: string
 async function pageRings(context: ShardContext, mark: PageMark): Promise<DueRing[]> {
   const { deps, campaign } = context;
   if (mark.generation !== (campaign.fanoutGeneration ?? 0)) return [];
-  const pk = recipientPartition(campaign.tenantId, campaign.campaignId, mark.shard);
-  const rings: DueRing[] = [];
-  const pages = paginateQuery(
-    { client: deps.ddb },
-    {
-      TableName: deps.table,
-      KeyConditionExpression: mark.through ? 'pk = :pk AND sk <= :through' : 'pk = :pk',
-      FilterExpression: '#st = :pending AND attribute_not_exists(sweepPk)',
-      ExpressionAttributeNames: { '#st': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': pk,
-        ':pending': 'pending',
-        ...(mark.through ? { ':through': mark.through } : {}),
-      },
-      ConsistentRead: true,
-      ...(mark.after ? { ExclusiveStartKey: { pk, sk: mark.after } } : {}),
-    },
-  );
-  for await (const page of pages) {
-    for (const item of (page.Items ?? []) as RecipientItem[]) {
-      rings.push({
-        key: { pk: item.pk, sk: item.sk },
-        phone: item.phone,
-        ring: item.ring ?? 0,
-        sweepAt: undefined,
-      });
-    }
-  }
-  return rings;
+  const pending = await deps.store.pages.pendingOfMark(mark);
+  return pending.map((item) => dueRing(item, undefined));
 }
 
 /** A due pending recipient worth ringing (not waiting for a pair-rate retry), else undefined. */
@@ -377,175 +237,57 @@ async function duePending(
   context: ShardContext,
   item: RecipientItem,
 ): Promise<DueRing | undefined> {
-  const nowIso = isoTime(context.deps.clock);
   if (item.status === 'pending') {
-    if (item.retryAt && item.retryAt > nowIso) return undefined;
-    return {
-      key: { pk: item.pk, sk: item.sk },
-      phone: item.phone,
-      ring: item.ring ?? 0,
-      sweepAt: item.sweepAt,
-    };
+    return ringsNow(item, isoTime(context.deps.clock)) ? dueRing(item, item.sweepAt) : undefined;
   }
-  await tidy(context.deps, item);
+  // Anything that should not be in the index any more: tidied away (unless it moved meanwhile).
+  await context.deps.store.recipients.tidy(item);
   return undefined;
 }
 
 /**
- * Records the ring and pushes the next look out by the horizon, if nobody moved it meanwhile. A
- * recipient rung through its page's mark gets its own entry here.
- */
-async function markRung(
-  deps: RecoveryDeps,
-  campaign: Pick<CampaignItem, 'tenantId' | 'campaignId'>,
-  due: DueRing,
-  nextSweepAt: string,
-): Promise<boolean> {
-  const sweepPk = sweepPartition(campaign.tenantId, campaign.campaignId, shardOf(due.phone));
-  const unchanged =
-    due.sweepAt === undefined
-      ? { expression: 'attribute_not_exists(sweepAt)', values: {} }
-      : { expression: 'sweepAt = :seen', values: { ':seen': due.sweepAt } };
-  const result = await conditionalUpdate(deps.ddb, {
-    table: deps.table,
-    key: due.key,
-    set: { sweepPk, sweepAt: nextSweepAt, ring: due.ring + 1 },
-    remove: ['retryAt'],
-    conditions: [
-      STILL_PENDING,
-      {
-        expression: `${unchanged.expression} AND (attribute_not_exists(ring) OR ring = :old)`,
-        values: { ...unchanged.values, ':old': due.ring },
-      },
-    ],
-  });
-  return result.applied;
-}
-
-/**
- * One due `sending` recipient: a kept wamid is counted as sent; an unknown outcome past the window
- * follows the tenant's policy. Returns the recipient to ring when `retry_once` released it.
+ * One due `sending` recipient, as the policy says: a kept wamid is counted as sent; an unknown
+ * outcome past the window is held or released. Returns the recipient to ring when released.
  */
 async function settleSending(
   context: ShardContext,
   item: RecipientItem,
 ): Promise<DueRing | undefined> {
   const { deps } = context;
+  const { recipients } = deps.store;
   if (item.status !== 'sending') {
-    await tidy(deps, item);
+    await recipients.tidy(item);
     return undefined;
   }
   const now = deps.clock.now();
-  const nowIso = new Date(now).toISOString();
-  const key = { pk: item.pk, sk: item.sk };
-  const shard = shardOf(item.phone);
-  if (item.providerMessageId) {
-    const done = await countedTransition(deps.ddb, {
-      table: deps.table,
-      key,
-      from: ['sending'],
-      to: 'sent',
-      set: { updatedAt: nowIso, statusAt: nowIso },
-      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
-      also: {
-        expression: '#pmid = :pmid',
-        names: { '#pmid': 'providerMessageId' },
-        values: { ':pmid': item.providerMessageId },
-      },
-      with: [
-        counterWrite(deps.table, item.tenantId, item.campaignId, shard, { sending: -1, sent: 1 }),
-      ],
-    });
-    if (done.applied) context.report.wamidsCompleted += 1;
-    return undefined;
-  }
-  const windowEnds =
-    Date.parse(item.sendingSince ?? item.updatedAt) + deps.reconcileWindowSeconds * 1000;
-  if ((item.leaseExpiresAt ?? 0) > now || windowEnds > now) return undefined;
-  const retries = item.unknownRetries ?? 0;
-  const release = context.policy === 'retry_once' && retries < MAX_UNKNOWN_RETRIES;
-  const guard: Condition = {
-    expression: 'attribute_not_exists(#pmid) AND #since = :since AND #lexp <= :now',
-    names: {
-      '#pmid': 'providerMessageId',
-      '#since': 'sendingSince',
-      '#lexp': LEASE_EXPIRES_AT,
-    },
-    values: { ':since': item.sendingSince, ':now': now },
-  };
-  if (!release) {
-    const held = await countedTransition(deps.ddb, {
-      table: deps.table,
-      key,
-      from: ['sending'],
-      to: 'unknown',
-      set: {
-        lastError:
-          `outcome unknown: no provider status within ${deps.reconcileWindowSeconds}s of attempt ` +
-          `${item.attempts ?? 1}; held, not sent again unless retried (unknownOutcome: ${context.policy})`,
-        updatedAt: nowIso,
-      },
-      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt'],
-      also: guard,
-      with: [
-        counterWrite(deps.table, item.tenantId, item.campaignId, shard, {
-          sending: -1,
-          unknown: 1,
-        }),
-      ],
-    });
-    if (held.applied) {
-      context.report.held += 1;
-      countMetric('CampaignUnknownOutcomeHeld');
+  const at = new Date(now).toISOString();
+  const verdict = sendingVerdict(item, context.policy, now, deps.reconcileWindowSeconds);
+  switch (verdict.action) {
+    case 'wait':
+      return undefined;
+    case 'complete':
+      if (await recipients.completeKeptWamid(item, at)) context.report.wamidsCompleted += 1;
+      return undefined;
+    case 'hold':
+      if (
+        await recipients.endUnknown(item, { to: 'unknown', lastError: verdict.lastError, at, now })
+      ) {
+        context.report.held += 1;
+        countMetric('CampaignUnknownOutcomeHeld');
+      }
+      return undefined;
+    case 'release': {
+      const released = await recipients.endUnknown(item, {
+        to: 'pending',
+        lastError: verdict.lastError,
+        unknownRetries: verdict.unknownRetries,
+        at,
+        now,
+      });
+      if (!released) return undefined;
+      context.report.released += 1;
+      countMetric('CampaignUnknownOutcomeRetried');
+      return dueRing(item, at);
     }
-    return undefined;
   }
-  const released = await countedTransition(deps.ddb, {
-    table: deps.table,
-    key,
-    from: ['sending'],
-    to: 'pending',
-    set: {
-      lastError: `outcome unknown: no status within ${deps.reconcileWindowSeconds}s; retried once (unknownOutcome: retry_once)`,
-      unknownRetries: retries + 1,
-      // Due at once: rung in this run, or in the next if this one stops before enqueueing.
-      sweepPk: sweepPartition(item.tenantId, item.campaignId, shard),
-      sweepAt: nowIso,
-      updatedAt: nowIso,
-    },
-    remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
-    also: guard,
-    with: [
-      counterWrite(deps.table, item.tenantId, item.campaignId, shard, {
-        sending: -1,
-        pending: 1,
-      }),
-    ],
-  });
-  if (!released.applied) return undefined;
-  context.report.released += 1;
-  countMetric('CampaignUnknownOutcomeRetried');
-  return { key, phone: item.phone, ring: item.ring ?? 0, sweepAt: nowIso };
-}
-
-/** Anything that should not be in the index any more: tidied away (unless it moved meanwhile). */
-async function tidy(deps: RecoveryDeps, item: RecipientItem): Promise<void> {
-  await conditionalUpdate(deps.ddb, {
-    table: deps.table,
-    key: { pk: item.pk, sk: item.sk },
-    remove: ['sweepPk', 'sweepAt'],
-    conditions: [
-      { expression: '#st = :st', names: { '#st': 'status' }, values: { ':st': item.status } },
-    ],
-  });
-}
-
-/** Takes a page mark out of the index, unless the fan-out marked the page again meanwhile. */
-async function leaveSweep(deps: RecoveryDeps, mark: PageMark, seen: string | undefined) {
-  await conditionalUpdate(deps.ddb, {
-    table: deps.table,
-    key: { pk: mark.pk, sk: mark.sk },
-    remove: ['sweepPk', 'sweepAt'],
-    conditions: [{ expression: 'sweepAt = :seen', values: { ':seen': seen } }],
-  });
 }

@@ -11,40 +11,24 @@
  * schedule releases it once the reconciliation window passes with no evidence.
  */
 
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { failpoint } from '../kernel/failpoints.js';
-import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
-import { readItem } from '../kernel/read-item.js';
-import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
-import { countedTransition, counterWrite } from './counters.js';
+import type { AcceptedWamid, CampaignStore, ClaimEnd } from './campaign-store.js';
 import {
   FP_SEND_AFTER_ACCEPTED,
   FP_SEND_AFTER_CLAIM,
   FP_SEND_AFTER_REJECTED,
   FP_SEND_AFTER_STORED,
 } from './failpoints.js';
-import {
-  type CampaignItem,
-  encodeCallbackData,
-  type RecipientItem,
-  recipientKey,
-  SENDING_WITHOUT_WAMID,
-  type SendMessageBody,
-  sendingSweepPartition,
-  shardOf,
-  sweepPartition,
-  wamidIndexKey,
-} from './model.js';
+import type { CampaignItem, RecipientItem, RecipientRef } from './items.js';
+import { encodeCallbackData, type SendMessageBody } from './model.js';
 import type { RejectionClass, SendResult, WhatsAppSender } from './whatsapp-client.js';
 
 export interface SenderDeps {
-  readonly ddb: DynamoDBDocumentClient;
+  readonly store: CampaignStore;
   readonly clock: Clock;
-  readonly table: string;
   readonly whatsapp: WhatsAppSender;
   readonly tokens: TokenBucket;
   /** The campaign (may be cached for a second or two: pausing is prompt, not instant). */
@@ -92,12 +76,12 @@ export const VERSION_REJECTED_RETRY_MS = 15 * 60_000;
  */
 const RELEASED_HORIZON_MS = 2 * 60_000;
 
-export async function readRecipient(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  key: { pk: string; sk: string },
+/** The recipient as it stands (a strongly consistent read), or undefined. */
+export function readRecipient(
+  store: CampaignStore,
+  ref: RecipientRef,
 ): Promise<RecipientItem | undefined> {
-  return (await readItem(ddb, table, key)) as RecipientItem | undefined;
+  return store.recipients.get(ref);
 }
 
 export async function sendToRecipient(
@@ -105,9 +89,8 @@ export async function sendToRecipient(
   message: SendMessageBody,
 ): Promise<SendOutcome> {
   const { tenantId, campaignId, phone } = message;
-  const key = recipientKey(tenantId, campaignId, phone);
-  const shard = shardOf(phone);
-  const recipient = await readRecipient(deps.ddb, deps.table, key);
+  const ref: RecipientRef = { tenantId, campaignId, phone };
+  const recipient = await readRecipient(deps.store, ref);
   if (recipient?.status !== 'pending') return 'skipped';
   if (recipient.retryAt && recipient.retryAt > isoTime(deps.clock)) return 'later';
   const campaign = await deps.campaign(tenantId, campaignId);
@@ -118,39 +101,19 @@ export async function sendToRecipient(
     throw new SendRetryError('no send token within the wait limit');
   }
 
-  // Claim: the kernel's lease (free or expired), pending → sending and one more attempt in the
-  // same write, the counters in the same transaction. The attempts guard makes a claim decided on
-  // a stale read (another delivery claimed and released meanwhile) lose.
+  // Claim: pending → sending under this delivery's lease, one more attempt, the counters in the
+  // same transaction; lost when another delivery claimed (or released) it since our read.
   const now = deps.clock.now();
-  const sendingSince = new Date(now).toISOString();
-  const dueAt = new Date(
-    now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
-  ).toISOString();
-  const claim = await retryOnConflict(() =>
-    claimLease(deps.ddb, {
-      table: deps.table,
-      key,
-      owner: deps.owner,
-      leaseSeconds: deps.leaseSeconds,
-      clock: deps.clock,
-      increment: 'attempts',
-      set: {
-        status: 'sending',
-        sendingSince,
-        sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
-        sweepAt: dueAt,
-        updatedAt: sendingSince,
-      },
-      remove: ['retryAt'],
-      also: {
-        expression: '#st = :pending AND #att = :att',
-        names: { '#st': 'status', '#att': 'attempts' },
-        values: { ':pending': 'pending', ':att': recipient.attempts ?? 0 },
-      },
-      with: [counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 })],
-    }),
-  );
-  if (!claim.claimed) return 'skipped';
+  const claimed = await deps.store.recipients.claim(ref, {
+    owner: deps.owner,
+    leaseSeconds: deps.leaseSeconds,
+    now,
+    attemptsSeen: recipient.attempts,
+    dueAt: new Date(
+      now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
+    ).toISOString(),
+  });
+  if (!claimed) return 'skipped';
   failpoint(FP_SEND_AFTER_CLAIM);
 
   const inlineRetries = deps.inlineRetries ?? 2;
@@ -173,12 +136,7 @@ export async function sendToRecipient(
 
   if (result.kind === 'accepted') {
     failpoint(FP_SEND_AFTER_ACCEPTED);
-    await storeWamid(deps, {
-      key,
-      message,
-      phoneNumberId: campaign.phoneNumberId,
-      wamid: result.wamid,
-    });
+    await storeWamid(deps, message, { phoneNumberId: campaign.phoneNumberId, wamid: result.wamid });
     failpoint(FP_SEND_AFTER_STORED);
     countMetric('CampaignMessageSent');
     return 'sent';
@@ -198,7 +156,7 @@ export async function sendToRecipient(
   const lastError = `${result.code ?? `HTTP ${result.httpStatus}`}: ${result.message}`;
   const next = afterRefusal(result.class);
   if (next === 'failed') {
-    await finishClaim(deps, key, message, 'failed', { lastError });
+    await finishClaim(deps, ref, { to: 'failed', lastError, at: isoTime(deps.clock) });
     countMetric('CampaignMessageFailed');
     return 'failed';
   }
@@ -210,31 +168,25 @@ export async function sendToRecipient(
     }
     const wait = versionRejected ? VERSION_REJECTED_RETRY_MS : PAIR_RATE_RETRY_MS;
     const retryAt = new Date(deps.clock.now() + wait).toISOString();
-    await finishClaim(deps, key, message, 'pending', {
+    await finishClaim(deps, ref, {
+      to: 'pending',
       lastError,
       retryAt,
-      sweepPk: sweepPartition(tenantId, campaignId, shard),
-      sweepAt: retryAt,
+      dueAt: retryAt,
+      at: isoTime(deps.clock),
     });
     return 'later';
   }
-  await finishClaim(deps, key, message, 'pending', {
+  await finishClaim(deps, ref, {
+    to: 'pending',
     lastError,
-    sweepPk: sweepPartition(tenantId, campaignId, shard),
-    sweepAt: new Date(deps.clock.now() + RELEASED_HORIZON_MS).toISOString(),
+    dueAt: new Date(deps.clock.now() + RELEASED_HORIZON_MS).toISOString(),
+    at: isoTime(deps.clock),
   });
   throw new SendRetryError(`provider refused (${lastError}); the queue retries it`);
 }
 
-type WamidDeps = Pick<SenderDeps, 'ddb' | 'clock' | 'table' | 'sleep'>;
-
-/** A send the provider accepted: its recipient, its message and the wamid it was given. */
-interface AcceptedSend {
-  readonly key: { pk: string; sk: string };
-  readonly message: SendMessageBody;
-  readonly phoneNumberId: string;
-  readonly wamid: string;
-}
+type WamidDeps = Pick<SenderDeps, 'store' | 'clock' | 'sleep'>;
 
 /** Attempts at keeping a wamid when even the recipient-only write fails (throttling, errors). */
 const WAMID_KEEP_ATTEMPTS = 6;
@@ -249,32 +201,15 @@ const WAMID_KEEP_ATTEMPTS = 6;
  * `sending`, the wamid now on it, due at once) — and recovery finishes the counted move
  * (`sending` with a wamid → `sent`), as does any status webhook of that message.
  */
-export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
-  const { key, message, phoneNumberId, wamid } = accepted;
-  const now = isoTime(deps.clock);
-  let stored: { applied: boolean };
+export async function storeWamid(
+  deps: WamidDeps,
+  message: SendMessageBody,
+  accepted: Omit<AcceptedWamid, 'at'>,
+): Promise<void> {
+  const ref: RecipientRef = message;
+  let stored: boolean;
   try {
-    stored = await countedTransition(deps.ddb, {
-      table: deps.table,
-      key,
-      from: ['sending'],
-      to: 'sent',
-      set: {
-        providerMessageId: wamid,
-        gsi1pk: wamidIndexKey(phoneNumberId, wamid),
-        gsi1sk: 'R',
-        updatedAt: now,
-        statusAt: now,
-      },
-      remove: [LEASE_OWNER, LEASE_EXPIRES_AT, 'sweepPk', 'sweepAt', 'lastError'],
-      also: { expression: 'attribute_not_exists(#pmid)', names: { '#pmid': 'providerMessageId' } },
-      with: [
-        counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
-          sending: -1,
-          sent: 1,
-        }),
-      ],
-    });
+    stored = await deps.store.recipients.storeWamid(ref, { ...accepted, at: isoTime(deps.clock) });
   } catch (error) {
     if ((error as Error).name === 'FailpointCrashError') throw error;
     countMetric('CampaignWamidKeptAlone');
@@ -282,12 +217,12 @@ export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promi
       campaignId: message.campaignId,
       error,
     });
-    await keepWamid(deps, accepted);
+    await keepWamid(deps, message, accepted);
     return;
   }
-  if (stored.applied) return;
-  const current = await readRecipient(deps.ddb, deps.table, key);
-  if (current?.providerMessageId !== wamid) {
+  if (stored) return;
+  const current = await readRecipient(deps.store, ref);
+  if (current?.providerMessageId !== accepted.wamid) {
     countMetric('CampaignWamidConflict');
     logger.error('recipient holds another wamid than the one just accepted', {
       campaignId: message.campaignId,
@@ -297,30 +232,15 @@ export async function storeWamid(deps: WamidDeps, accepted: AcceptedSend): Promi
 }
 
 /** The wamid on the recipient, without touching counters; recovery completes the move. */
-async function keepWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void> {
-  const { key, message, phoneNumberId, wamid } = accepted;
+async function keepWamid(
+  deps: WamidDeps,
+  message: SendMessageBody,
+  accepted: Omit<AcceptedWamid, 'at'>,
+): Promise<void> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
-      const now = isoTime(deps.clock);
-      // Not applied: moved on meanwhile (a status webhook carried the same wamid), so it is stored.
-      await conditionalUpdate(deps.ddb, {
-        table: deps.table,
-        key,
-        set: {
-          providerMessageId: wamid,
-          gsi1pk: wamidIndexKey(phoneNumberId, wamid),
-          gsi1sk: 'R',
-          updatedAt: now,
-          sweepPk: sendingSweepPartition(
-            message.tenantId,
-            message.campaignId,
-            shardOf(message.phone),
-          ),
-          sweepAt: now,
-        },
-        conditions: [SENDING_WITHOUT_WAMID],
-      });
+      await deps.store.recipients.keepWamid(message, { ...accepted, at: isoTime(deps.clock) });
       return;
     } catch (error) {
       if (attempt >= WAMID_KEEP_ATTEMPTS) {
@@ -337,31 +257,9 @@ async function keepWamid(deps: WamidDeps, accepted: AcceptedSend): Promise<void>
 }
 
 /**
- * Ends this delivery's claim as `failed` or back to `pending`: the kernel's lease release, only if
- * we still hold the lease and the recipient is still `sending` without a wamid, counters in the
- * same transaction.
+ * Ends this delivery's claim as `failed` or back to `pending`: only while we still hold the lease
+ * and the recipient is still `sending` without a wamid, counters in the same transaction.
  */
-function finishClaim(
-  deps: SenderDeps,
-  key: { pk: string; sk: string },
-  message: SendMessageBody,
-  to: 'failed' | 'pending',
-  set: Record<string, unknown>,
-): Promise<boolean> {
-  return retryOnConflict(() =>
-    releaseLease(deps.ddb, {
-      table: deps.table,
-      key,
-      owner: deps.owner,
-      set: { ...set, status: to, updatedAt: isoTime(deps.clock) },
-      ...(to === 'failed' ? { remove: ['sweepPk', 'sweepAt'] } : {}),
-      also: SENDING_WITHOUT_WAMID,
-      with: [
-        counterWrite(deps.table, message.tenantId, message.campaignId, shardOf(message.phone), {
-          sending: -1,
-          [to]: 1,
-        }),
-      ],
-    }),
-  );
+function finishClaim(deps: SenderDeps, ref: RecipientRef, end: ClaimEnd): Promise<boolean> {
+  return deps.store.recipients.endClaim(ref, deps.owner, end);
 }

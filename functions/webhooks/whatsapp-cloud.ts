@@ -5,7 +5,7 @@
  * malformed delivery stores nothing.
  */
 import * as z from 'zod';
-import { applyCampaignStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
+import { applyWhatsAppStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
 import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
@@ -192,7 +192,7 @@ export async function receiveCloudWebhook(
             ? { errors: status.errors.map((e) => ({ code: e.code, title: e.title })) }
             : {}),
         };
-        const applied = await applyCampaignStatus(deps.ddb, deps.clock, event);
+        const applied = await applyWhatsAppStatus(event, deps.clock);
         if (!applied.matched) tally.record('unroutable', 'status_of_no_campaign_message');
         else if (applied.applied) tally.record('stored', 'status');
         else tally.record('deduped', 'status_not_newer');

@@ -12,7 +12,7 @@
  *   (the OCI and ledger items), found by a filtered scan, for support use.
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { recipientKey } from '../../functions/campaigns/model.js';
+import { campaignKeys } from '../../functions/campaigns/index.js';
 import { keys, messageIdFor } from '../../functions/conversations/index.js';
 import { toE164 } from '../../functions/kernel/phone.js';
 import { MESSAGE_PROVIDERS, messageKeys } from '../../functions/webhooks/index.js';
@@ -69,7 +69,7 @@ export async function inspectRecipient(
   const out = await ddb.send(
     new GetCommand({
       TableName: campaignsTable,
-      Key: recipientKey(tenantId, campaignId, e164),
+      Key: campaignKeys.recipient(tenantId, campaignId, e164),
       ConsistentRead: true,
     }),
   );

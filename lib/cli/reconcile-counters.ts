@@ -1,10 +1,10 @@
 /**
  * `npx onceflow reconcile counters`: which campaigns to recount. One campaign, a tenant's (its
  * campaign listing partition), or every campaign (a scan of the campaigns table: an operator's full
- * sweep, never a request path), read from the target's own table.
+ * sweep, never a request path), read from the target's own table through the campaigns' store.
  */
-import { type DynamoDBDocumentClient, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { campaignListPartition, campaignMetaScanFilter } from '../../functions/campaigns/index.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { dynamoCampaignStore } from '../../functions/campaigns/index.js';
 
 export interface CampaignRef {
   readonly tenantId: string;
@@ -20,20 +20,7 @@ export async function* campaignsToRecount(
     yield { tenantId: scope.tenant, campaignId: scope.campaign };
     return;
   }
-  const pages = scope.tenant
-    ? paginateQuery(
-        { client: ddb },
-        {
-          TableName: table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': campaignListPartition(scope.tenant) },
-          ConsistentRead: true,
-        },
-      )
-    : paginateScan({ client: ddb }, { TableName: table, ...campaignMetaScanFilter });
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      yield { tenantId: String(item.tenantId), campaignId: String(item.campaignId) };
-    }
-  }
+  const store = dynamoCampaignStore(ddb, table);
+  const campaigns = scope.tenant ? store.listing.campaignsOf(scope.tenant) : store.campaigns.scan();
+  for await (const { tenantId, campaignId } of campaigns) yield { tenantId, campaignId };
 }

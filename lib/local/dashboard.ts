@@ -18,9 +18,8 @@
  * Also `GET /openapi.json`: the OpenAPI document generated from the handlers' schemas.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { readTotals } from '../../functions/campaigns/counters.js';
-import { campaignMetaScanFilter } from '../../functions/campaigns/index.js';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { dynamoCampaignStore } from '../../functions/campaigns/index.js';
 import { systemClock, systemClockOffset } from '../../functions/kernel/clock.js';
 import { DynamoDbTenantStore } from '../../functions/tenants/index.js';
 import { GUARANTEES, type Guarantee, METRICS } from '../metrics-catalogue.js';
@@ -334,48 +333,39 @@ export function createDashboard(options: DashboardOptions) {
     new DynamoDBClient({ endpoint: options.dynamodbEndpoint }),
   );
   const tenants = new DynamoDbTenantStore(ddb, options.tenantsTable, systemClock);
+  const store = dynamoCampaignStore(ddb, options.campaignsTable);
   // Per campaign, recent (time, sent-so-far) samples: sends/s is their slope.
   const samples = new Map<string, Array<{ at: number; sent: number }>>();
 
   async function campaigns(): Promise<CampaignProgress[]> {
     const out: CampaignProgress[] = [];
-    const pages = paginateScan(
-      { client: ddb },
-      {
-        TableName: options.campaignsTable,
-        ...campaignMetaScanFilter,
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        const tenantId = String(item.tenantId);
-        const campaignId = String(item.campaignId);
-        const totals = await readTotals(ddb, options.campaignsTable, tenantId, campaignId);
-        const accepted = totals.sent + totals.delivered + totals.read;
-        const done = accepted + totals.failed + totals.skipped;
-        const key = `${tenantId}/${campaignId}`;
-        const now = Date.now();
-        const history = (samples.get(key) ?? []).filter((s) => now - s.at <= 10_000);
-        history.push({ at: now, sent: accepted });
-        samples.set(key, history);
-        const first = history[0];
-        const elapsed = first ? (now - first.at) / 1000 : 0;
-        const tenant = await tenants.get(tenantId).catch(() => undefined);
-        out.push({
-          tenantId,
-          campaignId,
-          name: String(item.name ?? ''),
-          status: String(item.status ?? ''),
-          totals,
-          done,
-          percent: totals.recipients > 0 ? Math.round((100 * done) / totals.recipients) : 0,
-          sendsPerSecond:
-            first && elapsed > 0 ? Math.round(((accepted - first.sent) / elapsed) * 10) / 10 : 0,
-          configuredRate: Number(
-            (tenant as { messagesPerSecond?: number } | undefined)?.messagesPerSecond ?? 80,
-          ),
-        });
-      }
+    for await (const item of store.campaigns.scan()) {
+      const { tenantId, campaignId } = item;
+      const totals = await store.counters.totals(tenantId, campaignId);
+      const accepted = totals.sent + totals.delivered + totals.read;
+      const done = accepted + totals.failed + totals.skipped;
+      const key = `${tenantId}/${campaignId}`;
+      const now = Date.now();
+      const history = (samples.get(key) ?? []).filter((s) => now - s.at <= 10_000);
+      history.push({ at: now, sent: accepted });
+      samples.set(key, history);
+      const first = history[0];
+      const elapsed = first ? (now - first.at) / 1000 : 0;
+      const tenant = await tenants.get(tenantId).catch(() => undefined);
+      out.push({
+        tenantId,
+        campaignId,
+        name: item.name,
+        status: item.status,
+        totals,
+        done,
+        percent: totals.recipients > 0 ? Math.round((100 * done) / totals.recipients) : 0,
+        sendsPerSecond:
+          first && elapsed > 0 ? Math.round(((accepted - first.sent) / elapsed) * 10) / 10 : 0,
+        configuredRate: Number(
+          (tenant as { messagesPerSecond?: number } | undefined)?.messagesPerSecond ?? 80,
+        ),
+      });
     }
     return out.sort((a, b) => a.campaignId.localeCompare(b.campaignId));
   }

@@ -296,8 +296,9 @@ export default async function campaignBench(args: string[]): Promise<void> {
         const { advanceSystemClock } = await import('../../functions/kernel/clock.js');
         const { tableName } = await import('../../functions/kernel/config.js');
         const { platformSecret } = await import('../../functions/kernel/secrets.js');
-        const { readTotals } = await import('../../functions/campaigns/counters.js');
-        const { campaignKey } = await import('../../functions/campaigns/model.js');
+        const { campaignKeys, dynamoCampaignStore } = await import(
+          '../../functions/campaigns/index.js'
+        );
         const { createWhatsAppClient, whatsappApiVersion } = await import(
           '../../functions/campaigns/whatsapp-client.js'
         );
@@ -362,7 +363,10 @@ export default async function campaignBench(args: string[]): Promise<void> {
         let last = '';
         let still = 0;
         for (;;) {
-          const t = await readTotals(bench, table, tenantId, created.campaignId);
+          const t = await dynamoCampaignStore(bench, table).counters.totals(
+            tenantId,
+            created.campaignId,
+          );
           if (t.pending === 0 && t.sending === 0) break;
           const fingerprint = JSON.stringify(t);
           still = fingerprint === last ? still + 1 : 0;
@@ -386,7 +390,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
           const out = await bench.send(
             new GetCommand({
               TableName: table,
-              Key: campaignKey(tenantId, created.campaignId),
+              Key: campaignKeys.campaign(tenantId, created.campaignId),
               ConsistentRead: true,
             }),
           );

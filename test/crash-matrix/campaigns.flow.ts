@@ -23,13 +23,12 @@ import {
 } from '@aws-sdk/client-sqs';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
+import { fanoutShard } from '../../functions/campaigns/fanout.js';
 import {
+  changeCampaignState,
   createCampaign,
   describeCampaign,
-  markRunning,
-} from '../../functions/campaigns/campaign-store.js';
-import { FP_START_AFTER_RUNNING } from '../../functions/campaigns/failpoints.js';
-import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+} from '../../functions/campaigns/lifecycle.js';
 import type {
   FanoutMessageBody,
   SendMessageBody,
@@ -38,7 +37,7 @@ import type {
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
-import { ddb, sqs } from '../../functions/kernel/clients.js';
+import { sqs } from '../../functions/kernel/clients.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
 import {
   campaignWorld,
@@ -49,6 +48,7 @@ import {
   simClient,
   startWhatsAppSimulator,
   TEMPLATE,
+  testFanoutDeps,
   testRecoveryDeps,
   testSenderDeps,
 } from '../integration/campaign-support.js';
@@ -121,13 +121,10 @@ function fail(message: string): never {
 
 async function runCampaign(point: string): Promise<void> {
   const sim = await simulator();
-  const { clock, store, tenant, testTenant } = await campaignWorld();
-  const deps: FanoutDeps = {
-    ...store,
-    sqs,
-    sendsQueueUrl: await privateQueue('cm-sends'),
-    fanoutQueueUrl: await privateQueue('cm-fanout'),
-  };
+  const world = await campaignWorld();
+  const { clock, tenant, testTenant } = world;
+  const queues = { sends: await privateQueue('cm-sends'), fanout: await privateQueue('cm-fanout') };
+  const deps = testFanoutDeps(world.deps, queues);
   const recovery = testRecoveryDeps(deps, 'retry_once');
   const contacts = Array.from(
     { length: CONTACTS },
@@ -155,7 +152,7 @@ async function runCampaign(point: string): Promise<void> {
       return real.sendTemplate(send);
     },
   };
-  const sender = (owner: string) => testSenderDeps(store, whatsapp, owner, { inlineRetries: 0 });
+  const sender = (owner: string) => testSenderDeps(deps, whatsapp, owner, { inlineRetries: 0 });
   const ledger = () => ledgerFor(sim, campaignId);
 
   armOnce(point);
@@ -163,7 +160,7 @@ async function runCampaign(point: string): Promise<void> {
   // The operator's create, retried with the same Idempotency-Key after a crash.
   await untilItLands(() =>
     createCampaign(
-      store,
+      deps,
       tenant,
       campaignId,
       {
@@ -176,20 +173,15 @@ async function runCampaign(point: string): Promise<void> {
     ),
   );
   // The operator's start, retried after a crash.
-  await untilItLands(async () => {
-    const campaign = await markRunning(store, tenant.tenantId, campaignId);
-    const { failpoint } = await import('../../functions/kernel/failpoints.js');
-    failpoint(FP_START_AFTER_RUNNING);
-    await ringFanout(deps, campaign, 'start');
-  });
+  await untilItLands(() => changeCampaignState(deps, tenant.tenantId, campaignId, 'start'));
 
   const applied = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    await drain(deps.fanoutQueueUrl, async (body) => {
-      await fanoutShard(deps, clock, body as FanoutMessageBody, 80, 60_000);
+    await drain(queues.fanout, async (body) => {
+      await fanoutShard(deps, body as FanoutMessageBody, 80, 60_000);
     });
     let n = 0;
-    await drain(deps.sendsQueueUrl, async (body) => {
+    await drain(queues.sends, async (body) => {
       n += 1;
       await sendToRecipient(sender(`r${round}-${n}`), body as SendMessageBody);
     });
@@ -197,7 +189,7 @@ async function runCampaign(point: string): Promise<void> {
     for (const entry of await ledger()) {
       if (applied.has(entry.wamid)) continue;
       await untilItLands(() =>
-        applyCampaignStatus(ddb, clock, {
+        applyCampaignStatus(deps, {
           tenantId: tenant.tenantId,
           phoneNumberId: testTenant.phoneNumberId,
           wamid: entry.wamid,
@@ -209,7 +201,7 @@ async function runCampaign(point: string): Promise<void> {
       applied.add(entry.wamid);
     }
     await untilItLands(() => recoverCampaigns(recovery));
-    const described = await describeCampaign(store, tenant.tenantId, campaignId);
+    const described = await describeCampaign(deps, tenant.tenantId, campaignId);
     if (described.status === 'completed') break;
     // Past every lease, the reconciliation window and the pending horizon.
     clock.advance(700_000);
@@ -220,11 +212,11 @@ async function runCampaign(point: string): Promise<void> {
   for (const entry of await ledger()) sends.set(entry.to, (sends.get(entry.to) ?? 0) + 1);
   const twice = [...sends.entries()].filter(([, count]) => count > 1);
   if (twice.length > 0) fail(`${twice.length} contact(s) sent more than once`);
-  const listed = await listAll(store, tenant.tenantId, campaignId);
+  const listed = await listAll(deps, tenant.tenantId, campaignId);
   if (listed.length !== CONTACTS) fail(`listed ${listed.length} contacts, expected ${CONTACTS}`);
   const open = listed.filter((r) => !FINAL.has(r.status));
   if (open.length > 0) fail(`${open.length} contact(s) not final: ${open.map((r) => r.status)}`);
-  const described = await describeCampaign(store, tenant.tenantId, campaignId);
+  const described = await describeCampaign(deps, tenant.tenantId, campaignId);
   if (described.status !== 'completed') fail(`campaign ${described.status}, expected completed`);
   const expected = countByStatus(listed);
   for (const key of Object.keys(expected) as Array<keyof Totals>) {
@@ -234,7 +226,7 @@ async function runCampaign(point: string): Promise<void> {
   }
   // Listed once in the tenant's campaigns, whatever crashed during the create.
   const inListing = (
-    await listCampaigns(store, tenant.tenantId, {
+    await listCampaigns(deps, tenant.tenantId, {
       limit: 50,
       configuredRate: 80,
       providerTimeoutSeconds: 10,

@@ -85,10 +85,11 @@ const oci = await import('./oci-support.js');
 const ledger = await import('./ledger-support.js');
 const { testTenantStore } = await import('../support/tenant-store.js');
 const { tenantConfigSchema } = await import('../../functions/tenants/tenant-store.js');
-const { createCampaign } = await import('../../functions/campaigns/campaign-store.js');
-const { campaignStore } = await import('../../functions/campaigns/deps.js');
-const { counterWrite } = await import('../../functions/campaigns/counters.js');
-const { encodeCallbackData, shardOf } = await import('../../functions/campaigns/model.js');
+const { createCampaign } = await import('../../functions/campaigns/lifecycle.js');
+const { campaignDeps } = await import('../../functions/campaigns/deps.js');
+const { counterWrite } = await import('../../functions/campaigns/campaign-store-counters.js');
+const { encodeCallbackData } = await import('../../functions/campaigns/model.js');
+const { shardOf } = await import('../../functions/campaigns/items.js');
 const { ledgerDeps } = await import('../../functions/ledger/index.js');
 const { PENDING_GRACE_SECONDS } = await import('../../functions/jobs/index.js');
 const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
@@ -262,7 +263,7 @@ async function startedCampaign(
   template = { name: 'spring_sale', language: 'en_US' },
 ): Promise<string> {
   const id = `cmp_alarms_${randomUUID().slice(0, 8)}`;
-  await createCampaign(campaignStore(), t.domain, id, {
+  await createCampaign(campaignDeps(), t.domain, id, {
     name: 'Alarms',
     template,
     phoneNumberId: t.phoneNumberId,

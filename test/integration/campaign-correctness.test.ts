@@ -15,42 +15,38 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
+import { fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+import { handler as retryHandler } from '../../functions/campaigns/handlers/retry-recipient.js';
 import {
-  addRecipients,
-  type CampaignStore,
+  type CampaignItem,
+  keys,
+  parseCampaign,
+  SHARDS,
+  shardOf,
+} from '../../functions/campaigns/items.js';
+import {
   createCampaign,
   describeCampaign,
   markRunning,
   pauseCampaign,
   resumeCampaign,
-} from '../../functions/campaigns/campaign-store.js';
-import { readTotals } from '../../functions/campaigns/counters.js';
-import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
-import { handler as retryHandler } from '../../functions/campaigns/handlers/retry-recipient.js';
+} from '../../functions/campaigns/lifecycle.js';
 import {
-  type CampaignItem,
-  campaignKey,
-  counterKey,
   MAX_RECIPIENTS_PER_CAMPAIGN,
-  PAUSED_CAMPAIGNS,
-  pageMarkKey,
-  pageSweepPartition,
-  recipientKey,
   type SendMessageBody,
-  SHARDS,
-  shardOf,
   type UnknownOutcomePolicy,
 } from '../../functions/campaigns/model.js';
+import { addRecipients } from '../../functions/campaigns/recipient-pages.js';
 import {
   reconcileCampaign,
   reconcileCampaignCounters,
 } from '../../functions/campaigns/reconcile-counters.js';
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
-import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
+import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
 import type { ManualClock } from '../../functions/kernel/clock.js';
-import { queueUrl } from '../../functions/kernel/config.js';
+import { queueUrl, tableName } from '../../functions/kernel/config.js';
 import { InvalidRequestError } from '../../functions/kernel/errors.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { envNameForQueue } from '../../lib/manifest.js';
@@ -62,22 +58,25 @@ import {
   listAll as listAllOf,
   newCampaign as newCampaignFor,
   privateFifoQueue,
+  readStored,
   simClient as simClientOf,
   startWhatsAppSimulator,
   TEMPLATE,
+  type TestCampaignDeps,
+  testFanoutDeps,
   testRecoveryDeps,
   testSenderDeps,
 } from './campaign-support.js';
 import { apiCall, invoke, type TestTenant } from './inbound-support.js';
 
 let clock: ManualClock;
-let store: CampaignStore;
+let deps: TestCampaignDeps;
 let tenant: Tenant;
 let testTenant: TestTenant;
 let simUrl: string;
 
 beforeAll(async () => {
-  ({ clock, store, tenant, testTenant } = await campaignWorld());
+  ({ clock, deps, tenant, testTenant } = await campaignWorld());
   const sim = await startWhatsAppSimulator('itc');
   simUrl = sim.url;
   // This file's own `sends` queue: other files drain the shared one.
@@ -100,10 +99,10 @@ function phones(count: number): string[] {
 const newId = () => `cmp_itc_${Math.random().toString(36).slice(2)}`;
 
 const newCampaign = (recipients: readonly string[], id = newId()) =>
-  newCampaignFor({ store, tenant, testTenant }, recipients, id);
+  newCampaignFor({ deps, tenant, testTenant }, recipients, id);
 
 const listAll = (campaignId: string) =>
-  listAllOf(store, tenant.tenantId, campaignId, { limit: 200 });
+  listAllOf(deps, tenant.tenantId, campaignId, { limit: 200 });
 
 /** The real `send`, kept so a wrapper can pass everything else through. */
 // biome-ignore lint/suspicious/noExplicitAny: the wrapper passes any command through untouched
@@ -128,17 +127,17 @@ function transactGetsAlwaysConflict() {
 
 /** The handler's sender; the campaign is read past any wrapper of `send` a test installed. */
 const senderDeps = (whatsapp: WhatsAppSender, owner: string) =>
-  testSenderDeps(store, whatsapp, owner, {
-    campaign: async (tenantId, campaignId) =>
-      (
-        await realSend(
-          new GetCommand({
-            TableName: store.table,
-            Key: campaignKey(tenantId, campaignId),
-            ConsistentRead: true,
-          }),
-        )
-      ).Item as CampaignItem | undefined,
+  testSenderDeps(deps, whatsapp, owner, {
+    campaign: async (tenantId, campaignId) => {
+      const out = await realSend(
+        new GetCommand({
+          TableName: table(),
+          Key: keys.campaign(tenantId, campaignId),
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item ? parseCampaign(out.Item) : undefined;
+    },
   });
 
 const simClient = () => simClientOf(simUrl);
@@ -147,14 +146,14 @@ const lostAnswer: WhatsAppSender = {
   sendTemplate: async () => ({ kind: 'unknown', reason: 'timeout' }),
 };
 
-function fanoutDeps(): FanoutDeps {
-  return { ...store, sqs, sendsQueueUrl: sendsUrl, fanoutQueueUrl: queueUrl('fanout') };
-}
+const fanoutDeps = () => testFanoutDeps(deps, { sends: sendsUrl, fanout: queueUrl('fanout') });
 
 const recoveryDeps = (policy: UnknownOutcomePolicy = 'hold') =>
   testRecoveryDeps(fanoutDeps(), policy);
 
 let sendsUrl = '';
+
+const table = () => tableName('campaigns');
 
 async function setVisible(messages: readonly Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
@@ -236,7 +235,7 @@ describe('a recipient page counts each contact once, within the campaign cap', (
     }) as never);
     const id = newId();
     const [good = ''] = phones(1);
-    const result = await createCampaign(store, tenant, id, {
+    const result = await createCampaign(deps, tenant, id, {
       name: 'Dupes',
       template: TEMPLATE,
       phoneNumberId: testTenant.phoneNumberId,
@@ -248,8 +247,8 @@ describe('a recipient page counts each contact once, within the campaign cap', (
     vi.restoreAllMocks();
     const listed = await listAll(id);
     expect(listed).toHaveLength(2);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
-    expect((await readTotals(ddb, store.table, tenant.tenantId, id)).skipped).toBe(1);
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(listed));
+    expect((await deps.store.counters.totals(tenant.tenantId, id)).skipped).toBe(1);
   });
 
   it('the 1,000,000 cap is a condition: two pages racing for the last room never both land', async () => {
@@ -260,17 +259,17 @@ describe('a recipient page counts each contact once, within the campaign cap', (
         // The campaign is 3 short of its cap (as the page transactions would have counted it).
         await realSend(
           new UpdateCommand({
-            TableName: store.table,
-            Key: campaignKey(tenant.tenantId, id),
+            TableName: table(),
+            Key: keys.campaign(tenant.tenantId, id),
             UpdateExpression: 'SET recipientsHeld = :h',
             ExpressionAttributeValues: { ':h': MAX_RECIPIENTS_PER_CAMPAIGN - 3 },
           }),
         );
         await realSend(
           new PutCommand({
-            TableName: store.table,
+            TableName: table(),
             Item: {
-              ...counterKey(tenant.tenantId, id, 0, 0),
+              ...keys.counter(tenant.tenantId, id, 0, 0),
               recipients: MAX_RECIPIENTS_PER_CAMPAIGN - 4,
             },
           }),
@@ -281,7 +280,7 @@ describe('a recipient page counts each contact once, within the campaign cap', (
         pages.map(
           (page) => () =>
             addRecipients(
-              store,
+              deps,
               tenant,
               id,
               page.map((phone) => ({ phone })),
@@ -295,7 +294,7 @@ describe('a recipient page counts each contact once, within the campaign cap', (
         expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(InvalidRequestError);
         const campaign = (
           await realSend(
-            new GetCommand({ TableName: store.table, Key: campaignKey(tenant.tenantId, id) }),
+            new GetCommand({ TableName: table(), Key: keys.campaign(tenant.tenantId, id) }),
           )
         ).Item as CampaignItem;
         expect(campaign.recipientsHeld).toBe(MAX_RECIPIENTS_PER_CAMPAIGN - 1);
@@ -310,15 +309,15 @@ describe('totals and reconciliation hold without transactional reads', () => {
   it('totals, fan-out, completion and reconciliation work while every TransactGet is cancelled', async () => {
     const contacts = phones(6);
     const id = await newCampaign(contacts);
-    const campaign = await markRunning(store, tenant.tenantId, id);
+    const campaign = await markRunning(deps, tenant.tenantId, id);
     transactGetsAlwaysConflict();
 
-    const described = await describeCampaign(store, tenant.tenantId, id);
+    const described = await describeCampaign(deps, tenant.tenantId, id);
     expect(described.totals).toMatchObject({ recipients: 6, pending: 6 });
 
     for (let shard = 0; shard < SHARDS; shard++) {
       const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      expect((await fanoutShard(fanoutDeps(), clock, body, 80, 60_000)).done).toBe(true);
+      expect((await fanoutShard(fanoutDeps(), body, 80, 60_000)).done).toBe(true);
     }
     await receiveFor(id);
     for (const phone of contacts) {
@@ -330,18 +329,18 @@ describe('totals and reconciliation hold without transactional reads', () => {
     }
     const report = await recoverCampaigns(recoveryDeps());
     expect(report.failedCampaigns).toBe(0);
-    const after = await describeCampaign(store, tenant.tenantId, id);
+    const after = await describeCampaign(deps, tenant.tenantId, id);
     expect(after.status).toBe('completed');
     expect(after.totals).toEqual(countByStatus(await listAll(id)));
-    expect(await reconcileCampaign(store, campaign)).toMatchObject({ drift: 0 });
+    expect(await reconcileCampaign(deps, campaign)).toMatchObject({ drift: 0 });
     await receiveFor(id);
   });
 
   it('one campaign that cannot be reconciled does not stop the others', async () => {
     const broken = await newCampaign(phones(2));
     const healthy = await newCampaign(phones(2));
-    await markRunning(store, tenant.tenantId, broken);
-    await markRunning(store, tenant.tenantId, healthy);
+    await markRunning(deps, tenant.tenantId, broken);
+    await markRunning(deps, tenant.tenantId, healthy);
     vi.spyOn(ddb, 'send').mockImplementation((async (command: unknown) => {
       const input = (command as { input?: { ExpressionAttributeValues?: Record<string, unknown> } })
         .input;
@@ -351,7 +350,7 @@ describe('totals and reconciliation hold without transactional reads', () => {
       }
       return realSend(command);
     }) as never);
-    const results = await reconcileCampaignCounters(store);
+    const results = await reconcileCampaignCounters(deps);
     const ids = results.map((r) => r.campaignId);
     expect(ids).toContain(healthy);
     expect(ids).not.toContain(broken);
@@ -363,7 +362,7 @@ describe('an accepted send is never lost to a conflicting count', () => {
   it('a wamid whose counted store keeps conflicting is kept on the recipient and counted by recovery', async () => {
     const [phone = ''] = phones(1);
     const id = await newCampaign([phone]);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     // Every transaction that would move the recipient to `sent` loses its race (counter contention).
     vi.spyOn(ddb, 'send').mockImplementation((async (command: unknown) => {
       if (command instanceof TransactWriteCommand) {
@@ -388,19 +387,19 @@ describe('an accepted send is never lost to a conflicting count', () => {
     vi.restoreAllMocks();
     expect(outcome).toBe('sent');
     const [accepted] = await ledgerFor(id);
-    const key = recipientKey(tenant.tenantId, id, phone);
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    const key = keys.recipient(tenant.tenantId, id, phone);
+    expect(await readStored(key)).toMatchObject({
       status: 'sending',
       providerMessageId: accepted?.wamid,
     });
     // No clock jump: the kept wamid is due at once, and never released or sent again.
     await recoverCampaigns(recoveryDeps('retry_once'));
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await readStored(key)).toMatchObject({
       status: 'sent',
       providerMessageId: accepted?.wamid,
     });
     expect(await ledgerFor(id)).toHaveLength(1);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(
       countByStatus(await listAll(id)),
     );
   }, 60_000);
@@ -410,7 +409,7 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
   async function unknownContact() {
     const [phone = ''] = phones(1);
     const id = await newCampaign([phone]);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     expect(
       await sendToRecipient(senderDeps(lostAnswer, 'w1'), {
         tenantId: tenant.tenantId,
@@ -419,19 +418,19 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
       }),
     ).toBe('unknown');
     clock.advance(601_000);
-    return { id, phone, key: recipientKey(tenant.tenantId, id, phone) };
+    return { id, phone, key: keys.recipient(tenant.tenantId, id, phone) };
   }
 
   it('hold (the default): ends unknown, counted and listed, and is never sent again by itself', async () => {
     const { id, key } = await unknownContact();
     await recoverCampaigns(recoveryDeps());
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'unknown' });
+    expect(await readStored(key)).toMatchObject({ status: 'unknown' });
     clock.advance(3_600_000);
     await recoverCampaigns(recoveryDeps());
     expect(await receiveFor(id)).toHaveLength(0);
     const listed = await listAll(id);
     expect(listed.map((r) => r.status)).toEqual(['unknown']);
-    const totals = await readTotals(ddb, store.table, tenant.tenantId, id);
+    const totals = await deps.store.counters.totals(tenant.tenantId, id);
     expect(totals).toEqual(countByStatus(listed));
     expect(totals.unknown).toBe(1);
   });
@@ -439,7 +438,7 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
   it('late evidence moves an unknown contact to what the provider reports', async () => {
     const { id, phone, key } = await unknownContact();
     await recoverCampaigns(recoveryDeps());
-    const applied = await applyCampaignStatus(ddb, clock, {
+    const applied = await applyCampaignStatus(deps, {
       tenantId: tenant.tenantId,
       phoneNumberId: testTenant.phoneNumberId,
       wamid: 'wamid.late-1',
@@ -448,11 +447,11 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
       bizOpaqueCallbackData: `ofc1|${id}|${phone}`,
     });
     expect(applied).toEqual({ matched: true, applied: true });
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await readStored(key)).toMatchObject({
       status: 'delivered',
       providerMessageId: 'wamid.late-1',
     });
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(
       countByStatus(await listAll(id)),
     );
   });
@@ -460,7 +459,7 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
   it('a contact failed after two unknown outcomes (retry_once) moves to delivered when its status arrives', async () => {
     const { id, phone, key } = await unknownContact();
     await recoverCampaigns(recoveryDeps('retry_once'));
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'pending' });
+    expect(await readStored(key)).toMatchObject({ status: 'pending' });
     await receiveFor(id);
     // The retry is refused for good (the first send had in fact gone out).
     const refused: WhatsAppSender = {
@@ -479,7 +478,7 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
         phone,
       }),
     ).toBe('failed');
-    await applyCampaignStatus(ddb, clock, {
+    await applyCampaignStatus(deps, {
       tenantId: tenant.tenantId,
       phoneNumberId: testTenant.phoneNumberId,
       wamid: 'wamid.first-attempt',
@@ -487,11 +486,11 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
       occurredAt: new Date(clock.now()).toISOString(),
       bizOpaqueCallbackData: `ofc1|${id}|${phone}`,
     });
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await readStored(key)).toMatchObject({
       status: 'delivered',
       providerMessageId: 'wamid.first-attempt',
     });
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(
       countByStatus(await listAll(id)),
     );
   });
@@ -521,7 +520,7 @@ describe('an unknown send outcome is held, never sent again blind; late evidence
         phone,
       }),
     ).toBe('sent');
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await readStored(key)).toMatchObject({
       status: 'sent',
       attempts: 2,
       operatorRetries: 1,
@@ -538,20 +537,20 @@ describe('a paused campaign sends nothing until it is resumed', () => {
   it('a paused campaign leaves the running list, sends nothing, and resume finishes it', async () => {
     const contacts = phones(5);
     const id = await newCampaign(contacts);
-    let campaign = await markRunning(store, tenant.tenantId, id);
+    let campaign = await markRunning(deps, tenant.tenantId, id);
     await ringFanout(fanoutDeps(), campaign, 'start');
     for (let shard = 0; shard < SHARDS; shard++) {
       const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      await fanoutShard(fanoutDeps(), clock, body, 80, 60_000);
+      await fanoutShard(fanoutDeps(), body, 80, 60_000);
     }
     await receiveFor(id);
-    await pauseCampaign(store, tenant.tenantId, id);
+    await pauseCampaign(deps, tenant.tenantId, id);
     const meta = (
       await realSend(
-        new GetCommand({ TableName: store.table, Key: campaignKey(tenant.tenantId, id) }),
+        new GetCommand({ TableName: table(), Key: keys.campaign(tenant.tenantId, id) }),
       )
     ).Item as CampaignItem & { sweepPk?: string };
-    expect(meta).toMatchObject({ status: 'paused', sweepPk: PAUSED_CAMPAIGNS });
+    expect(meta).toMatchObject({ status: 'paused', sweepPk: keys.sweepList('paused') });
     // The doorbells of a paused campaign are dropped, and recovery rings nothing, whatever time.
     for (const phone of contacts) {
       expect(
@@ -567,11 +566,11 @@ describe('a paused campaign sends nothing until it is resumed', () => {
     expect(await receiveFor(id)).toHaveLength(0);
     expect(await ledgerFor(id)).toHaveLength(0);
 
-    campaign = await resumeCampaign(store, tenant.tenantId, id);
+    campaign = await resumeCampaign(deps, tenant.tenantId, id);
     await ringFanout(fanoutDeps(), campaign, 'resume');
     for (let shard = 0; shard < SHARDS; shard++) {
       const body = { tenantId: tenant.tenantId, campaignId: id, generation: 1, shard };
-      await fanoutShard(fanoutDeps(), clock, body, 80, 60_000);
+      await fanoutShard(fanoutDeps(), body, 80, 60_000);
     }
     const rung = await receiveFor(id);
     for (const m of rung) {
@@ -581,7 +580,7 @@ describe('a paused campaign sends nothing until it is resumed', () => {
       );
     }
     await recoverCampaigns(recoveryDeps());
-    expect((await describeCampaign(store, tenant.tenantId, id)).status).toBe('completed');
+    expect((await describeCampaign(deps, tenant.tenantId, id)).status).toBe('completed');
     const ledger = await ledgerFor(id);
     expect(new Set(ledger.map((l) => `+${l.to}`))).toEqual(new Set(contacts));
     expect(ledger).toHaveLength(contacts.length);
@@ -592,10 +591,10 @@ describe('every pending contact is attempted after a restart', () => {
   it('every pending contact is attempted after the horizon even while its old doorbells are held in flight', async () => {
     const contacts = phones(12);
     const id = await newCampaign(contacts);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     for (let shard = 0; shard < SHARDS; shard++) {
       const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      await fanoutShard(fanoutDeps(), clock, body, 80, 60_000);
+      await fanoutShard(fanoutDeps(), body, 80, 60_000);
     }
     // A consumer took every doorbell and died: they stay invisible (real time, not the clock seam),
     // and FIFO delivers nothing else of their groups meanwhile.
@@ -633,18 +632,18 @@ describe('every pending contact is attempted after a restart', () => {
     }
     expect(contacts).toHaveLength(250);
     const id = await newCampaign(contacts);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard: 7 };
-    await fanoutShard(fanoutDeps(), clock, body, 80, 60_000);
+    await fanoutShard(fanoutDeps(), body, 80, 60_000);
     expect(new Set((await receiveFor(id)).map((m) => JSON.parse(m.Body ?? '{}').phone))).toEqual(
       new Set(contacts),
     ); // taken and dropped: every doorbell lost
     // A mark of a fan-out generation the campaign has not reached (as a run that read the campaign
     // before a resume would see it), due now, over the same range.
-    const newer = pageMarkKey(tenant.tenantId, id, 1, 7, 1);
+    const newer = keys.pageMark(tenant.tenantId, id, 1, 7, 1);
     await ddb.send(
       new PutCommand({
-        TableName: store.table,
+        TableName: table(),
         Item: {
           ...newer,
           kind: 'fanout-page',
@@ -652,7 +651,7 @@ describe('every pending contact is attempted after a restart', () => {
           campaignId: id,
           generation: 1,
           shard: 7,
-          sweepPk: pageSweepPartition(tenant.tenantId, id, 7),
+          sweepPk: keys.pageSweep(tenant.tenantId, id, 7),
           sweepAt: new Date(clock.now()).toISOString(),
         },
       }),
@@ -664,17 +663,15 @@ describe('every pending contact is attempted after a restart', () => {
     // Each rung contact now has its own sweep entry; the generation-0 marks left the index, the
     // newer one stays for a run that reads the resumed campaign.
     const listed = await Promise.all(
-      contacts.map((phone) =>
-        readRecipient(ddb, store.table, recipientKey(tenant.tenantId, id, phone)),
-      ),
+      contacts.map((phone) => readStored(keys.recipient(tenant.tenantId, id, phone))),
     );
     expect(listed.every((r) => r?.ring === 1 && r.sweepPk !== undefined)).toBe(true);
     const marks = await ddb.send(
       new QueryCommand({
-        TableName: store.table,
+        TableName: table(),
         IndexName: 'sweep',
         KeyConditionExpression: 'sweepPk = :p',
-        ExpressionAttributeValues: { ':p': pageSweepPartition(tenant.tenantId, id, 7) },
+        ExpressionAttributeValues: { ':p': keys.pageSweep(tenant.tenantId, id, 7) },
       }),
     );
     expect((marks.Items ?? []).map((m) => m.sk)).toEqual([newer.sk]);

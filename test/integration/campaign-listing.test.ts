@@ -6,23 +6,19 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  campaignListPartition,
-  listCampaigns,
-} from '../../functions/campaigns/campaign-listing.js';
-import {
-  type CampaignStore,
-  createCampaign,
-  markRunning,
-} from '../../functions/campaigns/campaign-store.js';
-import { countedTransition, counterWrite } from '../../functions/campaigns/counters.js';
-import { recipientKey, sendingSweepPartition, shardOf } from '../../functions/campaigns/model.js';
+import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
+import { counterWrite } from '../../functions/campaigns/campaign-store-counters.js';
+import { keys, shardOf } from '../../functions/campaigns/items.js';
+import { createCampaign, markRunning } from '../../functions/campaigns/lifecycle.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { ManualClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
+import { retryOnConflict } from '../../functions/kernel/retry.js';
+import { transition } from '../../functions/kernel/transition.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../support/race.js';
 import { testTenantStore } from '../support/tenant-store.js';
+import { type TestCampaignDeps, testCampaignStore } from './campaign-support.js';
 import {
   apiCall,
   createTenant,
@@ -37,11 +33,12 @@ const { handler: listHandler } = await import(
 
 const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
 let clock: ManualClock;
-let store: CampaignStore;
+let deps: TestCampaignDeps;
+const table = () => tableName('campaigns');
 
 beforeAll(() => {
   clock = new ManualClock(Date.now());
-  store = { ddb, clock, table: tableName('campaigns') };
+  deps = { store: testCampaignStore(), clock };
 });
 
 async function tenantPair(): Promise<{ test: TestTenant; tenant: Tenant }> {
@@ -56,7 +53,7 @@ const phones = (n: number, from = 0) =>
   Array.from({ length: n }, (_, i) => `+97250${String(10_000_000 + from + i).slice(1)}`);
 
 async function create(t: { test: TestTenant; tenant: Tenant }, id: string, recipients = 3) {
-  await createCampaign(store, t.tenant, id, {
+  await createCampaign(deps, t.tenant, id, {
     name: `Campaign ${id}`,
     template: TEMPLATE,
     phoneNumberId: t.test.phoneNumberId,
@@ -124,9 +121,9 @@ describe('GET /v1/campaigns', () => {
         expect(outcomes.map((o) => o.status)).toEqual(outcomes.map(() => 'fulfilled'));
         const out = await ddb.send(
           new QueryCommand({
-            TableName: store.table,
+            TableName: table(),
             KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': campaignListPartition(t.tenant.tenantId) },
+            ExpressionAttributeValues: { ':pk': keys.listingPartition(t.tenant.tenantId) },
             ConsistentRead: true,
           }),
         );
@@ -141,26 +138,28 @@ describe('GET /v1/campaigns', () => {
     const t = await tenantPair();
     const id = `cmp_progress_${t.test.tenantId}`;
     await create(t, id, 10);
-    await markRunning(store, t.tenant.tenantId, id);
+    await markRunning(deps, t.tenant.tenantId, id);
     const startedAt = clock.now();
     const contacts = phones(10);
     const move = async (phone: string, to: 'sending' | 'sent', sendingSinceMs: number) => {
       const shard = shardOf(phone);
-      await countedTransition(ddb, {
-        table: store.table,
-        key: recipientKey(t.tenant.tenantId, id, phone),
-        from: ['pending'],
-        to,
-        set:
-          to === 'sending'
-            ? {
-                sendingSince: new Date(sendingSinceMs).toISOString(),
-                sweepPk: sendingSweepPartition(t.tenant.tenantId, id, shard),
-                sweepAt: new Date(sendingSinceMs + 600_000).toISOString(),
-              }
-            : { providerMessageId: `wamid.${phone}` },
-        with: [counterWrite(store.table, t.tenant.tenantId, id, shard, { pending: -1, [to]: 1 })],
-      });
+      await retryOnConflict(() =>
+        transition(ddb, {
+          table: table(),
+          key: keys.recipient(t.tenant.tenantId, id, phone),
+          from: ['pending'],
+          to,
+          set:
+            to === 'sending'
+              ? {
+                  sendingSince: new Date(sendingSinceMs).toISOString(),
+                  sweepPk: keys.sendingSweep(t.tenant.tenantId, id, shard),
+                  sweepAt: new Date(sendingSinceMs + 600_000).toISOString(),
+                }
+              : { providerMessageId: `wamid.${phone}` },
+          with: [counterWrite(table(), t.tenant.tenantId, id, shard, { pending: -1, [to]: 1 })],
+        }),
+      );
     };
     for (const phone of contacts.slice(0, 4)) await move(phone, 'sent', startedAt);
     await move(contacts[4] as string, 'sending', startedAt - 50_000);
@@ -168,7 +167,7 @@ describe('GET /v1/campaigns', () => {
     clock.advance(10_000);
 
     // Act
-    const page = await listCampaigns(store, t.tenant.tenantId, {
+    const page = await listCampaigns(deps, t.tenant.tenantId, {
       limit: 10,
       configuredRate: 80,
       providerTimeoutSeconds: 10,

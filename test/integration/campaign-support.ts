@@ -6,19 +6,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import { sqsCampaignQueues } from '../../functions/campaigns/campaign-queues.js';
 import {
+  type CampaignDeps,
   type CampaignStore,
-  createCampaign,
-  getCampaign,
-  listRecipients,
-  type RecipientView,
+  dynamoCampaignStore,
 } from '../../functions/campaigns/campaign-store.js';
 import type { FanoutDeps } from '../../functions/campaigns/fanout.js';
+import { createCampaign } from '../../functions/campaigns/lifecycle.js';
 import {
   emptyTotals,
   type Totals,
   type UnknownOutcomePolicy,
 } from '../../functions/campaigns/model.js';
+import { listRecipients, type RecipientView } from '../../functions/campaigns/recipient-pages.js';
 import type { RecoveryDeps } from '../../functions/campaigns/recovery.js';
 import type { SenderDeps } from '../../functions/campaigns/sender.js';
 import {
@@ -28,6 +29,7 @@ import {
 import { ddb, sqs } from '../../functions/kernel/clients.js';
 import { ManualClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
+import { readItem } from '../../functions/kernel/read-item.js';
 import { createTokenBucket } from '../../functions/kernel/token-bucket.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { closeServer, listen } from '../../lib/local/http-util.js';
@@ -41,22 +43,33 @@ import { createTenant, type TestTenant } from './inbound-support.js';
 
 export const TEMPLATE = { name: 'spring_sale', language: 'en_US' };
 
+/** The campaign domain's dependencies on a ManualClock: the store and the clock. */
+export interface TestCampaignDeps extends CampaignDeps {
+  readonly clock: ManualClock;
+}
+
+/** The store of the emulators' `campaigns` table. */
+export function testCampaignStore(): CampaignStore {
+  return dynamoCampaignStore(ddb, tableName('campaigns'));
+}
+
 export interface CampaignWorld {
   readonly clock: ManualClock;
-  readonly store: CampaignStore;
+  /** The store and the clock, as the handlers hand them to the domain. */
+  readonly deps: TestCampaignDeps;
   /** The tenant as the domain sees it. */
   readonly tenant: Tenant;
   /** Its credentials and WhatsApp number. */
   readonly testTenant: TestTenant;
 }
 
-/** A fresh tenant (default country IL) and a campaign store on a ManualClock set to now. */
+/** A fresh tenant (default country IL) and campaign deps on a ManualClock set to now. */
 export async function campaignWorld(): Promise<CampaignWorld> {
   const testTenant = await createTenant('IL');
   const tenant = await testTenantStore().get(testTenant.tenantId, { consistent: true });
   if (!tenant) throw new Error(`tenant ${testTenant.tenantId} was not created`);
   const clock = new ManualClock(Date.now());
-  return { clock, store: { ddb, clock, table: tableName('campaigns') }, tenant, testTenant };
+  return { clock, deps: { store: testCampaignStore(), clock }, tenant, testTenant };
 }
 
 export interface WhatsAppSimulator {
@@ -120,11 +133,11 @@ export async function privateFifoQueue(
 
 /** Creates a campaign of `recipients` (one page) for the world's tenant; returns its id. */
 export async function newCampaign(
-  world: Pick<CampaignWorld, 'store' | 'tenant' | 'testTenant'>,
+  world: Pick<CampaignWorld, 'deps' | 'tenant' | 'testTenant'>,
   recipients: readonly string[],
   id = `cmp_it_${Math.random().toString(36).slice(2)}`,
 ): Promise<string> {
-  await createCampaign(world.store, world.tenant, id, {
+  await createCampaign(world.deps, world.tenant, id, {
     name: 'Spring',
     template: TEMPLATE,
     phoneNumberId: world.testTenant.phoneNumberId,
@@ -135,7 +148,7 @@ export async function newCampaign(
 
 /** Every recipient of a campaign, page by page through the listing's cursor. */
 export async function listAll(
-  store: CampaignStore,
+  deps: Pick<CampaignDeps, 'store'>,
   tenantId: string,
   campaignId: string,
   options: { status?: RecipientView['status']; limit?: number } = {},
@@ -143,7 +156,7 @@ export async function listAll(
   const all: RecipientView[] = [];
   let cursor: string | undefined;
   do {
-    const page = await listRecipients(store, tenantId, campaignId, {
+    const page = await listRecipients(deps, tenantId, campaignId, {
       limit: options.limit ?? 100,
       ...(options.status ? { status: options.status } : {}),
       ...(cursor ? { cursor } : {}),
@@ -166,18 +179,17 @@ export function countByStatus(list: readonly RecipientView[]): Totals {
  * a 600 s reconciliation window and no real sleeping between inline retries.
  */
 export function testSenderDeps(
-  store: CampaignStore,
+  deps: CampaignDeps,
   whatsapp: WhatsAppSender,
   owner: string,
   overrides: Partial<SenderDeps> = {},
 ): SenderDeps {
   return {
-    ddb: store.ddb,
-    clock: store.clock,
-    table: store.table,
+    store: deps.store,
+    clock: deps.clock,
     whatsapp,
-    tokens: createTokenBucket({ ddb: store.ddb, table: store.table }),
-    campaign: (tenantId, campaignId) => getCampaign(store, tenantId, campaignId),
+    tokens: createTokenBucket({ ddb, table: tableName('campaigns') }),
+    campaign: (tenantId, campaignId) => deps.store.campaigns.get(tenantId, campaignId),
     messagesPerSecond: async () => 500,
     owner,
     leaseSeconds: 60,
@@ -194,10 +206,25 @@ export function testRecoveryDeps(
 ): RecoveryDeps {
   return {
     ...fanout,
-    leaseSeconds: 60,
     reconcileWindowSeconds: 600,
     messagesPerSecond: async () => 80,
     unknownOutcome: async () => policy,
     sendsQueueIsEmpty: async () => false,
   };
+}
+
+/** Fan-out's dependencies with doorbells on the given (private) queues. */
+export function testFanoutDeps(
+  deps: CampaignDeps,
+  queues: { readonly sends: string; readonly fanout: string },
+): FanoutDeps {
+  return { ...deps, queues: sqsCampaignQueues(sqs, queues) };
+}
+
+/** An item of the campaigns table as stored (every attribute: keys, sweep and index entries too). */
+export async function readStored(key: {
+  readonly pk: string;
+  readonly sk: string;
+}): Promise<Record<string, unknown> | undefined> {
+  return readItem(ddb, tableName('campaigns'), key);
 }

@@ -6,27 +6,23 @@ import {
   applyCampaignStatus,
 } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
+import { fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
+import { handler as createHandler } from '../../functions/campaigns/handlers/create-campaign.js';
+import { SHARDS } from '../../functions/campaigns/items.js';
 import {
-  addRecipients,
-  type CampaignStore,
   createCampaign,
   describeCampaign,
-  listRecipients,
   markRunning,
-  type RecipientView,
-} from '../../functions/campaigns/campaign-store.js';
-import { readTotals } from '../../functions/campaigns/counters.js';
-import { type FanoutDeps, fanoutShard, ringFanout } from '../../functions/campaigns/fanout.js';
-import { handler as createHandler } from '../../functions/campaigns/handlers/create-campaign.js';
+} from '../../functions/campaigns/lifecycle.js';
+import { MAX_TEMPLATE_BYTES, type SendMessageBody } from '../../functions/campaigns/model.js';
 import {
-  MAX_TEMPLATE_BYTES,
-  recipientKey,
-  type SendMessageBody,
-  SHARDS,
-} from '../../functions/campaigns/model.js';
+  addRecipients,
+  listRecipients,
+  type RecipientView,
+} from '../../functions/campaigns/recipient-pages.js';
 import { reconcileCampaign } from '../../functions/campaigns/reconcile-counters.js';
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
-import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
+import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../functions/kernel/clients.js';
 import type { ManualClock } from '../../functions/kernel/clock.js';
@@ -51,18 +47,20 @@ import {
   simClient as simClientOf,
   startWhatsAppSimulator,
   TEMPLATE,
+  type TestCampaignDeps,
+  testFanoutDeps,
   testSenderDeps,
 } from './campaign-support.js';
 import { apiCall, invoke, type TestTenant } from './inbound-support.js';
 
 let clock: ManualClock;
-let store: CampaignStore;
+let deps: TestCampaignDeps;
 let tenant: Tenant;
 let testTenant: TestTenant;
 let simUrl: string;
 
 beforeAll(async () => {
-  ({ clock, store, tenant, testTenant } = await campaignWorld());
+  ({ clock, deps, tenant, testTenant } = await campaignWorld());
   const sim = await startWhatsAppSimulator('it');
   simUrl = sim.url;
   afterAll(() => sim.close());
@@ -73,17 +71,17 @@ function phones(count: number, from = 0): string[] {
 }
 
 const newCampaign = (recipients: readonly string[], id?: string) =>
-  newCampaignFor({ store, tenant, testTenant }, recipients, id);
+  newCampaignFor({ deps, tenant, testTenant }, recipients, id);
 
 const listAll = (campaignId: string, status?: RecipientView['status'], limit = 100) =>
-  listAllOf(store, tenant.tenantId, campaignId, { ...(status ? { status } : {}), limit });
+  listAllOf(deps, tenant.tenantId, campaignId, { ...(status ? { status } : {}), limit });
 
 /** A WhatsApp status for a send in the simulator's ledger, echoing its callback data as Meta does. */
 function statusWebhook(
   entry: { wamid: string; bizOpaqueCallbackData: string } | undefined,
   status: 'sent' | 'delivered' | 'read' | 'failed',
 ) {
-  return applyCampaignStatus(ddb, clock, {
+  return applyCampaignStatus(deps, {
     tenantId: tenant.tenantId,
     phoneNumberId: testTenant.phoneNumberId,
     wamid: entry?.wamid ?? '',
@@ -111,7 +109,7 @@ describe('campaign API', () => {
   it('collapses one contact written in other formats into one recipient, across pages', async () => {
     // Prepare / Act
     const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
-    const first = await createCampaign(store, tenant, id, {
+    const first = await createCampaign(deps, tenant, id, {
       name: 'Formats',
       template: TEMPLATE,
       phoneNumberId: testTenant.phoneNumberId,
@@ -123,7 +121,7 @@ describe('campaign API', () => {
       ],
     });
     const second = await addRecipients(
-      store,
+      deps,
       tenant,
       id,
       [{ phone: '0501234568' }, { phone: '0501234569' }],
@@ -138,7 +136,7 @@ describe('campaign API', () => {
       '+972501234568',
       '+972501234569',
     ]);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(listed));
   });
 
   it('refuses invalid phones with details and writes nothing; skipInvalid keeps them as skipped', async () => {
@@ -149,27 +147,27 @@ describe('campaign API', () => {
       phoneNumberId: testTenant.phoneNumberId,
       recipients: [{ phone: '+972501234567' }, { phone: 'not a phone' }, { phone: '123' }],
     };
-    await expect(createCampaign(store, tenant, id, input)).rejects.toMatchObject({
+    await expect(createCampaign(deps, tenant, id, input)).rejects.toMatchObject({
       status: 400,
       details: [
         { field: 'recipients.1.phone', message: expect.any(String) },
         { field: 'recipients.2.phone', message: expect.any(String) },
       ],
     });
-    await expect(describeCampaign(store, tenant.tenantId, id)).rejects.toMatchObject({
+    await expect(describeCampaign(deps, tenant.tenantId, id)).rejects.toMatchObject({
       status: 404,
     });
 
-    const kept = await createCampaign(store, tenant, id, { ...input, skipInvalid: true });
+    const kept = await createCampaign(deps, tenant, id, { ...input, skipInvalid: true });
     expect(kept).toMatchObject({ recipients: 1, skipped: 2, duplicatesCollapsed: 0 });
-    const { totals } = await describeCampaign(store, tenant.tenantId, id);
+    const { totals } = await describeCampaign(deps, tenant.tenantId, id);
     expect(totals).toMatchObject({ recipients: 3, pending: 1, skipped: 2 });
     expect(totals).toEqual(countByStatus(await listAll(id)));
   });
 
   it('refuses a phoneNumberId the tenant does not own', async () => {
     await expect(
-      createCampaign(store, tenant, 'cmp_it_foreign', {
+      createCampaign(deps, tenant, 'cmp_it_foreign', {
         name: 'x',
         template: TEMPLATE,
         phoneNumberId: 'someone-else',
@@ -204,7 +202,7 @@ describe('campaign API', () => {
     ]);
     // The largest legitimate template message (a lone 32,768-character body parameter) is taken.
     expect((await create(withText(32_768), `large-${testTenant.tenantId}`)).status).toBe(201);
-    const listed = await listCampaigns(store, tenant.tenantId, {
+    const listed = await listCampaigns(deps, tenant.tenantId, {
       limit: 50,
       configuredRate: 80,
       providerTimeoutSeconds: 30,
@@ -216,11 +214,11 @@ describe('campaign API', () => {
 
   it('adds pages only while a draft; start is idempotent', async () => {
     const id = await newCampaign(phones(3));
-    await markRunning(store, tenant.tenantId, id);
-    const again = await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
+    const again = await markRunning(deps, tenant.tenantId, id);
     expect(again.status).toBe('running');
     await expect(
-      addRecipients(store, tenant, id, [{ phone: '+972509999999' }], false),
+      addRecipients(deps, tenant, id, [{ phone: '+972509999999' }], false),
     ).rejects.toMatchObject({
       status: 409,
     });
@@ -232,9 +230,9 @@ describe('campaign API', () => {
     expect(new Set(all.map((r) => r.phone)).size).toBe(250);
     expect(await listAll(id, 'pending', 60)).toHaveLength(250);
     expect(await listAll(id, 'sent')).toHaveLength(0);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(all));
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(all));
     await expect(
-      listRecipients(store, tenant.tenantId, id, { limit: 10, cursor: 'garbage' }),
+      listRecipients(deps, tenant.tenantId, id, { limit: 10, cursor: 'garbage' }),
     ).rejects.toMatchObject({ status: 400 });
   });
 
@@ -273,7 +271,7 @@ describe('campaign API', () => {
     const first = await call('Monday', '+972501212121');
     expect(first.status).toBe(201);
     const firstId = first.json.campaignId as string;
-    await markRunning(store, tenant.tenantId, firstId);
+    await markRunning(deps, tenant.tenantId, firstId);
     // The key's record expires (kept at least 24 h): forget it as its TTL would.
     const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
     const records = await ddb.send(new ScanCommand({ TableName: tableName('idempotency') }));
@@ -287,14 +285,14 @@ describe('campaign API', () => {
     const later = await call('Thursday', '+972501313131');
     expect(later.status).toBe(201);
     expect(later.json.campaignId).not.toBe(firstId);
-    const described = await describeCampaign(store, tenant.tenantId, later.json.campaignId);
+    const described = await describeCampaign(deps, tenant.tenantId, later.json.campaignId);
     expect(described).toMatchObject({ name: 'Thursday', status: 'draft' });
     expect((await listAll(firstId)).map((r) => r.phone)).toEqual(['+972501212121']);
   });
 });
 
 const senderDeps = (whatsapp: WhatsAppSender, owner: string) =>
-  testSenderDeps(store, whatsapp, owner);
+  testSenderDeps(deps, whatsapp, owner);
 
 const simClient = () => simClientOf(simUrl);
 const ledgerFor = (campaignId: string) => ledgerOf(simUrl, campaignId);
@@ -311,8 +309,8 @@ async function setFaults(faults: Record<string, number> | null) {
 describe('sending', () => {
   it('sends once per contact however often the doorbell rings, storing the wamid', async () => {
     const id = await newCampaign(phones(5, 9000));
-    await markRunning(store, tenant.tenantId, id);
-    const deps = senderDeps(simClient(), 'w1');
+    await markRunning(deps, tenant.tenantId, id);
+    const sender = senderDeps(simClient(), 'w1');
     const bodies: SendMessageBody[] = phones(5, 9000).map((phone) => ({
       tenantId: tenant.tenantId,
       campaignId: id,
@@ -321,7 +319,7 @@ describe('sending', () => {
     // Every message delivered three times, concurrently.
     const outcomes = await Promise.all(
       [...bodies, ...bodies, ...bodies].map((b, i) =>
-        sendToRecipient({ ...deps, owner: `w${i}` }, b),
+        sendToRecipient({ ...sender, owner: `w${i}` }, b),
       ),
     );
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(5);
@@ -331,19 +329,19 @@ describe('sending', () => {
     expect(
       listed.every((r) => r.status === 'sent' && r.providerMessageId && r.attempts === 1),
     ).toBe(true);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(listed));
   });
 
   it('a status without the echo finds its recipient by wamid (keys-only index), only in its own tenant', async () => {
     // Prepare: one contact sent, its wamid stored.
     const [phone = ''] = phones(1, 9200);
     const id = await newCampaign([phone]);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     const message = { tenantId: tenant.tenantId, campaignId: id, phone };
     expect(await sendToRecipient(senderDeps(simClient(), 'w-index'), message)).toBe('sent');
     const [entry] = await ledgerFor(id);
     const delivered = (tenantId: string) =>
-      applyCampaignStatus(ddb, clock, {
+      applyCampaignStatus(deps, {
         tenantId,
         phoneNumberId: testTenant.phoneNumberId,
         wamid: entry?.wamid ?? '',
@@ -359,13 +357,13 @@ describe('sending', () => {
     expect(await delivered(tenant.tenantId)).toEqual({ matched: true, applied: true });
     const listed = await listAll(id);
     expect(listed.map((r) => r.status)).toEqual(['delivered']);
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(countByStatus(listed));
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(listed));
   });
 
   it('a lost answer leaves the recipient sending without wamid until the status echo completes it', async () => {
     const [phone = ''] = phones(1, 9100);
     const id = await newCampaign([phone]);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     await setFaults({ lostResponseRate: 1 });
     try {
       const outcome = await sendToRecipient(senderDeps(simClient(), 'w1'), {
@@ -377,9 +375,9 @@ describe('sending', () => {
     } finally {
       await setFaults(null);
     }
-    const key = recipientKey(tenant.tenantId, id, phone);
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'sending' });
-    expect((await readRecipient(ddb, store.table, key))?.providerMessageId).toBeUndefined();
+    const key = { tenantId: tenant.tenantId, campaignId: id, phone: phone };
+    expect(await deps.store.recipients.get(key)).toMatchObject({ status: 'sending' });
+    expect((await deps.store.recipients.get(key))?.providerMessageId).toBeUndefined();
     // A redelivered doorbell does not send again.
     expect(
       await sendToRecipient(senderDeps(simClient(), 'w2'), {
@@ -392,7 +390,7 @@ describe('sending', () => {
     expect(accepted).toBeDefined();
     const result = await statusWebhook(accepted, 'delivered');
     expect(result).toEqual({ matched: true, applied: true });
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await deps.store.recipients.get(key)).toMatchObject({
       status: 'delivered',
       providerMessageId: accepted?.wamid,
     });
@@ -402,7 +400,7 @@ describe('sending', () => {
   it('with no evidence and unknownOutcome retry_once, recovery releases an unknown outcome once after the window, recorded', async () => {
     const [phone = ''] = phones(1, 9200);
     const id = await newCampaign([phone]);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     const lost: WhatsAppSender = {
       sendTemplate: async () => ({ kind: 'unknown', reason: 'timeout' }),
     };
@@ -413,30 +411,23 @@ describe('sending', () => {
         phone,
       }),
     ).toBe('unknown');
-    const deps = {
-      ...({
-        ...store,
-        sqs,
-        sendsQueueUrl: queueUrl('sends'),
-        fanoutQueueUrl: queueUrl('fanout'),
-      } as FanoutDeps),
-      clock,
-      leaseSeconds: 60,
+    const recovery = {
+      ...testFanoutDeps(deps, { sends: queueUrl('sends'), fanout: queueUrl('fanout') }),
       reconcileWindowSeconds: 600,
       messagesPerSecond: async () => 80,
       // The tenant opted in (the default, `hold`, is tested in campaign-correctness.test.ts).
       unknownOutcome: async () => 'retry_once' as const,
       sendsQueueIsEmpty: async () => false,
     };
-    const key = recipientKey(tenant.tenantId, id, phone);
+    const key = { tenantId: tenant.tenantId, campaignId: id, phone: phone };
     // Inside the window nothing happens.
     clock.advance(300_000);
-    await recoverCampaigns(deps);
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({ status: 'sending' });
+    await recoverCampaigns(recovery);
+    expect(await deps.store.recipients.get(key)).toMatchObject({ status: 'sending' });
     // After it, one recorded retry.
     clock.advance(301_000);
-    await recoverCampaigns(deps);
-    const released = await readRecipient(ddb, store.table, key);
+    await recoverCampaigns(recovery);
+    const released = await deps.store.recipients.get(key);
     expect(released).toMatchObject({ status: 'pending', unknownRetries: 1, attempts: 1 });
     expect(released?.lastError).toMatch(/outcome unknown/);
     expect(
@@ -446,7 +437,7 @@ describe('sending', () => {
         phone,
       }),
     ).toBe('sent');
-    expect(await readRecipient(ddb, store.table, key)).toMatchObject({
+    expect(await deps.store.recipients.get(key)).toMatchObject({
       status: 'sent',
       attempts: 2,
     });
@@ -457,13 +448,13 @@ describe('sending', () => {
   it('classifies refusals: a permanent error fails the contact with lastError', async () => {
     const [phone = ''] = phones(1, 9300);
     const id = `cmp_it_${Math.random().toString(36).slice(2)}`;
-    await createCampaign(store, tenant, id, {
+    await createCampaign(deps, tenant, id, {
       name: 'Bad template',
       template: { name: 'missing_template', language: 'en_US' },
       phoneNumberId: testTenant.phoneNumberId,
       recipients: [{ phone }],
     });
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     expect(
       await sendToRecipient(senderDeps(simClient(), 'w1'), {
         tenantId: tenant.tenantId,
@@ -483,7 +474,7 @@ describe('status webhooks', () => {
   it('duplicated and reordered statuses never move a recipient backward', async () => {
     const all = phones(30, 9400);
     const id = await newCampaign(all);
-    await markRunning(store, tenant.tenantId, id);
+    await markRunning(deps, tenant.tenantId, id);
     await Promise.all(
       all.map((phone, i) =>
         sendToRecipient(senderDeps(simClient(), `w${i}`), {
@@ -527,11 +518,11 @@ describe('status webhooks', () => {
     expect(await statusWebhook(first, 'read')).toMatchObject({ matched: true });
     expect(await statusWebhook(first, 'sent')).toEqual({ matched: true, applied: false });
     expect((await listAll(id)).find((r) => r.phone === `+${first?.to}`)?.status).toBe('read');
-    expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
+    expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(
       countByStatus(await listAll(id)),
     );
     expect(
-      await reconcileCampaign(store, { tenantId: tenant.tenantId, campaignId: id }),
+      await reconcileCampaign(deps, { tenantId: tenant.tenantId, campaignId: id }),
     ).toMatchObject({
       drift: 0,
       inconclusiveShards: 0,
@@ -572,28 +563,23 @@ describe('fan-out', () => {
   it('resumes after crashing half-way and rings every pending recipient', async () => {
     const all = phones(400, 20_000);
     const id = await newCampaign(all);
-    const campaign = await markRunning(store, tenant.tenantId, id);
-    const deps: FanoutDeps = {
-      ...store,
-      sqs,
-      sendsQueueUrl: queueUrl('sends'),
-      fanoutQueueUrl: queueUrl('fanout'),
-    };
+    const campaign = await markRunning(deps, tenant.tenantId, id);
+    const fanout = testFanoutDeps(deps, { sends: queueUrl('sends'), fanout: queueUrl('fanout') });
     await drainSendsFor('none');
     // Every shard crashes after its first page once, then runs again from its saved cursor.
     for (let shard = 0; shard < SHARDS; shard++) {
       armFailpoints({ 'campaign.fanout.after-enqueue': { probability: 1, times: 1 } });
       const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      await fanoutShard(deps, clock, body, 80, 60_000).catch((error: unknown) => {
+      await fanoutShard(fanout, body, 80, 60_000).catch((error: unknown) => {
         if (!(error instanceof FailpointCrashError)) throw error;
       });
       clearFailpoints();
-      expect((await fanoutShard(deps, clock, body, 80, 60_000)).done).toBe(true);
+      expect((await fanoutShard(fanout, body, 80, 60_000)).done).toBe(true);
     }
     const rung = await drainSendsFor(id);
     expect(rung).toEqual(new Set(all));
     // Start again: fan-out is done, nothing more is rung.
-    expect(await ringFanout(deps, campaign, 'again')).toBe(0);
+    expect(await ringFanout(fanout, campaign, 'again')).toBe(0);
   });
 });
 
@@ -618,20 +604,18 @@ describe('campaign create through crashes', () => {
       armFailpoints({ [point]: { probability: 1, times: 1 } });
       // Act: the first attempt crashes part-way; the caller retries the same request.
       try {
-        await expect(createCampaign(store, tenant, id, input)).rejects.toBeInstanceOf(
+        await expect(createCampaign(deps, tenant, id, input)).rejects.toBeInstanceOf(
           FailpointCrashError,
         );
       } finally {
         clearFailpoints();
       }
-      const retried = await createCampaign(store, tenant, id, input);
+      const retried = await createCampaign(deps, tenant, id, input);
       // Assess
       const listed = await listAll(id);
       expect(new Set(listed.map((r) => r.phone)).size).toBe(300);
       expect(listed).toHaveLength(300);
-      expect(await readTotals(ddb, store.table, tenant.tenantId, id)).toEqual(
-        countByStatus(listed),
-      );
+      expect(await deps.store.counters.totals(tenant.tenantId, id)).toEqual(countByStatus(listed));
       expect(retried.campaignId).toBe(id);
     },
   );
@@ -639,7 +623,7 @@ describe('campaign create through crashes', () => {
 
 describe('token bucket', () => {
   it('keeps concurrent takers within the rate in every window', async () => {
-    const bucket = createTokenBucket({ ddb, table: store.table });
+    const bucket = createTokenBucket({ ddb, table: tableName('campaigns') });
     const name = `test-${Math.random().toString(36).slice(2)}`;
     const startedAt = Date.now();
     const times = await Promise.all(
@@ -668,7 +652,12 @@ describe('token bucket', () => {
     const epochMs = WINDOWS_PER_EPOCH * 100;
     const offset = epochMs - 3_000 - (Date.now() % epochMs);
     const now = () => Date.now() + offset;
-    const bucket = createTokenBucket({ ddb, table: store.table, now, maxWaitMs: 30_000 });
+    const bucket = createTokenBucket({
+      ddb,
+      table: tableName('campaigns'),
+      now,
+      maxWaitMs: 30_000,
+    });
     const name = `test-${Math.random().toString(36).slice(2)}`;
     const take = async () => {
       expect(await bucket.take(name, rate)).toBe(true);

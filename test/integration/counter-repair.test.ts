@@ -8,33 +8,32 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import {
-  type CampaignStore,
-  createCampaign,
-  listRecipients,
-} from '../../functions/campaigns/campaign-store.js';
+import type { CampaignDeps } from '../../functions/campaigns/campaign-store.js';
+import { counterWrite } from '../../functions/campaigns/campaign-store-counters.js';
 import { repairCampaignCounters } from '../../functions/campaigns/counter-repair.js';
-import { countedTransition, counterWrite, readTotals } from '../../functions/campaigns/counters.js';
-import {
-  counterKey,
-  emptyTotals,
-  recipientKey,
-  shardOf,
-  type Totals,
-} from '../../functions/campaigns/model.js';
+import { keys, shardOf } from '../../functions/campaigns/items.js';
+import { createCampaign } from '../../functions/campaigns/lifecycle.js';
+import { emptyTotals, type Totals } from '../../functions/campaigns/model.js';
+import { listRecipients } from '../../functions/campaigns/recipient-pages.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { tableName } from '../../functions/kernel/config.js';
+import { retryOnConflict } from '../../functions/kernel/retry.js';
+import { transition } from '../../functions/kernel/transition.js';
 import type { Tenant } from '../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../support/race.js';
 import { testTenantStore } from '../support/tenant-store.js';
+import { testCampaignStore } from './campaign-support.js';
 import { cli } from './cli-support.js';
 import { createTenant } from './inbound-support.js';
 
 const _run = promisify(execFile);
 const _endpoints = inject('onceflowEndpoints');
 const _port = (url: string) => new URL(url).port;
-const store: CampaignStore = { ddb, clock: systemClock, table: tableName('campaigns') };
+const deps: CampaignDeps = { store: testCampaignStore(), clock: systemClock };
+const table = () => tableName('campaigns');
+const readTotals = (tenantId: string, campaignId: string) =>
+  deps.store.counters.totals(tenantId, campaignId);
 
 const phones = (n: number) =>
   Array.from({ length: n }, (_, i) => `+97250${String(10_000_000 + i).slice(1)}`);
@@ -43,7 +42,7 @@ async function campaignWith(count: number): Promise<{ tenant: Tenant; campaignId
   const t = await createTenant('IL');
   const tenant = (await testTenantStore().get(t.tenantId, { consistent: true })) as Tenant;
   const campaignId = `cmp_repair_${Math.random().toString(36).slice(2)}`;
-  await createCampaign(store, tenant, campaignId, {
+  await createCampaign(deps, tenant, campaignId, {
     name: 'Repair',
     template: { name: 'spring_sale', language: 'en_US' },
     phoneNumberId: t.phoneNumberId,
@@ -54,16 +53,16 @@ async function campaignWith(count: number): Promise<{ tenant: Tenant; campaignId
 
 /** pending → sent for one contact, with its counter, as the send path does. */
 function markSent(tenantId: string, campaignId: string, phone: string) {
-  return countedTransition(ddb, {
-    table: store.table,
-    key: recipientKey(tenantId, campaignId, phone),
-    from: ['pending'],
-    to: 'sent',
-    set: { providerMessageId: `wamid.${phone}` },
-    with: [
-      counterWrite(store.table, tenantId, campaignId, shardOf(phone), { pending: -1, sent: 1 }),
-    ],
-  });
+  return retryOnConflict(() =>
+    transition(ddb, {
+      table: table(),
+      key: keys.recipient(tenantId, campaignId, phone),
+      from: ['pending'],
+      to: 'sent',
+      set: { providerMessageId: `wamid.${phone}` },
+      with: [counterWrite(table(), tenantId, campaignId, shardOf(phone), { pending: -1, sent: 1 })],
+    }),
+  );
 }
 
 /** The totals the listing shows: every recipient, by status. */
@@ -71,7 +70,7 @@ async function listedTotals(tenantId: string, campaignId: string): Promise<Total
   const totals = emptyTotals();
   let cursor: string | undefined;
   do {
-    const page = await listRecipients(store, tenantId, campaignId, {
+    const page = await listRecipients(deps, tenantId, campaignId, {
       limit: 1000,
       ...(cursor ? { cursor } : {}),
     });
@@ -95,8 +94,8 @@ async function addToCounter(
 ) {
   await ddb.send(
     new UpdateCommand({
-      TableName: store.table,
-      Key: counterKey(tenantId, campaignId, shard, part),
+      TableName: table(),
+      Key: keys.counter(tenantId, campaignId, shard, part),
       UpdateExpression: 'ADD #f :n',
       ExpressionAttributeNames: { '#f': field },
       ExpressionAttributeValues: { ':n': n },
@@ -114,14 +113,14 @@ describe('onceflow reconcile counters', () => {
     const s2 = shardOf(p2) === s1 ? (s1 + 1) % 32 : shardOf(p2);
     await addToCounter(tenant.tenantId, campaignId, s1, 1, 'sent', 3);
     await addToCounter(tenant.tenantId, campaignId, s2, 2, 'pending', -2);
-    const drifted = await readTotals(ddb, store.table, tenant.tenantId, campaignId);
+    const drifted = await readTotals(tenant.tenantId, campaignId);
     const scope = ['--tenant', tenant.tenantId, '--campaign', campaignId];
 
     // Act
     const dry = await cli('reconcile', 'counters', ...scope);
-    const afterDry = await readTotals(ddb, store.table, tenant.tenantId, campaignId);
+    const afterDry = await readTotals(tenant.tenantId, campaignId);
     const execute = await cli('reconcile', 'counters', '--execute', ...scope);
-    const repaired = await readTotals(ddb, store.table, tenant.tenantId, campaignId);
+    const repaired = await readTotals(tenant.tenantId, campaignId);
     const again = await cli('reconcile', 'counters', '--tenant', tenant.tenantId);
 
     // Assess
@@ -152,7 +151,7 @@ describe('onceflow reconcile counters', () => {
         return { tenantId: tenant.tenantId, campaignId };
       },
       contenders: ({ tenantId, campaignId }) => [
-        () => repairCampaignCounters({ ddb, table: store.table }, { tenantId, campaignId }, true),
+        () => repairCampaignCounters(deps, { tenantId, campaignId }, true),
         ...phones(24)
           .slice(6, 18)
           .map((phone) => () => markSent(tenantId, campaignId, phone)),
@@ -161,7 +160,7 @@ describe('onceflow reconcile counters', () => {
         expect(outcomes.map((o) => o.status)).toEqual(outcomes.map(() => 'fulfilled'));
         const listed = await listedTotals(tenantId, campaignId);
         expect(listed).toMatchObject({ recipients: 24, sent: 12, pending: 12 });
-        expect(await readTotals(ddb, store.table, tenantId, campaignId)).toEqual(listed);
+        expect(await readTotals(tenantId, campaignId)).toEqual(listed);
       },
     });
   });

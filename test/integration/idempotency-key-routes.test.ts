@@ -14,7 +14,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recipientKey } from '../../functions/campaigns/model.js';
+import { campaignKeys } from '../../functions/campaigns/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
 import { keys as ledgerKeys } from '../../functions/ledger/items.js';
@@ -146,7 +146,7 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
     await ddb.send(
       new UpdateCommand({
         TableName: tableName('campaigns'),
-        Key: recipientKey(tenant.tenantId, id, contact),
+        Key: campaignKeys.recipient(tenant.tenantId, id, contact),
         UpdateExpression: 'SET #s = :unknown',
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: { ':unknown': 'unknown' },

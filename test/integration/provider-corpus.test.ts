@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markRunning } from '../../functions/campaigns/campaign-store.js';
+import { markRunning } from '../../functions/campaigns/lifecycle.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import { keys, messageIdFor } from '../../functions/conversations/index.js';
 import { ddb } from '../../functions/kernel/clients.js';
@@ -86,8 +86,8 @@ beforeAll(async () => {
   sim = await startWhatsAppSimulator('corpus');
   const recipients = [...new Set(corpus.flatMap((f) => (f.recipient ? [f.recipient] : [])))].sort();
   campaignId = await newCampaign(world, recipients);
-  await markRunning(world.store, world.tenant.tenantId, campaignId);
-  const deps = testSenderDeps(world.store, simClient(sim.url), 'corpus-sender');
+  await markRunning(world.deps, world.tenant.tenantId, campaignId);
+  const deps = testSenderDeps(world.deps, simClient(sim.url), 'corpus-sender');
   for (const phone of recipients) {
     const outcome = await sendToRecipient(deps, {
       tenantId: world.tenant.tenantId,
@@ -239,7 +239,7 @@ describe('the provider corpus replays clean (issue 20.6)', () => {
     }
 
     // Every status applied: each recipient ends at the furthest status its files report.
-    const recipients = await listAll(world.store, world.tenant.tenantId, campaignId);
+    const recipients = await listAll(world.deps, world.tenant.tenantId, campaignId);
     for (const fixture of corpus.filter((f) => f.recipient)) {
       const r = recipients.find((x) => x.phone === fixture.recipient);
       expect(r?.status, fixture.file).toBe(fixture.finalStatus);

@@ -15,12 +15,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markRunning } from '../../functions/campaigns/campaign-store.js';
 import { FP_STATUS_AFTER_APPLY } from '../../functions/campaigns/failpoints.js';
-import { recipientKey } from '../../functions/campaigns/model.js';
-import { readRecipient, sendToRecipient } from '../../functions/campaigns/sender.js';
+import { markRunning } from '../../functions/campaigns/lifecycle.js';
+import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import { createWhatsAppClient } from '../../functions/campaigns/whatsapp-client.js';
-import { ddb } from '../../functions/kernel/clients.js';
 import { advanceSystemClock } from '../../functions/kernel/clock.js';
 import { armOnce, clearFailpoints, firedCount } from '../../functions/kernel/failpoints.js';
 import { handler as whatsapp } from '../../functions/webhooks/handlers/receive-whatsapp.js';
@@ -119,7 +117,7 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
   it('a status owed while the runtime was killed is delivered after the restart and reconciles the contact', async () => {
     const phone = '+972501239001';
     const id = await newCampaign(world, [phone]);
-    await markRunning(world.store, world.tenant.tenantId, id);
+    await markRunning(world.deps, world.tenant.tenantId, id);
     const first = await startSim();
     await setFaults(first.url, { lostResponseRate: 1, statusDelayMs: 5 });
     const client = createWhatsAppClient({
@@ -127,14 +125,14 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
       version: 'v24.0',
       accessToken: async () => 't',
     });
-    const outcome = await sendToRecipient(testSenderDeps(world.store, client, 'w1'), {
+    const outcome = await sendToRecipient(testSenderDeps(world.deps, client, 'w1'), {
       tenantId: world.tenant.tenantId,
       campaignId: id,
       phone,
     });
     expect(outcome).toBe('unknown');
-    const key = recipientKey(world.tenant.tenantId, id, phone);
-    expect(await readRecipient(ddb, world.store.table, key)).toMatchObject({ status: 'sending' });
+    const key = { tenantId: world.tenant.tenantId, campaignId: id, phone: phone };
+    expect(await world.deps.store.recipients.get(key)).toMatchObject({ status: 'sending' });
     // The statuses fall due while nothing listens, and the simulator owes them...
     await until(async () => {
       const ledger = (await (await fetch(`${first.url}/_sim/whatsapp/messages`)).json()) as {
@@ -149,12 +147,10 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
     try {
       advanceSystemClock(60_000); // past Meta's next wait, on the clock seam
       await until(async () => {
-        const r = await readRecipient(ddb, world.store.table, key);
+        const r = await world.deps.store.recipients.get(key);
         return r?.status === 'delivered' || r?.status === 'read';
       });
-      expect((await readRecipient(ddb, world.store.table, key))?.providerMessageId).toMatch(
-        /^wamid\./,
-      );
+      expect((await world.deps.store.recipients.get(key))?.providerMessageId).toMatch(/^wamid\./);
     } finally {
       await stopSim(second);
       await closeServer(api);
@@ -164,7 +160,7 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
   it('a status that meets a crashed handler is delivered again and applied once', async () => {
     const phone = '+972501239002';
     const id = await newCampaign(world, [phone]);
-    await markRunning(world.store, world.tenant.tenantId, id);
+    await markRunning(world.deps, world.tenant.tenantId, id);
     const api = await startApi();
     const sim = await startSim();
     try {
@@ -181,7 +177,7 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
         accessToken: async () => 't',
       });
       expect(
-        await sendToRecipient(testSenderDeps(world.store, client, 'w2'), {
+        await sendToRecipient(testSenderDeps(world.deps, client, 'w2'), {
           tenantId: world.tenant.tenantId,
           campaignId: id,
           phone,
@@ -190,7 +186,7 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
       await until(async () => answered.slice(before).includes(CRASHED));
       expect(firedCount(FP_STATUS_AFTER_APPLY)).toBe(1);
       advanceSystemClock(60_000);
-      const key = recipientKey(world.tenant.tenantId, id, phone);
+      const key = { tenantId: world.tenant.tenantId, campaignId: id, phone: phone };
       await until(async () => {
         const ledger = (await (await fetch(`${sim.url}/_sim/whatsapp/messages`)).json()) as {
           pendingStatuses: number;
@@ -201,9 +197,7 @@ describe('status webhooks delivered as Meta delivers them (issue 20.8)', () => {
       expect(after.filter((s) => s === CRASHED)).toHaveLength(1);
       // The crashed delivery was answered 200 when it came again.
       expect(after.lastIndexOf(200)).toBeGreaterThan(after.indexOf(CRASHED));
-      expect((await readRecipient(ddb, world.store.table, key))?.status).toMatch(
-        /^(delivered|read)$/,
-      );
+      expect((await world.deps.store.recipients.get(key))?.status).toMatch(/^(delivered|read)$/);
     } finally {
       await stopSim(sim);
       await closeServer(api);

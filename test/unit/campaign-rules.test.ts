@@ -1,10 +1,10 @@
 /** The campaign rules that need no network: identities, ordering of statuses, error classes, rates. */
 import { describe, expect, it } from 'vitest';
 import { movesForward } from '../../functions/campaigns/apply-status.js';
+import { keys } from '../../functions/campaigns/items.js';
 import {
   decodeCallbackData,
   encodeCallbackData,
-  recipientKey,
   SEND_GROUPS,
   sendGroupOf,
 } from '../../functions/campaigns/model.js';
@@ -51,14 +51,14 @@ describe('recipients', () => {
       (phone) => normalizeRecipients([{ phone }], 'IL').contacts[0]?.phone ?? '',
     );
     expect([a, b]).toEqual(['+972501234567', '+972501234567']);
-    expect(recipientKey('t', 'c', a ?? '')).toEqual(recipientKey('t', 'c', b ?? ''));
-    const keys = [
-      recipientKey('t', 'c', '+972501234567'),
-      recipientKey('t', 'c', '+972501234568'),
-      recipientKey('t', 'c2', '+972501234567'),
-      recipientKey('t2', 'c', '+972501234567'),
+    expect(keys.recipient('t', 'c', a ?? '')).toEqual(keys.recipient('t', 'c', b ?? ''));
+    const ids = [
+      keys.recipient('t', 'c', '+972501234567'),
+      keys.recipient('t', 'c', '+972501234568'),
+      keys.recipient('t', 'c2', '+972501234567'),
+      keys.recipient('t2', 'c', '+972501234567'),
     ].map((k) => `${k.pk}|${k.sk}`);
-    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('spreads one campaign over many message groups', () => {

@@ -7,8 +7,8 @@ import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
 import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
 import { sha256Hex } from '../../kernel/secrets.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
-import { addRecipients } from '../campaign-store.js';
-import { campaignStore } from '../deps.js';
+import { campaignDeps } from '../deps.js';
+import { addRecipients } from '../recipient-pages.js';
 import { addRecipientsSchema } from '../schemas.js';
 
 /** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
@@ -22,11 +22,12 @@ export const handler = httpHandler({ idempotencyKey }, async (request) => {
   if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
   const key = request.headers['idempotency-key'];
   const result = await addRecipients(
-    campaignStore(),
+    campaignDeps(),
     tenant,
     campaignId,
     body.recipients,
     body.skipInvalid === true,
+    // The page's recipients are marked as this request's, so its retry knows them as its own.
     key ? sha256Hex(`${campaignId}|page|${key}`) : undefined,
   );
   return { status: 200, body: { campaignId, ...result } };

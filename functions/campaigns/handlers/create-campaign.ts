@@ -1,15 +1,14 @@
 /**
  * Trigger: HTTP API `POST /v1/campaigns` (operator key). Creates a draft campaign with its first
  * page of recipients; an `Idempotency-Key` replays the first answer (and fixes the campaign id, so
- * a create retried after a crash continues the same campaign).
+ * a create retried after a crash continues the same campaign: `lifecycle.ts`).
  */
 import { NotFoundError } from '../../kernel/errors.js';
 import { httpHandler, parseJsonBody } from '../../kernel/http.js';
 import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
-import { sha256Hex } from '../../kernel/secrets.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
-import { campaignIdFor, createCampaign } from '../campaign-store.js';
-import { campaignStore } from '../deps.js';
+import { campaignDeps } from '../deps.js';
+import { createCampaignRequest } from '../lifecycle.js';
 import { createCampaignSchema } from '../schemas.js';
 
 /** The contract's `Idempotency-Key`, scoped to the caller's tenant. */
@@ -20,20 +19,7 @@ export const handler = httpHandler({ idempotencyKey }, async (request) => {
   const body = parseJsonBody(request, createCampaignSchema);
   const tenant = await tenantStore().get(tenantId);
   if (!tenant) throw new NotFoundError('The tenant of this key no longer exists.');
-  const store = campaignStore();
   const key = request.headers['idempotency-key'];
-  const campaignId = campaignIdFor(
-    tenantId,
-    key,
-    store.clock.now(),
-    sha256Hex(JSON.stringify(body)),
-  );
-  const result = await createCampaign(
-    store,
-    tenant,
-    campaignId,
-    body,
-    key ? sha256Hex(`create|${key}`) : undefined,
-  );
+  const result = await createCampaignRequest(campaignDeps(), tenant, body, key);
   return { status: 201, body: result };
 });

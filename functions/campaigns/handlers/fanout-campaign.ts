@@ -3,11 +3,10 @@
  * `fanout.ts`); a shard too large for one invocation rings itself to continue.
  */
 import * as z from 'zod';
-import { systemClock } from '../../kernel/clock.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
 import { fanoutDeps, messagesPerSecond } from '../deps.js';
 import { fanoutShard } from '../fanout.js';
-import { SHARDS } from '../model.js';
+import { SHARDS } from '../items.js';
 
 const schema = z.object({
   tenantId: z.string().min(1),
@@ -28,6 +27,6 @@ export const handler = queueConsumer({
   schema,
   handle: async (message) => {
     const rate = await messagesPerSecond(message.body.tenantId);
-    await fanoutShard(fanoutDeps(), systemClock, message.body, rate, BUDGET_MS);
+    await fanoutShard(fanoutDeps(), message.body, rate, BUDGET_MS);
   },
 });

@@ -2,11 +2,11 @@
 
 import { httpHandler, pathParam } from '../../kernel/http.js';
 import { authenticate } from '../../tenants/index.js';
-import { describeCampaign } from '../campaign-store.js';
-import { campaignStore } from '../deps.js';
+import { campaignDeps } from '../deps.js';
+import { describeCampaign } from '../lifecycle.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
   const campaignId = pathParam(request, 'campaignId');
-  return { status: 200, body: await describeCampaign(campaignStore(), tenantId, campaignId) };
+  return { status: 200, body: await describeCampaign(campaignDeps(), tenantId, campaignId) };
 });

@@ -7,13 +7,13 @@ import { httpHandler } from '../../kernel/http.js';
 import { parsePageLimit } from '../../kernel/page-limit.js';
 import { authenticate } from '../../tenants/index.js';
 import { listCampaigns, MAX_CAMPAIGNS_PER_PAGE } from '../campaign-listing.js';
-import { campaignStore, messagesPerSecond } from '../deps.js';
+import { campaignDeps, messagesPerSecond } from '../deps.js';
 import { campaignSettings } from '../settings.js';
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
   const limit = parsePageLimit(request.query.limit, { fallback: 20, max: MAX_CAMPAIGNS_PER_PAGE });
-  const page = await listCampaigns(campaignStore(), tenantId, {
+  const page = await listCampaigns(campaignDeps(), tenantId, {
     limit,
     cursor: request.query.cursor,
     configuredRate: await messagesPerSecond(tenantId),

@@ -4,13 +4,13 @@
  */
 import { tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
-import { campaignStore } from '../deps.js';
+import { campaignDeps } from '../deps.js';
 import { reconcileCampaignCounters } from '../reconcile-counters.js';
 
 export const handler = scheduledHandler(
   'reconcileCampaignCounters',
   async () => {
-    const results = await reconcileCampaignCounters(campaignStore());
+    const results = await reconcileCampaignCounters(campaignDeps());
     return { campaigns: results.length, drift: results.reduce((sum, r) => sum + r.drift, 0) };
   },
   // One run at a time: two would recount every campaign twice and report its drift twice.

@@ -3,10 +3,10 @@
  * gone, releases unknown outcomes after the reconciliation window, completes finished campaigns
  * (see `recovery.ts`).
  */
-import { settings, tableName } from '../../kernel/config.js';
+import { tableName } from '../../kernel/config.js';
 import { scheduledHandler } from '../../kernel/schedule.js';
 import { logger } from '../../kernel/telemetry.js';
-import { fanoutDeps, messagesPerSecond, sendsQueueIsEmpty, unknownOutcome } from '../deps.js';
+import { recoveryDeps } from '../deps.js';
 import { recoverCampaigns } from '../recovery.js';
 import { assertSafeReconcileWindow } from '../settings.js';
 
@@ -16,26 +16,9 @@ assertSafeReconcileWindow();
 export const handler = scheduledHandler(
   'recoverCampaigns',
   async () => {
-    const report = await recoverCampaigns({
-      ...fanoutDeps(),
-      leaseSeconds: settings.leaseSeconds,
-      reconcileWindowSeconds: settings.reconcileWindowSeconds,
-      messagesPerSecond,
-      unknownOutcome,
-      sendsQueueIsEmpty,
-    });
-    if (
-      report.rerung +
-        report.released +
-        report.held +
-        report.wamidsCompleted +
-        report.failedCampaigns +
-        report.fanoutRerung +
-        report.completed >
-      0
-    ) {
-      logger.info('campaign recovery', { ...report });
-    }
+    const report = await recoverCampaigns(recoveryDeps());
+    const { campaigns: _looked, ...moved } = report;
+    if (Object.values(moved).some((n) => n > 0)) logger.info('campaign recovery', { ...report });
     return report;
   },
   // One run at a time: two would ring the same lost work twice and race to settle one outcome.

@@ -1,0 +1,367 @@
+/**
+ * The campaigns context's items in the `campaigns` table: the one place their keys are built or
+ * parsed, their types, and the parsers that turn a raw item into one (the store adapters,
+ * `campaign-store-*.ts`, are the only readers of raw items).
+ *
+ * - `CAMPAIGN#<tenant>#<campaign> / META`: the campaign (name, template, phoneNumberId, status).
+ *   While running, paused or just completed it sits in the sparse `sweep` index under its sweep
+ *   list (`CAMPAIGNS#ACTIVE`, `…#PAUSED`, `…#COMPLETED`), which is how the schedules find work
+ *   without a scan.
+ * - `CAMPAIGN#<tenant>#<campaign> / FANOUT#<generation>#<shard>`: how far fan-out got in one shard
+ *   (a generation per start and per resume).
+ * - `CAMPAIGN#<tenant>#<campaign> / PAGE#<generation>#<shard>#<seq>`: the mark of one fan-out page
+ *   (its recipients' key range), in the `sweep` index under the shard's `RS#…#P` partition until
+ *   the page is due: then recovery rings the page's recipients still pending (`PageMark`).
+ * - `CAMPAIGN#<tenant>#<campaign> / RESERVE#<request>`: the room one page of recipients reserved
+ *   under the campaign's cap (`recipientsHeld`), once per request.
+ * - `CR#<tenant>#<campaign>#<shard> / R#<e164>`: one recipient. Its key *is* its uniqueness item:
+ *   the shard is a hash of the E.164, so one contact always lands on one item, across every page.
+ *   Invalid phones kept with `skipInvalid` are `X#<hash of the input>` items with status `skipped`.
+ *   A recipient waiting for a schedule (enqueued pending, sending, retry later) carries
+ *   `sweepPk = RS#<tenant>#<campaign>#<shard>` (`…#S` while sending) and `sweepAt` (ISO time it
+ *   becomes due). `gsi1` (keys only) finds it by wamid: `WAMID#<phoneNumberId>#<wamid>`.
+ * - `CC#<tenant>#<campaign>#<shard> / COUNT#<part>`: the counters of one shard (in parts). Every
+ *   transition of a recipient moves its shard's counters in the same transaction; totals are the
+ *   sum of the shards. Recipients and counters are spread over `SHARDS` partition keys so a large,
+ *   fast campaign has no hot partition (1,000 sends/s with ~4 counted transitions each is ~125
+ *   writes/s per shard).
+ * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
+ *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
+ */
+import { type ItemReader, itemReader } from '../kernel/item-reader.js';
+import type { Item } from '../kernel/put-once.js';
+import { sha256Hex } from '../kernel/secrets.js';
+import {
+  CAMPAIGN_STATUSES,
+  type CampaignStatus,
+  type CampaignTemplate,
+  emptyTotals,
+  hashInto,
+  RECIPIENT_STATUSES,
+  type RecipientStatus,
+  type Totals,
+} from './model.js';
+
+/** Partition keys a campaign's recipients and counters are spread over. */
+export const SHARDS = 32;
+
+/**
+ * Each shard's counters are split over `COUNTER_SPREAD` items, one picked at random per
+ * transition, so concurrent transactions seldom meet on one counter item (a meeting is a
+ * `TransactionConflict` and a retry).
+ */
+export const COUNTER_SPREAD = 3;
+
+/** The shard of a contact (its E.164) or of a skipped input (its `X#` id). */
+export function shardOf(contactKey: string): number {
+  return hashInto(contactKey, SHARDS);
+}
+
+const shardLabel = (shard: number) => String(shard).padStart(2, '0');
+
+/** The sweep lists campaigns wait in: the schedules' way to find them without a scan. */
+export type SweepList = 'active' | 'paused' | 'completed';
+
+const SWEEP_LISTS: Readonly<Record<SweepList, string>> = {
+  active: 'CAMPAIGNS#ACTIVE',
+  paused: 'CAMPAIGNS#PAUSED',
+  completed: 'CAMPAIGNS#COMPLETED',
+};
+
+/** The id of an invalid phone kept as `skipped`: a hash of what the operator wrote. */
+const skippedId = (raw: string) => `X#${sha256Hex(raw).slice(0, 32)}`;
+
+const campaignPk = (tenantId: string, campaignId: string) => `CAMPAIGN#${tenantId}#${campaignId}`;
+const recipientPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `CR#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+const sweepPartition = (tenantId: string, campaignId: string, shard: number) =>
+  `RS#${tenantId}#${campaignId}#${shardLabel(shard)}`;
+
+export const keys = {
+  campaign: (tenantId: string, campaignId: string) => ({
+    pk: campaignPk(tenantId, campaignId),
+    sk: 'META',
+  }),
+  /** What a scan of every campaign item matches (operators' tools only, never a request path). */
+  campaignScan: { sk: 'META', pkPrefix: 'CAMPAIGN#' },
+  fanout: (tenantId: string, campaignId: string, generation: number, shard: number) => ({
+    pk: campaignPk(tenantId, campaignId),
+    sk: `FANOUT#${generation}#${shardLabel(shard)}`,
+  }),
+  /** The sort-key prefix of one generation's fan-out progress items. */
+  fanoutGeneration: (tenantId: string, campaignId: string, generation: number) => ({
+    pk: campaignPk(tenantId, campaignId),
+    skPrefix: `FANOUT#${generation}#`,
+  }),
+  /** The mark of page `seq` of one shard's fan-out in one generation. */
+  pageMark: (
+    tenantId: string,
+    campaignId: string,
+    generation: number,
+    shard: number,
+    seq: number,
+  ) => ({
+    pk: campaignPk(tenantId, campaignId),
+    sk: `PAGE#${generation}#${shardLabel(shard)}#${seq}`,
+  }),
+  reservation: (tenantId: string, campaignId: string, reservation: string) => ({
+    pk: campaignPk(tenantId, campaignId),
+    sk: `RESERVE#${reservation}`,
+  }),
+  recipientPartition,
+  /** The key of a valid recipient, derived from the contact alone. */
+  recipient: (tenantId: string, campaignId: string, e164: string) => ({
+    pk: recipientPartition(tenantId, campaignId, shardOf(e164)),
+    sk: `R#${e164}`,
+  }),
+  /** The key of an invalid phone kept as `skipped`. */
+  skipped: (tenantId: string, campaignId: string, raw: string) => {
+    const id = skippedId(raw);
+    return { pk: recipientPartition(tenantId, campaignId, shardOf(id)), sk: id };
+  },
+  counter: (tenantId: string, campaignId: string, shard: number, part: number) => ({
+    pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,
+    sk: `COUNT#${part}`,
+  }),
+  /** A shard's sweep partition of pending recipients waiting for a schedule. */
+  pendingSweep: sweepPartition,
+  /**
+   * Recipients claimed by a sender (`sending`) wait in their own sweep partition: recovery must find
+   * them even while the campaign is paused, without reading the (possibly huge) pending backlog.
+   */
+  sendingSweep: (tenantId: string, campaignId: string, shard: number) =>
+    `${sweepPartition(tenantId, campaignId, shard)}#S`,
+  /**
+   * Fan-out page marks wait in their own sweep partition per shard, so however many come due at
+   * once they never crowd out the recipients' own entries, and each is read with its own budget.
+   */
+  pageSweep: (tenantId: string, campaignId: string, shard: number) =>
+    `${sweepPartition(tenantId, campaignId, shard)}#P`,
+  sweepList: (list: SweepList) => SWEEP_LISTS[list],
+  listingPartition: (tenantId: string) => `CL#${tenantId}`,
+  listing: (tenantId: string, createdAt: string, campaignId: string) => ({
+    pk: `CL#${tenantId}`,
+    sk: `C#${createdAt}#${campaignId}`,
+  }),
+  /** `gsi1` of a recipient once it has a wamid: statuses without the echo still find it. */
+  wamidIndex: (phoneNumberId: string, wamid: string) => `WAMID#${phoneNumberId}#${wamid}`,
+};
+
+/** The shard of a skipped input (the shard its item lands on). */
+export const shardOfSkipped = (raw: string) => shardOf(skippedId(raw));
+
+/** True when a recipient key (e.g. from the keys-only wamid index) belongs to the tenant. */
+export function isRecipientOf(pk: unknown, tenantId: string): boolean {
+  return typeof pk === 'string' && pk.startsWith(`CR#${tenantId}#`);
+}
+
+// --- item types ----------------------------------------------------------------------------------
+
+export interface CampaignItem {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly name: string;
+  readonly template: CampaignTemplate;
+  readonly phoneNumberId: string;
+  readonly status: CampaignStatus;
+  readonly createdAt: string;
+  readonly updatedAt?: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  /** Bumped by resume: fan-out of each generation rings every pending recipient once. */
+  readonly fanoutGeneration?: number;
+  /**
+   * Recipients counted in by the page transactions that added them: the cap's counter, moved
+   * conditionally in the same transactions (`<= MAX_RECIPIENTS_PER_CAMPAIGN`).
+   */
+  readonly recipientsHeld?: number;
+}
+
+/** One recipient (a contact, or an invalid phone kept as `skipped`). */
+export interface RecipientItem {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  /** E.164 (as the operator wrote it for a skipped one). */
+  readonly phone: string;
+  readonly name?: string;
+  readonly status: RecipientStatus;
+  readonly attempts: number;
+  readonly providerMessageId?: string;
+  readonly lastError?: string;
+  readonly leaseOwner?: string;
+  readonly leaseExpiresAt?: number;
+  readonly sendingSince?: string;
+  /** How many times the doorbell was rung (fan-out is ring 0; recovery adds one each time). */
+  readonly ring?: number;
+  /** Retries after an unknown outcome, each recorded. */
+  readonly unknownRetries?: number;
+  /** Sends an operator asked for after an `unknown` outcome (`POST …/retry`). */
+  readonly operatorRetries?: number;
+  readonly retryAt?: string;
+  /** When a schedule looks at it next (it waits in a sweep partition), if it does. */
+  readonly sweepAt?: string;
+  /** The request (hashed Idempotency-Key) that added it. */
+  readonly addedBy?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** One shard of one campaign: what names its recipient, counter and sweep partitions. */
+export interface CampaignShard {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly shard: number;
+}
+
+/** One shard of one fan-out generation: what names its progress item (and its queue message). */
+export interface FanoutShard extends CampaignShard {
+  readonly generation: number;
+}
+
+/** Who a recipient is: what names its item. */
+export type RecipientRef = Pick<RecipientItem, 'tenantId' | 'campaignId' | 'phone'>;
+
+/**
+ * One fan-out page's mark: the pending recipients of shard `shard` after `after` (exclusive, absent
+ * = from the start) up to `through` (inclusive, absent = to the end) were enqueued; due at `sweepAt`
+ * (the pending horizon), when recovery rings those still pending and unmarked. One write a page
+ * instead of one a recipient. `after` and `through` are positions in the shard (opaque).
+ */
+export interface PageMark {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly generation: number;
+  readonly shard: number;
+  readonly seq: number;
+  readonly after?: string;
+  readonly through?: string;
+  readonly sweepAt?: string;
+}
+
+/** How far one shard's fan-out got in one generation. */
+export interface FanoutProgress {
+  /** The position after the last page enqueued (opaque). */
+  readonly cursor?: string;
+  readonly done?: boolean;
+  readonly seq?: number;
+  readonly enqueued?: number;
+  readonly updatedAt?: string;
+}
+
+// --- parsers (raw item → typed item) -------------------------------------------------------------
+
+/** The last `#` part of a key (a shard's label, a page's number): what only the key holds. */
+function lastKeyPart(key: string): number {
+  return Number(key.slice(key.lastIndexOf('#') + 1));
+}
+
+/** The optional attributes of an item that are set (so a parsed item carries no `undefined`). */
+function optionals<T>(
+  read: ItemReader,
+  fields: {
+    readonly strings?: readonly (keyof T & string)[];
+    readonly numbers?: readonly (keyof T & string)[];
+    readonly booleans?: readonly (keyof T & string)[];
+  },
+): Partial<T> {
+  const found: Record<string, string | number | boolean> = {};
+  const keep = (name: string, value: string | number | boolean | undefined) => {
+    if (value !== undefined) found[name] = value;
+  };
+  for (const name of fields.strings ?? []) keep(name, read.optionalString(name));
+  for (const name of fields.numbers ?? []) keep(name, read.optionalNumber(name));
+  for (const name of fields.booleans ?? []) keep(name, read.optionalBoolean(name));
+  return found as Partial<T>;
+}
+
+export function parseCampaign(raw: Item): CampaignItem {
+  const read = itemReader(raw, 'campaign');
+  const template = itemReader(read.map('template'), 'campaign template');
+  const components = template.optionalList('components');
+  return {
+    tenantId: read.string('tenantId'),
+    campaignId: read.string('campaignId'),
+    name: read.string('name'),
+    template: {
+      name: template.string('name'),
+      language: template.string('language'),
+      ...(components ? { components } : {}),
+    },
+    phoneNumberId: read.string('phoneNumberId'),
+    status: read.oneOf('status', CAMPAIGN_STATUSES),
+    createdAt: read.string('createdAt'),
+    ...optionals<CampaignItem>(read, {
+      strings: ['updatedAt', 'startedAt', 'completedAt'],
+      numbers: ['fanoutGeneration', 'recipientsHeld'],
+    }),
+  };
+}
+
+export function parseRecipient(raw: Item): RecipientItem {
+  const read = itemReader(raw, 'recipient');
+  return {
+    tenantId: read.string('tenantId'),
+    campaignId: read.string('campaignId'),
+    phone: read.string('phone'),
+    status: read.oneOf('status', RECIPIENT_STATUSES),
+    attempts: read.numberOr('attempts', 0),
+    createdAt: read.string('createdAt'),
+    updatedAt: read.string('updatedAt'),
+    ...optionals<RecipientItem>(read, {
+      strings: [
+        'name',
+        'providerMessageId',
+        'lastError',
+        'leaseOwner',
+        'sendingSince',
+        'retryAt',
+        'sweepAt',
+        'addedBy',
+      ],
+      numbers: ['leaseExpiresAt', 'ring', 'unknownRetries', 'operatorRetries'],
+    }),
+  };
+}
+
+export function parsePageMark(raw: Item): PageMark {
+  const read = itemReader(raw, 'fan-out page mark');
+  return {
+    tenantId: read.string('tenantId'),
+    campaignId: read.string('campaignId'),
+    generation: read.number('generation'),
+    shard: read.number('shard'),
+    // `PAGE#<generation>#<shard>#<seq>`: the page's number is only in its key.
+    seq: lastKeyPart(read.string('sk')),
+    ...optionals<PageMark>(read, { strings: ['after', 'through', 'sweepAt'] }),
+  };
+}
+
+/** A fan-out progress item, with the shard its key names. */
+export function parseFanoutProgress(raw: Item): { shard: number; progress: FanoutProgress } {
+  const read = itemReader(raw, 'fan-out progress');
+  return {
+    // `FANOUT#<generation>#<shard>`: the shard it tracks.
+    shard: lastKeyPart(read.string('sk')),
+    progress: optionals<FanoutProgress>(read, {
+      strings: ['cursor', 'updatedAt'],
+      numbers: ['seq', 'enqueued'],
+      booleans: ['done'],
+    }),
+  };
+}
+
+const COUNTED = ['recipients', ...RECIPIENT_STATUSES] as const;
+
+/** A counter item: the shard it counts and its counts (an attribute never moved counts 0). */
+export function parseCounter(raw: Item): { shard: number; totals: Totals } {
+  const read = itemReader(raw, 'counter');
+  const totals = emptyTotals();
+  for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
+  // `CC#<tenant>#<campaign>#<shard>`: the shard it counts.
+  return { shard: lastKeyPart(read.string('pk')), totals };
+}
+
+/** The campaign a listing item names. */
+export function parseListing(raw: Item): { campaignId: string } {
+  return { campaignId: itemReader(raw, 'campaign listing').string('campaignId') };
+}
