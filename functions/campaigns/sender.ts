@@ -14,8 +14,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
-import { failpoint } from '../kernel/failpoints.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
+import { runOutboundEffect } from '../kernel/outbound-effect.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
@@ -118,83 +118,90 @@ export async function sendToRecipient(
     throw new SendRetryError('no send token within the wait limit');
   }
 
-  // Claim: the kernel's lease (free or expired), pending → sending and one more attempt in the
-  // same write, the counters in the same transaction. The attempts guard makes a claim decided on
-  // a stale read (another delivery claimed and released meanwhile) lose.
-  const now = deps.clock.now();
-  const sendingSince = new Date(now).toISOString();
-  const dueAt = new Date(
-    now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
-  ).toISOString();
-  const claim = await retryOnConflict(() =>
-    claimLease(deps.ddb, {
-      table: deps.table,
-      key,
-      owner: deps.owner,
-      leaseSeconds: deps.leaseSeconds,
-      clock: deps.clock,
-      increment: 'attempts',
-      set: {
-        status: 'sending',
-        sendingSince,
-        sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
-        sweepAt: dueAt,
-        updatedAt: sendingSince,
-      },
-      remove: ['retryAt'],
-      also: {
-        expression: '#st = :pending AND #att = :att',
-        names: { '#st': 'status', '#att': 'attempts' },
-        values: { ':pending': 'pending', ':att': recipient.attempts ?? 0 },
-      },
-      with: [counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 })],
-    }),
-  );
-  if (!claim.claimed) return 'skipped';
-  failpoint(FP_SEND_AFTER_CLAIM);
-
-  const inlineRetries = deps.inlineRetries ?? 2;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let result: SendResult;
-  for (let attempt = 0; ; attempt++) {
-    result = await deps.whatsapp.sendTemplate({
-      phoneNumberId: campaign.phoneNumberId,
-      to: phone,
-      template: campaign.template,
-      callbackData: encodeCallbackData(campaignId, phone),
-    });
-    const retryable = result.kind === 'rejected' && afterRefusal(result.class) === 'retry';
-    if (!retryable || attempt >= inlineRetries) break;
-    // Refused, so nothing was sent: back off and try again while holding the claim.
-    countMetric('CampaignSendThrottled');
-    await sleep(250 * 2 ** attempt + Math.random() * 100);
-    if (!(await deps.tokens.take(`wa:${campaign.phoneNumberId}`, rate))) break;
-  }
-
-  if (result.kind === 'accepted') {
-    failpoint(FP_SEND_AFTER_ACCEPTED);
-    await storeWamid(deps, {
-      key,
-      message,
-      phoneNumberId: campaign.phoneNumberId,
-      wamid: result.wamid,
-    });
-    failpoint(FP_SEND_AFTER_STORED);
+  const tokenBucket = `wa:${campaign.phoneNumberId}`;
+  const run = await runOutboundEffect<SendResult>({
+    // Claim: the kernel's lease (free or expired), pending → sending and one more attempt in the
+    // same write, the counters in the same transaction. The attempts guard makes a claim decided on
+    // a stale read (another delivery claimed and released meanwhile) lose.
+    claim: async () => {
+      const now = deps.clock.now();
+      const sendingSince = new Date(now).toISOString();
+      const dueAt = new Date(
+        now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
+      ).toISOString();
+      const claim = await retryOnConflict(() =>
+        claimLease(deps.ddb, {
+          table: deps.table,
+          key,
+          owner: deps.owner,
+          leaseSeconds: deps.leaseSeconds,
+          clock: deps.clock,
+          increment: 'attempts',
+          set: {
+            status: 'sending',
+            sendingSince,
+            sweepPk: sendingSweepPartition(tenantId, campaignId, shard),
+            sweepAt: dueAt,
+            updatedAt: sendingSince,
+          },
+          remove: ['retryAt'],
+          also: {
+            expression: '#st = :pending AND #att = :att',
+            names: { '#st': 'status', '#att': 'attempts' },
+            values: { ':pending': 'pending', ':att': recipient.attempts ?? 0 },
+          },
+          with: [
+            counterWrite(deps.table, tenantId, campaignId, shard, { pending: -1, sending: 1 }),
+          ],
+        }),
+      );
+      return claim.claimed;
+    },
+    send: () =>
+      deps.whatsapp.sendTemplate({
+        phoneNumberId: campaign.phoneNumberId,
+        to: phone,
+        template: campaign.template,
+        callbackData: encodeCallbackData(campaignId, phone),
+      }),
+    retryInline: (refused) => afterRefusal(refused.class) === 'retry',
+    beforeRetry: () => {
+      countMetric('CampaignSendThrottled');
+      return deps.tokens.take(tokenBucket, rate);
+    },
+    record: (accepted) =>
+      storeWamid(deps, {
+        key,
+        message,
+        phoneNumberId: campaign.phoneNumberId,
+        wamid: accepted.wamid,
+      }),
+    failpoints: {
+      afterClaim: FP_SEND_AFTER_CLAIM,
+      afterAccepted: FP_SEND_AFTER_ACCEPTED,
+      afterStored: FP_SEND_AFTER_STORED,
+      afterRejected: FP_SEND_AFTER_REJECTED,
+    },
+    inlineRetries: deps.inlineRetries ?? 2,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  if (run.kind === 'not_claimed') return 'skipped';
+  if (run.kind === 'accepted') {
     countMetric('CampaignMessageSent');
     return 'sent';
   }
-  if (result.kind === 'unknown') {
+  if (run.kind === 'unknown') {
     // Maybe sent. Not retried now: the status webhook (which echoes the callback data) or the
     // recovery schedule after the reconciliation window decides.
     countMetric('CampaignSendOutcomeUnknown');
     logger.warn('send outcome unknown; waiting for evidence', {
       campaignId,
-      reason: result.reason,
+      reason: run.result.reason,
     });
     return 'unknown';
   }
 
-  failpoint(FP_SEND_AFTER_REJECTED);
+  const result = run.result;
   const lastError = `${result.code ?? `HTTP ${result.httpStatus}`}: ${result.message}`;
   const next = afterRefusal(result.class);
   if (next === 'failed') {
