@@ -24,7 +24,9 @@ export {
   type Key,
   keys,
   LISTING_SHARDS,
+  type MessageChannel,
   type MessageItem,
+  memberItem,
   parseConversationKey,
   toConversationItem,
 } from './items.js';
@@ -34,6 +36,15 @@ export {
   foldConversations,
   foldLinkedAliases,
 } from './merge.js';
+export {
+  advanceOutboundStatus,
+  applyOutboundStatus,
+  movesOutboundForward,
+  type OutboundStatus,
+  type ProviderStatus,
+  REPLY_ID,
+  recordOutboundSent,
+} from './outbound.js';
 export {
   advanceLastMessageAt,
   ClaimLostError,
