@@ -24,7 +24,7 @@ import type { ReplyDeps } from '../../../functions/replies/reply-store.js';
 import type { ReplySenderDeps } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { privateFifoQueue, simClient } from '../campaign-support.js';
-import { createTenant, privateJobsQueue, type TestTenant } from '../inbound-support.js';
+import { createTenant, type TestTenant } from '../inbound-support.js';
 
 export interface ReplyWorld {
   readonly clock: ManualClock;
@@ -42,7 +42,8 @@ let repliesQueue: Promise<string> | undefined;
 export async function replyWorld(): Promise<ReplyWorld> {
   const tenant = await createTenant('IL');
   const clock = new ManualClock(Date.now());
-  jobsQueue ??= privateJobsQueue(sqs);
+  // A queue of its own (not the process-wide env a handler would read): jobs of outbound messages.
+  jobsQueue ??= privateFifoQueue('jobs', { visibilityTimeoutSeconds: 1, maxReceiveCount: 10 });
   repliesQueue ??= privateFifoQueue('replies', {
     visibilityTimeoutSeconds: 1,
     maxReceiveCount: 10,
