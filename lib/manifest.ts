@@ -534,6 +534,16 @@ const declaredFunctions = {
     tables: { tenants: 'read', inbound: 'readWrite', idempotency: 'readWrite' },
     sendsTo: ['replies'],
   },
+  postMessage: {
+    entry: 'functions/replies/handlers/post-message.ts',
+    description: 'Queue a message to a person (phone or lead) in their one conversation',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/messages', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', inbound: 'readWrite', idempotency: 'readWrite' },
+    sendsTo: ['replies'],
+  },
   getMessage: {
     entry: 'functions/replies/handlers/get-message.ts',
     description: 'A reply with its status, provider id and attempts',

@@ -10,7 +10,7 @@
 import * as z from 'zod';
 import { addRecipientsSchema, createCampaignSchema } from '../functions/campaigns/schemas.js';
 import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
-import { replyBodySchema } from '../functions/replies/schemas.js';
+import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/tenant-store.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
@@ -123,6 +123,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       "Queue a reply in the person's conversation, once per Idempotency-Key (required); 422 channel_unavailable / outside_service_window",
     auth: 'operator',
     body: replyBodySchema,
+    success: { status: 202, description: '{"messageId", "status": "queued"}' },
+  },
+  'POST /v1/messages': {
+    summary:
+      'Queue a message to a person by phone or lead, in their one conversation (found or created); Idempotency-Key required',
+    auth: 'operator',
+    body: newMessageSchema,
     success: { status: 202, description: '{"messageId", "status": "queued"}' },
   },
   'GET /v1/messages/{messageId}': {

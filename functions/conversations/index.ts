@@ -39,6 +39,7 @@ export {
 export {
   advanceOutboundStatus,
   applyOutboundStatus,
+  conversationForTarget,
   movesOutboundForward,
   type OutboundStatus,
   type ProviderStatus,

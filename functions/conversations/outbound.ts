@@ -26,7 +26,16 @@ import { LEASE_EXPIRES_AT, LEASE_OWNER } from '../kernel/lease.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
-import { keys, type MessageItem, toMessageItem } from './items.js';
+import {
+  conversationIdFor,
+  conversationKey,
+  keyItem,
+  keys,
+  type MessageItem,
+  toKeyItem,
+  toMessageItem,
+} from './items.js';
+import { resolveRoute } from './routing.js';
 
 export const OUTBOUND_STATUSES = [
   'queued',
@@ -363,4 +372,66 @@ export async function applyOutboundStatus(
     providerMessageId: evidence.providerMessageId,
     ...(evidence.error ? { error: evidence.error } : {}),
   });
+}
+
+/**
+ * The person's one conversation for a message onceflow starts (`POST /v1/messages`), by the same
+ * identity rules as inbound: a lead's conversation key, else the phone's route (links and aliases
+ * followed). A phone never seen gets the conversation inbound would have created for it
+ * (`conversationIdFor(routeKey)`, deterministic), returned with the writes that create it, to be
+ * committed in the same transaction as the message.
+ */
+export async function conversationForTarget(
+  deps: Pick<OutboundDeps, 'ddb' | 'table'>,
+  tenantId: string,
+  target: { readonly leadId: string } | { readonly e164: string },
+  now: string,
+): Promise<
+  { readonly conversationId: string; readonly create?: readonly AtomicWrite[] } | undefined
+> {
+  if ('leadId' in target) {
+    const raw = await readItem(
+      deps.ddb,
+      deps.table,
+      keys.conversationKey(conversationKey(tenantId, { leadId: target.leadId })),
+    );
+    const key = raw ? toKeyItem(raw) : undefined;
+    return key ? { conversationId: key.conversationId } : undefined;
+  }
+  const route = await resolveRoute(deps, tenantId, { e164: target.e164, aliases: [] });
+  if (route.existing) return { conversationId: route.existing.conversationId };
+  const conversationId = conversationIdFor(route.routeKey);
+  return {
+    conversationId,
+    create: [
+      {
+        label: 'conversation-key',
+        put: {
+          table: deps.table,
+          item: keyItem(tenantId, route.routeKey, {
+            conversationId,
+            conversationKey: route.routeKey,
+          }),
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        label: 'new-conversation',
+        put: {
+          table: deps.table,
+          item: {
+            ...keys.conversation(conversationId),
+            tenantId,
+            conversationId,
+            conversationKey: route.routeKey,
+            e164: target.e164,
+            createdAt: now,
+            messageCount: 0,
+            gsi1pk: keys.listingOf(tenantId, conversationId),
+          },
+          condition: 'attribute_not_exists(pk)',
+        },
+      },
+    ],
+  };
 }

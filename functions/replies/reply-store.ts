@@ -16,7 +16,7 @@ import {
   memberItem,
   toConversationItem,
 } from '../conversations/index.js';
-import { writeAtomically } from '../kernel/atomic.js';
+import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { ConflictError, HttpError, NotFoundError } from '../kernel/errors.js';
@@ -131,6 +131,11 @@ export async function createReply(
     readonly messageId: string;
     readonly request: ReplyRequest;
     readonly channels: TenantChannels;
+    /** A conversation that does not exist yet (`POST /v1/messages` to a new person): its writes. */
+    readonly newConversation?: {
+      readonly e164: string;
+      readonly writes: readonly AtomicWrite[];
+    };
   },
 ): Promise<{ messageId: string; status: 'queued'; created: boolean }> {
   const requestHash = sha256Hex(JSON.stringify(input.request));
@@ -139,7 +144,16 @@ export async function createReply(
   );
   if (existing) return answerExisting(deps, existing, input.tenantId, requestHash);
 
-  const conversation = await liveConversation(deps, input.tenantId, input.conversationId);
+  const fresh = input.newConversation;
+  const conversation: ConversationItem = fresh
+    ? {
+        conversationId: input.conversationId,
+        conversationKey: '',
+        tenantId: input.tenantId,
+        e164: fresh.e164,
+        messageCount: 0,
+      }
+    : await liveConversation(deps, input.tenantId, input.conversationId);
   const now = deps.clock.now();
   const route = routeReply(conversation, input.request, input.channels, now);
   const createdAt = isoTime(deps.clock);
@@ -180,21 +194,25 @@ export async function createReply(
         }),
       },
     },
-    {
-      label: 'conversation',
-      update: {
-        table: deps.table,
-        key: conversationKeys.conversation(conversationId),
-        update: 'SET lastMessageAt = :at, gsi1sk = :sort ADD messageCount :one',
-        condition: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
-        values: {
-          ':at': createdAt,
-          ':sort': conversationKeys.listingSort(createdAt, conversationId),
-          ':one': 1,
-          ':t': input.tenantId,
-        },
-      },
-    },
+    // A new conversation is put whole, already counting this reply (one write per item).
+    ...(fresh
+      ? fresh.writes.map((write) =>
+          'put' in write && write.label === 'new-conversation'
+            ? {
+                ...write,
+                put: {
+                  ...write.put,
+                  item: {
+                    ...write.put.item,
+                    lastMessageAt: createdAt,
+                    gsi1sk: conversationKeys.listingSort(createdAt, conversationId),
+                    messageCount: 1,
+                  },
+                },
+              }
+            : write,
+        )
+      : [conversationWrite(deps.table, input.tenantId, conversationId, createdAt)]),
   ]);
   if (!written.ok) {
     if (written.failed === 'reply') {
@@ -292,4 +310,28 @@ export async function retryReply(
   countMetric('ReplyOperatorRetried');
   failpoint(FP_RETRY_AFTER_REQUEUED);
   await ringReply(deps, reply, reply.attempts + reply.operatorRetries + 1);
+}
+
+/** The conversation's count and recency, moved by a reply (a live, unmerged conversation only). */
+function conversationWrite(
+  table: string,
+  tenantId: string,
+  conversationId: string,
+  createdAt: string,
+): AtomicWrite {
+  return {
+    label: 'conversation',
+    update: {
+      table,
+      key: conversationKeys.conversation(conversationId),
+      update: 'SET lastMessageAt = :at, gsi1sk = :sort ADD messageCount :one',
+      condition: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(mergedInto)',
+      values: {
+        ':at': createdAt,
+        ':sort': conversationKeys.listingSort(createdAt, conversationId),
+        ':one': 1,
+        ':t': tenantId,
+      },
+    },
+  };
 }
