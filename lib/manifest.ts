@@ -209,6 +209,8 @@ const INBOUND_GSI1: IndexSpec = {
     'channel',
     'body',
     'providerMessageId',
+    // a reply's send status (`functions/conversations/outbound.ts`)
+    'status',
   ],
 };
 /** The sparse index the recovery and cleanup schedules query instead of scanning. */
@@ -246,6 +248,7 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
   sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  replies: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
 };
 
 const declaredFunctions = {
@@ -513,6 +516,87 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 300 },
     tables: { campaigns: 'readWrite' },
     timeoutSeconds: 300,
+  },
+  // Replies (issue 23): the platform's own messages, sent once, in the person's conversation.
+  postConversationMessage: {
+    entry: 'functions/replies/handlers/post-conversation-message.ts',
+    description: 'Queue a reply in a conversation, once per Idempotency-Key (required)',
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/conversations/{conversationId}/messages',
+          idempotencyKey: 'honoured',
+        },
+      ],
+    },
+    tables: { tenants: 'read', inbound: 'readWrite', idempotency: 'readWrite' },
+    sendsTo: ['replies'],
+  },
+  postMessage: {
+    entry: 'functions/replies/handlers/post-message.ts',
+    description: 'Queue a message to a person (phone or lead) in their one conversation',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/v1/messages', idempotencyKey: 'honoured' }],
+    },
+    tables: { tenants: 'read', inbound: 'readWrite', idempotency: 'readWrite' },
+    sendsTo: ['replies'],
+  },
+  getMessage: {
+    entry: 'functions/replies/handlers/get-message.ts',
+    description: 'A reply with its status, provider id and attempts',
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/messages/{messageId}' }] },
+    tables: { tenants: 'read', inbound: 'read' },
+  },
+  retryMessage: {
+    entry: 'functions/replies/handlers/retry-message.ts',
+    description: "An operator's explicit retry of a failed or unknown reply",
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/messages/{messageId}/retry',
+          idempotencyKey: {
+            notNeeded:
+              'a state change of one reply: a repeat finds it queued (409) and never sends it twice',
+          },
+        },
+      ],
+    },
+    tables: { tenants: 'read', inbound: 'readWrite' },
+    sendsTo: ['replies'],
+  },
+  sendReply: {
+    entry: 'functions/replies/handlers/send-reply.ts',
+    description: 'Sends one reply on its channel, at most once',
+    // A record: a send token (up to 15 s under a number's load, shared with campaigns), the
+    // provider call (10 s timeout), the record write: 25 s, as the campaign sender.
+    trigger: { kind: 'queue', queue: 'replies', batchSize: 10, recordSeconds: 25 },
+    // `campaigns`: the send-rate bucket of each number lives there, shared with campaign sends.
+    tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
+    secrets: ['whatsappAccessToken'],
+    environment: {
+      WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
+      ...WHATSAPP_VERSION,
+    },
+    timeoutSeconds: 30,
+  },
+  reconcileReplies: {
+    entry: 'functions/replies/handlers/reconcile-replies.ts',
+    description:
+      'Re-rings queued replies whose doorbell is lost; settles unknown outcomes by policy',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { tenants: 'read', inbound: 'readWrite' },
+    sendsTo: ['replies'],
+    secrets: ['whatsappAccessToken'],
+    environment: {
+      WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
+      ...WHATSAPP_VERSION,
+    },
+    timeoutSeconds: 120,
   },
   // Offline conversions to Google Ads (issue 9).
   recordCall: {

@@ -30,6 +30,7 @@ export const GUARANTEES = {
   providerRefusals: 'Provider refusals (130429, 131056, Google quota)',
   unroutable: 'Unroutable webhooks',
   jobs: 'Post-processing jobs',
+  replies: 'Replies: sent, failed, unknown outcomes and echoes matched',
   runtime: 'Runtime: cold starts',
 } as const;
 
@@ -228,6 +229,111 @@ export const METRICS: readonly MetricSpec[] = [
     guarantee: 'sendOutcomes',
     meaning:
       'The counted store of an accepted wamid kept conflicting; the wamid was written on the recipient alone and recovery counts it',
+  },
+  {
+    name: 'ReplyCreated',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply was queued in its conversation (a new Idempotency-Key)',
+  },
+  {
+    name: 'ReplySent',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply was accepted by its provider and its provider id stored as the next write',
+  },
+  {
+    name: 'ReplyFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply its provider refused for good (nothing was sent)',
+  },
+  {
+    name: 'ReplySendThrottled',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply refused for throughput and sent again while its claim was held',
+  },
+  {
+    name: 'ReplySendOutcomeUnknown',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply send whose answer was lost: maybe sent, waiting for evidence',
+  },
+  {
+    name: 'ReplyUnknownOutcomeHeld',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning:
+      "A reply whose outcome stayed unknown past the window ended `unknown` under the tenant's `hold` policy",
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 900,
+      summary: "A reply's send outcome stayed unknown past the window: an operator decides",
+    },
+  },
+  {
+    name: 'ReplyUnknownOutcomeRetried',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning:
+      'A reply whose outcome stayed unknown past the window was sent once more under `retry_once` (recorded)',
+  },
+  {
+    name: 'ReplyUnknownOutcomeReleased',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply whose provider has no record of the send was released and sent again',
+  },
+  {
+    name: 'ReplyOperatorRetried',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: "An operator's explicit retry of a failed or unknown reply",
+  },
+  {
+    name: 'ReplyStatusApplied',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A provider status (or echo) moved a reply forward',
+  },
+  {
+    name: 'ReplyEchoMatched',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning:
+      "A provider's echo of a reply matched it by provider id: its status moved, nothing filed",
+  },
+  {
+    name: 'ReplyEchoAdopted',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning:
+      "A provider's echo filed before the reply's record write was adopted by it: the thread shows the reply once",
+  },
+  {
+    name: 'ReplyProviderIdConflict',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'replies',
+    meaning: 'A reply already held another provider id than the one just accepted',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: 'A reply holds two provider ids: it may have been sent twice',
+    },
   },
   {
     name: 'CampaignWamidLost',

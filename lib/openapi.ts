@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { addRecipientsSchema, createCampaignSchema } from '../functions/campaigns/schemas.js';
 import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
+import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
@@ -116,6 +117,34 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: "A message's post-processing jobs",
     auth: 'operator',
     success: { status: 200, description: '{"jobs": [{"type", "status", "attempts", "source"}]}' },
+  },
+  'POST /v1/conversations/{conversationId}/messages': {
+    summary:
+      "Queue a reply in the person's conversation, once per Idempotency-Key (required); 422 channel_unavailable / outside_service_window",
+    auth: 'operator',
+    body: replyBodySchema,
+    success: { status: 202, description: '{"messageId", "status": "queued"}' },
+  },
+  'POST /v1/messages': {
+    summary:
+      'Queue a message to a person by phone or lead, in their one conversation (found or created); Idempotency-Key required',
+    auth: 'operator',
+    body: newMessageSchema,
+    success: { status: 202, description: '{"messageId", "status": "queued"}' },
+  },
+  'GET /v1/messages/{messageId}': {
+    summary: 'A reply and where its send stands',
+    auth: 'operator',
+    success: {
+      status: 200,
+      description:
+        '{"messageId", "conversationId", "direction": "out", "channel", "status", "providerMessageId", "attempts", "lastError", "source", "createdAt"}',
+    },
+  },
+  'POST /v1/messages/{messageId}/retry': {
+    summary: "An operator's explicit retry of a failed or unknown reply (409 otherwise)",
+    auth: 'operator',
+    success: { status: 202, description: 'the reply' },
   },
   'POST /v1/campaigns': {
     summary: 'Create a draft campaign with its first page of recipients',

@@ -56,7 +56,7 @@ export const DEFAULT_LIMITS: OperationalLimits = {
   reservedConcurrency: {},
   // The default quota; new accounts may start far lower (docs/deploy.md shows how to check).
   accountConcurrency: 1000,
-  queueMaxConcurrency: { sends: 100, jobs: 200, fanout: 10 },
+  queueMaxConcurrency: { sends: 100, jobs: 200, fanout: 10, replies: 50 },
   deletionProtection: true,
   http5xxPercent: 1,
   staleQueueSeconds: 900,

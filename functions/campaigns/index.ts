@@ -19,3 +19,11 @@ export {
   campaignSettings,
   reconcileWindowProblem,
 } from './settings.js';
+// Replies (`functions/replies`) send WhatsApp Cloud messages with the same Graph client.
+export {
+  createWhatsAppClient,
+  type SendResult,
+  type WhatsAppSender,
+  whatsappApiBaseUrl,
+  whatsappApiVersion,
+} from './whatsapp-client.js';

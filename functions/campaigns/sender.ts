@@ -12,7 +12,7 @@
  */
 
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { failpoint } from '../kernel/failpoints.js';
+import { runOutboundEffect } from '../kernel/outbound-effect.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
 import type { AcceptedWamid, CampaignStore, ClaimEnd } from './campaign-store.js';
@@ -101,58 +101,62 @@ export async function sendToRecipient(
     throw new SendRetryError('no send token within the wait limit');
   }
 
-  // Claim: pending → sending under this delivery's lease, one more attempt, the counters in the
-  // same transaction; lost when another delivery claimed (or released) it since our read.
-  const now = deps.clock.now();
-  const claimed = await deps.store.recipients.claim(ref, {
-    owner: deps.owner,
-    leaseSeconds: deps.leaseSeconds,
-    now,
-    attemptsSeen: recipient.attempts,
-    dueAt: new Date(
-      now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
-    ).toISOString(),
+  const tokenBucket = `wa:${campaign.phoneNumberId}`;
+  const run = await runOutboundEffect<SendResult>({
+    // Claim: pending → sending under this delivery's lease, one more attempt, the counters in the
+    // same transaction; lost when another delivery claimed (or released) it since our read.
+    claim: () => {
+      const now = deps.clock.now();
+      return deps.store.recipients.claim(ref, {
+        owner: deps.owner,
+        leaseSeconds: deps.leaseSeconds,
+        now,
+        attemptsSeen: recipient.attempts,
+        dueAt: new Date(
+          now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
+        ).toISOString(),
+      });
+    },
+    send: () =>
+      deps.whatsapp.sendTemplate({
+        phoneNumberId: campaign.phoneNumberId,
+        to: phone,
+        template: campaign.template,
+        callbackData: encodeCallbackData(campaignId, phone),
+      }),
+    retryInline: (refused) => afterRefusal(refused.class) === 'retry',
+    beforeRetry: () => {
+      countMetric('CampaignSendThrottled');
+      return deps.tokens.take(tokenBucket, rate);
+    },
+    record: (accepted) =>
+      storeWamid(deps, message, { phoneNumberId: campaign.phoneNumberId, wamid: accepted.wamid }),
+    failpoints: {
+      afterClaim: FP_SEND_AFTER_CLAIM,
+      afterAccepted: FP_SEND_AFTER_ACCEPTED,
+      afterStored: FP_SEND_AFTER_STORED,
+      afterRejected: FP_SEND_AFTER_REJECTED,
+    },
+    inlineRetries: deps.inlineRetries ?? 2,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
-  if (!claimed) return 'skipped';
-  failpoint(FP_SEND_AFTER_CLAIM);
-
-  const inlineRetries = deps.inlineRetries ?? 2;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let result: SendResult;
-  for (let attempt = 0; ; attempt++) {
-    result = await deps.whatsapp.sendTemplate({
-      phoneNumberId: campaign.phoneNumberId,
-      to: phone,
-      template: campaign.template,
-      callbackData: encodeCallbackData(campaignId, phone),
-    });
-    const retryable = result.kind === 'rejected' && afterRefusal(result.class) === 'retry';
-    if (!retryable || attempt >= inlineRetries) break;
-    // Refused, so nothing was sent: back off and try again while holding the claim.
-    countMetric('CampaignSendThrottled');
-    await sleep(250 * 2 ** attempt + Math.random() * 100);
-    if (!(await deps.tokens.take(`wa:${campaign.phoneNumberId}`, rate))) break;
-  }
-
-  if (result.kind === 'accepted') {
-    failpoint(FP_SEND_AFTER_ACCEPTED);
-    await storeWamid(deps, message, { phoneNumberId: campaign.phoneNumberId, wamid: result.wamid });
-    failpoint(FP_SEND_AFTER_STORED);
+  if (run.kind === 'not_claimed') return 'skipped';
+  if (run.kind === 'accepted') {
     countMetric('CampaignMessageSent');
     return 'sent';
   }
-  if (result.kind === 'unknown') {
+  if (run.kind === 'unknown') {
     // Maybe sent. Not retried now: the status webhook (which echoes the callback data) or the
     // recovery schedule after the reconciliation window decides.
     countMetric('CampaignSendOutcomeUnknown');
     logger.warn('send outcome unknown; waiting for evidence', {
       campaignId,
-      reason: result.reason,
+      reason: run.result.reason,
     });
     return 'unknown';
   }
 
-  failpoint(FP_SEND_AFTER_REJECTED);
+  const result = run.result;
   const lastError = `${result.code ?? `HTTP ${result.httpStatus}`}: ${result.message}`;
   const next = afterRefusal(result.class);
   if (next === 'failed') {

@@ -47,8 +47,23 @@ export interface TemplateSend {
   readonly callbackData: string;
 }
 
+/** A free-form text message (replies within the 24-hour service window). */
+export interface TextSend {
+  readonly phoneNumberId: string;
+  /** E.164. */
+  readonly to: string;
+  readonly body: string;
+  readonly callbackData: string;
+}
+
 export interface WhatsAppSender {
   sendTemplate(send: TemplateSend): Promise<SendResult>;
+  /**
+   * `type: "text"` with `biz_opaque_callback_data`, like a template: the status webhooks echo it
+   * (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages, "text object" and
+   * "biz_opaque_callback_data"). Optional so existing test doubles of the campaign sender still fit.
+   */
+  sendText?(send: TextSend): Promise<SendResult>;
 }
 
 const THROUGHPUT_CODES = new Set([4, 80007, 130429, 131048]);
@@ -106,32 +121,92 @@ export interface WhatsAppClientOptions {
 
 export function createWhatsAppClient(options: WhatsAppClientOptions): WhatsAppSender {
   const doFetch = options.fetch ?? fetch;
+  async function post(phoneNumberId: string, payload: object): Promise<SendResult> {
+    const version = checkVersion('whatsappGraph', options.version, (options.now ?? Date.now)());
+    if (isRefused(version)) {
+      return {
+        kind: 'rejected',
+        class: 'version_rejected',
+        httpStatus: 0,
+        code: undefined,
+        message: version.message,
+      };
+    }
+    // A phone number id is digits (the tenant schema refuses anything else): never a path of its own.
+    if (!/^\d{1,64}$/.test(phoneNumberId)) {
+      return {
+        kind: 'rejected',
+        class: 'permanent',
+        httpStatus: 0,
+        code: undefined,
+        message: 'phone number id must be digits',
+      };
+    }
+    const url = `${options.baseUrl}/${options.version}/${phoneNumberId}/messages`;
+    const body = { messaging_product: 'whatsapp', recipient_type: 'individual', ...payload };
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await options.accessToken()}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+      text = await response.text();
+    } catch (error) {
+      const code = errorCode(error);
+      if (code && NOT_SENT.has(code)) {
+        return {
+          kind: 'rejected',
+          class: 'transient',
+          httpStatus: 0,
+          code: undefined,
+          message: code,
+        };
+      }
+      return {
+        kind: 'unknown',
+        reason: code ?? (error instanceof Error ? error.name : 'request failed'),
+      };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (response.ok) {
+      const id = (json as { messages?: Array<{ id?: unknown }> } | undefined)?.messages?.[0]?.id;
+      if (typeof id === 'string' && id !== '') return { kind: 'accepted', wamid: id };
+      // A 2xx without an id: the provider may well have accepted it. Wait for evidence.
+      return { kind: 'unknown', reason: `HTTP ${response.status} without a message id` };
+    }
+    const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = typeof error?.code === 'number' ? error.code : undefined;
+    if (response.status >= 500 && code === undefined) {
+      // Not the Graph API refusing (it always names a code) but something in front of it, e.g. a
+      // 502/504 from a gateway that timed out waiting: the message may well have been accepted.
+      return { kind: 'unknown', reason: `HTTP ${response.status} without a Graph API error` };
+    }
+    return {
+      kind: 'rejected',
+      class: classifyError(response.status, code),
+      httpStatus: response.status,
+      code,
+      message:
+        typeof error?.message === 'string'
+          ? error.message.slice(0, 300)
+          : `HTTP ${response.status}`,
+    };
+  }
+
   return {
-    async sendTemplate(send) {
-      const version = checkVersion('whatsappGraph', options.version, (options.now ?? Date.now)());
-      if (isRefused(version)) {
-        return {
-          kind: 'rejected',
-          class: 'version_rejected',
-          httpStatus: 0,
-          code: undefined,
-          message: version.message,
-        };
-      }
-      // A phone number id is digits (the tenant schema refuses anything else): never a path of its own.
-      if (!/^\d{1,64}$/.test(send.phoneNumberId)) {
-        return {
-          kind: 'rejected',
-          class: 'permanent',
-          httpStatus: 0,
-          code: undefined,
-          message: 'phone number id must be digits',
-        };
-      }
-      const url = `${options.baseUrl}/${options.version}/${send.phoneNumberId}/messages`;
-      const body = {
-        messaging_product: 'whatsapp',
-        recipient_type: 'individual',
+    sendTemplate: (send) =>
+      post(send.phoneNumberId, {
         to: send.to.replace(/^\+/, ''),
         type: 'template',
         template: {
@@ -140,65 +215,13 @@ export function createWhatsAppClient(options: WhatsAppClientOptions): WhatsAppSe
           ...(send.template.components ? { components: send.template.components } : {}),
         },
         biz_opaque_callback_data: send.callbackData,
-      };
-      let response: Response;
-      let text: string;
-      try {
-        response = await doFetch(url, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${await options.accessToken()}`,
-            'content-type': 'application/json',
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-        text = await response.text();
-      } catch (error) {
-        const code = errorCode(error);
-        if (code && NOT_SENT.has(code)) {
-          return {
-            kind: 'rejected',
-            class: 'transient',
-            httpStatus: 0,
-            code: undefined,
-            message: code,
-          };
-        }
-        return {
-          kind: 'unknown',
-          reason: code ?? (error instanceof Error ? error.name : 'request failed'),
-        };
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      if (response.ok) {
-        const id = (json as { messages?: Array<{ id?: unknown }> } | undefined)?.messages?.[0]?.id;
-        if (typeof id === 'string' && id !== '') return { kind: 'accepted', wamid: id };
-        // A 2xx without an id: the provider may well have accepted it. Wait for evidence.
-        return { kind: 'unknown', reason: `HTTP ${response.status} without a message id` };
-      }
-      const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = typeof error?.code === 'number' ? error.code : undefined;
-      if (response.status >= 500 && code === undefined) {
-        // Not the Graph API refusing (it always names a code) but something in front of it, e.g. a
-        // 502/504 from a gateway that timed out waiting: the message may well have been accepted.
-        return { kind: 'unknown', reason: `HTTP ${response.status} without a Graph API error` };
-      }
-      return {
-        kind: 'rejected',
-        class: classifyError(response.status, code),
-        httpStatus: response.status,
-        code,
-        message:
-          typeof error?.message === 'string'
-            ? error.message.slice(0, 300)
-            : `HTTP ${response.status}`,
-      };
-    },
+      }),
+    sendText: (send) =>
+      post(send.phoneNumberId, {
+        to: send.to.replace(/^\+/, ''),
+        type: 'text',
+        text: { body: send.body, preview_url: false },
+        biz_opaque_callback_data: send.callbackData,
+      }),
   };
 }

@@ -28,6 +28,7 @@ import {
   keys,
   LISTING_SHARDS,
   leadPhoneItem,
+  type MessageChannel,
   toConversationItem,
   toListedMessage,
 } from './items.js';
@@ -53,10 +54,12 @@ export interface ConversationView {
 export interface MessageView {
   readonly messageId: string;
   readonly direction: 'in' | 'out';
-  readonly channel: 'whatsapp' | 'sms';
+  readonly channel: MessageChannel;
   readonly body: string;
   readonly providerMessageId: string | null;
   readonly createdAt: string;
+  /** Replies (api.md, "Replies"): where the send stands. */
+  readonly status?: string;
 }
 
 export interface PageRequest {
@@ -124,6 +127,7 @@ function toMessageView(item: Item): MessageView {
     body: m.body,
     providerMessageId: m.providerMessageId ?? null,
     createdAt: m.createdAt,
+    ...(m.status !== undefined ? { status: m.status } : {}),
   };
 }
 

@@ -24,8 +24,10 @@ export {
   type Key,
   keys,
   LISTING_SHARDS,
+  type MessageChannel,
   type MessageItem,
   type PersonItem,
+  memberItem,
   parseConversationKey,
   personItemsScan,
   toConversationItem,
@@ -37,6 +39,16 @@ export {
   foldConversations,
   foldLinkedAliases,
 } from './merge.js';
+export {
+  advanceOutboundStatus,
+  applyOutboundStatus,
+  conversationForTarget,
+  movesOutboundForward,
+  type OutboundStatus,
+  type ProviderStatus,
+  REPLY_ID,
+  recordOutboundSent,
+} from './outbound.js';
 export {
   advanceLastMessageAt,
   ClaimLostError,

@@ -142,6 +142,11 @@ export interface ConversationItem {
   readonly mergedInto?: string;
   /** Its `gsi1` sort key while it is listed (absent once merged). */
   readonly listingSort?: string;
+  /** The person's latest inbound message: a reply's default channel. */
+  readonly lastInboundAt?: string;
+  readonly lastInboundChannel?: string;
+  /** The person's latest inbound WhatsApp message: the 24-hour service window opens there. */
+  readonly lastWhatsAppInboundAt?: string;
 }
 
 /** Parses a stored conversation item (from the table or the `gsi1` projection). */
@@ -159,6 +164,9 @@ export function toConversationItem(item: Item): ConversationItem {
       lastMessageAt: str(item.lastMessageAt),
       mergedInto: str(item.mergedInto),
       listingSort: str(item.gsi1sk),
+      lastInboundAt: str(item.lastInboundAt),
+      lastInboundChannel: str(item.lastInboundChannel),
+      lastWhatsAppInboundAt: str(item.lastWhatsAppInboundAt),
     }),
   };
 }
@@ -264,6 +272,10 @@ export interface MessageItem extends Partial<Omit<FiledMessage, 'tenantId' | 'me
   readonly claimedAt?: string;
   /** A claim's expiry (epoch seconds, the table's TTL); the filing put drops it. */
   readonly expiresAt?: number;
+  /** An outbound message onceflow sends (a reply): where it stands (`outbound.ts`). */
+  readonly status?: string;
+  /** An echo alias: the provider's copy of this reply (`outbound.ts`), never listed. */
+  readonly replyOf?: string;
 }
 
 /** A message item from its stored item, or undefined when the item is not one. */
@@ -293,6 +305,8 @@ export function toMessageItem(item: Item): MessageItem | undefined {
       sweepAt: str(item.sweepAt),
       claimedAt: str(item.claimedAt),
       expiresAt: typeof item.expiresAt === 'number' ? item.expiresAt : undefined,
+      status: str(item.status),
+      replyOf: str(item.replyOf),
     }),
   };
 }
@@ -304,19 +318,35 @@ export function toMessageItem(item: Item): MessageItem | undefined {
 export interface ListedMessage {
   readonly messageId: string;
   readonly direction: FiledMessage['direction'];
-  readonly channel: FiledMessage['channel'];
+  readonly channel: MessageChannel;
   readonly body: string;
   readonly providerMessageId?: string;
   readonly createdAt: string;
+  /** Replies only: where the send stands (`outbound.ts`). */
+  readonly status?: string;
 }
+
+/** Every channel a message of a conversation can be on (api.md, "Conversations"). */
+export const MESSAGE_CHANNELS = [
+  'whatsapp',
+  'whatsapp_web',
+  'sms',
+  'linkedin',
+  'instagram',
+  'telegram',
+  'email',
+] as const;
+export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
+const isMessageChannel = (v: unknown): v is MessageChannel =>
+  MESSAGE_CHANNELS.includes(v as MessageChannel);
 
 export function toListedMessage(item: Item): ListedMessage {
   return {
     messageId: String(item.messageId),
     direction: item.direction === 'out' ? 'out' : 'in',
-    channel: item.channel === 'sms' ? 'sms' : 'whatsapp',
+    channel: isMessageChannel(item.channel) ? item.channel : 'whatsapp',
     body: str(item.body) ?? '',
-    ...present({ providerMessageId: str(item.providerMessageId) }),
+    ...present({ providerMessageId: str(item.providerMessageId), status: str(item.status) }),
     createdAt: String(item.createdAt),
   };
 }

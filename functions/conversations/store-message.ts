@@ -54,6 +54,7 @@ import {
   toMessageItem,
 } from './items.js';
 import { foldLinkedAliases, moveMessages, rootOf } from './merge.js';
+import { applyEchoOfReply } from './outbound.js';
 import { type RouteCache, resolveRoute } from './routing.js';
 
 export const AFTER_MESSAGE_STORED = defineFailpoint(
@@ -226,12 +227,18 @@ export async function storeMessage(
   throw new Error(`message ${messageId} could not be routed after ${MAX_ROUTE_ATTEMPTS} attempts`);
 }
 
-function suppressDuplicate(
+async function suppressDuplicate(
   deps: InboundDeps,
   message: IncomingMessage,
   messageId: string,
   current: MessageItem | undefined,
 ): Promise<StoreResult> {
+  // The provider's copy of a reply onceflow sent (its record write claimed this item): it only
+  // moves the reply's status (`outbound.ts`).
+  const echoOf = current ? await applyEchoOfReply(deps, current) : undefined;
+  if (echoOf && current?.conversationId) {
+    return { messageId: echoOf.replyId, conversationId: current.conversationId, deduped: true };
+  }
   countMetric('DuplicateSuppressed');
   logger.info('duplicate suppressed', { dedupeKey: message.dedupeKey, messageId });
   return handleDuplicate(deps, messageId, current);
@@ -385,6 +392,16 @@ async function tryStore(
         tenantId: message.tenantId,
         conversationId,
         ...(message.history ? {} : listed),
+        // What a reply needs: its default channel and the WhatsApp 24-hour service window.
+        ...(message.direction === 'in' && !message.history
+          ? {
+              lastInboundAt: message.createdAt,
+              lastInboundChannel: message.channel,
+              ...(message.channel === 'whatsapp'
+                ? { lastWhatsAppInboundAt: message.createdAt }
+                : {}),
+            }
+          : {}),
         gsi1pk: keys.listingOf(message.tenantId, conversationId),
         ...(profileName ? { profileName } : {}),
       },

@@ -12,7 +12,7 @@ export type TableName =
   | 'idempotency'
   | 'conversions'
   | 'ledger';
-export type QueueName = 'jobs' | 'sends' | 'fanout';
+export type QueueName = 'jobs' | 'sends' | 'fanout' | 'replies';
 export type SecretName =
   | 'adminKeyHash'
   | 'whatsappAppSecret'

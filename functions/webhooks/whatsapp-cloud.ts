@@ -6,7 +6,13 @@
  */
 import * as z from 'zod';
 import { applyWhatsAppStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
-import { type InboundDeps, parseWhatsAppId } from '../conversations/index.js';
+import {
+  applyOutboundStatus,
+  type InboundDeps,
+  messageIdFor,
+  parseWhatsAppId,
+  REPLY_ID,
+} from '../conversations/index.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
 import { messageKeys } from './items.js';
@@ -192,6 +198,24 @@ export async function receiveCloudWebhook(
             ? { errors: status.errors.map((e) => ({ code: e.code, title: e.title })) }
             : {}),
         };
+        // A reply onceflow sent (its id is the callback data, or its record claimed this wamid).
+        // (A campaign's callback data names the campaign: no reply lookup for those.)
+        const handle = event.bizOpaqueCallbackData;
+        const reply =
+          handle === undefined || REPLY_ID.test(handle)
+            ? await applyOutboundStatus(deps, tenant.tenantId, {
+                ...(event.bizOpaqueCallbackData ? { handle: event.bizOpaqueCallbackData } : {}),
+                echoMessageId: messageIdFor(tenant.tenantId, messageKeys.cloud(status.id)),
+                providerMessageId: status.id,
+                status: statusName,
+                ...(status.errors?.[0]?.title ? { error: status.errors[0].title } : {}),
+              })
+            : undefined;
+        if (reply) {
+          if (!reply.matched) tally.record('unroutable', 'status_of_no_reply');
+          else tally.record(reply.applied ? 'stored' : 'deduped', 'reply_status');
+          continue;
+        }
         const applied = await applyWhatsAppStatus(event, deps.clock);
         if (!applied.matched) tally.record('unroutable', 'status_of_no_campaign_message');
         else if (applied.applied) tally.record('stored', 'status');

@@ -93,6 +93,14 @@ async function call(tenant: Tenant): Promise<string> {
   return callId;
 }
 
+/** Messages in the tenant's conversations (replies: the tenant has no inbound ones here). */
+async function repliesTo(tenant: Tenant): Promise<number> {
+  const listed = (await get(tenant, '/v1/conversations')).json.conversations as Array<{
+    messageCount: number;
+  }>;
+  return listed.reduce((sum, c) => sum + c.messageCount, 0);
+}
+
 /** Items of a partition with a sort key prefix, read strongly consistently. */
 async function countItems(table: string, pk: string, skPrefix: string): Promise<number> {
   const out = await ddb.send(
@@ -161,6 +169,34 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
         return listed.json.recipients.filter((r: { status: string }) => r.status === 'pending')
           .length;
       },
+    };
+  },
+  // A reply is one per key (without a key it is 400): each key a new message in the conversation.
+  'POST /v1/messages': async (tenant) => {
+    const to = phone();
+    const body = (name: string) => ({ to: { phone: to }, template: { name, language: 'en_US' } });
+    return {
+      path: '/v1/messages',
+      body: body('follow_up'),
+      otherBody: body('other_template'),
+      effects: () => repliesTo(tenant),
+    };
+  },
+  'POST /v1/conversations/{conversationId}/messages': async (tenant) => {
+    const opened = await post(
+      tenant,
+      '/v1/messages',
+      { to: { phone: phone() }, template: { name: 'hello', language: 'en_US' } },
+      `open-${randomUUID()}`,
+    );
+    expect(opened.status).toBe(202);
+    const { conversationId } = (await get(tenant, `/v1/messages/${opened.json.messageId}`)).json;
+    const body = (name: string) => ({ template: { name, language: 'en_US' } });
+    return {
+      path: `/v1/conversations/${conversationId}/messages`,
+      body: body('follow_up'),
+      otherBody: body('other_template'),
+      effects: async () => (await repliesTo(tenant)) - 1,
     };
   },
   // Without a key the retry answers 200, not the first 201 (the callId alone keeps one call).

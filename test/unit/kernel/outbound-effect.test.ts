@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  armFailpoints,
+  clearFailpoints,
+  defineFailpoint,
+  FailpointCrashError,
+} from '../../../functions/kernel/failpoints.js';
+import {
+  type OutboundEffect,
+  runOutboundEffect,
+  settleUnknownOutcome,
+} from '../../../functions/kernel/outbound-effect.js';
+
+type Result =
+  | { kind: 'accepted'; id: string }
+  | { kind: 'rejected'; retry: boolean }
+  | { kind: 'unknown'; reason: string };
+
+const failpoints = {
+  afterClaim: defineFailpoint('test-outbound.after-claim', 'claimed'),
+  afterAccepted: defineFailpoint('test-outbound.after-accepted', 'accepted, not stored'),
+  afterStored: defineFailpoint('test-outbound.after-stored', 'stored'),
+  afterRejected: defineFailpoint('test-outbound.after-rejected', 'refused, not released'),
+};
+
+function effect(answers: Result[], log: string[], claimed = true): OutboundEffect<Result> {
+  return {
+    claim: async () => {
+      log.push('claim');
+      return claimed;
+    },
+    send: async () => {
+      log.push('send');
+      const next = answers.shift();
+      if (!next) throw new Error('no answer left');
+      return next;
+    },
+    retryInline: (refused) => refused.retry,
+    beforeRetry: async () => {
+      log.push('token');
+      return true;
+    },
+    record: async (accepted) => {
+      log.push(`record:${accepted.id}`);
+    },
+    failpoints,
+    sleep: async () => {},
+  };
+}
+
+const previous = process.env.ONCEFLOW_FAILPOINTS;
+beforeEach(() => {
+  process.env.ONCEFLOW_FAILPOINTS = 'on';
+});
+afterEach(() => {
+  clearFailpoints();
+  if (previous === undefined) delete process.env.ONCEFLOW_FAILPOINTS;
+  else process.env.ONCEFLOW_FAILPOINTS = previous;
+});
+
+describe('outbound effect: one send, its provider id the very next write', () => {
+  it('sends nothing when the claim is lost', async () => {
+    const log: string[] = [];
+    expect((await runOutboundEffect(effect([], log, false))).kind).toBe('not_claimed');
+    expect(log).toEqual(['claim']);
+  });
+
+  it('records the provider id right after the acceptance, with nothing between', async () => {
+    const log: string[] = [];
+    const run = await runOutboundEffect(effect([{ kind: 'accepted', id: 'p1' }], log));
+    expect(run.kind).toBe('accepted');
+    expect(log).toEqual(['claim', 'send', 'record:p1']);
+  });
+
+  it('retries a refusal inline while holding the claim, never an unknown outcome', async () => {
+    const log: string[] = [];
+    const run = await runOutboundEffect(
+      effect(
+        [
+          { kind: 'rejected', retry: true },
+          { kind: 'unknown', reason: 'timeout' },
+        ],
+        log,
+      ),
+    );
+    expect(run.kind).toBe('unknown');
+    expect(log).toEqual(['claim', 'send', 'token', 'send']);
+  });
+
+  it('hands a permanent refusal back without another call', async () => {
+    const log: string[] = [];
+    const run = await runOutboundEffect(effect([{ kind: 'rejected', retry: false }], log));
+    expect(run.kind).toBe('rejected');
+    expect(log).toEqual(['claim', 'send']);
+  });
+
+  it('a crash after the claim sends nothing; after the acceptance stores nothing', async () => {
+    armFailpoints({ [failpoints.afterClaim]: { probability: 1, times: 1 } });
+    const log: string[] = [];
+    await expect(runOutboundEffect(effect([], log))).rejects.toBeInstanceOf(FailpointCrashError);
+    expect(log).toEqual(['claim']);
+    armFailpoints({ [failpoints.afterAccepted]: { probability: 1, times: 1 } });
+    const log2: string[] = [];
+    await expect(
+      runOutboundEffect(effect([{ kind: 'accepted', id: 'p' }], log2)),
+    ).rejects.toBeInstanceOf(FailpointCrashError);
+    expect(log2).toEqual(['claim', 'send']);
+  });
+});
+
+describe('unknown outcome: evidence first, then the tenant policy after the window', () => {
+  const since = 1_000_000;
+  const base = { now: since + 601_000, reconcileWindowSeconds: 600 };
+
+  it('waits while the lease lives or the window is open', () => {
+    const open = { ...base, now: since + 599_000, policy: 'hold' as const };
+    expect(settleUnknownOutcome({ sendingSince: since }, open).kind).toBe('wait');
+    const leased = { sendingSince: since, leaseExpiresAt: base.now + 1 };
+    expect(settleUnknownOutcome(leased, { ...base, policy: 'hold' }).kind).toBe('wait');
+  });
+
+  it('records a found provider id whatever the clock says', () => {
+    const found = { kind: 'found', providerMessageId: 'x' } as const;
+    const open = { ...base, now: since, policy: 'hold' as const, evidence: found };
+    expect(settleUnknownOutcome({ sendingSince: since }, open)).toEqual({
+      kind: 'record',
+      providerMessageId: 'x',
+    });
+  });
+
+  it('holds under hold; retries once under retry_once, then holds', () => {
+    expect(settleUnknownOutcome({ sendingSince: since }, { ...base, policy: 'hold' }).kind).toBe(
+      'hold',
+    );
+    const once = { ...base, policy: 'retry_once' as const };
+    expect(settleUnknownOutcome({ sendingSince: since }, once).kind).toBe('retry');
+    expect(settleUnknownOutcome({ sendingSince: since, unknownRetries: 1 }, once).kind).toBe(
+      'hold',
+    );
+  });
+
+  it('releases without spending the retry when the provider record shows no send', () => {
+    const absent = { ...base, policy: 'hold' as const, evidence: { kind: 'absent' } as const };
+    expect(settleUnknownOutcome({ sendingSince: since }, absent).kind).toBe('release');
+  });
+});
