@@ -32,6 +32,7 @@
  * does not heal by itself); a 5xx, a timeout, a reset, or a 2xx without an id are *unknown*: Unipile
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
+import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
 import type { ReplyChannel, ReplyChannelName, ReplySend, ReplySendResult } from '../channel.js';
 
 export type UnipileChannelName = Extract<
@@ -54,26 +55,17 @@ export interface UnipileChannelOptions {
 
 /**
  * `https://<dsn>` (the tenant schema allows only a host and port), unless `UNIPILE_API_BASE_URL`
- * points every tenant elsewhere (the local runtime: the simulator).
+ * points every tenant elsewhere, or the local runtime's simulator serves every provider.
  */
 export function unipileBaseUrl(dsn: string, env: NodeJS.ProcessEnv = process.env): string {
   const configured = env.UNIPILE_API_BASE_URL;
-  return configured ? configured.replace(/\/$/, '') : `https://${dsn}`;
+  if (configured) return configured.replace(/\/$/, '');
+  // The local runtime: every provider is the simulator (as `whatsappApiBaseUrl`).
+  if (env.ONCEFLOW_LOCAL === '1' && env.SIM_BASE_URL) return env.SIM_BASE_URL.replace(/\/$/, '');
+  return `https://${dsn}`;
 }
 
-/** Connection errors that prove the request never reached the provider. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 const CHAT_ID = /^[A-Za-z0-9_-]{1,256}$/;
-
-function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 const rejected = (
   retry: boolean,
@@ -124,8 +116,8 @@ async function post(
     });
     text = await response.text();
   } catch (error) {
-    const code = errorCode(error);
-    if (code && NOT_SENT.has(code)) return rejected(true, 0, code, code);
+    const code = networkErrorCode(error);
+    if (code && NOT_SENT_CODES.has(code)) return rejected(true, 0, code, code);
     return { kind: 'unknown', reason: code ?? (error instanceof Error ? error.name : 'failed') };
   }
   let json: Record<string, unknown> | undefined;

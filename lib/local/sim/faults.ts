@@ -128,3 +128,14 @@ export class FaultStore<S extends z.ZodType<Record<string, unknown>>> {
     this.current = this.defaults;
   }
 }
+
+/** A simulator module's `setFaults` / `clearFaults` / `getFaults`, answered by its `FaultStore`. */
+export function faultMethods<S extends z.ZodType<Record<string, unknown>>>(store: FaultStore<S>) {
+  return {
+    setFaults: (input: unknown) => {
+      store.set(input);
+    },
+    clearFaults: () => store.clear(),
+    getFaults: () => store.armed() as Record<string, unknown>,
+  };
+}

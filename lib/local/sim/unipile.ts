@@ -38,7 +38,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock } from '../../../functions/kernel/clock.js';
 import { readBody, readJson, sendJson } from '../http-util.js';
 import { createDeliveryQueue, unipilePolicy } from './delivery.js';
-import { FaultStore, unipileFaultsSchema } from './faults.js';
+import { FaultStore, faultMethods, unipileFaultsSchema } from './faults.js';
 import type { SimulatorContext, SimulatorFactory } from './index.js';
 import { openJournal } from './journal.js';
 
@@ -453,15 +453,7 @@ export const unipileSimulator: SimulatorFactory = (context: SimulatorContext) =>
       journal.clear();
       deliveries.reset();
     },
-    setFaults(input) {
-      faults.set(input);
-    },
-    clearFaults() {
-      faults.clear();
-    },
-    getFaults() {
-      return faults.armed();
-    },
+    ...faultMethods(faults),
     close() {
       deliveries.close();
     },
