@@ -29,6 +29,7 @@ const messageSend = sdkFile('messaging/messages/message-send.types.js') as {
   MessageSentResponseValidator: Check;
 };
 const mailSend = sdkFile('mails/mail.send.types.js') as { MailSentApiResponseValidator: Check };
+const mailList = sdkFile('mails/mails-list.types.js') as { MailListApiResponseValidator: Check };
 const webhookCreate = sdkFile('webhooks/webhooks-create.types.js') as {
   WebhookCreateBodyValidator: Check;
   WebhookCreateResponseValidator: Check;
@@ -41,6 +42,8 @@ export const sendMessageBody = messageSend.SendMessageToChatBodyValidator;
 export const messageSentAnswer = messageSend.MessageSentResponseValidator;
 /** `POST /api/v1/emails`: the answer. */
 export const emailSentAnswer = mailSend.MailSentApiResponseValidator;
+/** `GET /api/v1/emails`: the answer. */
+export const emailListAnswer = mailList.MailListApiResponseValidator;
 /** `POST /api/v1/webhooks`: the body and the answer. */
 export const webhookCreateBody = webhookCreate.WebhookCreateBodyValidator;
 export const webhookCreateAnswer = webhookCreate.WebhookCreateResponseValidator;

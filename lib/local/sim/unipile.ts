@@ -20,6 +20,9 @@
  *   then `mail_sent` (`origin: "unipile"`, the same `tracking_id`, a fresh RFC `Message-ID`) to
  *   every e-mail webhook of the account (developer.unipile.com/docs/new-emails-webhook: the New
  *   email webhook reports mail "received or sent").
+ * - `GET /api/v1/emails?account_id=&role=sent&any_email=&include_headers=true` — the mails sent,
+ *   as full mails with their `headers` (`MailListApiResponseSchema`), so a lost answer can be
+ *   reconciled from the provider's own record.
  * - `POST /_sim/unipile/events` — a Unipile webhook payload (the tests' fixtures) delivered to the
  *   account's webhooks as Unipile would; the simulator learns the chat's attendees and the
  *   account's own user from it, so a send to that chat echoes the right people.
@@ -331,6 +334,65 @@ export const unipileSimulator: SimulatorFactory = (context: SimulatorContext) =>
     answer(req, res, { object: 'EmailSent', tracking_id: send.trackingId });
   }
 
+  /**
+   * `GET /api/v1/emails` (`MailListQuerySchema`: `account_id`, `role`, `any_email`,
+   * `include_headers`) → `{"object": "EmailList", "items", "cursor"}`, the mails this simulator
+   * sent, newest first, as full mails (`kind: "2_full"`) with their `headers` when asked.
+   */
+  function handleListEmails(req: IncomingMessage, res: ServerResponse, url: URL) {
+    if (!authorized(req, res)) return;
+    const q = url.searchParams;
+    const role = q.get('role');
+    const anyEmail = q.get('any_email')?.toLowerCase();
+    // Everything this simulator sent is in the Sent folder: any other role lists nothing.
+    const items = (!role || role === 'sent' ? sends : [])
+      .filter((m) => m.kind === 'email')
+      .filter((m) => !q.get('account_id') || m.accountId === q.get('account_id'))
+      .filter((m) => !anyEmail || m.to?.some((a) => a.identifier.toLowerCase() === anyEmail))
+      .slice()
+      .reverse()
+      .map((m) => ({
+        object: 'Email',
+        id: m.emailId,
+        account_id: m.accountId,
+        type: 'MAIL',
+        date: m.acceptedAt,
+        role: 'sent',
+        folders: ['Sent'],
+        folderIds: ['sent'],
+        read_date: null,
+        message_id: m.rfcMessageId,
+        provider_id: JSON.stringify({ message_id: m.rfcMessageId }),
+        from_attendee: {
+          display_name: 'Me',
+          identifier: `${m.accountId.toLowerCase()}@sim.unipile.local`,
+          identifier_type: 'EMAIL_ADDRESS',
+        },
+        to_attendees: (m.to ?? []).map((a) => ({ ...a, identifier_type: 'EMAIL_ADDRESS' })),
+        cc_attendees: [],
+        bcc_attendees: [],
+        reply_to_attendees: [],
+        subject: m.subject ?? '',
+        has_attachments: false,
+        origin: 'unipile',
+        ...(m.replyTo ? { in_reply_to: { id: m.replyTo } } : {}),
+        tracking_id: m.trackingId,
+        attachments: [],
+        kind: '2_full',
+        body_plain: m.text,
+        body: m.text,
+        ...(q.get('include_headers') === 'true'
+          ? {
+              headers: [
+                { name: 'Message-ID', value: m.rfcMessageId ?? '' },
+                ...(m.customHeaders ?? []),
+              ],
+            }
+          : {}),
+      }));
+    sendJson(res, 200, { object: 'EmailList', items, cursor: null });
+  }
+
   async function handleCreateWebhook(req: IncomingMessage, res: ServerResponse) {
     if (!authorized(req, res)) return;
     const body = (await readJson(req).catch(() => undefined)) as
@@ -432,6 +494,10 @@ export const unipileSimulator: SimulatorFactory = (context: SimulatorContext) =>
       }
       if (req.method === 'POST' && url.pathname === '/api/v1/webhooks') {
         await handleCreateWebhook(req, res);
+        return true;
+      }
+      if (req.method === 'GET' && url.pathname === '/api/v1/emails') {
+        handleListEmails(req, res, url);
         return true;
       }
       if (req.method === 'POST' && url.pathname === '/api/v1/emails') {

@@ -32,6 +32,7 @@ import { createSimulatorServer, type SimulatorServer } from '../../../lib/local/
 import { testSqsClient } from '../../support/emulators.js';
 import { pollUntil } from '../../support/poll.js';
 import {
+  emailListAnswer,
   emailSentAnswer,
   errorsOf,
   messageSentAnswer,
@@ -348,5 +349,37 @@ describe('Unipile e-mail replies', () => {
     });
     expect(res.status).toBe(201);
     expect(errorsOf(emailSentAnswer, await res.json())).toEqual([]);
+  });
+
+  it('a lost e-mail answer is unknown, and findSent reads the sent mail by X-Onceflow-Message-Id (found), another reply is absent', async () => {
+    await setFaults({ lostResponseRate: 1 });
+    const send = reply({
+      channel: 'email',
+      to: `lost-${freshId().toLowerCase()}@example.com`,
+      subject: 'Lost answer',
+    });
+    try {
+      expect((await emailChannel.send(send)).kind).toBe('unknown');
+    } finally {
+      await setFaults(null);
+    }
+    const journal = await simJson('/_sim/unipile/messages');
+    const sent = journal.json.messages.find(
+      (m: { to?: Array<{ identifier: string }> }) => m.to?.[0]?.identifier === send.to,
+    );
+    expect(await emailChannel.findSent?.(send)).toEqual({
+      kind: 'found',
+      providerMessageId: sent.trackingId,
+    });
+    expect(await emailChannel.findSent?.({ ...send, messageId: `r_${freshId()}` })).toEqual({
+      kind: 'absent',
+    });
+    // The listing is the shape the SDK validates.
+    const listed = await simJson(
+      `/api/v1/emails?account_id=${account}&role=sent&any_email=${encodeURIComponent(send.to)}&include_headers=true`,
+      { headers: { 'X-API-KEY': 'sim-key' } },
+    );
+    expect(errorsOf(emailListAnswer, listed.json)).toEqual([]);
+    expect(linkedinChannel.findSent).toBeUndefined();
   });
 });
