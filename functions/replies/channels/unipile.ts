@@ -25,7 +25,8 @@
  * - e-mail: the answer's `tracking_id`, echoed by the `mail_sent` webhook of the mail
  *   (developer.unipile.com/docs/new-emails-webhook), and the reply's own id carried in the mail as
  *   the header `X-Onceflow-Message-Id` (a correlation handle in the provider's record: the Mail
- *   resource lists its `headers`, `mails/mail.types` in the SDK).
+ *   resource lists its `headers`, `mails/mail.types` in the SDK): `findSent` reads the account's
+ *   sent mail to the recipient with headers and finds the reply by it.
  *
  * Outcomes, as for campaigns (`campaigns/whatsapp-client.ts`): a connection refused before sending
  * and any 4xx are *rejections* (429 retryable; the rest permanent: a wrong chat, account or key
@@ -33,7 +34,13 @@
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
 import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
-import type { ReplyChannel, ReplyChannelName, ReplySend, ReplySendResult } from '../channel.js';
+import type {
+  ProviderRecord,
+  ReplyChannel,
+  ReplyChannelName,
+  ReplySend,
+  ReplySendResult,
+} from '../channel.js';
 
 export type UnipileChannelName = Extract<
   ReplyChannelName,
@@ -146,12 +153,61 @@ function classify(
   return rejected(status === 429, status, type, detail);
 }
 
+/** How many of the recipient's latest sent mails `findSent` reads (one page). */
+const FIND_SENT_PAGE = 50;
+
+/**
+ * E-mail only: the account's sent mail to the recipient, with headers
+ * (`GET /api/v1/emails?account_id&role=sent&any_email&include_headers=true`, `MailListQuerySchema`
+ * of the SDK; a full mail lists `headers` and `tracking_id`), searched for the reply's
+ * `X-Onceflow-Message-Id`. Found → the mail's `tracking_id`; a page without it → absent; an error →
+ * unavailable (no evidence either way).
+ */
+async function findSentMail(
+  options: UnipileChannelOptions,
+  send: ReplySend,
+): Promise<ProviderRecord> {
+  const query = new URLSearchParams({
+    account_id: send.from,
+    role: 'sent',
+    any_email: send.to,
+    include_headers: 'true',
+    limit: String(FIND_SENT_PAGE),
+  });
+  try {
+    const response = await (options.fetch ?? fetch)(
+      `${await options.baseUrl(send)}/api/v1/emails?${query}`,
+      {
+        headers: { 'X-API-KEY': await options.apiKey(send), accept: 'application/json' },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      },
+    );
+    if (!response.ok) return { kind: 'unavailable' };
+    const list = (await response.json()) as {
+      items?: Array<{
+        id?: string;
+        tracking_id?: string;
+        headers?: Array<{ name?: string; value?: string }>;
+      }>;
+    };
+    const header = CORRELATION_HEADER.toLowerCase();
+    const mail = (list.items ?? []).find((m) =>
+      (m.headers ?? []).some((h) => h.name?.toLowerCase() === header && h.value === send.messageId),
+    );
+    const id = mail?.tracking_id ?? mail?.id;
+    return id ? { kind: 'found', providerMessageId: id } : { kind: 'absent' };
+  } catch {
+    return { kind: 'unavailable' };
+  }
+}
+
 export function createUnipileChannel(
   name: UnipileChannelName,
   options: UnipileChannelOptions,
 ): ReplyChannel {
   return {
     name,
+    ...(name === 'email' ? { findSent: (send: ReplySend) => findSentMail(options, send) } : {}),
     async send(send: ReplySend): Promise<ReplySendResult> {
       if (!send.body) return rejected(false, 0, undefined, 'a Unipile reply needs a body');
       if (name === 'email') {
