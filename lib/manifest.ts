@@ -331,6 +331,17 @@ const declaredFunctions = {
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['jobs'],
   },
+  receiveUnipile: {
+    entry: 'functions/webhooks/handlers/receive-unipile.ts',
+    description:
+      'Unipile webhook (LinkedIn, Instagram, Telegram, WhatsApp messages and e-mail): stored once',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'POST', path: '/webhooks/unipile', idempotencyKey: PROVIDER_DEDUPED }],
+    },
+    tables: { tenants: 'read', inbound: 'readWrite' },
+    sendsTo: ['jobs'],
+  },
   receiveGhlSms: {
     entry: 'functions/webhooks/handlers/receive-ghl-sms.ts',
     description: 'GoHighLevel inbound SMS workflow webhook: stored once by its stable-field key',

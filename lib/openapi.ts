@@ -13,6 +13,7 @@ import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
 import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
+import { unipileEnvelopeSchema } from '../functions/webhooks/unipile.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
 import { gatewayEnvelopeSchema } from '../functions/webhooks/whatsapp-web.js';
 import { type HttpMethod, httpRoutes } from './manifest.js';
@@ -89,6 +90,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     body: gatewayEnvelopeSchema,
     success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
   },
+  'POST /webhooks/unipile': {
+    summary:
+      'Unipile webhook (LinkedIn, Instagram, Telegram, WhatsApp accounts and e-mail): messages once by message_id, mail once by Message-ID',
+    auth: 'webhookToken',
+    body: unipileEnvelopeSchema,
+    success: { status: 200, description: '{"received": n, "deduped": m} or {"ignored": true}' },
+  },
   'POST /webhooks/ghl/sms': {
     summary: 'GoHighLevel inbound SMS workflow webhook, stored once by its stable-field key',
     auth: 'webhookToken',
@@ -96,7 +104,8 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     success: { status: 200, description: '{"success": true, "deduped", "messageId"}' },
   },
   'PUT /v1/leads/{leadId}': {
-    summary: 'Create or update a lead; attach and merge the conversations of its phones',
+    summary:
+      'Create or update a lead; attach and merge the conversations of its phones, e-mail addresses and LinkedIn ids',
     auth: 'operator',
     body: leadSchema,
     success: { status: 200, description: 'the lead and its conversation' },

@@ -10,6 +10,10 @@
  * Graph API's version calendar (`kernel/provider-versions.ts`; the manifest gives it).
  */
 import { isLocal } from '../kernel/config.js';
+import {
+  networkErrorCode as errorCode,
+  NOT_SENT_CODES as NOT_SENT,
+} from '../kernel/outbound-errors.js';
 import { checkVersion, configuredVersions, isRefused } from '../kernel/provider-versions.js';
 import type { CampaignTemplate } from './model.js';
 
@@ -78,19 +82,6 @@ export function classifyError(httpStatus: number, code: number | undefined): Rej
   if (httpStatus >= 500 || httpStatus === 401) return 'transient';
   if (code !== undefined && TRANSIENT_CODES.has(code)) return 'transient';
   return 'permanent';
-}
-
-/** Connection errors that prove the request never reached the provider. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
-
-function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 export function whatsappApiBaseUrl(): string {

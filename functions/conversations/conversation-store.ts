@@ -23,6 +23,7 @@ import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import { displayNameFor } from './identity.js';
 import {
+  aliases,
   type ConversationItem,
   conversationKey,
   keys,
@@ -70,6 +71,9 @@ export interface PageRequest {
 export interface LeadInput {
   readonly name?: string;
   readonly phones: readonly string[];
+  /** E-mail addresses (compared lower-cased) and LinkedIn provider ids of the lead. */
+  readonly emails?: readonly string[];
+  readonly linkedin?: readonly string[];
 }
 
 /** The lead owning a phone. */
@@ -105,6 +109,7 @@ export interface ConversationStore {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const normalEmail = (address: string) => address.trim().toLowerCase();
 
 export function toConversationView(c: ConversationItem): ConversationView {
   return {
@@ -238,6 +243,8 @@ export class DynamoDbConversationStore implements ConversationStore {
         tenantId,
         leadId,
         phones: [...new Set(input.phones)],
+        ...(input.emails ? { emails: [...new Set(input.emails.map(normalEmail))] } : {}),
+        ...(input.linkedin ? { linkedin: [...new Set(input.linkedin)] } : {}),
         updatedAt: now,
         ...(input.name !== undefined ? { name: input.name } : {}),
       },
@@ -255,6 +262,7 @@ export class DynamoDbConversationStore implements ConversationStore {
   }
 
   async indexLeadPhones(tenantId: string, leadId: string, phones: readonly string[]) {
+    if (phones.length === 0) return;
     await writeAtomically(
       this.ddb,
       [...new Set(phones)].map((e164) => ({
@@ -299,10 +307,19 @@ export async function attachLead(
   const saved = await deps.store.saveLead(tenantId, leadId, input, isoTime(deps.clock));
   await deps.store.indexLeadPhones(tenantId, leadId, phones);
   failpoint(AFTER_LEAD_SAVED);
+  // The lead's addresses and LinkedIn ids are aliases: their conversations (and their future
+  // messages, through the key items the fold points at the lead) are the lead's.
+  const aliasNames = [
+    ...(input.emails ?? []).map(aliases.email),
+    ...(input.linkedin ?? []).map(aliases.linkedin),
+  ];
   const { conversationId, merged } = await foldConversations(deps, tenantId, {
     leadId,
     ...(saved.name !== undefined ? { leadName: saved.name } : {}),
-    keys: phones.map((e164) => conversationKey(tenantId, { e164 })),
+    keys: [
+      ...phones.map((e164) => conversationKey(tenantId, { e164 })),
+      ...[...new Set(aliasNames)].map((alias) => conversationKey(tenantId, { alias })),
+    ],
     e164: phones[0],
   });
   return { conversationId, merged, created: saved.created };

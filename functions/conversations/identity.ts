@@ -118,6 +118,32 @@ export function identifyPerson(
   return { ...(e164 ? { e164 } : {}), aliases: [...aliases].sort() };
 }
 
+/** The networks whose people are known by a provider id (through Unipile). */
+export type ProviderNetwork = 'linkedin' | 'instagram' | 'telegram';
+
+/**
+ * A person known by one provider-scoped id (a LinkedIn/Instagram/Telegram `attendee_provider_id`),
+ * an e-mail address (lower-cased) or a Unipile chat: one alias, like a `@lid`, that
+ * `PUT /v1/leads` links to a lead. Undefined for a blank id.
+ */
+export function aliasPerson(
+  of:
+    | { readonly network: ProviderNetwork; readonly providerId: string }
+    | { readonly email: string }
+    | { readonly accountId: string; readonly chatId: string },
+): PersonIdentity | undefined {
+  let name: string;
+  if ('network' in of) {
+    const id = of.providerId.trim();
+    if (id === '') return undefined;
+    name = alias[of.network](id);
+  } else if ('email' in of) {
+    if (of.email.trim() === '') return undefined;
+    name = alias.email(of.email);
+  } else name = alias.unipileChat(of.accountId, of.chatId);
+  return { aliases: [name] };
+}
+
 /** True when the identity names somebody we can thread messages under. */
 export function isIdentified(person: PersonIdentity): boolean {
   return person.e164 !== undefined || person.aliases.length > 0;

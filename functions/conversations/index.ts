@@ -12,9 +12,11 @@ export {
   recoveryDeps,
 } from './deps.js';
 export {
+  aliasPerson,
   identifyPerson,
   isIdentified,
   type PersonIdentity,
+  type ProviderNetwork,
   parseWhatsAppId,
 } from './identity.js';
 export {
@@ -24,6 +26,7 @@ export {
   type Key,
   keys,
   LISTING_SHARDS,
+  MESSAGE_CHANNELS,
   type MessageChannel,
   type MessageItem,
   type PersonItem,

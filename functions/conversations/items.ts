@@ -19,7 +19,9 @@
  * - `LINK#<tenant>#<alias> / LINK` → `e164`: an alias seen beside a phone.
  * - `LEAD#<tenant>#<leadId> / LEAD` and `LEADPHONE#<tenant>#<e164> / LEADPHONE` → `leadId`.
  *
- * Aliases (`lid:<digits>`, `bsuid:<id>`, `pn:<digits>`) and conversation keys are spelled here too.
+ * Aliases (`lid:<digits>`, `bsuid:<id>`, `pn:<digits>`, and for people reached through Unipile
+ * `li:<provider id>`, `ig:<provider id>`, `tg:<provider id>`, `email:<lower-cased address>`) and
+ * conversation keys are spelled here too.
  */
 import { type JobHostItems, type JobsAttributes, type JobsMap, parseJobs } from '../jobs/index.js';
 import type { Item } from '../kernel/put-once.js';
@@ -90,7 +92,40 @@ export const aliases = {
   bsuid: (id: string) => `bsuid:${id}`,
   /** A phone id's raw digits (the same digits, parsed or not). */
   rawPhone: (digits: string) => `pn:${digits.replace(/^\+/, '')}`,
+  /**
+   * A LinkedIn, Instagram or Telegram person: the sender's `attendee_provider_id` for that provider
+   * (Unipile, developer.unipile.com/docs/new-messages-webhook). Case is kept: LinkedIn's `ACoAA…`
+   * ids are case-sensitive.
+   */
+  linkedin: (providerId: string) => `li:${providerId}`,
+  instagram: (providerId: string) => `ig:${providerId}`,
+  telegram: (providerId: string) => `tg:${providerId}`,
+  /** An e-mail person: the address, trimmed and lower-cased (as `PUT /v1/leads` `emails` are). */
+  email: (address: string) => `email:${address.trim().toLowerCase()}`,
+  /**
+   * A Unipile chat whose person the payload does not name (the account's own message in a chat
+   * whose attendees are not listed): kept under the chat, never dropped.
+   */
+  unipileChat: (accountId: string, chatId: string) => `uchat:${accountId}:${chatId}`,
 };
+
+/** Every channel a message can come or go on (api.md, "Conversations"). */
+export const MESSAGE_CHANNELS = [
+  'whatsapp',
+  'whatsapp_web',
+  'sms',
+  'linkedin',
+  'instagram',
+  'telegram',
+  'email',
+] as const;
+export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
+
+function toChannel(value: unknown): MessageChannel | undefined {
+  return (MESSAGE_CHANNELS as readonly unknown[]).includes(value)
+    ? (value as MessageChannel)
+    : undefined;
+}
 
 /**
  * The conversation key: `lead:{tenant}:{leadId}` for a known lead, else `phone:{tenant}:{e164}`.
@@ -246,9 +281,19 @@ export interface FiledMessage {
   readonly messageId: string;
   readonly conversationId: string;
   readonly direction: 'in' | 'out';
-  readonly channel: 'whatsapp' | 'sms';
+  readonly channel: MessageChannel;
   readonly body: string;
   readonly providerMessageId?: string;
+  /**
+   * Where a reply to this message is sent from and to, at providers that need more than the person
+   * (Unipile): the account it came on, the chat (messaging: `POST /api/v1/chats/{chat_id}/messages`)
+   * or the e-mail replied to (`POST /api/v1/emails` `reply_to` takes the Unipile `email_id`).
+   */
+  readonly providerAccountId?: string;
+  readonly providerChatId?: string;
+  readonly providerEmailId?: string;
+  /** An e-mail's subject (a reply's is `Re: <subject>`). */
+  readonly subject?: string;
   readonly dedupeKey: string;
   readonly createdAt: string;
   readonly receivedAt: string;
@@ -283,8 +328,7 @@ export function toMessageItem(item: Item): MessageItem | undefined {
   if (item.kind !== 'message' || typeof item.messageId !== 'string') return undefined;
   const direction: FiledMessage['direction'] | undefined =
     item.direction === 'out' ? 'out' : item.direction === 'in' ? 'in' : undefined;
-  const channel: FiledMessage['channel'] | undefined =
-    item.channel === 'sms' ? 'sms' : item.channel === 'whatsapp' ? 'whatsapp' : undefined;
+  const channel = toChannel(item.channel);
   return {
     tenantId: String(item.tenantId),
     messageId: item.messageId,
@@ -296,6 +340,10 @@ export function toMessageItem(item: Item): MessageItem | undefined {
       channel,
       body: str(item.body),
       providerMessageId: str(item.providerMessageId),
+      providerAccountId: str(item.providerAccountId),
+      providerChatId: str(item.providerChatId),
+      providerEmailId: str(item.providerEmailId),
+      subject: str(item.subject),
       dedupeKey: str(item.dedupeKey),
       createdAt: str(item.createdAt),
       receivedAt: str(item.receivedAt),
@@ -326,25 +374,11 @@ export interface ListedMessage {
   readonly status?: string;
 }
 
-/** Every channel a message of a conversation can be on (api.md, "Conversations"). */
-export const MESSAGE_CHANNELS = [
-  'whatsapp',
-  'whatsapp_web',
-  'sms',
-  'linkedin',
-  'instagram',
-  'telegram',
-  'email',
-] as const;
-export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
-const isMessageChannel = (v: unknown): v is MessageChannel =>
-  MESSAGE_CHANNELS.includes(v as MessageChannel);
-
 export function toListedMessage(item: Item): ListedMessage {
   return {
     messageId: String(item.messageId),
     direction: item.direction === 'out' ? 'out' : 'in',
-    channel: isMessageChannel(item.channel) ? item.channel : 'whatsapp',
+    channel: toChannel(item.channel) ?? 'whatsapp',
     body: str(item.body) ?? '',
     ...present({ providerMessageId: str(item.providerMessageId), status: str(item.status) }),
     createdAt: String(item.createdAt),

@@ -13,11 +13,17 @@ export interface PutLeadInput {
   readonly name?: string;
   /** As the operator wrote them. */
   readonly phones: readonly string[];
+  /** E-mail addresses (Unipile mail): stored and matched lower-cased. */
+  readonly emails?: readonly string[];
+  /** LinkedIn provider ids (Unipile's `attendee_provider_id`). */
+  readonly linkedin?: readonly string[];
 }
 
 export interface PutLeadResult {
   /** In E.164, in the order given. */
   readonly phones: string[];
+  readonly emails?: string[];
+  readonly linkedin?: string[];
   readonly conversationId: string;
   readonly merged: number;
   readonly created: boolean;
@@ -44,6 +50,13 @@ export async function putLead(
   const result = await attachLead(deps, tenantId, leadId, {
     ...(input.name !== undefined ? { name: input.name } : {}),
     phones,
+    ...(input.emails ? { emails: [...input.emails] } : {}),
+    ...(input.linkedin ? { linkedin: [...input.linkedin] } : {}),
   });
-  return { phones, ...result };
+  return {
+    phones,
+    ...(input.emails ? { emails: input.emails.map((e) => e.toLowerCase()) } : {}),
+    ...(input.linkedin ? { linkedin: [...input.linkedin] } : {}),
+    ...result,
+  };
 }

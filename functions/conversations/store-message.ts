@@ -47,6 +47,7 @@ import {
   keyItem,
   keys,
   linkItem,
+  type MessageChannel,
   type MessageItem,
   memberItem,
   messageHost,
@@ -82,11 +83,16 @@ export interface InboundDeps {
 
 export interface IncomingMessage {
   readonly tenantId: string;
-  readonly channel: 'whatsapp' | 'sms';
+  readonly channel: MessageChannel;
   readonly direction: 'in' | 'out';
   /** The provider identity of the message (`messageKeys` in `webhooks/items.ts` spell them). */
   readonly dedupeKey: string;
   readonly providerMessageId?: string;
+  /** Unipile's account, chat and e-mail ids, so a reply can be addressed (`items.ts` `FiledMessage`). */
+  readonly providerAccountId?: string;
+  readonly providerChatId?: string;
+  readonly providerEmailId?: string;
+  readonly subject?: string;
   readonly body: string;
   /** Provider time when trustworthy, else receipt time. */
   readonly createdAt: string;
@@ -359,6 +365,10 @@ async function tryStore(
             channel: message.channel,
             body: message.body,
             ...(message.providerMessageId ? { providerMessageId: message.providerMessageId } : {}),
+            ...(message.providerAccountId ? { providerAccountId: message.providerAccountId } : {}),
+            ...(message.providerChatId ? { providerChatId: message.providerChatId } : {}),
+            ...(message.providerEmailId ? { providerEmailId: message.providerEmailId } : {}),
+            ...(message.subject ? { subject: message.subject.slice(0, 998) } : {}),
             dedupeKey: message.dedupeKey,
             createdAt: message.createdAt,
             receivedAt,

@@ -35,6 +35,11 @@ export interface ReplySend {
   readonly body?: string;
   readonly subject?: string;
   readonly template?: ReplyTemplate;
+  /**
+   * The provider's id of the message this reply answers, where the provider threads by it (Unipile
+   * e-mail: the inbound mail's `email_id`, sent as `reply_to` of `POST /api/v1/emails`).
+   */
+  readonly replyTo?: string;
 }
 
 export type ReplySendResult =

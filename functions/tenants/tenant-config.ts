@@ -38,6 +38,25 @@ const instanceList = distinctIds(instanceNameSchema);
 const phoneNumberIdList = distinctIds(
   z.string().regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id'),
 );
+/**
+ * Unipile account ids (`account_id` of every webhook and send; 22-character url-safe ids such as
+ * `dfXlh46vQYCsMbVarumWlg` in developer.unipile.com/docs/new-messages-webhook): letters, digits,
+ * `_` and `-`. They name a path segment of no request, but are kept to that alphabet anyway.
+ */
+const unipileAccountIdList = distinctIds(
+  z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a Unipile account id (letters, digits, _ -)'),
+);
+/**
+ * The tenant's Unipile DSN (`api<N>.unipile.com:<port>`, the host every API call goes to:
+ * developer.unipile.com/docs/getting-started). A host and optional port only, never a URL with a
+ * path, so no tenant can point the reply sender at an arbitrary URL (it is prefixed `https://`).
+ */
+const unipileDsn = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::\d{1,5})?$/,
+    'must be the Unipile DSN host (e.g. api8.unipile.com:13851)',
+  );
 
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
@@ -57,6 +76,8 @@ export const tenantConfigSchema = z
     whatsapp: z.object({ phoneNumberIds: phoneNumberIdList }).strict().optional(),
     ghl: z.object({ locationIds: idList }).strict().optional(),
     whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
+    /** LinkedIn, Instagram, Telegram and e-mail accounts connected through Unipile. */
+    unipile: z.object({ accountIds: unipileAccountIdList, dsn: unipileDsn }).strict().optional(),
     googleAds: z
       .object({
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
@@ -104,7 +125,11 @@ export const tenantConfigSchema = z
 
 export type TenantConfig = z.output<typeof tenantConfigSchema>;
 
-export type ClaimKind = 'whatsapp_phone' | 'ghl_location' | 'whatsapp_web_instance';
+export type ClaimKind =
+  | 'whatsapp_phone'
+  | 'ghl_location'
+  | 'whatsapp_web_instance'
+  | 'unipile_account';
 
 export interface Claim {
   readonly kind: ClaimKind;
@@ -116,6 +141,7 @@ export const CLAIM_FIELD: Readonly<Record<ClaimKind, string>> = {
   whatsapp_phone: 'whatsapp.phoneNumberIds',
   ghl_location: 'ghl.locationIds',
   whatsapp_web_instance: 'whatsappWeb.instances',
+  unipile_account: 'unipile.accountIds',
 };
 
 export function claimsOf(config: Partial<TenantConfig>): Claim[] {
@@ -129,6 +155,7 @@ export function claimsOf(config: Partial<TenantConfig>): Claim[] {
       kind: 'whatsapp_web_instance' as const,
       id,
     })),
+    ...(config.unipile?.accountIds ?? []).map((id) => ({ kind: 'unipile_account' as const, id })),
   ];
 }
 

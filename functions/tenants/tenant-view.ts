@@ -23,6 +23,7 @@ export function toTenantView(tenant: Tenant): TenantView {
     ...(tenant.whatsapp ? { whatsapp: tenant.whatsapp } : {}),
     ...(tenant.ghl ? { ghl: tenant.ghl } : {}),
     ...(tenant.whatsappWeb ? { whatsappWeb: tenant.whatsappWeb } : {}),
+    ...(tenant.unipile ? { unipile: tenant.unipile } : {}),
     ...(tenant.googleAds ? { googleAds: tenant.googleAds } : {}),
     messagesPerSecond: tenant.messagesPerSecond,
     unknownOutcome: tenant.unknownOutcome,

@@ -27,7 +27,18 @@ export async function fileMessageFrom(
   messageOf: (person: PersonIdentity) => SenderMessage,
 ): Promise<void> {
   const person = identifyPerson(senderIds, { defaultCountry: tenant.defaultCountry });
-  if (!isIdentified(person)) {
+  return filePersonMessage(deps, tally, tenant, person, messageOf);
+}
+
+/** The same step for a person the payload already identifies (e.g. a Unipile alias). */
+export async function filePersonMessage(
+  deps: InboundDeps,
+  tally: OutcomeTally,
+  tenant: Tenant,
+  person: PersonIdentity | undefined,
+  messageOf: (person: PersonIdentity) => SenderMessage,
+): Promise<void> {
+  if (!person || !isIdentified(person)) {
     tally.record('invalid', 'unparseable_sender', { tenantId: tenant.tenantId });
     return;
   }

@@ -7,6 +7,9 @@
  * Dedupe keys (a message's provider identity; conversations derive the message id from it):
  * - WhatsApp Cloud API: `wamid:<messages[].id>`;
  * - WhatsApp Web (Baileys via Evolution API): `wa_web:<key.id>`;
+ * - Unipile messaging (LinkedIn, Instagram, Telegram, WhatsApp accounts): `unipile:<message_id>`;
+ * - Unipile e-mail: `unipile_mail:mid:<RFC 5322 Message-ID without its angle brackets>` (one
+ *   message whichever of a tenant's mailboxes received it), else `unipile_mail:id:<email_id>`;
  * - GoHighLevel SMS: `ghl_sms:id:<id>` when the workflow sends a provider message id, else
  *   `ghl_sms:<sha256>` over the payload's stable fields (`ghl-dedupe-key.ts`); a key trusted only
  *   for a window is that key with the window's start: `<key>:w<epoch ms>`.
@@ -29,6 +32,16 @@ export const messageKeys = {
   cloud: (wamid: string) => `wamid:${wamid}`,
   /** WhatsApp Web gateway: the message's `key.id`. */
   web: (keyId: string) => `wa_web:${keyId}`,
+  /** Unipile messaging: the event's `message_id` (Unipile's id of the message, per account). */
+  unipile: (messageId: string) => `unipile:${messageId}`,
+  /**
+   * Unipile e-mail: the RFC 5322 `Message-ID` (`message_id` of the mail webhook), the same in every
+   * mailbox the mail reached; `<` `>` and surrounding space are not part of the id (RFC 5322 §3.6.4).
+   */
+  unipileMail: (rfcMessageId: string) =>
+    `unipile_mail:mid:${rfcMessageId.trim().replace(/^<|>$/g, '')}`,
+  /** Unipile e-mail without a `Message-ID`: Unipile's `email_id`. */
+  unipileMailId: (emailId: string) => `unipile_mail:id:${emailId}`,
   /** GoHighLevel SMS whose workflow sends a provider message id. */
   ghl: (providerMessageId: string) => `ghl_sms:id:${providerMessageId}`,
 } as const;

@@ -48,7 +48,7 @@ interface World {
  * Fresh table, queue, AI simulator and tenant for one run; restores the environment and the clock
  * seam after (the run jumps the clock past leases; later flows in the matrix must not inherit it).
  */
-function inWorld(fn: (world: World) => Promise<void>): Promise<void> {
+export function inWorld(fn: (world: World) => Promise<void>): Promise<void> {
   return withClockRestored(() => inFreshResources(fn));
 }
 
@@ -85,7 +85,7 @@ async function inFreshResources(fn: (world: World) => Promise<void>): Promise<vo
   }
 }
 
-const expectCrash = async (run: () => Promise<unknown>) => {
+export const expectCrash = async (run: () => Promise<unknown>) => {
   try {
     await run();
   } catch (error) {
@@ -100,7 +100,7 @@ const pastGrace = () =>
 const recover = () => recoverSchedule({}, lambdaContext);
 
 /** Drains, and while anything is left, jumps the clock and runs the recovery schedule. */
-async function settle(w: World, messageIds: readonly string[]) {
+export async function settle(w: World, messageIds: readonly string[]) {
   await pollUntil(
     async () => {
       await drainQueue(w.sqs, w.queueUrl, processJob).catch((error) => {
@@ -118,7 +118,7 @@ async function settle(w: World, messageIds: readonly string[]) {
 }
 
 /** One message per provider id, one job per type, all done; one listed conversation per person. */
-async function expectInvariants(
+export async function expectInvariants(
   w: World,
   people: ReadonlyArray<{
     readonly messageIds: readonly string[];
@@ -150,7 +150,7 @@ async function expectInvariants(
   }
 }
 
-function expectFired(point: string) {
+export function expectFired(point: string) {
   if (firedCount(point) !== 1) throw new Error(`${point} fired ${firedCount(point)} times`);
 }
 

@@ -11,9 +11,23 @@ import { putLead } from '../leads.js';
 export const leadSchema = z
   .object({
     name: z.string().trim().min(1).max(200).optional(),
-    phones: z.array(z.string().min(1).max(64)).min(1).max(20),
+    phones: z.array(z.string().min(1).max(64)).max(20).default([]),
+    /** E-mail addresses: their conversations (Unipile mail) are the lead's. */
+    emails: z.array(z.email().max(320)).max(20).optional(),
+    /** LinkedIn provider ids (Unipile's `attendee_provider_id`, `ACoAA…`): the same. */
+    linkedin: z
+      .array(z.string().trim().min(1).max(256).regex(/^\S+$/, 'must be a LinkedIn provider id'))
+      .max(20)
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine(
+    (lead) => lead.phones.length + (lead.emails?.length ?? 0) + (lead.linkedin?.length ?? 0) > 0,
+    {
+      message: 'a lead needs at least one phone, e-mail address or LinkedIn id',
+      path: ['phones'],
+    },
+  );
 
 export const handler = httpHandler(async (request) => {
   const tenantId = await authenticate(request, 'api');
@@ -30,6 +44,8 @@ export const handler = httpHandler(async (request) => {
     body: {
       leadId,
       phones: result.phones,
+      ...(result.emails ? { emails: result.emails } : {}),
+      ...(result.linkedin ? { linkedin: result.linkedin } : {}),
       conversationId: result.conversationId,
       merged: result.merged,
       created: result.created,

@@ -60,6 +60,19 @@ export const googleAdsFaultsSchema = z
   })
   .strict();
 
+export const unipileFaultsSchema = z
+  .object({
+    /**
+     * Share of sends refused: half 429 `errors/too_many_requests` (nothing sent), half 500
+     * `errors/unexpected_error` (nothing sent either, but the caller cannot know that).
+     */
+    errorRate: rate.default(0),
+    /** Share of sends accepted, recorded and echoed, whose answer is then lost. */
+    lostResponseRate: rate.default(0),
+    latencyMs: ms.default(0),
+  })
+  .strict();
+
 export const openaiFaultsSchema = z
   .object({
     /** Share of completions answered 500 `server_error`. */
@@ -114,4 +127,15 @@ export class FaultStore<S extends z.ZodType<Record<string, unknown>>> {
   clear(): void {
     this.current = this.defaults;
   }
+}
+
+/** A simulator module's `setFaults` / `clearFaults` / `getFaults`, answered by its `FaultStore`. */
+export function faultMethods<S extends z.ZodType<Record<string, unknown>>>(store: FaultStore<S>) {
+  return {
+    setFaults: (input: unknown) => {
+      store.set(input);
+    },
+    clearFaults: () => store.clear(),
+    getFaults: () => store.armed() as Record<string, unknown>,
+  };
 }

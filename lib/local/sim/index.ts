@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
+import { unipileSimulator } from './unipile.js';
 import { whatsappSimulator } from './whatsapp.js';
 
 export interface SimulatorContext {
@@ -57,4 +58,5 @@ export const simulatorFactories: SimulatorFactory[] = [
   openaiSimulator,
   whatsappSimulator,
   googleAdsSimulator,
+  unipileSimulator,
 ];

@@ -1,0 +1,98 @@
+/**
+ * Unipile test helpers: tenants owning Unipile accounts, payloads built from the fixtures in
+ * `test/fixtures/providers/unipile/` (written from Unipile's webhook pages), and the real
+ * `POST /webhooks/unipile` handler invoked with the tenant's token.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys, type MessageItem, messageIdFor } from '../../../functions/conversations/index.js';
+import { toMessageItem } from '../../../functions/conversations/items.js';
+import { ddb } from '../../../functions/kernel/clients.js';
+import { tableName } from '../../../functions/kernel/config.js';
+import { testTenant } from '../../support/test-tenant.js';
+import { type HttpResult, invoke, type TestTenant } from '../inbound-support.js';
+
+export interface UnipileTenant extends Pick<TestTenant, 'tenantId' | 'apiKey' | 'webhookToken'> {
+  /** The tenant's Unipile accounts (the first is the default of every payload). */
+  readonly accountIds: readonly string[];
+}
+
+/** A Unipile account id: 22 url-safe characters, as Unipile's. */
+export function unipileAccountId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 22);
+}
+
+export async function unipileTenant(accounts = 1, dsn = '127.0.0.1:4010'): Promise<UnipileTenant> {
+  const accountIds = Array.from({ length: accounts }, unipileAccountId);
+  const tenant = await testTenant({ unipile: { accountIds, dsn } });
+  return {
+    tenantId: tenant.tenantId,
+    apiKey: tenant.apiKey,
+    webhookToken: tenant.webhookToken,
+    accountIds,
+  };
+}
+
+export interface UnipileFixture {
+  readonly source: string;
+  readonly shape: string;
+  readonly human: string | null;
+  readonly expect: { stored?: number; ignored?: boolean };
+  readonly payload: Record<string, unknown>;
+}
+
+export function unipileFixtureFile(name: string): UnipileFixture {
+  return JSON.parse(
+    readFileSync(new URL(`../../fixtures/providers/unipile/${name}.json`, import.meta.url), 'utf8'),
+  );
+}
+
+/** A fixture's payload for `accountId`, with `overrides` on top (e.g. a fresh `message_id`). */
+export function unipilePayload(
+  name: string,
+  accountId: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { ...unipileFixtureFile(name).payload, account_id: accountId, ...overrides };
+}
+
+/** One delivery to the real handler; the token goes in `X-Webhook-Token` unless `query` says so. */
+export async function postUnipile(
+  payload: unknown,
+  token: string | undefined,
+  how: 'header' | 'query' = 'header',
+): Promise<HttpResult> {
+  const { handler } = await import('../../../functions/webhooks/handlers/receive-unipile.js');
+  return invoke(handler, {
+    method: 'POST',
+    routeKey: 'POST /webhooks/unipile',
+    path: '/webhooks/unipile',
+    headers: {
+      'content-type': 'application/json',
+      ...(token && how === 'header' ? { 'x-webhook-token': token } : {}),
+    },
+    ...(token && how === 'query' ? { query: { token } } : {}),
+    body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+}
+
+/** The stored message of a provider dedupe key, as the conversations context reads it. */
+export async function storedMessage(
+  tenantId: string,
+  dedupeKey: string,
+): Promise<MessageItem | undefined> {
+  const out = await ddb.send(
+    new GetCommand({
+      TableName: tableName('inbound'),
+      Key: keys.message(messageIdFor(tenantId, dedupeKey)),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item ? toMessageItem(out.Item) : undefined;
+}
+
+/** A fresh Unipile-style message id. */
+export function freshId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 22);
+}
