@@ -27,6 +27,7 @@ export {
   type MessageItem,
   parseConversationKey,
   toConversationItem,
+  toMessageItem,
 } from './items.js';
 export { matchLead } from './lead-match.js';
 export {
