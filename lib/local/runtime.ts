@@ -63,9 +63,11 @@ import {
   type LocalQueue,
   localQueue,
   localSecret,
+  localStreamArnPattern,
   localTableArn,
   physicalTableName,
   queueNames,
+  streamDeadLetterQueue,
 } from './resources.js';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
@@ -500,7 +502,11 @@ export function localNames(
 ): LocalResourceNames {
   const onGateway = (url: string) => url.replace(/^https?:\/\/[^/]+/, gatewayUrl);
   return {
-    table: (name) => ({ ref: physicalTableName(name), arn: localTableArn(name) }),
+    table: (name) => ({
+      ref: physicalTableName(name),
+      arn: localTableArn(name),
+      streamArn: localStreamArnPattern(name),
+    }),
     queue: (name) => {
       const local = localQueue(name, gatewayUrl);
       return { ref: onGateway(local.url), arn: local.arn };
@@ -508,6 +514,10 @@ export function localNames(
     deadLetterQueue: (name) => {
       const local = localQueue(name, gatewayUrl);
       return { ref: onGateway(local.dlqUrl), arn: local.dlqArn };
+    },
+    streamDeadLetterQueue: (functionName) => {
+      const local = streamDeadLetterQueue(functionName, gatewayUrl);
+      return { ref: local.url, arn: local.arn };
     },
     secret,
   };
