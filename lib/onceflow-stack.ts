@@ -640,7 +640,11 @@ function checkStreamTriggers(manifest: OnceflowManifest): void {
       }
     }
     // https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html
-    if (!Number.isInteger(trigger.batchSize) || trigger.batchSize < 1 || trigger.batchSize > 10_000) {
+    if (
+      !Number.isInteger(trigger.batchSize) ||
+      trigger.batchSize < 1 ||
+      trigger.batchSize > 10_000
+    ) {
       throw new Error(`function ${name}: a stream batch is 1 to 10,000 records`);
     }
     if (!Number.isInteger(trigger.retryAttempts) || trigger.retryAttempts < 0) {

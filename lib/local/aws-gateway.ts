@@ -101,10 +101,10 @@ export function jsonCall(target: string | undefined, body: Buffer): JsonCall | u
   const service: Service = prefix.startsWith('DynamoDBStreams')
     ? 'dynamodbstreams'
     : prefix.startsWith('DynamoDB')
-    ? 'dynamodb'
-    : prefix === 'AmazonSQS'
-      ? 'sqs'
-      : 'secretsmanager';
+      ? 'dynamodb'
+      : prefix === 'AmazonSQS'
+        ? 'sqs'
+        : 'secretsmanager';
   const input =
     body.length > 0 ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
   return { service, operation, input };
