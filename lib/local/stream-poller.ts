@@ -126,8 +126,9 @@ export function startStreamPoller(options: StreamPollerOptions): StreamPoller {
       }
       if (!moved) {
         idlePasses += 1;
-        for (const resolve of idleWaiters) resolve();
+        const waiting = idleWaiters;
         idleWaiters = [];
+        for (const resolve of waiting) resolve();
         await delay(idleMs, abort.signal);
       }
     }
@@ -433,14 +434,12 @@ function toLambdaValue(value: AttributeValue): LambdaAttributeValue {
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
