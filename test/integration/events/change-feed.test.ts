@@ -15,168 +15,29 @@
  *   conditional put) keeps one of each.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { feedChanges } from '../../../functions/events/change-feed.js';
-import type { EventSink, OnceflowEvent } from '../../../functions/events/model.js';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventSink } from '../../../functions/events/model.js';
 import { putOnce } from '../../../functions/kernel/put-once.js';
-import { streamConsumer } from '../../../functions/kernel/stream-consumer.js';
-import { DynamoDbLedgerStore } from '../../../functions/ledger/index.js';
-import type { ConversionItem } from '../../../functions/ledger/model.js';
-import { conversionIdOf, stayIdOf } from '../../../functions/ledger/model.js';
-import type { LambdaHandler, LocalFunction } from '../../../lib/local/lambda.js';
-import { ensureStandardQueue, ensureTable } from '../../../lib/local/provision.js';
-import { LOCAL_REGION, localQueueUrl } from '../../../lib/local/resources.js';
-import { type StreamPoller, startStreamPoller } from '../../../lib/local/stream-poller.js';
-import { tables } from '../../../lib/manifest.js';
-import { emulatorEndpoints, testDynamoDbClient, testSqsClient } from '../../support/emulators.js';
+import { ensureStandardQueue } from '../../../lib/local/provision.js';
+import { localQueueUrl } from '../../../lib/local/resources.js';
+import { emulatorEndpoints } from '../../support/emulators.js';
 import { raceTrials } from '../../support/race.js';
+import {
+  checkpointFile,
+  conversionIds,
+  ddb,
+  feedHandler,
+  ledgerTable,
+  logConversions,
+  poll,
+  recordingSink,
+  sequencesOf,
+  sqs,
+  stopPollers,
+} from './feed-support.js';
 
-const FN: LocalFunction = { name: 'changeFeed', entry: 'functions/events/handlers/change-feed.ts' };
-
-let ddb: DynamoDBDocumentClient;
-let streams: DynamoDBStreamsClient;
-let sqs: SQSClient;
-let dir: string;
-const pollers: StreamPoller[] = [];
-
-beforeAll(() => {
-  ddb = DynamoDBDocumentClient.from(testDynamoDbClient());
-  streams = new DynamoDBStreamsClient({
-    endpoint: emulatorEndpoints().dynamodb,
-    region: LOCAL_REGION,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  sqs = testSqsClient();
-  dir = mkdtempSync(join(tmpdir(), 'change-feed-'));
-});
-
-afterEach(async () => {
-  await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-});
-
-afterAll(() => {
-  ddb.destroy();
-  streams.destroy();
-  sqs.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh table with the ledger's layout and stream, and the ledger's own store on it. */
-async function ledgerTable() {
-  const name = `feed-${randomUUID().slice(0, 8)}`;
-  await ensureTable(testDynamoDbClient(), name, tables.ledger);
-  return { name, store: new DynamoDbLedgerStore(ddb, name) };
-}
-
-/** `n` conversions logged by the ledger's store, in order. */
-async function logConversions(
-  store: DynamoDbLedgerStore,
-  tenantId: string,
-  n: number,
-  from = 0,
-): Promise<ConversionItem[]> {
-  const logged: ConversionItem[] = [];
-  for (let i = from; i < from + n; i++) {
-    const userId = `user-${i}`;
-    const conversion: ConversionItem = {
-      conversionId: conversionIdOf(tenantId, userId, 'signature_obtained', 'unsigned_users', 1),
-      tenantId,
-      userId,
-      type: 'signature_obtained',
-      queueType: 'unsigned_users',
-      stayId: stayIdOf(tenantId, 'unsigned_users', userId, 1),
-      stayNo: 1,
-      source: 'event',
-      occurredAt: '2026-12-07T01:00:00.000Z',
-      loggedAt: `2026-12-07T01:00:0${i % 10}.000Z`,
-      evidenceId: `e:${userId}`,
-    };
-    const result = await store.putConversion(conversion);
-    expect(result.created).toBe(true);
-    logged.push(conversion);
-  }
-  return logged;
-}
-
-interface Invocation {
-  readonly event: DynamoDBStreamEvent;
-  readonly result?: DynamoDBBatchResponse;
-  readonly threw?: boolean;
-}
-
-/** The real stream edge and change feed, with `sink`; every invocation recorded. */
-function feedHandler(sink: EventSink) {
-  const invocations: Invocation[] = [];
-  const consumer = streamConsumer({
-    name: 'changeFeed',
-    handle: (changes) => feedChanges(changes, sink),
-  });
-  const handler: LambdaHandler = async (event, context) => {
-    try {
-      const result = (await consumer(event as DynamoDBStreamEvent, context)) as
-        | DynamoDBBatchResponse
-        | undefined;
-      invocations.push({ event: event as DynamoDBStreamEvent, ...(result ? { result } : {}) });
-      return result;
-    } catch (error) {
-      invocations.push({ event: event as DynamoDBStreamEvent, threw: true });
-      throw error;
-    }
-  };
-  return { handler, invocations };
-}
-
-/** Takes every event, except those `refuse` says no to (counting each offer). */
-function recordingSink(refuse: (event: OnceflowEvent, offer: number) => boolean = () => false) {
-  const accepted: OnceflowEvent[] = [];
-  const offers = new Map<string, number>();
-  const sink: EventSink = {
-    async accept(events) {
-      const failed: string[] = [];
-      for (const event of events) {
-        const offer = (offers.get(event.eventId) ?? 0) + 1;
-        offers.set(event.eventId, offer);
-        if (refuse(event, offer)) failed.push(event.eventId);
-        else accepted.push(event);
-      }
-      return { failed };
-    },
-  };
-  return { sink, accepted, offers };
-}
-
-async function poll(
-  table: string,
-  handler: LambdaHandler,
-  options: { checkpoint?: string; retryAttempts?: number; dlq?: string; batchSize?: number } = {},
-): Promise<StreamPoller> {
-  const poller = startStreamPoller({
-    streams,
-    sqs,
-    deadLetterQueueUrl: options.dlq ?? localQueueUrl(emulatorEndpoints().sqs, 'unused'),
-    tables: [table],
-    fn: FN,
-    loader: { load: async () => handler },
-    batchSize: options.batchSize ?? 100,
-    retryAttempts: options.retryAttempts ?? 2,
-    checkpointFile: options.checkpoint ?? join(dir, `${randomUUID()}.json`),
-    idleMs: 20,
-    log: () => {},
-  });
-  pollers.push(poller);
-  return poller;
-}
-
-const conversionIds = (events: readonly OnceflowEvent[]) => events.map((e) => e.data.conversionId);
-const sequencesOf = (invocation: Invocation | undefined) =>
-  (invocation?.event.Records ?? []).map((r) => r.dynamodb?.SequenceNumber);
+afterEach(() => stopPollers());
 
 describe('the change feed over DynamoDB Local streams', () => {
   it('gives every committed conversion one event, and the same id when its record is read again', async () => {
@@ -270,7 +131,7 @@ describe('the change feed over DynamoDB Local streams', () => {
     // Prepare
     const { name, store } = await ledgerTable();
     const tenantId = `t-${randomUUID().slice(0, 8)}`;
-    const checkpoint = join(dir, `${randomUUID()}.json`);
+    const checkpoint = checkpointFile();
     const before = await logConversions(store, tenantId, 3);
     const first = recordingSink();
     const firstPoller = await poll(name, feedHandler(first.sink).handler, { checkpoint });
