@@ -11,9 +11,11 @@ export {
 export { campaignListPartition } from './campaign-listing.js';
 export type { UnknownOutcomePolicy } from './model.js';
 export {
+  CAMPAIGN_STATUSES,
   campaignMetaScanFilter,
   decodeCallbackData,
   encodeCallbackData,
+  RECIPIENT_STATUSES,
   type RecipientStatus,
 } from './model.js';
 export {

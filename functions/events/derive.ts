@@ -16,6 +16,8 @@
  *
  * `data` holds ids, statuses and times; never a message body, a name or a secret.
  */
+
+import { RECIPIENT_STATUSES } from '../campaigns/index.js';
 import type { ConversationItem, MessageItem } from '../conversations/index.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import type { StreamChange } from '../kernel/stream-consumer.js';
@@ -138,14 +140,9 @@ function mergeEvents(
 }
 
 /** Statuses a send ends in; `pending` and `sending` are on the way. */
-const SETTLED: ReadonlySet<RecipientStatus> = new Set([
-  'sent',
-  'delivered',
-  'read',
-  'failed',
-  'unknown',
-  'skipped',
-]);
+const SETTLED: ReadonlySet<RecipientStatus> = new Set(
+  RECIPIENT_STATUSES.filter((status) => status !== 'pending' && status !== 'sending'),
+);
 const WENT_OUT: ReadonlySet<RecipientStatus> = new Set(['sent', 'delivered', 'read']);
 
 /**

@@ -9,6 +9,7 @@
  *
  * This is the only file of the events context that sees a raw `Item`.
  */
+import { CAMPAIGN_STATUSES, RECIPIENT_STATUSES, type RecipientStatus } from '../campaigns/index.js';
 import {
   type ConversationItem,
   keys as conversationKeys,
@@ -18,21 +19,10 @@ import {
 } from '../conversations/index.js';
 import { itemReader } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
+import { CONVERSION_SOURCES, type ConversionSource } from '../ledger/index.js';
 
-/** Campaign recipient statuses (`functions/campaigns/model.ts` `RECIPIENT_STATUSES`). */
-export const RECIPIENT_STATUSES = [
-  'pending',
-  'sending',
-  'sent',
-  'delivered',
-  'read',
-  'failed',
-  'unknown',
-  'skipped',
-] as const;
-export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
+export type { RecipientStatus };
 
-const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'completed'] as const;
 const OCI_STATUSES = [
   'queued',
   'processing',
@@ -42,7 +32,6 @@ const OCI_STATUSES = [
   'withdrawn',
   'uploaded',
 ] as const;
-const LEDGER_SOURCES = ['event', 'pre_call_validation', 'cleanup', 'reconciliation'] as const;
 
 export interface RecipientEffect {
   readonly tenantId: string;
@@ -80,7 +69,7 @@ export interface LedgerConversionEffect {
   readonly type: string;
   readonly queueType: string;
   readonly stayId: string;
-  readonly source: (typeof LEDGER_SOURCES)[number];
+  readonly source: ConversionSource;
   readonly occurredAt: string;
   readonly loggedAt: string;
 }
@@ -184,7 +173,7 @@ function readLedgerConversion(image: Item): LedgerConversionEffect {
     type: r.string('type'),
     queueType: r.string('queueType'),
     stayId: r.string('stayId'),
-    source: r.oneOf('source', LEDGER_SOURCES),
+    source: r.oneOf('source', CONVERSION_SOURCES),
     occurredAt: r.string('occurredAt'),
     loggedAt: r.string('loggedAt'),
   };
