@@ -876,9 +876,10 @@ describe('every platform alarm reads a metric AWS publishes for a resource of th
   });
 
   it('watches every dead-letter queue, and only those, for dead letters', () => {
-    const dlqIds = Object.values(stack.deadLetterQueues).map((q) =>
-      stack.getLogicalId(q.node.defaultChild as never),
-    );
+    const dlqIds = [
+      ...Object.values(stack.deadLetterQueues),
+      ...Object.values(stack.streamDeadLetterQueues),
+    ].map((q) => stack.getLogicalId(q.node.defaultChild as never));
     const watched = platformAlarms
       .filter((a) => a.name.startsWith('Alarms-DeadLetterMessages-'))
       .map((a) => referencedResource(a.selectors[0]?.equals?.QueueName));
