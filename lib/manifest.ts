@@ -44,6 +44,11 @@ export interface TableSpec {
   readonly ttlAttribute: string;
   /** Global secondary indexes. `sweep` indexes are sparse: only items waiting for a schedule carry the key. */
   readonly indexes: readonly IndexSpec[];
+  /**
+   * The table's change feed (DynamoDB Streams, both images of every write): on for the tables whose
+   * items are effects, read by a function with a `stream` trigger (the events change feed).
+   */
+  readonly stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 export interface QueueSpec {
@@ -110,6 +115,22 @@ export type Trigger =
       readonly kind: 'schedule';
       /** How often the schedule fires, in seconds (EventBridge Scheduler `rate(...)`). */
       readonly everySeconds: number;
+    }
+  | {
+      /**
+       * The change feed of tables with a `stream`: Lambda's DynamoDB event source mapping on AWS
+       * (from `TRIM_HORIZON`, partial batch responses, a failing batch bisected), the stream poller
+       * locally (`lib/local/stream-poller.ts`), with the same batches, retries and dead letters.
+       */
+      readonly kind: 'stream';
+      readonly tables: readonly TableName[];
+      /** Records per invocation, at most (from one shard). */
+      readonly batchSize: number;
+      /**
+       * Retries of a failing batch before its records are given up to the function's stream DLQ
+       * (an SQS queue, which receives where they were, not the records). Bisections do not count.
+       */
+      readonly retryAttempts: number;
     };
 
 export type TableAccess = 'read' | 'readWrite';
@@ -228,17 +249,22 @@ const JOB_SWEEP: IndexSpec = {
 
 export const tables: Readonly<Record<TableName, TableSpec>> = {
   tenants: { ...KEYS, indexes: [] },
-  inbound: { ...KEYS, indexes: [INBOUND_GSI1, JOB_SWEEP] },
+  // Messages and conversations are effects: the change feed tells them (events out, issue 24).
+  inbound: { ...KEYS, indexes: [INBOUND_GSI1, JOB_SWEEP], stream: 'NEW_AND_OLD_IMAGES' },
   // `gsi1` finds a recipient by wamid (a status without its echo): keys only, so the statuses that
   // move a sent recipient on never rewrite its index entry (the lookup reads the item itself).
-  campaigns: { ...KEYS, indexes: [{ ...GSI1, projection: 'KEYS_ONLY' }, SWEEP] },
+  campaigns: {
+    ...KEYS,
+    indexes: [{ ...GSI1, projection: 'KEYS_ONLY' }, SWEEP],
+    stream: 'NEW_AND_OLD_IMAGES',
+  },
   // Powertools Idempotency's own layout: one partition key `id`, TTL on `expiration`.
   idempotency: { partitionKey: 'id', ttlAttribute: 'expiration', indexes: [] },
   // Offline conversions (issue 9): calls, session items, conversion and retraction rows.
-  conversions: { ...KEYS, indexes: [GSI1, SWEEP] },
+  conversions: { ...KEYS, indexes: [GSI1, SWEEP], stream: 'NEW_AND_OLD_IMAGES' },
   // Conversion ledger (issue 10): members and stays, evidence, conversions. `sweep` holds only
   // evidence not yet applied; `gsi1` lists a tenant's conversions and its pending evidence.
-  ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
+  ledger: { ...KEYS, indexes: [GSI1, SWEEP], stream: 'NEW_AND_OLD_IMAGES' },
 };
 
 // Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
@@ -788,6 +814,22 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 300 },
     tables: { tenants: 'read', ledger: 'readWrite' },
     timeoutSeconds: 300,
+  },
+  // Events out (issue 24): the change feed of the effects' items, one event per effect.
+  changeFeed: {
+    entry: 'functions/events/handlers/change-feed.ts',
+    description: 'Change feed of the effects: one event per committed effect, handed to delivery',
+    // A batch: 100 records derived in memory and one hand-over to the dispatcher (its writes
+    // batched): well under the 30 s timeout. 3 retries, each batch bisected, isolate a bad record
+    // in log2(100) + 3 ≈ 10 invocations before it goes to the DLQ and the shard moves on.
+    trigger: {
+      kind: 'stream',
+      tables: ['inbound', 'campaigns', 'conversions', 'ledger'],
+      batchSize: 100,
+      retryAttempts: 3,
+    },
+    tables: {},
+    timeoutSeconds: 30,
   },
 } satisfies Readonly<Record<string, FunctionSpec>>;
 

@@ -31,6 +31,7 @@ export const GUARANTEES = {
   unroutable: 'Unroutable webhooks',
   jobs: 'Post-processing jobs',
   replies: 'Replies: sent, failed, unknown outcomes and echoes matched',
+  changeFeed: 'Events change feed: lag behind the effects',
   runtime: 'Runtime: cold starts',
 } as const;
 
@@ -38,10 +39,15 @@ export type Guarantee = keyof typeof GUARANTEES;
 
 export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds';
 
-/** An alarm on a metric's sum over `periodSeconds`, sent to the stack's alarm topic. */
+/** An alarm on a metric's sum (or maximum) over `periodSeconds`, sent to the stack's alarm topic. */
 export interface MetricAlarmSpec {
-  /** Fires when the sum is `>` this value (0: any occurrence). */
+  /** Fires when the sum (or maximum) is `>` this value (0: any occurrence). */
   readonly greaterThan: number;
+  /**
+   * How the period's datapoints are aggregated: a count is summed; an age is its maximum.
+   * @default 'SUM'
+   */
+  readonly statistic?: 'SUM' | 'MAX';
   readonly periodSeconds: number;
   /** What the alarm means, in the runbook's words (its section is `## <alarm name>`). */
   readonly summary: string;
@@ -606,6 +612,24 @@ export const METRICS: readonly MetricSpec[] = [
     guarantee: 'runtime',
     meaning: "A new execution environment (Powertools' captureColdStartMetric), by function",
     pendingFrom: 'kernel',
+  },
+  // The events change feed (issue 24).
+  {
+    name: 'ChangeFeedLagSeconds',
+    unit: 'Seconds',
+    dimensions: BY_SOURCE,
+    guarantee: 'changeFeed',
+    meaning:
+      "Age of the newest stream record in a batch the change feed handled: how far events trail their effects (Lambda's IteratorAge, measured by the handler)",
+    // Lambda reads a shard about 4 times a second; a feed 5 minutes behind is stuck (a failing
+    // batch retried, the dispatcher refusing) or starved (throttled), and the stream keeps records
+    // only 24 hours: past that, effects are never told.
+    alarm: {
+      greaterThan: 300,
+      periodSeconds: 300,
+      statistic: 'MAX',
+      summary: 'The events change feed trails the effects by more than 5 minutes',
+    },
   },
 ];
 

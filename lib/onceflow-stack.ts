@@ -22,12 +22,13 @@ import {
   AttributeType,
   BillingMode,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { type CfnFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
@@ -164,6 +165,11 @@ export class OnceflowStack extends Stack {
   readonly tables: Readonly<Record<TableName, Table>>;
   readonly queues: Readonly<Record<QueueName, Queue>>;
   readonly deadLetterQueues: Readonly<Record<QueueName, Queue>>;
+  /**
+   * Each stream-triggered function's on-failure destination (by function name): where Lambda puts
+   * the description of a batch it gave up on after the trigger's retries (shard, sequence range).
+   */
+  readonly streamDeadLetterQueues: Readonly<Record<string, Queue>>;
   readonly secrets: Readonly<Record<SecretName, Secret>>;
   readonly functions: Readonly<Record<string, OnceflowFunction>>;
   readonly httpApi: HttpApi;
@@ -212,6 +218,9 @@ export class OnceflowStack extends Stack {
     );
 
     const versionEnv = this.checkProviderVersions(manifest, props);
+    checkStreamTriggers(manifest);
+    const streamDeadLetterQueues: Record<string, Queue> = {};
+    this.streamDeadLetterQueues = streamDeadLetterQueues;
     const functions: Record<string, OnceflowFunction> = {};
     for (const [name, spec] of Object.entries(manifest.functions)) {
       const fn = new OnceflowFunction(this, `${pascal(name)}Function`, {
@@ -227,6 +236,9 @@ export class OnceflowStack extends Stack {
         },
       });
       this.bindResources(name, fn, spec);
+      if (spec.trigger.kind === 'stream') {
+        streamDeadLetterQueues[name] = this.createStreamDeadLetterQueue(name);
+      }
       this.attachTrigger(name, fn, spec, manifest, limits);
       const reserved = limits.reservedConcurrency[name];
       if (reserved !== undefined) {
@@ -238,7 +250,7 @@ export class OnceflowStack extends Stack {
     this.observability = new Observability(this, 'Observability', {
       functions,
       queues: this.queues,
-      deadLetterQueues: this.deadLetterQueues,
+      deadLetterQueues: { ...this.deadLetterQueues, ...streamDeadLetterQueues },
       tables: this.tables,
       httpApi: this.httpApi,
       alarmEmail: limits.alarmEmail,
@@ -259,6 +271,9 @@ export class OnceflowStack extends Stack {
     // The ops CLI (`npx onceflow dlq ... --stack NAME`) finds the dead-letter queues here.
     for (const [name, queue] of entries(this.deadLetterQueues)) {
       new CfnOutput(this, `${pascal(name)}DeadLetterQueueUrl`, { value: queue.queueUrl });
+    }
+    for (const [name, queue] of Object.entries(streamDeadLetterQueues)) {
+      new CfnOutput(this, `${pascal(name)}StreamDeadLetterQueueUrl`, { value: queue.queueUrl });
     }
     // Every secret, to set after the first deploy (docs/deploy.md): its ARN is what
     // `aws secretsmanager put-secret-value --secret-id` takes; the name is what the console shows.
@@ -318,6 +333,7 @@ export class OnceflowStack extends Stack {
       encryption: TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: spec.ttlAttribute,
       removalPolicy: RemovalPolicy.RETAIN,
+      ...(spec.stream ? { stream: StreamViewType[spec.stream] } : {}),
     });
     for (const index of spec.indexes) {
       table.addGlobalSecondaryIndex({
@@ -356,6 +372,27 @@ export class OnceflowStack extends Stack {
       },
     });
     return { queue, deadLetterQueue };
+  }
+
+  /**
+   * A stream trigger's on-failure destination: a standard queue (Lambda sends a stream's failures
+   * only to a standard SQS queue or SNS topic, https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html),
+   * kept 14 days for an operator to replay the range it names while the stream still holds it
+   * (24 hours).
+   */
+  private createStreamDeadLetterQueue(name: string): Queue {
+    const queue = new Queue(this, `${pascal(name)}StreamDeadLetterQueue`, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(queue, [
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: `It is the dead-letter destination of ${name}'s stream trigger; a dead letter has no further queue to go to.`,
+      },
+    ]);
+    return queue;
   }
 
   private createSecret(name: SecretName, description: string): Secret {
@@ -472,6 +509,28 @@ export class OnceflowStack extends Stack {
         );
         return;
       }
+      case 'stream': {
+        const deadLetters = this.streamDeadLetterQueues[name];
+        if (!deadLetters) throw new Error(`function ${name}: no stream dead-letter queue`);
+        for (const tableName of trigger.tables) {
+          // Lambda's event source mapping on the table's stream: from the oldest record kept (no
+          // effect committed before the mapping exists is skipped), a failing batch bisected and
+          // retried `retryAttempts` times (bisections not counted), then described to the DLQ.
+          // The mapping grants the function exactly the stream's read actions
+          // (DescribeStream, GetRecords, GetShardIterator on the stream; ListStreams).
+          fn.addEventSource(
+            new DynamoEventSource(lookup(this.tables, tableName, name), {
+              startingPosition: StartingPosition.TRIM_HORIZON,
+              batchSize: trigger.batchSize,
+              bisectBatchOnError: true,
+              reportBatchItemFailures: true,
+              retryAttempts: trigger.retryAttempts,
+              onFailure: new SqsDlq(deadLetters),
+            }),
+          );
+        }
+        return;
+      }
       case 'schedule': {
         const every = scheduleRate(trigger.everySeconds);
         const role = new Role(this, `${pascal(name)}ScheduleRole`, {
@@ -567,6 +626,30 @@ function checkQueueTiming(
     throw new Error(
       `consumer '${name}' of queue '${trigger.queue}': its timeout (${timeoutSeconds}s) cannot hold one record (${trigger.recordSeconds}s at its longest)`,
     );
+  }
+}
+
+/** A stream trigger reads only tables whose stream is on, within Lambda's bounds for streams. */
+function checkStreamTriggers(manifest: OnceflowManifest): void {
+  for (const [name, spec] of Object.entries(manifest.functions)) {
+    const trigger = spec.trigger;
+    if (trigger.kind !== 'stream') continue;
+    for (const table of trigger.tables) {
+      if (!manifest.tables[table]?.stream) {
+        throw new Error(`function ${name} reads the stream of table '${table}', which has none`);
+      }
+    }
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html
+    if (
+      !Number.isInteger(trigger.batchSize) ||
+      trigger.batchSize < 1 ||
+      trigger.batchSize > 10_000
+    ) {
+      throw new Error(`function ${name}: a stream batch is 1 to 10,000 records`);
+    }
+    if (!Number.isInteger(trigger.retryAttempts) || trigger.retryAttempts < 0) {
+      throw new Error(`function ${name}: stream retryAttempts must be bounded (0 or more)`);
+    }
   }
 }
 

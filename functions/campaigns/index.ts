@@ -13,7 +13,13 @@ export { type CampaignRepair, repairCampaignCounters } from './counter-repair.js
 export { applyWhatsAppStatus } from './deps.js';
 export { keys as campaignKeys } from './items.js';
 export type { UnknownOutcomePolicy } from './model.js';
-export { decodeCallbackData, encodeCallbackData, type RecipientStatus } from './model.js';
+export {
+  CAMPAIGN_STATUSES,
+  decodeCallbackData,
+  encodeCallbackData,
+  RECIPIENT_STATUSES,
+  type RecipientStatus,
+} from './model.js';
 export {
   assertSafeReconcileWindow,
   campaignSettings,

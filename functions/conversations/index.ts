@@ -35,6 +35,7 @@ export {
   personItemsScan,
   toConversationItem,
   toPersonItem,
+  toMessageItem,
 } from './items.js';
 export { matchLead } from './lead-match.js';
 export {

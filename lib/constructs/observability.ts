@@ -62,10 +62,14 @@ export function metricSearch(metric: MetricSpec, periodSeconds = 60): MathExpres
 }
 
 /** The metric summed over every dimension value: a Metrics Insights query, which alarms accept. */
-export function metricTotal(metric: MetricSpec, periodSeconds: number): MathExpression {
+export function metricTotal(
+  metric: MetricSpec,
+  periodSeconds: number,
+  statistic: 'SUM' | 'MAX' = 'SUM',
+): MathExpression {
   const schema = [METRICS_NAMESPACE, ...metric.dimensions].join(', ');
   return new MathExpression({
-    expression: `SELECT SUM(${metric.name}) FROM SCHEMA(${schema})`,
+    expression: `SELECT ${statistic}(${metric.name}) FROM SCHEMA(${schema})`,
     usingMetrics: {},
     label: `${metric.name} (all sources)`,
     period: Duration.seconds(periodSeconds),
@@ -152,7 +156,7 @@ export class Observability extends Construct {
       this.alarms[metric.name] = new Alarm(this, `${metric.name}Alarm`, {
         alarmName: `${Stack.of(this).stackName}-${metric.name}`,
         alarmDescription: `${metric.alarm.summary}. Runbook: docs/runbook.md#${metric.name.toLowerCase()}`,
-        metric: metricTotal(metric, metric.alarm.periodSeconds),
+        metric: metricTotal(metric, metric.alarm.periodSeconds, metric.alarm.statistic),
         threshold: metric.alarm.greaterThan,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

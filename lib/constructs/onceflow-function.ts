@@ -167,7 +167,7 @@ export class OnceflowFunction extends NodejsFunction {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.',
+            'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, nor does DynamoDB ListStreams, which only a stream-triggered function gets (aws-cdk-lib StreamGrants.list grants it on *); its stream reads are on the stream ARNs.',
           appliesTo: ['Resource::*'],
         },
       ],

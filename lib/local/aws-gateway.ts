@@ -82,7 +82,8 @@ export function signingAccessKeyId(authorization: string | undefined): string | 
   return /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1];
 }
 
-export type Service = 'dynamodb' | 'sqs' | 'secretsmanager';
+/** `dynamodbstreams`: DynamoDB Streams, which DynamoDB Local serves on its own endpoint. */
+export type Service = 'dynamodb' | 'dynamodbstreams' | 'sqs' | 'secretsmanager';
 
 interface JsonCall {
   readonly service: Service;
@@ -92,14 +93,18 @@ interface JsonCall {
 
 /** The service and operation of a JSON-protocol call (`X-Amz-Target: <prefix>.<Operation>`). */
 export function jsonCall(target: string | undefined, body: Buffer): JsonCall | undefined {
-  const match = /^(DynamoDB_\d+|AmazonSQS|secretsmanager)\.(\w+)$/.exec(target ?? '');
+  const match = /^(DynamoDB_\d+|DynamoDBStreams_\d+|AmazonSQS|secretsmanager)\.(\w+)$/.exec(
+    target ?? '',
+  );
   if (!match) return undefined;
   const [, prefix = '', operation = ''] = match;
-  const service: Service = prefix.startsWith('DynamoDB')
-    ? 'dynamodb'
-    : prefix === 'AmazonSQS'
-      ? 'sqs'
-      : 'secretsmanager';
+  const service: Service = prefix.startsWith('DynamoDBStreams')
+    ? 'dynamodbstreams'
+    : prefix.startsWith('DynamoDB')
+      ? 'dynamodb'
+      : prefix === 'AmazonSQS'
+        ? 'sqs'
+        : 'secretsmanager';
   const input =
     body.length > 0 ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
   return { service, operation, input };
@@ -171,6 +176,29 @@ export function dynamodbPermissions(
   }
 }
 
+/**
+ * The permission a DynamoDB Streams call needs (its actions are `dynamodb:*` in IAM): `ListStreams`
+ * on `*` (it takes no resource), `DescribeStream` and `GetShardIterator` on the stream ARN they
+ * name, `GetRecords` on the stream its iterator reads. An iterator is opaque on AWS; DynamoDB Local's
+ * begin with the stream ARN and `|` (`<streamArn>|001|<base64>`), which is how the gateway knows it.
+ */
+export function streamsPermissions(
+  operation: string,
+  input: Record<string, unknown>,
+): Permission[] {
+  const action = `dynamodb:${operation}`;
+  switch (operation) {
+    case 'ListStreams':
+      return [{ action, resource: '*' }];
+    case 'GetRecords': {
+      const iterator = typeof input.ShardIterator === 'string' ? input.ShardIterator : '';
+      return [{ action, resource: iterator.split('|')[0] || '*' }];
+    }
+    default:
+      return [{ action, resource: typeof input.StreamArn === 'string' ? input.StreamArn : '*' }];
+  }
+}
+
 /** Batch operations of SQS are authorized as their single form (SQS API permissions reference). */
 const SQS_BATCH_ACTIONS: Readonly<Record<string, string>> = {
   SendMessageBatch: 'sqs:SendMessage',
@@ -223,8 +251,9 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
   const principals = new Map(options.principals.map((p) => [accessKeyIdFor(p.name), p]));
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const observers = new Set<AwsCallObserver>();
-  const upstream: Record<'dynamodb' | 'sqs', URL> = {
+  const upstream: Record<'dynamodb' | 'dynamodbstreams' | 'sqs', URL> = {
     dynamodb: new URL(options.dynamodbEndpoint),
+    dynamodbstreams: new URL(options.dynamodbEndpoint),
     sqs: new URL(options.sqsEndpoint),
   };
 
@@ -232,6 +261,8 @@ export function createAwsGateway(options: AwsGatewayOptions): AwsGateway {
     switch (call.service) {
       case 'dynamodb':
         return dynamodbPermissions(call.operation, call.input);
+      case 'dynamodbstreams':
+        return streamsPermissions(call.operation, call.input);
       case 'sqs':
         return sqsPermissions(call.operation, call.input);
       case 'secretsmanager':
@@ -478,7 +509,7 @@ function sendAwsError(
     const queryCode = code === 'AccessDeniedException' ? 'AccessDenied' : code;
     headers['x-amzn-query-error'] = `${queryCode};Sender`;
     body = { __type: `com.amazon.coral.service#${code}`, message };
-  } else if (service === 'dynamodb') {
+  } else if (service === 'dynamodb' || service === 'dynamodbstreams') {
     body = { __type: `com.amazon.coral.service#${code}`, Message: message };
   } else {
     body = { __type: code, Message: message };

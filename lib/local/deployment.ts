@@ -20,12 +20,16 @@ export interface LocalResource {
   readonly ref: string;
   /** What `{"Fn::GetAtt": [..., "Arn"]}` gives. */
   readonly arn: string;
+  /** A table's `{"Fn::GetAtt": [..., "StreamArn"]}`, when its stream is on. */
+  readonly streamArn?: string;
 }
 
 export interface LocalResourceNames {
   table(name: TableName): LocalResource;
   queue(name: QueueName): LocalResource;
   deadLetterQueue(name: QueueName): LocalResource;
+  /** A stream-triggered function's on-failure queue, by the function's name. */
+  streamDeadLetterQueue(functionName: string): LocalResource;
   secret(name: SecretName): LocalResource;
 }
 
@@ -103,7 +107,13 @@ interface TemplateDeployment {
   readonly functions: Readonly<Record<string, TemplateFunction>>;
   /** Logical id → the manifest resource it is. */
   readonly resources: Readonly<
-    Record<string, { kind: 'table' | 'queue' | 'deadLetterQueue' | 'secret'; name: string }>
+    Record<
+      string,
+      {
+        kind: 'table' | 'queue' | 'deadLetterQueue' | 'streamDeadLetterQueue' | 'secret';
+        name: string;
+      }
+    >
   >;
 }
 
@@ -163,6 +173,8 @@ function localResource(
       return names.queue(name as QueueName);
     case 'deadLetterQueue':
       return names.deadLetterQueue(name as QueueName);
+    case 'streamDeadLetterQueue':
+      return names.streamDeadLetterQueue(name);
     case 'secret':
       return names.secret(name as SecretName);
   }
@@ -266,6 +278,7 @@ async function synthesize(
   record('table', stack.tables);
   record('queue', stack.queues);
   record('deadLetterQueue', stack.deadLetterQueues);
+  record('streamDeadLetterQueue', stack.streamDeadLetterQueues);
   record('secret', stack.secrets);
 
   const functions: Record<string, TemplateFunction> = {};
@@ -345,6 +358,7 @@ function resolveStrict(
     const known = attributes.get(id);
     if (known && attribute === 'Ref') return known.ref;
     if (known && attribute === 'Arn') return known.arn;
+    if (known?.streamArn && attribute === 'StreamArn') return known.streamArn;
     throw new Error(`${where}: cannot resolve ${id}.${attribute} locally`);
   });
   if (typeof resolved !== 'string') throw new Error(`${where}: expected a string`);
@@ -360,6 +374,7 @@ function resolveLoose(value: unknown, attributes: ReadonlyMap<string, LocalResou
     const known = attributes.get(id);
     if (known && attribute === 'Ref') return known.ref;
     if (known && attribute === 'Arn') return known.arn;
+    if (known?.streamArn && attribute === 'StreamArn') return known.streamArn;
     return `unresolved:${id}.${attribute}`;
   };
   return Array.isArray(value)

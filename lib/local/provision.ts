@@ -114,7 +114,11 @@ export async function ensureTable(
   tableName: string,
   spec: TableSpec,
 ): Promise<void> {
-  const existingIndexes = await describeIndexes(client, tableName);
+  const existing = await describeTable(client, tableName);
+  const existingIndexes = existing?.indexes ?? null;
+  const stream = spec.stream
+    ? { StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream } }
+    : {};
   if (existingIndexes === null) {
     try {
       await client.send(
@@ -129,6 +133,7 @@ export async function ensureTable(
           ...(spec.indexes.length > 0
             ? { GlobalSecondaryIndexes: spec.indexes.map(globalIndex) }
             : {}),
+          ...stream,
         }),
       );
     } catch (error) {
@@ -145,19 +150,27 @@ export async function ensureTable(
         }),
       );
     }
+    // A table kept from before its change feed was declared gets its stream now (the change feed
+    // reads it from its oldest record on: what was written before has no stream record).
+    if (spec.stream && !existing?.streamEnabled) {
+      await client.send(new UpdateTableCommand({ TableName: tableName, ...stream }));
+    }
   }
   await ensureTimeToLive(client, tableName, spec.ttlAttribute);
 }
 
-async function describeIndexes(
+async function describeTable(
   client: DynamoDBClient,
   tableName: string,
-): Promise<string[] | null> {
+): Promise<{ indexes: string[]; streamEnabled: boolean } | null> {
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return (Table?.GlobalSecondaryIndexes ?? []).flatMap((index) =>
-      index.IndexName ? [index.IndexName] : [],
-    );
+    return {
+      indexes: (Table?.GlobalSecondaryIndexes ?? []).flatMap((index) =>
+        index.IndexName ? [index.IndexName] : [],
+      ),
+      streamEnabled: Table?.StreamSpecification?.StreamEnabled === true,
+    };
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return null;
     throw error;
@@ -217,6 +230,13 @@ export async function ensureFifoQueue(
       maxReceiveCount: settings.maxReceiveCount,
     }),
   });
+}
+
+/** A standard queue (a stream trigger's on-failure destination), kept as long as SQS allows. */
+export async function ensureStandardQueue(client: SQSClient, name: string): Promise<void> {
+  await client.send(
+    new CreateQueueCommand({ QueueName: name, Attributes: { MessageRetentionPeriod: '1209600' } }),
+  );
 }
 
 async function createOrUpdateQueue(

@@ -38,6 +38,26 @@ export function localTableArn(table: TableName, prefix = DEFAULT_PREFIX): string
 }
 
 /**
+ * What a table's `StreamArn` stands for locally: any stream of the table. DynamoDB Local names its
+ * streams `arn:aws:dynamodb:ddblocal:000000000000:table/<name>/stream/<label>`, the label the time
+ * the stream was turned on (checked in `test/integration/events/local-streams.test.ts`); on AWS the
+ * template names the one stream the table has, with its own label.
+ */
+export function localStreamArnPattern(table: TableName, prefix = DEFAULT_PREFIX): string {
+  return `arn:aws:dynamodb:ddblocal:${LOCAL_ACCOUNT_ID}:table/${physicalTableName(table, prefix)}/stream/*`;
+}
+
+/** A stream-triggered function's on-failure queue (a standard queue, as on AWS). */
+export function streamDeadLetterQueue(
+  functionName: string,
+  sqsEndpoint: string,
+  prefix = DEFAULT_PREFIX,
+): { name: string; url: string; arn: string } {
+  const name = `${prefix}-${functionName}-stream-dlq`;
+  return { name, url: localQueueUrl(sqsEndpoint, name), arn: localQueueArn(name) };
+}
+
+/**
  * A secret's local name and ARN. Secrets Manager ends every ARN with `-` and six random characters;
  * locally they are fixed, so the ARN is the same on every run.
  */

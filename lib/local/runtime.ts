@@ -14,6 +14,8 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { campaignSettings } from '../../functions/campaigns/index.js';
 import { systemClock } from '../../functions/kernel/clock.js';
 import { ConfigurationError, settings } from '../../functions/kernel/config.js';
@@ -28,7 +30,12 @@ import {
   type SecretName,
   type TableName,
 } from '../manifest.js';
-import { type AwsCallObserver, type GatewaySecret, principalArn } from './aws-gateway.js';
+import {
+  type AwsCallObserver,
+  accessKeyIdFor,
+  type GatewaySecret,
+  principalArn,
+} from './aws-gateway.js';
 import { chainRoutes, createDashboard, tapHandlerOutput } from './dashboard.js';
 import {
   type DeployedFunction,
@@ -54,23 +61,27 @@ import { createFunctionHost, type FunctionHost, type HostedFunction } from './fu
 import { type GatewayHost, startGatewayWorker } from './gateway-host.js';
 import { createHttpAdapter, manifestApiRoutes, manifestDefaultRoute } from './http-adapter.js';
 import { closeServer, listen } from './http-util.js';
-import type { LocalFunction } from './lambda.js';
+import type { HandlerLoader, LocalFunction } from './lambda.js';
 import { createLocalRoutes } from './local-routes.js';
 import { assertPortsFree, freePort } from './ports.js';
-import { localSqsClient, provision } from './provision.js';
+import { ensureStandardQueue, localSqsClient, provision } from './provision.js';
 import { type QueuePoller, queueStats, startQueuePoller } from './queue-poller.js';
 import {
+  LOCAL_REGION,
   type LocalQueue,
   localQueue,
   localSecret,
+  localStreamArnPattern,
   localTableArn,
   physicalTableName,
   queueNames,
+  streamDeadLetterQueue,
 } from './resources.js';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.js';
 import { type ScheduledFunction, type Scheduler, startScheduler } from './scheduler.js';
 import { createSimulatorServer, type SimulatorServer } from './simulators.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
+import { type StreamPoller, startStreamPoller } from './stream-poller.js';
 
 /** The project root: where manifest entries (`functions/...`) are resolved. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -170,7 +181,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   await assertPortsFree(ports);
   await assertJavaAvailable();
   if (options.fresh) {
-    for (const sub of ['dynamodb', 'logs', 'sim'])
+    for (const sub of ['dynamodb', 'logs', 'sim', 'streams'])
       rmSync(join(dataDir, sub), { recursive: true, force: true });
   }
 
@@ -375,8 +386,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       speed: options.scheduleSpeed,
       log,
     });
+    const streamPollers = await startStreamPollers({
+      functions,
+      sqs,
+      gatewayUrl,
+      loader: functionHost,
+      dataDir,
+      log,
+    });
     // Handlers in flight finish (bounded by their timeout) unless they take longer than this.
-    stack.push(() => settleWithin([scheduler.stop(), ...pollers.map((p) => p.stop())], 3000));
+    stack.push(() =>
+      settleWithin(
+        [scheduler.stop(), ...pollers.map((p) => p.stop()), ...streamPollers.map((p) => p.stop())],
+        3000,
+      ),
+    );
   } catch (error) {
     await runStack();
     throw error;
@@ -462,6 +486,56 @@ interface RuntimeFunction {
   readonly fn: LocalFunction;
   readonly queue?: { readonly local: LocalQueue; readonly batchSize: number };
   readonly everySeconds?: number;
+  readonly stream?: Extract<FunctionSpec['trigger'], { kind: 'stream' }>;
+}
+
+/**
+ * A stream poller per stream-triggered function (`stream-poller.ts`), reading as the function
+ * through the AWS gateway, its checkpoints under `<dataDir>/streams/`, its dead letters in a
+ * standard queue of the emulator as on AWS.
+ */
+async function startStreamPollers(options: {
+  readonly functions: readonly RuntimeFunction[];
+  readonly sqs: SQSClient;
+  readonly gatewayUrl: string;
+  readonly loader: HandlerLoader;
+  readonly dataDir: string;
+  readonly log: (line: string) => void;
+}): Promise<StreamPoller[]> {
+  const pollers: StreamPoller[] = [];
+  for (const { fn, stream } of options.functions) {
+    if (!stream) continue;
+    const deadLetters = streamDeadLetterQueue(fn.name, options.gatewayUrl);
+    await ensureStandardQueue(options.sqs, deadLetters.name);
+    const asFunction = {
+      endpoint: options.gatewayUrl,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: accessKeyIdFor(fn.name), secretAccessKey: 'local' },
+    };
+    const streams = new DynamoDBStreamsClient(asFunction);
+    const sqs = new SQSClient(asFunction);
+    const poller = startStreamPoller({
+      streams,
+      sqs,
+      deadLetterQueueUrl: deadLetters.url,
+      tables: stream.tables.map((table) => physicalTableName(table)),
+      fn,
+      loader: options.loader,
+      batchSize: stream.batchSize,
+      retryAttempts: stream.retryAttempts,
+      checkpointFile: join(options.dataDir, 'streams', `${fn.name}.json`),
+      log: options.log,
+    });
+    pollers.push({
+      drained: () => poller.drained(),
+      async stop() {
+        await poller.stop();
+        streams.destroy();
+        sqs.destroy();
+      },
+    });
+  }
+  return pollers;
 }
 
 function localFunctions(
@@ -483,6 +557,7 @@ function localFunctions(
       };
     }
     if (trigger.kind === 'schedule') return { fn, everySeconds: trigger.everySeconds };
+    if (trigger.kind === 'stream') return { fn, stream: trigger };
     return { fn };
   });
 }
@@ -500,7 +575,11 @@ export function localNames(
 ): LocalResourceNames {
   const onGateway = (url: string) => url.replace(/^https?:\/\/[^/]+/, gatewayUrl);
   return {
-    table: (name) => ({ ref: physicalTableName(name), arn: localTableArn(name) }),
+    table: (name) => ({
+      ref: physicalTableName(name),
+      arn: localTableArn(name),
+      streamArn: localStreamArnPattern(name),
+    }),
     queue: (name) => {
       const local = localQueue(name, gatewayUrl);
       return { ref: onGateway(local.url), arn: local.arn };
@@ -508,6 +587,10 @@ export function localNames(
     deadLetterQueue: (name) => {
       const local = localQueue(name, gatewayUrl);
       return { ref: onGateway(local.dlqUrl), arn: local.dlqArn };
+    },
+    streamDeadLetterQueue: (functionName) => {
+      const local = streamDeadLetterQueue(functionName, gatewayUrl);
+      return { ref: local.url, arn: local.arn };
     },
     secret,
   };

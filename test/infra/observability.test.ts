@@ -65,7 +65,9 @@ describe('alarms from the catalogue', () => {
       expect(alarm, `alarm for ${metric.name}`).toBeDefined();
       expect(alarm?.Properties.Threshold).toBe(metric.alarm?.greaterThan);
       expect(alarm?.Properties.ComparisonOperator).toBe('GreaterThanThreshold');
-      expect(JSON.stringify(alarm?.Properties.Metrics)).toContain(`SUM(${metric.name})`);
+      expect(JSON.stringify(alarm?.Properties.Metrics)).toContain(
+        `${metric.alarm?.statistic ?? 'SUM'}(${metric.name})`,
+      );
     },
   );
 
@@ -193,9 +195,12 @@ describe('context values', () => {
 
   it('merges a context value with the defaults: one queue named keeps the others capped', () => {
     const tuned = synth({ [CONTEXT_KEYS.queueMaxConcurrency]: '{"sends":150}' });
-    const caps = Object.values(tuned.template.findResources('AWS::Lambda::EventSourceMapping')).map(
-      (m) => (m.Properties as { ScalingConfig?: { MaximumConcurrency?: number } }).ScalingConfig,
-    );
+    // The SQS mappings (a stream mapping takes no maximum concurrency: its shards bound it).
+    const caps = Object.values(tuned.template.findResources('AWS::Lambda::EventSourceMapping'))
+      .filter((m) => (m.Properties as { StartingPosition?: string }).StartingPosition === undefined)
+      .map(
+        (m) => (m.Properties as { ScalingConfig?: { MaximumConcurrency?: number } }).ScalingConfig,
+      );
     expect(caps.map((c) => c?.MaximumConcurrency).sort((a, b) => Number(a) - Number(b))).toEqual(
       [
         DEFAULT_LIMITS.queueMaxConcurrency.fanout,

@@ -64,7 +64,10 @@ function target(resource: unknown): string {
   const value = resource as Record<string, unknown>;
   if (typeof value.Ref === 'string') return value.Ref;
   const getAtt = value['Fn::GetAtt'];
-  if (Array.isArray(getAtt)) return String(getAtt[0]);
+  // A table's stream is its own target (`<table>.StreamArn`), apart from the table's items.
+  if (Array.isArray(getAtt)) {
+    return getAtt[1] === 'StreamArn' ? `${String(getAtt[0])}.StreamArn` : String(getAtt[0]);
+  }
   const join = value['Fn::Join'];
   if (Array.isArray(join)) return target((join[1] as unknown[])[0]);
   throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
@@ -125,7 +128,17 @@ const ALLOWED_ACTIONS = new Set([
   'logs:PutLogEvents',
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
+  // A stream trigger's reads (only on the streams it names, and ListStreams, which takes no resource).
+  'dynamodb:DescribeStream',
+  'dynamodb:ListStreams',
 ]);
+
+/** What a stream trigger's event source mapping grants on each stream it reads. */
+const STREAM_READS = [
+  'dynamodb:DescribeStream',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+];
 
 function rateExpression(everySeconds: number): string {
   const minutes = Math.max(1, Math.ceil(everySeconds / 60));
@@ -200,8 +213,12 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
   });
 
   describe('queues', () => {
-    it('has one FIFO queue and one FIFO dead-letter queue per manifest queue', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 2 * Object.keys(manifest.queues).length);
+    it('has one FIFO queue and one FIFO dead-letter queue per manifest queue, and a DLQ per stream trigger', () => {
+      const streamTriggered = functionEntries.filter(([, spec]) => spec.trigger.kind === 'stream');
+      template.resourceCountIs(
+        'AWS::SQS::Queue',
+        2 * Object.keys(manifest.queues).length + streamTriggered.length,
+      );
     });
 
     it.each(Object.entries(manifest.queues))(
@@ -279,9 +296,39 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       }
     });
 
+    it('binds each stream trigger to each of its tables: from TRIM_HORIZON, bisected, bounded retries, partial failures, a standard DLQ', () => {
+      for (const [name, spec] of functionEntries) {
+        if (spec.trigger.kind !== 'stream') continue;
+        const dlq = stack.streamDeadLetterQueues[name];
+        if (!dlq) throw new Error(`${name} has no stream DLQ`);
+        expect(template.toJSON().Resources[idOf(dlq)]?.Properties?.FifoQueue).toBeUndefined();
+        for (const table of spec.trigger.tables) {
+          template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+            FunctionName: { Ref: idOf(fnOf(name)) },
+            EventSourceArn: { 'Fn::GetAtt': [idOf(stack.tables[table]), 'StreamArn'] },
+            StartingPosition: 'TRIM_HORIZON',
+            BatchSize: spec.trigger.batchSize,
+            BisectBatchOnFunctionError: true,
+            MaximumRetryAttempts: spec.trigger.retryAttempts,
+            FunctionResponseTypes: ['ReportBatchItemFailures'],
+            DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [idOf(dlq), 'Arn'] } } },
+          });
+          expect(
+            template.toJSON().Resources[idOf(stack.tables[table])]?.Properties?.StreamSpecification,
+          ).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+        }
+      }
+    });
+
     it('binds each queue consumer with its batch size and partial batch failures', () => {
       const consumers = functionEntries.filter(([, spec]) => spec.trigger.kind === 'queue');
-      template.resourceCountIs('AWS::Lambda::EventSourceMapping', consumers.length);
+      const streamMappings = functionEntries.flatMap(([, spec]) =>
+        spec.trigger.kind === 'stream' ? spec.trigger.tables : [],
+      );
+      template.resourceCountIs(
+        'AWS::Lambda::EventSourceMapping',
+        consumers.length + streamMappings.length,
+      );
       for (const [name, spec] of consumers) {
         if (spec.trigger.kind !== 'queue') continue;
         template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -376,27 +423,51 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
         for (const action of statements.flatMap((s) => asArray(s.Action))) {
           expect(action).not.toMatch(/\*/);
         }
-        // `*` resources only for X-Ray, which has no resource-level permissions.
+        // `*` resources only for X-Ray and a stream trigger's ListStreams, which have no
+        // resource-level permissions.
+        const streamed = spec.trigger.kind === 'stream' ? spec.trigger.tables : [];
         for (const s of statements.filter((s) => asArray(s.Resource).includes('*'))) {
-          for (const action of asArray(s.Action)) expect(action).toMatch(/^xray:/);
+          for (const action of asArray(s.Action)) {
+            expect(action).toMatch(
+              streamed.length > 0 ? /^(xray:|dynamodb:ListStreams$)/ : /^xray:/,
+            );
+          }
         }
+        // Stream reads exactly on the streams its trigger names, nothing else on a stream.
+        const streamIds = new Set([...tableIds(streamed)].map((id) => `${id}.StreamArn`));
+        const onStreams = statements.filter((s) =>
+          asArray(s.Resource).some((r) => target(r).endsWith('.StreamArn')),
+        );
+        expect(new Set(onStreams.flatMap((s) => asArray(s.Resource).map(target)))).toEqual(
+          streamIds,
+        );
+        for (const s of onStreams) expect(asArray(s.Action).sort()).toEqual(STREAM_READS);
 
         const tables = spec.tables as Partial<Record<TableName, string>>;
-        expect(targetsOf(statements, (a) => a.startsWith('dynamodb:'))).toEqual(
+        const itemTargets = (actions: (action: string) => boolean) =>
+          new Set(
+            [...targetsOf(statements, actions)].filter(
+              (t) => t !== '*' && !t.endsWith('.StreamArn'),
+            ),
+          );
+        expect(itemTargets((a) => a.startsWith('dynamodb:'))).toEqual(
           tableIds(Object.keys(tables)),
         );
         expect(targetsOf(statements, (a) => DYNAMODB_WRITES.has(a))).toEqual(
           tableIds(Object.keys(tables).filter((t) => tables[t as TableName] === 'readWrite')),
         );
+        // A stream trigger's dead letters: its own DLQ, sent to (by the event source mapping).
+        const streamDlq = stack.streamDeadLetterQueues[name];
+        const deadLetters = streamDlq ? new Set([idOf(streamDlq)]) : new Set<string>();
         expect(targetsOf(statements, (a) => a === 'sqs:SendMessage')).toEqual(
-          queueIds(spec.sendsTo ?? []),
+          new Set([...queueIds(spec.sendsTo ?? []), ...deadLetters]),
         );
         const consumed = spec.trigger.kind === 'queue' ? [spec.trigger.queue] : [];
         for (const consume of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) {
           expect(targetsOf(statements, (a) => a === consume)).toEqual(queueIds(consumed));
         }
         expect(targetsOf(statements, (a) => a.startsWith('sqs:'))).toEqual(
-          queueIds([...(spec.sendsTo ?? []), ...consumed]),
+          new Set([...queueIds([...(spec.sendsTo ?? []), ...consumed]), ...deadLetters]),
         );
         expect(targetsOf(statements, (a) => a.startsWith('secretsmanager:'))).toEqual(
           secretIds(spec.secrets ?? []),

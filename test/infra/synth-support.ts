@@ -70,6 +70,15 @@ export function everyTriggerManifest(): OnceflowManifest {
         trigger: { kind: 'schedule', everySeconds: 90 },
         tables: { [secondTable]: 'read' },
       },
+      probeStream: {
+        entry: 'functions/__probe__/stream.ts',
+        description: 'probe: stream',
+        trigger: { kind: 'stream', tables: STREAMED_TABLES, batchSize: 50, retryAttempts: 2 },
+        tables: {},
+      },
     },
   };
 }
+
+/** The tables whose change feed is on (the effects' tables). */
+export const STREAMED_TABLES = TABLE_NAMES.filter((name) => MANIFEST.tables[name].stream);

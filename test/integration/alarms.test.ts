@@ -116,6 +116,7 @@ const handlers = {
   checkProviderVersions: await handlerOf(
     '../../functions/health/handlers/check-provider-versions.js',
   ),
+  changeFeed: await handlerOf('../../functions/events/handlers/change-feed.js'),
 };
 
 async function handlerOf(path: string): Promise<Lambda> {
@@ -607,6 +608,31 @@ async function versionFlows(): Promise<void> {
   }
 }
 
+/** The change feed handed a record committed 301 s ago (ChangeFeedLagSeconds past its alarm). */
+async function changeFeedFlows(): Promise<void> {
+  const committed = Math.floor(systemClock.now() / 1000) - 301;
+  await captured('changeFeed')({
+    Records: [
+      {
+        eventID: 'lag-probe',
+        eventName: 'INSERT',
+        eventSource: 'aws:dynamodb',
+        eventVersion: '1.1',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/1',
+        dynamodb: {
+          ApproximateCreationDateTime: committed,
+          Keys: { pk: { S: 'probe' }, sk: { S: 'probe' } },
+          NewImage: { pk: { S: 'probe' }, sk: { S: 'probe' } },
+          SequenceNumber: '1',
+          SizeBytes: 10,
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      },
+    ],
+  });
+}
+
 async function ledgerFlows(): Promise<void> {
   const tenant = await ledger.createLedgerTenant();
   const api = ledger.ledgerApi(tenant.apiKey);
@@ -668,6 +694,7 @@ beforeAll(async () => {
   await campaignFlows();
   await ociFlows();
   await ledgerFlows();
+  await changeFeedFlows();
   // Past every window once: reconciliation (600 s), OCI stale rows (900 s), job grace, leases.
   const windows = [
     settings.reconcileWindowSeconds,
@@ -756,7 +783,7 @@ describe('every catalogue alarm can fire on what the code emits', () => {
       expect(alarm.periodSeconds).toBe(metric.alarm?.periodSeconds);
       expect(alarm.threshold).toBe(metric.alarm?.greaterThan);
       expect(alarm.comparison).toBe('GreaterThanThreshold');
-      expect(alarm.statistic).toBe('SUM');
+      expect(alarm.statistic).toBe(metric.alarm?.statistic ?? 'SUM');
       expect(result.fires, detail).toBe(true);
     },
   );
@@ -850,9 +877,10 @@ describe('every platform alarm reads a metric AWS publishes for a resource of th
   });
 
   it('watches every dead-letter queue, and only those, for dead letters', () => {
-    const dlqIds = Object.values(stack.deadLetterQueues).map((q) =>
-      stack.getLogicalId(q.node.defaultChild as never),
-    );
+    const dlqIds = [
+      ...Object.values(stack.deadLetterQueues),
+      ...Object.values(stack.streamDeadLetterQueues),
+    ].map((q) => stack.getLogicalId(q.node.defaultChild as never));
     const watched = platformAlarms
       .filter((a) => a.name.startsWith('Alarms-DeadLetterMessages-'))
       .map((a) => referencedResource(a.selectors[0]?.equals?.QueueName));

@@ -17,6 +17,13 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListStreamsCommand,
+} from '@aws-sdk/client-dynamodb-streams';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   PurgeQueueCommand,
@@ -279,6 +286,48 @@ describe('Secrets Manager', () => {
     expect(granted.SecretString).toBe(createHash('sha256').update(adminKey).digest('hex'));
     expect(refused.name).toBe('AccessDeniedException');
     expect(refused.message).toContain(`secretsmanager:GetSecretValue on resource: ${arn}`);
+  });
+});
+
+describe('DynamoDB Streams', () => {
+  it("the change feed reads the effects' streams as its role allows; a function without the grant is refused", async () => {
+    // Prepare: the integration emulators' tables carry the manifest's streams.
+    const asFeed = new DynamoDBStreamsClient(asFunction('changeFeed'));
+    const asReader = new DynamoDBStreamsClient(asFunction('getCampaign'));
+
+    // Act
+    const listed = await asFeed.send(new ListStreamsCommand({ TableName: campaignsTable }));
+    const streamArn = listed.Streams?.[0]?.StreamArn ?? '';
+    const described = await asFeed.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    const shardId = described.StreamDescription?.Shards?.[0]?.ShardId;
+    const iterator = await asFeed.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ShardIteratorType: 'LATEST',
+      }),
+    );
+    const records = await asFeed.send(
+      new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
+    );
+    const refusedDescribe = await failure(
+      asReader.send(new DescribeStreamCommand({ StreamArn: streamArn })),
+    );
+    const refusedRecords = await failure(
+      asReader.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator })),
+    );
+
+    // Assess
+    expect(streamArn).toMatch(
+      /^arn:aws:dynamodb:ddblocal:000000000000:table\/onceflow-campaigns\/stream\//,
+    );
+    expect(records.Records).toBeDefined();
+    for (const refused of [refusedDescribe, refusedRecords]) {
+      expect(refused.name).toBe('AccessDeniedException');
+      expect(refused.message).toContain(`on resource: ${streamArn}`);
+    }
+    asFeed.destroy();
+    asReader.destroy();
   });
 });
 
