@@ -237,6 +237,9 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   // Conversion ledger (issue 10): members and stays, evidence, conversions. `sweep` holds only
   // evidence not yet applied; `gsi1` lists a tenant's conversions and its pending evidence.
   ledger: { ...KEYS, indexes: [GSI1, SWEEP] },
+  // Events out (issue 24): endpoints, the event log kept for replay, deliveries (`gsi1`: an
+  // endpoint's attempts, sharded; `functions/events/items.ts`).
+  events: { ...KEYS, indexes: [GSI1] },
 };
 
 // Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
@@ -246,6 +249,10 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
   sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  // A delivery's message stays in the queue (its group held, so its entity's later events wait)
+  // until a 2xx or its last attempt: 8 attempts, each a receive, plus receives that find it not
+  // yet due (a message hidden for its backoff can come back early after a crash). 6x a 30 s timeout.
+  eventDeliveries: { visibilityTimeoutSeconds: 180, maxReceiveCount: 30 },
 };
 
 const declaredFunctions = {
