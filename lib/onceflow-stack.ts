@@ -96,7 +96,7 @@ export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
     'Google Ads API OAuth client as JSON {clientId, clientSecret, refreshToken} (set by the operator)',
   googleAdsDeveloperToken: 'Google Ads API developer token (set by the operator)',
   eventSigningKey:
-    'Key that seals the event endpoints\' signing secrets in their items (random; rotating it needs a re-seal)',
+    "Key that seals the event endpoints' signing secrets in their items (random; rotating it needs a re-seal)",
 };
 
 export interface OnceflowStackProps extends StackProps {

@@ -132,7 +132,7 @@ export function disabledEvent(endpoint: EndpointRecord): OnceflowEvent {
 
 export async function deliver(deps: DeliveryDeps, ref: DeliveryRef): Promise<DeliveryOutcome> {
   const delivery = await deps.store.getDelivery(ref);
-  if (!delivery || delivery.status !== 'pending') return { kind: 'done' };
+  if (delivery?.status !== 'pending') return { kind: 'done' };
   const now = deps.clock.now();
   const endpoint = await deps.store.getEndpoint(ref.tenantId, ref.endpointId);
   if (!endpoint || endpoint.state === 'disabled') {

@@ -51,11 +51,11 @@ export const keys = {
   }),
   /** The partition of a tenant's endpoints. */
   endpoints: (tenantId: string) => ({ pk: `EP#${tenantId}`, skPrefix: 'EP#' }),
-  logShard: (tenantId: string, entityKey: string) => shardOf(entityKey, LOG_SHARDS),
+  logShard: (entityKey: string) => shardOf(entityKey, LOG_SHARDS),
   logPartition: (tenantId: string, shard: number) => `EVLOG#${tenantId}#${shard}`,
   logSort: (occurredAt: string, eventId: string) => `${occurredAt}#${eventId}`,
   eventLog: (event: Pick<OnceflowEvent, 'tenantId' | 'entityKey' | 'occurredAt' | 'eventId'>) => ({
-    pk: keys.logPartition(event.tenantId, keys.logShard(event.tenantId, event.entityKey)),
+    pk: keys.logPartition(event.tenantId, keys.logShard(event.entityKey)),
     sk: keys.logSort(event.occurredAt, event.eventId),
   }),
   delivery: (tenantId: string, endpointId: string, eventId: string, cycle: string): Key => ({

@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
+import { receiverSimulator } from './receiver.js';
 import { whatsappSimulator } from './whatsapp.js';
 
 export interface SimulatorContext {
@@ -57,4 +58,5 @@ export const simulatorFactories: SimulatorFactory[] = [
   openaiSimulator,
   whatsappSimulator,
   googleAdsSimulator,
+  receiverSimulator,
 ];
