@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
 import { hideFor } from '../../kernel/queue-consumer.js';
-import { deliver } from '../deliver.js';
+import { type DeliveryDeps, deliver } from '../deliver.js';
 import { deliveryDeps } from '../deps.js';
 
 const schema = z.object({
@@ -24,12 +24,13 @@ class AttemptNotDueError extends Error {
   override name = 'AttemptNotDueError';
 }
 
-const deps = deliveryDeps();
+let deps: DeliveryDeps | undefined;
 
 export const handler = fifoGroupConsumer({
   queue: 'eventDeliveries',
   schema,
   async handle(message) {
+    deps ??= deliveryDeps();
     const outcome = await deliver(deps, message.body);
     if (outcome.kind === 'later') {
       if (message.record) await hideFor(message.record, outcome.afterMs / 1000);
