@@ -3,19 +3,16 @@
  * receiver simulator over HTTP; every delivery is verified with the reference Standard Webhooks
  * library (`standardwebhooks`), never with our own signer.
  */
-import { describe, expect, it } from 'vitest';
+
 import { WebhookVerificationError } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
 import {
   DISABLE_AFTER_MS,
   RETRY_SCHEDULE_MS,
   ROTATION_OVERLAP_MS,
 } from '../../../functions/events/deliver.js';
-import {
-  putEndpoint,
-  replayEndpoint,
-  rotateSecret,
-} from '../../../functions/events/endpoints.js';
 import { sqsBell } from '../../../functions/events/deps.js';
+import { putEndpoint, replayEndpoint, rotateSecret } from '../../../functions/events/endpoints.js';
 import { raceTrials } from '../../support/race.js';
 import {
   eventsWorld,
@@ -26,7 +23,12 @@ import {
   verifyDelivery,
 } from './events-support.js';
 
-async function registered(world: Awaited<ReturnType<typeof eventsWorld>>, tenantId: string, name: string, eventTypes: string[] = ['*']) {
+async function registered(
+  world: Awaited<ReturnType<typeof eventsWorld>>,
+  tenantId: string,
+  name: string,
+  eventTypes: string[] = ['*'],
+) {
   const receiver = await startReceiver();
   const answer = await putEndpoint(world.endpoints, tenantId, name, {
     url: receiver.url(name),
@@ -55,9 +57,9 @@ describe('a delivery', () => {
       data: event.data,
     });
     const attempts = await world.store.listAttempts(tenantId, name, { limit: 10 });
-    expect(attempts.attempts.map((a) => [a.eventId, a.status, a.attempts, a.lastStatusCode])).toEqual([
-      [event.eventId, 'delivered', 1, 200],
-    ]);
+    expect(
+      attempts.attempts.map((a) => [a.eventId, a.status, a.attempts, a.lastStatusCode]),
+    ).toEqual([[event.eventId, 'delivered', 1, 200]]);
   });
 
   it('a tampered body, a wrong secret or a stale timestamp fails verification', async () => {
@@ -109,7 +111,9 @@ describe('retries', () => {
     const times = deliveries.map((d) => Number(d.timestamp));
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
     const expected = RETRY_SCHEDULE_MS.slice(1).map((ms) => Math.floor((ms * 1.05) / 1000));
-    gaps.forEach((gap, i) => expect(Math.abs(gap - (expected[i] as number))).toBeLessThanOrEqual(1));
+    gaps.forEach((gap, i) =>
+      expect(Math.abs(gap - (expected[i] as number))).toBeLessThanOrEqual(1),
+    );
     expect(times[0]).toBe(Math.floor(start / 1000));
     for (const d of deliveries) {
       expect(d.id).toBe(event.eventId);
@@ -127,7 +131,9 @@ describe('retries', () => {
     await receiver.behave(name, { status: 500 });
     await world.sink.accept([testEvent(tenantId)]);
     await pump(world, { maxRounds: 2 });
-    const pending = (await world.store.listAttempts(tenantId, name, { limit: 10, status: 'pending' })).attempts;
+    const pending = (
+      await world.store.listAttempts(tenantId, name, { limit: 10, status: 'pending' })
+    ).attempts;
     expect(pending).toHaveLength(1);
     expect(pending[0]?.attempts).toBeGreaterThanOrEqual(1);
     await receiver.behave(name, { status: 200 });
@@ -185,7 +191,9 @@ describe('disabling', () => {
     expect(endpoint?.disabledReason).toBe('failing');
     expect(Date.parse(endpoint?.disabledAt ?? '') - start).toBeGreaterThanOrEqual(DISABLE_AFTER_MS);
     const told = await watcher.receiver.deliveries(watcher.name);
-    expect(told.map((d) => (JSON.parse(d.body) as { type: string }).type)).toEqual(['endpoint.disabled']);
+    expect(told.map((d) => (JSON.parse(d.body) as { type: string }).type)).toEqual([
+      'endpoint.disabled',
+    ]);
   });
 });
 
@@ -193,7 +201,11 @@ describe('secret rotation', () => {
   it('both signatures for 24 hours (each secret verifies), then only the new one', async () => {
     const world = await eventsWorld();
     const tenantId = testTenantId();
-    const { receiver, secret: oldSecret, name } = await registered(world, tenantId, `r-${tenantId}`);
+    const {
+      receiver,
+      secret: oldSecret,
+      name,
+    } = await registered(world, tenantId, `r-${tenantId}`);
     const { secret: newSecret } = await rotateSecret(world.endpoints, tenantId, name);
     await world.sink.accept([testEvent(tenantId)]);
     await pump(world);
@@ -216,7 +228,9 @@ describe('replay', () => {
     const world = await eventsWorld();
     const tenantId = testTenantId();
     const { receiver, name } = await registered(world, tenantId, `r-${tenantId}`);
-    const events = [0, 1, 2, 3].map((seq) => testEvent(tenantId, { seq, entityKey: 'conversation:c_same' }));
+    const events = [0, 1, 2, 3].map((seq) =>
+      testEvent(tenantId, { seq, entityKey: 'conversation:c_same' }),
+    );
     await world.sink.accept(events);
     await pump(world);
     const since = events[2]?.occurredAt ?? '';
@@ -243,12 +257,16 @@ describe('races', () => {
       setup: async () => {
         const tenantId = testTenantId();
         const name = `r-${tenantId}`;
-        await putEndpoint(world.endpoints, tenantId, name, { url: receiver.url(name), eventTypes: ['*'] });
+        await putEndpoint(world.endpoints, tenantId, name, {
+          url: receiver.url(name),
+          eventTypes: ['*'],
+        });
         return { tenantId, name, event: testEvent(tenantId) };
       },
       contenders: ({ event }) => Array.from({ length: 6 }, () => () => world.sink.accept([event])),
       check: async ({ tenantId, name, event }, outcomes) => {
-        for (const o of outcomes) expect(o).toMatchObject({ status: 'fulfilled', value: { failed: [] } });
+        for (const o of outcomes)
+          expect(o).toMatchObject({ status: 'fulfilled', value: { failed: [] } });
         const page = await world.store.listAttempts(tenantId, name, { limit: 50 });
         expect(page.attempts.map((a) => a.eventId)).toEqual([event.eventId]);
         await pump(world);

@@ -19,10 +19,6 @@ import type { SQSEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { vi } from 'vitest';
 import * as z from 'zod';
-import { ddb, sqs } from '../../../functions/kernel/clients.js';
-import { ManualClock } from '../../../functions/kernel/clock.js';
-import { tableName } from '../../../functions/kernel/config.js';
-import { consumeGroupsInParallel } from '../../../functions/kernel/fifo-group-consumer.js';
 import { type DeliveryDeps, deliver } from '../../../functions/events/deliver.js';
 import { sqsBell } from '../../../functions/events/deps.js';
 import { createEndpointDispatcher } from '../../../functions/events/dispatch.js';
@@ -33,6 +29,10 @@ import type { EventType, OnceflowEvent } from '../../../functions/events/model.j
 import { secretBox } from '../../../functions/events/secret-box.js';
 import type { ResolvedAddress, Resolver } from '../../../functions/events/ssrf.js';
 import { httpTransport, type WebhookTransport } from '../../../functions/events/transport.js';
+import { ddb, sqs } from '../../../functions/kernel/clients.js';
+import { ManualClock } from '../../../functions/kernel/clock.js';
+import { tableName } from '../../../functions/kernel/config.js';
+import { consumeGroupsInParallel } from '../../../functions/kernel/fifo-group-consumer.js';
 import { listen } from '../../../lib/local/http-util.js';
 import { ensureFifoQueue } from '../../../lib/local/provision.js';
 import { toSqsRecord } from '../../../lib/local/queue-poller.js';
@@ -50,7 +50,10 @@ export interface Receiver {
   /** The URL of the receiver `name`; `host` replaces `127.0.0.1` (resolved by the test resolver). */
   url(name: string, host?: string): string;
   deliveries(name: string): Promise<ReceivedDelivery[]>;
-  behave(name: string, behaviour: { status?: number; latencyMs?: number; failRate?: number }): Promise<void>;
+  behave(
+    name: string,
+    behaviour: { status?: number; latencyMs?: number; failRate?: number },
+  ): Promise<void>;
   readonly port: number;
 }
 
@@ -96,7 +99,11 @@ export function startReceiver(): Promise<Receiver> {
  * Verifies a recorded delivery with the reference library, at the moment it was sent (the test's
  * clock is not the wall clock): the body it parsed, or throws `WebhookVerificationError`.
  */
-export function verifyDelivery(secret: string, delivery: ReceivedDelivery, body = delivery.body): unknown {
+export function verifyDelivery(
+  secret: string,
+  delivery: ReceivedDelivery,
+  body = delivery.body,
+): unknown {
   const at = Number(delivery.timestamp) * 1000;
   const now = vi.spyOn(Date, 'now').mockReturnValue(at);
   try {
@@ -131,7 +138,9 @@ export function tableResolver(table: Record<string, string[] | (() => string[])>
 
 // --- the world around the dispatcher and the worker --------------------------------------------------
 
-export async function privateEventsQueue(client: SQSClient = sqs): Promise<{ url: string; name: string }> {
+export async function privateEventsQueue(
+  client: SQSClient = sqs,
+): Promise<{ url: string; name: string }> {
   const base = `events-${randomUUID().slice(0, 8)}`;
   const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
   await ensureFifoQueue(client, queue, { visibilityTimeoutSeconds: 30, maxReceiveCount: 30 });
@@ -254,7 +263,10 @@ export async function pump(
     } catch (error) {
       // A crash: the whole batch comes back (after its visibility; shown at once here).
       failedIds = new Set(messages.map((m) => m.MessageId ?? ''));
-      await showAgain(world.queue.url, messages.map((m) => m.ReceiptHandle ?? ''));
+      await showAgain(
+        world.queue.url,
+        messages.map((m) => m.ReceiptHandle ?? ''),
+      );
       throw error;
     }
     const done = messages.filter((m) => !failedIds.has(m.MessageId ?? ''));
@@ -267,8 +279,12 @@ export async function pump(
       );
     }
     const held = messages.filter((m) => failedIds.has(m.MessageId ?? ''));
-    if (!progressed && earliest !== undefined) world.clock.advance(Math.max(0, earliest - world.clock.now()));
-    await showAgain(world.queue.url, held.map((m) => m.ReceiptHandle ?? ''));
+    if (!progressed && earliest !== undefined)
+      world.clock.advance(Math.max(0, earliest - world.clock.now()));
+    await showAgain(
+      world.queue.url,
+      held.map((m) => m.ReceiptHandle ?? ''),
+    );
   }
   return rounds;
 }
