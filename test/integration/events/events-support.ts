@@ -143,7 +143,8 @@ export async function privateEventsQueue(
 ): Promise<{ url: string; name: string }> {
   const base = `events-${randomUUID().slice(0, 8)}`;
   const queue = fifoQueuePair(`${base}.fifo`, `${base}-dlq.fifo`, emulatorEndpoints().sqs);
-  await ensureFifoQueue(client, queue, { visibilityTimeoutSeconds: 30, maxReceiveCount: 30 });
+  // Visibility 12 h: only the pump shows a held message again, on the test clock.
+  await ensureFifoQueue(client, queue, { visibilityTimeoutSeconds: 43_200, maxReceiveCount: 30 });
   return { url: queue.url, name: `${base}.fifo` };
 }
 
@@ -156,6 +157,8 @@ export interface EventsWorld {
   readonly endpoints: EndpointsDeps;
   /** Every POST the worker made (the transport's calls). */
   posts: number;
+  /** Messages held until their next attempt (receipt handle, due time on the test clock). */
+  readonly hidden: { handle: string; due: number }[];
 }
 
 export async function eventsWorld(
@@ -175,6 +178,7 @@ export async function eventsWorld(
     queue,
     sink,
     posts: 0,
+    hidden: [],
     endpoints: { store, clock, resolver, policy, box },
     delivery: {
       store,
@@ -207,8 +211,11 @@ const refSchema = z.object({
 
 /**
  * Works the queue until it is empty: batches of 10 through the kernel's FIFO consumer around the
- * real `deliver`. When a round made no attempt and closed nothing, the clock moves to the earliest
- * due attempt. Returns the number of rounds. `deliverWith` lets a crash flow wrap the worker.
+ * real `deliver`, deleting what succeeded as the Lambda event source does. A message the worker
+ * holds until its next attempt stays hidden until the test clock reaches that time (as SQS keeps it
+ * for its visibility timeout; the queue's own timeout is 12 hours so only the pump shows it again);
+ * when nothing is visible, the clock moves to the earliest held attempt. `deliverWith` lets a crash
+ * flow wrap the worker. Returns the number of receives.
  */
 export async function pump(
   world: EventsWorld,
@@ -218,27 +225,34 @@ export async function pump(
   } = {},
 ): Promise<number> {
   const arn = `arn:aws:sqs:us-east-1:000000000000:${world.queue.name}`;
-  let earliest: number | undefined;
-  let progressed = false;
+  const dueOf = new Map<string, number>();
+  const hidden = world.hidden;
   const consume = consumeGroupsInParallel({
     queue: 'eventDeliveries',
     schema: refSchema,
     async handle(message) {
-      const before = world.posts;
       const outcome = await (options.deliverWith ?? ((ref) => deliver(world.delivery, ref)))(
         message.body,
       );
-      if (world.posts > before) progressed = true;
       if (outcome.kind === 'later') {
-        const due = world.clock.now() + outcome.afterMs;
-        earliest = earliest === undefined ? due : Math.min(earliest, due);
+        dueOf.set(message.messageId, world.clock.now() + outcome.afterMs);
         throw new Error('not due');
       }
-      progressed = true;
     },
   });
+  const showDue = async () => {
+    const now = world.clock.now();
+    const due = hidden.filter((h) => h.due <= now);
+    if (due.length === 0) return;
+    hidden.splice(0, hidden.length, ...hidden.filter((h) => h.due > now));
+    await showAgain(
+      world.queue.url,
+      due.map((h) => h.handle),
+    );
+  };
   let rounds = 0;
   for (let empty = 0; empty < 2 && rounds < (options.maxRounds ?? 100_000); rounds++) {
+    await showDue();
     const out = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: world.queue.url,
@@ -249,12 +263,13 @@ export async function pump(
     );
     const messages = out.Messages ?? [];
     if (messages.length === 0) {
-      empty += 1;
+      const next = Math.min(...hidden.map((h) => h.due));
+      if (Number.isFinite(next)) world.clock.advance(Math.max(0, next - world.clock.now()));
+      else empty += 1;
       continue;
     }
     empty = 0;
-    progressed = false;
-    earliest = undefined;
+    dueOf.clear();
     const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, arn)) };
     let failedIds: Set<string>;
     try {
@@ -262,7 +277,6 @@ export async function pump(
       failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     } catch (error) {
       // A crash: the whole batch comes back (after its visibility; shown at once here).
-      failedIds = new Set(messages.map((m) => m.MessageId ?? ''));
       await showAgain(
         world.queue.url,
         messages.map((m) => m.ReceiptHandle ?? ''),
@@ -278,13 +292,16 @@ export async function pump(
         }),
       );
     }
-    const held = messages.filter((m) => failedIds.has(m.MessageId ?? ''));
-    if (!progressed && earliest !== undefined)
-      world.clock.advance(Math.max(0, earliest - world.clock.now()));
-    await showAgain(
-      world.queue.url,
-      held.map((m) => m.ReceiptHandle ?? ''),
-    );
+    const again: string[] = [];
+    for (const m of messages.filter((m) => failedIds.has(m.MessageId ?? ''))) {
+      const due = dueOf.get(m.MessageId ?? '');
+      // Held until its attempt is due; the rest of a held group comes back at once (SQS returns
+      // it after the head anyway, since a FIFO group hands out nothing while its head is hidden).
+      if (due !== undefined && due > world.clock.now())
+        hidden.push({ handle: m.ReceiptHandle ?? '', due });
+      else again.push(m.ReceiptHandle ?? '');
+    }
+    await showAgain(world.queue.url, again);
   }
   return rounds;
 }
