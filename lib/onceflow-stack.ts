@@ -41,6 +41,7 @@ import {
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { reconcileWindowProblem } from '../functions/campaigns/index.js';
+import { DELIVERY_SPAN_SECONDS } from '../functions/events/index.js';
 import { RECORD_SECONDS_ENV } from '../functions/kernel/config.js';
 import {
   checkVersion,
@@ -246,6 +247,9 @@ export class OnceflowStack extends Stack {
       alarmEmail: limits.alarmEmail,
       http5xxPercent: limits.http5xxPercent,
       staleQueueSeconds: limits.staleQueueSeconds,
+      // A delivery's message waits in its queue through the retry schedule by design: only one
+      // older than the whole schedule is the "oldest undelivered event" alarm.
+      staleQueueSecondsByQueue: { eventDeliveries: DELIVERY_SPAN_SECONDS },
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
 

@@ -60,6 +60,14 @@ export const ROTATION_OVERLAP_MS = 24 * 3_600_000;
  */
 export const JITTER_SHARE = 0.1;
 
+/**
+ * The longest a delivery's message can stay in its queue while working as designed: the whole
+ * schedule with the most jitter (99,305 s x 1.1 = 109,236 s, 30.3 h) plus an hour of slack for a
+ * slow worker. A message older than this is stuck: the queue's stale-work alarm uses it.
+ */
+export const DELIVERY_SPAN_SECONDS =
+  Math.ceil((RETRY_SCHEDULE_MS.reduce((a, b) => a + b, 0) * (1 + JITTER_SHARE)) / 1000) + 3600;
+
 /** What a receiver's answer is kept of (`lastError`). */
 const MAX_ERROR_CHARS = 200;
 
