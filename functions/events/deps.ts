@@ -73,13 +73,10 @@ export function replayDeps() {
 }
 
 export function deliveryDeps(): DeliveryDeps {
+  // The same store, clock, resolver, target policy and secret box as the endpoints API.
   return {
-    store: eventsStore(),
+    ...endpointsDeps(),
     transport: httpTransport,
-    resolver: dnsResolver,
-    policy: { allowLoopbackHttp: eventSettings.allowLoopbackHttp },
-    clock: systemClock,
-    box: eventSecretBox,
     sink: endpointDispatcher(),
     timeoutMs: eventSettings.deliveryTimeoutMs,
   };
