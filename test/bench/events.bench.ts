@@ -33,7 +33,7 @@ export default async function eventsBench(args: string[]): Promise<void> {
     else if (args[i] === '--json') json = true;
   }
   await withBenchRuntime(async (runtime) => {
-    const { ddb, dynamodbClient, sqs } = await import('../../functions/kernel/clients.js');
+    const { ddb, dynamodbClient } = await import('../../functions/kernel/clients.js');
     const { systemClock } = await import('../../functions/kernel/clock.js');
     const { queueUrl, tableName } = await import('../../functions/kernel/config.js');
     const { createEndpointDispatcher } = await import('../../functions/events/dispatch.js');
