@@ -25,7 +25,10 @@ const ADMIN = 'e2e-admin-key';
 
 beforeAll(async () => {
   // A loaded machine (several test runs at once) can take longer than the default 40 s to start.
-  runtime = await spawnLocalRuntime({ env: { ONCEFLOW_ADMIN_KEY: ADMIN }, readyTimeoutMs: 120_000 });
+  runtime = await spawnLocalRuntime({
+    env: { ONCEFLOW_ADMIN_KEY: ADMIN },
+    readyTimeoutMs: 120_000,
+  });
 });
 afterAll(async () => {
   await runtime?.stop();
