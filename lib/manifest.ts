@@ -200,6 +200,11 @@ export function localSettings(
 const GOOGLE_ADS_VERSION = { [VERSION_ENV.googleAds]: DEFAULT_VERSIONS.googleAds };
 const WHATSAPP_VERSION = { [VERSION_ENV.whatsappGraph]: DEFAULT_VERSIONS.whatsappGraph };
 
+/** Plain http to loopback for event endpoints: the local runtime's receiver simulator only. */
+const EVENTS_LOOPBACK = {
+  ONCEFLOW_EVENTS_LOOPBACK_HTTP: { deployed: 'off', local: 'on' },
+} as const;
+
 const KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 /** A general-purpose listing index (e.g. a tenant's conversations by recency). */
 const GSI1: IndexSpec = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' };
@@ -265,6 +270,9 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   // Conversion ledger (issue 10): members and stays, evidence, conversions. `sweep` holds only
   // evidence not yet applied; `gsi1` lists a tenant's conversions and its pending evidence.
   ledger: { ...KEYS, indexes: [GSI1, SWEEP], stream: 'NEW_AND_OLD_IMAGES' },
+  // Events out (issue 24): endpoints, the event log kept for replay, deliveries (`gsi1`: an
+  // endpoint's attempts, sharded; `functions/events/items.ts`).
+  events: { ...KEYS, indexes: [GSI1] },
 };
 
 // Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
@@ -275,6 +283,10 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
   replies: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
+  // A delivery's message stays in the queue (its group held, so its entity's later events wait)
+  // until a 2xx or its last attempt: 8 attempts, each a receive, plus receives that find it not
+  // yet due (a message hidden for its backoff can come back early after a crash). 6x a 30 s timeout.
+  eventDeliveries: { visibilityTimeoutSeconds: 180, maxReceiveCount: 30 },
 };
 
 const declaredFunctions = {
@@ -829,6 +841,90 @@ const declaredFunctions = {
       retryAttempts: 3,
     },
     tables: {},
+    timeoutSeconds: 30,
+  },
+  // Events out (issue 24): the endpoints API and the delivery worker.
+  putEventEndpoint: {
+    entry: 'functions/events/handlers/put-endpoint.ts',
+    description: 'Register (SSRF-checked, secret shown once) or update an event endpoint',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'PUT', path: '/v1/event-endpoints/{endpointId}' }],
+    },
+    tables: { tenants: 'read', events: 'readWrite' },
+    secrets: ['eventSigningKey'],
+    environment: EVENTS_LOOPBACK,
+  },
+  listEventEndpoints: {
+    entry: 'functions/events/handlers/list-endpoints.ts',
+    description: "A tenant's event endpoints, without secrets",
+    trigger: { kind: 'http', routes: [{ method: 'GET', path: '/v1/event-endpoints' }] },
+    tables: { tenants: 'read', events: 'read' },
+  },
+  deleteEventEndpoint: {
+    entry: 'functions/events/handlers/delete-endpoint.ts',
+    description: 'Delete an event endpoint (its pending deliveries close as failed)',
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'DELETE', path: '/v1/event-endpoints/{endpointId}' }],
+    },
+    tables: { tenants: 'read', events: 'readWrite' },
+  },
+  listEventAttempts: {
+    entry: 'functions/events/handlers/list-attempts.ts',
+    description: "An event endpoint's deliveries with their attempts, by status",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'GET', path: '/v1/event-endpoints/{endpointId}/attempts' }],
+    },
+    tables: { tenants: 'read', events: 'read' },
+  },
+  replayEventEndpoint: {
+    entry: 'functions/events/handlers/replay-endpoint.ts',
+    description: 'Deliver every kept event since a time to one endpoint again, same ids',
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/event-endpoints/{endpointId}/replay',
+          idempotencyKey: 'honoured',
+        },
+      ],
+    },
+    tables: { tenants: 'read', events: 'readWrite', idempotency: 'readWrite' },
+    sendsTo: ['eventDeliveries'],
+    timeoutSeconds: 29,
+  },
+  rotateEventEndpointSecret: {
+    entry: 'functions/events/handlers/rotate-secret.ts',
+    description: "Rotate an event endpoint's signing secret (both sign for 24 h)",
+    trigger: {
+      kind: 'http',
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/event-endpoints/{endpointId}/secret',
+          idempotencyKey: {
+            notNeeded:
+              'its answer holds a secret shown once (kept only sealed); a retry rotates again',
+          },
+        },
+      ],
+    },
+    tables: { tenants: 'read', events: 'readWrite' },
+    secrets: ['eventSigningKey'],
+  },
+  deliverEvents: {
+    entry: 'functions/events/handlers/deliver-events.ts',
+    description: 'Posts one event to one endpoint per message (Standard Webhooks), with retries',
+    // A record: the SSRF check (a DNS lookup, ~1 s at worst), one POST (10 s timeout), four
+    // writes and, when an endpoint is disabled, one dispatch: 15 s. 6x30 s is the visibility.
+    trigger: { kind: 'queue', queue: 'eventDeliveries', batchSize: 10, recordSeconds: 15 },
+    tables: { events: 'readWrite' },
+    sendsTo: ['eventDeliveries'],
+    secrets: ['eventSigningKey'],
+    environment: EVENTS_LOOPBACK,
     timeoutSeconds: 30,
   },
 } satisfies Readonly<Record<string, FunctionSpec>>;

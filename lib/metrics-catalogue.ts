@@ -32,6 +32,7 @@ export const GUARANTEES = {
   jobs: 'Post-processing jobs',
   replies: 'Replies: sent, failed, unknown outcomes and echoes matched',
   changeFeed: 'Events change feed: lag behind the effects',
+  events: 'Events out: deliveries, retries, refused targets, disabled endpoints',
   runtime: 'Runtime: cold starts',
 } as const;
 
@@ -630,6 +631,52 @@ export const METRICS: readonly MetricSpec[] = [
       statistic: 'MAX',
       summary: 'The events change feed trails the effects by more than 5 minutes',
     },
+  // Events out (issue 24). The oldest undelivered event is the `eventDeliveries` queue's oldest
+  // message (a delivery's message stays until a 2xx or its last attempt): `StaleQueueWork` with
+  // that queue's own window (the whole retry schedule, `lib/onceflow-stack.ts`); a delivery that
+  // exhausted its queue receives is a `DeadLetterMessages` alarm like any queue's.
+  {
+    name: 'EventDelivered',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning: 'An event delivered to an endpoint (a 2xx answer)',
+  },
+  {
+    name: 'EventAttemptFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning: 'A delivery attempt that got no 2xx (retried on the schedule unless it was the last)',
+  },
+  {
+    name: 'EventDeliveryFailed',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning: 'A delivery that failed its last attempt (or met a 410); replayable',
+  },
+  {
+    name: 'EventEndpointDisabled',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning: 'An endpoint disabled: it answered 410, or failed every attempt for 5 days',
+  },
+  {
+    name: 'EventTargetRefused',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning:
+      "An attempt not made: the endpoint's host resolved to a forbidden address at delivery (DNS rebinding)",
+  },
+  {
+    name: 'EventDeliveryAgeMs',
+    unit: 'Milliseconds',
+    dimensions: BY_SOURCE,
+    guarantee: 'events',
+    meaning: "From the effect's commit to an attempt's outcome, per recorded attempt",
   },
 ];
 

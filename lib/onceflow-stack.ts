@@ -42,6 +42,7 @@ import {
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { reconcileWindowProblem } from '../functions/campaigns/index.js';
+import { DELIVERY_SPAN_SECONDS } from '../functions/events/index.js';
 import { RECORD_SECONDS_ENV } from '../functions/kernel/config.js';
 import {
   checkVersion,
@@ -96,6 +97,8 @@ export const SECRET_DESCRIPTIONS: Readonly<Record<SecretName, string>> = {
   googleAdsOAuthClient:
     'Google Ads API OAuth client as JSON {clientId, clientSecret, refreshToken} (set by the operator)',
   googleAdsDeveloperToken: 'Google Ads API developer token (set by the operator)',
+  eventSigningKey:
+    "Key that seals the event endpoints' signing secrets in their items (random; rotating it needs a re-seal)",
 };
 
 export interface OnceflowStackProps extends StackProps {
@@ -256,6 +259,9 @@ export class OnceflowStack extends Stack {
       alarmEmail: limits.alarmEmail,
       http5xxPercent: limits.http5xxPercent,
       staleQueueSeconds: limits.staleQueueSeconds,
+      // A delivery's message waits in its queue through the retry schedule by design: only one
+      // older than the whole schedule is the "oldest undelivered event" alarm.
+      staleQueueSecondsByQueue: { eventDeliveries: DELIVERY_SPAN_SECONDS },
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
 

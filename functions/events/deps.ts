@@ -1,17 +1,95 @@
 /**
- * The events context's composition root for the change feed: the sink its events go to, built once
- * per container.
+ * The events context's composition root: the store, the doorbell, the secret box, the dispatcher
+ * and the delivery worker's dependencies, built once per container.
  */
-import { createEndpointDispatcher } from './dispatch.js';
+import { ddb, sqs } from '../kernel/clients.js';
+import { systemClock } from '../kernel/clock.js';
+import { queueUrl, tableName } from '../kernel/config.js';
+import { enqueueFifo } from '../kernel/fifo.js';
+import { platformSecret } from '../kernel/secrets.js';
+import type { DeliveryDeps } from './deliver.js';
+import { createEndpointDispatcher, type DeliveryBell } from './dispatch.js';
+import type { EndpointsDeps } from './endpoints.js';
+import { DynamoEventsStore, type EventsStore } from './events-store.js';
+import type { DeliveryRef } from './items.js';
 import type { EventSink } from './model.js';
+import { type SecretBox, secretBox } from './secret-box.js';
+import { eventSettings } from './settings.js';
+import { dnsResolver } from './ssrf.js';
+import { httpTransport } from './transport.js';
 
+let store: EventsStore | undefined;
+
+export function eventsStore(): EventsStore {
+  store ??= new DynamoEventsStore(ddb, tableName('events'));
+  return store;
+}
+
+/** The FIFO message of a delivery: its group is (tenant, endpoint, entity), its id the delivery's. */
+export function deliveryMessage(ref: DeliveryRef) {
+  return {
+    body: ref,
+    groupId: `${ref.tenantId}#${ref.endpointId}#${ref.entityKey}`,
+    identity: `delivery#${ref.tenantId}#${ref.endpointId}#${ref.eventId}#${ref.cycle}`,
+  };
+}
+
+export function sqsBell(url: string): DeliveryBell {
+  return { ring: (refs) => enqueueFifo(sqs, url, refs.map(deliveryMessage)) };
+}
+
+let box: { key: string; box: SecretBox } | undefined;
+
+/** The box of the current `eventSigningKey` (the secret itself is cached by `platformSecret`). */
+export async function eventSecretBox(): Promise<SecretBox> {
+  const key = await platformSecret('eventSigningKey');
+  if (box?.key !== key) box = { key, box: secretBox(key) };
+  return box.box;
+}
+
+/** The dispatcher the change feed hands events to. */
+export function endpointDispatcher(): EventSink {
+  return createEndpointDispatcher({
+    store: eventsStore(),
+    bell: sqsBell(queueUrl('eventDeliveries')),
+    clock: systemClock,
+    // A tenant's endpoints read at most once per 5 s per container (see `DispatcherDeps`).
+    endpointsCacheMs: 5_000,
+  });
+}
+
+export function endpointsDeps(): EndpointsDeps {
+  return {
+    store: eventsStore(),
+    clock: systemClock,
+    resolver: dnsResolver,
+    policy: { allowLoopbackHttp: eventSettings.allowLoopbackHttp },
+    box: eventSecretBox,
+  };
+}
+
+export function replayDeps() {
+  return { ...endpointsDeps(), dispatch: { bell: sqsBell(queueUrl('eventDeliveries')) } };
+}
+
+export function deliveryDeps(): DeliveryDeps {
+  // The same store, clock, resolver, target policy and secret box as the endpoints API.
+  return {
+    ...endpointsDeps(),
+    transport: httpTransport,
+    sink: endpointDispatcher(),
+    timeoutMs: eventSettings.deliveryTimeoutMs,
+  };
+}
+
+/** The change feed's dependencies: the sink its events go to (the endpoint dispatcher). */
 export interface ChangeFeedDeps {
   readonly sink: EventSink;
 }
 
-let memo: ChangeFeedDeps | undefined;
+let feed: ChangeFeedDeps | undefined;
 
 export function changeFeedDeps(): ChangeFeedDeps {
-  memo ??= { sink: createEndpointDispatcher() };
-  return memo;
+  feed ??= { sink: endpointDispatcher() };
+  return feed;
 }

@@ -30,7 +30,11 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
 // The schema's own module, not the `schemas` barrel (which builds every event schema at import).
 import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  GetQueueUrlCommand,
+} from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
@@ -52,6 +56,24 @@ export interface QueueMessage<T> {
   readonly groupId?: string;
   /** How many times SQS has delivered this message, this delivery included. */
   readonly receiveCount: number;
+  /** The record itself, for `hideFor` (a consumer that holds a message back on purpose). */
+  readonly record?: SQSRecord;
+}
+
+/**
+ * Hides a received message for `seconds` (SQS's most: 12 hours) before SQS hands it out again: a
+ * consumer that fails a record on purpose until a due time (a webhook retry's backoff) holds it,
+ * and in a FIFO queue its message group with it, without spending a receive per visibility timeout.
+ */
+export async function hideFor(record: SQSRecord, seconds: number): Promise<void> {
+  const url = await queueUrlOf(record.eventSourceARN);
+  await sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: url,
+      ReceiptHandle: record.receiptHandle,
+      VisibilityTimeout: Math.max(0, Math.min(43_200, Math.ceil(seconds))),
+    }),
+  );
 }
 
 export interface QueueConsumerOptions<S extends z.ZodType> {
@@ -204,6 +226,7 @@ export async function handleRecord<S extends z.ZodType>(
         messageId: record.messageId,
         ...(record.attributes.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
         receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
+        record,
       });
     } catch (error) {
       if (!(error instanceof FailpointCrashError)) {

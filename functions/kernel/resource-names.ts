@@ -11,8 +11,9 @@ export type TableName =
   | 'campaigns'
   | 'idempotency'
   | 'conversions'
-  | 'ledger';
-export type QueueName = 'jobs' | 'sends' | 'fanout' | 'replies';
+  | 'ledger'
+  | 'events';
+export type QueueName = 'jobs' | 'sends' | 'fanout' | 'replies' | 'eventDeliveries';
 export type SecretName =
   | 'adminKeyHash'
   | 'whatsappAppSecret'
@@ -20,7 +21,8 @@ export type SecretName =
   | 'whatsappAccessToken'
   | 'aiApiKey'
   | 'googleAdsOAuthClient'
-  | 'googleAdsDeveloperToken';
+  | 'googleAdsDeveloperToken'
+  | 'eventSigningKey';
 
 /** Environment variable that carries a table's physical name. */
 export function envNameForTable(table: TableName): string {

@@ -55,6 +55,8 @@ const LOCAL_DEFAULTS: Readonly<Record<SecretName, () => string>> = {
     process.env.GOOGLE_ADS_OAUTH_CLIENT ??
     '{"clientId":"local-client","clientSecret":"local-secret","refreshToken":"local-refresh"}',
   googleAdsDeveloperToken: () => process.env.GOOGLE_ADS_DEVELOPER_TOKEN ?? 'local-developer-token',
+  // The key that seals the endpoints' signing secrets (`functions/events/secret-box.ts`).
+  eventSigningKey: () => process.env.ONCEFLOW_EVENT_SIGNING_KEY ?? 'local-event-signing-key',
 };
 
 /** A secret's local value: what the local runtime's Secrets Manager stand-in answers. */

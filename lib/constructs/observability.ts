@@ -49,6 +49,12 @@ export interface ObservabilityProps {
   readonly http5xxPercent?: number;
   /** @default 900 */
   readonly staleQueueSeconds?: number;
+  /**
+   * A queue's own stale window where its messages wait on purpose (event deliveries held for their
+   * retry backoff): overrides `staleQueueSeconds` for that queue.
+   * @default {}
+   */
+  readonly staleQueueSecondsByQueue?: Readonly<Record<string, number>>;
 }
 
 /** The dashboard's widget titles carry the metric names, so tests can find each one. */
@@ -181,7 +187,8 @@ export class Observability extends Construct {
         statistic: 'Maximum',
         label: `${name} oldest (s)`,
       });
-      this.platformAlarm('StaleQueueWork', name, age, props.staleQueueSeconds ?? 900);
+      const window = props.staleQueueSecondsByQueue?.[name] ?? props.staleQueueSeconds ?? 900;
+      this.platformAlarm('StaleQueueWork', name, age, window);
       return age;
     });
     // HTTP 5xx rate over 5 minutes.

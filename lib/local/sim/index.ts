@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
 import { unipileSimulator } from './unipile.js';
+import { receiverSimulator } from './receiver.js';
 import { whatsappSimulator } from './whatsapp.js';
 
 export interface SimulatorContext {
@@ -59,4 +60,5 @@ export const simulatorFactories: SimulatorFactory[] = [
   whatsappSimulator,
   googleAdsSimulator,
   unipileSimulator,
+  receiverSimulator,
 ];
