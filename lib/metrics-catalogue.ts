@@ -631,6 +631,7 @@ export const METRICS: readonly MetricSpec[] = [
       statistic: 'MAX',
       summary: 'The events change feed trails the effects by more than 5 minutes',
     },
+  },
   // Events out (issue 24). The oldest undelivered event is the `eventDeliveries` queue's oldest
   // message (a delivery's message stays until a 2xx or its last attempt): `StaleQueueWork` with
   // that queue's own window (the whole retry schedule, `lib/onceflow-stack.ts`); a delivery that
