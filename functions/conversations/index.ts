@@ -29,13 +29,13 @@ export {
   MESSAGE_CHANNELS,
   type MessageChannel,
   type MessageItem,
-  type PersonItem,
   memberItem,
+  type PersonItem,
   parseConversationKey,
   personItemsScan,
   toConversationItem,
-  toPersonItem,
   toMessageItem,
+  toPersonItem,
 } from './items.js';
 export { matchLead } from './lead-match.js';
 export {

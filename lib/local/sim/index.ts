@@ -17,8 +17,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
-import { unipileSimulator } from './unipile.js';
 import { receiverSimulator } from './receiver.js';
+import { unipileSimulator } from './unipile.js';
 import { whatsappSimulator } from './whatsapp.js';
 
 export interface SimulatorContext {
