@@ -72,7 +72,7 @@ export interface HttpRoute {
    * Every POST route says it (`test/unit/idempotency-key-manifest.test.ts`): `'honoured'` when it
    * creates something and answers the contract's `Idempotency-Key` (its handler declares
    * `httpHandler({ idempotencyKey }, ...)`, its function has the `idempotency` table, and
-   * `test/integration/idempotency-key-routes.test.ts` drives it); otherwise why the header is not
+   * `test/integration/whole-service/idempotency-key-routes.test.ts` drives it); otherwise why the header is not
    * needed there.
    */
   readonly idempotencyKey?: 'honoured' | { readonly notNeeded: string };

@@ -12,7 +12,7 @@
  * a change here. A metric's `dimensions` are built from the lists the emitting code uses
  * (`SOURCE_DIMENSIONS`, `CONVERSION_METRIC_DIMENSIONS`), and the alarms' `SCHEMA(...)` queries from
  * `dimensions`: CloudWatch matches a SCHEMA only to metrics with exactly that dimension set, so the
- * two must agree, and `test/integration/alarms.test.ts` checks them against what the handlers print.
+ * two must agree, and `test/integration/whole-service/alarms.test.ts` checks them against what the handlers print.
  */
 import { SOURCE_DIMENSIONS } from '../functions/kernel/metric-dimensions.js';
 import { CONVERSION_SOURCES } from '../functions/ledger/index.js';

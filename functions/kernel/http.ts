@@ -72,7 +72,7 @@ export interface HttpHandlerOptions {
   /**
    * The contract's `Idempotency-Key` for a route that creates something: `idempotencyKeyed(...)`
    * from `idempotency-key.ts`, declared here so the route cannot run without it. Routes declare
-   * `idempotencyKey: 'honoured'` in the manifest, and `test/integration/idempotency-key-routes.test.ts`
+   * `idempotencyKey: 'honoured'` in the manifest, and `test/integration/whole-service/idempotency-key-routes.test.ts`
    * drives every one of them.
    */
   readonly idempotencyKey?: RouteWrapper;

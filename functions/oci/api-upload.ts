@@ -85,7 +85,7 @@ export function backoffMs(attempts: number): number {
 
 /**
  * A row as the Google Ads API names its fields (`ClickConversion`, `ConversionAdjustment` in Google's
- * protos; test/integration/oci-provider.test.ts validates every request against them).
+ * protos; test/integration/oci/oci-provider.test.ts validates every request against them).
  */
 function toGoogleRow(row: OciRow): GoogleRow {
   const conversionAction = row.conversionAction ?? row.conversionName;

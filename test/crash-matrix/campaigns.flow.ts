@@ -51,7 +51,7 @@ import {
   testFanoutDeps,
   testRecoveryDeps,
   testSenderDeps,
-} from '../integration/campaign-support.js';
+} from '../integration/campaigns/campaign-support.js';
 import type { CrashFlow } from './flow.js';
 
 const CONTACTS = 6;

@@ -1,5 +1,5 @@
 /**
- * The deterministic crash matrix (`test/integration/crash-matrix.test.ts`) arms every declared
+ * The deterministic crash matrix (`test/integration/whole-service/crash-matrix.test.ts`) arms every declared
  * failpoint once and drives the flow that passes through it to the end. Each pipeline contributes
  * its flows in a `test/crash-matrix/<pipeline>.flow.ts` file whose default export is a
  * `CrashFlow[]`; the matrix finds those files itself, so adding a pipeline needs no edit here.

@@ -32,7 +32,7 @@ import {
   type TestTenant,
   threadOf,
   tokenCall,
-} from '../integration/inbound-support.js';
+} from '../integration/conversations/inbound-support.js';
 import { testDynamoDbClient, testSqsClient } from '../support/emulators.js';
 import { pollUntil } from '../support/poll.js';
 import { withClockRestored } from '../support/process-state.js';

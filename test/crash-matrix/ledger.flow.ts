@@ -17,7 +17,7 @@ import {
   depsAhead,
   type LedgerTenant,
   ledgerApi,
-} from '../integration/ledger-support.js';
+} from '../integration/ledger/ledger-support.js';
 import type { CrashFlow } from './flow.js';
 
 const Q = 'unsigned_users';

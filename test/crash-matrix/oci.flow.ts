@@ -29,7 +29,7 @@ import {
   scriptRun,
   seal,
   untilNoCrash,
-} from '../integration/oci-support.js';
+} from '../integration/oci/oci-support.js';
 import { withClockRestored } from '../support/process-state.js';
 import type { CrashFlow } from './flow.js';
 

@@ -1,5 +1,5 @@
 /**
- * The CloudWatch rules the alarm proof (test/integration/alarms.test.ts) evaluates with, each shown
+ * The CloudWatch rules the alarm proof (test/integration/whole-service/alarms.test.ts) evaluates with, each shown
  * on a case that would pass a looser rule: an EMF line publishes under every dimension set it
  * lists; `SCHEMA(ns, a, b)` and `{ns,a,b}` see only metrics with exactly that dimension set; an
  * alarm sums one period at a time and compares strictly.

@@ -2,7 +2,7 @@
  * The Google Ads error codes onceflow reads and the simulator answers are Google's own: every one is
  * a value of the enum Google's protos (`google-ads-node`'s `build/protos/protos.json`) give the
  * `ErrorCode` field it is sent under. The requests and answers themselves are validated against the
- * protos in test/integration/oci-provider.test.ts.
+ * protos in test/integration/oci/oci-provider.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@
  * `Idempotency-Key` cannot be forgotten on a new route: every POST route of the manifest says
  * whether it honours the header (or why it need not), and a route that honours it has a handler
  * that declares the kernel's option and a function that may write the idempotency table. The
- * behaviour of each honoured route is driven by `test/integration/idempotency-key-routes.test.ts`.
+ * behaviour of each honoured route is driven by `test/integration/whole-service/idempotency-key-routes.test.ts`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type HttpResult, invoke } from '../inbound-support.js';
+import { type HttpResult, invoke } from '../conversations/inbound-support.js';
 
 const getTenant = (await import('../../../functions/tenants/handlers/get-tenant.js')).handler;
 const putTenant = (await import('../../../functions/tenants/handlers/put-tenant.js')).handler;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { raceTrials } from '../../support/race.js';
 import { testTenantStore } from '../../support/tenant-store.js';
-import { type HttpResult, invoke } from '../inbound-support.js';
+import { type HttpResult, invoke } from '../conversations/inbound-support.js';
 
 const { handler } = await import('../../../functions/tenants/handlers/put-tenant.js');
 
