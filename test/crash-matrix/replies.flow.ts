@@ -47,7 +47,10 @@ import {
   sendReply,
 } from '../../functions/replies/sender.js';
 import { messageKeys } from '../../functions/webhooks/index.js';
-import { privateFifoQueue, startWhatsAppSimulator } from '../integration/campaign-support.js';
+import {
+  privateFifoQueue,
+  startWhatsAppSimulator,
+} from '../integration/campaigns/campaign-support.js';
 import {
   reconcileDeps,
   replyOf,

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { messageKeys } from '../../functions/webhooks/index.js';
-import { leadCall } from '../integration/inbound-support.js';
+import { leadCall } from '../integration/conversations/inbound-support.js';
 import { postUnipile, unipilePayload } from '../integration/webhooks/unipile-support.js';
 import { testTenant } from '../support/test-tenant.js';
 import type { CrashFlow } from './flow.js';

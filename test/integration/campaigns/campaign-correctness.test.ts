@@ -51,6 +51,7 @@ import { InvalidRequestError } from '../../../functions/kernel/errors.js';
 import type { Tenant } from '../../../functions/tenants/tenant-store.js';
 import { envNameForQueue } from '../../../lib/manifest.js';
 import { raceTrials } from '../../support/race.js';
+import { apiCall, invoke, type TestTenant } from '../conversations/inbound-support.js';
 import {
   campaignWorld,
   countByStatus,

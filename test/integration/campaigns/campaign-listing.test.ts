@@ -18,7 +18,6 @@ import { transition } from '../../../functions/kernel/transition.js';
 import type { Tenant } from '../../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../../support/race.js';
 import { testTenantStore } from '../../support/tenant-store.js';
-import { type TestCampaignDeps, testCampaignStore } from './campaign-support.js';
 import {
   apiCall,
   createTenant,
@@ -26,6 +25,7 @@ import {
   invoke,
   type TestTenant,
 } from '../conversations/inbound-support.js';
+import { type TestCampaignDeps, testCampaignStore } from './campaign-support.js';
 
 const { handler: listHandler } = await import(
   '../../../functions/campaigns/handlers/list-campaigns.js'

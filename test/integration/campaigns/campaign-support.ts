@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { sqsCampaignQueues } from '../../functions/campaigns/campaign-queues.js';
+import { sqsCampaignQueues } from '../../../functions/campaigns/campaign-queues.js';
 import {
   type CampaignDeps,
   type CampaignStore,
@@ -19,7 +19,10 @@ import {
   type Totals,
   type UnknownOutcomePolicy,
 } from '../../../functions/campaigns/model.js';
-import { listRecipients, type RecipientView } from '../../../functions/campaigns/recipient-pages.js';
+import {
+  listRecipients,
+  type RecipientView,
+} from '../../../functions/campaigns/recipient-pages.js';
 import type { RecoveryDeps } from '../../../functions/campaigns/recovery.js';
 import type { SenderDeps } from '../../../functions/campaigns/sender.js';
 import {

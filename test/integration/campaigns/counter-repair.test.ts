@@ -23,9 +23,9 @@ import { transition } from '../../../functions/kernel/transition.js';
 import type { Tenant } from '../../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../../support/race.js';
 import { testTenantStore } from '../../support/tenant-store.js';
-import { testCampaignStore } from './campaign-support.js';
 import { cli } from '../cli/cli-support.js';
 import { createTenant } from '../conversations/inbound-support.js';
+import { testCampaignStore } from './campaign-support.js';
 
 const _run = promisify(execFile);
 const _endpoints = inject('onceflowEndpoints');

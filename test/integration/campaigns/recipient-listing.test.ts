@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, describeCampaign } from '../../../functions/campaigns/lifecycle.js';
-import { type CampaignWorld, campaignWorld, listAll, TEMPLATE } from '../campaign-support.js';
+import { type CampaignWorld, campaignWorld, listAll, TEMPLATE } from './campaign-support.js';
 
 let world: CampaignWorld;
 

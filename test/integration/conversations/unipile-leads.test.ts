@@ -9,6 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testSqsClient } from '../../support/emulators.js';
 import { raceTrials } from '../../support/race.js';
 import {
+  freshId,
+  postUnipile,
+  type UnipileTenant,
+  unipilePayload,
+  unipileTenant,
+} from '../webhooks/unipile-support.js';
+import {
   type HttpResult,
   leadCall,
   listedConversations,
@@ -16,14 +23,7 @@ import {
   sendCloud,
   type TestTenant,
   threadOf,
-} from '../inbound-support.js';
-import {
-  freshId,
-  postUnipile,
-  type UnipileTenant,
-  unipilePayload,
-  unipileTenant,
-} from '../webhooks/unipile-support.js';
+} from './inbound-support.js';
 
 let sqs: SQSClient;
 

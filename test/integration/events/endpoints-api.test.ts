@@ -15,7 +15,7 @@ import { handler as replayHandler } from '../../../functions/events/handlers/rep
 import { handler as rotateHandler } from '../../../functions/events/handlers/rotate-secret.js';
 import { closeServer, listen } from '../../../lib/local/http-util.js';
 import { testTenant } from '../../support/test-tenant.js';
-import { apiCall, invoke } from '../inbound-support.js';
+import { apiCall, invoke } from '../conversations/inbound-support.js';
 import {
   eventsWorld,
   pump,

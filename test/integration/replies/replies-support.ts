@@ -23,8 +23,8 @@ import type { ReconcileDeps } from '../../../functions/replies/reconcile.js';
 import type { ReplyDeps } from '../../../functions/replies/reply-store.js';
 import type { ReplySenderDeps } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
-import { privateFifoQueue, simClient } from '../campaign-support.js';
-import { createTenant, type TestTenant } from '../inbound-support.js';
+import { privateFifoQueue, simClient } from '../campaigns/campaign-support.js';
+import { createTenant, type TestTenant } from '../conversations/inbound-support.js';
 
 export interface ReplyWorld {
   readonly clock: ManualClock;

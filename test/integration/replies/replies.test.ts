@@ -20,7 +20,7 @@ import { createReply, retryReply } from '../../../functions/replies/reply-store.
 import { sendReply } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { raceTrials } from '../../support/race.js';
-import { startWhatsAppSimulator, type WhatsAppSimulator } from '../campaign-support.js';
+import { startWhatsAppSimulator, type WhatsAppSimulator } from '../campaigns/campaign-support.js';
 import {
   fileEcho,
   type ReplyWorld,

@@ -42,7 +42,7 @@ import {
   webhookCreateAnswer,
   webhookCreateBody,
 } from '../../support/unipile-sdk.js';
-import { invoke, privateJobsQueue } from '../inbound-support.js';
+import { invoke, privateJobsQueue } from '../conversations/inbound-support.js';
 import {
   freshId,
   storedMessage,

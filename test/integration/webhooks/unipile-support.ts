@@ -11,7 +11,7 @@ import { toMessageItem } from '../../../functions/conversations/items.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { testTenant } from '../../support/test-tenant.js';
-import { type HttpResult, invoke, type TestTenant } from '../inbound-support.js';
+import { type HttpResult, invoke, type TestTenant } from '../conversations/inbound-support.js';
 
 export interface UnipileTenant extends Pick<TestTenant, 'tenantId' | 'apiKey' | 'webhookToken'> {
   /** The tenant's Unipile accounts (the first is the default of every payload). */

@@ -18,7 +18,7 @@ import {
   sendCloud,
   type TestTenant,
   threadOf,
-} from '../inbound-support.js';
+} from '../conversations/inbound-support.js';
 import {
   freshId,
   postUnipile,

@@ -120,7 +120,7 @@ const handlers = {
   checkProviderVersions: await handlerOf(
     '../../../functions/health/handlers/check-provider-versions.js',
   ),
-  changeFeed: await handlerOf('../../functions/events/handlers/change-feed.js'),
+  changeFeed: await handlerOf('../../../functions/events/handlers/change-feed.js'),
 };
 
 async function handlerOf(path: string): Promise<Lambda> {
