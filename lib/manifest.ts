@@ -840,7 +840,10 @@ const declaredFunctions = {
       batchSize: 100,
       retryAttempts: 3,
     },
-    tables: {},
+    // The dispatcher: the tenant's endpoints read, each event kept (for replay) and one delivery
+    // item per subscribed endpoint written, the deliveries rung on their FIFO queue.
+    tables: { events: 'readWrite' },
+    sendsTo: ['eventDeliveries'],
     timeoutSeconds: 30,
   },
   // Events out (issue 24): the endpoints API and the delivery worker.
