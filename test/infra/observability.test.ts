@@ -197,7 +197,12 @@ describe('context values', () => {
       (m) => (m.Properties as { ScalingConfig?: { MaximumConcurrency?: number } }).ScalingConfig,
     );
     expect(caps.map((c) => c?.MaximumConcurrency).sort((a, b) => Number(a) - Number(b))).toEqual(
-      [DEFAULT_LIMITS.queueMaxConcurrency.fanout, 150, DEFAULT_LIMITS.queueMaxConcurrency.jobs]
+      [
+        DEFAULT_LIMITS.queueMaxConcurrency.fanout,
+        150,
+        DEFAULT_LIMITS.queueMaxConcurrency.jobs,
+        DEFAULT_LIMITS.queueMaxConcurrency.eventDeliveries,
+      ]
         .map(Number)
         .sort((a, b) => a - b),
     );
