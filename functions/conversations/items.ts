@@ -319,6 +319,8 @@ export interface MessageItem extends Partial<Omit<FiledMessage, 'tenantId' | 'me
   readonly expiresAt?: number;
   /** An outbound message onceflow sends (a reply): where it stands (`outbound.ts`). */
   readonly status?: string;
+  /** When a reply's `status` last moved (`outbound.ts`). */
+  readonly statusAt?: string;
   /** An echo alias: the provider's copy of this reply (`outbound.ts`), never listed. */
   readonly replyOf?: string;
 }
@@ -354,6 +356,7 @@ export function toMessageItem(item: Item): MessageItem | undefined {
       claimedAt: str(item.claimedAt),
       expiresAt: typeof item.expiresAt === 'number' ? item.expiresAt : undefined,
       status: str(item.status),
+      statusAt: str(item.statusAt),
       replyOf: str(item.replyOf),
     }),
   };

@@ -98,11 +98,19 @@ function event(
 const conversationEntity = (tenantId: string, conversationId: string) =>
   entityKeyOf('conversation', tenantId, conversationId);
 
-/** A message is told once, when it is filed into its conversation (a claim is not a message). */
+/**
+ * A message is told once, when it is filed into its conversation (a claim is not a message). A
+ * reply (a message with a send `status`, `functions/replies`) is told by its send instead: once
+ * `message.sent` when its provider accepts it, then once `message.status` per later status
+ * (delivered, read, failed, unknown); being queued or claimed is no event. An echo alias (a
+ * provider's copy of a reply, kept only to match it: `replyOf`) is never a message of its own.
+ */
 function messageEvents(before: MessageItem | undefined, after: MessageItem): OnceflowEvent[] {
-  if (before?.conversationId !== undefined) return [];
+  if (after.replyOf !== undefined) return [];
   const { conversationId, direction, createdAt } = after;
   if (conversationId === undefined || direction === undefined || createdAt === undefined) return [];
+  if (after.status !== undefined) return replyEvents(before, after, conversationId, createdAt);
+  if (before?.conversationId !== undefined) return [];
   const type = direction === 'in' ? 'message.received' : 'message.sent';
   return [
     event(type, [after.messageId], {
@@ -114,6 +122,38 @@ function messageEvents(before: MessageItem | undefined, after: MessageItem): Onc
         messageId: after.messageId,
         direction,
         channel: after.channel ?? null,
+        providerMessageId: after.providerMessageId ?? null,
+      },
+    }),
+  ];
+}
+
+/** Reply statuses told to the platform; `queued` and `sending` are the send's own business. */
+const TOLD_REPLY_STATUSES = new Set(['sent', 'delivered', 'read', 'failed', 'unknown']);
+
+function replyEvents(
+  before: MessageItem | undefined,
+  after: MessageItem,
+  conversationId: string,
+  createdAt: string,
+): OnceflowEvent[] {
+  const status = after.status;
+  if (status === undefined || status === before?.status || !TOLD_REPLY_STATUSES.has(status)) {
+    return [];
+  }
+  const type = status === 'sent' ? 'message.sent' : 'message.status';
+  return [
+    // One id per (reply, status): a status the reply reaches again after a retry is the same event.
+    event(type, [after.messageId, status], {
+      tenantId: after.tenantId,
+      entityKey: conversationEntity(after.tenantId, conversationId),
+      occurredAt: after.statusAt ?? createdAt,
+      data: {
+        conversationId,
+        messageId: after.messageId,
+        direction: 'out',
+        channel: after.channel ?? null,
+        status,
         providerMessageId: after.providerMessageId ?? null,
       },
     }),

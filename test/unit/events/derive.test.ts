@@ -14,6 +14,7 @@ import {
 import { type ChangeRecord, deriveEvents } from '../../../functions/events/derive.js';
 import { newJobsAttributes } from '../../../functions/jobs/index.js';
 import { MalformedItemError } from '../../../functions/kernel/item-reader.js';
+import { newReplyItem } from '../../../functions/replies/items.js';
 
 const COMMITTED = '2026-12-07T01:00:00.000Z';
 const T = 'tenant-a';
@@ -288,5 +289,70 @@ describe('OCI conversions and ledger conversions', () => {
     expect(() =>
       deriveEvents(change('MODIFY', row('processing'), row('exploded', { lastError: 'x' }))),
     ).toThrow(MalformedItemError);
+  });
+});
+
+describe('replies', () => {
+  // The reply's item as the replies context stores it when queued, then as its send moves it.
+  const queued = newReplyItem(
+    {
+      tenantId: T,
+      messageId: 'r_0123456789abcdef0123456789abcdef',
+      conversationId: 'c_1',
+      channel: 'whatsapp',
+      body: 'a private answer',
+      source: 'agent',
+      to: '+4915112345678',
+      from: '1234567890',
+      createdAt: '2026-12-07T00:59:58.000Z',
+      requestHash: 'h',
+    },
+    '2026-12-07T01:10:00.000Z',
+  );
+  const at = (status: string, statusAt: string, extra: Record<string, unknown> = {}) => ({
+    ...queued,
+    status,
+    statusAt,
+    ...extra,
+  });
+  const sending = at('sending', '2026-12-07T00:59:59.000Z');
+  const sent = at('sent', '2026-12-07T01:00:01.000Z', { providerMessageId: 'wamid.r1' });
+  const delivered = at('delivered', '2026-12-07T01:00:05.000Z', { providerMessageId: 'wamid.r1' });
+
+  it('queued and claimed are no events: a reply is told by its send, not by being filed', () => {
+    expect(deriveEvents(change('INSERT', undefined, queued))).toEqual([]);
+    expect(deriveEvents(change('MODIFY', queued, sending))).toEqual([]);
+  });
+
+  it('accepted is one message.sent, each later status one message.status, without the body', () => {
+    const [sentEvent, ...noMore] = deriveEvents(change('MODIFY', sending, sent));
+    expect(noMore).toEqual([]);
+    expect(sentEvent?.type).toBe('message.sent');
+    expect(sentEvent?.occurredAt).toBe('2026-12-07T01:00:01.000Z');
+    expect(sentEvent?.data).toMatchObject({ status: 'sent', providerMessageId: 'wamid.r1' });
+    const [statusEvent] = deriveEvents(change('MODIFY', sent, delivered));
+    expect(statusEvent?.type).toBe('message.status');
+    expect(statusEvent?.data).toMatchObject({ status: 'delivered', conversationId: 'c_1' });
+    expect(JSON.stringify([sentEvent, statusEvent])).not.toContain('private');
+    // Same conversation entity: a reply's events are ordered with the conversation's messages.
+    expect(statusEvent?.entityKey).toBe(sentEvent?.entityKey);
+    expect(statusEvent?.eventId).not.toBe(sentEvent?.eventId);
+  });
+
+  it('a status seen again (a redelivered record, a repeated write) yields the same id or none', () => {
+    const once = deriveEvents(change('MODIFY', sent, delivered));
+    expect(deriveEvents(change('MODIFY', sent, delivered))).toEqual(once);
+    expect(deriveEvents(change('MODIFY', delivered, delivered))).toEqual([]);
+  });
+
+  it("an echo alias (the provider's copy of a reply) is never a message of its own", () => {
+    const alias = filedMessageItem(
+      message({ messageId: 'm_echo', direction: 'out', providerMessageId: 'wamid.r1' }),
+      newJobsAttributes('m_echo', [], 0),
+    );
+    expect(deriveEvents(change('MODIFY', alias, { ...alias, replyOf: queued.messageId }))).toEqual(
+      [],
+    );
+    expect(deriveEvents(change('INSERT', undefined, { ...alias, replyOf: 'r_x' }))).toEqual([]);
   });
 });
