@@ -821,9 +821,14 @@ const AWS_METRICS: Record<string, { dimensions: string[]; resource: string; attr
   };
 
 /** The datapoint each platform failure makes AWS publish, by alarm kind. */
-const FAILURE: Record<keyof typeof PLATFORM_ALARMS, (selector: MetricSelector) => number> = {
+const FAILURE: Record<
+  keyof typeof PLATFORM_ALARMS,
+  (selector: MetricSelector, alarm: TemplateAlarm) => number
+> = {
   DeadLetterMessages: () => 1, // one message dead-lettered
-  StaleQueueWork: () => 901, // the oldest message 901 s old (window 900 s)
+  // The oldest message a second past its queue's window: 900 s, or the whole retry schedule for
+  // event deliveries (whose messages wait in the queue through their backoff by design).
+  StaleQueueWork: (_, alarm) => alarm.threshold + 1,
   LambdaErrors: () => 1, // one failed invocation
   Http5xxRate: (s) => (s.name === '5xx' ? 2 : 100), // 2 of 100 requests answered 5xx
 };
@@ -892,7 +897,7 @@ describe('every platform alarm reads a metric AWS publishes for a resource of th
         namespace: selector.namespace,
         name: selector.name,
         dimensions: selector.equals as Record<string, string>,
-        value: FAILURE[kind](selector),
+        value: FAILURE[kind](selector, alarm),
         timestamp: systemClock.now(),
       };
     });
