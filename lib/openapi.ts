@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { addRecipientsSchema, createCampaignSchema } from '../functions/campaigns/schemas.js';
 import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
+import { endpointBodySchema, replayBodySchema } from '../functions/events/schemas.js';
 import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
@@ -126,6 +127,48 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: "A message's post-processing jobs",
     auth: 'operator',
     success: { status: 200, description: '{"jobs": [{"type", "status", "attempts", "source"}]}' },
+  },
+  'PUT /v1/event-endpoints/{endpointId}': {
+    summary:
+      'Register or update an event endpoint (https; private, loopback, link-local and metadata hosts refused)',
+    auth: 'operator',
+    body: endpointBodySchema,
+    success: {
+      status: 200,
+      description:
+        '{"endpointId", "created": true|false, "secret": "whsec_..." (only when created)}',
+    },
+  },
+  'GET /v1/event-endpoints': {
+    summary: "The tenant's event endpoints, without secrets",
+    auth: 'operator',
+    success: { status: 200, description: '{"endpoints": [...]}' },
+  },
+  'DELETE /v1/event-endpoints/{endpointId}': {
+    summary: 'Delete an event endpoint (its pending deliveries close as failed)',
+    auth: 'operator',
+    success: { status: 200, description: '{"endpointId", "deleted": true}' },
+  },
+  'GET /v1/event-endpoints/{endpointId}/attempts': {
+    summary: "An endpoint's deliveries with their attempts, by status",
+    auth: 'operator',
+    query: ['status', 'cursor', 'limit'],
+    success: {
+      status: 200,
+      description:
+        '{"attempts": [{"eventId", "type", "status", "attempts", "lastStatusCode", "lastError", "nextAttemptAt"}], "nextCursor"}',
+    },
+  },
+  'POST /v1/event-endpoints/{endpointId}/replay': {
+    summary: 'Deliver every kept event since a time to this endpoint again (same event ids)',
+    auth: 'operator',
+    body: replayBodySchema,
+    success: { status: 202, description: '{"endpointId", "replayId", "events": n}' },
+  },
+  'POST /v1/event-endpoints/{endpointId}/secret': {
+    summary: "Rotate an endpoint's signing secret (both signatures for 24 hours)",
+    auth: 'operator',
+    success: { status: 200, description: '{"secret": "whsec_..."}' },
   },
   'POST /v1/conversations/{conversationId}/messages': {
     summary:

@@ -56,7 +56,9 @@ export const DEFAULT_LIMITS: OperationalLimits = {
   reservedConcurrency: {},
   // The default quota; new accounts may start far lower (docs/deploy.md shows how to check).
   accountConcurrency: 1000,
-  queueMaxConcurrency: { sends: 100, jobs: 200, fanout: 10, replies: 50 },
+  // eventDeliveries: 200 invocations x 10 records of different groups in parallel at ~0.2 s a POST
+  // is ~10,000 deliveries/s, the deployment's event rate at one endpoint each.
+  queueMaxConcurrency: { sends: 100, jobs: 200, fanout: 10, replies: 50, eventDeliveries: 200 },
   deletionProtection: true,
   http5xxPercent: 1,
   staleQueueSeconds: 900,

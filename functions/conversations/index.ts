@@ -48,6 +48,7 @@ export {
   applyOutboundStatus,
   conversationForTarget,
   movesOutboundForward,
+  OUTBOUND_STATUSES,
   type OutboundStatus,
   type ProviderStatus,
   REPLY_ID,

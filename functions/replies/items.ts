@@ -10,7 +10,7 @@
  * sending), so at 1,000 replies/s a shard takes ~125 index writes/s, far under a partition's 1,000.
  */
 
-import { keys } from '../conversations/index.js';
+import { keys, OUTBOUND_STATUSES, type OutboundStatus } from '../conversations/index.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import type { ReplyChannelName, ReplyTemplate } from './channel.js';
@@ -24,14 +24,7 @@ export const REPLY_SWEEP_INDEX = 'jobsweep';
 export const REPLY_SOURCES = ['agent', 'bot', 'ai'] as const;
 export type ReplySource = (typeof REPLY_SOURCES)[number];
 
-export type ReplyStatus =
-  | 'queued'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'read'
-  | 'failed'
-  | 'unknown';
+export type ReplyStatus = OutboundStatus;
 
 export const replyKeys = {
   reply: (messageId: string): Key => keys.message(messageId),
@@ -82,20 +75,10 @@ export interface ReplyItem {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
-const STATUSES: readonly ReplyStatus[] = [
-  'queued',
-  'sending',
-  'sent',
-  'delivered',
-  'read',
-  'failed',
-  'unknown',
-];
-
 /** A reply from its stored item; undefined when the item is not a reply (e.g. an inbound message). */
 export function toReplyItem(item: Item | undefined): ReplyItem | undefined {
   if (!item || item.kind !== 'message' || item.direction !== 'out') return undefined;
-  const status = STATUSES.find((s) => s === item.status);
+  const status = OUTBOUND_STATUSES.find((s) => s === item.status);
   const source = REPLY_SOURCES.find((s) => s === item.source);
   const requestHash = str(item.requestHash);
   if (!status || !source || !requestHash || typeof item.messageId !== 'string') return undefined;

@@ -1,21 +1,12 @@
 /** The request bodies of the replies routes (api.md, "Replies"). */
 import * as z from 'zod';
+import { MESSAGE_CHANNELS } from '../conversations/index.js';
 import { REPLY_SOURCES } from './items.js';
-
-const CHANNELS = [
-  'whatsapp',
-  'whatsapp_web',
-  'sms',
-  'linkedin',
-  'instagram',
-  'telegram',
-  'email',
-] as const;
 
 const replyFields = z.object({
   // WhatsApp's text limit is 4,096 characters; e-mail bodies may be longer (the 1 MiB body cap holds).
   body: z.string().max(65_536).default(''),
-  channel: z.enum(CHANNELS).optional(),
+  channel: z.enum(MESSAGE_CHANNELS).optional(),
   template: z
     .object({
       name: z.string().min(1).max(512),

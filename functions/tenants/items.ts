@@ -67,11 +67,15 @@ export function claimItem(id: string, claim: ClaimItem): Item {
   return { ...keys.claim(claim.kind, id), ...claim };
 }
 
-const CLAIM_KINDS: readonly ClaimKind[] = [
-  'whatsapp_phone',
-  'ghl_location',
-  'whatsapp_web_instance',
-];
+// Every kind once, checked by the compiler: a kind added to `ClaimKind` and not here fails to build
+// (a Unipile account claim was refused as malformed when the two lists were kept apart).
+const CLAIM_KIND_SET = {
+  whatsapp_phone: true,
+  ghl_location: true,
+  whatsapp_web_instance: true,
+  unipile_account: true,
+} as const satisfies Record<ClaimKind, true>;
+const CLAIM_KINDS = Object.keys(CLAIM_KIND_SET) as ClaimKind[];
 
 export function toClaim(raw: Item): ClaimItem {
   const item = itemReader(raw, 'identifier claim');

@@ -207,6 +207,7 @@ export const METRIC_LABELS: Readonly<Record<string, string>> = {
   IdempotencyKeyInProgress: 'Idempotency-Key retries while running',
   IdempotencyKeyMismatch: 'Idempotency-Key reused with another body',
   JobsRecovered: 'Jobs re-run by recovery',
+  ChangeFeedLagSeconds: 'Change feed behind its effects (s)',
   EventDelivered: 'Events delivered',
   EventAttemptFailed: 'Event attempts that failed',
   EventDeliveryFailed: 'Events failed after every attempt',

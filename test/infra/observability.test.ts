@@ -224,6 +224,7 @@ describe('context values', () => {
         150,
         DEFAULT_LIMITS.queueMaxConcurrency.jobs,
         DEFAULT_LIMITS.queueMaxConcurrency.replies,
+        DEFAULT_LIMITS.queueMaxConcurrency.eventDeliveries,
       ]
         .map(Number)
         .sort((a, b) => a - b),

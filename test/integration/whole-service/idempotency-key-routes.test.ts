@@ -15,6 +15,7 @@ import type { Server } from 'node:http';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignKeys } from '../../../functions/campaigns/index.js';
+import { DynamoEventsStore } from '../../../functions/events/events-store.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { keys as ledgerKeys } from '../../../functions/ledger/items.js';
@@ -297,6 +298,34 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
       otherBody: { userIds: [userId, 'someone-else'] },
       effects: async () =>
         (await get(tenant, `/v1/conversions?userId=${userId}`)).json.conversions.length,
+    };
+  },
+  // Without a key every replay is another attempt cycle: the events delivered again once more.
+  'POST /v1/event-endpoints/{endpointId}/replay': async (tenant) => {
+    const endpointId = `ep-${randomUUID().slice(0, 8)}`;
+    const put = await callJson(`${baseUrl}/v1/event-endpoints/${endpointId}`, 'PUT', {
+      token: tenant.apiKey,
+      body: { url: 'https://93.184.216.34/hooks', eventTypes: ['*'] },
+    });
+    expect(put.status).toBe(200);
+    const occurredAt = new Date(Date.now() - 60_000).toISOString();
+    await new DynamoEventsStore(ddb, tableName('events')).logEvent({
+      eventId: `evt_${randomUUID().replaceAll('-', '')}`,
+      tenantId: tenant.tenantId,
+      type: 'message.received',
+      entityKey: 'conversation:c_idem',
+      occurredAt,
+      data: { tenantId: tenant.tenantId },
+    });
+    return {
+      path: `/v1/event-endpoints/${endpointId}/replay`,
+      body: { since: occurredAt },
+      otherBody: { since: new Date(Date.parse(occurredAt) - 1000).toISOString() },
+      effects: async () => {
+        const page = await get(tenant, `/v1/event-endpoints/${endpointId}/attempts?limit=200`);
+        const cycles = (page.json.attempts as { cycle: string }[]).map((a) => a.cycle);
+        return new Set(cycles.filter((c) => c.startsWith('r:'))).size;
+      },
     };
   },
 };
