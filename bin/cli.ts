@@ -449,13 +449,14 @@ program
     for (const file of files) writeFileSync(file.path, file.text);
     // The alarm, secret and key figures of docs/deploy.md, counted from the synthesized template
     // (checked by test/infra/stack-costs.test.ts).
-    const { countStack, renderCostTable, withCostTable } = await import('../lib/stack-costs.js');
+    const { countStack, deployedTemplate, renderCostTable, withCostTable } = await import(
+      '../lib/stack-costs.js'
+    );
     const { App } = await import('aws-cdk-lib');
-    const { Template } = await import('aws-cdk-lib/assertions');
     const { OnceflowStack } = await import('../lib/onceflow-stack.js');
     const cdkJson = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context?: object };
     const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
-    const counts = countStack(Template.fromStack(new OnceflowStack(app, 'Docs')).toJSON());
+    const counts = countStack(deployedTemplate(new OnceflowStack(app, 'Docs')));
     const deploy = readFileSync('docs/deploy.md', 'utf8');
     writeFileSync('docs/deploy.md', withCostTable(deploy, renderCostTable(counts)));
     process.stdout.write(`wrote ${[...files.map((f) => f.path), 'docs/deploy.md'].join(', ')}\n`);

@@ -12,6 +12,9 @@
  * beyond the account's first three.
  */
 
+import { NestedStack, type Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+
 export const COSTS_BEGIN = '<!-- stack-costs:begin (generated: npx onceflow docs) -->';
 export const COSTS_END = '<!-- stack-costs:end -->';
 
@@ -36,6 +39,23 @@ export interface StackCounts {
   readonly secrets: number;
   readonly kmsKeys: number;
   readonly dashboards: number;
+}
+
+/**
+ * The resources of a stack and of every stack nested in it (the alarms, dashboard and alarm topic
+ * live in the observability nested stack), as one template for `countStack`. Keys are prefixed by
+ * the stack's path: logical ids are unique only within their own template.
+ */
+export function deployedTemplate(stack: Stack): { Resources: Resources } {
+  const stacks = [stack, ...stack.node.findAll().filter((c) => NestedStack.isNestedStack(c))];
+  const Resources: Resources = {};
+  for (const s of stacks as Stack[]) {
+    const template = Template.fromStack(s).toJSON() as { Resources?: Resources };
+    for (const [id, resource] of Object.entries(template.Resources ?? {})) {
+      Resources[`${s.node.path}/${id}`] = resource;
+    }
+  }
+  return { Resources };
 }
 
 export function countStack(template: { readonly [key: string]: unknown }): StackCounts {

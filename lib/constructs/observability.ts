@@ -4,8 +4,16 @@
  * then the platform rows (DLQ depth per queue, Lambda errors/throttles/duration p99, DynamoDB
  * throttles). Alarms go to one SNS topic (KMS-encrypted, SSL only); an e-mail subscription is
  * added when the operator gives `onceflow:alarmEmail`.
+ *
+ * It is a nested stack of its own: one alarm per function, queue and dead-letter queue (83 with
+ * the dashboard, topic, key and policy) pushed the service stack to 541 resources, over
+ * CloudFormation's hard quota of 500 resources per stack
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+ * Alarms only read the service's resources, so they move out whole; CDK passes each reference
+ * (function, queue and table names, the API id) as a nested-stack parameter, capped at 200 by the
+ * same quota page; `test/infra/stack-budget.test.ts` holds both counts to a budget.
  */
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -26,7 +34,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import {
   GUARANTEES,
   type Guarantee,
@@ -82,14 +90,18 @@ export function metricTotal(
   });
 }
 
-export class Observability extends Construct {
+export class Observability extends NestedStack {
   readonly topic: Topic;
   readonly dashboard: Dashboard;
   /** Alarm by runbook name (catalogue metric or platform alarm, then `-<resource>`). */
   readonly alarms: Record<string, Alarm> = {};
 
+  /** The service stack: alarm names carry its name, whatever stack holds the alarms. */
+  private readonly service: Stack;
+
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
-    super(scope, id);
+    super(scope, id, { description: 'onceflow alarms, dashboard and alarm topic' });
+    this.service = Stack.of(scope);
     const key = new Key(this, 'AlarmTopicKey', {
       description: 'onceflow alarm topic encryption',
       enableKeyRotation: true,
@@ -100,7 +112,7 @@ export class Observability extends Construct {
         principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
     );
     this.topic = new Topic(this, 'AlarmTopic', {
@@ -113,7 +125,7 @@ export class Observability extends Construct {
     // stack's name (confused-deputy guard). Without it every notification is refused ("no
     // resource-based policy allows the SNS:Publish action").
     // https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
-    const stack = Stack.of(this);
+    const stack = this.service;
     this.topic.addToResourcePolicy(
       new PolicyStatement({
         sid: 'AllowCloudWatchAlarmsOfThisStack',
@@ -121,9 +133,9 @@ export class Observability extends Construct {
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
         conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
+          StringEquals: { 'aws:SourceAccount': this.account },
           ArnLike: {
-            'aws:SourceArn': stack.formatArn({
+            'aws:SourceArn': this.formatArn({
               service: 'cloudwatch',
               resource: 'alarm',
               resourceName: `${stack.stackName}-*`,
@@ -160,7 +172,7 @@ export class Observability extends Construct {
     for (const metric of METRICS) {
       if (!metric.alarm) continue;
       this.alarms[metric.name] = new Alarm(this, `${metric.name}Alarm`, {
-        alarmName: `${Stack.of(this).stackName}-${metric.name}`,
+        alarmName: `${this.service.stackName}-${metric.name}`,
         alarmDescription: `${metric.alarm.summary}. Runbook: docs/runbook.md#${metric.name.toLowerCase()}`,
         metric: metricTotal(metric, metric.alarm.periodSeconds, metric.alarm.statistic),
         threshold: metric.alarm.greaterThan,
@@ -271,7 +283,7 @@ export class Observability extends Construct {
   private platformAlarm(kind: PlatformAlarm, resource: string, metric: IMetric, above: number) {
     const name = `${kind}-${resource}`;
     this.alarms[name] = new Alarm(this, `${kind}${pascal(resource)}Alarm`, {
-      alarmName: `${Stack.of(this).stackName}-${name}`,
+      alarmName: `${this.service.stackName}-${name}`,
       alarmDescription: `${PLATFORM_ALARMS[kind]} (${resource}). Runbook: docs/runbook.md#${kind.toLowerCase()}`,
       metric,
       threshold: above,

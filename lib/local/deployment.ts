@@ -311,7 +311,10 @@ export function renderTemplate(stack: object): Template {
   return (stack as { _toCloudFormation(): Template })._toCloudFormation();
 }
 
-/** Every statement of the `AWS::IAM::Policy` resources attached to the function's role. */
+/**
+ * Every statement the function's role is granted: its inline policies (`OnceflowFunction` writes
+ * its grants there) and any `AWS::IAM::Policy` resource attached to it.
+ */
 function roleStatements(
   template: Template,
   role: unknown,
@@ -320,12 +323,24 @@ function roleStatements(
   const roleId = (role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
   if (!roleId) throw new Error(`${functionName}: the function's Role is not a role of the stack`);
   const roleResource = template.Resources[roleId];
-  if (roleResource?.Properties?.ManagedPolicyArns || roleResource?.Properties?.Policies) {
+  if (roleResource?.Properties?.ManagedPolicyArns) {
     throw new Error(
-      `${functionName}: its role has managed or inline policies, which the local runtime cannot evaluate`,
+      `${functionName}: its role has managed policies, which the local runtime cannot evaluate`,
     );
   }
   const statements: Array<TemplateFunction['statements'][number]> = [];
+  const inline =
+    (roleResource?.Properties?.Policies as
+      | Array<{ PolicyName: string; PolicyDocument?: { Statement?: unknown[] } }>
+      | undefined) ?? [];
+  for (const policy of inline) {
+    for (const statement of policy.PolicyDocument?.Statement ?? []) {
+      statements.push({
+        policyId: `${roleId}.${policy.PolicyName}`,
+        statement: statement as Record<string, unknown>,
+      });
+    }
+  }
   for (const [policyId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::IAM::Policy') continue;
     const roles = (resource.Properties?.Roles as unknown[] | undefined) ?? [];

@@ -4,8 +4,9 @@
  * for a manifest with every trigger kind, so the queue and schedule wiring is covered before the
  * project manifest uses them.
  */
-import { Aspects, type Stack } from 'aws-cdk-lib';
+import { Aspects, NestedStack, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -22,9 +23,17 @@ function checkedStack(manifest: OnceflowManifest): Stack {
   return stack;
 }
 
+/** The stack and every stack nested in it (the observability one): each is checked on its own. */
+function withNested(stack: Stack): Stack[] {
+  return [stack, ...stack.node.findAll().filter((c) => NestedStack.isNestedStack(c))] as Stack[];
+}
+
 /**
- * Unsuppressed AwsSolutions findings. With cdk.json's `@aws-cdk/core:annotationsInValidationReport`
- * an error annotation fails the synthesis itself, so a thrown validation report counts as errors.
+ * Unsuppressed AwsSolutions findings. A nested stack's annotations are its parent's artifact's
+ * (aws-cdk-lib `collectStackMetadata` walks into every stack that is not top-level), so the
+ * observability nested stack is covered; the test below proves it. With cdk.json's
+ * `@aws-cdk/core:annotationsInValidationReport` an error annotation fails the synthesis itself, so
+ * a thrown validation report counts as errors.
  */
 function awsSolutionsFindings(stack: Stack): { errors: string[]; warnings: string[] } {
   let annotations: Annotations;
@@ -64,14 +73,19 @@ describe.each([
   });
 
   it('scopes every suppression to a resource, and IAM5 to its exact findings', () => {
-    const json = Template.fromStack(stack).toJSON() as {
-      Metadata?: Record<string, unknown>;
-      Resources: Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: Suppression[] } } }>;
-    };
-    expect(json.Metadata?.cdk_nag, 'no stack-wide suppression').toBeUndefined();
-    const suppressions = Object.values(json.Resources).flatMap(
-      (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
-    );
+    const suppressions = withNested(stack).flatMap((s) => {
+      const json = Template.fromStack(s).toJSON() as {
+        Metadata?: Record<string, unknown>;
+        Resources: Record<
+          string,
+          { Metadata?: { cdk_nag?: { rules_to_suppress: Suppression[] } } }
+        >;
+      };
+      expect(json.Metadata?.cdk_nag, `no stack-wide suppression in ${s.node.path}`).toBeUndefined();
+      return Object.values(json.Resources).flatMap(
+        (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+      );
+    });
     expect(suppressions.length).toBeGreaterThan(0);
     for (const suppression of suppressions) {
       expect(suppression.reason.length, suppression.id).toBeGreaterThan(30);
@@ -94,5 +108,17 @@ describe('the AwsSolutions check in these tests', () => {
     // Assess
     expect(errors.join('\n')).toMatch(/AwsSolutions-SQS3/);
     expect(errors.join('\n')).toMatch(/AwsSolutions-SQS4/);
+  });
+
+  it('catches an unsuppressed finding in the observability nested stack', () => {
+    // Prepare: a topic with neither TLS enforcement nor encryption, among the alarms.
+    const stack = checkedStack(MANIFEST) as OnceflowStack;
+    new Topic(stack.observability, 'Unsafe');
+
+    // Act
+    const { errors } = awsSolutionsFindings(stack);
+
+    // Assess
+    expect(errors.join('\n')).toMatch(/AwsSolutions-SNS3/);
   });
 });

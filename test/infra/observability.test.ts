@@ -12,28 +12,45 @@ import { OnceflowStack } from '../../lib/onceflow-stack.js';
 import { CONTEXT_KEYS, DEFAULT_LIMITS, limitsFromContext } from '../../lib/operational-limits.js';
 import { CDK_CONTEXT, QUEUE_NAMES, testApp } from './synth-support.js';
 
+/** `template` is the service stack's; `observed` the observability nested stack's (alarms, topic). */
 function synth(context: Record<string, unknown> = {}): {
   template: Template;
+  observed: Template;
   stack: OnceflowStack;
 } {
   const app = testApp();
   for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
   const stack = new OnceflowStack(app, 'Obs', { limits: limitsFromContext(app.node) });
-  return { template: Template.fromStack(stack), stack };
+  return {
+    template: Template.fromStack(stack),
+    observed: Template.fromStack(stack.observability),
+    stack,
+  };
 }
 
-const { template, stack } = synth();
+const { template, observed, stack } = synth();
 const dashboardBody = JSON.stringify(
-  Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody,
+  Object.values(observed.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody,
 );
-const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+const alarms = Object.values(observed.findResources('AWS::CloudWatch::Alarm')) as Array<{
   Properties: Record<string, unknown>;
 }>;
 const alarmNames = alarms.map((a) => JSON.stringify(a.Properties.AlarmName));
 
+describe('observability nested stack', () => {
+  // CloudFormation's 500 resources per stack: the alarms, dashboard and topic live apart.
+  it('holds every alarm and the dashboard; the service stack none, but the topic ARN output', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    template.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    expect(alarms.length).toBeGreaterThan(0);
+    template.hasOutput('AlarmTopicArn', { Value: Match.anyValue() });
+  });
+});
+
 describe('dashboard from the catalogue', () => {
   it('has one dashboard', () => {
-    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    observed.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
   it.each(METRICS.map((m) => m.name))('shows %s, summed over its sources', (name) => {
@@ -97,13 +114,13 @@ describe('alarms from the catalogue', () => {
   });
 
   it('sends every alarm to the encrypted, SSL-only alarm topic', () => {
-    const topics = template.findResources('AWS::SNS::Topic');
+    const topics = observed.findResources('AWS::SNS::Topic');
     const [topicId, topic] = Object.entries(topics)[0] ?? [];
     expect(topic?.Properties?.KmsMasterKeyId).toBeDefined();
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
     }
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    observed.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
@@ -118,8 +135,8 @@ describe('alarms from the catalogue', () => {
   // A topic policy replaces SNS's default one: without an Allow for CloudWatch's service
   // principal no alarm can publish ("no resource-based policy allows the SNS:Publish action").
   it('lets CloudWatch alarms of this account (and this stack) publish to the topic, SSL only', () => {
-    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
-    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    const [topicId] = Object.keys(observed.findResources('AWS::SNS::Topic'));
+    const policies = Object.values(observed.findResources('AWS::SNS::TopicPolicy'));
     expect(policies).toHaveLength(1);
     const policy = policies[0]?.Properties as {
       Topics: unknown[];
@@ -159,8 +176,8 @@ describe('alarms from the catalogue', () => {
 
 describe('context values', () => {
   it('subscribes no e-mail by default, and the address given in context', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
-    const withEmail = synth({ [CONTEXT_KEYS.alarmEmail]: 'ops@example.com' }).template;
+    observed.resourceCountIs('AWS::SNS::Subscription', 0);
+    const withEmail = synth({ [CONTEXT_KEYS.alarmEmail]: 'ops@example.com' }).observed;
     withEmail.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'ops@example.com',

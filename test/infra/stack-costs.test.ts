@@ -4,7 +4,6 @@
  * cost change when the stack does, never by hand.
  */
 import { readFileSync } from 'node:fs';
-import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { METRICS, PLATFORM_ALARMS } from '../../lib/metrics-catalogue.js';
 import { MANIFEST, OnceflowStack, SECRET_DESCRIPTIONS } from '../../lib/onceflow-stack.js';
@@ -13,13 +12,15 @@ import {
   COSTS_END,
   costSummary,
   countStack,
+  deployedTemplate,
   dollars,
   renderCostTable,
   withCostTable,
 } from '../../lib/stack-costs.js';
 import { testApp } from './synth-support.js';
 
-const template = Template.fromStack(new OnceflowStack(testApp(), 'Costs')).toJSON();
+// The service stack and its nested stacks (the alarms live in the observability one).
+const template = deployedTemplate(new OnceflowStack(testApp(), 'Costs'));
 const counts = countStack(template);
 const deploy = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
 
@@ -30,12 +31,17 @@ describe('stack costs', () => {
     );
     expect(counts.metricAlarms + counts.mathAlarms + counts.insightsAlarms).toBe(alarms.length);
     // Independently of the counter: one per catalogue alarm, one Lambda errors alarm per
-    // function, a DLQ and a queue-age alarm per queue, one HTTP 5xx alarm.
+    // function, a DLQ and a queue-age alarm per queue, a DLQ alarm per stream-triggered
+    // function's on-failure queue, one HTTP 5xx alarm.
     const queues = Object.keys(MANIFEST.queues).length;
+    const streamConsumers = Object.values(MANIFEST.functions).filter(
+      (f) => f.trigger.kind === 'stream',
+    ).length;
     expect(alarms.length).toBe(
       METRICS.filter((m) => m.alarm).length +
         Object.keys(MANIFEST.functions).length +
         2 * queues +
+        streamConsumers +
         1,
     );
     expect(counts.insightsAlarms).toBe(METRICS.filter((m) => m.alarm).length);

@@ -73,16 +73,25 @@ function target(resource: unknown): string {
   throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
 }
 
+/** The role's inline policies (where `OnceflowFunction` grants) and policies attached to it. */
 function statementsOfRole(resources: Resources, roleId: string): Statement[] {
-  return Object.values(resources)
-    .filter(
-      (r) =>
-        r.Type === 'AWS::IAM::Policy' &&
-        props<{ Roles: unknown[] }>(r).Roles.some((role) => target(role) === roleId),
-    )
-    .flatMap(
-      (r) => props<{ PolicyDocument: { Statement: Statement[] } }>(r).PolicyDocument.Statement,
-    );
+  const role = resources[roleId];
+  const inline = role
+    ? (props<{ Policies?: Array<{ PolicyDocument: { Statement: Statement[] } }> }>(role).Policies ??
+      [])
+    : [];
+  return [
+    ...inline.flatMap((p) => p.PolicyDocument.Statement),
+    ...Object.values(resources)
+      .filter(
+        (r) =>
+          r.Type === 'AWS::IAM::Policy' &&
+          props<{ Roles: unknown[] }>(r).Roles.some((role) => target(role) === roleId),
+      )
+      .flatMap(
+        (r) => props<{ PolicyDocument: { Statement: Statement[] } }>(r).PolicyDocument.Statement,
+      ),
+  ];
 }
 
 /** Logical ids reached by statements granting any of `actions`. */

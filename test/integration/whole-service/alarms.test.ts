@@ -678,7 +678,9 @@ const { OnceflowStack } = await import('../../../lib/onceflow-stack.js');
 const { testApp } = await import('../../infra/synth-support.js');
 const { Template } = await import('aws-cdk-lib/assertions');
 const stack = new OnceflowStack(testApp(), 'Alarms');
-const template = Template.fromStack(stack).toJSON() as {
+// The alarms and the dashboard live in the observability nested stack (CloudFormation's 500
+// resources per stack); alarm names still start with the service stack's name.
+const template = Template.fromStack(stack.observability).toJSON() as {
   Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 };
 const alarms = alarmsOf(template);
@@ -819,15 +821,36 @@ const AWS_METRICS: Record<string, { dimensions: string[]; resource: string; attr
   };
 
 /** The datapoint each platform failure makes AWS publish, by alarm kind. */
-const FAILURE: Record<keyof typeof PLATFORM_ALARMS, (selector: MetricSelector) => number> = {
+const FAILURE: Record<
+  keyof typeof PLATFORM_ALARMS,
+  (selector: MetricSelector, alarm: TemplateAlarm) => number
+> = {
   DeadLetterMessages: () => 1, // one message dead-lettered
-  StaleQueueWork: () => 901, // the oldest message 901 s old (window 900 s)
+  // The oldest message a second past its queue's window: 900 s, or the whole retry schedule for
+  // event deliveries (whose messages wait in the queue through their backoff by design).
+  StaleQueueWork: (_, alarm) => alarm.threshold + 1,
   LambdaErrors: () => 1, // one failed invocation
   Http5xxRate: (s) => (s.name === '5xx' ? 2 : 100), // 2 of 100 requests answered 5xx
 };
 
+// The nested stack gets each service resource as a parameter: the service template's
+// `AWS::CloudFormation::Stack` says which value each parameter is passed.
+const serviceTemplate = Template.fromStack(stack).toJSON() as typeof template;
+const passedParameters = Object.values(serviceTemplate.Resources)
+  .filter((r) => r.Type === 'AWS::CloudFormation::Stack')
+  .reduce<Record<string, unknown>>(
+    (all, r) => Object.assign(all, r.Properties?.Parameters as Record<string, unknown>),
+    {},
+  );
+
+/** What a nested-stack value stands for in the service stack (a parameter's passed value). */
+function serviceValue(value: unknown): unknown {
+  const ref = (value as { Ref?: string } | undefined)?.Ref;
+  return ref !== undefined && ref in passedParameters ? passedParameters[ref] : value;
+}
+
 function referencedResource(value: unknown): string | undefined {
-  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  const v = serviceValue(value) as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
   return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
 }
 
@@ -861,16 +884,20 @@ describe('every platform alarm reads a metric AWS publishes for a resource of th
           continue;
         }
         const id = referencedResource(value);
-        expect(template.Resources[id ?? '']?.Type, `${dimension} of ${name}`).toBe(known?.resource);
+        expect(serviceTemplate.Resources[id ?? '']?.Type, `${dimension} of ${name}`).toBe(
+          known?.resource,
+        );
         if (known?.attribute) {
-          expect((value as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1]).toBe(known.attribute);
+          expect((serviceValue(value) as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1]).toBe(
+            known.attribute,
+          );
         }
       }
       return {
         namespace: selector.namespace,
         name: selector.name,
         dimensions: selector.equals as Record<string, string>,
-        value: FAILURE[kind](selector),
+        value: FAILURE[kind](selector, alarm),
         timestamp: systemClock.now(),
       };
     });
