@@ -81,6 +81,7 @@ const { TransactWriteCommand, UpdateCommand, QueryCommand, GetCommand } = await 
 );
 const { TransactionCanceledException } = await import('@aws-sdk/client-dynamodb');
 const inbound = await import('../conversations/inbound-support.js');
+const { eventFlows } = await import('./event-flows.js');
 const oci = await import('../oci/oci-support.js');
 const ledger = await import('../ledger/ledger-support.js');
 const { testTenantStore } = await import('../../support/tenant-store.js');
@@ -121,6 +122,8 @@ const handlers = {
     '../../../functions/health/handlers/check-provider-versions.js',
   ),
   changeFeed: await handlerOf('../../../functions/events/handlers/change-feed.js'),
+  putEndpoint: await handlerOf('../../../functions/events/handlers/put-endpoint.js'),
+  deliverEvents: await handlerOf('../../../functions/events/handlers/deliver-events.js'),
 };
 
 async function handlerOf(path: string): Promise<Lambda> {
@@ -701,6 +704,11 @@ beforeAll(async () => {
   await ociFlows();
   await ledgerFlows();
   await changeFeedFlows();
+  await eventFlows({
+    simUrl,
+    putEndpoint: (call) => http('putEndpoint', call),
+    deliverEvents: captured('deliverEvents'),
+  });
   // Past every window once: reconciliation (600 s), OCI stale rows (900 s), job grace, leases.
   const windows = [
     settings.reconcileWindowSeconds,
