@@ -96,6 +96,7 @@ const { PENDING_GRACE_SECONDS } = await import('../../../functions/jobs/index.js
 const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
   '../../../functions/kernel/provider-versions.js'
 );
+const { replyFlows } = await import('./reply-flows.js');
 
 type Lambda = (event: never, context: Context) => Promise<unknown>;
 const handlers = {
@@ -124,6 +125,10 @@ const handlers = {
   changeFeed: await handlerOf('../../../functions/events/handlers/change-feed.js'),
   putEndpoint: await handlerOf('../../../functions/events/handlers/put-endpoint.js'),
   deliverEvents: await handlerOf('../../../functions/events/handlers/deliver-events.js'),
+  postMessage: await handlerOf('../../../functions/replies/handlers/post-message.js'),
+  retryMessage: await handlerOf('../../../functions/replies/handlers/retry-message.js'),
+  sendReply: await handlerOf('../../../functions/replies/handlers/send-reply.js'),
+  reconcileReplies: await handlerOf('../../../functions/replies/handlers/reconcile-replies.js'),
 };
 
 async function handlerOf(path: string): Promise<Lambda> {
@@ -187,7 +192,7 @@ function http(fn: keyof typeof handlers, call: Parameters<typeof inbound.invoke>
 const schedule = (fn: keyof typeof handlers) =>
   invocation(fn, () => handlers[fn]({ schedule: fn } as never, context));
 
-function drain(queue: 'jobs' | 'sends' | 'fanout', fn: keyof typeof handlers) {
+function drain(queue: 'jobs' | 'sends' | 'fanout' | 'replies', fn: keyof typeof handlers) {
   return inbound.drainQueue(sqs, queueUrl(queue), captured(fn));
 }
 
@@ -701,6 +706,17 @@ let points: Datapoint[] = [];
 beforeAll(async () => {
   await inboundFlows();
   await campaignFlows();
+  await replyFlows({
+    simUrl,
+    tenant: messagingTenant,
+    http,
+    drainReplies: () => drain('replies', 'sendReply'),
+    reconcile: () => schedule('reconcileReplies'),
+    faults,
+    clearFaults: CLEAR,
+    withDynamoDb,
+    later,
+  });
   await ociFlows();
   await ledgerFlows();
   await changeFeedFlows();
