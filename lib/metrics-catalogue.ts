@@ -294,13 +294,6 @@ export const METRICS: readonly MetricSpec[] = [
       'A reply whose outcome stayed unknown past the window was sent once more under `retry_once` (recorded)',
   },
   {
-    name: 'ReplyUnknownOutcomeReleased',
-    unit: 'Count',
-    dimensions: BY_SOURCE,
-    guarantee: 'replies',
-    meaning: 'A reply whose provider has no record of the send was released and sent again',
-  },
-  {
     name: 'ReplyOperatorRetried',
     unit: 'Count',
     dimensions: BY_SOURCE,

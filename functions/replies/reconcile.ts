@@ -22,7 +22,7 @@ import {
 } from '../kernel/outbound-effect.js';
 import { queryAll } from '../kernel/paginate.js';
 import { readItem } from '../kernel/read-item.js';
-import { countMetric } from '../kernel/telemetry.js';
+import { countMetric, logger } from '../kernel/telemetry.js';
 import {
   REPLY_SWEEP_INDEX,
   REPLY_SWEEP_SHARDS,
@@ -192,9 +192,19 @@ async function settle(deps: ReconcileDeps, reply: ReplyItem, report: ReconcileRe
     conditions: [guard],
   });
   if (!released.applied) return;
-  countMetric(retry ? 'ReplyUnknownOutcomeRetried' : 'ReplyUnknownOutcomeReleased');
-  if (retry) report.retried += 1;
-  else report.released += 1;
+  // A release (the provider's own record shows no send) is reported and logged, not yet counted as a
+  // metric: only a channel with `findSent` can prove absence, and no deployed channel has one yet
+  // (WhatsApp Cloud has none; the Unipile e-mail adapter is not wired into `replyChannels`). Its
+  // catalogue entry comes with that channel and an alarms-test flow that drives it.
+  if (retry) {
+    countMetric('ReplyUnknownOutcomeRetried');
+    report.retried += 1;
+  } else {
+    logger.info('reply released: the provider has no record of the send', {
+      messageId: reply.messageId,
+    });
+    report.released += 1;
+  }
   failpoint(FP_RECONCILE_AFTER_REQUEUE);
   await ringReply(deps, reply, reply.attempts * 1000 + 500);
 }

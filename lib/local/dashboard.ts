@@ -224,7 +224,6 @@ export const METRIC_LABELS: Readonly<Record<string, string>> = {
   ReplySendOutcomeUnknown: 'Reply answers lost (maybe sent)',
   ReplyUnknownOutcomeHeld: 'Replies held unknown after the window',
   ReplyUnknownOutcomeRetried: 'Unknown replies retried once',
-  ReplyUnknownOutcomeReleased: 'Replies the provider never had, sent again',
   ReplyOperatorRetried: 'Replies retried by an operator',
   ReplyStatusApplied: 'Reply statuses applied',
   ReplyEchoMatched: 'Provider echoes of replies matched',

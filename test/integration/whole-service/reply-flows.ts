@@ -5,9 +5,9 @@
  * alarms' conditions are met. The alarms test hands in its own capturing helpers (each invocation's
  * EMF lines are what its checks read).
  *
- * `ReplyUnknownOutcomeReleased` has no flow: it is counted only when a channel's `findSent` reports
- * the send absent (`settleUnknownOutcome` → `release`), and the deployed channels
- * (`replies/deps.ts` `replyChannels`) are WhatsApp Cloud alone, which has no `findSent`.
+ * A release (a channel's `findSent` reports the send absent: `settleUnknownOutcome` → `release`) has
+ * no metric yet and so no flow: the deployed channels (`replies/deps.ts` `replyChannels`) are
+ * WhatsApp Cloud alone, which has no `findSent` (`replies/reconcile.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
