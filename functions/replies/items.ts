@@ -77,7 +77,7 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 /** A reply from its stored item; undefined when the item is not a reply (e.g. an inbound message). */
 export function toReplyItem(item: Item | undefined): ReplyItem | undefined {
-  if (!item || item.kind !== 'message' || item.direction !== 'out') return undefined;
+  if (item?.kind !== 'message' || item.direction !== 'out') return undefined;
   const status = OUTBOUND_STATUSES.find((s) => s === item.status);
   const source = REPLY_SOURCES.find((s) => s === item.source);
   const requestHash = str(item.requestHash);
