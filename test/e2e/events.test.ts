@@ -114,4 +114,79 @@ describe('events out on the local runtime', () => {
     });
     expect(attempts).toHaveLength(events.length);
   });
+
+  it('a committed effect (an inbound SMS filed) reaches the receiver once, through the change feed, signed, with its stable id', async () => {
+    const tenantId = `e2e-cf-${randomUUID().slice(0, 8)}`;
+    const locationId = `loc-${tenantId}`;
+    expect(
+      (
+        await call('PUT', `/v1/tenants/${tenantId}`, ADMIN, {
+          name: 'Feed',
+          defaultCountry: 'IL',
+          ghl: { locationIds: [locationId] },
+        })
+      ).status,
+    ).toBe(200);
+    const { apiKey, webhookToken } = (
+      await call('POST', `/v1/tenants/${tenantId}/credentials`, ADMIN)
+    ).json as { apiKey: string; webhookToken: string };
+    const name = `feed-${tenantId}`;
+    const created = await call('PUT', `/v1/event-endpoints/${name}`, apiKey, {
+      url: `${runtime.simUrl}/_sim/receiver/${name}`,
+      eventTypes: ['message.received'],
+    });
+    expect(created.status).toBe(200);
+    const { secret } = created.json as { secret: string };
+
+    // The effect: the platform's GHL workflow posts an inbound SMS, twice (a redelivery).
+    const sms = {
+      contact_id: 'c-feed',
+      phone: '050-123-4567',
+      date_created: '2026-12-07T01:00:00.000Z',
+      location: { id: locationId },
+      workflow: { id: 'wf-feed' },
+      message: { type: 2, body: 'hello from the feed test' },
+    };
+    const post = () =>
+      callJson(
+        `${runtime.apiUrl}/webhooks/ghl/sms?token=${encodeURIComponent(webhookToken)}`,
+        'POST',
+        { body: sms },
+      );
+    const first = await post();
+    const again = await post();
+    expect(first.status).toBe(200);
+    expect(again.json).toMatchObject({ deduped: true });
+    const { messageId } = first.json as { messageId: string };
+
+    // Nothing but the stream of the filed message carries it to the endpoint.
+    const seen = await pollUntil(
+      async () => {
+        const res = await fetch(`${runtime.simUrl}/_sim/receiver/${name}`);
+        const { deliveries } = (await res.json()) as { deliveries: ReceivedDelivery[] };
+        return deliveries.length > 0 ? deliveries : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const [delivery] = seen;
+    const body = new Webhook(secret).verify(delivery?.body ?? '', {
+      'webhook-id': delivery?.id ?? '',
+      'webhook-timestamp': delivery?.timestamp ?? '',
+      'webhook-signature': delivery?.signature ?? '',
+    }) as { type: string; data: Record<string, unknown> };
+    expect(body.type).toBe('message.received');
+    expect(body.data).toMatchObject({ tenantId, messageId, direction: 'in', channel: 'sms' });
+    expect(JSON.stringify(body)).not.toContain('hello from the feed test');
+    // One effect, one event, however often the webhook came: the attempts listing settles at one.
+    const attempts = await pollUntil(async () => {
+      const answer = await call('GET', `/v1/event-endpoints/${name}/attempts`, apiKey);
+      const list = (answer.json as { attempts: Array<{ eventId: string; status: string }> })
+        .attempts;
+      return list.length > 0 && list.every((a) => a.status === 'delivered') ? list : undefined;
+    });
+    expect(attempts.map((a) => a.eventId)).toEqual([delivery?.id]);
+    const after = await fetch(`${runtime.simUrl}/_sim/receiver/${name}`);
+    const { deliveries } = (await after.json()) as { deliveries: ReceivedDelivery[] };
+    expect(deliveries.map((d) => d.id)).toEqual([delivery?.id]);
+  });
 });
