@@ -20,18 +20,11 @@ import {
 import { itemReader } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { CONVERSION_SOURCES, type ConversionSource } from '../ledger/index.js';
+import { OCI_ROW_STATUSES } from '../oci/index.js';
 
 export type { RecipientStatus };
 
-const OCI_STATUSES = [
-  'queued',
-  'processing',
-  'retry',
-  'completed',
-  'failed',
-  'withdrawn',
-  'uploaded',
-] as const;
+const OCI_STATUSES = OCI_ROW_STATUSES;
 
 export interface RecipientEffect {
   readonly tenantId: string;

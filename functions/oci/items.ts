@@ -65,7 +65,7 @@ export const keys = {
 };
 
 const ROW_KINDS: readonly RowKind[] = ['conversion', 'adjustment'];
-const ROW_STATUSES: readonly RowStatus[] = [
+export const ROW_STATUSES = [
   'queued',
   'processing',
   'retry',
@@ -73,7 +73,7 @@ const ROW_STATUSES: readonly RowStatus[] = [
   'failed',
   'withdrawn',
   'uploaded',
-];
+] as const satisfies readonly RowStatus[];
 const CLICK_KINDS: readonly ClickKind[] = ['gclid', 'gbraid', 'wbraid'];
 const UPLOAD_MODES: readonly UploadMode[] = ['script', 'api'];
 
