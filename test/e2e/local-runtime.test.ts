@@ -130,7 +130,13 @@ describe('a running local runtime', () => {
       queues: Array<{ queue: string; url: string; visible: number; deadLetter: { url: string } }>;
     };
 
-    expect(queues.map((q) => q.queue).sort()).toEqual(['fanout', 'jobs', 'sends']);
+    expect(queues.map((q) => q.queue).sort()).toEqual([
+      'eventDeliveries',
+      'fanout',
+      'jobs',
+      'replies',
+      'sends',
+    ]);
     for (const queue of queues) {
       expect(queue.url).toBe(`${runtime.sqsUrl}/000000000000/onceflow-${queue.queue}.fifo`);
       expect(queue.deadLetter.url).toBe(

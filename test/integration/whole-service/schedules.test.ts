@@ -76,6 +76,7 @@ describe('two runs of a schedule at once', () => {
       [
         'reconcileCampaignCounters',
         'reconcileConversions',
+        'reconcileReplies',
         'recoverCampaigns',
         'recoverJobs',
         'recoverStaleOciRows',
