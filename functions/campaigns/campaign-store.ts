@@ -10,6 +10,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
 import { NotFoundError } from '../kernel/errors.js';
+import type { MalformedItemError } from '../kernel/item-reader.js';
 import { DynamoCampaignCounters } from './campaign-store-counters.js';
 import { DynamoFanoutRecords } from './campaign-store-fanout.js';
 import { DynamoCampaignRecords } from './campaign-store-lifecycle.js';
@@ -137,10 +138,21 @@ export interface CampaignRecords {
   move(tenantId: string, campaignId: string, move: CampaignMove): Promise<boolean>;
   /** A completed campaign leaves its sweep list (unless it moved meanwhile). */
   leaveSweep(tenantId: string, campaignId: string): Promise<void>;
-  /** The campaigns waiting in a sweep list (the sparse index: may be a moment stale). */
-  inSweep(list: SweepList): Promise<CampaignItem[]>;
+  /**
+   * The campaigns waiting in a sweep list (the sparse index: may be a moment stale). An entry too
+   * malformed to read is skipped and handed back as its error, so one bad campaign costs only
+   * itself: the sweeps count it and go on with the others.
+   */
+  inSweep(list: SweepList): Promise<SweepListing>;
   /** Every campaign of the table: operators' tools only (a scan), never a request path. */
   scan(): AsyncIterable<CampaignItem>;
+}
+
+/** A sweep list as read: the campaigns, and the errors of the entries that could not be read. */
+export interface SweepListing {
+  readonly campaigns: readonly CampaignItem[];
+  /** One per unreadable entry; the message names the attribute, never its value. */
+  readonly unreadable: readonly MalformedItemError[];
 }
 
 // --- recipient pages -----------------------------------------------------------------------------

@@ -50,11 +50,17 @@ export async function reconcileCampaign(
  * read) is logged and counted (`CounterReconcileFailed`) and the others are still checked.
  */
 export async function reconcileCampaignCounters(deps: ReconcileDeps): Promise<CampaignDrift[]> {
-  const active = await deps.store.campaigns.inSweep('active');
-  const paused = await deps.store.campaigns.inSweep('paused');
-  const completed = await deps.store.campaigns.inSweep('completed');
+  const lists = [
+    await deps.store.campaigns.inSweep('active'),
+    await deps.store.campaigns.inSweep('paused'),
+    await deps.store.campaigns.inSweep('completed'),
+  ];
+  for (const error of lists.flatMap((list) => list.unreadable)) {
+    countMetric('CounterReconcileFailed');
+    logger.error('an unreadable campaign was skipped; the others go on', { error });
+  }
   const results: CampaignDrift[] = [];
-  for (const campaign of [...active, ...paused, ...completed]) {
+  for (const campaign of lists.flatMap((list) => list.campaigns)) {
     let result: CampaignDrift;
     try {
       result = await reconcileCampaign(deps, campaign);

@@ -74,10 +74,15 @@ export async function recoverCampaigns(deps: RecoveryDeps): Promise<RecoveryRepo
     completed: 0,
     failedCampaigns: 0,
   };
-  const listed = [
-    ...(await deps.store.campaigns.inSweep('active')),
-    ...(await deps.store.campaigns.inSweep('paused')),
-  ];
+  const active = await deps.store.campaigns.inSweep('active');
+  const paused = await deps.store.campaigns.inSweep('paused');
+  // A campaign too malformed to read is one failed campaign, not a failed run.
+  for (const error of [...active.unreadable, ...paused.unreadable]) {
+    report.failedCampaigns += 1;
+    countMetric('CampaignRecoveryFailed');
+    logger.error('an unreadable campaign was skipped; the others go on', { error });
+  }
+  const listed = [...active.campaigns, ...paused.campaigns];
   if (listed.length === 0) return report;
   const queueEmpty = await deps.sendsQueueIsEmpty();
   // A simulated crash ends the invocation as a real one would (after the work in flight settled):

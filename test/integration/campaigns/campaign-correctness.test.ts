@@ -6,6 +6,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -355,6 +356,51 @@ describe('totals and reconciliation hold without transactional reads', () => {
     expect(ids).toContain(healthy);
     expect(ids).not.toContain(broken);
     expect(results.find((r) => r.campaignId === healthy)).toMatchObject({ drift: 0 });
+  });
+});
+
+describe('one unreadable campaign costs only itself', () => {
+  it('a malformed campaign in the sweep index is counted and skipped; the others are recovered and reconciled', async () => {
+    const contacts = phones(2);
+    const id = await newCampaign(contacts);
+    await markRunning(deps, tenant.tenantId, id);
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
+      expect((await fanoutShard(fanoutDeps(), body, 80, 60_000)).done).toBe(true);
+    }
+    await receiveFor(id);
+    for (const phone of contacts) {
+      await sendToRecipient(senderDeps(simClient(), `w-${phone}`), {
+        tenantId: tenant.tenantId,
+        campaignId: id,
+        phone,
+      });
+    }
+    // A running campaign in the sweep list with no name and no template (a bad hand edit, an old
+    // writer): the strict parser refuses it.
+    const malformed = keys.campaign(tenant.tenantId, newId());
+    await ddb.send(
+      new PutCommand({
+        TableName: table(),
+        Item: {
+          ...malformed,
+          tenantId: tenant.tenantId,
+          campaignId: 'unreadable',
+          status: 'running',
+          sweepPk: keys.sweepList('active'),
+          sweepAt: new Date(clock.now()).toISOString(),
+        },
+      }),
+    );
+    try {
+      const report = await recoverCampaigns(recoveryDeps());
+      expect(report.failedCampaigns).toBeGreaterThanOrEqual(1);
+      expect((await describeCampaign(deps, tenant.tenantId, id)).status).toBe('completed');
+      const reconciled = await reconcileCampaignCounters(deps);
+      expect(reconciled.find((r) => r.campaignId === id)).toMatchObject({ drift: 0 });
+    } finally {
+      await ddb.send(new DeleteCommand({ TableName: table(), Key: malformed }));
+    }
   });
 });
 
