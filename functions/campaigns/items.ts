@@ -28,7 +28,7 @@
  * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
  *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
  */
-import { type ItemReader, itemReader } from '../kernel/item-reader.js';
+import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import {
@@ -255,25 +255,6 @@ function lastKeyPart(key: string): number {
   return Number(key.slice(key.lastIndexOf('#') + 1));
 }
 
-/** The optional attributes of an item that are set (so a parsed item carries no `undefined`). */
-function optionals<T>(
-  read: ItemReader,
-  fields: {
-    readonly strings?: readonly (keyof T & string)[];
-    readonly numbers?: readonly (keyof T & string)[];
-    readonly booleans?: readonly (keyof T & string)[];
-  },
-): Partial<T> {
-  const found: Record<string, string | number | boolean> = {};
-  const keep = (name: string, value: string | number | boolean | undefined) => {
-    if (value !== undefined) found[name] = value;
-  };
-  for (const name of fields.strings ?? []) keep(name, read.optionalString(name));
-  for (const name of fields.numbers ?? []) keep(name, read.optionalNumber(name));
-  for (const name of fields.booleans ?? []) keep(name, read.optionalBoolean(name));
-  return found as Partial<T>;
-}
-
 export function parseCampaign(raw: Item): CampaignItem {
   const read = itemReader(raw, 'campaign');
   const template = itemReader(read.map('template'), 'campaign template');
@@ -290,9 +271,12 @@ export function parseCampaign(raw: Item): CampaignItem {
     phoneNumberId: read.string('phoneNumberId'),
     status: read.oneOf('status', CAMPAIGN_STATUSES),
     createdAt: read.string('createdAt'),
-    ...optionals<CampaignItem>(read, {
-      strings: ['updatedAt', 'startedAt', 'completedAt'],
-      numbers: ['fanoutGeneration', 'recipientsHeld'],
+    ...withoutAbsent({
+      updatedAt: read.optionalString('updatedAt'),
+      startedAt: read.optionalString('startedAt'),
+      completedAt: read.optionalString('completedAt'),
+      fanoutGeneration: read.optionalNumber('fanoutGeneration'),
+      recipientsHeld: read.optionalNumber('recipientsHeld'),
     }),
   };
 }
@@ -307,18 +291,19 @@ export function parseRecipient(raw: Item): RecipientItem {
     attempts: read.numberOr('attempts', 0),
     createdAt: read.string('createdAt'),
     updatedAt: read.string('updatedAt'),
-    ...optionals<RecipientItem>(read, {
-      strings: [
-        'name',
-        'providerMessageId',
-        'lastError',
-        'leaseOwner',
-        'sendingSince',
-        'retryAt',
-        'sweepAt',
-        'addedBy',
-      ],
-      numbers: ['leaseExpiresAt', 'ring', 'unknownRetries', 'operatorRetries'],
+    ...withoutAbsent({
+      name: read.optionalString('name'),
+      providerMessageId: read.optionalString('providerMessageId'),
+      lastError: read.optionalString('lastError'),
+      leaseOwner: read.optionalString('leaseOwner'),
+      sendingSince: read.optionalString('sendingSince'),
+      retryAt: read.optionalString('retryAt'),
+      sweepAt: read.optionalString('sweepAt'),
+      addedBy: read.optionalString('addedBy'),
+      leaseExpiresAt: read.optionalNumber('leaseExpiresAt'),
+      ring: read.optionalNumber('ring'),
+      unknownRetries: read.optionalNumber('unknownRetries'),
+      operatorRetries: read.optionalNumber('operatorRetries'),
     }),
   };
 }
@@ -332,7 +317,11 @@ export function parsePageMark(raw: Item): PageMark {
     shard: read.number('shard'),
     // `PAGE#<generation>#<shard>#<seq>`: the page's number is only in its key.
     seq: lastKeyPart(read.string('sk')),
-    ...optionals<PageMark>(read, { strings: ['after', 'through', 'sweepAt'] }),
+    ...withoutAbsent({
+      after: read.optionalString('after'),
+      through: read.optionalString('through'),
+      sweepAt: read.optionalString('sweepAt'),
+    }),
   };
 }
 
@@ -342,10 +331,12 @@ export function parseFanoutProgress(raw: Item): { shard: number; progress: Fanou
   return {
     // `FANOUT#<generation>#<shard>`: the shard it tracks.
     shard: lastKeyPart(read.string('sk')),
-    progress: optionals<FanoutProgress>(read, {
-      strings: ['cursor', 'updatedAt'],
-      numbers: ['seq', 'enqueued'],
-      booleans: ['done'],
+    progress: withoutAbsent({
+      cursor: read.optionalString('cursor'),
+      updatedAt: read.optionalString('updatedAt'),
+      seq: read.optionalNumber('seq'),
+      enqueued: read.optionalNumber('enqueued'),
+      done: read.optionalBoolean('done'),
     }),
   };
 }
