@@ -306,6 +306,22 @@ describe('a recipient page counts each contact once, within the campaign cap', (
   });
 });
 
+/** Fans a running campaign out on every shard and sends to each contact once. */
+async function fanOutAndSendAll(id: string, contacts: readonly string[]): Promise<void> {
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
+    expect((await fanoutShard(fanoutDeps(), body, 80, 60_000)).done).toBe(true);
+  }
+  await receiveFor(id);
+  for (const phone of contacts) {
+    await sendToRecipient(senderDeps(simClient(), `w-${phone}`), {
+      tenantId: tenant.tenantId,
+      campaignId: id,
+      phone,
+    });
+  }
+}
+
 describe('totals and reconciliation hold without transactional reads', () => {
   it('totals, fan-out, completion and reconciliation work while every TransactGet is cancelled', async () => {
     const contacts = phones(6);
@@ -316,18 +332,7 @@ describe('totals and reconciliation hold without transactional reads', () => {
     const described = await describeCampaign(deps, tenant.tenantId, id);
     expect(described.totals).toMatchObject({ recipients: 6, pending: 6 });
 
-    for (let shard = 0; shard < SHARDS; shard++) {
-      const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      expect((await fanoutShard(fanoutDeps(), body, 80, 60_000)).done).toBe(true);
-    }
-    await receiveFor(id);
-    for (const phone of contacts) {
-      await sendToRecipient(senderDeps(simClient(), `w-${phone}`), {
-        tenantId: tenant.tenantId,
-        campaignId: id,
-        phone,
-      });
-    }
+    await fanOutAndSendAll(id, contacts);
     const report = await recoverCampaigns(recoveryDeps());
     expect(report.failedCampaigns).toBe(0);
     const after = await describeCampaign(deps, tenant.tenantId, id);
@@ -364,18 +369,7 @@ describe('one unreadable campaign costs only itself', () => {
     const contacts = phones(2);
     const id = await newCampaign(contacts);
     await markRunning(deps, tenant.tenantId, id);
-    for (let shard = 0; shard < SHARDS; shard++) {
-      const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
-      expect((await fanoutShard(fanoutDeps(), body, 80, 60_000)).done).toBe(true);
-    }
-    await receiveFor(id);
-    for (const phone of contacts) {
-      await sendToRecipient(senderDeps(simClient(), `w-${phone}`), {
-        tenantId: tenant.tenantId,
-        campaignId: id,
-        phone,
-      });
-    }
+    await fanOutAndSendAll(id, contacts);
     // A running campaign in the sweep list with no name and no template (a bad hand edit, an old
     // writer): the strict parser refuses it.
     const malformed = keys.campaign(tenant.tenantId, newId());
