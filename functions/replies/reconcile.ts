@@ -10,7 +10,6 @@
  *   Statuses and echoes carrying the reply id or provider id complete it meanwhile, at any time.
  */
 
-import { messageIdFor, recordOutboundSent } from '../conversations/index.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
@@ -31,7 +30,7 @@ import {
   toReplyItem,
 } from './items.js';
 import { type ReplyDeps, ringReply } from './reply-store.js';
-import { type EchoKeyOf, type ReplySenderDeps, sendOf } from './sender.js';
+import { type EchoKeyOf, type ReplySenderDeps, recordReplySent, sendOf } from './sender.js';
 
 export const FP_RECONCILE_AFTER_REQUEUE = defineFailpoint(
   'reply.reconcile.after-requeue',
@@ -138,15 +137,7 @@ async function settle(deps: ReconcileDeps, reply: ReplyItem, report: ReconcileRe
   );
   if (decision.kind === 'wait') return;
   if (decision.kind === 'record') {
-    const echoKey = deps.echoKeyOf(reply.channel, decision.providerMessageId);
-    await recordOutboundSent(deps, {
-      tenantId: reply.tenantId,
-      messageId: reply.messageId,
-      conversationId: reply.conversationId,
-      providerMessageId: decision.providerMessageId,
-      ...(echoKey ? { echoMessageId: messageIdFor(reply.tenantId, echoKey) } : {}),
-      remove: ['sweepPk', 'sweepAt'],
-    });
+    await recordReplySent(deps, reply, decision.providerMessageId);
     report.recorded += 1;
     return;
   }

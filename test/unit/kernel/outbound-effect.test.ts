@@ -7,6 +7,7 @@ import {
 } from '../../../functions/kernel/failpoints.js';
 import {
   type OutboundEffect,
+  reconcileDueAt,
   runOutboundEffect,
   settleUnknownOutcome,
 } from '../../../functions/kernel/outbound-effect.js';
@@ -205,5 +206,17 @@ describe('unknown outcome: evidence first, then the tenant policy after the wind
   it('releases without spending the retry when the provider record shows no send', () => {
     const absent = { ...base, policy: 'hold' as const, evidence: { kind: 'absent' } as const };
     expect(settleUnknownOutcome({ sendingSince: since }, absent).kind).toBe('release');
+  });
+});
+
+describe('a claim is due on the reconcile sweep once its lease and the window are both over', () => {
+  it('takes the later of the two', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(reconcileDueAt(now, { leaseSeconds: 30, reconcileWindowSeconds: 600 })).toBe(
+      new Date(now + 600_000).toISOString(),
+    );
+    expect(reconcileDueAt(now, { leaseSeconds: 900, reconcileWindowSeconds: 600 })).toBe(
+      new Date(now + 900_000).toISOString(),
+    );
   });
 });
