@@ -10,6 +10,7 @@
  *   Statuses and echoes carrying the reply id or provider id complete it meanwhile, at any time.
  */
 
+import { batchGetAll } from '../kernel/batch-get.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
@@ -20,7 +21,6 @@ import {
   type UnknownOutcomePolicy,
 } from '../kernel/outbound-effect.js';
 import { queryAll } from '../kernel/paginate.js';
-import { readItem } from '../kernel/read-item.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import {
   REPLY_SWEEP_INDEX,
@@ -66,10 +66,15 @@ export async function reconcileReplies(deps: ReconcileDeps): Promise<ReconcileRe
       },
       { maxItems: 500 },
     );
-    for (const entry of due) {
-      const reply = toReplyItem(
-        await readItem(deps.ddb, deps.table, { pk: String(entry.pk), sk: String(entry.sk) }),
-      );
+    // The index is keys only and eventually consistent: each due reply is read as it stands, in
+    // strongly consistent batches (one request per 100 due replies, not one per reply).
+    const items = await batchGetAll(
+      deps.ddb,
+      deps.table,
+      due.map((entry) => ({ pk: String(entry.pk), sk: String(entry.sk) })),
+    );
+    for (const item of items) {
+      const reply = toReplyItem(item);
       if (reply) await settle(deps, reply, report);
     }
   }
