@@ -12,7 +12,7 @@
  */
 
 import { type Clock, isoTime } from '../kernel/clock.js';
-import { runOutboundEffect } from '../kernel/outbound-effect.js';
+import { reconcileDueAt, runOutboundEffect } from '../kernel/outbound-effect.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import type { TokenBucket } from '../kernel/token-bucket.js';
 import type { AcceptedWamid, CampaignStore, ClaimEnd } from './campaign-store.js';
@@ -97,11 +97,11 @@ export async function sendToRecipient(
   if (campaign?.status !== 'running') return 'paused';
 
   const rate = await deps.messagesPerSecond(tenantId);
-  if (!(await deps.tokens.take(`wa:${campaign.phoneNumberId}`, rate))) {
+  const tokenBucket = `wa:${campaign.phoneNumberId}`;
+  if (!(await deps.tokens.take(tokenBucket, rate))) {
     throw new SendRetryError('no send token within the wait limit');
   }
 
-  const tokenBucket = `wa:${campaign.phoneNumberId}`;
   const run = await runOutboundEffect<SendResult>({
     // Claim: pending → sending under this delivery's lease, one more attempt, the counters in the
     // same transaction; lost when another delivery claimed (or released) it since our read.
@@ -112,9 +112,7 @@ export async function sendToRecipient(
         leaseSeconds: deps.leaseSeconds,
         now,
         attemptsSeen: recipient.attempts,
-        dueAt: new Date(
-          now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
-        ).toISOString(),
+        dueAt: reconcileDueAt(now, deps),
       });
     },
     send: () =>

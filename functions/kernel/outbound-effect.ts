@@ -96,6 +96,19 @@ export async function runOutboundEffect<R extends OutboundCallResult>(
   return { kind: 'rejected', result: result as Extract<R, { kind: 'rejected' }> };
 }
 
+/**
+ * When a claim made at `now` is due on its pipeline's reconcile sweep: once both its lease and the
+ * reconcile window are over (before that, the claimant may still be sending, or evidence may come).
+ */
+export function reconcileDueAt(
+  now: number,
+  options: { readonly leaseSeconds: number; readonly reconcileWindowSeconds: number },
+): string {
+  return new Date(
+    now + Math.max(options.reconcileWindowSeconds, options.leaseSeconds) * 1000,
+  ).toISOString();
+}
+
 export type UnknownOutcomePolicy = 'hold' | 'retry_once';
 
 /** What a read of the provider's own record of the send says, where the provider has one. */

@@ -10,7 +10,7 @@
  *   Statuses and echoes carrying the reply id or provider id complete it meanwhile, at any time.
  */
 
-import { messageIdFor, recordOutboundSent } from '../conversations/index.js';
+import { batchGetAll } from '../kernel/batch-get.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
@@ -21,7 +21,6 @@ import {
   type UnknownOutcomePolicy,
 } from '../kernel/outbound-effect.js';
 import { queryAll } from '../kernel/paginate.js';
-import { readItem } from '../kernel/read-item.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
 import {
   REPLY_SWEEP_INDEX,
@@ -31,7 +30,7 @@ import {
   toReplyItem,
 } from './items.js';
 import { type ReplyDeps, ringReply } from './reply-store.js';
-import { type EchoKeyOf, type ReplySenderDeps, sendOf } from './sender.js';
+import { type EchoKeyOf, type ReplySenderDeps, recordReplySent, sendOf } from './sender.js';
 
 export const FP_RECONCILE_AFTER_REQUEUE = defineFailpoint(
   'reply.reconcile.after-requeue',
@@ -67,10 +66,15 @@ export async function reconcileReplies(deps: ReconcileDeps): Promise<ReconcileRe
       },
       { maxItems: 500 },
     );
-    for (const entry of due) {
-      const reply = toReplyItem(
-        await readItem(deps.ddb, deps.table, { pk: String(entry.pk), sk: String(entry.sk) }),
-      );
+    // The index is keys only and eventually consistent: each due reply is read as it stands, in
+    // strongly consistent batches (one request per 100 due replies, not one per reply).
+    const items = await batchGetAll(
+      deps.ddb,
+      deps.table,
+      due.map((entry) => ({ pk: String(entry.pk), sk: String(entry.sk) })),
+    );
+    for (const item of items) {
+      const reply = toReplyItem(item);
       if (reply) await settle(deps, reply, report);
     }
   }
@@ -138,15 +142,7 @@ async function settle(deps: ReconcileDeps, reply: ReplyItem, report: ReconcileRe
   );
   if (decision.kind === 'wait') return;
   if (decision.kind === 'record') {
-    const echoKey = deps.echoKeyOf(reply.channel, decision.providerMessageId);
-    await recordOutboundSent(deps, {
-      tenantId: reply.tenantId,
-      messageId: reply.messageId,
-      conversationId: reply.conversationId,
-      providerMessageId: decision.providerMessageId,
-      ...(echoKey ? { echoMessageId: messageIdFor(reply.tenantId, echoKey) } : {}),
-      remove: ['sweepPk', 'sweepAt'],
-    });
+    await recordReplySent(deps, reply, decision.providerMessageId);
     report.recorded += 1;
     return;
   }

@@ -12,6 +12,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   type ConversationItem,
+  conversationForTarget,
   keys as conversationKeys,
   memberItem,
   toConversationItem,
@@ -118,6 +119,14 @@ export async function liveConversation(
   throw new NotFoundError('No such conversation.');
 }
 
+/** The reply's conversation changed between its read and the reply's write. */
+export class ConversationMovedError extends ConflictError {
+  constructor() {
+    super('The conversation changed while the reply was written; retry.');
+    this.name = 'ConversationMovedError';
+  }
+}
+
 /**
  * Creates the reply `messageId` in the conversation, once: a second call with the same id and the
  * same request answers the first reply; another request under that id is 409
@@ -219,14 +228,53 @@ export async function createReply(
       const raced = toReplyItem(written.current);
       if (raced) return answerExisting(deps, raced, input.tenantId, requestHash);
     }
-    // The conversation was merged or moved under us: the caller's retry routes it again.
-    throw new ConflictError('The conversation changed while the reply was written; retry.');
+    // The conversation was merged or moved under us (or, for a new person, created by a racing
+    // message): routed again by `createMessageTo`, else the client's retry.
+    throw new ConversationMovedError();
   }
   countMetric('ReplyCreated');
   failpoint(FP_CREATE_AFTER_STORED);
   await ringReply(deps, { tenantId: input.tenantId, messageId: input.messageId, conversationId });
   return { messageId: input.messageId, status: 'queued', created: true };
 }
+
+/**
+ * `POST /v1/messages`: the reply `messageId` to a person by lead or phone, in their one
+ * conversation, found (or, for a phone never seen, created with the reply) by the inbound identity
+ * rules (`conversationForTarget`: key items read strongly consistently, never an index).
+ */
+export async function createMessageTo(
+  deps: ReplyDeps,
+  input: {
+    readonly tenantId: string;
+    readonly target: { readonly leadId: string } | { readonly e164: string };
+    readonly messageId: string;
+    readonly request: ReplyRequest;
+    readonly channels: TenantChannels;
+  },
+): Promise<{ messageId: string; status: 'queued'; created: boolean }> {
+  const { target, ...rest } = input;
+  // A phone never seen races its own first message (inbound, or another POST): the loser's
+  // conversation writes fail their conditions, and a second route finds the winner's conversation.
+  for (let attempt = 1; ; attempt++) {
+    const found = await conversationForTarget(deps, input.tenantId, target, isoTime(deps.clock));
+    if (!found) throw new NotFoundError('No conversation of this lead.');
+    try {
+      return await createReply(deps, {
+        ...rest,
+        conversationId: found.conversationId,
+        ...(found.create && 'e164' in target
+          ? { newConversation: { e164: target.e164, writes: found.create } }
+          : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof ConversationMovedError) || attempt >= MAX_ROUTE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Routes of one `POST /v1/messages`: a race with a new person's first message settles in two. */
+const MAX_ROUTE_ATTEMPTS = 3;
 
 async function answerExisting(
   deps: ReplyDeps,

@@ -17,7 +17,7 @@ import { type Clock, isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { defineFailpoint } from '../kernel/failpoints.js';
 import { claimLease, releaseLease } from '../kernel/lease.js';
-import { runOutboundEffect } from '../kernel/outbound-effect.js';
+import { reconcileDueAt, runOutboundEffect } from '../kernel/outbound-effect.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import { countMetric, logger } from '../kernel/telemetry.js';
@@ -90,6 +90,26 @@ export function sendOf(reply: ReplyItem): ReplySend {
   };
 }
 
+/**
+ * The reply `sent` with its provider id, the echo's message item claimed in the same transaction
+ * (`recordOutboundSent`), off the sweep: after the provider's answer, or the reconcile's evidence.
+ */
+export async function recordReplySent(
+  deps: Pick<ReplySenderDeps, 'ddb' | 'clock' | 'table'> & { readonly echoKeyOf: EchoKeyOf },
+  reply: Pick<ReplyItem, 'tenantId' | 'messageId' | 'conversationId' | 'channel'>,
+  providerMessageId: string,
+): Promise<void> {
+  const echoKey = deps.echoKeyOf(reply.channel, providerMessageId);
+  await recordOutboundSent(deps, {
+    tenantId: reply.tenantId,
+    messageId: reply.messageId,
+    conversationId: reply.conversationId,
+    providerMessageId,
+    ...(echoKey ? { echoMessageId: messageIdFor(reply.tenantId, echoKey) } : {}),
+    remove: ['sweepPk', 'sweepAt'],
+  });
+}
+
 export async function sendReply(
   deps: ReplySenderDeps & { readonly echoKeyOf: EchoKeyOf },
   doorbell: { readonly tenantId: string; readonly messageId: string },
@@ -112,10 +132,7 @@ export async function sendReply(
     claim: async () => {
       const now = deps.clock.now();
       const sendingSince = new Date(now).toISOString();
-      // Due on the sweep once the lease and the reconcile window are both over.
-      const dueAt = new Date(
-        now + Math.max(deps.reconcileWindowSeconds, deps.leaseSeconds) * 1000,
-      ).toISOString();
+      const dueAt = reconcileDueAt(now, deps);
       const claim = await retryOnConflict(() =>
         claimLease(deps.ddb, {
           table: deps.table,
@@ -141,15 +158,7 @@ export async function sendReply(
       return deps.tokens.take(rate.bucket, rate.perSecond);
     },
     record: async (accepted) => {
-      const echoKey = deps.echoKeyOf(reply.channel, accepted.providerMessageId);
-      await recordOutboundSent(deps, {
-        tenantId: reply.tenantId,
-        messageId: reply.messageId,
-        conversationId: reply.conversationId,
-        providerMessageId: accepted.providerMessageId,
-        ...(echoKey ? { echoMessageId: messageIdFor(reply.tenantId, echoKey) } : {}),
-        remove: ['sweepPk', 'sweepAt'],
-      });
+      await recordReplySent(deps, reply, accepted.providerMessageId);
     },
     failpoints: {
       afterClaim: FP_SEND_AFTER_CLAIM,

@@ -16,11 +16,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
 import { fanoutShard } from '../../functions/campaigns/fanout.js';
@@ -37,8 +32,7 @@ import type {
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
-import { sqs } from '../../functions/kernel/clients.js';
-import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
+import { armOnce, firedCount } from '../../functions/kernel/failpoints.js';
 import {
   campaignWorld,
   countByStatus,
@@ -52,6 +46,7 @@ import {
   testRecoveryDeps,
   testSenderDeps,
 } from '../integration/campaigns/campaign-support.js';
+import { drainQueue, untilItLands } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
 
 const CONTACTS = 6;
@@ -69,51 +64,6 @@ function simulator(): Promise<string> {
 
 const privateQueue = (name: string) =>
   privateFifoQueue(name, { visibilityTimeoutSeconds: 1, maxReceiveCount: 50 });
-
-/** Runs `fn` again after a simulated crash, as a client or a redelivery would. */
-async function untilItLands<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!(error instanceof FailpointCrashError) || attempt > 3) throw error;
-    }
-  }
-}
-
-/** One pass over a queue, as the event source does: delete what succeeded, leave the rest. */
-async function drain(url: string, handle: (body: unknown) => Promise<void>): Promise<void> {
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-    );
-    const messages: Message[] = out.Messages ?? [];
-    if (messages.length === 0) {
-      empty += 1;
-      continue;
-    }
-    const done: Message[] = [];
-    for (const m of messages) {
-      try {
-        await handle(JSON.parse(m.Body ?? '{}'));
-        done.push(m);
-      } catch (error) {
-        // A crash or a "retry later": the message comes back after its visibility timeout.
-        if (!(error instanceof FailpointCrashError) && (error as Error).name !== 'SendRetryError') {
-          throw error;
-        }
-      }
-    }
-    if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
-        }),
-      );
-    }
-  }
-}
 
 function fail(message: string): never {
   throw new Error(message);
@@ -177,11 +127,11 @@ async function runCampaign(point: string): Promise<void> {
 
   const applied = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    await drain(queues.fanout, async (body) => {
+    await drainQueue(queues.fanout, 'SendRetryError', async (body) => {
       await fanoutShard(deps, body as FanoutMessageBody, 80, 60_000);
     });
     let n = 0;
-    await drain(queues.sends, async (body) => {
+    await drainQueue(queues.sends, 'SendRetryError', async (body) => {
       n += 1;
       await sendToRecipient(sender(`r${round}-${n}`), body as SendMessageBody);
     });

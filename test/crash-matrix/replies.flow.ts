@@ -18,18 +18,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
-import {
   applyOutboundStatus,
   DynamoDbConversationStore,
   messageIdFor,
 } from '../../functions/conversations/index.js';
-import { ddb, sqs } from '../../functions/kernel/clients.js';
+import { ddb } from '../../functions/kernel/clients.js';
 import { tableName } from '../../functions/kernel/config.js';
-import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
+import { armOnce, firedCount } from '../../functions/kernel/failpoints.js';
 import type { ReplyChannel } from '../../functions/replies/channel.js';
 import { replyIdFor } from '../../functions/replies/items.js';
 import { FP_RECONCILE_AFTER_REQUEUE, reconcileReplies } from '../../functions/replies/reconcile.js';
@@ -58,6 +53,7 @@ import {
   senderDeps,
   simChannel,
 } from '../integration/replies/replies-support.js';
+import { drainQueue, untilItLands } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
 
 const MAX_ROUNDS = 10;
@@ -72,51 +68,6 @@ function simulator(): Promise<string> {
 
 function fail(message: string): never {
   throw new Error(message);
-}
-
-async function untilItLands<T>(fn: () => Promise<T>): Promise<T | undefined> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!(error instanceof FailpointCrashError) || attempt > 3) throw error;
-    }
-  }
-}
-
-async function drain(url: string, handle: (body: unknown) => Promise<void>): Promise<void> {
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-    );
-    const messages: Message[] = out.Messages ?? [];
-    if (messages.length === 0) {
-      empty += 1;
-      continue;
-    }
-    const done: Message[] = [];
-    for (const m of messages) {
-      try {
-        await handle(JSON.parse(m.Body ?? '{}'));
-        done.push(m);
-      } catch (error) {
-        if (
-          !(error instanceof FailpointCrashError) &&
-          (error as Error).name !== 'ReplyRetryError'
-        ) {
-          throw error;
-        }
-      }
-    }
-    if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
-        }),
-      );
-    }
-  }
 }
 
 async function runReplies(point: string): Promise<void> {
@@ -185,7 +136,7 @@ async function runReplies(point: string): Promise<void> {
         }),
       );
     }
-    await drain(queueUrl, async (body) => {
+    await drainQueue(queueUrl, 'ReplyRetryError', async (body) => {
       await sendReply(
         { ...senderDeps(world, channel), inlineRetries: 0 },
         body as { tenantId: string; messageId: string },

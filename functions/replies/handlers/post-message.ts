@@ -4,8 +4,6 @@
  * conversation, found (or, for a phone never seen, created) by the inbound identity rules.
  * LinkedIn and e-mail targets are the Unipile channel's (422 `channel_unavailable` until it is set up).
  */
-import { conversationForTarget } from '../../conversations/index.js';
-import { isoTime } from '../../kernel/clock.js';
 import { InvalidRequestError, NotFoundError } from '../../kernel/errors.js';
 import { header, httpHandler, parseJsonBody } from '../../kernel/http.js';
 import { idempotencyKeyed } from '../../kernel/idempotency-key.js';
@@ -13,7 +11,7 @@ import { toE164 } from '../../kernel/phone.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { replyDeps, tenantChannels } from '../deps.js';
 import { replyIdFor } from '../items.js';
-import { createReply, UnprocessableError } from '../reply-store.js';
+import { createMessageTo, UnprocessableError } from '../reply-store.js';
 import { newMessageSchema } from '../schemas.js';
 
 const idempotencyKey = idempotencyKeyed((request) => authenticate(request, 'api'));
@@ -46,17 +44,12 @@ export const handler = httpHandler({ idempotencyKey }, async (request) => {
       'This tenant has no LinkedIn or e-mail channel set up.',
     );
   }
-  const found = await conversationForTarget(deps, tenantId, target, isoTime(deps.clock));
-  if (!found) throw new NotFoundError('No conversation of this lead.');
-  const result = await createReply(deps, {
+  const result = await createMessageTo(deps, {
     tenantId,
-    conversationId: found.conversationId,
+    target,
     messageId: replyIdFor(tenantId, key),
     request: body,
     channels: tenantChannels(tenant),
-    ...(found.create && 'e164' in target
-      ? { newConversation: { e164: target.e164, writes: found.create } }
-      : {}),
   });
   return { status: 202, body: { messageId: result.messageId, status: result.status } };
 });

@@ -145,6 +145,37 @@ export function cloudCall(raw: string, secret = APP_SECRET): HttpCall {
   };
 }
 
+/**
+ * A signed Cloud API status webhook (the `whatsapp-cloud-status` fixture) about one sent message,
+ * echoing `callbackData` as `biz_opaque_callback_data` when given.
+ */
+export function cloudStatusCall(
+  phoneNumberId: string,
+  s: {
+    readonly wamid: string;
+    readonly status: string;
+    readonly to: string;
+    readonly timestampMs: number;
+    readonly callbackData?: string;
+  },
+): HttpCall {
+  const payload = fixture('whatsapp-cloud-status') as {
+    entry: Array<{ changes: Array<{ value: Record<string, unknown> }> }>;
+  };
+  const value = payload.entry[0]?.changes[0]?.value as Record<string, unknown>;
+  value.metadata = { display_phone_number: '15550783881', phone_number_id: phoneNumberId };
+  value.statuses = [
+    {
+      id: s.wamid,
+      status: s.status,
+      timestamp: String(Math.floor(s.timestampMs / 1000)),
+      recipient_id: s.to.replace(/^\+/, ''),
+      ...(s.callbackData !== undefined ? { biz_opaque_callback_data: s.callbackData } : {}),
+    },
+  ];
+  return cloudCall(JSON.stringify(payload));
+}
+
 export function tokenCall(
   route: '/webhooks/ghl/sms' | '/webhooks/whatsapp-web',
   body: string,

@@ -16,13 +16,18 @@ import { tableName } from '../../../functions/kernel/config.js';
 import type { ReplyChannel } from '../../../functions/replies/channel.js';
 import { replyIdFor } from '../../../functions/replies/items.js';
 import { reconcileReplies } from '../../../functions/replies/reconcile.js';
-import { createReply, retryReply } from '../../../functions/replies/reply-store.js';
+import {
+  createMessageTo,
+  createReply,
+  retryReply,
+} from '../../../functions/replies/reply-store.js';
 import { sendReply } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { raceTrials } from '../../support/race.js';
 import { startWhatsAppSimulator, type WhatsAppSimulator } from '../campaigns/campaign-support.js';
 import {
   fileEcho,
+  fileInbound,
   type ReplyWorld,
   reconcileDeps,
   replyOf,
@@ -99,6 +104,48 @@ describe('a reply is created once per Idempotency-Key, in the person’s convers
         );
         expect(ids.size).toBe(1);
         expect((await thread(world)).filter((m) => m.direction === 'out')).toHaveLength(1);
+      },
+    });
+    expect(report.failures).toEqual([]);
+  });
+
+  it('POST /v1/messages to a new phone, raced by another POST and the person’s first inbound message: one conversation holds all three', async () => {
+    const template = { name: 'spring_sale', language: 'en_US' };
+    const report = await raceTrials({
+      trials: 8,
+      // A tenant (its own person already wrote), and a phone it has never seen.
+      setup: async () => ({
+        world: await replyWorld(),
+        phone: `+97252${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`,
+      }),
+      contenders: ({ world, phone }) => {
+        const post = (key: string) => () =>
+          createMessageTo(world.replies, {
+            tenantId: world.tenant.tenantId,
+            target: { e164: phone },
+            messageId: replyIdFor(world.tenant.tenantId, key),
+            request: { body: '', template },
+            channels: { whatsapp: world.tenant.phoneNumberId },
+          });
+        return [
+          post('a'),
+          post('b'),
+          () =>
+            fileInbound(world.inbound, world.tenant.tenantId, phone, `wamid.in-${randomUUID()}`),
+        ];
+      },
+      check: async ({ world }, outcomes) => {
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+        const inbound = outcomes[2] as PromiseFulfilledResult<{ conversationId: string }>;
+        const store = new DynamoDbConversationStore(ddb, tableName('inbound'));
+        const { messages } = await store.listMessages(inbound.value.conversationId, {
+          limit: 10,
+        });
+        expect(messages.map((m) => m.direction).sort()).toEqual(['in', 'out', 'out']);
+        for (const key of ['a', 'b']) {
+          const id = replyIdFor(world.tenant.tenantId, key);
+          expect((await replyOf(id))?.conversationId).toBe(inbound.value.conversationId);
+        }
       },
     });
     expect(report.failures).toEqual([]);

@@ -252,21 +252,11 @@ function statusCall(
   t: { phoneNumberId: string },
   s: { wamid: string; status: string; to: string; campaignId?: string },
 ) {
-  const payload = inbound.fixture('whatsapp-cloud-status') as {
-    entry: Array<{ changes: Array<{ value: Record<string, unknown> }> }>;
-  };
-  const value = payload.entry[0]?.changes[0]?.value as Record<string, unknown>;
-  value.metadata = { display_phone_number: '15550783881', phone_number_id: t.phoneNumberId };
-  value.statuses = [
-    {
-      id: s.wamid,
-      status: s.status,
-      timestamp: String(Math.floor(systemClock.now() / 1000)),
-      recipient_id: s.to.replace(/^\+/, ''),
-      ...(s.campaignId ? { biz_opaque_callback_data: encodeCallbackData(s.campaignId, s.to) } : {}),
-    },
-  ];
-  return inbound.cloudCall(JSON.stringify(payload));
+  return inbound.cloudStatusCall(t.phoneNumberId, {
+    ...s,
+    timestampMs: systemClock.now(),
+    ...(s.campaignId ? { callbackData: encodeCallbackData(s.campaignId, s.to) } : {}),
+  });
 }
 
 /** Creates, starts and fans out a campaign through its handlers; returns its id. */

@@ -182,19 +182,9 @@ function statusCall(
   t: { phoneNumberId: string },
   s: { wamid: string; status: string; to: string; handle: string },
 ): HttpCall {
-  const payload = inbound.fixture('whatsapp-cloud-status') as {
-    entry: Array<{ changes: Array<{ value: Record<string, unknown> }> }>;
-  };
-  const value = payload.entry[0]?.changes[0]?.value as Record<string, unknown>;
-  value.metadata = { display_phone_number: '15550783881', phone_number_id: t.phoneNumberId };
-  value.statuses = [
-    {
-      id: s.wamid,
-      status: s.status,
-      timestamp: String(Math.floor(Date.now() / 1000)),
-      recipient_id: s.to.replace(/^\+/, ''),
-      biz_opaque_callback_data: s.handle,
-    },
-  ];
-  return inbound.cloudCall(JSON.stringify(payload));
+  return inbound.cloudStatusCall(t.phoneNumberId, {
+    ...s,
+    timestampMs: Date.now(),
+    callbackData: s.handle,
+  });
 }

@@ -7,6 +7,7 @@ import {
 } from '../../../functions/kernel/failpoints.js';
 import {
   type OutboundEffect,
+  reconcileDueAt,
   runOutboundEffect,
   settleUnknownOutcome,
 } from '../../../functions/kernel/outbound-effect.js';
@@ -106,6 +107,54 @@ describe('outbound effect: one send, its provider id the very next write', () =>
     ).rejects.toBeInstanceOf(FailpointCrashError);
     expect(log2).toEqual(['claim', 'send']);
   });
+
+  it('a crash after the id is stored leaves it stored; after a refusal, nothing more is called', async () => {
+    armFailpoints({ [failpoints.afterStored]: { probability: 1, times: 1 } });
+    const log: string[] = [];
+    await expect(
+      runOutboundEffect(effect([{ kind: 'accepted', id: 'p' }], log)),
+    ).rejects.toBeInstanceOf(FailpointCrashError);
+    expect(log).toEqual(['claim', 'send', 'record:p']);
+    armFailpoints({ [failpoints.afterRejected]: { probability: 1, times: 1 } });
+    const log2: string[] = [];
+    await expect(
+      runOutboundEffect(effect([{ kind: 'rejected', retry: false }], log2)),
+    ).rejects.toBeInstanceOf(FailpointCrashError);
+    expect(log2).toEqual(['claim', 'send']);
+  });
+
+  it('never calls again after an unknown outcome, even when the pipeline would retry anything', async () => {
+    const log: string[] = [];
+    const run = await runOutboundEffect({
+      ...effect([{ kind: 'unknown', reason: 'timeout' }], log),
+      retryInline: () => true,
+    });
+    expect(run.kind).toBe('unknown');
+    expect(log).toEqual(['claim', 'send']);
+  });
+
+  it('stops retrying a refusal after inlineRetries more calls and hands it back', async () => {
+    const log: string[] = [];
+    const refusals = Array.from({ length: 5 }, () => ({ kind: 'rejected', retry: true }) as const);
+    const run = await runOutboundEffect(effect(refusals, log));
+    expect(run.kind).toBe('rejected');
+    // The first call and the default two retries, each retry after a token.
+    expect(log).toEqual(['claim', 'send', 'token', 'send', 'token', 'send']);
+  });
+
+  it('stops retrying when beforeRetry says no (no send token)', async () => {
+    const log: string[] = [];
+    const refusals = Array.from({ length: 3 }, () => ({ kind: 'rejected', retry: true }) as const);
+    const run = await runOutboundEffect({
+      ...effect(refusals, log),
+      beforeRetry: async () => {
+        log.push('no-token');
+        return false;
+      },
+    });
+    expect(run.kind).toBe('rejected');
+    expect(log).toEqual(['claim', 'send', 'no-token']);
+  });
 });
 
 describe('unknown outcome: evidence first, then the tenant policy after the window', () => {
@@ -139,8 +188,35 @@ describe('unknown outcome: evidence first, then the tenant policy after the wind
     );
   });
 
+  it('records a provider id already on the effect (a status or echo stored it)', () => {
+    expect(
+      settleUnknownOutcome(
+        { sendingSince: since, providerMessageId: 'y' },
+        { ...base, policy: 'hold' },
+      ),
+    ).toEqual({ kind: 'record', providerMessageId: 'y' });
+  });
+
+  it('does not release on an absent record while the lease lives or the window is open', () => {
+    const absent = { kind: 'absent' } as const;
+    const open = { ...base, now: since + 599_000, policy: 'hold' as const, evidence: absent };
+    expect(settleUnknownOutcome({ sendingSince: since }, open).kind).toBe('wait');
+  });
+
   it('releases without spending the retry when the provider record shows no send', () => {
     const absent = { ...base, policy: 'hold' as const, evidence: { kind: 'absent' } as const };
     expect(settleUnknownOutcome({ sendingSince: since }, absent).kind).toBe('release');
+  });
+});
+
+describe('a claim is due on the reconcile sweep once its lease and the window are both over', () => {
+  it('takes the later of the two', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(reconcileDueAt(now, { leaseSeconds: 30, reconcileWindowSeconds: 600 })).toBe(
+      new Date(now + 600_000).toISOString(),
+    );
+    expect(reconcileDueAt(now, { leaseSeconds: 900, reconcileWindowSeconds: 600 })).toBe(
+      new Date(now + 900_000).toISOString(),
+    );
   });
 });
