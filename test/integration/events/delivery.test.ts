@@ -8,6 +8,7 @@ import { WebhookVerificationError } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import {
   DISABLE_AFTER_MS,
+  deliver,
   RETRY_SCHEDULE_MS,
   ROTATION_OVERLAP_MS,
 } from '../../../functions/events/deliver.js';
@@ -271,6 +272,50 @@ describe('races', () => {
         expect(page.attempts.map((a) => a.eventId)).toEqual([event.eventId]);
         await pump(world);
         expect((await receiver.deliveries(name)).map((d) => d.id)).toEqual([event.eventId]);
+      },
+    });
+  });
+
+  it('two workers on one pending delivery (a message shown again while in flight) → one attempt recorded', async () => {
+    const world = await eventsWorld();
+    const receiver = await startReceiver();
+    await raceTrials({
+      trials: 10,
+      maxStaggerMs: 3,
+      setup: async () => {
+        const tenantId = testTenantId();
+        const name = `w-${tenantId}`;
+        await putEndpoint(world.endpoints, tenantId, name, {
+          url: receiver.url(name),
+          eventTypes: ['*'],
+        });
+        await receiver.behave(name, { status: 500 });
+        const event = testEvent(tenantId);
+        expect((await world.sink.accept([event])).failed).toEqual([]);
+        const ref = {
+          tenantId,
+          endpointId: name,
+          eventId: event.eventId,
+          cycle: '0',
+          entityKey: event.entityKey,
+          occurredAt: event.occurredAt,
+        };
+        return { ref };
+      },
+      contenders: ({ ref }) => [
+        () => deliver(world.delivery, ref),
+        () => deliver(world.delivery, ref),
+      ],
+      check: async ({ ref }, outcomes) => {
+        const kinds = outcomes.map((o) => {
+          expect(o.status).toBe('fulfilled');
+          return (o as PromiseFulfilledResult<{ kind: string }>).value.kind;
+        });
+        // Both may POST (at least once, one webhook-id); only one records the attempt and holds
+        // its message for the next one, the other sees its record refused and lets its copy go.
+        expect(kinds.filter((k) => k === 'later')).toHaveLength(1);
+        const delivery = await world.store.getDelivery(ref);
+        expect(delivery).toMatchObject({ status: 'pending', attempts: 1 });
       },
     });
   });
