@@ -5,7 +5,7 @@
  */
 
 import { WebhookVerificationError } from 'standardwebhooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DISABLE_AFTER_MS,
   deliver,
@@ -169,6 +169,28 @@ describe('disabling', () => {
     };
     expect(body.type).toBe('endpoint.disabled');
     expect(body.data).toMatchObject({ endpointId: gone.name, reason: 'gone' });
+  });
+
+  it('a disabled endpoint’s pending deliveries close without telling endpoint.disabled again', async () => {
+    const world = await eventsWorld();
+    const tenantId = testTenantId();
+    const gone = await registered(world, tenantId, `gone-${tenantId}`);
+    const watcher = await registered(world, tenantId, `watch-${tenantId}`, ['endpoint.disabled']);
+    await gone.receiver.behave(gone.name, { status: 410 });
+    // One entity's five events: the first answer (410) disables, the other four close after it.
+    const entityKey = 'conversation:c_many';
+    await world.sink.accept(
+      Array.from({ length: 5 }, (_, seq) => testEvent(tenantId, { seq, entityKey })),
+    );
+    const logged = vi.spyOn(world.store, 'logEvent');
+    await pump(world);
+    const closed = (await world.store.listAttempts(tenantId, gone.name, { limit: 10 })).attempts;
+    expect(closed.map((d) => d.status)).toEqual(Array(5).fill('failed'));
+    expect(await gone.receiver.deliveries(gone.name)).toHaveLength(1);
+    expect(await watcher.receiver.deliveries(watcher.name)).toHaveLength(1);
+    // The endpoint.disabled event is kept (and its deliveries made) once, not once per closing.
+    expect(logged.mock.calls.filter(([e]) => e.type === 'endpoint.disabled')).toHaveLength(1);
+    logged.mockRestore();
   });
 
   it('an endpoint failing every attempt for 5 days is disabled, and only then', async () => {
