@@ -286,6 +286,10 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   // A delivery's message stays in the queue (its group held, so its entity's later events wait)
   // until a 2xx or its last attempt: 8 attempts, each a receive, plus receives that find it not
   // yet due (a message hidden for its backoff can come back early after a crash). 6x a 30 s timeout.
+  // Known limit: the messages queued behind it in its group come in the same batch (10) and are
+  // received, and counted, with each of its receives; behind an entity whose receiver keeps
+  // failing, about the 4th message (3 x 8 receives first) reaches 30 and is dead-lettered with its
+  // delivery still pending: `DeadLetterMessages` alarms and `dlq replay` rings it again.
   eventDeliveries: { visibilityTimeoutSeconds: 180, maxReceiveCount: 30 },
 };
 
@@ -831,8 +835,9 @@ const declaredFunctions = {
   changeFeed: {
     entry: 'functions/events/handlers/change-feed.ts',
     description: 'Change feed of the effects: one event per committed effect, handed to delivery',
-    // A batch: 100 records derived in memory and one hand-over to the dispatcher (its writes
-    // batched): well under the 30 s timeout. 3 retries, each batch bisected, isolate a bad record
+    // A batch: 100 records derived in memory and one hand-over to the dispatcher (per event: one
+    // log write, one write per subscribed endpoint and one SQS batch send; entities 8 at a time):
+    // well under the 30 s timeout. 3 retries, each batch bisected, isolate a bad record
     // in log2(100) + 3 ≈ 10 invocations before it goes to the DLQ and the shard moves on.
     trigger: {
       kind: 'stream',

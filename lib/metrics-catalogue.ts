@@ -650,6 +650,10 @@ export const METRICS: readonly MetricSpec[] = [
     guarantee: 'events',
     meaning: 'A delivery that failed its last attempt (or met a 410); replayable',
   },
+  // No alarm on purpose: a disable is a tenant's receiver saying 410 or being down for 5 days, and
+  // the tenant is told (`endpoint.disabled` to its other endpoints, the state in the API). Nothing
+  // for an operator to do; an outage of our own sending shows first as `StaleQueueWork` on
+  // `eventDeliveries` (30 h), long before any endpoint reaches 5 days.
   {
     name: 'EventEndpointDisabled',
     unit: 'Count',

@@ -145,8 +145,10 @@ export async function deliver(deps: DeliveryDeps, ref: DeliveryRef): Promise<Del
   const endpoint = await deps.store.getEndpoint(ref.tenantId, ref.endpointId);
   if (!endpoint || endpoint.state === 'disabled') {
     // Told to the tenant's other endpoints before this delivery closes, so a crash in between
-    // tells it again (one event id per disable: the dispatcher keeps it once).
-    if (endpoint) await tellDisabled(deps, endpoint);
+    // tells it again (one event id per disable: the dispatcher keeps it once); once told, the
+    // endpoint's other pending deliveries close without handing it over again.
+    if (endpoint && endpoint.disabledToldAt !== endpoint.disabledAt)
+      await tellDisabled(deps, endpoint);
     const closed = await deps.store.recordAttempt(ref, delivery.attempts, {
       status: 'failed',
       attempts: delivery.attempts,
@@ -302,6 +304,8 @@ async function tellDisabled(deps: DeliveryDeps, endpoint: EndpointRecord): Promi
   const { failed } = await deps.sink.accept([disabledEvent(endpoint)]);
   if (failed.length > 0)
     throw new Error('endpoint.disabled not dispatched; retried with the message');
+  if (endpoint.disabledAt)
+    await deps.store.markDisabledTold(endpoint.tenantId, endpoint.endpointId, endpoint.disabledAt);
 }
 
 function optionalCode(code: number | undefined): { lastStatusCode?: number } {

@@ -87,6 +87,13 @@ export interface EventsStore {
     now: string,
   ): Promise<EndpointRecord | undefined>;
 
+  /**
+   * Notes that the `endpoint.disabled` of the disable at `disabledAt` was handed over, so the
+   * endpoint's other pending deliveries close without telling it again (a re-enabled and again
+   * disabled endpoint has another `disabledAt`, and is told again).
+   */
+  markDisabledTold(tenantId: string, endpointId: string, disabledAt: string): Promise<void>;
+
   /** The delivery of one event to one endpoint in one cycle, created once. */
   createDelivery(
     ref: DeliveryRef,
@@ -176,7 +183,7 @@ export class DynamoEventsStore implements EventsStore {
         updatedAt: now,
         ...(changes.description !== undefined ? { description: changes.description } : {}),
       },
-      remove: ['failingSince', 'disabledAt', 'disabledReason'],
+      remove: ['failingSince', 'disabledAt', 'disabledReason', 'disabledToldAt'],
       conditions: [{ expression: 'attribute_exists(pk)' }],
     });
     return out.applied ? parseEndpoint(out.item) : undefined;
@@ -263,6 +270,15 @@ export class DynamoEventsStore implements EventsStore {
       ],
     });
     return out.applied ? parseEndpoint(out.item) : undefined;
+  }
+
+  async markDisabledTold(tenantId: string, endpointId: string, disabledAt: string) {
+    await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.endpoint(tenantId, endpointId),
+      set: { disabledToldAt: disabledAt },
+      conditions: [{ expression: 'disabledAt = :at', values: { ':at': disabledAt } }],
+    });
   }
 
   async createDelivery(ref: DeliveryRef, type: EventType, createdAt: string) {

@@ -90,6 +90,8 @@ export type EndpointRecord = {
   readonly failingSince?: string;
   readonly disabledAt?: string;
   readonly disabledReason?: string;
+  /** The `disabledAt` whose `endpoint.disabled` was handed to the dispatcher (told once). */
+  readonly disabledToldAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 };
@@ -117,6 +119,7 @@ export function parseEndpoint(raw: Item): EndpointRecord {
     ...optional('failingSince', r.optionalString('failingSince')),
     ...optional('disabledAt', r.optionalString('disabledAt')),
     ...optional('disabledReason', r.optionalString('disabledReason')),
+    ...optional('disabledToldAt', r.optionalString('disabledToldAt')),
     createdAt: r.string('createdAt'),
     updatedAt: r.string('updatedAt'),
   };

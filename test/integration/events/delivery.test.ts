@@ -5,9 +5,10 @@
  */
 
 import { WebhookVerificationError } from 'standardwebhooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DISABLE_AFTER_MS,
+  deliver,
   RETRY_SCHEDULE_MS,
   ROTATION_OVERLAP_MS,
 } from '../../../functions/events/deliver.js';
@@ -170,6 +171,28 @@ describe('disabling', () => {
     expect(body.data).toMatchObject({ endpointId: gone.name, reason: 'gone' });
   });
 
+  it('a disabled endpoint’s pending deliveries close without telling endpoint.disabled again', async () => {
+    const world = await eventsWorld();
+    const tenantId = testTenantId();
+    const gone = await registered(world, tenantId, `gone-${tenantId}`);
+    const watcher = await registered(world, tenantId, `watch-${tenantId}`, ['endpoint.disabled']);
+    await gone.receiver.behave(gone.name, { status: 410 });
+    // One entity's five events: the first answer (410) disables, the other four close after it.
+    const entityKey = 'conversation:c_many';
+    await world.sink.accept(
+      Array.from({ length: 5 }, (_, seq) => testEvent(tenantId, { seq, entityKey })),
+    );
+    const logged = vi.spyOn(world.store, 'logEvent');
+    await pump(world);
+    const closed = (await world.store.listAttempts(tenantId, gone.name, { limit: 10 })).attempts;
+    expect(closed.map((d) => d.status)).toEqual(Array(5).fill('failed'));
+    expect(await gone.receiver.deliveries(gone.name)).toHaveLength(1);
+    expect(await watcher.receiver.deliveries(watcher.name)).toHaveLength(1);
+    // The endpoint.disabled event is kept (and its deliveries made) once, not once per closing.
+    expect(logged.mock.calls.filter(([e]) => e.type === 'endpoint.disabled')).toHaveLength(1);
+    logged.mockRestore();
+  });
+
   it('an endpoint failing every attempt for 5 days is disabled, and only then', async () => {
     const world = await eventsWorld();
     const tenantId = testTenantId();
@@ -271,6 +294,52 @@ describe('races', () => {
         expect(page.attempts.map((a) => a.eventId)).toEqual([event.eventId]);
         await pump(world);
         expect((await receiver.deliveries(name)).map((d) => d.id)).toEqual([event.eventId]);
+      },
+    });
+  });
+
+  it('two workers on one pending delivery (a message shown again while in flight) → one attempt recorded', async () => {
+    const world = await eventsWorld();
+    const receiver = await startReceiver();
+    await raceTrials({
+      trials: 10,
+      maxStaggerMs: 3,
+      setup: async () => {
+        const tenantId = testTenantId();
+        const name = `w-${tenantId}`;
+        await putEndpoint(world.endpoints, tenantId, name, {
+          url: receiver.url(name),
+          eventTypes: ['*'],
+        });
+        await receiver.behave(name, { status: 500 });
+        const event = testEvent(tenantId);
+        expect((await world.sink.accept([event])).failed).toEqual([]);
+        const ref = {
+          tenantId,
+          endpointId: name,
+          eventId: event.eventId,
+          cycle: '0',
+          entityKey: event.entityKey,
+          occurredAt: event.occurredAt,
+        };
+        return { ref, name };
+      },
+      contenders: ({ ref }) => [
+        () => deliver(world.delivery, ref),
+        () => deliver(world.delivery, ref),
+      ],
+      check: async ({ ref, name }, outcomes) => {
+        const kinds = outcomes.map((o) => {
+          expect(o.status).toBe('fulfilled');
+          return (o as PromiseFulfilledResult<{ kind: string }>).value.kind;
+        });
+        // Both may POST (at least once, one webhook-id); only one records the attempt and holds
+        // its message for the next one, the other sees its record refused and lets its copy go.
+        // (A worker that read after the record finds the attempt not due: it posts nothing.)
+        const posts = (await receiver.deliveries(name)).length;
+        expect(kinds.filter((k) => k === 'done')).toHaveLength(posts - 1);
+        const delivery = await world.store.getDelivery(ref);
+        expect(delivery).toMatchObject({ status: 'pending', attempts: 1 });
       },
     });
   });
