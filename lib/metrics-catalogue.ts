@@ -361,6 +361,19 @@ export const METRICS: readonly MetricSpec[] = [
     },
   },
   {
+    name: 'UnreadableSweepEntry',
+    unit: 'Count',
+    dimensions: BY_SOURCE,
+    guarantee: 'recoveries',
+    meaning:
+      'A sweep index entry too malformed to read (OCI upload/export/stale, ledger sweeps), skipped so the others go on',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      summary: 'A malformed item sits in a sweep index; only an operator can mend it',
+    },
+  },
+  {
     name: 'CounterReconcileFailed',
     unit: 'Count',
     dimensions: BY_SOURCE,

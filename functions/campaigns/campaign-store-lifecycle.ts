@@ -6,7 +6,7 @@ import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/
 import { type AtomicWrite, writeAtomically } from '../kernel/atomic.js';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate, conditionalUpdateWrite } from '../kernel/conditional-update.js';
-import { MalformedItemError } from '../kernel/item-reader.js';
+import { readEach } from '../kernel/item-reader.js';
 import { queryItems } from '../kernel/paginate.js';
 import { putOnceWrite } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
@@ -185,23 +185,14 @@ export class DynamoCampaignRecords implements CampaignRecords {
   }
 
   async inSweep(list: SweepList): Promise<SweepListing> {
-    const campaigns: CampaignItem[] = [];
-    const unreadable: MalformedItemError[] = [];
     const items = queryItems(this.ddb, {
       TableName: this.table,
       IndexName: 'sweep',
       KeyConditionExpression: 'sweepPk = :p',
       ExpressionAttributeValues: { ':p': keys.sweepList(list) },
     });
-    for await (const raw of items) {
-      try {
-        campaigns.push(parseCampaign(raw));
-      } catch (error) {
-        if (!(error instanceof MalformedItemError)) throw error;
-        unreadable.push(error);
-      }
-    }
-    return { campaigns, unreadable };
+    const { read, unreadable } = await readEach(items, parseCampaign);
+    return { campaigns: read, unreadable };
   }
 
   async *scan(): AsyncIterable<CampaignItem> {

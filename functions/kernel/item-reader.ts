@@ -84,3 +84,31 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   return `a ${typeof value}`;
 }
+
+/**
+ * A sweep's read of many entries: the ones read, and the errors of those too malformed to read.
+ * A sweep index serves every tenant, so one bad entry must cost only itself: the sweep counts it
+ * and goes on with the others (it stays in the index, counted each run, until an operator mends it).
+ */
+export interface ReadEach<T> {
+  readonly read: T[];
+  /** One per unreadable entry; the message names the attribute, never its value. */
+  readonly unreadable: MalformedItemError[];
+}
+
+/** Reads every raw item with `parse`, keeping `MalformedItemError`s apart; other errors propagate. */
+export async function readEach<T>(
+  raws: Iterable<Item> | AsyncIterable<Item>,
+  parse: (raw: Item) => T,
+): Promise<ReadEach<T>> {
+  const out: ReadEach<T> = { read: [], unreadable: [] };
+  for await (const raw of raws) {
+    try {
+      out.read.push(parse(raw));
+    } catch (error) {
+      if (!(error instanceof MalformedItemError)) throw error;
+      out.unreadable.push(error);
+    }
+  }
+  return out;
+}

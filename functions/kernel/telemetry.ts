@@ -197,3 +197,22 @@ export function countMetric(
     logger: metricsDiagnostics,
   }).addMetric(name, unit, value);
 }
+
+/**
+ * A sweep skipped entries too malformed to read (`readEach`): counted (`UnreadableSweepEntry`,
+ * alarmed: only an operator can mend the item) and logged with the attribute at fault, never its
+ * value, and the sweep goes on with the others.
+ */
+export function reportUnreadable(
+  sweep: string,
+  unreadable: readonly { readonly message: string }[],
+): void {
+  if (unreadable.length === 0) return;
+  countMetric('UnreadableSweepEntry', unreadable.length);
+  for (const error of unreadable) {
+    logger.error('an unreadable sweep entry was skipped; the others go on', {
+      sweep,
+      error: error.message,
+    });
+  }
+}

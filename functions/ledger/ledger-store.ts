@@ -14,6 +14,7 @@ import {
   conditionalUpdateWrite,
 } from '../kernel/conditional-update.js';
 import { keyCursor } from '../kernel/cursor.js';
+import { type ReadEach, readEach } from '../kernel/item-reader.js';
 import { queryAll, queryItems, queryPage } from '../kernel/paginate.js';
 import { type Item, putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
@@ -111,18 +112,21 @@ export interface LedgerStore {
     appliedBy: ConversionSource,
     unchanged: readonly MemberGuard[],
   ): Promise<MarkAppliedResult>;
-  /** Pending evidence received at or before `receivedBy`, from one shard of the sweep index. */
+  /**
+   * Pending evidence received at or before `receivedBy`, from one shard of the sweep index. An
+   * entry too malformed to read is handed back as its error (one bad entry never stops the sweep).
+   */
   pendingEvidence(
     shard: number,
     receivedBy: string,
     limit: number,
     after?: string,
-  ): Promise<{ refs: PendingRef[]; after: string | undefined }>;
+  ): Promise<ReadEach<PendingRef> & { after: string | undefined }>;
   pendingEvidenceOfTenant(
     tenantId: string,
     receivedBy: string,
     limit: number,
-  ): Promise<PendingRef[]>;
+  ): Promise<ReadEach<PendingRef>>;
 
   putConversion(
     conversion: ConversionItem,
@@ -434,11 +438,13 @@ export class DynamoDbLedgerStore implements LedgerStore {
       after,
       keyCursor(['pk', 'sk', 'sweepPk', 'sweepAt'], { sweepPk }),
     );
-    return { refs: page.items.map(toPendingRef), after: page.nextCursor ?? undefined };
+    return {
+      ...(await readEach(page.items, toPendingRef)),
+      after: page.nextCursor ?? undefined,
+    };
   }
 
   async pendingEvidenceOfTenant(tenantId: string, receivedBy: string, limit: number) {
-    const refs: PendingRef[] = [];
     const items = queryItems(
       this.ddb,
       {
@@ -452,8 +458,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
       },
       { pageSize: limit, maxItems: limit },
     );
-    for await (const item of items) refs.push(toPendingRef(item));
-    return refs;
+    return readEach(items, toPendingRef);
   }
 
   async putConversion(conversion: ConversionItem) {

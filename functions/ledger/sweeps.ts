@@ -13,7 +13,7 @@
  */
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, FailpointCrashError, failpoint } from '../kernel/failpoints.js';
-import { logger } from '../kernel/telemetry.js';
+import { logger, reportUnreadable } from '../kernel/telemetry.js';
 import { type LedgerStore, type PendingRef, SWEEP_SHARDS } from './ledger-store.js';
 import type { ConversionSource } from './model.js';
 import { conversionFor, findStay, type ResolveDeps, resolveEvidence } from './resolve.js';
@@ -59,7 +59,8 @@ async function applyPending(
     let after: string | undefined;
     do {
       const page = await deps.store.pendingEvidence(shard, receivedBy, PAGE, after);
-      refs.push(...page.refs.filter((r) => tenantId === undefined || r.tenantId === tenantId));
+      reportUnreadable(`ledger.${source}`, page.unreadable);
+      refs.push(...page.read.filter((r) => tenantId === undefined || r.tenantId === tenantId));
       after = page.after;
     } while (after && refs.length < MAX_PER_RUN);
   }
@@ -116,7 +117,9 @@ export async function listMissingConversions(
   reconcileWindowSeconds: number,
 ): Promise<{ missing: MissingConversion[]; pendingEvidence: number }> {
   const receivedBy = new Date(deps.clock.now() - reconcileWindowSeconds * 1000).toISOString();
-  const refs: PendingRef[] = await deps.store.pendingEvidenceOfTenant(tenantId, receivedBy, 500);
+  const pending = await deps.store.pendingEvidenceOfTenant(tenantId, receivedBy, 500);
+  reportUnreadable('ledger.missing', pending.unreadable);
+  const refs: readonly PendingRef[] = pending.read;
   const missing: MissingConversion[] = [];
   let pendingEvidence = 0;
   for (const ref of refs) {

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
 import { checkVersion, isRefused } from '../kernel/provider-versions.js';
-import { countMetric, logger } from '../kernel/telemetry.js';
+import { countMetric, logger, reportUnreadable } from '../kernel/telemetry.js';
 import { classifyGoogleError, withRetryEnd } from './error-mapping.js';
 import type { GoogleAdsUploader, GoogleRow } from './google-ads-client.js';
 import { keys } from './items.js';
@@ -144,13 +144,14 @@ async function uploadKind(deps: UploadDeps, kind: RowKind, report: UploadReport)
   const maxRows = deps.maxRowsPerRun ?? 10_000;
   const batchSize = Math.min(deps.batchSize ?? MAX_ROWS_PER_REQUEST, MAX_ROWS_PER_REQUEST);
   const nowIso = new Date(deps.clock.now()).toISOString();
-  const candidates = (
-    await Promise.all(
-      keys.uploadShards(kind).map((pk) => deps.store.pendingCandidates(pk, nowIso, maxRows)),
-    )
-  )
-    .flat()
-    .slice(0, maxRows);
+  const shards = await Promise.all(
+    keys.uploadShards(kind).map((pk) => deps.store.pendingCandidates(pk, nowIso, maxRows)),
+  );
+  reportUnreadable(
+    'oci.upload',
+    shards.flatMap((shard) => shard.unreadable),
+  );
+  const candidates = shards.flatMap((shard) => shard.read).slice(0, maxRows);
   const byCustomer = new Map<string, Candidate[]>();
   for (const candidate of candidates) {
     const list = byCustomer.get(candidate.customerId) ?? [];

@@ -13,8 +13,9 @@ import {
   conditionalUpdateWrite,
 } from '../kernel/conditional-update.js';
 import { keyCursor } from '../kernel/cursor.js';
+import { type ReadEach, readEach } from '../kernel/item-reader.js';
 import { queryItems, queryPage } from '../kernel/paginate.js';
-import { putOnce } from '../kernel/put-once.js';
+import { type Item, putOnce } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import { retryOnConflict } from '../kernel/retry.js';
 import type { Condition, UpdateSpec } from '../kernel/update-expression.js';
@@ -79,8 +80,11 @@ export interface OciStore {
   createConversion(conversion: Conversion): Promise<CreateConversionResult>;
   getSession(tenantId: string, orderId: string): Promise<SessionClaim | undefined>;
   getRow(ref: RowRef): Promise<OciRow | undefined>;
-  /** Candidate rows from the sparse index (may be stale: claim decides). */
-  pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]>;
+  /**
+   * Candidate rows from the sparse index (may be stale: claim decides). An entry too malformed to
+   * read is handed back as its error, so one bad row never stops every tenant's uploads.
+   */
+  pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<ReadEach<Candidate>>;
   /**
    * `queued`/`retry` (and due, and no retraction requested) → `processing` with this claim;
    * undefined when someone else won. A retraction is claimed only while Google may hold its
@@ -95,7 +99,7 @@ export interface OciStore {
    */
   recordAck(ref: RowRef, result: RowResult, nowIso: string): Promise<boolean>;
   /** Rows whose lease expired before `nowIso`. */
-  expiredLeases(nowIso: string, limit: number): Promise<RowRef[]>;
+  expiredLeases(nowIso: string, limit: number): Promise<ReadEach<RowRef>>;
   /** `processing` with an expired lease → `retry` (same orderId). */
   releaseExpired(ref: RowRef, now: number): Promise<boolean>;
   /**
@@ -206,13 +210,12 @@ export class DynamoOciStore implements OciStore {
     return item ? toRow(item) : undefined;
   }
 
-  async pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]> {
-    return this.querySweep(sweepPk, nowIso, limit);
+  pendingCandidates(sweepPk: string, nowIso: string, limit: number): Promise<ReadEach<Candidate>> {
+    return readEach(this.querySweep(sweepPk, nowIso, limit), toCandidate);
   }
 
-  private async querySweep(sweepPk: string, nowIso: string, limit: number): Promise<Candidate[]> {
-    const refs: Candidate[] = [];
-    const items = queryItems(
+  private querySweep(sweepPk: string, nowIso: string, limit: number): AsyncIterable<Item> {
+    return queryItems(
       this.ddb,
       {
         TableName: this.table,
@@ -222,8 +225,6 @@ export class DynamoOciStore implements OciStore {
       },
       { pageSize: Math.min(1000, limit), maxItems: limit },
     );
-    for await (const item of items) refs.push(toCandidate(item));
-    return refs;
   }
 
   async claim(ref: RowRef, input: ClaimInput): Promise<OciRow | undefined> {
@@ -447,11 +448,16 @@ export class DynamoOciStore implements OciStore {
     return this.applyResult(ref, result, nowIso, [from]);
   }
 
-  async expiredLeases(nowIso: string, limit: number): Promise<RowRef[]> {
-    const refs: RowRef[] = [];
+  async expiredLeases(nowIso: string, limit: number): Promise<ReadEach<RowRef>> {
+    const refs: ReadEach<RowRef> = { read: [], unreadable: [] };
     for (const shard of keys.leasedShards()) {
-      if (refs.length >= limit) break;
-      refs.push(...(await this.querySweep(shard, nowIso, limit - refs.length)));
+      if (refs.read.length >= limit) break;
+      const page = await readEach(
+        this.querySweep(shard, nowIso, limit - refs.read.length),
+        toCandidate,
+      );
+      refs.read.push(...page.read);
+      refs.unreadable.push(...page.unreadable);
     }
     return refs;
   }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { countMetric } from '../kernel/telemetry.js';
+import { countMetric, reportUnreadable } from '../kernel/telemetry.js';
 import { type AckStatus, classifyAck, withRetryEnd } from './error-mapping.js';
 import { keys } from './items.js';
 import { OciMetric } from './metrics.js';
@@ -137,9 +137,10 @@ export async function exportRows(
     new Date(now).toISOString(),
     Math.min(limit * 2, 4000),
   );
+  reportUnreadable('oci.export', candidates.unreadable);
   const rows = await claimRows(
     deps.store,
-    candidates,
+    candidates.read,
     limit,
     claimId,
     now,

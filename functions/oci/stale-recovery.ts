@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
-import { countMetric } from '../kernel/telemetry.js';
+import { countMetric, reportUnreadable } from '../kernel/telemetry.js';
 import { OciMetric } from './metrics.js';
 import type { OciStore } from './oci-store.js';
 
@@ -20,8 +20,9 @@ export async function recoverStaleRows(
 ): Promise<{ recovered: number }> {
   const now = deps.clock.now();
   const expired = await deps.store.expiredLeases(new Date(now).toISOString(), limit);
+  reportUnreadable('oci.stale', expired.unreadable);
   let recovered = 0;
-  for (const ref of expired) {
+  for (const ref of expired.read) {
     if (await deps.store.releaseExpired(ref, now)) {
       recovered += 1;
       countMetric(OciMetric.StaleRecovered);

@@ -238,6 +238,7 @@ export const METRIC_LABELS: Readonly<Record<string, string>> = {
   CampaignWamidKeptAlone: 'Statuses kept without their send',
   CampaignWamidLost: 'Message ids lost after acceptance',
   CampaignRecoveryFailed: 'Campaign recovery runs failed',
+  UnreadableSweepEntry: 'Sweep entries unreadable (skipped)',
   CounterReconcileFailed: 'Counter recounts failed',
   CampaignWamidConflict: 'Two message ids for one contact',
   CounterDrift: 'Counters off their recount',

@@ -107,5 +107,5 @@ describe('local start-up', () => {
     } finally {
       process.env = saved;
     }
-  });
+  }, 30_000); // importing the whole local runtime takes seconds on a loaded 2-core machine
 });

@@ -4,7 +4,7 @@
  * who removed the user.
  */
 import { randomUUID } from 'node:crypto';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { systemClock } from '../../../functions/kernel/clock.js';
@@ -269,6 +269,61 @@ describe('conversions', () => {
       'reconciliation',
     ]);
     expect((await listMissingConversions(ahead, tenant.tenantId, WINDOW)).missing).toEqual([]);
+  });
+});
+
+describe('the sweep indexes are shared by every tenant', () => {
+  it('one malformed pending entry is counted (UnreadableSweepEntry) and skipped: the evidence beside it is still logged', async () => {
+    // Prepare: evidence never applied, and beside it in both indexes an entry with no evidenceId.
+    const { tenant, api } = await tenantWithApi();
+    const user = userId();
+    await api.join(Q, user);
+    const deps = depsAhead(0);
+    const at = new Date(deps.clock.now()).toISOString();
+    await deps.store.putEvidence({
+      tenantId: tenant.tenantId,
+      userId: user,
+      type: SIGNED,
+      evidenceId: 'e:beside',
+      eventId: 'beside',
+      occurredAt: at,
+      effectiveAt: at,
+      receivedAt: at,
+      state: 'pending',
+    });
+    const bad = { pk: `MALFORMED#${randomUUID()}`, sk: 'EVIDENCE' };
+    await ddb.send(
+      new PutCommand({
+        TableName: tableName('ledger'),
+        Item: {
+          ...bad,
+          sweepPk: keys.sweep(0),
+          sweepAt: '2000-01-01T00:00:00.000Z',
+          gsi1pk: keys.pendingOfTenant(tenant.tenantId),
+          gsi1sk: '2000-01-01T00:00:00.000Z#x',
+          tenantId: tenant.tenantId,
+          userId: user,
+        },
+      }),
+    );
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      // Act
+      const { listMissingConversions } = await import('../../../functions/ledger/sweeps.js');
+      const ahead = depsAhead(WINDOW + 1);
+      const dry = await listMissingConversions(ahead, tenant.tenantId, WINDOW);
+      const report = await reconcileConversions(ahead, WINDOW, { tenantId: tenant.tenantId });
+
+      // Assess: before, the MalformedItemError ended both, for every tenant's evidence.
+      expect(dry.missing).toEqual([expect.objectContaining({ userId: user, queueType: Q })]);
+      expect(report.conversionsLogged).toBe(1);
+      expect(out.mock.calls.map((c) => String(c[0])).join('\n')).toContain(
+        '"UnreadableSweepEntry"',
+      );
+    } finally {
+      out.mockRestore();
+      await ddb.send(new DeleteCommand({ TableName: tableName('ledger'), Key: bad }));
+    }
   });
 });
 

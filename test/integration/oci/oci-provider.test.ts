@@ -11,6 +11,7 @@
  * schedules of other test files sharing the tables neither take nor give rows here.
  */
 import { randomUUID } from 'node:crypto';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../../functions/kernel/clock.js';
@@ -55,8 +56,10 @@ function onlyTenants(base: OciStore, tenants: readonly OciTenant[]): OciStore {
   return new Proxy(base, {
     get(target, property, receiver) {
       if (property === 'pendingCandidates') {
-        return async (...args: Parameters<OciStore['pendingCandidates']>) =>
-          (await target.pendingCandidates(...args)).filter((c) => ids.has(c.tenantId));
+        return async (...args: Parameters<OciStore['pendingCandidates']>) => {
+          const found = await target.pendingCandidates(...args);
+          return { ...found, read: found.read.filter((c) => ids.has(c.tenantId)) };
+        };
       }
       const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -334,6 +337,41 @@ describe('a request Google refuses as a whole is a configuration alarm, never a 
     expect((await conversionRow(tenant, sealed.conversionId))?.status).toBe('failed');
     expect(metrics()).toContain('"OciRowsFailed"');
     expect(metrics()).not.toContain('"GoogleAdsUploadRejected"');
+  });
+});
+
+describe('a sweep index is shared by every tenant', () => {
+  it('one malformed entry in the upload index is counted (UnreadableSweepEntry) and skipped: every other row is still uploaded', async () => {
+    // Prepare: a good row, and beside it in the same index an entry with no customerId (an item
+    // an old deploy or a hand edit left).
+    const tenant = await createOciTenant('api');
+    const good = await sealOne(tenant);
+    const bad = { pk: `MALFORMED#${randomUUID()}`, sk: 'ROW' };
+    await ddb.send(
+      new PutCommand({
+        TableName: tableName('conversions'),
+        Item: {
+          ...bad,
+          sweepPk: `OCI#UPLOAD#conversion#0`,
+          sweepAt: '2000-01-01T00:00:00.000Z',
+          tenantId: tenant.tenantId,
+          conversionId: `bad-${randomUUID()}`,
+          kind: 'conversion',
+        },
+      }),
+    );
+    const metrics = emittedMetrics();
+    try {
+      // Act
+      await upload([tenant]);
+
+      // Assess: before, the MalformedItemError ended the run, so no tenant's row was uploaded.
+      expect((await conversionRow(tenant, good.conversionId))?.status).toBe('completed');
+      expect(await received(good.orderId)).toHaveLength(1);
+      expect(metrics()).toContain('"UnreadableSweepEntry"');
+    } finally {
+      await ddb.send(new DeleteCommand({ TableName: tableName('conversions'), Key: bad }));
+    }
   });
 });
 

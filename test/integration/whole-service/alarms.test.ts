@@ -76,9 +76,8 @@ const { writeAtomically } = await import('../../../functions/kernel/atomic.js');
 const { SendMessageCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } = await import(
   '@aws-sdk/client-sqs'
 );
-const { TransactWriteCommand, UpdateCommand, QueryCommand, GetCommand } = await import(
-  '@aws-sdk/lib-dynamodb'
-);
+const { TransactWriteCommand, UpdateCommand, QueryCommand, GetCommand, PutCommand, DeleteCommand } =
+  await import('@aws-sdk/lib-dynamodb');
 const { TransactionCanceledException } = await import('@aws-sdk/client-dynamodb');
 const inbound = await import('../conversations/inbound-support.js');
 const { eventFlows } = await import('./event-flows.js');
@@ -573,6 +572,24 @@ async function ociFlows(): Promise<void> {
   await faults({ googleAds: { quotaExceededRate: 1 } });
   await invocation('uploadOciConversions', () => oci.runSchedule('upload')); // GoogleAdsUploadUnknown, GoogleAdsQuotaExceeded
   await faults(CLEAR);
+
+  // An entry in the upload index too malformed to read (no customerId): UnreadableSweepEntry.
+  const malformed = { pk: `MALFORMED#${randomUUID()}`, sk: 'ROW' };
+  await ddb.send(
+    new PutCommand({
+      TableName: tableName('conversions'),
+      Item: {
+        ...malformed,
+        sweepPk: 'OCI#UPLOAD#conversion#0',
+        sweepAt: '2000-01-01T00:00:00.000Z',
+        tenantId: api.tenantId,
+        conversionId: 'malformed',
+        kind: 'conversion',
+      },
+    }),
+  );
+  await invocation('uploadOciConversions', () => oci.runSchedule('upload'));
+  await ddb.send(new DeleteCommand({ TableName: tableName('conversions'), Key: malformed }));
 
   // The whole request refused: the OAuth grant revoked (the token endpoint's invalid_grant), seen
   // once the uploader's cached access token (an hour) has expired.
