@@ -99,6 +99,44 @@ export function rewriteZodNamedImport(source: string): string {
   });
 }
 
+/**
+ * The X-Ray SDK behind Powertools Tracer (`aws-xray-sdk-core`) and its `cls-hooked` call one
+ * function of `semver`, `gte` (a Node/SDK version check), but `require('semver')` is CommonJS and
+ * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
+ * `{ gte }` from semver's own `functions/gte.js` (same installed version), ~8 KB. The build fails
+ * if an importer it applies to calls any other `semver.` member, so an X-Ray SDK update that starts
+ * using more of semver cannot ship a bundle where it is undefined.
+ */
+export const semverGteOnlyForXray: Plugin = {
+  name: 'semver-gte-only-for-xray',
+  setup(build) {
+    build.onResolve({ filter: /^semver$/ }, async (args) => {
+      if (!/[\\/]node_modules[\\/](aws-xray-sdk-core|cls-hooked)[\\/]/.test(args.importer)) {
+        return undefined;
+      }
+      const used = new Set(
+        [...(await readFile(args.importer, 'utf8')).matchAll(/\bsemver\.(\w+)/g)].map((m) => m[1]),
+      );
+      const others = [...used].filter((name) => name !== 'gte');
+      if (others.length) {
+        return {
+          errors: [
+            {
+              text: `${args.importer} calls semver.${others.join(', semver.')}: only gte is bundled`,
+            },
+          ],
+        };
+      }
+      return { path: args.importer, namespace: 'semver-gte' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'semver-gte' }, (args) => ({
+      contents: "module.exports = { gte: require('semver/functions/gte.js') };",
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 /** The module bundled in place of the SDK's full default credential chain. */
 export const LAMBDA_CREDENTIALS = fileURLToPath(
   new URL('./lambda-credentials.ts', import.meta.url),
@@ -128,7 +166,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     external: [],
     // Only the credential sources a Lambda function has (`lambda-credentials.ts`): ~95 KB less.
     alias: { '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS },
-    plugins: [zodEnglishLocaleOnly, powertoolsZodNamespaceImport],
+    plugins: [zodEnglishLocaleOnly, powertoolsZodNamespaceImport, semverGteOnlyForXray],
     logLevel: 'silent',
   };
 }
