@@ -8,10 +8,15 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from './telemetry.js';
 
-export const dynamodbClient = tracer.captureAWSv3Client(new DynamoDBClient({}));
+// Building a client calls nothing outside it (the SDK resolves configuration and credentials at the
+// first send), so each is marked `@__PURE__`: a bundle whose handler never sends to SQS drops the
+// SQS client and its protocol code instead of building one at every cold start.
+export const dynamodbClient = /* @__PURE__ */ tracer.captureAWSv3Client(
+  /* @__PURE__ */ new DynamoDBClient({}),
+);
 
-export const ddb = DynamoDBDocumentClient.from(dynamodbClient, {
+export const ddb = /* @__PURE__ */ DynamoDBDocumentClient.from(dynamodbClient, {
   marshallOptions: { removeUndefinedValues: true },
 });
 
-export const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+export const sqs = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SQSClient({}));

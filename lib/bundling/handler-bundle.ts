@@ -6,7 +6,9 @@
  * Why not NodejsFunction's own bundling: it drives the esbuild CLI, which takes no plugins, and
  * one plugin is needed (see `zodEnglishLocaleOnly`).
  */
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BuildOptions, Plugin } from 'esbuild';
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -60,6 +62,86 @@ export const zodEnglishLocaleOnly: Plugin = {
   },
 };
 
+/**
+ * Powertools (Parser's schemas and helpers, Batch's parser glue) imports `{ z } from 'zod'`: a
+ * re-exported namespace used as a value, which esbuild must build whole — every classic schema
+ * type, check and helper, used or not (188 KB of a handler bundle against 88 KB when the same
+ * schemas are written against `import * as z`). `import * as z` is the same object (zod's
+ * `index.js` exports `z` as `import * as z from './v4/classic/external.js'`), and through it
+ * esbuild keeps only the properties the file reads. This rewrites that one import statement in
+ * Powertools' ESM files; nothing else in them changes. Tests run unbundled against the files as
+ * published; the handler-bundle test checks a bundled Parser schema still parses.
+ */
+export const powertoolsZodNamespaceImport: Plugin = {
+  name: 'powertools-zod-namespace-import',
+  setup(build) {
+    build.onLoad(
+      { filter: /[\\/]@aws-lambda-powertools[\\/][^\\/]+[\\/]lib[\\/]esm[\\/].*\.js$/ },
+      async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        const rewritten = rewriteZodNamedImport(source);
+        return rewritten === source ? undefined : { contents: rewritten, loader: 'js' };
+      },
+    );
+  },
+};
+
+/** `import { z } from 'zod'` / `import { ZodError, z } from 'zod'` → a namespace import of `z` (and the rest, named). */
+export function rewriteZodNamedImport(source: string): string {
+  return source.replace(/import \{([^}]*)\} from 'zod';/g, (statement, list: string) => {
+    const names = list
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
+    if (!names.includes('z')) return statement;
+    const rest = names.filter((name) => name !== 'z');
+    return `import * as z from 'zod';${rest.length ? ` import { ${rest.join(', ')} } from 'zod';` : ''}`;
+  });
+}
+
+/**
+ * The X-Ray SDK behind Powertools Tracer (`aws-xray-sdk-core`) and its `cls-hooked` call one
+ * function of `semver`, `gte` (a Node/SDK version check), but `require('semver')` is CommonJS and
+ * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
+ * `{ gte }` from semver's own `functions/gte.js` (same installed version), ~8 KB. The build fails
+ * if an importer it applies to calls any other `semver.` member, so an X-Ray SDK update that starts
+ * using more of semver cannot ship a bundle where it is undefined.
+ */
+export const semverGteOnlyForXray: Plugin = {
+  name: 'semver-gte-only-for-xray',
+  setup(build) {
+    build.onResolve({ filter: /^semver$/ }, async (args) => {
+      if (!/[\\/]node_modules[\\/](aws-xray-sdk-core|cls-hooked)[\\/]/.test(args.importer)) {
+        return undefined;
+      }
+      const used = new Set(
+        [...(await readFile(args.importer, 'utf8')).matchAll(/\bsemver\.(\w+)/g)].map((m) => m[1]),
+      );
+      const others = [...used].filter((name) => name !== 'gte');
+      if (others.length) {
+        return {
+          errors: [
+            {
+              text: `${args.importer} calls semver.${others.join(', semver.')}: only gte is bundled`,
+            },
+          ],
+        };
+      }
+      return { path: args.importer, namespace: 'semver-gte' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'semver-gte' }, (args) => ({
+      contents: "module.exports = { gte: require('semver/functions/gte.js') };",
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+/** The module bundled in place of the SDK's full default credential chain. */
+export const LAMBDA_CREDENTIALS = fileURLToPath(
+  new URL('./lambda-credentials.ts', import.meta.url),
+);
+
 /** The esbuild options of a handler bundle: ESM, minified, tree-shaken, nothing external. */
 export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
   return {
@@ -82,7 +164,9 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     // The SDK is bundled at the version the tests ran against: the Lambda runtime ships its own
     // @aws-sdk/* at a version of its choosing, not the 3.1162.0 pinned in package-lock.json.
     external: [],
-    plugins: [zodEnglishLocaleOnly],
+    // Only the credential sources a Lambda function has (`lambda-credentials.ts`): ~95 KB less.
+    alias: { '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS },
+    plugins: [zodEnglishLocaleOnly, powertoolsZodNamespaceImport, semverGteOnlyForXray],
     logLevel: 'silent',
   };
 }

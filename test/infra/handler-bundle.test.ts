@@ -1,8 +1,19 @@
 /**
- * The handler bundle as the stack builds it (`handlerBuildOptions`): zod's locales stay out, the
- * bundle still loads and parses with zod's English messages, and it fits the 1 MB goal.
+ * The handler bundle as the stack builds it (`handlerBuildOptions`): zod's locales, the classic zod
+ * Parser never reads, the SDK's credential sources a Lambda function has no use for and most of
+ * semver stay out; what is bundled still loads, parses and signs; the largest bundle fits its budget.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'onceflow-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Bundles `entry` (a path, or module source resolved from the project root). */
-async function bundle(entry: string | { source: string }, name: string) {
+async function bundle(entry: string | { source: string; resolveDir?: string }, name: string) {
   const outfile = join(dir, `${name}.mjs`);
   const options = handlerBuildOptions({
     entry: typeof entry === 'string' ? entry : '<stdin>',
@@ -34,11 +45,19 @@ async function bundle(entry: string | { source: string }, name: string) {
       : {
           ...options,
           entryPoints: undefined,
-          stdin: { contents: entry.source, resolveDir: process.cwd(), loader: 'ts' },
+          stdin: {
+            contents: entry.source,
+            resolveDir: entry.resolveDir ?? process.cwd(),
+            loader: 'ts',
+          },
         },
   );
   const inputs = Object.keys(result.metafile?.inputs ?? {});
-  return { outfile, inputs, bytes: statSync(outfile).size };
+  const zodBytes = Object.values(result.metafile?.outputs ?? {})
+    .flatMap((output) => Object.entries(output.inputs))
+    .filter(([input]) => /node_modules\/zod\/|^zod-en:/.test(input))
+    .reduce((sum, [, { bytesInOutput }]) => sum + bytesInOutput, 0);
+  return { outfile, inputs, zodBytes, bytes: statSync(outfile).size };
 }
 
 describe('handler bundle', () => {
@@ -60,14 +79,147 @@ describe('handler bundle', () => {
     expect(loaded.message()).toMatch(/expected string, received number/i);
   });
 
-  it('bundles the largest handler under 1 MB', async () => {
-    // receive-whatsapp imports the most: Parser, the SDK clients, libphonenumber.
+  it('bundles the largest handler within its 740 KB budget', async () => {
+    // receive-whatsapp imports the most: Parser, the SDK clients, libphonenumber. 719 KB at issue
+    // 25 (961 KB before); the budget leaves ~3% for the code still to come. The issue's goal is
+    // 600 KB: `docs/performance.md` › "Cold starts" has what stands between (X-Ray SDK, classic zod).
     const { bytes, inputs } = await bundle(
       'functions/webhooks/handlers/receive-whatsapp.ts',
       'receive-whatsapp',
     );
     expect(inputs.some((input) => input.includes('@aws-lambda-powertools/parser'))).toBe(true);
-    expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(bytes).toBeLessThanOrEqual(740 * 1024);
+  });
+
+  it('keeps Parser’s schemas parsing while leaving out the classic zod they never read', async () => {
+    // Prepare: Parser's SQS record schema, imported as the queue consumers import it.
+    const source =
+      "import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';\nexport const accepts = (record) => SqsRecordSchema.safeParse(record).success;\n";
+    const record = {
+      messageId: 'm-1',
+      receiptHandle: 'r-1',
+      body: '{}',
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '1765000000000',
+        SenderId: 'AIDAEXAMPLE',
+        ApproximateFirstReceiveTimestamp: '1765000000001',
+      },
+      messageAttributes: {},
+      md5OfBody: '99914b932bd37a50b983c5e7c90ae93b',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
+      awsRegion: 'us-east-1',
+    };
+
+    // Act
+    const { outfile, zodBytes } = await bundle({ source }, 'parser-probe');
+    const loaded = (await import(pathToFileURL(outfile).href)) as {
+      accepts: (record: unknown) => boolean;
+    };
+
+    // Assess: through Parser's `{ z }` import the whole of classic zod came along (188 KB).
+    expect(loaded.accepts(record)).toBe(true);
+    expect(loaded.accepts({ ...record, eventSource: 1 })).toBe(false);
+    expect(zodBytes).toBeLessThan(100 * 1024);
+  });
+
+  it('gives a bundled SDK client Lambda’s credentials — the environment, else the container endpoint — without the full chain', async () => {
+    // Prepare: a client as the kernel builds one, and a container credentials endpoint (SnapStart's form).
+    const source =
+      "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nexport const credentials = () => new DynamoDBClient({ region: 'us-east-1' }).config.credentials();\n";
+    const authorizations: (string | undefined)[] = [];
+    const server = createServer((request, response) => {
+      authorizations.push(request.headers.authorization);
+      response.setHeader('content-type', 'application/json');
+      response.end(
+        JSON.stringify({
+          AccessKeyId: 'ASIACONTAINER',
+          SecretAccessKey: 'container-secret',
+          Token: 'container-token',
+          Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+        }),
+      );
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    const names = [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+    ] as const;
+    const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const { outfile, inputs } = await bundle({ source }, 'credentials-probe');
+      const { credentials } = (await import(pathToFileURL(outfile).href)) as {
+        credentials: () => Promise<{ accessKeyId: string; sessionToken?: string }>;
+      };
+      for (const name of names) delete process.env[name];
+
+      // Act
+      Object.assign(process.env, {
+        AWS_ACCESS_KEY_ID: 'ASIAENVIRONMENT',
+        AWS_SECRET_ACCESS_KEY: 'environment-secret',
+        AWS_SESSION_TOKEN: 'environment-token',
+      });
+      const fromEnvironment = await credentials();
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/credentials`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: 'container-authorization',
+      });
+      const fromContainer = await credentials();
+
+      // Assess
+      expect(fromEnvironment).toMatchObject({
+        accessKeyId: 'ASIAENVIRONMENT',
+        sessionToken: 'environment-token',
+      });
+      expect(fromContainer).toMatchObject({
+        accessKeyId: 'ASIACONTAINER',
+        sessionToken: 'container-token',
+      });
+      expect(authorizations).toEqual(['container-authorization']);
+      const chain = inputs.filter((input) =>
+        /@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|login)|nested-clients)\//.test(
+          input,
+        ),
+      );
+      expect(chain).toEqual([]);
+    } finally {
+      for (const name of names) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+      server.close();
+    }
+  });
+
+  it('bundles only semver’s gte for the X-Ray SDK, and refuses to build when it calls more', async () => {
+    // Prepare: Tracer as telemetry imports it; and a stand-in X-Ray dependency that calls another semver function.
+    const tracer =
+      "import { Tracer } from '@aws-lambda-powertools/tracer';\nexport const tracer = new Tracer({ enabled: false });\n";
+    const fake = join(dir, 'node_modules', 'cls-hooked');
+    mkdirSync(fake, { recursive: true });
+    writeFileSync(
+      join(fake, 'index.js'),
+      "const semver = require('semver');\nmodule.exports = semver.satisfies(process.versions.node, '>=8');\n",
+    );
+
+    // Act
+    const { inputs, outfile } = await bundle({ source: tracer }, 'tracer-probe');
+    await import(pathToFileURL(outfile).href);
+    const refused = bundle({ source: "import 'cls-hooked';\n", resolveDir: dir }, 'refused');
+
+    // Assess
+    const semverFiles = inputs.filter((input) => /node_modules\/semver\//.test(input));
+    expect(semverFiles).toContain('node_modules/semver/functions/gte.js');
+    expect(semverFiles).not.toContain('node_modules/semver/index.js');
+    await expect(refused).rejects.toThrow(/calls semver\.satisfies: only gte is bundled/);
   });
 
   it('the cold-start bench measures the deployed form: the source map beside the bundle, the functions’ NODE_OPTIONS', async () => {
