@@ -21,7 +21,7 @@ import type { DeliveryRecord, DeliveryRef, EndpointRecord } from './items.js';
 import type { EventSink, OnceflowEvent } from './model.js';
 import type { SecretBox } from './secret-box.js';
 import { signatureHeader } from './signing.js';
-import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from './ssrf.js';
+import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from '../kernel/ssrf.js';
 import type { WebhookTransport } from './transport.js';
 
 export const DELIVER_AFTER_POST = defineFailpoint(

@@ -15,7 +15,7 @@ import type { DeliveryRef } from './items.js';
 import type { EventSink } from './model.js';
 import { type SecretBox, secretBox } from './secret-box.js';
 import { eventSettings } from './settings.js';
-import { dnsResolver } from './ssrf.js';
+import { dnsResolver } from '../kernel/ssrf.js';
 import { httpTransport } from './transport.js';
 
 let store: EventsStore | undefined;

@@ -14,7 +14,7 @@ import type { DeliveryStatus, EndpointRecord } from './items.js';
 import type { OnceflowEvent } from './model.js';
 import type { SecretBox } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
-import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from './ssrf.js';
+import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from '../kernel/ssrf.js';
 
 export interface EndpointsDeps {
   readonly store: EventsStore;

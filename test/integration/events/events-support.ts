@@ -27,7 +27,7 @@ import { DynamoEventsStore } from '../../../functions/events/events-store.js';
 import type { DeliveryRef } from '../../../functions/events/items.js';
 import type { EventType, OnceflowEvent } from '../../../functions/events/model.js';
 import { secretBox } from '../../../functions/events/secret-box.js';
-import type { ResolvedAddress, Resolver } from '../../../functions/events/ssrf.js';
+import type { ResolvedAddress, Resolver } from '../../../functions/kernel/ssrf.js';
 import { httpTransport, type WebhookTransport } from '../../../functions/events/transport.js';
 import { ddb, sqs } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
