@@ -108,21 +108,18 @@ async function call(
   let response: Response;
   let text: string;
   try {
-    response = await (options.fetch ?? fetch)(
-      `${base}${path}/${encodeURIComponent(send.from)}`,
-      {
-        method: 'POST',
-        headers: {
-          apikey: credentials.apiKey,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify(body),
-        // Evolution answers after Baileys relayed the message; no redirect is followed to elsewhere.
-        redirect: 'error',
-        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    response = await (options.fetch ?? fetch)(`${base}${path}/${encodeURIComponent(send.from)}`, {
+      method: 'POST',
+      headers: {
+        apikey: credentials.apiKey,
+        'content-type': 'application/json',
+        accept: 'application/json',
       },
-    );
+      body: JSON.stringify(body),
+      // Evolution answers after Baileys relayed the message; no redirect is followed to elsewhere.
+      redirect: 'error',
+      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    });
     text = await response.text();
   } catch (error) {
     const code = networkErrorCode(error);
