@@ -7,6 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import {
+  checkTarget,
+  ForbiddenTargetError,
+  type Resolver,
+  type TargetPolicy,
+} from '../kernel/ssrf.js';
 import { ROTATION_OVERLAP_MS, secretBinding } from './deliver.js';
 import { createReplayDispatcher, type DispatcherDeps } from './dispatch.js';
 import type { AttemptsPage, EventsStore } from './events-store.js';
@@ -14,7 +20,6 @@ import type { DeliveryStatus, EndpointRecord } from './items.js';
 import type { OnceflowEvent } from './model.js';
 import type { SecretBox } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
-import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from '../kernel/ssrf.js';
 
 export interface EndpointsDeps {
   readonly store: EventsStore;
