@@ -488,7 +488,7 @@ describe('SMS replies through GoHighLevel’s conversations API', () => {
     });
   });
 
-  it('an SMS the provider never got is absent from its record: the tenant’s retry_once sends it once more', async () => {
+  it('an SMS the provider never got is absent from its record: the reply is released and sent once', async () => {
     const world = await replyWorld();
     const { messageId } = await newReply(world, 'sms');
     const lostBeforeSending: ReplyChannel = {
@@ -498,7 +498,10 @@ describe('SMS replies through GoHighLevel’s conversations API', () => {
     };
     expect(await send(world, lostBeforeSending, messageId)).toBe('unknown');
     world.clock.advance(601_000);
-    const report = await reconcileReplies(reconcileDeps(world, ghl, 'retry_once'));
-    expect(report).toMatchObject({ recorded: 0, retried: 1 });
+    const report = await reconcileReplies(reconcileDeps(world, ghl, 'hold'));
+    expect(report).toMatchObject({ recorded: 0, released: 1 });
+    expect(await replyOf(messageId)).toMatchObject({ status: 'queued' });
+    expect(await send(world, ghl, messageId)).toBe('sent');
+    expect(await ghlSends(world)).toHaveLength(1);
   });
 });
