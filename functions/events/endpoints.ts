@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import type { SecretBox } from '../kernel/secret-box.js';
 import {
   checkTarget,
   ForbiddenTargetError,
@@ -18,7 +19,6 @@ import { createReplayDispatcher, type DispatcherDeps } from './dispatch.js';
 import type { AttemptsPage, EventsStore } from './events-store.js';
 import type { DeliveryStatus, EndpointRecord } from './items.js';
 import type { OnceflowEvent } from './model.js';
-import type { SecretBox } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
 
 export interface EndpointsDeps {
