@@ -340,6 +340,17 @@ const declaredFunctions = {
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
   },
+  putProviderCredentials: {
+    entry: 'functions/tenants/handlers/put-provider-credentials.ts',
+    description: "Store a tenant's outbound provider credentials, sealed (platform admin)",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}/providers/{provider}' }],
+    },
+    tables: { tenants: 'readWrite' },
+    // `eventSigningKey`: the platform key the sealing key is derived from (`kernel/secret-box.ts`).
+    secrets: ['adminKeyHash', 'eventSigningKey'],
+  },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
     entry: 'functions/webhooks/handlers/receive-whatsapp.ts',
@@ -630,7 +641,8 @@ const declaredFunctions = {
     trigger: { kind: 'queue', queue: 'replies', batchSize: 10, recordSeconds: 25 },
     // `campaigns`: the send-rate bucket of each number lives there, shared with campaign sends.
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
-    secrets: ['whatsappAccessToken'],
+    // `eventSigningKey`: opens the tenants' sealed Evolution and GoHighLevel credentials.
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
@@ -644,7 +656,7 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['replies'],
-    secrets: ['whatsappAccessToken'],
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
