@@ -194,6 +194,19 @@ export function localSettings(
 }
 
 /**
+ * Where the WhatsApp Web and SMS reply channels send: GoHighLevel's API (locally its simulator),
+ * and, locally only, the Evolution simulator for a tenant with no Evolution server stored (deployed,
+ * a tenant's own server is always its stored `baseUrl`).
+ */
+const REPLY_PROVIDERS = {
+  GHL_API_BASE_URL: {
+    deployed: 'https://services.leadconnectorhq.com',
+    local: { simulator: '' },
+  },
+  EVOLUTION_LOCAL_BASE_URL: { deployed: '', local: { simulator: '' } },
+} as const;
+
+/**
  * The provider API versions, as settings (kernel/provider-versions.ts holds the calendar they are
  * checked against): given to every function that calls the provider and to the daily check.
  */
@@ -646,6 +659,7 @@ const declaredFunctions = {
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
+      ...REPLY_PROVIDERS,
     },
     timeoutSeconds: 30,
   },
@@ -660,6 +674,7 @@ const declaredFunctions = {
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
+      ...REPLY_PROVIDERS,
     },
     timeoutSeconds: 120,
   },

@@ -75,7 +75,9 @@ function credentialsOf<P extends ProviderName>(
 
 /** The local runtime: a tenant with no stored credentials sends to the simulators (api.md). */
 const localSimulator = () =>
-  process.env.ONCEFLOW_LOCAL === '1' ? process.env.SIM_BASE_URL?.replace(/\/$/, '') : undefined;
+  process.env.ONCEFLOW_LOCAL === '1'
+    ? process.env.EVOLUTION_LOCAL_BASE_URL?.replace(/\/$/, '') || undefined
+    : undefined;
 
 let channels: Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> | undefined;
 export function replyChannels(): Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> {
