@@ -33,8 +33,13 @@
  * The base URL is the tenant's (its own server): every call first passes the SSRF guard
  * (`kernel/ssrf.ts`), so a tenant cannot point the sender at an internal address.
  */
-import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
 import type { ProviderRecord, ReplyChannel, ReplySend, ReplySendResult } from '../channel.js';
+import {
+  callProvider,
+  isResult,
+  type ProviderAnswer,
+  refusal as rejected,
+} from './provider-http.js';
 
 /** A tenant's Evolution server and the instance's API key (Secrets Manager, `deps.ts`). */
 export interface EvolutionCredentials {
@@ -56,19 +61,6 @@ const FIND_SENT_PAGE = 50;
 /** Clock skew allowed between onceflow's claim time and the WhatsApp message timestamp (s). */
 const SKEW_SECONDS = 60;
 
-const rejected = (
-  retry: boolean,
-  httpStatus: number,
-  code: string | undefined,
-  message: string,
-): ReplySendResult => ({
-  kind: 'rejected',
-  retry,
-  httpStatus,
-  code,
-  message: message.slice(0, 300),
-});
-
 /** Evolution's `number`: the digits of the E.164 phone (it builds the JID itself, `createJid`). */
 export function evolutionNumber(to: string): string {
   return to.replace(/^\+/, '');
@@ -84,17 +76,12 @@ export function sendTextBody(send: ReplySend): { number: string; text: string } 
   return { number: evolutionNumber(send.to), text: send.body ?? '' };
 }
 
-interface Call {
-  readonly status: number;
-  readonly json: Record<string, unknown> | undefined;
-}
-
 async function call(
   options: EvolutionChannelOptions,
   send: ReplySend,
   path: string,
   body: unknown,
-): Promise<Call | ReplySendResult> {
+): Promise<ProviderAnswer | ReplySendResult> {
   const credentials = await options.credentials(send);
   if (!credentials) {
     return rejected(false, 0, 'no_credentials', 'the tenant has no Evolution API key stored');
@@ -105,10 +92,10 @@ async function call(
   } catch (error) {
     return rejected(false, 0, 'forbidden_target', (error as Error).message);
   }
-  let response: Response;
-  let text: string;
-  try {
-    response = await (options.fetch ?? fetch)(`${base}${path}/${encodeURIComponent(send.from)}`, {
+  return callProvider(
+    options.fetch ?? fetch,
+    `${base}${path}/${encodeURIComponent(send.from)}`,
+    {
       method: 'POST',
       headers: {
         apikey: credentials.apiKey,
@@ -116,24 +103,11 @@ async function call(
         accept: 'application/json',
       },
       body: JSON.stringify(body),
-      // Evolution answers after Baileys relayed the message; no redirect is followed to elsewhere.
+      // A redirect could lead past the SSRF guard: never followed.
       redirect: 'error',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
-    });
-    text = await response.text();
-  } catch (error) {
-    const code = networkErrorCode(error);
-    if (code && NOT_SENT_CODES.has(code)) return rejected(true, 0, code, code);
-    return { kind: 'unknown', reason: code ?? (error instanceof Error ? error.name : 'failed') };
-  }
-  let json: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    json = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json };
+    },
+    options.timeoutMs ?? 15_000,
+  );
 }
 
 /** Evolution's error body: `{"status", "error", "response": {"message": [...]}}` (`exceptions/`). */
@@ -145,7 +119,7 @@ function errorMessage(json: Record<string, unknown> | undefined, status: number)
   return typeof json?.error === 'string' ? json.error : `HTTP ${status}`;
 }
 
-function classify(answer: Call): ReplySendResult {
+function classify(answer: ProviderAnswer): ReplySendResult {
   const { status, json } = answer;
   if (status >= 200 && status < 300) {
     const id = (json?.key as { id?: unknown } | undefined)?.id;
@@ -174,7 +148,7 @@ async function findSentMessage(
     offset: FIND_SENT_PAGE,
     page: 1,
   });
-  if ('kind' in answer || answer.status !== 200) return { kind: 'unavailable' };
+  if (isResult(answer) || answer.status !== 200) return { kind: 'unavailable' };
   const records = (answer.json?.messages as { records?: unknown } | undefined)?.records;
   if (!Array.isArray(records)) return { kind: 'unavailable' };
   const since = send.attemptedAt ? Date.parse(send.attemptedAt) / 1000 - SKEW_SECONDS : 0;
@@ -204,7 +178,7 @@ export function createEvolutionChannel(options: EvolutionChannelOptions): ReplyC
         return rejected(false, 0, undefined, 'WhatsApp Web has no templates; send a body');
       }
       const answer = await call(options, send, '/message/sendText', sendTextBody(send));
-      return 'kind' in answer ? answer : classify(answer);
+      return isResult(answer) ? answer : classify(answer);
     },
   };
 }

@@ -27,8 +27,13 @@
  * Outcomes as for every channel: a connection refused before sending and any 4xx are rejections
  * (429 retryable), a 5xx, timeout, reset or a 2xx without `messageId` are unknown.
  */
-import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
 import type { ProviderRecord, ReplyChannel, ReplySend, ReplySendResult } from '../channel.js';
+import {
+  type ProviderAnswer as Answer,
+  callProvider,
+  isResult,
+  refusal as rejected,
+} from './provider-http.js';
 
 /** The `Version` header each operation requires (`apps/conversations.json`, `apps/contacts.json`). */
 export const GHL_CONVERSATIONS_VERSION = '2021-04-15';
@@ -56,27 +61,9 @@ export function ghlApiBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
 const FIND_SENT_PAGE = 50;
 const SKEW_MS = 60_000;
 
-const rejected = (
-  retry: boolean,
-  httpStatus: number,
-  code: string | undefined,
-  message: string,
-): ReplySendResult => ({
-  kind: 'rejected',
-  retry,
-  httpStatus,
-  code,
-  message: message.slice(0, 300),
-});
-
 /** The body of `POST /conversations/messages` for an SMS (`SendMessageBodyDto`). */
 export function sendSmsBody(contactId: string, send: ReplySend) {
   return { type: 'SMS' as const, contactId, message: send.body ?? '' };
-}
-
-interface Answer {
-  readonly status: number;
-  readonly json: Record<string, unknown> | undefined;
 }
 
 async function request(
@@ -86,10 +73,10 @@ async function request(
 ): Promise<Answer | ReplySendResult> {
   const token = await options.token(send);
   if (!token) return rejected(false, 0, 'no_credentials', 'the tenant has no GoHighLevel token');
-  let response: Response;
-  let text: string;
-  try {
-    response = await (options.fetch ?? fetch)(`${options.baseUrl}${init.path}`, {
+  return callProvider(
+    options.fetch ?? fetch,
+    `${options.baseUrl}${init.path}`,
+    {
       method: init.method,
       headers: {
         authorization: `Bearer ${token}`,
@@ -98,25 +85,10 @@ async function request(
         ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
-    });
-    text = await response.text();
-  } catch (error) {
-    const code = networkErrorCode(error);
-    if (code && NOT_SENT_CODES.has(code)) return rejected(true, 0, code, code);
-    return { kind: 'unknown', reason: code ?? (error instanceof Error ? error.name : 'failed') };
-  }
-  let json: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    json = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json };
+    },
+    options.timeoutMs ?? 15_000,
+  );
 }
-
-const isResult = (a: Answer | ReplySendResult): a is ReplySendResult => 'kind' in a;
 
 /** GHL's error body: `{"statusCode", "message", "error"?}` (the 400/401 schemas of every operation). */
 function refusal(answer: Answer): ReplySendResult {
