@@ -388,6 +388,27 @@ describe('WhatsApp Web replies through the tenant’s Evolution instance', () =>
     expect(await evolutionSends(world)).toHaveLength(1);
   });
 
+  it('two lost replies with the same text are never matched by a guess: the instance’s record is no evidence, hold ends them unknown', async () => {
+    const world = await evolutionWorld();
+    const body = `Same text ${randomUUID().slice(0, 6)}`;
+    const first = await newReply(world, 'whatsapp_web', body);
+    const second = await newReply(world, 'whatsapp_web', body);
+    await setFaults('evolution', { lostResponseRate: 1 });
+    try {
+      expect(await send(world, evolution, first.messageId)).toBe('unknown');
+      expect(await send(world, evolution, second.messageId)).toBe('unknown');
+    } finally {
+      await setFaults('evolution', null);
+    }
+    world.clock.advance(601_000);
+    const report = await reconcileReplies(reconcileDeps(world, evolution, 'hold'));
+    expect(report).toMatchObject({ recorded: 0, held: 2 });
+    for (const { messageId } of [first, second]) {
+      expect(await replyOf(messageId)).toMatchObject({ status: 'unknown' });
+    }
+    expect(await evolutionSends(world)).toHaveLength(2);
+  });
+
   it('a refusal before sending is rejected, not unknown: no key, or a base URL the SSRF guard refuses', async () => {
     const base: ReplySend = {
       tenantId: 't',
