@@ -194,6 +194,19 @@ export function localSettings(
 }
 
 /**
+ * Where the WhatsApp Web and SMS reply channels send: GoHighLevel's API (locally its simulator),
+ * and, locally only, the Evolution simulator for a tenant with no Evolution server stored (deployed,
+ * a tenant's own server is always its stored `baseUrl`).
+ */
+const REPLY_PROVIDERS = {
+  GHL_API_BASE_URL: {
+    deployed: 'https://services.leadconnectorhq.com',
+    local: { simulator: '' },
+  },
+  EVOLUTION_LOCAL_BASE_URL: { deployed: '', local: { simulator: '' } },
+} as const;
+
+/**
  * The provider API versions, as settings (kernel/provider-versions.ts holds the calendar they are
  * checked against): given to every function that calls the provider and to the daily check.
  */
@@ -339,6 +352,17 @@ const declaredFunctions = {
     },
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
+  },
+  putProviderCredentials: {
+    entry: 'functions/tenants/handlers/put-provider-credentials.ts',
+    description: "Store a tenant's outbound provider credentials, sealed (platform admin)",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}/providers/{provider}' }],
+    },
+    tables: { tenants: 'readWrite' },
+    // `eventSigningKey`: the platform key the sealing key is derived from (`kernel/secret-box.ts`).
+    secrets: ['adminKeyHash', 'eventSigningKey'],
   },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
@@ -630,10 +654,12 @@ const declaredFunctions = {
     trigger: { kind: 'queue', queue: 'replies', batchSize: 10, recordSeconds: 25 },
     // `campaigns`: the send-rate bucket of each number lives there, shared with campaign sends.
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
-    secrets: ['whatsappAccessToken'],
+    // `eventSigningKey`: opens the tenants' sealed Evolution and GoHighLevel credentials.
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
+      ...REPLY_PROVIDERS,
     },
     timeoutSeconds: 30,
   },
@@ -644,10 +670,11 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['replies'],
-    secrets: ['whatsappAccessToken'],
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
+      ...REPLY_PROVIDERS,
     },
     timeoutSeconds: 120,
   },

@@ -40,6 +40,11 @@ export interface ReplySend {
    * e-mail: the inbound mail's `email_id`, sent as `reply_to` of `POST /api/v1/emails`).
    */
   readonly replyTo?: string;
+  /**
+   * When the current attempt was claimed (`sendingSince`): where a provider takes no handle, its
+   * record of this send is looked for only among messages sent since then (`findSent`).
+   */
+  readonly attemptedAt?: string;
 }
 
 export type ReplySendResult =

@@ -13,10 +13,21 @@ import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
 import type { UnknownOutcomePolicy } from '../kernel/outbound-effect.js';
 import { platformSecret } from '../kernel/secrets.js';
+import { targetGuard } from '../kernel/ssrf.js';
 import { createTokenBucket, type TokenBucket } from '../kernel/token-bucket.js';
-import { type Tenant, tenantStore } from '../tenants/index.js';
+import { TtlCache } from '../kernel/ttl-cache.js';
+import {
+  loadProviderCredentials,
+  type ProviderCredentials,
+  type ProviderName,
+  providerCredentialDeps,
+  type Tenant,
+  tenantStore,
+} from '../tenants/index.js';
 import { messageKeys } from '../webhooks/index.js';
 import type { ReplyChannel, ReplyChannelName } from './channel.js';
+import { createEvolutionChannel } from './channels/evolution.js';
+import { createGhlChannel, ghlApiBaseUrl } from './channels/ghl.js';
 import { whatsappCloudChannel } from './channels/whatsapp-cloud.js';
 import type { ReplyItem } from './items.js';
 import type { ReplyDeps, TenantChannels } from './reply-store.js';
@@ -38,8 +49,35 @@ export function replyDeps(): ReplyDeps {
 /** The tenant's sending account per channel: what `channel_unavailable` is decided on. */
 export function tenantChannels(tenant: Tenant): TenantChannels {
   const whatsapp = tenant.whatsapp?.phoneNumberIds?.[0];
-  return { ...(whatsapp ? { whatsapp } : {}) };
+  // WhatsApp Web sends from the tenant's (first) Evolution instance, SMS from its GHL location.
+  const whatsappWeb = tenant.whatsappWeb?.instances?.[0];
+  const sms = tenant.ghl?.locationIds?.[0];
+  return {
+    ...(whatsapp ? { whatsapp } : {}),
+    ...(whatsappWeb ? { whatsapp_web: whatsappWeb } : {}),
+    ...(sms ? { sms } : {}),
+  };
 }
+
+/**
+ * A tenant's sealed provider credentials, opened at most once per 5 minutes per container (a
+ * rotation reaches every sender within that; a send refused meanwhile is retried by the queue).
+ */
+const credentialCache = new TtlCache<unknown>({ ttlMs: 300_000, clock: systemClock });
+function credentialsOf<P extends ProviderName>(
+  tenantId: string,
+  provider: P,
+): Promise<ProviderCredentials<P> | undefined> {
+  return credentialCache.get(`${tenantId}|${provider}`, async () =>
+    loadProviderCredentials(await providerCredentialDeps(), tenantId, provider),
+  ) as Promise<ProviderCredentials<P> | undefined>;
+}
+
+/** The local runtime: a tenant with no stored credentials sends to the simulators (api.md). */
+const localSimulator = () =>
+  process.env.ONCEFLOW_LOCAL === '1'
+    ? process.env.EVOLUTION_LOCAL_BASE_URL?.replace(/\/$/, '') || undefined
+    : undefined;
 
 let channels: Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> | undefined;
 export function replyChannels(): Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> {
@@ -53,6 +91,23 @@ export function replyChannels(): Readonly<Partial<Record<ReplyChannelName, Reply
         now: () => systemClock.now(),
       }),
     ),
+    whatsapp_web: createEvolutionChannel({
+      credentials: async (send) => {
+        const stored = await credentialsOf(send.tenantId, 'evolution');
+        if (stored) return stored;
+        const sim = localSimulator();
+        return sim ? { baseUrl: sim, apiKey: 'local-evolution-key' } : undefined;
+      },
+      guard: targetGuard({ allowLoopbackHttp: process.env.ONCEFLOW_LOCAL === '1' }),
+      timeoutMs: PROVIDER_TIMEOUT_MS,
+    }),
+    sms: createGhlChannel({
+      baseUrl: ghlApiBaseUrl(),
+      token: async (send) =>
+        (await credentialsOf(send.tenantId, 'ghl'))?.token ??
+        (localSimulator() ? 'local-ghl-token' : undefined),
+      timeoutMs: PROVIDER_TIMEOUT_MS,
+    }),
   };
   return channels;
 }

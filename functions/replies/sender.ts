@@ -87,6 +87,7 @@ export function sendOf(reply: ReplyItem): ReplySend {
     body: reply.body,
     ...(reply.subject !== undefined ? { subject: reply.subject } : {}),
     ...(reply.template ? { template: reply.template } : {}),
+    ...(reply.sendingSince ? { attemptedAt: reply.sendingSince } : {}),
   };
 }
 

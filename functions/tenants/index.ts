@@ -7,6 +7,14 @@ import { tenantsDeps } from './deps.js';
 import type { TenantStore } from './tenant-store.js';
 
 export type { CredentialStore } from './credential-store.js';
+export { providerCredentialDeps } from './deps.js';
+export {
+  isProviderName,
+  loadProviderCredentials,
+  type ProviderCredentials,
+  type ProviderName,
+  saveProviderCredentials,
+} from './provider-credentials.js';
 export {
   type Claim,
   type ClaimKind,

@@ -10,6 +10,9 @@
  *   same transaction as the configuration, so two tenants can never own one identifier.
  * - `CRED#<sha256> / CRED`: a credential hash and its tenant and kind (only hashes are stored). The
  *   kernel authenticates through the credential store's `find` (`CredentialLookup`), never by key.
+ * - `TENANT#<id> / PROVIDER#<provider>`: an outbound provider credential of the tenant (its
+ *   Evolution server and instance key, its GoHighLevel token), sealed (`kernel/secret-box.ts`):
+ *   onceflow must present it on every send, so it cannot be a hash.
  */
 import type { CredentialKind, CredentialRecord } from '../kernel/auth.js';
 import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
@@ -23,7 +26,33 @@ export const keys = {
   tenant: (tenantId: string): Key => ({ pk: `TENANT#${tenantId}`, sk: 'CONFIG' }),
   claim: (kind: ClaimKind, id: string): Key => ({ pk: `CLAIM#${kind}#${id}`, sk: 'CLAIM' }),
   credential: (hash: string): Key => ({ pk: `CRED#${hash}`, sk: 'CRED' }),
+  providerCredential: (tenantId: string, provider: string): Key => ({
+    pk: `TENANT#${tenantId}`,
+    sk: `PROVIDER#${provider}`,
+  }),
 };
+
+/** A sealed outbound provider credential (`provider-credentials.ts`). */
+export interface ProviderCredentialItem {
+  readonly tenantId: string;
+  readonly provider: string;
+  readonly sealed: string;
+  readonly updatedAt: string;
+}
+
+export function providerCredentialItem(record: ProviderCredentialItem): Item {
+  return { ...keys.providerCredential(record.tenantId, record.provider), ...record };
+}
+
+export function toProviderCredential(raw: Item): ProviderCredentialItem {
+  const item = itemReader(raw, 'provider credential');
+  return {
+    tenantId: item.string('tenantId'),
+    provider: item.string('provider'),
+    sealed: item.string('sealed'),
+    updatedAt: item.string('updatedAt'),
+  };
+}
 
 export interface Tenant extends TenantConfig {
   readonly tenantId: string;

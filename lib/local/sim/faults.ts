@@ -73,6 +73,13 @@ export const unipileFaultsSchema = z
   })
   .strict();
 
+/**
+ * Evolution API (`sendText`) and GoHighLevel (`POST /conversations/messages`): the same three
+ * faults as Unipile's, each simulator's `errorRate` answering in its provider's own error shape.
+ */
+export const evolutionFaultsSchema = unipileFaultsSchema;
+export const ghlFaultsSchema = unipileFaultsSchema;
+
 export const openaiFaultsSchema = z
   .object({
     /** Share of completions answered 500 `server_error`. */

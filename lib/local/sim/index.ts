@@ -15,6 +15,8 @@
  * Helpers for bodies and JSON answers: `../http-util.ts` (`readJson`, `sendJson`, `sendError`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { evolutionSimulator } from './evolution.js';
+import { ghlSimulator } from './ghl.js';
 import { googleAdsSimulator } from './google-ads.js';
 import { openaiSimulator } from './openai.js';
 import { receiverSimulator } from './receiver.js';
@@ -60,5 +62,7 @@ export const simulatorFactories: SimulatorFactory[] = [
   whatsappSimulator,
   googleAdsSimulator,
   unipileSimulator,
+  evolutionSimulator,
+  ghlSimulator,
   receiverSimulator,
 ];

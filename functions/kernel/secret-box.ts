@@ -1,5 +1,6 @@
 /**
- * The endpoints' signing secrets at rest. A signing secret must be recoverable (every delivery signs
+ * Secrets onceflow must use again, at rest (first the event endpoints' signing secrets; also the
+ * tenants' outbound provider keys, `tenants/provider-credentials.ts`). A signing secret must be recoverable (every delivery signs
  * with it), so it cannot be kept as a hash; a Secrets Manager secret per endpoint would cost
  * $0.40 a month each and an API call per rotation, and the local stand-in serves only declared
  * secrets. So each secret is sealed in its endpoint item with AES-256-GCM under a key derived
@@ -10,7 +11,8 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 const VERSION = 'v1';
-const INFO = 'onceflow/event-endpoint-secret/v1';
+/** The purpose a box's key is derived for: one platform key, a separate AES key per purpose. */
+export const EVENT_ENDPOINT_SECRETS = 'onceflow/event-endpoint-secret/v1';
 
 export class SecretBoxError extends Error {
   override name = 'SecretBoxError';
@@ -21,9 +23,12 @@ export interface SecretBox {
   open(sealed: string, boundTo: string): string;
 }
 
-/** A box keyed by the platform's `eventSigningKey` value. */
-export function secretBox(platformKey: string): SecretBox {
-  const key = Buffer.from(hkdfSync('sha256', platformKey, Buffer.alloc(0), INFO, 32));
+/**
+ * A box keyed by the platform's `eventSigningKey` value, for one purpose: HKDF's `info` separates
+ * the keys, so a value sealed for one purpose never opens as another's.
+ */
+export function secretBox(platformKey: string, purpose = EVENT_ENDPOINT_SECRETS): SecretBox {
+  const key = Buffer.from(hkdfSync('sha256', platformKey, Buffer.alloc(0), purpose, 32));
   return {
     seal(plain, boundTo) {
       const iv = randomBytes(12);

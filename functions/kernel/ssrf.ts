@@ -102,3 +102,13 @@ export async function checkTarget(
   }
   return { url, address: first };
 }
+
+/** The guard as a check to run before a call: throws `ForbiddenTargetError` saying why. */
+export function targetGuard(
+  policy: TargetPolicy,
+  resolver: Resolver = dnsResolver,
+): (url: string) => Promise<void> {
+  return async (url) => {
+    await checkTarget(url, resolver, policy);
+  };
+}
