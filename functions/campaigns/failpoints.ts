@@ -57,3 +57,11 @@ export const FP_RECOVER_AFTER_ENQUEUE = defineFailpoint(
   'campaign.recover.after-enqueue',
   'recovery enqueued a shard’s re-rung doorbells, the recipients not yet marked as rung',
 );
+export const FP_FOLD_BEFORE_WRITE = defineFailpoint(
+  'campaign.fold.before-write',
+  'a batch of the change feed read and its deltas summed, no counts written',
+);
+export const FP_FOLD_AFTER_WRITE = defineFailpoint(
+  'campaign.fold.after-write',
+  'a batch’s counts folded (with its sequence number), the batch not yet acknowledged',
+);
