@@ -9,7 +9,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import type { Condition } from '../kernel/update-expression.js';
-import type { FoldedCounters, FoldEntry } from './counter-fold.js';
+import type { FoldEntry, FoldedCounters } from './counter-fold.js';
 import { type CampaignShard, keys, parseFoldedCounter, SHARDS } from './items.js';
 import { emptyTotals, type Totals } from './model.js';
 
@@ -63,7 +63,11 @@ export class DynamoFoldedCounters implements FoldedCounters {
       const seen = result.current ? parseFoldedCounter(result.current).foldSeq : undefined;
       if (seen === undefined) throw new FoldedCounterMismatchError('refused without a foldSeq');
       todo = todo.filter((entry) => foldSeqOf(entry.sequenceNumber) > seen);
-      guard = { expression: '#seq = :seen', names: { '#seq': 'foldSeq' }, values: { ':seen': seen } };
+      guard = {
+        expression: '#seq = :seen',
+        names: { '#seq': 'foldSeq' },
+        values: { ':seen': seen },
+      };
     }
     throw new FoldedCounterMismatchError(`shard ${shard.shard} kept moving under the fold`);
   }
@@ -85,7 +89,8 @@ export class DynamoFoldedCounters implements FoldedCounters {
 function sumDeltas(entries: readonly FoldEntry[]): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const entry of entries) {
-    for (const [field, n] of Object.entries(entry.deltas)) sum[field] = (sum[field] ?? 0) + (n ?? 0);
+    for (const [field, n] of Object.entries(entry.deltas))
+      sum[field] = (sum[field] ?? 0) + (n ?? 0);
   }
   return Object.fromEntries(Object.entries(sum).filter(([, n]) => n !== 0));
 }

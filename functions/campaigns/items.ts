@@ -391,7 +391,7 @@ export interface CountedImage {
  * A recipient image that does not read throws (`MalformedItemError`, names the attribute only).
  */
 export function countedImage(raw: Item | undefined): CountedImage | undefined {
-  if (!raw || raw.kind !== 'recipient') return undefined;
+  if (raw?.kind !== 'recipient') return undefined;
   const pk = raw.pk;
   if (typeof pk !== 'string' || !pk.startsWith('CR#')) return undefined;
   const read = itemReader(raw, 'recipient');

@@ -9,13 +9,13 @@
 import { expect } from 'vitest';
 import { FP_FOLD_AFTER_WRITE, FP_FOLD_BEFORE_WRITE } from '../../functions/campaigns/failpoints.js';
 import { armOnce, firedCount } from '../../functions/kernel/failpoints.js';
-import { poll, stopPollers } from '../integration/events/feed-support.js';
 import {
   foldedTotals,
   foldHandler,
   foldWorld,
   listedTotals,
 } from '../integration/campaigns/fold-support.js';
+import { poll, stopPollers } from '../integration/events/feed-support.js';
 import type { CrashFlow } from './flow.js';
 
 async function foldThroughCrash(point: string): Promise<void> {

@@ -7,7 +7,7 @@
  * and the shards folded before it are not counted twice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { foldCounters, type FoldedCounters } from '../../../functions/campaigns/counter-fold.js';
+import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
 import { streamConsumer } from '../../../functions/kernel/stream-consumer.js';
 import type { LambdaHandler } from '../../../lib/local/lambda.js';
 import { fakeLambdaContext } from '../../support/lambda-context.js';

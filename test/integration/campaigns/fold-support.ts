@@ -7,11 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { expect } from 'vitest';
-import { type CampaignDeps, dynamoCampaignStore } from '../../../functions/campaigns/campaign-store.js';
+import {
+  type CampaignDeps,
+  dynamoCampaignStore,
+} from '../../../functions/campaigns/campaign-store.js';
 import { foldCounters } from '../../../functions/campaigns/counter-fold.js';
 import { createCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { sumTotals, type Totals } from '../../../functions/campaigns/model.js';
-import { ManualClock } from '../../../functions/kernel/clock.js';
+import type { ManualClock } from '../../../functions/kernel/clock.js';
 import { streamConsumer } from '../../../functions/kernel/stream-consumer.js';
 import type { LambdaHandler } from '../../../lib/local/lambda.js';
 import { ensureTable } from '../../../lib/local/provision.js';
@@ -56,7 +59,9 @@ export async function foldWorld(): Promise<FoldWorld> {
       for (const [i, phone] of contacts.entries()) {
         const ref = { tenantId: world.tenant.tenantId, campaignId: id, phone };
         const claim = { leaseSeconds: 60, now: world.clock.now(), dueAt: at };
-        expect(await deps.store.recipients.claim(ref, { ...claim, owner: `o${i}`, attemptsSeen: 0 })).toBe(true);
+        expect(
+          await deps.store.recipients.claim(ref, { ...claim, owner: `o${i}`, attemptsSeen: 0 }),
+        ).toBe(true);
         if (i % 3 === 0) {
           const wamid = `wamid.${id}.${i}`;
           const accepted = { phoneNumberId: world.testTenant.phoneNumberId, wamid, at };
@@ -67,7 +72,9 @@ export async function foldWorld(): Promise<FoldWorld> {
         } else if (i === 2) {
           const back = { to: 'pending' as const, lastError: 'x', at, dueAt: at };
           expect(await deps.store.recipients.endClaim(ref, `o${i}`, back)).toBe(true);
-          expect(await deps.store.recipients.claim(ref, { ...claim, owner: 'again', attemptsSeen: 1 })).toBe(true);
+          expect(
+            await deps.store.recipients.claim(ref, { ...claim, owner: 'again', attemptsSeen: 1 }),
+          ).toBe(true);
         }
       }
       return id;
@@ -90,7 +97,8 @@ export function foldHandler(world: FoldWorld) {
   const events: DynamoDBStreamEvent[] = [];
   const consumer = streamConsumer({
     name: 'foldCampaignCounters',
-    handle: (changes) => foldCounters(changes, { folded: world.deps.store.folded, clock: world.deps.clock }),
+    handle: (changes) =>
+      foldCounters(changes, { folded: world.deps.store.folded, clock: world.deps.clock }),
   });
   const handler: LambdaHandler = async (event, context) => {
     events.push(event as DynamoDBStreamEvent);
