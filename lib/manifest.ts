@@ -594,6 +594,18 @@ const declaredFunctions = {
     tables: { campaigns: 'readWrite' },
     timeoutSeconds: 300,
   },
+  // Issue 25: campaign counters folded from the change feed of the recipients' transitions.
+  foldCampaignCounters: {
+    entry: 'functions/campaigns/handlers/fold-counters.ts',
+    description:
+      'Folds recipient transitions from the campaigns change feed into their shard counts, once per record',
+    // A batch of 100 records is at most one conditional write per counted shard it touches, 8 in
+    // flight (a batch over 96 shards: 12 round trips, well under the timeout). The campaigns
+    // stream's second reader (with `changeFeed`): DynamoDB advises at most two per shard.
+    trigger: { kind: 'stream', tables: ['campaigns'], batchSize: 100, retryAttempts: 3 },
+    tables: { campaigns: 'readWrite' },
+    timeoutSeconds: 30,
+  },
   // Replies (issue 23): the platform's own messages, sent once, in the person's conversation.
   postConversationMessage: {
     entry: 'functions/replies/handlers/post-conversation-message.ts',

@@ -412,6 +412,23 @@ export const METRICS: readonly MetricSpec[] = [
       summary: "A campaign's totals differ from its recipients",
     },
   },
+  {
+    name: 'CounterFoldLagSeconds',
+    unit: 'Seconds',
+    dimensions: BY_SOURCE,
+    guarantee: 'counters',
+    meaning:
+      'Age of the newest stream record a counter fold batch folded: how far campaign totals trail the recipient transitions they count',
+    // Folded within seconds (Lambda reads a shard ~4 times a second; a batch is one write a shard).
+    // A minute behind is a fold failing and retried (a bad record bisected towards the DLQ) or
+    // throttled: totals stay behind the listing that long, and the stream keeps records 24 hours.
+    alarm: {
+      greaterThan: 60,
+      periodSeconds: 300,
+      statistic: 'MAX',
+      summary: 'Campaign counters trail their recipients by more than a minute',
+    },
+  },
   // Conversions (ledger).
   {
     name: 'ConversionsLogged',

@@ -13,10 +13,12 @@ import { NotFoundError } from '../kernel/errors.js';
 import type { MalformedItemError } from '../kernel/item-reader.js';
 import { DynamoCampaignCounters } from './campaign-store-counters.js';
 import { DynamoFanoutRecords } from './campaign-store-fanout.js';
+import { DynamoFoldedCounters } from './campaign-store-fold.js';
 import { DynamoCampaignRecords } from './campaign-store-lifecycle.js';
 import { DynamoCampaignListing } from './campaign-store-listing.js';
 import { DynamoRecipientPages } from './campaign-store-pages.js';
 import { DynamoRecipientRecords } from './campaign-store-recipients.js';
+import type { FoldedCounters } from './counter-fold.js';
 import type {
   CampaignItem,
   CampaignShard,
@@ -42,6 +44,8 @@ export interface CampaignStore {
   readonly listing: CampaignListing;
   /** The shards' counters: read, recounted, repaired. */
   readonly counters: CampaignCounters;
+  /** The shards' counts folded from the change feed, exactly once per stream record. */
+  readonly folded: FoldedCounters;
 }
 
 /** What every campaign domain module works with: the store and the clock. */
@@ -70,6 +74,7 @@ export function dynamoCampaignStore(ddb: DynamoDBDocumentClient, table: string):
     fanout: new DynamoFanoutRecords(ddb, table),
     listing: new DynamoCampaignListing(ddb, table),
     counters: new DynamoCampaignCounters(ddb, table),
+    folded: new DynamoFoldedCounters(ddb, table),
   };
 }
 

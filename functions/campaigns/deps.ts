@@ -15,6 +15,7 @@ import { tenantStore } from '../tenants/index.js';
 import { applyCampaignStatus, type WhatsAppStatusEvent } from './apply-status.js';
 import { type CampaignQueues, sqsCampaignQueues } from './campaign-queues.js';
 import { type CampaignDeps, type CampaignStore, dynamoCampaignStore } from './campaign-store.js';
+import type { FoldDeps } from './counter-fold.js';
 import type { FanoutDeps } from './fanout.js';
 import type { CampaignItem } from './items.js';
 import { DEFAULT_UNKNOWN_OUTCOME, type UnknownOutcomePolicy } from './model.js';
@@ -37,6 +38,11 @@ export function campaignStore(): CampaignStore {
 
 export function campaignDeps(): CampaignDeps {
   return { store: campaignStore(), clock: systemClock };
+}
+
+/** The counter fold's dependencies: the folded counts and the clock its lag is measured on. */
+export function foldDeps(): FoldDeps {
+  return { folded: campaignStore().folded, clock: systemClock };
 }
 
 let queues: CampaignQueues | undefined;

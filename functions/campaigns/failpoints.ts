@@ -57,3 +57,12 @@ export const FP_RECOVER_AFTER_ENQUEUE = defineFailpoint(
   'campaign.recover.after-enqueue',
   'recovery enqueued a shard’s re-rung doorbells, the recipients not yet marked as rung',
 );
+// Named `counters.` (not `campaign.`): the fold is not a step of the campaign-sender model.
+export const FP_FOLD_BEFORE_WRITE = defineFailpoint(
+  'counters.fold.before-write',
+  'a batch of the change feed read and its deltas summed, no counts written',
+);
+export const FP_FOLD_AFTER_WRITE = defineFailpoint(
+  'counters.fold.after-write',
+  'a batch’s counts folded (with its sequence number), the batch not yet acknowledged',
+);

@@ -25,6 +25,10 @@
  *   sum of the shards. Recipients and counters are spread over `SHARDS` partition keys so a large,
  *   fast campaign has no hot partition (1,000 sends/s with ~4 counted transitions each is ~125
  *   writes/s per shard).
+ * - `CF#<tenant>#<campaign>#<shard> / FOLD`: the counts of one shard folded from the change feed,
+ *   with the last stream sequence number folded (`foldSeq`, 40 digits, zero-padded so that the
+ *   condition's string order is the numbers' order). Written only by the fold, one write a shard
+ *   a batch (`counter-fold.ts`).
  * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
  *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
  */
@@ -122,6 +126,14 @@ export const keys = {
   counter: (tenantId: string, campaignId: string, shard: number, part: number) => ({
     pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,
     sk: `COUNT#${part}`,
+  }),
+  /**
+   * The counts of one shard folded from the change feed (`counter-fold.ts`), with the sequence
+   * number of the last stream record folded into it: one item per shard, written by the fold only.
+   */
+  foldedCounter: (tenantId: string, campaignId: string, shard: number) => ({
+    pk: `CF#${tenantId}#${campaignId}#${shardLabel(shard)}`,
+    sk: 'FOLD',
   }),
   /** A shard's sweep partition of pending recipients waiting for a schedule. */
   pendingSweep: sweepPartition,
@@ -350,6 +362,46 @@ export function parseCounter(raw: Item): { shard: number; totals: Totals } {
   for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
   // `CC#<tenant>#<campaign>#<shard>`: the shard it counts.
   return { shard: lastKeyPart(read.string('pk')), totals };
+}
+
+/** A folded counter item: its counts and the last stream sequence number folded into it. */
+export function parseFoldedCounter(raw: Item): { shard: number; totals: Totals; foldSeq?: string } {
+  const read = itemReader(raw, 'folded counter');
+  const totals = emptyTotals();
+  for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
+  return {
+    // `CF#<tenant>#<campaign>#<shard>`: the shard it counts.
+    shard: lastKeyPart(read.string('pk')),
+    totals,
+    ...withoutAbsent({ foldSeq: read.optionalString('foldSeq') }),
+  };
+}
+
+/** What a recipient's image counts as: its shard and status (undefined: not a recipient). */
+export interface CountedImage {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly shard: number;
+  readonly status: RecipientStatus;
+}
+
+/**
+ * A stream image read as what it counts: a recipient (`CR#…` with `kind: recipient`) → its shard
+ * and status; any other item of the table (campaign, counters, marks, folded counts) → undefined.
+ * A recipient image that does not read throws (`MalformedItemError`, names the attribute only).
+ */
+export function countedImage(raw: Item | undefined): CountedImage | undefined {
+  if (raw?.kind !== 'recipient') return undefined;
+  const pk = raw.pk;
+  if (typeof pk !== 'string' || !pk.startsWith('CR#')) return undefined;
+  const read = itemReader(raw, 'recipient');
+  return {
+    tenantId: read.string('tenantId'),
+    campaignId: read.string('campaignId'),
+    // `CR#<tenant>#<campaign>#<shard>`: the shard it lands on.
+    shard: lastKeyPart(pk),
+    status: read.oneOf('status', RECIPIENT_STATUSES),
+  };
 }
 
 /** The campaign a listing item names. */

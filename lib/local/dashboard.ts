@@ -242,6 +242,7 @@ export const METRIC_LABELS: Readonly<Record<string, string>> = {
   CounterReconcileFailed: 'Counter recounts failed',
   CampaignWamidConflict: 'Two message ids for one contact',
   CounterDrift: 'Counters off their recount',
+  CounterFoldLagSeconds: 'Counter fold behind its transitions (s)',
   ConversionsLogged: 'Conversions logged',
   ConversionsReconciled: 'Conversions only reconciliation found',
   OciSealed: 'Sessions sealed into a conversion',

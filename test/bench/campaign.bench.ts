@@ -184,6 +184,56 @@ function breakdownOf(client: DynamoDBClient, name: string) {
   return table;
 }
 
+/** How far along a campaign's totals are: each contact's status rank, summed (a move forward adds 1). */
+function progressOf(t: Record<string, number>): number {
+  const rank: Record<string, number> = { sending: 1, sent: 2, delivered: 3, read: 4, failed: 2 };
+  return (
+    Object.entries(rank).reduce((sum, [status, r]) => sum + r * (t[status] ?? 0), 0) +
+    2 * (t.unknown ?? 0)
+  );
+}
+
+/**
+ * Fold lag seen from outside: every 200 ms the committed totals (the counters the transitions move
+ * in their transactions) and the folded ones are read; a sample's lag is how long ago the committed
+ * totals first went past what the folded ones show now (0 when they agree). Resolution: the 200 ms
+ * between samples, plus the read itself.
+ */
+function sampleFoldLag(
+  read: () => Promise<{ committed: Record<string, number>; folded: Record<string, number> }>,
+) {
+  const samples: Array<{ at: number; committed: number; folded: number }> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const at = Date.now();
+      const { committed, folded } = await read();
+      samples.push({ at, committed: progressOf(committed), folded: progressOf(folded) });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const lags = samples.map((sample, i) => {
+        if (sample.folded >= sample.committed) return 0;
+        const first = samples.slice(0, i + 1).find((s) => s.committed > sample.folded);
+        return (sample.at - (first?.at ?? sample.at)) / 1000;
+      });
+      const sorted = [...lags].sort((a, b) => a - b);
+      const at = (q: number) =>
+        sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+      return {
+        samples: lags.length,
+        p50: round(at(0.5), 2),
+        p99: round(at(0.99), 2),
+        max: round(sorted.at(-1) ?? 0, 2),
+      };
+    },
+  };
+}
+
 /** The breakdown of the requests onceflow's functions make (each in its worker: the gateway sees them). */
 function breakdownOfRuntime(runtime: RuntimeCalls) {
   const table = breakdown();
@@ -299,6 +349,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
         const { campaignKeys, dynamoCampaignStore } = await import(
           '../../functions/campaigns/index.js'
         );
+        const { sumTotals } = await import('../../functions/campaigns/model.js');
         const { createWhatsAppClient, whatsappApiVersion } = await import(
           '../../functions/campaigns/whatsapp-client.js'
         );
@@ -354,6 +405,14 @@ export default async function campaignBench(args: string[]): Promise<void> {
         onceflowCounter.start();
         onceflowBreakdown.start();
         const startedAt = Date.now();
+        const benchStore = dynamoCampaignStore(bench, table);
+        const foldLag = sampleFoldLag(async () => {
+          const [committed, folded] = await Promise.all([
+            benchStore.counters.totals(tenantId, created.campaignId),
+            benchStore.folded.shards(tenantId, created.campaignId).then(sumTotals),
+          ]);
+          return { committed, folded };
+        });
         await driver.retry(() =>
           driver.http(urls.apiUrl, 'POST', `/v1/campaigns/${created.campaignId}/start`, {
             token: apiKey,
@@ -397,6 +456,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
           if (out.Item?.status === 'completed') break;
           await new Promise((r) => setTimeout(r, 500));
         }
+        const foldLagSeconds = await foldLag.stop();
         const onceflowTally = onceflowCounter.stop();
         const onceflowByOperation = onceflowBreakdown.stop(created.recipients);
         const onceflowUsage = onceflowCpu.stop();
@@ -411,6 +471,13 @@ export default async function campaignBench(args: string[]): Promise<void> {
         const finalTotals = (await driver.totals(urls, apiKey, created.campaignId)).totals;
         const counted = driver.countListing(listed);
         const totalsMatchListing = JSON.stringify(finalTotals) === JSON.stringify(counted);
+        // The fold's totals once it caught up: polled (it trails the commits by its lag).
+        let foldedMatchListing = false;
+        for (let i = 0; i < 100 && !foldedMatchListing; i++) {
+          const folded = sumTotals(await benchStore.folded.shards(tenantId, created.campaignId));
+          foldedMatchListing = JSON.stringify(folded) === JSON.stringify(counted);
+          if (!foldedMatchListing) await new Promise((r) => setTimeout(r, 200));
+        }
         const final = new Set(['sent', 'delivered', 'read', 'failed']);
         const onceflowAccepted = sim.messages
           .filter((m) => m.bizOpaqueCallbackData?.includes(`|${created.campaignId}|`))
@@ -575,6 +642,8 @@ export default async function campaignBench(args: string[]): Promise<void> {
             ),
           },
           totalsMatchListing,
+          foldedMatchListing,
+          foldLagSeconds,
           sendsPerSecond: onceflow.sendsPerSecond,
           shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
           clockJumps,
@@ -590,6 +659,9 @@ export default async function campaignBench(args: string[]): Promise<void> {
         say('');
         say(
           `totals vs listing (onceflow)      ${totalsMatchListing ? 'equal' : 'DIFFERENT'} ${JSON.stringify(finalTotals)}`,
+        );
+        say(
+          `folded totals vs listing          ${foldedMatchListing ? 'equal' : 'DIFFERENT'}; fold lag p50 ${foldLagSeconds.p50} s, p99 ${foldLagSeconds.p99} s, max ${foldLagSeconds.max} s (${foldLagSeconds.samples} samples)`,
         );
         say(`clock jumps                       ${clockJumps}`);
         say(`provider refusals                 ${JSON.stringify(result.providerRefusals)}`);

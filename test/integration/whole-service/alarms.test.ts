@@ -122,6 +122,7 @@ const handlers = {
     '../../../functions/health/handlers/check-provider-versions.js',
   ),
   changeFeed: await handlerOf('../../../functions/events/handlers/change-feed.js'),
+  foldCampaignCounters: await handlerOf('../../../functions/campaigns/handlers/fold-counters.js'),
   putEndpoint: await handlerOf('../../../functions/events/handlers/put-endpoint.js'),
   deliverEvents: await handlerOf('../../../functions/events/handlers/deliver-events.js'),
   postMessage: await handlerOf('../../../functions/replies/handlers/post-message.js'),
@@ -652,6 +653,47 @@ async function changeFeedFlows(): Promise<void> {
   });
 }
 
+/**
+ * The counter fold handed a recipient's arrival committed 61 s ago (CounterFoldLagSeconds past its
+ * alarm): folded into a probe campaign's shard count like any other.
+ */
+async function counterFoldFlows(): Promise<void> {
+  const committed = Math.floor(systemClock.now() / 1000) - 61;
+  const at = new Date(committed * 1000).toISOString();
+  const probe = `lag-probe-${randomUUID().slice(0, 8)}`;
+  await captured('foldCampaignCounters')({
+    Records: [
+      {
+        eventID: 'fold-lag-probe',
+        eventName: 'INSERT',
+        eventSource: 'aws:dynamodb',
+        eventVersion: '1.1',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/1',
+        dynamodb: {
+          ApproximateCreationDateTime: committed,
+          Keys: { pk: { S: `CR#${probe}#c#00` }, sk: { S: 'R#+972500000000' } },
+          NewImage: {
+            pk: { S: `CR#${probe}#c#00` },
+            sk: { S: 'R#+972500000000' },
+            kind: { S: 'recipient' },
+            tenantId: { S: probe },
+            campaignId: { S: 'c' },
+            phone: { S: '+972500000000' },
+            status: { S: 'pending' },
+            attempts: { N: '0' },
+            createdAt: { S: at },
+            updatedAt: { S: at },
+          },
+          SequenceNumber: '100000000000000000001',
+          SizeBytes: 10,
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      },
+    ],
+  });
+}
+
 async function ledgerFlows(): Promise<void> {
   const tenant = await ledger.createLedgerTenant();
   const api = ledger.ledgerApi(tenant.apiKey);
@@ -727,6 +769,7 @@ beforeAll(async () => {
   await ociFlows();
   await ledgerFlows();
   await changeFeedFlows();
+  await counterFoldFlows();
   await eventFlows({
     simUrl,
     putEndpoint: (call) => http('putEndpoint', call),

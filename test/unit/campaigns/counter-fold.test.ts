@@ -1,0 +1,59 @@
+/**
+ * The counter fold's pure parts: what a stream record moves (from its old and new images), and the
+ * sequence-number order its guard relies on (DynamoDB compares the padded strings).
+ */
+import { describe, expect, it } from 'vitest';
+import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
+import { deltasOf } from '../../../functions/campaigns/counter-fold.js';
+import { countedImage } from '../../../functions/campaigns/items.js';
+
+const recipient = (status: string, extra: Record<string, unknown> = {}) => ({
+  pk: 'CR#t1#c1#07',
+  sk: 'R#+972501234567',
+  kind: 'recipient',
+  tenantId: 't1',
+  campaignId: 'c1',
+  phone: '+972501234567',
+  status,
+  attempts: 0,
+  createdAt: '2026-12-07T00:00:00.000Z',
+  updatedAt: '2026-12-07T00:00:00.000Z',
+  ...extra,
+});
+
+describe('what a recipient record moves in its shard counts', () => {
+  it('an arrival adds the contact and its status; a move takes one status for another', () => {
+    const pending = countedImage(recipient('pending'));
+    const sending = countedImage(recipient('sending'));
+    expect(pending).toEqual({ tenantId: 't1', campaignId: 'c1', shard: 7, status: 'pending' });
+    expect(deltasOf(undefined, pending)).toEqual({ recipients: 1, pending: 1 });
+    expect(deltasOf(pending, sending)).toEqual({ pending: -1, sending: 1 });
+    expect(deltasOf(sending, undefined)).toEqual({ recipients: -1, sending: -1 });
+  });
+
+  it('a write that leaves the status as it was (a lease, a re-ring, a kept wamid) moves nothing', () => {
+    const before = countedImage(recipient('sending'));
+    const after = countedImage(recipient('sending', { providerMessageId: 'wamid.x', ring: 2 }));
+    expect(deltasOf(before, after)).toEqual({});
+  });
+
+  it('counts only recipients: the campaign, counters, marks and folded counts are not', () => {
+    expect(countedImage({ pk: 'CAMPAIGN#t1#c1', sk: 'META', kind: 'campaign' })).toBeUndefined();
+    expect(countedImage({ pk: 'CF#t1#c1#07', sk: 'FOLD', pending: 3 })).toBeUndefined();
+    expect(countedImage(undefined)).toBeUndefined();
+  });
+
+  it('a recipient image that does not read is an error naming the attribute, not a silent skip', () => {
+    expect(() => countedImage(recipient('nonsense'))).toThrow(/status/);
+  });
+});
+
+describe('the fold guard compares sequence numbers as numbers', () => {
+  it('pads to the 40 digits of the API so that string order is number order', () => {
+    const shorter = '9'.repeat(21);
+    const longer = `1${'0'.repeat(21)}`;
+    expect(shorter > longer).toBe(true); // as raw strings the order is wrong
+    expect(foldSeqOf(shorter) < foldSeqOf(longer)).toBe(true);
+    expect(foldSeqOf(longer)).toHaveLength(40);
+  });
+});
