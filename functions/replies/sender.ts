@@ -86,6 +86,7 @@ export function sendOf(reply: ReplyItem): ReplySend {
     from: reply.from,
     body: reply.body,
     ...(reply.subject !== undefined ? { subject: reply.subject } : {}),
+    ...(reply.replyTo !== undefined ? { replyTo: reply.replyTo } : {}),
     ...(reply.template ? { template: reply.template } : {}),
   };
 }
