@@ -340,6 +340,17 @@ const declaredFunctions = {
     tables: { tenants: 'readWrite' },
     secrets: ['adminKeyHash'],
   },
+  putUnipileKey: {
+    entry: 'functions/tenants/handlers/put-unipile-key.ts',
+    description: "Set a tenant's Unipile API key, sealed at rest (platform admin)",
+    trigger: {
+      kind: 'http',
+      routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}/unipile/api-key' }],
+    },
+    tables: { tenants: 'readWrite' },
+    // `eventSigningKey`: the platform's sealing secret (`tenants/provider-keys.ts`).
+    secrets: ['adminKeyHash', 'eventSigningKey'],
+  },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
     entry: 'functions/webhooks/handlers/receive-whatsapp.ts',
@@ -630,7 +641,8 @@ const declaredFunctions = {
     trigger: { kind: 'queue', queue: 'replies', batchSize: 10, recordSeconds: 25 },
     // `campaigns`: the send-rate bucket of each number lives there, shared with campaign sends.
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
-    secrets: ['whatsappAccessToken'],
+    // `eventSigningKey` opens the tenant's sealed Unipile key (`tenants/provider-keys.ts`).
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
@@ -644,7 +656,8 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['replies'],
-    secrets: ['whatsappAccessToken'],
+    // `eventSigningKey` opens the tenant's sealed Unipile key for the e-mail record read (`findSent`).
+    secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,

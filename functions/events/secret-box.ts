@@ -21,9 +21,13 @@ export interface SecretBox {
   open(sealed: string, boundTo: string): string;
 }
 
-/** A box keyed by the platform's `eventSigningKey` value. */
-export function secretBox(platformKey: string): SecretBox {
-  const key = Buffer.from(hkdfSync('sha256', platformKey, Buffer.alloc(0), INFO, 32));
+/**
+ * A box keyed by the platform's `eventSigningKey` value. `purpose` separates the keys derived for
+ * different secrets (HKDF `info`): a tenant's provider API key (`tenants/provider-keys.ts`) is sealed
+ * under another derived key than the endpoints' signing secrets.
+ */
+export function secretBox(platformKey: string, purpose: string = INFO): SecretBox {
+  const key = Buffer.from(hkdfSync('sha256', platformKey, Buffer.alloc(0), purpose, 32));
   return {
     seal(plain, boundTo) {
       const iv = randomBytes(12);

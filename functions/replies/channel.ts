@@ -40,6 +40,8 @@ export interface ReplySend {
    * e-mail: the inbound mail's `email_id`, sent as `reply_to` of `POST /api/v1/emails`).
    */
   readonly replyTo?: string;
+  /** When the current attempt began (ISO): a provider read judges its sync lag by it. */
+  readonly sendingSince?: string;
 }
 
 export type ReplySendResult =

@@ -87,6 +87,7 @@ export function sendOf(reply: ReplyItem): ReplySend {
     body: reply.body,
     ...(reply.subject !== undefined ? { subject: reply.subject } : {}),
     ...(reply.replyTo !== undefined ? { replyTo: reply.replyTo } : {}),
+    ...(reply.sendingSince !== undefined ? { sendingSince: reply.sendingSince } : {}),
     ...(reply.template ? { template: reply.template } : {}),
   };
 }

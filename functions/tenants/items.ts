@@ -8,6 +8,8 @@
  * - `CLAIM#<kind>#<id> / CLAIM`: the uniqueness item of a provider identifier (a WhatsApp phone
  *   number id, a GHL location id, a WhatsApp Web instance), naming its one owner. Written in the
  *   same transaction as the configuration, so two tenants can never own one identifier.
+ * - `TENANT#<id> / PROVIDERKEY#<provider>`: a provider API key the tenant gave (Unipile's), sealed
+ *   (AES-256-GCM, `events/secret-box.ts`, bound to the tenant and provider): never in clear.
  * - `CRED#<sha256> / CRED`: a credential hash and its tenant and kind (only hashes are stored). The
  *   kernel authenticates through the credential store's `find` (`CredentialLookup`), never by key.
  */
@@ -23,7 +25,34 @@ export const keys = {
   tenant: (tenantId: string): Key => ({ pk: `TENANT#${tenantId}`, sk: 'CONFIG' }),
   claim: (kind: ClaimKind, id: string): Key => ({ pk: `CLAIM#${kind}#${id}`, sk: 'CLAIM' }),
   credential: (hash: string): Key => ({ pk: `CRED#${hash}`, sk: 'CRED' }),
+  providerKey: (tenantId: string, provider: ProviderKeyName): Key => ({
+    pk: `TENANT#${tenantId}`,
+    sk: `PROVIDERKEY#${provider}`,
+  }),
 };
+
+/** The providers whose API key a tenant gives onceflow. */
+export type ProviderKeyName = 'unipile';
+
+/** A tenant's provider key, sealed: the value only opens with the platform's sealing key. */
+export interface ProviderKeyItem {
+  readonly tenantId: string;
+  readonly provider: ProviderKeyName;
+  readonly sealed: string;
+  readonly updatedAt: string;
+}
+
+export function providerKeyItem(key: ProviderKeyItem): Item {
+  return { ...keys.providerKey(key.tenantId, key.provider), ...key };
+}
+
+export function toProviderKey(raw: Item): ProviderKeyItem | undefined {
+  const { tenantId, provider, sealed, updatedAt } = raw;
+  if (typeof tenantId !== 'string' || typeof sealed !== 'string' || provider !== 'unipile') {
+    return undefined;
+  }
+  return { tenantId, provider, sealed, updatedAt: String(updatedAt) };
+}
 
 export interface Tenant extends TenantConfig {
   readonly tenantId: string;
