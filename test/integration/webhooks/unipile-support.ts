@@ -10,6 +10,7 @@ import { keys, type MessageItem, messageIdFor } from '../../../functions/convers
 import { toMessageItem } from '../../../functions/conversations/items.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { tableName } from '../../../functions/kernel/config.js';
+import type { UnipileAccountType } from '../../../functions/tenants/index.js';
 import { testTenant } from '../../support/test-tenant.js';
 import { type HttpResult, invoke, type TestTenant } from '../conversations/inbound-support.js';
 
@@ -23,9 +24,19 @@ export function unipileAccountId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 22);
 }
 
-export async function unipileTenant(accounts = 1, dsn = '127.0.0.1:4010'): Promise<UnipileTenant> {
+export async function unipileTenant(
+  accounts = 1,
+  dsn = '127.0.0.1:4010',
+  /** Every account's type (`unipile.accountTypes`), when the test replies through them. */
+  accountType?: UnipileAccountType,
+): Promise<UnipileTenant> {
   const accountIds = Array.from({ length: accounts }, unipileAccountId);
-  const tenant = await testTenant({ unipile: { accountIds, dsn } });
+  const accountTypes = accountType
+    ? Object.fromEntries(accountIds.map((id) => [id, accountType]))
+    : undefined;
+  const tenant = await testTenant({
+    unipile: { accountIds, dsn, ...(accountTypes ? { accountTypes } : {}) },
+  });
   return {
     tenantId: tenant.tenantId,
     apiKey: tenant.apiKey,
