@@ -40,7 +40,12 @@ import { createSimulatorServer, type SimulatorServer } from '../../../lib/local/
 import { testSqsClient } from '../../support/emulators.js';
 import { pollUntil } from '../../support/poll.js';
 import { raceTrials } from '../../support/race.js';
-import { apiCall, invoke, privateJobsQueue } from '../conversations/inbound-support.js';
+import {
+  apiCall,
+  invoke,
+  privateJobsQueue,
+  tenantConversations,
+} from '../conversations/inbound-support.js';
 import {
   freshId,
   postUnipile,
@@ -54,7 +59,6 @@ import { replyOf } from './replies-support.js';
 
 const ADMIN = process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key';
 const TENANT_KEY = 'unipile-tenant-key-0001';
-const OWN_USER = 'ACoAABusinessOwnUser0001';
 
 let sqs: SQSClient;
 let api: Server;
@@ -346,7 +350,6 @@ describe('a LinkedIn reply through Unipile', () => {
 
 /** The conversation of the tenant's one inbound LinkedIn message. */
 async function tenantConversation(tenantId: string): Promise<string> {
-  const { tenantConversations } = await import('../conversations/inbound-support.js');
   const [first] = await tenantConversations(tenantId);
   return String(first?.conversationId);
 }
@@ -398,11 +401,10 @@ describe('Unipile’s own-user echo of a reply never doubles it', () => {
           }),
         () =>
           postUnipile(
-            unipilePayload('linkedin-message-received', account, {
+            unipilePayload('linkedin-own-message', account, {
               chat_id: chatId,
               message_id: pmid,
               message: 'On my way',
-              sender: { attendee_id: freshId(), attendee_provider_id: OWN_USER },
             }),
             tenant.webhookToken,
           ),
@@ -414,13 +416,13 @@ describe('Unipile’s own-user echo of a reply never doubles it', () => {
         );
         expect(outs.map((m) => m.messageId)).toEqual([messageId]);
         expect(await replyOf(messageId)).toMatchObject({ status: 'sent', providerMessageId: pmid });
+        // The echo's item is the reply's alias, and no conversation of the tenant lists it.
+        const echo = await storedMessage(tenant.tenantId, messageKeys.unipile(pmid));
+        expect(echo?.replyOf).toBe(messageId);
+        expect(await tenantConversations(tenant.tenantId)).toHaveLength(1);
         // A redelivery of the echo still files nothing.
         await postUnipile(
-          unipilePayload('linkedin-message-received', account, {
-            chat_id: chatId,
-            message_id: pmid,
-            sender: { attendee_id: freshId(), attendee_provider_id: OWN_USER },
-          }),
+          unipilePayload('linkedin-own-message', account, { chat_id: chatId, message_id: pmid }),
           tenant.webhookToken,
         );
         expect(
