@@ -15,13 +15,18 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { defineFailpoint, failpoint } from '../kernel/failpoints.js';
+import type { SecretBox } from '../kernel/secret-box.js';
+import {
+  checkTarget,
+  ForbiddenTargetError,
+  type Resolver,
+  type TargetPolicy,
+} from '../kernel/ssrf.js';
 import { countMetric } from '../kernel/telemetry.js';
 import type { AttemptChanges, EventsStore } from './events-store.js';
 import type { DeliveryRecord, DeliveryRef, EndpointRecord } from './items.js';
 import type { EventSink, OnceflowEvent } from './model.js';
-import type { SecretBox } from './secret-box.js';
 import { signatureHeader } from './signing.js';
-import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from './ssrf.js';
 import type { WebhookTransport } from './transport.js';
 
 export const DELIVER_AFTER_POST = defineFailpoint(

@@ -6,16 +6,16 @@ import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
 import { enqueueFifo } from '../kernel/fifo.js';
+import { type SecretBox, secretBox } from '../kernel/secret-box.js';
 import { platformSecret } from '../kernel/secrets.js';
+import { dnsResolver } from '../kernel/ssrf.js';
 import type { DeliveryDeps } from './deliver.js';
 import { createEndpointDispatcher, type DeliveryBell } from './dispatch.js';
 import type { EndpointsDeps } from './endpoints.js';
 import { DynamoEventsStore, type EventsStore } from './events-store.js';
 import type { DeliveryRef } from './items.js';
 import type { EventSink } from './model.js';
-import { type SecretBox, secretBox } from './secret-box.js';
 import { eventSettings } from './settings.js';
-import { dnsResolver } from './ssrf.js';
 import { httpTransport } from './transport.js';
 
 let store: EventsStore | undefined;

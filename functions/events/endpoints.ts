@@ -7,14 +7,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
+import type { SecretBox } from '../kernel/secret-box.js';
+import {
+  checkTarget,
+  ForbiddenTargetError,
+  type Resolver,
+  type TargetPolicy,
+} from '../kernel/ssrf.js';
 import { ROTATION_OVERLAP_MS, secretBinding } from './deliver.js';
 import { createReplayDispatcher, type DispatcherDeps } from './dispatch.js';
 import type { AttemptsPage, EventsStore } from './events-store.js';
 import type { DeliveryStatus, EndpointRecord } from './items.js';
 import type { OnceflowEvent } from './model.js';
-import type { SecretBox } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
-import { checkTarget, ForbiddenTargetError, type Resolver, type TargetPolicy } from './ssrf.js';
 
 export interface EndpointsDeps {
   readonly store: EventsStore;

@@ -5,11 +5,3 @@ export { endpointDispatcher } from './deps.js';
 export { createEndpointDispatcher, type DeliveryBell, type DispatcherDeps } from './dispatch.js';
 export type { EventSink, EventType, OnceflowEvent } from './model.js';
 export { EVENT_TYPES } from './model.js';
-export { type SecretBox, SecretBoxError, secretBox } from './secret-box.js';
-export {
-  checkTarget,
-  dnsResolver,
-  ForbiddenTargetError,
-  type Resolver,
-  type TargetPolicy,
-} from './ssrf.js';

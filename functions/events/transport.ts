@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import type { CheckedTarget } from './ssrf.js';
+import type { CheckedTarget } from '../kernel/ssrf.js';
 
 /** What of an answer is kept (a receiver's error page, for `lastError`). */
 export const MAX_RESPONSE_BYTES = 4096;

@@ -55,7 +55,7 @@ const LOCAL_DEFAULTS: Readonly<Record<SecretName, () => string>> = {
     process.env.GOOGLE_ADS_OAUTH_CLIENT ??
     '{"clientId":"local-client","clientSecret":"local-secret","refreshToken":"local-refresh"}',
   googleAdsDeveloperToken: () => process.env.GOOGLE_ADS_DEVELOPER_TOKEN ?? 'local-developer-token',
-  // The key that seals the endpoints' signing secrets (`functions/events/secret-box.ts`).
+  // The key that seals the endpoints' signing secrets (`functions/kernel/secret-box.ts`), and the tenants' provider keys (`tenants/provider-keys.ts`).
   eventSigningKey: () => process.env.ONCEFLOW_EVENT_SIGNING_KEY ?? 'local-event-signing-key',
 };
 

@@ -8,12 +8,12 @@ import {
   whatsappApiBaseUrl,
   whatsappApiVersion,
 } from '../campaigns/index.js';
-import { dnsResolver } from '../events/index.js';
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
 import type { UnknownOutcomePolicy } from '../kernel/outbound-effect.js';
 import { platformSecret } from '../kernel/secrets.js';
+import { dnsResolver } from '../kernel/ssrf.js';
 import { createTokenBucket, type TokenBucket } from '../kernel/token-bucket.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
 import {

@@ -2,11 +2,12 @@
  * The tenants context's composition root: reads the configuration once and builds its stores.
  * Handlers and `index.ts` take their stores from here; stores never read the environment.
  */
-import { type SecretBox, secretBox } from '../events/index.js';
+
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
 import { memoized } from '../kernel/memoized.js';
+import { type SecretBox, secretBox } from '../kernel/secret-box.js';
 import { platformSecret } from '../kernel/secrets.js';
 import { type CredentialStore, DynamoDbCredentialStore } from './credential-store.js';
 import {

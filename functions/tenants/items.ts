@@ -9,7 +9,7 @@
  *   number id, a GHL location id, a WhatsApp Web instance), naming its one owner. Written in the
  *   same transaction as the configuration, so two tenants can never own one identifier.
  * - `TENANT#<id> / PROVIDERKEY#<provider>`: a provider API key the tenant gave (Unipile's), sealed
- *   (AES-256-GCM, `events/secret-box.ts`, bound to the tenant and provider): never in clear.
+ *   (AES-256-GCM, `kernel/secret-box.ts`, bound to the tenant and provider): never in clear.
  * - `CRED#<sha256> / CRED`: a credential hash and its tenant and kind (only hashes are stored). The
  *   kernel authenticates through the credential store's `find` (`CredentialLookup`), never by key.
  */

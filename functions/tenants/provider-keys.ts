@@ -4,16 +4,16 @@
  *
  * Such a key must be usable outbound, so it cannot be kept as a hash; a Secrets Manager secret per
  * tenant would cost $0.40 a month each and a grant per tenant. So it is sealed (AES-256-GCM under a
- * key derived from one platform secret, `events/secret-box.ts`, with its own HKDF purpose) in the
+ * key derived from one platform secret, `kernel/secret-box.ts`, with its own HKDF purpose) in the
  * tenants table, bound to the tenant and provider: the item, a table export or a backup reveals
  * nothing, and a sealed key copied onto another tenant does not open. The clear key is only in the
  * admin's request and in memory while a send uses it; it is never answered, stored or logged.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import type { SecretBox } from '../events/index.js';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { NotFoundError } from '../kernel/errors.js';
+import type { SecretBox } from '../kernel/secret-box.js';
 import { keys, type ProviderKeyName, providerKeyItem, toProviderKey } from './items.js';
 
 /** The HKDF purpose of the box provider keys are sealed in (not the endpoints' signing secrets'). */

@@ -34,8 +34,8 @@
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
 import * as z from 'zod';
-import { checkTarget, ForbiddenTargetError, type Resolver } from '../../events/index.js';
 import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
+import { checkTarget, ForbiddenTargetError, type Resolver } from '../../kernel/ssrf.js';
 import type {
   ProviderRecord,
   ReplyChannel,
@@ -91,7 +91,7 @@ export function unipileBaseUrl(dsn: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
- * The tenant's base URL, its DSN checked by the SSRF guard first (`events/ssrf.ts`: https, and
+ * The tenant's base URL, its DSN checked by the SSRF guard first (`kernel/ssrf.ts`: https, and
  * every address the host resolves to public unicast): a DSN is tenant-given, and a host such as
  * `metadata.internal:80` or one resolving to 10.0.0.5 would aim the sender (with the tenant's key) at
  * the platform's own network. Checked on every send, not cached, so a DNS answer that changes

@@ -19,10 +19,10 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { vi } from 'vitest';
 import { endpointDispatcher } from '../../../functions/events/deps.js';
 import type { OnceflowEvent } from '../../../functions/events/model.js';
-import { dnsResolver } from '../../../functions/events/ssrf.js';
 import { sqs } from '../../../functions/kernel/clients.js';
 import { systemClock } from '../../../functions/kernel/clock.js';
 import { queueUrl } from '../../../functions/kernel/config.js';
+import { dnsResolver } from '../../../functions/kernel/ssrf.js';
 import * as inbound from '../conversations/inbound-support.js';
 
 export interface EventFlowDrivers {

@@ -8,7 +8,7 @@ import {
   ForbiddenTargetError,
   isPublicAddress,
   type Resolver,
-} from '../../../functions/events/ssrf.js';
+} from '../../../functions/kernel/ssrf.js';
 
 const FORBIDDEN = [
   '10.0.0.1',

@@ -3,8 +3,8 @@
  * opened only with the platform key that sealed them.
  */
 import { describe, expect, it } from 'vitest';
-import { SecretBoxError, secretBox } from '../../../functions/events/secret-box.js';
 import { generateSigningSecret } from '../../../functions/events/signing.js';
+import { SecretBoxError, secretBox } from '../../../functions/kernel/secret-box.js';
 
 describe('secret box', () => {
   const box = secretBox('platform-key-1');
