@@ -16,7 +16,7 @@
  *   refusals are `rejected` (429 retryable, an unknown chat permanent) or `unknown` (500).
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -46,9 +46,11 @@ import {
   webhookCreateAnswer,
   webhookCreateBody,
 } from '../../support/unipile-sdk.js';
-import { invoke, privateJobsQueue } from '../conversations/inbound-support.js';
+import { privateJobsQueue } from '../conversations/inbound-support.js';
 import {
   freshId,
+  serveUnipileWebhook,
+  simJsonAt,
   storedMessage,
   type UnipileTenant,
   unipileFixtureFile,
@@ -63,40 +65,11 @@ let simUrl = '';
 let tenant: UnipileTenant;
 let account = '';
 
-/** The real handler behind a local port, as the deployed route serves it. */
 async function startApi(): Promise<void> {
-  const { handler } = await import('../../../functions/webhooks/handlers/receive-unipile.js');
-  api = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', async () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const answer = await invoke(handler, {
-        method: 'POST',
-        routeKey: 'POST /webhooks/unipile',
-        path: url.pathname,
-        headers: Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [k, String(v ?? '')]),
-        ),
-        query: Object.fromEntries(url.searchParams),
-        body,
-      });
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
-    });
-  });
-  apiUrl = `http://127.0.0.1:${await listen(api, 0, '127.0.0.1')}`;
+  ({ server: api, url: apiUrl } = await serveUnipileWebhook());
 }
 
-async function simJson(
-  path: string,
-  init: RequestInit = {},
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience for asserting on JSON answers
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${simUrl}${path}`, init);
-  return { status: res.status, json: await res.json() };
-}
+const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
 async function registerWebhook(source: 'messaging' | 'email') {
   const body = {

@@ -13,7 +13,7 @@
  *   outbound message, status sent.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -49,6 +49,8 @@ import {
 import {
   freshId,
   postUnipile,
+  serveUnipileWebhook,
+  simJsonAt,
   storedMessage,
   type UnipileTenant,
   unipileFixtureFile,
@@ -67,40 +69,11 @@ let sim: SimulatorServer;
 let simUrl = '';
 const savedBase = process.env.UNIPILE_API_BASE_URL;
 
-/** The real webhook handler behind a local port, as the deployed route serves it. */
 async function startApi(): Promise<void> {
-  const { handler } = await import('../../../functions/webhooks/handlers/receive-unipile.js');
-  api = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', async () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const answer = await invoke(handler, {
-        method: 'POST',
-        routeKey: 'POST /webhooks/unipile',
-        path: url.pathname,
-        headers: Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [k, String(v ?? '')]),
-        ),
-        query: Object.fromEntries(url.searchParams),
-        body,
-      });
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
-    });
-  });
-  apiUrl = `http://127.0.0.1:${await listen(api, 0, '127.0.0.1')}`;
+  ({ server: api, url: apiUrl } = await serveUnipileWebhook());
 }
 
-async function simJson(
-  path: string,
-  init: RequestInit = {},
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience for asserting on JSON answers
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${simUrl}${path}`, init);
-  return { status: res.status, json: await res.json() };
-}
+const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
 beforeAll(async () => {
   sqs = testSqsClient();
