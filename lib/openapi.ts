@@ -13,6 +13,7 @@ import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
 import { endpointBodySchema, replayBodySchema } from '../functions/events/schemas.js';
 import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
+import { providerKeyBodySchema } from '../functions/tenants/provider-keys.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { unipileEnvelopeSchema } from '../functions/webhooks/unipile.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
@@ -65,6 +66,16 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Issue fresh credentials, revoking the previous ones (shown once)',
     auth: 'admin',
     success: { status: 201, description: '{"apiKey", "webhookToken", "exportToken"}' },
+  },
+  'PUT /v1/tenants/{tenantId}/unipile/api-key': {
+    summary:
+      "Set the tenant's Unipile API key (replies on LinkedIn, Instagram, Telegram, e-mail); sealed at rest, never answered back; 404 for an unknown tenant",
+    auth: 'admin',
+    body: providerKeyBodySchema,
+    success: {
+      status: 200,
+      description: '{"tenantId", "unipile": {"apiKeySet": true, "updatedAt"}}',
+    },
   },
   'GET /webhooks/whatsapp': {
     summary: 'WhatsApp subscription challenge',

@@ -33,6 +33,7 @@ export {
   type PersonItem,
   parseConversationKey,
   personItemsScan,
+  type ReplyAddress,
   toConversationItem,
   toMessageItem,
   toPersonItem,

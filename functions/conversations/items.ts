@@ -182,6 +182,34 @@ export interface ConversationItem {
   readonly lastInboundChannel?: string;
   /** The person's latest inbound WhatsApp message: the 24-hour service window opens there. */
   readonly lastWhatsAppInboundAt?: string;
+  /** Where a reply on each Unipile channel goes: the person's latest inbound message there. */
+  readonly replyAddresses?: Readonly<Partial<Record<MessageChannel, ReplyAddress>>>;
+}
+
+/**
+ * A person's address on a channel whose provider answers a thread, not a phone (Unipile): the
+ * tenant's account the person wrote to, the chat (or e-mail address) to answer, and for e-mail the
+ * provider's id of the mail answered (`reply_to`, so the answer is threaded).
+ */
+export interface ReplyAddress {
+  readonly accountId: string;
+  readonly to: string;
+  readonly replyTo?: string;
+}
+
+/** The conversation attribute of a channel's reply address (one top-level map per channel). */
+export const replyAddressAttribute = (channel: MessageChannel): string => `replyVia_${channel}`;
+
+function toReplyAddresses(item: Item): Partial<Record<MessageChannel, ReplyAddress>> | undefined {
+  const out: Partial<Record<MessageChannel, ReplyAddress>> = {};
+  for (const channel of MESSAGE_CHANNELS) {
+    const raw = item[replyAddressAttribute(channel)];
+    if (!raw || typeof raw !== 'object') continue;
+    const { accountId, to, replyTo } = raw as Record<string, unknown>;
+    if (typeof accountId !== 'string' || typeof to !== 'string') continue;
+    out[channel] = { accountId, to, ...(typeof replyTo === 'string' ? { replyTo } : {}) };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Parses a stored conversation item (from the table or the `gsi1` projection). */
@@ -202,6 +230,7 @@ export function toConversationItem(item: Item): ConversationItem {
       lastInboundAt: str(item.lastInboundAt),
       lastInboundChannel: str(item.lastInboundChannel),
       lastWhatsAppInboundAt: str(item.lastWhatsAppInboundAt),
+      replyAddresses: toReplyAddresses(item),
     }),
   };
 }

@@ -51,6 +51,8 @@ import {
   type MessageItem,
   memberItem,
   messageHost,
+  type ReplyAddress,
+  replyAddressAttribute,
   toConversationItem,
   toMessageItem,
 } from './items.js';
@@ -92,6 +94,8 @@ export interface IncomingMessage {
   readonly providerAccountId?: string;
   readonly providerChatId?: string;
   readonly providerEmailId?: string;
+  /** Where a reply to this (inbound) message goes, on a channel that answers a thread (Unipile). */
+  readonly replyAddress?: ReplyAddress;
   readonly subject?: string;
   readonly body: string;
   /** Provider time when trustworthy, else receipt time. */
@@ -409,6 +413,9 @@ async function tryStore(
               lastInboundChannel: message.channel,
               ...(message.channel === 'whatsapp'
                 ? { lastWhatsAppInboundAt: message.createdAt }
+                : {}),
+              ...(message.replyAddress
+                ? { [replyAddressAttribute(message.channel)]: message.replyAddress }
                 : {}),
             }
           : {}),

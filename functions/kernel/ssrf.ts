@@ -1,5 +1,6 @@
 /**
- * The SSRF guard for tenant-given URLs: an endpoint URL must be `https` (plain `http` only to a
+ * The SSRF guard for tenant-given URLs (event endpoints, `events/`; a tenant's Unipile DSN,
+ * `replies/channels/unipile.ts`): an endpoint URL must be `https` (plain `http` only to a
  * loopback address, and only where the caller's policy allows it: the local runtime), and every
  * address its host resolves to must be public unicast. Checked at registration (a 400) and again
  * before every delivery, whose connection is then pinned to the address checked here

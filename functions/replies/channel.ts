@@ -41,10 +41,11 @@ export interface ReplySend {
    */
   readonly replyTo?: string;
   /**
-   * When the current attempt was claimed (`sendingSince`): where a provider takes no handle, its
-   * record of this send is looked for only among messages sent since then (`findSent`).
+   * When the current attempt began (ISO, the reply's `sendingSince`): a provider read judges its
+   * sync lag by it, and where a provider takes no handle its record of this send is looked for only
+   * among messages sent since then (`findSent`).
    */
-  readonly attemptedAt?: string;
+  readonly sendingSince?: string;
 }
 
 export type ReplySendResult =

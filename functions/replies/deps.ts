@@ -13,7 +13,7 @@ import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
 import type { UnknownOutcomePolicy } from '../kernel/outbound-effect.js';
 import { platformSecret } from '../kernel/secrets.js';
-import { targetGuard } from '../kernel/ssrf.js';
+import { dnsResolver, targetGuard } from '../kernel/ssrf.js';
 import { createTokenBucket, type TokenBucket } from '../kernel/token-bucket.js';
 import { TtlCache } from '../kernel/ttl-cache.js';
 import {
@@ -23,11 +23,20 @@ import {
   providerCredentialDeps,
   type Tenant,
   tenantStore,
+  type UnipileAccountType,
+  unipileApiKey,
 } from '../tenants/index.js';
 import { messageKeys } from '../webhooks/index.js';
 import type { ReplyChannel, ReplyChannelName } from './channel.js';
 import { createEvolutionChannel } from './channels/evolution.js';
 import { createGhlChannel, ghlApiBaseUrl } from './channels/ghl.js';
+import {
+  checkedUnipileBaseUrl,
+  createUnipileChannel,
+  type UnipileChannelName,
+  type UnipileChannelOptions,
+  UnipileNotConfiguredError,
+} from './channels/unipile.js';
 import { whatsappCloudChannel } from './channels/whatsapp-cloud.js';
 import type { ReplyItem } from './items.js';
 import type { ReplyDeps, TenantChannels } from './reply-store.js';
@@ -46,16 +55,71 @@ export function replyDeps(): ReplyDeps {
   };
 }
 
+/**
+ * The reply channel each kind of Unipile account gives (its type as the tenant declared it,
+ * `unipile.accountTypes`): LinkedIn, Instagram and Telegram chats, and e-mail for the mail
+ * providers Unipile connects (`GOOGLE`, `OUTLOOK`, `MAIL`: IMAP). A WhatsApp account connected
+ * through Unipile is filed `whatsapp_web` inbound but answered through Evolution, not here; the
+ * other types (MESSENGER, TWITTER, SLACK, MOBILE) have no reply channel yet.
+ */
+const UNIPILE_CHANNEL_OF: Readonly<Partial<Record<UnipileAccountType, UnipileChannelName>>> = {
+  LINKEDIN: 'linkedin',
+  INSTAGRAM: 'instagram',
+  TELEGRAM: 'telegram',
+  GOOGLE: 'email',
+  OUTLOOK: 'email',
+  MAIL: 'email',
+};
+
 /** The tenant's sending account per channel: what `channel_unavailable` is decided on. */
 export function tenantChannels(tenant: Tenant): TenantChannels {
+  const out: Partial<Record<ReplyChannelName, string>> = {};
   const whatsapp = tenant.whatsapp?.phoneNumberIds?.[0];
+  if (whatsapp) out.whatsapp = whatsapp;
   // WhatsApp Web sends from the tenant's (first) Evolution instance, SMS from its GHL location.
   const whatsappWeb = tenant.whatsappWeb?.instances?.[0];
+  if (whatsappWeb) out.whatsapp_web = whatsappWeb;
   const sms = tenant.ghl?.locationIds?.[0];
+  if (sms) out.sms = sms;
+  for (const accountId of tenant.unipile?.accountIds ?? []) {
+    const type = tenant.unipile?.accountTypes?.[accountId];
+    const channel = type ? UNIPILE_CHANNEL_OF[type] : undefined;
+    if (channel) out[channel] ??= accountId;
+  }
+  return out;
+}
+
+/**
+ * A tenant read at most once per 10 s per container (its DSN, rate and policy: a change takes
+ * effect within 10 s), on the clock seam.
+ */
+const tenants = new TtlCache<Tenant>({ ttlMs: 10_000, clock: systemClock });
+function cachedTenant(tenantId: string): Promise<Tenant | undefined> {
+  return tenants.get(tenantId, () => tenantStore().get(tenantId));
+}
+
+/**
+ * A tenant's Unipile key opened at most once per minute per container: a new key set through
+ * `PUT /v1/tenants/{id}/unipile/api-key` is used within 60 s (a 401 meanwhile is a permanent
+ * rejection of that reply, which an operator retry sends again).
+ */
+const unipileKeys = new TtlCache<string>({ ttlMs: 60_000, clock: systemClock });
+
+/** Where and with what key a tenant's Unipile calls go, looked up per send. */
+export function unipileChannelOptions(): UnipileChannelOptions {
   return {
-    ...(whatsapp ? { whatsapp } : {}),
-    ...(whatsappWeb ? { whatsapp_web: whatsappWeb } : {}),
-    ...(sms ? { sms } : {}),
+    baseUrl: async (send) => {
+      const dsn = (await cachedTenant(send.tenantId))?.unipile?.dsn;
+      if (!dsn) throw new UnipileNotConfiguredError('the tenant has no Unipile DSN');
+      return checkedUnipileBaseUrl(dsn, dnsResolver);
+    },
+    apiKey: async (send) => {
+      const key = await unipileKeys.get(send.tenantId, () => unipileApiKey(send.tenantId));
+      if (!key) throw new UnipileNotConfiguredError('the tenant has set no Unipile API key');
+      return key;
+    },
+    timeoutMs: PROVIDER_TIMEOUT_MS,
+    now: () => systemClock.now(),
   };
 }
 
@@ -81,6 +145,7 @@ const localSimulator = () =>
 
 let channels: Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> | undefined;
 export function replyChannels(): Readonly<Partial<Record<ReplyChannelName, ReplyChannel>>> {
+  const unipile = unipileChannelOptions();
   channels ??= {
     whatsapp: whatsappCloudChannel(
       createWhatsAppClient({
@@ -108,6 +173,10 @@ export function replyChannels(): Readonly<Partial<Record<ReplyChannelName, Reply
         (localSimulator() ? 'local-ghl-token' : undefined),
       timeoutMs: PROVIDER_TIMEOUT_MS,
     }),
+    linkedin: createUnipileChannel('linkedin', unipile),
+    instagram: createUnipileChannel('instagram', unipile),
+    telegram: createUnipileChannel('telegram', unipile),
+    email: createUnipileChannel('email', unipile),
   };
   return channels;
 }
@@ -117,6 +186,12 @@ export const echoKeyOf: EchoKeyOf = (channel, providerMessageId) => {
   if (channel === 'whatsapp') return messageKeys.cloud(providerMessageId);
   if (channel === 'whatsapp_web') return messageKeys.web(providerMessageId);
   if (channel === 'sms') return messageKeys.ghl(providerMessageId);
+  // Unipile: a chat reply's own-user `message_received` carries the `message_id` the send answered;
+  // an e-mail reply's `mail_sent` carries the `tracking_id` (`webhooks/unipile.ts`).
+  if (channel === 'linkedin' || channel === 'instagram' || channel === 'telegram') {
+    return messageKeys.unipile(providerMessageId);
+  }
+  if (channel === 'email') return messageKeys.unipileSent(providerMessageId);
   return undefined;
 };
 
@@ -128,16 +203,6 @@ let tokens: TokenBucket | undefined;
 export function sendTokens(): TokenBucket {
   tokens ??= createTokenBucket({ ddb, table: tableName('campaigns') });
   return tokens;
-}
-
-const TEN_SECONDS = 10_000;
-const tenantCache = new Map<string, { tenant: Tenant | undefined; until: number }>();
-async function cachedTenant(tenantId: string): Promise<Tenant | undefined> {
-  const hit = tenantCache.get(tenantId);
-  if (hit && hit.until > Date.now()) return hit.tenant;
-  const tenant = await tenantStore().get(tenantId);
-  tenantCache.set(tenantId, { tenant, until: Date.now() + TEN_SECONDS });
-  return tenant;
 }
 
 export async function rateOf(reply: ReplyItem): Promise<ReplyRate> {

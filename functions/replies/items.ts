@@ -58,6 +58,8 @@ export interface ReplyItem {
   readonly to: string;
   /** The sending account (`ReplySend.from`). */
   readonly from: string;
+  /** The provider's id of the message answered, where the provider threads by it (`ReplySend.replyTo`). */
+  readonly replyTo?: string;
   readonly providerMessageId?: string;
   readonly attempts: number;
   readonly unknownRetries: number;
@@ -85,6 +87,7 @@ export function toReplyItem(item: Item | undefined): ReplyItem | undefined {
   const template = item.template as ReplyTemplate | undefined;
   const optional = {
     subject: str(item.subject),
+    replyTo: str(item.replyTo),
     template: template && typeof template.name === 'string' ? template : undefined,
     providerMessageId: str(item.providerMessageId),
     lastError: str(item.lastError),

@@ -189,9 +189,8 @@ async function settle(deps: ReconcileDeps, reply: ReplyItem, report: ReconcileRe
   });
   if (!released.applied) return;
   // A release (the provider's own record shows no send) is reported and logged, not yet counted as a
-  // metric: only a channel with `findSent` can prove absence, and no deployed channel has one yet
-  // (WhatsApp Cloud has none; the Unipile e-mail adapter is not wired into `replyChannels`). Its
-  // catalogue entry comes with that channel and an alarms-test flow that drives it.
+  // metric: the one deployed channel with `findSent` is Unipile e-mail (wired in `replyChannels`);
+  // its catalogue entry comes with an alarms-test flow that drives a release through it.
   if (retry) {
     countMetric('ReplyUnknownOutcomeRetried');
     report.retried += 1;

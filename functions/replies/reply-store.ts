@@ -69,21 +69,31 @@ export class UnprocessableError extends HttpError {
   }
 }
 
+/** Channels whose provider answers a thread (Unipile): the address is the person's latest one there. */
+const THREAD_CHANNELS: ReadonlySet<ReplyChannelName> = new Set([
+  'linkedin',
+  'instagram',
+  'telegram',
+  'email',
+]);
+
 /** Where a reply goes: its channel, the person's address on it and the tenant's sending account. */
 function routeReply(
   conversation: ConversationItem,
   request: ReplyRequest,
   channels: TenantChannels,
   now: number,
-): { channel: ReplyChannelName; to: string; from: string } {
+): { channel: ReplyChannelName; to: string; from: string; replyTo?: string } {
   const latest = conversation.lastInboundChannel as ReplyChannelName | undefined;
   const channel = request.channel ?? latest ?? 'whatsapp';
-  const from = channels[channel];
-  // The person's address on the channel: phone channels need the conversation's phone.
+  // Thread channels: the chat (or address) and the tenant's account of the person's latest inbound
+  // message there, while the tenant still has that channel; phone channels: the conversation's phone.
+  const thread = THREAD_CHANNELS.has(channel) ? conversation.replyAddresses?.[channel] : undefined;
+  const from = thread ? channels[channel] && thread.accountId : channels[channel];
   const to =
     channel === 'whatsapp' || channel === 'whatsapp_web' || channel === 'sms'
       ? conversation.e164
-      : undefined;
+      : thread?.to;
   if (!from || !to) {
     throw new UnprocessableError(
       'channel_unavailable',
@@ -99,7 +109,7 @@ function routeReply(
       );
     }
   }
-  return { channel, to, from };
+  return { channel, to, from, ...(thread?.replyTo ? { replyTo: thread.replyTo } : {}) };
 }
 
 export async function liveConversation(
@@ -177,6 +187,7 @@ export async function createReply(
       source: input.request.source ?? 'agent',
       to: route.to,
       from: route.from,
+      ...(route.replyTo ? { replyTo: route.replyTo } : {}),
       createdAt,
       requestHash,
       ...(input.request.subject !== undefined ? { subject: input.request.subject } : {}),

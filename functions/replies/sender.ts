@@ -86,8 +86,9 @@ export function sendOf(reply: ReplyItem): ReplySend {
     from: reply.from,
     body: reply.body,
     ...(reply.subject !== undefined ? { subject: reply.subject } : {}),
+    ...(reply.replyTo !== undefined ? { replyTo: reply.replyTo } : {}),
+    ...(reply.sendingSince !== undefined ? { sendingSince: reply.sendingSince } : {}),
     ...(reply.template ? { template: reply.template } : {}),
-    ...(reply.sendingSince ? { attemptedAt: reply.sendingSince } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
  * The tenants context's composition root: reads the configuration once and builds its stores.
  * Handlers and `index.ts` take their stores from here; stores never read the environment.
  */
+
 import { ddb } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { tableName } from '../kernel/config.js';
@@ -16,12 +17,18 @@ import {
   type ProviderCredentialDeps,
   type ProviderCredentialStore,
 } from './provider-credentials.js';
+import {
+  DynamoDbProviderKeyStore,
+  PROVIDER_KEY_PURPOSE,
+  type ProviderKeyStore,
+} from './provider-keys.js';
 import { DynamoDbTenantStore, type TenantStore } from './tenant-store.js';
 
 export interface TenantsDeps {
   readonly tenants: TenantStore;
   readonly credentials: CredentialStore;
   readonly providerCredentials: ProviderCredentialStore;
+  readonly providerKeys: ProviderKeyStore;
 }
 
 /** Built on first use (the table name is read then, not at import). */
@@ -31,16 +38,26 @@ export const tenantsDeps = /* @__PURE__ */ memoized((): TenantsDeps => {
     tenants: new DynamoDbTenantStore(ddb, table, systemClock),
     credentials: new DynamoDbCredentialStore(ddb, table),
     providerCredentials: new DynamoDbProviderCredentialStore(ddb, table),
+    providerKeys: new DynamoDbProviderKeyStore(ddb, table),
   };
 });
 
-let box: { key: string; box: SecretBox } | undefined;
+const boxes = new Map<string, { key: string; box: SecretBox }>();
+
+/** The box of one purpose under the current `eventSigningKey` (HKDF `info`: one key per purpose). */
+async function boxFor(purpose: string): Promise<SecretBox> {
+  const key = await platformSecret('eventSigningKey');
+  let held = boxes.get(purpose);
+  if (held?.key !== key) {
+    held = { key, box: secretBox(key, purpose) };
+    boxes.set(purpose, held);
+  }
+  return held.box;
+}
 
 /** The box of the tenants' provider credentials, under the current `eventSigningKey`. */
 export async function providerCredentialBox(): Promise<SecretBox> {
-  const key = await platformSecret('eventSigningKey');
-  if (box?.key !== key) box = { key, box: secretBox(key, PROVIDER_CREDENTIALS) };
-  return box.box;
+  return boxFor(PROVIDER_CREDENTIALS);
 }
 
 /**
@@ -54,4 +71,11 @@ export async function providerCredentialDeps(): Promise<ProviderCredentialDeps> 
     clock: systemClock,
     checkUrl: targetGuard({ allowLoopbackHttp: process.env.ONCEFLOW_LOCAL === '1' }),
   };
+}
+/**
+ * The box tenants' provider keys are sealed in: keyed by the platform's sealing secret
+ * (`eventSigningKey`, cached by `platformSecret`), derived for this purpose only.
+ */
+export async function providerKeyBox(): Promise<SecretBox> {
+  return boxFor(PROVIDER_KEY_PURPOSE);
 }

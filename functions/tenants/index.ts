@@ -3,7 +3,8 @@
  */
 import { authenticateWith, type CredentialKind, tenantOfToken } from '../kernel/auth.js';
 import type { HttpRequest } from '../kernel/http.js';
-import { tenantsDeps } from './deps.js';
+import { providerKeyBox, tenantsDeps } from './deps.js';
+import { openProviderKey } from './provider-keys.js';
 import type { TenantStore } from './tenant-store.js';
 
 export type { CredentialStore } from './credential-store.js';
@@ -22,6 +23,8 @@ export {
   MAX_CLAIM_CHANGES_PER_UPDATE,
   type TenantConfig,
   tenantConfigSchema,
+  UNIPILE_ACCOUNT_TYPES,
+  type UnipileAccountType,
 } from './tenant-config.js';
 export {
   CLAIM_RELEASE_HOLD_SECONDS,
@@ -61,4 +64,13 @@ export function authenticate(
 export function tenantOfWebhookToken(token: string): Promise<string | undefined> {
   const { credentials } = tenantsDeps();
   return tenantOfToken((hash) => credentials.find(hash), token, 'webhook');
+}
+
+/** The tenant's Unipile API key in clear (for one send), or undefined when it gave none. */
+export async function unipileApiKey(tenantId: string): Promise<string | undefined> {
+  return openProviderKey(
+    { keys: tenantsDeps().providerKeys, box: await providerKeyBox() },
+    tenantId,
+    'unipile',
+  );
 }

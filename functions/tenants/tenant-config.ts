@@ -58,6 +58,46 @@ const unipileDsn = z
     'must be the Unipile DSN host (e.g. api8.unipile.com:13851)',
   );
 
+/**
+ * The kinds of account Unipile connects (`unipile-node-sdk` 1.9.3: `MessagingAccountTypeSchema` in
+ * `messaging/messaging.types` and `accountSourceProviderSchema` in `schemas/utils.schema`): what a
+ * tenant says each of its accounts is, so replies know which channels it can answer on.
+ */
+export const UNIPILE_ACCOUNT_TYPES = [
+  'LINKEDIN',
+  'INSTAGRAM',
+  'TELEGRAM',
+  'WHATSAPP',
+  'MESSENGER',
+  'TWITTER',
+  'SLACK',
+  'GOOGLE',
+  'OUTLOOK',
+  'MAIL',
+  'MOBILE',
+] as const;
+export type UnipileAccountType = (typeof UNIPILE_ACCOUNT_TYPES)[number];
+
+const unipileConfig = z
+  .object({
+    accountIds: unipileAccountIdList,
+    dsn: unipileDsn,
+    /** Each account's type (optional; an account without one gives no reply channel). */
+    accountTypes: z.record(z.string(), z.enum(UNIPILE_ACCOUNT_TYPES)).optional(),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    for (const accountId of Object.keys(u.accountTypes ?? {})) {
+      if (!u.accountIds.includes(accountId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accountTypes', accountId],
+          message: 'names an account not in unipile.accountIds',
+        });
+      }
+    }
+  });
+
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
 const LEDGER_NAME_RULE = 'must be 1-256 letters, digits, _ . : @ + = ~ -';
@@ -77,7 +117,7 @@ export const tenantConfigSchema = z
     ghl: z.object({ locationIds: idList }).strict().optional(),
     whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
     /** LinkedIn, Instagram, Telegram and e-mail accounts connected through Unipile. */
-    unipile: z.object({ accountIds: unipileAccountIdList, dsn: unipileDsn }).strict().optional(),
+    unipile: unipileConfig.optional(),
     googleAds: z
       .object({
         customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),

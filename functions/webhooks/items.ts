@@ -15,6 +15,8 @@
  *   for a window is that key with the window's start: `<key>:w<epoch ms>`.
  *
  * Items in the `inbound` table:
+ * - `UNIPILERAW#<tenant>#<message_id> / UNIPILERAW`: a Unipile message of an account type no
+ *   channel routes yet, kept raw (`unipile.ts`).
  * - `GHLWINDOW#<key> / GHLWINDOW` → `dedupeKey`, `expiresAt` (epoch seconds, also the table's TTL):
  *   the window claim of a GHL key that is only trusted for a window (`ghl-sms.ts`).
  */
@@ -42,6 +44,12 @@ export const messageKeys = {
     `unipile_mail:mid:${rfcMessageId.trim().replace(/^<|>$/g, '')}`,
   /** Unipile e-mail without a `Message-ID`: Unipile's `email_id`. */
   unipileMailId: (emailId: string) => `unipile_mail:id:${emailId}`,
+  /**
+   * Unipile e-mail sent through the API (`origin: "unipile"`): the `tracking_id` that
+   * `POST /api/v1/emails` answered, so the `mail_sent` echo of a reply is filed under the id the
+   * reply recorded (and only moves it), never as a second message.
+   */
+  unipileSent: (trackingId: string) => `unipile_mail:sent:${trackingId}`,
   /** GoHighLevel SMS whose workflow sends a provider message id. */
   ghl: (providerMessageId: string) => `ghl_sms:id:${providerMessageId}`,
 } as const;
@@ -59,7 +67,34 @@ export const ghlKeys = {
 
 export const keys = {
   ghlWindow: (dedupeKey: string): Key => ({ pk: `GHLWINDOW#${dedupeKey}`, sk: 'GHLWINDOW' }),
+  /**
+   * A Unipile message of an account type no channel routes yet (MESSENGER, TWITTER, SLACK, MOBILE,
+   * ...), kept under its raw id (`UNIPILERAW#<tenant>#<message_id>`), so it can be routed later.
+   * One item per message: its partition is one message, never hot.
+   */
+  unipileRaw: (tenantId: string, messageId: string): Key => ({
+    pk: `UNIPILERAW#${tenantId}#${messageId}`,
+    sk: 'UNIPILERAW',
+  }),
 };
+
+/** A Unipile message kept raw (`keys.unipileRaw`): what routing it later needs. */
+export interface UnipileRawMessage {
+  readonly tenantId: string;
+  readonly accountId: string;
+  readonly accountType: string;
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly event: string;
+  readonly senderProviderId?: string;
+  readonly body: string;
+  readonly timestamp?: string;
+  readonly receivedAt: string;
+}
+
+export function unipileRawItem(message: UnipileRawMessage): Item {
+  return { ...keys.unipileRaw(message.tenantId, message.messageId), ...message };
+}
 
 /** The claim item of a GHL dedupe window. */
 export interface GhlWindowClaim {

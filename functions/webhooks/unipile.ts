@@ -30,16 +30,20 @@
 import * as z from 'zod';
 import {
   aliasPerson,
+  applyOutboundStatus,
   type InboundDeps,
   identifyPerson,
   type MessageChannel,
+  messageIdFor,
   type PersonIdentity,
   type ProviderNetwork,
 } from '../conversations/index.js';
+import { isoTime } from '../kernel/clock.js';
 import { parseWith } from '../kernel/http.js';
+import { putOnce } from '../kernel/put-once.js';
 import type { Tenant } from '../tenants/index.js';
 import { filePersonMessage } from './file-message.js';
-import { messageKeys } from './items.js';
+import { messageKeys, unipileRawItem } from './items.js';
 import { type OutcomeCounts, OutcomeTally } from './outcomes.js';
 import { providerId as id } from './payload-fields.js';
 
@@ -117,16 +121,24 @@ export function accountOf(envelope: UnipileEnvelope): string | undefined {
   return envelope.account_id ?? envelope.AccountStatus?.account_id ?? undefined;
 }
 
-export type UnipileEventKind = 'message' | 'mail' | 'ignored';
+export type UnipileEventKind = 'message' | 'mail' | 'status' | 'ignored';
 
 /**
- * `message_received` carries a message and `mail_received` / `mail_sent` a mail; reactions, reads,
- * edits, deletions, deliveries, e-mail tracking and account status are acknowledged and ignored
- * (the replies pipeline may later use `message_delivered` / `message_read` to move a reply).
+ * `message_received` carries a message and `mail_received` / `mail_sent` a mail; `message_read` and
+ * `message_delivered` may move a reply onceflow sent (`receiveUnipileStatus`); reactions, edits,
+ * deletions, e-mail tracking and account status are acknowledged and ignored.
+ *
+ * Sources: `unipile-node-sdk` 1.9.3 `WebhookMessagingTriggerEventSchema` (`webhooks/ressource.types`)
+ * lists `message_received`, `message_read`, `message_reaction` as the events a messaging webhook
+ * can be created for; developer.unipile.com/docs/new-messages-webhook shows the same payload (with
+ * `message_id` and `chat_id`) for each. `message_delivered` is in neither the SDK's enum nor that
+ * page's example but in the webhook's event list of the dashboard docs the contract cites: handled
+ * the same way, so a delivery receipt, when Unipile sends one, moves a reply to `delivered`.
  */
 export function kindOf(event: string | null | undefined): UnipileEventKind {
   if (event === 'message_received') return 'message';
   if (event === 'mail_received' || event === 'mail_sent') return 'mail';
+  if (event === 'message_read' || event === 'message_delivered') return 'status';
   return 'ignored';
 }
 
@@ -190,9 +202,10 @@ export async function receiveUnipileMessage(
   event: UnipileMessageEvent,
 ): Promise<OutcomeCounts> {
   const tally = new OutcomeTally('unipile');
-  const net = networkOf(event.account_type ?? event.account_info?.type);
+  const accountType = event.account_type ?? event.account_info?.type;
+  const net = networkOf(accountType);
   if (!net) {
-    tally.record('unroutable', 'unsupported_account_type', { tenantId: tenant.tenantId });
+    await keepRaw(deps, tally, tenant, event, accountType);
     return tally.totals();
   }
   const own = event.account_info?.user_id || undefined;
@@ -221,11 +234,84 @@ export async function receiveUnipileMessage(
     providerMessageId: event.message_id,
     providerAccountId: event.account_id,
     providerChatId: event.chat_id,
+    ...(outbound ? {} : { replyAddress: { accountId: event.account_id, to: event.chat_id } }),
     body: (event.message ?? '').slice(0, MAX_BODY_CHARS),
     createdAt: timeOf(event.timestamp, deps.clock.now()),
     ...(name ? { profileName: name } : {}),
   }));
   return tally.totals();
+}
+
+/**
+ * A message of an account type no channel routes yet (Unipile's `MessagingAccountTypeSchema` in
+ * the SDK also has MESSENGER, TWITTER and SLACK, and `accountSourceProviderSchema` MOBILE; Unipile
+ * may add more): a legitimate payload, so it is never dropped. It is kept once under its raw id
+ * (`keys.unipileRaw`, tenant and `message_id`), counted `unroutable` (the metric says how many wait
+ * for a channel) and logged with its account type, so it can be routed once a channel exists.
+ */
+async function keepRaw(
+  deps: InboundDeps,
+  tally: OutcomeTally,
+  tenant: Tenant,
+  event: UnipileMessageEvent,
+  accountType: string | null | undefined,
+): Promise<void> {
+  const type = (accountType ?? '').toUpperCase().slice(0, 64) || 'UNKNOWN';
+  const sender = event.sender?.attendee_provider_id || undefined;
+  const kept = await putOnce(deps.ddb, {
+    table: deps.table,
+    item: unipileRawItem({
+      tenantId: tenant.tenantId,
+      accountId: event.account_id,
+      accountType: type,
+      chatId: event.chat_id,
+      messageId: event.message_id,
+      event: event.event,
+      ...(sender ? { senderProviderId: sender } : {}),
+      body: (event.message ?? '').slice(0, MAX_BODY_CHARS),
+      ...(event.timestamp ? { timestamp: event.timestamp } : {}),
+      receivedAt: isoTime(deps.clock),
+    }),
+  });
+  tally.record(kept.created ? 'unroutable' : 'deduped', 'account_type_kept_raw', {
+    tenantId: tenant.tenantId,
+    accountType: type,
+  });
+}
+
+/**
+ * `message_read` / `message_delivered` about a message: when `message_id` is a reply onceflow sent
+ * (its record write claimed the message item of that id, `echoKeyOf`), the reply moves forward to
+ * `read` / `delivered` (never back: `advanceOutboundStatus`); any other message (the person's own,
+ * one sent from another device) changes nothing and the event is acknowledged as ignored.
+ */
+export async function receiveUnipileStatus(
+  deps: InboundDeps,
+  tenant: Tenant,
+  event: UnipileMessageStatusEvent,
+): Promise<OutcomeCounts | { readonly ignored: true }> {
+  const applied = await applyOutboundStatus(deps, tenant.tenantId, {
+    echoMessageId: messageIdFor(tenant.tenantId, messageKeys.unipile(event.message_id)),
+    providerMessageId: event.message_id,
+    status: event.event === 'message_read' ? 'read' : 'delivered',
+  });
+  if (!applied?.matched) return { ignored: true };
+  const tally = new OutcomeTally('unipile');
+  tally.record(applied.applied ? 'stored' : 'deduped', 'reply_status', {
+    tenantId: tenant.tenantId,
+  });
+  return tally.totals();
+}
+
+export const unipileMessageStatusSchema = z.looseObject({
+  account_id: id,
+  event: z.enum(['message_read', 'message_delivered']),
+  message_id: id,
+});
+export type UnipileMessageStatusEvent = z.output<typeof unipileMessageStatusSchema>;
+
+export function parseUnipileMessageStatus(body: unknown): UnipileMessageStatusEvent {
+  return parseWith(unipileMessageStatusSchema, body);
 }
 
 export async function receiveUnipileMail(
@@ -255,10 +341,20 @@ export async function receiveUnipileMail(
   await filePersonMessage(deps, tally, tenant, aliasPerson({ email: address }), () => ({
     channel: 'email',
     direction: outbound ? 'out' : 'in',
-    dedupeKey: rfcId ? messageKeys.unipileMail(rfcId) : messageKeys.unipileMailId(emailId),
+    // A mail onceflow sent is filed under its `tracking_id`: the key its reply's record claimed.
+    dedupeKey: sentHandle
+      ? messageKeys.unipileSent(sentHandle)
+      : rfcId
+        ? messageKeys.unipileMail(rfcId)
+        : messageKeys.unipileMailId(emailId),
     providerMessageId: sentHandle ?? rfcId ?? emailId,
     providerAccountId: mail.account_id,
     providerEmailId: emailId,
+    ...(outbound
+      ? {}
+      : {
+          replyAddress: { accountId: mail.account_id, to: address.toLowerCase(), replyTo: emailId },
+        }),
     ...(mail.subject ? { subject: mail.subject } : {}),
     body: text.slice(0, MAX_BODY_CHARS),
     createdAt: timeOf(mail.date, deps.clock.now()),

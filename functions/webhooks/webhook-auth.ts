@@ -23,9 +23,13 @@ export function webhookToken(request: HttpRequest): string | undefined {
   return value && value.length <= 512 ? value : undefined;
 }
 
-/** The token is present (checked before the body is parsed, so a tokenless call is 401 first). */
-export function requireWebhookToken(request: HttpRequest, provider: string): void {
-  if (webhookToken(request)) return;
+/**
+ * The token, required (checked before the body is parsed, so a tokenless call is 401 first); the
+ * handler passes it on to `authenticateWebhook`, so the request is looked at once.
+ */
+export function requireWebhookToken(request: HttpRequest, provider: string): string {
+  const token = webhookToken(request);
+  if (token) return token;
   logRejected(provider, 'no_token');
   throw new UnauthorizedError('A webhook token is required (X-Webhook-Token or ?token=).');
 }
@@ -33,12 +37,10 @@ export function requireWebhookToken(request: HttpRequest, provider: string): voi
 const REFUSED = 'The webhook token is not valid for this account.';
 
 export async function authenticateWebhook(
-  request: HttpRequest,
+  token: string,
   kind: ClaimKind,
   providerId: string,
 ): Promise<Tenant> {
-  requireWebhookToken(request, kind);
-  const token = webhookToken(request) as string;
   const tokenTenant = await tenantOfWebhookToken(token);
   if (!tokenTenant) {
     logRejected(kind, 'token_mismatch');

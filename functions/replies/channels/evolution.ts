@@ -151,7 +151,7 @@ async function findSentMessage(
   if (isResult(answer) || answer.status !== 200) return { kind: 'unavailable' };
   const records = (answer.json?.messages as { records?: unknown } | undefined)?.records;
   if (!Array.isArray(records)) return { kind: 'unavailable' };
-  const since = send.attemptedAt ? Date.parse(send.attemptedAt) / 1000 - SKEW_SECONDS : 0;
+  const since = send.sendingSince ? Date.parse(send.sendingSince) / 1000 - SKEW_SECONDS : 0;
   const matches = (records as EvolutionRecord[]).filter((r) => {
     const text = r.message?.conversation ?? r.message?.extendedTextMessage?.text;
     return (

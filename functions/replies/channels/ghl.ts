@@ -150,7 +150,7 @@ async function findSentSms(options: GhlChannelOptions, send: ReplySend): Promise
   if (isResult(listed) || listed.status !== 200) return { kind: 'unavailable' };
   const messages = (listed.json?.messages as { messages?: unknown } | undefined)?.messages;
   if (!Array.isArray(messages)) return { kind: 'unavailable' };
-  const since = send.attemptedAt ? Date.parse(send.attemptedAt) - SKEW_MS : 0;
+  const since = send.sendingSince ? Date.parse(send.sendingSince) - SKEW_MS : 0;
   const matches = (
     messages as Array<{ id?: string; direction?: string; body?: string; dateAdded?: string }>
   ).filter(

@@ -33,7 +33,9 @@
  * does not heal by itself); a 5xx, a timeout, a reset, or a 2xx without an id are *unknown*: Unipile
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
+import * as z from 'zod';
 import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
+import { checkTarget, ForbiddenTargetError, type Resolver } from '../../kernel/ssrf.js';
 import type {
   ProviderRecord,
   ReplyChannel,
@@ -51,25 +53,65 @@ export type UnipileChannelName = Extract<
 export const CORRELATION_HEADER = 'X-Onceflow-Message-Id';
 
 export interface UnipileChannelOptions {
-  /** The tenant's API base URL: `https://<dsn>` (`unipileBaseUrl`); locally the simulator. */
+  /**
+   * The tenant's API base URL: `https://<dsn>` checked by the SSRF guard (`unipileBaseUrl`);
+   * locally the simulator. Throws when the tenant has none or it is refused: nothing is sent.
+   */
   readonly baseUrl: (send: ReplySend) => string | Promise<string>;
-  /** The tenant's Unipile access token (Secrets Manager). */
+  /** The tenant's Unipile access token (sealed in the tenants table). Throws when it gave none. */
   readonly apiKey: (send: ReplySend) => Promise<string>;
   /** @default 15000 */
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
+  /** The clock `findSent` judges the sync lag by (epoch ms). @default Date.now */
+  readonly now?: () => number;
+  /** Mails per page of the sent-mail read (1-250, the SDK's `ListLimitQuerySchema`). @default 100 */
+  readonly findSentPageSize?: number;
+}
+
+/** The tenant has no usable Unipile configuration (no DSN, no key, or a refused DSN). */
+export class UnipileNotConfiguredError extends Error {
+  override name = 'UnipileNotConfiguredError';
 }
 
 /**
- * `https://<dsn>` (the tenant schema allows only a host and port), unless `UNIPILE_API_BASE_URL`
- * points every tenant elsewhere, or the local runtime's simulator serves every provider.
+ * The API base every tenant's calls go to instead of its DSN: `UNIPILE_API_BASE_URL` (operator
+ * configuration), or the local runtime's simulator, which serves every provider.
  */
-export function unipileBaseUrl(dsn: string, env: NodeJS.ProcessEnv = process.env): string {
+function configuredBase(env: NodeJS.ProcessEnv): string | undefined {
   const configured = env.UNIPILE_API_BASE_URL;
   if (configured) return configured.replace(/\/$/, '');
-  // The local runtime: every provider is the simulator (as `whatsappApiBaseUrl`).
   if (env.ONCEFLOW_LOCAL === '1' && env.SIM_BASE_URL) return env.SIM_BASE_URL.replace(/\/$/, '');
-  return `https://${dsn}`;
+  return undefined;
+}
+
+/** `https://<dsn>` (the tenant schema allows only a host and port), unless configured otherwise. */
+export function unipileBaseUrl(dsn: string, env: NodeJS.ProcessEnv = process.env): string {
+  return configuredBase(env) ?? `https://${dsn}`;
+}
+
+/**
+ * The tenant's base URL, its DSN checked by the SSRF guard first (`kernel/ssrf.ts`: https, and
+ * every address the host resolves to public unicast): a DSN is tenant-given, and a host such as
+ * `metadata.internal:80` or one resolving to 10.0.0.5 would aim the sender (with the tenant's key) at
+ * the platform's own network. Checked on every send, not cached, so a DNS answer that changes
+ * later is seen. A base configured by the operator is not tenant-given and is not checked.
+ */
+export async function checkedUnipileBaseUrl(
+  dsn: string,
+  resolver: Resolver,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const configured = configuredBase(env);
+  if (configured) return configured;
+  const url = `https://${dsn}`;
+  try {
+    await checkTarget(url, resolver, { allowLoopbackHttp: false });
+  } catch (error) {
+    const why = error instanceof ForbiddenTargetError ? error.message : 'the DSN is refused';
+    throw new UnipileNotConfiguredError(`Unipile DSN refused: ${why}`);
+  }
+  return url;
 }
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,256}$/;
@@ -110,16 +152,26 @@ async function post(
   path: string,
   fields: Record<string, string>,
 ): Promise<{ status: number; json: Record<string, unknown> | undefined } | ReplySendResult> {
+  // Where and with what key: resolved before anything is sent, so a tenant without a key, or with
+  // a DSN the SSRF guard refuses, is a rejection (nothing left the service), never an unknown.
+  let access: { base: string; key: string };
+  try {
+    access = { base: await options.baseUrl(send), key: await options.apiKey(send) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : 'not configured';
+    return rejected(false, 0, 'unipile_not_configured', message);
+  }
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   let response: Response;
   let text: string;
   try {
-    response = await (options.fetch ?? fetch)(`${await options.baseUrl(send)}${path}`, {
+    response = await (options.fetch ?? fetch)(`${access.base}${path}`, {
       method: 'POST',
-      headers: { 'X-API-KEY': await options.apiKey(send), accept: 'application/json' },
+      headers: { 'X-API-KEY': access.key, accept: 'application/json' },
       body: form,
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      redirect: 'manual',
     });
     text = await response.text();
   } catch (error) {
@@ -153,52 +205,99 @@ function classify(
   return rejected(status === 429, status, type, detail);
 }
 
-/** How many of the recipient's latest sent mails `findSent` reads (one page). */
-const FIND_SENT_PAGE = 50;
+/**
+ * The sent-mail listing as `findSent` reads it: the SDK's `MailListApiResponseSchema`
+ * (`mails/mails-list.types`: `{object: "EmailList", items, cursor}`, a full mail with `id`,
+ * `tracking_id` and, with `include_headers`, `headers: [{name, value}]`). Loose: fields Unipile adds
+ * are kept, never a reason to refuse the evidence.
+ */
+const mailListSchema = z.looseObject({
+  object: z.literal('EmailList'),
+  items: z.array(
+    z.looseObject({
+      id: z.string().optional(),
+      tracking_id: z.string().nullish(),
+      headers: z
+        .array(z.looseObject({ name: z.string().optional(), value: z.string().optional() }))
+        .nullish(),
+    }),
+  ),
+  cursor: z.string().nullish(),
+});
+
+/**
+ * How many pages `findSent` reads (100 mails each by default: the recipient's latest 1,000 sent
+ * mails). A reply whose mail is not within them is not proven absent: the read says `unavailable`
+ * and the tenant's policy decides, as it would with no evidence at all.
+ */
+export const FIND_SENT_MAX_PAGES = 10;
+
+/**
+ * How long after a send its mail may still be missing from the Sent listing: Unipile syncs the
+ * mailbox from Google, Microsoft or IMAP and documents e-mail events "up to 10 seconds" late
+ * (developer.unipile.com/v2.0/docs/realtime); a mail server may take longer to file a sent copy.
+ * Until 5 minutes (30 × that) after the attempt began, a listing without the mail is not proof of
+ * absence (`unavailable`: the reconcile sweep looks again). The reconcile window (600 s by default)
+ * already exceeds it; the bound holds whatever the window is configured to.
+ */
+export const SENT_MAIL_SYNC_LAG_MS = 5 * 60_000;
 
 /**
  * E-mail only: the account's sent mail to the recipient, with headers
- * (`GET /api/v1/emails?account_id&role=sent&any_email&include_headers=true`, `MailListQuerySchema`
- * of the SDK; a full mail lists `headers` and `tracking_id`), searched for the reply's
- * `X-Onceflow-Message-Id`. Found → the mail's `tracking_id`; a page without it → absent; an error →
- * unavailable (no evidence either way).
+ * (`GET /api/v1/emails?account_id&role=sent&any_email&include_headers=true&limit`, then the answer's
+ * `cursor` alone: with a cursor Unipile ignores the other query parameters, `MailListQuerySchema`),
+ * searched for the reply's `X-Onceflow-Message-Id`. Found → the mail's `tracking_id`; every page read
+ * without it, past the sync lag → absent; an error, an answer not in the SDK's shape, the page bound
+ * or a read within the sync lag → unavailable (no evidence either way).
  */
 async function findSentMail(
   options: UnipileChannelOptions,
   send: ReplySend,
 ): Promise<ProviderRecord> {
-  const query = new URLSearchParams({
-    account_id: send.from,
-    role: 'sent',
-    any_email: send.to,
-    include_headers: 'true',
-    limit: String(FIND_SENT_PAGE),
-  });
+  const pageSize = String(options.findSentPageSize ?? 100);
+  const header = CORRELATION_HEADER.toLowerCase();
   try {
-    const response = await (options.fetch ?? fetch)(
-      `${await options.baseUrl(send)}/api/v1/emails?${query}`,
-      {
-        headers: { 'X-API-KEY': await options.apiKey(send), accept: 'application/json' },
+    const base = await options.baseUrl(send);
+    const key = await options.apiKey(send);
+    let query = new URLSearchParams({
+      account_id: send.from,
+      role: 'sent',
+      any_email: send.to,
+      include_headers: 'true',
+      limit: pageSize,
+    });
+    for (let page = 0; page < FIND_SENT_MAX_PAGES; page++) {
+      const response = await (options.fetch ?? fetch)(`${base}/api/v1/emails?${query}`, {
+        headers: { 'X-API-KEY': key, accept: 'application/json' },
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
-      },
-    );
-    if (!response.ok) return { kind: 'unavailable' };
-    const list = (await response.json()) as {
-      items?: Array<{
-        id?: string;
-        tracking_id?: string;
-        headers?: Array<{ name?: string; value?: string }>;
-      }>;
-    };
-    const header = CORRELATION_HEADER.toLowerCase();
-    const mail = (list.items ?? []).find((m) =>
-      (m.headers ?? []).some((h) => h.name?.toLowerCase() === header && h.value === send.messageId),
-    );
-    const id = mail?.tracking_id ?? mail?.id;
-    return id ? { kind: 'found', providerMessageId: id } : { kind: 'absent' };
+        redirect: 'manual',
+      });
+      if (!response.ok) return { kind: 'unavailable' };
+      const list = mailListSchema.safeParse(await response.json());
+      if (!list.success) return { kind: 'unavailable' };
+      const mail = list.data.items.find((m) =>
+        (m.headers ?? []).some(
+          (h) => h.name?.toLowerCase() === header && h.value === send.messageId,
+        ),
+      );
+      const id = mail ? (mail.tracking_id ?? mail.id) : undefined;
+      if (id) return { kind: 'found', providerMessageId: id };
+      if (!list.data.cursor) return absentAfterLag(options, send);
+      query = new URLSearchParams({ cursor: list.data.cursor, limit: pageSize });
+    }
+    return { kind: 'unavailable' };
   } catch {
     return { kind: 'unavailable' };
   }
+}
+
+/** Absent only once the attempt is older than the sync lag; before that, no evidence yet. */
+function absentAfterLag(options: UnipileChannelOptions, send: ReplySend): ProviderRecord {
+  const since = send.sendingSince ? Date.parse(send.sendingSince) : Number.NaN;
+  const now = (options.now ?? Date.now)();
+  return Number.isFinite(since) && since + SENT_MAIL_SYNC_LAG_MS <= now
+    ? { kind: 'absent' }
+    : { kind: 'unavailable' };
 }
 
 export function createUnipileChannel(

@@ -6,9 +6,9 @@ import { ghlSmsSchema, receiveGhlSms } from '../ghl-sms.js';
 import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 
 export const handler = httpHandler(async (request) => {
-  requireWebhookToken(request, 'ghl_location');
+  const token = requireWebhookToken(request, 'ghl_location');
   const payload = parseJsonBody(request, ghlSmsSchema);
-  const tenant = await authenticateWebhook(request, 'ghl_location', payload.location.id);
+  const tenant = await authenticateWebhook(token, 'ghl_location', payload.location.id);
   const deps = ghlSmsDeps();
   const result = await receiveGhlSms(deps.inbound, tenant, payload, deps.options);
   return {

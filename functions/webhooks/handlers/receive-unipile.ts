@@ -12,14 +12,16 @@ import {
   kindOf,
   parseUnipileMail,
   parseUnipileMessage,
+  parseUnipileMessageStatus,
   receiveUnipileMail,
   receiveUnipileMessage,
+  receiveUnipileStatus,
   unipileEnvelopeSchema,
 } from '../unipile.js';
 import { authenticateWebhook, requireWebhookToken } from '../webhook-auth.js';
 
 export const handler = httpHandler(async (request) => {
-  requireWebhookToken(request, 'unipile_account');
+  const token = requireWebhookToken(request, 'unipile_account');
   const body = jsonBody(request);
   const envelope = parseWith(unipileEnvelopeSchema, body);
   const accountId = accountOf(envelope);
@@ -28,12 +30,14 @@ export const handler = httpHandler(async (request) => {
       { field: 'account_id', message: 'is required' },
     ]);
   }
-  const tenant = await authenticateWebhook(request, 'unipile_account', accountId);
+  const tenant = await authenticateWebhook(token, 'unipile_account', accountId);
   const kind = kindOf(envelope.event);
   if (kind === 'ignored') return { status: 200, body: { ignored: true } };
   const counts =
     kind === 'message'
       ? await receiveUnipileMessage(inboundDeps(), tenant, parseUnipileMessage(body))
-      : await receiveUnipileMail(inboundDeps(), tenant, parseUnipileMail(body));
+      : kind === 'status'
+        ? await receiveUnipileStatus(inboundDeps(), tenant, parseUnipileMessageStatus(body))
+        : await receiveUnipileMail(inboundDeps(), tenant, parseUnipileMail(body));
   return { status: 200, body: counts };
 });

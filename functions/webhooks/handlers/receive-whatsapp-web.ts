@@ -21,9 +21,9 @@ export const handler = httpHandler(async (request) => {
   if (eventPath !== undefined && !isEvolutionEventPath(eventPath)) {
     throw new NotFoundError('No Evolution event is posted to this path.');
   }
-  requireWebhookToken(request, 'whatsapp_web_instance');
+  const token = requireWebhookToken(request, 'whatsapp_web_instance');
   const envelope = parseJsonBody(request, gatewayEnvelopeSchema);
-  const tenant = await authenticateWebhook(request, 'whatsapp_web_instance', envelope.instance);
+  const tenant = await authenticateWebhook(token, 'whatsapp_web_instance', envelope.instance);
   if (!carriesMessages(envelope.event)) return { status: 200, body: { ignored: true } };
   const data = parseUpsertData(envelope.data);
   return {

@@ -341,7 +341,28 @@ export const unipileSimulator: SimulatorFactory = (context: SimulatorContext) =>
    */
   function handleListEmails(req: IncomingMessage, res: ServerResponse, url: URL) {
     if (!authorized(req, res)) return;
-    const q = url.searchParams;
+    // With a `cursor`, Unipile ignores the other parameters (`MailListQuerySchema`): the cursor
+    // carries the query and where the next page starts (`limit` 1-250, `ListLimitQuerySchema`).
+    let q = url.searchParams;
+    let offset = 0;
+    const cursor = q.get('cursor');
+    if (cursor) {
+      try {
+        const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+          q: string;
+          offset: number;
+        };
+        q = new URLSearchParams(decoded.q);
+        offset = decoded.offset;
+      } catch {
+        sendJson(res, 400, { status: 400, type: 'errors/invalid_parameters', title: 'Bad cursor' });
+        return;
+      }
+    }
+    const limit = Math.min(
+      250,
+      Math.max(1, Number(url.searchParams.get('limit') ?? q.get('limit') ?? 100) || 100),
+    );
     const role = q.get('role');
     const anyEmail = q.get('any_email')?.toLowerCase();
     // Everything this simulator sent is in the Sent folder: any other role lists nothing.
@@ -390,7 +411,14 @@ export const unipileSimulator: SimulatorFactory = (context: SimulatorContext) =>
             }
           : {}),
       }));
-    sendJson(res, 200, { object: 'EmailList', items, cursor: null });
+    const page = items.slice(offset, offset + limit);
+    const next =
+      offset + limit < items.length
+        ? Buffer.from(JSON.stringify({ q: q.toString(), offset: offset + limit })).toString(
+            'base64url',
+          )
+        : null;
+    sendJson(res, 200, { object: 'EmailList', items: page, cursor: next });
   }
 
   async function handleCreateWebhook(req: IncomingMessage, res: ServerResponse) {

@@ -9,12 +9,14 @@
  *   `out` under that id, in the person's conversation;
  * - an e-mail reply answers the inbound mail (`reply_to` = its `email_id`), carries the reply's id
  *   in `X-Onceflow-Message-Id`, is accepted with a `tracking_id`, and the `mail_sent` echo is filed
- *   under that `tracking_id`;
+ *   under that `tracking_id` (`messageKeys.unipileSent`);
+ * - the e-mail evidence read follows the cursor (bounded), parses the SDK's shape, and is not
+ *   `absent` within the sync lag;
  * - a lost answer is `unknown` (never `rejected`: the send happened, and its echo is the evidence);
  *   refusals are `rejected` (429 retryable, an unknown chat permanent) or `unknown` (500).
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -24,6 +26,8 @@ import {
   CORRELATION_HEADER,
   createUnipileChannel,
   emailFields,
+  FIND_SENT_MAX_PAGES,
+  SENT_MAIL_SYNC_LAG_MS,
 } from '../../../functions/replies/channels/unipile.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { closeServer, listen } from '../../../lib/local/http-util.js';
@@ -42,9 +46,11 @@ import {
   webhookCreateAnswer,
   webhookCreateBody,
 } from '../../support/unipile-sdk.js';
-import { invoke, privateJobsQueue } from '../conversations/inbound-support.js';
+import { privateJobsQueue } from '../conversations/inbound-support.js';
 import {
   freshId,
+  serveUnipileWebhook,
+  simJsonAt,
   storedMessage,
   type UnipileTenant,
   unipileFixtureFile,
@@ -59,40 +65,11 @@ let simUrl = '';
 let tenant: UnipileTenant;
 let account = '';
 
-/** The real handler behind a local port, as the deployed route serves it. */
 async function startApi(): Promise<void> {
-  const { handler } = await import('../../../functions/webhooks/handlers/receive-unipile.js');
-  api = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', async () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const answer = await invoke(handler, {
-        method: 'POST',
-        routeKey: 'POST /webhooks/unipile',
-        path: url.pathname,
-        headers: Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [k, String(v ?? '')]),
-        ),
-        query: Object.fromEntries(url.searchParams),
-        body,
-      });
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
-    });
-  });
-  apiUrl = `http://127.0.0.1:${await listen(api, 0, '127.0.0.1')}`;
+  ({ server: api, url: apiUrl } = await serveUnipileWebhook());
 }
 
-async function simJson(
-  path: string,
-  init: RequestInit = {},
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience for asserting on JSON answers
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${simUrl}${path}`, init);
-  return { status: res.status, json: await res.json() };
-}
+const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
 async function registerWebhook(source: 'messaging' | 'email') {
   const body = {
@@ -328,7 +305,9 @@ describe('Unipile e-mail replies', () => {
     });
     expect(errorsOf(emailSentAnswer, { object: 'EmailSent', tracking_id: trackingId })).toEqual([]);
 
-    const echo = await filed(messageKeys.unipileMail(sent.rfcMessageId));
+    // A mail onceflow sent (origin "unipile") is filed under its tracking_id: the key the reply's
+    // record write claims, so the echo only moves the reply.
+    const echo = await filed(messageKeys.unipileSent(trackingId));
     expect(echo).toMatchObject({
       direction: 'out',
       channel: 'email',
@@ -371,9 +350,15 @@ describe('Unipile e-mail replies', () => {
       kind: 'found',
       providerMessageId: sent.trackingId,
     });
-    expect(await emailChannel.findSent?.({ ...send, messageId: `r_${freshId()}` })).toEqual({
-      kind: 'absent',
-    });
+    // Another reply's id is nowhere in the Sent listing: absent, once the sync lag is over.
+    const longAgo = new Date(Date.now() - SENT_MAIL_SYNC_LAG_MS).toISOString();
+    expect(
+      await emailChannel.findSent?.({
+        ...send,
+        messageId: `r_${freshId()}`,
+        sendingSince: longAgo,
+      }),
+    ).toEqual({ kind: 'absent' });
     // The listing is the shape the SDK validates.
     const listed = await simJson(
       `/api/v1/emails?account_id=${account}&role=sent&any_email=${encodeURIComponent(send.to)}&include_headers=true`,
@@ -381,5 +366,77 @@ describe('Unipile e-mail replies', () => {
     );
     expect(errorsOf(emailListAnswer, listed.json)).toEqual([]);
     expect(linkedinChannel.findSent).toBeUndefined();
+  });
+});
+
+describe('Unipile e-mail evidence (findSent): paginated, parsed, never absent too early', () => {
+  /** `count` mails sent to one fresh address through the channel; the first carries `send`'s id. */
+  async function sentMails(count: number) {
+    const to = `paged-${freshId().toLowerCase()}@example.com`;
+    const first = reply({ channel: 'email', to, subject: 'Paged', body: 'the one to find' });
+    expect((await emailChannel.send(first)).kind).toBe('accepted');
+    for (let i = 1; i < count; i++) {
+      const other = reply({ channel: 'email', to, subject: `Later ${i}`, body: `later ${i}` });
+      expect((await emailChannel.send(other)).kind).toBe('accepted');
+    }
+    return first;
+  }
+  const longAgo = () => new Date(Date.now() - SENT_MAIL_SYNC_LAG_MS - 1000).toISOString();
+
+  it('follows the cursor: the reply’s mail on the last page (newest first, 3 a page) is found', async () => {
+    const first = await sentMails(8);
+    const paged = createUnipileChannel('email', { ...options, findSentPageSize: 3 });
+    const found = await paged.findSent?.({ ...first, sendingSince: longAgo() });
+    expect(found).toMatchObject({ kind: 'found' });
+    // Every page the simulator answered had the SDK's shape, and the cursor was honoured.
+    const pageOne = await simJson(
+      `/api/v1/emails?account_id=${account}&role=sent&any_email=${encodeURIComponent(first.to)}&include_headers=true&limit=3`,
+      { headers: { 'X-API-KEY': 'sim-key' } },
+    );
+    expect(errorsOf(emailListAnswer, pageOne.json)).toEqual([]);
+    expect(pageOne.json.items).toHaveLength(3);
+    expect(typeof pageOne.json.cursor).toBe('string');
+  });
+
+  it('a listing with no such mail is not absent within the sync lag, absent after it', async () => {
+    const to = `none-${freshId().toLowerCase()}@example.com`;
+    const never = reply({ channel: 'email', to });
+    const now = Date.now();
+    const clocked = createUnipileChannel('email', { ...options, now: () => now });
+    const justSent = new Date(now - 1000).toISOString();
+    expect(await clocked.findSent?.({ ...never, sendingSince: justSent })).toEqual({
+      kind: 'unavailable',
+    });
+    const lagOver = new Date(now - SENT_MAIL_SYNC_LAG_MS).toISOString();
+    expect(await clocked.findSent?.({ ...never, sendingSince: lagOver })).toEqual({
+      kind: 'absent',
+    });
+  });
+
+  it('past the page bound without the mail: unavailable, never absent', async () => {
+    const first = await sentMails(FIND_SENT_MAX_PAGES + 2);
+    const onePerPage = createUnipileChannel('email', { ...options, findSentPageSize: 1 });
+    // The reply's own mail is the oldest: beyond 10 pages of one.
+    expect(await onePerPage.findSent?.({ ...first, sendingSince: longAgo() })).toEqual({
+      kind: 'unavailable',
+    });
+    expect(
+      await onePerPage.findSent?.({
+        ...first,
+        messageId: `r_${freshId()}`,
+        sendingSince: longAgo(),
+      }),
+    ).toEqual({ kind: 'unavailable' });
+  });
+
+  it('an answer not in the SDK’s MailList shape is no evidence (unavailable), never absent', async () => {
+    const offSpec: typeof fetch = async () =>
+      new Response(JSON.stringify({ object: 'EmailList', items: null, cursor: null }), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    const channel = createUnipileChannel('email', { ...options, fetch: offSpec });
+    const send = reply({ channel: 'email', to: 'x@example.com', sendingSince: longAgo() });
+    expect(await channel.findSent?.(send)).toEqual({ kind: 'unavailable' });
   });
 });

@@ -5,11 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, type MessageItem, messageIdFor } from '../../../functions/conversations/index.js';
 import { toMessageItem } from '../../../functions/conversations/items.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { tableName } from '../../../functions/kernel/config.js';
+import type { UnipileAccountType } from '../../../functions/tenants/index.js';
+import { listen } from '../../../lib/local/http-util.js';
 import { testTenant } from '../../support/test-tenant.js';
 import { type HttpResult, invoke, type TestTenant } from '../conversations/inbound-support.js';
 
@@ -23,9 +26,19 @@ export function unipileAccountId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 22);
 }
 
-export async function unipileTenant(accounts = 1, dsn = '127.0.0.1:4010'): Promise<UnipileTenant> {
+export async function unipileTenant(
+  accounts = 1,
+  dsn = '127.0.0.1:4010',
+  /** Every account's type (`unipile.accountTypes`), when the test replies through them. */
+  accountType?: UnipileAccountType,
+): Promise<UnipileTenant> {
   const accountIds = Array.from({ length: accounts }, unipileAccountId);
-  const tenant = await testTenant({ unipile: { accountIds, dsn } });
+  const accountTypes = accountType
+    ? Object.fromEntries(accountIds.map((id) => [id, accountType]))
+    : undefined;
+  const tenant = await testTenant({
+    unipile: { accountIds, dsn, ...(accountTypes ? { accountTypes } : {}) },
+  });
   return {
     tenantId: tenant.tenantId,
     apiKey: tenant.apiKey,
@@ -95,4 +108,44 @@ export async function storedMessage(
 /** A fresh Unipile-style message id. */
 export function freshId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 22);
+}
+
+/**
+ * The real `POST /webhooks/unipile` handler behind a local port, as the deployed route serves it
+ * (the Unipile simulator posts its webhooks there).
+ */
+export async function serveUnipileWebhook(): Promise<{ server: Server; url: string }> {
+  const { handler } = await import('../../../functions/webhooks/handlers/receive-unipile.js');
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', async () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const answer = await invoke(handler, {
+        method: 'POST',
+        routeKey: 'POST /webhooks/unipile',
+        path: url.pathname,
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, String(v ?? '')]),
+        ),
+        query: Object.fromEntries(url.searchParams),
+        body,
+      });
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
+    });
+  });
+  return { server, url: `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}` };
+}
+
+/** A JSON call to a simulator (`base`), its status and parsed answer. */
+export async function simJsonAt(
+  base: string,
+  path: string,
+  init: RequestInit = {},
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience for asserting on JSON answers
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${base}${path}`, init);
+  return { status: res.status, json: await res.json() };
 }
