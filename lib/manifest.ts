@@ -644,7 +644,9 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['replies'],
-    secrets: ['whatsappAccessToken'],
+    // No `whatsappAccessToken`: the sweep never sends (a release re-rings the sender) and reads a
+    // provider's record only through `findSent`, which WhatsApp Cloud has none of (no read-back of
+    // a sent message); the channel's client reads its token lazily, on a send. Least privilege.
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,
