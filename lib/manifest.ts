@@ -428,7 +428,10 @@ const declaredFunctions = {
     // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
     // 250 s, so the consumer hands back what it has no 25 s left for.
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
-    tables: { inbound: 'readWrite' },
+    // `tenants` and `replies`: an AI reply reads the tenant's `aiReplies` and channels and is
+    // created (and rung) as `POST /v1/conversations/{id}/messages` creates one.
+    tables: { inbound: 'readWrite', tenants: 'read' },
+    sendsTo: ['replies'],
     secrets: ['aiApiKey'],
     environment: {
       ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },

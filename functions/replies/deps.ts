@@ -8,6 +8,7 @@ import {
   whatsappApiBaseUrl,
   whatsappApiVersion,
 } from '../campaigns/index.js';
+import type { AiReplyPort } from '../jobs/index.js';
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
@@ -16,6 +17,7 @@ import { platformSecret } from '../kernel/secrets.js';
 import { createTokenBucket, type TokenBucket } from '../kernel/token-bucket.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { messageKeys } from '../webhooks/index.js';
+import { aiReplies } from './ai-replies.js';
 import type { ReplyChannel, ReplyChannelName } from './channel.js';
 import { whatsappCloudChannel } from './channels/whatsapp-cloud.js';
 import type { ReplyItem } from './items.js';
@@ -96,4 +98,9 @@ export async function rateOf(reply: ReplyItem): Promise<ReplyRate> {
 
 export async function unknownOutcome(tenantId: string): Promise<UnknownOutcomePolicy> {
   return (await cachedTenant(tenantId))?.unknownOutcome ?? 'hold';
+}
+
+/** The `ai_triage` job's way to send its draft as a reply (`ai-replies.ts`). */
+export function aiReplyPort(): AiReplyPort {
+  return aiReplies({ ...replyDeps(), tenant: cachedTenant, channelsOf: tenantChannels });
 }

@@ -1,7 +1,11 @@
-/** Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs. */
+/**
+ * Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs; an
+ * `ai_triage` job of a tenant with `aiReplies: "send"` sends its draft through the replies port.
+ */
 import * as z from 'zod';
 import { JOB_TYPES, runJob } from '../../jobs/index.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
+import { aiReplyPort } from '../../replies/index.js';
 import { jobDeps } from '../deps.js';
 
 const ringSchema = z.object({
@@ -14,6 +18,6 @@ export const handler = queueConsumer({
   queue: 'jobs',
   schema: ringSchema,
   handle: async ({ body }) => {
-    await runJob(jobDeps(), body);
+    await runJob(jobDeps({ replies: aiReplyPort() }), body);
   },
 });

@@ -24,8 +24,8 @@ import {
 import { sendReply } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { raceTrials } from '../../support/race.js';
-import { leadCall, listedConversations } from '../conversations/inbound-support.js';
 import { startWhatsAppSimulator, type WhatsAppSimulator } from '../campaigns/campaign-support.js';
+import { leadCall, listedConversations } from '../conversations/inbound-support.js';
 import {
   fileEcho,
   fileInbound,
