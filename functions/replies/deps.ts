@@ -37,6 +37,14 @@ export function replyDeps(): ReplyDeps {
   };
 }
 
+/**
+ * What reading a reply takes: the inbound table only. `GET /v1/messages/{id}` is granted no queue,
+ * so it must not build `replyDeps` (which names the replies queue: unset there, a 500).
+ */
+export function replyReadDeps(): Pick<ReplyDeps, 'ddb' | 'table'> {
+  return { ddb, table: tableName('inbound') };
+}
+
 /** The tenant's sending account per channel: what `channel_unavailable` is decided on. */
 export function tenantChannels(tenant: Tenant): TenantChannels {
   const whatsapp = tenant.whatsapp?.phoneNumberIds?.[0];
