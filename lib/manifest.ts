@@ -422,7 +422,7 @@ const declaredFunctions = {
     tables: { tenants: 'read', inbound: 'read' },
   },
   processJob: {
-    entry: 'functions/conversations/handlers/process-job.ts',
+    entry: 'functions/replies/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
     // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
