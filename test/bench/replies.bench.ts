@@ -84,7 +84,6 @@ export default async function repliesBench(args: string[]): Promise<void> {
         for (;;) {
           const mine = (await simSends()).filter((s) => ids.has(s.bizOpaqueCallbackData ?? ''));
           if (mine.length >= ids.size) return mine;
-          if (process.env.BENCH_DEBUG) console.error(`sends ${mine.length}/${ids.size}`);
           await new Promise((r) => setTimeout(r, 200));
         }
       };
