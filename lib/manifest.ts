@@ -457,13 +457,16 @@ const declaredFunctions = {
     tables: { tenants: 'read', inbound: 'read' },
   },
   processJob: {
-    entry: 'functions/conversations/handlers/process-job.ts',
+    entry: 'functions/replies/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
     // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
     // 250 s, so the consumer hands back what it has no 25 s left for.
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
-    tables: { inbound: 'readWrite' },
+    // `tenants` and `replies`: an AI reply reads the tenant's `aiReplies` and channels and is
+    // created (and rung) as `POST /v1/conversations/{id}/messages` creates one.
+    tables: { inbound: 'readWrite', tenants: 'read' },
+    sendsTo: ['replies'],
     secrets: ['aiApiKey'],
     environment: {
       ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },
@@ -694,8 +697,11 @@ const declaredFunctions = {
     trigger: { kind: 'schedule', everySeconds: 60 },
     tables: { tenants: 'read', inbound: 'readWrite' },
     sendsTo: ['replies'],
+    // No `whatsappAccessToken`: the sweep never sends (a release re-rings the sender) and reads a
+    // provider's record only through `findSent`, which WhatsApp Cloud has none of (no read-back of
+    // a sent message); the channel's client reads its token lazily, on a send. Least privilege.
     // `eventSigningKey` opens the tenants' sealed provider keys for the record reads (`findSent`).
-    secrets: ['whatsappAccessToken', 'eventSigningKey'],
+    secrets: ['eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },
       ...WHATSAPP_VERSION,

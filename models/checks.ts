@@ -285,6 +285,15 @@ export const CHECKS: readonly ModelCheck[] = [
     says: 'two deliveries of one message racing, two consumers, recovery, an expiring lease, a lost ring, a failed run: filed once, the job done at most once, a live lease never settled by another',
   },
   {
+    name: 'inbound/jobs/ai-reply-per-run/counterexample',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'MAXBELLS=1', 'MUT_AI_REPLY_PER_RUN'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'an AI reply named by the job run instead of the inbound message: a run retried after a crash past the reply (or a racing run) creates a second reply',
+  },
+  {
     name: 'inbound/jobs/two-rings/safety',
     model: 'inbound-conversations',
     defines: ['JOBS'],

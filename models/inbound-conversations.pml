@@ -438,6 +438,7 @@ byte jowner;            /* lease owner (0: none) */
 bool leaseOk;           /* the lease has not expired */
 byte dones;             /* transitions to done, ever */
 byte interactions;      /* ai_triage interaction items (written with done) */
+byte aiReplies;         /* AI reply items of the message (aiReplies "send"; functions/replies/ai-replies.ts) */
 byte bells;             /* the job's doorbells on the queue */
 bool alive[3];          /* consumer i is still running the job it claimed */
 byte lastClaim;         /* the consumer whose claim is the job's latest */
@@ -514,6 +515,16 @@ end_idle:
      if
      :: jtype == AI_TRIAGE ->
         atomic { CRASHPOINT(crashed) } /* @failpoint jobs.ai_triage.after-model-call */
+        /* the AI reply: createReply's put, conditional on its id, which the inbound message names */
+        atomic {
+#ifdef MUT_AI_REPLY_PER_RUN
+          aiReplies++;             /* an id taken from the run: every run creates one */
+#else
+          if :: aiReplies == 0 -> aiReplies = 1 :: else fi;
+#endif
+          assert(aiReplies <= 1);  /* one AI reply per inbound message, whatever the runs */
+          CRASHPOINT(crashed) /* @failpoint jobs.ai_triage.after-reply-created */
+        }
      :: jtype == LEAD_MATCH ->
         atomic { CRASHPOINT(crashed) } /* @failpoint jobs.lead_match.after-attach */
      fi;

@@ -6,6 +6,8 @@
  * from here, `ai_triage` from jobs). Jobs import only the kernel.
  */
 import {
+  type AiReplyPort,
+  chatCompletion,
   DynamoDbJobStore,
   type JobDeps,
   type JobStore,
@@ -77,13 +79,21 @@ export function messageJobStore(): JobStore<MessageItem> {
   return storesOf().jobs;
 }
 
-/** The job consumer's: the store, and each job type's work, registered by the context owning it. */
-export function jobDeps(): JobDeps<MessageItem> {
+/**
+ * The job consumer's: the store, and each job type's work, registered by the context owning it.
+ * `replies` is the replies context's port for AI replies, handed in by the consumer's handler (the
+ * replies context imports conversations, so conversations does not import it back); without it,
+ * `ai_triage` drafts and never sends.
+ */
+export function jobDeps(options: { readonly replies?: AiReplyPort } = {}): JobDeps<MessageItem> {
   return {
     store: messageJobStore(),
     clock: systemClock,
     leaseSeconds: settings.leaseSeconds,
-    work: { lead_match: matchLead(conversationsDeps()), ai_triage: triage({ clock: systemClock }) },
+    work: {
+      lead_match: matchLead(conversationsDeps()),
+      ai_triage: triage({ clock: systemClock, chat: chatCompletion, ...options }),
+    },
   };
 }
 

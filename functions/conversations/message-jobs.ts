@@ -13,6 +13,8 @@ export interface MessageJobsView {
     readonly attempts: number;
     readonly source: string;
     readonly updatedAt: string;
+    /** What the job answered: `ai_triage` its label, its reply draft and whether it was sent. */
+    readonly result?: Readonly<Record<string, string | number | boolean>>;
   }>;
   readonly interactions: ReadonlyArray<{
     readonly source: string;
@@ -40,6 +42,7 @@ export async function messageJobs(
       attempts: j.attempts,
       source: j.source,
       updatedAt: j.updatedAt,
+      ...(j.result ? { result: j.result } : {}),
     })),
     interactions: interactions.map((i) => ({
       source: i.source,

@@ -4,7 +4,16 @@
  * conversations'), which hands its key and parser in (`JobHostItems`) and composes the registry of
  * each job type's work with the store, the runner and the recovery sweep.
  */
-export { type TriageInput, triage } from './ai-triage.js';
+export { chatCompletion } from './ai-client.js';
+export {
+  AFTER_REPLY_CREATED,
+  type AiReplyOutcome,
+  type AiReplyPort,
+  type ChatPort,
+  type TriageDeps,
+  type TriageInput,
+  triage,
+} from './ai-triage.js';
 export {
   type InteractionRecord,
   JOB_TYPES,

@@ -8,6 +8,7 @@ import {
   whatsappApiBaseUrl,
   whatsappApiVersion,
 } from '../campaigns/index.js';
+import type { AiReplyPort } from '../jobs/index.js';
 import { ddb, sqs } from '../kernel/clients.js';
 import { systemClock } from '../kernel/clock.js';
 import { queueUrl, tableName } from '../kernel/config.js';
@@ -27,6 +28,7 @@ import {
   unipileApiKey,
 } from '../tenants/index.js';
 import { messageKeys } from '../webhooks/index.js';
+import { aiReplies } from './ai-replies.js';
 import type { ReplyChannel, ReplyChannelName } from './channel.js';
 import { createEvolutionChannel } from './channels/evolution.js';
 import { createGhlChannel, ghlApiBaseUrl } from './channels/ghl.js';
@@ -53,6 +55,14 @@ export function replyDeps(): ReplyDeps {
     table: tableName('inbound'),
     queueUrl: queueUrl('replies'),
   };
+}
+
+/**
+ * What reading a reply takes: the inbound table only. `GET /v1/messages/{id}` is granted no queue,
+ * so it must not build `replyDeps` (which names the replies queue: unset there, a 500).
+ */
+export function replyReadDeps(): Pick<ReplyDeps, 'ddb' | 'table'> {
+  return { ddb, table: tableName('inbound') };
 }
 
 /**
@@ -216,4 +226,9 @@ export async function rateOf(reply: ReplyItem): Promise<ReplyRate> {
 
 export async function unknownOutcome(tenantId: string): Promise<UnknownOutcomePolicy> {
   return (await cachedTenant(tenantId))?.unknownOutcome ?? 'hold';
+}
+
+/** The `ai_triage` job's way to send its draft as a reply (`ai-replies.ts`). */
+export function aiReplyPort(): AiReplyPort {
+  return aiReplies({ ...replyDeps(), tenant: cachedTenant, channelsOf: tenantChannels });
 }

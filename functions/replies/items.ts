@@ -44,6 +44,14 @@ export function replyIdFor(tenantId: string, idempotencyKey: string): string {
   return `r_${sha256Hex(`reply|${tenantId}|${idempotencyKey}`).slice(0, 32)}`;
 }
 
+/**
+ * The AI reply to an inbound message (`ai_triage`): one per message, whatever the job's runs. Its own
+ * hash domain, so no operator's `Idempotency-Key` can name it.
+ */
+export function aiReplyIdFor(tenantId: string, inboundMessageId: string): string {
+  return `r_${sha256Hex(`ai-reply|${tenantId}|${inboundMessageId}`).slice(0, 32)}`;
+}
+
 export interface ReplyItem {
   readonly tenantId: string;
   readonly messageId: string;

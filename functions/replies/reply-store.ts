@@ -137,27 +137,52 @@ export class ConversationMovedError extends ConflictError {
   }
 }
 
+/** What creating one reply takes (`createReply`, `createMessageTo`). */
+export interface CreateReplyInput {
+  readonly tenantId: string;
+  readonly conversationId: string;
+  readonly messageId: string;
+  readonly request: ReplyRequest;
+  readonly channels: TenantChannels;
+  /**
+   * What "the same request" means for this id; the request itself by default. A caller whose
+   * request is not reproducible (an AI draft: another run may word it differently) names its own
+   * identity, so any retry of it answers the first reply instead of a mismatch.
+   */
+  readonly identity?: string;
+  /** A conversation that does not exist yet (`POST /v1/messages` to a new person): its writes. */
+  readonly newConversation?: {
+    readonly e164: string;
+    readonly writes: readonly AtomicWrite[];
+  };
+}
+
 /**
  * Creates the reply `messageId` in the conversation, once: a second call with the same id and the
  * same request answers the first reply; another request under that id is 409
- * `idempotency_key_mismatch`, whatever happened in between.
+ * `idempotency_key_mismatch`, whatever happened in between. A conversation merged while the reply
+ * is written is followed to its survivor (`liveConversation` reads the merge marker again), as
+ * `createMessageTo` routes again: the merge is the service's own doing, never the client's 409.
  */
 export async function createReply(
   deps: ReplyDeps,
-  input: {
-    readonly tenantId: string;
-    readonly conversationId: string;
-    readonly messageId: string;
-    readonly request: ReplyRequest;
-    readonly channels: TenantChannels;
-    /** A conversation that does not exist yet (`POST /v1/messages` to a new person): its writes. */
-    readonly newConversation?: {
-      readonly e164: string;
-      readonly writes: readonly AtomicWrite[];
-    };
-  },
+  input: CreateReplyInput,
 ): Promise<{ messageId: string; status: 'queued'; created: boolean }> {
-  const requestHash = sha256Hex(JSON.stringify(input.request));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeReply(deps, input);
+    } catch (error) {
+      const routedAgain = input.newConversation === undefined && attempt < MAX_ROUTE_ATTEMPTS;
+      if (!(error instanceof ConversationMovedError) || !routedAgain) throw error;
+    }
+  }
+}
+
+async function writeReply(
+  deps: ReplyDeps,
+  input: CreateReplyInput,
+): Promise<{ messageId: string; status: 'queued'; created: boolean }> {
+  const requestHash = sha256Hex(input.identity ?? JSON.stringify(input.request));
   const existing = toReplyItem(
     await readItem(deps.ddb, deps.table, replyKeys.reply(input.messageId)),
   );
@@ -271,7 +296,7 @@ export async function createMessageTo(
     const found = await conversationForTarget(deps, input.tenantId, target, isoTime(deps.clock));
     if (!found) throw new NotFoundError('No conversation of this lead.');
     try {
-      return await createReply(deps, {
+      return await writeReply(deps, {
         ...rest,
         conversationId: found.conversationId,
         ...(found.create && 'e164' in target
@@ -284,7 +309,10 @@ export async function createMessageTo(
   }
 }
 
-/** Routes of one `POST /v1/messages`: a race with a new person's first message settles in two. */
+/**
+ * Routes of one reply: a race with a new person's first message, or with a merge of the
+ * conversation (one merge marks it once), settles in two.
+ */
 const MAX_ROUTE_ATTEMPTS = 3;
 
 async function answerExisting(

@@ -150,6 +150,12 @@ export const tenantConfigSchema = z
     messagesPerSecond: z.number().int().min(1).max(1000).default(80),
     /** api.md: what a send whose outcome stayed unknown past the window becomes. */
     unknownOutcome: z.enum(['hold', 'retry_once']).default('hold'),
+    /**
+     * AI replies (docs/replies.md, "AI replies"): `off` (absent means this: triage only, no
+     * draft), `draft` (the `ai_triage` job drafts a reply and keeps it on the job for a person to
+     * read) or `send` (the draft is sent as a reply, `source: "ai"`, once per inbound message).
+     */
+    aiReplies: z.enum(['off', 'draft', 'send']).optional(),
     /** Conversion ledger: the tenant's own work queues, each waiting for one event type. */
     workQueues: z
       .record(

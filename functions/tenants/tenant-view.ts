@@ -27,6 +27,7 @@ export function toTenantView(tenant: Tenant): TenantView {
     ...(tenant.googleAds ? { googleAds: tenant.googleAds } : {}),
     messagesPerSecond: tenant.messagesPerSecond,
     unknownOutcome: tenant.unknownOutcome,
+    ...(tenant.aiReplies ? { aiReplies: tenant.aiReplies } : {}),
     ...(tenant.workQueues ? { workQueues: tenant.workQueues } : {}),
     version: tenant.version,
     createdAt: tenant.createdAt,

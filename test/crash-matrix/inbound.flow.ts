@@ -8,13 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { jobDeps, messageJobStore } from '../../functions/conversations/deps.js';
-import { handler as processJob } from '../../functions/conversations/handlers/process-job.js';
 import { handler as recoverSchedule } from '../../functions/conversations/handlers/recover-jobs-schedule.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
 import { PENDING_GRACE_SECONDS, runJob } from '../../functions/jobs/index.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
 import { settings } from '../../functions/kernel/config.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
+import { handler as processJob } from '../../functions/replies/handlers/process-job.js';
 import { handler as ghl } from '../../functions/webhooks/handlers/receive-ghl-sms.js';
 import { ensureTable } from '../../lib/local/provision.js';
 import { envNameForQueue, envNameForTable, tables } from '../../lib/manifest.js';

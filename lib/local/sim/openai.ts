@@ -1,7 +1,8 @@
 /**
  * An OpenAI-compatible chat endpoint for the post-processing jobs that call a model:
  * `POST /v1/chat/completions` with the real request and response shapes (including `usage` token
- * counts and the error shape), answering a deterministic triage label so tests can assert on it.
+ * counts and the error shape), answering a deterministic triage label (or, to the job's drafting
+ * prompt, a deterministic reply draft) so tests can assert on it.
  * Like OpenAI it wants `Authorization: Bearer <key>` (401 without), takes `content` as a string or a
  * list of parts, and answers a body that is not JSON with its own 400 shape.
  *
@@ -35,6 +36,19 @@ export function triageLabel(text: string): string {
   if (/(http:\/\/|https:\/\/|winner|crypto|free money)/.test(t)) return 'spam';
   return 'other';
 }
+
+/** What a reply-drafting prompt would get: a short answer fitting the message's label, deterministic. */
+export function draftReply(text: string): string {
+  const label = triageLabel(text);
+  if (label === 'sales_lead')
+    return 'Thanks for your interest! A colleague will send you a quote shortly.';
+  if (label === 'support')
+    return 'Sorry to hear that. We are looking into it and will get back to you soon.';
+  return 'Thanks for your message! We will get back to you shortly.';
+}
+
+/** The `ai_triage` job's drafting prompt (`functions/jobs/ai-triage.ts`, `DRAFT_PROMPT`) begins so. */
+const DRAFT_PROMPT_START = 'Draft a reply';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
@@ -126,7 +140,10 @@ export const openaiSimulator: SimulatorFactory = () => {
       }
       const model = body.model;
       const lastUser = [...messages].reverse().find((m) => m?.role === 'user')?.content ?? '';
-      const content = triageLabel(lastUser);
+      const system = messages.find((m) => m?.role === 'system')?.content ?? '';
+      const content = system.startsWith(DRAFT_PROMPT_START)
+        ? draftReply(lastUser)
+        : triageLabel(lastUser);
       const promptTokens = messages.reduce((sum, m) => sum + 4 + countTokens(m?.content ?? ''), 3);
       const completionTokens = countTokens(content);
       const completion: Completion = {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as listConversations } from '../../../functions/conversations/handlers/list-conversations.js';
 import { handler as listJobs } from '../../../functions/conversations/handlers/list-jobs.js';
 import { handler as listMessages } from '../../../functions/conversations/handlers/list-messages.js';
-import { handler as processJob } from '../../../functions/conversations/handlers/process-job.js';
 import { handler as putLead } from '../../../functions/conversations/handlers/put-lead.js';
+import { handler as processJob } from '../../../functions/replies/handlers/process-job.js';
 import { handler as whatsapp } from '../../../functions/webhooks/handlers/receive-whatsapp.js';
 import { testSqsClient } from '../../support/emulators.js';
 import {

@@ -13,7 +13,6 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobDeps, messageJobStore } from '../../../functions/conversations/deps.js';
 import { handler as listJobs } from '../../../functions/conversations/handlers/list-jobs.js';
-import { handler as processJob } from '../../../functions/conversations/handlers/process-job.js';
 import { handler as putLead } from '../../../functions/conversations/handlers/put-lead.js';
 import { handler as recoverSchedule } from '../../../functions/conversations/handlers/recover-jobs-schedule.js';
 import { keys } from '../../../functions/conversations/items.js';
@@ -33,6 +32,7 @@ import {
   FailpointCrashError,
   listFailpoints,
 } from '../../../functions/kernel/failpoints.js';
+import { handler as processJob } from '../../../functions/replies/handlers/process-job.js';
 import { handler as ghl } from '../../../functions/webhooks/handlers/receive-ghl-sms.js';
 import { handler as whatsapp } from '../../../functions/webhooks/handlers/receive-whatsapp.js';
 import { ensureTable } from '../../../lib/local/provision.js';

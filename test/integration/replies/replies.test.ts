@@ -25,6 +25,7 @@ import { sendReply } from '../../../functions/replies/sender.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
 import { raceTrials } from '../../support/race.js';
 import { startWhatsAppSimulator, type WhatsAppSimulator } from '../campaigns/campaign-support.js';
+import { leadCall, listedConversations } from '../conversations/inbound-support.js';
 import {
   fileEcho,
   fileInbound,
@@ -145,6 +146,50 @@ describe('a reply is created once per Idempotency-Key, in the person’s convers
         for (const key of ['a', 'b']) {
           const id = replyIdFor(world.tenant.tenantId, key);
           expect((await replyOf(id))?.conversationId).toBe(inbound.value.conversationId);
+        }
+      },
+    });
+    expect(report.failures).toEqual([]);
+  });
+
+  it('POST /v1/conversations/{id}/messages raced by a lead merge of that conversation: the reply lands in the survivor, never a 409', async () => {
+    const report = await raceTrials({
+      trials: 10,
+      // The person wrote from two phones (two conversations); a lead PUT with both folds the
+      // world's conversation into the other's (the first phone's conversation survives).
+      setup: async () => {
+        const world = await replyWorld();
+        const other = `+97253${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+        await fileInbound(world.inbound, world.tenant.tenantId, other, `wamid.in-${randomUUID()}`);
+        return { world, other, merged: false, keys: [] as string[] };
+      },
+      // Replies back to back for as long as the merge runs: one of them reads the conversation
+      // before the merge marks it and writes after, the window the 409 came from.
+      contenders: (state) => {
+        const replyUntilMerged = (lane: string) => async () => {
+          for (let i = 0; !state.merged; i++) {
+            state.keys.push(`${lane}-${i}`);
+            await newReply(state.world, `${lane}-${i}`);
+          }
+        };
+        return [
+          () =>
+            leadCall(state.world.tenant, 'lead-merging', {
+              phones: [state.other, state.world.phone],
+            }).finally(() => {
+              state.merged = true;
+            }),
+          replyUntilMerged('a'),
+          replyUntilMerged('b'),
+        ];
+      },
+      check: async ({ world, keys }, outcomes) => {
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+        const listed = await listedConversations(world.tenant);
+        expect(listed.map((c) => c.messageCount)).toEqual([2 + keys.length]);
+        for (const key of keys) {
+          const id = replyIdFor(world.tenant.tenantId, key);
+          expect((await replyOf(id))?.conversationId).toBe(listed[0]?.conversationId);
         }
       },
     });

@@ -100,7 +100,7 @@ const { replyFlows } = await import('./reply-flows.js');
 type Lambda = (event: never, context: Context) => Promise<unknown>;
 const handlers = {
   receiveWhatsApp: await handlerOf('../../../functions/webhooks/handlers/receive-whatsapp.js'),
-  processJob: await handlerOf('../../../functions/conversations/handlers/process-job.js'),
+  processJob: await handlerOf('../../../functions/replies/handlers/process-job.js'),
   recoverJobs: await handlerOf(
     '../../../functions/conversations/handlers/recover-jobs-schedule.js',
   ),
