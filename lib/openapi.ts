@@ -13,6 +13,7 @@ import { leadSchema } from '../functions/conversations/handlers/put-lead.js';
 import { endpointBodySchema, replayBodySchema } from '../functions/events/schemas.js';
 import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
+import { providerCredentialSchemas } from '../functions/tenants/provider-credentials.js';
 import { providerKeyBodySchema } from '../functions/tenants/provider-keys.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { unipileEnvelopeSchema } from '../functions/webhooks/unipile.js';
@@ -76,6 +77,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       status: 200,
       description: '{"tenantId", "unipile": {"apiKeySet": true, "updatedAt"}}',
     },
+  },
+  'PUT /v1/tenants/{tenantId}/providers/{provider}': {
+    summary:
+      "Store the tenant's outbound credentials of `evolution` (WhatsApp Web replies) or `ghl` (SMS replies), sealed at rest, never answered back; the Evolution base URL passes the SSRF guard (400, nothing written); 404 for an unknown tenant or provider",
+    auth: 'admin',
+    body: z.union([providerCredentialSchemas.evolution, providerCredentialSchemas.ghl]),
+    success: { status: 204, description: 'no body' },
   },
   'GET /webhooks/whatsapp': {
     summary: 'WhatsApp subscription challenge',

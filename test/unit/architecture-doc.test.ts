@@ -10,7 +10,9 @@ import { PROJECT_ROOT } from '../../lib/local/runtime.js';
 
 const PIPELINES: Record<string, readonly string[]> = {
   tenants: ['functions/tenants'],
-  inbound: ['functions/webhooks', 'functions/conversations', 'functions/jobs'],
+  // The jobs' queue handler (`processJob`) sits in replies: the one context both jobs and replies
+  // are visible from (an AI reply is a job's effect).
+  inbound: ['functions/webhooks', 'functions/conversations', 'functions/jobs', 'functions/replies'],
   'campaign sends': ['functions/campaigns'],
   OCI: ['functions/oci'],
   ledger: ['functions/ledger'],
