@@ -5,6 +5,7 @@
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
 import { queryAll, queryItems, sendFromCursor } from '../kernel/paginate.js';
@@ -26,6 +27,12 @@ import {
   parseEventLog,
 } from './items.js';
 import type { EventType, OnceflowEvent } from './model.js';
+
+export interface AttemptContext {
+  readonly delivery?: DeliveryRecord;
+  readonly endpoint?: EndpointRecord;
+  readonly event?: OnceflowEvent;
+}
 
 export interface EndpointChanges {
   readonly url: string;
@@ -50,7 +57,6 @@ export interface AttemptsPage {
 export interface EventsStore {
   /** Keeps the event for replay; the same event twice is one item. */
   logEvent(event: OnceflowEvent): Promise<void>;
-  getEvent(ref: DeliveryRef): Promise<OnceflowEvent | undefined>;
   /** Every event of the tenant that occurred at or after `since`, per log shard in time order. */
   eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent>;
 
@@ -101,6 +107,8 @@ export interface EventsStore {
     createdAt: string,
   ): Promise<{ created: boolean; delivery: DeliveryRecord }>;
   getDelivery(ref: DeliveryRef): Promise<DeliveryRecord | undefined>;
+  /** What one attempt needs, in one consistent read: the delivery, its endpoint and its event. */
+  getAttemptContext(ref: DeliveryRef): Promise<AttemptContext>;
   /**
    * Records an attempt's outcome if the delivery is still pending after `seenAttempts` attempts
    * (another worker's record of the same attempt loses); the delivery as it now is, or undefined.
@@ -141,11 +149,6 @@ export class DynamoEventsStore implements EventsStore {
 
   async logEvent(event: OnceflowEvent): Promise<void> {
     await putOnce(this.ddb, { table: this.table, item: eventLogItem(event) });
-  }
-
-  async getEvent(ref: DeliveryRef): Promise<OnceflowEvent | undefined> {
-    const raw = await this.get(keys.eventLog({ ...ref, tenantId: ref.tenantId }));
-    return raw ? parseEventLog(raw) : undefined;
   }
 
   async *eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent> {
@@ -294,6 +297,24 @@ export class DynamoEventsStore implements EventsStore {
   async getDelivery(ref: DeliveryRef) {
     const raw = await this.get(keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle));
     return raw ? parseDelivery(raw) : undefined;
+  }
+
+  async getAttemptContext(ref: DeliveryRef): Promise<AttemptContext> {
+    const wanted = {
+      delivery: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
+      endpoint: keys.endpoint(ref.tenantId, ref.endpointId),
+      event: keys.eventLog(ref),
+    };
+    const found = await batchGetAll(this.ddb, this.table, Object.values(wanted));
+    const of = (key: Item) => found.find((item) => item.pk === key.pk && item.sk === key.sk);
+    const delivery = of(wanted.delivery);
+    const endpoint = of(wanted.endpoint);
+    const event = of(wanted.event);
+    return {
+      ...(delivery ? { delivery: parseDelivery(delivery) } : {}),
+      ...(endpoint ? { endpoint: parseEndpoint(endpoint) } : {}),
+      ...(event ? { event: parseEventLog(event) } : {}),
+    };
   }
 
   async recordAttempt(ref: DeliveryRef, seenAttempts: number, changes: AttemptChanges) {
