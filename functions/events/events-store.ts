@@ -3,7 +3,12 @@
  * once-only write is one conditional write of the kernel (`putOnce` for the event log and each
  * delivery, `conditionalUpdate` for every change of a delivery or an endpoint).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
@@ -17,6 +22,7 @@ import {
   type DeliveryRef,
   type DeliveryStatus,
   deliveryItem,
+  EVENTS_SWEEP_INDEX,
   type EndpointRecord,
   endpointItem,
   eventLogItem,
@@ -25,6 +31,12 @@ import {
   parseDelivery,
   parseEndpoint,
   parseEventLog,
+  parseReplay,
+  type ReplayCursor,
+  type ReplayRecord,
+  replayItem,
+  sweepAtOf,
+  sweepEntryKey,
 } from './items.js';
 import type { EventType, OnceflowEvent } from './model.js';
 
@@ -47,6 +59,18 @@ export interface AttemptChanges {
   readonly lastError?: string;
   readonly nextAttemptAt?: string;
   readonly deliveredAt?: string;
+}
+
+/** A pending delivery the sweep found past its `sweepAt`. */
+export interface OverdueDelivery {
+  readonly delivery: DeliveryRecord;
+  readonly sweepAt: string;
+}
+
+/** One page of a tenant's log, and where the next one starts (none: the log is read). */
+export interface LogPage {
+  readonly events: readonly OnceflowEvent[];
+  readonly next?: ReplayCursor;
 }
 
 export interface AttemptsPage {
@@ -123,6 +147,32 @@ export interface EventsStore {
     endpointId: string,
     options: { readonly status?: DeliveryStatus; readonly cursor?: string; readonly limit: number },
   ): Promise<AttemptsPage>;
+
+  /** Pending deliveries of one sweep shard whose `sweepAt` is past (at most `limit`). */
+  overdueDeliveries(shard: number, now: string, limit: number): Promise<OverdueDelivery[]>;
+  /**
+   * Moves a rung delivery's `sweepAt` on, if it is still pending at `seenSweepAt` (a worker's
+   * record meanwhile wins); a delivery no longer pending leaves the index. True when moved.
+   */
+  moveSweep(ref: DeliveryRef, seenSweepAt: string, nextSweepAt: string): Promise<boolean>;
+
+  /** A replay job, created once by its id; the job as it stands. */
+  createReplay(record: ReplayRecord): Promise<ReplayRecord>;
+  /** Up to `limit` events of the tenant's log since `since`, from `cursor` on. */
+  logPage(tenantId: string, since: string, cursor: ReplayCursor, limit: number): Promise<LogPage>;
+  /**
+   * Saves a replay's progress if its cursor is still `seen` (another run's save of the same page
+   * wins); `next` absent: the replay is done and leaves the sweep. The job as it now is, or
+   * undefined when another run moved it first.
+   */
+  advanceReplay(
+    replay: ReplayRecord,
+    next: ReplayCursor | undefined,
+    dispatched: number,
+    now: string,
+  ): Promise<ReplayRecord | undefined>;
+  /** Running replays of one sweep shard (their keys' items, read consistently). */
+  runningReplays(shard: number, now: string): Promise<ReplayRecord[]>;
 }
 
 const attemptsCursor = z.strictObject({
@@ -321,11 +371,18 @@ export class DynamoEventsStore implements EventsStore {
     const { status, attempts, ...rest } = changes;
     const set: Record<string, unknown> = { status, attempts };
     for (const [name, value] of Object.entries(rest)) if (value !== undefined) set[name] = value;
+    // Pending: the sweep looks again past the next attempt; closed: it leaves the sweep index.
+    const open = status === 'pending' && changes.nextAttemptAt !== undefined;
+    if (open && changes.nextAttemptAt) set.sweepAt = sweepAtOf(changes.nextAttemptAt);
+    const remove = [
+      ...(changes.nextAttemptAt === undefined ? ['nextAttemptAt'] : []),
+      ...(open ? [] : ['sweepPk', 'sweepAt']),
+    ];
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
       key: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
       set,
-      ...(changes.nextAttemptAt === undefined ? { remove: ['nextAttemptAt'] } : {}),
+      ...(remove.length > 0 ? { remove } : {}),
       conditions: [
         {
           expression: '#status = :pending AND attempts = :seen',
@@ -383,6 +440,124 @@ export class DynamoEventsStore implements EventsStore {
       }
     }
     return { attempts: found, nextCursor: encodeCursor(position, scope) };
+  }
+
+  async overdueDeliveries(shard: number, now: string, limit: number) {
+    const entries = await this.sweepEntries(keys.deliverySweep(shard), now, limit);
+    const found = await batchGetAll(this.ddb, this.table, entries);
+    const overdue: OverdueDelivery[] = [];
+    for (const raw of found) {
+      const sweepAt = typeof raw.sweepAt === 'string' ? raw.sweepAt : undefined;
+      const delivery = parseDelivery(raw);
+      // The index lags its table: an entry read before its delivery closed or moved on is skipped.
+      if (delivery.status === 'pending' && sweepAt !== undefined && sweepAt <= now) {
+        overdue.push({ delivery, sweepAt });
+      }
+    }
+    return overdue;
+  }
+
+  async moveSweep(ref: DeliveryRef, seenSweepAt: string, nextSweepAt: string) {
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
+      set: { sweepAt: nextSweepAt },
+      conditions: [
+        {
+          expression: '#status = :pending AND sweepAt = :seen',
+          names: { '#status': 'status' },
+          values: { ':pending': 'pending', ':seen': seenSweepAt },
+        },
+      ],
+    });
+    return out.applied;
+  }
+
+  async createReplay(record: ReplayRecord) {
+    const out = await putOnce(this.ddb, { table: this.table, item: replayItem(record) });
+    return out.created ? record : parseReplay(out.existing);
+  }
+
+  async logPage(tenantId: string, since: string, cursor: ReplayCursor, limit: number) {
+    const pk = keys.logPartition(tenantId, cursor.shard);
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: { ':pk': pk, ':since': since },
+        ConsistentRead: true,
+        Limit: limit,
+        ...(cursor.after !== undefined ? { ExclusiveStartKey: { pk, sk: cursor.after } } : {}),
+      }),
+    );
+    const events = (out.Items ?? []).map(parseEventLog);
+    const last = events.at(-1);
+    if (out.LastEvaluatedKey && last) {
+      return { events, next: { shard: cursor.shard, after: keys.logPosition(last) } };
+    }
+    return cursor.shard + 1 < LOG_SHARDS
+      ? { events, next: { shard: cursor.shard + 1 } }
+      : { events };
+  }
+
+  async advanceReplay(
+    replay: ReplayRecord,
+    next: ReplayCursor | undefined,
+    dispatched: number,
+    now: string,
+  ) {
+    const seen = replay.cursor;
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.replay(replay.tenantId, replay.endpointId, replay.replayId),
+      set: {
+        updatedAt: now,
+        ...(next
+          ? { cursorShard: next.shard, ...(next.after !== undefined ? { cursorAfter: next.after } : {}) }
+          : { state: 'done' }),
+      },
+      add: { events: dispatched },
+      remove: [
+        ...(next?.after === undefined && next ? ['cursorAfter'] : []),
+        ...(next ? [] : ['sweepPk', 'sweepAt']),
+      ],
+      conditions: [
+        {
+          expression:
+            seen.after === undefined
+              ? '#state = :running AND cursorShard = :shard AND attribute_not_exists(cursorAfter)'
+              : '#state = :running AND cursorShard = :shard AND cursorAfter = :after',
+          names: { '#state': 'state' },
+          values: {
+            ':running': 'running',
+            ':shard': seen.shard,
+            ...(seen.after !== undefined ? { ':after': seen.after } : {}),
+          },
+        },
+      ],
+    });
+    return out.applied ? parseReplay(out.item) : undefined;
+  }
+
+  async runningReplays(shard: number, now: string) {
+    const entries = await this.sweepEntries(keys.replaySweep(shard), now, 100);
+    const found = await batchGetAll(this.ddb, this.table, entries);
+    return found.map(parseReplay).filter((replay) => replay.state === 'running');
+  }
+
+  /** Keys of one sweep partition due by `now` (the index is keys only). */
+  private async sweepEntries(sweepPk: string, now: string, limit: number) {
+    const entries = await queryAll(
+      this.ddb,
+      {
+        TableName: this.table,
+        IndexName: EVENTS_SWEEP_INDEX,
+        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
+        ExpressionAttributeValues: { ':pk': sweepPk, ':now': now },
+      },
+      { maxItems: limit },
+    );
+    return entries.map(sweepEntryKey);
   }
 
   private async get(key: Item): Promise<Item | undefined> {
