@@ -684,7 +684,7 @@ export const METRICS: readonly MetricSpec[] = [
       periodSeconds: 300,
       severity: 'ticket',
       summary:
-        "An event endpoint was disabled (410, or 5 days of failures): its events now reach it only by replay",
+        'An event endpoint was disabled (410, or 5 days of failures): its events now reach it only by replay',
     },
   },
   {

@@ -22,8 +22,8 @@ import {
   type DeliveryRef,
   type DeliveryStatus,
   deliveryItem,
-  EVENTS_SWEEP_INDEX,
   type EndpointRecord,
+  EVENTS_SWEEP_INDEX,
   endpointItem,
   eventLogItem,
   keys,
@@ -513,7 +513,10 @@ export class DynamoEventsStore implements EventsStore {
       set: {
         updatedAt: now,
         ...(next
-          ? { cursorShard: next.shard, ...(next.after !== undefined ? { cursorAfter: next.after } : {}) }
+          ? {
+              cursorShard: next.shard,
+              ...(next.after !== undefined ? { cursorAfter: next.after } : {}),
+            }
           : { state: 'done' }),
       },
       add: { events: dispatched },

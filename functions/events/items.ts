@@ -105,8 +105,7 @@ export const keys = {
     `${createdAt}#${eventId}#${cycle}`,
   /** `sweep`: one shard of the pending deliveries. */
   deliverySweep: (shard: number) => `DSWEEP#${shard}`,
-  deliverySweepOf: (eventId: string) =>
-    keys.deliverySweep(shardOf(eventId, DELIVERY_SWEEP_SHARDS)),
+  deliverySweepOf: (eventId: string) => keys.deliverySweep(shardOf(eventId, DELIVERY_SWEEP_SHARDS)),
   replay: (tenantId: string, endpointId: string, replayId: string): Key => ({
     pk: `RPLY#${tenantId}#${endpointId}`,
     sk: replayId,

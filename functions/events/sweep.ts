@@ -23,8 +23,8 @@ import type { EventsStore } from './events-store.js';
 import {
   DELIVERY_SWEEP_SHARDS,
   type DeliveryRef,
-  RERING_AFTER_MS,
   REPLAY_SWEEP_SHARDS,
+  RERING_AFTER_MS,
 } from './items.js';
 import { continueReplay, type ReplayDeps } from './replay.js';
 
@@ -34,7 +34,7 @@ export const SWEEP_BEFORE_RING = defineFailpoint(
 );
 export const SWEEP_AFTER_RING = defineFailpoint(
   'events.sweep.after-ring',
-  "overdue deliveries rung again; their sweepAt not moved on",
+  'overdue deliveries rung again; their sweepAt not moved on',
 );
 
 /** Deliveries rung per shard per run: 32 shards x 200 = 6,400 a minute at most. */

@@ -36,8 +36,8 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
-  GUARANTEES,
   alarmSeverity,
+  GUARANTEES,
   type Guarantee,
   METRICS,
   type MetricSpec,
