@@ -19,7 +19,7 @@
  *   `sweep` index (`RPSWEEP#<shard>`) while it has events left to dispatch.
  */
 
-import { itemReader } from '../kernel/item-reader.js';
+import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { EVENT_TYPES, type EventData, type EventType, type OnceflowEvent } from './model.js';
@@ -156,22 +156,22 @@ export function endpointItem(record: EndpointRecord): EndpointItem {
 
 export function parseEndpoint(raw: Item): EndpointRecord {
   const r = itemReader(raw, 'endpoint');
-  const optional = <K extends string>(name: K, value: string | undefined) =>
-    value === undefined ? {} : ({ [name]: value } as Record<K, string>);
   return {
     tenantId: r.string('tenantId'),
     endpointId: r.string('endpointId'),
     url: r.string('url'),
     eventTypes: (r.optionalList('eventTypes') ?? []).map(String),
-    ...optional('description', r.optionalString('description')),
     state: r.oneOf('state', ['active', 'disabled'] as const),
     secretSealed: r.string('secretSealed'),
-    ...optional('previousSecretSealed', r.optionalString('previousSecretSealed')),
-    ...optional('previousSecretUntil', r.optionalString('previousSecretUntil')),
-    ...optional('failingSince', r.optionalString('failingSince')),
-    ...optional('disabledAt', r.optionalString('disabledAt')),
-    ...optional('disabledReason', r.optionalString('disabledReason')),
-    ...optional('disabledToldAt', r.optionalString('disabledToldAt')),
+    ...withoutAbsent({
+      description: r.optionalString('description'),
+      previousSecretSealed: r.optionalString('previousSecretSealed'),
+      previousSecretUntil: r.optionalString('previousSecretUntil'),
+      failingSince: r.optionalString('failingSince'),
+      disabledAt: r.optionalString('disabledAt'),
+      disabledReason: r.optionalString('disabledReason'),
+      disabledToldAt: r.optionalString('disabledToldAt'),
+    }),
     createdAt: r.string('createdAt'),
     updatedAt: r.string('updatedAt'),
   };
@@ -278,10 +278,6 @@ export function deliveryItem(ref: DeliveryRef, type: EventType, createdAt: strin
 
 export function parseDelivery(raw: Item): DeliveryRecord {
   const r = itemReader(raw, 'delivery');
-  const lastStatusCode = r.optionalNumber('lastStatusCode');
-  const lastError = r.optionalString('lastError');
-  const nextAttemptAt = r.optionalString('nextAttemptAt');
-  const deliveredAt = r.optionalString('deliveredAt');
   return {
     tenantId: r.string('tenantId'),
     endpointId: r.string('endpointId'),
@@ -292,11 +288,13 @@ export function parseDelivery(raw: Item): DeliveryRecord {
     type: r.oneOf('type', EVENT_TYPES),
     status: r.oneOf('status', DELIVERY_STATUSES),
     attempts: r.number('attempts'),
-    ...(lastStatusCode !== undefined ? { lastStatusCode } : {}),
-    ...(lastError !== undefined ? { lastError } : {}),
-    ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
     createdAt: r.string('createdAt'),
-    ...(deliveredAt !== undefined ? { deliveredAt } : {}),
+    ...withoutAbsent({
+      lastStatusCode: r.optionalNumber('lastStatusCode'),
+      lastError: r.optionalString('lastError'),
+      nextAttemptAt: r.optionalString('nextAttemptAt'),
+      deliveredAt: r.optionalString('deliveredAt'),
+    }),
   };
 }
 
