@@ -13,7 +13,7 @@ import * as z from 'zod';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
-import { queryAll, queryItems, sendFromCursor } from '../kernel/paginate.js';
+import { queryAll, sendFromCursor } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { putOnce } from '../kernel/put-once.js';
 import {
@@ -81,8 +81,6 @@ export interface AttemptsPage {
 export interface EventsStore {
   /** Keeps the event for replay; the same event twice is one item. */
   logEvent(event: OnceflowEvent): Promise<void>;
-  /** Every event of the tenant that occurred at or after `since`, per log shard in time order. */
-  eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent>;
 
   createEndpoint(record: EndpointRecord): Promise<{ created: boolean; endpoint: EndpointRecord }>;
   /** Changes an existing endpoint and enables it again; undefined when it does not exist. */
@@ -199,18 +197,6 @@ export class DynamoEventsStore implements EventsStore {
 
   async logEvent(event: OnceflowEvent): Promise<void> {
     await putOnce(this.ddb, { table: this.table, item: eventLogItem(event) });
-  }
-
-  async *eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent> {
-    for (let shard = 0; shard < LOG_SHARDS; shard++) {
-      const items = queryItems(this.ddb, {
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk >= :since',
-        ExpressionAttributeValues: { ':pk': keys.logPartition(tenantId, shard), ':since': since },
-        ConsistentRead: true,
-      });
-      for await (const raw of items) yield parseEventLog(raw);
-    }
   }
 
   async createEndpoint(record: EndpointRecord) {
