@@ -284,8 +284,9 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   // evidence not yet applied; `gsi1` lists a tenant's conversions and its pending evidence.
   ledger: { ...KEYS, indexes: [GSI1, SWEEP], stream: 'NEW_AND_OLD_IMAGES' },
   // Events out (issue 24): endpoints, the event log kept for replay, deliveries (`gsi1`: an
-  // endpoint's attempts, sharded; `functions/events/items.ts`).
-  events: { ...KEYS, indexes: [GSI1] },
+  // endpoint's attempts, sharded; `functions/events/items.ts`). `sweep` (keys only) holds only
+  // pending deliveries and running replays, for the events sweep.
+  events: { ...KEYS, indexes: [GSI1, { ...SWEEP, projection: 'KEYS_ONLY' }] },
 };
 
 // Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
@@ -302,7 +303,8 @@ export const queues: Readonly<Record<QueueName, QueueSpec>> = {
   // Known limit: the messages queued behind it in its group come in the same batch (10) and are
   // received, and counted, with each of its receives; behind an entity whose receiver keeps
   // failing, about the 4th message (3 x 8 receives first) reaches 30 and is dead-lettered with its
-  // delivery still pending: `DeadLetterMessages` alarms and `dlq replay` rings it again.
+  // delivery still pending: `DeadLetterMessages` alarms, and the `sweepEvents` schedule rings it
+  // again 2 h after it was due (30 x 180 s = 90 min to the DLQ, plus slack: `RERING_AFTER_MS`).
   eventDeliveries: { visibilityTimeoutSeconds: 180, maxReceiveCount: 30 },
 };
 
@@ -908,6 +910,16 @@ const declaredFunctions = {
     tables: { events: 'readWrite' },
     sendsTo: ['eventDeliveries'],
     timeoutSeconds: 30,
+  },
+  // Events out (issue 24): the sweep of lost doorbells and unfinished replays.
+  sweepEvents: {
+    entry: 'functions/events/handlers/sweep-events.ts',
+    description:
+      'Re-rings pending event deliveries whose message was lost or dead-lettered; continues replays',
+    trigger: { kind: 'schedule', everySeconds: 60 },
+    tables: { events: 'readWrite' },
+    sendsTo: ['eventDeliveries'],
+    timeoutSeconds: 120,
   },
   // Events out (issue 24): the endpoints API and the delivery worker.
   putEventEndpoint: {

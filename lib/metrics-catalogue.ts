@@ -52,6 +52,22 @@ export interface MetricAlarmSpec {
   readonly periodSeconds: number;
   /** What the alarm means, in the runbook's words (its section is `## <alarm name>`). */
   readonly summary: string;
+  /**
+   * Who it wakes: `page` (someone acts now: effects are stuck, lost or doubled) or `ticket`
+   * (someone looks within a working day: a tenant-side condition worth knowing, nothing of ours
+   * broken). Both go to the one alarm topic; the description starts `[page]` or `[ticket]`, so a
+   * subscription's filter policy (message body, `prefix`) routes tickets apart without a second
+   * topic.
+   * @default 'page'
+   */
+  readonly severity?: AlarmSeverity;
+}
+
+export type AlarmSeverity = 'page' | 'ticket';
+
+/** An alarm's severity, its default filled in. */
+export function alarmSeverity(alarm: MetricAlarmSpec): AlarmSeverity {
+  return alarm.severity ?? 'page';
 }
 
 export interface MetricSpec {
@@ -680,16 +696,26 @@ export const METRICS: readonly MetricSpec[] = [
     guarantee: 'events',
     meaning: 'A delivery that failed its last attempt (or met a 410); replayable',
   },
-  // No alarm on purpose: a disable is a tenant's receiver saying 410 or being down for 5 days, and
-  // the tenant is told (`endpoint.disabled` to its other endpoints, the state in the API). Nothing
-  // for an operator to do; an outage of our own sending shows first as `StaleQueueWork` on
-  // `eventDeliveries` (30 h), long before any endpoint reaches 5 days.
+  // A ticket, not a page: a disable is a tenant's receiver answering 410 or down for 5 days, and
+  // the tenant is told (`endpoint.disabled` to its other endpoints, the state in the API), but an
+  // operator should know too: from now on that endpoint's events reach it only by a replay once
+  // the tenant re-enables it (`PUT` again), and a tenant with no other endpoint is told nothing at
+  // all. Nothing of ours is broken (an outage of our own sending shows first as `StaleQueueWork`
+  // on `eventDeliveries`, 30 h, long before any endpoint reaches 5 days), so it waits for a
+  // working day. Any disable in 5 minutes: they are rare (one per endpoint per outage).
   {
     name: 'EventEndpointDisabled',
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'events',
     meaning: 'An endpoint disabled: it answered 410, or failed every attempt for 5 days',
+    alarm: {
+      greaterThan: 0,
+      periodSeconds: 300,
+      severity: 'ticket',
+      summary:
+        'An event endpoint was disabled (410, or 5 days of failures): its events now reach it only by replay',
+    },
   },
   {
     name: 'EventTargetRefused',
@@ -737,7 +763,11 @@ export function catalogueMetric(name: string): MetricSpec | undefined {
 /** The runbook's generated metrics table (`docs/runbook.md`, between the generated markers). */
 export function renderMetricsTable(): string {
   const rows = METRICS.map((m) => {
-    const alarm = m.alarm ? `> ${m.alarm.greaterThan} per ${m.alarm.periodSeconds / 60} min` : '';
+    // Pages are the default and unmarked; a ticket says so.
+    const ticket = m.alarm && alarmSeverity(m.alarm) === 'ticket' ? ' (ticket)' : '';
+    const alarm = m.alarm
+      ? `> ${m.alarm.greaterThan} per ${m.alarm.periodSeconds / 60} min${ticket}`
+      : '';
     const pending = m.pendingFrom ? ` (from the ${m.pendingFrom} work)` : '';
     return `| \`${m.name}\` | ${GUARANTEES[m.guarantee]} | ${m.dimensions.join(', ')} | ${m.meaning}${pending} | ${alarm} |`;
   });

@@ -182,7 +182,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Deliver every kept event since a time to this endpoint again (same event ids)',
     auth: 'operator',
     body: replayBodySchema,
-    success: { status: 202, description: '{"endpointId", "replayId", "events": n}' },
+    success: {
+      status: 202,
+      description:
+        '{"endpointId", "replayId", "state": "running" | "done", "events": n} (a job: the events sweep continues a running replay from its cursor)',
+    },
   },
   'POST /v1/event-endpoints/{endpointId}/secret': {
     summary: "Rotate an endpoint's signing secret (both signatures for 24 hours)",

@@ -144,10 +144,10 @@ export function disabledEvent(endpoint: EndpointRecord): OnceflowEvent {
 }
 
 export async function deliver(deps: DeliveryDeps, ref: DeliveryRef): Promise<DeliveryOutcome> {
-  const delivery = await deps.store.getDelivery(ref);
+  // One consistent read of the three items (not three): the truth this attempt acts on.
+  const { delivery, endpoint, event } = await deps.store.getAttemptContext(ref);
   if (delivery?.status !== 'pending') return { kind: 'done' };
   const now = deps.clock.now();
-  const endpoint = await deps.store.getEndpoint(ref.tenantId, ref.endpointId);
   if (!endpoint || endpoint.state === 'disabled') {
     // Told to the tenant's other endpoints before this delivery closes, so a crash in between
     // tells it again (one event id per disable: the dispatcher keeps it once); once told, the
@@ -165,7 +165,6 @@ export async function deliver(deps: DeliveryDeps, ref: DeliveryRef): Promise<Del
   const dueAt = delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) : now;
   if (dueAt > now) return { kind: 'later', afterMs: dueAt - now };
 
-  const event = await deps.store.getEvent(ref);
   if (!event) throw new Error(`event ${ref.eventId} of a pending delivery is not in the log`);
   const attempt = await attemptOnce(deps, endpoint, event, now);
   failpoint(DELIVER_AFTER_POST);

@@ -16,6 +16,7 @@ import { DynamoEventsStore, type EventsStore } from './events-store.js';
 import type { DeliveryRef } from './items.js';
 import type { EventSink } from './model.js';
 import { eventSettings } from './settings.js';
+import type { SweepDeps } from './sweep.js';
 import { httpTransport } from './transport.js';
 
 let store: EventsStore | undefined;
@@ -25,17 +26,28 @@ export function eventsStore(): EventsStore {
   return store;
 }
 
-/** The FIFO message of a delivery: its group is (tenant, endpoint, entity), its id the delivery's. */
-export function deliveryMessage(ref: DeliveryRef) {
+/**
+ * The FIFO message of a delivery: its group is (tenant, endpoint, entity), its id the delivery's
+ * (and the ring's, for a sweep's later ring).
+ */
+export function deliveryMessage(ref: DeliveryRef, round?: string) {
+  const identity = `delivery#${ref.tenantId}#${ref.endpointId}#${ref.eventId}#${ref.cycle}`;
   return {
     body: ref,
     groupId: `${ref.tenantId}#${ref.endpointId}#${ref.entityKey}`,
-    identity: `delivery#${ref.tenantId}#${ref.endpointId}#${ref.eventId}#${ref.cycle}`,
+    identity: round === undefined ? identity : `${identity}#ring:${round}`,
   };
 }
 
 export function sqsBell(url: string): DeliveryBell {
-  return { ring: (refs) => enqueueFifo(sqs, url, refs.map(deliveryMessage)) };
+  return {
+    ring: (refs, roundOf) =>
+      enqueueFifo(
+        sqs,
+        url,
+        refs.map((ref) => deliveryMessage(ref, roundOf?.(ref))),
+      ),
+  };
 }
 
 let box: { key: string; box: SecretBox } | undefined;
@@ -70,6 +82,11 @@ export function endpointsDeps(): EndpointsDeps {
 
 export function replayDeps() {
   return { ...endpointsDeps(), dispatch: { bell: sqsBell(queueUrl('eventDeliveries')) } };
+}
+
+export function sweepDeps(): SweepDeps {
+  const bell = sqsBell(queueUrl('eventDeliveries'));
+  return { store: eventsStore(), clock: systemClock, bell, dispatch: { bell } };
 }
 
 export function deliveryDeps(): DeliveryDeps {

@@ -23,6 +23,7 @@ import { sha256Hex } from '../kernel/secrets.js';
 import type { StreamChange } from '../kernel/stream-consumer.js';
 import {
   type CampaignEffect,
+  type EffectItem,
   type LedgerConversionEffect,
   type OciConversionEffect,
   type RecipientEffect,
@@ -42,32 +43,32 @@ export function deriveEvents(record: ChangeRecord): OnceflowEvent[] {
   const after = readEffectItem(record.newImage);
   if (!after) return [];
   const before = readEffectItem(record.oldImage);
+  const at = record.committedAt;
   switch (after.kind) {
     case 'message':
-      return messageEvents(before?.kind === 'message' ? before.item : undefined, after.item);
+      return messageEvents(previous(before, 'message'), after.item);
     case 'conversation':
-      return mergeEvents(
-        before?.kind === 'conversation' ? before.item : undefined,
-        after.item,
-        record.committedAt,
-      );
+      return mergeEvents(previous(before, 'conversation'), after.item, at);
     case 'recipient':
-      return recipientEvents(before?.kind === 'recipient' ? before.item : undefined, after.item);
+      return recipientEvents(previous(before, 'recipient'), after.item);
     case 'campaign':
-      return campaignEvents(
-        before?.kind === 'campaign' ? before.item : undefined,
-        after.item,
-        record.committedAt,
-      );
+      return campaignEvents(previous(before, 'campaign'), after.item, at);
     case 'ociConversion':
-      return ociEvents(
-        before?.kind === 'ociConversion' ? before.item : undefined,
-        after.item,
-        record.committedAt,
-      );
+      return ociEvents(previous(before, 'ociConversion'), after.item, at);
     case 'ledgerConversion':
       return before ? [] : [ledgerEvent(after.item)];
   }
+}
+
+/** Each kind of effect's item. */
+type EffectOf = { [E in EffectItem as E['kind']]: E['item'] };
+
+/** The item before the change when it was the same kind of effect (else a creation). */
+function previous<K extends keyof EffectOf>(
+  before: EffectItem | undefined,
+  kind: K,
+): EffectOf[K] | undefined {
+  return before?.kind === kind ? (before.item as EffectOf[K]) : undefined;
 }
 
 /** The event id: the type, the effect's identity and the transition, hashed. */

@@ -36,7 +36,11 @@ export const DISPATCH_BEFORE_RING = defineFailpoint(
 
 /** Sends the queue messages of deliveries (the FIFO doorbell). */
 export interface DeliveryBell {
-  ring(deliveries: readonly DeliveryRef[]): Promise<void>;
+  /**
+   * `roundOf` names a later ring of a delivery (the sweep's): its message gets its own
+   * deterministic deduplication id, so SQS does not drop it as a copy of the first ring.
+   */
+  ring(deliveries: readonly DeliveryRef[], roundOf?: (ref: DeliveryRef) => string): Promise<void>;
 }
 
 export interface DispatcherDeps {

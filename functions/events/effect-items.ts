@@ -17,7 +17,7 @@ import {
   toConversationItem,
   toMessageItem,
 } from '../conversations/index.js';
-import { itemReader } from '../kernel/item-reader.js';
+import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { CONVERSION_SOURCES, type ConversionSource } from '../ledger/index.js';
 import { OCI_ROW_STATUSES } from '../oci/index.js';
@@ -116,9 +116,6 @@ function isLedgerConversion(image: Item): boolean {
   );
 }
 
-const optional = <K extends string, V>(key: K, value: V | undefined) =>
-  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
-
 function readRecipient(image: Item): RecipientEffect {
   const r = itemReader(image, 'campaign recipient');
   return {
@@ -128,7 +125,7 @@ function readRecipient(image: Item): RecipientEffect {
     status: r.oneOf('status', RECIPIENT_STATUSES),
     attempts: r.numberOr('attempts', 0),
     updatedAt: r.string('updatedAt'),
-    ...optional('providerMessageId', r.optionalString('providerMessageId')),
+    ...withoutAbsent({ providerMessageId: r.optionalString('providerMessageId') }),
   };
 }
 
@@ -138,7 +135,7 @@ function readCampaign(image: Item): CampaignEffect {
     tenantId: r.string('tenantId'),
     campaignId: r.string('campaignId'),
     status: r.oneOf('status', CAMPAIGN_STATUSES),
-    ...optional('completedAt', r.optionalString('completedAt')),
+    ...withoutAbsent({ completedAt: r.optionalString('completedAt') }),
   };
 }
 
@@ -151,9 +148,11 @@ function readOciConversion(image: Item): OciConversionEffect {
     callId: r.string('callId'),
     sessionId: r.string('sessionId'),
     status: r.oneOf('status', OCI_STATUSES),
-    ...optional('completedAt', r.optionalString('completedAt')),
-    ...optional('retractedAt', r.optionalString('retractedAt')),
-    ...optional('lastError', r.optionalString('lastError')),
+    ...withoutAbsent({
+      completedAt: r.optionalString('completedAt'),
+      retractedAt: r.optionalString('retractedAt'),
+      lastError: r.optionalString('lastError'),
+    }),
   };
 }
 

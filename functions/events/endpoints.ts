@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../kernel/errors.js';
 import type { SecretBox } from '../kernel/secret-box.js';
+import { sha256Hex } from '../kernel/secrets.js';
 import {
   checkTarget,
   ForbiddenTargetError,
@@ -15,10 +16,9 @@ import {
   type TargetPolicy,
 } from '../kernel/ssrf.js';
 import { ROTATION_OVERLAP_MS, secretBinding } from './deliver.js';
-import { createReplayDispatcher, type DispatcherDeps } from './dispatch.js';
 import type { AttemptsPage, EventsStore } from './events-store.js';
-import type { DeliveryStatus, EndpointRecord } from './items.js';
-import type { OnceflowEvent } from './model.js';
+import type { DeliveryStatus, EndpointRecord, ReplayRecord } from './items.js';
+import { type ReplayDeps, startReplay } from './replay.js';
 import { generateSigningSecret } from './signing.js';
 
 export interface EndpointsDeps {
@@ -139,43 +139,33 @@ export async function listAttempts(
   return deps.store.listAttempts(tenantId, endpointId, options);
 }
 
-/** Events dispatched per batch of a replay. */
-const REPLAY_BATCH = 25;
-
 /**
- * `POST .../replay`: every kept event of the tenant since `since` that the endpoint subscribes to,
- * delivered again with its own id, in a new attempt cycle (a new delivery item per event, so the
- * earlier cycle's record stays as it was). Events of one entity keep their order: the log is read
- * shard by shard in time order and an entity lives in one shard.
+ * `POST .../replay` → 202: the replay job of every kept event since `since` (`replay.ts`), started
+ * here while `hasTime()` and continued by the events sweep; its id and how far it got.
  */
 export async function replayEndpoint(
-  deps: EndpointsDeps & { readonly dispatch: Omit<DispatcherDeps, 'store' | 'clock'> },
+  deps: EndpointsDeps & { readonly dispatch: ReplayDeps['dispatch'] },
   tenantId: string,
   endpointId: string,
-  since: string,
-): Promise<{ replayId: string; events: number }> {
+  request: { readonly since: string; readonly replayId: string; readonly hasTime: () => boolean },
+): Promise<{ replayId: string; state: ReplayRecord['state']; events: number }> {
   const endpoint = await deps.store.getEndpoint(tenantId, endpointId);
   if (!endpoint) throw endpointNotFound();
-  const replayId = randomUUID();
-  const sink = createReplayDispatcher(
-    { ...deps.dispatch, store: deps.store, clock: deps.clock },
-    endpointId,
-    replayId,
+  const replay = await startReplay(
+    deps,
+    { tenantId, endpointId, replayId: request.replayId, since: request.since },
+    request.hasTime,
   );
-  let batch: OnceflowEvent[] = [];
-  let events = 0;
-  const flush = async () => {
-    const { failed } = await sink.accept(batch);
-    if (failed.length > 0) throw new Error(`${failed.length} replayed events not dispatched`);
-    events += batch.length;
-    batch = [];
-  };
-  for await (const event of deps.store.eventsSince(tenantId, since)) {
-    batch.push(event);
-    if (batch.length >= REPLAY_BATCH) await flush();
-  }
-  if (batch.length > 0) await flush();
-  return { replayId, events };
+  return { replayId: replay.replayId, state: replay.state, events: replay.events };
+}
+
+/**
+ * A replay's id: from the request's `Idempotency-Key` (a retried request continues the same job,
+ * even after the key's stored answer is gone), else fresh.
+ */
+export function replayIdOf(tenantId: string, endpointId: string, idempotencyKey?: string): string {
+  if (idempotencyKey === undefined) return `rpl_${randomUUID().replaceAll('-', '')}`;
+  return `rpl_${sha256Hex(`${tenantId}\u0000${endpointId}\u0000${idempotencyKey}`).slice(0, 32)}`;
 }
 
 function endpointNotFound() {

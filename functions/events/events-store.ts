@@ -3,11 +3,17 @@
  * once-only write is one conditional write of the kernel (`putOnce` for the event log and each
  * delivery, `conditionalUpdate` for every change of a delivery or an endpoint).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
-import { queryAll, queryItems, sendFromCursor } from '../kernel/paginate.js';
+import { queryAll, sendFromCursor } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { putOnce } from '../kernel/put-once.js';
 import {
@@ -17,6 +23,7 @@ import {
   type DeliveryStatus,
   deliveryItem,
   type EndpointRecord,
+  EVENTS_SWEEP_INDEX,
   endpointItem,
   eventLogItem,
   keys,
@@ -24,8 +31,20 @@ import {
   parseDelivery,
   parseEndpoint,
   parseEventLog,
+  parseReplay,
+  type ReplayCursor,
+  type ReplayRecord,
+  replayItem,
+  sweepAtOf,
+  sweepEntryKey,
 } from './items.js';
 import type { EventType, OnceflowEvent } from './model.js';
+
+export interface AttemptContext {
+  readonly delivery?: DeliveryRecord;
+  readonly endpoint?: EndpointRecord;
+  readonly event?: OnceflowEvent;
+}
 
 export interface EndpointChanges {
   readonly url: string;
@@ -42,6 +61,18 @@ export interface AttemptChanges {
   readonly deliveredAt?: string;
 }
 
+/** A pending delivery the sweep found past its `sweepAt`. */
+export interface OverdueDelivery {
+  readonly delivery: DeliveryRecord;
+  readonly sweepAt: string;
+}
+
+/** One page of a tenant's log, and where the next one starts (none: the log is read). */
+export interface LogPage {
+  readonly events: readonly OnceflowEvent[];
+  readonly next?: ReplayCursor;
+}
+
 export interface AttemptsPage {
   readonly attempts: readonly DeliveryRecord[];
   readonly nextCursor: string | null;
@@ -50,9 +81,6 @@ export interface AttemptsPage {
 export interface EventsStore {
   /** Keeps the event for replay; the same event twice is one item. */
   logEvent(event: OnceflowEvent): Promise<void>;
-  getEvent(ref: DeliveryRef): Promise<OnceflowEvent | undefined>;
-  /** Every event of the tenant that occurred at or after `since`, per log shard in time order. */
-  eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent>;
 
   createEndpoint(record: EndpointRecord): Promise<{ created: boolean; endpoint: EndpointRecord }>;
   /** Changes an existing endpoint and enables it again; undefined when it does not exist. */
@@ -101,6 +129,8 @@ export interface EventsStore {
     createdAt: string,
   ): Promise<{ created: boolean; delivery: DeliveryRecord }>;
   getDelivery(ref: DeliveryRef): Promise<DeliveryRecord | undefined>;
+  /** What one attempt needs, in one consistent read: the delivery, its endpoint and its event. */
+  getAttemptContext(ref: DeliveryRef): Promise<AttemptContext>;
   /**
    * Records an attempt's outcome if the delivery is still pending after `seenAttempts` attempts
    * (another worker's record of the same attempt loses); the delivery as it now is, or undefined.
@@ -115,6 +145,32 @@ export interface EventsStore {
     endpointId: string,
     options: { readonly status?: DeliveryStatus; readonly cursor?: string; readonly limit: number },
   ): Promise<AttemptsPage>;
+
+  /** Pending deliveries of one sweep shard whose `sweepAt` is past (at most `limit`). */
+  overdueDeliveries(shard: number, now: string, limit: number): Promise<OverdueDelivery[]>;
+  /**
+   * Moves a rung delivery's `sweepAt` on, if it is still pending at `seenSweepAt` (a worker's
+   * record meanwhile wins); a delivery no longer pending leaves the index. True when moved.
+   */
+  moveSweep(ref: DeliveryRef, seenSweepAt: string, nextSweepAt: string): Promise<boolean>;
+
+  /** A replay job, created once by its id; the job as it stands. */
+  createReplay(record: ReplayRecord): Promise<ReplayRecord>;
+  /** Up to `limit` events of the tenant's log since `since`, from `cursor` on. */
+  logPage(tenantId: string, since: string, cursor: ReplayCursor, limit: number): Promise<LogPage>;
+  /**
+   * Saves a replay's progress if its cursor is still `seen` (another run's save of the same page
+   * wins); `next` absent: the replay is done and leaves the sweep. The job as it now is, or
+   * undefined when another run moved it first.
+   */
+  advanceReplay(
+    replay: ReplayRecord,
+    next: ReplayCursor | undefined,
+    dispatched: number,
+    now: string,
+  ): Promise<ReplayRecord | undefined>;
+  /** Running replays of one sweep shard (their keys' items, read consistently). */
+  runningReplays(shard: number, now: string): Promise<ReplayRecord[]>;
 }
 
 const attemptsCursor = z.strictObject({
@@ -141,23 +197,6 @@ export class DynamoEventsStore implements EventsStore {
 
   async logEvent(event: OnceflowEvent): Promise<void> {
     await putOnce(this.ddb, { table: this.table, item: eventLogItem(event) });
-  }
-
-  async getEvent(ref: DeliveryRef): Promise<OnceflowEvent | undefined> {
-    const raw = await this.get(keys.eventLog({ ...ref, tenantId: ref.tenantId }));
-    return raw ? parseEventLog(raw) : undefined;
-  }
-
-  async *eventsSince(tenantId: string, since: string): AsyncIterable<OnceflowEvent> {
-    for (let shard = 0; shard < LOG_SHARDS; shard++) {
-      const items = queryItems(this.ddb, {
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk >= :since',
-        ExpressionAttributeValues: { ':pk': keys.logPartition(tenantId, shard), ':since': since },
-        ConsistentRead: true,
-      });
-      for await (const raw of items) yield parseEventLog(raw);
-    }
   }
 
   async createEndpoint(record: EndpointRecord) {
@@ -296,15 +335,40 @@ export class DynamoEventsStore implements EventsStore {
     return raw ? parseDelivery(raw) : undefined;
   }
 
+  async getAttemptContext(ref: DeliveryRef): Promise<AttemptContext> {
+    const wanted = {
+      delivery: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
+      endpoint: keys.endpoint(ref.tenantId, ref.endpointId),
+      event: keys.eventLog(ref),
+    };
+    const found = await batchGetAll(this.ddb, this.table, Object.values(wanted));
+    const of = (key: Item) => found.find((item) => item.pk === key.pk && item.sk === key.sk);
+    const delivery = of(wanted.delivery);
+    const endpoint = of(wanted.endpoint);
+    const event = of(wanted.event);
+    return {
+      ...(delivery ? { delivery: parseDelivery(delivery) } : {}),
+      ...(endpoint ? { endpoint: parseEndpoint(endpoint) } : {}),
+      ...(event ? { event: parseEventLog(event) } : {}),
+    };
+  }
+
   async recordAttempt(ref: DeliveryRef, seenAttempts: number, changes: AttemptChanges) {
     const { status, attempts, ...rest } = changes;
     const set: Record<string, unknown> = { status, attempts };
     for (const [name, value] of Object.entries(rest)) if (value !== undefined) set[name] = value;
+    // Pending: the sweep looks again past the next attempt; closed: it leaves the sweep index.
+    const open = status === 'pending' && changes.nextAttemptAt !== undefined;
+    if (open && changes.nextAttemptAt) set.sweepAt = sweepAtOf(changes.nextAttemptAt);
+    const remove = [
+      ...(changes.nextAttemptAt === undefined ? ['nextAttemptAt'] : []),
+      ...(open ? [] : ['sweepPk', 'sweepAt']),
+    ];
     const out = await conditionalUpdate(this.ddb, {
       table: this.table,
       key: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
       set,
-      ...(changes.nextAttemptAt === undefined ? { remove: ['nextAttemptAt'] } : {}),
+      ...(remove.length > 0 ? { remove } : {}),
       conditions: [
         {
           expression: '#status = :pending AND attempts = :seen',
@@ -362,6 +426,127 @@ export class DynamoEventsStore implements EventsStore {
       }
     }
     return { attempts: found, nextCursor: encodeCursor(position, scope) };
+  }
+
+  async overdueDeliveries(shard: number, now: string, limit: number) {
+    const entries = await this.sweepEntries(keys.deliverySweep(shard), now, limit);
+    const found = await batchGetAll(this.ddb, this.table, entries);
+    const overdue: OverdueDelivery[] = [];
+    for (const raw of found) {
+      const sweepAt = typeof raw.sweepAt === 'string' ? raw.sweepAt : undefined;
+      const delivery = parseDelivery(raw);
+      // The index lags its table: an entry read before its delivery closed or moved on is skipped.
+      if (delivery.status === 'pending' && sweepAt !== undefined && sweepAt <= now) {
+        overdue.push({ delivery, sweepAt });
+      }
+    }
+    return overdue;
+  }
+
+  async moveSweep(ref: DeliveryRef, seenSweepAt: string, nextSweepAt: string) {
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.delivery(ref.tenantId, ref.endpointId, ref.eventId, ref.cycle),
+      set: { sweepAt: nextSweepAt },
+      conditions: [
+        {
+          expression: '#status = :pending AND sweepAt = :seen',
+          names: { '#status': 'status' },
+          values: { ':pending': 'pending', ':seen': seenSweepAt },
+        },
+      ],
+    });
+    return out.applied;
+  }
+
+  async createReplay(record: ReplayRecord) {
+    const out = await putOnce(this.ddb, { table: this.table, item: replayItem(record) });
+    return out.created ? record : parseReplay(out.existing);
+  }
+
+  async logPage(tenantId: string, since: string, cursor: ReplayCursor, limit: number) {
+    const pk = keys.logPartition(tenantId, cursor.shard);
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: { ':pk': pk, ':since': since },
+        ConsistentRead: true,
+        Limit: limit,
+        ...(cursor.after !== undefined ? { ExclusiveStartKey: { pk, sk: cursor.after } } : {}),
+      }),
+    );
+    const events = (out.Items ?? []).map(parseEventLog);
+    const last = events.at(-1);
+    if (out.LastEvaluatedKey && last) {
+      return { events, next: { shard: cursor.shard, after: keys.logPosition(last) } };
+    }
+    return cursor.shard + 1 < LOG_SHARDS
+      ? { events, next: { shard: cursor.shard + 1 } }
+      : { events };
+  }
+
+  async advanceReplay(
+    replay: ReplayRecord,
+    next: ReplayCursor | undefined,
+    dispatched: number,
+    now: string,
+  ) {
+    const seen = replay.cursor;
+    const out = await conditionalUpdate(this.ddb, {
+      table: this.table,
+      key: keys.replay(replay.tenantId, replay.endpointId, replay.replayId),
+      set: {
+        updatedAt: now,
+        ...(next
+          ? {
+              cursorShard: next.shard,
+              ...(next.after !== undefined ? { cursorAfter: next.after } : {}),
+            }
+          : { state: 'done' }),
+      },
+      add: { events: dispatched },
+      remove: [
+        ...(next?.after === undefined && next ? ['cursorAfter'] : []),
+        ...(next ? [] : ['sweepPk', 'sweepAt']),
+      ],
+      conditions: [
+        {
+          expression:
+            seen.after === undefined
+              ? '#state = :running AND cursorShard = :shard AND attribute_not_exists(cursorAfter)'
+              : '#state = :running AND cursorShard = :shard AND cursorAfter = :after',
+          names: { '#state': 'state' },
+          values: {
+            ':running': 'running',
+            ':shard': seen.shard,
+            ...(seen.after !== undefined ? { ':after': seen.after } : {}),
+          },
+        },
+      ],
+    });
+    return out.applied ? parseReplay(out.item) : undefined;
+  }
+
+  async runningReplays(shard: number, now: string) {
+    const entries = await this.sweepEntries(keys.replaySweep(shard), now, 100);
+    const found = await batchGetAll(this.ddb, this.table, entries);
+    return found.map(parseReplay).filter((replay) => replay.state === 'running');
+  }
+
+  /** Keys of one sweep partition due by `now` (the index is keys only). */
+  private async sweepEntries(sweepPk: string, now: string, limit: number) {
+    const entries = await queryAll(
+      this.ddb,
+      {
+        TableName: this.table,
+        IndexName: EVENTS_SWEEP_INDEX,
+        KeyConditionExpression: 'sweepPk = :pk AND sweepAt <= :now',
+        ExpressionAttributeValues: { ':pk': sweepPk, ':now': now },
+      },
+      { maxItems: limit },
+    );
+    return entries.map(sweepEntryKey);
   }
 
   private async get(key: Item): Promise<Item | undefined> {

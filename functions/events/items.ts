@@ -12,10 +12,14 @@
  * - `DLV#<tenant>#<endpointId>#<eventId> / CYC#<cycle>`: one delivery of one event to one endpoint
  *   in one attempt cycle (`0` for the first dispatch, `r:<replayId>` for a replay). Created once
  *   (`putOnce`): a stream record seen twice or a batch retried never makes a second one. Listed per
- *   endpoint on `gsi1` under one of `ATTEMPT_SHARDS` keys, newest first.
+ *   endpoint on `gsi1` under one of `ATTEMPT_SHARDS` keys, newest first. While pending it is also
+ *   on the keys-only `sweep` index (`DSWEEP#<shard>`, due `RERING_AFTER_MS` after its next attempt
+ *   was due), where the events sweep finds a delivery whose queue message was lost (`rering.ts`).
+ * - `RPLY#<tenant>#<endpointId> / <replayId>`: a replay job and its cursor in the log; on the
+ *   `sweep` index (`RPSWEEP#<shard>`) while it has events left to dispatch.
  */
 
-import { itemReader } from '../kernel/item-reader.js';
+import { itemReader, withoutAbsent } from '../kernel/item-reader.js';
 import type { Item } from '../kernel/put-once.js';
 import { sha256Hex } from '../kernel/secrets.js';
 import { EVENT_TYPES, type EventData, type EventType, type OnceflowEvent } from './model.js';
@@ -35,6 +39,36 @@ export const LOG_SHARDS = 16;
  * writes/s, over 32 shards 625 per partition.
  */
 export const ATTEMPT_SHARDS = 32;
+
+/**
+ * Shards of the deliveries' sweep keys. A delivery enters the index when created and moves (or
+ * leaves) with each recorded attempt: about 2 index writes per delivery (keys only, one unit
+ * each); 10,000 deliveries/s is 20,000 writes/s, over 32 shards 625 per partition.
+ */
+export const DELIVERY_SWEEP_SHARDS = 32;
+
+/** Shards of the replay jobs' sweep keys: a handful of jobs, one write per page of 100 events. */
+export const REPLAY_SWEEP_SHARDS = 4;
+
+/** The events table's sparse, keys-only sweep index (`lib/manifest.ts`). */
+export const EVENTS_SWEEP_INDEX = 'sweep';
+
+/**
+ * How long past its due time a pending delivery may go unrecorded before the sweep rings it again.
+ * Its message, once due, is received within seconds unless it waits behind its group's head (an
+ * earlier event of its entity still retrying) or is gone to the DLQ. A message that keeps being
+ * received and not deleted (a worker crashing, or the head's batch failing around it) reaches
+ * `maxReceiveCount` x visibility = 30 x 180 s = 5,400 s (90 min) before SQS moves it to the DLQ;
+ * `RERING_AFTER_MS` is that plus 30 min of slack (2 h), so a ring never races a message that can
+ * still be received for its own reasons, and a delivery whose message was dead-lettered is rung
+ * at most ~2 h after it was due. A ring of a delivery still waiting behind its head is a
+ * duplicate message in its own group, after the original: the worker re-reads the delivery and
+ * finds it recorded (at most one extra message per delivery per 2 h of waiting).
+ */
+export const RERING_AFTER_MS = 2 * 3_600_000;
+
+/** Events a replay page dispatches: one log query page, one cursor write. */
+export const REPLAY_PAGE = 100;
 
 export type EndpointState = 'active' | 'disabled';
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -69,7 +103,25 @@ export const keys = {
     keys.attempts(tenantId, endpointId, shardOf(eventId, ATTEMPT_SHARDS)),
   attemptsSort: (createdAt: string, eventId: string, cycle: string) =>
     `${createdAt}#${eventId}#${cycle}`,
+  /** `sweep`: one shard of the pending deliveries. */
+  deliverySweep: (shard: number) => `DSWEEP#${shard}`,
+  deliverySweepOf: (eventId: string) => keys.deliverySweep(shardOf(eventId, DELIVERY_SWEEP_SHARDS)),
+  replay: (tenantId: string, endpointId: string, replayId: string): Key => ({
+    pk: `RPLY#${tenantId}#${endpointId}`,
+    sk: replayId,
+  }),
+  /** `sweep`: one shard of the running replays. */
+  replaySweep: (shard: number) => `RPSWEEP#${shard}`,
+  replaySweepOf: (replayId: string) => keys.replaySweep(shardOf(replayId, REPLAY_SWEEP_SHARDS)),
+  /** The log position after `event`, in its shard (a replay's cursor). */
+  logPosition: (event: Pick<OnceflowEvent, 'occurredAt' | 'eventId'>) =>
+    keys.logSort(event.occurredAt, event.eventId),
 };
+
+/** When a pending delivery due at `dueAt` is looked at by the sweep. */
+export function sweepAtOf(dueAt: string): string {
+  return new Date(Date.parse(dueAt) + RERING_AFTER_MS).toISOString();
+}
 
 // --- endpoints -------------------------------------------------------------------------------------
 
@@ -104,22 +156,22 @@ export function endpointItem(record: EndpointRecord): EndpointItem {
 
 export function parseEndpoint(raw: Item): EndpointRecord {
   const r = itemReader(raw, 'endpoint');
-  const optional = <K extends string>(name: K, value: string | undefined) =>
-    value === undefined ? {} : ({ [name]: value } as Record<K, string>);
   return {
     tenantId: r.string('tenantId'),
     endpointId: r.string('endpointId'),
     url: r.string('url'),
     eventTypes: (r.optionalList('eventTypes') ?? []).map(String),
-    ...optional('description', r.optionalString('description')),
     state: r.oneOf('state', ['active', 'disabled'] as const),
     secretSealed: r.string('secretSealed'),
-    ...optional('previousSecretSealed', r.optionalString('previousSecretSealed')),
-    ...optional('previousSecretUntil', r.optionalString('previousSecretUntil')),
-    ...optional('failingSince', r.optionalString('failingSince')),
-    ...optional('disabledAt', r.optionalString('disabledAt')),
-    ...optional('disabledReason', r.optionalString('disabledReason')),
-    ...optional('disabledToldAt', r.optionalString('disabledToldAt')),
+    ...withoutAbsent({
+      description: r.optionalString('description'),
+      previousSecretSealed: r.optionalString('previousSecretSealed'),
+      previousSecretUntil: r.optionalString('previousSecretUntil'),
+      failingSince: r.optionalString('failingSince'),
+      disabledAt: r.optionalString('disabledAt'),
+      disabledReason: r.optionalString('disabledReason'),
+      disabledToldAt: r.optionalString('disabledToldAt'),
+    }),
     createdAt: r.string('createdAt'),
     updatedAt: r.string('updatedAt'),
   };
@@ -203,6 +255,9 @@ export type DeliveryItem = Key &
   DeliveryRecord & {
     readonly gsi1pk: string;
     readonly gsi1sk: string;
+    /** While pending: the sweep's key and when the sweep looks (`RERING_AFTER_MS` past due). */
+    readonly sweepPk?: string;
+    readonly sweepAt?: string;
   };
 
 export function deliveryItem(ref: DeliveryRef, type: EventType, createdAt: string): DeliveryItem {
@@ -216,15 +271,13 @@ export function deliveryItem(ref: DeliveryRef, type: EventType, createdAt: strin
     createdAt,
     gsi1pk: keys.attemptsOf(ref.tenantId, ref.endpointId, ref.eventId),
     gsi1sk: keys.attemptsSort(createdAt, ref.eventId, ref.cycle),
+    sweepPk: keys.deliverySweepOf(ref.eventId),
+    sweepAt: sweepAtOf(createdAt),
   };
 }
 
 export function parseDelivery(raw: Item): DeliveryRecord {
   const r = itemReader(raw, 'delivery');
-  const lastStatusCode = r.optionalNumber('lastStatusCode');
-  const lastError = r.optionalString('lastError');
-  const nextAttemptAt = r.optionalString('nextAttemptAt');
-  const deliveredAt = r.optionalString('deliveredAt');
   return {
     tenantId: r.string('tenantId'),
     endpointId: r.string('endpointId'),
@@ -235,10 +288,66 @@ export function parseDelivery(raw: Item): DeliveryRecord {
     type: r.oneOf('type', EVENT_TYPES),
     status: r.oneOf('status', DELIVERY_STATUSES),
     attempts: r.number('attempts'),
-    ...(lastStatusCode !== undefined ? { lastStatusCode } : {}),
-    ...(lastError !== undefined ? { lastError } : {}),
-    ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
     createdAt: r.string('createdAt'),
-    ...(deliveredAt !== undefined ? { deliveredAt } : {}),
+    ...withoutAbsent({
+      lastStatusCode: r.optionalNumber('lastStatusCode'),
+      lastError: r.optionalString('lastError'),
+      nextAttemptAt: r.optionalString('nextAttemptAt'),
+      deliveredAt: r.optionalString('deliveredAt'),
+    }),
+  };
+}
+
+/** The sweep index's answer: a key to read the item by (the index holds keys only). */
+export function sweepEntryKey(raw: Item): Key {
+  const r = itemReader(raw, 'sweep entry');
+  return { pk: r.string('pk'), sk: r.string('sk') };
+}
+
+// --- replay jobs -----------------------------------------------------------------------------------
+
+/** Where a replay is in the tenant's log: a shard, and the position after the last event sent. */
+export type ReplayCursor = { readonly shard: number; readonly after?: string };
+
+export type ReplayRecord = {
+  readonly tenantId: string;
+  readonly endpointId: string;
+  readonly replayId: string;
+  readonly since: string;
+  readonly state: 'running' | 'done';
+  readonly cursor: ReplayCursor;
+  /** Events dispatched so far (a page dispatched again after a crash is counted again). */
+  readonly events: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+};
+
+export function replayItem(record: ReplayRecord) {
+  const { cursor, ...rest } = record;
+  return {
+    ...keys.replay(record.tenantId, record.endpointId, record.replayId),
+    ...rest,
+    cursorShard: cursor.shard,
+    ...(cursor.after !== undefined ? { cursorAfter: cursor.after } : {}),
+    // Swept at once: a replay the request could not finish is continued by the events sweep.
+    ...(record.state === 'running'
+      ? { sweepPk: keys.replaySweepOf(record.replayId), sweepAt: record.updatedAt }
+      : {}),
+  };
+}
+
+export function parseReplay(raw: Item): ReplayRecord {
+  const r = itemReader(raw, 'replay');
+  const after = r.optionalString('cursorAfter');
+  return {
+    tenantId: r.string('tenantId'),
+    endpointId: r.string('endpointId'),
+    replayId: r.string('replayId'),
+    since: r.string('since'),
+    state: r.oneOf('state', ['running', 'done'] as const),
+    cursor: { shard: r.number('cursorShard'), ...(after !== undefined ? { after } : {}) },
+    events: r.number('events'),
+    createdAt: r.string('createdAt'),
+    updatedAt: r.string('updatedAt'),
   };
 }

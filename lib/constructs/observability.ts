@@ -36,6 +36,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  alarmSeverity,
   GUARANTEES,
   type Guarantee,
   METRICS,
@@ -173,7 +174,7 @@ export class Observability extends NestedStack {
       if (!metric.alarm) continue;
       this.alarms[metric.name] = new Alarm(this, `${metric.name}Alarm`, {
         alarmName: `${this.service.stackName}-${metric.name}`,
-        alarmDescription: `${metric.alarm.summary}. Runbook: docs/runbook.md#${metric.name.toLowerCase()}`,
+        alarmDescription: `[${alarmSeverity(metric.alarm)}] ${metric.alarm.summary}. Runbook: docs/runbook.md#${metric.name.toLowerCase()}`,
         metric: metricTotal(metric, metric.alarm.periodSeconds, metric.alarm.statistic),
         threshold: metric.alarm.greaterThan,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -284,7 +285,7 @@ export class Observability extends NestedStack {
     const name = `${kind}-${resource}`;
     this.alarms[name] = new Alarm(this, `${kind}${pascal(resource)}Alarm`, {
       alarmName: `${this.service.stackName}-${name}`,
-      alarmDescription: `${PLATFORM_ALARMS[kind]} (${resource}). Runbook: docs/runbook.md#${kind.toLowerCase()}`,
+      alarmDescription: `[page] ${PLATFORM_ALARMS[kind]} (${resource}). Runbook: docs/runbook.md#${kind.toLowerCase()}`,
       metric,
       threshold: above,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -1,19 +1,22 @@
 /**
- * `npm run bench -- events [--events N] [--entities E] [--pollers P] [--json]`: events out, from `accept` to the
- * receiver. N events (default 2,000) over E entities (default 50) are handed to the delivery half's
- * sink in stream-sized batches of 100; the local runtime's own `deliverEvents` worker (P pollers,
- * default 4)
- * posts them to the receiver simulator. Prints events/s, p50/p99 from accept to the receiver's
- * record, and DynamoDB write and read units per event (the sink in this process plus the worker's
- * calls through the runtime's gateway).
+ * `npm run bench -- events [--events N] [--entities E] [--pollers P] [--json]`: events out, from the
+ * effect's commit to the receiver. N effects (default 2,000 ledger conversions, each its own
+ * entity) are written by the ledger's own conditional write (`putConversion`), E writers at once
+ * (default 50); the local runtime's change feed (its stream poller over DynamoDB Local) derives
+ * each event and dispatches it, and its `deliverEvents` worker (P pollers, default 4) posts it to
+ * the receiver simulator. Prints events/s, p50/p99 from the moment the effect's write returned
+ * (committed) to the receiver's record of the POST, and DynamoDB write and read units per event
+ * (the runtime's change feed and worker, through its gateway; the effect writes themselves are not
+ * counted: they are the effect, not the event).
  *
- * Baseline, measured in the same run against the same receiver: a plain loop that posts each event
- * with a hand-made Standard Webhooks signature as soon as it is accepted (entities in parallel, one
- * entity's events one after another): no log, no delivery record, no retry, no SSRF check.
+ * Baseline, measured in the same run against the same receiver: the same effect write, then a
+ * plain POST of its event with a hand-made Standard Webhooks signature as soon as the write
+ * returned (E at once): no feed, no log, no delivery record, no retry, no SSRF check — and an event
+ * lost whenever the process dies between the write and the POST.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { withBenchRuntime } from './bench-runtime.js';
-import { countDynamoDb, countRuntimeDynamoDb } from './dynamodb-tally.js';
+import { countRuntimeDynamoDb } from './dynamodb-tally.js';
 
 interface Received {
   id: string | null;
@@ -37,12 +40,9 @@ export default async function eventsBench(args: string[]): Promise<void> {
   }
   await withBenchRuntime(
     async (runtime) => {
-      const { ddb, dynamodbClient } = await import('../../functions/kernel/clients.js');
+      const { ddb } = await import('../../functions/kernel/clients.js');
       const { systemClock } = await import('../../functions/kernel/clock.js');
-      const { queueUrl, tableName } = await import('../../functions/kernel/config.js');
-      const { createEndpointDispatcher } = await import('../../functions/events/dispatch.js');
-      const { sqsBell } = await import('../../functions/events/deps.js');
-      const { DynamoEventsStore } = await import('../../functions/events/events-store.js');
+      const { tableName } = await import('../../functions/kernel/config.js');
       const { testTenantStore } = await import('../support/tenant-store.js');
       const { tenantConfigSchema } = await import('../../functions/tenants/index.js');
 
@@ -62,14 +62,56 @@ export default async function eventsBench(args: string[]): Promise<void> {
       if (put.status !== 200)
         throw new Error(`endpoint not registered: ${put.status} ${await put.text()}`);
 
-      const events = Array.from({ length: total }, (_, i) => ({
-        eventId: `evt_${randomUUID().replaceAll('-', '')}`,
-        tenantId,
-        type: 'message.received' as const,
-        entityKey: `conversation:c_${i % entities}`,
-        occurredAt: new Date(Date.now() + i).toISOString(),
-        data: { tenantId, conversationId: `c_${i % entities}`, messageId: `m_${i}` },
-      }));
+      const { DynamoDbLedgerStore } = await import('../../functions/ledger/index.js');
+      const { conversionIdOf, stayIdOf } = await import('../../functions/ledger/model.js');
+      const { eventIdOf } = await import('../../functions/events/derive.js');
+      const ledger = new DynamoDbLedgerStore(ddb, tableName('ledger'));
+      /** The effect: one conversion logged by the ledger's conditional write (`putOnce`). */
+      const conversionOf = (tenant: string, i: number) => {
+        const userId = `user-${i}`;
+        const conversionId = conversionIdOf(
+          tenant,
+          userId,
+          'signature_obtained',
+          'unsigned_users',
+          1,
+        );
+        return {
+          conversionId,
+          tenantId: tenant,
+          userId,
+          type: 'signature_obtained',
+          queueType: 'unsigned_users',
+          stayId: stayIdOf(tenant, 'unsigned_users', userId, 1),
+          stayNo: 1,
+          source: 'event' as const,
+          occurredAt: new Date().toISOString(),
+          loggedAt: new Date().toISOString(),
+          evidenceId: `e:${userId}`,
+        };
+      };
+      /** Writes the N effects, `entities` at once; `then` runs as each write returns. */
+      const writeEffects = async (
+        tenant: string,
+        then: (eventId: string, at: number) => Promise<void>,
+      ) => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: entities }, async () => {
+            for (let i = next++; i < total; i = next++) {
+              const conversion = conversionOf(tenant, i);
+              const out = await ledger.putConversion(conversion);
+              if (!out.created) throw new Error('an effect written twice');
+              const eventId = eventIdOf(
+                'ledger.conversion.logged',
+                tenant,
+                conversion.conversionId,
+              );
+              await then(eventId, Date.now());
+            }
+          }),
+        );
+      };
       const received = async (name: string) => {
         const res = await fetch(receiverUrl(name));
         return ((await res.json()) as { deliveries: Received[] }).deliveries;
@@ -81,70 +123,49 @@ export default async function eventsBench(args: string[]): Promise<void> {
           await new Promise((r) => setTimeout(r, 200));
         }
       };
+      const latenciesOf = (seen: Received[], committedAt: Map<string, number>) =>
+        seen
+          .map((d) => Date.parse(d.receivedAt) - (committedAt.get(d.id ?? '') ?? Number.NaN))
+          .filter(Number.isFinite)
+          .sort((a, b) => a - b);
 
-      // onceflow
-      const sink = createEndpointDispatcher({
-        store: new DynamoEventsStore(ddb, tableName('events')),
-        bell: sqsBell(queueUrl('eventDeliveries')),
-        clock: systemClock,
-        endpointsCacheMs: 5_000,
-      });
-      const local = countDynamoDb(dynamodbClient, 'sink');
+      // onceflow: effect → change feed → dispatcher → queue → worker → receiver
       const worker = countRuntimeDynamoDb(runtime);
-      local.start();
       worker.start();
-      const acceptedAt = new Map<string, number>();
+      const committedAt = new Map<string, number>();
       const started = Date.now();
-      for (let i = 0; i < total; i += 100) {
-        const batch = events.slice(i, i + 100);
-        const now = Date.now();
-        for (const e of batch) acceptedAt.set(e.eventId, now);
-        const { failed } = await sink.accept(batch);
-        if (failed.length > 0) throw new Error(`${failed.length} events not accepted`);
-      }
+      await writeEffects(tenantId, async (eventId, at) => {
+        committedAt.set(eventId, at);
+      });
       const seen = await waitFor('onceflow');
       const seconds = (Date.now() - started) / 1000;
-      const sinkTally = local.stop();
       const workerTally = worker.stop();
-      const latencies = seen
-        .map((d) => Date.parse(d.receivedAt) - (acceptedAt.get(d.id ?? '') ?? Number.NaN))
-        .filter(Number.isFinite)
-        .sort((a, b) => a - b);
+      const latencies = latenciesOf(seen, committedAt);
 
-      // baseline: post each event with a hand signature, entities in parallel
+      // baseline: the same effect write, then a hand-signed POST at once (no feed, no record)
       const key = randomBytes(32);
+      const baseTenant = `${tenantId}-base`;
+      const baseCommitted = new Map<string, number>();
       const baseStart = Date.now();
-      const baseAccepted = new Map<string, number>();
-      const byEntity = new Map<string, typeof events>();
-      for (const e of events) byEntity.set(e.entityKey, [...(byEntity.get(e.entityKey) ?? []), e]);
-      await Promise.all(
-        [...byEntity.values()].map(async (list) => {
-          for (const e of list) {
-            baseAccepted.set(e.eventId, Date.now());
-            const body = JSON.stringify({ type: e.type, timestamp: e.occurredAt, data: e.data });
-            const ts = Math.floor(Date.now() / 1000);
-            const sig = createHmac('sha256', key)
-              .update(`${e.eventId}.${ts}.${body}`)
-              .digest('base64');
-            await fetch(receiverUrl('baseline'), {
-              method: 'POST',
-              headers: {
-                'content-type': 'application/json',
-                'webhook-id': e.eventId,
-                'webhook-timestamp': String(ts),
-                'webhook-signature': `v1,${sig}`,
-              },
-              body,
-            });
-          }
-        }),
-      );
+      await writeEffects(baseTenant, async (eventId, at) => {
+        baseCommitted.set(eventId, at);
+        const body = JSON.stringify({ type: 'ledger.conversion.logged', data: { eventId } });
+        const ts = Math.floor(Date.now() / 1000);
+        const sig = createHmac('sha256', key).update(`${eventId}.${ts}.${body}`).digest('base64');
+        await fetch(receiverUrl('baseline'), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': eventId,
+            'webhook-timestamp': String(ts),
+            'webhook-signature': `v1,${sig}`,
+          },
+          body,
+        });
+      });
       const baseSeen = await waitFor('baseline');
       const baseSeconds = (Date.now() - baseStart) / 1000;
-      const baseLatencies = baseSeen
-        .map((d) => Date.parse(d.receivedAt) - (baseAccepted.get(d.id ?? '') ?? Number.NaN))
-        .filter(Number.isFinite)
-        .sort((a, b) => a - b);
+      const baseLatencies = latenciesOf(baseSeen, baseCommitted);
 
       const result = {
         events: total,
@@ -153,12 +174,9 @@ export default async function eventsBench(args: string[]): Promise<void> {
           eventsPerSecond: Math.round(total / seconds),
           p50Ms: percentile(latencies, 50),
           p99Ms: percentile(latencies, 99),
-          wcuPerEvent: +(
-            (sinkTally.wcu + sinkTally.estimatedWcu + workerTally.wcu + workerTally.estimatedWcu) /
-            total
-          ).toFixed(2),
-          rcuPerEvent: +((sinkTally.rcu + workerTally.rcu) / total).toFixed(2),
-          requestsPerEvent: +((sinkTally.requests + workerTally.requests) / total).toFixed(2),
+          wcuPerEvent: +((workerTally.wcu + workerTally.estimatedWcu) / total).toFixed(2),
+          rcuPerEvent: +(workerTally.rcu / total).toFixed(2),
+          requestsPerEvent: +(workerTally.requests / total).toFixed(2),
         },
         baseline: {
           eventsPerSecond: Math.round(total / baseSeconds),
@@ -167,13 +185,13 @@ export default async function eventsBench(args: string[]): Promise<void> {
         },
       };
       console.log(
-        `events out: ${total} events over ${entities} entities, one endpoint, ${pollers} pollers`,
+        `events out: ${total} effects (ledger conversions) by ${entities} writers, one endpoint, ${pollers} pollers`,
       );
       console.log(
-        `  onceflow  ${result.onceflow.eventsPerSecond} events/s, accept→receiver p50 ${result.onceflow.p50Ms} ms p99 ${result.onceflow.p99Ms} ms, ${result.onceflow.wcuPerEvent} WCU + ${result.onceflow.rcuPerEvent} RCU per event (${result.onceflow.requestsPerEvent} requests)`,
+        `  onceflow  ${result.onceflow.eventsPerSecond} events/s, commit→receiver p50 ${result.onceflow.p50Ms} ms p99 ${result.onceflow.p99Ms} ms, ${result.onceflow.wcuPerEvent} WCU + ${result.onceflow.rcuPerEvent} RCU per event (${result.onceflow.requestsPerEvent} requests)`,
       );
       console.log(
-        `  baseline  ${result.baseline.eventsPerSecond} events/s, accept→receiver p50 ${result.baseline.p50Ms} ms p99 ${result.baseline.p99Ms} ms (no record, no retry, no order under failure)`,
+        `  baseline  ${result.baseline.eventsPerSecond} events/s, commit→receiver p50 ${result.baseline.p50Ms} ms p99 ${result.baseline.p99Ms} ms (no record, no retry, no order under failure)`,
       );
       if (json) console.log(JSON.stringify(result));
       // Lambda runs one invocation per message group batch at once; locally, this many pollers.

@@ -10,18 +10,30 @@
 import { expect } from 'vitest';
 import { DELIVER_AFTER_HEALTH, DELIVER_AFTER_POST } from '../../functions/events/deliver.js';
 import { DISPATCH_AFTER_LOG, DISPATCH_BEFORE_RING } from '../../functions/events/dispatch.js';
-import { putEndpoint } from '../../functions/events/endpoints.js';
+import { putEndpoint, replayEndpoint } from '../../functions/events/endpoints.js';
+import { keys, REPLAY_PAGE, RERING_AFTER_MS } from '../../functions/events/items.js';
 import type { OnceflowEvent } from '../../functions/events/model.js';
+import { REPLAY_AFTER_PAGE } from '../../functions/events/replay.js';
+import {
+  reringOverdueDeliveries,
+  SWEEP_AFTER_RING,
+  SWEEP_BEFORE_RING,
+  sweepEvents,
+} from '../../functions/events/sweep.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
 import {
+  dropQueuedMessages,
   type EventsWorld,
   eventsWorld,
+  privateEventsTable,
   pump,
   startReceiver,
+  sweepDepsOf,
   testEvent,
   testTenantId,
   verifyDelivery,
 } from '../integration/events/events-support.js';
+import { untilItLands } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
 
 /** The change feed's behaviour: a failed or crashed batch is handed over again. */
@@ -120,4 +132,77 @@ const goneDisables: CrashFlow = {
   },
 };
 
-export default [dispatchAndDeliver, goneDisables];
+/** A world on a table of its own (the sweep reads a whole table) with one endpoint. */
+async function sweptWorld() {
+  const world = await eventsWorld({ table: await privateEventsTable() });
+  const receiver = await startReceiver();
+  const tenantId = testTenantId();
+  const name = `sweep-${tenantId}`;
+  await putEndpoint(world.endpoints, tenantId, name, {
+    url: receiver.url(name),
+    eventTypes: ['*'],
+  });
+  return { world, receiver, tenantId, name };
+}
+
+const reringLost: CrashFlow = {
+  name: 'events sweep ringing a dead-lettered delivery',
+  failpoints: [SWEEP_BEFORE_RING, SWEEP_AFTER_RING],
+  async run(point) {
+    const { world, receiver, tenantId, name } = await sweptWorld();
+    const event = testEvent(tenantId);
+    await acceptUntilTaken(world, [event]);
+    expect(await dropQueuedMessages(world)).toBe(1);
+    world.clock.advance(RERING_AFTER_MS + 1_000);
+    armOnce(point);
+    // The schedule's next run after the crash (within SQS's 5 minute deduplication window).
+    await untilItLands(() => reringOverdueDeliveries(sweepDepsOf(world)));
+    expect(firedCount(point)).toBe(1);
+    await pumpThroughCrashes(world);
+    // A crash after the ring rang twice under one deduplication id: one message, one POST.
+    expect((await receiver.deliveries(name)).map((d) => d.id)).toEqual([event.eventId]);
+    const { attempts } = await world.store.listAttempts(tenantId, name, { limit: 10 });
+    expect(attempts.map((a) => [a.status, a.attempts])).toEqual([['delivered', 1]]);
+  },
+};
+
+const replayResumes: CrashFlow = {
+  name: 'events replay job',
+  failpoints: [REPLAY_AFTER_PAGE],
+  async run(point) {
+    const { world, receiver, tenantId, name } = await sweptWorld();
+    // An entity in the log's first shard, so the crashed page is the first page of its events.
+    const entityKey =
+      Array.from({ length: 500 }, (_, i) => `conversation:c_r${i}`).find(
+        (key) => keys.logShard(key) === 0,
+      ) ?? '';
+    const events = Array.from({ length: REPLAY_PAGE + 10 }, (_, seq) =>
+      testEvent(tenantId, { seq, entityKey, data: { seq } }),
+    );
+    await acceptUntilTaken(world, events);
+    await pumpThroughCrashes(world);
+    const deps = { ...world.endpoints, dispatch: sweepDepsOf(world).dispatch };
+    const request = {
+      since: '2026-01-01T00:00:00.000Z',
+      replayId: `rpl_${tenantId}`,
+      hasTime: () => true,
+    };
+    armOnce(point);
+    // The request crashes after its first page's dispatch, before the cursor is saved.
+    await expect(replayEndpoint(deps, tenantId, name, request)).rejects.toThrow(
+      FailpointCrashError,
+    );
+    expect(firedCount(point)).toBe(1);
+    // The sweep continues from the saved cursor (the crashed page again, made once).
+    await sweepEvents(sweepDepsOf(world), () => true);
+    const done = await replayEndpoint(deps, tenantId, name, { ...request, hasTime: () => false });
+    expect(done.state).toBe('done');
+    await pumpThroughCrashes(world);
+    const seen = (await receiver.deliveries(name)).map((d) => d.id);
+    for (const event of events) {
+      expect(seen.filter((id) => id === event.eventId).length, event.eventId).toBe(2);
+    }
+  },
+};
+
+export default [dispatchAndDeliver, goneDisables, reringLost, replayResumes];

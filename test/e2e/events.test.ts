@@ -72,7 +72,14 @@ describe('events out on the local runtime', () => {
         DynamoDBDocumentClient.from(localDynamoDbClient(runtime.dynamodbUrl)),
         'onceflow-events',
       ),
-      bell: { ring: (refs) => enqueueFifo(sqs, queueUrl, refs.map(deliveryMessage)) },
+      bell: {
+        ring: (refs) =>
+          enqueueFifo(
+            sqs,
+            queueUrl,
+            refs.map((ref) => deliveryMessage(ref)),
+          ),
+      },
       clock: systemClock,
     });
     const events = Array.from({ length: 5 }, (_, seq) => ({

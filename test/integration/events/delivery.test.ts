@@ -261,9 +261,9 @@ describe('replay', () => {
       { ...world.endpoints, dispatch: { bell: sqsBell(world.queue.url) } },
       tenantId,
       name,
-      since,
+      { since, replayId: `rpl_${tenantId}`, hasTime: () => true },
     );
-    expect(answer.events).toBe(2);
+    expect(answer).toMatchObject({ state: 'done', events: 2 });
     await pump(world);
     const ids = (await receiver.deliveries(name)).map((d) => d.id);
     expect(ids).toEqual([...events.map((e) => e.eventId), events[2]?.eventId, events[3]?.eventId]);

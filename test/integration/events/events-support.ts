@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
+  DeleteMessageCommand,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -26,6 +27,7 @@ import type { EndpointsDeps } from '../../../functions/events/endpoints.js';
 import { DynamoEventsStore } from '../../../functions/events/events-store.js';
 import type { DeliveryRef } from '../../../functions/events/items.js';
 import type { EventType, OnceflowEvent } from '../../../functions/events/model.js';
+import type { SweepDeps } from '../../../functions/events/sweep.js';
 import { httpTransport, type WebhookTransport } from '../../../functions/events/transport.js';
 import { ddb, sqs } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
@@ -34,12 +36,13 @@ import { consumeGroupsInParallel } from '../../../functions/kernel/fifo-group-co
 import { secretBox } from '../../../functions/kernel/secret-box.js';
 import type { ResolvedAddress, Resolver } from '../../../functions/kernel/ssrf.js';
 import { listen } from '../../../lib/local/http-util.js';
-import { ensureFifoQueue } from '../../../lib/local/provision.js';
+import { ensureFifoQueue, ensureTable } from '../../../lib/local/provision.js';
 import { toSqsRecord } from '../../../lib/local/queue-poller.js';
 import { fifoQueuePair } from '../../../lib/local/resources.js';
 import { type ReceivedDelivery, receiverSimulator } from '../../../lib/local/sim/receiver.js';
 import { createSimulatorServer } from '../../../lib/local/simulators.js';
-import { emulatorEndpoints } from '../../support/emulators.js';
+import { tables } from '../../../lib/manifest.js';
+import { emulatorEndpoints, testDynamoDbClient } from '../../support/emulators.js';
 
 export const TEST_BOX = secretBox('test-event-signing-key');
 
@@ -148,6 +151,37 @@ export async function privateEventsQueue(
   return { url: queue.url, name: `${base}.fifo` };
 }
 
+/** A fresh table with the events layout: a sweep over it meets no other test's deliveries. */
+export async function privateEventsTable(): Promise<string> {
+  const name = `events-${randomUUID().slice(0, 8)}`;
+  await ensureTable(testDynamoDbClient(), name, tables.events);
+  return name;
+}
+
+/** The sweep's dependencies over a world: its store, clock and queue. */
+export function sweepDepsOf(world: EventsWorld): SweepDeps {
+  const bell = sqsBell(world.queue.url);
+  return { store: world.store, clock: world.clock, bell, dispatch: { bell } };
+}
+
+/** Takes every visible message off the world's queue: what SQS does when it dead-letters them. */
+export async function dropQueuedMessages(world: EventsWorld): Promise<number> {
+  let dropped = 0;
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: world.queue.url, MaxNumberOfMessages: 10 }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return dropped;
+    for (const m of messages) {
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: world.queue.url, ReceiptHandle: m.ReceiptHandle }),
+      );
+      dropped += 1;
+    }
+  }
+}
+
 export interface EventsWorld {
   readonly clock: ManualClock;
   readonly store: DynamoEventsStore;
@@ -162,10 +196,16 @@ export interface EventsWorld {
 }
 
 export async function eventsWorld(
-  options: { resolver?: Resolver; transport?: WebhookTransport; random?: () => number } = {},
+  options: {
+    resolver?: Resolver;
+    transport?: WebhookTransport;
+    random?: () => number;
+    /** A table of its own (`privateEventsTable`): for the sweep, which reads a whole table. */
+    table?: string;
+  } = {},
 ): Promise<EventsWorld> {
   const clock = new ManualClock(Date.now());
-  const store = new DynamoEventsStore(ddb, tableName('events'));
+  const store = new DynamoEventsStore(ddb, options.table ?? tableName('events'));
   const queue = await privateEventsQueue();
   const sink = createEndpointDispatcher({ store, bell: sqsBell(queue.url), clock });
   const resolver = options.resolver ?? tableResolver({});

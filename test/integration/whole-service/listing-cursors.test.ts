@@ -12,12 +12,15 @@ import { handler as listCampaignsHandler } from '../../../functions/campaigns/ha
 import { handler as listRecipientsHandler } from '../../../functions/campaigns/handlers/list-recipients.js';
 import { handler as listConversationsHandler } from '../../../functions/conversations/handlers/list-conversations.js';
 import { handler as listMessagesHandler } from '../../../functions/conversations/handlers/list-messages.js';
+import { putEndpoint } from '../../../functions/events/endpoints.js';
+import { handler as listAttemptsHandler } from '../../../functions/events/handlers/list-attempts.js';
 import { systemClock } from '../../../functions/kernel/clock.js';
 import { handler as listLedgerConversionsHandler } from '../../../functions/ledger/handlers/list-conversions.js';
 import { handler as listMembersHandler } from '../../../functions/ledger/handlers/list-members.js';
 import { handler as listOciHandler } from '../../../functions/oci/handlers/list-conversions.js';
 import { testPhoneNumberId, testTenant } from '../../support/test-tenant.js';
 import { apiCall, type HttpResult, invoke, sendCloud } from '../conversations/inbound-support.js';
+import { eventsWorld, testEvent } from '../events/events-support.js';
 import { ledgerApi } from '../ledger/ledger-support.js';
 import { postCall, seal } from '../oci/oci-support.js';
 
@@ -30,6 +33,7 @@ interface World {
   readonly conversationIds: string[];
   readonly campaignIds: string[];
   readonly users: string[];
+  readonly endpointId: string;
 }
 
 /** One listing query: a route, its path parameters and its filters (all but `cursor`). */
@@ -69,6 +73,14 @@ function listingsOf(w: World): Listing[] {
     path: `/v1/work-queues/${queueType}/members`,
     pathParameters: { queueType },
     query: { limit: '1' },
+  });
+  const attempts = (status?: string): Listing => ({
+    name: `event attempts${status ? ` ${status}` : ''}`,
+    handler: listAttemptsHandler as Handler,
+    route: 'GET /v1/event-endpoints/{endpointId}/attempts',
+    path: `/v1/event-endpoints/${w.endpointId}/attempts`,
+    pathParameters: { endpointId: w.endpointId },
+    query: { limit: '1', ...(status ? { status } : {}) },
   });
   const conversions = (query: Record<string, string>): Listing => ({
     name: `conversions ${JSON.stringify(query)}`,
@@ -119,6 +131,8 @@ function listingsOf(w: World): Listing[] {
     conversions({ userId: u0, type: 'kyc_approved' }),
     conversions({ type: 'signature_obtained' }),
     conversions({ source: 'event' }),
+    attempts(),
+    attempts('pending'),
   ];
 }
 
@@ -174,7 +188,15 @@ async function buildWorld(tag: string, ociConversions: number): Promise<World> {
     }
   }
   const listed = await list(
-    { tenantId, apiKey, phoneNumberId, conversationIds: [], campaignIds: [], users: [] },
+    {
+      tenantId,
+      apiKey,
+      phoneNumberId,
+      conversationIds: [],
+      campaignIds: [],
+      users: [],
+      endpointId: '',
+    },
     {
       name: 'all conversations',
       handler: listConversationsHandler as Handler,
@@ -240,7 +262,16 @@ async function buildWorld(tag: string, ociConversions: number): Promise<World> {
     await api.event(user, { type: 'kyc_approved', occurredAt: now, eventId: `k-${user}` });
   }
   for (const user of users) await api.join('unsigned_users', `${user}-later`);
-  return { tenantId, apiKey, phoneNumberId, conversationIds, campaignIds, users };
+  // Event deliveries: one endpoint, three events dispatched (left pending: nothing is delivered).
+  const events = await eventsWorld();
+  const endpointId = `ep-${tag}`;
+  await putEndpoint(events.endpoints, tenantId, endpointId, {
+    url: 'http://127.0.0.1:9/unused',
+    eventTypes: ['*'],
+  });
+  const dispatched = await events.sink.accept([0, 1, 2].map((seq) => testEvent(tenantId, { seq })));
+  if (dispatched.failed.length > 0) throw new Error('events not dispatched');
+  return { tenantId, apiKey, phoneNumberId, conversationIds, campaignIds, users, endpointId };
 }
 
 interface RealCursor {
@@ -334,7 +365,9 @@ function mutate(value: unknown): fc.Arbitrary<unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const object = value as Record<string, unknown>;
     const present = Object.keys(object);
-    const extra = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 's', 'k', 'p'].filter((n) => !(n in object));
+    const extra = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 's', 'k', 'p', 'shard', 'key'].filter(
+      (n) => !(n in object),
+    );
     const changed = fc
       .constantFrom(...present)
       .chain((name) => mutate(object[name]).map((v) => ({ ...object, [name]: v })));
