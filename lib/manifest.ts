@@ -366,17 +366,6 @@ const declaredFunctions = {
     // `eventSigningKey`: the platform key the sealing key is derived from (`kernel/secret-box.ts`).
     secrets: ['adminKeyHash', 'eventSigningKey'],
   },
-  putUnipileKey: {
-    entry: 'functions/tenants/handlers/put-unipile-key.ts',
-    description: "Set a tenant's Unipile API key, sealed at rest (platform admin)",
-    trigger: {
-      kind: 'http',
-      routes: [{ method: 'PUT', path: '/v1/tenants/{tenantId}/unipile/api-key' }],
-    },
-    tables: { tenants: 'readWrite' },
-    // `eventSigningKey`: the platform's sealing secret (`tenants/provider-keys.ts`).
-    secrets: ['adminKeyHash', 'eventSigningKey'],
-  },
   // Inbound (issue 3): webhooks, conversations, post-processing jobs.
   receiveWhatsApp: {
     entry: 'functions/webhooks/handlers/receive-whatsapp.ts',
@@ -683,7 +672,7 @@ const declaredFunctions = {
     // `campaigns`: the send-rate bucket of each number lives there, shared with campaign sends.
     tables: { tenants: 'read', inbound: 'readWrite', campaigns: 'readWrite' },
     // `eventSigningKey`: opens the tenants' sealed Evolution and GoHighLevel credentials and
-    // Unipile key (`tenants/provider-credentials.ts`, `tenants/provider-keys.ts`).
+    // Unipile key (`tenants/provider-credentials.ts`).
     secrets: ['whatsappAccessToken', 'eventSigningKey'],
     environment: {
       WHATSAPP_API_BASE_URL: { deployed: 'https://graph.facebook.com', local: { simulator: '' } },

@@ -14,7 +14,6 @@ import { endpointBodySchema, replayBodySchema } from '../functions/events/schema
 import { newMessageSchema, replyBodySchema } from '../functions/replies/schemas.js';
 import { tenantConfigSchema } from '../functions/tenants/index.js';
 import { providerCredentialSchemas } from '../functions/tenants/provider-credentials.js';
-import { providerKeyBodySchema } from '../functions/tenants/provider-keys.js';
 import { ghlSmsSchema } from '../functions/webhooks/ghl-sms.js';
 import { unipileEnvelopeSchema } from '../functions/webhooks/unipile.js';
 import { cloudWebhookSchema } from '../functions/webhooks/whatsapp-cloud.js';
@@ -68,21 +67,15 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     auth: 'admin',
     success: { status: 201, description: '{"apiKey", "webhookToken", "exportToken"}' },
   },
-  'PUT /v1/tenants/{tenantId}/unipile/api-key': {
-    summary:
-      "Set the tenant's Unipile API key (replies on LinkedIn, Instagram, Telegram, e-mail); sealed at rest, never answered back; 404 for an unknown tenant",
-    auth: 'admin',
-    body: providerKeyBodySchema,
-    success: {
-      status: 200,
-      description: '{"tenantId", "unipile": {"apiKeySet": true, "updatedAt"}}',
-    },
-  },
   'PUT /v1/tenants/{tenantId}/providers/{provider}': {
     summary:
-      "Store the tenant's outbound credentials of `evolution` (WhatsApp Web replies) or `ghl` (SMS replies), sealed at rest, never answered back; the Evolution base URL passes the SSRF guard (400, nothing written); 404 for an unknown tenant or provider",
+      "Store the tenant's outbound credentials of `evolution` (WhatsApp Web replies: `{baseUrl, apiKey}`), `ghl` (SMS replies: `{token}`) or `unipile` (LinkedIn, Instagram, Telegram and e-mail replies: `{apiKey}`), sealed at rest, never answered back; the Evolution base URL passes the SSRF guard (400, nothing written); 404 for an unknown tenant or provider",
     auth: 'admin',
-    body: z.union([providerCredentialSchemas.evolution, providerCredentialSchemas.ghl]),
+    body: z.union([
+      providerCredentialSchemas.evolution,
+      providerCredentialSchemas.ghl,
+      providerCredentialSchemas.unipile,
+    ]),
     success: { status: 204, description: 'no body' },
   },
   'GET /webhooks/whatsapp': {

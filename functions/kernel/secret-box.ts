@@ -1,6 +1,6 @@
 /**
  * Secrets onceflow must use again, at rest (the event endpoints' signing secrets; also the
- * tenants' outbound provider keys, `tenants/provider-credentials.ts` and `tenants/provider-keys.ts`). A signing secret must be recoverable (every delivery signs
+ * tenants' outbound provider keys, `tenants/provider-credentials.ts`). A signing secret must be recoverable (every delivery signs
  * with it), so it cannot be kept as a hash; a Secrets Manager secret per endpoint would cost
  * $0.40 a month each and an API call per rotation, and the local stand-in serves only declared
  * secrets. So each secret is sealed in its endpoint item with AES-256-GCM under a key derived

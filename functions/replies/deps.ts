@@ -110,7 +110,7 @@ function cachedTenant(tenantId: string): Promise<Tenant | undefined> {
 
 /**
  * A tenant's Unipile key opened at most once per minute per container: a new key set through
- * `PUT /v1/tenants/{id}/unipile/api-key` is used within 60 s (a 401 meanwhile is a permanent
+ * `PUT /v1/tenants/{id}/providers/unipile` is used within 60 s (a 401 meanwhile is a permanent
  * rejection of that reply, which an operator retry sends again).
  */
 const unipileKeys = new TtlCache<string>({ ttlMs: 60_000, clock: systemClock });

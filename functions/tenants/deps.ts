@@ -17,18 +17,12 @@ import {
   type ProviderCredentialDeps,
   type ProviderCredentialStore,
 } from './provider-credentials.js';
-import {
-  DynamoDbProviderKeyStore,
-  PROVIDER_KEY_PURPOSE,
-  type ProviderKeyStore,
-} from './provider-keys.js';
 import { DynamoDbTenantStore, type TenantStore } from './tenant-store.js';
 
 export interface TenantsDeps {
   readonly tenants: TenantStore;
   readonly credentials: CredentialStore;
   readonly providerCredentials: ProviderCredentialStore;
-  readonly providerKeys: ProviderKeyStore;
 }
 
 /** Built on first use (the table name is read then, not at import). */
@@ -38,26 +32,16 @@ export const tenantsDeps = /* @__PURE__ */ memoized((): TenantsDeps => {
     tenants: new DynamoDbTenantStore(ddb, table, systemClock),
     credentials: new DynamoDbCredentialStore(ddb, table),
     providerCredentials: new DynamoDbProviderCredentialStore(ddb, table),
-    providerKeys: new DynamoDbProviderKeyStore(ddb, table),
   };
 });
 
-const boxes = new Map<string, { key: string; box: SecretBox }>();
-
-/** The box of one purpose under the current `eventSigningKey` (HKDF `info`: one key per purpose). */
-async function boxFor(purpose: string): Promise<SecretBox> {
-  const key = await platformSecret('eventSigningKey');
-  let held = boxes.get(purpose);
-  if (held?.key !== key) {
-    held = { key, box: secretBox(key, purpose) };
-    boxes.set(purpose, held);
-  }
-  return held.box;
-}
+let box: { key: string; box: SecretBox } | undefined;
 
 /** The box of the tenants' provider credentials, under the current `eventSigningKey`. */
 export async function providerCredentialBox(): Promise<SecretBox> {
-  return boxFor(PROVIDER_CREDENTIALS);
+  const key = await platformSecret('eventSigningKey');
+  if (box?.key !== key) box = { key, box: secretBox(key, PROVIDER_CREDENTIALS) };
+  return box.box;
 }
 
 /**
@@ -71,11 +55,4 @@ export async function providerCredentialDeps(): Promise<ProviderCredentialDeps> 
     clock: systemClock,
     checkUrl: targetGuard({ allowLoopbackHttp: process.env.ONCEFLOW_LOCAL === '1' }),
   };
-}
-/**
- * The box tenants' provider keys are sealed in: keyed by the platform's sealing secret
- * (`eventSigningKey`, cached by `platformSecret`), derived for this purpose only.
- */
-export async function providerKeyBox(): Promise<SecretBox> {
-  return boxFor(PROVIDER_KEY_PURPOSE);
 }

@@ -3,8 +3,8 @@
  */
 import { authenticateWith, type CredentialKind, tenantOfToken } from '../kernel/auth.js';
 import type { HttpRequest } from '../kernel/http.js';
-import { providerKeyBox, tenantsDeps } from './deps.js';
-import { openProviderKey } from './provider-keys.js';
+import { providerCredentialDeps, tenantsDeps } from './deps.js';
+import { loadProviderCredentials } from './provider-credentials.js';
 import type { TenantStore } from './tenant-store.js';
 
 export type { CredentialStore } from './credential-store.js';
@@ -68,9 +68,6 @@ export function tenantOfWebhookToken(token: string): Promise<string | undefined>
 
 /** The tenant's Unipile API key in clear (for one send), or undefined when it gave none. */
 export async function unipileApiKey(tenantId: string): Promise<string | undefined> {
-  return openProviderKey(
-    { keys: tenantsDeps().providerKeys, box: await providerKeyBox() },
-    tenantId,
-    'unipile',
-  );
+  return (await loadProviderCredentials(await providerCredentialDeps(), tenantId, 'unipile'))
+    ?.apiKey;
 }

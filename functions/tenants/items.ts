@@ -8,12 +8,10 @@
  * - `CLAIM#<kind>#<id> / CLAIM`: the uniqueness item of a provider identifier (a WhatsApp phone
  *   number id, a GHL location id, a WhatsApp Web instance), naming its one owner. Written in the
  *   same transaction as the configuration, so two tenants can never own one identifier.
- * - `TENANT#<id> / PROVIDERKEY#<provider>`: a provider API key the tenant gave (Unipile's), sealed
- *   (AES-256-GCM, `kernel/secret-box.ts`, bound to the tenant and provider): never in clear.
  * - `CRED#<sha256> / CRED`: a credential hash and its tenant and kind (only hashes are stored). The
  *   kernel authenticates through the credential store's `find` (`CredentialLookup`), never by key.
  * - `TENANT#<id> / PROVIDER#<provider>`: an outbound provider credential of the tenant (its
- *   Evolution server and instance key, its GoHighLevel token), sealed (`kernel/secret-box.ts`):
+ *   Evolution server and instance key, its GoHighLevel token, its Unipile key), sealed (`kernel/secret-box.ts`):
  *   onceflow must present it on every send, so it cannot be a hash.
  */
 import type { CredentialKind, CredentialRecord } from '../kernel/auth.js';
@@ -31,10 +29,6 @@ export const keys = {
   providerCredential: (tenantId: string, provider: string): Key => ({
     pk: `TENANT#${tenantId}`,
     sk: `PROVIDER#${provider}`,
-  }),
-  providerKey: (tenantId: string, provider: ProviderKeyName): Key => ({
-    pk: `TENANT#${tenantId}`,
-    sk: `PROVIDERKEY#${provider}`,
   }),
 };
 
@@ -58,29 +52,6 @@ export function toProviderCredential(raw: Item): ProviderCredentialItem {
     sealed: item.string('sealed'),
     updatedAt: item.string('updatedAt'),
   };
-}
-
-/** The providers whose API key a tenant gives onceflow. */
-export type ProviderKeyName = 'unipile';
-
-/** A tenant's provider key, sealed: the value only opens with the platform's sealing key. */
-export interface ProviderKeyItem {
-  readonly tenantId: string;
-  readonly provider: ProviderKeyName;
-  readonly sealed: string;
-  readonly updatedAt: string;
-}
-
-export function providerKeyItem(key: ProviderKeyItem): Item {
-  return { ...keys.providerKey(key.tenantId, key.provider), ...key };
-}
-
-export function toProviderKey(raw: Item): ProviderKeyItem | undefined {
-  const { tenantId, provider, sealed, updatedAt } = raw;
-  if (typeof tenantId !== 'string' || typeof sealed !== 'string' || provider !== 'unipile') {
-    return undefined;
-  }
-  return { tenantId, provider, sealed, updatedAt: String(updatedAt) };
 }
 
 export interface Tenant extends TenantConfig {

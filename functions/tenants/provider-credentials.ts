@@ -6,6 +6,9 @@
  *   sent as the `apikey` header of `POST /message/sendText/{instance}`).
  * - `ghl`: the location's GoHighLevel token (a Private Integration Token or a sub-account access
  *   token: `Authorization: Bearer`, marketplace.gohighlevel.com "Authorization").
+ * - `unipile`: the tenant's Unipile access token (`apiKey`, sent as `X-API-KEY`: every reply on
+ *   LinkedIn, Instagram, Telegram and e-mail goes out with the tenant's own key; its DSN is in the
+ *   tenant's configuration and passes the SSRF guard before every call).
  *
  * A key onceflow must present cannot be kept as a hash, and a Secrets Manager secret per tenant and
  * provider is $0.40 a month each and a grant per secret: each is sealed in its own item of the
@@ -35,6 +38,10 @@ export const providerCredentialSchemas = {
     })
     .strict(),
   ghl: z.object({ token: z.string().min(1).max(4096) }).strict(),
+  // Unipile access tokens are opaque strings.
+  unipile: z
+    .object({ apiKey: z.string().min(8).max(512).regex(/^\S+$/, 'must have no spaces') })
+    .strict(),
 } as const;
 
 export type ProviderName = keyof typeof providerCredentialSchemas;
@@ -99,7 +106,7 @@ export async function saveProviderCredentials(
       parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
     );
   }
-  if ('baseUrl' in parsed.data) {
+  if ('baseUrl' in parsed.data && typeof parsed.data.baseUrl === 'string') {
     try {
       await deps.checkUrl(parsed.data.baseUrl);
     } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * A LinkedIn reply through Unipile end to end-ish (issue 23): the real handlers (`POST
- * /webhooks/unipile` behind a local port, `PUT /v1/tenants/{id}/unipile/api-key`, `POST
+ * /webhooks/unipile` behind a local port, `PUT /v1/tenants/{id}/providers/unipile`, `POST
  * /v1/conversations/{id}/messages`, `GET /v1/conversations/{id}/messages`), the sender with the
  * deployed channel wiring (`replyChannels()`: the tenant's sealed key and DSN looked up per send),
  * the Unipile simulator and DynamoDB Local:
@@ -120,16 +120,18 @@ async function linkedinTenant(): Promise<UnipileTenant & { account: string }> {
     }),
   });
   expect(created.status).toBe(201);
-  const { handler } = await import('../../../functions/tenants/handlers/put-unipile-key.js');
+  const { handler } = await import(
+    '../../../functions/tenants/handlers/put-provider-credentials.js'
+  );
   const set = await invoke(handler, {
     method: 'PUT',
-    routeKey: 'PUT /v1/tenants/{tenantId}/unipile/api-key',
-    path: `/v1/tenants/${tenant.tenantId}/unipile/api-key`,
-    pathParameters: { tenantId: tenant.tenantId },
+    routeKey: 'PUT /v1/tenants/{tenantId}/providers/{provider}',
+    path: `/v1/tenants/${tenant.tenantId}/providers/unipile`,
+    pathParameters: { tenantId: tenant.tenantId, provider: 'unipile' },
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ apiKey: TENANT_KEY }),
   });
-  expect(set.status).toBe(200);
+  expect(set.status).toBe(204);
   expect(set.text).not.toContain(TENANT_KEY);
   return { ...tenant, account };
 }
