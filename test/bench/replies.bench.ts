@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { withBenchRuntime } from './bench-runtime.js';
 import { countDynamoDb, type DynamoDbTally, emptyDynamoDbTally } from './dynamodb-tally.js';
+import { breakdown } from './operation-breakdown.js';
 
 interface SimSend {
   bizOpaqueCallbackData?: string;
@@ -124,9 +125,19 @@ export default async function repliesBench(args: string[]): Promise<void> {
       let counting = true;
       const sendPath = emptyDynamoDbTally();
       const statuses = emptyDynamoDbTally();
+      // The send path's requests itemised by operation and key prefix, as the campaign bench does.
+      const sendPathByOperation = breakdown();
+      sendPathByOperation.start();
       const stopTally = tallyRuntimeCalls(runtime, {
-        chargeTo: (call) =>
-          !counting ? undefined : call.functionName === 'receiveWhatsApp' ? statuses : sendPath,
+        chargeTo: (call) => {
+          if (!counting) return undefined;
+          if (call.functionName === 'receiveWhatsApp') return statuses;
+          sendPathByOperation.record(call.operation, call.input, {
+            failed: call.status !== 200,
+            ...(call.output ? { output: call.output } : {}),
+          });
+          return sendPath;
+        },
       });
       const acceptedAt = new Map<string, number>();
       const started = Date.now();
@@ -155,6 +166,7 @@ export default async function repliesBench(args: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 1500));
       counting = false;
       stopTally();
+      const byOperation = sendPathByOperation.stop(total);
       const latencies = sent
         .map((s) => Date.parse(s.acceptedAt) - (acceptedAt.get(s.bizOpaqueCallbackData ?? '') ?? 0))
         .sort((a, b) => a - b);
@@ -246,6 +258,7 @@ export default async function repliesBench(args: string[]): Promise<void> {
           wcuPerReply: perReply(units(sendPath)),
           rcuPerReply: perReply(sendPath.rcu),
           requestsPerReply: perReply(sendPath.requests),
+          byOperation,
           statusWebhooks: {
             wcuPerReply: perReply(units(statuses)),
             rcuPerReply: perReply(statuses.rcu),
@@ -268,6 +281,9 @@ export default async function repliesBench(args: string[]): Promise<void> {
       say(
         `  baseline  ${b.repliesPerSecond} replies/s, accepted→provider p50 ${b.p50Ms} ms p99 ${b.p99Ms} ms, ${b.wcuPerReply} WCU + ${b.rcuPerReply} RCU per reply (${b.requestsPerReply} requests; send then store in Powertools Idempotency: no conversation, no lease, a lost answer resent)`,
       );
+      say('  onceflow per reply, by operation (requests / WCU):');
+      for (const [label, e] of Object.entries(byOperation))
+        say(`    ${label.padEnd(56)}${String(e.requests).padStart(8)}${String(e.wcu).padStart(8)}`);
       if (json) console.log(JSON.stringify(result));
       baselineClient.destroy();
     },
