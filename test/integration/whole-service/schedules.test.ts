@@ -80,6 +80,7 @@ describe('two runs of a schedule at once', () => {
         'recoverCampaigns',
         'recoverJobs',
         'recoverStaleOciRows',
+        'sweepEvents',
         'sweepWorkQueues',
       ].sort(),
     );
