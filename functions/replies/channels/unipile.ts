@@ -34,7 +34,6 @@
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
 import * as z from 'zod';
-import { NOT_SENT_CODES, networkErrorCode } from '../../kernel/outbound-errors.js';
 import { checkTarget, ForbiddenTargetError, type Resolver } from '../../kernel/ssrf.js';
 import type {
   ProviderRecord,
@@ -43,6 +42,12 @@ import type {
   ReplySend,
   ReplySendResult,
 } from '../channel.js';
+import {
+  callProvider,
+  isResult,
+  type ProviderAnswer,
+  refusal as rejected,
+} from './provider-http.js';
 
 export type UnipileChannelName = Extract<
   ReplyChannelName,
@@ -116,19 +121,6 @@ export async function checkedUnipileBaseUrl(
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,256}$/;
 
-const rejected = (
-  retry: boolean,
-  httpStatus: number,
-  code: string | undefined,
-  message: string,
-): ReplySendResult => ({
-  kind: 'rejected',
-  retry,
-  httpStatus,
-  code,
-  message: message.slice(0, 300),
-});
-
 /** The multipart fields of an e-mail reply (`SendEmailInput` of the SDK, JSON-encoded lists). */
 export function emailFields(send: ReplySend): Record<string, string> {
   return {
@@ -151,7 +143,7 @@ async function post(
   send: ReplySend,
   path: string,
   fields: Record<string, string>,
-): Promise<{ status: number; json: Record<string, unknown> | undefined } | ReplySendResult> {
+): Promise<ProviderAnswer | ReplySendResult> {
   // Where and with what key: resolved before anything is sent, so a tenant without a key, or with
   // a DSN the SSRF guard refuses, is a rejection (nothing left the service), never an unknown.
   let access: { base: string; key: string };
@@ -163,36 +155,20 @@ async function post(
   }
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
-  let response: Response;
-  let text: string;
-  try {
-    response = await (options.fetch ?? fetch)(`${access.base}${path}`, {
+  return callProvider(
+    options.fetch ?? fetch,
+    `${access.base}${path}`,
+    {
       method: 'POST',
       headers: { 'X-API-KEY': access.key, accept: 'application/json' },
       body: form,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       redirect: 'manual',
-    });
-    text = await response.text();
-  } catch (error) {
-    const code = networkErrorCode(error);
-    if (code && NOT_SENT_CODES.has(code)) return rejected(true, 0, code, code);
-    return { kind: 'unknown', reason: code ?? (error instanceof Error ? error.name : 'failed') };
-  }
-  let json: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    json = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json };
+    },
+    options.timeoutMs ?? 15_000,
+  );
 }
 
-function classify(
-  answer: { status: number; json: Record<string, unknown> | undefined },
-  idField: 'message_id' | 'tracking_id',
-): ReplySendResult {
+function classify(answer: ProviderAnswer, idField: 'message_id' | 'tracking_id'): ReplySendResult {
   const { status, json } = answer;
   const type = typeof json?.type === 'string' ? json.type : undefined;
   if (status >= 200 && status < 300) {
@@ -311,13 +287,13 @@ export function createUnipileChannel(
       if (!send.body) return rejected(false, 0, undefined, 'a Unipile reply needs a body');
       if (name === 'email') {
         const answer = await post(options, send, '/api/v1/emails', emailFields(send));
-        return 'kind' in answer ? answer : classify(answer, 'tracking_id');
+        return isResult(answer) ? answer : classify(answer, 'tracking_id');
       }
       // The chat id is a path segment: never anything that could climb or leave the path.
       if (!CHAT_ID.test(send.to)) return rejected(false, 0, undefined, 'not a Unipile chat id');
       const path = `/api/v1/chats/${send.to}/messages`;
       const answer = await post(options, send, path, chatFields(send));
-      return 'kind' in answer ? answer : classify(answer, 'message_id');
+      return isResult(answer) ? answer : classify(answer, 'message_id');
     },
   };
 }
