@@ -42,15 +42,14 @@ import {
   simJsonAt,
   startUnipileStage,
   storedMessage,
-  type UnipileStage,
   type UnipileTenant,
   unipileFixtureFile,
   unipileTenant,
 } from '../webhooks/unipile-support.js';
 
-let stage: UnipileStage;
 let apiUrl = '';
 let simUrl = '';
+let stopStage: () => Promise<void> = async () => {};
 let tenant: UnipileTenant;
 let account = '';
 
@@ -75,8 +74,7 @@ async function registerWebhook(source: 'messaging' | 'email') {
 }
 
 beforeAll(async () => {
-  stage = await startUnipileStage('onceflow-unipile-');
-  ({ apiUrl, simUrl } = stage);
+  ({ apiUrl, simUrl, close: stopStage } = await startUnipileStage('onceflow-unipile-'));
   tenant = await unipileTenant(1, simUrl.replace('http://', ''));
   account = tenant.accountIds[0] as string;
   await registerWebhook('messaging');
@@ -84,7 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stage.close();
+  await stopStage();
 });
 
 const options = { baseUrl: () => simUrl, apiKey: async () => 'sim-key' };

@@ -38,7 +38,6 @@ import {
   simJsonAt,
   startUnipileStage,
   storedMessage,
-  type UnipileStage,
   type UnipileTenant,
   unipileFixtureFile,
   unipilePayload,
@@ -49,16 +48,15 @@ import { replyOf } from './replies-support.js';
 const ADMIN = process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key';
 const TENANT_KEY = 'unipile-tenant-key-0001';
 
-let stage: UnipileStage;
 let apiUrl = '';
 let simUrl = '';
+let stopStage: () => Promise<void> = async () => {};
 const savedBase = process.env.UNIPILE_API_BASE_URL;
 
 const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
 beforeAll(async () => {
-  stage = await startUnipileStage('onceflow-unipile-replies-');
-  ({ apiUrl, simUrl } = stage);
+  ({ apiUrl, simUrl, close: stopStage } = await startUnipileStage('onceflow-unipile-replies-'));
   // The operator's override of every tenant's DSN (here: the simulator), as the local runtime has.
   process.env.UNIPILE_API_BASE_URL = simUrl;
 });
@@ -66,7 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (savedBase === undefined) delete process.env.UNIPILE_API_BASE_URL;
   else process.env.UNIPILE_API_BASE_URL = savedBase;
-  await stage.close();
+  await stopStage();
 });
 
 /** A tenant with one LinkedIn account, its webhook at the simulator and its key set by the admin. */
