@@ -118,6 +118,9 @@ export function operatorReplies<K extends string>(
   kinds: readonly (K | 'failed')[],
   post: (kind: K | 'failed') => Pick<CreateReplyInput, 'request' | 'channels'>,
 ) {
+  if (!kinds.includes('failed')) {
+    fail('operator replies need a `failed` one for the operator to retry');
+  }
   const run = randomUUID();
   const ids = Object.fromEntries(
     kinds.map((kind) => [kind, replyIdFor(world.tenant.tenantId, `${kind}-${run}`)]),
