@@ -6,18 +6,16 @@
  * queue, 1 s visibility timeout), the provider's status webhooks are delivered, and the reconcile
  * schedule runs.
  *
+ * The loop and the common invariants are the reply driver's (`reply-driver.ts`); the job's ring is
+ * this flow's way of creating the reply, and its lease is what the clock outlives each round.
+ *
  * Invariants: the job ends `done` naming the reply; the conversation lists exactly one outbound
  * message, the AI reply (named by the inbound message); the provider accepted it exactly once; it
- * ends `sent` with that send's id.
+ * ends `sent` with that send's id and its source is `ai`.
  */
 import { randomUUID } from 'node:crypto';
 import { messageJobStore } from '../../functions/conversations/deps.js';
-import {
-  applyOutboundStatus,
-  DynamoDbConversationStore,
-  type MessageItem,
-  messageIdFor,
-} from '../../functions/conversations/index.js';
+import { type MessageItem, messageIdFor } from '../../functions/conversations/index.js';
 import {
   AFTER_REPLY_CREATED,
   chatCompletion,
@@ -25,44 +23,24 @@ import {
   runJob,
   triage,
 } from '../../functions/jobs/index.js';
-import { ddb } from '../../functions/kernel/clients.js';
-import { tableName } from '../../functions/kernel/config.js';
-import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
+import { FailpointCrashError } from '../../functions/kernel/failpoints.js';
 import { aiReplies } from '../../functions/replies/ai-replies.js';
 import { tenantChannels } from '../../functions/replies/deps.js';
 import { aiReplyIdFor } from '../../functions/replies/items.js';
-import { reconcileReplies } from '../../functions/replies/reconcile.js';
 import { FP_CREATE_AFTER_STORED } from '../../functions/replies/reply-store.js';
-import { FP_SEND_AFTER_ACCEPTED, sendReply } from '../../functions/replies/sender.js';
+import { FP_SEND_AFTER_ACCEPTED } from '../../functions/replies/sender.js';
 import { messageKeys } from '../../functions/webhooks/index.js';
-import {
-  privateFifoQueue,
-  startWhatsAppSimulator,
-} from '../integration/campaigns/campaign-support.js';
+import { startWhatsAppSimulator } from '../integration/campaigns/campaign-support.js';
 import { startAiSimulator } from '../integration/conversations/inbound-support.js';
-import {
-  fileInbound,
-  reconcileDeps,
-  replyOf,
-  replyWorld,
-  senderDeps,
-  simChannel,
-} from '../integration/replies/replies-support.js';
+import { fileInbound, replyOf, simChannel } from '../integration/replies/replies-support.js';
 import { testTenantStore } from '../support/tenant-store.js';
-import { drainQueue } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
-
-const MAX_ROUNDS = 10;
-const DONE = new Set(['sent', 'delivered', 'read']);
+import { crashReplyWorld, driveReplyFlow, fail, whatsappCloudProvider } from './reply-driver.js';
 
 let waUrl: Promise<string> | undefined;
 function whatsappSimulator(): Promise<string> {
   waUrl ??= startWhatsAppSimulator('crash-ai-replies').then((sim) => sim.url);
   return waUrl;
-}
-
-function fail(message: string): never {
-  throw new Error(message);
 }
 
 async function runAiReply(point: string): Promise<void> {
@@ -78,12 +56,7 @@ async function runAiReply(point: string): Promise<void> {
 }
 
 async function driveAiReply(point: string, url: string): Promise<void> {
-  const base = await replyWorld();
-  const queueUrl = await privateFifoQueue('cm-ai-replies', {
-    visibilityTimeoutSeconds: 1,
-    maxReceiveCount: 50,
-  });
-  const world = { ...base, replies: { ...base.replies, queueUrl } };
+  const world = await crashReplyWorld('cm-ai-replies');
   const tenantId = world.tenant.tenantId;
   const store = testTenantStore();
   const config = await store.get(tenantId);
@@ -94,7 +67,6 @@ async function driveAiReply(point: string, url: string): Promise<void> {
   await fileInbound(world.inbound, tenantId, world.phone, wamid);
   const messageId = messageIdFor(tenantId, messageKeys.cloud(wamid));
   const replyId = aiReplyIdFor(tenantId, messageId);
-  const channel = simChannel(url);
   const deps: JobDeps<MessageItem> = {
     store: messageJobStore(),
     clock: world.clock,
@@ -112,70 +84,34 @@ async function driveAiReply(point: string, url: string): Promise<void> {
       }),
     },
   };
-  const sends = async () => {
-    const out = (await (await fetch(`${url}/_sim/whatsapp/messages`)).json()) as {
-      messages: Array<{ wamid: string; bizOpaqueCallbackData?: string }>;
-    };
-    return out.messages.filter((m) => m.bizOpaqueCallbackData === replyId);
-  };
+  const triageJob = async () =>
+    (await messageJobStore().readPartition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
 
-  armOnce(point);
-  const applied = new Set<string>();
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    // The job's ring, delivered again after a crash (its lease expired: the clock moved below).
-    try {
-      await runJob(deps, { tenantId, messageId, jobType: 'ai_triage' });
-    } catch (error) {
-      if (!(error instanceof FailpointCrashError)) throw error;
-    }
-    await drainQueue(queueUrl, 'ReplyRetryError', async (body) => {
-      await sendReply(
-        { ...senderDeps(world, channel), inlineRetries: 0 },
-        body as { tenantId: string; messageId: string },
-      );
-    });
-    for (const entry of await sends()) {
-      if (applied.has(entry.wamid)) continue;
-      await applyOutboundStatus(world.inbound, tenantId, {
-        handle: entry.bizOpaqueCallbackData ?? '',
-        echoMessageId: messageIdFor(tenantId, messageKeys.cloud(entry.wamid)),
-        providerMessageId: entry.wamid,
-        status: 'sent',
-      });
-      applied.add(entry.wamid);
-    }
-    const job = (await messageJobStore().readPartition(messageId)).jobs.find(
-      (j) => j.jobType === 'ai_triage',
-    );
-    const reply = await replyOf(replyId);
-    if (job?.status === 'done' && reply && DONE.has(reply.status)) break;
-    try {
-      await reconcileReplies(reconcileDeps(world, channel, 'hold'));
-    } catch (error) {
-      if (!(error instanceof FailpointCrashError)) throw error;
-    }
-    world.clock.advance(61_000);
-  }
-
-  if (firedCount(point) !== 1) fail(`${point} fired ${firedCount(point)} times, expected 1`);
-  const { jobs } = await messageJobStore().readPartition(messageId);
-  const job = jobs.find((j) => j.jobType === 'ai_triage');
-  if (job?.status !== 'done' || job.result?.replyMessageId !== replyId) {
-    fail(`the job ended ${job?.status} naming ${String(job?.result?.replyMessageId)}`);
-  }
-  const accepted = await sends();
-  if (accepted.length !== 1) fail(`the AI reply was accepted ${accepted.length} times`);
-  const reply = await replyOf(replyId);
-  if (!reply || !DONE.has(reply.status)) fail(`the AI reply ended ${reply?.status}`);
-  if (reply.providerMessageId !== accepted[0]?.wamid) fail('the AI reply holds another id');
-  if (reply.source !== 'ai') fail(`the AI reply's source is ${reply.source}`);
-  const conversations = new DynamoDbConversationStore(ddb, tableName('inbound'));
-  const outs = (
-    await conversations.listMessages(world.conversationId, { limit: 200 })
-  ).messages.filter((m) => m.direction === 'out');
-  if (outs.length !== 1 || outs[0]?.messageId !== replyId) {
-    fail(`the thread lists ${outs.length} replies, expected the AI reply once`);
-  }
+  await driveReplyFlow(point, {
+    world,
+    channel: simChannel(url),
+    replies: [{ id: replyId, name: 'the AI reply' }],
+    // The job's ring, delivered again after a crash (its lease expired: the clock moves a round).
+    create: async () => {
+      try {
+        await runJob(deps, { tenantId, messageId, jobType: 'ai_triage' });
+      } catch (error) {
+        if (!(error instanceof FailpointCrashError)) throw error;
+      }
+    },
+    ...whatsappCloudProvider(url, world, (id) => id === replyId),
+    policy: 'hold',
+    clockStepMs: 61_000,
+    settled: async () => (await triageJob())?.status === 'done',
+    verify: async () => {
+      const job = await triageJob();
+      if (job?.status !== 'done' || job.result?.replyMessageId !== replyId) {
+        fail(`the job ended ${job?.status} naming ${String(job?.result?.replyMessageId)}`);
+      }
+      const reply = await replyOf(replyId);
+      if (reply?.source !== 'ai') fail(`the AI reply's source is ${reply?.source}`);
+    },
+  });
 }
 
 const flows: CrashFlow[] = [

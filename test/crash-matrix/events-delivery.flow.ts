@@ -25,10 +25,10 @@ import {
   dropQueuedMessages,
   type EventsWorld,
   eventsWorld,
-  privateEventsTable,
   pump,
   startReceiver,
   sweepDepsOf,
+  sweptWorld,
   testEvent,
   testTenantId,
   verifyDelivery,
@@ -132,24 +132,11 @@ const goneDisables: CrashFlow = {
   },
 };
 
-/** A world on a table of its own (the sweep reads a whole table) with one endpoint. */
-async function sweptWorld() {
-  const world = await eventsWorld({ table: await privateEventsTable() });
-  const receiver = await startReceiver();
-  const tenantId = testTenantId();
-  const name = `sweep-${tenantId}`;
-  await putEndpoint(world.endpoints, tenantId, name, {
-    url: receiver.url(name),
-    eventTypes: ['*'],
-  });
-  return { world, receiver, tenantId, name };
-}
-
 const reringLost: CrashFlow = {
   name: 'events sweep ringing a dead-lettered delivery',
   failpoints: [SWEEP_BEFORE_RING, SWEEP_AFTER_RING],
   async run(point) {
-    const { world, receiver, tenantId, name } = await sweptWorld();
+    const { world, receiver, tenantId, name } = await sweptWorld('sweep');
     const event = testEvent(tenantId);
     await acceptUntilTaken(world, [event]);
     expect(await dropQueuedMessages(world)).toBe(1);
@@ -170,7 +157,7 @@ const replayResumes: CrashFlow = {
   name: 'events replay job',
   failpoints: [REPLAY_AFTER_PAGE],
   async run(point) {
-    const { world, receiver, tenantId, name } = await sweptWorld();
+    const { world, receiver, tenantId, name } = await sweptWorld('sweep');
     // An entity in the log's first shard, so the crashed page is the first page of its events.
     const entityKey =
       Array.from({ length: 500 }, (_, i) => `conversation:c_r${i}`).find(

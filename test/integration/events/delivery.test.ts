@@ -17,6 +17,7 @@ import { putEndpoint, replayEndpoint, rotateSecret } from '../../../functions/ev
 import { raceTrials } from '../../support/race.js';
 import {
   eventsWorld,
+  firstDeliveryRef,
   pump,
   startReceiver,
   testEvent,
@@ -314,14 +315,7 @@ describe('races', () => {
         await receiver.behave(name, { status: 500 });
         const event = testEvent(tenantId);
         expect((await world.sink.accept([event])).failed).toEqual([]);
-        const ref = {
-          tenantId,
-          endpointId: name,
-          eventId: event.eventId,
-          cycle: '0',
-          entityKey: event.entityKey,
-          occurredAt: event.occurredAt,
-        };
+        const ref = firstDeliveryRef(event, name);
         return { ref, name };
       },
       contenders: ({ ref }) => [

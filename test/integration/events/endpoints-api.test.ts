@@ -18,6 +18,7 @@ import { testTenant } from '../../support/test-tenant.js';
 import { apiCall, invoke } from '../conversations/inbound-support.js';
 import {
   eventsWorld,
+  firstDeliveryRef,
   pump,
   startReceiver,
   tableResolver,
@@ -194,14 +195,7 @@ describe('SSRF at delivery', () => {
       answers = [forbidden];
       const event = testEvent(tenantId);
       await world.sink.accept([event]);
-      const ref = {
-        tenantId,
-        endpointId: name,
-        eventId: event.eventId,
-        cycle: '0',
-        entityKey: event.entityKey,
-        occurredAt: event.occurredAt,
-      };
+      const ref = firstDeliveryRef(event, name);
       const outcome = await deliver(world.delivery, ref);
       expect(outcome.kind).toBe('later');
       const delivery = await world.store.getDelivery(ref);

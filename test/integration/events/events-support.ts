@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { type DeliveryDeps, deliver } from '../../../functions/events/deliver.js';
 import { sqsBell } from '../../../functions/events/deps.js';
 import { createEndpointDispatcher } from '../../../functions/events/dispatch.js';
-import type { EndpointsDeps } from '../../../functions/events/endpoints.js';
+import { type EndpointsDeps, putEndpoint } from '../../../functions/events/endpoints.js';
 import { DynamoEventsStore } from '../../../functions/events/events-store.js';
 import type { DeliveryRef } from '../../../functions/events/items.js';
 import type { EventType, OnceflowEvent } from '../../../functions/events/model.js';
@@ -152,6 +152,22 @@ export async function privateEventsQueue(
 }
 
 /** A fresh table with the events layout: a sweep over it meets no other test's deliveries. */
+/**
+ * A world on an events table of its own (the sweep reads a whole table), a receiver, and one
+ * endpoint `<namePrefix>-<tenant>` subscribed to every event type; `secret` signs its deliveries.
+ */
+export async function sweptWorld(namePrefix: string) {
+  const world = await eventsWorld({ table: await privateEventsTable() });
+  const receiver = await startReceiver();
+  const tenantId = testTenantId();
+  const name = `${namePrefix}-${tenantId}`;
+  const { secret } = await putEndpoint(world.endpoints, tenantId, name, {
+    url: receiver.url(name),
+    eventTypes: ['*'],
+  });
+  return { world, receiver, tenantId, name, secret: secret ?? '' };
+}
+
 export async function privateEventsTable(): Promise<string> {
   const name = `events-${randomUUID().slice(0, 8)}`;
   await ensureTable(testDynamoDbClient(), name, tables.events);
@@ -377,6 +393,18 @@ export function testEvent(
     occurredAt: new Date(Date.parse('2026-12-01T00:00:00.000Z') + seq).toISOString(),
     data: { tenantId, conversationId: 'c_1', messageId: `m_${seq}`, seq },
     ...rest,
+  };
+}
+
+/** The delivery of `event` to the endpoint `endpointId` in its first cycle, as the dispatcher rings it. */
+export function firstDeliveryRef(event: OnceflowEvent, endpointId: string): DeliveryRef {
+  return {
+    tenantId: event.tenantId,
+    endpointId,
+    eventId: event.eventId,
+    cycle: '0',
+    entityKey: event.entityKey,
+    occurredAt: event.occurredAt,
   };
 }
 

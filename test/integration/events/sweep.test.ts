@@ -6,37 +6,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deliver } from '../../../functions/events/deliver.js';
-import { putEndpoint, replayEndpoint } from '../../../functions/events/endpoints.js';
+import { replayEndpoint } from '../../../functions/events/endpoints.js';
 import { type DeliveryRef, REPLAY_PAGE, RERING_AFTER_MS } from '../../../functions/events/items.js';
 import { reringOverdueDeliveries, sweepEvents } from '../../../functions/events/sweep.js';
 import { raceTrials } from '../../support/race.js';
 import {
   dropQueuedMessages,
-  eventsWorld,
-  privateEventsTable,
+  firstDeliveryRef,
   pump,
-  startReceiver,
   sweepDepsOf,
+  sweptWorld,
   testEvent,
-  testTenantId,
   verifyDelivery,
 } from './events-support.js';
 
-async function worldWithEndpoint() {
-  const world = await eventsWorld({ table: await privateEventsTable() });
-  const receiver = await startReceiver();
-  const tenantId = testTenantId();
-  const name = `r-${tenantId}`;
-  const { secret } = await putEndpoint(world.endpoints, tenantId, name, {
-    url: receiver.url(name),
-    eventTypes: ['*'],
-  });
-  return { world, receiver, tenantId, name, secret: secret ?? '' };
-}
-
 describe('the sweep of lost doorbells', () => {
   it('a delivery whose message went to the DLQ still reaches the receiver, once recorded', async () => {
-    const { world, receiver, tenantId, name } = await worldWithEndpoint();
+    const { world, receiver, tenantId, name } = await sweptWorld('r');
     const event = testEvent(tenantId);
     expect(await world.sink.accept([event])).toEqual({ failed: [] });
     // SQS dead-letters the message: the delivery stays pending with no doorbell.
@@ -64,7 +50,7 @@ describe('the sweep of lost doorbells', () => {
   });
 
   it('a ring racing a worker on the same delivery records one attempt', async () => {
-    const { world, receiver, tenantId, name } = await worldWithEndpoint();
+    const { world, receiver, tenantId, name } = await sweptWorld('r');
     // Every attempt a worker recorded as the delivery's outcome (a losing record answers no delivery).
     let recorded = 0;
     // Slow enough that the worker is still posting when the rung message is worked.
@@ -84,14 +70,7 @@ describe('the sweep of lost doorbells', () => {
         // outlived, or it is slow): the queue holds no message of this delivery.
         expect(await dropQueuedMessages(world)).toBe(1);
         world.clock.advance(RERING_AFTER_MS + 1_000);
-        const ref: DeliveryRef = {
-          tenantId,
-          endpointId: name,
-          eventId: event.eventId,
-          cycle: '0',
-          entityKey: event.entityKey,
-          occurredAt: event.occurredAt,
-        };
+        const ref: DeliveryRef = firstDeliveryRef(event, name);
         recorded = 0;
         return { event, ref };
       },
@@ -117,7 +96,7 @@ describe('the sweep of lost doorbells', () => {
 
 describe('replay as a job', () => {
   it('a replay longer than the request runs to its end from its saved cursor: every event once, in order per entity', async () => {
-    const { world, receiver, tenantId, name, secret } = await worldWithEndpoint();
+    const { world, receiver, tenantId, name, secret } = await sweptWorld('r');
     // One entity with more events than a page (its shard is read in two pages), and another.
     const long = Array.from({ length: REPLAY_PAGE + 30 }, (_, seq) =>
       testEvent(tenantId, { seq, entityKey: 'conversation:c_long', data: { seq } }),

@@ -15,11 +15,6 @@
  * - a lost answer is `unknown` (never `rejected`: the send happened, and its echo is the evidence);
  *   refusals are `rejected` (429 retryable, an unknown chat permanent) or `unknown` (500).
  */
-import { mkdtempSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplySend } from '../../../functions/replies/channel.js';
 import {
@@ -30,10 +25,6 @@ import {
   SENT_MAIL_SYNC_LAG_MS,
 } from '../../../functions/replies/channels/unipile.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
-import { closeServer, listen } from '../../../lib/local/http-util.js';
-import { unipileSimulator } from '../../../lib/local/sim/unipile.js';
-import { createSimulatorServer, type SimulatorServer } from '../../../lib/local/simulators.js';
-import { testSqsClient } from '../../support/emulators.js';
 import { pollUntil } from '../../support/poll.js';
 import {
   emailListAnswer,
@@ -46,28 +37,21 @@ import {
   webhookCreateAnswer,
   webhookCreateBody,
 } from '../../support/unipile-sdk.js';
-import { privateJobsQueue } from '../conversations/inbound-support.js';
 import {
   freshId,
-  serveUnipileWebhook,
   simJsonAt,
+  startUnipileStage,
   storedMessage,
   type UnipileTenant,
   unipileFixtureFile,
   unipileTenant,
 } from '../webhooks/unipile-support.js';
 
-let sqs: SQSClient;
-let api: Server;
 let apiUrl = '';
-let sim: SimulatorServer;
 let simUrl = '';
+let stopStage: () => Promise<void> = async () => {};
 let tenant: UnipileTenant;
 let account = '';
-
-async function startApi(): Promise<void> {
-  ({ server: api, url: apiUrl } = await serveUnipileWebhook());
-}
 
 const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
@@ -90,22 +74,7 @@ async function registerWebhook(source: 'messaging' | 'email') {
 }
 
 beforeAll(async () => {
-  sqs = testSqsClient();
-  await privateJobsQueue(sqs);
-  await startApi();
-  sim = createSimulatorServer({
-    context: {
-      apiBaseUrl: apiUrl,
-      simBaseUrl: '',
-      env: (name) =>
-        name === 'ONCEFLOW_DATA_DIR'
-          ? mkdtempSync(join(tmpdir(), 'onceflow-unipile-'))
-          : process.env[name],
-      log: () => {},
-    },
-    factories: [unipileSimulator],
-  });
-  simUrl = `http://127.0.0.1:${await listen(sim.server, 0, '127.0.0.1')}`;
+  ({ apiUrl, simUrl, close: stopStage } = await startUnipileStage('onceflow-unipile-'));
   tenant = await unipileTenant(1, simUrl.replace('http://', ''));
   account = tenant.accountIds[0] as string;
   await registerWebhook('messaging');
@@ -113,10 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sim.closeModules();
-  await closeServer(sim.server);
-  await closeServer(api);
-  sqs.destroy();
+  await stopStage();
 });
 
 const options = { baseUrl: () => simUrl, apiKey: async () => 'sim-key' };

@@ -12,11 +12,6 @@
  * - the echo raced against the send's record write (echo first, answer first, together): one
  *   outbound message, status sent.
  */
-import { mkdtempSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { systemClock } from '../../../functions/kernel/clock.js';
@@ -34,23 +29,14 @@ import { createReply } from '../../../functions/replies/reply-store.js';
 import { sendReply } from '../../../functions/replies/sender.js';
 import { tenantStore } from '../../../functions/tenants/index.js';
 import { messageKeys } from '../../../functions/webhooks/index.js';
-import { closeServer, listen } from '../../../lib/local/http-util.js';
-import { unipileSimulator } from '../../../lib/local/sim/unipile.js';
-import { createSimulatorServer, type SimulatorServer } from '../../../lib/local/simulators.js';
-import { testSqsClient } from '../../support/emulators.js';
 import { pollUntil } from '../../support/poll.js';
 import { raceTrials } from '../../support/race.js';
-import {
-  apiCall,
-  invoke,
-  privateJobsQueue,
-  tenantConversations,
-} from '../conversations/inbound-support.js';
+import { apiCall, invoke, tenantConversations } from '../conversations/inbound-support.js';
 import {
   freshId,
   postUnipile,
-  serveUnipileWebhook,
   simJsonAt,
+  startUnipileStage,
   storedMessage,
   type UnipileTenant,
   unipileFixtureFile,
@@ -62,36 +48,15 @@ import { replyOf } from './replies-support.js';
 const ADMIN = process.env.ONCEFLOW_ADMIN_KEY ?? 'local-admin-key';
 const TENANT_KEY = 'unipile-tenant-key-0001';
 
-let sqs: SQSClient;
-let api: Server;
 let apiUrl = '';
-let sim: SimulatorServer;
 let simUrl = '';
+let stopStage: () => Promise<void> = async () => {};
 const savedBase = process.env.UNIPILE_API_BASE_URL;
-
-async function startApi(): Promise<void> {
-  ({ server: api, url: apiUrl } = await serveUnipileWebhook());
-}
 
 const simJson = (path: string, init: RequestInit = {}) => simJsonAt(simUrl, path, init);
 
 beforeAll(async () => {
-  sqs = testSqsClient();
-  await privateJobsQueue(sqs);
-  await startApi();
-  sim = createSimulatorServer({
-    context: {
-      apiBaseUrl: apiUrl,
-      simBaseUrl: '',
-      env: (name) =>
-        name === 'ONCEFLOW_DATA_DIR'
-          ? mkdtempSync(join(tmpdir(), 'onceflow-unipile-replies-'))
-          : process.env[name],
-      log: () => {},
-    },
-    factories: [unipileSimulator],
-  });
-  simUrl = `http://127.0.0.1:${await listen(sim.server, 0, '127.0.0.1')}`;
+  ({ apiUrl, simUrl, close: stopStage } = await startUnipileStage('onceflow-unipile-replies-'));
   // The operator's override of every tenant's DSN (here: the simulator), as the local runtime has.
   process.env.UNIPILE_API_BASE_URL = simUrl;
 });
@@ -99,10 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (savedBase === undefined) delete process.env.UNIPILE_API_BASE_URL;
   else process.env.UNIPILE_API_BASE_URL = savedBase;
-  await sim.closeModules();
-  await closeServer(sim.server);
-  await closeServer(api);
-  sqs.destroy();
+  await stopStage();
 });
 
 /** A tenant with one LinkedIn account, its webhook at the simulator and its key set by the admin. */

@@ -4,17 +4,28 @@
  * `POST /webhooks/unipile` handler invoked with the tenant's token.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, type MessageItem, messageIdFor } from '../../../functions/conversations/index.js';
 import { toMessageItem } from '../../../functions/conversations/items.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import type { UnipileAccountType } from '../../../functions/tenants/index.js';
-import { listen } from '../../../lib/local/http-util.js';
+import { closeServer, listen } from '../../../lib/local/http-util.js';
+import { unipileSimulator } from '../../../lib/local/sim/unipile.js';
+import { createSimulatorServer } from '../../../lib/local/simulators.js';
+import { testSqsClient } from '../../support/emulators.js';
 import { testTenant } from '../../support/test-tenant.js';
-import { type HttpResult, invoke, type TestTenant } from '../conversations/inbound-support.js';
+import {
+  type HttpResult,
+  invoke,
+  privateJobsQueue,
+  type TestTenant,
+} from '../conversations/inbound-support.js';
 
 export interface UnipileTenant extends Pick<TestTenant, 'tenantId' | 'apiKey' | 'webhookToken'> {
   /** The tenant's Unipile accounts (the first is the default of every payload). */
@@ -148,4 +159,47 @@ export async function simJsonAt(
 ): Promise<{ status: number; json: any }> {
   const res = await fetch(`${base}${path}`, init);
   return { status: res.status, json: await res.json() };
+}
+
+/** The Unipile simulator posting its webhooks to the real handler, with a jobs queue of the file's own. */
+export interface UnipileStage {
+  /** Where the real `POST /webhooks/unipile` handler listens (a webhook's `request_url` base). */
+  readonly apiUrl: string;
+  /** The Unipile simulator's base URL. */
+  readonly simUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts what a test of Unipile against its simulator stands on: a private jobs queue (the filed
+ * messages' rings go there, not to the shared one), the real webhook handler behind a local port,
+ * and the Unipile simulator (its data under a fresh `dataDirPrefix…` folder) that posts to it.
+ */
+export async function startUnipileStage(dataDirPrefix: string): Promise<UnipileStage> {
+  const sqs: SQSClient = testSqsClient();
+  await privateJobsQueue(sqs);
+  const { server: api, url: apiUrl } = await serveUnipileWebhook();
+  const sim = createSimulatorServer({
+    context: {
+      apiBaseUrl: apiUrl,
+      simBaseUrl: '',
+      env: (name) =>
+        name === 'ONCEFLOW_DATA_DIR'
+          ? mkdtempSync(join(tmpdir(), dataDirPrefix))
+          : process.env[name],
+      log: () => {},
+    },
+    factories: [unipileSimulator],
+  });
+  const simUrl = `http://127.0.0.1:${await listen(sim.server, 0, '127.0.0.1')}`;
+  return {
+    apiUrl,
+    simUrl,
+    close: async () => {
+      await sim.closeModules();
+      await closeServer(sim.server);
+      await closeServer(api);
+      sqs.destroy();
+    },
+  };
 }
