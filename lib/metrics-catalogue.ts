@@ -14,6 +14,7 @@
  * `dimensions`: CloudWatch matches a SCHEMA only to metrics with exactly that dimension set, so the
  * two must agree, and `test/integration/whole-service/alarms.test.ts` checks them against what the handlers print.
  */
+import { FOLD_LAG_BOUND_SECONDS } from '../functions/campaigns/index.js';
 import { SOURCE_DIMENSIONS } from '../functions/kernel/metric-dimensions.js';
 import { CONVERSION_SOURCES } from '../functions/ledger/index.js';
 import { CONVERSION_METRIC_DIMENSIONS } from '../functions/ledger/metric-dimensions.js';
@@ -439,7 +440,7 @@ export const METRICS: readonly MetricSpec[] = [
     // A minute behind is a fold failing and retried (a bad record bisected towards the DLQ) or
     // throttled: totals stay behind the listing that long, and the stream keeps records 24 hours.
     alarm: {
-      greaterThan: 60,
+      greaterThan: FOLD_LAG_BOUND_SECONDS,
       periodSeconds: 300,
       statistic: 'MAX',
       summary: 'Campaign counters trail their recipients by more than a minute',
