@@ -12,6 +12,12 @@
  *   EVIDENCE_IN_WINDOW  assume the provider's status webhook arrives within the reconcile window
  *   PROGRESS            add the progress claim (verify with pan -a -f)
  *   MUT_*               one guard removed; the checker must find a counterexample
+ *
+ * Counters are folded from the change feed (issue 25's switch): every recipient write appends its
+ * stream record (from, to) in the same step, and a fold process applies the records in order, each
+ * once (the `foldSeq` guard, tested against DynamoDB Local's stream in counter-fold.test.ts, is
+ * taken as given here). The folded counts trail the recipients; completion reads them first and
+ * the recipients themselves last (recovery, `anyInFlight`).
  */
 
 #ifndef NC
@@ -55,7 +61,11 @@ byte sends[NC];       /* messages the provider really sent to the contact */
 byte q[NC];           /* sends-queue doorbells per contact (visible) */
 byte whS[NC];         /* "sent" status webhooks not yet acknowledged */
 byte whD[NC];         /* "delivered" status webhooks not yet acknowledged */
-byte cnt[NSTATUS];    /* the campaign's counters */
+byte cnt[NSTATUS];    /* the campaign's counts folded from the change feed */
+short unf[NSTATUS];   /* what the stream records not yet folded move, per status */
+#define ARRIVAL NSTATUS
+#define FEEDLEN 24
+chan feed = [FEEDLEN] of { byte, byte };  /* the stream: (from, to) per recipient write */
 byte camp;
 byte fq;              /* fan-out doorbells */
 byte fanoutCursor;
@@ -64,10 +74,12 @@ byte crashes, losses, transients, dups;
 
 #define CRASHPOINT(L) if :: crashes < MAXCRASH -> crashes++; goto L :: true -> skip fi
 
+/* a recipient's status write and its stream record, one step (no counter is written) */
 inline setSt(c, s) {
-  cnt[st[c]]--;
+  feed!st[c], s;
+  unf[st[c]]--;
   st[c] = s;
-  cnt[s]++
+  unf[s]++
 }
 
 #if defined(RETRY_ONCE) && !defined(EVIDENCE_IN_WINDOW)
@@ -95,9 +107,21 @@ inline providerSends(c) {
 #define COUNT(s) N_IS(0, s)
 #define ALL_EXIST exists[0]
 #endif
-#define COUNTERS_OK (cnt[PENDING] == COUNT(PENDING) && cnt[SENDING] == COUNT(SENDING) && \
-  cnt[SENT] == COUNT(SENT) && cnt[DELIVERED] == COUNT(DELIVERED) && \
-  cnt[FAILED] == COUNT(FAILED) && cnt[UNKNOWN] == COUNT(UNKNOWN))
+/* folded counts plus what is not yet folded equal the listing, status by status */
+#define OK_FOR(s) (cnt[s] + unf[s] == COUNT(s))
+#define COUNTERS_OK (OK_FOR(PENDING) && OK_FOR(SENDING) && OK_FOR(SENT) && \
+  OK_FOR(DELIVERED) && OK_FOR(FAILED) && OK_FOR(UNKNOWN))
+/* once the feed is folded, the folded counts alone equal the listing */
+#define FOLDED_OK (len(feed) > 0 || (cnt[PENDING] == COUNT(PENDING) && \
+  cnt[SENDING] == COUNT(SENDING) && cnt[SENT] == COUNT(SENT) && \
+  cnt[DELIVERED] == COUNT(DELIVERED) && cnt[FAILED] == COUNT(FAILED) && \
+  cnt[UNKNOWN] == COUNT(UNKNOWN)))
+/* what completion checks after the folded counts: the recipients (consistent reads) */
+#ifdef MUT_FOLDED_ONLY
+#define NONE_IN_FLIGHT true
+#else
+#define NONE_IN_FLIGHT (COUNT(PENDING) == 0 && COUNT(SENDING) == 0)
+#endif
 
 /* the reconcile window has passed since the claim: under the setting "window > call timeout and
  * > the handler's timeout", the handler that claimed has ended (answered, timed out or crashed) */
@@ -133,7 +157,10 @@ create:
   do
   :: atomic {
        i < NC ->
-       if :: !exists[i] -> exists[i] = true; st[i] = PENDING; cnt[PENDING]++ :: else fi;
+       if
+       :: !exists[i] -> exists[i] = true; st[i] = PENDING; feed!ARRIVAL, PENDING; unf[PENDING]++
+       :: else
+       fi;
        i++;
        CRASHPOINT(create) /* @failpoint campaign.recipients.after-chunk */
      }
@@ -311,8 +338,9 @@ end_idle:
        !fanoutDone && fq == 0 && camp == RUNNING -> fq++
      }
   :: atomic {
+       /* the folded counts first, then the recipients; the campaign's guarded move, once */
        camp == RUNNING && fanoutDone && ALL_EXIST &&
-       cnt[PENDING] == 0 && cnt[SENDING] == 0 -> camp = COMPLETED
+       cnt[PENDING] == 0 && cnt[SENDING] == 0 && NONE_IN_FLIGHT -> camp = COMPLETED
      }
   od;
 crashed:
@@ -334,10 +362,28 @@ end_idle:
   od
 }
 
-/* counters equal the listing, at every state (they move in the recipient's own transaction) */
+/* the counter fold: the stream's records in order, each folded once */
+active proctype fold() {
+  byte from, to;
+end_idle:
+  do
+  :: atomic {
+       feed?from, to ->
+       if :: from != ARRIVAL -> cnt[from]--; unf[from]++ :: else fi;
+       cnt[to]++; unf[to]--;
+       from = 0; to = 0
+     }
+  od
+}
+
+/* folded + not yet folded equal the listing at every state, the folded alone once folded; and a
+   completed campaign has no contact pending or sending */
 active proctype counters() {
 end_watch:
-  atomic { !COUNTERS_OK -> assert(false) }
+  atomic {
+    (!COUNTERS_OK || !FOLDED_OK ||
+     (camp == COMPLETED && (COUNT(PENDING) != 0 || COUNT(SENDING) != 0))) -> assert(false)
+  }
 }
 
 init {

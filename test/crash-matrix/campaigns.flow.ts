@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
+import { dynamoCampaignStore } from '../../functions/campaigns/campaign-store.js';
 import { fanoutShard } from '../../functions/campaigns/fanout.js';
 import {
   changeCampaignState,
@@ -37,11 +38,9 @@ import type {
 import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
-import { dynamoCampaignStore } from '../../functions/campaigns/campaign-store.js';
 import { armOnce, firedCount } from '../../functions/kernel/failpoints.js';
 import { ensureTable } from '../../lib/local/provision.js';
 import { tables } from '../../lib/manifest.js';
-import { testDynamoDbClient } from '../support/emulators.js';
 import {
   campaignWorld,
   countByStatus,
@@ -57,6 +56,7 @@ import {
 } from '../integration/campaigns/campaign-support.js';
 import { foldHandler } from '../integration/campaigns/fold-support.js';
 import { ddb, poll, stopPollers } from '../integration/events/feed-support.js';
+import { testDynamoDbClient } from '../support/emulators.js';
 import { drainQueue, untilItLands } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
 
