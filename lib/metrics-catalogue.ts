@@ -422,7 +422,8 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'counters',
-    meaning: 'Campaign counters differing from a recount of their recipients (should stay 0)',
+    meaning:
+      "Campaign counts folded from the change feed differing from a recount of their recipients, on shards left alone past the fold's lag bound (should stay 0)",
     alarm: {
       greaterThan: 0,
       periodSeconds: 300,
