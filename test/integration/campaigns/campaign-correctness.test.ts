@@ -70,7 +70,7 @@ import {
   testRecoveryDeps,
   testSenderDeps,
 } from './campaign-support.js';
-import { foldCaughtUp, foldedTotals, stopSharedFold } from './shared-fold.js';
+import { foldCaughtUp, foldedTotals } from './shared-fold.js';
 
 let clock: ManualClock;
 let deps: TestCampaignDeps;
@@ -86,7 +86,6 @@ beforeAll(async () => {
   sendsUrl = await privateFifoQueue('sends', { visibilityTimeoutSeconds: 60, maxReceiveCount: 10 });
   process.env[envNameForQueue('sends')] = sendsUrl;
   afterAll(() => sim.close());
-  afterAll(stopSharedFold);
 });
 
 afterEach(() => {

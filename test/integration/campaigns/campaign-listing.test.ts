@@ -6,7 +6,7 @@
  * partitions.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { listCampaigns } from '../../../functions/campaigns/campaign-listing.js';
 import { keys, shardOf } from '../../../functions/campaigns/items.js';
 import { createCampaign, markRunning } from '../../../functions/campaigns/lifecycle.js';
@@ -25,7 +25,7 @@ import {
   type TestTenant,
 } from '../conversations/inbound-support.js';
 import { type TestCampaignDeps, testCampaignStore } from './campaign-support.js';
-import { foldCaughtUp, stopSharedFold } from './shared-fold.js';
+import { foldCaughtUp } from './shared-fold.js';
 
 const { handler: listHandler } = await import(
   '../../../functions/campaigns/handlers/list-campaigns.js'
@@ -40,7 +40,6 @@ beforeAll(() => {
   clock = new ManualClock(Date.now());
   deps = { store: testCampaignStore(), clock };
 });
-afterAll(stopSharedFold);
 
 async function tenantPair(): Promise<{ test: TestTenant; tenant: Tenant }> {
   const test = await createTenant('IL');

@@ -55,7 +55,7 @@ import {
   testFanoutDeps,
   testSenderDeps,
 } from './campaign-support.js';
-import { foldCaughtUp, foldedTotals, stopSharedFold } from './shared-fold.js';
+import { foldCaughtUp, foldedTotals } from './shared-fold.js';
 
 let clock: ManualClock;
 let deps: TestCampaignDeps;
@@ -68,7 +68,6 @@ beforeAll(async () => {
   const sim = await startWhatsAppSimulator('it');
   simUrl = sim.url;
   afterAll(() => sim.close());
-  afterAll(stopSharedFold);
 });
 
 function phones(count: number, from = 0): string[] {

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { CampaignDeps } from '../../../functions/campaigns/campaign-store.js';
 import {
   type CampaignRepair,
@@ -29,9 +29,7 @@ import { testTenantStore } from '../../support/tenant-store.js';
 import { cli } from '../cli/cli-support.js';
 import { createTenant } from '../conversations/inbound-support.js';
 import { testCampaignStore } from './campaign-support.js';
-import { foldCaughtUp, stopSharedFold } from './shared-fold.js';
-
-afterAll(stopSharedFold);
+import { foldCaughtUp } from './shared-fold.js';
 
 const _run = promisify(execFile);
 const _endpoints = inject('onceflowEndpoints');

@@ -6,17 +6,16 @@
  * that query stopped, never read the shard again from its start (which answered the same
  * recipients twice across pages, and spent thousands of queries on one request).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, describeCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { type CampaignWorld, campaignWorld, listAll, TEMPLATE } from './campaign-support.js';
-import { foldCaughtUp, stopSharedFold } from './shared-fold.js';
+import { foldCaughtUp } from './shared-fold.js';
 
 let world: CampaignWorld;
 
 beforeAll(async () => {
   world = await campaignWorld();
 });
-afterAll(stopSharedFold);
 
 const valid = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ phone: `+97250${String(20_000_000 + i).slice(1)}` }));

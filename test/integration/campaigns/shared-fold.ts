@@ -1,13 +1,14 @@
 /**
  * The counter fold over the emulators' shared `campaigns` table, for the tests that read totals
  * after moving recipients there: totals are folded from the change feed (`counter-fold.ts`), so such
- * a test first waits until the fold has handed over every stream record written so far — the local
- * stream poller (Lambda's event source mapping, locally) with the real stream edge and fold, and its
- * `drained()`, under a deadline. Never a sleep.
+ * a test first drives the fold over every stream record written so far — the local stream poller
+ * (Lambda's event source mapping, locally) with the real stream edge and fold, from this file's
+ * checkpoint until it is drained, under a deadline, then stopped. Never a sleep, and nothing folds
+ * in the background between two calls: the fold runs when the test asks for it.
  *
- * One poller per test file (vitest gives each file its own modules), reading from the oldest record
- * with a checkpoint of its own: files folding at once are several readers of one stream, which the
- * fold's `foldSeq` guard makes exactly once (`counter-fold.test.ts` races them).
+ * Each test file keeps its own checkpoint (vitest gives each file its own modules) and starts from
+ * the oldest record: files folding at once are several readers of one stream, which the fold's
+ * `foldSeq` guard makes exactly once (`counter-fold.test.ts` races them).
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { foldCounters } from '../../../functions/campaigns/counter-fold.js';
@@ -16,14 +17,15 @@ import { systemClock } from '../../../functions/kernel/clock.js';
 import { tableName } from '../../../functions/kernel/config.js';
 import { streamConsumer } from '../../../functions/kernel/stream-consumer.js';
 import type { LambdaHandler } from '../../../lib/local/lambda.js';
-import type { StreamPoller } from '../../../lib/local/stream-poller.js';
-import { poll } from '../events/feed-support.js';
+import { checkpointFile, poll } from '../events/feed-support.js';
 import { testCampaignStore } from './campaign-support.js';
-
-let poller: Promise<StreamPoller> | undefined;
 
 /** How long the fold may take to catch up with the shared table before the test fails. */
 const FOLD_DEADLINE_MS = 25_000;
+
+const checkpoint = checkpointFile();
+/** One drive at a time: they share the checkpoint. */
+let last: Promise<void> = Promise.resolve();
 
 function sharedFoldHandler(): LambdaHandler {
   const consumer = streamConsumer({
@@ -35,10 +37,12 @@ function sharedFoldHandler(): LambdaHandler {
     (await consumer(event as DynamoDBStreamEvent, context)) as DynamoDBBatchResponse;
 }
 
-/** Resolves once the fold has handed over every record written to the shared table so far. */
-export async function foldCaughtUp(): Promise<void> {
-  poller ??= poll(tableName('campaigns'), sharedFoldHandler(), { batchSize: 100, untracked: true });
-  const drained = (await poller).drained();
+async function drive(): Promise<void> {
+  const poller = await poll(tableName('campaigns'), sharedFoldHandler(), {
+    batchSize: 100,
+    checkpoint,
+    untracked: true,
+  });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -47,10 +51,18 @@ export async function foldCaughtUp(): Promise<void> {
     );
   });
   try {
-    await Promise.race([drained, deadline]);
+    await Promise.race([poller.drained(), deadline]);
   } finally {
     clearTimeout(timer);
+    await poller.stop();
   }
+}
+
+/** Resolves once the fold has folded every record written to the shared table so far. */
+export function foldCaughtUp(): Promise<void> {
+  const next = last.then(drive, drive);
+  last = next.catch(() => undefined);
+  return next;
 }
 
 /** A campaign's totals once the feed is folded (what `GET /v1/campaigns/{id}` then answers). */
@@ -61,11 +73,4 @@ export async function foldedTotals(
 ): Promise<Totals> {
   await foldCaughtUp();
   return store.counters.totals(tenantId, campaignId);
-}
-
-/** Stops this file's fold (its `afterAll`). */
-export async function stopSharedFold(): Promise<void> {
-  const running = poller;
-  poller = undefined;
-  await (await running)?.stop();
 }

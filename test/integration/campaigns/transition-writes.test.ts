@@ -28,7 +28,7 @@ import {
   testRecoveryDeps,
   testSenderDeps,
 } from './campaign-support.js';
-import { foldedTotals, stopSharedFold } from './shared-fold.js';
+import { foldedTotals } from './shared-fold.js';
 
 let world: CampaignWorld;
 let simUrl: string;
@@ -39,7 +39,6 @@ beforeAll(async () => {
   simUrl = sim.url;
   afterAll(() => sim.close());
 });
-afterAll(stopSharedFold);
 afterEach(() => {
   vi.restoreAllMocks();
 });
