@@ -252,7 +252,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'sendOutcomes',
     meaning:
-      'The counted store of an accepted wamid kept conflicting; the wamid was written on the recipient alone and recovery counts it',
+      'The store of an accepted wamid (sending → sent) failed; the wamid was written on the recipient, still sending, and recovery moves it to sent',
   },
   {
     name: 'ReplyCreated',
