@@ -358,7 +358,7 @@ const reconcile = program.command('reconcile').description('recount and compare'
 reconcile
   .command('counters')
   .description(
-    "recount campaigns' recipients against their counters; --execute sets drifting counters to the recount",
+    "recount campaigns' recipients against their folded counts (shards quiet for the fold's lag bound); --execute sets drifting ones to the recount",
   )
   .option('--execute', 'repair drifting shards (default: dry run, report only)')
   .option('--tenant <tenantId>', "only this tenant's campaigns (from its campaign listing)")
@@ -370,6 +370,7 @@ reconcile
     const { dynamoCampaignStore, repairCampaignCounters } = await import(
       '../functions/campaigns/index.js'
     );
+    const { systemClock } = await import('../functions/kernel/clock.js');
     type Repair = Awaited<ReturnType<typeof repairCampaignCounters>>;
     const { campaignsToRecount } = await import('../lib/cli/reconcile-counters.js');
     await withTarget(async (target) => {
@@ -378,7 +379,7 @@ reconcile
       for await (const campaign of campaignsToRecount(target.ddb, table, options)) {
         results.push(
           await repairCampaignCounters(
-            { store: dynamoCampaignStore(target.ddb, table) },
+            { store: dynamoCampaignStore(target.ddb, table), clock: systemClock },
             campaign,
             options.execute === true,
           ),
@@ -386,12 +387,18 @@ reconcile
       }
       const drift = results.reduce((n, r) => n + r.drift, 0);
       const unsettled = results.reduce((n, r) => n + r.unsettledShards, 0);
+      const inconclusive = results.reduce((n, r) => n + r.inconclusiveShards, 0);
       if (unsettled > 0) process.exitCode = 1;
       print(
         { target: target.label, execute: options.execute === true, drift, campaigns: results },
         () =>
           [
-            `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards kept moving: run again` : ''})` : ''}`,
+            `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards not settled: run again` : ''})` : ''}`,
+            ...(inconclusive > 0
+              ? [
+                  `  ${inconclusive} shards written within the fold's lag bound (or folding meanwhile): not compared, run again in a minute`,
+                ]
+              : []),
             ...results
               .filter((r) => r.drift > 0)
               .map(

@@ -594,7 +594,7 @@ const declaredFunctions = {
   },
   reconcileCampaignCounters: {
     entry: 'functions/campaigns/handlers/reconcile-campaign-counters.ts',
-    description: 'Recounts campaign recipients against their counters; emits CounterDrift',
+    description: 'Recounts campaign recipients against their folded counts; emits CounterDrift',
     trigger: { kind: 'schedule', everySeconds: 300 },
     tables: { campaigns: 'readWrite' },
     timeoutSeconds: 300,

@@ -14,6 +14,7 @@
  * `dimensions`: CloudWatch matches a SCHEMA only to metrics with exactly that dimension set, so the
  * two must agree, and `test/integration/whole-service/alarms.test.ts` checks them against what the handlers print.
  */
+import { FOLD_LAG_BOUND_SECONDS } from '../functions/campaigns/index.js';
 import { SOURCE_DIMENSIONS } from '../functions/kernel/metric-dimensions.js';
 import { CONVERSION_SOURCES } from '../functions/ledger/index.js';
 import { CONVERSION_METRIC_DIMENSIONS } from '../functions/ledger/metric-dimensions.js';
@@ -251,7 +252,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'sendOutcomes',
     meaning:
-      'The counted store of an accepted wamid kept conflicting; the wamid was written on the recipient alone and recovery counts it',
+      'The store of an accepted wamid (sending → sent) failed; the wamid was written on the recipient, still sending, and recovery moves it to sent',
   },
   {
     name: 'ReplyCreated',
@@ -421,7 +422,8 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 'Count',
     dimensions: BY_SOURCE,
     guarantee: 'counters',
-    meaning: 'Campaign counters differing from a recount of their recipients (should stay 0)',
+    meaning:
+      "Campaign counts folded from the change feed differing from a recount of their recipients, on shards left alone past the fold's lag bound (should stay 0)",
     alarm: {
       greaterThan: 0,
       periodSeconds: 300,
@@ -439,7 +441,7 @@ export const METRICS: readonly MetricSpec[] = [
     // A minute behind is a fold failing and retried (a bad record bisected towards the DLQ) or
     // throttled: totals stay behind the listing that long, and the stream keeps records 24 hours.
     alarm: {
-      greaterThan: 60,
+      greaterThan: FOLD_LAG_BOUND_SECONDS,
       periodSeconds: 300,
       statistic: 'MAX',
       summary: 'Campaign counters trail their recipients by more than a minute',

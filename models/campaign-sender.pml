@@ -12,6 +12,14 @@
  *   EVIDENCE_IN_WINDOW  assume the provider's status webhook arrives within the reconcile window
  *   PROGRESS            add the progress claim (verify with pan -a -f)
  *   MUT_*               one guard removed; the checker must find a counterexample
+ *
+ * Counters are folded from the change feed (issue 25's switch): no recipient write moves a count;
+ * a fold process, at any moment, folds one contact's records so far (a batch: the deltas of its
+ * records add up to "from the status last folded to the status now"), each record once (the
+ * `foldSeq` guard, tested against DynamoDB Local's stream in counter-fold.test.ts, is taken as
+ * given here). Every prefix of a contact's records is a state the fold can leave, because it can
+ * run between any two writes. The folded counts trail the recipients; completion reads them first
+ * and the recipients themselves last (recovery, `anyInFlight`).
  */
 
 #ifndef NC
@@ -55,7 +63,9 @@ byte sends[NC];       /* messages the provider really sent to the contact */
 byte q[NC];           /* sends-queue doorbells per contact (visible) */
 byte whS[NC];         /* "sent" status webhooks not yet acknowledged */
 byte whD[NC];         /* "delivered" status webhooks not yet acknowledged */
-byte cnt[NSTATUS];    /* the campaign's counters */
+byte cnt[NSTATUS];    /* the campaign's counts folded from the change feed */
+#define UNFOLDED NSTATUS
+byte fst[NC] = UNFOLDED; /* each contact's status as far as it is folded (UNFOLDED: not even its arrival) */
 byte camp;
 byte fq;              /* fan-out doorbells */
 byte fanoutCursor;
@@ -64,10 +74,9 @@ byte crashes, losses, transients, dups;
 
 #define CRASHPOINT(L) if :: crashes < MAXCRASH -> crashes++; goto L :: true -> skip fi
 
+/* a recipient's status write (its stream record goes with it; no counter is written) */
 inline setSt(c, s) {
-  cnt[st[c]]--;
-  st[c] = s;
-  cnt[s]++
+  st[c] = s
 }
 
 #if defined(RETRY_ONCE) && !defined(EVIDENCE_IN_WINDOW)
@@ -95,9 +104,25 @@ inline providerSends(c) {
 #define COUNT(s) N_IS(0, s)
 #define ALL_EXIST exists[0]
 #endif
-#define COUNTERS_OK (cnt[PENDING] == COUNT(PENDING) && cnt[SENDING] == COUNT(SENDING) && \
-  cnt[SENT] == COUNT(SENT) && cnt[DELIVERED] == COUNT(DELIVERED) && \
-  cnt[FAILED] == COUNT(FAILED) && cnt[UNKNOWN] == COUNT(UNKNOWN))
+#define F_IS(c, s) ((exists[c] && fst[c] == (s)) -> 1 : 0)
+#define CAUGHT_UP(c) (!exists[c] || fst[c] == st[c])
+#if NC > 1
+#define FCOUNT(s) (F_IS(0, s) + F_IS(1, s))
+#define FOLDED (CAUGHT_UP(0) && CAUGHT_UP(1))
+#else
+#define FCOUNT(s) F_IS(0, s)
+#define FOLDED CAUGHT_UP(0)
+#endif
+#define OK_FOR(s) (cnt[s] == FCOUNT(s) && (!FOLDED || cnt[s] == COUNT(s)))
+/* the folded counts are what was folded, and once the feed is folded they equal the listing */
+#define COUNTERS_OK (OK_FOR(PENDING) && OK_FOR(SENDING) && OK_FOR(SENT) && \
+  OK_FOR(DELIVERED) && OK_FOR(FAILED) && OK_FOR(UNKNOWN))
+/* what completion checks after the folded counts: the recipients (consistent reads) */
+#ifdef MUT_FOLDED_ONLY
+#define NONE_IN_FLIGHT true
+#else
+#define NONE_IN_FLIGHT (COUNT(PENDING) == 0 && COUNT(SENDING) == 0)
+#endif
 
 /* the reconcile window has passed since the claim: under the setting "window > call timeout and
  * > the handler's timeout", the handler that claimed has ended (answered, timed out or crashed) */
@@ -133,7 +158,7 @@ create:
   do
   :: atomic {
        i < NC ->
-       if :: !exists[i] -> exists[i] = true; st[i] = PENDING; cnt[PENDING]++ :: else fi;
+       if :: !exists[i] -> exists[i] = true; st[i] = PENDING :: else fi;
        i++;
        CRASHPOINT(create) /* @failpoint campaign.recipients.after-chunk */
      }
@@ -311,8 +336,9 @@ end_idle:
        !fanoutDone && fq == 0 && camp == RUNNING -> fq++
      }
   :: atomic {
+       /* the folded counts first, then the recipients; the campaign's guarded move, once */
        camp == RUNNING && fanoutDone && ALL_EXIST &&
-       cnt[PENDING] == 0 && cnt[SENDING] == 0 -> camp = COMPLETED
+       cnt[PENDING] == 0 && cnt[SENDING] == 0 && NONE_IN_FLIGHT -> camp = COMPLETED
      }
   od;
 crashed:
@@ -334,10 +360,33 @@ end_idle:
   od
 }
 
-/* counters equal the listing, at every state (they move in the recipient's own transaction) */
+/* the counter fold: one contact's records so far, folded once (their deltas in one write) */
+active proctype fold() {
+end_idle:
+  do
+  :: atomic {
+       exists[0] && fst[0] != st[0] ->
+       if :: fst[0] != UNFOLDED -> cnt[fst[0]]-- :: else fi;
+       cnt[st[0]]++; fst[0] = st[0]
+     }
+#if NC > 1
+  :: atomic {
+       exists[1] && fst[1] != st[1] ->
+       if :: fst[1] != UNFOLDED -> cnt[fst[1]]-- :: else fi;
+       cnt[st[1]]++; fst[1] = st[1]
+     }
+#endif
+  od
+}
+
+/* the folded counts equal the listing once the feed is folded; a completed campaign has no
+   contact pending or sending */
 active proctype counters() {
 end_watch:
-  atomic { !COUNTERS_OK -> assert(false) }
+  atomic {
+    (!COUNTERS_OK || (camp == COMPLETED && (COUNT(PENDING) != 0 || COUNT(SENDING) != 0))) ->
+      assert(false)
+  }
 }
 
 init {

@@ -39,7 +39,7 @@ export const CHECKS: readonly ModelCheck[] = [
     mode: 'safety',
     expect: 'pass',
     inTestSuite: true,
-    says: 'unknownOutcome "hold": the provider sends each contact at most once; counters equal the listing',
+    says: 'unknownOutcome "hold": the provider sends each contact at most once; folded counts equal the listing once the feed is folded; completed only with every contact final',
   },
   {
     name: 'campaign/retry_once/safety',
@@ -94,6 +94,15 @@ export const CHECKS: readonly ModelCheck[] = [
     expect: 'pass',
     inTestSuite: false,
     says: 'the claim keeps its attempts condition only: still at most once (the guards are redundant)',
+  },
+  {
+    name: 'campaign/mutant:completion-on-folded-counts-only',
+    model: 'campaign-sender',
+    defines: ['MUT_FOLDED_ONLY'],
+    mode: 'safety',
+    expect: 'counterexample',
+    inTestSuite: true,
+    says: 'completion on the folded counts alone (no look at the recipients): completed while a contact is still pending, its arrival not yet folded',
   },
   {
     name: 'campaign/mutant:no-rering',

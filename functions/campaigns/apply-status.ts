@@ -5,8 +5,8 @@
  * The recipient is found by the echoed `biz_opaque_callback_data` (which names campaign and
  * contact, so it also completes a send whose answer was lost: `sending` with no wamid), else by
  * the wamid index. Statuses only move a recipient forward (pending < sending < sent < delivered <
- * read; a provider `failed` follows sending or sent), each move a guarded transition with its
- * counters in the same transaction, so duplicates and late statuses change nothing. Late evidence
+ * read; a provider `failed` follows sending or sent), each move one guarded conditional write (the
+ * fold counts it from the change feed), so duplicates and late statuses change nothing. Late evidence
  * moves a recipient we ended `unknown` or `failed` to what the provider reports.
  */
 import { isoTime } from '../kernel/clock.js';

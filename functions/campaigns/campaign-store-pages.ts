@@ -1,8 +1,8 @@
 /**
- * Recipient pages' adapter: a chunk of new recipients put in one transaction with their shard's
- * counter and a check that the campaign is still a draft (uniqueness by E.164 is the conditional
- * put of the recipient item itself: its key derives from the contact); the listing; the pages
- * fan-out reads; and the completion check.
+ * Recipient pages' adapter: a chunk of new recipients put in one transaction with a check that the
+ * campaign is still a draft (uniqueness by E.164 is the conditional put of the recipient item
+ * itself: its key derives from the contact; the fold counts each put from its stream record); the
+ * listing; the pages fan-out reads; and the completion check.
  */
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -17,7 +17,6 @@ import type {
   RecipientPage,
   RecipientPages,
 } from './campaign-store.js';
-import { counterWrite } from './campaign-store-counters.js';
 import { keys, type PageMark, parseRecipient, type RecipientItem, SHARDS } from './items.js';
 import type { RecipientStatus } from './model.js';
 
@@ -54,10 +53,8 @@ export class DynamoRecipientPages implements RecipientPages {
   async insert(
     tenantId: string,
     campaignId: string,
-    shard: number,
     recipients: readonly NewRecipient[],
   ): Promise<InsertResult> {
-    const pending = recipients.filter((r) => r.status === 'pending').length;
     const writes: AtomicWrite[] = [
       conditionCheckWrite(CAMPAIGN_WRITE, {
         table: this.table,
@@ -65,11 +62,6 @@ export class DynamoRecipientPages implements RecipientPages {
         conditions: [
           { expression: '#st = :draft', names: { '#st': 'status' }, values: { ':draft': 'draft' } },
         ],
-      }),
-      counterWrite(this.table, tenantId, campaignId, shard, {
-        recipients: recipients.length,
-        pending,
-        skipped: recipients.length - pending,
       }),
       ...recipients.map((recipient, index) =>
         putOnceWrite(`${PUT_PREFIX}${index}`, {

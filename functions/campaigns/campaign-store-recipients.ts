@@ -1,17 +1,15 @@
 /**
  * One recipient's adapter: its reads, and every move of it (a sender's claim and its end, the wamid,
- * a provider status, recovery's settling, an operator's retry), each one guarded write with its
- * shard's counters in the same transaction (`conditionalUpdateWith` via the kernel's `transition`
- * and leases). Counter items are shared by concurrent transactions, so a `TransactionConflict` is
- * expected now and then and simply retried (the guards are re-evaluated, so a retry never applies a
- * move twice).
+ * a provider status, recovery's settling, an operator's retry), each one conditional `UpdateItem`
+ * of the recipient alone (the kernel's `transition` and leases without companions): no counter
+ * item, no transaction. The counts follow from the moves' stream records (`counter-fold.ts`), so a
+ * move shares no item with any other contact's and cannot meet a `TransactionConflict`.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, releaseLease } from '../kernel/lease.js';
 import { queryItems } from '../kernel/paginate.js';
 import { readItem } from '../kernel/read-item.js';
-import { retryOnConflict } from '../kernel/retry.js';
 import { type TransitionInput, transition } from '../kernel/transition.js';
 import type { Condition } from '../kernel/update-expression.js';
 import type {
@@ -22,7 +20,6 @@ import type {
   StatusMove,
   UnknownEnd,
 } from './campaign-store.js';
-import { counterWrite, moveDeltas } from './campaign-store-counters.js';
 import { dueInSweep } from './campaign-store-sweep.js';
 import {
   type CampaignShard,
@@ -75,34 +72,20 @@ export class DynamoRecipientRecords implements RecipientRecords {
     private readonly table: string,
   ) {}
 
-  /** The counter write of `ref` moving `from` → `to`. */
-  private counted(ref: RecipientRef, from: RecipientStatus, to: RecipientStatus) {
-    return counterWrite(
-      this.table,
-      ref.tenantId,
-      ref.campaignId,
-      shardOf(ref.phone),
-      moveDeltas(from, to),
-    );
-  }
-
-  /** A recipient transition with its counter write, retried on conflict. */
+  /** A recipient transition: one conditional write, guarded on the from-state and `also`. */
   private async move(
     ref: RecipientRef,
     from: RecipientStatus,
     to: RecipientStatus,
     input: Pick<TransitionInput, 'set' | 'remove' | 'also'>,
   ): Promise<boolean> {
-    const result = await retryOnConflict(() =>
-      transition(this.ddb, {
-        table: this.table,
-        key: keyOf(ref),
-        from: [from],
-        to,
-        ...input,
-        with: [this.counted(ref, from, to)],
-      }),
-    );
+    const result = await transition(this.ddb, {
+      table: this.table,
+      key: keyOf(ref),
+      from: [from],
+      to,
+      ...input,
+    });
     return result.applied;
   }
 
@@ -139,33 +122,30 @@ export class DynamoRecipientRecords implements RecipientRecords {
   async claim(ref: RecipientRef, claim: Claim): Promise<boolean> {
     const sendingSince = new Date(claim.now).toISOString();
     const shard = shardOf(ref.phone);
-    // The kernel's lease (free or expired), pending → sending and one more attempt in the same
-    // write, the counters in the same transaction. The attempts guard makes a claim decided on a
-    // stale read (another delivery claimed and released meanwhile) lose.
-    const result = await retryOnConflict(() =>
-      claimLease(this.ddb, {
-        table: this.table,
-        key: keyOf(ref),
-        owner: claim.owner,
-        leaseSeconds: claim.leaseSeconds,
-        clock: { now: () => claim.now },
-        increment: 'attempts',
-        set: {
-          status: 'sending',
-          sendingSince,
-          sweepPk: keys.sendingSweep(ref.tenantId, ref.campaignId, shard),
-          sweepAt: claim.dueAt,
-          updatedAt: sendingSince,
-        },
-        remove: ['retryAt'],
-        also: {
-          expression: '#st = :pending AND #att = :att',
-          names: { '#st': 'status', '#att': 'attempts' },
-          values: { ':pending': 'pending', ':att': claim.attemptsSeen },
-        },
-        with: [this.counted(ref, 'pending', 'sending')],
-      }),
-    );
+    // The kernel's lease (free or expired), pending → sending and one more attempt in one
+    // conditional write. The attempts guard makes a claim decided on a stale read (another
+    // delivery claimed and released meanwhile) lose.
+    const result = await claimLease(this.ddb, {
+      table: this.table,
+      key: keyOf(ref),
+      owner: claim.owner,
+      leaseSeconds: claim.leaseSeconds,
+      clock: { now: () => claim.now },
+      increment: 'attempts',
+      set: {
+        status: 'sending',
+        sendingSince,
+        sweepPk: keys.sendingSweep(ref.tenantId, ref.campaignId, shard),
+        sweepAt: claim.dueAt,
+        updatedAt: sendingSince,
+      },
+      remove: ['retryAt'],
+      also: {
+        expression: '#st = :pending AND #att = :att',
+        names: { '#st': 'status', '#att': 'attempts' },
+        values: { ':pending': 'pending', ':att': claim.attemptsSeen },
+      },
+    });
     return result.claimed;
   }
 
@@ -199,18 +179,15 @@ export class DynamoRecipientRecords implements RecipientRecords {
       Object.assign(set, pendingSweepAt(ref, end.dueAt));
     }
     // The kernel's lease release: only if we still hold the lease and the recipient is still
-    // `sending` without a wamid, counters in the same transaction.
-    return retryOnConflict(() =>
-      releaseLease(this.ddb, {
-        table: this.table,
-        key: keyOf(ref),
-        owner,
-        set: { ...set, status: end.to, updatedAt: end.at },
-        ...(end.to === 'failed' ? { remove: SWEEP } : {}),
-        also: SENDING_WITHOUT_WAMID,
-        with: [this.counted(ref, 'sending', end.to)],
-      }),
-    );
+    // `sending` without a wamid, in one conditional write.
+    return releaseLease(this.ddb, {
+      table: this.table,
+      key: keyOf(ref),
+      owner,
+      set: { ...set, status: end.to, updatedAt: end.at },
+      ...(end.to === 'failed' ? { remove: SWEEP } : {}),
+      also: SENDING_WITHOUT_WAMID,
+    });
   }
 
   applyStatus(current: RecipientItem, move: StatusMove): Promise<boolean> {

@@ -4,8 +4,10 @@
  * concern: `campaign-store-<concern>.ts`). Everything crosses it as typed items (`items.ts`); keys,
  * expressions and transactions stay below it.
  *
- * Every move it makes is one conditional write (or one transaction with the counters it moves):
- * a method answers whether its guard held, never reads and then writes.
+ * Every move it makes is one conditional write (or one transaction where a move spans items: a
+ * page of recipients with the campaign's draft check, the campaign with its listing item): a method
+ * answers whether its guard held, never reads and then writes. No move writes a counter: the
+ * counts are folded from the table's change feed (`counter-fold.ts`).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../kernel/clock.js';
@@ -34,15 +36,15 @@ import type { CampaignStatus, RecipientStatus, Totals } from './model.js';
 export interface CampaignStore {
   /** The campaign item's lifecycle: create, the cap's reservations, status moves, sweep lists. */
   readonly campaigns: CampaignRecords;
-  /** Pages of recipients: added (with their counters), listed, read for fan-out and completion. */
+  /** Pages of recipients: added, listed, read for fan-out and completion. */
   readonly pages: RecipientPages;
-  /** One recipient's moves (each with its counters) and the sweeps that find them. */
+  /** One recipient's moves (each one conditional write) and the sweeps that find them. */
   readonly recipients: RecipientRecords;
   /** Fan-out's progress per shard and its page marks. */
   readonly fanout: FanoutRecords;
   /** A tenant's campaigns, newest first. */
   readonly listing: CampaignListing;
-  /** The shards' counters: read, recounted, repaired. */
+  /** The shards' folded counts read as totals, recounted, repaired. */
   readonly counters: CampaignCounters;
   /** The shards' counts folded from the change feed, exactly once per stream record. */
   readonly folded: FoldedCounters;
@@ -67,14 +69,15 @@ export async function requireCampaign(
 
 /** The store of one deployment's `campaigns` table. */
 export function dynamoCampaignStore(ddb: DynamoDBDocumentClient, table: string): CampaignStore {
+  const folded = new DynamoFoldedCounters(ddb, table);
   return {
     campaigns: new DynamoCampaignRecords(ddb, table),
     pages: new DynamoRecipientPages(ddb, table),
     recipients: new DynamoRecipientRecords(ddb, table),
     fanout: new DynamoFanoutRecords(ddb, table),
     listing: new DynamoCampaignListing(ddb, table),
-    counters: new DynamoCampaignCounters(ddb, table),
-    folded: new DynamoFoldedCounters(ddb, table),
+    counters: new DynamoCampaignCounters(ddb, table, folded),
+    folded,
   };
 }
 
@@ -182,18 +185,17 @@ export interface RecipientPage {
 
 export interface RecipientPages {
   /**
-   * One transaction: the campaign still a draft + the shard's counter + each recipient put only if
-   * new (at most `MAX_INSERT` of one shard).
+   * One transaction: the campaign still a draft + each recipient put only if new (at most
+   * `MAX_INSERT` of one shard). The fold counts them from their stream records.
    */
   insert(
     tenantId: string,
     campaignId: string,
-    shard: number,
     recipients: readonly NewRecipient[],
   ): Promise<InsertResult>;
   /**
-   * Recipients shard by shard (strongly consistent, so the listing agrees with the counters moved
-   * in the same transactions), from an opaque cursor; a foreign or forged cursor is a 400.
+   * Recipients shard by shard (strongly consistent: the folded totals equal it once the feed is
+   * folded), from an opaque cursor; a foreign or forged cursor is a 400.
    */
   list(
     tenantId: string,
@@ -285,20 +287,21 @@ export interface RecipientRecords {
     phoneNumberId: string,
     wamid: string,
   ): Promise<RecipientItem | undefined>;
-  /** The claim, with its counters; false when someone else claimed (or moved) it. */
+  /** The claim (one conditional write); false when someone else claimed (or moved) it. */
   claim(ref: RecipientRef, claim: Claim): Promise<boolean>;
   /**
-   * sending → sent with the wamid, counted; false when it was not `sending` without a wamid. A
-   * conflict that outlasts the retries is thrown (the caller keeps the wamid alone).
+   * sending → sent with the wamid (one conditional write); false when it was not `sending`
+   * without a wamid. An error (throttling that outlasts the SDK's retries) is thrown: the caller
+   * keeps the wamid by `keepWamid`.
    */
   storeWamid(ref: RecipientRef, accepted: AcceptedWamid): Promise<boolean>;
-  /** The wamid on a recipient still `sending` without one, counters untouched, due at once. */
+  /** The wamid on a recipient still `sending` without one, status untouched, due at once. */
   keepWamid(ref: RecipientRef, accepted: AcceptedWamid): Promise<void>;
-  /** Ends a claim this owner holds on a recipient still `sending` without a wamid; counted. */
+  /** Ends a claim this owner holds on a recipient still `sending` without a wamid. */
   endClaim(ref: RecipientRef, owner: string, end: ClaimEnd): Promise<boolean>;
-  /** A provider status, from `current.status` (and no other wamid) to `move.to`; counted. */
+  /** A provider status, from `current.status` (and no other wamid) to `move.to`. */
   applyStatus(current: RecipientItem, move: StatusMove): Promise<boolean>;
-  /** `sending` with the wamid `current` holds → `sent`, counted (recovery finishing a kept wamid). */
+  /** `sending` with the wamid `current` holds → `sent` (recovery finishing a kept wamid). */
   completeKeptWamid(current: RecipientItem, at: string): Promise<boolean>;
   /**
    * An unknown outcome held (`unknown`) or released for one more attempt (`pending`, due at once),
@@ -307,7 +310,7 @@ export interface RecipientRecords {
   endUnknown(current: RecipientItem, end: UnknownEnd): Promise<boolean>;
   /**
    * An operator's retry: unknown → pending with `operatorRetries` (only if it still holds one less),
-   * counted, due for recovery's look at `dueAt`.
+   * due for recovery's look at `dueAt`.
    */
   retryUnknown(
     ref: RecipientRef,
@@ -385,23 +388,45 @@ export interface CampaignListing {
 // --- counters ------------------------------------------------------------------------------------
 
 export interface CampaignCounters {
-  /** Each shard's totals (index = shard). See `campaign-store-counters.ts` for what a busy read costs. */
-  shards(tenantId: string, campaignId: string): Promise<Totals[]>;
-  /** The campaign's totals: the sum of its shards. */
-  totals(tenantId: string, campaignId: string): Promise<Totals>;
-  /** One shard's counter parts, each as it stands (strongly consistent). */
-  parts(tenantId: string, campaignId: string, shard: number): Promise<Totals[]>;
-  /** A shard's recipients counted by status (strongly consistent queries). */
-  recount(tenantId: string, campaignId: string, shard: number): Promise<Totals>;
   /**
-   * Sets a shard's parts to `next` in one transaction, only if every part still holds what `seen`
-   * says; false when one moved meanwhile.
+   * Each shard's counts folded from the change feed (index = shard; a shard never folded reads 0).
+   * They trail the transitions by the fold's lag: see `campaign-store-counters.ts`.
    */
-  setParts(
+  shards(tenantId: string, campaignId: string): Promise<Totals[]>;
+  /** The campaign's totals: the sum of its shards' folded counts. */
+  totals(tenantId: string, campaignId: string): Promise<Totals>;
+  /** One shard's folded counts as they stand, with the last sequence number folded (consistent). */
+  shard(tenantId: string, campaignId: string, shard: number): Promise<FoldedShard>;
+  /**
+   * A shard's recipients counted by status (strongly consistent queries), with the newest
+   * `updatedAt` among them: how recently the shard was written.
+   */
+  recount(tenantId: string, campaignId: string, shard: number): Promise<ShardRecount>;
+  /**
+   * Sets a shard's folded counts to `next`, only if the fold has not written the shard since
+   * `seen` was read; false when it has.
+   */
+  setShard(
     tenantId: string,
     campaignId: string,
     shard: number,
-    seen: readonly Totals[],
-    next: readonly Totals[],
+    seen: FoldedShard,
+    next: Totals,
   ): Promise<boolean>;
+}
+
+/** One shard's folded counts as read. */
+export interface FoldedShard {
+  readonly totals: Totals;
+  /** False: the fold never wrote the shard (and no repair did). */
+  readonly exists: boolean;
+  /** The last stream record folded into it (absent: never folded, or only repaired). */
+  readonly foldSeq?: string;
+}
+
+/** A shard's recipients counted. */
+export interface ShardRecount {
+  readonly totals: Totals;
+  /** The newest `updatedAt` of its recipients (absent: none). */
+  readonly lastWrittenAt?: string;
 }

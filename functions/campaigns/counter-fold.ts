@@ -52,6 +52,14 @@ export interface FoldDeps {
 }
 
 /**
+ * How far the folded counts may trail the transitions they count before it is a fault: the
+ * `CounterFoldLagSeconds` alarm's threshold, and the quiet time after which reconciliation and
+ * repair trust a shard's folded counts to hold all of its transitions (`reconcile-counters.ts`).
+ * Folding takes seconds (Lambda reads a shard ~4 times a second; a batch is one write a shard).
+ */
+export const FOLD_LAG_BOUND_SECONDS = 60;
+
+/**
  * Counted shards written at once. A batch is at most 100 records of one stream shard; at 8 writes
  * in flight a batch touching every shard of three campaigns (96 writes) takes 12 round trips.
  */

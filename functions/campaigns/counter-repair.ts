@@ -1,32 +1,36 @@
 /**
- * Counter repair (`npx onceflow reconcile counters --execute`): sets a shard's counters to a recount
- * of its recipients, for drift the `CounterDrift` alarm reported (a bug found and fixed, or counter
- * items edited by hand). The reconciliation schedule itself never repairs (`reconcile-counters.ts`).
+ * Counter repair (`npx onceflow reconcile counters --execute`): sets a shard's folded counts to a
+ * recount of its recipients, for drift the `CounterDrift` alarm reported (a bug found and fixed,
+ * records lost to the fold's DLQ, folded items edited by hand). The reconciliation schedule itself
+ * never repairs (`reconcile-counters.ts`).
  *
- * Why the result is exact even while recipients move: every recipient transition moves its shard's
- * counters in the same transaction. So the shard's counter parts are read first, the recipients
- * recounted (strongly consistent queries), and the repair is one transaction that writes the counts
- * only if every counter part still holds exactly what was read. If it does, no recipient moved
- * between that read and the write, so the recount is the truth for that whole span; if a part
- * moved, the transaction fails and the shard is read, recounted and tried again.
+ * Why the result is exact even while the campaign runs: a shard is repaired only when its
+ * comparison is conclusive (`compareShard`): no recipient of it written within the fold's lag
+ * bound, so every transition it holds is already folded, and no fold write while it was recounted.
+ * The repair is then one conditional write of the folded item, on condition that the fold has not
+ * written it since it was read (`foldSeq` and counts unchanged). A count that is merely not yet
+ * folded is never "repaired": the shard is inconclusive, and is retried until quiet or reported
+ * unsettled (run it again later).
  */
 import type { CampaignDeps } from './campaign-store.js';
 import { SHARDS } from './items.js';
-import { totalsDifference as difference, emptyTotals, sumTotals } from './model.js';
+import { compareShard } from './reconcile-counters.js';
 
-/** Repair reads, recounts and sets counters: the store, no clock. */
-export type CounterRepairDeps = Pick<CampaignDeps, 'store'>;
+/** Repair reads, recounts and sets folded counts: the store, and the clock of the lag bound. */
+export type CounterRepairDeps = Pick<CampaignDeps, 'store' | 'clock'>;
 
 /** Attempts per shard before giving up on a shard that keeps moving. */
 export const MAX_REPAIR_ATTEMPTS = 10;
 
 export interface ShardRepair {
   readonly shard: number;
-  /** Sum of |counter − recount| over the fields, before the repair. */
+  /** Sum of |folded − recount| over the fields, before the repair. */
   readonly drift: number;
   readonly repaired: boolean;
   /** Reads and recounts it took (more than 1: the shard moved while being repaired). */
   readonly attempts: number;
+  /** True when the shard was never quiet long enough to be compared: nothing was concluded. */
+  readonly inconclusive?: boolean;
 }
 
 export interface CampaignRepair {
@@ -34,13 +38,19 @@ export interface CampaignRepair {
   readonly campaignId: string;
   readonly drift: number;
   readonly shards: readonly ShardRepair[];
-  /** Shards that kept moving for `MAX_REPAIR_ATTEMPTS` tries: run it again when quieter. */
+  /**
+   * Shards not compared: written within the lag bound, or the fold kept moving for
+   * `MAX_REPAIR_ATTEMPTS` tries. Nothing is concluded about them (their folded counts may simply
+   * not have caught up yet).
+   */
+  readonly inconclusiveShards: number;
+  /** With `execute`: drifting or inconclusive shards left unrepaired: run it again when quieter. */
   readonly unsettledShards: number;
 }
 
 /**
- * Recounts one shard and, with `execute`, sets its counters to the recount (all of it on part 0,
- * the other parts to 0), retried while the shard keeps moving.
+ * Compares one shard (conclusively, see `compareShard`) and, with `execute`, sets its folded
+ * counts to the recount, retried while the fold keeps moving it.
  */
 export async function repairShard(
   deps: CounterRepairDeps,
@@ -49,32 +59,34 @@ export async function repairShard(
   shard: number,
   execute: boolean,
 ): Promise<ShardRepair> {
-  const { counters } = deps.store;
   let firstDrift: number | undefined;
   for (let attempt = 1; attempt <= MAX_REPAIR_ATTEMPTS; attempt++) {
-    const parts = await counters.parts(tenantId, campaignId, shard);
-    const recount = await counters.recount(tenantId, campaignId, shard);
-    const drift = difference(sumTotals(parts), recount);
+    const comparison = await compareShard(deps, tenantId, campaignId, shard);
+    if (!comparison.conclusive) {
+      // Written within the lag bound: no amount of retrying now makes it quiet; report it.
+      if (comparison.reason === 'written-within-lag-bound') {
+        return { shard, drift: 0, repaired: false, attempts: attempt, inconclusive: true };
+      }
+      continue;
+    }
+    const { drift } = comparison;
     firstDrift ??= drift;
     if (drift === 0)
       return { shard, drift: firstDrift, repaired: firstDrift > 0, attempts: attempt };
-    if (!execute) {
-      // Dry run: a shard that moved between the read and the recount would show false drift;
-      // read again and report only drift that holds still.
-      const again = await counters.parts(tenantId, campaignId, shard);
-      if (difference(sumTotals(again), sumTotals(parts)) === 0) {
-        return { shard, drift, repaired: false, attempts: attempt };
-      }
-      firstDrift = undefined;
-      continue;
-    }
-    const next = parts.map((_, part) => (part === 0 ? recount : emptyTotals()));
-    if (await counters.setParts(tenantId, campaignId, shard, parts, next)) {
+    if (!execute) return { shard, drift, repaired: false, attempts: attempt };
+    const { folded, recount } = comparison;
+    if (await deps.store.counters.setShard(tenantId, campaignId, shard, folded, recount.totals)) {
       return { shard, drift: firstDrift, repaired: true, attempts: attempt };
     }
-    // A counter part moved since it was read: a recipient moved; read and recount again.
+    // The fold wrote the shard since it was read: compare again.
   }
-  return { shard, drift: firstDrift ?? 0, repaired: false, attempts: MAX_REPAIR_ATTEMPTS };
+  return {
+    shard,
+    drift: firstDrift ?? 0,
+    repaired: false,
+    attempts: MAX_REPAIR_ATTEMPTS,
+    ...(firstDrift === undefined ? { inconclusive: true } : {}),
+  };
 }
 
 export async function repairCampaignCounters(
@@ -91,12 +103,15 @@ export async function repairCampaignCounters(
       )),
     );
   }
-  const drifting = shards.filter((s) => s.drift > 0);
+  const reported = shards.filter((s) => s.drift > 0 || s.inconclusive);
   return {
     tenantId: campaign.tenantId,
     campaignId: campaign.campaignId,
-    drift: drifting.reduce((n, s) => n + s.drift, 0),
-    shards: drifting,
-    unsettledShards: execute ? drifting.filter((s) => !s.repaired).length : 0,
+    drift: shards.reduce((n, s) => n + s.drift, 0),
+    shards: reported,
+    inconclusiveShards: shards.filter((s) => s.inconclusive).length,
+    unsettledShards: execute
+      ? shards.filter((s) => s.inconclusive || (s.drift > 0 && !s.repaired)).length
+      : 0,
   };
 }

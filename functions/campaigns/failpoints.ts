@@ -11,7 +11,7 @@ export const FP_CREATE_AFTER_META = defineFailpoint(
 );
 export const FP_RECIPIENTS_AFTER_CHUNK = defineFailpoint(
   'campaign.recipients.after-chunk',
-  'one transaction of recipients (with their counters) committed, the rest of the page not yet',
+  'one transaction of recipients committed, the rest of the page not yet',
 );
 export const FP_START_AFTER_RUNNING = defineFailpoint(
   'campaign.start.after-running',
@@ -47,7 +47,7 @@ export const FP_SEND_AFTER_STORED = defineFailpoint(
 );
 export const FP_STATUS_AFTER_APPLY = defineFailpoint(
   'campaign.status.after-apply',
-  'a status moved its recipient (with counters), the webhook not yet answered',
+  'a status moved its recipient, the webhook not yet answered',
 );
 export const FP_RECOVER_AFTER_RELEASE = defineFailpoint(
   'campaign.recover.after-release',

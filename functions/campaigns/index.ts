@@ -9,6 +9,7 @@ export {
   type WhatsAppStatusEvent,
 } from './apply-status.js';
 export { type CampaignStore, dynamoCampaignStore } from './campaign-store.js';
+export { FOLD_LAG_BOUND_SECONDS } from './counter-fold.js';
 export { type CampaignRepair, repairCampaignCounters } from './counter-repair.js';
 export { applyWhatsAppStatus } from './deps.js';
 export { keys as campaignKeys } from './items.js';

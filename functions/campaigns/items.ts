@@ -20,15 +20,14 @@
  *   A recipient waiting for a schedule (enqueued pending, sending, retry later) carries
  *   `sweepPk = RS#<tenant>#<campaign>#<shard>` (`…#S` while sending) and `sweepAt` (ISO time it
  *   becomes due). `gsi1` (keys only) finds it by wamid: `WAMID#<phoneNumberId>#<wamid>`.
- * - `CC#<tenant>#<campaign>#<shard> / COUNT#<part>`: the counters of one shard (in parts). Every
- *   transition of a recipient moves its shard's counters in the same transaction; totals are the
- *   sum of the shards. Recipients and counters are spread over `SHARDS` partition keys so a large,
- *   fast campaign has no hot partition (1,000 sends/s with ~4 counted transitions each is ~125
- *   writes/s per shard).
  * - `CF#<tenant>#<campaign>#<shard> / FOLD`: the counts of one shard folded from the change feed,
  *   with the last stream sequence number folded (`foldSeq`, 40 digits, zero-padded so that the
- *   condition's string order is the numbers' order). Written only by the fold, one write a shard
- *   a batch (`counter-fold.ts`).
+ *   condition's string order is the numbers' order). Written by the fold, one write a shard a
+ *   batch (`counter-fold.ts`), and by a counter repair only; totals are the sum of the shards.
+ *   Recipients are spread over `SHARDS` partition keys so a large, fast campaign has no hot
+ *   partition, and their folded counts with them (a batch of up to 100 transitions of a shard is
+ *   one write). The transactional `CC#…` counter items of before the switch are no longer read or
+ *   written.
  * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
  *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
  */
@@ -46,15 +45,8 @@ import {
   type Totals,
 } from './model.js';
 
-/** Partition keys a campaign's recipients and counters are spread over. */
+/** Partition keys a campaign's recipients (and their folded counts) are spread over. */
 export const SHARDS = 32;
-
-/**
- * Each shard's counters are split over `COUNTER_SPREAD` items, one picked at random per
- * transition, so concurrent transactions seldom meet on one counter item (a meeting is a
- * `TransactionConflict` and a retry).
- */
-export const COUNTER_SPREAD = 3;
 
 /** The shard of a contact (its E.164) or of a skipped input (its `X#` id). */
 export function shardOf(contactKey: string): number {
@@ -123,10 +115,6 @@ export const keys = {
     const id = skippedId(raw);
     return { pk: recipientPartition(tenantId, campaignId, shardOf(id)), sk: id };
   },
-  counter: (tenantId: string, campaignId: string, shard: number, part: number) => ({
-    pk: `CC#${tenantId}#${campaignId}#${shardLabel(shard)}`,
-    sk: `COUNT#${part}`,
-  }),
   /**
    * The counts of one shard folded from the change feed (`counter-fold.ts`), with the sequence
    * number of the last stream record folded into it: one item per shard, written by the fold only.
@@ -354,15 +342,6 @@ export function parseFanoutProgress(raw: Item): { shard: number; progress: Fanou
 }
 
 const COUNTED = ['recipients', ...RECIPIENT_STATUSES] as const;
-
-/** A counter item: the shard it counts and its counts (an attribute never moved counts 0). */
-export function parseCounter(raw: Item): { shard: number; totals: Totals } {
-  const read = itemReader(raw, 'counter');
-  const totals = emptyTotals();
-  for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
-  // `CC#<tenant>#<campaign>#<shard>`: the shard it counts.
-  return { shard: lastKeyPart(read.string('pk')), totals };
-}
 
 /** A folded counter item: its counts and the last stream sequence number folded into it. */
 export function parseFoldedCounter(raw: Item): { shard: number; totals: Totals; foldSeq?: string } {

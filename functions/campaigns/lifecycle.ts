@@ -107,8 +107,8 @@ export async function createCampaign(
 }
 
 /**
- * Operator view of a campaign. Totals are the sum of the shard counters, which move in the same
- * transactions as the recipients they count.
+ * Operator view of a campaign. Totals are the sum of the shards' counts folded from the change
+ * feed: they equal the recipient listing once the feed is folded (seconds after a transition).
  */
 export async function describeCampaign(
   deps: Pick<CampaignDeps, 'store'>,

@@ -4,7 +4,7 @@
  * this is the only way such a contact is sent again, so the choice to risk a second message is a
  * person's, recorded on the recipient (`operatorRetries`).
  *
- *   unknown → pending (counters, `operatorRetries` + 1) → reopen a completed campaign → doorbell
+ *   unknown → pending (`operatorRetries` + 1) → reopen a completed campaign → doorbell
  *
  * Repeating the request after a crash continues it: a recipient already pending because of an
  * operator retry is rung again (the sender re-reads it; one claim decides), never answered 409.

@@ -2,9 +2,10 @@
  * Pages of recipients: added while the campaign is a draft (the first with the create), and listed.
  *
  * Uniqueness by E.164 is a conditional put of the recipient item itself (its key derives from the
- * contact), in the same transaction as its shard's counter and a check that the campaign is still
- * a draft, so a page can never be half counted and a contact never lands twice, whatever page it
- * comes in. The cap holds for the whole page at once: its room is reserved before the first put.
+ * contact), in the same transaction as a check that the campaign is still a draft, so a contact
+ * never lands twice, whatever page it comes in, and never after the start. Each put is counted by
+ * the fold from its stream record (`counter-fold.ts`), once. The cap holds for the whole page at
+ * once: its room is reserved before the first put.
  */
 import { randomBytes } from 'node:crypto';
 import { isoTime } from '../kernel/clock.js';
@@ -71,8 +72,11 @@ interface PendingPut {
   readonly recipient: NewRecipient;
 }
 
-/** Puts per transaction: 100 minus the campaign check and the counter. */
-const PUTS_PER_TRANSACTION = 98;
+/**
+ * Puts per transaction: 100 minus the campaign check. A chunk holds one shard's recipients (a
+ * shard's puts then land on one partition key, as its stream records do).
+ */
+const PUTS_PER_TRANSACTION = 99;
 /** Chunks in flight at once: each also checks the campaign item, so keep it small. */
 const PAGE_CONCURRENCY = 4;
 
@@ -206,13 +210,11 @@ async function insertChunk(
   let duplicates = 0;
   let earlier = { added: 0, skipped: 0 };
   while (remaining.length > 0) {
-    const shard = remaining[0]?.shard ?? 0;
     const pending = remaining.filter((p) => p.recipient.status === 'pending').length;
     const skipped = remaining.length - pending;
     const result = await deps.store.pages.insert(
       tenantId,
       campaignId,
-      shard,
       remaining.map((p) => p.recipient),
     );
     if (result.inserted) {

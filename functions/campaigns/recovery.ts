@@ -146,10 +146,14 @@ async function recoverCampaign(
   if (!running) return;
   const fanoutDone = [...Array(SHARDS).keys()].every((shard) => progress.get(shard)?.done);
   if (!fanoutDone) return;
+  // Completion is detected here, not in the fold: see docs/campaigns.md › "Where completion is
+  // detected". The folded counts first (32 items): while they show a contact pending or sending
+  // the campaign is not done, and the costly check below is not made. They trail the transitions
+  // (a shard never folded reads 0), so they can say "nothing left" too early, never too late for
+  // long: the recipients themselves (strongly consistent) have the last word, and the campaign
+  // item's guarded move (running → completed) makes the completion happen once.
   const totals = await deps.store.counters.totals(tenantId, campaignId);
   if (totals.pending !== 0 || totals.sending !== 0) return;
-  // The counters are read item by item, so a busy moment can hide a move: the recipients
-  // themselves (strongly consistent) have the last word before the campaign is closed.
   if (await deps.store.pages.anyInFlight(tenantId, campaignId)) return;
   if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
 }

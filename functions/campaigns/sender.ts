@@ -1,9 +1,10 @@
 /**
  * Sending one recipient, from its queue message:
  *
- *   re-read → skip unless pending → rate-limit token → claim (pending → sending, lease, attempt,
- *   counters) → call the provider with `biz_opaque_callback_data` = the recipient → store the wamid
- *   (sending → sent, counters) as the very next write.
+ *   re-read → skip unless pending → rate-limit token → claim (pending → sending, lease, attempt:
+ *   one conditional write) → call the provider with `biz_opaque_callback_data` = the recipient →
+ *   store the wamid (sending → sent, one conditional write) as the very next write. Neither writes
+ *   a counter: the fold counts both from the change feed.
  *
  * The queue message is only a doorbell: whatever it says, the recipient item decides. A claimed
  * recipient whose call ended with an unknown outcome stays `sending` without a wamid: it is never
@@ -103,8 +104,8 @@ export async function sendToRecipient(
   }
 
   const run = await runOutboundEffect<SendResult>({
-    // Claim: pending → sending under this delivery's lease, one more attempt, the counters in the
-    // same transaction; lost when another delivery claimed (or released) it since our read.
+    // Claim: pending → sending under this delivery's lease, one more attempt, in one conditional
+    // write; lost when another delivery claimed (or released) it since our read.
     claim: () => {
       const now = deps.clock.now();
       return deps.store.recipients.claim(ref, {
@@ -190,18 +191,19 @@ export async function sendToRecipient(
 
 type WamidDeps = Pick<SenderDeps, 'store' | 'clock' | 'sleep'>;
 
-/** Attempts at keeping a wamid when even the recipient-only write fails (throttling, errors). */
+/** Attempts at keeping a wamid when even the plain keeping write fails (throttling, errors). */
 const WAMID_KEEP_ATTEMPTS = 6;
 
 /**
  * sending → sent with the wamid: the first write after the provider's answer. A status webhook
  * may have got there first with the same wamid; that is the same fact, not a conflict.
  *
- * A wamid the provider gave us is never dropped: the counted move shares counter items with every
- * other move of the shard and can lose races until its retries run out. Then the wamid is kept by
- * a write that cannot meet a counter — a conditional update of the recipient alone (still
- * `sending`, the wamid now on it, due at once) — and recovery finishes the counted move
- * (`sending` with a wamid → `sent`), as does any status webhook of that message.
+ * A wamid the provider gave us is never dropped: the move is one conditional write of the recipient
+ * (no counter, no transaction, so it meets no other contact's write), but it can still fail
+ * (throttled past the SDK's retries, an error). Then the wamid is kept by a second, retried write
+ * that leaves the status alone — the recipient still `sending`, the wamid now on it, due at once —
+ * and recovery finishes the move (`sending` with a wamid → `sent`), as does any status webhook of
+ * that message.
  */
 export async function storeWamid(
   deps: WamidDeps,
@@ -215,7 +217,7 @@ export async function storeWamid(
   } catch (error) {
     if ((error as Error).name === 'FailpointCrashError') throw error;
     countMetric('CampaignWamidKeptAlone');
-    logger.warn('counted wamid store failed; keeping the wamid on the recipient alone', {
+    logger.warn('wamid store failed; keeping the wamid on the recipient, still sending', {
       campaignId: message.campaignId,
       error,
     });
@@ -233,7 +235,7 @@ export async function storeWamid(
   }
 }
 
-/** The wamid on the recipient, without touching counters; recovery completes the move. */
+/** The wamid on the recipient, its status left alone; recovery completes the move. */
 async function keepWamid(
   deps: WamidDeps,
   message: SendMessageBody,
@@ -260,7 +262,7 @@ async function keepWamid(
 
 /**
  * Ends this delivery's claim as `failed` or back to `pending`: only while we still hold the lease
- * and the recipient is still `sending` without a wamid, counters in the same transaction.
+ * and the recipient is still `sending` without a wamid, in one conditional write.
  */
 function finishClaim(deps: SenderDeps, ref: RecipientRef, end: ClaimEnd): Promise<boolean> {
   return deps.store.recipients.endClaim(ref, deps.owner, end);

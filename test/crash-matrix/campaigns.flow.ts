@@ -10,14 +10,20 @@
  * crossed; one contact's first call ends with a lost answer that never reached the provider (so
  * the documented second message cannot happen), another's first call is refused with 131000.
  *
+ * The campaign lives on a fresh table with the campaigns layout and its stream, read by the real
+ * counter fold through the local stream poller (Lambda's event source mapping): totals are folded
+ * from the change feed, so each round waits until the fold has caught up (the poller drained)
+ * before the recovery run that sees completion, and the totals are read once it has.
+ *
  * Invariants after each run: the provider's ledger holds at most one accepted send per contact,
  * every contact is final (sent / delivered / read / failed / unknown), the campaign is completed,
- * and its totals equal the listing status by status.
+ * and its totals — the folded counts — equal the listing status by status.
  */
 
 import { randomUUID } from 'node:crypto';
 import { applyCampaignStatus } from '../../functions/campaigns/apply-status.js';
 import { listCampaigns } from '../../functions/campaigns/campaign-listing.js';
+import { dynamoCampaignStore } from '../../functions/campaigns/campaign-store.js';
 import { fanoutShard } from '../../functions/campaigns/fanout.js';
 import {
   changeCampaignState,
@@ -33,6 +39,8 @@ import { recoverCampaigns } from '../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../functions/campaigns/whatsapp-client.js';
 import { armOnce, firedCount } from '../../functions/kernel/failpoints.js';
+import { ensureTable } from '../../lib/local/provision.js';
+import { tables } from '../../lib/manifest.js';
 import {
   campaignWorld,
   countByStatus,
@@ -46,6 +54,9 @@ import {
   testRecoveryDeps,
   testSenderDeps,
 } from '../integration/campaigns/campaign-support.js';
+import { foldHandler } from '../integration/campaigns/fold-support.js';
+import { ddb, poll, stopPollers } from '../integration/events/feed-support.js';
+import { testDynamoDbClient } from '../support/emulators.js';
 import { drainQueue, untilItLands } from './crash-driver.js';
 import type { CrashFlow } from './flow.js';
 
@@ -70,11 +81,25 @@ function fail(message: string): never {
 }
 
 async function runCampaign(point: string): Promise<void> {
+  try {
+    await campaignThroughCrash(point);
+  } finally {
+    await stopPollers();
+  }
+}
+
+async function campaignThroughCrash(point: string): Promise<void> {
   const sim = await simulator();
   const world = await campaignWorld();
   const { clock, tenant, testTenant } = world;
+  // A table of this run's own, with its stream and the counter fold reading it.
+  const table = `cm-${randomUUID().slice(0, 8)}`;
+  await ensureTable(testDynamoDbClient(), table, tables.campaigns);
+  const store = dynamoCampaignStore(ddb, table);
+  const fold = foldHandler({ deps: { store, clock } });
+  const folding = await poll(table, fold.handler, { batchSize: 100 });
   const queues = { sends: await privateQueue('cm-sends'), fanout: await privateQueue('cm-fanout') };
-  const deps = testFanoutDeps(world.deps, queues);
+  const deps = testFanoutDeps({ store, clock }, queues);
   const recovery = testRecoveryDeps(deps, 'retry_once');
   const contacts = Array.from(
     { length: CONTACTS },
@@ -150,6 +175,8 @@ async function runCampaign(point: string): Promise<void> {
       );
       applied.add(entry.wamid);
     }
+    // Completion is seen by the recovery run after the fold (folded counts, then the recipients).
+    await folding.drained();
     await untilItLands(() => recoverCampaigns(recovery));
     const described = await describeCampaign(deps, tenant.tenantId, campaignId);
     if (described.status === 'completed') break;
@@ -166,6 +193,8 @@ async function runCampaign(point: string): Promise<void> {
   if (listed.length !== CONTACTS) fail(`listed ${listed.length} contacts, expected ${CONTACTS}`);
   const open = listed.filter((r) => !FINAL.has(r.status));
   if (open.length > 0) fail(`${open.length} contact(s) not final: ${open.map((r) => r.status)}`);
+  // The totals once the feed is folded: the folded counts, exact whatever crashed.
+  await folding.drained();
   const described = await describeCampaign(deps, tenant.tenantId, campaignId);
   if (described.status !== 'completed') fail(`campaign ${described.status}, expected completed`);
   const expected = countByStatus(listed);

@@ -195,6 +195,28 @@ export function countListing(list: readonly Recipient[]): Totals {
   return t;
 }
 
+/**
+ * The campaign's totals once the change feed is folded: totals are folded from the recipients'
+ * stream records (seconds behind their transitions), so they are read until they equal what the
+ * listing adds up to, or the deadline passes; the last read is answered either way, for the test
+ * to assert (a count folded twice or lost never equals the listing).
+ */
+export async function totalsOnceFolded(
+  urls: RuntimeUrls,
+  apiKey: string,
+  campaignId: string,
+  listed: readonly Recipient[],
+  timeoutMs = 60_000,
+): Promise<Totals> {
+  const expected = JSON.stringify(countListing(listed));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { totals: t } = await totals(urls, apiKey, campaignId);
+    if (JSON.stringify({ ...emptyTotals(), ...t }) === expected || Date.now() > deadline) return t;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export interface SimLedger {
   readonly messages: LedgerMessage[];
   readonly pendingStatuses: number;
@@ -244,10 +266,15 @@ export interface DriveReport {
 }
 
 /**
- * Polls until every contact is final. At every poll the totals must count exactly the contacts the
- * listing holds. When nothing has moved for a few polls, no queue message is waiting and the
- * simulator owes no status, the only work left waits for a window (an unknown outcome, a
- * re-ring, a crashed batch): the clock jumps past it instead of the test sleeping.
+ * Polls until every contact is final. Totals are folded from the change feed: the drive starts
+ * once every contact's arrival is folded (the totals count the listing's contacts, under the
+ * deadline), and from then on every poll's totals must count exactly the contacts the listing
+ * holds (their statuses always add up to it: each transition is folded whole). It ends when the
+ * totals show nothing pending or sending and the listing, read after them, agrees status by
+ * status (a release to pending not yet folded cannot end it early). When nothing has moved for a
+ * few polls, no queue message is waiting and the simulator owes no status, the only work left
+ * waits for a window (an unknown outcome, a re-ring, a crashed batch): the clock jumps past it
+ * instead of the test sleeping.
  */
 export async function driveToCompletion(
   urls: RuntimeUrls,
@@ -266,18 +293,27 @@ export async function driveToCompletion(
   let mismatchedPolls = 0;
   let last = '';
   let still = 0;
+  const contacts = (await listing(urls, apiKey, campaignId)).length;
+  while ((await totals(urls, apiKey, campaignId)).totals.recipients !== contacts) {
+    if (Date.now() > deadline) throw new Error('the arrivals were not folded in time');
+    await new Promise((r) => setTimeout(r, 250));
+  }
   for (;;) {
     const { totals: t } = await totals(urls, apiKey, campaignId);
     polls += 1;
     options.onPoll?.(t);
+    let listed: Recipient[] | undefined;
     if (options.checkEveryPoll !== false) {
-      const listed = await listing(urls, apiKey, campaignId);
+      listed = await listing(urls, apiKey, campaignId);
       const sum =
         t.pending + t.sending + t.sent + t.delivered + t.read + t.failed + t.unknown + t.skipped;
       if (listed.length !== t.recipients || sum !== t.recipients) mismatchedPolls += 1;
     }
     if (t.pending === 0 && t.sending === 0) {
-      return { polls, clockAdvances, mismatchedPolls, final: t };
+      listed ??= await listing(urls, apiKey, campaignId);
+      if (!listed.some((r) => r.status === 'pending' || r.status === 'sending')) {
+        return { polls, clockAdvances, mismatchedPolls, final: t };
+      }
     }
     const fingerprint = JSON.stringify(t);
     still = fingerprint === last ? still + 1 : 0;

@@ -3,8 +3,9 @@
  *
  * - Every campaign failpoint armed at 10% plus simulator faults (errors, lost answers, duplicated
  *   and late status webhooks): the simulator's ledger holds each contact at most once, every
- *   contact ends sent|delivered|read|failed, and totals count exactly the listed contacts at every
- *   poll (and equal it status by status once quiet).
+ *   contact ends sent|delivered|read|failed, and totals (folded from the change feed) count exactly
+ *   the listed contacts at every poll once the arrivals are folded, and equal the listing status by
+ *   status once the feed is folded.
  * - The whole process tree SIGKILLed mid-campaign and started again on the same data: the campaign
  *   completes with no duplicate.
  */
@@ -24,6 +25,7 @@ import {
   sendsPerContact,
   setupTenant,
   totals,
+  totalsOnceFolded,
   waitForStatuses,
 } from './campaign-driver.js';
 
@@ -111,7 +113,7 @@ describe('campaign sends', () => {
     const withWamid = listed.filter((r) => r.providerMessageId).map((r) => r.phone.slice(1));
     const held = new Set(listed.filter((r) => r.status === 'unknown').map((r) => r.phone.slice(1)));
     expect(new Set(withWamid)).toEqual(new Set([...sends.keys()].filter((to) => !held.has(to))));
-    expect((await totals(runtime, apiKey, created.campaignId)).totals).toEqual(
+    expect(await totalsOnceFolded(runtime, apiKey, created.campaignId, listed)).toEqual(
       countListing(listed),
     );
   }, 600_000);
@@ -165,7 +167,9 @@ describe('campaign sends', () => {
     expect(
       listed.every((r) => ['sent', 'delivered', 'read', 'failed', 'unknown'].includes(r.status)),
     ).toBe(true);
-    expect((await totals(second, apiKey, created.campaignId)).totals).toEqual(countListing(listed));
+    expect(await totalsOnceFolded(second, apiKey, created.campaignId, listed)).toEqual(
+      countListing(listed),
+    );
   }, 600_000);
 
   it('chaos: SIGKILL mid-run and restart with short windows; every contact finishes, none twice, transient errors never fail a contact', async () => {
@@ -243,6 +247,8 @@ describe('campaign sends', () => {
     expect(failed.filter((r) => /131000/.test(r.lastError ?? ''))).toEqual([]);
     // Failures other than the simulator's permanent refusal (131026, 40% of its 3% errors): < 1%.
     expect(failed.filter((r) => !/131026/.test(r.lastError ?? '')).length).toBeLessThan(6);
-    expect((await totals(second, apiKey, created.campaignId)).totals).toEqual(countListing(listed));
+    expect(await totalsOnceFolded(second, apiKey, created.campaignId, listed)).toEqual(
+      countListing(listed),
+    );
   }, 600_000);
 });

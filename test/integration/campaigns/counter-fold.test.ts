@@ -28,7 +28,7 @@ describe('campaign counters folded from the change feed', () => {
       const listed = await listedTotals(world, id);
       expect(listed.recipients).toBeGreaterThan(0);
       expect(await foldedTotals(world, id)).toEqual(listed);
-      // The transactional counters the transitions still move agree with the fold.
+      // What GET /v1/campaigns/{id} answers (the store's totals) is these folded counts.
       expect(await world.deps.store.counters.totals(world.tenantId, id)).toEqual(listed);
     }
   });

@@ -1,24 +1,27 @@
 /**
  * `npx onceflow reconcile counters [--execute]` against DynamoDB Local: drift introduced by hand in
- * the counter items is reported by the dry run (which writes nothing), repaired by `--execute`, and
- * the totals then equal the recipient listing; a repair racing recipient transitions still ends
- * with totals equal to the listing (its writes are conditioned on the counters not moving).
+ * the folded counts is reported by the dry run (which writes nothing), repaired by `--execute`, and
+ * the totals then equal the recipient listing; a repair racing recipient transitions repairs only
+ * shards it can conclude on (left alone for the fold's lag bound, the fold not moving meanwhile),
+ * so nothing merely not yet folded is "repaired" and counted twice.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import type { CampaignDeps } from '../../../functions/campaigns/campaign-store.js';
-import { counterWrite } from '../../../functions/campaigns/campaign-store-counters.js';
-import { repairCampaignCounters } from '../../../functions/campaigns/counter-repair.js';
+import {
+  type CampaignRepair,
+  repairCampaignCounters,
+} from '../../../functions/campaigns/counter-repair.js';
 import { keys, shardOf } from '../../../functions/campaigns/items.js';
 import { createCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { emptyTotals, type Totals } from '../../../functions/campaigns/model.js';
 import { listRecipients } from '../../../functions/campaigns/recipient-pages.js';
+import { FOLD_LAG_BOUND_MS } from '../../../functions/campaigns/reconcile-counters.js';
 import { ddb } from '../../../functions/kernel/clients.js';
-import { systemClock } from '../../../functions/kernel/clock.js';
+import { ManualClock, systemClock } from '../../../functions/kernel/clock.js';
 import { tableName } from '../../../functions/kernel/config.js';
-import { retryOnConflict } from '../../../functions/kernel/retry.js';
 import { transition } from '../../../functions/kernel/transition.js';
 import type { Tenant } from '../../../functions/tenants/tenant-store.js';
 import { raceTrials } from '../../support/race.js';
@@ -26,14 +29,24 @@ import { testTenantStore } from '../../support/tenant-store.js';
 import { cli } from '../cli/cli-support.js';
 import { createTenant } from '../conversations/inbound-support.js';
 import { testCampaignStore } from './campaign-support.js';
+import { foldCaughtUp } from './shared-fold.js';
 
 const _run = promisify(execFile);
 const _endpoints = inject('onceflowEndpoints');
 const _port = (url: string) => new URL(url).port;
-const deps: CampaignDeps = { store: testCampaignStore(), clock: systemClock };
+const store = testCampaignStore();
+/**
+ * The campaigns here were written two lag bounds ago (their recipients' `updatedAt`), so that the
+ * CLI (on the system clock) finds their shards quiet once the feed is folded.
+ */
+const earlier = () => new ManualClock(Date.now() - 2 * FOLD_LAG_BOUND_MS);
+const deps: CampaignDeps = { store, clock: systemClock };
 const table = () => tableName('campaigns');
-const readTotals = (tenantId: string, campaignId: string) =>
-  deps.store.counters.totals(tenantId, campaignId);
+/** Totals once the feed is folded. */
+const readTotals = async (tenantId: string, campaignId: string) => {
+  await foldCaughtUp();
+  return store.counters.totals(tenantId, campaignId);
+};
 
 const phones = (n: number) =>
   Array.from({ length: n }, (_, i) => `+97250${String(10_000_000 + i).slice(1)}`);
@@ -42,7 +55,7 @@ async function campaignWith(count: number): Promise<{ tenant: Tenant; campaignId
   const t = await createTenant('IL');
   const tenant = (await testTenantStore().get(t.tenantId, { consistent: true })) as Tenant;
   const campaignId = `cmp_repair_${Math.random().toString(36).slice(2)}`;
-  await createCampaign(deps, tenant, campaignId, {
+  await createCampaign({ store, clock: earlier() }, tenant, campaignId, {
     name: 'Repair',
     template: { name: 'spring_sale', language: 'en_US' },
     phoneNumberId: t.phoneNumberId,
@@ -51,18 +64,15 @@ async function campaignWith(count: number): Promise<{ tenant: Tenant; campaignId
   return { tenant, campaignId };
 }
 
-/** pending → sent for one contact, with its counter, as the send path does. */
-function markSent(tenantId: string, campaignId: string, phone: string) {
-  return retryOnConflict(() =>
-    transition(ddb, {
-      table: table(),
-      key: keys.recipient(tenantId, campaignId, phone),
-      from: ['pending'],
-      to: 'sent',
-      set: { providerMessageId: `wamid.${phone}` },
-      with: [counterWrite(table(), tenantId, campaignId, shardOf(phone), { pending: -1, sent: 1 })],
-    }),
-  );
+/** pending → sent for one contact, as the send path does: one conditional write, `updatedAt` set. */
+function markSent(tenantId: string, campaignId: string, phone: string, at: number) {
+  return transition(ddb, {
+    table: table(),
+    key: keys.recipient(tenantId, campaignId, phone),
+    from: ['pending'],
+    to: 'sent',
+    set: { providerMessageId: `wamid.${phone}`, updatedAt: new Date(at).toISOString() },
+  });
 }
 
 /** The totals the listing shows: every recipient, by status. */
@@ -83,19 +93,18 @@ async function listedTotals(tenantId: string, campaignId: string): Promise<Total
   return totals;
 }
 
-/** Drift by hand: what a bug or an edited counter item would leave. */
-async function addToCounter(
+/** Drift by hand: what a bug, a record lost to the DLQ or an edited folded item would leave. */
+async function addToFolded(
   tenantId: string,
   campaignId: string,
   shard: number,
-  part: number,
   field: string,
   n: number,
 ) {
   await ddb.send(
     new UpdateCommand({
       TableName: table(),
-      Key: keys.counter(tenantId, campaignId, shard, part),
+      Key: keys.foldedCounter(tenantId, campaignId, shard),
       UpdateExpression: 'ADD #f :n',
       ExpressionAttributeNames: { '#f': field },
       ExpressionAttributeValues: { ':n': n },
@@ -107,12 +116,15 @@ describe('onceflow reconcile counters', () => {
   it('dry run reports drift and writes nothing; --execute repairs it; totals then equal the listing', async () => {
     // Prepare: 40 contacts, 10 sent; then +3 sent in one shard and -2 pending in another.
     const { tenant, campaignId } = await campaignWith(40);
-    for (const phone of phones(10)) await markSent(tenant.tenantId, campaignId, phone);
+    const at = earlier().now();
+    for (const phone of phones(10)) await markSent(tenant.tenantId, campaignId, phone, at);
     const [p1, p2] = [phones(40)[0] as string, phones(40)[1] as string];
     const s1 = shardOf(p1);
     const s2 = shardOf(p2) === s1 ? (s1 + 1) % 32 : shardOf(p2);
-    await addToCounter(tenant.tenantId, campaignId, s1, 1, 'sent', 3);
-    await addToCounter(tenant.tenantId, campaignId, s2, 2, 'pending', -2);
+    // The feed folded first: the drift is added to what the fold wrote.
+    await foldCaughtUp();
+    await addToFolded(tenant.tenantId, campaignId, s1, 'sent', 3);
+    await addToFolded(tenant.tenantId, campaignId, s2, 'pending', -2);
     const drifted = await readTotals(tenant.tenantId, campaignId);
     const scope = ['--tenant', tenant.tenantId, '--campaign', campaignId];
 
@@ -139,29 +151,91 @@ describe('onceflow reconcile counters', () => {
     expect(again.json).toMatchObject({ drift: 0, campaigns: [{ campaignId, drift: 0 }] });
   });
 
-  it('a repair racing recipient transitions still leaves totals equal to the listing', async () => {
-    await raceTrials({
+  it('a repair racing recipient transitions repairs only what it can conclude on; totals then equal the listing', async () => {
+    const report = await raceTrials({
       trials: 4,
       setup: async () => {
         const { tenant, campaignId } = await campaignWith(24);
-        // Drift in several shards, so the repair has writes to race.
+        await foldCaughtUp();
+        // Drift in several shards (+1 sent each), so the repair has writes to race.
+        const handDrift = new Map<number, number>();
         for (const phone of phones(6)) {
-          await addToCounter(tenant.tenantId, campaignId, shardOf(phone), 0, 'sent', 1);
+          await addToFolded(tenant.tenantId, campaignId, shardOf(phone), 'sent', 1);
+          handDrift.set(shardOf(phone), (handDrift.get(shardOf(phone)) ?? 0) + 1);
         }
-        return { tenantId: tenant.tenantId, campaignId };
+        return { tenantId: tenant.tenantId, campaignId, handDrift };
       },
       contenders: ({ tenantId, campaignId }) => [
         () => repairCampaignCounters(deps, { tenantId, campaignId }, true),
         ...phones(24)
           .slice(6, 18)
-          .map((phone) => () => markSent(tenantId, campaignId, phone)),
+          .map((phone) => () => markSent(tenantId, campaignId, phone, Date.now())),
       ],
-      check: async ({ tenantId, campaignId }, outcomes) => {
+      check: async ({ tenantId, campaignId, handDrift }, outcomes) => {
         expect(outcomes.map((o) => o.status)).toEqual(outcomes.map(() => 'fulfilled'));
+        const raced = (outcomes[0] as PromiseFulfilledResult<CampaignRepair>).value;
         const listed = await listedTotals(tenantId, campaignId);
         expect(listed).toMatchObject({ recipients: 24, sent: 12, pending: 12 });
+        // Once the feed is folded and the shards are quiet: exactly the hand drift the racing
+        // repair left alone remains (it repaired nothing it could not conclude on, so it counted
+        // no transition twice and lost none).
+        await foldCaughtUp();
+        const later = { store, clock: new ManualClock(Date.now() + FOLD_LAG_BOUND_MS + 1000) };
+        const repairedShards = new Set(raced.shards.filter((s) => s.repaired).map((s) => s.shard));
+        const left = [...handDrift].filter(([shard]) => !repairedShards.has(shard));
+        const dry = await repairCampaignCounters(later, { tenantId, campaignId }, false);
+        expect(dry).toMatchObject({ inconclusiveShards: 0 });
+        expect(dry.drift).toBe(left.reduce((n, [, drift]) => n + drift, 0));
+        expect(dry.shards.map((s) => s.shard).sort()).toEqual(left.map(([s]) => s).sort());
+        // And the repair run again settles it.
+        expect(await repairCampaignCounters(later, { tenantId, campaignId }, true)).toMatchObject({
+          unsettledShards: 0,
+        });
         expect(await readTotals(tenantId, campaignId)).toEqual(listed);
       },
     });
+    expect(report.failures).toEqual([]);
+  });
+
+  it('a shard written within the lag bound is not compared: the dry run reports it inconclusive, --execute leaves it unsettled', async () => {
+    // Prepare: recipients written just now (the system clock), the feed folded, drift by hand.
+    const t = await createTenant('IL');
+    const tenant = (await testTenantStore().get(t.tenantId, { consistent: true })) as Tenant;
+    const campaignId = `cmp_repair_${Math.random().toString(36).slice(2)}`;
+    await createCampaign(deps, tenant, campaignId, {
+      name: 'Recent',
+      template: { name: 'spring_sale', language: 'en_US' },
+      phoneNumberId: t.phoneNumberId,
+      recipients: phones(3).map((phone) => ({ phone })),
+    });
+    const shard = shardOf(phones(3)[0] as string);
+    await foldCaughtUp();
+    await addToFolded(tenant.tenantId, campaignId, shard, 'sent', 1);
+    const before = await readTotals(tenant.tenantId, campaignId);
+
+    // Act
+    const dry = await repairCampaignCounters(
+      deps,
+      { tenantId: tenant.tenantId, campaignId },
+      false,
+    );
+    const execute = await repairCampaignCounters(
+      deps,
+      { tenantId: tenant.tenantId, campaignId },
+      true,
+    );
+
+    // Assess: nothing concluded, nothing written; a lag bound later it is repaired.
+    expect(dry).toMatchObject({ drift: 0, unsettledShards: 0 });
+    expect(dry.inconclusiveShards).toBeGreaterThanOrEqual(1);
+    expect(execute.unsettledShards).toBeGreaterThanOrEqual(1);
+    expect(await readTotals(tenant.tenantId, campaignId)).toEqual(before);
+    const later = { store, clock: new ManualClock(Date.now() + FOLD_LAG_BOUND_MS + 1000) };
+    expect(
+      await repairCampaignCounters(later, { tenantId: tenant.tenantId, campaignId }, true),
+    ).toMatchObject({ drift: 1, unsettledShards: 0 });
+    expect(await readTotals(tenant.tenantId, campaignId)).toEqual(
+      await listedTotals(tenant.tenantId, campaignId),
+    );
   });
 });

@@ -93,7 +93,7 @@ export async function listedTotals(world: FoldWorld, campaignId: string): Promis
 }
 
 /** The real stream edge and counter fold on the world's table; every event handed to it kept. */
-export function foldHandler(world: FoldWorld) {
+export function foldHandler(world: Pick<FoldWorld, 'deps'>) {
   const events: DynamoDBStreamEvent[] = [];
   const consumer = streamConsumer({
     name: 'foldCampaignCounters',

@@ -136,7 +136,14 @@ export function recordingSink(
 export async function poll(
   table: string,
   handler: LambdaHandler,
-  options: { checkpoint?: string; retryAttempts?: number; dlq?: string; batchSize?: number } = {},
+  options: {
+    checkpoint?: string;
+    retryAttempts?: number;
+    dlq?: string;
+    batchSize?: number;
+    /** Not stopped by `stopPollers` (a poller the file keeps for all its tests; it stops it). */
+    untracked?: boolean;
+  } = {},
 ): Promise<StreamPoller> {
   const poller = startStreamPoller({
     streams,
@@ -151,7 +158,7 @@ export async function poll(
     idleMs: 20,
     log: () => {},
   });
-  pollers.push(poller);
+  if (!options.untracked) pollers.push(poller);
   return poller;
 }
 

@@ -27,6 +27,7 @@ import { httpRoutes } from '../../../lib/manifest.js';
 import { type CallAnswer, callJson } from '../../support/http-client.js';
 import { raceTrials } from '../../support/race.js';
 import { testGoogleAds, testPhoneNumberId, testTenant } from '../../support/test-tenant.js';
+import { foldCaughtUp } from '../campaigns/shared-fold.js';
 import { depsAhead } from '../ledger/ledger-support.js';
 
 let server: Server;
@@ -143,8 +144,11 @@ const scenarios: Record<string, (tenant: Tenant) => Promise<Prepared>> = {
       path: `/v1/campaigns/${id}/recipients`,
       body: { recipients: page.map((p) => ({ phone: p })) },
       otherBody: { recipients: [{ phone: phone() }] },
-      effects: async () =>
-        (await get(tenant, `/v1/campaigns/${id}`)).json.totals.recipients === 3 ? 1 : 0,
+      // Totals are folded from the change feed: read once it is folded.
+      effects: async () => {
+        await foldCaughtUp();
+        return (await get(tenant, `/v1/campaigns/${id}`)).json.totals.recipients === 3 ? 1 : 0;
+      },
     };
   },
   // A repeat rings the contact's doorbell again (a crashed retry continues); the key replays.
