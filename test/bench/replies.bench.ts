@@ -54,7 +54,7 @@ export default async function repliesBench(args: string[]): Promise<void> {
     else if (args[i] === '--pollers') pollers = Number(args[++i]);
     else if (args[i] === '--json') json = true;
   }
-  const say = json ? (_: string) => {} : (line: string) => console.log(line);
+  const say = (line: string) => console.log(line);
   await withBenchRuntime(
     async (runtime) => {
       // Imported only now: SDK clients read the runtime's endpoints when they are created.
