@@ -146,7 +146,19 @@ export class DynamoRecipientRecords implements RecipientRecords {
         values: { ':pending': 'pending', ':att': claim.attemptsSeen },
       },
     });
-    return result.claimed;
+    if (result.claimed) return true;
+    // An SDK retry of this very claim, its first attempt committed and its answer lost, is refused
+    // by the claim's own guards (no longer `pending`, one attempt more). A plain UpdateItem has no
+    // ClientRequestToken, as the transaction it replaced had
+    // (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html):
+    // the item showing exactly this claim — its owner, its attempt, its start — is ours.
+    const current = result.current;
+    return (
+      current?.status === 'sending' &&
+      current[LEASE_OWNER] === claim.owner &&
+      current.attempts === claim.attemptsSeen + 1 &&
+      current.sendingSince === sendingSince
+    );
   }
 
   storeWamid(ref: RecipientRef, accepted: AcceptedWamid): Promise<boolean> {

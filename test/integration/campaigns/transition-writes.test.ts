@@ -180,3 +180,45 @@ describe('a counted transition is one conditional write of the recipient', () =>
     );
   });
 });
+
+describe('a claim whose answer was lost', () => {
+  it('is retried by the SDK, found to be ours, and the contact is sent once (not held unknown)', async () => {
+    const phone = '+972503300009';
+    const id = await newCampaign(world, [phone]);
+    await markRunning(world.deps, world.tenant.tenantId, id);
+    const sender = testSenderDeps(world.deps, simClient(simUrl), 'w-lost-claim');
+    const ref = { tenantId: world.tenant.tenantId, campaignId: id, phone };
+    // The first recipient UpdateItem commits, then its answer is lost as a 500 would lose it:
+    // below the SDK's retry step, so the SDK sends the same request again.
+    let lost = 0;
+    const name = 'loseFirstRecipientUpdateAnswer';
+    ddb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const update = /^Update(Item)?Command$/.test(context.commandName ?? '');
+        if (lost === 0 && update && JSON.stringify(args.input).includes(`#${id}#`)) {
+          lost += 1;
+          throw Object.assign(new Error('the answer was lost after the write'), {
+            name: 'InternalServerError',
+            $fault: 'server',
+            $metadata: { httpStatusCode: 500 },
+          });
+        }
+        return out;
+      },
+      { step: 'deserialize', name },
+    );
+    let outcome: string;
+    try {
+      outcome = await sendToRecipient(sender, ref);
+    } finally {
+      ddb.middlewareStack.remove(name);
+    }
+
+    expect(lost).toBe(1);
+    expect(outcome).toBe('sent');
+    expect(await ledgerFor(simUrl, id)).toHaveLength(1);
+    const listed = await listAll(world.deps, world.tenant.tenantId, id);
+    expect(listed.map((r) => r.status)).toEqual(['sent']);
+  });
+});
