@@ -29,7 +29,7 @@ import { type FanoutDeps, pendingHorizonMs, ringFanout, sendMessage } from './fa
 import type { CampaignItem, PageMark, RecipientItem, RecipientRef } from './items.js';
 import { SHARDS } from './items.js';
 import { completeCampaign } from './lifecycle.js';
-import { reringGroupOf, type UnknownOutcomePolicy } from './model.js';
+import { hashInto, reringGroupOf, type UnknownOutcomePolicy } from './model.js';
 import { ringsNow, sendingVerdict } from './recovery-policy.js';
 
 const ITEMS_PER_SHARD_RUN = 1000;
@@ -152,10 +152,37 @@ async function recoverCampaign(
   // (a shard never folded reads 0), so they can say "nothing left" too early, never too late for
   // long: the recipients themselves (strongly consistent) have the last word, and the campaign
   // item's guarded move (running → completed) makes the completion happen once.
+  // The folded counts are a hint, not a verdict: one stream batch dead-lettered after its
+  // retries, or a repair that raced the fold, leaves a count wrong for good, and a count that
+  // says "in flight" forever must not hold the campaign open forever. So the recipients are asked
+  // anyway when a folded count is negative (drift, certainly) and, whatever the counts say, once
+  // every IN_FLIGHT_RECHECK_MS (a full read of the campaign's recipients at most that often).
   const totals = await deps.store.counters.totals(tenantId, campaignId);
-  if (totals.pending !== 0 || totals.sending !== 0) return;
+  const foldedInFlight = totals.pending !== 0 || totals.sending !== 0;
+  if (foldedInFlight) {
+    const drifted = Object.values(totals).some((n) => n < 0);
+    if (!drifted && !inFlightRecheckDue(campaignId, now)) return;
+  }
   if (await deps.store.pages.anyInFlight(tenantId, campaignId)) return;
+  if (foldedInFlight) {
+    logger.warn(
+      'the folded counts show contacts in flight that the recipients do not; completing on the recipients (onceflow reconcile counters shows the drift)',
+      { campaignId },
+    );
+  }
   if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
+}
+
+/** How often recovery asks the recipients past folded counts that still show a contact in flight. */
+export const IN_FLIGHT_RECHECK_MS = 15 * 60_000;
+
+/**
+ * Whether this run is the campaign's recheck: recovery runs every minute, and each campaign takes
+ * one minute of every IN_FLIGHT_RECHECK_MS, chosen by its id (stateless; campaigns spread out).
+ */
+export function inFlightRecheckDue(campaignId: string, now: number): boolean {
+  const slots = IN_FLIGHT_RECHECK_MS / 60_000;
+  return Math.floor(now / 60_000) % slots === hashInto(campaignId, slots);
 }
 
 interface ShardContext {

@@ -43,7 +43,7 @@ import {
   reconcileCampaign,
   reconcileCampaignCounters,
 } from '../../../functions/campaigns/reconcile-counters.js';
-import { recoverCampaigns } from '../../../functions/campaigns/recovery.js';
+import { IN_FLIGHT_RECHECK_MS, recoverCampaigns } from '../../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../../functions/kernel/clients.js';
@@ -727,5 +727,39 @@ describe('every pending contact is attempted after a restart', () => {
       }),
     );
     expect((marks.Items ?? []).map((m) => m.sk)).toEqual([newer.sk]);
+  }, 60_000);
+});
+
+describe('completion when a folded count is wrong for good', () => {
+  it('a lost sending → sent record (folded `sending` stays 1) holds completion only until the recipients are asked', async () => {
+    const contacts = phones(3);
+    const id = await newCampaign(contacts);
+    await markRunning(deps, tenant.tenantId, id);
+    await fanOutAndSendAll(id, contacts);
+    await foldCaughtUp();
+    // The fold lost one record for good (a stream batch dead-lettered after its retries): the
+    // first contact's sending → sent, so its shard's folded count still has it `sending`.
+    const first = contacts[0] ?? '';
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: keys.foldedCounter(tenant.tenantId, id, shardOf(first)),
+        UpdateExpression: 'ADD #sending :one, #sent :minusOne',
+        ExpressionAttributeNames: { '#sending': 'sending', '#sent': 'sent' },
+        ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
+      }),
+    );
+    expect((await foldedTotals(deps.store, tenant.tenantId, id)).sending).toBe(1);
+    expect((await listAll(id)).map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+
+    // Recovery runs every minute; within one recheck window it asks the recipients.
+    const runs = IN_FLIGHT_RECHECK_MS / 60_000 + 1;
+    let status = 'running';
+    for (let run = 0; run < runs && status !== 'completed'; run++) {
+      await recoverCampaigns(recoveryDeps());
+      status = (await describeCampaign(deps, tenant.tenantId, id)).status;
+      clock.advance(60_000);
+    }
+    expect(status).toBe('completed');
   }, 60_000);
 });
