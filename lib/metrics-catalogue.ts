@@ -745,6 +745,8 @@ export const PLATFORM_ALARMS = {
   Http5xxRate: 'More than 1% of HTTP API requests answered 5xx over 5 minutes',
   LambdaErrors: 'A function invocation failed (any function)',
   StaleQueueWork: 'The oldest message of a work queue is older than its window (stuck consumer)',
+  StreamIteratorAge:
+    "A stream-triggered function trails its stream (Lambda's IteratorAge): the change feed or the counter fold failing, throttled or not invoked",
 } as const;
 
 export type PlatformAlarm = keyof typeof PLATFORM_ALARMS;

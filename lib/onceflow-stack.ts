@@ -41,7 +41,7 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { reconcileWindowProblem } from '../functions/campaigns/index.js';
+import { FOLD_LAG_BOUND_SECONDS, reconcileWindowProblem } from '../functions/campaigns/index.js';
 import { DELIVERY_SPAN_SECONDS } from '../functions/events/index.js';
 import { RECORD_SECONDS_ENV } from '../functions/kernel/config.js';
 import {
@@ -159,6 +159,8 @@ export interface OnceflowStackProps extends StackProps {
 
 const DEFAULT_TIMEOUT_SECONDS = 10;
 const DEFAULT_MEMORY_MB = 512;
+/** How far the events change feed may trail its stream: its own lag alarm's window (ChangeFeedLagSeconds). */
+const STREAM_ITERATOR_AGE_SECONDS = 300;
 
 /**
  * onceflow on AWS, generated from the manifest: nothing here names a particular function, table
@@ -262,6 +264,16 @@ export class OnceflowStack extends Stack {
       // A delivery's message waits in its queue through the retry schedule by design: only one
       // older than the whole schedule is the "oldest undelivered event" alarm.
       staleQueueSecondsByQueue: { eventDeliveries: DELIVERY_SPAN_SECONDS },
+      // The fold within its lag bound (reconciliation's quiet-shard rule rests on it); the events
+      // change feed within the window of its own lag alarm.
+      streamIteratorAgeSeconds: Object.fromEntries(
+        Object.entries(manifest.functions)
+          .filter(([, spec]) => spec.trigger.kind === 'stream')
+          .map(([name]) => [
+            name,
+            name === 'foldCampaignCounters' ? FOLD_LAG_BOUND_SECONDS : STREAM_ITERATOR_AGE_SECONDS,
+          ]),
+      ),
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
 

@@ -64,6 +64,14 @@ export interface ObservabilityProps {
    * @default {}
    */
   readonly staleQueueSecondsByQueue?: Readonly<Record<string, number>>;
+  /**
+   * The stream-triggered functions and how far (seconds) each may trail its stream: Lambda's own
+   * `IteratorAge`, which Lambda reports whether or not the function succeeds — unlike the lag a
+   * handler measures of the batches it did handle, which a stuck or never-invoked function never
+   * emits (and an alarm treats missing data as OK).
+   * @default {}
+   */
+  readonly streamIteratorAgeSeconds?: Readonly<Record<string, number>>;
 }
 
 /** The dashboard's widget titles carry the metric names, so tests can find each one. */
@@ -221,6 +229,17 @@ export class Observability extends NestedStack {
       period: Duration.minutes(5),
     });
     this.platformAlarm('Http5xxRate', 'api', rate5xx, props.http5xxPercent ?? 1);
+    // Stream-triggered functions: how far each trails its stream, as Lambda measures it.
+    for (const [name, seconds] of Object.entries(props.streamIteratorAgeSeconds ?? {})) {
+      const fn = props.functions[name];
+      if (!fn) throw new Error(`streamIteratorAgeSeconds names ${name}, which is not a function`);
+      const age = fn.metric('IteratorAge', {
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+        label: `${name} iterator age (ms)`,
+      });
+      this.platformAlarm('StreamIteratorAge', name, age, seconds * 1000);
+    }
     // Lambda errors, per function.
     const fnEntries = entriesOf(props.functions);
     for (const [name, fn] of fnEntries) {

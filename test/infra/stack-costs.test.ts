@@ -31,8 +31,8 @@ describe('stack costs', () => {
     );
     expect(counts.metricAlarms + counts.mathAlarms + counts.insightsAlarms).toBe(alarms.length);
     // Independently of the counter: one per catalogue alarm, one Lambda errors alarm per
-    // function, a DLQ and a queue-age alarm per queue, a DLQ alarm per stream-triggered
-    // function's on-failure queue, one HTTP 5xx alarm.
+    // function, a DLQ and a queue-age alarm per queue, a DLQ alarm and an iterator-age alarm per
+    // stream-triggered function, one HTTP 5xx alarm.
     const queues = Object.keys(MANIFEST.queues).length;
     const streamConsumers = Object.values(MANIFEST.functions).filter(
       (f) => f.trigger.kind === 'stream',
@@ -41,11 +41,11 @@ describe('stack costs', () => {
       METRICS.filter((m) => m.alarm).length +
         Object.keys(MANIFEST.functions).length +
         2 * queues +
-        streamConsumers +
+        2 * streamConsumers +
         1,
     );
     expect(counts.insightsAlarms).toBe(METRICS.filter((m) => m.alarm).length);
-    expect(Object.keys(PLATFORM_ALARMS)).toHaveLength(4);
+    expect(Object.keys(PLATFORM_ALARMS)).toHaveLength(5);
   });
 
   it('counts every secret the functions may name', () => {

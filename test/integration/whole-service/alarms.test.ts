@@ -891,6 +891,8 @@ const AWS_METRICS: Record<string, { dimensions: string[]; resource: string; attr
       attribute: 'QueueName',
     },
     'AWS/Lambda Errors': { dimensions: ['FunctionName'], resource: 'AWS::Lambda::Function' },
+    // Milliseconds, for functions with a stream or queue event source mapping (the Lambda page above).
+    'AWS/Lambda IteratorAge': { dimensions: ['FunctionName'], resource: 'AWS::Lambda::Function' },
     'AWS/ApiGateway 5xx': { dimensions: ['ApiId', 'Stage'], resource: 'AWS::ApiGatewayV2::Api' },
     'AWS/ApiGateway Count': { dimensions: ['ApiId', 'Stage'], resource: 'AWS::ApiGatewayV2::Api' },
   };
@@ -906,6 +908,8 @@ const FAILURE: Record<
   StaleQueueWork: (_, alarm) => alarm.threshold + 1,
   LambdaErrors: () => 1, // one failed invocation
   Http5xxRate: (s) => (s.name === '5xx' ? 2 : 100), // 2 of 100 requests answered 5xx
+  // The stream's oldest unprocessed record a second past the function's bound (milliseconds).
+  StreamIteratorAge: (_, alarm) => alarm.threshold + 1000,
 };
 
 // The nested stack gets each service resource as a parameter: the service template's
