@@ -40,7 +40,7 @@ export async function retryUnknownRecipient(
       { field: 'phone', message: 'must be the phone number of a recipient of this campaign' },
     ]);
   }
-  const campaign = await requireCampaign(deps, tenantId, campaignId);
+  await requireCampaign(deps, tenantId, campaignId); // 404 before anything is read or moved
   const ref: RecipientRef = { tenantId, campaignId, phone };
   const recipient = await deps.store.recipients.get(ref);
   if (!recipient) throw new NotFoundError('This phone is not a recipient of the campaign.');
@@ -62,8 +62,13 @@ export async function retryUnknownRecipient(
       `Only a recipient whose outcome is unknown can be retried; this one is ${recipient.status}.`,
     );
   }
+  // A pending contact keeps the campaign open: recovery completes it again once it is done. The
+  // campaign is read again after the move (strongly consistent), not trusted from the read before
+  // it: recovery may have completed it in between, having asked the recipients before the move.
+  // Recovery asks them once more after completing (recovery.ts), so whichever of the two writes
+  // comes last sees the other: the campaign never stays completed with this contact pending.
+  const campaign = await requireCampaign(deps, tenantId, campaignId);
   if (campaign.status === 'completed') {
-    // A pending contact keeps the campaign open: recovery completes it again once it is done.
     await deps.store.campaigns.move(tenantId, campaignId, {
       from: 'completed',
       to: 'running',

@@ -170,7 +170,22 @@ async function recoverCampaign(
       { campaignId },
     );
   }
-  if (await completeCampaign(deps, tenantId, campaignId)) report.completed += 1;
+  if (!(await completeCampaign(deps, tenantId, campaignId))) return;
+  // An operator's retry may have moved a contact back to pending after the recipients were asked
+  // and before the completion: asked once more, and reopened if so (the retry does the same from
+  // its side after its move, operator-retry.ts; between the two, the later one sees the other).
+  if (await deps.store.pages.anyInFlight(tenantId, campaignId)) {
+    const at = isoTime(deps.clock);
+    await deps.store.campaigns.move(tenantId, campaignId, {
+      from: 'completed',
+      to: 'running',
+      at,
+      sweep: { list: 'active', at },
+      reopened: true,
+    });
+    return;
+  }
+  report.completed += 1;
 }
 
 /** How often recovery asks the recipients past folded counts that still show a contact in flight. */

@@ -37,13 +37,18 @@ import {
   type SendMessageBody,
   type UnknownOutcomePolicy,
 } from '../../../functions/campaigns/model.js';
+import { retryUnknownRecipient } from '../../../functions/campaigns/operator-retry.js';
 import { addRecipients } from '../../../functions/campaigns/recipient-pages.js';
 import {
   FOLD_LAG_BOUND_MS,
   reconcileCampaign,
   reconcileCampaignCounters,
 } from '../../../functions/campaigns/reconcile-counters.js';
-import { IN_FLIGHT_RECHECK_MS, recoverCampaigns } from '../../../functions/campaigns/recovery.js';
+import {
+  IN_FLIGHT_RECHECK_MS,
+  inFlightRecheckDue,
+  recoverCampaigns,
+} from '../../../functions/campaigns/recovery.js';
 import { sendToRecipient } from '../../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../../functions/kernel/clients.js';
@@ -762,4 +767,91 @@ describe('completion when a folded count is wrong for good', () => {
     }
     expect(status).toBe('completed');
   }, 60_000);
+});
+
+describe("an operator's retry raced against the recovery run that completes the campaign", () => {
+  /**
+   * A running campaign, fanned out, one contact sent and one whose send ended unknown (held): every
+   * contact final, so the next recovery run completes it.
+   */
+  async function doneButOneHeld() {
+    const [sent = '', held = ''] = phones(2);
+    const id = await newCampaign([sent, held]);
+    await markRunning(deps, tenant.tenantId, id);
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const body = { tenantId: tenant.tenantId, campaignId: id, generation: 0, shard };
+      await fanoutShard(fanoutDeps(), body, 80, 60_000);
+    }
+    await receiveFor(id);
+    const ref = (phone: string) => ({ tenantId: tenant.tenantId, campaignId: id, phone });
+    await sendToRecipient(senderDeps(simClient(), `w-${sent}`), ref(sent));
+    await sendToRecipient(senderDeps(lostAnswer, `w-${held}`), ref(held));
+    // The run that settles the held contact (unknown) must not complete the campaign yet: the
+    // folded counts show it `sending`, and this minute is not the campaign's recheck.
+    await foldCaughtUp();
+    clock.advance(601_000);
+    if (inFlightRecheckDue(id, clock.now())) clock.advance(60_000);
+    await recoverCampaigns(recoveryDeps());
+    await foldCaughtUp();
+    expect((await listAll(id)).map((r) => r.status).sort()).toEqual(['sent', 'unknown']);
+    expect((await describeCampaign(deps, tenant.tenantId, id)).status).toBe('running');
+    return { id, held };
+  }
+
+  /** `target` with one method replaced (the stores are class instances: a spread loses methods). */
+  function patched<T extends object>(target: T, name: keyof T, replacement: unknown): T {
+    return new Proxy(target, {
+      get(t, p) {
+        if (p === name) return replacement;
+        const value = Reflect.get(t, p, t);
+        return typeof value === 'function' ? value.bind(t) : value;
+      },
+    });
+  }
+
+  /** The contact is pending again, so the campaign must be open for it to be sent. */
+  async function expectOpenForTheRetry(id: string) {
+    expect((await listAll(id)).filter((r) => r.status === 'pending')).toHaveLength(1);
+    expect((await describeCampaign(deps, tenant.tenantId, id)).status).toBe('running');
+    expect(await receiveFor(id)).toHaveLength(1);
+  }
+
+  it('the retry moves the contact after recovery asked the recipients, before it completes', async () => {
+    const { id, held } = await doneButOneHeld();
+    const base = recoveryDeps();
+    let injected = false;
+    const anyInFlight = async (tenantId: string, campaignId: string) => {
+      const found = await base.store.pages.anyInFlight(tenantId, campaignId);
+      if (!injected && campaignId === id) {
+        injected = true;
+        await retryUnknownRecipient(fanoutDeps(), tenant, id, held);
+      }
+      return found;
+    };
+    const store = { ...base.store, pages: patched(base.store.pages, 'anyInFlight', anyInFlight) };
+    await recoverCampaigns({ ...base, store });
+    expect(injected).toBe(true);
+    await expectOpenForTheRetry(id);
+  });
+
+  it('recovery completes after the retry read the campaign, before the retry moved the contact', async () => {
+    const { id, held } = await doneButOneHeld();
+    const base = fanoutDeps();
+    let injected = false;
+    const retryUnknown = async (...args: Parameters<typeof base.store.recipients.retryUnknown>) => {
+      if (!injected) {
+        injected = true;
+        await recoverCampaigns(recoveryDeps());
+        expect((await describeCampaign(deps, tenant.tenantId, id)).status).toBe('completed');
+      }
+      return base.store.recipients.retryUnknown(...args);
+    };
+    const store = {
+      ...base.store,
+      recipients: patched(base.store.recipients, 'retryUnknown', retryUnknown),
+    };
+    await retryUnknownRecipient({ ...base, store }, tenant, id, held);
+    expect(injected).toBe(true);
+    await expectOpenForTheRetry(id);
+  });
 });
