@@ -13,9 +13,9 @@
  * (the DLQ), and the shard moves on.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
  *
- * `ChangeFeedLagSeconds`: how old the newest record of the batch was when it was handled (the
- * commit time the stream reports, to the clock seam), the local runtime's stand-in for Lambda's
- * `IteratorAge`.
+ * `lagMetric` (the change feed's `ChangeFeedLagSeconds`): how old the newest record of the batch
+ * was when it was handled (the commit time the stream reports, to the clock seam), the handler's
+ * own view of what Lambda reports as `IteratorAge`.
  */
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
@@ -59,6 +59,13 @@ export interface StreamConsumerOptions {
   readonly handle: (changes: readonly StreamChange[]) => Promise<StreamBatchResult>;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * The metric the batch's lag is emitted under (the events change feed's `ChangeFeedLagSeconds`).
+   * A consumer that measures its own lag (the counter fold: `CounterFoldLagSeconds`, of what it
+   * folded) leaves it out: one metric per pipeline, so one pipeline's lag never fires another's
+   * alarm (its Metrics Insights query sums every source emitting the name).
+   */
+  readonly lagMetric?: 'ChangeFeedLagSeconds';
 }
 
 export class UnreadableStreamRecordError extends Error {
@@ -125,10 +132,10 @@ export async function consumeStreamBatch(
   }
   const result = changes.length > 0 ? await options.handle(changes) : {};
   const newest = changes.at(-1);
-  if (newest) {
+  if (newest && options.lagMetric) {
     const now = (options.clock ?? systemClock).now();
     countMetric(
-      'ChangeFeedLagSeconds',
+      options.lagMetric,
       Math.max(0, Math.round((now - Date.parse(newest.committedAt)) / 1000)),
       MetricUnit.Seconds,
     );

@@ -9,5 +9,6 @@ import { changeFeedDeps } from '../deps.js';
 
 export const handler = streamConsumer({
   name: 'changeFeed',
+  lagMetric: 'ChangeFeedLagSeconds',
   handle: (changes) => feedChanges(changes, changeFeedDeps().sink),
 });

@@ -95,6 +95,7 @@ export function feedHandler(sink: EventSink) {
   const invocations: Invocation[] = [];
   const consumer = streamConsumer({
     name: 'changeFeed',
+    lagMetric: 'ChangeFeedLagSeconds',
     handle: (changes) => feedChanges(changes, sink),
   });
   const handler: LambdaHandler = async (event, context) => {

@@ -816,6 +816,12 @@ describe('the flows emit every catalogued metric', () => {
     },
   );
 
+  it("emits each stream pipeline's lag under its own metric only (the other's alarm sums every source)", () => {
+    const sources = (name: string) => [...new Set(emitted(name).map((p) => p.dimensions.source))];
+    expect(sources('ChangeFeedLagSeconds')).toEqual(['stream:changeFeed']);
+    expect(sources('CounterFoldLagSeconds')).toEqual(['stream:foldCampaignCounters']);
+  });
+
   it('emits nothing in the namespace the catalogue does not declare', () => {
     const declared = new Set(METRICS.map((m) => m.name));
     const undeclared = [...new Set(points.map((p) => p.name))].filter((n) => !declared.has(n));
