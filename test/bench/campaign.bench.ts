@@ -32,6 +32,8 @@ interface Options {
   rate: number;
   concurrency: number;
   pollers: number;
+  /** Contacts of the warm-up campaign drained before anything is measured (0: none). */
+  warmup: number;
   json: boolean;
 }
 
@@ -41,6 +43,7 @@ function parseArgs(args: readonly string[]): Options {
     rate: 80,
     concurrency: 16,
     pollers: 2,
+    warmup: 10,
     json: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -50,11 +53,14 @@ function parseArgs(args: readonly string[]): Options {
     else if (flag === '--rate') options.rate = value();
     else if (flag === '--concurrency') options.concurrency = value();
     else if (flag === '--pollers') options.pollers = value();
+    else if (flag === '--warmup') options.warmup = value();
     else if (flag === '--json') options.json = true;
   }
   if (!Number.isInteger(options.recipients) || options.recipients < 10)
     throw new Error('--recipients must be an integer ≥ 10');
   if (!(options.rate > 0 && options.rate <= 1000)) throw new Error('--rate must be in (0, 1000]');
+  if (!Number.isInteger(options.warmup) || options.warmup < 0)
+    throw new Error('--warmup must be a whole number');
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
     throw new Error('--concurrency must be ≥ 1');
   return options;
@@ -169,6 +175,23 @@ function steadyRate(acceptedAt: number[]): number {
   );
 }
 
+/**
+ * The whole drain split in three: start → first accepted send, the sends between (at the steady
+ * rate), and the tail from the 99th percentile accepted send to the last (retries after a provider
+ * error or an unknown outcome wait out their backoff there).
+ */
+function drainPhases(startedAt: number, acceptedAt: number[]) {
+  const sorted = [...acceptedAt].sort((a, b) => a - b);
+  const first = sorted[0] ?? startedAt;
+  const last = sorted.at(-1) ?? startedAt;
+  const p99 = sorted[Math.floor((sorted.length - 1) * 0.99)] ?? last;
+  return {
+    firstSendSeconds: round((first - startedAt) / 1000, 2),
+    tailSeconds: round((last - p99) / 1000, 2),
+    wholeSeconds: round((last - startedAt) / 1000, 2),
+  };
+}
+
 interface SideFigures {
   contacts: number;
   duplicates: number;
@@ -280,6 +303,64 @@ export default async function campaignBench(args: string[]): Promise<void> {
           `campaign bench: ${total} entries (${formatDuplicates} format duplicates), rate ${options.rate}/s`,
         );
         const created = await driver.createCampaign(urls, apiKey, phoneNumberId, entries, run);
+
+        // Warm-up, as the inbound bench does: a small campaign of another tenant and number, drained
+        // and completed before anything is counted, so the measured drain starts with the functions
+        // loaded (a deployment that sends campaigns has them warm; the cold start is the coldstart
+        // bench's figure). Its own start → first send is reported as `warmup.firstSendSeconds`.
+        let warmup: { contacts: number; firstSendSeconds: number } | undefined;
+        if (options.warmup > 0) {
+          const warmTenant = `${tenantId}-warm`;
+          const warmNumber = '700800902';
+          const warmKey = await driver.setupTenant(urls, admin, {
+            tenantId: warmTenant,
+            phoneNumberId: warmNumber,
+            messagesPerSecond: options.rate,
+          });
+          const warmCampaign = await driver.createCampaign(
+            urls,
+            warmKey,
+            warmNumber,
+            Array.from({ length: options.warmup }, (_, i) => driver.phoneAt(500_000 + i)),
+            `${run}-warm`,
+          );
+          const warmStarted = Date.now();
+          await driver.retry(() =>
+            driver.http(urls.apiUrl, 'POST', `/v1/campaigns/${warmCampaign.campaignId}/start`, {
+              token: warmKey,
+            }),
+          );
+          const warmStore = dynamoCampaignStore(bench, table);
+          for (;;) {
+            const t = await warmStore.counters.totals(warmTenant, warmCampaign.campaignId);
+            if (t.recipients === warmCampaign.recipients && t.pending === 0 && t.sending === 0)
+              break;
+            if (Date.now() - warmStarted > 300_000) throw new Error('the warm-up did not drain');
+            await new Promise((r) => setTimeout(r, 250));
+          }
+          await driver.waitForStatuses(urls, 300_000);
+          for (let i = 0; i < 240; i++) {
+            const out = await bench.send(
+              new GetCommand({
+                TableName: table,
+                Key: campaignKeys.campaign(warmTenant, warmCampaign.campaignId),
+                ConsistentRead: true,
+              }),
+            );
+            if (out.Item?.status === 'completed') break;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+          const warmSends = (await driver.ledger(urls)).messages
+            .filter((m) => m.bizOpaqueCallbackData?.includes(`|${warmCampaign.campaignId}|`))
+            .map((m) => Date.parse((m as typeof m & { acceptedAt: string }).acceptedAt));
+          warmup = {
+            contacts: warmCampaign.recipients,
+            firstSendSeconds: round((Math.min(...warmSends) - warmStarted) / 1000, 2),
+          };
+          say(
+            `warm-up: ${warmup.contacts} contacts drained; start → first send ${warmup.firstSendSeconds} s (functions cold)`,
+          );
+        }
         const faults = {
           whatsapp: {
             errorRate: 0.01,
@@ -546,7 +627,17 @@ export default async function campaignBench(args: string[]): Promise<void> {
           foldLagSeconds,
           sendsPerSecond: onceflow.sendsPerSecond,
           shareOfConfiguredRate: round(onceflow.sendsPerSecond / options.rate),
+          /** Where the whole drain's time went: start → first send, and the last sends' tail. */
+          phases: drainPhases(
+            startedAt,
+            onceflowAccepted.map((m) => Date.parse(m.acceptedAt)),
+          ),
+          baselinePhases: drainPhases(
+            baselineStarted,
+            baselineSends.map((m) => Date.parse(m.acceptedAt)),
+          ),
           clockJumps,
+          ...(warmup ? { warmup } : {}),
           drainSeconds: round((drainedAt - startedAt) / 1000, 1),
           dynamodbLocalOpsPerSecondAlone: round(capacityOpsPerSecond, 0),
           onceflow: { ...onceflow, byOperation: onceflowByOperation },
@@ -625,6 +716,9 @@ export default async function campaignBench(args: string[]): Promise<void> {
         }
         say(
           `ratios onceflow/baseline: WCU ${ratios.wcuPerContact}×, requests ${ratios.requestsPerContact}×, sends/s ${ratios.sendsPerSecond}×; onceflow at ${Math.round(100 * result.shareOfConfiguredRate)}% of the configured rate`,
+        );
+        say(
+          `drain: start → first send ${result.phases.firstSendSeconds} s (baseline ${result.baselinePhases.firstSendSeconds} s), last 1% of sends ${result.phases.tailSeconds} s (baseline ${result.baselinePhases.tailSeconds} s), whole ${result.phases.wholeSeconds} s (baseline ${result.baselinePhases.wholeSeconds} s)`,
         );
         if (options.json) console.log(JSON.stringify(result));
       } finally {

@@ -30,6 +30,7 @@ import {
   type DynamoDbTally,
   emptyDynamoDbTally,
 } from './dynamodb-tally.js';
+import { breakdown } from './operation-breakdown.js';
 
 interface Options {
   deliveries: number;
@@ -92,8 +93,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
+/** Per operation and key prefix, per unique message / duplicate (`operation-breakdown.ts`). */
+type ByOperation = ReturnType<ReturnType<typeof breakdown>['stop']>;
+
 interface RunResult {
   name: string;
+  byOperation: { unique: ByOperation; duplicate: ByOperation; jobs: ByOperation };
   /** The job consumer's work on this run's jobs. */
   jobs: Tally;
   deliveries: number;
@@ -231,7 +236,12 @@ export default async function inboundBench(args: string[]): Promise<void> {
 
         // Counting middleware on the shared clients: attributed to whichever run is in progress, and
         // only for requests made inside a webhook's telemetry context.
-        const tallies = { current: emptyTally(), counting: false };
+        const tallies = {
+          current: emptyTally(),
+          counting: false,
+          /** Where the same calls are itemised by operation and key prefix. */
+          operations: breakdown(),
+        };
         const sourceCounted = () => {
           if (!tallies.counting) return false;
           const source = currentTelemetry().source;
@@ -257,12 +267,35 @@ export default async function inboundBench(args: string[]): Promise<void> {
             if (!tallies.counting) return;
             if (call.service === 'sqs') tallies.current.sqsRequests += 1;
             if (call.service !== 'dynamodb') return;
-            chargeRequest(tallies.current, call.operation, call.input, {
+            const outcome = {
               failed: call.status !== 200,
               ...(call.output ? { output: call.output } : {}),
-            });
+            };
+            chargeRequest(tallies.current, call.operation, call.input, outcome);
+            tallies.operations.record(call.operation, call.input, outcome);
           },
         });
+        // The jobs consumed in this process: itemised too.
+        dynamodbClient.middlewareStack.add(
+          (next, context) => async (call) => {
+            const operation = (context.commandName ?? '').replace(/Command$/, '');
+            const input = call.input as Record<string, unknown>;
+            const counted = sourceCounted();
+            try {
+              const out = await next(call);
+              if (counted)
+                tallies.operations.record(operation, input, {
+                  failed: false,
+                  output: out.output as unknown as Record<string, unknown>,
+                });
+              return out;
+            } catch (error) {
+              if (counted) tallies.operations.record(operation, input, { failed: true });
+              throw error;
+            }
+          },
+          { step: 'initialize', name: 'benchBreakdownDynamoDb' },
+        );
 
         const secret = process.env.WHATSAPP_APP_SECRET ?? 'local-app-secret';
         const payloadFor = (phoneNumberId: string, wamid: string, phone: string) =>
@@ -352,20 +385,31 @@ export default async function inboundBench(args: string[]): Promise<void> {
           const started = performance.now();
           tallies.counting = size.counted;
           tallies.current = emptyTally();
+          tallies.operations.start();
           await pool(bodies);
           const unique = tallies.current;
+          const uniqueOperations = tallies.operations.stop(Math.max(1, uniques));
           tallies.current = emptyTally();
+          tallies.operations.start();
           await pool(dupBodies);
           const duplicate = tallies.current;
+          const duplicateOperations = tallies.operations.stop(Math.max(1, duplicates));
           const seconds = (performance.now() - started) / 1000;
           tallies.current = emptyTally();
+          tallies.operations.start();
           const consumed = await consumeJobs(name);
           const jobs = tallies.current;
+          const jobsOperations = tallies.operations.stop(Math.max(1, uniques));
           tallies.counting = false;
           if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} job rings`);
           latencies.sort((a, b) => a - b);
           return {
             name,
+            byOperation: {
+              unique: uniqueOperations,
+              duplicate: duplicateOperations,
+              jobs: jobsOperations,
+            },
             jobs,
             deliveries: options.deliveries,
             seconds,
@@ -478,6 +522,16 @@ function report(results: RunResult[], json: boolean): void {
     '$ incl. API+Lambda req / M': f(costPerMillion + 1e6 * PRICE.edge),
   }));
   console.table(table);
+  for (const { r } of rows) {
+    for (const phase of ['unique', 'duplicate', 'jobs'] as const) {
+      const items = Object.entries(r.byOperation[phase])
+        .filter(([, e]) => e.wcu > 0 || e.requests >= 0.05)
+        .map(([label, e]) => `${label} ${e.requests} req ${e.wcu} WCU`);
+      console.log(
+        `${r.name} per ${phase === 'jobs' ? 'unique (jobs)' : phase}: ${items.join('; ')}`,
+      );
+    }
+  }
   const [ours, base] = rows;
   if (ours && base) {
     const fewer = 1 - ours.total.requests / base.total.requests;
@@ -509,6 +563,8 @@ function report(results: RunResult[], json: boolean): void {
           perDuplicate: { ddbRequests: d.ddb, sqsRequests: d.sqs, wcu: d.wcu, rcu: d.rcu },
           /** The job consumer's bookkeeping per unique message (claim and done, or its equivalent). */
           jobsPerUnique: { ddbRequests: j.ddb, wcu: j.wcu, rcu: j.rcu },
+          /** The same, itemised by operation and key prefix (per unique, per duplicate, jobs per unique). */
+          byOperation: r.byOperation,
         },
       ]),
     );
