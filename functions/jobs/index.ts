@@ -16,6 +16,7 @@ export {
 } from './ai-triage.js';
 export {
   type InteractionRecord,
+  inRunOrder,
   JOB_TYPES,
   type Job,
   type JobHost,
@@ -32,13 +33,24 @@ export {
   parseJobs,
 } from './items.js';
 export {
+  claimableTypes,
   DynamoDbJobStore,
   enqueueJobs,
   type HostPartition,
+  type JobSettlement,
   type JobStore,
+  jobMessage,
   MAX_JOB_ATTEMPTS,
   MAX_JOB_GENERATIONS,
+  type SettleResult,
+  sweepExit,
 } from './job-store.js';
 export type { JobWork, WorkDone } from './job-work.js';
 export { type RecoveryDeps, type RecoveryReport, recoverJobs } from './recover-jobs.js';
-export { type JobDeps, type JobOutcome, runJob } from './run-job.js';
+export {
+  JOBS_SOURCE,
+  type JobDeps,
+  type JobOutcome,
+  type JobsOutcome,
+  runJobs,
+} from './run-job.js';

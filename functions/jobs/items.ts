@@ -86,11 +86,20 @@ export interface Job extends JobState {
   readonly source: string;
 }
 
-/** Body of a jobs-queue message: just enough to find the job; the host item holds the truth. */
+/**
+ * Body of a jobs-queue message (the doorbell): the host and the job types to run, just enough to
+ * find them; the host item holds the truth. One ring a message: all its types on filing, the reset
+ * ones on a duplicate, the due or stale ones from recovery.
+ */
 export interface JobRing {
   readonly tenantId: string;
   readonly messageId: string;
-  readonly jobType: JobType;
+  readonly jobTypes: readonly JobType[];
+}
+
+/** The types named, each once, in the order their work runs (`JOB_TYPES`: lead_match first). */
+export function inRunOrder(types: readonly JobType[]): JobType[] {
+  return JOB_TYPES.filter((t) => types.includes(t));
 }
 
 /** An AI interaction a job recorded (model, tokens, latency, source), written with its `done`. */

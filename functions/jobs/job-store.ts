@@ -2,8 +2,10 @@
  * Post-processing jobs: at most one per `(message, type)`, structurally: each job is an entry of the
  * host item's `jobs` map (`jobs.<type>` = status, attempts, generation, lease, updatedAt), written
  * in the same put as the message, so a message can never exist without its jobs and a duplicate's
- * failed put returns their states with the message (no extra read). The queue only rings the bell:
- * the consumer claims the job (the kernel's `claimLease` on its map entry) before working.
+ * failed put returns their states with the message (no extra read). The queue only rings the bell,
+ * once for all the jobs of a message it names: the consumer claims every named job that is
+ * claimable in one write (the kernel's `claimLease` on their map entries, one owner and expiry),
+ * works them one after another, and settles them all in one write.
  *
  * The port (`JobStore`) and its DynamoDB adapter (`DynamoDbJobStore`). The host item belongs to
  * another context (the message, conversations'), which hands its key and parser in
@@ -21,13 +23,14 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate, conditionalUpdateWith } from '../kernel/conditional-update.js';
 import { enqueueFifo, type FifoMessage } from '../kernel/fifo.js';
-import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, leaseHeldBy } from '../kernel/lease.js';
+import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, leaseHeldByEach } from '../kernel/lease.js';
 import { queryAll, queryItems } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
 import type { Condition } from '../kernel/update-expression.js';
 import {
   type InteractionRecord,
+  inRunOrder,
   interactionItem,
   iso,
   JOB_SWEEP_INDEX,
@@ -55,28 +58,44 @@ export const MAX_JOB_GENERATIONS = 3;
 
 const TERMINAL: ReadonlySet<string> = new Set(['done', 'failed']);
 
+/** What a ring needs of each job it names. */
+export type RingJob = Pick<Job, 'tenantId' | 'messageId' | 'jobType' | 'generation' | 'attempts'>;
+
 /**
- * The queue message for a job. Its FIFO deduplication identity is the job's identity plus its
- * generation and attempts, so an enqueue retried by the same step is dropped by SQS, while a reset
- * (new generation) or a recovery of a crashed run (attempts moved on) is a new message.
+ * The queue message (the ring) for jobs of one message. Its FIFO deduplication identity is each
+ * named job's identity with its generation and attempts, so an enqueue retried by the same step is
+ * dropped by SQS, while a reset (new generation) or a recovery of a crashed run (attempts moved on)
+ * is a new message.
  */
-export function jobMessage(
-  job: Pick<Job, 'tenantId' | 'messageId' | 'jobType' | 'generation' | 'attempts'>,
-): FifoMessage {
-  const body: JobRing = { tenantId: job.tenantId, messageId: job.messageId, jobType: job.jobType };
+export function jobMessage(jobs: readonly RingJob[]): FifoMessage {
+  const first = jobs[0];
+  if (!first || jobs.some((j) => j.messageId !== first.messageId))
+    throw new Error('a ring names jobs of one message');
+  const named = inRunOrder(jobs.map((j) => j.jobType)).map(
+    (type) => jobs.find((j) => j.jobType === type) as RingJob,
+  );
+  const body: JobRing = {
+    tenantId: first.tenantId,
+    messageId: first.messageId,
+    jobTypes: named.map((j) => j.jobType),
+  };
   return {
     body,
-    groupId: job.messageId,
-    identity: `job:${job.messageId}:${job.jobType}:g${job.generation}:a${job.attempts}`,
+    groupId: first.messageId,
+    identity: `jobs:${first.messageId}:${named.map((j) => `${j.jobType}:g${j.generation}:a${j.attempts}`).join('+')}`,
   };
 }
 
+/** Rings the jobs given: one queue message per message, naming its jobs among them. */
 export async function enqueueJobs(
   sqs: SQSClient,
   queueUrl: string,
-  jobs: ReadonlyArray<Parameters<typeof jobMessage>[0]>,
+  jobs: readonly RingJob[],
 ): Promise<void> {
-  if (jobs.length > 0) await enqueueFifo(sqs, queueUrl, jobs.map(jobMessage));
+  const byMessage = new Map<string, RingJob[]>();
+  for (const job of jobs)
+    byMessage.set(job.messageId, [...(byMessage.get(job.messageId) ?? []), job]);
+  if (byMessage.size > 0) await enqueueFifo(sqs, queueUrl, [...byMessage.values()].map(jobMessage));
 }
 
 /** When the recovery sweep should next look at a job, if it should at all. */
@@ -86,20 +105,36 @@ export function nextLookFor(job: JobState): number | undefined {
   return undefined;
 }
 
-export type JobWriteResult<H extends JobHost> =
-  | { readonly applied: true }
-  | { readonly applied: false; readonly current?: H };
-
 export type JobClaim<H extends JobHost> =
-  | { readonly claimed: true; readonly message: H; readonly job: Job }
-  | { readonly claimed: false; readonly job?: Job };
+  /** `jobs`: the jobs this claim took (running, under one lease), in run order. */
+  | { readonly claimed: true; readonly message: H; readonly jobs: readonly Job[] }
+  /** None of the named jobs was claimable: `jobs` are the named ones as they stood. */
+  | { readonly claimed: false; readonly jobs: readonly Job[] };
 
-/** What settling a job needs: the job, the lease holder, and the host as claimed. */
+/** How one claimed job's run ended: done with its result (and records), or failed. */
+export type JobSettlement =
+  | {
+      readonly jobType: JobType;
+      readonly to: 'done';
+      readonly result: JobResult;
+      /** Written in the same transaction (the AI interaction). */
+      readonly records?: readonly InteractionRecord[];
+    }
+  | { readonly jobType: JobType; readonly to: 'failed'; readonly error: string };
+
+/** What settling the jobs of one claim needs: their ends, the lease holder, the host as claimed. */
 export interface SettleInput<H extends JobHost> {
-  readonly ring: JobRing;
+  readonly messageId: string;
   readonly owner: string;
   readonly now: number;
   readonly message: H;
+  readonly settlements: readonly JobSettlement[];
+}
+
+/** Which jobs the settle wrote, and which it found no longer this owner's (taken over). */
+export interface SettleResult {
+  readonly settled: readonly JobType[];
+  readonly lost: readonly JobType[];
 }
 
 /** The message, its jobs and its records, as one strongly consistent read answers them. */
@@ -112,9 +147,11 @@ export interface HostPartition<H extends JobHost> {
 /** The jobs context's store (the port). */
 export interface JobStore<H extends JobHost> {
   /**
-   * Claims a job for one run: pending, failed with attempts left, or running under an expired
-   * lease (its worker crashed). Moves it to `running`, counts the attempt and takes the lease, in
-   * one conditional update that answers with the whole host (the work's input).
+   * Claims the jobs a ring names for one run each: every one that is pending, failed with attempts
+   * left, or running under an expired lease (its worker crashed). Moves them to `running`, counts
+   * an attempt each and takes one lease for all, in one conditional update that answers with the
+   * whole host (the work's input). When a named job is not claimable (done, or held by a live
+   * lease), the refusal's item says which are, and those are claimed in one more write.
    */
   claim(input: {
     ring: JobRing;
@@ -122,15 +159,12 @@ export interface JobStore<H extends JobHost> {
     leaseSeconds: number;
     now: number;
   }): Promise<JobClaim<H>>;
-  /** `running → done`, only by the lease holder; `records` commit in the same transaction. */
-  complete(
-    input: SettleInput<H> & {
-      result: JobResult;
-      records?: readonly InteractionRecord[];
-    },
-  ): Promise<JobWriteResult<H>>;
-  /** `running → failed`, only by the lease holder. */
-  fail(input: SettleInput<H> & { error: string }): Promise<JobWriteResult<H>>;
+  /**
+   * `running → done | failed` for every job settled, only while this owner holds its lease, in one
+   * write; `records` commit in the same transaction. A job taken over meanwhile is left to its new
+   * holder (`lost`), the others are still settled.
+   */
+  settle(input: SettleInput<H>): Promise<SettleResult>;
   /**
    * A duplicate delivery found this job failed: reset it to a fresh generation so it runs again,
    * and put the host back in the sweep index. Guarded on `failed` and the generation seen, so two
@@ -182,6 +216,36 @@ function jobGuard(
   return { expression, names, values };
 }
 
+/**
+ * The claim's condition on each named type: the host is the tenant's, and each entry exists and is
+ * pending, running (its lease is checked beside: `claimLease`) or failed with attempts left.
+ */
+function claimableGuard(tenantId: string, types: readonly JobType[]): Condition {
+  return jobGuard(
+    (job) =>
+      [
+        'tenantId = :tenant',
+        ...types.map((t) => {
+          const st = job(t, 'status');
+          return `attribute_exists(${st}) AND (${st} = :pending OR ${st} = :running OR (${st} = :failed AND ${job(t, 'attempts')} < :max))`;
+        }),
+      ].join(' AND '),
+    {
+      ':tenant': tenantId,
+      ':pending': 'pending',
+      ':running': 'running',
+      ':failed': 'failed',
+      ':max': MAX_JOB_ATTEMPTS,
+    },
+  );
+}
+
+/** Every one of `types` is running (whose lease it is: `leaseHeldByEach`). */
+const runningGuard = (types: readonly JobType[]) =>
+  jobGuard((job) => types.map((t) => `${job(t, 'status')} = :running`).join(' AND '), {
+    ':running': 'running',
+  });
+
 /** Every one of `types` is done or failed. */
 const settledGuard = (types: readonly JobType[]) =>
   jobGuard(
@@ -198,13 +262,57 @@ const keepSwept = (messageId: string, lookAt: number) => ({
   setIfAbsent: { sweepAt: iso(lookAt) },
 });
 
-/** The other job types of the host that are done or failed in `message`, and whether all are. */
-function othersSettled(message: JobHost | undefined, type: JobType) {
-  const others = jobsOf(message).filter((j) => j.jobType !== type);
+/**
+ * Whether a write settling `settling` (each to done or failed) leaves every job of the host settled,
+ * the others as `seen`: then that write leaves the sweep index, guarded on `others` still being
+ * settled (a job reset or re-claimed meanwhile keeps the host in the index).
+ */
+export function sweepExit(
+  seen: JobHost | undefined,
+  settling: readonly JobType[],
+): { readonly leave: boolean; readonly others: readonly JobType[] } {
+  const others = jobsOf(seen).filter((j) => !settling.includes(j.jobType));
   return {
+    leave: others.every((j) => TERMINAL.has(j.status)),
     others: others.map((j) => j.jobType),
-    settled: others.every((j) => TERMINAL.has(j.status)),
   };
+}
+
+/** Whether a job's entry may be claimed by `owner` at `now` (the claim's condition, per type). */
+function claimable(job: JobState, owner: string, now: number): boolean {
+  const stateOk =
+    job.status === 'pending' ||
+    job.status === 'running' ||
+    (job.status === 'failed' && job.attempts < MAX_JOB_ATTEMPTS);
+  const leaseFree =
+    job.leaseExpiresAt === undefined || job.leaseExpiresAt <= now || job.leaseOwner === owner;
+  return stateOk && leaseFree;
+}
+
+/**
+ * The named types a claim by `owner` at `now` may still take in the host as it stood (the item a
+ * refused claim answers with): the claim's own condition read off the item, type by type, in run
+ * order. A host of another tenant, or none, has none.
+ */
+export function claimableTypes(
+  host: JobHost | undefined,
+  ring: Pick<JobRing, 'tenantId' | 'jobTypes'>,
+  owner: string,
+  now: number,
+): JobType[] {
+  if (!host || host.tenantId !== ring.tenantId) return [];
+  return inRunOrder(ring.jobTypes).filter((type) => {
+    const job = host.jobs[type];
+    return job !== undefined && claimable(job, owner, now);
+  });
+}
+
+/** The types of `settling` the host shows still running under `owner`'s lease. */
+function stillHeld(host: JobHost | undefined, types: readonly JobType[], owner: string) {
+  return types.filter((type) => {
+    const job = host?.jobs[type];
+    return job?.status === 'running' && job.leaseOwner === owner;
+  });
 }
 
 export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
@@ -227,128 +335,98 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
     const { ring, now } = input;
     // One instant for the lease and the sweep look, so the look is exactly the lease's expiry.
     const expiresAt = now + input.leaseSeconds * 1000;
-    const claimable = jobGuard(
-      (job) => {
-        const st = job(ring.jobType, 'status');
-        return `tenantId = :tenant AND attribute_exists(${st}) AND (${st} = :pending OR ${st} = :running OR (${st} = :failed AND ${job(ring.jobType, 'attempts')} < :max))`;
-      },
-      {
-        ':tenant': ring.tenantId,
-        ':pending': 'pending',
-        ':running': 'running',
-        ':failed': 'failed',
-        ':max': MAX_JOB_ATTEMPTS,
-      },
-    );
-    const claim = await claimLease(this.ddb, {
-      table: this.table,
-      key: this.host.key(ring.messageId),
-      owner: input.owner,
-      leaseSeconds: input.leaseSeconds,
-      clock: { now: () => now },
-      at: jobEntry(ring.jobType),
-      set: { status: 'running', updatedAt: iso(now) },
-      increment: 'attempts',
-      update: keepSwept(ring.messageId, expiresAt),
-      also: claimable,
-    });
-    if (!claim.claimed) {
-      const job = jobsOf(this.parsed(claim.current)).find((j) => j.jobType === ring.jobType);
-      return { claimed: false, ...(job ? { job } : {}) };
+    let types = inRunOrder(ring.jobTypes);
+    let seen: H | undefined;
+    // Each refused write leaves fewer types to try (those the refusal shows claimable), so this
+    // ends: one write as a rule, two when a named job was done or held, never more than one a type.
+    while (types.length > 0) {
+      const claim = await claimLease(this.ddb, {
+        table: this.table,
+        key: this.host.key(ring.messageId),
+        owner: input.owner,
+        leaseSeconds: input.leaseSeconds,
+        clock: { now: () => now },
+        atEach: types.map(jobEntry),
+        set: { status: 'running', updatedAt: iso(now) },
+        increment: 'attempts',
+        update: keepSwept(ring.messageId, expiresAt),
+        also: claimableGuard(ring.tenantId, types),
+      });
+      if (claim.claimed) {
+        const message = this.parsed(claim.item);
+        const claimed = types.map((type) => jobsOf(message).find((j) => j.jobType === type));
+        if (!message || claimed.some((job) => job === undefined))
+          throw new Error(`claimed jobs ${types.join(',')} of ${ring.messageId} are missing`);
+        return { claimed: true, message, jobs: claimed as Job[] };
+      }
+      seen = this.parsed(claim.current);
+      const rest = claimableTypes(seen, ring, input.owner, now);
+      // The item as it stood would have passed: nothing this claim can read explains the refusal.
+      if (rest.length === types.length) break;
+      types = rest;
     }
-    const message = this.parsed(claim.item);
-    const job = jobsOf(message).find((j) => j.jobType === ring.jobType);
-    if (!message || !job)
-      throw new Error(`claimed job ${ring.jobType} of ${ring.messageId} is missing`);
-    return { claimed: true, message, job };
-  }
-
-  complete(
-    input: SettleInput<H> & {
-      result: JobResult;
-      records?: readonly InteractionRecord[];
-    },
-  ): Promise<JobWriteResult<H>> {
-    return this.settle({
-      ...input,
-      to: 'done',
-      set: { updatedAt: iso(input.now), result: input.result },
-      remove: ['error'],
-      records: input.records ?? [],
-    });
-  }
-
-  fail(input: SettleInput<H> & { error: string }): Promise<JobWriteResult<H>> {
-    return this.settle({
-      ...input,
-      to: 'failed',
-      set: { updatedAt: iso(input.now), error: input.error.slice(0, 500) },
-      remove: [],
-      records: [],
-    });
+    const named = new Set(ring.jobTypes);
+    return { claimed: false, jobs: jobsOf(seen).filter((j) => named.has(j.jobType)) };
   }
 
   /**
-   * `running → done | failed`, only by the lease holder, releasing the lease; records (e.g. the
-   * interaction) go in the same transaction. When every other job is settled too, the same write
-   * leaves the sweep index, guarded on those states; if another job moved meanwhile, it is written
-   * again knowing that.
+   * One write for every job settled: each `running → done | failed`, only by the lease holder,
+   * releasing its lease; records (the interaction) in the same transaction. When every other job
+   * is settled too, the same write leaves the sweep index, guarded on those states. If the write is
+   * refused, its item says why: a job taken over is left out (its records too) and the rest
+   * written again; another job that moved is written again knowing it.
    */
-  private async settle(
-    input: SettleInput<H> & {
-      to: 'done' | 'failed';
-      set: Item;
-      remove: readonly string[];
-      records: readonly InteractionRecord[];
-    },
-  ): Promise<JobWriteResult<H>> {
-    const { ring } = input;
-    const held = leaseHeldBy(input.owner, jobEntry(ring.jobType));
-    const running = jobGuard((job) => `${job(ring.jobType, 'status')} = :running`, {
-      ':running': 'running',
-    });
-    const hostKey = this.host.key(ring.messageId);
-    const records = input.records.map((record, i) => ({
-      label: i === 0 ? 'interaction' : `interaction:${i}`,
-      put: {
-        table: this.table,
-        item: interactionItem(hostKey, record),
-        condition: 'attribute_not_exists(pk)',
-      },
-    }));
+  async settle(input: SettleInput<H>): Promise<SettleResult> {
+    const hostKey = this.host.key(input.messageId);
+    const lost: JobType[] = [];
+    let settling = inRunOrder(input.settlements.map((s) => s.jobType)).map(
+      (type) => input.settlements.find((s) => s.jobType === type) as JobSettlement,
+    );
     let seen: H | undefined = input.message;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { others, settled } = othersSettled(seen, ring.jobType);
+      const types = settling.map((s) => s.jobType);
+      if (types.length === 0) return { settled: [], lost };
+      const exit = sweepExit(seen, types);
+      const records = settling
+        .flatMap((s) => (s.to === 'done' ? (s.records ?? []) : []))
+        .map((record, i) => ({
+          label: i === 0 ? 'interaction' : `interaction:${i}`,
+          put: {
+            table: this.table,
+            item: interactionItem(hostKey, record),
+            condition: 'attribute_not_exists(pk)',
+          },
+        }));
       const out = await conditionalUpdateWith(this.ddb, {
-        label: 'job',
+        label: 'jobs',
         table: this.table,
         key: hostKey,
-        within: [
-          {
-            path: jobEntry(ring.jobType),
-            set: { ...input.set, status: input.to },
-            remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...input.remove],
-          },
-        ],
-        ...(settled ? { remove: ['sweepPk', 'sweepAt'] } : {}),
+        within: settling.map((s) => ({
+          path: jobEntry(s.jobType),
+          set:
+            s.to === 'done'
+              ? { status: 'done', updatedAt: iso(input.now), result: s.result }
+              : { status: 'failed', updatedAt: iso(input.now), error: s.error.slice(0, 500) },
+          remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(s.to === 'done' ? ['error'] : [])],
+        })),
+        ...(exit.leave ? { remove: ['sweepPk', 'sweepAt'] } : {}),
         conditions: [
-          running,
-          held,
-          ...(settled && others.length > 0 ? [settledGuard(others)] : []),
+          runningGuard(types),
+          leaseHeldByEach(input.owner, types.map(jobEntry)),
+          ...(exit.leave && exit.others.length > 0 ? [settledGuard(exit.others)] : []),
         ],
         with: records,
       });
-      if (out.applied) return { applied: true };
+      if (out.applied) return { settled: types, lost };
       // A record's own condition refused the transaction: nothing of it was written.
-      if (out.failed !== 'job') return { applied: false };
+      if (out.failed !== 'jobs') return { settled: [], lost: [...lost, ...types] };
       const current = this.parsed(out.current);
-      const result: JobWriteResult<H> = { applied: false, ...(current ? { current } : {}) };
-      // Still ours and running: only the guard on the other jobs failed; write again knowing them.
-      const job = jobsOf(current).find((j) => j.jobType === ring.jobType);
-      if (!settled || job?.status !== 'running' || job.leaseOwner !== input.owner) return result;
+      const held = stillHeld(current, types, input.owner);
+      lost.push(...types.filter((t) => !held.includes(t)));
+      settling = settling.filter((s) => held.includes(s.jobType));
       seen = current;
     }
-    throw new Error(`job ${ring.jobType} of ${ring.messageId} kept changing under us`);
+    throw new Error(`jobs of ${input.messageId} kept changing under us`);
   }
 
   async resetFailed(job: Job, now: number): Promise<Job | undefined> {

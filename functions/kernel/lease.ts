@@ -29,6 +29,12 @@ export interface ClaimLeaseInput {
    * are then relative to that entry.
    */
   readonly at?: readonly string[];
+  /**
+   * Several map entries leased together, instead of `at` (e.g. every job of a message one ring
+   * names): one write whose condition requires each entry's lease to be free (or this owner's); all
+   * take the same owner and expiry, and `set`, `remove` and `increment` apply to each.
+   */
+  readonly atEach?: readonly (readonly string[])[];
   /** An extra guard (e.g. the item's state), ANDed with the lease guard. */
   readonly also?: Condition;
   /** Attributes to set in the same write as the claim. */
@@ -78,19 +84,24 @@ export async function claimLease(
 ): Promise<ClaimResult | AtomicClaimResult> {
   const now = input.clock.now();
   const expiresAt = now + input.leaseSeconds * 1000;
-  const at = input.at ?? [];
-  const entry = leaseEntry(at);
-  const leaseFree: Condition = {
-    // No outer parentheses: ANDed with other conditions the builder wraps each one once.
-    expression: `attribute_not_exists(${entry.prefix}#exp) OR ${entry.prefix}#exp <= :now OR ${entry.prefix}#owner = :owner`,
-    names: { ...entry.names, '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
-    values: { ':owner': input.owner, ':now': now },
-  };
+  const entries = input.atEach ?? [input.at ?? []];
+  if (entries.length === 0) throw new Error('a lease needs at least one entry');
+  if (entries.length > 1 && entries.some((at) => at.length === 0))
+    throw new Error('several leases live in map entries, never on the item itself');
+  const leaseFree = entries.map((at, i): Condition => {
+    const entry = leaseEntry(at, entries.length > 1 ? i : undefined);
+    return {
+      // No outer parentheses: ANDed with other conditions the builder wraps each one once.
+      expression: `attribute_not_exists(${entry.prefix}#exp) OR ${entry.prefix}#exp <= :now OR ${entry.prefix}#owner = :owner`,
+      names: { ...entry.names, '#owner': LEASE_OWNER, '#exp': LEASE_EXPIRES_AT },
+      values: { ':owner': input.owner, ':now': now },
+    };
+  });
   const set = { ...input.set, [LEASE_OWNER]: input.owner, [LEASE_EXPIRES_AT]: expiresAt };
   const increment = input.increment ? { [input.increment]: 1 } : undefined;
   const removed = input.remove && input.remove.length > 0 ? input.remove : undefined;
   const spec: UpdateSpec =
-    at.length === 0
+    entries.length === 1 && entries[0]?.length === 0
       ? {
           ...input.update,
           set: { ...input.update?.set, ...set },
@@ -101,12 +112,12 @@ export async function claimLease(
           ...input.update,
           within: [
             ...(input.update?.within ?? []),
-            {
-              path: at,
+            ...entries.map((path) => ({
+              path,
               set,
               ...(increment ? { increment } : {}),
               ...(removed ? { remove: removed } : {}),
-            },
+            })),
           ],
         };
   const result = await conditionalUpdateWith(ddb, {
@@ -114,7 +125,7 @@ export async function claimLease(
     table: input.table,
     key: input.key,
     ...spec,
-    conditions: [leaseFree, ...(input.also ? [input.also] : [])],
+    conditions: [...leaseFree, ...(input.also ? [input.also] : [])],
     ...('with' in input ? { with: input.with } : {}),
   });
   if ('with' in input) {
@@ -179,12 +190,17 @@ export async function releaseLease(
   return result.applied;
 }
 
-/** The path prefix (`#lease0.#lease1.`) and its names for a lease in a map entry; empty for the item. */
-function leaseEntry(at: readonly string[]) {
+/**
+ * The path prefix (`#lease0.#lease1.`) and its names for a lease in a map entry; empty for the item.
+ * `nth` numbers the entries of a write that names several (`#lease0_0.`, `#lease1_0.`), so their
+ * placeholders never clash.
+ */
+function leaseEntry(at: readonly string[], nth?: number) {
   const names: Record<string, string> = {};
+  const tag = nth === undefined ? '' : `_${nth}`;
   const prefix = at.map((segment, i) => {
-    names[`#lease${i}`] = segment;
-    return `#lease${i}.`;
+    names[`#lease${i}${tag}`] = segment;
+    return `#lease${i}${tag}.`;
   });
   return { prefix: prefix.join(''), names };
 }
@@ -200,4 +216,18 @@ export function leaseHeldBy(owner: string, at: readonly string[] = []): Conditio
     names: { ...entry.names, '#leaseOwner': LEASE_OWNER },
     values: { ':leaseOwner': owner },
   };
+}
+
+/** `leaseHeldBy` for several map entries at once (as `atEach` claimed them): this owner holds each. */
+export function leaseHeldByEach(owner: string, entries: readonly (readonly string[])[]): Condition {
+  if (entries.length === 0) throw new Error('a lease guard needs at least one entry');
+  if (entries.length === 1) return leaseHeldBy(owner, entries[0]);
+  const names: Record<string, string> = { '#leaseOwner': LEASE_OWNER };
+  const guards = entries.map((at, i) => {
+    if (at.length === 0) throw new Error('several leases live in map entries');
+    const entry = leaseEntry(at, i);
+    Object.assign(names, entry.names);
+    return `${entry.prefix}#leaseOwner = :leaseOwner`;
+  });
+  return { expression: guards.join(' AND '), names, values: { ':leaseOwner': owner } };
 }

@@ -14,7 +14,8 @@
  *
  * The jobs each run enqueues go to a sink queue; once the deliveries are done, the run's own job
  * consumer takes them (store + jobs per message, so a saving cannot hide in the consumer): onceflow's
- * `runJob` (claim, then done) with a work that does nothing, and the baseline's Powertools-idempotent
+ * `runJobs` (one ring a message: one claim, then one settle for both jobs) with a work that does
+ * nothing, and the baseline's Powertools-idempotent
  * consumer (`consumeBaselineJob`). Both skip the job's own work, the same for either. The consumer's
  * DynamoDB requests and units are counted per unique message; its SQS receives and deletes are not
  * (the same for both). Deliveries/s and latency are of the webhook phase alone.
@@ -150,21 +151,34 @@ export default async function inboundBench(args: string[]): Promise<void> {
         process.env.BENCH_BASELINE_QUEUE_URL = sinks.baseline;
 
         const { jobDeps } = await import('../../functions/conversations/deps.js');
-        const { runJob } = await import('../../functions/jobs/index.js');
+        const { JOB_TYPES, runJobs } = await import('../../functions/jobs/index.js');
         const { consumeBaselineJob } = await import('./inbound-baseline.js');
         const noWork = async () => ({ result: {} });
         const onceflowJobs = { ...jobDeps(), work: { lead_match: noWork, ai_triage: noWork } };
-        const consumers: Record<string, (body: Record<string, string>) => Promise<unknown>> = {
-          onceflow: (ring) =>
-            runJob(onceflowJobs, {
+        /** Each consumer answers how many jobs the ring named (onceflow rings all of a message's). */
+        const consumers: Record<string, (body: Record<string, unknown>) => Promise<number>> = {
+          onceflow: async (ring) => {
+            const named = Array.isArray(ring.jobTypes) ? ring.jobTypes.map(String) : [];
+            const jobTypes = JOB_TYPES.filter((t) => named.includes(t));
+            await runJobs(onceflowJobs, {
               tenantId: String(ring.tenantId),
               messageId: String(ring.messageId),
-              jobType: ring.jobType === 'lead_match' ? 'lead_match' : 'ai_triage',
-            }),
-          baseline: (ring) =>
-            consumeBaselineJob({ messageId: String(ring.messageId), type: String(ring.type) }),
+              jobTypes,
+            });
+            return jobTypes.length;
+          },
+          baseline: async (ring) => {
+            await consumeBaselineJob({
+              messageId: String(ring.messageId),
+              type: String(ring.type),
+            });
+            return 1;
+          },
         };
-        /** Takes every ring off a run's sink queue and runs its consumer on it, `concurrency` at a time. */
+        /**
+         * Takes every ring off a run's sink queue and runs its consumer on it, `concurrency` at a
+         * time; answers the jobs the rings named.
+         */
         async function consumeJobs(name: 'onceflow' | 'baseline'): Promise<number> {
           const consume = consumers[name];
           if (!consume) throw new Error(`no consumer for ${name}`);
@@ -185,14 +199,14 @@ export default async function inboundBench(args: string[]): Promise<void> {
             if (messages.length === 0) return consumed;
             await Promise.all(
               messages.map(async (m) => {
-                await consume(JSON.parse(m.Body ?? '{}'));
+                const jobs = await consume(JSON.parse(m.Body ?? '{}'));
                 await admin.send(
                   new DeleteMessageCommand({
                     QueueUrl: sinks[name],
                     ReceiptHandle: m.ReceiptHandle,
                   }),
                 );
-                consumed += 1;
+                consumed += jobs;
               }),
             );
           }
@@ -401,7 +415,7 @@ export default async function inboundBench(args: string[]): Promise<void> {
           const jobs = tallies.current;
           const jobsOperations = tallies.operations.stop(Math.max(1, uniques));
           tallies.counting = false;
-          if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} job rings`);
+          if (consumed < uniques * 2) throw new Error(`${name}: consumed ${consumed} jobs`);
           latencies.sort((a, b) => a - b);
           return {
             name,

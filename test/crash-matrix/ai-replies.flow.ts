@@ -20,7 +20,7 @@ import {
   AFTER_REPLY_CREATED,
   chatCompletion,
   type JobDeps,
-  runJob,
+  runJobs,
   triage,
 } from '../../functions/jobs/index.js';
 import { FailpointCrashError } from '../../functions/kernel/failpoints.js';
@@ -94,7 +94,7 @@ async function driveAiReply(point: string, url: string): Promise<void> {
     // The job's ring, delivered again after a crash (its lease expired: the clock moves a round).
     create: async () => {
       try {
-        await runJob(deps, { tenantId, messageId, jobType: 'ai_triage' });
+        await runJobs(deps, { tenantId, messageId, jobTypes: ['ai_triage'] });
       } catch (error) {
         if (!(error instanceof FailpointCrashError)) throw error;
       }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { jobDeps, messageJobStore } from '../../functions/conversations/deps.js';
 import { handler as recoverSchedule } from '../../functions/conversations/handlers/recover-jobs-schedule.js';
 import { messageIdFor } from '../../functions/conversations/store-message.js';
-import { PENDING_GRACE_SECONDS, runJob } from '../../functions/jobs/index.js';
+import { PENDING_GRACE_SECONDS, runJobs } from '../../functions/jobs/index.js';
 import { advanceSystemClock, systemClock } from '../../functions/kernel/clock.js';
 import { settings } from '../../functions/kernel/config.js';
 import { armOnce, FailpointCrashError, firedCount } from '../../functions/kernel/failpoints.js';
@@ -202,7 +202,7 @@ const staleFlow: CrashFlow = {
       await sendCloud(w.t, phone(), 'hello', wamid);
       // A worker claims ai_triage and vanishes (no failpoint: it just never finishes).
       await messageJobStore().claim({
-        ring: { tenantId: w.t.tenantId, messageId, jobType: 'ai_triage' },
+        ring: { tenantId: w.t.tenantId, messageId, jobTypes: ['ai_triage'] },
         owner: 'vanished-worker',
         leaseSeconds: settings.leaseSeconds,
         now: systemClock.now(),
@@ -226,15 +226,15 @@ const resetFlow: CrashFlow = {
       const post = () => invoke(ghl, tokenCall('/webhooks/ghl/sms', body, w.t.webhookToken));
       const first = await post();
       const messageId = first.json.messageId as string;
-      const ring = { tenantId: w.t.tenantId, messageId, jobType: 'ai_triage' as const };
+      const ring = { tenantId: w.t.tenantId, messageId, jobTypes: ['ai_triage' as const] };
       await fetch(`${process.env.SIM_BASE_URL}/_sim/faults`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ openai: { errorRate: 1 } }),
       });
       for (let i = 0; i < 10; i++) {
-        const outcome = await runJob(jobDeps(), ring).catch(() => 'retry');
-        if (outcome === 'skipped' || outcome === 'failed') break;
+        const outcome = await runJobs(jobDeps(), ring).catch(() => ({ ai_triage: 'retry' }));
+        if (outcome.ai_triage === 'skipped' || outcome.ai_triage === 'failed') break;
       }
       await fetch(`${process.env.SIM_BASE_URL}/_sim/faults`, { method: 'DELETE' });
       armOnce(point);

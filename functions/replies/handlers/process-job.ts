@@ -1,5 +1,6 @@
 /**
- * Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs post-processing jobs; an
+ * Trigger: SQS FIFO queue `jobs` (batch, ReportBatchItemFailures): runs the post-processing jobs a
+ * ring names (one ring a message: claimed in one write, settled in one write); an
  * `ai_triage` job of a tenant with `aiReplies: "send"` sends its draft through the replies port.
  *
  * It lives with replies, not conversations: it composes conversations' jobs (`jobDeps`) with the
@@ -8,20 +9,27 @@
  */
 import * as z from 'zod';
 import { jobDeps } from '../../conversations/index.js';
-import { JOB_TYPES, runJob } from '../../jobs/index.js';
+import { JOB_TYPES, runJobs } from '../../jobs/index.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
 import { aiReplyPort } from '../deps.js';
 
-const ringSchema = z.object({
+const host = {
   tenantId: z.string().min(1).max(128),
   messageId: z.string().regex(/^m_[0-9a-f]{32}$/),
-  jobType: z.enum(JOB_TYPES),
-});
+};
+const ringSchema = z.union([
+  z.object({ ...host, jobTypes: z.array(z.enum(JOB_TYPES)).min(1).max(JOB_TYPES.length) }),
+  // A ring enqueued before one ring named all of a message's jobs (one a job): still in flight
+  // while a deployment rolls out, it runs as a ring of that one type.
+  z
+    .object({ ...host, jobType: z.enum(JOB_TYPES) })
+    .transform(({ jobType, ...ring }) => ({ ...ring, jobTypes: [jobType] })),
+]);
 
 export const handler = queueConsumer({
   queue: 'jobs',
   schema: ringSchema,
   handle: async ({ body }) => {
-    await runJob(jobDeps({ replies: aiReplyPort() }), body);
+    await runJobs(jobDeps({ replies: aiReplyPort() }), body);
   },
 });

@@ -11,7 +11,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobDeps } from '../../../functions/conversations/deps.js';
 import { messageIdFor } from '../../../functions/conversations/store-message.js';
-import { runJob } from '../../../functions/jobs/index.js';
+import { runJobs } from '../../../functions/jobs/index.js';
 import {
   armOnce,
   clearFailpoints,
@@ -103,7 +103,7 @@ describe('concurrent lead merges (issue 7.1)', () => {
       },
       contenders: ({ t, a, b, messageId }) => [
         () => leadCall(t, 'lead-2', { phones: [`+${b}`, `+${a}`] }),
-        () => runJob(jobDeps(), { tenantId: t.tenantId, messageId, jobType: 'lead_match' }),
+        () => runJobs(jobDeps(), { tenantId: t.tenantId, messageId, jobTypes: ['lead_match'] }),
       ],
       check: async ({ t, a, b }, outcomes) => {
         for (const o of outcomes) expect(o.status).toBe('fulfilled');

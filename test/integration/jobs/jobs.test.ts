@@ -21,7 +21,7 @@ import {
   MAX_JOB_ATTEMPTS,
   MAX_JOB_GENERATIONS,
   PENDING_GRACE_SECONDS,
-  runJob,
+  runJobs,
 } from '../../../functions/jobs/index.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { advanceSystemClock } from '../../../functions/kernel/clock.js';
@@ -349,7 +349,7 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
     const body = JSON.stringify(ghlPayload(t, { contact_id: `c-${randomUUID()}` }));
     const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
     const messageId = first.json.messageId as string;
-    const ring = { tenantId: t.tenantId, messageId, jobType: 'ai_triage' as const };
+    const ring = { tenantId: t.tenantId, messageId, jobTypes: ['ai_triage' as const] };
     const deps = jobDeps();
     await fetch(`${ai.url}/_sim/faults`, {
       method: 'PUT',
@@ -361,8 +361,8 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
       // Ten rounds of "run the job until it stops being claimable, then a duplicate arrives".
       for (let round = 0; round < 10; round++) {
         for (;;) {
-          const outcome = await runJob(deps, ring).catch(() => 'failed-retryable' as const);
-          if (outcome === 'skipped') break;
+          const outcome = await runJobs(deps, ring).catch(() => ({ ai_triage: 'retry' }));
+          if (outcome.ai_triage === 'skipped') break;
           runs += 1;
           if (runs > 100) throw new Error('the job never stops running');
         }

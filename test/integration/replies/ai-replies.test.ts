@@ -18,7 +18,7 @@ import {
   AFTER_REPLY_CREATED,
   chatCompletion,
   type JobDeps,
-  runJob,
+  runJobs,
   triage,
 } from '../../../functions/jobs/index.js';
 import { ddb } from '../../../functions/kernel/clients.js';
@@ -113,7 +113,7 @@ function jobDeps(world: ReplyWorld): JobDeps<MessageItem> {
 const ring = (world: ReplyWorld, messageId: string) => ({
   tenantId: world.tenant.tenantId,
   messageId,
-  jobType: 'ai_triage' as const,
+  jobTypes: ['ai_triage' as const],
 });
 
 async function outbound(world: ReplyWorld, conversationId = world.conversationId) {
@@ -141,7 +141,7 @@ describe('AI replies: the ai_triage draft, sent once per inbound message when th
     const world = await replyWorld();
     await setAiReplies(world, 'draft');
     const messageId = await question(world);
-    expect(await runJob(jobDeps(world), ring(world, messageId))).toBe('done');
+    expect((await runJobs(jobDeps(world), ring(world, messageId))).ai_triage).toBe('done');
 
     const listed = await invoke(
       listJobs,
@@ -172,7 +172,7 @@ describe('AI replies: the ai_triage draft, sent once per inbound message when th
   it('a tenant without aiReplies (off): triage only, one model call, no draft and no reply', async () => {
     const world = await replyWorld();
     const messageId = await question(world);
-    expect(await runJob(jobDeps(world), ring(world, messageId))).toBe('done');
+    expect((await runJobs(jobDeps(world), ring(world, messageId))).ai_triage).toBe('done');
     const { jobs, interactions } = await messageJobStore().readPartition(messageId);
     expect(jobs.find((j) => j.jobType === 'ai_triage')?.result).not.toHaveProperty('draft');
     expect(interactions).toHaveLength(1);
@@ -183,7 +183,7 @@ describe('AI replies: the ai_triage draft, sent once per inbound message when th
     const world = await replyWorld();
     await setAiReplies(world, 'send');
     const messageId = await question(world);
-    expect(await runJob(jobDeps(world), ring(world, messageId))).toBe('done');
+    expect((await runJobs(jobDeps(world), ring(world, messageId))).ai_triage).toBe('done');
 
     const replyId = aiReplyIdFor(world.tenant.tenantId, messageId);
     const reply = await replyOf(replyId);
@@ -209,12 +209,12 @@ describe('AI replies: the ai_triage draft, sent once per inbound message when th
     await setAiReplies(world, 'send');
     const messageId = await question(world);
     armOnce(AFTER_REPLY_CREATED);
-    await expect(runJob(jobDeps(world), ring(world, messageId))).rejects.toBeInstanceOf(
+    await expect(runJobs(jobDeps(world), ring(world, messageId))).rejects.toBeInstanceOf(
       FailpointCrashError,
     );
     // The crashed run's lease runs out; the redelivered job runs again from the start.
     world.clock.advance(61_000);
-    expect(await runJob(jobDeps(world), ring(world, messageId))).toBe('done');
+    expect((await runJobs(jobDeps(world), ring(world, messageId))).ai_triage).toBe('done');
 
     const replyId = aiReplyIdFor(world.tenant.tenantId, messageId);
     expect((await outbound(world)).map((m) => m.messageId)).toEqual([replyId]);
