@@ -8,7 +8,7 @@
  * stale job in the table) never touch the work of test files running beside it.
  */
 import { randomUUID } from 'node:crypto';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobDeps, messageJobStore } from '../../../functions/conversations/deps.js';
@@ -18,6 +18,8 @@ import { handler as recoverSchedule } from '../../../functions/conversations/han
 import { keys } from '../../../functions/conversations/items.js';
 import { messageIdFor } from '../../../functions/conversations/store-message.js';
 import {
+  type JobRing,
+  type JobsOutcome,
   MAX_JOB_ATTEMPTS,
   MAX_JOB_GENERATIONS,
   PENDING_GRACE_SECONDS,
@@ -39,6 +41,7 @@ import { ensureTable } from '../../../lib/local/provision.js';
 import { envNameForTable, tables } from '../../../lib/manifest.js';
 import { testDynamoDbClient, testSqsClient } from '../../support/emulators.js';
 import { pollUntil } from '../../support/poll.js';
+import { raceTrials } from '../../support/race.js';
 import {
   apiCall,
   cloudCall,
@@ -376,4 +379,83 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
     const job = (await partition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
     expect(job?.status).toBe('failed');
   });
+});
+
+describe('one ring delivered to three consumers at once (issue 25: one claim, one settle a ring)', () => {
+  /** The ring the webhook enqueued for the message, taken off the queue (the doorbell itself). */
+  async function ringOf(messageId: string): Promise<JobRing> {
+    for (let i = 0; i < 20; i++) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+        }),
+      );
+      for (const m of out.Messages ?? []) {
+        const body = JSON.parse(m.Body ?? '{}') as JobRing;
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
+        );
+        if (body.messageId === messageId) return body;
+      }
+    }
+    throw new Error(`no ring of ${messageId} on the queue`);
+  }
+
+  it('each job is claimed, run and done once, one interaction; half the trials race the subset claim (lead_match already done)', async () => {
+    await drain();
+    let n = 3_000_000 + Math.floor(Math.random() * 1_000_000);
+    let trial = 0;
+    await raceTrials({
+      trials: 16,
+      maxStaggerMs: 15,
+      setup: async () => {
+        const subset = trial++ % 2 === 1;
+        const wamid = `wamid.${randomUUID()}`;
+        await deliverCloud(wamid, `97254${String(n++).padStart(7, '0')}`);
+        const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
+        const ring = await ringOf(messageId);
+        // Filing rings every job of the message in one queue message.
+        expect(ring.jobTypes).toEqual(['lead_match', 'ai_triage']);
+        // A first run settled lead_match alone: each contender's first write is refused, and the
+        // contenders race for ai_triage in the write the refusal's item chooses.
+        if (subset) await runJobs(jobDeps(), { ...ring, jobTypes: ['lead_match'] });
+        const runs = { lead_match: 0, ai_triage: 0 };
+        const base = jobDeps();
+        const deps = {
+          ...base,
+          work: {
+            lead_match: (...args: Parameters<typeof base.work.lead_match>) => {
+              runs.lead_match += 1;
+              return base.work.lead_match(...args);
+            },
+            ai_triage: (...args: Parameters<typeof base.work.ai_triage>) => {
+              runs.ai_triage += 1;
+              return base.work.ai_triage(...args);
+            },
+          },
+        };
+        return { ring, messageId, subset, runs, deps };
+      },
+      contenders: ({ ring, deps }) => [1, 2, 3].map(() => () => runJobs(deps, ring)),
+      check: async ({ messageId, subset, runs }, outcomes) => {
+        const answers = outcomes.map((o) => {
+          expect(o.status).toBe('fulfilled');
+          return (o as PromiseFulfilledResult<JobsOutcome>).value;
+        });
+        expect(runs).toEqual({ lead_match: subset ? 0 : 1, ai_triage: 1 });
+        expect(answers.filter((a) => a.lead_match === 'done')).toHaveLength(subset ? 0 : 1);
+        expect(answers.filter((a) => a.ai_triage === 'done')).toHaveLength(1);
+        const { message, jobs, interactions } = await partition(messageId);
+        expect(jobs.map((j) => [j.jobType, j.status, j.attempts]).sort()).toEqual([
+          ['ai_triage', 'done', 1],
+          ['lead_match', 'done', 1],
+        ]);
+        expect(interactions).toHaveLength(1);
+        // The settle that left both done left the sweep index too.
+        expect(message?.sweepAt).toBeUndefined();
+      },
+    });
+  }, 120_000);
 });
