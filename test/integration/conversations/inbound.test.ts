@@ -116,7 +116,8 @@ describe('POST /webhooks/whatsapp', () => {
     const conversations = await tenantConversations(t.tenantId);
     expect(conversations).toHaveLength(1);
     expect(conversations[0]?.messageCount).toBe(1);
-    expect(await queueDepth()).toBe(2);
+    // One ring names both jobs of the message (issue 25: one claim, one settle).
+    expect(await queueDepth()).toBe(1);
 
     await drainQueue(sqs, queueUrl, processJob);
     const jobs = await invoke(
@@ -239,9 +240,10 @@ describe('POST /webhooks/ghl/sms', () => {
     const body = JSON.stringify(ghlPayload(t, { contact_id: `c-${randomUUID()}` }));
     const first = await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
     const messageId = first.json.messageId as string;
-    // A duplicate while the jobs are pending: nothing new is enqueued (SQS holds the two first rings).
+    // A duplicate while the jobs are pending: nothing new is enqueued (SQS holds the first ring,
+    // which names both jobs).
     await invoke(ghl, tokenCall('/webhooks/ghl/sms', body, t.webhookToken));
-    expect(await queueDepth()).toBe(2);
+    expect(await queueDepth()).toBe(1);
     // The triage fails for good (the model answers 500 every time).
     await fetch(`${ai.url}/_sim/faults`, {
       method: 'PUT',
