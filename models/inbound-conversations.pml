@@ -19,8 +19,36 @@
  *   (ai_triage, or lead_match with LEAD_MATCH_WORK) claimed by two consumers of the jobs queue
  *   (ONE_CONSUMER: one), the recovery schedule, a lease that may expire while its worker still
  *   runs, a lost ring and a failed run; MAXBELLS rings at most on the queue. Code: store-message.ts
- *   (claimMessageItem, handleDuplicate), functions/jobs/ (job-store.ts claimJob, settleJob,
- *   resetFailedJob; run-job.ts; recover-jobs.ts; ai-triage.ts).
+ *   (claimMessageItem, handleDuplicate), functions/jobs/ (job-store.ts claim, settle, resetFailed;
+ *   run-job.ts runJobs; recover-jobs.ts; ai-triage.ts).
+ *
+ *   One ring, one claim and one settle for all of a message's jobs (issue 25), and how it maps onto
+ *   the one job modelled here. The jobs of a message share nothing but the request that carries
+ *   them: each type keeps its own map entry (status, attempts, generation, lease), and every guard
+ *   of the code is per type. So each multi-type request is, for each type it names, exactly that
+ *   type's single-job step taken atomically with the other types' (which this model does not
+ *   track), and its projection on one type is the step modelled below:
+ *   - the claim (one UpdateItem over the ring's types, each with its own claimable condition and
+ *     lease guard, one owner and expiry for all) is, for this job, `claimJob`'s atomic step; when a
+ *     named type is not claimable the write is refused whole (no change: a stutter here) and the
+ *     claimable subset is claimed in one more write — for this job, another claim attempt with the
+ *     same guard. A type left out of the claim is not claimed (the `else` branch: ring deleted);
+ *   - the work runs the claimed types one after another in one invocation: the other type's work
+ *     before or after this one's is time between this job's claim and its settle, where the model
+ *     already lets the lease expire and the worker crash (at `jobs.after-claim` for the span before
+ *     this job's work, at this job's own work failpoints for the span after; a crash of the other
+ *     type's work at those points is the same state for this job);
+ *   - the settle (one UpdateItem, or a transaction with the interaction) writes each type's
+ *     done/failed under that type's `running AND leaseOwner = me` guard; a type whose guard no
+ *     longer holds is left out and the rest written again, so for this job it is
+ *     `completeJob`/`failJob`'s atomic step, applied only while it holds the lease. The sweep keys it
+ *     drops are not modelled (recovery here reads the job's state directly);
+ *   - one ring names every type: a ring this job's run did not cause comes back when the OTHER type
+ *     failed with attempts left (the record fails, SQS redelivers it) — `siblingRing` below adds
+ *     such a ring, once, at any time. Rings of a reset, of recovery and of a filing are the
+ *     modelled ones (a ring naming only other types is no ring of this job).
+ *   The checks of this job (done at most once, one interaction per done, a live lease never settled
+ *   by another, one AI reply) therefore hold for each type of the combined rings.
  *
  * Items are shared variables; each atomic block is one DynamoDB request (a conditional write or a
  * TransactWriteItems, all or nothing), each step with a failpoint in the code ends with CRASHPOINT,
@@ -590,6 +618,16 @@ end_idle:
   do
   :: atomic { bells > 0 && jst != FAILED && lostBells < 1 -> bells--; lostBells++ }
   od
+}
+
+/*
+ * The other job type named in the same ring failed with attempts left: the ring's record fails and
+ * SQS delivers the ring again, to this job too (the claim finds it done, held or claimable).
+ */
+byte siblingRings;
+active proctype siblingRing() {
+end_sibling:
+  atomic { bells < MAXBELLS && siblingRings < 1 -> bells++; siblingRings++ }
 }
 
 #ifndef MUT_NO_RECOVERY
