@@ -450,9 +450,10 @@ const declaredFunctions = {
   processJob: {
     entry: 'functions/replies/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
-    // A record: one job, whose longest step is the AI call (20 s timeout, `ai-client.ts`), plus
-    // a few DynamoDB writes: 25 s. Ten of them one after another (one message group) could take
-    // 250 s, so the consumer hands back what it has no 25 s left for.
+    // A record: one ring, the jobs of one message run one after another (issue 25): lead_match (a
+    // few DynamoDB writes) then ai_triage, whose longest step is the AI call (20 s timeout,
+    // `ai-client.ts`): 25 s. Ten of them one after another (one message group) could take 250 s,
+    // so the consumer hands back what it has no 25 s left for.
     trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
     // `tenants` and `replies`: an AI reply reads the tenant's `aiReplies` and channels and is
     // created (and rung) as `POST /v1/conversations/{id}/messages` creates one.

@@ -4,7 +4,7 @@
  * `TransactWriteItems`: the message with its jobs map (`attribute_not_exists`, the dedupe), the
  * conversation's counter and display fields (an upsert), the conversation key item on first contact
  * (`attribute_not_exists`: unique by a conditional write, never by a query) and the alias links the
- * payload shows that are not linked yet. Then the jobs are enqueued in one SQS batch.
+ * payload shows that are not linked yet. Then the jobs are enqueued: one ring naming them all.
  *
  * Before any routing read, one small conditional put claims the message item
  * (`attribute_not_exists`, answering with the item as it stood on failure): a duplicate of a filed
@@ -14,8 +14,9 @@
  * (conversationId)`, so two deliveries racing past the claim still file the message once.
  *
  * A duplicate answers with the message item as it stands, jobs included (no extra read); it then
- * re-enqueues a job only when that job failed (reset to a new generation). Pending and done jobs are
- * left alone; a pending job whose enqueue was lost in a crash is found by the recovery schedule.
+ * re-enqueues a job only when that job failed (reset to a new generation; the reset ones in one
+ * ring). Pending and done jobs are left alone; a pending job whose enqueue was lost in a crash is
+ * found by the recovery schedule.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

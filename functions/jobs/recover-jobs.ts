@@ -4,9 +4,9 @@
  * - a pending job past its grace period (its enqueue was lost in a crash, or the queue message
  *   went to the DLQ) is enqueued again;
  * - a running job whose lease expired (its worker crashed) goes back to pending and is enqueued;
- * then the message's next look is set to the earliest time one of its jobs is due (or it leaves the
- * index when none is pending or running). Re-enqueueing is always safe: the consumer claims the job
- * before working.
+ * the jobs found are enqueued as one ring for the message (naming those types); then the message's
+ * next look is set to the earliest time one of its jobs is due (or it leaves the index when none is
+ * pending or running). Re-enqueueing is always safe: the consumer claims the jobs before working.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Clock } from '../kernel/clock.js';
