@@ -8,7 +8,12 @@
  * stale job in the table) never touch the work of test files running beside it.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobDeps, messageJobStore } from '../../../functions/conversations/deps.js';
@@ -142,6 +147,26 @@ describe('jobs', () => {
     expect(interactions[0]?.promptTokens).toBeGreaterThan(0);
     expect(interactions[0]?.completionTokens).toBeGreaterThan(0);
     expect(interactions[0]?.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a ring of the shape before one ring a message (one `jobType`), still in flight at a deployment, runs that job', async () => {
+    const wamid = `wamid.${randomUUID()}`;
+    // The filing's own ring is lost (the crash after storing), so only the old-shape rings ring.
+    armFailpoints({ 'inbound.after-message-stored': { probability: 1, times: 1 } });
+    await expect(deliverCloud(wamid)).rejects.toBeInstanceOf(FailpointCrashError);
+    const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
+    for (const jobType of ['lead_match', 'ai_triage']) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify({ tenantId: tenant.tenantId, messageId, jobType }),
+          MessageGroupId: messageId,
+          MessageDeduplicationId: `old-${messageId}-${jobType}`,
+        }),
+      );
+    }
+    await drain();
+    await expectExactlyOnce(messageId);
   });
 
   it('declares a failpoint between every pair of durable effects on these paths', () => {
