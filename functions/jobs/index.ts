@@ -28,6 +28,7 @@ export {
   type JobType,
   jobsOf,
   newJobsAttributes,
+  pendingSweepKeys,
   PENDING_GRACE_SECONDS,
   parseJobs,
 } from './items.js';
