@@ -28,9 +28,9 @@ export {
   type JobType,
   jobsOf,
   newJobsAttributes,
-  pendingSweepKeys,
   PENDING_GRACE_SECONDS,
   parseJobs,
+  pendingSweepKeys,
 } from './items.js';
 export {
   DynamoDbJobStore,
