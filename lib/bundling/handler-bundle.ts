@@ -137,6 +137,50 @@ export const semverGteOnlyForXray: Plugin = {
   },
 };
 
+/**
+ * `@smithy/core`'s `HttpProtocol` loads its event-stream support with a dynamic
+ * `import('@smithy/core/event-streams')`, called only for an operation whose input or output has an
+ * event-stream member (`getEventStreamMember()`: a member with the `streaming` trait that is a
+ * structure/union). esbuild bundles a dynamic import whole, so every bundle carried the event-stream
+ * codec and serde (~15 KB) that no call of DynamoDB, SQS or Secrets Manager can reach: none of their
+ * models has a `streaming` member. A client that has event-stream operations imports
+ * `@smithy/core/event-streams` itself (its runtime config's `eventStreamSerdeProvider`, which
+ * smithy's codegen adds only to such clients); the build fails then, so such a client never ships
+ * beside this stub. The stub throws a named error if it is ever reached.
+ */
+export const smithyEventStreamsStub: Plugin = {
+  name: 'smithy-event-streams-stub',
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => {
+      if (
+        /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]protocols[\\/]HttpProtocol\.js$/.test(
+          args.importer,
+        )
+      ) {
+        return { path: args.importer, namespace: 'smithy-event-streams-stub' };
+      }
+      if (/[\\/]node_modules[\\/]@smithy[\\/]core[\\/]/.test(args.importer)) return undefined;
+      return {
+        errors: [
+          {
+            text: `${args.importer} imports @smithy/core/event-streams: a client with event-stream operations is bundled, and the handler bundle stubs HttpProtocol's event-stream support (smithyEventStreamsStub)`,
+          },
+        ],
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'smithy-event-streams-stub' }, () => ({
+      contents: [
+        'const notBundled = () => {',
+        "  throw new Error('@smithy/core/event-streams is not in this bundle: no bundled client has an event-stream operation (handler-bundle.ts, smithyEventStreamsStub)');",
+        '};',
+        'export class EventStreamSerde { constructor() { notBundled(); } }',
+        'export const eventStreamSerdeProvider = () => notBundled();',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 /** The module bundled in place of the SDK's full default credential chain. */
 export const LAMBDA_CREDENTIALS = fileURLToPath(
   new URL('./lambda-credentials.ts', import.meta.url),
@@ -166,7 +210,12 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     external: [],
     // Only the credential sources a Lambda function has (`lambda-credentials.ts`): ~95 KB less.
     alias: { '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS },
-    plugins: [zodEnglishLocaleOnly, powertoolsZodNamespaceImport, semverGteOnlyForXray],
+    plugins: [
+      zodEnglishLocaleOnly,
+      powertoolsZodNamespaceImport,
+      semverGteOnlyForXray,
+      smithyEventStreamsStub,
+    ],
     logLevel: 'silent',
   };
 }
