@@ -181,6 +181,38 @@ export const smithyEventStreamsStub: Plugin = {
   },
 };
 
+/**
+ * CommonJS packages whose module body does nothing but build and assign `module.exports`, so a
+ * bundle whose code uses none of their exports can leave them out. esbuild cannot know that of a
+ * CommonJS module (its `import x from` becomes a `require` call it must keep) and these packages
+ * do not declare `"sideEffects": false`; this declares it for them at resolution. A bundle that
+ * uses an export still carries and runs the module as before.
+ *
+ * - `ipaddr.js` (~13 KB, UMD: its one top-level effect is `module.exports = ipaddr`): imported by
+ *   the SSRF guard (`kernel/ssrf.ts`), which the tenants context's surface imports for provider
+ *   credentials; every bundle that reaches the tenants surface carried it, most without a call.
+ */
+export const SIDE_EFFECT_FREE_COMMONJS = ['ipaddr.js'] as const;
+
+export const sideEffectFreeCommonJs: Plugin = {
+  name: 'side-effect-free-commonjs',
+  setup(build) {
+    const names = new Set<string>(SIDE_EFFECT_FREE_COMMONJS);
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (!names.has(args.path) || args.pluginData === 'side-effect-free-commonjs')
+        return undefined;
+      const resolved = await build.resolve(args.path, {
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: 'side-effect-free-commonjs',
+      });
+      if (resolved.errors.length) return { errors: resolved.errors };
+      return { path: resolved.path, sideEffects: false };
+    });
+  },
+};
+
 /** The module bundled in place of the SDK's full default credential chain. */
 export const LAMBDA_CREDENTIALS = fileURLToPath(
   new URL('./lambda-credentials.ts', import.meta.url),
@@ -215,6 +247,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       powertoolsZodNamespaceImport,
       semverGteOnlyForXray,
       smithyEventStreamsStub,
+      sideEffectFreeCommonJs,
     ],
     logLevel: 'silent',
   };
