@@ -213,6 +213,46 @@ export const sideEffectFreeCommonJs: Plugin = {
   },
 };
 
+/**
+ * Each SDK client imports its whole `package.json` (`import packageInfo from "../package.json"`)
+ * to read one field, `packageInfo.version` (the user agent's client version); a JSON default import
+ * is one object esbuild must bundle whole, ~2.3 KB a client. For an ES module whose every use of a
+ * default-imported `package.json` is a property read (`name.field`), this bundles the file with
+ * those fields only. Any other use (the object passed on, spread, indexed) keeps the whole file.
+ */
+export const packageJsonFieldsRead: Plugin = {
+  name: 'package-json-fields-read',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\/(.*\/)?package\.json$/ }, async (args) => {
+      if (args.kind !== 'import-statement' || !/\.m?js$/.test(args.importer)) return undefined;
+      const source = await readFile(args.importer, 'utf8');
+      const specifier = args.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const statement = new RegExp(`import (\\w+) from ["']${specifier}["'];?`);
+      const name = statement.exec(source)?.[1];
+      if (!name) return undefined;
+      const rest = source.replace(statement, '');
+      const uses = [...rest.matchAll(new RegExp(`(?<![\\w$.])${name}(?![\\w$])(\\.(\\w+))?`, 'g'))];
+      if (uses.length === 0 || uses.some((use) => use[2] === undefined)) return undefined;
+      const fields = [...new Set(uses.map((use) => use[2] as string))].sort();
+      return {
+        path: join(args.resolveDir, args.path),
+        namespace: 'package-json-fields',
+        // Part of the module's identity: importers reading other fields get their own copy.
+        suffix: `?fields=${fields.join(',')}`,
+        pluginData: fields,
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'package-json-fields' }, async (args) => {
+      const whole = JSON.parse(await readFile(args.path, 'utf8')) as Record<string, unknown>;
+      const fields = args.pluginData as string[];
+      return {
+        contents: JSON.stringify(Object.fromEntries(fields.map((field) => [field, whole[field]]))),
+        loader: 'json',
+      };
+    });
+  },
+};
+
 /** The module bundled in place of the SDK's full default credential chain. */
 export const LAMBDA_CREDENTIALS = fileURLToPath(
   new URL('./lambda-credentials.ts', import.meta.url),
@@ -248,6 +288,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       semverGteOnlyForXray,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
+      packageJsonFieldsRead,
     ],
     logLevel: 'silent',
   };
