@@ -4,7 +4,7 @@
  * `handlerBuildOptions`, so the bench measures exactly the bundle that is deployed.
  *
  * Why not NodejsFunction's own bundling: it drives the esbuild CLI, which takes no plugins, and
- * one plugin is needed (see `zodEnglishLocaleOnly`).
+ * the plugins below are needed (see `zodEnglishLocaleOnly` first).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
