@@ -31,6 +31,7 @@ export {
   newJobsAttributes,
   PENDING_GRACE_SECONDS,
   parseJobs,
+  pendingSweepKeys,
 } from './items.js';
 export {
   claimableTypes,

@@ -207,6 +207,22 @@ export function newJobsAttributes(
   const state: JobState = { status: 'pending', attempts: 0, generation: 1, updatedAt: iso(now) };
   return {
     jobs: Object.fromEntries(types.map((t) => [t, state])),
+    ...pendingSweepKeys(messageId, now),
+  };
+}
+
+/**
+ * The sweep keys of a host whose jobs are created at `now`: its shard, and a first look once the
+ * pending grace is over. The same `now` always gives the same keys, so a write that sets them
+ * again where they already stand moves nothing in the (keys-only) index and is charged nothing
+ * for it: the inbound claim puts them before routing, and the filing transaction, which replaces
+ * the claim, keeps them (`store-message.ts`).
+ */
+export function pendingSweepKeys(
+  messageId: string,
+  now: number,
+): Required<Pick<JobsAttributes, 'sweepPk' | 'sweepAt'>> {
+  return {
     sweepPk: keys.sweepShardOf(messageId),
     sweepAt: iso(now + PENDING_GRACE_SECONDS * 1000),
   };

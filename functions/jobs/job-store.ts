@@ -485,7 +485,16 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
         set: { status: 'pending', updatedAt: iso(input.now) },
         remove: [LEASE_OWNER, LEASE_EXPIRES_AT],
       })),
-      conditions: [asSeen],
+      conditions: [
+        asSeen,
+        // A host seen without jobs (an inbound claim whose delivery has not filed it yet: it
+        // carries the sweep keys from its claim) leaves the index only while it still has none.
+        // The filing keeps the claim's `sweepAt`, so `sweepAt` alone would let a sweep that read
+        // the claim take a just-filed message with pending jobs out of the index.
+        ...(jobs.length === 0
+          ? [{ expression: 'attribute_not_exists(#hostJobs)', names: { '#hostJobs': 'jobs' } }]
+          : []),
+      ],
     });
     return result.applied;
   }

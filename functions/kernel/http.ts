@@ -6,10 +6,6 @@
  * internals.
  */
 
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyValidationError,
-} from '@aws-lambda-powertools/idempotency';
 // The schema's own module: the `schemas` barrel would bundle and build every event schema Parser
 // has (S3, AppSync, ALB, ...) at each cold start.
 import { APIGatewayProxyEventV2Schema } from '@aws-lambda-powertools/parser/schemas/api-gatewayv2';
@@ -184,28 +180,6 @@ export function errorResponse(error: unknown): HttpResponse {
     return {
       status: 400,
       body: new InvalidRequestError('The request is not valid.', detailsFromZod(error)).toBody(),
-    };
-  }
-  if (error instanceof IdempotencyValidationError) {
-    return {
-      status: 409,
-      body: {
-        error: {
-          code: 'idempotency_key_mismatch',
-          message: 'This Idempotency-Key was used with a different request body.',
-        },
-      },
-    };
-  }
-  if (error instanceof IdempotencyAlreadyInProgressError) {
-    return {
-      status: 409,
-      body: {
-        error: {
-          code: 'request_in_progress',
-          message: 'A request with this Idempotency-Key is still being processed; retry shortly.',
-        },
-      },
     };
   }
   logger.error('unhandled error', { error });

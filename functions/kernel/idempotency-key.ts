@@ -9,12 +9,17 @@
  * idempotencyKeyed((request) => authenticate(request, 'api')) })`: the one path, declared per route.
  * Only answers are kept: a request that throws (a 4xx, a crash) leaves no record, so its retry runs.
  */
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import { dynamodbClient } from './clients.js';
 import { tableName } from './config.js';
-import { InvalidRequestError } from './errors.js';
+import { ConflictError, InvalidRequestError } from './errors.js';
 import { type HttpRequest, type HttpResponse, jsonBody, type RouteWrapper } from './http.js';
 
 export const IDEMPOTENCY_KEY_TTL_SECONDS = 48 * 3600;
@@ -66,15 +71,40 @@ export async function withIdempotencyKey(
       },
     ]);
   }
-  return idempotentRunner(request.lambdaContext)(
-    {
-      scope: `${tenantId} ${request.routeKey} ${request.path}`,
-      key,
-      // A route without a body (a retry, a retraction) is keyed on "no body"; any body is JSON.
-      body: request.rawBody.trim() === '' ? null : jsonBody(request),
-    },
-    run,
-  );
+  try {
+    return await idempotentRunner(request.lambdaContext)(
+      {
+        scope: `${tenantId} ${request.routeKey} ${request.path}`,
+        key,
+        // A route without a body (a retry, a retraction) is keyed on "no body"; any body is JSON.
+        body: request.rawBody.trim() === '' ? null : jsonBody(request),
+      },
+      run,
+    );
+  } catch (error) {
+    throw contractErrorOf(error);
+  }
+}
+
+/**
+ * Powertools' two answers to a reused key, as the contract's 409s. Mapped here rather than in
+ * `http.ts`: importing the error classes there put the Idempotency barrel (and its JMESPath,
+ * ~23 KB) in every HTTP bundle, where only the routes that take a key need it.
+ */
+function contractErrorOf(error: unknown): unknown {
+  if (error instanceof IdempotencyValidationError) {
+    return new ConflictError(
+      'This Idempotency-Key was used with a different request body.',
+      'idempotency_key_mismatch',
+    );
+  }
+  if (error instanceof IdempotencyAlreadyInProgressError) {
+    return new ConflictError(
+      'A request with this Idempotency-Key is still being processed; retry shortly.',
+      'request_in_progress',
+    );
+  }
+  return error;
 }
 
 /**

@@ -4,7 +4,7 @@
  * `handlerBuildOptions`, so the bench measures exactly the bundle that is deployed.
  *
  * Why not NodejsFunction's own bundling: it drives the esbuild CLI, which takes no plugins, and
- * one plugin is needed (see `zodEnglishLocaleOnly`).
+ * the plugins below are needed (see `zodEnglishLocaleOnly` first).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -137,6 +137,122 @@ export const semverGteOnlyForXray: Plugin = {
   },
 };
 
+/**
+ * `@smithy/core`'s `HttpProtocol` loads its event-stream support with a dynamic
+ * `import('@smithy/core/event-streams')`, called only for an operation whose input or output has an
+ * event-stream member (`getEventStreamMember()`: a member with the `streaming` trait that is a
+ * structure/union). esbuild bundles a dynamic import whole, so every bundle carried the event-stream
+ * codec and serde (~15 KB) that no call of DynamoDB, SQS or Secrets Manager can reach: none of their
+ * models has a `streaming` member. A client that has event-stream operations imports
+ * `@smithy/core/event-streams` itself (its runtime config's `eventStreamSerdeProvider`, which
+ * smithy's codegen adds only to such clients); the build fails then, so such a client never ships
+ * beside this stub. The stub throws a named error if it is ever reached.
+ */
+export const smithyEventStreamsStub: Plugin = {
+  name: 'smithy-event-streams-stub',
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => {
+      if (
+        /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]protocols[\\/]HttpProtocol\.js$/.test(
+          args.importer,
+        )
+      ) {
+        return { path: args.importer, namespace: 'smithy-event-streams-stub' };
+      }
+      if (/[\\/]node_modules[\\/]@smithy[\\/]core[\\/]/.test(args.importer)) return undefined;
+      return {
+        errors: [
+          {
+            text: `${args.importer} imports @smithy/core/event-streams: a client with event-stream operations is bundled, and the handler bundle stubs HttpProtocol's event-stream support (smithyEventStreamsStub)`,
+          },
+        ],
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'smithy-event-streams-stub' }, () => ({
+      contents: [
+        'const notBundled = () => {',
+        "  throw new Error('@smithy/core/event-streams is not in this bundle: no bundled client has an event-stream operation (handler-bundle.ts, smithyEventStreamsStub)');",
+        '};',
+        'export class EventStreamSerde { constructor() { notBundled(); } }',
+        'export const eventStreamSerdeProvider = () => notBundled();',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * CommonJS packages whose module body does nothing but build and assign `module.exports`, so a
+ * bundle whose code uses none of their exports can leave them out. esbuild cannot know that of a
+ * CommonJS module (its `import x from` becomes a `require` call it must keep) and these packages
+ * do not declare `"sideEffects": false`; this declares it for them at resolution. A bundle that
+ * uses an export still carries and runs the module as before.
+ *
+ * - `ipaddr.js` (~13 KB, UMD: its one top-level effect is `module.exports = ipaddr`): imported by
+ *   the SSRF guard (`kernel/ssrf.ts`), which the tenants context's surface imports for provider
+ *   credentials; every bundle that reaches the tenants surface carried it, most without a call.
+ */
+export const SIDE_EFFECT_FREE_COMMONJS = ['ipaddr.js'] as const;
+
+export const sideEffectFreeCommonJs: Plugin = {
+  name: 'side-effect-free-commonjs',
+  setup(build) {
+    const names = new Set<string>(SIDE_EFFECT_FREE_COMMONJS);
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (!names.has(args.path) || args.pluginData === 'side-effect-free-commonjs')
+        return undefined;
+      const resolved = await build.resolve(args.path, {
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: 'side-effect-free-commonjs',
+      });
+      if (resolved.errors.length) return { errors: resolved.errors };
+      return { path: resolved.path, sideEffects: false };
+    });
+  },
+};
+
+/**
+ * Each SDK client imports its whole `package.json` (`import packageInfo from "../package.json"`)
+ * to read one field, `packageInfo.version` (the user agent's client version); a JSON default import
+ * is one object esbuild must bundle whole, ~2.3 KB a client. For an ES module whose every use of a
+ * default-imported `package.json` is a property read (`name.field`), this bundles the file with
+ * those fields only. Any other use (the object passed on, spread, indexed) keeps the whole file.
+ */
+export const packageJsonFieldsRead: Plugin = {
+  name: 'package-json-fields-read',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\/(.*\/)?package\.json$/ }, async (args) => {
+      if (args.kind !== 'import-statement' || !/\.m?js$/.test(args.importer)) return undefined;
+      const source = await readFile(args.importer, 'utf8');
+      const specifier = args.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const statement = new RegExp(`import (\\w+) from ["']${specifier}["'];?`);
+      const name = statement.exec(source)?.[1];
+      if (!name) return undefined;
+      const rest = source.replace(statement, '');
+      const uses = [...rest.matchAll(new RegExp(`(?<![\\w$.])${name}(?![\\w$])(\\.(\\w+))?`, 'g'))];
+      if (uses.length === 0 || uses.some((use) => use[2] === undefined)) return undefined;
+      const fields = [...new Set(uses.map((use) => use[2] as string))].sort();
+      return {
+        path: join(args.resolveDir, args.path),
+        namespace: 'package-json-fields',
+        // Part of the module's identity: importers reading other fields get their own copy.
+        suffix: `?fields=${fields.join(',')}`,
+        pluginData: fields,
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'package-json-fields' }, async (args) => {
+      const whole = JSON.parse(await readFile(args.path, 'utf8')) as Record<string, unknown>;
+      const fields = args.pluginData as string[];
+      return {
+        contents: JSON.stringify(Object.fromEntries(fields.map((field) => [field, whole[field]]))),
+        loader: 'json',
+      };
+    });
+  },
+};
+
 /** The module bundled in place of the SDK's full default credential chain. */
 export const LAMBDA_CREDENTIALS = fileURLToPath(
   new URL('./lambda-credentials.ts', import.meta.url),
@@ -166,7 +282,14 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     external: [],
     // Only the credential sources a Lambda function has (`lambda-credentials.ts`): ~95 KB less.
     alias: { '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS },
-    plugins: [zodEnglishLocaleOnly, powertoolsZodNamespaceImport, semverGteOnlyForXray],
+    plugins: [
+      zodEnglishLocaleOnly,
+      powertoolsZodNamespaceImport,
+      semverGteOnlyForXray,
+      smithyEventStreamsStub,
+      sideEffectFreeCommonJs,
+      packageJsonFieldsRead,
+    ],
     logLevel: 'silent',
   };
 }
