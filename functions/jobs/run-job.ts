@@ -77,7 +77,9 @@ export async function runJobs<H extends JobHost>(
       return outcome;
     }
     failpoint(AFTER_CLAIM);
-    // The claim answered with the whole message item: every job's input, no second read.
+    // The claim answered with the whole message item: every job's input, no second read. (So
+    // ai_triage sees the message as claimed, before lead_match's folds: an AI reply to a
+    // conversation they merged away follows `mergedInto`, as every reply does: `createReply`.)
     const { message } = claim;
     const settlements: JobSettlement[] = [];
     // The errors of jobs that failed with attempts left: SQS retries them.
