@@ -8,8 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { type AtomicWrite, writeAtomically } from '../../../functions/kernel/atomic.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { ManualClock } from '../../../functions/kernel/clock.js';
+import { conditionalUpdate } from '../../../functions/kernel/conditional-update.js';
 import { tableName } from '../../../functions/kernel/config.js';
-import { claimLease, leaseHeldBy, releaseLease } from '../../../functions/kernel/lease.js';
+import {
+  claimLease,
+  leaseHeldBy,
+  leaseHeldByEach,
+  releaseLease,
+} from '../../../functions/kernel/lease.js';
 import { putOnce } from '../../../functions/kernel/put-once.js';
 import { retryOnConflict } from '../../../functions/kernel/retry.js';
 import { transition } from '../../../functions/kernel/transition.js';
@@ -284,6 +290,86 @@ describe('leases', () => {
     const item = await read(k);
     expect(item?.jobs.a.leaseOwner).toBeUndefined();
     expect(item?.jobs.b).toEqual(fresh);
+  });
+
+  it('several map entries leased in one write (atEach): all or none, one owner and expiry; held only while each is', async () => {
+    // Prepare
+    const clock = new ManualClock();
+    const entries = [
+      ['jobs', 'a'],
+      ['jobs', 'b'],
+    ];
+    const claimBoth = (k: { pk: string; sk: string }, owner: string) =>
+      claimLease(ddb, {
+        table: table(),
+        key: k,
+        owner,
+        leaseSeconds: 30,
+        clock,
+        atEach: entries,
+        set: { status: 'running' },
+        increment: 'attempts',
+      });
+    const fresh = { status: 'pending', attempts: 0 };
+    const k = key();
+    await putOnce(ddb, { table: table(), item: { ...k, jobs: { a: fresh, b: fresh } } });
+    // b is held by another worker: the claim of both is refused whole, and a stays untouched.
+    expect(
+      (
+        await claimLease(ddb, {
+          table: table(),
+          key: k,
+          owner: 'other',
+          leaseSeconds: 30,
+          clock,
+          at: ['jobs', 'b'],
+        })
+      ).claimed,
+    ).toBe(true);
+    expect(await claimBoth(k, 'me')).toMatchObject({ claimed: false });
+    expect((await read(k))?.jobs.a).toEqual(fresh);
+    // Once b's lease expired, one write takes both, with one owner and one expiry.
+    clock.advance(30_000);
+    const both = await claimBoth(k, 'me');
+    expect(both.claimed).toBe(true);
+    const item = await read(k);
+    expect(item?.jobs.a).toMatchObject({ status: 'running', attempts: 1, leaseOwner: 'me' });
+    expect(item?.jobs.b).toMatchObject({ status: 'running', attempts: 1, leaseOwner: 'me' });
+    expect(item?.jobs.a.leaseExpiresAt).toBe(item?.jobs.b.leaseExpiresAt);
+    // A write guarded on holding both: refused once either is taken over.
+    const settle = () =>
+      conditionalUpdate(ddb, {
+        table: table(),
+        key: k,
+        set: { settled: true },
+        conditions: [leaseHeldByEach('me', entries)],
+      });
+    clock.advance(30_000);
+    expect(
+      (
+        await claimLease(ddb, {
+          table: table(),
+          key: k,
+          owner: 'other',
+          leaseSeconds: 30,
+          clock,
+          at: ['jobs', 'a'],
+        })
+      ).claimed,
+    ).toBe(true);
+    expect((await settle()).applied).toBe(false);
+    expect(await claimBoth(k, 'other')).toMatchObject({ claimed: true });
+    expect((await settle()).applied).toBe(false);
+    expect(
+      (
+        await conditionalUpdate(ddb, {
+          table: table(),
+          key: k,
+          set: { settled: true },
+          conditions: [leaseHeldByEach('other', entries)],
+        })
+      ).applied,
+    ).toBe(true);
   });
 
   it('a claim with companion writes moves them together: concurrent claims count once', async () => {
