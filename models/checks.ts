@@ -437,6 +437,15 @@ export const CHECKS: readonly ModelCheck[] = [
     inTestSuite: false,
     says: 'no recovery schedule: a crash after filing leaves the job pending with no ring, for ever',
   },
+  {
+    name: 'inbound/mutant:sweep-unguarded',
+    model: 'inbound-conversations',
+    defines: ['JOBS', 'ONE_CONSUMER', 'PROGRESS', 'MUT_SWEEP_UNGUARDED'],
+    mode: 'progress',
+    expect: 'counterexample',
+    inTestSuite: false,
+    says: 'the sweep drops a claim it read without checking it still has no job: filed meanwhile and its ring lost, the job stays pending out of the index, for ever',
+  },
 ];
 
 export interface CheckResult {

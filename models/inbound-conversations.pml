@@ -41,8 +41,14 @@
  *   - the settle (one UpdateItem, or a transaction with the interaction) writes each type's
  *     done/failed under that type's `running AND leaseOwner = me` guard; a type whose guard no
  *     longer holds is left out and the rest written again, so for this job it is
- *     `completeJob`/`failJob`'s atomic step, applied only while it holds the lease. The sweep keys it
- *     drops are not modelled (recovery here reads the job's state directly);
+ *     `completeJob`/`failJob`'s atomic step, applied only while it holds the lease;
+ *   - the sweep keys are the one thing the types share: the settle drops them only when every job
+ *     is then settled, guarded on the others' states. For this job that is the modelled drop
+ *     (`swept = 0`) when the other is settled; when it is not, the keys stay, a state that differs
+ *     from the modelled one only in `swept` while this job is done or failed, where no transition
+ *     of this job reads it (recovery acts on a pending, running or unfiled host; a reset puts the
+ *     keys back). The other type's settle drops them only while this job is settled (its guard), so
+ *     never under a pending or running job;
  *   - one ring names every type: a ring this job's run did not cause comes back when the OTHER type
  *     failed with attempts left (the record fails, SQS redelivers it) — `siblingRing` below adds
  *     such a ring, once, at any time. Rings of a reset, of recovery and of a filing are the
@@ -70,6 +76,14 @@
  *   MUT_NO_LEASE_OWNER     (JOBS) done/failed written without the lease-holder condition
  *   MUT_RESET_UNGUARDED    (JOBS) a duplicate's reset of a failed job without `failed AND generation = seen`
  *   MUT_NO_RECOVERY        (JOBS) no recovery schedule (progress)
+ *   MUT_SWEEP_UNGUARDED    (JOBS) the sweep takes a host it read without jobs (a claim) out of the
+ *                          index without checking it still has none (progress)
+ *
+ * The jobs' sweep index (JOBS): `swept` is the message item carrying the sweep keys. The claim puts
+ * them (issue 25: with the `sweepAt` the filing writes, so the filing leaves the entry where it
+ * is), the filing and a reset keep them, the settle that leaves the job done or failed drops them,
+ * and recovery finds only what carries them. It can meet a claim nobody filed yet: it reads it (no
+ * job), and its write drops the keys only while the item still has no job.
  */
 
 #define MAXCRASH 1
@@ -456,6 +470,7 @@ ltl progress { <> (finished == NPROCS) }
 #define LEAD_MATCH 2
 
 bool claimed;           /* the message item exists (a claim, maybe filed) */
+bool swept;             /* it carries the sweep keys: recovery can find it */
 bool filed;             /* it has its conversationId, body and jobs */
 byte files;             /* filing transactions that committed */
 byte jtype;
@@ -480,11 +495,12 @@ redeliver:
 #ifdef MUT_CLAIM_OVERWRITES
     seenSt = jst; seenGen = jgen;
     if :: filed -> filed = 0; jst = NOJOB :: else fi;  /* the bare claim replaces the item */
-    claimed = 1
+    claimed = 1; swept = 1
 #else
     if
     :: claimed && filed -> seenSt = jst; seenGen = jgen; goto duplicate
-    :: else -> claimed = 1
+    :: claimed && !filed -> skip   /* a claim left by a delivery that died: filed by this one */
+    :: else -> claimed = 1; swept = 1
     fi
 #endif
   };
@@ -497,7 +513,7 @@ redeliver:
     :: else ->
        filed = 1; files++;
        assert(files <= 1);   /* one message per provider id */
-       jst = PENDING; jatt = 0; jgen = 1; jowner = 0
+       jst = PENDING; jatt = 0; jgen = 1; jowner = 0; swept = 1
     fi;
     CRASHPOINT(redeliver) /* @failpoint inbound.after-message-stored */
   };
@@ -509,10 +525,10 @@ duplicate:
   :: seenSt == FAILED && seenGen < MAX_GENERATIONS ->
      atomic {
 #ifdef MUT_RESET_UNGUARDED
-       jst = PENDING; jgen = seenGen + 1; jatt = 0; jowner = 0;
+       jst = PENDING; jgen = seenGen + 1; jatt = 0; jowner = 0; swept = 1;
 #else
        if
-       :: jst == FAILED && jgen == seenGen -> jst = PENDING; jgen = seenGen + 1; jatt = 0; jowner = 0
+       :: jst == FAILED && jgen == seenGen -> jst = PENDING; jgen = seenGen + 1; jatt = 0; jowner = 0; swept = 1
        :: else -> goto done
        fi;
 #endif
@@ -534,7 +550,8 @@ end_idle:
      atomic {
        if
        :: jst == PENDING || (jst == FAILED && jatt < MAX_ATTEMPTS) || (jst == RUNNING && !leaseOk) ->
-          jst = RUNNING; jatt++; jowner = me; leaseOk = 1; alive[me] = 1; lastClaim = me
+          jst = RUNNING; jatt++; jowner = me; leaseOk = 1; alive[me] = 1; lastClaim = me;
+          swept = 1    /* the claim keeps the host in the index until its lease's end */
        :: else -> goto end_idle   /* not claimable: the ring is deleted */
        fi;
        CRASHPOINT(crashed) /* @failpoint jobs.after-claim */
@@ -562,9 +579,9 @@ end_idle:
      :: fails < 1 -> fails++;   /* the work threw: failJob */
         atomic {
 #ifdef MUT_NO_LEASE_OWNER
-          if :: jst == RUNNING -> jst = FAILED; jowner = 0 :: else fi;
+          if :: jst == RUNNING -> jst = FAILED; jowner = 0; swept = 0 :: else fi;
 #else
-          if :: jst == RUNNING && jowner == me -> jst = FAILED; jowner = 0 :: else fi;
+          if :: jst == RUNNING && jowner == me -> jst = FAILED; jowner = 0; swept = 0 :: else fi;
 #endif
           /* below the attempts cap the handler throws and SQS redelivers the ring */
           if :: jatt < MAX_ATTEMPTS && bells < MAXBELLS -> bells++ :: else fi;
@@ -577,7 +594,7 @@ end_idle:
 #else
           if :: jst == RUNNING && jowner == me ->
 #endif
-               jst = DONE; jowner = 0; dones++;
+               jst = DONE; jowner = 0; dones++; swept = 0;
                if :: jtype == AI_TRIAGE -> interactions++ :: else fi;
                assert(dones <= 1);          /* a job is done at most once, whatever its generations */
                assert(interactions <= 1)    /* one recorded AI interaction per job */
@@ -640,7 +657,7 @@ active proctype recovery() {
   byte seenAtt;
 end_idle:
   do
-  :: atomic { jst == RUNNING && !leaseOk -> seenAtt = jatt };
+  :: atomic { swept && jst == RUNNING && !leaseOk -> seenAtt = jatt };
      atomic {
        if
        :: jst == RUNNING && !leaseOk && jatt == seenAtt -> jst = PENDING; jowner = 0
@@ -650,8 +667,17 @@ end_idle:
        CRASHPOINT(end_idle) /* @failpoint recovery.after-stale-reset */
      };
      atomic { if :: bells < MAXBELLS -> bells++ :: else fi }
-  :: atomic { jst == PENDING && bells == 0 -> bells++;
+  :: atomic { swept && jst == PENDING && bells == 0 -> bells++;
        CRASHPOINT(end_idle) /* @failpoint recovery.after-requeue */
+     }
+  /* a claim nobody filed (yet): read with no job, then out of the index (job-store.ts reschedule) */
+  :: atomic { swept && !filed -> seenAtt = 0 };
+     atomic {
+#ifdef MUT_SWEEP_UNGUARDED
+       swept = 0
+#else
+       if :: jst == NOJOB -> swept = 0 :: else fi   /* attribute_not_exists(jobs) */
+#endif
      }
   od
 }

@@ -365,6 +365,7 @@ export function toMessageItem(item: Item): MessageItem | undefined {
     messageId: item.messageId,
     aliases: strings(item.aliases),
     jobs: parseJobs(item.jobs),
+    ...(item.jobs === undefined ? { jobless: true } : {}),
     ...present({
       conversationId: str(item.conversationId),
       direction,

@@ -272,12 +272,13 @@ export const UNFILED_CLAIM_TTL_SECONDS = 8 * 24 * 3600;
  * (it has a `conversationId`); a claim left by an earlier attempt is not `filed`.
  *
  * A message that will have jobs is claimed with its sweep keys already (`pendingSweepKeys` of the
- * jobs' creation time, the same the filing writes). Entering the sweep index here is one index
- * write outside any transaction; the filing transaction then replaces the item with the keys
- * unchanged, which moves nothing in the keys-only index. Entered in the transaction instead, the
- * entry was charged twice (measured by `npm run bench -- inbound`: 14 → 12 units a filing, 1 → 2
- * the claim). A claim whose delivery died and never came again is found by the sweep, which finds
- * no jobs and takes it out of the index (guarded on there being none: `job-store.ts` reschedule).
+ * jobs' creation time, the same the filing of this delivery writes). Entering the sweep index here
+ * is one index write outside any transaction; the filing transaction then replaces the item with
+ * the keys unchanged, which moves nothing in the keys-only index (saving the index write a
+ * transaction made, charged once or twice: docs/performance.md, "Issue 25: the claim carries the
+ * sweep keys"). A claim whose delivery died and never came again is found by the sweep, which finds
+ * the item holds no jobs and takes it out of the index (guarded on it still holding none:
+ * `job-store.ts` reschedule).
  */
 async function claimMessageItem(
   deps: InboundDeps,

@@ -67,6 +67,12 @@ export interface JobHost {
   readonly tenantId: string;
   readonly messageId: string;
   readonly jobs: JobsMap;
+  /**
+   * The item holds no `jobs` attribute at all (an inbound claim not filed yet), as opposed to a
+   * map whose entries none parsed (a job type since retired): the sweep drops the former from its
+   * index only while it still has none (`job-store.ts` reschedule), the latter at once.
+   */
+  readonly jobless?: boolean;
   /** Set while a job may need the recovery sweep's look (the sparse index's sort key). */
   readonly sweepAt?: string;
 }

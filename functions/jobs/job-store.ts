@@ -487,11 +487,11 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
       })),
       conditions: [
         asSeen,
-        // A host seen without jobs (an inbound claim whose delivery has not filed it yet: it
-        // carries the sweep keys from its claim) leaves the index only while it still has none.
+        // A host seen with no jobs attribute (an inbound claim whose delivery has not filed it yet:
+        // it carries the sweep keys from its claim) leaves the index only while it still has none.
         // The filing keeps the claim's `sweepAt`, so `sweepAt` alone would let a sweep that read
         // the claim take a just-filed message with pending jobs out of the index.
-        ...(jobs.length === 0
+        ...(input.message.jobless
           ? [{ expression: 'attribute_not_exists(#hostJobs)', names: { '#hostJobs': 'jobs' } }]
           : []),
       ],

@@ -350,9 +350,20 @@ export default async function campaignBench(args: string[]): Promise<void> {
             if (out.Item?.status === 'completed') break;
             await new Promise((r) => setTimeout(r, 500));
           }
+          // Nothing of the warm-up left to count: its last statuses folded, its queues idle.
+          await driver.totalsOnceFolded(
+            urls,
+            warmKey,
+            warmCampaign.campaignId,
+            await driver.listing(urls, warmKey, warmCampaign.campaignId),
+            60_000,
+          );
+          for (let i = 0; i < 120 && !(await driver.queuesIdle(urls)); i++)
+            await new Promise((r) => setTimeout(r, 250));
           const warmSends = (await driver.ledger(urls)).messages
             .filter((m) => m.bizOpaqueCallbackData?.includes(`|${warmCampaign.campaignId}|`))
             .map((m) => Date.parse((m as typeof m & { acceptedAt: string }).acceptedAt));
+          if (warmSends.length === 0) throw new Error('the warm-up sent nothing');
           warmup = {
             contacts: warmCampaign.recipients,
             firstSendSeconds: round((Math.min(...warmSends) - warmStarted) / 1000, 2),

@@ -11,15 +11,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { messageJobStore } from '../../../functions/conversations/deps.js';
 import { handler as recoverSchedule } from '../../../functions/conversations/handlers/recover-jobs-schedule.js';
-import type { MessageItem } from '../../../functions/conversations/items.js';
+import { keys, type MessageItem } from '../../../functions/conversations/items.js';
 import { messageIdFor } from '../../../functions/conversations/store-message.js';
 import { PENDING_GRACE_SECONDS } from '../../../functions/jobs/index.js';
 import { ddb } from '../../../functions/kernel/clients.js';
 import { advanceSystemClock, systemClock } from '../../../functions/kernel/clock.js';
-import { settings } from '../../../functions/kernel/config.js';
+import { settings, tableName } from '../../../functions/kernel/config.js';
 import {
   armFailpoints,
   clearFailpoints,
@@ -120,6 +121,35 @@ describe('the inbound claim in the jobs sweep index', () => {
     const filed = await partition(messageId);
     expect(filed.jobs.map((j) => j.status)).toEqual(['pending', 'pending']);
     expect(filed.message?.sweepAt).toBeDefined();
+  });
+
+  it('a filed message whose jobs map holds only a job type since retired leaves the index (never pinned there by the claim guard)', async () => {
+    const wamid = `wamid.${randomUUID()}`;
+    const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
+    expect((await deliver(wamid)).json).toMatchObject({ received: 1, stored: 1 });
+    // Its jobs map as a release that has dropped the type would read it: no entry it parses.
+    await ddb.send(
+      new UpdateCommand({
+        TableName: tableName('inbound'),
+        Key: keys.message(messageId),
+        UpdateExpression: 'SET jobs = :retired',
+        ExpressionAttributeValues: {
+          ':retired': {
+            retired_job: {
+              status: 'pending',
+              attempts: 0,
+              generation: 1,
+              updatedAt: '2026-01-01T00:00:00.000Z',
+            },
+          },
+        },
+      }),
+    );
+    pastGrace();
+    await recover();
+    const { message, jobs } = await partition(messageId);
+    expect(jobs).toEqual([]);
+    expect(message?.sweepAt).toBeUndefined();
   });
 
   it('a claim whose delivery never came back leaves the index on the next sweep; a late redelivery still runs its jobs once', async () => {
