@@ -283,6 +283,21 @@ export default async function campaignBench(args: string[]): Promise<void> {
         const baselineCounter = countDynamoDb(baselineClient, 'benchCountCampaignBaseline');
         const onceflowBreakdown = breakdownOfRuntime(runtime);
         const baselineBreakdown = breakdownOf(baselineClient, 'benchBreakdownCampaignBaseline');
+        /** Quiet: statuses applied and the recovery schedule has marked the campaign completed. */
+        const quiet = async (tenant: string, campaignId: string) => {
+          await driver.waitForStatuses(urls, 300_000);
+          for (let i = 0; i < 240; i++) {
+            const out = await bench.send(
+              new GetCommand({
+                TableName: table,
+                Key: campaignKeys.campaign(tenant, campaignId),
+                ConsistentRead: true,
+              }),
+            );
+            if (out.Item?.status === 'completed') return;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        };
 
         // --- onceflow ----------------------------------------------------------------------------------
         const run = randomUUID().slice(0, 8);
@@ -338,18 +353,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
             if (Date.now() - warmStarted > 300_000) throw new Error('the warm-up did not drain');
             await new Promise((r) => setTimeout(r, 250));
           }
-          await driver.waitForStatuses(urls, 300_000);
-          for (let i = 0; i < 240; i++) {
-            const out = await bench.send(
-              new GetCommand({
-                TableName: table,
-                Key: campaignKeys.campaign(warmTenant, warmCampaign.campaignId),
-                ConsistentRead: true,
-              }),
-            );
-            if (out.Item?.status === 'completed') break;
-            await new Promise((r) => setTimeout(r, 500));
-          }
+          await quiet(warmTenant, warmCampaign.campaignId);
           // Nothing of the warm-up left to count: its last statuses folded, its queues idle.
           await driver.totalsOnceFolded(
             urls,
@@ -428,19 +432,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
           await new Promise((r) => setTimeout(r, 500));
         }
         const drainedAt = Date.now();
-        await driver.waitForStatuses(urls, 300_000);
-        // Quiet: statuses applied and the recovery schedule has marked the campaign completed.
-        for (let i = 0; i < 240; i++) {
-          const out = await bench.send(
-            new GetCommand({
-              TableName: table,
-              Key: campaignKeys.campaign(tenantId, created.campaignId),
-              ConsistentRead: true,
-            }),
-          );
-          if (out.Item?.status === 'completed') break;
-          await new Promise((r) => setTimeout(r, 500));
-        }
+        await quiet(tenantId, created.campaignId);
         const foldLagSeconds = await foldLag.stop();
         const onceflowTally = onceflowCounter.stop();
         const onceflowByOperation = onceflowBreakdown.stop(created.recipients);

@@ -13,19 +13,25 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { messageJobStore } from '../../../functions/conversations/deps.js';
+import { handler as recoverJobsSchedule } from '../../../functions/conversations/handlers/recover-jobs-schedule.js';
+import { PENDING_GRACE_SECONDS } from '../../../functions/jobs/index.js';
 import { ddb } from '../../../functions/kernel/clients.js';
-import { tableName } from '../../../functions/kernel/config.js';
+import { advanceSystemClock } from '../../../functions/kernel/clock.js';
+import { settings, tableName } from '../../../functions/kernel/config.js';
 import { signHubBody } from '../../../functions/kernel/webhook-signature.js';
+import { handler as processJob } from '../../../functions/replies/handlers/process-job.js';
 import { closeServer, listen } from '../../../lib/local/http-util.js';
-import { ensureFifoQueue } from '../../../lib/local/provision.js';
+import { ensureFifoQueue, ensureTable } from '../../../lib/local/provision.js';
 import { toSqsRecord } from '../../../lib/local/queue-poller.js';
 import { fifoQueuePair } from '../../../lib/local/resources.js';
 import { openaiSimulator } from '../../../lib/local/sim/openai.js';
 import { createSimulatorServer } from '../../../lib/local/simulators.js';
-import { envNameForQueue } from '../../../lib/manifest.js';
-import { emulatorEndpoints } from '../../support/emulators.js';
+import { envNameForQueue, envNameForTable, tables } from '../../../lib/manifest.js';
+import { emulatorEndpoints, testDynamoDbClient, testSqsClient } from '../../support/emulators.js';
 import { cloudText, fixture } from '../../support/inbound-payloads.js';
 import { fakeLambdaContext } from '../../support/lambda-context.js';
+import { pollUntil } from '../../support/poll.js';
 import { testPhoneNumberId, testTenant } from '../../support/test-tenant.js';
 
 export { cloudText, fixture };
@@ -246,6 +252,52 @@ export async function privateJobsQueue(sqs: SQSClient): Promise<string> {
   await ensureFifoQueue(sqs, queue, { visibilityTimeoutSeconds: 1, maxReceiveCount: 10 });
   process.env[envNameForQueue('jobs')] = queue.url;
   return queue.url;
+}
+
+/**
+ * A private `inbound` table, jobs queue and AI simulator, for a test file whose recovery sweeps see
+ * every stale job in the table: they never touch the work of the files running beside it.
+ */
+export async function privateInboundJobs(prefix: string) {
+  const sqs = testSqsClient();
+  const table = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const client = testDynamoDbClient();
+  await ensureTable(client, table, tables.inbound);
+  client.destroy();
+  process.env[envNameForTable('inbound')] = table;
+  const queueUrl = await privateJobsQueue(sqs);
+  const ai = await startAiSimulator();
+  return {
+    sqs,
+    queueUrl,
+    ai,
+    async stop() {
+      await ai.stop();
+      sqs.destroy();
+    },
+  };
+}
+
+/**
+ * Drains the jobs queue and sweeps until every job of the message is done. Polls (real time passes)
+ * so rings left in flight by a crashed invocation come back after their visibility timeout, as on
+ * AWS; each sweep first moves this process's clock past the pending grace and every lease.
+ */
+export async function settleJobs(
+  queue: { readonly sqs: SQSClient; readonly queueUrl: string },
+  messageId: string,
+): Promise<void> {
+  await pollUntil(
+    async () => {
+      await drainQueue(queue.sqs, queue.queueUrl, processJob);
+      const { jobs } = await messageJobStore().readPartition(messageId);
+      if (jobs.length > 0 && jobs.every((j) => j.status === 'done')) return true;
+      advanceSystemClock((Math.max(PENDING_GRACE_SECONDS, settings.leaseSeconds) + 1) * 1000);
+      await recoverJobsSchedule({}, lambdaContext);
+      return false;
+    },
+    { timeoutMs: 20_000, intervalMs: 250, description: `jobs of ${messageId} done` },
+  );
 }
 
 type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;

@@ -10,7 +10,6 @@
  *   a claim, expiring by TTL), and a redelivery after that still files it and runs its jobs once.
  */
 import { randomUUID } from 'node:crypto';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { messageJobStore } from '../../../functions/conversations/deps.js';
@@ -26,40 +25,27 @@ import {
   clearFailpoints,
   FailpointCrashError,
 } from '../../../functions/kernel/failpoints.js';
-import { handler as processJob } from '../../../functions/replies/handlers/process-job.js';
 import { handler as whatsapp } from '../../../functions/webhooks/handlers/receive-whatsapp.js';
-import { ensureTable } from '../../../lib/local/provision.js';
-import { envNameForTable, tables } from '../../../lib/manifest.js';
-import { testDynamoDbClient, testSqsClient } from '../../support/emulators.js';
-import { pollUntil } from '../../support/poll.js';
 import {
   cloudCall,
   cloudText,
   createTenant,
-  drainQueue,
   invoke,
   lambdaContext,
-  privateJobsQueue,
-  startAiSimulator,
+  privateInboundJobs,
+  settleJobs,
   type TestTenant,
 } from '../conversations/inbound-support.js';
 
-let sqs: SQSClient;
-let queueUrl: string;
-let ai: Awaited<ReturnType<typeof startAiSimulator>>;
+let env: Awaited<ReturnType<typeof privateInboundJobs>>;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  sqs = testSqsClient();
-  const table = `inbound-claim-sweep-${randomUUID().slice(0, 8)}`;
-  const client = testDynamoDbClient();
-  await ensureTable(client, table, tables.inbound);
-  client.destroy();
-  process.env[envNameForTable('inbound')] = table;
-  queueUrl = await privateJobsQueue(sqs);
-  ai = await startAiSimulator();
+  env = await privateInboundJobs('inbound-claim-sweep');
   tenant = await createTenant();
 });
+
+afterAll(() => env.stop());
 
 afterEach(() => clearFailpoints());
 
@@ -77,11 +63,6 @@ ddb.middlewareStack.add(
   },
   { step: 'initialize', name: 'claimSweepReadBeforeFiling' },
 );
-
-afterAll(async () => {
-  await ai.stop();
-  sqs.destroy();
-});
 
 const recover = () =>
   recoverSchedule({}, lambdaContext) as Promise<{ requeued: number; staleReset: number }>;
@@ -162,17 +143,7 @@ describe('the inbound claim in the jobs sweep index', () => {
     // Still a claim, which expires unless a delivery files it.
     expect(swept?.expiresAt).toBeDefined();
     expect((await deliver(wamid)).json).toMatchObject({ received: 1, stored: 1 });
-    await pollUntil(
-      async () => {
-        await drainQueue(sqs, queueUrl, processJob);
-        const { jobs } = await partition(messageId);
-        if (jobs.length > 0 && jobs.every((j) => j.status === 'done')) return true;
-        pastGrace();
-        await recover();
-        return false;
-      },
-      { timeoutMs: 20_000, intervalMs: 250, description: `jobs of ${messageId} done` },
-    );
+    await settleJobs(env, messageId);
     const { message, interactions } = await partition(messageId);
     expect(interactions).toHaveLength(1);
     // Every job settled: out of the index.
