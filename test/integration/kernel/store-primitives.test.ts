@@ -310,22 +310,20 @@ describe('leases', () => {
         set: { status: 'running' },
         increment: 'attempts',
       });
+    const claimOne = (k: ReturnType<typeof key>, owner: string, entry: string) =>
+      claimLease(ddb, {
+        table: table(),
+        key: k,
+        owner,
+        leaseSeconds: 30,
+        clock,
+        at: ['jobs', entry],
+      });
     const fresh = { status: 'pending', attempts: 0 };
     const k = key();
     await putOnce(ddb, { table: table(), item: { ...k, jobs: { a: fresh, b: fresh } } });
     // b is held by another worker: the claim of both is refused whole, and a stays untouched.
-    expect(
-      (
-        await claimLease(ddb, {
-          table: table(),
-          key: k,
-          owner: 'other',
-          leaseSeconds: 30,
-          clock,
-          at: ['jobs', 'b'],
-        })
-      ).claimed,
-    ).toBe(true);
+    expect((await claimOne(k, 'other', 'b')).claimed).toBe(true);
     expect(await claimBoth(k, 'me')).toMatchObject({ claimed: false });
     expect((await read(k))?.jobs.a).toEqual(fresh);
     // Once b's lease expired, one write takes both, with one owner and one expiry.
@@ -345,18 +343,7 @@ describe('leases', () => {
         conditions: [leaseHeldByEach('me', entries)],
       });
     clock.advance(30_000);
-    expect(
-      (
-        await claimLease(ddb, {
-          table: table(),
-          key: k,
-          owner: 'other',
-          leaseSeconds: 30,
-          clock,
-          at: ['jobs', 'a'],
-        })
-      ).claimed,
-    ).toBe(true);
+    expect((await claimOne(k, 'other', 'a')).claimed).toBe(true);
     expect((await settle()).applied).toBe(false);
     expect(await claimBoth(k, 'other')).toMatchObject({ claimed: true });
     expect((await settle()).applied).toBe(false);
