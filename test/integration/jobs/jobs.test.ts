@@ -12,7 +12,6 @@ import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
-  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -42,10 +41,6 @@ import {
 import { handler as processJob } from '../../../functions/replies/handlers/process-job.js';
 import { handler as ghl } from '../../../functions/webhooks/handlers/receive-ghl-sms.js';
 import { handler as whatsapp } from '../../../functions/webhooks/handlers/receive-whatsapp.js';
-import { ensureTable } from '../../../lib/local/provision.js';
-import { envNameForTable, tables } from '../../../lib/manifest.js';
-import { testDynamoDbClient, testSqsClient } from '../../support/emulators.js';
-import { pollUntil } from '../../support/poll.js';
 import { raceTrials } from '../../support/race.js';
 import {
   apiCall,
@@ -56,38 +51,26 @@ import {
   ghlPayload,
   invoke,
   lambdaContext,
-  privateJobsQueue,
-  startAiSimulator,
+  privateInboundJobs,
+  settleJobs,
   type TestTenant,
   tenantConversations,
   tokenCall,
 } from '../conversations/inbound-support.js';
 
-let sqs: SQSClient;
-let queueUrl: string;
-let ai: Awaited<ReturnType<typeof startAiSimulator>>;
+let env: Awaited<ReturnType<typeof privateInboundJobs>>;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  sqs = testSqsClient();
-  const table = `inbound-jobs-${randomUUID().slice(0, 8)}`;
-  const client = testDynamoDbClient();
-  await ensureTable(client, table, tables.inbound);
-  client.destroy();
-  process.env[envNameForTable('inbound')] = table;
-  queueUrl = await privateJobsQueue(sqs);
-  ai = await startAiSimulator();
+  env = await privateInboundJobs('inbound-jobs');
   tenant = await createTenant();
 });
 
 afterEach(() => clearFailpoints());
 
-afterAll(async () => {
-  await ai.stop();
-  sqs.destroy();
-});
+afterAll(() => env.stop());
 
-const drain = () => drainQueue(sqs, queueUrl, processJob);
+const drain = () => drainQueue(env.sqs, env.queueUrl, processJob);
 const recover = () =>
   recoverSchedule({}, lambdaContext) as Promise<{ requeued: number; staleReset: number }>;
 /** Moves this process's clock past the pending grace (and every lease) so the sweep sees the work. */
@@ -98,23 +81,7 @@ async function partition(messageId: string) {
   return messageJobStore().readPartition(messageId);
 }
 
-/**
- * Keeps draining and sweeping until every job of the message is done. Polls (real time passes) so
- * rings left in flight by a crashed invocation come back after their visibility timeout, as on AWS.
- */
-async function settle(messageId: string) {
-  await pollUntil(
-    async () => {
-      await drain();
-      const { jobs } = await partition(messageId);
-      if (jobs.length > 0 && jobs.every((j) => j.status === 'done')) return true;
-      pastGrace();
-      await recover();
-      return false;
-    },
-    { timeoutMs: 20_000, intervalMs: 250, description: `jobs of ${messageId} done` },
-  );
-}
+const settle = (messageId: string) => settleJobs(env, messageId);
 
 async function expectExactlyOnce(messageId: string, t: TestTenant = tenant) {
   const { message, jobs, interactions } = await partition(messageId);
@@ -156,9 +123,9 @@ describe('jobs', () => {
     await expect(deliverCloud(wamid)).rejects.toBeInstanceOf(FailpointCrashError);
     const messageId = messageIdFor(tenant.tenantId, `wamid:${wamid}`);
     for (const jobType of ['lead_match', 'ai_triage']) {
-      await sqs.send(
+      await env.sqs.send(
         new SendMessageCommand({
-          QueueUrl: queueUrl,
+          QueueUrl: env.queueUrl,
           MessageBody: JSON.stringify({ tenantId: tenant.tenantId, messageId, jobType }),
           MessageGroupId: messageId,
           MessageDeduplicationId: `old-${messageId}-${jobType}`,
@@ -379,7 +346,7 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
     const messageId = first.json.messageId as string;
     const ring = { tenantId: t.tenantId, messageId, jobTypes: ['ai_triage' as const] };
     const deps = jobDeps();
-    await fetch(`${ai.url}/_sim/faults`, {
+    await fetch(`${env.ai.url}/_sim/faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ openai: { errorRate: 1 } }),
@@ -398,7 +365,7 @@ describe('a duplicate storm while a job is failed (issue 7.12)', () => {
         expect(dup.json).toMatchObject({ deduped: true, messageId });
       }
     } finally {
-      await fetch(`${ai.url}/_sim/faults`, { method: 'DELETE' });
+      await fetch(`${env.ai.url}/_sim/faults`, { method: 'DELETE' });
     }
     expect(runs).toBeLessThanOrEqual(MAX_JOB_ATTEMPTS * MAX_JOB_GENERATIONS);
     const job = (await partition(messageId)).jobs.find((j) => j.jobType === 'ai_triage');
@@ -410,17 +377,17 @@ describe('one ring delivered to three consumers at once (issue 25: one claim, on
   /** The ring the webhook enqueued for the message, taken off the queue (the doorbell itself). */
   async function ringOf(messageId: string): Promise<JobRing> {
     for (let i = 0; i < 20; i++) {
-      const out = await sqs.send(
+      const out = await env.sqs.send(
         new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
+          QueueUrl: env.queueUrl,
           MaxNumberOfMessages: 10,
           WaitTimeSeconds: 0,
         }),
       );
       for (const m of out.Messages ?? []) {
         const body = JSON.parse(m.Body ?? '{}') as JobRing;
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
+        await env.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: env.queueUrl, ReceiptHandle: m.ReceiptHandle }),
         );
         if (body.messageId === messageId) return body;
       }
