@@ -289,11 +289,11 @@ export const tables: Readonly<Record<TableName, TableSpec>> = {
   events: { ...KEYS, indexes: [GSI1, { ...SWEEP, projection: 'KEYS_ONLY' }] },
 };
 
-// Each 6x its consumer's 30 s timeout. Kept short on purpose: a crashed batch hides its messages
-// (and blocks their FIFO message groups) for this long; records a consumer has no time for are
-// handed back at once instead (`recordSeconds`).
+// Each 6x its consumer's timeout (30 s; the jobs consumer's 60 s). Kept short on purpose: a
+// crashed batch hides its messages (and blocks their FIFO message groups) for this long; records a
+// consumer has no time for are handed back at once instead (`recordSeconds`).
 export const queues: Readonly<Record<QueueName, QueueSpec>> = {
-  jobs: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
+  jobs: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
   sends: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
   fanout: { visibilityTimeoutSeconds: 180, maxReceiveCount: 5 },
   replies: { visibilityTimeoutSeconds: 180, maxReceiveCount: 10 },
@@ -451,10 +451,14 @@ const declaredFunctions = {
     entry: 'functions/replies/handlers/process-job.ts',
     description: 'Runs post-processing jobs (lead_match, ai_triage) from the jobs queue',
     // A record: one ring, the jobs of one message run one after another (issue 25): lead_match (a
-    // few DynamoDB writes) then ai_triage, whose longest step is the AI call (20 s timeout,
-    // `ai-client.ts`): 25 s. Ten of them one after another (one message group) could take 250 s,
-    // so the consumer hands back what it has no 25 s left for.
-    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 25 },
+    // few DynamoDB writes) then ai_triage, which makes up to two AI calls (classify, then draft when
+    // the tenant's `aiReplies` asks for one; 20 s timeout each, `ai-client.ts`) and may create a
+    // reply, then one settle for both: 50 s at its longest. The invocation must hold it, or a slow
+    // model would time the invocation out before the settle and leave lead_match's finished work
+    // unrecorded, run after run; the job lease (`ONCEFLOW_LEASE_SECONDS`, 60 s) outlasts it. Ten
+    // records one after another (one message group) could take 500 s, so the consumer hands back
+    // what it has no 50 s left for.
+    trigger: { kind: 'queue', queue: 'jobs', batchSize: 10, recordSeconds: 50 },
     // `tenants` and `replies`: an AI reply reads the tenant's `aiReplies` and channels and is
     // created (and rung) as `POST /v1/conversations/{id}/messages` creates one.
     tables: { inbound: 'readWrite', tenants: 'read' },
@@ -463,7 +467,7 @@ const declaredFunctions = {
     environment: {
       ONCEFLOW_AI_BASE_URL: { deployed: 'https://api.openai.com', local: { simulator: '' } },
     },
-    timeoutSeconds: 30,
+    timeoutSeconds: 60,
   },
   recoverJobs: {
     entry: 'functions/conversations/handlers/recover-jobs-schedule.ts',

@@ -7,7 +7,8 @@
  *
  * Metrics are emitted with Powertools Metrics in the `Onceflow` namespace (`countMetric` in
  * `functions/kernel/telemetry.ts`), dimensioned by `service` and `source` (`http:<route>`,
- * `queue:<name>`, `schedule:<name>`, `background_job:<type>`) and a metric's own dimensions, no
+ * `queue:<name>`, `schedule:<name>`, `background_job:<type>`; the jobs' shared claim and settle log
+ * as `background_job:jobs` and emit no metric) and a metric's own dimensions, no
  * more: the dashboard sums every source with a metric-math SEARCH, so a new source shows up without
  * a change here. A metric's `dimensions` are built from the lists the emitting code uses
  * (`SOURCE_DIMENSIONS`, `CONVERSION_METRIC_DIMENSIONS`), and the alarms' `SCHEMA(...)` queries from

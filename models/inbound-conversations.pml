@@ -23,9 +23,13 @@
  *   run-job.ts runJobs; recover-jobs.ts; ai-triage.ts).
  *
  *   One ring, one claim and one settle for all of a message's jobs (issue 25), and how it maps onto
- *   the one job modelled here. The jobs of a message share nothing but the request that carries
- *   them: each type keeps its own map entry (status, attempts, generation, lease), and every guard
- *   of the code is per type. So each multi-type request is, for each type it names, exactly that
+ *   the one job modelled here. Each type keeps its own map entry (status, attempts, generation,
+ *   lease), and every claim and settle guard of the code is per type; what the jobs of a ring do
+ *   share is one lease lifetime, one all-or-nothing settle, one queue record, the sweep exit and
+ *   recovery's reschedule (docs/inbound.md, "Jobs and recovery"). For one job, the other's effect on
+ *   those is time (its work runs between this job's claim and the shared settle), a ring (below,
+ *   `siblingRing`) or a refused write retried, which the model's interleavings already hold. So
+ *   each multi-type request is, for each type it names, exactly that
  *   type's single-job step taken atomically with the other types' (which this model does not
  *   track), and its projection on one type is the step modelled below:
  *   - the claim (one UpdateItem over the ring's types, each with its own claimable condition and
@@ -51,7 +55,8 @@
  *     never under a pending or running job;
  *   - one ring names every type: a ring this job's run did not cause comes back when the OTHER type
  *     failed with attempts left (the record fails, SQS redelivers it) — `siblingRing` below adds
- *     such a ring, once, at any time. Rings of a reset, of recovery and of a filing are the
+ *     such rings at any time, as many as the other job's attempts can cause (MAX_ATTEMPTS − 1 a
+ *     generation: its last failed attempt fails the record no more). Rings of a reset, of recovery and of a filing are the
  *     modelled ones (a ring naming only other types is no ring of this job).
  *   The checks of this job (done at most once, one interaction per done, a live lease never settled
  *   by another, one AI reply) therefore hold for each type of the combined rings.
@@ -644,7 +649,9 @@ end_idle:
 byte siblingRings;
 active proctype siblingRing() {
 end_sibling:
-  atomic { bells < MAXBELLS && siblingRings < 1 -> bells++; siblingRings++ }
+  do
+  :: atomic { bells < MAXBELLS && siblingRings < MAX_ATTEMPTS - 1 -> bells++; siblingRings++ }
+  od
 }
 
 #ifndef MUT_NO_RECOVERY

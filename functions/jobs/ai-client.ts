@@ -30,6 +30,12 @@ export function aiBaseUrl(): string {
   return base.replace(/\/$/, '');
 }
 
+/** How long one model call may take before it is abandoned (and the job fails, to be retried). */
+export const AI_CALL_TIMEOUT_MS = 20_000;
+
+/** The model calls one `ai_triage` run makes at most: classify, then draft. */
+export const AI_CALLS_PER_TRIAGE = 2;
+
 export async function chatCompletion(input: {
   readonly system: string;
   readonly user: string;
@@ -53,7 +59,7 @@ export async function chatCompletion(input: {
       ],
       temperature: 0,
     }),
-    signal: AbortSignal.timeout(input.timeoutMs ?? 20_000),
+    signal: AbortSignal.timeout(input.timeoutMs ?? AI_CALL_TIMEOUT_MS),
   });
   const latencyMs = Math.round(performance.now() - started);
   if (!response.ok) throw new AiCallError(`chat completion answered ${response.status}`);

@@ -27,6 +27,7 @@ import { claimLease, LEASE_EXPIRES_AT, LEASE_OWNER, leaseHeldByEach } from '../k
 import { queryAll, queryItems } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
+import { retryOnConflict } from '../kernel/retry.js';
 import type { Condition } from '../kernel/update-expression.js';
 import {
   type InteractionRecord,
@@ -397,29 +398,37 @@ export class DynamoDbJobStore<H extends JobHost> implements JobStore<H> {
             condition: 'attribute_not_exists(pk)',
           },
         }));
-      const out = await conditionalUpdateWith(this.ddb, {
-        label: 'jobs',
-        table: this.table,
-        key: hostKey,
-        within: settling.map((s) => ({
-          path: jobEntry(s.jobType),
-          set:
-            s.to === 'done'
-              ? { status: 'done', updatedAt: iso(input.now), result: s.result }
-              : { status: 'failed', updatedAt: iso(input.now), error: s.error.slice(0, 500) },
-          remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(s.to === 'done' ? ['error'] : [])],
-        })),
-        ...(exit.leave ? { remove: ['sweepPk', 'sweepAt'] } : {}),
-        conditions: [
-          runningGuard(types),
-          leaseHeldByEach(input.owner, types.map(jobEntry)),
-          ...(exit.leave && exit.others.length > 0 ? [settledGuard(exit.others)] : []),
-        ],
-        with: records,
-      });
+      // A transaction conflict (a merge moving this message meanwhile) is retried: failing the
+      // settle would throw both jobs' finished work away and run them again.
+      const out = await retryOnConflict(() =>
+        conditionalUpdateWith(this.ddb, {
+          label: 'jobs',
+          table: this.table,
+          key: hostKey,
+          within: settling.map((s) => ({
+            path: jobEntry(s.jobType),
+            set:
+              s.to === 'done'
+                ? { status: 'done', updatedAt: iso(input.now), result: s.result }
+                : { status: 'failed', updatedAt: iso(input.now), error: s.error.slice(0, 500) },
+            remove: [LEASE_OWNER, LEASE_EXPIRES_AT, ...(s.to === 'done' ? ['error'] : [])],
+          })),
+          ...(exit.leave ? { remove: ['sweepPk', 'sweepAt'] } : {}),
+          conditions: [
+            runningGuard(types),
+            leaseHeldByEach(input.owner, types.map(jobEntry)),
+            ...(exit.leave && exit.others.length > 0 ? [settledGuard(exit.others)] : []),
+          ],
+          with: records,
+        }),
+      );
       if (out.applied) return { settled: types, lost };
-      // A record's own condition refused the transaction: nothing of it was written.
-      if (out.failed !== 'jobs') return { settled: [], lost: [...lost, ...types] };
+      // A record's own condition refused the transaction (an interaction of this run already
+      // there): nothing of it was written, and the jobs are still this run's. The record fails, so
+      // the ring comes again rather than the jobs waiting for their leases to run out.
+      if (out.failed !== 'jobs') {
+        throw new Error(`the settle of ${input.messageId} was refused by its ${out.failed} record`);
+      }
       const current = this.parsed(out.current);
       const held = stillHeld(current, types, input.owner);
       lost.push(...types.filter((t) => !held.includes(t)));

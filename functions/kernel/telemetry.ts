@@ -1,7 +1,8 @@
 /**
  * Telemetry: the Powertools Logger, Metrics and Tracer (created once per execution environment) and
  * the telemetry context, an AsyncLocalStorage that says on whose behalf the current code runs:
- * `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`.
+ * `http:<route>`, `queue:<name>`, `schedule:<name>`, `background_job:<type>` or, for what the jobs
+ * of one ring share (their claim and settle), `background_job:jobs`.
  *
  * Logs carry `source` through a log formatter that reads the context when the line is written, and
  * metrics take it as a dimension through `countMetric`, so concurrent invocations in one process
@@ -16,7 +17,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { MetricDimensions } from './metric-dimensions.js';
 
 export interface TelemetryContext {
-  /** `http:<route>`, `queue:<name>`, `schedule:<name>` or `background_job:<type>`. */
+  /** `http:<route>`, `queue:<name>`, `schedule:<name>`, `background_job:<type>` or `background_job:jobs`. */
   readonly source: string;
   readonly tenantId?: string;
   /**

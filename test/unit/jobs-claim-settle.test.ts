@@ -7,13 +7,18 @@
  * request and answers as DynamoDB would (ALL_NEW on success, ALL_OLD on a failed condition); the
  * same paths run against DynamoDB Local in `test/integration/jobs/`.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import {
   claimableTypes,
   DynamoDbJobStore,
+  type InteractionRecord,
   type JobHost,
   type JobHostItems,
   type JobState,
@@ -287,6 +292,23 @@ describe('DynamoDbJobStore.claim: one write for every claimable job of the ring'
   });
 });
 
+/** The AI interaction ai_triage's done carries (its own item, put in the settle's transaction). */
+const interaction = (): InteractionRecord => ({
+  jobType: 'ai_triage',
+  run: 'g1a1',
+  interactionId: 'i-1',
+  tenantId: TENANT,
+  messageId: MESSAGE,
+  source: 'background_job:ai_triage',
+  model: 'gpt-4o-mini',
+  promptTokens: 1,
+  completionTokens: 1,
+  totalTokens: 2,
+  latencyMs: 5,
+  label: 'question',
+  createdAt: new Date(NOW).toISOString(),
+});
+
 describe('DynamoDbJobStore.settle: one write for every job the claim took', () => {
   const running = (owner = 'me') =>
     state({ status: 'running', attempts: 1, leaseOwner: owner, leaseExpiresAt: NOW + 60_000 });
@@ -352,6 +374,46 @@ describe('DynamoDbJobStore.settle: one write for every job the claim took', () =
     );
     expect(out).toEqual({ settled: ['ai_triage'], lost: [] });
     expect(sent.map(leavesIndex)).toEqual([true, false]);
+  });
+
+  it('a transaction conflict on the settle (a merge moving the message meanwhile) is retried, not thrown', async () => {
+    const seen = hostWith({ lead_match: running(), ai_triage: running() });
+    const conflict = () => {
+      throw new TransactionConflictException({ message: 'Transaction is ongoing', $metadata: {} });
+    };
+    const { ddb, sent } = scriptedDdb([conflict, applied(seen)]);
+    const out = await new DynamoDbJobStore(ddb, 'inbound', hostItems).settle(
+      settleInput(seen, ['lead_match', 'ai_triage']),
+    );
+    expect(out).toEqual({ settled: ['lead_match', 'ai_triage'], lost: [] });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('refused by its own interaction record: throws (the ring comes again), never reports the jobs lost', async () => {
+    const seen = hostWith({ lead_match: running(), ai_triage: running() });
+    const recordRefused = () => {
+      throw new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      });
+    };
+    const { ddb } = scriptedDdb([recordRefused]);
+    const store = new DynamoDbJobStore(ddb, 'inbound', hostItems);
+    await expect(
+      store.settle({
+        ...settleInput(seen, ['lead_match']),
+        settlements: [
+          { jobType: 'lead_match', to: 'done', result: { ok: true } },
+          {
+            jobType: 'ai_triage',
+            to: 'done',
+            result: { ok: true },
+            records: [interaction()],
+          },
+        ],
+      }),
+    ).rejects.toThrow(/refused by its interaction record/);
   });
 
   it('ai_triage was taken over meanwhile: lead_match is still settled, ai_triage left to its new holder', async () => {
