@@ -198,4 +198,50 @@ describe('campaign counters folded from the change feed', () => {
       }
     }
   });
+
+  it('folds of one group at once, for different shards (two stream shards) or the same in different batches (two readers), count each record once', async () => {
+    const report = await raceTrials({
+      trials: 12,
+      setup: async () => {
+        const world = await foldWorld();
+        const id = await world.campaign(16);
+        const given: DynamoDBStreamEvent[] = [];
+        const collect: LambdaHandler = async (event) => {
+          given.push(event as DynamoDBStreamEvent);
+          return { batchItemFailures: [] };
+        };
+        await (await poll(world.table, collect, { batchSize: 100 })).drained();
+        // Each shard's records as a stream shard of its own would hand them over.
+        const records = given.flatMap((e) => e.Records);
+        const byShard = new Map<string, typeof records>();
+        for (const record of records) {
+          const pk = String(record.dynamodb?.Keys?.pk?.S ?? '');
+          if (!pk.startsWith('CR#')) continue;
+          byShard.set(pk, [...(byShard.get(pk) ?? []), record]);
+        }
+        return { world, id, streams: [...byShard.values()], fold: foldHandler(world) };
+      },
+      contenders: ({ streams, fold }) =>
+        // Each shard's records as three readers of it hand them over, each in order: whole, whole
+        // again, and in two batches (a reader refused part-way keeps only what lies past what it
+        // saw, on condition that it still holds).
+        streams.flatMap((records) => {
+          const give = (Records: typeof records) => fold.handler({ Records }, fakeLambdaContext());
+          const mid = Math.ceil(records.length / 2);
+          return [
+            async () => give(records),
+            async () => give(records),
+            async () => {
+              await give(records.slice(0, mid));
+              if (mid < records.length) await give(records.slice(mid));
+            },
+          ];
+        }),
+      check: async ({ world, id, streams }) => {
+        expect(streams.length).toBeGreaterThan(4);
+        expect(await foldedTotals(world, id)).toEqual(await listedTotals(world, id));
+      },
+    });
+    expect(report.failures).toEqual([]);
+  });
 });
