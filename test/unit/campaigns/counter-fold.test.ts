@@ -8,10 +8,13 @@ import { deltasOf } from '../../../functions/campaigns/counter-fold.js';
 import {
   countedImage,
   foldGroupOf,
+  foldSeqAttribute,
   foldSeqKey,
+  keys,
   SHARDS,
   shardsOfGroup,
 } from '../../../functions/campaigns/items.js';
+import { newCampaignId, RECIPIENT_STATUSES } from '../../../functions/campaigns/model.js';
 
 const recipient = (status: string, extra: Record<string, unknown> = {}) => ({
   pk: 'CR#t1#c1#07',
@@ -104,5 +107,30 @@ describe('fold groups', () => {
       }
     }
     expect(seen.size).toBe(SHARDS);
+  });
+
+  it('a full group item stays under 1 KB, one write unit, with a 200-byte tenant id', () => {
+    // DynamoDB's item size: each attribute's name (UTF-8) plus its value; a string its UTF-8
+    // bytes, a number ~1 byte per two significant digits plus 1
+    // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+    const size = (item: Record<string, string | number>) =>
+      Object.entries(item).reduce(
+        (n, [name, value]) =>
+          n +
+          Buffer.byteLength(name) +
+          (typeof value === 'string'
+            ? Buffer.byteLength(value)
+            : Math.ceil(String(value).length / 2) + 1),
+        0,
+      );
+    const group = 1;
+    const item: Record<string, string | number> = {
+      ...keys.foldedGroup('t'.repeat(200), newCampaignId(Date.now(), 'f'.repeat(16)), group),
+    };
+    // Every count at the 1,000,000-contact cap, every shard's sequence number at 40 digits.
+    for (const field of ['recipients', ...RECIPIENT_STATUSES]) item[field] = 1_000_000;
+    for (const shard of shardsOfGroup(group))
+      item[foldSeqAttribute(shard)] = foldSeqKey('9'.repeat(40));
+    expect(size(item)).toBeLessThanOrEqual(1024);
   });
 });
