@@ -403,7 +403,7 @@ reconcile
               .filter((r) => r.drift > 0)
               .map(
                 (r) =>
-                  `  ${r.tenantId}/${r.campaignId}: drift ${r.drift} in shards ${r.shards.map((s) => s.shard).join(', ')}`,
+                  `  ${r.tenantId}/${r.campaignId}: drift ${r.drift} in shards ${r.groups.map((g) => `${g.shards[0]}–${g.shards[1]}`).join(', ')}`,
               ),
           ].join('\n') + dryRunNote(options.execute),
       );

@@ -424,7 +424,7 @@ export const METRICS: readonly MetricSpec[] = [
     dimensions: BY_SOURCE,
     guarantee: 'counters',
     meaning:
-      "Campaign counts folded from the change feed differing from a recount of their recipients, on shards left alone past the fold's lag bound (should stay 0)",
+      "Campaign counts folded from the change feed differing from a recount of their recipients, on fold groups left alone past the fold's lag bound (should stay 0)",
     alarm: {
       greaterThan: 0,
       periodSeconds: 300,

@@ -16,7 +16,8 @@
  * Counters are folded from the change feed (issue 25's switch): no recipient write moves a count;
  * a fold process, at any moment, folds one contact's records so far (a batch: the deltas of its
  * records add up to "from the status last folded to the status now"), each record once (the
- * `foldSeq` guard, tested against DynamoDB Local's stream in counter-fold.test.ts, is taken as
+ * per-shard sequence-number guard in the shard's fold group item, tested against DynamoDB Local's
+ * stream in counter-fold.test.ts, races and the move-in of per-shard counts included, is taken as
  * given here). Every prefix of a contact's records is a state the fold can leave, because it can
  * run between any two writes. The folded counts trail the recipients; completion reads them first
  * and the recipients themselves last (recovery, `anyInFlight`).

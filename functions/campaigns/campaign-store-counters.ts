@@ -1,17 +1,28 @@
 /**
- * The counters' adapter: a campaign's totals are its shards' counts folded from the change feed
- * (`CF#…#<shard> / FOLD`, written by the fold, `counter-fold.ts`), summed on read; a shard's
- * recipients recounted for reconciliation; and the one write besides the fold's, a repair that sets
- * a shard's folded counts to a recount. The transitions themselves write no counter: counting
- * contacts, not attempts, falls out of folding each transition's stream record exactly once.
+ * The counters' adapter: a campaign's totals are its fold groups' counts folded from the change feed
+ * (`CG#…#<group> / FOLD`, written by the fold, `counter-fold.ts`, plus the old per-shard counts of
+ * shards not moved in yet: `campaign-store-fold.ts`), summed on read; a group's recipients
+ * recounted for reconciliation; and the one write besides the fold's, a repair that sets a group's
+ * folded counts to a recount. The transitions themselves write no counter: counting contacts, not
+ * attempts, falls out of folding each transition's stream record exactly once.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { queryItems } from '../kernel/paginate.js';
-import { readItem } from '../kernel/read-item.js';
-import type { CampaignCounters, FoldedShard, ShardRecount } from './campaign-store.js';
+import type { Condition } from '../kernel/update-expression.js';
+import type { CampaignCounters, FoldedGroup, ShardRecount } from './campaign-store.js';
+import { groupTotals } from './campaign-store-fold.js';
 import type { FoldedCounters } from './counter-fold.js';
-import { keys, parseFoldedCounter } from './items.js';
+import {
+  type FoldedGroupItem,
+  foldSeqAttribute,
+  foldSeqKey,
+  keys,
+  parseFoldedCounter,
+  parseFoldedGroup,
+  shardsOfGroup,
+} from './items.js';
 import {
   emptyTotals,
   RECIPIENT_STATUSES,
@@ -24,41 +35,78 @@ export type CounterDeltas = Partial<Record<keyof Totals, number>>;
 
 const FIELDS = ['recipients', ...RECIPIENT_STATUSES] as const;
 
+/** The sequence number a repair gives a shard nothing was ever folded for: below every record. */
+const NOTHING_FOLDED = foldSeqKey('0');
+
 export class DynamoCampaignCounters implements CampaignCounters {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly folded: Pick<FoldedCounters, 'shards'>,
+    private readonly folded: Pick<FoldedCounters, 'groups'>,
   ) {}
 
   /**
-   * Every shard's folded counts (one strongly consistent `BatchGetItem` of 32 items). They trail
-   * the transitions by the fold's lag (`CounterFoldLagSeconds`, seconds): a total read right after
-   * a transition may not count it yet, and equals the listing once the feed is folded. Nothing
+   * Every fold group's folded counts (one strongly consistent `BatchGetItem`). They trail the
+   * transitions by the fold's lag (`CounterFoldLagSeconds`, seconds): a total read right after a
+   * transition may not count it yet, and equals the listing once the feed is folded. Nothing
    * decides on them alone: fan-out only sizes a horizon with them, completion re-checks the
-   * recipients themselves (recovery), reconciliation and repair call a shard that was written
+   * recipients themselves (recovery), reconciliation and repair call a group that was written
    * within the lag bound, or whose counts moved while it was recounted, inconclusive.
    */
-  shards(tenantId: string, campaignId: string): Promise<Totals[]> {
-    return this.folded.shards(tenantId, campaignId);
+  groups(tenantId: string, campaignId: string): Promise<Totals[]> {
+    return this.folded.groups(tenantId, campaignId);
   }
 
   async totals(tenantId: string, campaignId: string): Promise<Totals> {
-    return sumTotals(await this.shards(tenantId, campaignId));
+    return sumTotals(await this.groups(tenantId, campaignId));
   }
 
-  async shard(tenantId: string, campaignId: string, shard: number): Promise<FoldedShard> {
-    const raw = await readItem(
-      this.ddb,
-      this.table,
-      keys.foldedCounter(tenantId, campaignId, shard),
+  async group(tenantId: string, campaignId: string, group: number): Promise<FoldedGroup> {
+    const shards = shardsOfGroup(group);
+    const raws = await batchGetAll(this.ddb, this.table, [
+      keys.foldedGroup(tenantId, campaignId, group),
+      ...shards.map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
+    ]);
+    let item: FoldedGroupItem | undefined;
+    const old = new Map<number, { totals: Totals; foldSeq?: string }>();
+    for (const raw of raws) {
+      if (String(raw.pk).startsWith('CG#')) item = parseFoldedGroup(raw);
+      else {
+        const { shard, totals, foldSeq } = parseFoldedCounter(raw);
+        old.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
+      }
+    }
+    const oldSeqs = new Map<number, string>();
+    for (const [shard, { foldSeq }] of old) {
+      if (!item?.seqs.has(shard) && foldSeq !== undefined) oldSeqs.set(shard, foldSeqKey(foldSeq));
+    }
+    return {
+      totals: groupTotals(group, item, (shard) => old.get(shard)?.totals),
+      ...(item ? { item } : {}),
+      oldSeqs,
+    };
+  }
+
+  async recount(tenantId: string, campaignId: string, group: number): Promise<ShardRecount> {
+    const recounts = await Promise.all(
+      shardsOfGroup(group).map((shard) => this.recountShard(tenantId, campaignId, shard)),
     );
-    if (!raw) return { totals: emptyTotals(), exists: false };
-    const { totals, foldSeq } = parseFoldedCounter(raw);
-    return { totals, exists: true, ...(foldSeq !== undefined ? { foldSeq } : {}) };
+    const lastWrittenAt = recounts
+      .map((r) => r.lastWrittenAt)
+      .filter((at): at is string => at !== undefined)
+      .sort()
+      .at(-1);
+    return {
+      totals: sumTotals(recounts.map((r) => r.totals)),
+      ...(lastWrittenAt !== undefined ? { lastWrittenAt } : {}),
+    };
   }
 
-  async recount(tenantId: string, campaignId: string, shard: number): Promise<ShardRecount> {
+  private async recountShard(
+    tenantId: string,
+    campaignId: string,
+    shard: number,
+  ): Promise<ShardRecount> {
     const totals = emptyTotals();
     let lastWrittenAt: string | undefined;
     const items = queryItems(this.ddb, {
@@ -81,46 +129,57 @@ export class DynamoCampaignCounters implements CampaignCounters {
     return { totals, ...(lastWrittenAt !== undefined ? { lastWrittenAt } : {}) };
   }
 
-  async setShard(
+  async setGroup(
     tenantId: string,
     campaignId: string,
-    shard: number,
-    seen: FoldedShard,
+    group: number,
+    seen: FoldedGroup,
     next: Totals,
   ): Promise<boolean> {
-    // On condition that the fold has not written the shard since it was read: its `foldSeq` (and
-    // counts) as seen, or still no item at all. A fold in between fails this and the repair reads
-    // again, so a batch folded meanwhile is neither lost nor counted twice.
-    const names: Record<string, string> = { '#seq': 'foldSeq' };
-    const values: Record<string, unknown> = {};
-    let expression: string;
-    if (!seen.exists) expression = 'attribute_not_exists(pk)';
+    // On condition that the fold has not written the group since it was read: its counts and each
+    // shard's sequence number as seen (absent as absent), or still no item at all. A fold in
+    // between fails this and the repair reads again, so a batch folded meanwhile is neither lost
+    // nor counted twice. Every shard of the group is moved in by the repair: its sequence number
+    // is the group's, else its old item's, else below every record; old items are then no longer
+    // added (their counts are in the recount).
+    const conditions: Condition[] = [];
+    if (!seen.item) conditions.push({ expression: 'attribute_not_exists(pk)' });
     else {
-      const guards = FIELDS.map((field, i) => {
-        names[`#f${i}`] = field;
-        values[`:seen${i}`] = seen.totals[field];
-        return seen.totals[field] === 0
-          ? `(attribute_not_exists(#f${i}) OR #f${i} = :seen${i})`
-          : `#f${i} = :seen${i}`;
-      });
-      if (seen.foldSeq === undefined) guards.push('attribute_not_exists(#seq)');
-      else {
-        values[':seq'] = seen.foldSeq;
-        guards.push('#seq = :seq');
+      const { totals, seqs } = seen.item;
+      for (const [i, field] of FIELDS.entries()) {
+        const names = { [`#f${i}`]: field };
+        const values = { [`:f${i}`]: totals[field] };
+        conditions.push({
+          expression:
+            totals[field] === 0
+              ? `(attribute_not_exists(#f${i}) OR #f${i} = :f${i})`
+              : `#f${i} = :f${i}`,
+          names,
+          values,
+        });
       }
-      expression = guards.join(' AND ');
+      for (const shard of shardsOfGroup(group)) {
+        const names = { [`#q${shard}`]: foldSeqAttribute(shard) };
+        const seq = seqs.get(shard);
+        conditions.push(
+          seq === undefined
+            ? { expression: `attribute_not_exists(#q${shard})`, names }
+            : { expression: `#q${shard} = :q${shard}`, names, values: { [`:q${shard}`]: seq } },
+        );
+      }
+    }
+    const set: Record<string, unknown> = Object.fromEntries(
+      FIELDS.map((field) => [field, next[field]]),
+    );
+    for (const shard of shardsOfGroup(group)) {
+      set[foldSeqAttribute(shard)] =
+        seen.item?.seqs.get(shard) ?? seen.oldSeqs.get(shard) ?? NOTHING_FOLDED;
     }
     const result = await conditionalUpdate(this.ddb, {
       table: this.table,
-      key: keys.foldedCounter(tenantId, campaignId, shard),
-      set: Object.fromEntries(FIELDS.map((field) => [field, next[field]])),
-      conditions: [
-        {
-          expression,
-          ...(Object.keys(names).length > 0 && seen.exists ? { names } : {}),
-          ...(Object.keys(values).length > 0 ? { values } : {}),
-        },
-      ],
+      key: keys.foldedGroup(tenantId, campaignId, group),
+      set,
+      conditions,
     });
     return result.applied;
   }

@@ -26,6 +26,7 @@ import type {
   CampaignShard,
   FanoutProgress,
   FanoutShard,
+  FoldedGroupItem,
   PageMark,
   RecipientItem,
   RecipientRef,
@@ -44,9 +45,9 @@ export interface CampaignStore {
   readonly fanout: FanoutRecords;
   /** A tenant's campaigns, newest first. */
   readonly listing: CampaignListing;
-  /** The shards' folded counts read as totals, recounted, repaired. */
+  /** The folded counts read as totals, recounted, repaired. */
   readonly counters: CampaignCounters;
-  /** The shards' counts folded from the change feed, exactly once per stream record. */
+  /** The shards' counts folded from the change feed into fold groups, once per stream record. */
   readonly folded: FoldedCounters;
 }
 
@@ -389,39 +390,40 @@ export interface CampaignListing {
 
 export interface CampaignCounters {
   /**
-   * Each shard's counts folded from the change feed (index = shard; a shard never folded reads 0).
-   * They trail the transitions by the fold's lag: see `campaign-store-counters.ts`.
+   * Each fold group's counts folded from the change feed (index = group; a group never folded
+   * reads 0). They trail the transitions by the fold's lag: see `campaign-store-counters.ts`.
    */
-  shards(tenantId: string, campaignId: string): Promise<Totals[]>;
-  /** The campaign's totals: the sum of its shards' folded counts. */
+  groups(tenantId: string, campaignId: string): Promise<Totals[]>;
+  /** The campaign's totals: the sum of its groups' folded counts. */
   totals(tenantId: string, campaignId: string): Promise<Totals>;
-  /** One shard's folded counts as they stand, with the last sequence number folded (consistent). */
-  shard(tenantId: string, campaignId: string, shard: number): Promise<FoldedShard>;
+  /** One fold group's folded counts as they stand, with its shards' sequence numbers (consistent). */
+  group(tenantId: string, campaignId: string, group: number): Promise<FoldedGroup>;
   /**
-   * A shard's recipients counted by status (strongly consistent queries), with the newest
-   * `updatedAt` among them: how recently the shard was written.
+   * A fold group's recipients (its shards') counted by status (strongly consistent queries), with
+   * the newest `updatedAt` among them: how recently the group was written.
    */
-  recount(tenantId: string, campaignId: string, shard: number): Promise<ShardRecount>;
+  recount(tenantId: string, campaignId: string, group: number): Promise<ShardRecount>;
   /**
-   * Sets a shard's folded counts to `next`, only if the fold has not written the shard since
-   * `seen` was read; false when it has.
+   * Sets a fold group's counts to `next`, only if the fold has not written the group since `seen`
+   * was read; false when it has.
    */
-  setShard(
+  setGroup(
     tenantId: string,
     campaignId: string,
-    shard: number,
-    seen: FoldedShard,
+    group: number,
+    seen: FoldedGroup,
     next: Totals,
   ): Promise<boolean>;
 }
 
-/** One shard's folded counts as read. */
-export interface FoldedShard {
+/** One fold group's folded counts as read. */
+export interface FoldedGroup {
+  /** What readers count for the group: its item's counts, plus old per-shard counts not moved in. */
   readonly totals: Totals;
-  /** False: the fold never wrote the shard (and no repair did). */
-  readonly exists: boolean;
-  /** The last stream record folded into it (absent: never folded, or only repaired). */
-  readonly foldSeq?: string;
+  /** The group's item as read; absent: never written by the fold or a repair. */
+  readonly item?: FoldedGroupItem;
+  /** The `foldSeqKey` of each old per-shard item of a shard not moved in yet. */
+  readonly oldSeqs: ReadonlyMap<number, string>;
 }
 
 /** A shard's recipients counted. */

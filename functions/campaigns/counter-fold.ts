@@ -1,7 +1,8 @@
 /**
  * The counter fold: the campaigns table's change feed → each recipient transition's counter deltas
- * (from the record's old and new images) → one write per counted shard per batch, exactly once per
- * stream record under redelivery, batch retries, bisections, crashes and two readers of one shard.
+ * (from the record's old and new images) → one write per fold group (16 counted shards) per batch,
+ * exactly once per stream record under redelivery, batch retries, bisections, crashes and two
+ * readers of one shard.
  *
  * Why a sequence number guard is enough. DynamoDB Streams writes each record once, and "for each
  * item that is modified in a DynamoDB table, the stream records appear in the same sequence as the
@@ -9,14 +10,16 @@
  * Lambda (and the local poller) hands a shard's records over in that order, retries from the first
  * failed record, and reads a child shard only after its parent. A shard's recipients share one
  * partition key (`CR#…#<shard>`), so their records come in one stream shard at a time, in order.
- * So each folded-counter item keeps the sequence number of the last record folded into it
- * (`foldSeq`), and the write that adds a batch's deltas is conditioned on it in the same request:
- * every record at or below it is already in the counts, every record above it is not. A batch given
- * again (a crash after the write and before the ack, a retry from an earlier failure, a second
- * reader) finds `foldSeq` at or past its records and adds nothing twice.
+ * So a fold group's item keeps, for each shard it holds, the sequence number of the last record of
+ * that shard folded into it (`q<shard>`), and the write that adds a batch's deltas is conditioned on
+ * each of them in the same request: every record of the shard at or below it is already in the
+ * counts, every record above it is not. A batch given again (a crash after the write and before the
+ * ack, a retry from an earlier failure, a second reader) finds them at or past its records and adds
+ * nothing twice.
  *
- * Cost: one conditional write per counted shard per batch, instead of one counter item in every
- * transition's transaction (2 units each): a batch of 100 transitions of one shard is 1 write.
+ * Cost: one conditional write per fold group per batch (2 groups), instead of one counter item in
+ * every transition's transaction (2 units each): a batch of 100 transitions over every shard of a
+ * campaign is 2 writes (it was one a counted shard, up to 32, before the groups).
  */
 import type { Clock } from '../kernel/clock.js';
 import { forEachWithConcurrency } from '../kernel/concurrency.js';
@@ -25,7 +28,7 @@ import type { StreamBatchResult, StreamChange } from '../kernel/stream-consumer.
 import { countMetric, logger, MetricUnit } from '../kernel/telemetry.js';
 import type { CounterDeltas } from './campaign-store-counters.js';
 import { FP_FOLD_AFTER_WRITE, FP_FOLD_BEFORE_WRITE } from './failpoints.js';
-import { type CampaignShard, type CountedImage, countedImage } from './items.js';
+import { type CampaignFoldGroup, type CountedImage, countedImage, foldGroupOf } from './items.js';
 import type { Totals } from './model.js';
 
 /** One stream record's deltas for one shard's counts. */
@@ -37,13 +40,16 @@ export interface FoldEntry {
 /** The folded counts' port (adapter: `campaign-store-fold.ts`). */
 export interface FoldedCounters {
   /**
-   * Adds the deltas of the entries (in sequence order) not yet folded into the shard's counts, and
-   * moves its `foldSeq` to the last of them, in one conditional write. Returns how many entries
-   * were new (0: every one was folded before).
+   * Adds the deltas of the entries (each shard's in sequence order) not yet folded into the group's
+   * counts, and moves each shard's sequence number to the last of its entries, in one conditional
+   * write. Returns how many entries were new (0: every one was folded before).
    */
-  fold(shard: CampaignShard, entries: readonly FoldEntry[]): Promise<number>;
-  /** Each shard's folded counts (index = shard). */
-  shards(tenantId: string, campaignId: string): Promise<Totals[]>;
+  fold(
+    group: CampaignFoldGroup,
+    byShard: ReadonlyMap<number, readonly FoldEntry[]>,
+  ): Promise<number>;
+  /** Each fold group's folded counts (index = group). */
+  groups(tenantId: string, campaignId: string): Promise<Totals[]>;
 }
 
 export interface FoldDeps {
@@ -55,13 +61,13 @@ export interface FoldDeps {
  * How far the folded counts may trail the transitions they count before it is a fault: the
  * `CounterFoldLagSeconds` alarm's threshold, and the quiet time after which reconciliation and
  * repair trust a shard's folded counts to hold all of its transitions (`reconcile-counters.ts`).
- * Folding takes seconds (Lambda reads a shard ~4 times a second; a batch is one write a shard).
+ * Folding takes seconds (Lambda reads a shard ~4 times a second; a batch is one write a fold group).
  */
 export const FOLD_LAG_BOUND_SECONDS = 60;
 
 /**
- * Counted shards written at once. A batch is at most 100 records of one stream shard; at 8 writes
- * in flight a batch touching every shard of three campaigns (96 writes) takes 12 round trips.
+ * Fold groups written at once. A batch is at most 100 records of one stream shard; at 8 writes in
+ * flight a batch touching every group of 50 campaigns (100 writes) takes 13 round trips.
  */
 const FOLD_CONCURRENCY = 8;
 
@@ -85,25 +91,27 @@ export function deltasOf(
   return Object.fromEntries(Object.entries(deltas).filter(([, n]) => n !== 0));
 }
 
-interface ShardBatch {
-  readonly shard: CampaignShard;
+interface GroupBatch {
+  readonly group: CampaignFoldGroup;
   /** Index of the group's first record in the batch: where a retry must start if it fails. */
   readonly firstIndex: number;
-  readonly entries: FoldEntry[];
+  /** Each shard's entries, in sequence order. */
+  readonly byShard: Map<number, FoldEntry[]>;
 }
 
-const shardKey = (c: CountedImage) => `${c.tenantId}\u0000${c.campaignId}\u0000${c.shard}`;
+const groupKey = (c: CountedImage) =>
+  `${c.tenantId}\u0000${c.campaignId}\u0000${foldGroupOf(c.shard)}`;
 
 /**
  * Folds one batch (one stream shard, in sequence order). Answers the first record that must come
- * again: the first unreadable recipient image, or the first record of a shard whose write failed;
- * records after it that were folded come again too and are found in `foldSeq`.
+ * again: the first unreadable recipient image, or the first record of a group whose write failed;
+ * records after it that were folded come again too and are found in their shard's sequence number.
  */
 export async function foldCounters(
   changes: readonly StreamChange[],
   deps: FoldDeps,
 ): Promise<StreamBatchResult> {
-  const groups = new Map<string, ShardBatch>();
+  const groups = new Map<string, GroupBatch>();
   let unreadable: number | undefined;
   for (const [index, change] of changes.entries()) {
     let before: CountedImage | undefined;
@@ -123,25 +131,31 @@ export async function foldCounters(
     if (!counted) continue;
     const deltas = deltasOf(before, after);
     if (Object.keys(deltas).length === 0) continue;
-    const key = shardKey(counted);
+    const key = groupKey(counted);
     let group = groups.get(key);
     if (!group) {
       const { tenantId, campaignId, shard } = counted;
-      group = { shard: { tenantId, campaignId, shard }, firstIndex: index, entries: [] };
+      group = {
+        group: { tenantId, campaignId, group: foldGroupOf(shard) },
+        firstIndex: index,
+        byShard: new Map(),
+      };
       groups.set(key, group);
     }
-    group.entries.push({ sequenceNumber: change.sequenceNumber, deltas });
+    const entries = group.byShard.get(counted.shard) ?? [];
+    entries.push({ sequenceNumber: change.sequenceNumber, deltas });
+    group.byShard.set(counted.shard, entries);
   }
 
   let firstFailed = unreadable;
   failpoint(FP_FOLD_BEFORE_WRITE);
   await forEachWithConcurrency([...groups.values()], FOLD_CONCURRENCY, async (group) => {
     try {
-      await deps.folded.fold(group.shard, group.entries);
+      await deps.folded.fold(group.group, group.byShard);
     } catch (error) {
-      logger.error('a shard of the batch was not folded: the batch comes again from it', {
-        campaignId: group.shard.campaignId,
-        shard: group.shard.shard,
+      logger.error('a fold group of the batch was not folded: the batch comes again from it', {
+        campaignId: group.group.campaignId,
+        group: group.group.group,
         error: error instanceof Error ? error.name : 'Error',
       });
       firstFailed = Math.min(firstFailed ?? group.firstIndex, group.firstIndex);

@@ -20,14 +20,19 @@
  *   A recipient waiting for a schedule (enqueued pending, sending, retry later) carries
  *   `sweepPk = RS#<tenant>#<campaign>#<shard>` (`…#S` while sending) and `sweepAt` (ISO time it
  *   becomes due). `gsi1` (keys only) finds it by wamid: `WAMID#<phoneNumberId>#<wamid>`.
- * - `CF#<tenant>#<campaign>#<shard> / FOLD`: the counts of one shard folded from the change feed,
- *   with the last stream sequence number folded (`foldSeq`, 40 digits, zero-padded so that the
- *   condition's string order is the numbers' order). Written by the fold, one write a shard a
- *   batch (`counter-fold.ts`), and by a counter repair only; totals are the sum of the shards.
+ * - `CG#<tenant>#<campaign>#<group> / FOLD`: the counts of one fold group (`SHARDS_PER_GROUP`
+ *   consecutive shards) folded from the change feed, with, per shard of the group, the last stream
+ *   sequence number folded (`q<shard>`, `foldSeqKey`: base 36, zero-padded so that the condition's
+ *   string order is the numbers' order). Written by the fold, one write a group a batch
+ *   (`counter-fold.ts`), and by a counter repair only; totals are the sum of the groups.
  *   Recipients are spread over `SHARDS` partition keys so a large, fast campaign has no hot
- *   partition, and their folded counts with them (a batch of up to 100 transitions of a shard is
- *   one write). The transactional `CC#…` counter items of before the switch are no longer read or
- *   written.
+ *   partition; their counts over `FOLD_GROUPS` items, so that a batch touching every shard is
+ *   `FOLD_GROUPS` writes, not `SHARDS` (the heat: `docs/scale-campaigns.md`).
+ * - `CF#<tenant>#<campaign>#<shard> / FOLD`: one shard's folded counts, as the fold wrote them
+ *   before the groups (`foldSeq`, 40 digits). No longer written; read for a shard until its group
+ *   item holds its `q<shard>`: the fold's first write of the shard into the group moves the
+ *   shard's counts in (`campaign-store-fold.ts`), and readers add them until then. The
+ *   transactional `CC#…` counter items of before the switch are no longer read or written.
  * - `CL#<tenant> / C#<createdAt>#<campaign>`: the tenant's campaign listing, written with the
  *   campaign (see `campaign-store-listing.ts` for why one partition per tenant suffices).
  */
@@ -47,6 +52,43 @@ import {
 
 /** Partition keys a campaign's recipients (and their folded counts) are spread over. */
 export const SHARDS = 32;
+
+/**
+ * Fold groups: a campaign's folded counts are `FOLD_GROUPS` items of `SHARDS_PER_GROUP` shards each
+ * (one write a group a batch of the change feed). Two keep an item under 1 KB (one write unit)
+ * with a sequence number for each of its shards, and each item's writes far below a partition's
+ * 1,000 WCU/s (`docs/scale-campaigns.md`).
+ */
+export const FOLD_GROUPS = 2;
+export const SHARDS_PER_GROUP = SHARDS / FOLD_GROUPS;
+
+/** The fold group a shard's counts are kept in. */
+export function foldGroupOf(shard: number): number {
+  return Math.floor(shard / SHARDS_PER_GROUP);
+}
+
+/** The shards a fold group holds, in order. */
+export function shardsOfGroup(group: number): number[] {
+  return Array.from({ length: SHARDS_PER_GROUP }, (_, i) => group * SHARDS_PER_GROUP + i);
+}
+
+/** The attribute of a fold group item holding the last sequence number folded for `shard`. */
+export const foldSeqAttribute = (shard: number) => `q${shardLabel(shard)}`;
+
+/**
+ * A stream sequence number as a fold group stores it: base 36, zero-padded to 26 characters, so
+ * that DynamoDB's string comparison (UTF-8 bytes: `0`–`9` sort before `a`–`z`) is the numbers'
+ * order. Sequence numbers are decimal strings of 21 to 40 digits (the Streams API's
+ * `StreamRecord.SequenceNumber`,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html);
+ * 36^26 > 10^40, and 26 characters instead of 40 keep a group's 16 of them in one write unit.
+ */
+export function foldSeqKey(sequenceNumber: string): string {
+  if (!/^\d{1,40}$/.test(sequenceNumber)) {
+    throw new RangeError('a stream sequence number is 1 to 40 decimal digits');
+  }
+  return BigInt(sequenceNumber).toString(36).padStart(26, '0');
+}
 
 /** The shard of a contact (its E.164) or of a skipped input (its `X#` id). */
 export function shardOf(contactKey: string): number {
@@ -116,8 +158,16 @@ export const keys = {
     return { pk: recipientPartition(tenantId, campaignId, shardOf(id)), sk: id };
   },
   /**
-   * The counts of one shard folded from the change feed (`counter-fold.ts`), with the sequence
-   * number of the last stream record folded into it: one item per shard, written by the fold only.
+   * The counts of one fold group folded from the change feed (`counter-fold.ts`), with the sequence
+   * number of the last stream record folded for each of its shards: written by the fold and repair.
+   */
+  foldedGroup: (tenantId: string, campaignId: string, group: number) => ({
+    pk: `CG#${tenantId}#${campaignId}#${group}`,
+    sk: 'FOLD',
+  }),
+  /**
+   * One shard's folded counts as the fold wrote them before the groups: read only, until the
+   * shard's group holds it (`campaign-store-fold.ts`).
    */
   foldedCounter: (tenantId: string, campaignId: string, shard: number) => ({
     pk: `CF#${tenantId}#${campaignId}#${shardLabel(shard)}`,
@@ -211,6 +261,13 @@ export interface CampaignShard {
   readonly tenantId: string;
   readonly campaignId: string;
   readonly shard: number;
+}
+
+/** One fold group of one campaign: what names its folded counts item. */
+export interface CampaignFoldGroup {
+  readonly tenantId: string;
+  readonly campaignId: string;
+  readonly group: number;
 }
 
 /** One shard of one fan-out generation: what names its progress item (and its queue message). */
@@ -343,7 +400,7 @@ export function parseFanoutProgress(raw: Item): { shard: number; progress: Fanou
 
 const COUNTED = ['recipients', ...RECIPIENT_STATUSES] as const;
 
-/** A folded counter item: its counts and the last stream sequence number folded into it. */
+/** A shard's folded counter item of before the groups: its counts and last sequence number. */
 export function parseFoldedCounter(raw: Item): { shard: number; totals: Totals; foldSeq?: string } {
   const read = itemReader(raw, 'folded counter');
   const totals = emptyTotals();
@@ -354,6 +411,28 @@ export function parseFoldedCounter(raw: Item): { shard: number; totals: Totals; 
     totals,
     ...withoutAbsent({ foldSeq: read.optionalString('foldSeq') }),
   };
+}
+
+/** A fold group item: its counts, and the last sequence number folded for each shard it holds. */
+export interface FoldedGroupItem {
+  readonly group: number;
+  readonly totals: Totals;
+  /** Shard → `foldSeqKey` of its last record folded; a shard absent here was never moved in. */
+  readonly seqs: ReadonlyMap<number, string>;
+}
+
+export function parseFoldedGroup(raw: Item): FoldedGroupItem {
+  const read = itemReader(raw, 'folded group');
+  const totals = emptyTotals();
+  for (const field of COUNTED) totals[field] = read.numberOr(field, 0);
+  // `CG#<tenant>#<campaign>#<group>`: the group it counts.
+  const group = lastKeyPart(read.string('pk'));
+  const seqs = new Map<number, string>();
+  for (const shard of shardsOfGroup(group)) {
+    const seq = read.optionalString(foldSeqAttribute(shard));
+    if (seq !== undefined) seqs.set(shard, seq);
+  }
+  return { group, totals, seqs };
 }
 
 /** What a recipient's image counts as: its shard and status (undefined: not a recipient). */

@@ -458,7 +458,7 @@ export default async function campaignBench(args: string[]): Promise<void> {
         // The fold's totals once it caught up: polled (it trails the commits by its lag).
         let foldedMatchListing = false;
         for (let i = 0; i < 100 && !foldedMatchListing; i++) {
-          const folded = sumTotals(await benchStore.folded.shards(tenantId, created.campaignId));
+          const folded = sumTotals(await benchStore.folded.groups(tenantId, created.campaignId));
           foldedMatchListing = JSON.stringify(folded) === JSON.stringify(counted);
           if (!foldedMatchListing) await new Promise((r) => setTimeout(r, 200));
         }

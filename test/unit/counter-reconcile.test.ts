@@ -1,17 +1,17 @@
 /**
- * When a shard's recount may be compared with its folded count (`compareShard`): only when no
+ * When a fold group's recount may be compared with its folded count (`compareGroup`): only when no
  * recipient of it was written within the fold's lag bound and the fold did not write it while it
  * was recounted. A count merely not yet folded is inconclusive, never drift, and never repaired.
  */
 import { describe, expect, it } from 'vitest';
 import type {
   CampaignCounters,
-  FoldedShard,
+  FoldedGroup,
   ShardRecount,
 } from '../../functions/campaigns/campaign-store.js';
-import { repairShard } from '../../functions/campaigns/counter-repair.js';
+import { repairGroup } from '../../functions/campaigns/counter-repair.js';
 import { emptyTotals, type Totals } from '../../functions/campaigns/model.js';
-import { compareShard, FOLD_LAG_BOUND_MS } from '../../functions/campaigns/reconcile-counters.js';
+import { compareGroup, FOLD_LAG_BOUND_MS } from '../../functions/campaigns/reconcile-counters.js';
 import { ManualClock } from '../../functions/kernel/clock.js';
 
 const NOW = Date.parse('2026-12-07T08:00:00.000Z');
@@ -23,16 +23,16 @@ const totals = (pending: number, sent = 0): Totals => ({
   sent,
 });
 
-/** A shard whose folded reads answer `reads` in turn, whose recount answers `recount`. */
-function shardStore(reads: FoldedShard[], recount: ShardRecount) {
+/** A group whose folded reads answer `reads` in turn, whose recount answers `recount`. */
+function shardStore(reads: FoldedGroup[], recount: ShardRecount) {
   const sets: Totals[] = [];
   let i = 0;
   const counters: CampaignCounters = {
-    shards: async () => [],
+    groups: async () => [],
     totals: async () => emptyTotals(),
-    shard: async () => reads[Math.min(i++, reads.length - 1)] as FoldedShard,
+    group: async () => reads[Math.min(i++, reads.length - 1)] as FoldedGroup,
     recount: async () => recount,
-    setShard: async (_t, _c, _s, _seen, next) => {
+    setGroup: async (_t, _c, _g, _seen, next) => {
       sets.push(next);
       return true;
     },
@@ -40,15 +40,19 @@ function shardStore(reads: FoldedShard[], recount: ShardRecount) {
   return { deps: { store: { counters }, clock: new ManualClock(NOW) }, sets };
 }
 
-const folded = (t: Totals, foldSeq = '0001'): FoldedShard => ({ totals: t, exists: true, foldSeq });
+const folded = (
+  t: Totals,
+  seqs: ReadonlyMap<number, string> = new Map([[0, '0001']]),
+  oldSeqs: ReadonlyMap<number, string> = new Map(),
+): FoldedGroup => ({ totals: t, item: { group: 0, totals: t, seqs }, oldSeqs });
 
-describe('a shard is compared only once it is folded', () => {
+describe('a fold group is compared only once it is folded', () => {
   it('quiet past the lag bound and the fold not moving: conclusive, drift is the difference', async () => {
     const { deps } = shardStore([folded(totals(3)), folded(totals(3))], {
       totals: totals(2, 1),
       lastWrittenAt: ago(FOLD_LAG_BOUND_MS + 1),
     });
-    expect(await compareShard(deps as never, 't', 'c', 0)).toMatchObject({
+    expect(await compareGroup(deps as never, 't', 'c', 0)).toMatchObject({
       conclusive: true,
       drift: 2,
     });
@@ -59,11 +63,11 @@ describe('a shard is compared only once it is folded', () => {
       totals: totals(2, 1),
       lastWrittenAt: ago(FOLD_LAG_BOUND_MS - 1),
     });
-    expect(await compareShard(deps as never, 't', 'c', 0)).toEqual({
+    expect(await compareGroup(deps as never, 't', 'c', 0)).toEqual({
       conclusive: false,
       reason: 'written-within-lag-bound',
     });
-    expect(await repairShard(deps as never, 't', 'c', 0, true)).toMatchObject({
+    expect(await repairGroup(deps as never, 't', 'c', 0, true)).toMatchObject({
       repaired: false,
       drift: 0,
       inconclusive: true,
@@ -71,13 +75,39 @@ describe('a shard is compared only once it is folded', () => {
     expect(sets).toEqual([]);
   });
 
-  it('the fold wrote the shard while it was recounted: inconclusive', async () => {
-    const { deps } = shardStore([folded(totals(3), '0001'), folded(totals(2, 1), '0002')], {
+  it('the fold wrote the group while it was recounted: inconclusive', async () => {
+    const { deps } = shardStore([folded(totals(3)), folded(totals(2, 1), new Map([[0, '0002']]))], {
       totals: totals(2, 1),
       lastWrittenAt: ago(FOLD_LAG_BOUND_MS + 1),
     });
-    expect(await compareShard(deps as never, 't', 'c', 0)).toEqual({
+    expect(await compareGroup(deps as never, 't', 'c', 0)).toEqual({
       conclusive: false,
+      reason: 'fold-moved',
+    });
+  });
+
+  it('a sequence number moved with the counts unchanged, or an old shard moved in: inconclusive', async () => {
+    const quiet = { totals: totals(3), lastWrittenAt: ago(FOLD_LAG_BOUND_MS + 1) };
+    // A record that left the counts as they were (a status back and forth within the batch).
+    const moved = shardStore([folded(totals(3)), folded(totals(3), new Map([[0, '0002']]))], quiet);
+    expect(await compareGroup(moved.deps as never, 't', 'c', 0)).toMatchObject({
+      reason: 'fold-moved',
+    });
+    // Shard 1's old per-shard counts moved into the group: the same totals, read two ways.
+    const movedIn = shardStore(
+      [
+        folded(totals(3), new Map([[0, '0001']]), new Map([[1, '0007']])),
+        folded(
+          totals(3),
+          new Map([
+            [0, '0001'],
+            [1, '0007'],
+          ]),
+        ),
+      ],
+      quiet,
+    );
+    expect(await compareGroup(movedIn.deps as never, 't', 'c', 0)).toMatchObject({
       reason: 'fold-moved',
     });
   });
@@ -87,7 +117,7 @@ describe('a shard is compared only once it is folded', () => {
       totals: totals(2, 1),
       lastWrittenAt: ago(FOLD_LAG_BOUND_MS + 1),
     });
-    expect(await repairShard(deps as never, 't', 'c', 0, true)).toMatchObject({
+    expect(await repairGroup(deps as never, 't', 'c', 0, true)).toMatchObject({
       repaired: true,
       // |4 − 3| recipients + |4 − 2| pending + |0 − 1| sent
       drift: 4,

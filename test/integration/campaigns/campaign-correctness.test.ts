@@ -20,6 +20,7 @@ import { fanoutShard, ringFanout } from '../../../functions/campaigns/fanout.js'
 import { handler as retryHandler } from '../../../functions/campaigns/handlers/retry-recipient.js';
 import {
   type CampaignItem,
+  foldGroupOf,
   keys,
   parseCampaign,
   SHARDS,
@@ -743,12 +744,12 @@ describe('completion when a folded count is wrong for good', () => {
     await fanOutAndSendAll(id, contacts);
     await foldCaughtUp();
     // The fold lost one record for good (a stream batch dead-lettered after its retries): the
-    // first contact's sending → sent, so its shard's folded count still has it `sending`.
+    // first contact's sending → sent, so its fold group still counts it `sending`.
     const first = contacts[0] ?? '';
     await ddb.send(
       new UpdateCommand({
         TableName: table(),
-        Key: keys.foldedCounter(tenant.tenantId, id, shardOf(first)),
+        Key: keys.foldedGroup(tenant.tenantId, id, foldGroupOf(shardOf(first))),
         UpdateExpression: 'ADD #sending :one, #sent :minusOne',
         ExpressionAttributeNames: { '#sending': 'sending', '#sent': 'sent' },
         ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },

@@ -2,7 +2,7 @@
  * `npx onceflow reconcile counters [--execute]` against DynamoDB Local: drift introduced by hand in
  * the folded counts is reported by the dry run (which writes nothing), repaired by `--execute`, and
  * the totals then equal the recipient listing; a repair racing recipient transitions repairs only
- * shards it can conclude on (left alone for the fold's lag bound, the fold not moving meanwhile),
+ * fold groups it can conclude on (left alone for the fold's lag bound, the fold not moving meanwhile),
  * so nothing merely not yet folded is "repaired" and counted twice.
  */
 import { execFile } from 'node:child_process';
@@ -14,7 +14,7 @@ import {
   type CampaignRepair,
   repairCampaignCounters,
 } from '../../../functions/campaigns/counter-repair.js';
-import { keys, shardOf } from '../../../functions/campaigns/items.js';
+import { foldGroupOf, keys, shardOf } from '../../../functions/campaigns/items.js';
 import { createCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { emptyTotals, type Totals } from '../../../functions/campaigns/model.js';
 import { listRecipients } from '../../../functions/campaigns/recipient-pages.js';
@@ -104,7 +104,7 @@ async function addToFolded(
   await ddb.send(
     new UpdateCommand({
       TableName: table(),
-      Key: keys.foldedCounter(tenantId, campaignId, shard),
+      Key: keys.foldedGroup(tenantId, campaignId, foldGroupOf(shard)),
       UpdateExpression: 'ADD #f :n',
       ExpressionAttributeNames: { '#f': field },
       ExpressionAttributeValues: { ':n': n },
@@ -118,9 +118,9 @@ describe('onceflow reconcile counters', () => {
     const { tenant, campaignId } = await campaignWith(40);
     const at = earlier().now();
     for (const phone of phones(10)) await markSent(tenant.tenantId, campaignId, phone, at);
-    const [p1, p2] = [phones(40)[0] as string, phones(40)[1] as string];
-    const s1 = shardOf(p1);
-    const s2 = shardOf(p2) === s1 ? (s1 + 1) % 32 : shardOf(p2);
+    const s1 = shardOf(phones(40)[0] as string);
+    // In the other fold group: both groups drift.
+    const s2 = (s1 + 16) % 32;
     // The feed folded first: the drift is added to what the fold wrote.
     await foldCaughtUp();
     await addToFolded(tenant.tenantId, campaignId, s1, 'sent', 3);
@@ -138,8 +138,8 @@ describe('onceflow reconcile counters', () => {
     // Assess
     expect(dry.code).toBe(0);
     expect(dry.json).toMatchObject({ execute: false, drift: 5 });
-    expect(dry.json.campaigns[0].shards.map((s: { shard: number }) => s.shard).sort()).toEqual(
-      [s1, s2].sort(),
+    expect(dry.json.campaigns[0].groups.map((g: { group: number }) => g.group).sort()).toEqual(
+      [foldGroupOf(s1), foldGroupOf(s2)].sort(),
     );
     expect(afterDry).toEqual(drifted);
     expect(execute.code).toBe(0);
@@ -157,11 +157,12 @@ describe('onceflow reconcile counters', () => {
       setup: async () => {
         const { tenant, campaignId } = await campaignWith(24);
         await foldCaughtUp();
-        // Drift in several shards (+1 sent each), so the repair has writes to race.
+        // Drift in several shards (+1 sent each), so the repair has writes to race; by group.
         const handDrift = new Map<number, number>();
         for (const phone of phones(6)) {
           await addToFolded(tenant.tenantId, campaignId, shardOf(phone), 'sent', 1);
-          handDrift.set(shardOf(phone), (handDrift.get(shardOf(phone)) ?? 0) + 1);
+          const group = foldGroupOf(shardOf(phone));
+          handDrift.set(group, (handDrift.get(group) ?? 0) + 1);
         }
         return { tenantId: tenant.tenantId, campaignId, handDrift };
       },
@@ -176,17 +177,17 @@ describe('onceflow reconcile counters', () => {
         const raced = (outcomes[0] as PromiseFulfilledResult<CampaignRepair>).value;
         const listed = await listedTotals(tenantId, campaignId);
         expect(listed).toMatchObject({ recipients: 24, sent: 12, pending: 12 });
-        // Once the feed is folded and the shards are quiet: exactly the hand drift the racing
+        // Once the feed is folded and the groups are quiet: exactly the hand drift the racing
         // repair left alone remains (it repaired nothing it could not conclude on, so it counted
         // no transition twice and lost none).
         await foldCaughtUp();
         const later = { store, clock: new ManualClock(Date.now() + FOLD_LAG_BOUND_MS + 1000) };
-        const repairedShards = new Set(raced.shards.filter((s) => s.repaired).map((s) => s.shard));
-        const left = [...handDrift].filter(([shard]) => !repairedShards.has(shard));
+        const repairedGroups = new Set(raced.groups.filter((g) => g.repaired).map((g) => g.group));
+        const left = [...handDrift].filter(([group]) => !repairedGroups.has(group));
         const dry = await repairCampaignCounters(later, { tenantId, campaignId }, false);
         expect(dry).toMatchObject({ inconclusiveShards: 0 });
         expect(dry.drift).toBe(left.reduce((n, [, drift]) => n + drift, 0));
-        expect(dry.shards.map((s) => s.shard).sort()).toEqual(left.map(([s]) => s).sort());
+        expect(dry.groups.map((g) => g.group).sort()).toEqual(left.map(([g]) => g).sort());
         // And the repair run again settles it.
         expect(await repairCampaignCounters(later, { tenantId, campaignId }, true)).toMatchObject({
           unsettledShards: 0,

@@ -82,9 +82,9 @@ export async function foldWorld(): Promise<FoldWorld> {
   };
 }
 
-/** The folded totals of a campaign (the sum of its shards' folded counts). */
+/** The folded totals of a campaign (the sum of its fold groups' counts). */
 export async function foldedTotals(world: FoldWorld, campaignId: string): Promise<Totals> {
-  return sumTotals(await world.deps.store.folded.shards(world.tenantId, campaignId));
+  return sumTotals(await world.deps.store.folded.groups(world.tenantId, campaignId));
 }
 
 /** What the campaign's recipients add up to (the listing) — what folded totals must equal. */

@@ -88,7 +88,7 @@ const { createCampaign } = await import('../../../functions/campaigns/lifecycle.
 const { campaignDeps } = await import('../../../functions/campaigns/deps.js');
 const { campaignKeys } = await import('../../../functions/campaigns/index.js');
 const { encodeCallbackData } = await import('../../../functions/campaigns/model.js');
-const { shardOf } = await import('../../../functions/campaigns/items.js');
+const { foldGroupOf, shardOf } = await import('../../../functions/campaigns/items.js');
 const { ledgerDeps } = await import('../../../functions/ledger/index.js');
 const { PENDING_GRACE_SECONDS } = await import('../../../functions/jobs/index.js');
 const { DEFAULT_VERSIONS, VERSION_CALENDAR, VERSION_ENV } = await import(
@@ -439,12 +439,12 @@ async function campaignFlows(): Promise<void> {
       }),
     ); // CampaignLateEvidenceApplied
 
-    // CounterDrift: one shard's folded count moved by a write no transition made (its shards
+    // CounterDrift: one fold group's count moved by a write no transition made (its shards
     // quiet past the fold's lag bound: the clock moved past every window above).
     await ddb.send(
       new UpdateCommand({
         TableName: tableName('campaigns'),
-        Key: campaignKeys.foldedCounter(hold.tenantId, sentCampaign, shardOf(sentTo)),
+        Key: campaignKeys.foldedGroup(hold.tenantId, sentCampaign, foldGroupOf(shardOf(sentTo))),
         UpdateExpression: 'ADD #f :n',
         ExpressionAttributeNames: { '#f': 'pending' },
         ExpressionAttributeValues: { ':n': 1 },
