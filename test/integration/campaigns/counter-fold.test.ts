@@ -8,7 +8,6 @@
  * groups are moved in once, neither lost nor counted twice when their records come again.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
 import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
