@@ -358,9 +358,9 @@ const reconcile = program.command('reconcile').description('recount and compare'
 reconcile
   .command('counters')
   .description(
-    "recount campaigns' recipients against their folded counts (shards quiet for the fold's lag bound); --execute sets drifting ones to the recount",
+    "recount campaigns' recipients against their folded counts, per fold group of 16 shards (groups quiet for the fold's lag bound); --execute sets drifting ones to the recount",
   )
-  .option('--execute', 'repair drifting shards (default: dry run, report only)')
+  .option('--execute', 'repair drifting fold groups (default: dry run, report only)')
   .option('--tenant <tenantId>', "only this tenant's campaigns (from its campaign listing)")
   .option('--campaign <campaignId>', 'only this campaign (needs --tenant)')
   .action(async (options: { execute?: boolean; tenant?: string; campaign?: string }) => {
@@ -393,17 +393,20 @@ reconcile
         { target: target.label, execute: options.execute === true, drift, campaigns: results },
         () =>
           [
-            `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards not settled: run again` : ''})` : ''}`,
+            `${results.length} campaigns recounted; drift total ${drift}${options.execute ? ` (repaired${unsettled ? `, ${unsettled} shards (fold groups of 16) not settled: run again` : ''})` : ''}`,
             ...(inconclusive > 0
               ? [
-                  `  ${inconclusive} shards written within the fold's lag bound (or folding meanwhile): not compared, run again in a minute`,
+                  `  ${inconclusive} shards (fold groups of 16) written within the fold's lag bound (or folding meanwhile): not compared, run again in a minute`,
                 ]
               : []),
             ...results
               .filter((r) => r.drift > 0)
               .map(
                 (r) =>
-                  `  ${r.tenantId}/${r.campaignId}: drift ${r.drift} in shards ${r.groups.map((g) => `${g.shards[0]}–${g.shards[1]}`).join(', ')}`,
+                  `  ${r.tenantId}/${r.campaignId}: drift ${r.drift} in fold groups ${r.groups
+                    .filter((g) => g.drift > 0)
+                    .map((g) => `${g.group} (shards ${g.shards[0]}-${g.shards.at(-1)})`)
+                    .join(', ')}`,
               ),
           ].join('\n') + dryRunNote(options.execute),
       );

@@ -131,6 +131,12 @@ export type Trigger =
        * (an SQS queue, which receives where they were, not the records). Bisections do not count.
        */
       readonly retryAttempts: number;
+      /**
+       * How long Lambda gathers a shard's records before invoking (`MaximumBatchingWindowInSeconds`,
+       * whole seconds, 0–300; a full batch goes at once). Absent: 0, invoked as soon as records come.
+       * https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html
+       */
+      readonly batchingWindowSeconds?: number;
     };
 
 export type TableAccess = 'read' | 'readWrite';
@@ -608,11 +614,20 @@ const declaredFunctions = {
   foldCampaignCounters: {
     entry: 'functions/campaigns/handlers/fold-counters.ts',
     description:
-      'Folds recipient transitions from the campaigns change feed into their shard counts, once per record',
-    // A batch of 100 records is at most one conditional write per counted shard it touches, 8 in
-    // flight (a batch over 96 shards: 12 round trips, well under the timeout). The campaigns
+      'Folds recipient transitions from the campaigns change feed into their fold groups, once per record',
+    // A batch of 100 records is at most one conditional write per fold group it touches (two a
+    // campaign), 8 in flight (a batch over 50 campaigns: 13 round trips, well under the timeout).
+    // The 1 s batching window bounds each stream shard's invocations to ~1 a second unless full
+    // batches come faster, which bounds the writes of one group item (docs/scale-campaigns.md)
+    // and folds more transitions a write; the totals trail by up to the window more. The campaigns
     // stream's second reader (with `changeFeed`): DynamoDB advises at most two per shard.
-    trigger: { kind: 'stream', tables: ['campaigns'], batchSize: 100, retryAttempts: 3 },
+    trigger: {
+      kind: 'stream',
+      tables: ['campaigns'],
+      batchSize: 100,
+      retryAttempts: 3,
+      batchingWindowSeconds: 1,
+    },
     tables: { campaigns: 'readWrite' },
     timeoutSeconds: 30,
   },

@@ -543,6 +543,12 @@ export class OnceflowStack extends Stack {
               bisectBatchOnError: true,
               reportBatchItemFailures: true,
               retryAttempts: trigger.retryAttempts,
+              // One batch of a shard at a time: with more, Lambda keeps order only per item, and
+              // the counter fold's guard needs a partition key's records in order.
+              parallelizationFactor: 1,
+              ...(trigger.batchingWindowSeconds
+                ? { maxBatchingWindow: Duration.seconds(trigger.batchingWindowSeconds) }
+                : {}),
               onFailure: new SqsDlq(deadLetters),
             }),
           );

@@ -61,7 +61,7 @@ export interface FoldDeps {
  * How far the folded counts may trail the transitions they count before it is a fault: the
  * `CounterFoldLagSeconds` alarm's threshold, and the quiet time after which reconciliation and
  * repair trust a shard's folded counts to hold all of its transitions (`reconcile-counters.ts`).
- * Folding takes seconds (Lambda reads a shard ~4 times a second; a batch is one write a fold group).
+ * Folding takes seconds (the mapping's 1 s batching window, then one write a fold group a batch).
  */
 export const FOLD_LAG_BOUND_SECONDS = 60;
 

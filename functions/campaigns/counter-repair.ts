@@ -24,8 +24,8 @@ export const MAX_REPAIR_ATTEMPTS = 10;
 
 export interface GroupRepair {
   readonly group: number;
-  /** The shards the group counts (`[first, last]`). */
-  readonly shards: readonly [number, number];
+  /** Every shard the group counts (16, in order). */
+  readonly shards: readonly number[];
   /** Sum of |folded − recount| over the fields, before the repair. */
   readonly drift: number;
   readonly repaired: boolean;
@@ -62,8 +62,7 @@ export async function repairGroup(
   group: number,
   execute: boolean,
 ): Promise<GroupRepair> {
-  const of = shardsOfGroup(group);
-  const named = { group, shards: [of[0] ?? 0, of.at(-1) ?? 0] as const };
+  const named = { group, shards: shardsOfGroup(group) };
   let firstDrift: number | undefined;
   for (let attempt = 1; attempt <= MAX_REPAIR_ATTEMPTS; attempt++) {
     const comparison = await compareGroup(deps, tenantId, campaignId, group);

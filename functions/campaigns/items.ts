@@ -59,6 +59,10 @@ export const SHARDS = 32;
  * with a sequence number for each of its shards, and each item's writes far below a partition's
  * 1,000 WCU/s (`docs/scale-campaigns.md`).
  */
+//
+// `SHARDS` and `FOLD_GROUPS` are stored layout: a recipient's key holds its shard, a group item the
+// counts and guards of its shards. Changing either maps shards onto other items and corrupts the
+// counts unless a migration moves them (as the fold moves in the per-shard items of before).
 export const FOLD_GROUPS = 2;
 export const SHARDS_PER_GROUP = SHARDS / FOLD_GROUPS;
 

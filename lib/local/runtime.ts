@@ -523,6 +523,9 @@ async function startStreamPollers(options: {
       loader: options.loader,
       batchSize: stream.batchSize,
       retryAttempts: stream.retryAttempts,
+      ...(stream.batchingWindowSeconds
+        ? { batchingWindowMs: stream.batchingWindowSeconds * 1000 }
+        : {}),
       checkpointFile: join(options.dataDir, 'streams', `${fn.name}.json`),
       log: options.log,
     });

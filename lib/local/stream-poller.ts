@@ -47,6 +47,9 @@ import type {
 import { describeError, type HandlerLoader, invokeHandler, type LocalFunction } from './lambda.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './resources.js';
 
+/** How often a batching window reads its shard again while it gathers. */
+const WINDOW_READ_MS = 100;
+
 export interface StreamPollerOptions {
   /** Signed as the function (its access key), on the AWS gateway. */
   readonly streams: DynamoDBStreamsClient;
@@ -59,6 +62,11 @@ export interface StreamPollerOptions {
   readonly loader: Pick<HandlerLoader, 'load'>;
   readonly batchSize: number;
   readonly retryAttempts: number;
+  /**
+   * Lambda's batching window: after a shard's first records, keep reading it for up to this long
+   * (or until `batchSize`) before handing them over. @default 0
+   */
+  readonly batchingWindowMs?: number;
   /** Where the shards' checkpoints are kept. */
   readonly checkpointFile: string;
   /** @default 250 */
@@ -215,7 +223,7 @@ export function startStreamPoller(options: StreamPollerOptions): StreamPoller {
       }
       const records = out.Records ?? [];
       if (records.length > 0) {
-        await handOver(streamArn, shardId, records);
+        await handOver(streamArn, shardId, await gathered(records, out.NextShardIterator));
         return true;
       }
       if (!out.NextShardIterator) {
@@ -226,6 +234,44 @@ export function startStreamPoller(options: StreamPollerOptions): StreamPoller {
       iterator = out.NextShardIterator;
     }
     return false;
+  }
+
+  /**
+   * Lambda's batching window: the records read so far, and what the shard gives within the window
+   * after them, up to `batchSize` (a full batch goes at once).
+   */
+  async function gathered(
+    first: readonly StreamRecord[],
+    next: string | undefined,
+  ): Promise<StreamRecord[]> {
+    const batch = [...first];
+    const windowMs = options.batchingWindowMs ?? 0;
+    const deadline = Date.now() + windowMs;
+    let iterator = next;
+    while (
+      windowMs > 0 &&
+      iterator &&
+      batch.length < options.batchSize &&
+      Date.now() < deadline &&
+      !abort.signal.aborted
+    ) {
+      await delay(Math.min(WINDOW_READ_MS, deadline - Date.now()), abort.signal);
+      try {
+        const out = await options.streams.send(
+          new GetRecordsCommand({
+            ShardIterator: iterator,
+            Limit: options.batchSize - batch.length,
+          }),
+        );
+        batch.push(...(out.Records ?? []));
+        iterator = out.NextShardIterator;
+      } catch (error) {
+        // Hand over what was gathered; the next pass reads on from the checkpoint.
+        if (error instanceof ExpiredIteratorException) break;
+        throw error;
+      }
+    }
+    return batch;
   }
 
   /** Lambda's handling of one batch: partial failures, bisection, bounded retries, dead letters. */

@@ -305,7 +305,7 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
       }
     });
 
-    it('binds each stream trigger to each of its tables: from TRIM_HORIZON, bisected, bounded retries, partial failures, a standard DLQ', () => {
+    it('binds each stream trigger to each of its tables: from TRIM_HORIZON, one batch of a shard at a time, its batching window, bisected, bounded retries, partial failures, a standard DLQ', () => {
       for (const [name, spec] of functionEntries) {
         if (spec.trigger.kind !== 'stream') continue;
         const dlq = stack.streamDeadLetterQueues[name];
@@ -321,6 +321,11 @@ describe.each(SCENARIOS)('OnceflowStack from the $label', ({ manifest }) => {
             MaximumRetryAttempts: spec.trigger.retryAttempts,
             FunctionResponseTypes: ['ReportBatchItemFailures'],
             DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [idOf(dlq), 'Arn'] } } },
+            // One batch of a shard at a time (above 1 Lambda orders records per item only).
+            ParallelizationFactor: 1,
+            ...(spec.trigger.batchingWindowSeconds
+              ? { MaximumBatchingWindowInSeconds: spec.trigger.batchingWindowSeconds }
+              : {}),
           });
           expect(
             template.toJSON().Resources[idOf(stack.tables[table])]?.Properties?.StreamSpecification,

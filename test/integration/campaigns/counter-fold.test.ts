@@ -7,11 +7,11 @@
  * and the shards folded before it are not counted twice; counts folded per shard before the fold
  * groups are moved in once, neither lost nor counted twice when their records come again.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
 import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
+import { repairCampaignCounters } from '../../../functions/campaigns/counter-repair.js';
 import {
   FOLD_GROUPS,
   foldSeqAttribute,
@@ -21,13 +21,22 @@ import {
   shardsOfGroup,
 } from '../../../functions/campaigns/items.js';
 import { sumTotals } from '../../../functions/campaigns/model.js';
+import { FOLD_LAG_BOUND_MS } from '../../../functions/campaigns/reconcile-counters.js';
 import { batchGetAll } from '../../../functions/kernel/batch-get.js';
+import { ManualClock } from '../../../functions/kernel/clock.js';
 import { streamConsumer } from '../../../functions/kernel/stream-consumer.js';
 import type { LambdaHandler } from '../../../lib/local/lambda.js';
 import { fakeLambdaContext } from '../../support/lambda-context.js';
 import { raceTrials } from '../../support/race.js';
 import { ddb, poll, stopPollers } from '../events/feed-support.js';
-import { foldedTotals, foldHandler, foldWorld, listedTotals } from './fold-support.js';
+import {
+  foldAsBeforeGroups,
+  foldedTotals,
+  foldHandler,
+  foldWorld,
+  listedTotals,
+  streamEvents,
+} from './fold-support.js';
 
 afterEach(stopPollers);
 
@@ -122,51 +131,10 @@ describe('campaign counters folded from the change feed', () => {
   it('counts folded per shard before the groups are moved in once: none lost, none counted twice when their records come again', async () => {
     const world = await foldWorld();
     const id = await world.campaign(14);
-    // The records as the poller hands them over, nothing folded yet.
-    const given: DynamoDBStreamEvent[] = [];
-    const collect: LambdaHandler = async (event) => {
-      given.push(event as DynamoDBStreamEvent);
-      return { batchItemFailures: [] };
-    };
-    await (await poll(world.table, collect, { batchSize: 7 })).drained();
+    const given = await streamEvents(world, 7);
     expect(given.length).toBeGreaterThan(3);
-
-    // The fold as it wrote before the groups: one `CF#…#<shard>` item a shard, `foldSeq` its guard.
-    const perShard: FoldedCounters = {
-      groups: async () => [],
-      async fold(_group, byShard) {
-        for (const [shard, entries] of byShard) {
-          const add: Record<string, number> = {};
-          for (const { deltas } of entries) {
-            for (const [f, n] of Object.entries(deltas)) add[f] = (add[f] ?? 0) + (n ?? 0);
-          }
-          const fields = Object.keys(add);
-          await ddb.send(
-            new UpdateCommand({
-              TableName: world.table,
-              Key: keys.foldedCounter(world.tenantId, id, shard),
-              UpdateExpression: `SET foldSeq = :last${fields.length ? ` ADD ${fields.map((_, i) => `#f${i} :f${i}`).join(', ')}` : ''}`,
-              ConditionExpression: 'attribute_not_exists(foldSeq) OR foldSeq < :first',
-              ExpressionAttributeNames: fields.length
-                ? Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]))
-                : undefined,
-              ExpressionAttributeValues: {
-                ':last': foldSeqOf(entries.at(-1)?.sequenceNumber ?? '0'),
-                ':first': foldSeqOf(entries[0]?.sequenceNumber ?? '0'),
-                ...Object.fromEntries(fields.map((f, i) => [`:f${i}`, add[f]])),
-              },
-            }),
-          );
-        }
-        return 0;
-      },
-    };
-    const before = streamConsumer({
-      name: 'foldCampaignCounters',
-      handle: (changes) => foldCounters(changes, { folded: perShard, clock: world.deps.clock }),
-    });
-    const half = Math.ceil(given.length / 2);
-    for (const event of given.slice(0, half)) await before(event, fakeLambdaContext());
+    // The first half folded as before the groups: one `CF#…#<shard>` item a shard.
+    await foldAsBeforeGroups(world, id, given.slice(0, Math.ceil(given.length / 2)));
     const oldItems = (
       await batchGetAll(
         ddb,
@@ -181,7 +149,9 @@ describe('campaign counters folded from the change feed', () => {
     // Deployed: the fold in groups, given every record again from the first (the old half comes
     // again, as a batch whose ack was lost at the switch would), then all of them twice at once.
     const fold = foldHandler(world);
-    for (const event of given) await fold.handler(event, fakeLambdaContext());
+    for (const event of given) {
+      expect(await fold.handler(event, fakeLambdaContext())).toEqual({ batchItemFailures: [] });
+    }
     const listed = await listedTotals(world, id);
     expect(await foldedTotals(world, id)).toEqual(listed);
     await Promise.all([...given, ...given].map((e) => fold.handler(e, fakeLambdaContext())));
@@ -199,18 +169,115 @@ describe('campaign counters folded from the change feed', () => {
     }
   });
 
+  it('a shard with old counts is moved in by a write whose other shard is in its group already', async () => {
+    // Two shards of group 0 folded as before the groups (5 pending each, up to record 100).
+    const world = await foldWorld();
+    const { tenantId } = world;
+    const campaignId = `cmp_movein_${Math.random().toString(36).slice(2)}`;
+    for (const shard of [0, 1]) {
+      await ddb.send(
+        new PutCommand({
+          TableName: world.table,
+          Item: {
+            ...keys.foldedCounter(tenantId, campaignId, shard),
+            recipients: 5,
+            pending: 5,
+            foldSeq: foldSeqOf('100000000000000000100'),
+          },
+        }),
+      );
+    }
+    const folded = world.deps.store.folded;
+    const group = { tenantId, campaignId, group: 0 };
+    const sent = (seq: string) => ({ sequenceNumber: seq, deltas: { pending: -1, sent: 1 } });
+    expect(sumTotals(await folded.groups(tenantId, campaignId))).toMatchObject({ pending: 10 });
+
+    // Shard 0 moved in alone; then one write of shard 0 (in) and shard 1 (not yet).
+    await folded.fold(group, new Map([[0, [sent('100000000000000000200')]]]));
+    await folded.fold(
+      group,
+      new Map([
+        [0, [sent('100000000000000000300')]],
+        [1, [sent('100000000000000000301')]],
+      ]),
+    );
+
+    expect(sumTotals(await folded.groups(tenantId, campaignId))).toMatchObject({
+      recipients: 10,
+      pending: 7,
+      sent: 3,
+    });
+  });
+
+  it('a reader given a batch past what it folded folds the rest, and fails nothing', async () => {
+    const world = await foldWorld();
+    const id = await world.campaign(6);
+    const records = (await streamEvents(world, 100)).flatMap((e) => e.Records);
+    const fold = foldHandler(world);
+    // One shard's records: the first two, then the first three (a retry that picked up one more),
+    // then all of them.
+    const pk = records.find((r) => r.dynamodb?.Keys?.pk?.S?.startsWith('CR#'))?.dynamodb?.Keys?.pk
+      ?.S;
+    const ofShard = records.filter((r) => r.dynamodb?.Keys?.pk?.S === pk);
+    expect(ofShard.length).toBeGreaterThan(2);
+    for (const Records of [ofShard.slice(0, 2), ofShard.slice(0, 3), records]) {
+      expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
+        batchItemFailures: [],
+      });
+    }
+    expect(await foldedTotals(world, id)).toEqual(await listedTotals(world, id));
+  });
+
+  it('a repair of a group whose shards still have old counts moves them in: neither the old counts nor their records come twice', async () => {
+    const world = await foldWorld();
+    const id = await world.campaign(14);
+    const given = await streamEvents(world, 7);
+    await foldAsBeforeGroups(world, id, given);
+    const listed = await listedTotals(world, id);
+    expect(await foldedTotals(world, id)).toEqual(listed);
+    // Drift by hand on one old item (a record lost to the DLQ before the groups).
+    const [first] = (
+      await batchGetAll(
+        ddb,
+        world.table,
+        Array.from({ length: SHARDS }, (_, shard) => keys.foldedCounter(world.tenantId, id, shard)),
+      )
+    ).map(parseFoldedCounter);
+    await ddb.send(
+      new UpdateCommand({
+        TableName: world.table,
+        Key: keys.foldedCounter(world.tenantId, id, first?.shard ?? 0),
+        UpdateExpression: 'ADD #f :n',
+        ExpressionAttributeNames: { '#f': 'sent' },
+        ExpressionAttributeValues: { ':n': 2 },
+      }),
+    );
+    expect(await foldedTotals(world, id)).not.toEqual(listed);
+
+    const later = {
+      store: world.deps.store,
+      clock: new ManualClock(world.deps.clock.now() + FOLD_LAG_BOUND_MS + 5000),
+    };
+    const scope = { tenantId: world.tenantId, campaignId: id };
+    expect(await repairCampaignCounters(later, scope, true)).toMatchObject({
+      drift: 2,
+      unsettledShards: 0,
+    });
+    expect(await foldedTotals(world, id)).toEqual(listed);
+    // The old records come again (a batch whose ack was lost at the switch), into the groups.
+    const fold = foldHandler(world);
+    for (const event of given) await fold.handler(event, fakeLambdaContext());
+    expect(await foldedTotals(world, id)).toEqual(listed);
+    expect((await repairCampaignCounters(later, scope, false)).drift).toBe(0);
+  });
+
   it('folds of one group at once, for different shards (two stream shards) or the same in different batches (two readers), count each record once', async () => {
     const report = await raceTrials({
       trials: 12,
       setup: async () => {
         const world = await foldWorld();
         const id = await world.campaign(16);
-        const given: DynamoDBStreamEvent[] = [];
-        const collect: LambdaHandler = async (event) => {
-          given.push(event as DynamoDBStreamEvent);
-          return { batchItemFailures: [] };
-        };
-        await (await poll(world.table, collect, { batchSize: 100 })).drained();
+        const given = await streamEvents(world, 100);
         // Each shard's records as a stream shard of its own would hand them over.
         const records = given.flatMap((e) => e.Records);
         const byShard = new Map<string, typeof records>();
@@ -226,7 +293,10 @@ describe('campaign counters folded from the change feed', () => {
         // again, and in two batches (a reader refused part-way keeps only what lies past what it
         // saw, on condition that it still holds).
         streams.flatMap((records) => {
-          const give = (Records: typeof records) => fold.handler({ Records }, fakeLambdaContext());
+          const give = async (Records: typeof records) =>
+            expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
+              batchItemFailures: [],
+            });
           const mid = Math.ceil(records.length / 2);
           return [
             async () => give(records),
@@ -237,8 +307,12 @@ describe('campaign counters folded from the change feed', () => {
             },
           ];
         }),
-      check: async ({ world, id, streams }) => {
+      check: async ({ world, id, streams }, outcomes) => {
         expect(streams.length).toBeGreaterThan(4);
+        // No reader failed a record (a refusal is an answer, never an error).
+        for (const outcome of outcomes) {
+          expect(outcome).toMatchObject({ status: 'fulfilled' });
+        }
         expect(await foldedTotals(world, id)).toEqual(await listedTotals(world, id));
       },
     });

@@ -5,13 +5,16 @@
  * (`feed-support.ts`'s). Shared by `counter-fold.test.ts` and `test/crash-matrix/campaign-fold.flow.ts`.
  */
 import { randomUUID } from 'node:crypto';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { expect } from 'vitest';
 import {
   type CampaignDeps,
   dynamoCampaignStore,
 } from '../../../functions/campaigns/campaign-store.js';
-import { foldCounters } from '../../../functions/campaigns/counter-fold.js';
+import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
+import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
+import { keys } from '../../../functions/campaigns/items.js';
 import { createCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { sumTotals, type Totals } from '../../../functions/campaigns/model.js';
 import type { ManualClock } from '../../../functions/kernel/clock.js';
@@ -20,7 +23,8 @@ import type { LambdaHandler } from '../../../lib/local/lambda.js';
 import { ensureTable } from '../../../lib/local/provision.js';
 import { tables } from '../../../lib/manifest.js';
 import { testDynamoDbClient } from '../../support/emulators.js';
-import { ddb } from '../events/feed-support.js';
+import { fakeLambdaContext } from '../../support/lambda-context.js';
+import { ddb, poll } from '../events/feed-support.js';
 import { campaignWorld, countByStatus, listAll, TEMPLATE } from './campaign-support.js';
 
 export interface FoldWorld {
@@ -105,4 +109,67 @@ export function foldHandler(world: Pick<FoldWorld, 'deps'>) {
     return (await consumer(event as DynamoDBStreamEvent, context)) as DynamoDBBatchResponse;
   };
   return { handler, events };
+}
+
+/** The world's stream as the poller hands it over in batches of `batchSize`, nothing folded. */
+export async function streamEvents(
+  world: Pick<FoldWorld, 'table'>,
+  batchSize: number,
+): Promise<DynamoDBStreamEvent[]> {
+  const given: DynamoDBStreamEvent[] = [];
+  const collect: LambdaHandler = async (event) => {
+    given.push(event as DynamoDBStreamEvent);
+    return { batchItemFailures: [] };
+  };
+  await (await poll(world.table, collect, { batchSize })).drained();
+  return given;
+}
+
+/**
+ * The fold as it wrote before the fold groups, for one campaign: one `CF#…#<shard>` item a shard,
+ * its `foldSeq` the guard (the old adapter's write), given `events` in order.
+ */
+export async function foldAsBeforeGroups(
+  world: FoldWorld,
+  campaignId: string,
+  events: readonly DynamoDBStreamEvent[],
+): Promise<void> {
+  const perShard: FoldedCounters = {
+    groups: async () => [],
+    async fold(_group, byShard) {
+      for (const [shard, entries] of byShard) {
+        const add: Record<string, number> = {};
+        for (const { deltas } of entries) {
+          for (const [f, n] of Object.entries(deltas)) add[f] = (add[f] ?? 0) + (n ?? 0);
+        }
+        const fields = Object.keys(add);
+        await ddb.send(
+          new UpdateCommand({
+            TableName: world.table,
+            Key: keys.foldedCounter(world.tenantId, campaignId, shard),
+            UpdateExpression: `SET foldSeq = :last${fields.length ? ` ADD ${fields.map((_, i) => `#f${i} :f${i}`).join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_not_exists(foldSeq) OR foldSeq < :first',
+            ...(fields.length
+              ? {
+                  ExpressionAttributeNames: Object.fromEntries(fields.map((f, i) => [`#f${i}`, f])),
+                }
+              : {}),
+            ExpressionAttributeValues: {
+              ':last': foldSeqOf(entries.at(-1)?.sequenceNumber ?? '0'),
+              ':first': foldSeqOf(entries[0]?.sequenceNumber ?? '0'),
+              ...Object.fromEntries(fields.map((f, i) => [`:f${i}`, add[f]])),
+            },
+          }),
+        );
+      }
+      return 0;
+    },
+  };
+  const consumer = streamConsumer({
+    name: 'foldCampaignCounters',
+    handle: (changes) => foldCounters(changes, { folded: perShard, clock: world.deps.clock }),
+  });
+  for (const event of events) {
+    expect(await consumer(event, fakeLambdaContext())).toEqual({ batchItemFailures: [] });
+  }
 }

@@ -8,7 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import {
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+} from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
@@ -142,12 +146,31 @@ export async function poll(
     retryAttempts?: number;
     dlq?: string;
     batchSize?: number;
+    /** Lambda's batching window (ms). */
+    batchingWindowMs?: number;
+    /** Told each time the poller's read of a shard answered records (before it goes on). */
+    onRecordsRead?: () => void | Promise<void>;
     /** Not stopped by `stopPollers` (a poller the file keeps for all its tests; it stops it). */
     untracked?: boolean;
   } = {},
 ): Promise<StreamPoller> {
+  const onRead = options.onRecordsRead;
+  const reader = onRead
+    ? ({
+        async send(command: GetRecordsCommand) {
+          const out = await streams.send(command);
+          if (
+            command instanceof GetRecordsCommand &&
+            (out as GetRecordsCommandOutput).Records?.length
+          ) {
+            await onRead();
+          }
+          return out;
+        },
+      } as unknown as DynamoDBStreamsClient)
+    : streams;
   const poller = startStreamPoller({
-    streams,
+    streams: reader,
     sqs,
     deadLetterQueueUrl: options.dlq ?? localQueueUrl(emulatorEndpoints().sqs, 'unused'),
     tables: [table],
@@ -155,6 +178,7 @@ export async function poll(
     loader: { load: async () => handler },
     batchSize: options.batchSize ?? 100,
     retryAttempts: options.retryAttempts ?? 2,
+    ...(options.batchingWindowMs ? { batchingWindowMs: options.batchingWindowMs } : {}),
     checkpointFile: options.checkpoint ?? checkpointFile(),
     idleMs: 20,
     log: () => {},

@@ -109,7 +109,7 @@ describe('fold groups', () => {
     expect(seen.size).toBe(SHARDS);
   });
 
-  it('a full group item stays under 1 KB, one write unit, with a 200-byte tenant id', () => {
+  it('a full group item stays under 1 KB, one write unit, with a 256-byte tenant id (the longest a request carries)', () => {
     // DynamoDB's item size: each attribute's name (UTF-8) plus its value; a string its UTF-8
     // bytes, a number ~1 byte per two significant digits plus 1
     // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
@@ -125,7 +125,7 @@ describe('fold groups', () => {
       );
     const group = 1;
     const item: Record<string, string | number> = {
-      ...keys.foldedGroup('t'.repeat(200), newCampaignId(Date.now(), 'f'.repeat(16)), group),
+      ...keys.foldedGroup('t'.repeat(256), newCampaignId(Date.now(), 'f'.repeat(16)), group),
     };
     // Every count at the 1,000,000-contact cap, every shard's sequence number at 40 digits.
     for (const field of ['recipients', ...RECIPIENT_STATUSES]) item[field] = 1_000_000;
