@@ -100,6 +100,67 @@ export function rewriteZodNamedImport(source: string): string {
 }
 
 /**
+ * zod 4.6's classic schemas carry JSON Schema generation: every constructor attaches a
+ * `processJSONSchema` that calls into `core/json-schema-processors.js`, and `toJSONSchema()` /
+ * `~standard.jsonSchema` into `core/to-json-schema.js` — ~17 KB of every bundle with zod, reached
+ * only when a schema is turned into JSON Schema, which no handler does (their schemas only
+ * parse). For zod's own imports of those two modules this bundles a stand-in: each export throws
+ * a named error when called (the `create*Method` factories, which `~standard` calls eagerly,
+ * return a function that throws), except `aggregateChecks`, which the string, number and date
+ * schemas' `minLength`/`maxLength`/`format` getters read, and which stays the real one. The build
+ * fails if project code names JSON Schema (`toJSONSchema`, `jsonSchema`), so a handler cannot
+ * start using it unbundled (tests) and meet the stand-in only in Lambda.
+ */
+export const zodJsonSchemaStub: Plugin = {
+  name: 'zod-json-schema-stub',
+  setup(build) {
+    build.onResolve(
+      { filter: /^\.\.?\/(core\/)?(json-schema-processors|to-json-schema)\.js$/ },
+      (args) => {
+        if (!/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+        return { path: join(args.resolveDir, args.path), namespace: 'zod-json-schema-stub' };
+      },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-json-schema-stub' }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const names = [
+        ...[...source.matchAll(/^export (?:const|function|class) (\w+)/gm)].map((m) => m[1]),
+        ...[...source.matchAll(/^export \{ \w+ as (\w+) \}/gm)].map((m) => m[1]),
+      ] as string[];
+      const real = JSON.stringify(args.path);
+      return {
+        contents: [
+          'const notBundled = () => {',
+          "  throw new Error('zod JSON Schema is not in this bundle (handler-bundle.ts, zodJsonSchemaStub)');",
+          '};',
+          ...names.map((name) =>
+            name === 'aggregateChecks'
+              ? `export { aggregateChecks } from ${real};`
+              : name.startsWith('create')
+                ? `export const ${name} = () => notBundled;`
+                : `export const ${name} = notBundled;`,
+          ),
+        ].join('\n'),
+        resolveDir: dirname(args.path),
+        loader: 'js',
+      };
+    });
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+      const named = /\b(toJSONSchema|jsonSchema)\b/.exec(await readFile(args.path, 'utf8'));
+      if (!named) return undefined;
+      return {
+        errors: [
+          {
+            text: `${args.path} names zod's ${named[1]}: JSON Schema generation is not bundled (zodJsonSchemaStub)`,
+          },
+        ],
+      };
+    });
+  },
+};
+
+/**
  * The X-Ray SDK behind Powertools Tracer (`aws-xray-sdk-core`) and its `cls-hooked` call one
  * function of `semver`, `gte` (a Node/SDK version check), but `require('semver')` is CommonJS and
  * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
@@ -285,6 +346,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     plugins: [
       zodEnglishLocaleOnly,
       powertoolsZodNamespaceImport,
+      zodJsonSchemaStub,
       semverGteOnlyForXray,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,

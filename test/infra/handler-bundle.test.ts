@@ -145,6 +145,48 @@ describe('handler bundle', () => {
     expect(zodBytes).toBeLessThan(100 * 1024);
   });
 
+  it('leaves out zod’s JSON Schema generation; schemas still parse, report and expose their checks, and a handler naming it does not build', async () => {
+    // Prepare: schemas as the handlers write them (and as Parser's `{ z }` import reaches them).
+    const source = [
+      "import * as z from 'zod';",
+      'const body = z.object({ name: z.string().min(1).max(5), count: z.number().int().min(0), when: z.iso.datetime().optional() });',
+      'export const issues = (input) => body.safeParse(input).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);',
+      'export const lengths = () => [body.shape.name.minLength, body.shape.name.maxLength];',
+      'export const jsonSchema = () => z.string().toJSONSchema();',
+      "export const standard = () => typeof body['~standard'].validate;",
+    ].join('\n');
+
+    // Act
+    const { outfile, bundled, zodBytes } = await bundle({ source }, 'zod-json-schema-probe');
+    const loaded = (await import(pathToFileURL(outfile).href)) as {
+      issues: (input: unknown) => string[] | undefined;
+      lengths: () => [number, number];
+      jsonSchema: () => unknown;
+      standard: () => string;
+    };
+    const naming = join(dir, 'json-schema-handler.ts');
+    writeFileSync(
+      naming,
+      "import * as z from 'zod';\nexport const s = z.toJSONSchema(z.string());\n",
+    );
+    const refused = bundle(naming, 'zod-json-schema-refused');
+
+    // Assess
+    expect(loaded.issues({ name: 'abc', count: 1 })).toBeUndefined();
+    expect(loaded.issues({ name: '', count: 1.5, when: 'yesterday' })).toEqual([
+      'name: Too small: expected string to have >=1 characters',
+      'count: Invalid input: expected int, received number',
+      'when: Invalid ISO datetime',
+    ]);
+    expect(loaded.lengths()).toEqual([1, 5]);
+    expect(loaded.standard()).toBe('function');
+    expect(() => loaded.jsonSchema()).toThrow(/zod JSON Schema is not in this bundle/);
+    // Of the two modules, only `aggregateChecks` is bundled from the real files.
+    expect(bundled).not.toContain('node_modules/zod/v4/core/to-json-schema.js');
+    expect(zodBytes).toBeLessThan(82 * 1024);
+    await expect(refused).rejects.toThrow(/names zod's toJSONSchema/);
+  });
+
   it('gives a bundled SDK client Lambda’s credentials — the environment, else the container endpoint — without the full chain', async () => {
     // Prepare: a client as the kernel builds one, and a container credentials endpoint (SnapStart's form).
     const source =
