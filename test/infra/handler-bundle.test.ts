@@ -150,7 +150,7 @@ describe('handler bundle', () => {
     const source = [
       "import * as z from 'zod';",
       'const body = z.object({ name: z.string().min(1).max(5), count: z.number().int().min(0), when: z.iso.datetime().optional() });',
-      'export const issues = (input) => body.safeParse(input).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);',
+      'export const issues = (input) => body.safeParse(input).error?.issues.map((issue) => issue.path.join(".") + ": " + issue.message);',
       'export const lengths = () => [body.shape.name.minLength, body.shape.name.maxLength];',
       'export const jsonSchema = () => z.string().toJSONSchema();',
       "export const standard = () => typeof body['~standard'].validate;",
