@@ -199,6 +199,49 @@ export const semverGteOnlyForXray: Plugin = {
 };
 
 /**
+ * The X-Ray SDK's call capturer (`patchers/call_capturer.js`) records chosen request and response
+ * parameters of each traced AWS call (a DynamoDB call's table name, an SQS call's queue URL) from
+ * its whitelist, `resources/aws_whitelist.json`: ~10.6 KB of every bundle, covering six services
+ * of which onceflow calls two. It looks a call up by the client's service name
+ * (`DynamoDBClient` → `dynamodb`), so entries for services the project has no client of are never
+ * read. This bundles the whitelist with only the services of the project's own
+ * `@aws-sdk/client-*` dependencies (`client-secrets-manager` → `secretsmanager`), read from
+ * package.json at build time: a client added to the dependencies brings its entry back.
+ */
+export const PROJECT_PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url));
+
+export async function projectSdkServices(): Promise<Set<string>> {
+  const { dependencies = {} } = JSON.parse(await readFile(PROJECT_PACKAGE_JSON, 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return new Set(
+    Object.keys(dependencies)
+      .map((name) => /^@aws-sdk\/client-(.+)$/.exec(name)?.[1])
+      .filter((service): service is string => service !== undefined)
+      .map((service) => service.replace(/-/g, '')),
+  );
+}
+
+export const xrayWhitelistOfProjectServices: Plugin = {
+  name: 'xray-whitelist-of-project-services',
+  setup(build) {
+    build.onLoad(
+      { filter: /[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]resources[\\/]aws_whitelist\.json$/ },
+      async (args) => {
+        const whitelist = JSON.parse(await readFile(args.path, 'utf8')) as {
+          services: Record<string, unknown>;
+        };
+        const kept = await projectSdkServices();
+        const services = Object.fromEntries(
+          Object.entries(whitelist.services).filter(([service]) => kept.has(service)),
+        );
+        return { contents: JSON.stringify({ ...whitelist, services }), loader: 'json' };
+      },
+    );
+  },
+};
+
+/**
  * `@smithy/core`'s `HttpProtocol` loads its event-stream support with a dynamic
  * `import('@smithy/core/event-streams')`, called only for an operation whose input or output has an
  * event-stream member (`getEventStreamMember()`: a member with the `streaming` trait that is a
@@ -348,6 +391,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       powertoolsZodNamespaceImport,
       zodJsonSchemaStub,
       semverGteOnlyForXray,
+      xrayWhitelistOfProjectServices,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
       packageJsonFieldsRead,

@@ -23,7 +23,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handlerBuildOptions } from '../../lib/bundling/handler-bundle.js';
+import { handlerBuildOptions, projectSdkServices } from '../../lib/bundling/handler-bundle.js';
 import { ESBUILD_TARGET, OnceflowFunction } from '../../lib/constructs/onceflow-function.js';
 import { bundleAsDeployed, importEnvironment } from '../bench/coldstart.bench.js';
 import { testApp } from './synth-support.js';
@@ -283,6 +283,41 @@ describe('handler bundle', () => {
     expect(semverFiles).toContain('node_modules/semver/functions/gte.js');
     expect(semverFiles).not.toContain('node_modules/semver/index.js');
     await expect(refused).rejects.toThrow(/calls semver\.satisfies: only gte is bundled/);
+  });
+
+  it('bundles the X-Ray whitelist with only the services the project has clients of; their calls are still captured', async () => {
+    // Prepare: the call capturer as Tracer's captureAWSv3Client reaches it, and the calls it records.
+    const source = [
+      "import CallCapturer from 'aws-xray-sdk-core/dist/lib/patchers/call_capturer.js';",
+      'const capturer = new CallCapturer();',
+      'export const services = () => Object.keys(capturer.services).sort();',
+      'export const capture = (service, operation, params, data) => capturer.capture(service, { request: { operation, params }, data });',
+    ].join('\n');
+
+    // Act
+    const { outfile } = await bundle({ source }, 'xray-whitelist-probe');
+    const { services, capture } = (await import(pathToFileURL(outfile).href)) as {
+      services: () => string[];
+      capture: (service: string, operation: string, params: object, data: object) => object;
+    };
+
+    // Assess: of the whitelist's six services, the two the project has clients of (its
+    // package.json: dynamodb, sqs; the others it has no whitelist entry for).
+    expect(services()).toEqual(['dynamodb', 'sqs']);
+    expect([...(await projectSdkServices())].sort()).toEqual(
+      expect.arrayContaining(['dynamodb', 'secretsmanager', 'sqs']),
+    );
+    expect(
+      capture('dynamodb', 'getItem', { TableName: 'inbound', Key: {} }, { ConsumedCapacity: 1 }),
+    ).toEqual({ table_name: 'inbound', consumed_capacity: 1 });
+    expect(
+      capture(
+        'sqs',
+        'sendMessage',
+        { QueueUrl: 'https://q', MessageBody: 'x' },
+        { MessageId: 'm-1' },
+      ),
+    ).toEqual({ queue_url: 'https://q', message_id: 'm-1' });
   });
 
   it('leaves out event-stream support no bundled client can call and all of package.json but the version; the clients still send, parse and name their version', async () => {
