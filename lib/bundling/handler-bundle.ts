@@ -161,6 +161,68 @@ export const zodJsonSchemaStub: Plugin = {
 };
 
 /**
+ * libphonenumber-js's `isSupportedCountry(country)` is
+ * `metadataJson.countries.hasOwnProperty(country)`: it reads only the keys of the metadata's
+ * countries, but importing it brings the whole metadata (`metadata.min.json`, ~82 KB minified)
+ * and its accessors. The tenants' schema checks a tenant's default country with it, so every
+ * bundle that reaches the tenants surface carried the metadata — ~50 bundles that never parse a
+ * phone number. For a project module whose only import from `libphonenumber-js` is
+ * `isSupportedCountry` (types aside), this bundles a module with that function over the
+ * countries' keys of the same installed metadata (`metadata.min.json`, the file the library's
+ * default entry reads), with the same own-property test. A module that imports anything else from
+ * the library (`kernel/phone.ts`) gets the library as before.
+ */
+export const libphonenumberCountriesOnly: Plugin = {
+  name: 'libphonenumber-countries-only',
+  setup(build) {
+    build.onResolve({ filter: /^libphonenumber-js$/ }, async (args) => {
+      if (args.pluginData === 'libphonenumber-countries-only') return undefined;
+      if (/[\\/]node_modules[\\/]/.test(args.importer)) return undefined;
+      const source = await readFile(args.importer, 'utf8');
+      const statements = [
+        ...source.matchAll(/import\s+(type\s+)?([^;]*?)\s+from\s+['"]libphonenumber-js['"]/g),
+      ].filter((statement) => !statement[1]);
+      const names = statements.flatMap((statement) => {
+        const list = /^\{([^}]*)\}$/.exec((statement[2] ?? '').trim())?.[1];
+        if (list === undefined) return ['*'];
+        return list
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name && !name.startsWith('type '));
+      });
+      if (names.length === 0 || names.some((name) => name !== 'isSupportedCountry')) {
+        return undefined;
+      }
+      const library = await build.resolve('libphonenumber-js', {
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: 'libphonenumber-countries-only',
+      });
+      if (library.errors.length) return { errors: library.errors };
+      return {
+        path: join(dirname(library.path), 'metadata.min.json'),
+        namespace: 'libphonenumber-countries-only',
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'libphonenumber-countries-only' }, async (args) => {
+      const metadata = JSON.parse(await readFile(args.path, 'utf8')) as {
+        countries: Record<string, unknown>;
+      };
+      return {
+        contents: [
+          `const countries = Object.fromEntries(${JSON.stringify(Object.keys(metadata.countries).join(' '))}.split(' ').map((c) => [c, 0]));`,
+          'export function isSupportedCountry(country) {',
+          '  return Object.prototype.hasOwnProperty.call(countries, country);',
+          '}',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
  * The X-Ray SDK behind Powertools Tracer (`aws-xray-sdk-core`) and its `cls-hooked` call one
  * function of `semver`, `gte` (a Node/SDK version check), but `require('semver')` is CommonJS and
  * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
@@ -395,6 +457,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
       packageJsonFieldsRead,
+      libphonenumberCountriesOnly,
     ],
     logLevel: 'silent',
   };

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
+import { getCountries, isSupportedCountry } from 'libphonenumber-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handlerBuildOptions, projectSdkServices } from '../../lib/bundling/handler-bundle.js';
 import { ESBUILD_TARGET, OnceflowFunction } from '../../lib/constructs/onceflow-function.js';
@@ -185,6 +186,50 @@ describe('handler bundle', () => {
     expect(bundled).not.toContain('node_modules/zod/v4/core/to-json-schema.js');
     expect(zodBytes).toBeLessThan(82 * 1024);
     await expect(refused).rejects.toThrow(/names zod's toJSONSchema/);
+  });
+
+  it('bundles the country list, not libphonenumber’s metadata, where isSupportedCountry is all a module imports; it answers as the library does', async () => {
+    // Prepare: the tenants schema's import, and a module that also parses (as kernel/phone.ts does).
+    // In the project (git-ignored .bench-out/), so that esbuild resolves libphonenumber-js from it.
+    mkdirSync('.bench-out', { recursive: true });
+    const inProject = mkdtempSync(join(process.cwd(), '.bench-out', 'bundle-'));
+    afterAll(() => rmSync(inProject, { recursive: true, force: true }));
+    const countriesOnly = join(inProject, 'countries-only.ts');
+    writeFileSync(
+      countriesOnly,
+      "import { isSupportedCountry } from 'libphonenumber-js';\nexport const supported = (codes) => codes.filter((code) => isSupportedCountry(code));\n",
+    );
+    const parsing = join(inProject, 'parsing.ts');
+    writeFileSync(
+      parsing,
+      "import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';\nexport const e164 = (input) => isSupportedCountry('MX') && parsePhoneNumberFromString(input)?.number;\n",
+    );
+    // Every two-letter code, and what a caller could pass that is not one.
+    const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    const codes = [...letters].flatMap((a) => [...letters].map((b) => a + b));
+    const odd = ['us', 'Us', '', '001', 'USA', 'constructor', '__proto__', 'hasOwnProperty'];
+
+    // Act
+    const only = await bundle(countriesOnly, 'countries-only');
+    const { supported } = (await import(pathToFileURL(only.outfile).href)) as {
+      supported: (codes: string[]) => string[];
+    };
+    const both = await bundle(parsing, 'parsing');
+    const { e164 } = (await import(pathToFileURL(both.outfile).href)) as {
+      e164: (input: string) => string | false | undefined;
+    };
+
+    // Assess
+    const metadata = (inputs: string[]) =>
+      inputs.filter((input) => input.startsWith('node_modules/libphonenumber-js/'));
+    expect(metadata(only.bundled)).toEqual([]);
+    expect(only.bytes).toBeLessThan(3 * 1024);
+    expect(supported([...codes, ...odd])).toEqual(
+      [...codes, ...odd].filter((code) => isSupportedCountry(code)),
+    );
+    expect(supported(codes)).toHaveLength(getCountries().length);
+    expect(metadata(both.bundled)).toContain('node_modules/libphonenumber-js/metadata.min.json.js');
+    expect(e164('+5215512345678')).toBe('+5215512345678');
   });
 
   it('gives a bundled SDK client Lambda’s credentials — the environment, else the container endpoint — without the full chain', async () => {
