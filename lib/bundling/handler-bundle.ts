@@ -304,6 +304,28 @@ export const xrayWhitelistOfProjectServices: Plugin = {
 };
 
 /**
+ * The X-Ray SDK's middleware utilities start with the centralized sampler
+ * (`sampling/default_sampler.js`, which polls the X-Ray service for rules and targets: its rule
+ * and target pollers, rule cache, service connector, ~8.8 KB). On Lambda the SDK never uses it:
+ * at load (`env/aws_lambda.js` init, when `LAMBDA_TASK_ROOT` is set) it calls
+ * `disableCentralizedSampling()`, which swaps in the local sampler (`sampling/local_sampler.js`) —
+ * Lambda decides sampling itself and the pollers "were causing errors" there (the SDK's comment,
+ * aws-xray-sdk-node#217). This resolves the middleware's `require('./sampling/default_sampler')`
+ * to that same local sampler, so the SDK starts where Lambda puts it.
+ */
+export const xrayLocalSamplerOnly: Plugin = {
+  name: 'xray-local-sampler-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/sampling\/default_sampler$/ }, (args) => {
+      if (!/[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]middleware$/.test(args.resolveDir)) {
+        return undefined;
+      }
+      return { path: join(args.resolveDir, 'sampling', 'local_sampler.js') };
+    });
+  },
+};
+
+/**
  * `@smithy/core`'s `HttpProtocol` loads its event-stream support with a dynamic
  * `import('@smithy/core/event-streams')`, called only for an operation whose input or output has an
  * event-stream member (`getEventStreamMember()`: a member with the `streaming` trait that is a
@@ -454,6 +476,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       zodJsonSchemaStub,
       semverGteOnlyForXray,
       xrayWhitelistOfProjectServices,
+      xrayLocalSamplerOnly,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
       packageJsonFieldsRead,

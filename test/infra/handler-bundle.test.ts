@@ -365,6 +365,34 @@ describe('handler bundle', () => {
     ).toEqual({ queue_url: 'https://q', message_id: 'm-1' });
   });
 
+  it('starts the X-Ray SDK on the local sampler, where Lambda puts it, without the centralized sampler’s pollers', async () => {
+    // Prepare: the SDK as Tracer imports it.
+    const source = [
+      "import xray from 'aws-xray-sdk-core';",
+      'export const samplers = () => {',
+      '  const atLoad = xray.middleware.sampler;',
+      '  xray.middleware.disableCentralizedSampling();',
+      '  return { same: atLoad === xray.middleware.sampler, decides: typeof atLoad.shouldSample };',
+      '};',
+    ].join('\n');
+
+    // Act
+    const { outfile, bundled } = await bundle({ source }, 'xray-sampler-probe');
+    const { samplers } = (await import(pathToFileURL(outfile).href)) as {
+      samplers: () => { same: boolean; decides: string };
+    };
+
+    // Assess: what Lambda's init swaps in is what the SDK started with.
+    expect(samplers()).toEqual({ same: true, decides: 'function' });
+    expect(
+      bundled.filter((input) =>
+        /aws-xray-sdk-core\/dist\/lib\/middleware\/sampling\/(default_sampler|rule_poller|target_poller|service_connector)\.js$/.test(
+          input,
+        ),
+      ),
+    ).toEqual([]);
+  });
+
   it('leaves out event-stream support no bundled client can call and all of package.json but the version; the clients still send, parse and name their version', async () => {
     // Prepare: the three clients the handlers use, against a local endpoint answering each operation.
     const source = [
