@@ -228,7 +228,10 @@ export const libphonenumberCountriesOnly: Plugin = {
  * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
  * `{ gte }` from semver's own `functions/gte.js` (same installed version), ~8 KB. The build fails
  * if an importer it applies to calls any other `semver.` member, so an X-Ray SDK update that starts
- * using more of semver cannot ship a bundle where it is undefined.
+ * using more of semver cannot ship a bundle where it is undefined. (Today the SDK's one caller is
+ * its SDK v2 patcher, which `xrayUnusedOnLambdaStub` leaves out, and Tracer's path never loads
+ * cls-hooked's `index.js`, the other: semver is in no handler bundle. This stays for an update that
+ * calls it elsewhere.)
  */
 export const semverGteOnlyForXray: Plugin = {
   name: 'semver-gte-only-for-xray',
@@ -321,6 +324,78 @@ export const xrayLocalSamplerOnly: Plugin = {
         return undefined;
       }
       return { path: join(args.resolveDir, 'sampling', 'local_sampler.js') };
+    });
+  },
+};
+
+/**
+ * What the X-Ray SDK's entry (`aws-xray.js`) requires for hosts and libraries a Lambda function of
+ * this project has not: the AWS SDK v2 patcher (`captureAWS`, `captureAWSClient`: the project's
+ * clients are SDK v3, traced with `captureAWSv3Client`), the EC2, ECS and Elastic Beanstalk
+ * plugins (host metadata, attached only through `AWSXRay.config([...])`) and the SQL data class
+ * (for the separate MySQL/Postgres patchers): ~5 KB. Each resolves to a stand-in that throws a
+ * named error if reached, and the build fails if project code names one of them, so nothing can
+ * start using them unbundled (tests) and meet the stand-in only in Lambda.
+ */
+const XRAY_UNUSED_ON_LAMBDA: Readonly<Record<string, { names: string[]; stub: string }>> = {
+  './patchers/aws_p': {
+    names: ['captureAWS', 'captureAWSClient'],
+    stub: 'module.exports = { captureAWS: notBundled, captureAWSClient: notBundled };',
+  },
+  './segments/plugins/ec2_plugin': {
+    names: ['EC2Plugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './segments/plugins/ecs_plugin': {
+    names: ['ECSPlugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './segments/plugins/elastic_beanstalk_plugin': {
+    names: ['ElasticBeanstalkPlugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './database/sql_data': {
+    names: ['SqlData'],
+    stub: 'module.exports = function SqlData() { notBundled(); };',
+  },
+};
+
+export const xrayUnusedOnLambdaStub: Plugin = {
+  name: 'xray-unused-on-lambda-stub',
+  setup(build) {
+    const specifiers = Object.keys(XRAY_UNUSED_ON_LAMBDA);
+    build.onResolve({ filter: /^\.\/(patchers|segments\/plugins|database)\// }, (args) => {
+      if (!specifiers.includes(args.path)) return undefined;
+      if (!/[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]aws-xray\.js$/.test(args.importer)) {
+        return undefined;
+      }
+      return { path: args.path, namespace: 'xray-unused-on-lambda-stub' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'xray-unused-on-lambda-stub' }, (args) => ({
+      contents: [
+        'const notBundled = () => {',
+        `  throw new Error('aws-xray-sdk-core ${args.path} is not in this bundle (handler-bundle.ts, xrayUnusedOnLambdaStub)');`,
+        '};',
+        XRAY_UNUSED_ON_LAMBDA[args.path]?.stub ?? '',
+      ].join('\n'),
+      loader: 'js',
+    }));
+    const named = new RegExp(
+      `\\b(${Object.values(XRAY_UNUSED_ON_LAMBDA)
+        .flatMap(({ names }) => names)
+        .join('|')})\\b`,
+    );
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+      const use = named.exec(await readFile(args.path, 'utf8'));
+      if (!use) return undefined;
+      return {
+        errors: [
+          {
+            text: `${args.path} names the X-Ray SDK's ${use[1]}, which the handler bundle leaves out (xrayUnusedOnLambdaStub)`,
+          },
+        ],
+      };
     });
   },
 };
@@ -477,6 +552,7 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
       semverGteOnlyForXray,
       xrayWhitelistOfProjectServices,
       xrayLocalSamplerOnly,
+      xrayUnusedOnLambdaStub,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
       packageJsonFieldsRead,
