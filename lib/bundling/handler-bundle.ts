@@ -102,7 +102,7 @@ export function rewriteZodNamedImport(source: string): string {
 /**
  * zod 4.6's classic schemas carry JSON Schema generation: every constructor attaches a
  * `processJSONSchema` that calls into `core/json-schema-processors.js`, and `toJSONSchema()` /
- * `~standard.jsonSchema` into `core/to-json-schema.js` — ~17 KB of every bundle with zod, reached
+ * `~standard.jsonSchema` into `core/to-json-schema.js` — ~16 KB of every bundle with zod, reached
  * only when a schema is turned into JSON Schema, which no handler does (their schemas only
  * parse). For zod's own imports of those two modules this bundles a stand-in: each export throws
  * a named error when called (the `create*Method` factories, which `~standard` calls eagerly,
@@ -165,8 +165,8 @@ export const zodJsonSchemaStub: Plugin = {
  * `metadataJson.countries.hasOwnProperty(country)`: it reads only the keys of the metadata's
  * countries, but importing it brings the whole metadata (`metadata.min.json`, ~82 KB minified)
  * and its accessors. The tenants' schema checks a tenant's default country with it, so every
- * bundle that reaches the tenants surface carried the metadata — ~50 bundles that never parse a
- * phone number. For a project module whose only import from `libphonenumber-js` is
+ * bundle that reaches the tenants surface carried the metadata — 42 of the 61 never parse or
+ * format a phone number. For a project module whose only import from `libphonenumber-js` is
  * `isSupportedCountry` (types aside), this bundles a module with that function over the
  * countries' keys of the same installed metadata (`metadata.min.json`, the file the library's
  * default entry reads), with the same own-property test. A module that imports anything else from
