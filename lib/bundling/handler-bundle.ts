@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BuildOptions, Plugin } from 'esbuild';
+import type { BuildOptions, Plugin, PluginBuild } from 'esbuild';
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
 export const CREATE_REQUIRE_BANNER =
@@ -100,6 +100,23 @@ export function rewriteZodNamedImport(source: string): string {
 }
 
 /**
+ * For a stand-in that throws where the real module would run: fails the build when a project
+ * source (not node_modules) names what it leaves out, so code cannot start using it unbundled
+ * (tests) and meet the stand-in only in Lambda.
+ */
+function refuseProjectSourcesNaming(
+  build: PluginBuild,
+  names: RegExp,
+  refusal: (name: string) => string,
+): void {
+  build.onLoad({ filter: /\.ts$/ }, async (args) => {
+    if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+    const named = names.exec(await readFile(args.path, 'utf8'))?.[1];
+    return named ? { errors: [{ text: `${args.path} ${refusal(named)}` }] } : undefined;
+  });
+}
+
+/**
  * zod 4.6's classic schemas carry JSON Schema generation: every constructor attaches a
  * `processJSONSchema` that calls into `core/json-schema-processors.js`, and `toJSONSchema()` /
  * `~standard.jsonSchema` into `core/to-json-schema.js` — ~16 KB of every bundle with zod, reached
@@ -145,18 +162,11 @@ export const zodJsonSchemaStub: Plugin = {
         loader: 'js',
       };
     });
-    build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
-      const named = /\b(toJSONSchema|jsonSchema)\b/.exec(await readFile(args.path, 'utf8'));
-      if (!named) return undefined;
-      return {
-        errors: [
-          {
-            text: `${args.path} names zod's ${named[1]}: JSON Schema generation is not bundled (zodJsonSchemaStub)`,
-          },
-        ],
-      };
-    });
+    refuseProjectSourcesNaming(
+      build,
+      /\b(toJSONSchema|jsonSchema)\b/,
+      (name) => `names zod's ${name}: JSON Schema generation is not bundled (zodJsonSchemaStub)`,
+    );
   },
 };
 
@@ -273,20 +283,6 @@ export const semverGteOnlyForXray: Plugin = {
  * `@aws-sdk/client-*` dependencies (`client-secrets-manager` → `secretsmanager`), read from
  * package.json at build time: a client added to the dependencies brings its entry back.
  */
-export const PROJECT_PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url));
-
-export async function projectSdkServices(): Promise<Set<string>> {
-  const { dependencies = {} } = JSON.parse(await readFile(PROJECT_PACKAGE_JSON, 'utf8')) as {
-    dependencies?: Record<string, string>;
-  };
-  return new Set(
-    Object.keys(dependencies)
-      .map((name) => /^@aws-sdk\/client-(.+)$/.exec(name)?.[1])
-      .filter((service): service is string => service !== undefined)
-      .map((service) => service.replace(/-/g, '')),
-  );
-}
-
 export const xrayWhitelistOfProjectServices: Plugin = {
   name: 'xray-whitelist-of-project-services',
   setup(build) {
@@ -305,6 +301,21 @@ export const xrayWhitelistOfProjectServices: Plugin = {
     );
   },
 };
+
+const PROJECT_PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url));
+
+/** The X-Ray service names of the project's `@aws-sdk/client-*` dependencies (`client-sqs` → `sqs`). */
+export async function projectSdkServices(): Promise<Set<string>> {
+  const { dependencies = {} } = JSON.parse(await readFile(PROJECT_PACKAGE_JSON, 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return new Set(
+    Object.keys(dependencies)
+      .map((name) => /^@aws-sdk\/client-(.+)$/.exec(name)?.[1])
+      .filter((service): service is string => service !== undefined)
+      .map((service) => service.replace(/-/g, '')),
+  );
+}
 
 /**
  * The X-Ray SDK's middleware utilities start with the centralized sampler
@@ -385,18 +396,12 @@ export const xrayUnusedOnLambdaStub: Plugin = {
         .flatMap(({ names }) => names)
         .join('|')})\\b`,
     );
-    build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
-      const use = named.exec(await readFile(args.path, 'utf8'));
-      if (!use) return undefined;
-      return {
-        errors: [
-          {
-            text: `${args.path} names the X-Ray SDK's ${use[1]}, which the handler bundle leaves out (xrayUnusedOnLambdaStub)`,
-          },
-        ],
-      };
-    });
+    refuseProjectSourcesNaming(
+      build,
+      named,
+      (name) =>
+        `names the X-Ray SDK's ${name}, which the handler bundle leaves out (xrayUnusedOnLambdaStub)`,
+    );
   },
 };
 
