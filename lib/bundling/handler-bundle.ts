@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BuildOptions, Plugin } from 'esbuild';
+import type { BuildOptions, Plugin, PluginBuild } from 'esbuild';
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
 export const CREATE_REQUIRE_BANNER =
@@ -100,12 +100,148 @@ export function rewriteZodNamedImport(source: string): string {
 }
 
 /**
+ * For a stand-in that throws where the real module would run: fails the build when a project
+ * source (not node_modules) names what it leaves out, so code cannot start using it unbundled
+ * (tests) and meet the stand-in only in Lambda.
+ */
+function refuseProjectSourcesNaming(
+  build: PluginBuild,
+  names: RegExp,
+  refusal: (name: string) => string,
+): void {
+  build.onLoad({ filter: /\.ts$/ }, async (args) => {
+    if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+    const named = names.exec(await readFile(args.path, 'utf8'))?.[1];
+    return named ? { errors: [{ text: `${args.path} ${refusal(named)}` }] } : undefined;
+  });
+}
+
+/**
+ * zod 4.6's classic schemas carry JSON Schema generation: every constructor attaches a
+ * `processJSONSchema` that calls into `core/json-schema-processors.js`, and `toJSONSchema()` /
+ * `~standard.jsonSchema` into `core/to-json-schema.js` — ~16 KB of every bundle with zod, reached
+ * only when a schema is turned into JSON Schema, which no handler does (their schemas only
+ * parse). For zod's own imports of those two modules this bundles a stand-in: each export throws
+ * a named error when called (the `create*Method` factories, which `~standard` calls eagerly,
+ * return a function that throws), except `aggregateChecks`, which the string, number and date
+ * schemas' `minLength`/`maxLength`/`format` getters read, and which stays the real one. The build
+ * fails if project code names JSON Schema (`toJSONSchema`, `jsonSchema`), so a handler cannot
+ * start using it unbundled (tests) and meet the stand-in only in Lambda.
+ */
+export const zodJsonSchemaStub: Plugin = {
+  name: 'zod-json-schema-stub',
+  setup(build) {
+    build.onResolve(
+      { filter: /^\.\.?\/(core\/)?(json-schema-processors|to-json-schema)\.js$/ },
+      (args) => {
+        if (!/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+        return { path: join(args.resolveDir, args.path), namespace: 'zod-json-schema-stub' };
+      },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-json-schema-stub' }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const names = [
+        ...[...source.matchAll(/^export (?:const|function|class) (\w+)/gm)].map((m) => m[1]),
+        ...[...source.matchAll(/^export \{ \w+ as (\w+) \}/gm)].map((m) => m[1]),
+      ] as string[];
+      const real = JSON.stringify(args.path);
+      return {
+        contents: [
+          'const notBundled = () => {',
+          "  throw new Error('zod JSON Schema is not in this bundle (handler-bundle.ts, zodJsonSchemaStub)');",
+          '};',
+          ...names.map((name) =>
+            name === 'aggregateChecks'
+              ? `export { aggregateChecks } from ${real};`
+              : name.startsWith('create')
+                ? `export const ${name} = () => notBundled;`
+                : `export const ${name} = notBundled;`,
+          ),
+        ].join('\n'),
+        resolveDir: dirname(args.path),
+        loader: 'js',
+      };
+    });
+    refuseProjectSourcesNaming(
+      build,
+      /\b(toJSONSchema|jsonSchema)\b/,
+      (name) => `names zod's ${name}: JSON Schema generation is not bundled (zodJsonSchemaStub)`,
+    );
+  },
+};
+
+/**
+ * libphonenumber-js's `isSupportedCountry(country)` is
+ * `metadataJson.countries.hasOwnProperty(country)`: it reads only the keys of the metadata's
+ * countries, but importing it brings the whole metadata (`metadata.min.json`, ~82 KB minified)
+ * and its accessors. The tenants' schema checks a tenant's default country with it, so every
+ * bundle that reaches the tenants surface carried the metadata — 42 of the 61 never parse or
+ * format a phone number. For a project module whose only import from `libphonenumber-js` is
+ * `isSupportedCountry` (types aside), this bundles a module with that function over the
+ * countries' keys of the same installed metadata (`metadata.min.json`, the file the library's
+ * default entry reads), with the same own-property test. A module that imports anything else from
+ * the library (`kernel/phone.ts`) gets the library as before.
+ */
+export const libphonenumberCountriesOnly: Plugin = {
+  name: 'libphonenumber-countries-only',
+  setup(build) {
+    build.onResolve({ filter: /^libphonenumber-js$/ }, async (args) => {
+      if (args.pluginData === 'libphonenumber-countries-only') return undefined;
+      if (/[\\/]node_modules[\\/]/.test(args.importer)) return undefined;
+      const source = await readFile(args.importer, 'utf8');
+      const statements = [
+        ...source.matchAll(/import\s+(type\s+)?([^;]*?)\s+from\s+['"]libphonenumber-js['"]/g),
+      ].filter((statement) => !statement[1]);
+      const names = statements.flatMap((statement) => {
+        const list = /^\{([^}]*)\}$/.exec((statement[2] ?? '').trim())?.[1];
+        if (list === undefined) return ['*'];
+        return list
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name && !name.startsWith('type '));
+      });
+      if (names.length === 0 || names.some((name) => name !== 'isSupportedCountry')) {
+        return undefined;
+      }
+      const library = await build.resolve('libphonenumber-js', {
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: 'libphonenumber-countries-only',
+      });
+      if (library.errors.length) return { errors: library.errors };
+      return {
+        path: join(dirname(library.path), 'metadata.min.json'),
+        namespace: 'libphonenumber-countries-only',
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'libphonenumber-countries-only' }, async (args) => {
+      const metadata = JSON.parse(await readFile(args.path, 'utf8')) as {
+        countries: Record<string, unknown>;
+      };
+      return {
+        contents: [
+          `const countries = Object.fromEntries(${JSON.stringify(Object.keys(metadata.countries).join(' '))}.split(' ').map((c) => [c, 0]));`,
+          'export function isSupportedCountry(country) {',
+          '  return Object.prototype.hasOwnProperty.call(countries, country);',
+          '}',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
  * The X-Ray SDK behind Powertools Tracer (`aws-xray-sdk-core`) and its `cls-hooked` call one
  * function of `semver`, `gte` (a Node/SDK version check), but `require('semver')` is CommonJS and
  * brings the whole package, ~28 KB minified. For those two importers only, `semver` resolves to
  * `{ gte }` from semver's own `functions/gte.js` (same installed version), ~8 KB. The build fails
  * if an importer it applies to calls any other `semver.` member, so an X-Ray SDK update that starts
- * using more of semver cannot ship a bundle where it is undefined.
+ * using more of semver cannot ship a bundle where it is undefined. (Today the SDK's one caller is
+ * its SDK v2 patcher, which `xrayUnusedOnLambdaStub` leaves out, and Tracer's path never loads
+ * cls-hooked's `index.js`, the other: semver is in no handler bundle. This stays for an update that
+ * calls it elsewhere.)
  */
 export const semverGteOnlyForXray: Plugin = {
   name: 'semver-gte-only-for-xray',
@@ -134,6 +270,138 @@ export const semverGteOnlyForXray: Plugin = {
       resolveDir: dirname(args.path),
       loader: 'js',
     }));
+  },
+};
+
+/**
+ * The X-Ray SDK's call capturer (`patchers/call_capturer.js`) records chosen request and response
+ * parameters of each traced AWS call (a DynamoDB call's table name, an SQS call's queue URL) from
+ * its whitelist, `resources/aws_whitelist.json`: ~10.6 KB of every bundle, covering six services
+ * of which onceflow calls two. It looks a call up by the client's service name
+ * (`DynamoDBClient` → `dynamodb`), so entries for services the project has no client of are never
+ * read. This bundles the whitelist with only the services of the project's own
+ * `@aws-sdk/client-*` dependencies (`client-secrets-manager` → `secretsmanager`), read from
+ * package.json at build time: a client added to the dependencies brings its entry back.
+ */
+export const xrayWhitelistOfProjectServices: Plugin = {
+  name: 'xray-whitelist-of-project-services',
+  setup(build) {
+    build.onLoad(
+      { filter: /[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]resources[\\/]aws_whitelist\.json$/ },
+      async (args) => {
+        const whitelist = JSON.parse(await readFile(args.path, 'utf8')) as {
+          services: Record<string, unknown>;
+        };
+        const kept = await projectSdkServices();
+        const services = Object.fromEntries(
+          Object.entries(whitelist.services).filter(([service]) => kept.has(service)),
+        );
+        return { contents: JSON.stringify({ ...whitelist, services }), loader: 'json' };
+      },
+    );
+  },
+};
+
+const PROJECT_PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url));
+
+/** The X-Ray service names of the project's `@aws-sdk/client-*` dependencies (`client-sqs` → `sqs`). */
+export async function projectSdkServices(): Promise<Set<string>> {
+  const { dependencies = {} } = JSON.parse(await readFile(PROJECT_PACKAGE_JSON, 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return new Set(
+    Object.keys(dependencies)
+      .map((name) => /^@aws-sdk\/client-(.+)$/.exec(name)?.[1])
+      .filter((service): service is string => service !== undefined)
+      .map((service) => service.replace(/-/g, '')),
+  );
+}
+
+/**
+ * The X-Ray SDK's middleware utilities start with the centralized sampler
+ * (`sampling/default_sampler.js`, which polls the X-Ray service for rules and targets: its rule
+ * and target pollers, rule cache, service connector, ~8.8 KB). On Lambda the SDK never uses it:
+ * at load (`env/aws_lambda.js` init, when `LAMBDA_TASK_ROOT` is set) it calls
+ * `disableCentralizedSampling()`, which swaps in the local sampler (`sampling/local_sampler.js`) —
+ * Lambda decides sampling itself and the pollers "were causing errors" there (the SDK's comment,
+ * aws-xray-sdk-node#217). This resolves the middleware's `require('./sampling/default_sampler')`
+ * to that same local sampler, so the SDK starts where Lambda puts it.
+ */
+export const xrayLocalSamplerOnly: Plugin = {
+  name: 'xray-local-sampler-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/sampling\/default_sampler$/ }, (args) => {
+      if (!/[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]middleware$/.test(args.resolveDir)) {
+        return undefined;
+      }
+      return { path: join(args.resolveDir, 'sampling', 'local_sampler.js') };
+    });
+  },
+};
+
+/**
+ * What the X-Ray SDK's entry (`aws-xray.js`) requires for hosts and libraries a Lambda function of
+ * this project has not: the AWS SDK v2 patcher (`captureAWS`, `captureAWSClient`: the project's
+ * clients are SDK v3, traced with `captureAWSv3Client`), the EC2, ECS and Elastic Beanstalk
+ * plugins (host metadata, attached only through `AWSXRay.config([...])`) and the SQL data class
+ * (for the separate MySQL/Postgres patchers): ~5 KB. Each resolves to a stand-in that throws a
+ * named error if reached, and the build fails if project code names one of them, so nothing can
+ * start using them unbundled (tests) and meet the stand-in only in Lambda.
+ */
+const XRAY_UNUSED_ON_LAMBDA: Readonly<Record<string, { names: string[]; stub: string }>> = {
+  './patchers/aws_p': {
+    names: ['captureAWS', 'captureAWSClient'],
+    stub: 'module.exports = { captureAWS: notBundled, captureAWSClient: notBundled };',
+  },
+  './segments/plugins/ec2_plugin': {
+    names: ['EC2Plugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './segments/plugins/ecs_plugin': {
+    names: ['ECSPlugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './segments/plugins/elastic_beanstalk_plugin': {
+    names: ['ElasticBeanstalkPlugin'],
+    stub: 'module.exports = { getData: notBundled };',
+  },
+  './database/sql_data': {
+    names: ['SqlData'],
+    stub: 'module.exports = function SqlData() { notBundled(); };',
+  },
+};
+
+export const xrayUnusedOnLambdaStub: Plugin = {
+  name: 'xray-unused-on-lambda-stub',
+  setup(build) {
+    const specifiers = Object.keys(XRAY_UNUSED_ON_LAMBDA);
+    build.onResolve({ filter: /^\.\/(patchers|segments\/plugins|database)\// }, (args) => {
+      if (!specifiers.includes(args.path)) return undefined;
+      if (!/[\\/]aws-xray-sdk-core[\\/]dist[\\/]lib[\\/]aws-xray\.js$/.test(args.importer)) {
+        return undefined;
+      }
+      return { path: args.path, namespace: 'xray-unused-on-lambda-stub' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'xray-unused-on-lambda-stub' }, (args) => ({
+      contents: [
+        'const notBundled = () => {',
+        `  throw new Error('aws-xray-sdk-core ${args.path} is not in this bundle (handler-bundle.ts, xrayUnusedOnLambdaStub)');`,
+        '};',
+        XRAY_UNUSED_ON_LAMBDA[args.path]?.stub ?? '',
+      ].join('\n'),
+      loader: 'js',
+    }));
+    const named = new RegExp(
+      `\\b(${Object.values(XRAY_UNUSED_ON_LAMBDA)
+        .flatMap(({ names }) => names)
+        .join('|')})\\b`,
+    );
+    refuseProjectSourcesNaming(
+      build,
+      named,
+      (name) =>
+        `names the X-Ray SDK's ${name}, which the handler bundle leaves out (xrayUnusedOnLambdaStub)`,
+    );
   },
 };
 
@@ -285,10 +553,15 @@ export function handlerBuildOptions(input: HandlerBundleInput): BuildOptions {
     plugins: [
       zodEnglishLocaleOnly,
       powertoolsZodNamespaceImport,
+      zodJsonSchemaStub,
       semverGteOnlyForXray,
+      xrayWhitelistOfProjectServices,
+      xrayLocalSamplerOnly,
+      xrayUnusedOnLambdaStub,
       smithyEventStreamsStub,
       sideEffectFreeCommonJs,
       packageJsonFieldsRead,
+      libphonenumberCountriesOnly,
     ],
     logLevel: 'silent',
   };
