@@ -76,10 +76,10 @@ function memoryTable(latencyMs = 0) {
       const answer = clock.io(() => {
         const current = used.get(key);
         const floor = Number(values[':floor']);
-        if (':one' in values) {
-          // Book: the next place, from the floor when new; while within [floor, limit).
-          if (current === undefined || (current >= floor && current < Number(values[':limit']))) {
-            used.set(key, (current ?? floor) + 1);
+        if (':n' in values) {
+          // Book: the next n places, from the floor when new; while the last is within [floor, limit).
+          if (current === undefined || (current >= floor && current <= Number(values[':last']))) {
+            used.set(key, (current ?? floor) + Number(values[':n']));
             return { Attributes: { used: used.get(key) } };
           }
         } else if (current === undefined || current <= floor) {
