@@ -7,12 +7,17 @@
  * For consumers whose records wait on a provider (the campaign sender): Powertools'
  * `SqsFifoPartialProcessorAsync` runs a batch strictly one record at a time, which caps a consumer
  * at one provider call in flight per batch.
+ *
+ * Each record is told how many others of its batch are still to come (`QueueMessage.batch`): those
+ * not finished (not started, or running) and not passed (`pass()`, e.g. once it holds its send
+ * token). Records handed back or failed with their group leave the count.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { FailpointCrashError } from './failpoints.js';
 import {
   type BatchDeadline,
+  type BatchProgress,
   handleRecord,
   logDeadline,
   type QueueConsumerOptions,
@@ -30,10 +35,19 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
     const failed: string[] = [];
     let crash: FailpointCrashError | undefined;
     let returned = 0;
+    // Records still to come: not finished, not passed.
+    const open = new Set(event.Records);
+    const progressOf = (record: SQSRecord): BatchProgress => ({
+      ahead: () => open.size - (open.has(record) ? 1 : 0),
+      pass: () => void open.delete(record),
+    });
     await Promise.all(
       [...groups.values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
-          const failRest = () => failed.push(...records.slice(index).map((r) => r.messageId));
+          const failRest = () => {
+            for (const r of records.slice(index)) open.delete(r);
+            failed.push(...records.slice(index).map((r) => r.messageId));
+          };
           if (crash) return failRest();
           // Not started: this record and the rest of its group go back, in order.
           if (!timeForRecord(deadline)) {
@@ -42,10 +56,12 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
             return failRest();
           }
           try {
-            await handleRecord(options, record);
+            await handleRecord(options, record, progressOf(record));
           } catch (error) {
             if (error instanceof FailpointCrashError) crash = error;
             return failRest();
+          } finally {
+            open.delete(record);
           }
         }
       }),

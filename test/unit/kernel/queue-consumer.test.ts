@@ -228,4 +228,47 @@ describe('consumeGroupsInParallel', () => {
     expect(peak).toBe(2);
     expect(order.indexOf(1)).toBeLessThan(order.indexOf(3));
   });
+
+  it('tells each record how many of its batch are still to come: not finished, not passed', async () => {
+    // Prepare: g1 holds three records in order, g2 and g3 one each; g3's fails at once, g2's passes
+    // at once and looks again when g1's last record has started.
+    const seen: Record<string, number[]> = {};
+    let lastStarted: () => void = () => {};
+    const cStarted = new Promise<void>((r) => {
+      lastStarted = r;
+    });
+    const consume = consumeGroupsInParallel({
+      queue: 'sends',
+      schema,
+      handle: async ({ body, messageId, batch }) => {
+        const at = (seen[messageId] ??= []);
+        at.push(batch?.ahead() ?? -1);
+        if (messageId === 'c') lastStarted();
+        if (messageId === 'e') throw new Error('refused');
+        if (messageId === 'd') {
+          batch?.pass();
+          batch?.pass();
+          await cStarted;
+        } else await new Promise((r) => setTimeout(r, body.n));
+        at.push(batch?.ahead() ?? -1);
+      },
+    });
+    // Act
+    const response = await consume({
+      Records: [
+        record('a', 'g1', { n: 5 }),
+        record('b', 'g1', { n: 1 }),
+        record('c', 'g1', { n: 5 }),
+        record('d', 'g2', { n: 0 }),
+        record('e', 'g3', { n: 0 }),
+      ],
+    });
+    // Assess: the three heads start with the four others ahead; then e has failed (left), d has
+    // passed (left, once however often it says so), and each record of g1 leaves as it finishes.
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'e' }]);
+    expect(seen.a).toEqual([4, 2]);
+    expect(seen.b).toEqual([1, 1]);
+    expect(seen.c).toEqual([0, 0]);
+    expect(seen.d).toEqual([4, 1]);
+  });
 });
