@@ -230,8 +230,8 @@ describe('consumeGroupsInParallel', () => {
   });
 
   it('tells each record how many of its batch are still to come: not finished, not passed', async () => {
-    // Prepare: g1 holds three records in order, g2 and g3 one each; g3's fails at once, g2's passes
-    // at once and looks again when g1's last record has started.
+    // Prepare: g1 holds three records in order, g2 one, g3 two; g3's first fails at once (its second
+    // fails with it, unstarted), g2's passes at once and looks again when g1's last has started.
     const seen: Record<string, number[]> = {};
     let lastStarted: () => void = () => {};
     const cStarted = new Promise<void>((r) => {
@@ -261,14 +261,16 @@ describe('consumeGroupsInParallel', () => {
         record('c', 'g1', { n: 5 }),
         record('d', 'g2', { n: 0 }),
         record('e', 'g3', { n: 0 }),
+        record('f', 'g3', { n: 0 }),
       ],
     });
-    // Assess: the three heads start with the four others ahead; then e has failed (left), d has
-    // passed (left, once however often it says so), and each record of g1 leaves as it finishes.
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'e' }]);
-    expect(seen.a).toEqual([4, 2]);
+    // Assess: the three heads start with the five others ahead; then e and f have failed (left), d
+    // has passed (left, once however often it says so), and each of g1 leaves as it finishes.
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'e' }, { itemIdentifier: 'f' }]);
+    expect(seen.a).toEqual([5, 2]);
     expect(seen.b).toEqual([1, 1]);
     expect(seen.c).toEqual([0, 0]);
-    expect(seen.d).toEqual([4, 1]);
+    expect(seen.d).toEqual([5, 1]);
+    expect(seen.f).toBeUndefined();
   });
 });
