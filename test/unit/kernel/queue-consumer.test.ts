@@ -241,7 +241,8 @@ describe('consumeGroupsInParallel', () => {
       queue: 'sends',
       schema,
       handle: async ({ body, messageId, batch }) => {
-        const at = (seen[messageId] ??= []);
+        const at: number[] = [];
+        seen[messageId] = at;
         at.push(batch?.ahead() ?? -1);
         if (messageId === 'c') lastStarted();
         if (messageId === 'e') throw new Error('refused');
