@@ -403,6 +403,42 @@ describe('token bucket: a batch books its places in one write', () => {
     expectPlacesHeld(handed);
   });
 
+  it('books only the room left when another process booked since it last looked, and leaves no hole', async () => {
+    // Prepare: 10/s, one token a window. Process A books once (it now knows the counter), then
+    // process B books eight places.
+    const table = memoryTable();
+    const a = recordingBucket(table, 1_000);
+    const b = recordingBucket(table);
+    expect(await a.bucket.take('wa:1', 10)).toBe(true);
+    const takenAt = table.clock.now();
+    const booked8 = Promise.all(Array.from({ length: 8 }, () => b.bucket.take('wa:1', 10)));
+    await table.clock.io(() => undefined);
+    // Act: A, which may wait 1 s, expects nine more takes: what it knows of the counter says ten
+    // places fit; the counter holds the room for two.
+    const deadline = table.clock.now() + 1_000;
+    expect(await a.bucket.take('wa:1', 10, { ahead: 9 })).toBe(true);
+    await booked8;
+    // Assess: the last place it booked is within its wait, and the counter says so too.
+    const booked = table.used.get(`TB#wa:1#e${Math.floor(takenAt / 100 / WINDOWS_PER_EPOCH)}#0`);
+    expect(booked).toBeLessThanOrEqual((Math.floor(deadline / 100) % WINDOWS_PER_EPOCH) + 1);
+    expectPlacesHeld([...a.handed, ...b.handed]);
+
+    // Prepare: a quiet second later the counter is behind the clock; A moves it up with a batch.
+    const c = memoryTable();
+    const early = recordingBucket(c);
+    const late = recordingBucket(c);
+    expect(await early.bucket.take('wa:1', 10)).toBe(true);
+    await c.clock.sleep(1_000);
+    // Act
+    const movedAt = c.clock.now();
+    expect(await early.bucket.take('wa:1', 10, { ahead: 4 })).toBe(true);
+    expect(await late.bucket.take('wa:1', 10)).toBe(true);
+    // Assess: the batch starts in the current window, and the other process's place follows its
+    // five: no place left unbooked before or after them.
+    expect(early.handed[1]?.window).toBe(Math.floor(movedAt / 100));
+    expect(late.handed[0]?.place).toBe((early.handed[1]?.place ?? 0) + 5);
+  });
+
   it('keeps a pool to its bucket and its rate: a rate change drops the places booked before it', async () => {
     // Prepare: a booking of five at 10/s, one used.
     const table = memoryTable();
