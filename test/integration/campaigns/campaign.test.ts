@@ -37,6 +37,7 @@ import {
 } from '../../../functions/kernel/failpoints.js';
 import {
   createTokenBucket,
+  type HandedToken,
   WINDOWS_PER_EPOCH,
   windowAllowance,
 } from '../../../functions/kernel/token-bucket.js';
@@ -650,6 +651,69 @@ describe('token bucket', () => {
       );
     for (const count of perSecond.values()) expect(count).toBeLessThanOrEqual(110);
   });
+
+  it('keeps batches booked by concurrent processes within each window allowance, each place used once', async () => {
+    // Trials of 4 processes (bucket instances, each its own pool and hints) running 3 batches of 10
+    // back to back against DynamoDB Local, each take told how many of its batch still need one; at
+    // 50/s (one queue, 5 places a window) and 250/s (three queues of 8 or 9 a window). Each trial's
+    // clock starts a quarter of a second before an epoch ends: batches meet counters booked to
+    // their end (a batch booked past it would put places in the next epoch's windows).
+    let writes = 0;
+    const counting = {
+      send: (command: Parameters<typeof ddb.send>[0]) => {
+        writes++;
+        return ddb.send(command);
+      },
+    } as typeof ddb;
+    for (let trial = 0; trial < 6; trial++) {
+      const rate = trial % 2 === 0 ? 50 : 250;
+      const name = `test-${Math.random().toString(36).slice(2)}`;
+      const handed: (HandedToken & { handedAt: number })[] = [];
+      const epochMs = WINDOWS_PER_EPOCH * 100;
+      const offset = epochMs - 250 - (Date.now() % epochMs);
+      const now = () => Date.now() + offset;
+      const processes = Array.from({ length: 4 }, () =>
+        createTokenBucket({
+          ddb: counting,
+          table: tableName('campaigns'),
+          now,
+          onToken: (token) => handed.push({ ...token, handedAt: now() }),
+        }),
+      );
+      writes = 0;
+      await Promise.all(
+        processes.map(async (bucket) => {
+          for (let batch = 0; batch < 3; batch++) {
+            let open = 10;
+            const got = await Promise.all(
+              Array.from({ length: 10 }, async () => {
+                const token = await bucket.take(name, rate, { ahead: open - 1 });
+                open -= 1;
+                return token;
+              }),
+            );
+            expect(got.every(Boolean)).toBe(true);
+          }
+        }),
+      );
+      const label = `trial ${trial} at ${rate}/s`;
+      expect(handed, label).toHaveLength(120);
+      // Each place of each queue handed out once, inside its own epoch; no window over its allowance.
+      const places = handed.map((t) => `${t.epoch}#${t.shard}#${t.place}`);
+      expect(new Set(places).size, label).toBe(120);
+      const perWindow = new Map<number, number>();
+      for (const t of handed) {
+        expect(Math.floor(t.window / WINDOWS_PER_EPOCH), label).toBe(t.epoch);
+        perWindow.set(t.window, (perWindow.get(t.window) ?? 0) + 1);
+        // Handed out before its window ended (a few ms for the callback on a busy machine).
+        expect(t.handedAt, label).toBeLessThan((t.window + 1) * 100 + 5);
+      }
+      for (const [window, count] of perWindow)
+        expect(count, label).toBeLessThanOrEqual(windowAllowance(window, rate, 100));
+      // A batch is about one write: 12 batches, with a refusal now and then.
+      expect(writes, label).toBeLessThan(40);
+    }
+  }, 60_000);
 
   it('hands out no slot twice across an epoch boundary, whoever books first', async () => {
     // 10/s: one token a window. The bucket's clock starts 3 s before an epoch ends, so the first
