@@ -1,8 +1,8 @@
 /**
  * Sending one recipient, from its queue message:
  *
- *   re-read → skip unless pending → rate-limit token (booked with those of the records after it in
- *   its batch) → claim (pending → sending, lease, attempt: one conditional write) → call the
+ *   re-read → skip unless pending → rate-limit token (booked with those of the records running
+ *   beside it in its batch) → claim (pending → sending, lease, attempt: one conditional write) → call the
  *   provider with `biz_opaque_callback_data` = the recipient →
  *   store the wamid (sending → sent, one conditional write) as the very next write. Neither writes
  *   a counter: the fold counts both from the change feed.
@@ -87,8 +87,8 @@ export function readRecipient(
 }
 
 /**
- * The rest of a delivery's batch, as its consumer counts it (`QueueMessage.batch`): the records after
- * this one that may still need a send token, and how this one stops counting among them.
+ * The rest of a delivery's batch, as its consumer counts it (`QueueMessage.batch`): the records
+ * running beside this one that may still need a send token, and how this one stops counting.
  */
 export interface SendBatch {
   ahead(): number;
@@ -110,8 +110,8 @@ export async function sendToRecipient(
 
   const rate = await deps.messagesPerSecond(tenantId);
   const tokenBucket = `wa:${campaign.phoneNumberId}`;
-  // Booked only now that this record needs a token, with those of the records after it in its batch
-  // that may need one (one write for several); then this one no longer counts among them.
+  // Booked only now that this record needs a token, with those of the records running beside it in
+  // its batch that may need one (one write for several); then this one no longer counts among them.
   const token = await deps.tokens.take(tokenBucket, rate, { ahead: batch?.ahead() ?? 0 });
   batch?.pass();
   if (!token) throw new SendRetryError('no send token within the wait limit');

@@ -67,7 +67,7 @@ export interface QueueMessage<T> {
  * send tokens of the records after it with its own (`token-bucket.ts`).
  */
 export interface BatchProgress {
-  /** Records of the batch other than this one that have neither finished nor called `pass`. */
+  /** Records of the batch running beside this one that have not called `pass`. */
   readonly ahead: () => number;
   /** This record no longer counts in the others' `ahead` (e.g. it holds its send token). */
   readonly pass: () => void;
