@@ -31,19 +31,21 @@
  * start so it fills them evenly; no counter sees more than ~100 bookings/s. Items expire by TTL an
  * hour after their epoch. The arithmetic is in `docs/scale-campaigns.md`.
  *
- * A taker that knows more takes of this process will follow soon (`ahead`: the records after it in
- * its batch that may need a token) books `1 + ahead` consecutive places of one queue with one write
- * (`used + n`, same guards: the last of the n within what the taker can wait for and within the
- * epoch; fewer when the queue holds fewer) and keeps the places it does not use in a pool of this
- * process, per bucket, each with its slot; the next takes of the bucket use them, earliest first,
- * before booking. A booking of n is n places of its queue (the shard arithmetic is unchanged) for
- * one write. Takes that arrive while a booking is in flight wait for its places rather than writing.
+ * A taker that knows more takes of this process will follow soon (`ahead`: the records running
+ * beside it in its batch that may need a token) books `1 + ahead` consecutive places of one queue
+ * with one write (`used + n`, same guards: the last of the n within what the taker can wait for and
+ * within the epoch; fewer when the queue holds fewer) and keeps the places it does not use in a
+ * pool of this process, per bucket, each with its slot; the next takes of the bucket use them,
+ * earliest first, before booking. A booking of n is n places of its queue (the shard arithmetic is
+ * unchanged) for one write. Takes that arrive while a booking is in flight wait for its places
+ * rather than writing.
  * The rules above hold for each pooled place: it is handed out once (taken out of the pool), used in
  * its own window, and dropped, not used, when that window ended first. Places still pooled when the
  * invocation ends are lost unless a take of this process comes within their window: the rate can be
- * under-used, never exceeded. A take at another rate drops the bucket's pool (a place is a slot only
- * at the rate it was booked at; the counter is the same item at either rate), and places booked at
- * the old rate and still in flight are dropped when they land.
+ * under-used, never exceeded (what that costs: `docs/scale-campaigns.md`). A take at another rate
+ * drops the bucket's pool (a place is a slot only at the rate it was booked at; the counter is the
+ * same item at either rate), and a booking made at the old rate and still in flight keeps only its
+ * own taker's place when it lands (that take asked for the old rate, as a lone take would).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
