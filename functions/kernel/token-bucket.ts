@@ -67,8 +67,8 @@ export interface TokenBucketOptions {
 
 export interface TakeOptions {
   /**
-   * Takes of this bucket this process expects soon after this one (the records after it in its
-   * batch that may need a token): booked with this one in one write. @default 0
+   * Takes of this bucket this process expects beside this one (the records running beside it in
+   * its batch that may need a token): booked with this one in one write. @default 0
    */
   readonly ahead?: number;
 }
