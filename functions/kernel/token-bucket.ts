@@ -402,20 +402,20 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
           }),
         };
         pool.bookings.add(booking);
-        let places: HandedToken[];
+        let mine: HandedToken | undefined;
         try {
-          places = await bookPlaces(bucket, ratePerSecond, want, deadline);
+          const [first, ...rest] = await bookPlaces(bucket, ratePerSecond, want, deadline);
+          mine = first;
+          // The others pooled before the waiters wake, and only while the bucket is still taken
+          // at this rate.
+          if (rest.length > 0 && pools.get(bucket) === pool) {
+            pool.places = [...pool.places, ...rest].sort((a, b) => a.at - b.at);
+          }
         } finally {
           pool.bookings.delete(booking);
           land();
         }
-        const [mine, ...rest] = places;
-        if (!mine) return false;
-        // Kept only while the bucket is still taken at this rate.
-        if (rest.length > 0 && pools.get(bucket) === pool) {
-          pool.places = [...pool.places, ...rest].sort((a, b) => a.at - b.at);
-        }
-        return use(mine);
+        return mine ? use(mine) : false;
       }
     },
   };
