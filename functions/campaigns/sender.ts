@@ -1,8 +1,9 @@
 /**
  * Sending one recipient, from its queue message:
  *
- *   re-read → skip unless pending → rate-limit token → claim (pending → sending, lease, attempt:
- *   one conditional write) → call the provider with `biz_opaque_callback_data` = the recipient →
+ *   re-read → skip unless pending → rate-limit token (booked with those of the records running
+ *   beside it in its batch) → claim (pending → sending, lease, attempt: one conditional write) → call the
+ *   provider with `biz_opaque_callback_data` = the recipient →
  *   store the wamid (sending → sent, one conditional write) as the very next write. Neither writes
  *   a counter: the fold counts both from the change feed.
  *
@@ -85,9 +86,19 @@ export function readRecipient(
   return store.recipients.get(ref);
 }
 
+/**
+ * The rest of a delivery's batch, as its consumer counts it (`QueueMessage.batch`): the records
+ * running beside this one that may still need a send token, and how this one stops counting.
+ */
+export interface SendBatch {
+  ahead(): number;
+  pass(): void;
+}
+
 export async function sendToRecipient(
   deps: SenderDeps,
   message: SendMessageBody,
+  batch?: SendBatch,
 ): Promise<SendOutcome> {
   const { tenantId, campaignId, phone } = message;
   const ref: RecipientRef = { tenantId, campaignId, phone };
@@ -99,9 +110,11 @@ export async function sendToRecipient(
 
   const rate = await deps.messagesPerSecond(tenantId);
   const tokenBucket = `wa:${campaign.phoneNumberId}`;
-  if (!(await deps.tokens.take(tokenBucket, rate))) {
-    throw new SendRetryError('no send token within the wait limit');
-  }
+  // Booked only now that this record needs a token, with those of the records running beside it in
+  // its batch that may need one (one write for several); then this one no longer counts among them.
+  const token = await deps.tokens.take(tokenBucket, rate, { ahead: batch?.ahead() ?? 0 });
+  batch?.pass();
+  if (!token) throw new SendRetryError('no send token within the wait limit');
 
   const run = await runOutboundEffect<SendResult>({
     // Claim: pending → sending under this delivery's lease, one more attempt, in one conditional

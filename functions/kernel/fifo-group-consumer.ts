@@ -7,12 +7,19 @@
  * For consumers whose records wait on a provider (the campaign sender): Powertools'
  * `SqsFifoPartialProcessorAsync` runs a batch strictly one record at a time, which caps a consumer
  * at one provider call in flight per batch.
+ *
+ * Each record is told how many others of its batch are running beside it and have not passed
+ * (`QueueMessage.batch`; `pass()`, e.g. once it holds its send token): the heads of the groups at
+ * first, then each group's next record as it starts. A record waiting behind another of its group
+ * is not counted: it starts only when that one has finished, usually well after a moment's demand
+ * (a send token booked for it now would have passed by then).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { FailpointCrashError } from './failpoints.js';
 import {
   type BatchDeadline,
+  type BatchProgress,
   handleRecord,
   logDeadline,
   type QueueConsumerOptions,
@@ -30,10 +37,19 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
     const failed: string[] = [];
     let crash: FailpointCrashError | undefined;
     let returned = 0;
+    // Records running (every group's head from the start: they all start at once), not passed.
+    const open = new Set([...groups.values()].flatMap((records) => records.slice(0, 1)));
+    const progressOf = (record: SQSRecord): BatchProgress => ({
+      ahead: () => open.size - (open.has(record) ? 1 : 0),
+      pass: () => void open.delete(record),
+    });
     await Promise.all(
       [...groups.values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
-          const failRest = () => failed.push(...records.slice(index).map((r) => r.messageId));
+          const failRest = () => {
+            open.delete(record);
+            failed.push(...records.slice(index).map((r) => r.messageId));
+          };
           if (crash) return failRest();
           // Not started: this record and the rest of its group go back, in order.
           if (!timeForRecord(deadline)) {
@@ -41,11 +57,14 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
             deadline?.handedBack?.push(...records.slice(index));
             return failRest();
           }
+          open.add(record);
           try {
-            await handleRecord(options, record);
+            await handleRecord(options, record, progressOf(record));
           } catch (error) {
             if (error instanceof FailpointCrashError) crash = error;
             return failRest();
+          } finally {
+            open.delete(record);
           }
         }
       }),

@@ -58,6 +58,19 @@ export interface QueueMessage<T> {
   readonly receiveCount: number;
   /** The record itself, for `hideFor` (a consumer that holds a message back on purpose). */
   readonly record?: SQSRecord;
+  /** The rest of its batch, as far as the consumer knows (set by `fifoGroupConsumer`). */
+  readonly batch?: BatchProgress;
+}
+
+/**
+ * What a record knows of the rest of its batch while it runs: e.g. the campaign sender books the
+ * send tokens of the records after it with its own (`token-bucket.ts`).
+ */
+export interface BatchProgress {
+  /** Records of the batch running beside this one that have not called `pass`. */
+  readonly ahead: () => number;
+  /** This record no longer counts in the others' `ahead` (e.g. it holds its send token). */
+  readonly pass: () => void;
 }
 
 /**
@@ -207,6 +220,7 @@ function parseRecord<S extends z.ZodType>(
 export async function handleRecord<S extends z.ZodType>(
   options: QueueConsumerOptions<S>,
   record: SQSRecord,
+  batch?: BatchProgress,
 ): Promise<void> {
   return withTelemetrySource(`queue:${options.queue}`, async () => {
     const parsed = parseRecord(options.schema, record);
@@ -227,6 +241,7 @@ export async function handleRecord<S extends z.ZodType>(
         ...(record.attributes.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
         receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') || 1,
         record,
+        ...(batch ? { batch } : {}),
       });
     } catch (error) {
       if (!(error instanceof FailpointCrashError)) {

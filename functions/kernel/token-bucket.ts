@@ -30,6 +30,22 @@
  * `TOKENS_PER_SHARD_WINDOW` tokens a window each), which a process books in turn from a random
  * start so it fills them evenly; no counter sees more than ~100 bookings/s. Items expire by TTL an
  * hour after their epoch. The arithmetic is in `docs/scale-campaigns.md`.
+ *
+ * A taker that knows more takes of this process will follow soon (`ahead`: the records running
+ * beside it in its batch that may need a token) books `1 + ahead` consecutive places of one queue
+ * with one write (`used + n`, same guards: the last of the n within what the taker can wait for and
+ * within the epoch; fewer when the queue holds fewer) and keeps the places it does not use in a
+ * pool of this process, per bucket, each with its slot; the next takes of the bucket use them,
+ * earliest first, before booking. A booking of n is n places of its queue (the shard arithmetic is
+ * unchanged) for one write. Takes that arrive while a booking is in flight wait for its places
+ * rather than writing.
+ * The rules above hold for each pooled place: it is handed out once (taken out of the pool), used in
+ * its own window, and dropped, not used, when that window ended first. Places still pooled when the
+ * invocation ends are lost unless a take of this process comes within their window: the rate can be
+ * under-used, never exceeded (what that costs: `docs/scale-campaigns.md`). A take at another rate
+ * drops the bucket's pool (a place is a slot only at the rate it was booked at; the counter is the
+ * same item at either rate), and a booking made at the old rate and still in flight keeps only its
+ * own taker's place when it lands (that take asked for the old rate, as a lone take would).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -45,11 +61,32 @@ export interface TokenBucketOptions {
   readonly windowMs?: number;
   /** Give up after waiting this long (the caller retries later). @default 15000 */
   readonly maxWaitMs?: number;
+  /** Told of each token as it is handed out (tests check that no place is handed out twice). */
+  readonly onToken?: (token: HandedToken) => void;
+}
+
+export interface TakeOptions {
+  /**
+   * Takes of this bucket this process expects beside this one (the records running beside it in
+   * its batch that may need a token): booked with this one in one write. @default 0
+   */
+  readonly ahead?: number;
 }
 
 export interface TokenBucket {
   /** Waits for a token; false when none came within `maxWaitMs`. */
-  take(bucket: string, ratePerSecond: number): Promise<boolean>;
+  take(bucket: string, ratePerSecond: number, options?: TakeOptions): Promise<boolean>;
+}
+
+/** A token: place `place` (1-based) of queue `shard` of `epoch`, used at `at` in window `window`. */
+export interface HandedToken {
+  readonly bucket: string;
+  readonly ratePerSecond: number;
+  readonly epoch: number;
+  readonly shard: number;
+  readonly place: number;
+  readonly window: number;
+  readonly at: number;
 }
 
 /** Calls window `index` may carry at `ratePerSecond`, spread so any second holds the rate. */
@@ -76,6 +113,9 @@ export function shardAllowance(allowance: number, shards: number, shard: number)
 
 /** Bookings one take makes at most (each a write) before it gives up: never a busy loop. */
 const MAX_BOOKINGS = 20;
+
+/** Places one write books at most, whatever `ahead` says. */
+export const MAX_PLACES_A_BOOKING = 100;
 
 /** The first write of a booking: the next place, or (counter behind the clock) the floor's. */
 type BookingWrite = 'next' | 'move-up';
@@ -154,10 +194,12 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   }
 
   /**
-   * One write on a shard's counter: `next` takes the place after the last one (from the floor when
-   * the counter is new) while that is at or past the `floor` (places of windows already begun) and
-   * before `limit` (places the taker can wait for); `move-up` takes the floor's next place while the
-   * counter is at or behind it. The answer: the place, or the count that refused it (undefined when
+   * One write on a shard's counter, booking `count` consecutive places: `next` takes the places
+   * after the last one (from the floor when the counter is new) while that is at or past the
+   * `floor` (places of windows already begun) and the last of them within `limit` (places the taker
+   * can wait for); `move-up` takes the floor's next `count` places while the counter is at or
+   * behind it. The caller keeps `count` within what the queue holds (`floor + count ≤ limit` for a
+   * move-up). The answer: the last place booked, or the count that refused it (undefined when
    * DynamoDB gave none).
    */
   async function write(
@@ -167,20 +209,27 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     kind: BookingWrite,
     floor: number,
     limit: number,
+    count: number,
   ): Promise<{ place: number } | { refusedAt?: number }> {
     const ttl = Math.floor(((epoch + 1) * WINDOWS_PER_EPOCH * windowMs) / 1000) + 3600;
     const update =
       kind === 'next'
         ? {
             UpdateExpression:
-              'SET used = if_not_exists(used, :floor) + :one, expiresAt = if_not_exists(expiresAt, :ttl)',
-            ConditionExpression: 'attribute_not_exists(used) OR (used >= :floor AND used < :limit)',
-            ExpressionAttributeValues: { ':floor': floor, ':limit': limit, ':one': 1, ':ttl': ttl },
+              'SET used = if_not_exists(used, :floor) + :n, expiresAt = if_not_exists(expiresAt, :ttl)',
+            // `used + n <= limit`, written as `used <= limit - n` (a condition does no arithmetic).
+            ConditionExpression: 'attribute_not_exists(used) OR (used >= :floor AND used <= :last)',
+            ExpressionAttributeValues: {
+              ':floor': floor,
+              ':last': limit - count,
+              ':n': count,
+              ':ttl': ttl,
+            },
           }
         : {
             UpdateExpression: 'SET used = :next, expiresAt = if_not_exists(expiresAt, :ttl)',
             ConditionExpression: 'attribute_not_exists(used) OR used <= :floor',
-            ExpressionAttributeValues: { ':floor': floor, ':next': floor + 1, ':ttl': ttl },
+            ExpressionAttributeValues: { ':floor': floor, ':next': floor + count, ':ttl': ttl },
           };
     try {
       const answer = await options.ddb.send(
@@ -200,9 +249,10 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   }
 
   /**
-   * A place in shard `shard`'s queue of `epoch` within [floor, limit): `full` when the queue holds
-   * no such place (or DynamoDB did not say why it refused), `moved` when another taker moved the
-   * counter between our two writes (book again).
+   * Up to `want` consecutive places in shard `shard`'s queue of `epoch` within [floor, limit), as
+   * many as the queue holds there: the first and how many; `full` when it holds none (or DynamoDB
+   * did not say why it refused), `moved` when another taker moved the counter between our two
+   * writes (book again).
    */
   async function book(
     bucket: string,
@@ -210,73 +260,162 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     shard: number,
     floor: number,
     limit: number,
-  ): Promise<number | 'full' | 'moved'> {
+    want: number,
+  ): Promise<{ first: number; count: number } | 'full' | 'moved'> {
     const last = seen.get(seenKey(bucket, epoch, shard));
     // Seen booked up to what this taker may wait for: counts only grow, so no write can help.
     if (last && last.used >= limit) return 'full';
-    const first: BookingWrite = last && last.used < floor ? 'move-up' : 'next';
-    const answer = await write(bucket, epoch, shard, first, floor, limit);
-    if ('place' in answer) {
-      learn(bucket, epoch, shard, answer.place);
-      return answer.place;
+    let kind: BookingWrite = last && last.used < floor ? 'move-up' : 'next';
+    // Where the places would start, as far as this process knows: sizes the booking to the room.
+    let from = kind === 'next' ? Math.max(floor, last?.used ?? floor) : floor;
+    // The other write second: the counter was ahead of what we thought (next, with the room left),
+    // or behind it (move up).
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const count = Math.min(want, limit - from);
+      const answer = await write(bucket, epoch, shard, kind, floor, limit, count);
+      if ('place' in answer) {
+        learn(bucket, epoch, shard, answer.place);
+        return { first: answer.place - count + 1, count };
+      }
+      if (answer.refusedAt === undefined) return attempt === 0 ? 'full' : 'moved';
+      learn(bucket, epoch, shard, answer.refusedAt);
+      if (answer.refusedAt >= limit) return 'full';
+      kind = answer.refusedAt < floor ? 'move-up' : 'next';
+      from = kind === 'next' ? answer.refusedAt : floor;
     }
-    if (answer.refusedAt === undefined) return 'full';
-    learn(bucket, epoch, shard, answer.refusedAt);
-    if (answer.refusedAt >= limit) return 'full';
-    // The other write: the counter was ahead of what we thought (next), or behind it (move up).
-    const second = await write(
-      bucket,
-      epoch,
-      shard,
-      first === 'next' ? 'move-up' : 'next',
-      floor,
-      limit,
-    );
-    if ('place' in second) {
-      learn(bucket, epoch, shard, second.place);
-      return second.place;
+    return 'moved';
+  }
+
+  /**
+   * Up to `want` places of `bucket` whose windows have not ended, the earliest first, none past
+   * `deadline`; empty when none came within the bookings one take may make.
+   */
+  async function bookPlaces(
+    bucket: string,
+    ratePerSecond: number,
+    want: number,
+    deadline: number,
+  ): Promise<HandedToken[]> {
+    const shards = shardsFor(ratePerSecond, windowMs);
+    let epoch = Math.floor(now() / windowMs / WINDOWS_PER_EPOCH);
+    // Counters of `epoch` found booked up to what we may wait for: after every shard, the next epoch.
+    let full = 0;
+    // This take's shards in turn, from the process's next one: after `shards` full, all were.
+    const first = turn++;
+    for (let bookings = 0, tries = 0; ; tries++) {
+      if (epoch * WINDOWS_PER_EPOCH * windowMs > deadline || bookings >= MAX_BOOKINGS) return [];
+      const index = Math.floor(now() / windowMs);
+      epoch = Math.max(epoch, Math.floor(index / WINDOWS_PER_EPOCH));
+      const shard = (first + tries) % shards;
+      const floor = placesBefore(index, epoch, ratePerSecond, shards, shard);
+      const limit = placesUntil(deadline, epoch, ratePerSecond, shards, shard);
+      let booked: { first: number; count: number } | 'full' | 'moved' = 'full';
+      if (floor < limit) {
+        bookings += 1;
+        booked = await book(bucket, epoch, shard, floor, limit, want);
+      }
+      if (booked === 'full') {
+        if (++full >= shards) {
+          epoch += 1;
+          full = 0;
+        }
+        continue;
+      }
+      if (booked === 'moved') continue;
+      const places: HandedToken[] = [];
+      for (let place = booked.first; place < booked.first + booked.count; place++) {
+        const slot = slotOf(place, epoch, ratePerSecond, shards, shard);
+        places.push({ bucket, ratePerSecond, epoch, shard, place, ...slot });
+      }
+      // Answered after a place's window ended: that token goes unused.
+      const usable = places.filter((p) => now() < (p.window + 1) * windowMs);
+      if (usable.length > 0) return usable;
+      // None left: book again.
     }
-    if (second.refusedAt !== undefined) learn(bucket, epoch, shard, second.refusedAt);
-    return second.refusedAt !== undefined && second.refusedAt >= limit ? 'full' : 'moved';
+  }
+
+  /** A booking in flight: how many of its places are not yet promised to a waiting take. */
+  interface Booking {
+    unclaimed: number;
+    readonly landed: Promise<void>;
+  }
+  /** A bucket's places booked by this process and not yet handed out, at the rate they were booked at. */
+  interface Pool {
+    readonly ratePerSecond: number;
+    /** Earliest first. */
+    places: HandedToken[];
+    readonly bookings: Set<Booking>;
+  }
+  const pools = new Map<string, Pool>();
+
+  /** The bucket's pool at this rate: a pool of another rate is dropped, its places unused. */
+  function poolFor(bucket: string, ratePerSecond: number): Pool {
+    const current = pools.get(bucket);
+    if (current?.ratePerSecond === ratePerSecond) return current;
+    if (pools.size >= 1024) {
+      for (const [key, pool] of pools)
+        if (pool.places.length === 0 && pool.bookings.size === 0) pools.delete(key);
+    }
+    const pool: Pool = { ratePerSecond, places: [], bookings: new Set() };
+    pools.set(bucket, pool);
+    return pool;
+  }
+
+  /** The pool's earliest place whose window has not ended; those that ended are dropped. */
+  function fromPool(pool: Pool): HandedToken | undefined {
+    const at = now();
+    for (let place = pool.places.shift(); place; place = pool.places.shift()) {
+      if (at < (place.window + 1) * windowMs) return place;
+    }
+    return undefined;
+  }
+
+  async function use(token: HandedToken): Promise<true> {
+    options.onToken?.(token);
+    const wait = token.at - now();
+    if (wait > 0) await sleep(wait);
+    return true;
   }
 
   return {
-    async take(bucket, ratePerSecond) {
+    async take(bucket, ratePerSecond, takeOptions = {}) {
       if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
       const deadline = now() + maxWaitMs;
-      const shards = shardsFor(ratePerSecond, windowMs);
-      let epoch = Math.floor(now() / windowMs / WINDOWS_PER_EPOCH);
-      // Counters of `epoch` found booked up to what we may wait for: after every shard, the next epoch.
-      let full = 0;
-      // This take's shards in turn, from the process's next one: after `shards` full, all were.
-      const first = turn++;
-      for (let bookings = 0, tries = 0; ; tries++) {
-        if (epoch * WINDOWS_PER_EPOCH * windowMs > deadline || bookings >= MAX_BOOKINGS)
-          return false;
-        const index = Math.floor(now() / windowMs);
-        epoch = Math.max(epoch, Math.floor(index / WINDOWS_PER_EPOCH));
-        const shard = (first + tries) % shards;
-        const floor = placesBefore(index, epoch, ratePerSecond, shards, shard);
-        const limit = placesUntil(deadline, epoch, ratePerSecond, shards, shard);
-        let place: number | 'full' | 'moved' = 'full';
-        if (floor < limit) {
-          bookings += 1;
-          place = await book(bucket, epoch, shard, floor, limit);
-        }
-        if (place === 'full') {
-          if (++full >= shards) {
-            epoch += 1;
-            full = 0;
-          }
+      const ahead = Math.max(0, Math.floor(takeOptions.ahead ?? 0));
+      const want = Math.min(MAX_PLACES_A_BOOKING, 1 + ahead);
+      const pool = poolFor(bucket, ratePerSecond);
+      for (;;) {
+        const pooled = fromPool(pool);
+        if (pooled) return use(pooled);
+        // A booking in flight with a place to spare: wait for it instead of writing.
+        const inFlight = [...pool.bookings].find((b) => b.unclaimed > 0);
+        if (inFlight) {
+          inFlight.unclaimed -= 1;
+          await inFlight.landed;
           continue;
         }
-        if (place === 'moved') continue;
-        const slot = slotOf(place, epoch, ratePerSecond, shards, shard);
-        // Answered after the slot's window ended: that token went unused; book again.
-        if (now() >= (slot.window + 1) * windowMs) continue;
-        const wait = slot.at - now();
-        if (wait > 0) await sleep(wait);
-        return true;
+        let land = () => {};
+        const booking: Booking = {
+          unclaimed: want - 1,
+          landed: new Promise<void>((resolve) => {
+            land = resolve;
+          }),
+        };
+        pool.bookings.add(booking);
+        let mine: HandedToken | undefined;
+        try {
+          const [first, ...rest] = await bookPlaces(bucket, ratePerSecond, want, deadline);
+          mine = first;
+          // The others pooled before the waiters wake, and only while the bucket is still taken
+          // at this rate.
+          if (rest.length > 0 && pools.get(bucket) === pool) {
+            pool.places = [...pool.places, ...rest].sort((a, b) => a.at - b.at);
+          }
+        } finally {
+          pool.bookings.delete(booking);
+          land();
+        }
+        return mine ? use(mine) : false;
       }
     },
   };

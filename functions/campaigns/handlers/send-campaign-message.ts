@@ -24,6 +24,10 @@ export const handler = fifoGroupConsumer({
   schema,
   handle: async (message) => {
     // Each delivery its own lease owner.
-    await sendToRecipient(senderDeps(`${message.messageId}:${randomUUID()}`), message.body);
+    await sendToRecipient(
+      senderDeps(`${message.messageId}:${randomUUID()}`),
+      message.body,
+      message.batch,
+    );
   },
 });

@@ -1,6 +1,8 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import {
   type ApplyStatusResult,
   applyCampaignStatus,
@@ -25,7 +27,7 @@ import {
   reconcileCampaign,
 } from '../../../functions/campaigns/reconcile-counters.js';
 import { recoverCampaigns } from '../../../functions/campaigns/recovery.js';
-import { sendToRecipient } from '../../../functions/campaigns/sender.js';
+import { type SendOutcome, sendToRecipient } from '../../../functions/campaigns/sender.js';
 import type { WhatsAppSender } from '../../../functions/campaigns/whatsapp-client.js';
 import { ddb, sqs } from '../../../functions/kernel/clients.js';
 import type { ManualClock } from '../../../functions/kernel/clock.js';
@@ -35,8 +37,10 @@ import {
   clearFailpoints,
   FailpointCrashError,
 } from '../../../functions/kernel/failpoints.js';
+import { consumeGroupsInParallel } from '../../../functions/kernel/fifo-group-consumer.js';
 import {
   createTokenBucket,
+  type HandedToken,
   WINDOWS_PER_EPOCH,
   windowAllowance,
 } from '../../../functions/kernel/token-bucket.js';
@@ -336,6 +340,63 @@ describe('sending', () => {
       listed.every((r) => r.status === 'sent' && r.providerMessageId && r.attempts === 1),
     ).toBe(true);
     expect(await foldedTotals(deps.store, tenant.tenantId, id)).toEqual(countByStatus(listed));
+  });
+
+  it('books the send tokens of a batch with one write, and none for a contact already sent', async () => {
+    // Prepare: ten contacts, each its own message group of one batch; the first already sent.
+    const contacts = phones(10, 9300);
+    const id = await newCampaign(contacts);
+    await markRunning(deps, tenant.tenantId, id);
+    const body = (phone: string) => ({ tenantId: tenant.tenantId, campaignId: id, phone });
+    expect(await sendToRecipient(senderDeps(simClient(), 'w-first'), body(contacts[0] ?? ''))).toBe(
+      'sent',
+    );
+    let tokenWrites = 0;
+    const tokens = createTokenBucket({
+      ddb: {
+        send: (command: Parameters<typeof ddb.send>[0]) => {
+          tokenWrites++;
+          return ddb.send(command);
+        },
+      } as typeof ddb,
+      table: tableName('campaigns'),
+    });
+    const outcomes: SendOutcome[] = [];
+    const consume = consumeGroupsInParallel({
+      queue: 'sends',
+      schema: z.object({ tenantId: z.string(), campaignId: z.string(), phone: z.string() }),
+      handle: async (message) => {
+        const sender = testSenderDeps(deps, simClient(), `b-${message.messageId}`, { tokens });
+        outcomes.push(await sendToRecipient(sender, message.body, message.batch));
+      },
+    });
+    const record = (phone: string, i: number): SQSRecord => ({
+      messageId: `m${i}`,
+      receiptHandle: `rh${i}`,
+      body: JSON.stringify(body(phone)),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+        MessageGroupId: `g${i}`,
+        MessageDeduplicationId: `m${i}`,
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:onceflow-sends.fifo',
+      awsRegion: 'us-east-1',
+    });
+    // Act
+    const response = await consume({ Records: contacts.map(record) });
+    // Assess: nine sent, one skipped; nine tokens for one write (two or three when a take came
+    // after its place's window ended on a busy machine; nine a token apiece).
+    expect(response.batchItemFailures).toEqual([]);
+    expect(outcomes.filter((o) => o === 'sent')).toHaveLength(9);
+    expect(outcomes.filter((o) => o === 'skipped')).toHaveLength(1);
+    expect(tokenWrites).toBeLessThanOrEqual(3);
+    expect(await ledgerFor(id)).toHaveLength(10);
   });
 
   it('a status without the echo finds its recipient by wamid (keys-only index), only in its own tenant', async () => {
@@ -650,6 +711,69 @@ describe('token bucket', () => {
       );
     for (const count of perSecond.values()) expect(count).toBeLessThanOrEqual(110);
   });
+
+  it('keeps batches booked by concurrent processes within each window allowance, each place used once', async () => {
+    // Trials of 4 processes (bucket instances, each its own pool and hints) running 3 batches of 10
+    // back to back against DynamoDB Local, each take told how many of its batch still need one; at
+    // 50/s (one queue, 5 places a window) and 250/s (three queues of 8 or 9 a window). Each trial's
+    // clock starts a quarter of a second before an epoch ends: batches meet counters booked to
+    // their end (a batch booked past it would put places in the next epoch's windows).
+    let writes = 0;
+    const counting = {
+      send: (command: Parameters<typeof ddb.send>[0]) => {
+        writes++;
+        return ddb.send(command);
+      },
+    } as typeof ddb;
+    for (let trial = 0; trial < 6; trial++) {
+      const rate = trial % 2 === 0 ? 50 : 250;
+      const name = `test-${Math.random().toString(36).slice(2)}`;
+      const handed: (HandedToken & { handedAt: number })[] = [];
+      const epochMs = WINDOWS_PER_EPOCH * 100;
+      const offset = epochMs - 250 - (Date.now() % epochMs);
+      const now = () => Date.now() + offset;
+      const processes = Array.from({ length: 4 }, () =>
+        createTokenBucket({
+          ddb: counting,
+          table: tableName('campaigns'),
+          now,
+          onToken: (token) => handed.push({ ...token, handedAt: now() }),
+        }),
+      );
+      writes = 0;
+      await Promise.all(
+        processes.map(async (bucket) => {
+          for (let batch = 0; batch < 3; batch++) {
+            let open = 10;
+            const got = await Promise.all(
+              Array.from({ length: 10 }, async () => {
+                const token = await bucket.take(name, rate, { ahead: open - 1 });
+                open -= 1;
+                return token;
+              }),
+            );
+            expect(got.every(Boolean)).toBe(true);
+          }
+        }),
+      );
+      const label = `trial ${trial} at ${rate}/s`;
+      expect(handed, label).toHaveLength(120);
+      // Each place of each queue handed out once, inside its own epoch; no window over its allowance.
+      const places = handed.map((t) => `${t.epoch}#${t.shard}#${t.place}`);
+      expect(new Set(places).size, label).toBe(120);
+      const perWindow = new Map<number, number>();
+      for (const t of handed) {
+        expect(Math.floor(t.window / WINDOWS_PER_EPOCH), label).toBe(t.epoch);
+        perWindow.set(t.window, (perWindow.get(t.window) ?? 0) + 1);
+        // Handed out before its window ended (a few ms for the callback on a busy machine).
+        expect(t.handedAt, label).toBeLessThan((t.window + 1) * 100 + 5);
+      }
+      for (const [window, count] of perWindow)
+        expect(count, label).toBeLessThanOrEqual(windowAllowance(window, rate, 100));
+      // A batch is about one write: 12 batches, with a refusal now and then.
+      expect(writes, label).toBeLessThan(40);
+    }
+  }, 60_000);
 
   it('hands out no slot twice across an epoch boundary, whoever books first', async () => {
     // 10/s: one token a window. The bucket's clock starts 3 s before an epoch ends, so the first

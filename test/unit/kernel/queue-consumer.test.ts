@@ -228,4 +228,61 @@ describe('consumeGroupsInParallel', () => {
     expect(peak).toBe(2);
     expect(order.indexOf(1)).toBeLessThan(order.indexOf(3));
   });
+
+  it('tells each record how many of its batch run beside it and have not passed', async () => {
+    // Prepare: g1 holds two records in order, g2 one, g3 two. g3's first fails at once (its second
+    // fails with it, unstarted); g2's passes at once and looks again once g1's second has started.
+    const seen: Record<string, number[]> = {};
+    let bStarted: () => void = () => {};
+    const bHasStarted = new Promise<void>((r) => {
+      bStarted = r;
+    });
+    let dLooked: () => void = () => {};
+    const dHasLooked = new Promise<void>((r) => {
+      dLooked = r;
+    });
+    const consume = consumeGroupsInParallel({
+      queue: 'sends',
+      schema,
+      handle: async ({ messageId, batch }) => {
+        const at: number[] = [];
+        seen[messageId] = at;
+        at.push(batch?.ahead() ?? -1);
+        if (messageId === 'e') throw new Error('refused');
+        if (messageId === 'a') {
+          await new Promise((r) => setTimeout(r, 5));
+          at.push(batch?.ahead() ?? -1);
+        }
+        if (messageId === 'b') {
+          bStarted();
+          await dHasLooked;
+        }
+        if (messageId === 'd') {
+          batch?.pass();
+          batch?.pass();
+          await bHasStarted;
+          at.push(batch?.ahead() ?? -1);
+          dLooked();
+        }
+      },
+    });
+    // Act
+    const response = await consume({
+      Records: [
+        record('a', 'g1', { n: 1 }),
+        record('b', 'g1', { n: 2 }),
+        record('d', 'g2', { n: 3 }),
+        record('e', 'g3', { n: 4 }),
+        record('f', 'g3', { n: 5 }),
+      ],
+    });
+    // Assess: the heads see each other (e after d passed), not the records queued behind them; e has
+    // failed and d passed (once, however often it says so) when a looks again; b counts once started.
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'e' }, { itemIdentifier: 'f' }]);
+    expect(seen.a).toEqual([2, 0]);
+    expect(seen.e).toEqual([1]);
+    expect(seen.d).toEqual([2, 1]);
+    expect(seen.b).toEqual([0]);
+    expect(seen.f).toBeUndefined();
+  });
 });
