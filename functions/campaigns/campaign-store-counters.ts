@@ -7,22 +7,13 @@
  * attempts, falls out of folding each transition's stream record exactly once.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { queryItems } from '../kernel/paginate.js';
 import type { Condition } from '../kernel/update-expression.js';
 import type { CampaignCounters, FoldedGroup, ShardRecount } from './campaign-store.js';
-import { groupTotals } from './campaign-store-fold.js';
+import { readFoldGroups } from './campaign-store-fold.js';
 import type { FoldedCounters } from './counter-fold.js';
-import {
-  type FoldedGroupItem,
-  foldSeqAttribute,
-  foldSeqKey,
-  keys,
-  parseFoldedCounter,
-  parseFoldedGroup,
-  shardsOfGroup,
-} from './items.js';
+import { foldSeqAttribute, foldSeqKey, keys, shardsOfGroup } from './items.js';
 import {
   emptyTotals,
   RECIPIENT_STATUSES,
@@ -62,29 +53,9 @@ export class DynamoCampaignCounters implements CampaignCounters {
   }
 
   async group(tenantId: string, campaignId: string, group: number): Promise<FoldedGroup> {
-    const shards = shardsOfGroup(group);
-    const raws = await batchGetAll(this.ddb, this.table, [
-      keys.foldedGroup(tenantId, campaignId, group),
-      ...shards.map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
-    ]);
-    let item: FoldedGroupItem | undefined;
-    const old = new Map<number, { totals: Totals; foldSeq?: string }>();
-    for (const raw of raws) {
-      if (String(raw.pk).startsWith('CG#')) item = parseFoldedGroup(raw);
-      else {
-        const { shard, totals, foldSeq } = parseFoldedCounter(raw);
-        old.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
-      }
-    }
-    const oldSeqs = new Map<number, string>();
-    for (const [shard, { foldSeq }] of old) {
-      if (!item?.seqs.has(shard) && foldSeq !== undefined) oldSeqs.set(shard, foldSeqKey(foldSeq));
-    }
-    return {
-      totals: groupTotals(group, item, (shard) => old.get(shard)?.totals),
-      ...(item ? { item } : {}),
-      oldSeqs,
-    };
+    const [read] = await readFoldGroups(this.ddb, this.table, tenantId, campaignId, [group]);
+    if (!read) throw new Error('readFoldGroups answered no group');
+    return read;
   }
 
   async recount(tenantId: string, campaignId: string, group: number): Promise<ShardRecount> {

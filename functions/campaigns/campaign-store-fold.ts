@@ -21,6 +21,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import type { Condition } from '../kernel/update-expression.js';
+import type { FoldedGroup } from './campaign-store.js';
 import type { FoldEntry, FoldedCounters } from './counter-fold.js';
 import {
   type CampaignFoldGroup,
@@ -31,7 +32,6 @@ import {
   keys,
   parseFoldedCounter,
   parseFoldedGroup,
-  SHARDS,
   shardsOfGroup,
 } from './items.js';
 import { emptyTotals, sumTotals, type Totals } from './model.js';
@@ -178,41 +178,66 @@ export class DynamoFoldedCounters implements FoldedCounters {
     return found;
   }
 
-  /**
-   * Each group's folded counts (index = group), an old per-shard item's counts added for each of
-   * its shards its group does not hold yet. One strongly consistent `BatchGetItem` of the groups'
-   * and the old items' keys (34).
-   */
+  /** Each group's folded counts as readers see them (index = group): `readFoldGroups`. */
   async groups(tenantId: string, campaignId: string): Promise<Totals[]> {
-    const groupKeys = Array.from({ length: FOLD_GROUPS }, (_, g) =>
-      keys.foldedGroup(tenantId, campaignId, g),
-    );
-    const oldKeys = Array.from({ length: SHARDS }, (_, shard) =>
-      keys.foldedCounter(tenantId, campaignId, shard),
-    );
-    const raws = await batchGetAll(this.ddb, this.table, [...groupKeys, ...oldKeys]);
-    const groups = new Map<number, FoldedGroupItem>();
-    const old = new Map<number, Totals>();
-    for (const raw of raws) {
-      if (String(raw.pk).startsWith('CG#')) {
-        const item = parseFoldedGroup(raw);
-        groups.set(item.group, item);
-      } else {
-        const { shard, totals } = parseFoldedCounter(raw);
-        old.set(shard, totals);
-      }
-    }
-    return Array.from({ length: FOLD_GROUPS }, (_, g) =>
-      groupTotals(g, groups.get(g), (shard) => old.get(shard)),
+    const all = Array.from({ length: FOLD_GROUPS }, (_, g) => g);
+    return (await readFoldGroups(this.ddb, this.table, tenantId, campaignId, all)).map(
+      (g) => g.totals,
     );
   }
+}
+
+/**
+ * Fold groups as they stand, each with the old per-shard items of its shards not moved in yet:
+ * one strongly consistent `BatchGetItem` of the groups' keys and their shards' old keys (34 for
+ * every group of a campaign). The totals add an old item's counts only for a shard its group does
+ * not hold (`groupTotals`); `oldSeqs` are those shards' old sequence numbers (a repair moves them in
+ * at that point, `campaign-store-counters.ts`).
+ */
+export async function readFoldGroups(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  tenantId: string,
+  campaignId: string,
+  groups: readonly number[],
+): Promise<FoldedGroup[]> {
+  const raws = await batchGetAll(ddb, table, [
+    ...groups.map((g) => keys.foldedGroup(tenantId, campaignId, g)),
+    ...groups.flatMap((g) =>
+      shardsOfGroup(g).map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
+    ),
+  ]);
+  const items = new Map<number, FoldedGroupItem>();
+  const old = new Map<number, { totals: Totals; foldSeq?: string }>();
+  for (const raw of raws) {
+    if (String(raw.pk).startsWith('CG#')) {
+      const item = parseFoldedGroup(raw);
+      items.set(item.group, item);
+    } else {
+      const { shard, totals, foldSeq } = parseFoldedCounter(raw);
+      old.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
+    }
+  }
+  return groups.map((group) => {
+    const item = items.get(group);
+    const oldSeqs = new Map<number, string>();
+    for (const shard of shardsOfGroup(group)) {
+      const foldSeq = old.get(shard)?.foldSeq;
+      if (!item?.seqs.has(shard) && foldSeq !== undefined) oldSeqs.set(shard, foldSeqKey(foldSeq));
+    }
+    return {
+      totals: groupTotals(group, item, (shard) => old.get(shard)?.totals),
+      ...(item ? { item } : {}),
+      oldSeqs,
+    };
+  });
 }
 
 /**
  * A group's counts as readers see them: the item's, plus the old per-shard counts of each shard it
  * does not hold yet (moved in by the fold's first write of that shard).
  */
-export function groupTotals(
+function groupTotals(
   group: number,
   item: FoldedGroupItem | undefined,
   oldShard: (shard: number) => Totals | undefined,
