@@ -98,6 +98,11 @@ export function sendGroupOf(campaignId: string, e164: string): string {
   return `${campaignId}.${hashInto(`g|${e164}`, SEND_GROUPS)}`;
 }
 
+/** Whether a `sends` message group is one of the campaign's (`sendGroupOf`, `reringGroupOf`). */
+export function isSendGroupOf(campaignId: string, group: string): boolean {
+  return group.startsWith(`${campaignId}.`);
+}
+
 /**
  * The message group of a deliberate re-ring: its own group, so it never queues behind a doorbell
  * of the same contact's group that a crashed consumer still holds invisible (FIFO delivers nothing

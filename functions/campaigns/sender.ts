@@ -25,7 +25,7 @@ import {
   FP_SEND_AFTER_STORED,
 } from './failpoints.js';
 import type { CampaignItem, RecipientItem, RecipientRef } from './items.js';
-import { encodeCallbackData, type SendMessageBody } from './model.js';
+import { encodeCallbackData, isSendGroupOf, type SendMessageBody } from './model.js';
 import type { RejectionClass, SendResult, WhatsAppSender } from './whatsapp-client.js';
 
 export interface SenderDeps {
@@ -91,7 +91,7 @@ export function readRecipient(
  * running beside this one that may still need a send token, and how this one stops counting.
  */
 export interface SendBatch {
-  ahead(): number;
+  ahead(peer?: (messageGroupId: string) => boolean): number;
   pass(): void;
 }
 
@@ -110,9 +110,13 @@ export async function sendToRecipient(
 
   const rate = await deps.messagesPerSecond(tenantId);
   const tokenBucket = `wa:${campaign.phoneNumberId}`;
-  // Booked only now that this record needs a token, with those of the records running beside it in
-  // its batch that may need one (one write for several); then this one no longer counts among them.
-  const token = await deps.tokens.take(tokenBucket, rate, { ahead: batch?.ahead() ?? 0 });
+  // Booked only now that this record needs a token, with those of the records of its campaign (so of
+  // its number) running beside it in its batch that may need one (one write for several); then this
+  // one no longer counts among them. Records of other campaigns book their own number's tokens.
+  const sameCampaign = (group: string) => isSendGroupOf(campaignId, group);
+  const token = await deps.tokens.take(tokenBucket, rate, {
+    ahead: batch?.ahead(sameCampaign) ?? 0,
+  });
   batch?.pass();
   if (!token) throw new SendRetryError('no send token within the wait limit');
 

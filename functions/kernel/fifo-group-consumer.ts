@@ -9,8 +9,9 @@
  * at one provider call in flight per batch.
  *
  * Each record is told how many others of its batch are running beside it and have not passed
- * (`QueueMessage.batch`; `pass()`, e.g. once it holds its send token): the heads of the groups at
- * first, then each group's next record as it starts. A record waiting behind another of its group
+ * (`QueueMessage.batch`; `pass()`, e.g. once it holds its send token), optionally only those of the
+ * message groups it names (its own campaign's): the heads of the groups at first, then each
+ * group's next record as it starts. A record waiting behind another of its group
  * is not counted: it starts only when that one has finished, usually well after a moment's demand
  * (a send token booked for it now would have passed by then).
  */
@@ -29,9 +30,10 @@ import {
 
 export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
   return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
+    const groupOf = (record: SQSRecord) => record.attributes.MessageGroupId ?? record.messageId;
     const groups = new Map<string, SQSRecord[]>();
     for (const record of event.Records) {
-      const group = record.attributes.MessageGroupId ?? record.messageId;
+      const group = groupOf(record);
       groups.set(group, [...(groups.get(group) ?? []), record]);
     }
     const failed: string[] = [];
@@ -40,7 +42,11 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
     // Records running (every group's head from the start: they all start at once), not passed.
     const open = new Set([...groups.values()].flatMap((records) => records.slice(0, 1)));
     const progressOf = (record: SQSRecord): BatchProgress => ({
-      ahead: () => open.size - (open.has(record) ? 1 : 0),
+      ahead: (peer) => {
+        let n = 0;
+        for (const other of open) if (other !== record && (!peer || peer(groupOf(other)))) n++;
+        return n;
+      },
       pass: () => void open.delete(record),
     });
     await Promise.all(

@@ -67,8 +67,12 @@ export interface QueueMessage<T> {
  * send tokens of the records after it with its own (`token-bucket.ts`).
  */
 export interface BatchProgress {
-  /** Records of the batch running beside this one that have not called `pass`. */
-  readonly ahead: () => number;
+  /**
+   * Records of the batch running beside this one that have not called `pass`; with `peer`, only
+   * those whose message group it accepts (e.g. the same campaign's: a token of one number is no
+   * use to a record of another).
+   */
+  readonly ahead: (peer?: (messageGroupId: string) => boolean) => number;
   /** This record no longer counts in the others' `ahead` (e.g. it holds its send token). */
   readonly pass: () => void;
 }

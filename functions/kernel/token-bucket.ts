@@ -353,21 +353,29 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     const current = pools.get(bucket);
     if (current?.ratePerSecond === ratePerSecond) return current;
     if (pools.size >= 1024) {
-      for (const [key, pool] of pools)
+      // Places whose window ended are worth nothing: drop them, then the pools left empty.
+      const at = now();
+      for (const [key, pool] of pools) {
+        pool.places = pool.places.filter((place) => at < (place.window + 1) * windowMs);
         if (pool.places.length === 0 && pool.bookings.size === 0) pools.delete(key);
+      }
     }
     const pool: Pool = { ratePerSecond, places: [], bookings: new Set() };
     pools.set(bucket, pool);
     return pool;
   }
 
-  /** The pool's earliest place whose window has not ended; those that ended are dropped. */
-  function fromPool(pool: Pool): HandedToken | undefined {
+  /**
+   * The pool's earliest place whose window has not ended and that this taker can wait for (at or
+   * before its `deadline`); places that ended are dropped, later ones stay for other takes.
+   */
+  function fromPool(pool: Pool, deadline: number): HandedToken | undefined {
     const at = now();
-    for (let place = pool.places.shift(); place; place = pool.places.shift()) {
-      if (at < (place.window + 1) * windowMs) return place;
-    }
-    return undefined;
+    pool.places = pool.places.filter((place) => at < (place.window + 1) * windowMs);
+    const index = pool.places.findIndex((place) => place.at <= deadline);
+    if (index < 0) return undefined;
+    const [place] = pool.places.splice(index, 1);
+    return place;
   }
 
   async function use(token: HandedToken): Promise<true> {
@@ -385,7 +393,7 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
       const want = Math.min(MAX_PLACES_A_BOOKING, 1 + ahead);
       const pool = poolFor(bucket, ratePerSecond);
       for (;;) {
-        const pooled = fromPool(pool);
+        const pooled = fromPool(pool, deadline);
         if (pooled) return use(pooled);
         // A booking in flight with a place to spare: wait for it instead of writing.
         const inFlight = [...pool.bookings].find((b) => b.unclaimed > 0);

@@ -304,10 +304,14 @@ function takeBatch(bucket: TokenBucket, name: string, rate: number, size: number
   );
 }
 
-/** A bucket on `table` that records every token it hands out, with the time it was handed. */
+/**
+ * A bucket on `table` that records every token it hands out, with the time it was handed, and the
+ * time each take that got one returned (when its caller may send: what the rate is about).
+ */
 function recordingBucket(table: ReturnType<typeof memoryTable>, maxWaitMs = 600_000) {
   const handed: (HandedToken & { handedAt: number })[] = [];
-  const bucket = createTokenBucket({
+  const usedAt: number[] = [];
+  const inner = createTokenBucket({
     ddb: table.ddb,
     table: 'campaigns',
     now: table.clock.now,
@@ -315,7 +319,14 @@ function recordingBucket(table: ReturnType<typeof memoryTable>, maxWaitMs = 600_
     maxWaitMs,
     onToken: (token) => handed.push({ ...token, handedAt: table.clock.now() }),
   });
-  return { bucket, handed };
+  const bucket: TokenBucket = {
+    async take(name, rate, options) {
+      const got = await inner.take(name, rate, options);
+      if (got) usedAt.push(table.clock.now());
+      return got;
+    },
+  };
+  return { bucket, handed, usedAt };
 }
 
 /** Each place handed out once, in a window not yet ended, no window over its allowance. */
@@ -336,15 +347,16 @@ describe('token bucket: a batch books its places in one write', () => {
   it('books the places of a batch with one write and hands each out once, in its window', async () => {
     // Prepare
     const table = memoryTable();
-    const { bucket, handed } = recordingBucket(table);
+    const { bucket, handed, usedAt } = recordingBucket(table);
     // Act: a batch of 10 at 20/s (two tokens a window): ten places over five windows.
     const got = await takeBatch(bucket, 'wa:1', 20, 10);
-    // Assess
+    // Assess: and each take returned only in its place's window (a pooled place is slept to).
     expect(got.every(Boolean)).toBe(true);
     expect(table.writesInAll()).toBe(1);
     expect(handed).toHaveLength(10);
     expectPlacesHeld(handed);
     expect(new Set(handed.map((t) => t.window)).size).toBe(5);
+    expectWithinRate(usedAt, 20);
   });
 
   it('books no place past the last one the taker can wait for', async () => {
@@ -380,6 +392,25 @@ describe('token bucket: a batch books its places in one write', () => {
     expect(got.every(Boolean)).toBe(true);
     expect(table.used.get(`TB#wa:1#e${epoch}#0`)).toBe(WINDOWS_PER_EPOCH);
     expect(handed.filter((t) => t.epoch === epoch)).toHaveLength(3);
+    expect(handed.filter((t) => t.epoch === epoch + 1)).toHaveLength(7);
+    expectPlacesHeld(handed);
+  });
+
+  it("a move-up near its epoch's end books only the places left in that epoch", async () => {
+    // Prepare: 10/s (one a window). One take early in an epoch (the process knows the counter), then
+    // the clock runs to 250 ms before the epoch's end: the counter is far behind, three windows left.
+    const table = memoryTable();
+    const epochMs = WINDOWS_PER_EPOCH * 100;
+    await table.clock.sleep(epochMs - (table.clock.now() % epochMs) + 100);
+    const { bucket, handed } = recordingBucket(table);
+    expect(await bucket.take('wa:1', 10)).toBe(true);
+    const epoch = handed[0]?.epoch ?? 0;
+    await table.clock.sleep((epoch + 1) * epochMs - table.clock.now() - 250);
+    // Act: a batch of ten moves the counter up.
+    const got = await takeBatch(bucket, 'wa:1', 10, 10);
+    // Assess: three places in this epoch, the other seven in the next; none past its epoch.
+    expect(got.every(Boolean)).toBe(true);
+    expect(handed.filter((t) => t.epoch === epoch)).toHaveLength(1 + 3);
     expect(handed.filter((t) => t.epoch === epoch + 1)).toHaveLength(7);
     expectPlacesHeld(handed);
   });
@@ -487,6 +518,11 @@ describe('token bucket: a batch books its places in one write', () => {
       expectPlacesHeld(handed);
       expectWithinRate(
         handed.map((t) => t.at),
+        rate,
+      );
+      // When the takes returned (their callers sent), not only the places' own times.
+      expectWithinRate(
+        processes.flatMap((p) => p.usedAt),
         rate,
       );
       // 0.135–0.150 at 1,000/s over 30 runs (the shards' random start), 0.107 at 20/s.

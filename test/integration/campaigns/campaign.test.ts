@@ -352,6 +352,7 @@ describe('sending', () => {
       'sent',
     );
     let tokenWrites = 0;
+    let tokensHanded = 0;
     const tokens = createTokenBucket({
       ddb: {
         send: (command: Parameters<typeof ddb.send>[0]) => {
@@ -360,6 +361,9 @@ describe('sending', () => {
         },
       } as typeof ddb,
       table: tableName('campaigns'),
+      onToken: () => {
+        tokensHanded++;
+      },
     });
     const outcomes: SendOutcome[] = [];
     const consume = consumeGroupsInParallel({
@@ -379,7 +383,8 @@ describe('sending', () => {
         SentTimestamp: '0',
         SenderId: 'x',
         ApproximateFirstReceiveTimestamp: '0',
-        MessageGroupId: `g${i}`,
+        // The campaign's own group shape (`sendGroupOf`): the sender books for its campaign's records.
+        MessageGroupId: `${id}.${i}`,
         MessageDeduplicationId: `m${i}`,
       },
       messageAttributes: {},
@@ -396,6 +401,7 @@ describe('sending', () => {
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(9);
     expect(outcomes.filter((o) => o === 'skipped')).toHaveLength(1);
     expect(tokenWrites).toBeLessThanOrEqual(3);
+    expect(tokensHanded).toBe(9);
     expect(await ledgerFor(id)).toHaveLength(10);
   });
 

@@ -285,4 +285,40 @@ describe('consumeGroupsInParallel', () => {
     expect(seen.b).toEqual([0]);
     expect(seen.f).toBeUndefined();
   });
+
+  it("counts only the records of the groups a record names (its campaign's), not the others'", async () => {
+    // Prepare: two campaigns' groups in one batch (cmpA.1, cmpA.2, cmpB.1), each record looking once
+    // every head has started.
+    const seen: Record<string, { all: number; mine: number }> = {};
+    let started = 0;
+    let allStarted: () => void = () => {};
+    const everyHead = new Promise<void>((r) => {
+      allStarted = r;
+    });
+    const consume = consumeGroupsInParallel({
+      queue: 'sends',
+      schema,
+      handle: async ({ messageId, batch }) => {
+        if (++started === 3) allStarted();
+        await everyHead;
+        const campaign = messageId.startsWith('a') ? 'cmpA' : 'cmpB';
+        seen[messageId] = {
+          all: batch?.ahead() ?? -1,
+          mine: batch?.ahead((group) => group.startsWith(`${campaign}.`)) ?? -1,
+        };
+      },
+    });
+    // Act
+    await consume({
+      Records: [
+        record('a1', 'cmpA.1', { n: 1 }),
+        record('a2', 'cmpA.2', { n: 2 }),
+        record('b1', 'cmpB.1', { n: 3 }),
+      ],
+    });
+    // Assess
+    expect(seen.a1).toEqual({ all: 2, mine: 1 });
+    expect(seen.a2).toEqual({ all: 2, mine: 1 });
+    expect(seen.b1).toEqual({ all: 2, mine: 0 });
+  });
 });
