@@ -286,6 +286,9 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     return 'moved';
   }
 
+  /** Whether a place's window has not ended at `at`: a place is used only inside its window. */
+  const stillOpen = (at: number) => (place: HandedToken) => at < (place.window + 1) * windowMs;
+
   /**
    * Up to `want` places of `bucket` whose windows have not ended, the earliest first, none past
    * `deadline`; empty when none came within the bookings one take may make.
@@ -328,7 +331,7 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
         places.push({ bucket, ratePerSecond, epoch, shard, place, ...slot });
       }
       // Answered after a place's window ended: that token goes unused.
-      const usable = places.filter((p) => now() < (p.window + 1) * windowMs);
+      const usable = places.filter(stillOpen(now()));
       if (usable.length > 0) return usable;
       // None left: book again.
     }
@@ -354,9 +357,9 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
     if (current?.ratePerSecond === ratePerSecond) return current;
     if (pools.size >= 1024) {
       // Places whose window ended are worth nothing: drop them, then the pools left empty.
-      const at = now();
+      const open = stillOpen(now());
       for (const [key, pool] of pools) {
-        pool.places = pool.places.filter((place) => at < (place.window + 1) * windowMs);
+        pool.places = pool.places.filter(open);
         if (pool.places.length === 0 && pool.bookings.size === 0) pools.delete(key);
       }
     }
@@ -370,8 +373,7 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
    * before its `deadline`); places that ended are dropped, later ones stay for other takes.
    */
   function fromPool(pool: Pool, deadline: number): HandedToken | undefined {
-    const at = now();
-    pool.places = pool.places.filter((place) => at < (place.window + 1) * windowMs);
+    pool.places = pool.places.filter(stillOpen(now()));
     const index = pool.places.findIndex((place) => place.at <= deadline);
     if (index < 0) return undefined;
     const [place] = pool.places.splice(index, 1);

@@ -193,16 +193,22 @@ describe.each([
   });
 });
 
+/** A promise and the call that resolves it: one record waiting for another to reach a point. */
+function signal(): [Promise<void>, () => void] {
+  let resolve: () => void = () => {};
+  const reached = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return [reached, resolve];
+}
+
 describe('consumeGroupsInParallel', () => {
   it('has records of different groups in flight at once, and one group strictly in order', async () => {
     // Prepare: each record waits until two records are in flight, which only parallel groups reach.
     let inFlight = 0;
     let peak = 0;
     const order: number[] = [];
-    let release: () => void = () => {};
-    const bothStarted = new Promise<void>((r) => {
-      release = r;
-    });
+    const [bothStarted, release] = signal();
     const consume = consumeGroupsInParallel({
       queue: 'sends',
       schema,
@@ -233,14 +239,8 @@ describe('consumeGroupsInParallel', () => {
     // Prepare: g1 holds two records in order, g2 one, g3 two. g3's first fails at once (its second
     // fails with it, unstarted); g2's passes at once and looks again once g1's second has started.
     const seen: Record<string, number[]> = {};
-    let bStarted: () => void = () => {};
-    const bHasStarted = new Promise<void>((r) => {
-      bStarted = r;
-    });
-    let dLooked: () => void = () => {};
-    const dHasLooked = new Promise<void>((r) => {
-      dLooked = r;
-    });
+    const [bHasStarted, bStarted] = signal();
+    const [dHasLooked, dLooked] = signal();
     const consume = consumeGroupsInParallel({
       queue: 'sends',
       schema,
@@ -291,10 +291,7 @@ describe('consumeGroupsInParallel', () => {
     // every head has started.
     const seen: Record<string, { all: number; mine: number }> = {};
     let started = 0;
-    let allStarted: () => void = () => {};
-    const everyHead = new Promise<void>((r) => {
-      allStarted = r;
-    });
+    const [everyHead, allStarted] = signal();
     const consume = consumeGroupsInParallel({
       queue: 'sends',
       schema,
