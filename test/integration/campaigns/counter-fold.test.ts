@@ -230,6 +230,12 @@ describe('campaign counters folded from the change feed', () => {
 
     // Shard 0 moved in alone; then one write of shard 0 (in) and shard 1 (not yet).
     await folded.fold(group, new Map([[0, [sent('100000000000000000200')]]]));
+    // Shard 0 held by the group, shard 1 not: its old counts still read.
+    expect(sumTotals(await folded.groups(tenantId, campaignId))).toMatchObject({
+      recipients: 10,
+      pending: 9,
+      sent: 1,
+    });
     await folded.fold(
       group,
       new Map([
@@ -310,6 +316,42 @@ describe('campaign counters folded from the change feed', () => {
     expect(await foldedTotals(world, id)).toEqual(listed);
     expect((await repairCampaignCounters(later, scope, false)).drift).toBe(0);
   });
+
+  it('a campaign created before the groups, half folded per shard: readers racing to move its shards in count each record and each old count once', async () => {
+    const report = await raceTrials({
+      trials: 6,
+      setup: async () => {
+        const world = await foldWorld();
+        const id = await world.campaign(16);
+        const given = await streamEvents(world, 100);
+        const records = given.flatMap((e) => e.Records);
+        // The first half of the records folded as before the groups (born items deleted).
+        await foldAsBeforeGroups(world, id, [
+          { Records: records.slice(0, Math.ceil(records.length / 2)) },
+        ]);
+        const byShard = new Map<string, typeof records>();
+        for (const record of records) {
+          const pk = String(record.dynamodb?.Keys?.pk?.S ?? '');
+          if (!pk.startsWith('CR#')) continue;
+          byShard.set(pk, [...(byShard.get(pk) ?? []), record]);
+        }
+        return { world, id, streams: [...byShard.values()], fold: foldHandler(world) };
+      },
+      contenders: ({ streams, fold }) =>
+        streams.flatMap((records) => {
+          const give = async (Records: typeof records) =>
+            expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
+              batchItemFailures: [],
+            });
+          return [async () => give(records), async () => give(records)];
+        }),
+      check: async ({ world, id }, outcomes) => {
+        for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'fulfilled' });
+        expect(await foldedTotals(world, id)).toEqual(await listedTotals(world, id));
+      },
+    });
+    expect(report.failures).toEqual([]);
+  }, 300_000);
 
   it('folds of one group at once, for different shards (two stream shards) or the same in different batches (two readers), count each record once', async () => {
     const report = await raceTrials({
