@@ -358,7 +358,7 @@ const reconcile = program.command('reconcile').description('recount and compare'
 reconcile
   .command('counters')
   .description(
-    "recount campaigns' recipients against their folded counts, per fold group of 16 shards (groups quiet for the fold's lag bound); --execute sets drifting ones to the recount",
+    "recount campaigns' recipients against their folded counts, per fold group of 16 shards (groups quiet for the fold's lag bound); --execute sets drifting ones to the recount and moves quiet ones still read from per-shard items into their groups",
   )
   .option('--execute', 'repair drifting fold groups (default: dry run, report only)')
   .option('--tenant <tenantId>', "only this tenant's campaigns (from its campaign listing)")
@@ -388,6 +388,7 @@ reconcile
       const drift = results.reduce((n, r) => n + r.drift, 0);
       const unsettled = results.reduce((n, r) => n + r.unsettledShards, 0);
       const inconclusive = results.reduce((n, r) => n + r.inconclusiveShards, 0);
+      const movedIn = results.reduce((n, r) => n + r.movedInGroups, 0);
       if (unsettled > 0) process.exitCode = 1;
       print(
         { target: target.label, execute: options.execute === true, drift, campaigns: results },
@@ -397,6 +398,11 @@ reconcile
             ...(inconclusive > 0
               ? [
                   `  ${inconclusive} shards (fold groups of 16) written within the fold's lag bound (or folding meanwhile): not compared, run again in a minute`,
+                ]
+              : []),
+            ...(movedIn > 0
+              ? [
+                  `  ${movedIn} fold groups without drift moved in from the per-shard items of before the groups (counts unchanged)`,
                 ]
               : []),
             ...results

@@ -13,7 +13,7 @@ import type { Condition } from '../kernel/update-expression.js';
 import type { CampaignCounters, FoldedGroup, ShardRecount } from './campaign-store.js';
 import { readFoldGroups } from './campaign-store-fold.js';
 import type { FoldedCounters } from './counter-fold.js';
-import { foldSeqAttribute, foldSeqKey, keys, shardsOfGroup } from './items.js';
+import { BORN_FOLD_SEQ, foldSeqAttribute, keys, shardsOfGroup } from './items.js';
 import {
   emptyTotals,
   RECIPIENT_STATUSES,
@@ -27,7 +27,7 @@ export type CounterDeltas = Partial<Record<keyof Totals, number>>;
 const FIELDS = ['recipients', ...RECIPIENT_STATUSES] as const;
 
 /** The sequence number a repair gives a shard nothing was ever folded for: below every record. */
-const NOTHING_FOLDED = foldSeqKey('0');
+const NOTHING_FOLDED = BORN_FOLD_SEQ;
 
 export class DynamoCampaignCounters implements CampaignCounters {
   constructor(
@@ -37,7 +37,7 @@ export class DynamoCampaignCounters implements CampaignCounters {
   ) {}
 
   /**
-   * Every fold group's folded counts (one strongly consistent `BatchGetItem`). They trail the
+   * Every fold group's folded counts (strongly consistent `BatchGetItem`s: `readFoldGroups`). They trail the
    * transitions by the fold's lag (`CounterFoldLagSeconds`, seconds): a total read right after a
    * transition may not count it yet, and equals the listing once the feed is folded. Nothing
    * decides on them alone: fan-out only sizes a horizon with them, completion re-checks the

@@ -1,5 +1,5 @@
 /**
- * The campaign item's adapter: its create (with its listing item), the cap's reservations, the
+ * The campaign item's adapter: its create (with its listing item and fold groups), the cap's reservations, the
  * lifecycle's guarded moves and the sweep lists the schedules read.
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
@@ -96,8 +96,17 @@ export class DynamoCampaignRecords implements CampaignRecords {
       ]),
     );
     if (result.ok) return { created: true };
-    const current = result.failed === CAMPAIGN_WRITE ? result.current : undefined;
-    return { created: false, ...(current ? { existing: parseCampaign(current) } : {}) };
+    // Only the campaign's own put can fail (its id taken): the listing and the group items exist
+    // only with it. Anything else is a broken invariant, not "already exists".
+    if (result.failed !== CAMPAIGN_WRITE) {
+      throw new Error(
+        `creating a campaign failed on its ${result.failed} write, not the campaign's`,
+      );
+    }
+    return {
+      created: false,
+      ...(result.current ? { existing: parseCampaign(result.current) } : {}),
+    };
   }
 
   async reserve(

@@ -119,7 +119,10 @@ export interface CampaignRecords {
   ): Promise<CampaignItem | undefined>;
   /** The campaigns of `campaignIds` that exist, by id (strongly consistent batch reads). */
   getMany(tenantId: string, campaignIds: readonly string[]): Promise<Map<string, CampaignItem>>;
-  /** The draft campaign and its listing item in one transaction: it exists exactly when listed. */
+  /**
+   * The draft campaign, its listing item and its two fold groups (born holding every shard) in one
+   * transaction: it exists exactly when listed, and its counts are never looked for elsewhere.
+   */
   create(campaign: CampaignItem): Promise<CreateResult>;
   /**
    * Room for `incoming` recipients under the cap, for the whole page at once: the campaign's

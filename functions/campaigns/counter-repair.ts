@@ -2,7 +2,9 @@
  * Counter repair (`npx onceflow reconcile counters --execute`): sets a fold group's folded counts
  * (16 shards) to a recount of its recipients, for drift the `CounterDrift` alarm reported (a bug found and fixed,
  * records lost to the fold's DLQ, folded items edited by hand). The reconciliation schedule itself
- * never repairs (`reconcile-counters.ts`).
+ * never repairs (`reconcile-counters.ts`). A group without drift that still reads some shards from
+ * the per-shard items of before the groups is moved in by the same write (its counts unchanged),
+ * so a campaign created before its groups were born with it stops costing readers those keys.
  *
  * Why the result is exact even while the campaign runs: a group is repaired only when its
  * comparison is conclusive (`compareGroup`): no recipient of it written within the fold's lag
@@ -29,6 +31,12 @@ export interface GroupRepair {
   /** Sum of |folded − recount| over the fields, before the repair. */
   readonly drift: number;
   readonly repaired: boolean;
+  /**
+   * With `execute`, a group without drift whose item did not hold every shard yet (a campaign
+   * created before its groups were born with it): every shard was moved in, its counts unchanged,
+   * so readers no longer read the per-shard items of before the groups for it.
+   */
+  readonly movedIn?: true;
   /** Reads and recounts it took (more than 1: the group moved while being repaired). */
   readonly attempts: number;
   /** True when the group was never quiet long enough to be compared: nothing was concluded. */
@@ -49,6 +57,8 @@ export interface CampaignRepair {
   readonly inconclusiveShards: number;
   /** With `execute`: shards of drifting or inconclusive groups left unrepaired: run it again. */
   readonly unsettledShards: number;
+  /** With `execute`: groups without drift whose shards were moved in (`GroupRepair.movedIn`). */
+  readonly movedInGroups: number;
 }
 
 /**
@@ -73,14 +83,23 @@ export async function repairGroup(
       }
       continue;
     }
-    const { drift } = comparison;
+    const { drift, folded, recount } = comparison;
     firstDrift ??= drift;
-    if (drift === 0)
+    // Counts right, but read partly from the per-shard items of before the groups: with `execute`,
+    // the same write as a repair moves every shard in (its counts the recount, equal to them).
+    const moveIn =
+      execute && drift === 0 && shardsOfGroup(group).some((s) => !folded.item?.seqs.has(s));
+    if (drift === 0 && !moveIn)
       return { ...named, drift: firstDrift, repaired: firstDrift > 0, attempts: attempt };
     if (!execute) return { ...named, drift, repaired: false, attempts: attempt };
-    const { folded, recount } = comparison;
     if (await deps.store.counters.setGroup(tenantId, campaignId, group, folded, recount.totals)) {
-      return { ...named, drift: firstDrift, repaired: true, attempts: attempt };
+      return {
+        ...named,
+        drift: firstDrift,
+        repaired: firstDrift > 0,
+        ...(moveIn ? { movedIn: true as const } : {}),
+        attempts: attempt,
+      };
     }
     // The fold wrote the group since it was read: compare again.
   }
@@ -114,5 +133,6 @@ export async function repairCampaignCounters(
       ? groups.filter((g) => g.inconclusive || (g.drift > 0 && !g.repaired)).length *
         SHARDS_PER_GROUP
       : 0,
+    movedInGroups: groups.filter((g) => g.movedIn && g.drift === 0).length,
   };
 }

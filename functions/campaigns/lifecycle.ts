@@ -85,7 +85,8 @@ export async function createCampaign(
   }
   const page = validatePage(tenant, input.recipients, input.skipInvalid === true);
   const now = isoTime(deps.clock);
-  // The campaign and its tenant listing item in one transaction: it exists exactly when listed.
+  // The campaign, its tenant listing item and its fold groups in one transaction: it exists exactly
+  // when listed.
   const created = await deps.store.campaigns.create({
     tenantId: tenant.tenantId,
     campaignId,

@@ -353,6 +353,52 @@ describe('campaign counters folded from the change feed', () => {
     expect(report.failures).toEqual([]);
   }, 300_000);
 
+  it('a repair with --execute moves the quiet groups of a campaign created before its groups were born with it: counts unchanged, old keys no longer read', async () => {
+    const world = await foldWorld();
+    const id = await world.campaign(14);
+    await foldAsBeforeGroups(world, id, await streamEvents(world, 7));
+    const listed = await listedTotals(world, id);
+    const later = {
+      store: world.deps.store,
+      clock: new ManualClock(world.deps.clock.now() + FOLD_LAG_BOUND_MS + 5000),
+    };
+    const scope = { tenantId: world.tenantId, campaignId: id };
+    // A dry run moves nothing.
+    expect(await repairCampaignCounters(later, scope, false)).toMatchObject({
+      drift: 0,
+      movedInGroups: 0,
+    });
+    const readsOldKeys = async () => {
+      let named = false;
+      const name = 'recordOldKeyReads';
+      ddb.middlewareStack.add(
+        (next) => async (args) => {
+          if (JSON.stringify(args.input).includes(`"CF#${world.tenantId}#${id}#`)) named = true;
+          return next(args);
+        },
+        { step: 'initialize', name },
+      );
+      try {
+        expect(await foldedTotals(world, id)).toEqual(listed);
+      } finally {
+        ddb.middlewareStack.remove(name);
+      }
+      return named;
+    };
+    expect(await readsOldKeys()).toBe(true);
+
+    const repair = await repairCampaignCounters(later, scope, true);
+
+    expect(repair).toMatchObject({ drift: 0, movedInGroups: FOLD_GROUPS, unsettledShards: 0 });
+    expect(await readsOldKeys()).toBe(false);
+    // Nothing left to move in, nothing counted twice when the records come again.
+    expect((await repairCampaignCounters(later, scope, true)).movedInGroups).toBe(0);
+    const fold = foldHandler(world);
+    for (const event of await streamEvents(world, 7))
+      await fold.handler(event, fakeLambdaContext());
+    expect(await foldedTotals(world, id)).toEqual(listed);
+  });
+
   it('folds of one group at once, for different shards (two stream shards) or the same in different batches (two readers), count each record once', async () => {
     const report = await raceTrials({
       trials: 8,
