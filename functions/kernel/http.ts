@@ -75,7 +75,7 @@ export interface HttpHandlerOptions {
  * Converts zod issues into the contract's `details` list. Typed on core's error, which both
  * zod/mini's (what handlers throw) and classic's are.
  */
-export function detailsFromZod(error: z.core.$ZodError): ErrorDetail[] {
+export function detailsFromZod(error: z.$ZodError): ErrorDetail[] {
   return error.issues.flatMap((issue) => {
     const at = issue.path.map(String);
     // An unknown field is named itself, not its parent object.
@@ -180,7 +180,7 @@ function toResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
 export function errorResponse(error: unknown): HttpResponse {
   if (error instanceof HttpError) return { status: error.status, body: error.toBody() };
   // Core's class: a mini schema's `parse` throws a `$ZodError`, never classic's `ZodError`.
-  if (error instanceof z.core.$ZodError) {
+  if (error instanceof z.$ZodError) {
     return {
       status: 400,
       body: new InvalidRequestError('The request is not valid.', detailsFromZod(error)).toBody(),

@@ -18,3 +18,9 @@ import en from 'zod/v4/locales/en.js';
 config(en());
 
 export * from 'zod/mini';
+/**
+ * Core's error class, which every zod error is (mini's, and classic's in tests), for `instanceof`.
+ * Named here because reading it as `z.core.$ZodError` makes esbuild build the whole `core`
+ * namespace object into the bundle (~70 KB: the JIT compiler, every schema and check).
+ */
+export { $ZodError } from 'zod/v4/core';
