@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as classic from 'zod';
 import { describe, expect, it } from 'vitest';
+import * as classic from 'zod';
 import { detailsFromZod, errorResponse } from '../../../functions/kernel/http.js';
 import * as z from '../../../functions/kernel/zod.js';
 import { REQUEST_CASES } from '../../fixtures/zod/request-cases.js';
