@@ -24,6 +24,7 @@ export const templateSchema = z
     components: z.optional(z.array(z.record(z.string(), z.unknown())).check(z.maxLength(20))),
   })
   .check(
+    // The template is stored in the campaign's item: see MAX_TEMPLATE_BYTES for the arithmetic.
     z.refine(
       (template) => Buffer.byteLength(JSON.stringify(template), 'utf8') <= MAX_TEMPLATE_BYTES,
       {
