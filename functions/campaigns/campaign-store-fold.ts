@@ -15,7 +15,8 @@
  * past its `foldSeq`, and sets `q<shard>` on condition that it is still absent. That happens once
  * per shard (the condition), and readers add an old item's counts only while its shard is not in
  * its group (`groups`), so the totals neither lose nor double it. A campaign created since the
- * groups pays it once per shard: one refused write and one read of an absent item.
+ * groups were born with it (`bornFoldGroupItem`: every shard held below any record) never pays it:
+ * its first write of each shard passes as every later one does.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll } from '../kernel/batch-get.js';
@@ -189,10 +190,18 @@ export class DynamoFoldedCounters implements FoldedCounters {
 
 /**
  * Fold groups as they stand, each with the old per-shard items of its shards not moved in yet:
- * one strongly consistent `BatchGetItem` of the groups' keys and their shards' old keys (34 for
- * every group of a campaign). The totals add an old item's counts only for a shard its group does
- * not hold (`groupTotals`); `oldSeqs` are those shards' old sequence numbers (a repair moves them in
- * at that point, `campaign-store-counters.ts`).
+ * one strongly consistent `BatchGetItem` of the groups' keys, then, only for shards a group does not
+ * hold, one of their old keys. A campaign created since the groups were born with it holds every
+ * shard (`bornFoldGroupItem`), so its read is the group keys alone (2 for a whole campaign, where
+ * reading every old key beside them was 34); one created before reads the old keys of the shards
+ * not moved in yet. The totals add an old item's counts only for a shard its group does not hold
+ * (`groupTotals`); `oldSeqs` are those shards' old sequence numbers (a repair moves them in at that
+ * point, `campaign-store-counters.ts`).
+ *
+ * The two reads are not one snapshot, and need not be: an old item is never written again, and a
+ * shard the group did not hold at the first read is counted from its old item whether or not the
+ * fold moved it in meanwhile (the counts are the same either way but for records folded since,
+ * which any read may miss by an instant).
  */
 export async function readFoldGroups(
   ddb: DynamoDBDocumentClient,
@@ -201,19 +210,25 @@ export async function readFoldGroups(
   campaignId: string,
   groups: readonly number[],
 ): Promise<FoldedGroup[]> {
-  const raws = await batchGetAll(ddb, table, [
-    ...groups.map((g) => keys.foldedGroup(tenantId, campaignId, g)),
-    ...groups.flatMap((g) =>
-      shardsOfGroup(g).map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
-    ),
-  ]);
   const items = new Map<number, FoldedGroupItem>();
+  for (const raw of await batchGetAll(
+    ddb,
+    table,
+    groups.map((g) => keys.foldedGroup(tenantId, campaignId, g)),
+  )) {
+    const item = parseFoldedGroup(raw);
+    items.set(item.group, item);
+  }
+  const notHeld = groups.flatMap((g) =>
+    shardsOfGroup(g).filter((shard) => !items.get(g)?.seqs.has(shard)),
+  );
   const old = new Map<number, { totals: Totals; foldSeq?: string }>();
-  for (const raw of raws) {
-    if (String(raw.pk).startsWith('CG#')) {
-      const item = parseFoldedGroup(raw);
-      items.set(item.group, item);
-    } else {
+  if (notHeld.length > 0) {
+    for (const raw of await batchGetAll(
+      ddb,
+      table,
+      notHeld.map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
+    )) {
       const { shard, totals, foldSeq } = parseFoldedCounter(raw);
       old.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
     }

@@ -21,7 +21,14 @@ import type {
   SweepListing,
 } from './campaign-store.js';
 import { listingPut } from './campaign-store-listing.js';
-import { type CampaignItem, keys, parseCampaign, type SweepList } from './items.js';
+import {
+  bornFoldGroupItem,
+  type CampaignItem,
+  FOLD_GROUPS,
+  keys,
+  parseCampaign,
+  type SweepList,
+} from './items.js';
 
 const CAMPAIGN_WRITE = 'campaign';
 const RESERVATION_WRITE = 'reservation';
@@ -78,6 +85,14 @@ export class DynamoCampaignRecords implements CampaignRecords {
           item: { ...keys.campaign(tenantId, campaignId), kind: 'campaign', ...campaign },
         }),
         listingPut(this.table, tenantId, campaignId, createdAt),
+        // Its fold groups, born holding every shard: its counts are never looked for in the
+        // per-shard items of before the groups (`campaign-store-fold.ts`).
+        ...Array.from({ length: FOLD_GROUPS }, (_, group) =>
+          putOnceWrite(`fold-group-${group}`, {
+            table: this.table,
+            item: bornFoldGroupItem(tenantId, campaignId, group),
+          }),
+        ),
       ]),
     );
     if (result.ok) return { created: true };

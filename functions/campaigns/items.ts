@@ -24,7 +24,8 @@
  *   consecutive shards) folded from the change feed, with, per shard of the group, the last stream
  *   sequence number folded (`q<shard>`, `foldSeqKey`: base 36, zero-padded so that the condition's
  *   string order is the numbers' order). Written by the fold, one write a group a batch
- *   (`counter-fold.ts`), and by a counter repair only; totals are the sum of the groups.
+ *   (`counter-fold.ts`), and by a counter repair only; totals are the sum of the groups. Put with
+ *   the campaign, every shard held at `BORN_FOLD_SEQ` (`bornFoldGroupItem`).
  *   Recipients are spread over `SHARDS` partition keys so a large, fast campaign has no hot
  *   partition; their counts over `FOLD_GROUPS` items, so that a batch touching every shard is
  *   `FOLD_GROUPS` writes, not `SHARDS` (the heat: `docs/scale-campaigns.md`).
@@ -92,6 +93,26 @@ export function foldSeqKey(sequenceNumber: string): string {
     throw new RangeError('a stream sequence number is 1 to 40 decimal digits');
   }
   return BigInt(sequenceNumber).toString(36).padStart(26, '0');
+}
+
+/**
+ * The sequence number a fold group is born holding for each of its shards: below every real one
+ * (sequence numbers are positive), so a campaign's first fold write of a shard passes the usual
+ * `q < first` guard.
+ */
+export const BORN_FOLD_SEQ = foldSeqKey('0');
+
+/**
+ * A fold group item as a campaign is created with it: no counts, every shard held at
+ * `BORN_FOLD_SEQ`. A campaign created so has no per-shard items of before the groups, and this says
+ * so where readers and the fold look: they never read or move in old items for its shards (a campaign
+ * created before this has group items that hold only the shards moved in, or none).
+ */
+export function bornFoldGroupItem(tenantId: string, campaignId: string, group: number): Item {
+  return {
+    ...keys.foldedGroup(tenantId, campaignId, group),
+    ...Object.fromEntries(shardsOfGroup(group).map((s) => [foldSeqAttribute(s), BORN_FOLD_SEQ])),
+  };
 }
 
 /** The shard of a contact (its E.164) or of a skipped input (its `X#` id). */

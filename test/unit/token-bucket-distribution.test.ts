@@ -470,6 +470,34 @@ describe('token bucket: a batch books its places in one write', () => {
     expect(late.handed[0]?.place).toBe((early.handed[1]?.place ?? 0) + 5);
   });
 
+  it("a take that waited on other takes' bookings gets no place past its own wait", async () => {
+    // Prepare: 10/s, one token a window, answers 150 ms after each write, every take may wait 1 s.
+    // The epoch's counter is booked to window 9 by another process: from the epoch's start (t0)
+    // the next place is window 10's, the last one a take starting at t0 can wait for.
+    const table = memoryTable(150);
+    const epochMs = WINDOWS_PER_EPOCH * 100;
+    await table.clock.sleep(epochMs - (table.clock.now() % epochMs));
+    const t0 = table.clock.now();
+    const epoch = Math.floor(t0 / epochMs);
+    table.used.set(`TB#wa:1#e${epoch}#0`, 10);
+    const { bucket, handed } = recordingBucket(table, 1_000);
+    // Act: C books for itself and one more (it gets only window 10's place: the booking comes back
+    // short); B, starting with it, waits on C's booking; A starts 250 ms later (so it may wait to
+    // t0 + 1,250) and books for itself and five more while B waits.
+    const c = bucket.take('wa:1', 10, { ahead: 1 });
+    const b = bucket.take('wa:1', 10);
+    await table.clock.sleep(250);
+    const a = bucket.take('wa:1', 10, { ahead: 5 });
+    // Assess: A's booking holds windows 11 and 12; A uses 11's. Window 12's place (t0 + 1,200) is
+    // past what B may wait for (t0 + 1,000): B gets no token rather than that one.
+    expect(await c).toBe(true);
+    expect(await a).toBe(true);
+    expect(await b).toBe(false);
+    expect(handed.map((t) => t.window - epoch * WINDOWS_PER_EPOCH)).toEqual([10, 11]);
+    expect(table.used.get(`TB#wa:1#e${epoch}#0`)).toBe(13);
+    expectPlacesHeld(handed);
+  });
+
   it('keeps a pool to its bucket and its rate: a rate change drops the places booked before it', async () => {
     // Prepare: a booking of five at 10/s, one used.
     const table = memoryTable();

@@ -5,7 +5,7 @@
  * (`feed-support.ts`'s). Shared by `counter-fold.test.ts` and `test/crash-matrix/campaign-fold.flow.ts`.
  */
 import { randomUUID } from 'node:crypto';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { expect } from 'vitest';
 import {
@@ -14,7 +14,7 @@ import {
 } from '../../../functions/campaigns/campaign-store.js';
 import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
 import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
-import { keys } from '../../../functions/campaigns/items.js';
+import { FOLD_GROUPS, keys } from '../../../functions/campaigns/items.js';
 import { createCampaign } from '../../../functions/campaigns/lifecycle.js';
 import { sumTotals, type Totals } from '../../../functions/campaigns/model.js';
 import type { ManualClock } from '../../../functions/kernel/clock.js';
@@ -127,13 +127,25 @@ export async function streamEvents(
 
 /**
  * The fold as it wrote before the fold groups, for one campaign: one `CF#…#<shard>` item a shard,
- * its `foldSeq` the guard (the old adapter's write), given `events` in order.
+ * its `foldSeq` the guard (the old adapter's write), given `events` in order. The campaign is made
+ * one created before the groups first: its born group items (no counts yet) are deleted, as such a
+ * campaign never had them.
  */
 export async function foldAsBeforeGroups(
   world: FoldWorld,
   campaignId: string,
   events: readonly DynamoDBStreamEvent[],
 ): Promise<void> {
+  for (let group = 0; group < FOLD_GROUPS; group++) {
+    await ddb.send(
+      new DeleteCommand({
+        TableName: world.table,
+        Key: keys.foldedGroup(world.tenantId, campaignId, group),
+        // Only as born: nothing folded into it yet.
+        ConditionExpression: 'attribute_not_exists(recipients)',
+      }),
+    );
+  }
   const perShard: FoldedCounters = {
     groups: async () => [],
     async fold(_group, byShard) {
