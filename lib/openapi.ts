@@ -26,7 +26,7 @@ export interface RouteDoc {
   readonly summary: string;
   readonly auth: Auth;
   /** Request body schema (the handler's own). */
-  readonly body?: z.ZodType;
+  readonly body?: z.core.$ZodType;
   /** Success status and what it returns, in the contract's words. */
   readonly success: { readonly status: number; readonly description: string };
   readonly query?: readonly string[];
@@ -362,7 +362,7 @@ const SECURITY: Record<Exclude<Auth, 'none'>, Record<string, unknown>> = {
   },
 };
 
-function jsonSchema(schema: z.ZodType): unknown {
+function jsonSchema(schema: z.core.$ZodType): unknown {
   return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 }
 

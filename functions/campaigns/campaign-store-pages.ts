@@ -5,12 +5,12 @@
  * listing; the pages fan-out reads; and the completion check.
  */
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { type AtomicWrite, conditionCheckWrite, writeAtomically } from '../kernel/atomic.js';
 import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
 import { queryItems, queryPageFrom, sendFromCursor } from '../kernel/paginate.js';
 import { putOnceWrite } from '../kernel/put-once.js';
 import { retryOnConflict } from '../kernel/retry.js';
+import * as z from '../kernel/zod.js';
 import type {
   InsertResult,
   NewRecipient,
@@ -25,12 +25,8 @@ const PUT_PREFIX = 'put#';
 
 /** The listing's position: the shard and the last key read in it. */
 const recipientCursor = z.strictObject({
-  s: z
-    .number()
-    .int()
-    .min(0)
-    .max(SHARDS - 1),
-  k: keyAttribute.optional(),
+  s: z.number().check(z.int(), z.gte(0), z.lte(SHARDS - 1)),
+  k: z.optional(keyAttribute),
 });
 type Cursor = z.output<typeof recipientCursor>;
 

@@ -9,7 +9,6 @@
  */
 
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { writeAtomically } from '../kernel/atomic.js';
 import { isoTime } from '../kernel/clock.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
@@ -21,6 +20,7 @@ import { queryPage, queryPageFrom } from '../kernel/paginate.js';
 import { formatPhone } from '../kernel/phone.js';
 import type { Item } from '../kernel/put-once.js';
 import { readItem } from '../kernel/read-item.js';
+import * as z from '../kernel/zod.js';
 import { displayNameFor } from './identity.js';
 import {
   aliases,

@@ -9,13 +9,13 @@ import {
   GetCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { batchGetAll } from '../kernel/batch-get.js';
 import { conditionalUpdate } from '../kernel/conditional-update.js';
 import { decodeCursor, encodeCursor, keyAttribute } from '../kernel/cursor.js';
 import { queryAll, sendFromCursor } from '../kernel/paginate.js';
 import type { Item } from '../kernel/put-once.js';
 import { putOnce } from '../kernel/put-once.js';
+import * as z from '../kernel/zod.js';
 import {
   ATTEMPT_SHARDS,
   type DeliveryRecord,
@@ -174,19 +174,15 @@ export interface EventsStore {
 }
 
 const attemptsCursor = z.strictObject({
-  shard: z
-    .number()
-    .int()
-    .min(0)
-    .max(ATTEMPT_SHARDS - 1),
-  key: z
-    .strictObject({
+  shard: z.number().check(z.int(), z.gte(0), z.lte(ATTEMPT_SHARDS - 1)),
+  key: z.optional(
+    z.strictObject({
       pk: keyAttribute,
       sk: keyAttribute,
       gsi1pk: keyAttribute,
       gsi1sk: keyAttribute,
-    })
-    .optional(),
+    }),
+  ),
 });
 
 export class DynamoEventsStore implements EventsStore {

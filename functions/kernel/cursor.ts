@@ -14,9 +14,9 @@
  * refusal of a start key as the same 400.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { canonicalJson } from './canonical-json.js';
 import { InvalidRequestError } from './errors.js';
+import * as z from './zod.js';
 
 /**
  * Longer cursors are refused before decoding. Room for a key of four attributes each holding a few
@@ -62,7 +62,7 @@ const envelope = z.strictObject({ q: z.string(), p: z.unknown() });
  * The position a cursor stands for in the listing `scope`, or undefined for no cursor (first
  * page). A cursor of another scope, or one the schema does not accept, is a 400.
  */
-export function decodeCursor<S extends z.ZodType>(
+export function decodeCursor<S extends z.core.$ZodType>(
   raw: string | undefined,
   schema: S,
   scope: CursorScope,
@@ -78,17 +78,17 @@ export function decodeCursor<S extends z.ZodType>(
   }
   const outer = envelope.safeParse(value);
   if (!outer.success || outer.data.q !== scopeTag(scope)) throw invalidCursor(field);
-  const parsed = schema.safeParse(outer.data.p);
+  const parsed = z.safeParse(schema, outer.data.p);
   if (!parsed.success) throw invalidCursor(field);
   return parsed.data;
 }
 
 /** A non-empty string DynamoDB accepts as a key attribute value (see `MAX_KEY_ATTRIBUTE_BYTES`). */
-export const keyAttribute = z
-  .string()
-  .min(1)
-  .max(MAX_KEY_ATTRIBUTE_BYTES)
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_KEY_ATTRIBUTE_BYTES);
+export const keyAttribute = z.string().check(
+  z.minLength(1),
+  z.maxLength(MAX_KEY_ATTRIBUTE_BYTES),
+  z.refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_KEY_ATTRIBUTE_BYTES),
+);
 
 /**
  * A schema for a DynamoDB `LastEvaluatedKey` cursor: exactly these string attributes, some of them

@@ -16,7 +16,6 @@
  * (a send token booked for it now would have passed by then).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
 import { FailpointCrashError } from './failpoints.js';
 import {
   type BatchDeadline,
@@ -27,8 +26,11 @@ import {
   sqsLambdaHandler,
   timeForRecord,
 } from './queue-consumer.js';
+import type * as z from './zod.js';
 
-export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+export function consumeGroupsInParallel<S extends z.core.$ZodType>(
+  options: QueueConsumerOptions<S>,
+) {
   return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
     const groupOf = (record: SQSRecord) => record.attributes.MessageGroupId ?? record.messageId;
     const groups = new Map<string, SQSRecord[]>();
@@ -82,6 +84,6 @@ export function consumeGroupsInParallel<S extends z.ZodType>(options: QueueConsu
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
-export function fifoGroupConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+export function fifoGroupConsumer<S extends z.core.$ZodType>(options: QueueConsumerOptions<S>) {
   return sqsLambdaHandler(options.queue, consumeGroupsInParallel(options));
 }

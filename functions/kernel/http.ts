@@ -6,16 +6,13 @@
  * internals.
  */
 
-// The schema's own module: the `schemas` barrel would bundle and build every event schema Parser
-// has (S3, AppSync, ALB, ...) at each cold start.
-import { APIGatewayProxyEventV2Schema } from '@aws-lambda-powertools/parser/schemas/api-gatewayv2';
 import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import * as z from 'zod';
+import { type HttpApiEvent, httpApiEventSchema } from './aws-events.js';
 import { withEdgeMiddleware } from './edge-middleware.js';
 import {
   type ErrorDetail,
@@ -26,9 +23,9 @@ import {
 } from './errors.js';
 import { FailpointCrashError } from './failpoints.js';
 import { logger, withInvocation } from './telemetry.js';
+import * as z from './zod.js';
 
-/** The HTTP API payload format 2.0 event, as Powertools Parser validates it. */
-export type HttpApiEvent = z.output<typeof APIGatewayProxyEventV2Schema>;
+export type { HttpApiEvent } from './aws-events.js';
 
 /** Bodies over 1 MiB are refused (api.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -74,8 +71,11 @@ export interface HttpHandlerOptions {
   readonly idempotencyKey?: RouteWrapper;
 }
 
-/** Converts zod issues into the contract's `details` list. */
-export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
+/**
+ * Converts zod issues into the contract's `details` list. Typed on core's error, which both
+ * zod/mini's (what handlers throw) and classic's are.
+ */
+export function detailsFromZod(error: z.$ZodError): ErrorDetail[] {
   return error.issues.flatMap((issue) => {
     const at = issue.path.map(String);
     // An unknown field is named itself, not its parent object.
@@ -87,12 +87,12 @@ export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
 }
 
 /** Parses a value with a zod schema, or throws a 400 naming every bad field. */
-export function parseWith<S extends z.ZodType>(
+export function parseWith<S extends z.core.$ZodType>(
   schema: S,
   value: unknown,
   what = 'body',
 ): z.output<S> {
-  const result = schema.safeParse(value);
+  const result = z.safeParse(schema, value);
   if (!result.success) {
     throw new InvalidRequestError(
       `The request ${what} is not valid.`,
@@ -119,7 +119,10 @@ export function jsonBody(request: HttpRequest): unknown {
 }
 
 /** `jsonBody` + `parseWith`: the usual first line of a handler. */
-export function parseJsonBody<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
+export function parseJsonBody<S extends z.core.$ZodType>(
+  request: HttpRequest,
+  schema: S,
+): z.output<S> {
   return parseWith(schema, jsonBody(request));
 }
 
@@ -176,7 +179,8 @@ function toResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
 /** Maps a thrown error to a response; crashes (failpoints) propagate as a real crash would. */
 export function errorResponse(error: unknown): HttpResponse {
   if (error instanceof HttpError) return { status: error.status, body: error.toBody() };
-  if (error instanceof z.ZodError) {
+  // Core's class: a mini schema's `parse` throws a `$ZodError`, never classic's `ZodError`.
+  if (error instanceof z.$ZodError) {
     return {
       status: 400,
       body: new InvalidRequestError('The request is not valid.', detailsFromZod(error)).toBody(),
@@ -219,7 +223,7 @@ function edgeHttpHandler(handle: RouteHandler, { idempotencyKey }: HttpHandlerOp
   ): Promise<APIGatewayProxyStructuredResultV2> =>
     withInvocation(`http:${event.routeKey}`, context, async () => {
       // API Gateway never sends an event that fails its own schema: one that does is our fault (500).
-      const parsed = APIGatewayProxyEventV2Schema.safeParse(event);
+      const parsed = httpApiEventSchema.safeParse(event);
       if (!parsed.success) {
         logger.error('the HTTP API event does not match payload format 2.0', {
           issues: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),

@@ -11,9 +11,9 @@ import {
   type QueryCommandInput,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
-import type * as z from 'zod';
 import { type CursorScope, decodeCursor, encodeCursor, invalidCursor } from './cursor.js';
 import type { Item } from './put-once.js';
+import type * as z from './zod.js';
 
 export async function* queryItems<T extends Item = Item>(
   ddb: DynamoDBDocumentClient,
@@ -141,7 +141,7 @@ export async function queryPage<T extends Item = Item>(
   ddb: DynamoDBDocumentClient,
   input: QueryCommandInput,
   cursor: string | undefined,
-  cursorSchema: z.ZodType<Item>,
+  cursorSchema: z.core.$ZodType<Item>,
   scope?: CursorScope,
 ): Promise<QueryPage<T>> {
   const bound = { query: queryScope(input), ...(scope !== undefined ? { listing: scope } : {}) };

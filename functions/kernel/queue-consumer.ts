@@ -10,7 +10,7 @@
  * group), so other groups in the batch still complete; a plain processor would report later records
  * of the failed group as done, out of order.
  *
- * Each record is parsed with Powertools Parser's `SqsRecordSchema`, its body with the consumer's
+ * Each record is parsed with the kernel's SQS record schema (`aws-events.ts`), its body with the consumer's
  * schema (JSON-decoded). A record that does not parse is poison: it is logged (without its body),
  * counted (`PoisonMessage`) and reported as a batch item failure, never silently acknowledged, so
  * SQS redelivers it until `maxReceiveCount` moves it to the queue's dead-letter queue, where an
@@ -27,9 +27,6 @@
  * answered) and hides the whole batch, records already done included, for the visibility timeout.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
-// The schema's own module, not the `schemas` barrel (which builds every event schema at import).
-import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -37,13 +34,14 @@ import {
 } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
+import { jsonStringified, sqsRecordSchema as sqsRecordBase } from './aws-events.js';
 import { sqs } from './clients.js';
 import { recordSeconds } from './config.js';
 import { withEdgeMiddleware } from './edge-middleware.js';
 import { FailpointCrashError } from './failpoints.js';
 import type { QueueName } from './resource-names.js';
 import { countMetric, logger, withInvocation, withTelemetrySource } from './telemetry.js';
+import * as z from './zod.js';
 
 /** A record that does not match its schema: failed, so that it ends in the dead-letter queue. */
 export class PoisonMessageError extends Error {
@@ -93,7 +91,7 @@ export async function hideFor(record: SQSRecord, seconds: number): Promise<void>
   );
 }
 
-export interface QueueConsumerOptions<S extends z.ZodType> {
+export interface QueueConsumerOptions<S extends z.core.$ZodType> {
   readonly queue: QueueName;
   readonly schema: S;
   readonly handle: (message: QueueMessage<z.output<S>>) => Promise<void>;
@@ -192,23 +190,23 @@ export async function returnToQueue(records: readonly SQSRecord[]): Promise<void
   }
 }
 
-const recordSchemas = new WeakMap<z.ZodType, z.ZodType>();
+const recordSchemas = new WeakMap<z.core.$ZodType, z.core.$ZodType>();
 
 /** The SQS record schema with this body schema (JSON-decoded), built once per body schema. */
-export function sqsRecordSchema<S extends z.ZodType>(body: S) {
+export function sqsRecordSchema<S extends z.core.$ZodType>(body: S) {
   let schema = recordSchemas.get(body);
   if (!schema) {
-    schema = SqsRecordSchema.extend({ body: JSONStringified(body) });
+    schema = z.extend(sqsRecordBase, { body: jsonStringified(body) });
     recordSchemas.set(body, schema);
   }
   return schema;
 }
 
-function parseRecord<S extends z.ZodType>(
+function parseRecord<S extends z.core.$ZodType>(
   schema: S,
   record: SQSRecord,
 ): { ok: true; body: z.output<S> } | { ok: false; issues: string[] } {
-  const parsed = sqsRecordSchema(schema).safeParse(record);
+  const parsed = z.safeParse(sqsRecordSchema(schema), record);
   if (parsed.success) return { ok: true, body: (parsed.data as { body: z.output<S> }).body };
   return {
     ok: false,
@@ -221,7 +219,7 @@ function parseRecord<S extends z.ZodType>(
  * One record: parsed (a poison record is logged, counted and failed), then handled inside the
  * telemetry context `queue:<name>`. Throws to fail the record; a failpoint crash is rethrown as is.
  */
-export async function handleRecord<S extends z.ZodType>(
+export async function handleRecord<S extends z.core.$ZodType>(
   options: QueueConsumerOptions<S>,
   record: SQSRecord,
   batch?: BatchProgress,
@@ -260,7 +258,7 @@ export async function handleRecord<S extends z.ZodType>(
 }
 
 /** Builds the record-level work of a consumer; exported so tests can drive it without a Lambda. */
-export function consumeBatch<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+export function consumeBatch<S extends z.core.$ZodType>(options: QueueConsumerOptions<S>) {
   return async (event: SQSEvent, deadline?: BatchDeadline): Promise<SQSBatchResponse> => {
     let crash: FailpointCrashError | undefined;
     const started = new Set<string>();
@@ -319,6 +317,6 @@ export function sqsLambdaHandler(
 }
 
 /** A Lambda handler for an SQS FIFO event source with `ReportBatchItemFailures`. */
-export function queueConsumer<S extends z.ZodType>(options: QueueConsumerOptions<S>) {
+export function queueConsumer<S extends z.core.$ZodType>(options: QueueConsumerOptions<S>) {
   return sqsLambdaHandler(options.queue, consumeBatch(options));
 }

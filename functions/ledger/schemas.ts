@@ -1,12 +1,13 @@
 /** Request shapes of the ledger routes (zod), and the path and query checks they share. */
-import * as z from 'zod';
+
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 import { parsePageLimit } from '../kernel/page-limit.js';
+import * as z from '../kernel/zod.js';
 import { CONVERSION_SOURCES, type ConversionSource, LEDGER_ID, LEDGER_ID_RULE } from './model.js';
 import { MAX_VALIDATE_USERS } from './validation.js';
 
-export const ledgerId = z.string().regex(LEDGER_ID, LEDGER_ID_RULE);
+export const ledgerId = z.string().check(z.regex(LEDGER_ID, LEDGER_ID_RULE));
 
 /** `Date` rolls 2026-02-30 over to March; a time naming a day that does not exist is refused. */
 function calendarDate(s: string): boolean {
@@ -16,34 +17,44 @@ function calendarDate(s: string): boolean {
 }
 
 /** ISO-8601 with a zone, normalised to `toISOString()` so times compare as strings. */
-const isoTime = z
-  .string()
-  .max(64)
-  .refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s), {
-    message: 'must be an ISO-8601 time with a zone, e.g. 2026-11-22T05:19:55.000Z',
-    abort: true,
-  })
-  .refine(calendarDate, { message: 'must be a real calendar date', abort: true })
-  .transform((s) => new Date(s))
-  .refine(
-    (d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 2000 && d.getUTCFullYear() < 3000,
-    {
-      message: 'must be a valid time between the years 2000 and 2999',
-    },
-  )
-  .transform((d) => d.toISOString());
+const isoTime = z.pipe(
+  z
+    .pipe(
+      z.string().check(
+        z.maxLength(64),
+        z.refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s), {
+          message: 'must be an ISO-8601 time with a zone, e.g. 2026-11-22T05:19:55.000Z',
+          abort: true,
+        }),
+        z.refine(calendarDate, { message: 'must be a real calendar date', abort: true }),
+      ),
+      z.transform((s) => new Date(s)),
+    )
+    .check(
+      z.refine(
+        (d) =>
+          !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 2000 && d.getUTCFullYear() < 3000,
+        {
+          message: 'must be a valid time between the years 2000 and 2999',
+        },
+      ),
+    ),
+  z.transform((d) => d.toISOString()),
+);
 
-export const eventBody = z
-  .object({ type: ledgerId, occurredAt: isoTime, eventId: ledgerId.optional() })
-  .strict();
+export const eventBody = z.strictObject({
+  type: ledgerId,
+  occurredAt: isoTime,
+  eventId: z.optional(ledgerId),
+});
 
-export const removeBody = z.object({ reason: z.string().trim().min(1).max(256) }).strict();
+export const removeBody = z.strictObject({
+  reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
+});
 
-export const validateBody = z
-  .object({
-    userIds: z.array(ledgerId).min(1).max(MAX_VALIDATE_USERS),
-  })
-  .strict();
+export const validateBody = z.strictObject({
+  userIds: z.array(ledgerId).check(z.minLength(1), z.maxLength(MAX_VALIDATE_USERS)),
+});
 
 /** A path parameter that is a ledger id (user id, queue type): 1–256 characters, else 400. */
 export function ledgerPathParam(request: HttpRequest, name: string): string {
@@ -72,14 +83,13 @@ export function conversionQuery(request: HttpRequest): {
   limit: number;
 } {
   const parsed = z
-    .object({
-      userId: ledgerId.optional(),
-      type: ledgerId.optional(),
-      source: z.enum(CONVERSION_SOURCES as [ConversionSource, ...ConversionSource[]]).optional(),
-      cursor: z.string().min(1).max(4096).optional(),
-      limit: z.string().optional(),
+    .strictObject({
+      userId: z.optional(ledgerId),
+      type: z.optional(ledgerId),
+      source: z.optional(z.enum(CONVERSION_SOURCES as [ConversionSource, ...ConversionSource[]])),
+      cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+      limit: z.optional(z.string()),
     })
-    .strict()
     .safeParse(request.query);
   if (!parsed.success) {
     throw new InvalidRequestError(

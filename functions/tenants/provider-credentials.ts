@@ -20,28 +20,28 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { type Clock, isoTime } from '../kernel/clock.js';
 import { InvalidRequestError } from '../kernel/errors.js';
 import { readItem } from '../kernel/read-item.js';
 import type { SecretBox } from '../kernel/secret-box.js';
+import * as z from '../kernel/zod.js';
 import { keys, providerCredentialItem, toProviderCredential } from './items.js';
 
 /** The purpose the sealing key is derived for (`secretBox(platformKey, PROVIDER_CREDENTIALS)`). */
 export const PROVIDER_CREDENTIALS = 'onceflow/provider-credential/v1';
 
 export const providerCredentialSchemas = {
-  evolution: z
-    .object({
-      baseUrl: z.url({ protocol: /^https?$/ }).max(2048),
-      apiKey: z.string().min(1).max(512),
-    })
-    .strict(),
-  ghl: z.object({ token: z.string().min(1).max(4096) }).strict(),
+  evolution: z.strictObject({
+    baseUrl: z.url({ protocol: /^https?$/ }).check(z.maxLength(2048)),
+    apiKey: z.string().check(z.minLength(1), z.maxLength(512)),
+  }),
+  ghl: z.strictObject({ token: z.string().check(z.minLength(1), z.maxLength(4096)) }),
   // Unipile access tokens are opaque strings.
-  unipile: z
-    .object({ apiKey: z.string().min(8).max(512).regex(/^\S+$/, 'must have no spaces') })
-    .strict(),
+  unipile: z.strictObject({
+    apiKey: z
+      .string()
+      .check(z.minLength(8), z.maxLength(512), z.regex(/^\S+$/, 'must have no spaces')),
+  }),
 } as const;
 
 export type ProviderName = keyof typeof providerCredentialSchemas;

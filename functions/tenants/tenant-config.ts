@@ -4,24 +4,24 @@
  * one update may carry.
  */
 import { isSupportedCountry } from 'libphonenumber-js';
-import * as z from 'zod';
 import { canonicalJson } from '../kernel/canonical-json.js';
 import { ConflictError, InvalidRequestError } from '../kernel/errors.js';
+import * as z from '../kernel/zod.js';
 
 /** api.md: every client-supplied id is 1–256 characters. */
 const providerId = z
   .string()
-  .regex(/^[A-Za-z0-9_.:@-]{1,256}$/, 'must be 1-256 letters, digits, _ . : @ -');
+  .check(z.regex(/^[A-Za-z0-9_.:@-]{1,256}$/, 'must be 1-256 letters, digits, _ . : @ -'));
 /** Each list is capped at 30 ids. */
 export const MAX_IDS_PER_LIST = 30;
 /** A list of up to 30 distinct ids of one kind. */
-const distinctIds = (id: z.ZodString) =>
-  z
-    .array(id)
-    .max(MAX_IDS_PER_LIST)
-    .refine((ids) => new Set(ids).size === ids.length, {
+const distinctIds = (id: z.ZodMiniString) =>
+  z.array(id).check(
+    z.maxLength(MAX_IDS_PER_LIST),
+    z.refine((ids) => new Set(ids).size === ids.length, {
       message: 'must not repeat an id',
-    });
+    }),
+  );
 const idList = distinctIds(providerId);
 /**
  * Evolution API instance names are free text: its `instanceSchema` (EvolutionAPI/evolution-api
@@ -30,13 +30,15 @@ const idList = distinctIds(providerId);
  */
 export const instanceNameSchema = z
   .string()
-  .min(1)
-  .max(256)
-  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be 1-256 printable characters');
+  .check(
+    z.minLength(1),
+    z.maxLength(256),
+    z.regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be 1-256 printable characters'),
+  );
 const instanceList = distinctIds(instanceNameSchema);
 /** WhatsApp Cloud API phone number ids: Graph object ids, decimal digits (1–64 of them). */
 const phoneNumberIdList = distinctIds(
-  z.string().regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id'),
+  z.string().check(z.regex(/^\d{1,64}$/, 'must be the digits of a WhatsApp phone number id')),
 );
 /**
  * Unipile account ids (`account_id` of every webhook and send; 22-character url-safe ids such as
@@ -44,7 +46,11 @@ const phoneNumberIdList = distinctIds(
  * `_` and `-`. They name a path segment of no request, but are kept to that alphabet anyway.
  */
 const unipileAccountIdList = distinctIds(
-  z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a Unipile account id (letters, digits, _ -)'),
+  z
+    .string()
+    .check(
+      z.regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a Unipile account id (letters, digits, _ -)'),
+    ),
 );
 /**
  * The tenant's Unipile DSN (`api<N>.unipile.com:<port>`, the host every API call goes to:
@@ -53,9 +59,11 @@ const unipileAccountIdList = distinctIds(
  */
 const unipileDsn = z
   .string()
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::\d{1,5})?$/,
-    'must be the Unipile DSN host (e.g. api8.unipile.com:13851)',
+  .check(
+    z.regex(
+      /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::\d{1,5})?$/,
+      'must be the Unipile DSN host (e.g. api8.unipile.com:13851)',
+    ),
   );
 
 /**
@@ -79,95 +87,102 @@ export const UNIPILE_ACCOUNT_TYPES = [
 export type UnipileAccountType = (typeof UNIPILE_ACCOUNT_TYPES)[number];
 
 const unipileConfig = z
-  .object({
+  .strictObject({
     accountIds: unipileAccountIdList,
     dsn: unipileDsn,
     /** Each account's type (optional; an account without one gives no reply channel). */
-    accountTypes: z.record(z.string(), z.enum(UNIPILE_ACCOUNT_TYPES)).optional(),
+    accountTypes: z.optional(z.record(z.string(), z.enum(UNIPILE_ACCOUNT_TYPES))),
   })
-  .strict()
-  .superRefine((u, ctx) => {
-    for (const accountId of Object.keys(u.accountTypes ?? {})) {
-      if (!u.accountIds.includes(accountId)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['accountTypes', accountId],
-          message: 'names an account not in unipile.accountIds',
-        });
+  .check(
+    z.superRefine((u, ctx) => {
+      for (const accountId of Object.keys(u.accountTypes ?? {})) {
+        if (!u.accountIds.includes(accountId)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['accountTypes', accountId],
+            message: 'names an account not in unipile.accountIds',
+          });
+        }
       }
-    }
-  });
+    }),
+  );
 
 /** Work-queue and event type names (api.md: 1–256 characters; no key separators). */
 const LEDGER_NAME = /^[A-Za-z0-9_.:@+=~-]{1,256}$/;
 const LEDGER_NAME_RULE = 'must be 1-256 letters, digits, _ . : @ + = ~ -';
 const MAX_WORK_QUEUES = 50;
 
-export const tenantConfigSchema = z
-  .object({
-    name: z.string().trim().min(1).max(200),
-    defaultCountry: z
-      .string()
-      .length(2)
-      .transform((c) => c.toUpperCase())
-      .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code'),
-    // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the
-    // Graph path (`/{version}/{phoneNumberId}/messages`) as a path segment, and `..` would climb it.
-    whatsapp: z.object({ phoneNumberIds: phoneNumberIdList }).strict().optional(),
-    ghl: z.object({ locationIds: idList }).strict().optional(),
-    whatsappWeb: z.object({ instances: instanceList }).strict().optional(),
-    /** LinkedIn, Instagram, Telegram and e-mail accounts connected through Unipile. */
-    unipile: unipileConfig.optional(),
-    googleAds: z
-      .object({
-        customerId: z.string().regex(/^\d{10}$/, 'must be the 10-digit customer id'),
+export const tenantConfigSchema = z.strictObject({
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  defaultCountry: z
+    .pipe(
+      z.string().check(z.length(2)),
+      z.transform((c) => c.toUpperCase()),
+    )
+    .check(z.refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code')),
+  // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the
+  // Graph path (`/{version}/{phoneNumberId}/messages`) as a path segment, and `..` would climb it.
+  whatsapp: z.optional(z.strictObject({ phoneNumberIds: phoneNumberIdList })),
+  ghl: z.optional(z.strictObject({ locationIds: idList })),
+  whatsappWeb: z.optional(z.strictObject({ instances: instanceList })),
+  /** LinkedIn, Instagram, Telegram and e-mail accounts connected through Unipile. */
+  unipile: z.optional(unipileConfig),
+  googleAds: z.optional(
+    z
+      .strictObject({
+        customerId: z.string().check(z.regex(/^\d{10}$/, 'must be the 10-digit customer id')),
         conversionAction: z
           .string()
-          .regex(
-            /^customers\/\d{10}\/conversionActions\/\d+$/,
-            'must be a conversion action resource name',
+          .check(
+            z.regex(
+              /^customers\/\d{10}\/conversionActions\/\d+$/,
+              'must be a conversion action resource name',
+            ),
           ),
         /**
          * The conversion action's name as Google Ads shows it: what the CSV import's "Conversion
          * Name" column matches (https://support.google.com/google-ads/answer/7014069). Required in
          * script mode; the AdWords offline conversion feeds capped it at 100 characters.
          */
-        conversionName: z.string().trim().min(1).max(100).optional(),
-        uploadMode: z.enum(['script', 'api']).default('script'),
+        conversionName: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(100))),
+        uploadMode: z._default(z.enum(['script', 'api']), 'script'),
       })
-      .strict()
-      .superRefine((g, ctx) => {
-        if (g.uploadMode === 'script' && !g.conversionName) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['conversionName'],
-            message:
-              "is required in script mode: the conversion action's name as Google Ads shows it",
-          });
-        }
-      })
-      .optional(),
-    messagesPerSecond: z.number().int().min(1).max(1000).default(80),
-    /** api.md: what a send whose outcome stayed unknown past the window becomes. */
-    unknownOutcome: z.enum(['hold', 'retry_once']).default('hold'),
-    /**
-     * AI replies (docs/replies.md, "AI replies"): `off` (absent means this: triage only, no
-     * draft), `draft` (the `ai_triage` job drafts a reply and keeps it on the job for a person to
-     * read) or `send` (the draft is sent as a reply, `source: "ai"`, once per inbound message).
-     */
-    aiReplies: z.enum(['off', 'draft', 'send']).optional(),
-    /** Conversion ledger: the tenant's own work queues, each waiting for one event type. */
-    workQueues: z
+      .check(
+        z.superRefine((g, ctx) => {
+          if (g.uploadMode === 'script' && !g.conversionName) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['conversionName'],
+              message:
+                "is required in script mode: the conversion action's name as Google Ads shows it",
+            });
+          }
+        }),
+      ),
+  ),
+  messagesPerSecond: z._default(z.number().check(z.int(), z.gte(1), z.lte(1000)), 80),
+  /** api.md: what a send whose outcome stayed unknown past the window becomes. */
+  unknownOutcome: z._default(z.enum(['hold', 'retry_once']), 'hold'),
+  /**
+   * AI replies (docs/replies.md, "AI replies"): `off` (absent means this: triage only, no
+   * draft), `draft` (the `ai_triage` job drafts a reply and keeps it on the job for a person to
+   * read) or `send` (the draft is sent as a reply, `source: "ai"`, once per inbound message).
+   */
+  aiReplies: z.optional(z.enum(['off', 'draft', 'send'])),
+  /** Conversion ledger: the tenant's own work queues, each waiting for one event type. */
+  workQueues: z.optional(
+    z
       .record(
-        z.string().regex(LEDGER_NAME, LEDGER_NAME_RULE),
-        z.string().regex(LEDGER_NAME, LEDGER_NAME_RULE),
+        z.string().check(z.regex(LEDGER_NAME, LEDGER_NAME_RULE)),
+        z.string().check(z.regex(LEDGER_NAME, LEDGER_NAME_RULE)),
       )
-      .refine((queues) => Object.keys(queues).length <= MAX_WORK_QUEUES, {
-        message: `at most ${MAX_WORK_QUEUES} work queues`,
-      })
-      .optional(),
-  })
-  .strict();
+      .check(
+        z.refine((queues) => Object.keys(queues).length <= MAX_WORK_QUEUES, {
+          message: `at most ${MAX_WORK_QUEUES} work queues`,
+        }),
+      ),
+  ),
+});
 
 export type TenantConfig = z.output<typeof tenantConfigSchema>;
 

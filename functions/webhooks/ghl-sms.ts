@@ -10,7 +10,6 @@
  * and the same text after it is a new message.
  */
 
-import * as z from 'zod';
 import {
   ClaimLostError,
   type InboundDeps,
@@ -20,6 +19,7 @@ import {
   storeMessage,
 } from '../conversations/index.js';
 import { InvalidRequestError } from '../kernel/errors.js';
+import * as z from '../kernel/zod.js';
 import type { Tenant } from '../tenants/index.js';
 import {
   type GhlDedupeRule,
@@ -33,31 +33,33 @@ import type { GhlWindowStore } from './ghl-window-store.js';
 import { ghlKeys, ghlWindowClaimItem, keys } from './items.js';
 import { providerTime } from './provider-time.js';
 
-const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
+const scalar = z.union([z.string().check(z.maxLength(1024)), z.number(), z.boolean()]);
 
 export const ghlSmsSchema = z.looseObject({
-  contact_id: z.string().min(1).max(256),
-  phone: z.string().max(64).optional().nullable(),
-  full_name: z.string().max(512).optional().nullable(),
-  date_created: scalar.optional().nullable(),
-  location: z.looseObject({ id: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/) }),
-  workflow: z.looseObject({ id: scalar.optional().nullable() }).optional().nullable(),
-  message: z
-    .looseObject({
-      body: z.string().max(16384).optional().nullable(),
-      id: scalar.optional().nullable(),
-    })
-    .optional()
-    .nullable(),
-  messageId: scalar.optional().nullable(),
-  customData: z
-    .looseObject({
-      Date: scalar.optional().nullable(),
-      Time: scalar.optional().nullable(),
-      Message: z.string().max(16384).optional().nullable(),
-    })
-    .optional()
-    .nullable(),
+  contact_id: z.string().check(z.minLength(1), z.maxLength(256)),
+  phone: z.nullable(z.optional(z.string().check(z.maxLength(64)))),
+  full_name: z.nullable(z.optional(z.string().check(z.maxLength(512)))),
+  date_created: z.nullable(z.optional(scalar)),
+  location: z.looseObject({ id: z.string().check(z.regex(/^[A-Za-z0-9_.:@-]{1,128}$/)) }),
+  workflow: z.nullable(z.optional(z.looseObject({ id: z.nullable(z.optional(scalar)) }))),
+  message: z.nullable(
+    z.optional(
+      z.looseObject({
+        body: z.nullable(z.optional(z.string().check(z.maxLength(16384)))),
+        id: z.nullable(z.optional(scalar)),
+      }),
+    ),
+  ),
+  messageId: z.nullable(z.optional(scalar)),
+  customData: z.nullable(
+    z.optional(
+      z.looseObject({
+        Date: z.nullable(z.optional(scalar)),
+        Time: z.nullable(z.optional(scalar)),
+        Message: z.nullable(z.optional(z.string().check(z.maxLength(16384)))),
+      }),
+    ),
+  ),
 });
 
 export type GhlSms = z.output<typeof ghlSmsSchema>;

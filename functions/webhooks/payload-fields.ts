@@ -1,5 +1,5 @@
 /** Field schemas every provider payload shares: ids within the contract's 1–256 chars, bounded text. */
-import * as z from 'zod';
+import * as z from '../kernel/zod.js';
 
-export const providerId = z.string().min(1).max(256);
-export const providerText = z.string().max(16384);
+export const providerId = z.string().check(z.minLength(1), z.maxLength(256));
+export const providerText = z.string().check(z.maxLength(16384));

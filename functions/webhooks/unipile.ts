@@ -27,7 +27,7 @@
  * DynamoDB writes, and a payload whose person cannot be named is counted, never refused, so a
  * legitimate delivery is never answered 4xx and lost to the retries.
  */
-import * as z from 'zod';
+
 import {
   aliasPerson,
   applyOutboundStatus,
@@ -41,6 +41,7 @@ import {
 import { isoTime } from '../kernel/clock.js';
 import { parseWith } from '../kernel/http.js';
 import { putOnce } from '../kernel/put-once.js';
+import * as z from '../kernel/zod.js';
 import type { Tenant } from '../tenants/index.js';
 import { filePersonMessage } from './file-message.js';
 import { messageKeys, unipileRawItem } from './items.js';
@@ -50,7 +51,7 @@ import { providerId as id } from './payload-fields.js';
 /** What is kept of a body: a long HTML mail is stored cut, never refused for its length. */
 const MAX_BODY_CHARS = 16_384;
 /** An optional field that may arrive as `null` or an empty string. */
-const optionalText = z.string().optional().nullable();
+const optionalText = z.nullable(z.optional(z.string()));
 
 const attendeeSchema = z.looseObject({
   attendee_id: optionalText,
@@ -61,27 +62,26 @@ const attendeeSchema = z.looseObject({
 
 /** The fields every Unipile webhook is routed by. */
 export const unipileEnvelopeSchema = z.looseObject({
-  event: z.string().min(1).max(128).optional().nullable(),
-  account_id: id.optional().nullable(),
+  event: z.nullable(z.optional(z.string().check(z.minLength(1), z.maxLength(128)))),
+  account_id: z.nullable(z.optional(id)),
   /** Account status webhooks carry the account inside. */
-  AccountStatus: z.looseObject({ account_id: id.optional().nullable() }).optional().nullable(),
+  AccountStatus: z.nullable(z.optional(z.looseObject({ account_id: z.nullable(z.optional(id)) }))),
 });
 export type UnipileEnvelope = z.output<typeof unipileEnvelopeSchema>;
 
 export const unipileMessageSchema = z.looseObject({
   account_id: id,
   account_type: optionalText,
-  account_info: z
-    .looseObject({ type: optionalText, feature: optionalText, user_id: optionalText })
-    .optional()
-    .nullable(),
+  account_info: z.nullable(
+    z.optional(z.looseObject({ type: optionalText, feature: optionalText, user_id: optionalText })),
+  ),
   event: z.string(),
   chat_id: id,
   timestamp: optionalText,
   message_id: id,
   message: optionalText,
-  sender: attendeeSchema.optional().nullable(),
-  attendees: z.array(attendeeSchema).max(10_000).optional().nullable(),
+  sender: z.nullable(z.optional(attendeeSchema)),
+  attendees: z.nullable(z.optional(z.array(attendeeSchema).check(z.maxLength(10_000)))),
 });
 export type UnipileMessageEvent = z.output<typeof unipileMessageSchema>;
 
@@ -94,15 +94,15 @@ const mailAttendeeSchema = z.looseObject({
 export const unipileMailSchema = z
   .looseObject({
     /** `email_id` in the current docs; `id` (with `object: "Mail"`) in the older example. */
-    email_id: id.optional().nullable(),
-    id: id.optional().nullable(),
+    email_id: z.nullable(z.optional(id)),
+    id: z.nullable(z.optional(id)),
     account_id: id,
     event: z.string(),
     date: optionalText,
-    from_attendee: mailAttendeeSchema.optional().nullable(),
-    to_attendees: z.array(mailAttendeeSchema).max(10_000).optional().nullable(),
+    from_attendee: z.nullable(z.optional(mailAttendeeSchema)),
+    to_attendees: z.nullable(z.optional(z.array(mailAttendeeSchema).check(z.maxLength(10_000)))),
     /** RFC 5322 allows a line of 998 characters; a Message-ID is one header line. */
-    message_id: z.string().max(998).optional().nullable(),
+    message_id: z.nullable(z.optional(z.string().check(z.maxLength(998)))),
     subject: optionalText,
     body: optionalText,
     body_plain: optionalText,
@@ -110,10 +110,12 @@ export const unipileMailSchema = z
     origin: optionalText,
     tracking_id: optionalText,
   })
-  .refine((mail) => Boolean(mail.email_id ?? mail.id), {
-    message: 'a mail event names its email_id',
-    path: ['email_id'],
-  });
+  .check(
+    z.refine((mail) => Boolean(mail.email_id ?? mail.id), {
+      message: 'a mail event names its email_id',
+      path: ['email_id'],
+    }),
+  );
 export type UnipileMailEvent = z.output<typeof unipileMailSchema>;
 
 /** The account an event belongs to (top level, or inside an account status event). */

@@ -4,7 +4,7 @@
  * `webhook-signature.ts`); the whole payload is validated before anything is written, so a
  * malformed delivery stores nothing.
  */
-import * as z from 'zod';
+
 import { applyWhatsAppStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
 import {
   applyOutboundStatus,
@@ -13,6 +13,7 @@ import {
   parseWhatsAppId,
   REPLY_ID,
 } from '../conversations/index.js';
+import * as z from '../kernel/zod.js';
 import { type Tenant, tenantStore } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
 import { messageKeys } from './items.js';
@@ -22,52 +23,58 @@ import { providerTime } from './provider-time.js';
 
 const messageSchema = z.looseObject({
   id,
-  from: id.optional(),
-  from_user_id: id.optional(),
-  from_parent_user_id: id.optional(),
-  timestamp: z.union([z.string().max(20), z.number()]).optional(),
-  type: z.string().max(64).optional(),
-  text: z.looseObject({ body: text }).optional(),
-  button: z.looseObject({ text: text.optional() }).optional(),
-  interactive: z
-    .looseObject({
-      button_reply: z.looseObject({ title: text.optional() }).optional(),
-      list_reply: z.looseObject({ title: text.optional() }).optional(),
-    })
-    .optional(),
-  image: z.looseObject({ caption: text.optional() }).optional(),
-  video: z.looseObject({ caption: text.optional() }).optional(),
-  document: z.looseObject({ caption: text.optional() }).optional(),
-  reaction: z.looseObject({ emoji: z.string().max(64).optional() }).optional(),
+  from: z.optional(id),
+  from_user_id: z.optional(id),
+  from_parent_user_id: z.optional(id),
+  timestamp: z.optional(z.union([z.string().check(z.maxLength(20)), z.number()])),
+  type: z.optional(z.string().check(z.maxLength(64))),
+  text: z.optional(z.looseObject({ body: text })),
+  button: z.optional(z.looseObject({ text: z.optional(text) })),
+  interactive: z.optional(
+    z.looseObject({
+      button_reply: z.optional(z.looseObject({ title: z.optional(text) })),
+      list_reply: z.optional(z.looseObject({ title: z.optional(text) })),
+    }),
+  ),
+  image: z.optional(z.looseObject({ caption: z.optional(text) })),
+  video: z.optional(z.looseObject({ caption: z.optional(text) })),
+  document: z.optional(z.looseObject({ caption: z.optional(text) })),
+  reaction: z.optional(z.looseObject({ emoji: z.optional(z.string().check(z.maxLength(64))) })),
 });
 
 const statusSchema = z.looseObject({
   id,
-  status: z.string().max(32),
-  timestamp: z.union([z.string().max(20), z.number()]).optional(),
-  recipient_id: id.optional(),
-  recipient_user_id: id.optional(),
-  recipient_type: z.string().max(32).optional(),
-  recipient_participant_id: id.optional(),
-  biz_opaque_callback_data: z.string().max(1024).optional(),
-  errors: z
-    .array(z.looseObject({ code: z.number().optional(), title: z.string().max(1024).optional() }))
-    .max(20)
-    .optional(),
+  status: z.string().check(z.maxLength(32)),
+  timestamp: z.optional(z.union([z.string().check(z.maxLength(20)), z.number()])),
+  recipient_id: z.optional(id),
+  recipient_user_id: z.optional(id),
+  recipient_type: z.optional(z.string().check(z.maxLength(32))),
+  recipient_participant_id: z.optional(id),
+  biz_opaque_callback_data: z.optional(z.string().check(z.maxLength(1024))),
+  errors: z.optional(
+    z
+      .array(
+        z.looseObject({
+          code: z.optional(z.number()),
+          title: z.optional(z.string().check(z.maxLength(1024))),
+        }),
+      )
+      .check(z.maxLength(20)),
+  ),
 });
 
 const contactSchema = z.looseObject({
-  wa_id: id.optional(),
-  user_id: id.optional(),
-  parent_user_id: id.optional(),
-  profile: z.looseObject({ name: z.string().max(512).optional() }).optional(),
+  wa_id: z.optional(id),
+  user_id: z.optional(id),
+  parent_user_id: z.optional(id),
+  profile: z.optional(z.looseObject({ name: z.optional(z.string().check(z.maxLength(512))) })),
 });
 
 const valueSchema = z.looseObject({
-  metadata: z.looseObject({ phone_number_id: id }).optional(),
-  contacts: z.array(contactSchema).max(100).optional(),
-  messages: z.array(messageSchema).max(100).optional(),
-  statuses: z.array(statusSchema).max(100).optional(),
+  metadata: z.optional(z.looseObject({ phone_number_id: id })),
+  contacts: z.optional(z.array(contactSchema).check(z.maxLength(100))),
+  messages: z.optional(z.array(messageSchema).check(z.maxLength(100))),
+  statuses: z.optional(z.array(statusSchema).check(z.maxLength(100))),
 });
 
 export const cloudWebhookSchema = z.looseObject({
@@ -75,13 +82,18 @@ export const cloudWebhookSchema = z.looseObject({
   entry: z
     .array(
       z.looseObject({
-        id: id.optional(),
+        id: z.optional(id),
         changes: z
-          .array(z.looseObject({ field: z.string().max(128).optional(), value: valueSchema }))
-          .max(100),
+          .array(
+            z.looseObject({
+              field: z.optional(z.string().check(z.maxLength(128))),
+              value: valueSchema,
+            }),
+          )
+          .check(z.maxLength(100)),
       }),
     )
-    .max(100),
+    .check(z.maxLength(100)),
 });
 
 export type CloudWebhook = z.output<typeof cloudWebhookSchema>;

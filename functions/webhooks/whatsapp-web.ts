@@ -20,10 +20,11 @@
  * (`prepareMessage`: `key.participant.split('@')[0]`): a pushName that is only an id's digits is
  * not a name and is dropped.
  */
-import * as z from 'zod';
+
 import type { InboundDeps } from '../conversations/index.js';
 import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';
+import * as z from '../kernel/zod.js';
 import { instanceNameSchema, type Tenant } from '../tenants/index.js';
 import { fileMessageFrom } from './file-message.js';
 import { messageKeys } from './items.js';
@@ -32,7 +33,7 @@ import { providerId as id, providerText as text } from './payload-fields.js';
 import { providerTime } from './provider-time.js';
 
 /** An optional id may arrive empty (`"participant": ""` on a 1:1 chat): empty is absent. */
-const optionalId = z.string().max(256).optional().nullable();
+const optionalId = z.nullable(z.optional(z.string().check(z.maxLength(256))));
 const keySchema = z.looseObject({
   remoteJid: id,
   remoteJidAlt: optionalId,
@@ -43,43 +44,50 @@ const keySchema = z.looseObject({
   participantPn: optionalId,
   participantLid: optionalId,
   previousRemoteJid: optionalId,
-  fromMe: z.boolean().optional().nullable(),
+  fromMe: z.nullable(z.optional(z.boolean())),
   id,
 });
 
 const upsertSchema = z.looseObject({
   key: keySchema,
-  pushName: z.string().max(512).optional().nullable(),
-  message: z
-    .looseObject({
-      conversation: text.optional().nullable(),
-      extendedTextMessage: z
-        .looseObject({ text: text.optional().nullable() })
-        .optional()
-        .nullable(),
-      imageMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
-      videoMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
-      documentMessage: z.looseObject({ caption: text.optional().nullable() }).optional().nullable(),
-    })
-    .optional()
-    .nullable(),
-  messageType: z.string().max(64).optional().nullable(),
-  messageTimestamp: z
-    .union([
-      z.number(),
-      z.string().max(20),
-      z.looseObject({ low: z.number(), high: z.number().optional() }),
-    ])
-    .optional()
-    .nullable(),
+  pushName: z.nullable(z.optional(z.string().check(z.maxLength(512)))),
+  message: z.nullable(
+    z.optional(
+      z.looseObject({
+        conversation: z.nullable(z.optional(text)),
+        extendedTextMessage: z.nullable(
+          z.optional(z.looseObject({ text: z.nullable(z.optional(text)) })),
+        ),
+        imageMessage: z.nullable(
+          z.optional(z.looseObject({ caption: z.nullable(z.optional(text)) })),
+        ),
+        videoMessage: z.nullable(
+          z.optional(z.looseObject({ caption: z.nullable(z.optional(text)) })),
+        ),
+        documentMessage: z.nullable(
+          z.optional(z.looseObject({ caption: z.nullable(z.optional(text)) })),
+        ),
+      }),
+    ),
+  ),
+  messageType: z.nullable(z.optional(z.string().check(z.maxLength(64)))),
+  messageTimestamp: z.nullable(
+    z.optional(
+      z.union([
+        z.number(),
+        z.string().check(z.maxLength(20)),
+        z.looseObject({ low: z.number(), high: z.optional(z.number()) }),
+      ]),
+    ),
+  ),
 });
 
 export const gatewayEnvelopeSchema = z.looseObject({
-  event: z.string().min(1).max(128),
+  event: z.string().check(z.minLength(1), z.maxLength(128)),
   instance: instanceNameSchema,
   /** The instance's own WhatsApp id (`<digits>@s.whatsapp.net`), when Evolution sends it. */
-  sender: z.string().max(256).optional().nullable(),
-  data: z.unknown().optional(),
+  sender: z.nullable(z.optional(z.string().check(z.maxLength(256)))),
+  data: z.optional(z.unknown()),
 });
 
 /**
@@ -138,14 +146,19 @@ export function isEvolutionEventPath(segment: string): boolean {
   return EVENT_PATHS.has(segment.toLowerCase());
 }
 
-export const upsertDataSchema = z.union([upsertSchema, z.array(upsertSchema).min(1).max(100)]);
+export const upsertDataSchema = z.union([
+  upsertSchema,
+  z.array(upsertSchema).check(z.minLength(1), z.maxLength(100)),
+]);
 
 /**
  * `data` of a `messages.upsert`: one message or a list of them. Validated against the one shape it
  * has, so a 400 names the bad field (`data.key.remoteJid`, `data.3.key.id`) rather than "(body)".
  */
 export function parseUpsertData(data: unknown): UpsertData {
-  const shape = Array.isArray(data) ? z.array(upsertSchema).min(1).max(100) : upsertSchema;
+  const shape = Array.isArray(data)
+    ? z.array(upsertSchema).check(z.minLength(1), z.maxLength(100))
+    : upsertSchema;
   return parseWith(z.looseObject({ data: shape }), { data }).data;
 }
 

@@ -38,7 +38,7 @@ export interface HandlerBundleInput {
 }
 
 /**
- * zod's classic and core entries re-export every locale as a namespace
+ * zod's classic, core and mini entries re-export every locale as a namespace
  * (`export * as locales from '../locales/index.js'`), and Powertools Parser imports
  * `{ z } from 'zod'` — a namespace value esbuild cannot tree-shake (it can only shake
  * `import * as z` used by property access in the importing file). So every handler carried ~50
@@ -46,6 +46,8 @@ export interface HandlerBundleInput {
  * switches locale. This resolves zod's locale barrel to one exporting only `en`; `z.locales.en`
  * keeps working, any other locale would be `undefined` in the bundle (never in tests, which run
  * unbundled — the cold-start bench imports every bundle, so a load-time use would show there).
+ * The handlers' zod/mini configures no locale: `functions/kernel/zod.ts` imports English itself
+ * (`zod/v4/locales/en.js`, a file this leaves alone).
  */
 export const zodEnglishLocaleOnly: Plugin = {
   name: 'zod-english-locale-only',
@@ -126,7 +128,9 @@ function refuseProjectSourcesNaming(
  * return a function that throws), except `aggregateChecks`, which the string, number and date
  * schemas' `minLength`/`maxLength`/`format` getters read, and which stays the real one. The build
  * fails if project code names JSON Schema (`toJSONSchema`, `jsonSchema`), so a handler cannot
- * start using it unbundled (tests) and meet the stand-in only in Lambda.
+ * start using it unbundled (tests) and meet the stand-in only in Lambda. The handlers are on
+ * zod/mini, whose schemas attach no processor: mini reaches the module only through its
+ * `toJSONSchema` re-export, which tree shaking drops unless called; its import is stubbed too.
  */
 export const zodJsonSchemaStub: Plugin = {
   name: 'zod-json-schema-stub',
@@ -134,7 +138,7 @@ export const zodJsonSchemaStub: Plugin = {
     build.onResolve(
       { filter: /^\.\.?\/(core\/)?(json-schema-processors|to-json-schema)\.js$/ },
       (args) => {
-        if (!/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+        if (!/[\\/]zod[\\/]v4[\\/](classic|core|mini)$/.test(args.resolveDir)) return undefined;
         return { path: join(args.resolveDir, args.path), namespace: 'zod-json-schema-stub' };
       },
     );

@@ -4,8 +4,9 @@
  * also how a start that crashed half-way resumes. Resume re-rings the pending recipients (senders
  * drop the queue messages of a paused campaign). See `lifecycle.ts` `changeCampaignState`.
  */
-import * as z from 'zod';
+
 import { httpHandler, parseWith, pathParam } from '../../kernel/http.js';
+import * as z from '../../kernel/zod.js';
 import { authenticate } from '../../tenants/index.js';
 import { fanoutDeps } from '../deps.js';
 import { changeCampaignState } from '../lifecycle.js';

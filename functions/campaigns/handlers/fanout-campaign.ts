@@ -2,21 +2,18 @@
  * Trigger: SQS FIFO queue `fanout`. One message fans out one shard of a running campaign (see
  * `fanout.ts`); a shard too large for one invocation rings itself to continue.
  */
-import * as z from 'zod';
+
 import { queueConsumer } from '../../kernel/queue-consumer.js';
+import * as z from '../../kernel/zod.js';
 import { fanoutDeps, messagesPerSecond } from '../deps.js';
 import { fanoutShard } from '../fanout.js';
 import { SHARDS } from '../items.js';
 
 const schema = z.object({
-  tenantId: z.string().min(1),
-  campaignId: z.string().min(1),
-  generation: z.number().int().min(0),
-  shard: z
-    .number()
-    .int()
-    .min(0)
-    .max(SHARDS - 1),
+  tenantId: z.string().check(z.minLength(1)),
+  campaignId: z.string().check(z.minLength(1)),
+  generation: z.number().check(z.int(), z.gte(0)),
+  shard: z.number().check(z.int(), z.gte(0), z.lte(SHARDS - 1)),
 });
 
 /** Work per invocation before handing over to a continuation message. */

@@ -2,31 +2,46 @@
  * Trigger: HTTP API `PUT /v1/leads/{leadId}` (operator key). Creates or updates a lead and attaches
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
-import * as z from 'zod';
+
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
+import * as z from '../../kernel/zod.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';
 import { conversationsDeps } from '../deps.js';
 import { putLead } from '../leads.js';
 
 export const leadSchema = z
-  .object({
-    name: z.string().trim().min(1).max(200).optional(),
-    phones: z.array(z.string().min(1).max(64)).max(20).default([]),
+  .strictObject({
+    name: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(200))),
+    phones: z._default(
+      z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(20)),
+      [],
+    ),
     /** E-mail addresses: their conversations (Unipile mail) are the lead's. */
-    emails: z.array(z.email().max(320)).max(20).optional(),
+    emails: z.optional(z.array(z.email().check(z.maxLength(320))).check(z.maxLength(20))),
     /** LinkedIn provider ids (Unipile's `attendee_provider_id`, `ACoAA…`): the same. */
-    linkedin: z
-      .array(z.string().trim().min(1).max(256).regex(/^\S+$/, 'must be a LinkedIn provider id'))
-      .max(20)
-      .optional(),
+    linkedin: z.optional(
+      z
+        .array(
+          z
+            .string()
+            .check(
+              z.trim(),
+              z.minLength(1),
+              z.maxLength(256),
+              z.regex(/^\S+$/, 'must be a LinkedIn provider id'),
+            ),
+        )
+        .check(z.maxLength(20)),
+    ),
   })
-  .strict()
-  .refine(
-    (lead) => lead.phones.length + (lead.emails?.length ?? 0) + (lead.linkedin?.length ?? 0) > 0,
-    {
-      message: 'a lead needs at least one phone, e-mail address or LinkedIn id',
-      path: ['phones'],
-    },
+  .check(
+    z.refine(
+      (lead) => lead.phones.length + (lead.emails?.length ?? 0) + (lead.linkedin?.length ?? 0) > 0,
+      {
+        message: 'a lead needs at least one phone, e-mail address or LinkedIn id',
+        path: ['phones'],
+      },
+    ),
   );
 
 export const handler = httpHandler(async (request) => {

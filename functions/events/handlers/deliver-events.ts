@@ -4,19 +4,20 @@
  * attempts left, hides its message until the attempt is due and fails the record, which fails the
  * rest of its group in this batch: the entity's later events wait, other groups go on.
  */
-import * as z from 'zod';
+
 import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
 import { hideFor } from '../../kernel/queue-consumer.js';
+import * as z from '../../kernel/zod.js';
 import { type DeliveryDeps, deliver } from '../deliver.js';
 import { deliveryDeps } from '../deps.js';
 
 const schema = z.object({
-  tenantId: z.string().min(1),
-  endpointId: z.string().min(1),
-  eventId: z.string().min(1),
-  cycle: z.string().min(1),
-  entityKey: z.string().min(1),
-  occurredAt: z.string().min(1),
+  tenantId: z.string().check(z.minLength(1)),
+  endpointId: z.string().check(z.minLength(1)),
+  eventId: z.string().check(z.minLength(1)),
+  cycle: z.string().check(z.minLength(1)),
+  entityKey: z.string().check(z.minLength(1)),
+  occurredAt: z.string().check(z.minLength(1)),
 });
 
 /** Held back on purpose until its next attempt is due (not an error). */

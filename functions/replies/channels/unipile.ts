@@ -33,8 +33,9 @@
  * does not heal by itself); a 5xx, a timeout, a reset, or a 2xx without an id are *unknown*: Unipile
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
-import * as z from 'zod';
+
 import { checkTarget, ForbiddenTargetError, type Resolver } from '../../kernel/ssrf.js';
+import * as z from '../../kernel/zod.js';
 import type {
   ProviderRecord,
   ReplyChannel,
@@ -191,14 +192,14 @@ const mailListSchema = z.looseObject({
   object: z.literal('EmailList'),
   items: z.array(
     z.looseObject({
-      id: z.string().optional(),
-      tracking_id: z.string().nullish(),
-      headers: z
-        .array(z.looseObject({ name: z.string().optional(), value: z.string().optional() }))
-        .nullish(),
+      id: z.optional(z.string()),
+      tracking_id: z.nullish(z.string()),
+      headers: z.nullish(
+        z.array(z.looseObject({ name: z.optional(z.string()), value: z.optional(z.string()) })),
+      ),
     }),
   ),
-  cursor: z.string().nullish(),
+  cursor: z.nullish(z.string()),
 });
 
 /**

@@ -7,23 +7,28 @@
  * replies context's AI reply port, and replies sits above conversations (replies import
  * conversations, never the other way), so this is the one place both meet without a cycle.
  */
-import * as z from 'zod';
+
 import { jobDeps } from '../../conversations/index.js';
 import { JOB_TYPES, runJobs } from '../../jobs/index.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
+import * as z from '../../kernel/zod.js';
 import { aiReplyPort } from '../deps.js';
 
 const host = {
-  tenantId: z.string().min(1).max(128),
-  messageId: z.string().regex(/^m_[0-9a-f]{32}$/),
+  tenantId: z.string().check(z.minLength(1), z.maxLength(128)),
+  messageId: z.string().check(z.regex(/^m_[0-9a-f]{32}$/)),
 };
 const ringSchema = z.union([
-  z.object({ ...host, jobTypes: z.array(z.enum(JOB_TYPES)).min(1).max(JOB_TYPES.length) }),
+  z.object({
+    ...host,
+    jobTypes: z.array(z.enum(JOB_TYPES)).check(z.minLength(1), z.maxLength(JOB_TYPES.length)),
+  }),
   // A ring enqueued before one ring named all of a message's jobs (one a job): still in flight
   // while a deployment rolls out, it runs as a ring of that one type.
-  z
-    .object({ ...host, jobType: z.enum(JOB_TYPES) })
-    .transform(({ jobType, ...ring }) => ({ ...ring, jobTypes: [jobType] })),
+  z.pipe(
+    z.object({ ...host, jobType: z.enum(JOB_TYPES) }),
+    z.transform(({ jobType, ...ring }) => ({ ...ring, jobTypes: [jobType] })),
+  ),
 ]);
 
 export const handler = queueConsumer({

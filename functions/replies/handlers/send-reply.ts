@@ -4,17 +4,17 @@
  * fails just that record, so it comes back in its place in its conversation's group.
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { ddb } from '../../kernel/clients.js';
 import { systemClock } from '../../kernel/clock.js';
 import { settings, tableName } from '../../kernel/config.js';
 import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
+import * as z from '../../kernel/zod.js';
 import { echoKeyOf, rateOf, replyChannels, sendTokens } from '../deps.js';
 import { sendReply } from '../sender.js';
 
 const schema = z.object({
-  tenantId: z.string().min(1).max(256),
-  messageId: z.string().regex(/^r_[0-9a-f]{32}$/),
+  tenantId: z.string().check(z.minLength(1), z.maxLength(256)),
+  messageId: z.string().check(z.regex(/^r_[0-9a-f]{32}$/)),
 });
 
 export const handler = fifoGroupConsumer({
