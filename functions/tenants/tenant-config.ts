@@ -3,7 +3,7 @@
  * identifiers it claims, whether two configurations are the same, and how many identifier changes
  * one update may carry.
  */
-import { isSupportedCountry } from 'libphonenumber-js';
+import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { canonicalJson } from '../kernel/canonical-json.js';
 import { ConflictError, InvalidRequestError } from '../kernel/errors.js';
 import * as z from '../kernel/zod.js';
@@ -15,7 +15,7 @@ const providerId = z
 /** Each list is capped at 30 ids. */
 export const MAX_IDS_PER_LIST = 30;
 /** A list of up to 30 distinct ids of one kind. */
-const distinctIds = (id: z.ZodMiniString) =>
+const distinctIds = (id: z.ZodMiniString<string>) =>
   z.array(id).check(
     z.maxLength(MAX_IDS_PER_LIST),
     z.refine((ids) => new Set(ids).size === ids.length, {
@@ -117,7 +117,7 @@ export const tenantConfigSchema = z.strictObject({
   defaultCountry: z
     .pipe(
       z.string().check(z.length(2)),
-      z.transform((c) => c.toUpperCase()),
+      z.transform((c) => c.toUpperCase() as CountryCode),
     )
     .check(z.refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code')),
   // A Cloud API phone number id is a Graph object id: digits only. Anything else would reach the

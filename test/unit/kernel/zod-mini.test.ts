@@ -6,10 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import type { CountryCode } from 'libphonenumber-js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as classic from 'zod';
 import { detailsFromZod, errorResponse } from '../../../functions/kernel/http.js';
 import * as z from '../../../functions/kernel/zod.js';
+import type { TenantConfig, tenantConfigSchema } from '../../../functions/tenants/tenant-config.js';
 import { REQUEST_CASES } from '../../fixtures/zod/request-cases.js';
 
 type Outcome = { data: unknown } | { details: unknown };
@@ -163,5 +165,18 @@ describe('zod/mini in the handlers', () => {
     const messages = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as string[];
     expect(messages[0]).toBe('Invalid input: expected string, received number');
     expect(messages).not.toContain('Invalid input');
+  });
+
+  it('infers the types classic inferred (checked by `npm run typecheck`): a tenant’s defaultCountry is a CountryCode, its id lists take strings', () => {
+    // mini's `.check(z.refine(guard))` narrows nothing (classic's `.refine(isSupportedCountry)` did),
+    // and a bare `z.ZodMiniString` parameter is `ZodMiniString<unknown>`: its lists took unknown[].
+    expectTypeOf<TenantConfig['defaultCountry']>().toEqualTypeOf<CountryCode>();
+    type TenantInput = z.input<typeof tenantConfigSchema>;
+    expectTypeOf<TenantInput['whatsapp']>().toEqualTypeOf<
+      { phoneNumberIds: string[] } | undefined
+    >();
+    expectTypeOf<NonNullable<TenantInput['ghl']>['locationIds']>().toEqualTypeOf<string[]>();
+    expectTypeOf<NonNullable<TenantInput['whatsappWeb']>['instances']>().toEqualTypeOf<string[]>();
+    expectTypeOf<NonNullable<TenantInput['unipile']>['accountIds']>().toEqualTypeOf<string[]>();
   });
 });
