@@ -30,15 +30,28 @@ import { fakeLambdaContext } from '../../support/lambda-context.js';
 import { raceTrials } from '../../support/race.js';
 import { ddb, poll, stopPollers } from '../events/feed-support.js';
 import {
+  type FoldWorld,
   foldAsBeforeGroups,
   foldedTotals,
   foldHandler,
   foldWorld,
   listedTotals,
+  recordsByRecipientShard,
   streamEvents,
 } from './fold-support.js';
 
 afterEach(stopPollers);
+
+/** A repair's deps with the clock past the fold's lag bound (every group quiet), and its scope. */
+function repairAfterLagBound(world: FoldWorld, campaignId: string) {
+  return {
+    later: {
+      store: world.deps.store,
+      clock: new ManualClock(world.deps.clock.now() + FOLD_LAG_BOUND_MS + 5000),
+    },
+    scope: { tenantId: world.tenantId, campaignId },
+  };
+}
 
 describe('campaign counters folded from the change feed', () => {
   it('counts every recipient transition of many campaigns once: folded totals equal the listing', async () => {
@@ -259,12 +272,7 @@ describe('campaign counters folded from the change feed', () => {
     // One shard's records: the first two, then the first three (a retry that picked up one more),
     // then all of them.
     // The recipient shard with the most records.
-    const byPk = new Map<string, typeof records>();
-    for (const r of records) {
-      const pk = r.dynamodb?.Keys?.pk?.S;
-      if (pk?.startsWith('CR#')) byPk.set(pk, [...(byPk.get(pk) ?? []), r]);
-    }
-    const ofShard = [...byPk.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+    const ofShard = recordsByRecipientShard(records).sort((a, b) => b.length - a.length)[0] ?? [];
     expect(ofShard.length).toBeGreaterThan(2);
     for (const Records of [ofShard.slice(0, 2), ofShard.slice(0, 3), records]) {
       expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
@@ -300,11 +308,7 @@ describe('campaign counters folded from the change feed', () => {
     );
     expect(await foldedTotals(world, id)).not.toEqual(listed);
 
-    const later = {
-      store: world.deps.store,
-      clock: new ManualClock(world.deps.clock.now() + FOLD_LAG_BOUND_MS + 5000),
-    };
-    const scope = { tenantId: world.tenantId, campaignId: id };
+    const { later, scope } = repairAfterLagBound(world, id);
     expect(await repairCampaignCounters(later, scope, true)).toMatchObject({
       drift: 2,
       unsettledShards: 0,
@@ -329,13 +333,7 @@ describe('campaign counters folded from the change feed', () => {
         await foldAsBeforeGroups(world, id, [
           { Records: records.slice(0, Math.ceil(records.length / 2)) },
         ]);
-        const byShard = new Map<string, typeof records>();
-        for (const record of records) {
-          const pk = String(record.dynamodb?.Keys?.pk?.S ?? '');
-          if (!pk.startsWith('CR#')) continue;
-          byShard.set(pk, [...(byShard.get(pk) ?? []), record]);
-        }
-        return { world, id, streams: [...byShard.values()], fold: foldHandler(world) };
+        return { world, id, streams: recordsByRecipientShard(records), fold: foldHandler(world) };
       },
       contenders: ({ streams, fold }) =>
         streams.flatMap((records) => {
@@ -358,11 +356,7 @@ describe('campaign counters folded from the change feed', () => {
     const id = await world.campaign(14);
     await foldAsBeforeGroups(world, id, await streamEvents(world, 7));
     const listed = await listedTotals(world, id);
-    const later = {
-      store: world.deps.store,
-      clock: new ManualClock(world.deps.clock.now() + FOLD_LAG_BOUND_MS + 5000),
-    };
-    const scope = { tenantId: world.tenantId, campaignId: id };
+    const { later, scope } = repairAfterLagBound(world, id);
     // A dry run moves nothing.
     expect(await repairCampaignCounters(later, scope, false)).toMatchObject({
       drift: 0,
@@ -408,13 +402,7 @@ describe('campaign counters folded from the change feed', () => {
         const given = await streamEvents(world, 100);
         // Each shard's records as a stream shard of its own would hand them over.
         const records = given.flatMap((e) => e.Records);
-        const byShard = new Map<string, typeof records>();
-        for (const record of records) {
-          const pk = String(record.dynamodb?.Keys?.pk?.S ?? '');
-          if (!pk.startsWith('CR#')) continue;
-          byShard.set(pk, [...(byShard.get(pk) ?? []), record]);
-        }
-        return { world, id, streams: [...byShard.values()], fold: foldHandler(world) };
+        return { world, id, streams: recordsByRecipientShard(records), fold: foldHandler(world) };
       },
       contenders: ({ streams, fold }) =>
         // Each shard's records as three readers of it hand them over, each in order: whole, whole

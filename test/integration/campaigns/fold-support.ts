@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { expect } from 'vitest';
 import {
   type CampaignDeps,
@@ -123,6 +123,16 @@ export async function streamEvents(
   };
   await (await poll(world.table, collect, { batchSize })).drained();
   return given;
+}
+
+/** Stream records of recipients, one list a recipient shard (`CR#…` partition key), each in order. */
+export function recordsByRecipientShard(records: readonly DynamoDBRecord[]): DynamoDBRecord[][] {
+  const byShard = new Map<string, DynamoDBRecord[]>();
+  for (const record of records) {
+    const pk = String(record.dynamodb?.Keys?.pk?.S ?? '');
+    if (pk.startsWith('CR#')) byShard.set(pk, [...(byShard.get(pk) ?? []), record]);
+  }
+  return [...byShard.values()];
 }
 
 /**
