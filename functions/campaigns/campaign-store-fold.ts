@@ -129,7 +129,13 @@ export class DynamoFoldedCounters implements FoldedCounters {
         ? parseFoldedGroup(result.current)
         : undefined;
       const absent = [...parts.keys()].filter((shard) => !current?.seqs.has(shard));
-      const old = await this.oldShards(group, absent);
+      const old = await readOldShards(
+        this.ddb,
+        this.table,
+        group.tenantId,
+        group.campaignId,
+        absent,
+      );
       for (const [shard, part] of [...parts]) {
         const seen = current?.seqs.get(shard);
         if (seen !== undefined) {
@@ -158,25 +164,6 @@ export class DynamoFoldedCounters implements FoldedCounters {
     throw new FoldedCounterMismatchError(
       `group ${group.group} of a campaign kept moving under the fold`,
     );
-  }
-
-  /** The old per-shard items of `shards` that exist (strongly consistent). */
-  private async oldShards(
-    group: CampaignFoldGroup,
-    shards: readonly number[],
-  ): Promise<Map<number, OldShard>> {
-    const found = new Map<number, OldShard>();
-    if (shards.length === 0) return found;
-    const raws = await batchGetAll(
-      this.ddb,
-      this.table,
-      shards.map((shard) => keys.foldedCounter(group.tenantId, group.campaignId, shard)),
-    );
-    for (const raw of raws) {
-      const { shard, totals, foldSeq } = parseFoldedCounter(raw);
-      found.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
-    }
-    return found;
   }
 
   /** Each group's folded counts as readers see them (index = group): `readFoldGroups`. */
@@ -222,17 +209,7 @@ export async function readFoldGroups(
   const notHeld = groups.flatMap((g) =>
     shardsOfGroup(g).filter((shard) => !items.get(g)?.seqs.has(shard)),
   );
-  const old = new Map<number, { totals: Totals; foldSeq?: string }>();
-  if (notHeld.length > 0) {
-    for (const raw of await batchGetAll(
-      ddb,
-      table,
-      notHeld.map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
-    )) {
-      const { shard, totals, foldSeq } = parseFoldedCounter(raw);
-      old.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
-    }
-  }
+  const old = await readOldShards(ddb, table, tenantId, campaignId, notHeld);
   return groups.map((group) => {
     const item = items.get(group);
     const oldSeqs = new Map<number, string>();
@@ -246,6 +223,32 @@ export async function readFoldGroups(
       oldSeqs,
     };
   });
+}
+
+/**
+ * The per-shard items of before the groups of `shards` that exist, by shard (one strongly
+ * consistent `BatchGetItem`; none when `shards` is empty): what the fold's move-in and readers add
+ * for a shard its group does not hold.
+ */
+async function readOldShards(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  tenantId: string,
+  campaignId: string,
+  shards: readonly number[],
+): Promise<Map<number, OldShard>> {
+  const found = new Map<number, OldShard>();
+  if (shards.length === 0) return found;
+  const raws = await batchGetAll(
+    ddb,
+    table,
+    shards.map((shard) => keys.foldedCounter(tenantId, campaignId, shard)),
+  );
+  for (const raw of raws) {
+    const { shard, totals, foldSeq } = parseFoldedCounter(raw);
+    found.set(shard, { totals, ...(foldSeq !== undefined ? { foldSeq } : {}) });
+  }
+  return found;
 }
 
 /**

@@ -97,7 +97,7 @@ export async function repairGroup(
         ...named,
         drift: firstDrift,
         repaired: firstDrift > 0,
-        ...(moveIn ? { movedIn: true as const } : {}),
+        ...(firstDrift === 0 ? { movedIn: true as const } : {}),
         attempts: attempt,
       };
     }
@@ -133,6 +133,6 @@ export async function repairCampaignCounters(
       ? groups.filter((g) => g.inconclusive || (g.drift > 0 && !g.repaired)).length *
         SHARDS_PER_GROUP
       : 0,
-    movedInGroups: groups.filter((g) => g.movedIn && g.drift === 0).length,
+    movedInGroups: groups.filter((g) => g.movedIn).length,
   };
 }
