@@ -5,7 +5,6 @@
  * naming what is wrong; anything unexpected is logged and answered with a plain 500 carrying no
  * internals.
  */
-
 import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,

@@ -1,5 +1,4 @@
 /** Request shapes of the ledger routes (zod), and the path and query checks they share. */
-
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 import { parsePageLimit } from '../kernel/page-limit.js';

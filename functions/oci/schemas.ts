@@ -1,5 +1,4 @@
 /** Request schemas of the OCI routes (the contract's 1–256 character ids, one click id). */
-
 import { InvalidRequestError } from '../kernel/errors.js';
 import type { HttpRequest } from '../kernel/http.js';
 import * as z from '../kernel/zod.js';

@@ -1,5 +1,4 @@
 /** The request bodies of the replies routes (api.md, "Replies"). */
-
 import { MESSAGE_CHANNELS } from '../conversations/index.js';
 import * as z from '../kernel/zod.js';
 import { REPLY_SOURCES } from './items.js';

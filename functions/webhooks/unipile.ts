@@ -27,7 +27,6 @@
  * DynamoDB writes, and a payload whose person cannot be named is counted, never refused, so a
  * legitimate delivery is never answered 4xx and lost to the retries.
  */
-
 import {
   aliasPerson,
   applyOutboundStatus,

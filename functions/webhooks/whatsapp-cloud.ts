@@ -4,7 +4,6 @@
  * `webhook-signature.ts`); the whole payload is validated before anything is written, so a
  * malformed delivery stores nothing.
  */
-
 import { applyWhatsAppStatus, type WhatsAppStatusEvent } from '../campaigns/index.js';
 import {
   applyOutboundStatus,

@@ -20,7 +20,6 @@
  * (`prepareMessage`: `key.participant.split('@')[0]`): a pushName that is only an id's digits is
  * not a name and is dropped.
  */
-
 import type { InboundDeps } from '../conversations/index.js';
 import { parseWhatsAppId } from '../conversations/index.js';
 import { parseWith } from '../kernel/http.js';

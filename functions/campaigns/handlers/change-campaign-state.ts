@@ -4,7 +4,6 @@
  * also how a start that crashed half-way resumes. Resume re-rings the pending recipients (senders
  * drop the queue messages of a paused campaign). See `lifecycle.ts` `changeCampaignState`.
  */
-
 import { httpHandler, parseWith, pathParam } from '../../kernel/http.js';
 import * as z from '../../kernel/zod.js';
 import { authenticate } from '../../tenants/index.js';

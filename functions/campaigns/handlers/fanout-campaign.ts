@@ -2,7 +2,6 @@
  * Trigger: SQS FIFO queue `fanout`. One message fans out one shard of a running campaign (see
  * `fanout.ts`); a shard too large for one invocation rings itself to continue.
  */
-
 import { queueConsumer } from '../../kernel/queue-consumer.js';
 import * as z from '../../kernel/zod.js';
 import { fanoutDeps, messagesPerSecond } from '../deps.js';

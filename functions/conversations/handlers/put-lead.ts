@@ -2,7 +2,6 @@
  * Trigger: HTTP API `PUT /v1/leads/{leadId}` (operator key). Creates or updates a lead and attaches
  * (and merges) the conversations of its phones. Idempotent by nature: a retry finds everything done.
  */
-
 import { httpHandler, parseJsonBody, pathParam } from '../../kernel/http.js';
 import * as z from '../../kernel/zod.js';
 import { authenticate, tenantStore } from '../../tenants/index.js';

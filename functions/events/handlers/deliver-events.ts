@@ -4,7 +4,6 @@
  * attempts left, hides its message until the attempt is due and fails the record, which fails the
  * rest of its group in this batch: the entity's later events wait, other groups go on.
  */
-
 import { fifoGroupConsumer } from '../../kernel/fifo-group-consumer.js';
 import { hideFor } from '../../kernel/queue-consumer.js';
 import * as z from '../../kernel/zod.js';

@@ -33,7 +33,6 @@
  * does not heal by itself); a 5xx, a timeout, a reset, or a 2xx without an id are *unknown*: Unipile
  * relays to LinkedIn, Meta, Telegram or the mail server, and its error can follow their acceptance.
  */
-
 import { checkTarget, ForbiddenTargetError, type Resolver } from '../../kernel/ssrf.js';
 import * as z from '../../kernel/zod.js';
 import type {

@@ -7,7 +7,6 @@
  * replies context's AI reply port, and replies sits above conversations (replies import
  * conversations, never the other way), so this is the one place both meet without a cycle.
  */
-
 import { jobDeps } from '../../conversations/index.js';
 import { JOB_TYPES, runJobs } from '../../jobs/index.js';
 import { queueConsumer } from '../../kernel/queue-consumer.js';
