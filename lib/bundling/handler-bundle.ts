@@ -72,7 +72,11 @@ export const zodEnglishLocaleOnly: Plugin = {
  * `index.js` exports `z` as `import * as z from './v4/classic/external.js'`), and through it
  * esbuild keeps only the properties the file reads. This rewrites that one import statement in
  * Powertools' ESM files; nothing else in them changes. Tests run unbundled against the files as
- * published; the handler-bundle test checks a bundled Parser schema still parses.
+ * published; the handler-bundle test checks a bundled Parser schema still parses. Since the
+ * handlers moved to zod/mini (no Parser under `functions/`) no handler bundle reaches such a file —
+ * `test/infra/handler-bundle.test.ts` fails on any classic zod in one — so this rewrites nothing in
+ * today's bundles; it stays so that a Powertools module bringing classic zod back costs its
+ * namespace's used part, not all of it (the bundle test would still report it).
  */
 export const powertoolsZodNamespaceImport: Plugin = {
   name: 'powertools-zod-namespace-import',

@@ -8,6 +8,7 @@
  * groups are moved in once, neither lost nor counted twice when their records come again.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { foldSeqOf } from '../../../functions/campaigns/campaign-store-fold.js';
 import { type FoldedCounters, foldCounters } from '../../../functions/campaigns/counter-fold.js';
@@ -41,6 +42,31 @@ import {
 } from './fold-support.js';
 
 afterEach(stopPollers);
+
+/**
+ * A campaign of 16 contacts moved on, its recipients' stream records one list a shard (as a stream
+ * shard of its own would hand them over) and the fold; with `halfBeforeGroups`, the first half of
+ * the records folded first as before the fold groups (born items deleted).
+ */
+async function shardRaceWorld({ halfBeforeGroups }: { halfBeforeGroups: boolean }) {
+  const world = await foldWorld();
+  const id = await world.campaign(16);
+  const records = (await streamEvents(world, 100)).flatMap((e) => e.Records);
+  if (halfBeforeGroups) {
+    await foldAsBeforeGroups(world, id, [
+      { Records: records.slice(0, Math.ceil(records.length / 2)) },
+    ]);
+  }
+  return { world, id, streams: recordsByRecipientShard(records), fold: foldHandler(world) };
+}
+
+/** Hands `records` to the fold as one batch, expecting every record folded. */
+function giveTo(fold: ReturnType<typeof foldHandler>) {
+  return async (Records: DynamoDBRecord[]) =>
+    expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
+      batchItemFailures: [],
+    });
+}
 
 /** A repair's deps with the clock past the fold's lag bound (every group quiet), and its scope. */
 function repairAfterLagBound(world: FoldWorld, campaignId: string) {
@@ -324,23 +350,11 @@ describe('campaign counters folded from the change feed', () => {
   it('a campaign created before the groups, half folded per shard: readers racing to move its shards in count each record and each old count once', async () => {
     const report = await raceTrials({
       trials: 6,
-      setup: async () => {
-        const world = await foldWorld();
-        const id = await world.campaign(16);
-        const given = await streamEvents(world, 100);
-        const records = given.flatMap((e) => e.Records);
-        // The first half of the records folded as before the groups (born items deleted).
-        await foldAsBeforeGroups(world, id, [
-          { Records: records.slice(0, Math.ceil(records.length / 2)) },
-        ]);
-        return { world, id, streams: recordsByRecipientShard(records), fold: foldHandler(world) };
-      },
+      // The first half of the records folded as before the groups (born items deleted).
+      setup: () => shardRaceWorld({ halfBeforeGroups: true }),
       contenders: ({ streams, fold }) =>
         streams.flatMap((records) => {
-          const give = async (Records: typeof records) =>
-            expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
-              batchItemFailures: [],
-            });
+          const give = giveTo(fold);
           return [async () => give(records), async () => give(records)];
         }),
       check: async ({ world, id }, outcomes) => {
@@ -396,23 +410,14 @@ describe('campaign counters folded from the change feed', () => {
   it('folds of one group at once, for different shards (two stream shards) or the same in different batches (two readers), count each record once', async () => {
     const report = await raceTrials({
       trials: 8,
-      setup: async () => {
-        const world = await foldWorld();
-        const id = await world.campaign(16);
-        const given = await streamEvents(world, 100);
-        // Each shard's records as a stream shard of its own would hand them over.
-        const records = given.flatMap((e) => e.Records);
-        return { world, id, streams: recordsByRecipientShard(records), fold: foldHandler(world) };
-      },
+      // Each shard's records as a stream shard of its own would hand them over.
+      setup: () => shardRaceWorld({ halfBeforeGroups: false }),
       contenders: ({ streams, fold }) =>
         // Each shard's records as three readers of it hand them over, each in order: whole, whole
         // again, and in two batches (a reader refused part-way keeps only what lies past what it
         // saw, on condition that it still holds).
         streams.flatMap((records) => {
-          const give = async (Records: typeof records) =>
-            expect(await fold.handler({ Records }, fakeLambdaContext())).toEqual({
-              batchItemFailures: [],
-            });
+          const give = giveTo(fold);
           const mid = Math.ceil(records.length / 2);
           return [
             async () => give(records),
